@@ -1,0 +1,166 @@
+# protsim - one top-level build.
+#
+#   make            build build/protsim
+#   make run        deps + build, then run the default scenario
+#   make test       deps + build, then every test (script, unit, unit under ASan+UBSan)
+#   make bench      benchmarks (figures side by side in one run)
+#   make guest      RV64 guest programs (riscv64-unknown-elf-gcc + picolibc)
+#   make deps       install missing Debian packages (root), or print the command
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make asan       the unit tests under ASan+UBSan (part of `make test`)
+#
+# Variables: BUILD (output dir, default build), CC, O (optimisation level).
+# Each module is a static archive; a module's unit tests link only the
+# archives it depends on, so one module can be built and tested alone:
+#   make BUILD=build-rmp build-rmp/tests/test_rmp && build-rmp/tests/test_rmp
+
+CC      ?= cc
+BUILD   ?= build
+O       ?= 2
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+PKGS    := libelf libzstd jansson libedit
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wpointer-arith -Wformat=2 -Wno-format-nonliteral
+CFLAGS  ?= -O$(O) -g
+ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. $(WARN) $(CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lelf -lzstd -ljansson -ledit) -lm
+CRIT_LIBS := $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
+
+# ORDER: modules from the top layer down (link order).
+MODULES := stack cpu iommu stage2 rmp wl sim
+SRC_stack  := $(wildcard sim/stack/*.c)
+SRC_cpu    := $(wildcard cpu/*.c)
+SRC_iommu  := $(wildcard iommu/*.c)
+SRC_stage2 := $(wildcard stage2/*.c)
+SRC_rmp    := $(wildcard rmp/*.c)
+SRC_wl     := $(wildcard workloads/*.c)
+SRC_sim    := $(filter-out sim/main.c,$(wildcard sim/*.c)) $(wildcard sim/*.S)
+
+# What each module's archive needs below it.
+DEP_sim    := sim
+DEP_wl     := wl sim
+DEP_rmp    := rmp sim
+DEP_stage2 := stage2 rmp sim
+DEP_iommu  := iommu stage2 rmp sim
+DEP_cpu    := cpu iommu stage2 rmp sim
+DEP_stack  := stack cpu iommu stage2 rmp wl sim
+
+objs_of = $(patsubst %.c,$(BUILD)/%.o,$(patsubst %.S,$(BUILD)/%.o,$(SRC_$(1))))
+lib_of  = $(BUILD)/lib/lib$(1).a
+libs_of = $(foreach m,$(DEP_$(1)),$(if $(SRC_$(m)),$(call lib_of,$(m))))
+ALL_LIBS := $(foreach m,$(MODULES),$(if $(SRC_$(m)),$(call lib_of,$(m))))
+
+# A test file's module is the part of its name after test_ up to _ or .c:
+# tests/test_rmp.c and tests/test_rmp_race.c -> rmp.  s2/tlb -> stage2,
+# rv/elf -> cpu; anything unknown -> sim.
+test_stem = $(word 1,$(subst _, ,$(patsubst test_%,%,$(basename $(notdir $(1))))))
+MODMAP    := rmp:rmp s2:stage2 tlb:stage2 iommu:iommu cpu:cpu rv:cpu elf:cpu stack:stack wl:wl
+map_mod   = $(strip $(foreach p,$(MODMAP),$(if $(filter $(1),$(word 1,$(subst :, ,$(p)))),$(word 2,$(subst :, ,$(p))))))
+test_mod  = $(or $(call map_mod,$(call test_stem,$(1))),sim)
+
+TEST_SRCS := $(wildcard tests/test_*.c)
+TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+UNIT      := $(BUILD)/tests/unit
+PROTSIM   := $(BUILD)/protsim
+
+ALL_OBJS := $(foreach m,$(MODULES),$(call objs_of,$(m))) $(BUILD)/sim/main.o \
+            $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(TEST_SRCS))
+DEPS     := $(ALL_OBJS:.o=.d)
+
+.PHONY: all deps run test test-scripts test-unit asan bench guest install clean
+.DEFAULT_GOAL := all
+
+all: $(PROTSIM)
+
+# V=1 shows full command lines.
+Q := $(if $(V),,@)
+
+$(BUILD)/%.o: %.c Makefile
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/%.o: %.S Makefile
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  AS      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+# Latency profiles are embedded with .incbin; make does not see that.
+$(BUILD)/sim/profiles.o: $(wildcard sim/profiles/*.prof)
+
+define module_lib
+$(call lib_of,$(1)): $(call objs_of,$(1))
+	@mkdir -p $$(@D)
+	$(Q)rm -f $$@ && ar rcs $$@ $$^
+endef
+$(foreach m,$(MODULES),$(if $(SRC_$(m)),$(eval $(call module_lib,$(m)))))
+
+$(PROTSIM): $(BUILD)/sim/main.o $(ALL_LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LIBS) $(LDLIBS)
+
+# One Criterion binary per test file (links only what its module needs) ...
+$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(call libs_of,$(call test_mod,$@)) $(CRIT_LIBS) $(LDLIBS)
+$(foreach t,$(TEST_BINS),$(eval $(t): $(call libs_of,$(call test_mod,$(t)))))
+
+# ... and all of them in one binary for `make test`.
+$(UNIT): $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(TEST_SRCS)) $(ALL_LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(ALL_LIBS) $(CRIT_LIBS) $(LDLIBS)
+
+deps:
+	@sh sim/tools/deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	$(PROTSIM) run workloads/scenarios/default.ini --out out
+
+test: deps
+	@$(MAKE) --no-print-directory all $(UNIT) guest
+	@$(MAKE) --no-print-directory asan
+	@sh tests/run_scripts.sh $(PROTSIM)
+	@echo "== unit tests"
+	@PROTSIM=$(PROTSIM) $(UNIT) -j2 --color=never
+
+test-scripts: all
+	@sh tests/run_scripts.sh $(PROTSIM)
+
+test-unit: $(UNIT)
+	@PROTSIM=$(PROTSIM) $(UNIT) -j2 --color=never
+
+# Unit tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+asan:
+	@$(MAKE) --no-print-directory BUILD=build-asan O=1 \
+	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
+	  build-asan/protsim build-asan/tests/unit
+	@echo "== unit tests under ASan+UBSan"
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 PROTSIM=build-asan/protsim \
+	  build-asan/tests/unit -j2 --color=never -q || { echo "ASan/UBSan unit run failed" >&2; \
+	  ASAN_OPTIONS=detect_leaks=1 PROTSIM=build-asan/protsim build-asan/tests/unit -j1 --color=never; exit 1; }
+	@echo "ASan+UBSan unit run: clean"
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/bench guest
+	$(BUILD)/bench/bench
+
+BENCH_SRCS := $(wildcard bench/*.c)
+$(BUILD)/bench/bench: $(patsubst %.c,$(BUILD)/%.o,$(BENCH_SRCS)) $(ALL_LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(ALL_LIBS) $(LDLIBS)
+ALL_OBJS += $(patsubst %.c,$(BUILD)/%.o,$(BENCH_SRCS))
+
+# Guest programs: filled in by the CPU model (workloads/guest/).
+-include workloads/guest/guest.mk
+guest::
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/protsim/scenarios \
+	  $(DESTDIR)$(PREFIX)/share/doc/protsim
+	install -m 755 $(PROTSIM) $(DESTDIR)$(PREFIX)/bin/protsim
+	install -m 644 workloads/scenarios/*.ini $(DESTDIR)$(PREFIX)/share/protsim/scenarios/
+	install -m 644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/protsim/
+
+clean:
+	rm -rf $(BUILD) build-asan out
+
+-include $(DEPS)

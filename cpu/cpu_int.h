@@ -1,0 +1,347 @@
+/*
+ * cpu_int.h - internals shared by the files of cpu/.  Never included
+ * outside cpu/ (other modules use cpu/cpu.h only).
+ *
+ * The core is an RV64IMAC + Zicsr + Zifencei interpreter:
+ *   - rv64_insns.def lists every instruction; each cpu/insns/<mnemonic>.h
+ *     holds one RV_INSN(name, match, mask, format, flags, body...) entry,
+ *     so the enum, the name/match/mask/format tables and the dispatch
+ *     switch are all generated from the one list by the preprocessor;
+ *   - instructions are decoded once into a per-hart decoded-instruction
+ *     cache keyed by the physical (system) address of their 4K page;
+ *   - a per-hart L0 TLB caches the combined result of stage-1, stage-2,
+ *     RMP and permission checks for one virtual page and one access kind;
+ *   - the run loop (rv64_loop.h) is compiled twice: fast mode (fixed CPI)
+ *     and detailed mode (in-order core with caches).
+ */
+#ifndef PROTSIM_CPU_INT_H
+#define PROTSIM_CPU_INT_H
+
+#include "cpu/cpu.h"
+#include "sim/sim.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "protsim's CPU model assumes a little-endian host"
+#endif
+
+#define RV_LIKELY(x)   __builtin_expect(!!(x), 1)
+#define RV_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* ------------------------------------------------------------------ */
+/* Instruction list                                                    */
+/* ------------------------------------------------------------------ */
+
+/* Operand formats: how the decoder extracts fields into struct rv_dinsn. */
+enum rv_fmt {
+	RV_FMT_R,     /* rd, rs1, rs2 */
+	RV_FMT_I,     /* rd, rs1, imm[11:0] */
+	RV_FMT_S,     /* rs1, rs2, store offset */
+	RV_FMT_B,     /* rs1, rs2, branch offset */
+	RV_FMT_U,     /* rd, imm[31:12] << 12 */
+	RV_FMT_J,     /* rd, jump offset */
+	RV_FMT_SH,    /* rd, rs1, shamt[5:0] */
+	RV_FMT_SHW,   /* rd, rs1, shamt[4:0] */
+	RV_FMT_CSR,   /* rd, rs1 (or uimm[4:0]), csr number in imm */
+	RV_FMT_N,     /* no operands */
+};
+
+/* Instruction properties (flags column of the list). */
+#define RV_F_MEM     0x01u   /* load, store or AMO */
+#define RV_F_CTRL    0x02u   /* may change control flow */
+#define RV_F_SYS     0x04u   /* system / privileged */
+#define RV_F_CUSTOM  0x08u   /* protsim custom instruction (custom-0 space) */
+
+enum rv_op {
+	RV_OP_NONE = 0,      /* slot not decoded yet */
+	RV_OP_ILLEGAL,       /* decoded: not an instruction */
+#define RV_INSN(name, match, mask, fmt, flags, ...) RV_OP_##name,
+#include "cpu/rv64_insns.def"
+#undef RV_INSN
+	RV_OP_COUNT
+};
+
+/* Tables generated from rv64_insns.def, indexed by enum rv_op. */
+extern const char *const rv_op_name[RV_OP_COUNT];
+extern const uint32_t rv_op_match[RV_OP_COUNT];
+extern const uint32_t rv_op_mask[RV_OP_COUNT];
+extern const uint8_t rv_op_fmt[RV_OP_COUNT];
+extern const uint8_t rv_op_flags[RV_OP_COUNT];
+
+/* The compressed (RVC) expansion table: rvc_insns.def. */
+struct rvc_entry {
+	const char *name;      /* e.g. "c.addi" */
+	uint16_t match;
+	uint16_t mask;
+};
+extern const struct rvc_entry rvc_table[];
+extern const unsigned rvc_table_len;
+
+/*
+ * One decoded instruction.  rd == RV_RD_SINK when the architectural rd is
+ * x0: the write lands in a scratch register so bodies never test for x0.
+ */
+#define RV_RD_SINK 32
+struct rv_dinsn {
+	uint16_t op;     /* enum rv_op */
+	uint8_t rd;      /* destination register, RV_RD_SINK for x0 */
+	uint8_t rs1;     /* source 1 (or uimm for CSR immediates) */
+	uint8_t rs2;     /* source 2 */
+	uint8_t len;     /* 2 or 4 bytes */
+	uint16_t pad;    /* (keeps the struct 16 bytes) */
+	int32_t imm;     /* immediate, sign-extended; CSR number for CSR ops */
+	uint32_t raw;    /* the instruction bits (16-bit ones zero-extended) */
+};
+
+/*
+ * Decode one instruction (32-bit, or 16-bit when (bits & 3) != 3) into
+ * @d.  Always succeeds: unknown encodings become RV_OP_ILLEGAL.
+ */
+void rv_decode(uint32_t bits, struct rv_dinsn *d);
+/* Find the op of a 32-bit instruction by match/mask (RV_OP_ILLEGAL if none). */
+enum rv_op rv_lookup(uint32_t bits);
+/* Expand a 16-bit instruction to its 32-bit equivalent; 0 if illegal. */
+uint32_t rvc_expand(uint16_t c);
+
+/* ------------------------------------------------------------------ */
+/* Architectural constants                                             */
+/* ------------------------------------------------------------------ */
+
+enum rv_priv { RV_PRIV_U = 0, RV_PRIV_S = 1, RV_PRIV_M = 3 };
+
+/* scause / mcause exception codes. */
+enum rv_cause {
+	RV_CAUSE_MISALIGNED_FETCH = 0,
+	RV_CAUSE_FETCH_ACCESS = 1,
+	RV_CAUSE_ILLEGAL = 2,
+	RV_CAUSE_BREAKPOINT = 3,
+	RV_CAUSE_MISALIGNED_LOAD = 4,
+	RV_CAUSE_LOAD_ACCESS = 5,
+	RV_CAUSE_MISALIGNED_STORE = 6,
+	RV_CAUSE_STORE_ACCESS = 7,
+	RV_CAUSE_ECALL_U = 8,
+	RV_CAUSE_ECALL_S = 9,
+	RV_CAUSE_ECALL_M = 11,
+	RV_CAUSE_FETCH_PAGE = 12,
+	RV_CAUSE_LOAD_PAGE = 13,
+	RV_CAUSE_STORE_PAGE = 15,
+	/* protsim custom causes (RISC-V reserves 24-31 for custom use) */
+	RV_CAUSE_VC = 24,      /* #VC: error code in CSR vc_code, tval = GVA */
+	RV_CAUSE_GP = 25,      /* #GP(0) injected by the hypervisor */
+};
+
+#define RV_IRQ_SSI 1
+#define RV_IRQ_MSI 3
+#define RV_IRQ_STI 5
+#define RV_IRQ_MTI 7
+#define RV_IRQ_SEI 9
+#define RV_IRQ_MEI 11
+#define RV_CAUSE_INTR (1ull << 63)
+
+/* mstatus bits */
+#define MSTATUS_SIE   (1ull << 1)
+#define MSTATUS_MIE   (1ull << 3)
+#define MSTATUS_SPIE  (1ull << 5)
+#define MSTATUS_UBE   (1ull << 6)
+#define MSTATUS_MPIE  (1ull << 7)
+#define MSTATUS_SPP   (1ull << 8)
+#define MSTATUS_MPP   (3ull << 11)
+#define MSTATUS_FS    (3ull << 13)
+#define MSTATUS_MPRV  (1ull << 17)
+#define MSTATUS_SUM   (1ull << 18)
+#define MSTATUS_MXR   (1ull << 19)
+#define MSTATUS_TVM   (1ull << 20)
+#define MSTATUS_TW    (1ull << 21)
+#define MSTATUS_TSR   (1ull << 22)
+#define MSTATUS_UXL   (3ull << 32)
+#define MSTATUS_SXL   (3ull << 34)
+#define MSTATUS_SD    (1ull << 63)
+
+/* CSR numbers */
+enum rv_csr {
+	CSR_SSTATUS = 0x100, CSR_SIE = 0x104, CSR_STVEC = 0x105, CSR_SCOUNTEREN = 0x106,
+	CSR_SENVCFG = 0x10a,
+	CSR_SSCRATCH = 0x140, CSR_SEPC = 0x141, CSR_SCAUSE = 0x142, CSR_STVAL = 0x143,
+	CSR_SIP = 0x144, CSR_SATP = 0x180,
+	CSR_MSTATUS = 0x300, CSR_MISA = 0x301, CSR_MEDELEG = 0x302, CSR_MIDELEG = 0x303,
+	CSR_MIE = 0x304, CSR_MTVEC = 0x305, CSR_MCOUNTEREN = 0x306, CSR_MENVCFG = 0x30a,
+	CSR_MCOUNTINHIBIT = 0x320,
+	CSR_MSCRATCH = 0x340, CSR_MEPC = 0x341, CSR_MCAUSE = 0x342, CSR_MTVAL = 0x343,
+	CSR_MIP = 0x344,
+	CSR_PMPCFG0 = 0x3a0, CSR_PMPADDR0 = 0x3b0,
+	CSR_MCYCLE = 0xb00, CSR_MINSTRET = 0xb02,
+	CSR_CYCLE = 0xc00, CSR_TIME = 0xc01, CSR_INSTRET = 0xc02,
+	CSR_MVENDORID = 0xf11, CSR_MARCHID = 0xf12, CSR_MIMPID = 0xf13, CSR_MHARTID = 0xf14,
+	CSR_MCONFIGPTR = 0xf15,
+	/* protsim custom CSRs (see docs/guest-abi.md) */
+	CSR_CR0 = 0x5c0,       /* x86 CR0 (S-level read/write custom space) */
+	CSR_CR4 = 0x5c4,       /* x86 CR4 */
+	CSR_GHCB = 0x5c8,      /* GHCB MSR 0xC001_0130 */
+	CSR_VC_CODE = 0xdc0,   /* read-only: error code of the last #VC */
+	CSR_VMPL = 0xdc1,      /* read-only: the VMPL this vCPU runs at */
+	CSR_SEV_STATUS = 0xdc2,/* read-only: MSR 0xC001_0131 (bit 0 SEV, 1 ES, 2 SNP) */
+};
+
+/* x86 control-register bits that take effect (others are stored only). */
+#define CR0_PE  (1ull << 0)
+#define CR0_ET  (1ull << 4)
+#define CR0_WP  (1ull << 16)
+#define CR0_PG  (1ull << 31)
+#define CR0_VALID 0xe005003full   /* PE MP EM TS ET NE WP AM NW CD PG */
+#define CR4_SMEP (1ull << 20)
+#define CR4_SMAP (1ull << 21)
+#define CR4_VALID 0x1ff7fffull    /* bits 0-24 except 15 (reserved) */
+#define CR0_RESET (CR0_PE | CR0_ET | CR0_WP | CR0_PG)
+#define CR4_RESET (CR4_SMEP | CR4_SMAP)
+
+/* ------------------------------------------------------------------ */
+/* Hart state                                                          */
+/* ------------------------------------------------------------------ */
+
+#define RV_TLB_BITS 8
+#define RV_TLB_SIZE (1u << RV_TLB_BITS)
+/* L0 TLB tag low bits: the translation class of the access. */
+#define RV_MODE_U    0u   /* translated, user */
+#define RV_MODE_S    1u   /* translated, supervisor */
+#define RV_MODE_PHYS 3u   /* untranslated (M mode or satp=Bare) */
+
+/* One L0 TLB entry: host address = addend + va; spa = spa_page | offset. */
+struct rv_tlb_ent {
+	uint64_t tag;        /* va page | mode, or ~0 when empty */
+	uintptr_t addend;    /* host pointer of the frame minus the va page */
+	uint64_t spa_page;   /* system physical page */
+};
+
+#define RV_DPAGE_SLOTS 2048u   /* 4K / 2-byte granule */
+struct rv_dpage {
+	uint64_t spa_page;             /* tag: system physical page, ~0 empty */
+	struct rv_dinsn slot[RV_DPAGE_SLOTS];
+};
+#define RV_DCACHE_PAGES 256u
+
+/* Why the run loop stopped and what the driver must handle. */
+enum cpu_stop {
+	CPU_STOP_BUDGET = 0,  /* batch done */
+	CPU_STOP_EXIT,        /* VM exit pending (h->exit) */
+	CPU_STOP_HALT,        /* program finished (HTIF exit) or VM stopped */
+};
+
+struct cpu_cache;
+struct cpu_vm;
+
+/* Per-vCPU statistics (registered as vcpuN.*). */
+struct cpu_hart_stats {
+	uint64_t insns;        /* instructions retired */
+	uint64_t cycles;       /* cycles this hart consumed */
+	uint64_t traps;        /* exceptions taken into the guest */
+	uint64_t irqs;         /* interrupts taken */
+	uint64_t tlb_hit;      /* L0 TLB refills avoided (counted per slow path: see docs) */
+	uint64_t tlb_miss;     /* L0 TLB misses (went through the translation model) */
+	uint64_t exits[CPU_EXIT_COUNT];   /* VM exits by reason */
+	uint64_t dcache_flush; /* fence.i decode-cache flushes */
+};
+
+struct cpu_hart {
+	/* hot state first */
+	uint64_t x[33];            /* x0..x31, x[32] = sink for writes to x0 */
+	uint64_t pc;
+	unsigned priv;             /* enum rv_priv */
+	unsigned dmode;            /* data-access translation class (RV_MODE_*) */
+	unsigned fmode;            /* fetch translation class */
+	struct rv_tlb_ent tlb_r[RV_TLB_SIZE];
+	struct rv_tlb_ent tlb_w[RV_TLB_SIZE];
+	struct rv_tlb_ent tlb_x[RV_TLB_SIZE];
+
+	/* CSRs */
+	uint64_t mstatus, medeleg, mideleg, mie, mip, mtvec, mepc, mcause, mtval, mscratch;
+	uint64_t stvec, sepc, scause, stval, sscratch, satp;
+	uint64_t mcounteren, scounteren, menvcfg, senvcfg, mcountinhibit;
+	uint64_t pmpcfg[16], pmpaddr[64];
+	uint64_t instret;          /* minstret */
+	uint64_t cycle_base;       /* mcycle = agent clock + batch cycles - cycle_base */
+	uint64_t cr0, cr4, ghcb;   /* x86 control registers and GHCB MSR */
+	uint64_t vc_code;          /* error code of the last #VC */
+	uint64_t cr_icpt[2];       /* CR write intercept masks: [0] CR0, [1] CR4 */
+
+	/* LR/SC */
+	uint64_t resv_addr;        /* reserved system physical address */
+	bool resv_valid;
+
+	/* decode cache */
+	struct rv_dpage *dcache[RV_DCACHE_PAGES];
+
+	/* batch bookkeeping, valid inside the run loop's slow paths */
+	uint64_t batch_exec;       /* instructions executed so far in this batch */
+	uint64_t batch_stall;      /* detailed: stall cycles so far */
+
+	/* exits */
+	struct cpu_exit exit;      /* the pending exit (CPU_STOP_EXIT) */
+	bool exit_pending;
+	bool halted;               /* in WFI, waiting for a wake-up */
+	bool done;                 /* stopped for good */
+
+	/* identity */
+	unsigned id;               /* hart id (mhartid) */
+	struct cpu_vm *vm;
+	struct sim_agent *agent;
+	struct cpu_cache *l1i, *l1d, *l2;   /* detailed mode, private caches */
+	uint64_t last_iline;       /* detailed: last fetched line (spa >> shift) */
+	struct cpu_hart_stats st;
+	char name[16];             /* "vcpu0" */
+};
+
+/* ------------------------------------------------------------------ */
+/* Hart functions (rv64.c, rv64_csr.c, mmu.c)                           */
+/* ------------------------------------------------------------------ */
+
+void rv_hart_reset(struct cpu_hart *h, uint64_t pc);
+/* Take an exception into the guest (delegation applies). */
+void rv_trap(struct cpu_hart *h, uint64_t cause, uint64_t tval);
+/* Deliver one pending enabled interrupt if any; true if taken. */
+bool rv_check_irq(struct cpu_hart *h);
+/* Recompute dmode/fmode after a privilege or mstatus/satp change. */
+void rv_update_modes(struct cpu_hart *h);
+
+/* CSR access: 0 ok, -1 illegal instruction, 1 VM exit pending. */
+int rv_csr_read(struct cpu_hart *h, unsigned csr, uint64_t *val);
+int rv_csr_write(struct cpu_hart *h, unsigned csr, uint64_t val);
+/* Perform a CSR instruction (the body of all six). */
+int rv_csr_insn(struct cpu_hart *h, const struct rv_dinsn *d, uint64_t pc);
+
+/* L0 TLB and decode cache maintenance. */
+void rv_tlb_flush(struct cpu_hart *h);
+void rv_dcache_flush(struct cpu_hart *h);
+
+/*
+ * Memory slow paths (mmu.c).  Return 0 ok, 1 a guest trap was taken
+ * (h->pc is the handler), 2 a VM exit is pending.  They may fill the L0
+ * TLB.  @pc is the instruction's pc (for traps).
+ */
+int rv_load_slow(struct cpu_hart *h, uint64_t va, unsigned len, uint64_t *val, uint64_t pc);
+int rv_store_slow(struct cpu_hart *h, uint64_t va, unsigned len, uint64_t val, uint64_t pc);
+/* AMO / LR / SC helpers: translate for write (or read) and return the spa. */
+int rv_amo_translate(struct cpu_hart *h, uint64_t va, unsigned len, bool write,
+		     uint64_t pc, uint64_t *spa);
+/* Fetch: find the decode page for @pc; NULL with a trap/exit taken. */
+struct rv_dpage *rv_fetch_page(struct cpu_hart *h, uint64_t pc, int *status);
+/* Decode the slot of @pc in @dp (handles page-crossing instructions). */
+int rv_fill_slot(struct cpu_hart *h, struct rv_dpage *dp, uint64_t pc, struct rv_dinsn *out);
+
+/* Run up to @budget instructions.  Returns enum cpu_stop; *executed set. */
+enum cpu_stop rv_run_fast(struct cpu_hart *h, uint64_t budget, uint64_t *executed,
+			  uint64_t *stall);
+enum cpu_stop rv_run_detailed(struct cpu_hart *h, uint64_t budget, uint64_t *executed,
+			      uint64_t *stall);
+
+/* Custom instructions and system instructions that leave the fast path. */
+int rv_exec_custom(struct cpu_hart *h, const struct rv_dinsn *d, uint64_t pc);
+int rv_exec_wfi(struct cpu_hart *h, uint64_t pc);
+int rv_exec_sfence(struct cpu_hart *h, const struct rv_dinsn *d, uint64_t pc);
+
+/* Cycle counter as the guest sees it (inside a batch). */
+uint64_t rv_cycle_now(const struct cpu_hart *h);
+
+#endif /* PROTSIM_CPU_INT_H */

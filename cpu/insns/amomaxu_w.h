@@ -1,0 +1,4 @@
+/* amomaxu.w */
+RV_INSN(amomaxu_w, 0xe000202f, 0xf800707f, R, RV_F_MEM,
+	AMO(uint32_t, RS1, (uint64_t)(uint32_t)RS2, (a>b?a:b));
+)

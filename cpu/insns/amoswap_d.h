@@ -1,0 +1,4 @@
+/* amoswap.d */
+RV_INSN(amoswap_d, 0x0800302f, 0xf800707f, R, RV_F_MEM,
+	AMO(uint64_t, RS1, (uint64_t)(uint64_t)RS2, b);
+)

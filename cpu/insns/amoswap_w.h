@@ -1,0 +1,4 @@
+/* amoswap.w */
+RV_INSN(amoswap_w, 0x0800202f, 0xf800707f, R, RV_F_MEM,
+	AMO(uint32_t, RS1, (uint64_t)(uint32_t)RS2, b);
+)

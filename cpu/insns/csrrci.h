@@ -1,0 +1,5 @@
+/* csrrci */
+RV_INSN(csrrci, 0x00007073, 0x0000707f, CSR, RV_F_SYS,
+	STALL(LAT(csr));
+	SLOW(rv_csr_insn(h, d, PC));
+)

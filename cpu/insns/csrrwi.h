@@ -1,0 +1,5 @@
+/* csrrwi */
+RV_INSN(csrrwi, 0x00005073, 0x0000707f, CSR, RV_F_SYS,
+	STALL(LAT(csr));
+	SLOW(rv_csr_insn(h, d, PC));
+)

@@ -1,0 +1,6 @@
+/* divuw */
+RV_INSN(divuw, 0x0200503b, 0xfe00707f, R, 0,
+	uint32_t a = (uint32_t)RS1, b = (uint32_t)RS2;
+	STALL(LAT(div));
+	WRITE_RD(b == 0 ? ~0ull : SEXT32(a / b));
+)

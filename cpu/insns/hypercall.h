@@ -1,0 +1,4 @@
+/* hypercall */
+RV_INSN(hypercall, 0x0800000b, 0xffffffff, N, RV_F_SYS | RV_F_CUSTOM,
+	SLOW(rv_exec_custom(h, d, PC));
+)

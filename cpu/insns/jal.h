@@ -1,0 +1,5 @@
+/* jal */
+RV_INSN(jal, 0x0000006f, 0x0000007f, J, RV_F_CTRL,
+	WRITE_RD(NPC);
+	JUMP(PC + IMM);
+)

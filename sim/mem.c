@@ -1,0 +1,252 @@
+/*
+ * mem.c - sparse simulated physical memory.
+ *
+ * A 52-bit physical address space in 4K frames, allocated on first write
+ * and read as zero before.  Frames hang off a four-level radix tree
+ * (13 + 9 + 9 + 9 bits of frame number), so the host cost is the touched
+ * frames plus one 4K leaf table per touched 2M region.  A small
+ * direct-mapped cache of recent frames keeps hot accesses off the tree;
+ * it changes speed only, never results.
+ *
+ * Every modelled access goes through sim_mem_read/sim_mem_write, which
+ * return the latency the installed timing model charges.
+ */
+#include "sim/sim_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define L0_BITS 13
+#define LX_BITS 9
+#define LX_SIZE (1u << LX_BITS)
+#define FC_SIZE 64      /* frame cache entries (power of two) */
+
+struct mem_node {
+	void *slot[LX_SIZE];
+};
+
+struct sim_mem {
+	uint64_t size;                      /* machine.mem */
+	uint64_t frames;                    /* allocated frames */
+	uint32_t flat_lat;                  /* default timing: cycles per access */
+	struct sim_mem_timing timing;       /* installed timing model */
+	struct mem_node *l0[1u << L0_BITS]; /* radix root */
+	uint64_t fc_fn[FC_SIZE];            /* frame cache: frame number + 1 (0 = empty) */
+	uint8_t *fc_ptr[FC_SIZE];           /* frame cache: frame data */
+};
+
+static uint32_t flat_access(void *arg, int agent, enum sim_mem_src src, uint64_t pa,
+			    uint32_t len, bool write)
+{
+	const struct sim_mem *m = arg;
+
+	(void)agent, (void)src, (void)pa, (void)len, (void)write;
+	return m->flat_lat;
+}
+
+struct sim_mem *sim_mem_new(uint64_t size, uint32_t lat)
+{
+	struct sim_mem *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		sim_fatal("mem: out of memory");
+	m->size = size;
+	m->flat_lat = lat;
+	m->timing.access = flat_access;
+	m->timing.arg = m;
+	return m;
+}
+
+struct sim_mem *sim_mem_create(const struct sim *s)
+{
+	return sim_mem_new(sim_cfg_u64(s, "machine.mem"), (uint32_t)sim_cfg_u64(s, "lat.mem.dram"));
+}
+
+void sim_mem_free(struct sim_mem *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < (1u << L0_BITS); i++) {
+		struct mem_node *n1 = m->l0[i];
+		if (!n1)
+			continue;
+		for (size_t j = 0; j < LX_SIZE; j++) {
+			struct mem_node *n2 = n1->slot[j];
+			if (!n2)
+				continue;
+			for (size_t k = 0; k < LX_SIZE; k++) {
+				struct mem_node *n3 = n2->slot[k];
+				if (!n3)
+					continue;
+				for (size_t l = 0; l < LX_SIZE; l++)
+					free(n3->slot[l]);
+				free(n3);
+			}
+			free(n2);
+		}
+		free(n1);
+	}
+	free(m);
+}
+
+uint64_t sim_mem_size(const struct sim_mem *m) { return m->size; }
+uint64_t sim_mem_frames(const struct sim_mem *m) { return m->frames; }
+
+void sim_mem_set_timing(struct sim_mem *m, const struct sim_mem_timing *t)
+{
+	if (t && t->access) {
+		m->timing = *t;
+	} else {
+		m->timing.access = flat_access;
+		m->timing.arg = m;
+	}
+}
+
+struct sim_mem *sim_mem(const struct sim *s)
+{
+	return s->mem;
+}
+
+static void *node_new(void)
+{
+	void *p = calloc(1, sizeof(struct mem_node));
+
+	if (!p)
+		sim_fatal("mem: out of memory");
+	return p;
+}
+
+/* The frame holding frame number @fn, or NULL if never written (and !alloc). */
+static uint8_t *frame(struct sim_mem *m, uint64_t fn, bool alloc)
+{
+	unsigned c = (unsigned)(fn & (FC_SIZE - 1));
+	struct mem_node **pn1, *n1, *n2, *n3;
+	uint8_t *f;
+
+	if (m->fc_fn[c] == fn + 1)
+		return m->fc_ptr[c];
+	pn1 = &m->l0[fn >> (3 * LX_BITS)];
+	if (!(n1 = *pn1)) {
+		if (!alloc)
+			return NULL;
+		n1 = *pn1 = node_new();
+	}
+	if (!(n2 = n1->slot[(fn >> (2 * LX_BITS)) & (LX_SIZE - 1)])) {
+		if (!alloc)
+			return NULL;
+		n2 = n1->slot[(fn >> (2 * LX_BITS)) & (LX_SIZE - 1)] = node_new();
+	}
+	if (!(n3 = n2->slot[(fn >> LX_BITS) & (LX_SIZE - 1)])) {
+		if (!alloc)
+			return NULL;
+		n3 = n2->slot[(fn >> LX_BITS) & (LX_SIZE - 1)] = node_new();
+	}
+	if (!(f = n3->slot[fn & (LX_SIZE - 1)])) {
+		if (!alloc)
+			return NULL;
+		f = n3->slot[fn & (LX_SIZE - 1)] = calloc(1, SIM_PAGE_SIZE);
+		if (!f)
+			sim_fatal("mem: out of memory");
+		m->frames++;
+	}
+	m->fc_fn[c] = fn + 1;
+	m->fc_ptr[c] = f;
+	return f;
+}
+
+static void check_range(uint64_t pa, size_t len)
+{
+	if (pa >= SIM_PA_LIMIT || len > SIM_PA_LIMIT - pa)
+		sim_fatal("mem: access 0x%llx+%zu beyond the 52-bit physical address space",
+			  (unsigned long long)pa, len);
+}
+
+void sim_mem_peek(struct sim_mem *m, uint64_t pa, void *dst, size_t len)
+{
+	uint8_t *d = dst;
+
+	check_range(pa, len);
+	while (len) {
+		size_t off = pa & (SIM_PAGE_SIZE - 1), n = SIM_PAGE_SIZE - off;
+		const uint8_t *f = frame(m, pa >> SIM_PAGE_SHIFT, false);
+		if (n > len)
+			n = len;
+		if (f)
+			memcpy(d, f + off, n);
+		else
+			memset(d, 0, n);
+		d += n;
+		pa += n;
+		len -= n;
+	}
+}
+
+void sim_mem_poke(struct sim_mem *m, uint64_t pa, const void *src, size_t len)
+{
+	const uint8_t *s = src;
+
+	check_range(pa, len);
+	while (len) {
+		size_t off = pa & (SIM_PAGE_SIZE - 1), n = SIM_PAGE_SIZE - off;
+		uint8_t *f = frame(m, pa >> SIM_PAGE_SHIFT, true);
+		if (n > len)
+			n = len;
+		memcpy(f + off, s, n);
+		s += n;
+		pa += n;
+		len -= n;
+	}
+}
+
+uint64_t sim_mem_peek64(struct sim_mem *m, uint64_t pa)
+{
+	uint64_t v;
+
+	if ((pa & (SIM_PAGE_SIZE - 1)) <= SIM_PAGE_SIZE - 8 && pa < SIM_PA_LIMIT) {
+		const uint8_t *f = frame(m, pa >> SIM_PAGE_SHIFT, false);
+		if (!f)
+			return 0;
+		memcpy(&v, f + (pa & (SIM_PAGE_SIZE - 1)), 8);
+		return v;
+	}
+	sim_mem_peek(m, pa, &v, 8);
+	return v;
+}
+
+void sim_mem_poke64(struct sim_mem *m, uint64_t pa, uint64_t val)
+{
+	if ((pa & (SIM_PAGE_SIZE - 1)) <= SIM_PAGE_SIZE - 8 && pa < SIM_PA_LIMIT) {
+		uint8_t *f = frame(m, pa >> SIM_PAGE_SHIFT, true);
+		memcpy(f + (pa & (SIM_PAGE_SIZE - 1)), &val, 8);
+		return;
+	}
+	sim_mem_poke(m, pa, &val, 8);
+}
+
+uint32_t sim_mem_read(struct sim_mem *m, int agent, enum sim_mem_src src, uint64_t pa,
+		      void *dst, uint32_t len)
+{
+	sim_mem_peek(m, pa, dst, len);
+	return m->timing.access(m->timing.arg, agent, src, pa, len, false);
+}
+
+uint32_t sim_mem_write(struct sim_mem *m, int agent, enum sim_mem_src src, uint64_t pa,
+		       const void *src_buf, uint32_t len)
+{
+	sim_mem_poke(m, pa, src_buf, len);
+	return m->timing.access(m->timing.arg, agent, src, pa, len, true);
+}
+
+uint32_t sim_mem_read64(struct sim_mem *m, int agent, enum sim_mem_src src, uint64_t pa,
+			uint64_t *out)
+{
+	*out = sim_mem_peek64(m, pa);
+	return m->timing.access(m->timing.arg, agent, src, pa, 8, false);
+}
+
+uint32_t sim_mem_write64(struct sim_mem *m, int agent, enum sim_mem_src src, uint64_t pa,
+			 uint64_t val)
+{
+	sim_mem_poke64(m, pa, val);
+	return m->timing.access(m->timing.arg, agent, src, pa, 8, true);
+}

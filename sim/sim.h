@@ -1,0 +1,443 @@
+/*
+ * sim.h - the protsim engine: the whole public interface of sim/.
+ *
+ * Layers (dependencies point down only):
+ *   sim/stack  (system software: KVM, gmem, pKVM, Heki, VMM)
+ *   cpu  iommu (use rmp, stage2)
+ *   stage2     (uses rmp for the final-address check of SNP guests)
+ *   rmp
+ *   sim core   (this header: engine, time, memory, config, stats, script)
+ *
+ * Time: every agent has its own cycle clock.  The scheduler always resumes
+ * the agent with the smallest (clock, id).  A hardware operation takes
+ * effect at the caller's current clock, then the caller advances by its
+ * latency with sim_advance(), which may switch to another agent.
+ *
+ * Determinism: no wall clock, no unseeded randomness, no ordering by
+ * pointer or hash.  Per-agent PRNG streams are derived from the run seed.
+ */
+#ifndef PROTSIM_SIM_H
+#define PROTSIM_SIM_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define SIM_PAGE_SHIFT 12
+#define SIM_PAGE_SIZE  (1ull << SIM_PAGE_SHIFT)
+#define SIM_SZ_4K      0x1000ull
+#define SIM_SZ_2M      0x200000ull
+#define SIM_SZ_1G      0x40000000ull
+#define SIM_PA_BITS    52
+#define SIM_PA_LIMIT   (1ull << SIM_PA_BITS)
+
+struct sim;
+struct sim_agent;
+struct sim_mem;
+struct sim_module;
+struct sim_call;
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A user-facing error: one line, already formatted as
+ * "FILE:LINE: key: message" (or as close to that as the source allows).
+ */
+struct sim_err {
+	char msg[512];
+};
+
+/* Format into @err; always returns -1 so callers can `return sim_err_set(...)`. */
+int sim_err_set(struct sim_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* An "impossible" internal failure: print "protsim: internal: ..." and abort. */
+_Noreturn void sim_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ------------------------------------------------------------------ */
+/* Configuration                                                       */
+/* ------------------------------------------------------------------ */
+
+enum sim_cfg_type {
+	SIM_CFG_U64,    /* decimal or 0x hex, checked against [min, max] */
+	SIM_CFG_SIZE,   /* like U64, also accepts 4k / 2m / 1g / 16g suffixes */
+	SIM_CFG_BOOL,   /* 0/1, true/false, on/off, yes/no */
+	SIM_CFG_ENUM,   /* one of .choices (NULL-terminated) */
+	SIM_CFG_STR,    /* free text */
+};
+
+/*
+ * One configuration key, declared once.  The table drives validation,
+ * `protsim help config` and docs/config.md (a test keeps them in sync).
+ * Latency keys are named "lat.<module>.<what>"; their default is NULL
+ * because every latency profile file must define them.
+ */
+struct sim_cfg_key {
+	const char *name;             /* dotted, e.g. "rmp.base" */
+	enum sim_cfg_type type;
+	uint64_t min;                 /* U64/SIZE: inclusive lower bound */
+	uint64_t max;                 /* U64/SIZE: inclusive upper bound */
+	const char *def;              /* default as text; NULL = must come from the profile */
+	const char *const *choices;   /* ENUM: NULL-terminated list */
+	const char *desc;             /* one line for help and docs */
+};
+
+uint64_t sim_cfg_u64(const struct sim *s, const char *key);   /* U64, SIZE, BOOL */
+bool sim_cfg_bool(const struct sim *s, const char *key);
+const char *sim_cfg_str(const struct sim *s, const char *key); /* any type, as resolved text */
+unsigned sim_cfg_enum(const struct sim *s, const char *key);   /* index into .choices */
+
+/*
+ * Set one key from text, validating it.  @file/@line name the source for
+ * the error message ("--set" and 0 for the command line).
+ * Return: 0, or -1 with @err = "FILE:LINE: key: message".
+ */
+int sim_cfg_set(struct sim *s, const char *key, const char *value,
+		const char *file, int line, struct sim_err *err);
+
+/* Read an INI-style scenario or profile file (see docs/config.md). */
+int sim_cfg_load_file(struct sim *s, const char *path, struct sim_err *err);
+int sim_cfg_load_text(struct sim *s, const char *name, const char *text, struct sim_err *err);
+
+/* Parse helpers shared by config and the script language. 0 ok, -1 bad. */
+int sim_parse_u64(const char *text, uint64_t *out);   /* decimal or 0x hex */
+int sim_parse_size(const char *text, uint64_t *out);  /* number or 4k/2m/1g suffix */
+int sim_parse_bool(const char *text, bool *out);      /* 0/1 (config also: true/false...) */
+
+/* ------------------------------------------------------------------ */
+/* Modules                                                             */
+/* ------------------------------------------------------------------ */
+
+/* Slots where modules keep their model for others to find. */
+enum sim_slot {
+	SIM_SLOT_RMP,
+	SIM_SLOT_S2,
+	SIM_SLOT_IOMMU,
+	SIM_SLOT_CPU,
+	SIM_SLOT_STACK,
+	SIM_SLOT_MAX
+};
+
+/*
+ * A module plugs into the simulator through this table.  Every member but
+ * .name may be NULL.
+ */
+struct sim_module {
+	const char *name;
+	/* Config keys, terminated by an entry with .name == NULL. */
+	const struct sim_cfg_key *keys;
+	/* Script operations, terminated by an entry with .name == NULL. */
+	const struct sim_op *ops;
+	/*
+	 * Called by sim_start() in module order, after the configuration is
+	 * final and memory exists: create the model from config, register
+	 * stats, sim_set_model().  Return 0 or -1 with @err set.
+	 */
+	int (*attach)(struct sim *s, struct sim_err *err);
+	/* Called by sim_free() in reverse order. */
+	void (*detach)(struct sim *s);
+	/* Optional: a few human-readable summary lines for `protsim run`. */
+	void (*summary)(struct sim *s, FILE *out);
+};
+
+void sim_set_model(struct sim *s, enum sim_slot slot, void *model);
+void *sim_get_model(const struct sim *s, enum sim_slot slot);
+
+/* ------------------------------------------------------------------ */
+/* Simulator lifetime                                                  */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Create a simulator with the engine's own keys plus those of @modules
+ * (NULL-terminated array; may be NULL).  Keys take their defaults.
+ */
+struct sim *sim_new(const struct sim_module *const *modules);
+
+/*
+ * Finish configuration and build the machine: load the latency profile
+ * named by machine.profile (its keys apply unless already set), create
+ * physical memory, then attach each module.  Return 0 or -1 with @err.
+ */
+int sim_start(struct sim *s, struct sim_err *err);
+bool sim_started(const struct sim *s);
+void sim_free(struct sim *s);
+
+/* The modules given to sim_new(), NULL-terminated. */
+const struct sim_module *const *sim_modules(const struct sim *s);
+
+/* ------------------------------------------------------------------ */
+/* Agents and time                                                     */
+/* ------------------------------------------------------------------ */
+
+enum sim_agent_kind {
+	SIM_AGENT_CPU,    /* physical (host) CPU: script agents cpu0..N-1 */
+	SIM_AGENT_VCPU,   /* guest vCPU */
+	SIM_AGENT_DMA,    /* DMA engine */
+	SIM_AGENT_OTHER,
+};
+
+typedef void (*sim_agent_fn)(struct sim_agent *a, void *arg);
+
+/*
+ * Create an agent whose body @fn runs as a stackful coroutine when
+ * sim_run() schedules it.  Ids are given in creation order from 0.
+ * The clock starts at 0.  @name is copied.
+ */
+struct sim_agent *sim_agent_new(struct sim *s, const char *name, enum sim_agent_kind kind,
+				sim_agent_fn fn, void *arg);
+
+int sim_agent_id(const struct sim_agent *a);
+const char *sim_agent_name(const struct sim_agent *a);
+enum sim_agent_kind sim_agent_kind(const struct sim_agent *a);
+struct sim *sim_agent_sim(const struct sim_agent *a);
+struct sim_agent *sim_agent_by_id(const struct sim *s, int id);
+int sim_agent_count(const struct sim *s);
+
+/* The agent's clock, in cycles. */
+uint64_t sim_now(const struct sim_agent *a);
+
+/*
+ * Advance the calling agent's clock by @cycles and yield to the scheduler
+ * if another agent must run first (quantum rule).  Must be called from
+ * inside the agent's own body.
+ */
+void sim_advance(struct sim_agent *a, uint64_t cycles);
+
+/* Advance to @cycle if it is later than now (an idle wait). */
+void sim_wait_until(struct sim_agent *a, uint64_t cycle);
+
+/* Give other agents at the same or earlier time a chance to run. */
+void sim_yield(struct sim_agent *a);
+
+/*
+ * Block the agent until another agent calls sim_wake(); its clock becomes
+ * max(own clock, waker's clock) on wake-up.
+ */
+void sim_block(struct sim_agent *a);
+void sim_wake(struct sim_agent *waker, struct sim_agent *a);
+
+/*
+ * Run agents until every agent's body has returned (or is blocked with
+ * nobody left to wake it), or a stop was requested.  May be called again
+ * after new agents are created.  Return: number of agents still blocked.
+ */
+int sim_run(struct sim *s);
+
+/* Ask sim_run() to return after the current agent next yields. */
+void sim_stop(struct sim *s);
+
+/* The agent being run, or NULL outside sim_run(). */
+struct sim_agent *sim_current(const struct sim *s);
+
+/* Largest clock of any agent (the simulated run length). */
+uint64_t sim_max_cycle(const struct sim *s);
+
+/* Per-agent PRNG (xoshiro256**, seeded from engine.seed and the agent id). */
+uint64_t sim_rand(struct sim_agent *a);
+
+/* Run seed (engine.seed). */
+uint64_t sim_seed(const struct sim *s);
+
+/* ------------------------------------------------------------------ */
+/* Coroutines (exposed for the benchmark; agents use them internally)  */
+/* ------------------------------------------------------------------ */
+
+struct sim_coro;
+typedef void (*sim_coro_fn)(void *arg);
+struct sim_coro *sim_coro_new(sim_coro_fn fn, void *arg, size_t stack_bytes);
+/* Switch from the caller (the scheduler's context) into @c. */
+void sim_coro_resume(struct sim_coro *c);
+/* Switch from inside @c back to whoever resumed it. */
+void sim_coro_suspend(struct sim_coro *c);
+bool sim_coro_done(const struct sim_coro *c);
+void sim_coro_free(struct sim_coro *c);
+
+/* ------------------------------------------------------------------ */
+/* Physical memory                                                     */
+/* ------------------------------------------------------------------ */
+
+/* Who is asking, for the timing model (caches) and stats. */
+enum sim_mem_src {
+	SIM_SRC_DATA,   /* CPU load/store */
+	SIM_SRC_FETCH,  /* instruction fetch */
+	SIM_SRC_PTW,    /* page-table walk (any stage, any format) */
+	SIM_SRC_RMP,    /* RMP entry read/write by hardware */
+	SIM_SRC_DMA,    /* device DMA */
+	SIM_SRC_IOPT,   /* IOMMU table / log access */
+	SIM_SRC_MAX
+};
+
+/*
+ * The timing side of memory.  The default charges lat.mem.dram per access;
+ * the CPU's cache model installs its own.  Returns cycles.
+ */
+struct sim_mem_timing {
+	uint32_t (*access)(void *arg, int agent, enum sim_mem_src src, uint64_t pa,
+			   uint32_t len, bool write);
+	void *arg;
+};
+
+struct sim_mem *sim_mem(const struct sim *s);
+/* Size of simulated DRAM (machine.mem); addresses >= this are not RAM. */
+uint64_t sim_mem_size(const struct sim_mem *m);
+void sim_mem_set_timing(struct sim_mem *m, const struct sim_mem_timing *t);
+
+/*
+ * THE memory interface for models: functional access plus its latency.
+ * @agent is the requesting agent id (-1 for none).  Accesses may cross
+ * pages.  pa + len must be <= SIM_PA_LIMIT (else sim_fatal: callers
+ * validate guest-supplied addresses first).  Return: cycles.
+ */
+uint32_t sim_mem_read(struct sim_mem *m, int agent, enum sim_mem_src src,
+		      uint64_t pa, void *dst, uint32_t len);
+uint32_t sim_mem_write(struct sim_mem *m, int agent, enum sim_mem_src src,
+		       uint64_t pa, const void *src_buf, uint32_t len);
+uint32_t sim_mem_read64(struct sim_mem *m, int agent, enum sim_mem_src src,
+			uint64_t pa, uint64_t *out);
+uint32_t sim_mem_write64(struct sim_mem *m, int agent, enum sim_mem_src src,
+			 uint64_t pa, uint64_t val);
+
+/*
+ * Untimed access for loaders, dumps, tests and debuggers (never for a
+ * modelled hardware access).
+ */
+void sim_mem_peek(struct sim_mem *m, uint64_t pa, void *dst, size_t len);
+void sim_mem_poke(struct sim_mem *m, uint64_t pa, const void *src, size_t len);
+uint64_t sim_mem_peek64(struct sim_mem *m, uint64_t pa);
+void sim_mem_poke64(struct sim_mem *m, uint64_t pa, uint64_t val);
+
+/* Frames allocated so far (touched by a write). */
+uint64_t sim_mem_frames(const struct sim_mem *m);
+
+/* A standalone memory for unit tests and benchmarks (flat latency @lat). */
+struct sim_mem *sim_mem_new(uint64_t size, uint32_t lat);
+void sim_mem_free(struct sim_mem *m);
+
+/* ------------------------------------------------------------------ */
+/* Statistics                                                          */
+/* ------------------------------------------------------------------ */
+
+/* Log2-bucketed histogram: bucket i holds values in [2^(i-1), 2^i), bucket 0 holds 0. */
+#define SIM_HIST_BUCKETS 48
+struct sim_hist {
+	uint64_t count;                      /* samples */
+	uint64_t sum;                        /* sum of samples */
+	uint64_t min;                        /* smallest sample (valid if count) */
+	uint64_t max;                        /* largest sample */
+	uint64_t bucket[SIM_HIST_BUCKETS];   /* see above */
+};
+void sim_hist_add(struct sim_hist *h, uint64_t v);
+
+/*
+ * Register a statistic under a dotted name (copied).  The model owns the
+ * storage and only increments it; the registry reads it when printing.
+ * Registering a name twice is a programming error (sim_fatal).
+ */
+void sim_stat_counter(struct sim *s, const char *name, const uint64_t *val, const char *desc);
+void sim_stat_hist(struct sim *s, const char *name, const struct sim_hist *h, const char *desc);
+/* A derived rate: value(@num) / value(@den) * @scale; printed "-" when den is 0. */
+void sim_stat_formula(struct sim *s, const char *name, const char *num, const char *den,
+		      double scale, const char *desc);
+
+/* Look up a counter's current value by name; -1 if absent, else 0 and *out. */
+int sim_stat_get(const struct sim *s, const char *name, uint64_t *out);
+
+/* Writers: plain text and JSON (via jansson). */
+void sim_stats_write_text(const struct sim *s, FILE *out);
+int sim_stats_write_json(const struct sim *s, const char *path, struct sim_err *err);
+int sim_cfg_write_json(const struct sim *s, const char *path, struct sim_err *err);
+
+/* ------------------------------------------------------------------ */
+/* The operation language (script and shell)                           */
+/* ------------------------------------------------------------------ */
+
+enum sim_arg_type {
+	SIM_ARG_U64,    /* decimal or 0x hex */
+	SIM_ARG_SIZE,   /* number or 4k/2m/1g */
+	SIM_ARG_BOOL,   /* 0 or 1 */
+	SIM_ARG_ENUM,   /* one of .choices */
+	SIM_ARG_STR,    /* free token, validated by the op (e.g. perms) */
+};
+
+struct sim_arg_spec {
+	const char *key;
+	enum sim_arg_type type;
+	bool required;
+	const char *const *choices;   /* ENUM: NULL-terminated */
+};
+
+/*
+ * One operation of the language.  @name is one or two words ("rmpupdate",
+ * "s2 map").  The interpreter parses and type-checks the arguments against
+ * @args (terminated by .key == NULL), then calls @run inside the agent's
+ * coroutine with the agent's clock at the start cycle.  @run sets the
+ * result, advancing the agent's clock by the operation's latency (the
+ * printed LAT is the clock difference).
+ */
+struct sim_op {
+	const char *name;
+	const struct sim_arg_spec *args;
+	const char *usage;   /* e.g. "rmpupdate spa=ADDR [assigned=0|1] ..." */
+	const char *help;    /* one line */
+	void (*run)(struct sim_call *c);
+};
+
+/* Accessors for @run. */
+struct sim *sim_call_sim(const struct sim_call *c);
+struct sim_agent *sim_call_agent(const struct sim_call *c);
+bool sim_arg_has(const struct sim_call *c, const char *key);
+uint64_t sim_arg_u64(const struct sim_call *c, const char *key, uint64_t def); /* U64/SIZE/BOOL */
+bool sim_arg_bool(const struct sim_call *c, const char *key, bool def);
+const char *sim_arg_str(const struct sim_call *c, const char *key, const char *def); /* any, raw text */
+unsigned sim_arg_enum(const struct sim_call *c, const char *key, unsigned def);
+
+/*
+ * A value the op cannot accept (e.g. perms=rq, misaligned where alignment
+ * is part of the syntax): the line is malformed; the script stops with
+ * exit 2 naming the line and @key.  @run must return right after.
+ */
+void sim_call_bad_arg(struct sim_call *c, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * Result of the op: a token such as "SUCCESS", "OK", "#NPF(W,RMP,ENC)",
+ * "ERROR(exists)", then zero or more fields "key=value".
+ */
+void sim_call_result(struct sim_call *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sim_call_field(struct sim_call *c, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Convenience: hex field "key=0x..." and decimal field "key=N". */
+void sim_call_field_hex(struct sim_call *c, const char *key, uint64_t v);
+void sim_call_field_u64(struct sim_call *c, const char *key, uint64_t v);
+/* An extra output line printed before the result line (e.g. `s2 walk` levels). */
+void sim_call_printf(struct sim_call *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Size formatting used in results: 4k, 2m, 1g when exact, else hex bytes. */
+const char *sim_fmt_size(uint64_t bytes, char buf[32]);
+
+/*
+ * Run a script.  @name is used in messages ("FILE:LINE: ...").  Output goes
+ * to @out, errors to @errf.  @interactive: execute each line as it is read
+ * (shell), keep going after errors.
+ * Return: 0 all good, 1 an expectation failed, 2 a malformed line or
+ * machine error.
+ */
+int sim_script_run(struct sim *s, FILE *in, const char *name, FILE *out, FILE *errf,
+		   bool interactive);
+
+/* Run script text (for tests and `protsim run` workloads). Same returns. */
+int sim_script_run_text(struct sim *s, const char *text, const char *name, FILE *out,
+			FILE *errf);
+
+/* ------------------------------------------------------------------ */
+/* Misc                                                                */
+/* ------------------------------------------------------------------ */
+
+/* The protsim version string. */
+const char *sim_version(void);
+
+#endif /* PROTSIM_SIM_H */

@@ -1,0 +1,395 @@
+/*
+ * stats.c - the statistics registry and its text and JSON writers.
+ *
+ * Models own their counters (one counters struct per model) and only
+ * increment them; the registry keeps a pointer, a dotted name and a
+ * description, and reads the value when printing.  Derived rates are
+ * formulas over two counters.  Output is always sorted by name.
+ *
+ * Warm-up: a later sim_stats_snapshot() will copy every counter and
+ * histogram at the end of warm-up; stat_read() and stat_hist() are the
+ * only places that read a value, so the snapshot is subtracted there.
+ */
+#include "sim/sim_int.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* config.c: write a jansson value to a file with a final newline. */
+int sim_json_write_file(json_t *root, const char *path, struct sim_err *err);
+
+enum stat_kind {
+	STAT_COUNTER,   /* a uint64_t owned by a model */
+	STAT_HIST,      /* a struct sim_hist owned by a model */
+	STAT_FORMULA,   /* num / den * scale, two counters by name */
+};
+
+struct stat_ent {
+	char *name;                 /* dotted, copied */
+	enum stat_kind kind;        /* which of the members below is used */
+	const uint64_t *val;        /* STAT_COUNTER */
+	const struct sim_hist *h;   /* STAT_HIST */
+	char *num;                  /* STAT_FORMULA: numerator counter */
+	char *den;                  /* STAT_FORMULA: denominator counter */
+	double scale;               /* STAT_FORMULA: multiplier */
+	char *desc;                 /* one line, copied */
+};
+
+struct sim_stats {
+	struct stat_ent **ent;      /* sorted by name */
+	size_t n;                   /* entries in use */
+	size_t cap;                 /* entries allocated */
+};
+
+static void *stat_xalloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+
+	if (!q)
+		sim_fatal("stats: out of memory (%zu bytes)", n);
+	return q;
+}
+
+static char *stat_xstrdup(const char *t)
+{
+	size_t n = strlen(t) + 1;
+	char *p = stat_xalloc(NULL, n);
+
+	memcpy(p, t, n);
+	return p;
+}
+
+struct sim_stats *sim_stats_new(void)
+{
+	struct sim_stats *st = stat_xalloc(NULL, sizeof(*st));
+
+	memset(st, 0, sizeof(*st));
+	return st;
+}
+
+void sim_stats_free(struct sim_stats *st)
+{
+	if (!st)
+		return;
+	for (size_t i = 0; i < st->n; i++) {
+		free(st->ent[i]->name);
+		free(st->ent[i]->num);
+		free(st->ent[i]->den);
+		free(st->ent[i]->desc);
+		free(st->ent[i]);
+	}
+	free(st->ent);
+	free(st);
+}
+
+/* Index of @name, or -(insertion point) - 1. */
+static ptrdiff_t stat_find(const struct sim_stats *st, const char *name)
+{
+	size_t lo = 0, hi = st->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int d = strcmp(st->ent[mid]->name, name);
+
+		if (d == 0)
+			return (ptrdiff_t)mid;
+		if (d < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -(ptrdiff_t)lo - 1;
+}
+
+/* A dotted name: words of [A-Za-z0-9_-] separated by single dots. */
+static bool stat_name_ok(const char *p)
+{
+	bool word = false;
+
+	for (; *p; p++) {
+		if (*p == '.') {
+			if (!word)
+				return false;
+			word = false;
+		} else if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			   (*p >= '0' && *p <= '9') || *p == '_' || *p == '-') {
+			word = true;
+		} else {
+			return false;
+		}
+	}
+	return word;
+}
+
+static struct stat_ent *stat_add(struct sim *s, const char *name, enum stat_kind kind,
+				 const char *desc)
+{
+	struct sim_stats *st = s->stats;
+	struct stat_ent *e;
+	ptrdiff_t at;
+	size_t pos;
+
+	if (!name || !stat_name_ok(name))
+		sim_fatal("stats: bad statistic name '%s'", name ? name : "(null)");
+	at = stat_find(st, name);
+	if (at >= 0)
+		sim_fatal("stats: '%s' registered twice", name);
+	pos = (size_t)(-at - 1);
+	if (st->n == st->cap) {
+		st->cap = st->cap ? 2 * st->cap : 64;
+		st->ent = stat_xalloc(st->ent, st->cap * sizeof(*st->ent));
+	}
+	memmove(&st->ent[pos + 1], &st->ent[pos], (st->n - pos) * sizeof(*st->ent));
+	e = stat_xalloc(NULL, sizeof(*e));
+	memset(e, 0, sizeof(*e));
+	e->name = stat_xstrdup(name);
+	e->kind = kind;
+	e->desc = stat_xstrdup(desc ? desc : "");
+	st->ent[pos] = e;
+	st->n++;
+	return e;
+}
+
+void sim_stat_counter(struct sim *s, const char *name, const uint64_t *val, const char *desc)
+{
+	if (!val)
+		sim_fatal("stats: counter '%s' has no storage", name ? name : "(null)");
+	stat_add(s, name, STAT_COUNTER, desc)->val = val;
+}
+
+void sim_stat_hist(struct sim *s, const char *name, const struct sim_hist *h, const char *desc)
+{
+	if (!h)
+		sim_fatal("stats: histogram '%s' has no storage", name ? name : "(null)");
+	stat_add(s, name, STAT_HIST, desc)->h = h;
+}
+
+/*
+ * The operands are looked up when printing, so a formula may be
+ * registered before its counters (modules attach in order).
+ */
+void sim_stat_formula(struct sim *s, const char *name, const char *num, const char *den,
+		      double scale, const char *desc)
+{
+	struct stat_ent *e;
+
+	if (!num || !den)
+		sim_fatal("stats: formula '%s' lacks an operand", name ? name : "(null)");
+	e = stat_add(s, name, STAT_FORMULA, desc);
+	e->num = stat_xstrdup(num);
+	e->den = stat_xstrdup(den);
+	e->scale = scale;
+}
+
+/* The one place a counter is read (a warm-up snapshot would subtract here). */
+static uint64_t stat_read(const struct stat_ent *e)
+{
+	return *e->val;
+}
+
+/* The one place a histogram is read (see stat_read). */
+static const struct sim_hist *stat_hist(const struct stat_ent *e)
+{
+	return e->h;
+}
+
+int sim_stat_get(const struct sim *s, const char *name, uint64_t *out)
+{
+	ptrdiff_t at = stat_find(s->stats, name);
+
+	if (at < 0 || s->stats->ent[at]->kind != STAT_COUNTER)
+		return -1;
+	*out = stat_read(s->stats->ent[at]);
+	return 0;
+}
+
+/* A formula's value; false when the denominator is 0 (printed "-" / null). */
+static bool stat_formula(const struct sim *s, const struct stat_ent *e, double *out)
+{
+	uint64_t n, d;
+
+	if (sim_stat_get(s, e->num, &n))
+		sim_fatal("stats: formula '%s': '%s' is not a registered counter", e->name, e->num);
+	if (sim_stat_get(s, e->den, &d))
+		sim_fatal("stats: formula '%s': '%s' is not a registered counter", e->name, e->den);
+	if (d == 0)
+		return false;
+	*out = (double)n / (double)d * e->scale;
+	return true;
+}
+
+void sim_hist_add(struct sim_hist *h, uint64_t v)
+{
+	unsigned b = 0;
+
+	if (v) {
+		b = 64u - (unsigned)__builtin_clzll(v);   /* [2^(b-1), 2^b) */
+		if (b >= SIM_HIST_BUCKETS)
+			b = SIM_HIST_BUCKETS - 1;
+	}
+	if (h->count == 0 || v < h->min)
+		h->min = v;
+	if (h->count == 0 || v > h->max)
+		h->max = v;
+	h->count++;
+	h->sum = h->sum + v < h->sum ? UINT64_MAX : h->sum + v;   /* saturate */
+	h->bucket[b]++;
+}
+
+/* Bucket label: "0", "1-1", "2-3", ..., and "2^46+" spelled out for the last. */
+static const char *stat_bucket_label(unsigned b, char buf[48])
+{
+	if (b == 0)
+		snprintf(buf, 48, "0");
+	else if (b == SIM_HIST_BUCKETS - 1)
+		snprintf(buf, 48, "%llu+", 1ull << (b - 1));
+	else
+		snprintf(buf, 48, "%llu-%llu", 1ull << (b - 1), (1ull << b) - 1);
+	return buf;
+}
+
+/* ------------------------------------------------------------------ */
+/* Text                                                                */
+/* ------------------------------------------------------------------ */
+
+/* A counter's or formula's value column. */
+static const char *stat_text_value(const struct sim *s, const struct stat_ent *e,
+				   char buf[64])
+{
+	double v;
+
+	if (e->kind == STAT_COUNTER)
+		snprintf(buf, 64, "%llu", (unsigned long long)stat_read(e));
+	else if (stat_formula(s, e, &v))
+		snprintf(buf, 64, "%.4f", v);
+	else
+		snprintf(buf, 64, "-");
+	return buf;
+}
+
+/*
+ * name  value  # description
+ * Histograms: a summary line in the same columns, then one indented line
+ * per non-empty bucket.
+ */
+void sim_stats_write_text(const struct sim *s, FILE *out)
+{
+	const struct sim_stats *st = s->stats;
+	int wn = 0, wv = 0;
+	char buf[64], lab[48];
+
+	for (size_t i = 0; i < st->n; i++) {
+		const struct stat_ent *e = st->ent[i];
+		int n = (int)strlen(e->name);
+
+		if (n > wn)
+			wn = n;
+		if (e->kind != STAT_HIST) {
+			n = (int)strlen(stat_text_value(s, e, buf));
+			if (n > wv)
+				wv = n;
+		}
+	}
+	for (size_t i = 0; i < st->n; i++) {
+		const struct stat_ent *e = st->ent[i];
+
+		if (e->kind != STAT_HIST) {
+			fprintf(out, "%-*s  %*s  # %s\n", wn, e->name, wv, stat_text_value(s, e, buf),
+				e->desc);
+			continue;
+		}
+		{
+			const struct sim_hist *h = stat_hist(e);
+			int bw = 0;
+
+			if (h->count)
+				fprintf(out, "%-*s  count=%llu sum=%llu min=%llu max=%llu mean=%.4f  # %s\n",
+					wn, e->name, (unsigned long long)h->count,
+					(unsigned long long)h->sum, (unsigned long long)h->min,
+					(unsigned long long)h->max, (double)h->sum / (double)h->count,
+					e->desc);
+			else
+				fprintf(out, "%-*s  count=0  # %s\n", wn, e->name, e->desc);
+			for (unsigned b = 0; b < SIM_HIST_BUCKETS; b++) {
+				int n = (int)strlen(stat_bucket_label(b, lab));
+
+				if (h->bucket[b] && n > bw)
+					bw = n;
+			}
+			for (unsigned b = 0; b < SIM_HIST_BUCKETS; b++)
+				if (h->bucket[b])
+					fprintf(out, "%-*s    [%*s] %llu\n", wn, "", bw,
+						stat_bucket_label(b, lab),
+						(unsigned long long)h->bucket[b]);
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* JSON                                                                */
+/* ------------------------------------------------------------------ */
+
+/* json_int_t is signed 64-bit; a counter past 2^63 degrades to a real. */
+static json_t *stat_json_u64(uint64_t v)
+{
+	if (v <= (uint64_t)INT64_MAX)
+		return json_integer((json_int_t)v);
+	return json_real((double)v);
+}
+
+static json_t *stat_json_hist(const struct sim_hist *h)
+{
+	json_t *o = json_object(), *bk = json_object();
+	char lab[48];
+
+	if (!o || !bk)
+		sim_fatal("stats: out of memory");
+	json_object_set_new(o, "count", stat_json_u64(h->count));
+	json_object_set_new(o, "sum", stat_json_u64(h->sum));
+	json_object_set_new(o, "min", h->count ? stat_json_u64(h->min) : json_null());
+	json_object_set_new(o, "max", h->count ? stat_json_u64(h->max) : json_null());
+	json_object_set_new(o, "mean",
+			    h->count ? json_real((double)h->sum / (double)h->count) : json_null());
+	for (unsigned b = 0; b < SIM_HIST_BUCKETS; b++)
+		if (h->bucket[b])
+			json_object_set_new(bk, stat_bucket_label(b, lab),
+					    stat_json_u64(h->bucket[b]));
+	json_object_set_new(o, "buckets", bk);
+	return o;
+}
+
+int sim_stats_write_json(const struct sim *s, const char *path, struct sim_err *err)
+{
+	const struct sim_stats *st = s->stats;
+	json_t *root = json_object();
+	int rc;
+
+	if (!root)
+		sim_fatal("stats: out of memory");
+	for (size_t i = 0; i < st->n; i++) {
+		const struct stat_ent *e = st->ent[i];
+		json_t *v;
+		double d;
+
+		switch (e->kind) {
+		case STAT_COUNTER:
+			v = stat_json_u64(stat_read(e));
+			break;
+		case STAT_HIST:
+			v = stat_json_hist(stat_hist(e));
+			break;
+		default:
+			/* json_real() refuses inf and NaN (a NaN scale): null, as for 0/0. */
+			v = stat_formula(s, e, &d) ? json_real(d) : NULL;
+			if (!v)
+				v = json_null();
+			break;
+		}
+		if (!v || json_object_set_new(root, e->name, v))
+			sim_fatal("stats: out of memory");
+	}
+	rc = sim_json_write_file(root, path, err);
+	json_decref(root);
+	return rc;
+}

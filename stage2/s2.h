@@ -1,0 +1,716 @@
+/*
+ * s2.h - stage-2 (and guest stage-1) translation hardware: page-table
+ * formats in simulated memory, the one generic table walker with its
+ * visitors (map, unmap, protect, get-leaf, annotate), hardware
+ * translation with faults, TLBs and page-walk caches, and the
+ * two-dimensional (nested) walk.
+ *
+ * Layers inside this module:
+ *   formats   struct s2_fmt_ops: bit-exact descriptors of arm64 VMSAv8-64
+ *             stage 2 (4K granule), AMD NPT (x86-64 long-mode entries),
+ *             Intel EPT, and guest stage-1 x86-64 4-level, Sv39, Sv48.
+ *             An IOMMU "AMD v1 IO page table" can reuse S1_FMT_X86_64 /
+ *             S2_FMT_NPT (same P/RW/PS/address layout); the IOMMU model
+ *             builds its IO tables with s2_pgt_new() and these formats.
+ *   tables    struct s2_pgt: a table in simulated memory whose pages come
+ *             from an allocator the caller gives (struct s2_mm_ops).
+ *   walker    s2_walk(): visits entries of a range with callbacks at
+ *             table-pre, leaf and table-post, as Linux's arm64 pgtable.c.
+ *             s2_map/unmap/protect/get_leaf/annotate are visitors.
+ *   hardware  s2_translate() (one stage, no caches), struct s2_mmu (TLBs,
+ *             nested TLB, page-walk caches, invalidation), and
+ *             s2_mmu_translate_2d() (stage-1 walk whose table reads are
+ *             stage-2 translated).  Functional results and the events
+ *             that cost time are in struct s2_xlate; s2_latency() turns
+ *             them into cycles from struct s2_timing (the profile).
+ *   machine   struct s2_ctx: the per-machine model attached by s2_module
+ *             (VMs for the script language, per-agent MMUs, the table
+ *             pool, stats, the RMP glue).
+ *
+ * Levels: every function and result uses the ARCHITECTURE's own level
+ * numbers: arm64 0..3 (3 = 4K pages), x86-64/NPT/EPT 4..1 (1 = 4K page
+ * table, 4 = PML4), Sv39/Sv48 2..0 / 3..0 (0 = 4K).  Internally a "size
+ * class" (enum s2_sz) numbers the page sizes from 4K up, the same in
+ * every format.
+ *
+ * This module never includes rmp/rmp.h outside s2_ops.c: the RMP check
+ * of SNP guests comes in through struct s2_check_hook.
+ */
+#ifndef PROTSIM_S2_H
+#define PROTSIM_S2_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sim/sim.h"
+
+/* ------------------------------------------------------------------ */
+/* Result codes of the management (software) operations              */
+/* ------------------------------------------------------------------ */
+
+/* ORDER: s2_rc_name() in s2_walk.c. */
+enum s2_rc {
+	S2_OK = 0,
+	S2_ERR_EXISTS,     /* a valid mapping already covers part of the range */
+	S2_ERR_NOMEM,      /* the table-page allocator had no page */
+	S2_ERR_ALIGN,      /* address or size not aligned to the leaf size */
+	S2_ERR_RANGE,      /* outside the table's input or output address range */
+	S2_ERR_PERMS,      /* the format cannot encode these permissions */
+	S2_ERR_SIZE,       /* the format has no leaf of that size at that level */
+	S2_ERR_NOENT,      /* nothing mapped there */
+	S2_ERR_UNMAPPED,   /* a table page's own address is not accessible (stage-1
+			      table at a GPA that stage 2 does not map) */
+	S2_ERR_INVAL,      /* a bad argument (NULL, zero size, unknown format...) */
+	S2_RC_COUNT
+};
+
+/* Lower-case name of @rc as used in script results: "exists", "nomem", ... */
+const char *s2_rc_name(int rc);
+
+/* ------------------------------------------------------------------ */
+/* Permissions, attributes and decoded entries                        */
+/* ------------------------------------------------------------------ */
+
+/* Permission bits (stage 1 and stage 2). */
+enum s2_perm {
+	S2_PERM_R  = 1u << 0,   /* read */
+	S2_PERM_W  = 1u << 1,   /* write */
+	S2_PERM_XS = 1u << 2,   /* execute in supervisor / kernel mode (EPT bit 2 under MBEC) */
+	S2_PERM_XU = 1u << 3,   /* execute in user mode (EPT bit 10 under MBEC) */
+	S2_PERM_X  = S2_PERM_XS | S2_PERM_XU,   /* execute at any privilege */
+	S2_PERM_ALL = S2_PERM_R | S2_PERM_W | S2_PERM_X,
+};
+
+/*
+ * Parse script PERMS: "none" or letters from r w x u s (x = u+s).
+ * Return: 0 and *out, or -1 on any other text.
+ */
+int s2_perms_parse(const char *text, uint8_t *out);
+
+/* Format @perms as "none", "rwx", "ru", "rws" ... into @buf (>= 8 bytes). */
+const char *s2_perms_str(uint8_t perms, char buf[8]);
+
+/* Memory type of a leaf. */
+enum s2_memtype {
+	S2_MT_NORMAL = 0,  /* write-back normal memory (arm64 MemAttr 0b1111, EPT WB=6) */
+	S2_MT_DEVICE,      /* device / uncached (arm64 Device-nGnRE 0b0001, EPT UC=0, x86 PCD|PWT) */
+};
+
+/*
+ * What a leaf grants, plus the attributes a caller may set.  Zero-init
+ * gives normal memory, accessed (and dirty where writable), supervisor,
+ * C=0, no software bits.
+ */
+struct s2_prot {
+	uint8_t perms;        /* S2_PERM_* */
+	uint8_t memtype;      /* enum s2_memtype */
+	uint8_t sw;           /* software bits: arm64 [58:55] (pKVM page state in [56:55]);
+				 EPT/NPT/x86 [55:52]; Sv [9:8] (only bit 9; see docs) */
+	bool user;            /* stage 1: user-accessible (x86 U/S, RISC-V U) */
+	bool c;               /* stage 1: C-bit (x86-64 bit 51; Sv: RSW bit 8, a protsim convention) */
+	bool global;          /* stage 1: G bit */
+	bool ad_clear;        /* map with the accessed (arm64 AF) and dirty flags clear */
+	bool suppress_ve;     /* EPT bit 63 */
+};
+
+/* Page-size classes: the same numbering in every format. */
+enum s2_sz {
+	S2_SZ_4K = 0,
+	S2_SZ_2M = 1,
+	S2_SZ_1G = 2,
+	S2_SZ_512G = 3,
+	S2_SZ_COUNT
+};
+
+/* Bytes covered by one entry of size class @sz (4K << 9*sz). */
+static inline uint64_t s2_sz_bytes(unsigned sz) { return 1ull << (12 + 9 * sz); }
+
+enum s2_pte_type {
+	S2_PTE_INVALID = 0,   /* not valid / not present (maybe owner-annotated) */
+	S2_PTE_TABLE,         /* points to a next-level table */
+	S2_PTE_LEAF,          /* page or block */
+	S2_PTE_RESERVED,      /* an encoding the walker must fault on (arm64 level-3
+				 type 0 is invalid, EPT W-without-R misconfiguration,
+				 x86 PS=1 in a PML4E) */
+};
+
+/* One entry, decoded by the format. */
+struct s2_pte {
+	enum s2_pte_type type;
+	uint64_t addr;        /* TABLE: next-table address; LEAF: output base */
+	struct s2_prot prot;  /* LEAF: everything; TABLE: the permissions the entry
+				 lets through (x86/EPT AND them across levels) */
+	bool accessed;        /* arm64 AF, x86 A, EPT A (bit 8), Sv A */
+	bool dirty;           /* x86 D, EPT D (bit 9), Sv D; arm64: S2AP W with DBM unused */
+	uint8_t owner;        /* INVALID: annotated owner id (0 = none) */
+};
+
+/* ------------------------------------------------------------------ */
+/* Formats                                                             */
+/* ------------------------------------------------------------------ */
+
+enum s2_fmt_id {
+	S2_FMT_ARM64 = 0,   /* VMSAv8-64 stage 2, 4K granule, 3 or 4 levels */
+	S2_FMT_NPT,         /* AMD nested page tables (x86-64 long-mode entries), 4 levels */
+	S2_FMT_EPT,         /* Intel EPT, 4 levels, MBEC, A/D enabled */
+	S1_FMT_X86_64,      /* guest x86-64 4-level paging (C-bit at 51) */
+	S1_FMT_SV39,        /* RISC-V Sv39 */
+	S1_FMT_SV48,        /* RISC-V Sv48 */
+	S2_FMT_COUNT
+};
+
+/* Stage-2 fault types (the architecture-neutral part). */
+enum s2_fault_type {
+	S2_FAULT_NONE = 0,
+	S2_FAULT_TRANSLATION,   /* no valid entry (or a reserved encoding) */
+	S2_FAULT_PERMISSION,    /* the entry does not grant the access */
+	S2_FAULT_ACCESS,        /* arm64 access flag clear (AF=0) */
+	S2_FAULT_CHECK,         /* the caller's check hook refused (the RMP check) */
+	S2_FAULT_TYPE_COUNT
+};
+
+/* Kinds of access. */
+enum s2_access {
+	S2_ACC_READ = 0,
+	S2_ACC_WRITE,
+	S2_ACC_FETCH,
+};
+
+/*
+ * A fault, with the architecture's own code in @code:
+ *   arm64  ISS-style: DFSC/IFSC [5:0] (0b0001LL translation, 0b0010LL access
+ *          flag, 0b0011LL permission, LL = level), WnR bit 6, S1PTW bit 7
+ *          (stage-2 fault on a stage-1 table read).
+ *   EPT    exit qualification (SDM): bit 0 read, 1 write, 2 fetch, 3-5 R/W/X
+ *          (supervisor X under MBEC) allowed by the walk so far, 6 user-X
+ *          allowed, 7 guest linear address valid, 8 final translation (1)
+ *          vs guest paging structure (0).
+ *   NPT    #NPF EXITINFO1: P bit 0, W 1, U 2 (always 1: nested walks are user
+ *          accesses), RSVD 3, I/D 4, FINAL bit 32, PAGE (guest table) bit 33.
+ *   x86-64 stage 1: #PF error code P/W/U/RSVD/I-D (bits 0-4).
+ *   Sv39/48 stage 1: scause 12 (fetch), 13 (load), 15 (store).
+ *   CHECK  the hook's own result (e.g. the RMP check code) in @check_rc.
+ */
+struct s2_fault {
+	enum s2_fault_type type;
+	uint8_t stage;          /* 1 or 2 (CHECK: 2) */
+	int8_t level;           /* architecture level of the faulting entry */
+	bool table;             /* stage-2 fault on a guest page-table address */
+	bool gla;               /* part of a 2D walk (a guest linear address exists) */
+	enum s2_fmt_id fmt;     /* format that faulted */
+	enum s2_access acc;     /* the access (table reads: S2_ACC_READ) */
+	uint64_t addr;          /* input address at the faulting stage (IPA/GPA, or VA) */
+	uint64_t va;            /* 2D: guest virtual address of the access */
+	uint64_t code;          /* architecture code, see above */
+	int check_rc;           /* CHECK: value returned by the hook */
+};
+
+/*
+ * Format @f as the script language prints it: "#S2F(level=N,type=...)"
+ * for stage 2, "#PF(P,W,U,RSVD,ID)" (flags present) for x86-64 stage 1,
+ * "#PF(cause=N)" for Sv39/Sv48, "CHECK(rc)" for a hook refusal (the
+ * RMP glue prints its own token instead).  Return: @buf.
+ */
+const char *s2_fault_str(const struct s2_fault *f, char *buf, size_t len);
+
+/* Name of a fault type: "translation", "permission", "access", "check". */
+const char *s2_fault_type_name(enum s2_fault_type t);
+
+/*
+ * The format operations.  Every member is set for every built-in format.
+ * "sz" is a size class (enum s2_sz) of the entry: the level whose entries
+ * map 4K has sz 0.
+ */
+struct s2_fmt_ops {
+	const char *name;        /* "arm64", "npt", "ept", "x86_64", "sv39", "sv48" */
+	enum s2_fmt_id id;
+	uint8_t stage;           /* 1 or 2 */
+	uint8_t min_levels;      /* table levels supported */
+	uint8_t max_levels;
+	uint8_t leaf_szs;        /* bit i set: a leaf of size class i is legal */
+	bool split_exec;         /* can grant XS and XU separately (EPT MBEC, arm64 FEAT_XNX) */
+	bool needs_bbm;          /* replacing a valid entry needs break-before-make (arm64) */
+	bool af_faults;          /* accessed-clear faults (arm64 access flag; Sv Svade page fault)
+				    instead of a hardware A/D update (x86, NPT, EPT) */
+	bool canonical_sext;     /* input addresses are sign-extended (x86-64 and Sv VAs) */
+	bool user_excl;          /* supervisor accesses to user pages fault (RISC-V, SUM=0) */
+
+	/* Architecture level number of an entry of size class @sz in a table of @levels. */
+	int (*arch_level)(unsigned sz, unsigned levels);
+	/* Raw table descriptor pointing to the table at @pa. */
+	uint64_t (*mk_table)(uint64_t pa);
+	/*
+	 * Raw leaf of size class @sz mapping @pa with @prot into *@raw.
+	 * Return: S2_OK, S2_ERR_PERMS (not encodable: e.g. EPT W without R,
+	 * x86 "none"), S2_ERR_SIZE (no leaf at @sz), S2_ERR_RANGE (pa too wide).
+	 */
+	int (*mk_leaf)(unsigned sz, uint64_t pa, const struct s2_prot *prot, uint64_t *raw);
+	/* Raw invalid entry carrying owner id @owner (0: all zero). */
+	uint64_t (*mk_invalid)(uint8_t owner);
+	/* Decode @raw found at size class @sz. */
+	void (*decode)(uint64_t raw, unsigned sz, struct s2_pte *out);
+	/* @raw with the accessed flag (and dirty if @write) set: the hardware A/D update. */
+	uint64_t (*set_ad)(uint64_t raw, bool write);
+	/*
+	 * Fill f->code from f->type, f->level, f->acc, f->table and the
+	 * permissions the walk found (@walk_perms, for EPT) and the user flag.
+	 */
+	void (*fault_code)(struct s2_fault *f, uint8_t walk_perms, bool user);
+};
+
+/* The built-in formats. Return: NULL for an unknown id/name. */
+const struct s2_fmt_ops *s2_fmt(enum s2_fmt_id id);
+const struct s2_fmt_ops *s2_fmt_by_name(const char *name);
+
+/* ------------------------------------------------------------------ */
+/* Table objects and the allocator interface                           */
+/* ------------------------------------------------------------------ */
+
+/* "No page" from an allocator. */
+#define S2_NO_PAGE UINT64_MAX
+
+/*
+ * What a table needs from its owner.  Table addresses live in the table's
+ * own address space: system-physical for stage 2 and IO tables,
+ * guest-physical for guest stage 1.
+ */
+struct s2_mm_ops {
+	/*
+	 * Called when the walker needs a new table page.  Return the 4K-aligned
+	 * address of a page (the walker zeroes it), or S2_NO_PAGE.
+	 */
+	uint64_t (*alloc_page)(void *arg);
+	/* Called when a table page is given back (s2_pgt_free). May be NULL. */
+	void (*free_page)(void *arg, uint64_t addr);
+	/*
+	 * Optional (NULL = identity): translate a table address to the PA of
+	 * memory, e.g. a stage-1 table GPA through the VM's stage 2.  Return
+	 * false if it is not accessible (the operation fails S2_ERR_UNMAPPED).
+	 */
+	bool (*table_pa)(void *arg, uint64_t addr, uint64_t *pa);
+	/*
+	 * Optional: called during break-before-make on formats that need it,
+	 * after the old entry was written invalid and before the new one is
+	 * written: invalidate TLB entries for [ia, ia + bytes).
+	 */
+	void (*tlbi)(void *arg, uint64_t ia, uint64_t bytes);
+};
+
+struct s2_pgt;
+
+/*
+ * Create a table of format @fmt with @levels levels over @mem.  @root is
+ * the root page's address, or S2_NO_PAGE to take one from @mm (the root
+ * is zeroed either way).  @mm and @mm_arg are kept (not copied).
+ * Return: the table, or NULL with *@rc = S2_ERR_INVAL (bad levels/format),
+ * S2_ERR_NOMEM, S2_ERR_ALIGN (root not 4K aligned), S2_ERR_UNMAPPED.
+ */
+struct s2_pgt *s2_pgt_new(const struct s2_fmt_ops *fmt, unsigned levels, struct sim_mem *mem,
+			  uint64_t root, const struct s2_mm_ops *mm, void *mm_arg, int *rc);
+
+/* Free the object and give every table page back through mm->free_page. */
+void s2_pgt_free(struct s2_pgt *p);
+
+const struct s2_fmt_ops *s2_pgt_fmt(const struct s2_pgt *p);
+uint64_t s2_pgt_root(const struct s2_pgt *p);
+unsigned s2_pgt_levels(const struct s2_pgt *p);
+struct sim_mem *s2_pgt_mem(const struct s2_pgt *p);
+/* One past the largest input address (2^(12+9*levels)). */
+uint64_t s2_pgt_ia_limit(const struct s2_pgt *p);
+/* Table pages in use (root included). */
+uint64_t s2_pgt_pages(const struct s2_pgt *p);
+
+/*
+ * Software walks (map, unmap, ...) are table reads/writes by the
+ * hypervisor or guest kernel: timed data accesses by agent @agent
+ * (default -1).  Their memory cycles accumulate in the table;
+ * s2_pgt_take_cycles() returns and clears the sum.
+ */
+void s2_pgt_set_agent(struct s2_pgt *p, int agent);
+uint64_t s2_pgt_take_cycles(struct s2_pgt *p);
+
+/* Count of break-before-make sequences performed on this table. */
+uint64_t s2_pgt_bbm_count(const struct s2_pgt *p);
+
+/* ------------------------------------------------------------------ */
+/* The generic walker                                                  */
+/* ------------------------------------------------------------------ */
+
+enum s2_walk_flags {
+	S2_WALK_LEAF       = 1u << 0,   /* visit leaf and invalid entries */
+	S2_WALK_TABLE_PRE  = 1u << 1,   /* visit a table entry before its children */
+	S2_WALK_TABLE_POST = 1u << 2,   /* visit a table entry after its children */
+};
+
+/* What a visitor sees. */
+struct s2_visit_ctx {
+	struct s2_pgt *pgt;
+	uint64_t old;          /* the entry's raw value (re-read before each visit) */
+	uint64_t ptep;         /* memory PA of the entry */
+	uint64_t addr;         /* first input address the entry covers */
+	uint64_t start;        /* walk range [start, end) */
+	uint64_t end;
+	unsigned sz;           /* size class of the entry */
+	int level;             /* architecture level of the entry */
+	void *arg;             /* walker->arg */
+};
+
+/*
+ * A walk: @visit is called for each entry of the range at the points
+ * selected by @flags.  A non-zero return stops the walk and is returned
+ * by s2_walk() (use enum s2_rc values).  After a LEAF visit the entry is
+ * re-read; if the visitor turned it into a table, the walk descends
+ * into it (this is how block splitting works).
+ */
+struct s2_walker {
+	int (*visit)(struct s2_visit_ctx *ctx, enum s2_walk_flags when);
+	void *arg;
+	enum s2_walk_flags flags;
+};
+
+/*
+ * Walk [addr, addr + size) of @p (rounded out to 4K).
+ * Return: S2_OK, S2_ERR_RANGE (outside the input range), S2_ERR_UNMAPPED
+ * (a table page was not accessible), or the first non-zero visitor result.
+ */
+int s2_walk(struct s2_pgt *p, uint64_t addr, uint64_t size, const struct s2_walker *w);
+
+/* Helpers for visitors (charged to the table's agent). */
+void s2_visit_set(struct s2_visit_ctx *ctx, uint64_t raw);        /* write the entry */
+/* Allocate and zero a table page; install it as this entry's table. Return S2_OK/S2_ERR_NOMEM/S2_ERR_UNMAPPED. */
+int s2_visit_install_table(struct s2_visit_ctx *ctx, uint64_t *table);
+/*
+ * Replace the entry by a table holding the same mapping as the block
+ * (break-before-make on formats that need it).  Return as above.
+ */
+int s2_visit_split(struct s2_visit_ctx *ctx);
+
+/* ------------------------------------------------------------------ */
+/* Visitors: the management operations                                 */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Map [ia, ia + size) to [pa, pa + size) with @prot, using leaves of
+ * @leaf bytes (4K/2M/1G; 0 = the largest the format allows at each
+ * step given alignment).  Fails without changing anything if any valid
+ * leaf exists in the range (owner-annotated invalid entries are
+ * overwritten).  Tables are created as needed.
+ * Return: S2_OK, S2_ERR_INVAL (size 0), S2_ERR_ALIGN, S2_ERR_RANGE,
+ * S2_ERR_SIZE (leaf size not supported by the format), S2_ERR_PERMS,
+ * S2_ERR_EXISTS, S2_ERR_NOMEM (may leave part mapped), S2_ERR_UNMAPPED.
+ */
+int s2_map(struct s2_pgt *p, uint64_t ia, uint64_t pa, uint64_t size, uint64_t leaf,
+	   const struct s2_prot *prot);
+
+/*
+ * Unmap [ia, ia + size): leaves become invalid (owner 0).  A block only
+ * partly inside the range is first split (break-before-make on arm64).
+ * TLB entries are NOT invalidated (the caller issues TLBI, as software
+ * must on hardware), except by the break-before-make of a split.
+ * Unmapping nothing is not an error.
+ * Return: S2_OK, S2_ERR_INVAL, S2_ERR_ALIGN (not 4K aligned),
+ * S2_ERR_RANGE, S2_ERR_NOMEM (split), S2_ERR_UNMAPPED.
+ */
+int s2_unmap(struct s2_pgt *p, uint64_t ia, uint64_t size);
+
+/*
+ * Set the permissions of every valid leaf in [ia, ia + size) to @perms
+ * (other attributes kept), splitting blocks partly inside the range.
+ * Return: S2_OK, S2_ERR_INVAL, S2_ERR_ALIGN, S2_ERR_RANGE, S2_ERR_PERMS
+ * (checked before any change), S2_ERR_NOENT (no valid leaf in the
+ * range), S2_ERR_NOMEM, S2_ERR_UNMAPPED.
+ */
+int s2_protect(struct s2_pgt *p, uint64_t ia, uint64_t size, uint8_t perms);
+
+/*
+ * Find the entry that ends the walk for @ia: a leaf, or the invalid entry
+ * (at whatever level) where the walk stops.  Fills *@raw, *@level and
+ * *@pte (each may be NULL).  Untimed.
+ * Return: S2_OK (valid leaf), S2_ERR_NOENT (invalid/reserved entry),
+ * S2_ERR_RANGE, S2_ERR_UNMAPPED.
+ */
+int s2_get_leaf(struct s2_pgt *p, uint64_t ia, uint64_t *raw, int *level, struct s2_pte *pte);
+
+/*
+ * Annotate [ia, ia + size) with owner id @owner (pKVM
+ * host_stage2_set_owner): every entry in the range becomes an invalid
+ * entry holding the owner id, valid leaves included (an unmap), with
+ * blocks split and tables created as needed so the range is covered
+ * exactly.  @owner 0 writes plain invalid entries.
+ * Return: S2_OK, S2_ERR_INVAL, S2_ERR_ALIGN, S2_ERR_RANGE, S2_ERR_NOMEM,
+ * S2_ERR_UNMAPPED.
+ */
+int s2_annotate(struct s2_pgt *p, uint64_t ia, uint64_t size, uint8_t owner);
+
+/* ------------------------------------------------------------------ */
+/* Hardware translation                                                */
+/* ------------------------------------------------------------------ */
+
+/* One access to translate. */
+struct s2_req {
+	enum s2_access acc;
+	bool user;               /* user-mode access (x86 U/S, RISC-V U, EPT MBEC user-exec) */
+	bool c;                  /* stage-2-only access of an SNP VM: the C-bit (2D: from stage 1) */
+	uint8_t vmpl;            /* VMPL of the access (passed to the check hook) */
+	int agent;               /* requesting agent id (memory timing), -1 none */
+	enum sim_mem_src src;    /* source of table reads: SIM_SRC_PTW (CPU) or SIM_SRC_IOPT */
+};
+
+/* What the check hook is asked about (an SNP RMP check). */
+struct s2_check {
+	uint64_t spa;            /* system physical address (page-aligned for tables) */
+	uint64_t gpa;            /* the guest physical address that maps to it */
+	uint64_t size;           /* size of the stage-2 leaf mapping it (4K/2M/1G) */
+	enum s2_access acc;      /* the access (guest table reads: S2_ACC_READ) */
+	bool c;                  /* effective C-bit (1 for guest table reads and fetches) */
+	bool table;              /* a guest page-table read */
+	bool user;
+	uint8_t vmpl;
+	int agent;
+};
+
+/*
+ * Called for every final SPA and every guest page-table SPA of an
+ * access.  Return 0 to allow, anything else to refuse (the translation
+ * fails with S2_FAULT_CHECK and fault.check_rc = that value).  Add the
+ * check's own cost to *@cycles.
+ */
+struct s2_check_hook {
+	int (*check)(void *arg, const struct s2_check *chk, uint64_t *cycles);
+	void *arg;
+};
+
+/* The events of one translation that cost time (see s2_latency). */
+struct s2_events {
+	uint16_t tlb_probe[3];   /* probes of TLB level 1..3 */
+	uint16_t ntlb_probe;     /* nested (combined GVA->SPA) TLB probes */
+	uint16_t pwc_probe;      /* page-walk-cache probes (s1 + s2) */
+	uint16_t walks;          /* table walks started (each stage-2 walk of a 2D walk counts) */
+	uint16_t ad_updates;     /* hardware A/D flag writes */
+	uint16_t checks;         /* check-hook calls */
+};
+
+/* The result of a translation. */
+struct s2_xlate {
+	uint64_t pa;             /* output: SPA (or the stage's output address) */
+	uint64_t ipa;            /* 2D: the guest physical address */
+	uint64_t size;           /* page size used (2D: the smaller of the two leaves) */
+	uint8_t perms;           /* effective permissions (both stages for 2D) */
+	uint8_t s1_perms;        /* 2D: stage-1 permissions */
+	bool user;               /* 2D: stage-1 leaf is user-accessible */
+	bool c;                  /* C-bit used for the final check */
+	bool tlb_hit;            /* served by a TLB without walking */
+	uint32_t refs;           /* table-entry memory references (24 for a cold 4x4 2D walk) */
+	uint64_t mem_cycles;     /* memory cycles of those references and A/D writes */
+	uint64_t check_cycles;   /* cycles added by the check hook */
+	struct s2_events ev;     /* probes and walks, for s2_latency() */
+	uint64_t cycles;         /* total latency (set by the s2_mmu_* calls) */
+	uint64_t raw;            /* the final stage's leaf descriptor (walks only) */
+	struct s2_fault fault;   /* type S2_FAULT_NONE on success */
+};
+
+/*
+ * Latency profile values (lat.s2.*), cycles.  s2_timing_from_sim() reads
+ * them from the configuration.
+ */
+struct s2_timing {
+	uint32_t tlb_hit[3];     /* probe cost of TLB level 1..3 */
+	uint32_t ntlb_hit;       /* nested-TLB probe */
+	uint32_t pwc_hit;        /* page-walk-cache probe */
+	uint32_t walk;           /* fixed cost of starting a table walk (walker setup) */
+	uint32_t tlbi_ipa;       /* TLBI by IPA (one address, one VM) */
+	uint32_t tlbi_vm;        /* TLBI of one VM (VMALLS12E1 / INVEPT single-context) */
+	uint32_t tlbi_all;       /* TLBI of everything (ALLE1 / INVEPT global) */
+};
+
+/* Cycles of translation @x under @t: probes + walks + memory + checks. */
+uint64_t s2_latency(const struct s2_timing *t, const struct s2_xlate *x);
+
+/*
+ * Translate @ia through @p alone: no TLB, no walk cache, no check hook
+ * (for IOMMU tables and tests).  Table reads are timed memory reads from
+ * req->agent with source req->src.  Fills @out (out->cycles = memory
+ * cycles only; add your own probe costs).
+ * Return: S2_FAULT_NONE or the fault type (details in out->fault).
+ */
+int s2_translate(const struct s2_pgt *p, uint64_t ia, const struct s2_req *req,
+		 struct s2_xlate *out);
+
+/* ------------------------------------------------------------------ */
+/* MMU: TLBs, walk caches, 2D translation                              */
+/* ------------------------------------------------------------------ */
+
+#define S2_TLB_MAX_LEVELS 3
+
+struct s2_geom {
+	unsigned sets;           /* power of two */
+	unsigned ways;           /* 0 = absent */
+};
+
+/* Geometry of one MMU (s2_mmu_cfg_from_sim reads the s2.* keys). */
+struct s2_mmu_cfg {
+	unsigned tlb_levels;                   /* 1..S2_TLB_MAX_LEVELS */
+	struct s2_geom tlb[S2_TLB_MAX_LEVELS]; /* stage-2 (IPA->PA) TLB levels */
+	struct s2_geom ntlb;                   /* nested TLB: combined GVA->SPA */
+	struct s2_geom pwc_s1;                 /* stage-1 walk cache (guest table entries) */
+	struct s2_geom pwc_s2;                 /* stage-2 walk cache (nested table entries) */
+	bool cache_check;                      /* TLB entries cache the check-hook result */
+};
+
+/* Counters of translations; one struct may be shared by several MMUs. */
+struct s2_stats {
+	uint64_t walks;                        /* table walks (each stage walk counted) */
+	uint64_t xlates;                       /* stage-2 translations requested */
+	uint64_t xlates_2d;                    /* 2D translations requested */
+	struct sim_hist walk_refs;             /* references per translation that walked */
+	uint64_t tlb_hit[S2_TLB_MAX_LEVELS];
+	uint64_t tlb_miss[S2_TLB_MAX_LEVELS];
+	uint64_t ntlb_hit, ntlb_miss;
+	uint64_t pwc_s1_hit, pwc_s1_miss;
+	uint64_t pwc_s2_hit, pwc_s2_miss;
+	uint64_t tlbi_all, tlbi_vm, tlbi_ipa;  /* invalidation operations */
+	uint64_t tlbi_entries;                 /* entries dropped by them */
+	uint64_t check_flush;                  /* entries dropped by s2_mmu_check_flush */
+	uint64_t faults[S2_FAULT_TYPE_COUNT];  /* by type (index 0 unused) */
+	uint64_t faults_s1;                    /* of which stage-1 faults */
+	uint64_t ad_updates;                   /* hardware A/D writes */
+	uint64_t checks, checks_cached;        /* hook calls; hits on a cached result */
+};
+
+/*
+ * Register @st under "<prefix>.walks", "<prefix>.walk_refs",
+ * "<prefix>.tlb.l1.hit", ... "<prefix>.ntlb.hit", "<prefix>.pwc.s1.hit",
+ * "<prefix>.tlbi.vm", "<prefix>.faults.translation" ... (see docs/stage2.md).
+ */
+void s2_stats_register(struct sim *s, const char *prefix, struct s2_stats *st,
+		       unsigned tlb_levels);
+
+/* Read the s2.* geometry keys and lat.s2.* latency keys. */
+void s2_mmu_cfg_from_sim(const struct sim *s, struct s2_mmu_cfg *cfg);
+void s2_timing_from_sim(const struct sim *s, struct s2_timing *t);
+
+/*
+ * One translation context: the tables of one VM and its tag.  @s1 may
+ * be NULL (stage-2-only), @s2 may be NULL (stage-1-only, e.g. bare-metal
+ * Sv39: table addresses are then physical).  @hook may be NULL.
+ */
+struct s2_space {
+	uint32_t vmid;                         /* TLB tag (VMID / ASID / domain) */
+	struct s2_pgt *s2;
+	struct s2_pgt *s1;
+	const struct s2_check_hook *hook;
+};
+
+struct s2_mmu;
+
+/*
+ * Create an MMU (its TLBs and walk caches).  @t and @st are kept (not
+ * copied) and may be shared by many MMUs; @st may be NULL.
+ * Return: NULL if a geometry is out of range.
+ */
+struct s2_mmu *s2_mmu_new(const struct s2_mmu_cfg *cfg, const struct s2_timing *t,
+			  struct s2_stats *st);
+void s2_mmu_free(struct s2_mmu *m);
+
+/*
+ * Stage-2-only translation of @ipa for @sp through the TLB (levels in
+ * order), walking on a miss with the stage-2 walk cache, then the check
+ * hook on the final SPA (req->c is the C-bit).  Fills @out including
+ * out->cycles.  Return: S2_FAULT_NONE or the fault type.
+ */
+int s2_mmu_translate(struct s2_mmu *m, const struct s2_space *sp, uint64_t ipa,
+		     const struct s2_req *req, struct s2_xlate *out);
+
+/*
+ * Full nested translation of guest virtual @va: nested TLB, else a
+ * stage-1 walk (stage-1 walk cache) whose every table address is
+ * stage-2 translated (TLB, stage-2 walk cache, walk) and checked with
+ * the hook (table=1, c=1), then stage 2 of the final GPA and the hook on
+ * the final SPA (c from the stage-1 leaf).  @m may be NULL (no caches).
+ * Return: S2_FAULT_NONE or the fault type (fault.stage says which).
+ */
+int s2_mmu_translate_2d(struct s2_mmu *m, const struct s2_space *sp, uint64_t va,
+			const struct s2_req *req, struct s2_xlate *out);
+
+/* Cache-less nested translation (s2_mmu_translate_2d with no MMU). */
+int s2_translate_2d(const struct s2_space *sp, uint64_t va, const struct s2_req *req,
+		    struct s2_xlate *out);
+
+/*
+ * Invalidation (stale entries stay until one of these).  Each returns its
+ * cost in cycles from the timing profile.
+ *   all: every entry of every VM in every structure.
+ *   vm:  every entry tagged @vmid (TLB, nested TLB, both walk caches).
+ *   ipa: stage-2 TLB entries of @vmid covering @ipa, stage-2 walk-cache
+ *        entries on its path, and nested-TLB entries whose final GPA lies
+ *        in the same 4K page (see docs/stage2.md for this choice).
+ */
+uint32_t s2_mmu_tlbi_all(struct s2_mmu *m);
+uint32_t s2_mmu_tlbi_vm(struct s2_mmu *m, uint32_t vmid);
+uint32_t s2_mmu_tlbi_ipa(struct s2_mmu *m, uint32_t vmid, uint64_t ipa);
+
+/*
+ * Drop cached check results (cache_check) for entries whose output
+ * covers [spa, spa + size): what an RMPUPDATE does when configured to
+ * flush them.  Return: entries dropped.
+ */
+unsigned s2_mmu_check_flush(struct s2_mmu *m, uint64_t spa, uint64_t size);
+
+/* Valid entries in the TLB levels / nested TLB / walk caches (tests). */
+unsigned s2_mmu_occupancy(const struct s2_mmu *m, unsigned *tlb, unsigned *ntlb,
+			  unsigned *pwc);
+
+/* ------------------------------------------------------------------ */
+/* The machine model (s2_module)                                       */
+/* ------------------------------------------------------------------ */
+
+extern const struct sim_module s2_module;
+
+struct s2_ctx;   /* per machine: VMs, per-agent MMUs, table pool, stats */
+struct s2_vm;    /* one VM of the script machine */
+
+/* The model attached to @s (sim_get_model(SIM_SLOT_S2)), or NULL. */
+struct s2_ctx *s2_ctx_get(const struct sim *s);
+
+/* The MMU of agent @agent (created on first use). NULL if @agent < 0 or out of range. */
+struct s2_mmu *s2_ctx_mmu(struct s2_ctx *c, int agent);
+
+/* Shared stats and timing of the machine. */
+struct s2_stats *s2_ctx_stats(struct s2_ctx *c);
+const struct s2_timing *s2_ctx_timing(const struct s2_ctx *c);
+
+/*
+ * Create VM @vm (0..S2_MAX_VMS-1) with a stage-2 table of @fmt/@levels
+ * whose pages come from the machine pool (s2.pool_base/s2.pool_size).
+ * @asid != 0 makes it an SNP guest: its final SPAs and guest-table SPAs
+ * are RMP-checked.  Return: S2_OK, S2_ERR_EXISTS, S2_ERR_INVAL, S2_ERR_NOMEM.
+ */
+#define S2_MAX_VMS 64
+int s2_ctx_vm_create(struct s2_ctx *c, unsigned vm, const struct s2_fmt_ops *fmt,
+		     unsigned levels, uint32_t asid);
+struct s2_vm *s2_ctx_vm(struct s2_ctx *c, unsigned vm);
+
+/*
+ * Give VM @vm a guest stage-1 table of @fmt rooted at guest-physical
+ * @root; further table pages are taken from root + 4K upward (guest
+ * memory the caller keeps free).  Return: S2_OK, S2_ERR_NOENT (no VM),
+ * S2_ERR_EXISTS, S2_ERR_ALIGN, S2_ERR_UNMAPPED (root not mapped by stage 2).
+ */
+int s2_ctx_s1_create(struct s2_ctx *c, unsigned vm, const struct s2_fmt_ops *fmt,
+		     uint64_t root);
+
+/* Tables of a VM, its translation context (hook wired to the RMP), its ASID. */
+struct s2_pgt *s2_vm_s2(struct s2_vm *v);
+struct s2_pgt *s2_vm_s1(struct s2_vm *v);
+const struct s2_space *s2_vm_space(const struct s2_vm *v);
+uint32_t s2_vm_asid(const struct s2_vm *v);
+
+/*
+ * Drop cached check results for [spa, spa + size) in every MMU of the
+ * machine if s2.rmpupdate_flush is on (the RMP model's RMPUPDATE calls
+ * this through the hook the lead wires).  Return: entries dropped.
+ */
+unsigned s2_rmp_flush(struct sim *s, uint64_t spa, uint64_t size);
+
+#endif /* PROTSIM_S2_H */

@@ -1,0 +1,63 @@
+/*
+ * s2_int.h - internals shared by the files of stage2/.  Never included
+ * outside stage2/ (other modules use stage2/s2.h and stage2/tlb.h).
+ */
+#ifndef PROTSIM_S2_INT_H
+#define PROTSIM_S2_INT_H
+
+#include "stage2/s2.h"
+#include "stage2/tlb.h"
+
+/* A page table in simulated memory. */
+struct s2_pgt {
+	const struct s2_fmt_ops *fmt;   /* entry layout */
+	unsigned levels;                /* table levels (root size class = levels - 1) */
+	struct sim_mem *mem;            /* where the tables live */
+	uint64_t root;                  /* root table address (table address space) */
+	const struct s2_mm_ops *mm;     /* allocator and address hooks of the owner */
+	void *mm_arg;                   /* their argument */
+	int agent;                      /* agent charged for software walks (-1 none) */
+	uint64_t cycles;                /* memory cycles of software walks, see take_cycles */
+	uint64_t pages;                 /* table pages in use, root included */
+	uint64_t bbm;                   /* break-before-make sequences */
+};
+
+/* Size class of the root table's entries. */
+static inline unsigned s2_root_sz(const struct s2_pgt *p) { return p->levels - 1; }
+
+/* Index of @ia's entry in a table whose entries have size class @sz. */
+static inline unsigned s2_index(uint64_t ia, unsigned sz)
+{
+	return (unsigned)((ia >> (12 + 9 * sz)) & 511);
+}
+
+/* Format tables (s2_fmt_*.c). */
+extern const struct s2_fmt_ops s2_fmt_arm64;
+extern const struct s2_fmt_ops s2_fmt_npt;
+extern const struct s2_fmt_ops s2_fmt_ept;
+extern const struct s2_fmt_ops s1_fmt_x86_64;
+extern const struct s2_fmt_ops s1_fmt_sv39;
+extern const struct s2_fmt_ops s1_fmt_sv48;
+
+/* Shared x86-style helpers (s2_fmt_x86.c): NPT and x86-64 stage 1. */
+int s2_x86_arch_level(unsigned sz, unsigned levels);
+
+/*
+ * Input-address check for a format: strip sign extension of canonical
+ * VAs.  Return false if @ia is outside the table's range (non-canonical
+ * or too wide); *@idx_ia is the address to index with.
+ */
+bool s2_ia_ok(const struct s2_pgt *p, uint64_t ia, uint64_t *idx_ia);
+
+/* Software access to a table entry (s2_walk.c): timed data access by p->agent. */
+int s2_sw_table_pa(struct s2_pgt *p, uint64_t table, uint64_t *pa);
+uint64_t s2_sw_read(struct s2_pgt *p, uint64_t pa);
+void s2_sw_write(struct s2_pgt *p, uint64_t pa, uint64_t val);
+/* Allocate and zero one table page. Return S2_OK, S2_ERR_NOMEM, S2_ERR_UNMAPPED. */
+int s2_sw_alloc_table(struct s2_pgt *p, uint64_t *table);
+
+/* Permission check shared by every hardware walk (s2_xlate.c). */
+bool s2_perm_ok(const struct s2_fmt_ops *f, uint8_t perms, bool entry_user,
+		enum s2_access acc, bool user);
+
+#endif /* PROTSIM_S2_INT_H */

@@ -1,0 +1,121 @@
+/*
+ * test_mem.c - sparse physical memory: zero fill, page crossing, sparseness,
+ * 52-bit addresses, the timing hook.
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <string.h>
+
+#include "sim/sim.h"
+
+Test(mem, untouched_reads_zero_and_allocates_nothing)
+{
+	struct sim_mem *m = sim_mem_new(1ull << 40, 100);
+	uint8_t buf[64];
+
+	memset(buf, 0xAA, sizeof(buf));
+	cr_expect_eq(sim_mem_read(m, 0, SIM_SRC_DATA, 0x12345678, buf, sizeof(buf)), 100);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		cr_assert_eq(buf[i], 0);
+	cr_expect_eq(sim_mem_peek64(m, 0xFFFFFFFFF000ull), 0);
+	cr_expect_eq(sim_mem_frames(m), 0);
+	sim_mem_free(m);
+}
+
+Test(mem, write_then_read_across_a_page_boundary)
+{
+	struct sim_mem *m = sim_mem_new(1ull << 32, 7);
+	uint8_t in[32], out[32];
+
+	for (int i = 0; i < 32; i++)
+		in[i] = (uint8_t)(i * 3 + 1);
+	cr_expect_eq(sim_mem_write(m, 0, SIM_SRC_DATA, 0x1FF0, in, 32), 7);
+	cr_expect_eq(sim_mem_frames(m), 2);
+	sim_mem_read(m, 0, SIM_SRC_DATA, 0x1FF0, out, 32);
+	cr_expect_eq(memcmp(in, out, 32), 0);
+	sim_mem_write64(m, 1, SIM_SRC_DATA, 0x2FFC, 0x1122334455667788ull);
+	cr_expect_eq(sim_mem_peek64(m, 0x2FFC), 0x1122334455667788ull);
+	cr_expect_eq(sim_mem_frames(m), 3);
+	sim_mem_free(m);
+}
+
+Test(mem, footprint_is_proportional_to_touched_frames)
+{
+	struct sim_mem *m = sim_mem_new(1ull << 40, 1);
+	uint64_t x = 12345;
+
+	for (int i = 0; i < 1000; i++) {
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		uint64_t pa = (x >> 20) % (1ull << 40);
+		sim_mem_poke64(m, pa & ~7ull, (uint64_t)i + 1);
+	}
+	/* 1000 random 8-byte writes over 1 TiB: at most 1000 frames. */
+	cr_expect_leq(sim_mem_frames(m), 1000);
+	cr_expect_geq(sim_mem_frames(m), 990);
+	sim_mem_free(m);
+}
+
+Test(mem, top_of_the_52_bit_space)
+{
+	struct sim_mem *m = sim_mem_new(SIM_PA_LIMIT, 1);
+
+	sim_mem_poke64(m, SIM_PA_LIMIT - 8, 0xDEADBEEFull);
+	cr_expect_eq(sim_mem_peek64(m, SIM_PA_LIMIT - 8), 0xDEADBEEFull);
+	cr_expect_eq(sim_mem_peek64(m, 0), 0);
+	sim_mem_free(m);
+}
+
+Test(mem, beyond_52_bits_is_an_internal_error, .signal = SIGABRT)
+{
+	struct sim_mem *m = sim_mem_new(SIM_PA_LIMIT, 1);
+
+	sim_mem_poke64(m, SIM_PA_LIMIT - 4, 1);
+}
+
+struct seen {
+	int calls;
+	int agent;
+	enum sim_mem_src src;
+	uint64_t pa;
+	uint32_t len;
+	bool write;
+};
+
+static uint32_t spy(void *arg, int agent, enum sim_mem_src src, uint64_t pa, uint32_t len, bool write)
+{
+	struct seen *s = arg;
+
+	s->calls++;
+	s->agent = agent;
+	s->src = src;
+	s->pa = pa;
+	s->len = len;
+	s->write = write;
+	return 33 + len;
+}
+
+Test(mem, timing_hook_sees_every_access)
+{
+	struct sim_mem *m = sim_mem_new(1ull << 30, 1);
+	struct seen seen = { 0 };
+	struct sim_mem_timing t = { spy, &seen };
+	uint64_t v;
+
+	sim_mem_set_timing(m, &t);
+	cr_expect_eq(sim_mem_write64(m, 3, SIM_SRC_RMP, 0x5000, 9), 41);
+	cr_expect_eq(seen.agent, 3);
+	cr_expect_eq(seen.src, SIM_SRC_RMP);
+	cr_expect_eq(seen.pa, 0x5000);
+	cr_expect(seen.write);
+	cr_expect_eq(sim_mem_read64(m, 2, SIM_SRC_PTW, 0x5000, &v), 41);
+	cr_expect_eq(v, 9);
+	cr_expect(!seen.write);
+	cr_expect_eq(seen.src, SIM_SRC_PTW);
+	/* Untimed peek/poke do not call the hook. */
+	sim_mem_peek64(m, 0x5000);
+	sim_mem_poke64(m, 0x6000, 1);
+	cr_expect_eq(seen.calls, 2);
+	sim_mem_set_timing(m, NULL);
+	cr_expect_eq(sim_mem_read64(m, 0, SIM_SRC_DATA, 0, &v), 1);
+	sim_mem_free(m);
+}
