@@ -98,16 +98,19 @@ endef
 $(foreach m,$(MODULES),$(if $(SRC_$(m)),$(eval $(call module_lib,$(m)))))
 
 $(PROTSIM): $(BUILD)/sim/main.o $(ALL_LIBS)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LIBS) $(LDLIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LIBS) $(LDLIBS)
 
 # One Criterion binary per test file (links only what its module needs) ...
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(call libs_of,$(call test_mod,$@)) $(CRIT_LIBS) $(LDLIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(call libs_of,$(call test_mod,$@)) $(CRIT_LIBS) $(LDLIBS)
 $(foreach t,$(TEST_BINS),$(eval $(t): $(call libs_of,$(call test_mod,$(t)))))
 
 # ... and all of them in one binary for `make test`.
 $(UNIT): $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(TEST_SRCS)) $(ALL_LIBS)
-	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(ALL_LIBS) $(CRIT_LIBS) $(LDLIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(ALL_LIBS) $(CRIT_LIBS) $(LDLIBS)
 
 deps:
 	@sh sim/tools/deps.sh
@@ -146,7 +149,8 @@ bench: deps
 
 BENCH_SRCS := $(wildcard bench/*.c)
 $(BUILD)/bench/bench: $(patsubst %.c,$(BUILD)/%.o,$(BENCH_SRCS)) $(ALL_LIBS)
-	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(ALL_LIBS) $(LDLIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(ALL_LIBS) $(LDLIBS)
 ALL_OBJS += $(patsubst %.c,$(BUILD)/%.o,$(BENCH_SRCS))
 
 # Guest programs: filled in by the CPU model (workloads/guest/).

@@ -18,7 +18,9 @@
 #define PROTSIM_CPU_INT_H
 
 #include "cpu/cpu.h"
+#include "rmp/rmp.h"
 #include "sim/sim.h"
+#include "stage2/s2.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -159,6 +161,11 @@ enum rv_cause {
 #define MSTATUS_UXL   (3ull << 32)
 #define MSTATUS_SXL   (3ull << 34)
 #define MSTATUS_SD    (1ull << 63)
+#define MSTATUS_UXL_64 (2ull << 32)
+#define MSTATUS_SXL_64 (2ull << 34)
+
+/* time / mtime tick once per this many cycles (a 27 MHz timebase at 2.7 GHz). */
+#define CPU_MTIME_DIV 100u
 
 /* CSR numbers */
 enum rv_csr {
@@ -232,6 +239,85 @@ enum cpu_stop {
 struct cpu_cache;
 struct cpu_vm;
 
+/* Latencies of the core (lat.cpu.*), cycles. */
+struct cpu_lat {
+	uint32_t cpi;        /* fast mode: cycles per instruction (cpu.cpi) */
+	uint32_t mul;        /* detailed: extra cycles of a multiply */
+	uint32_t div;        /* detailed: extra cycles of a divide/remainder */
+	uint32_t csr;        /* detailed: extra cycles of a CSR access */
+	uint32_t trap;       /* detailed: trap entry or xRET (pipeline flush) */
+	uint32_t taken;      /* detailed: taken branch or jump (refetch bubble) */
+	uint32_t vmexit;     /* both modes: hardware #VMEXIT world switch */
+	uint32_t vmrun;      /* both modes: hardware VMRUN world switch */
+	uint32_t snp_switch; /* both modes: extra per switch for an SNP VMSA (encrypt+integrity) */
+	uint32_t hv_exit;    /* both modes: default hypervisor's handling of one exit */
+	uint32_t rmp_insn;   /* PVALIDATE/RMPADJUST/RMPQUERY: added to the RMP model's latency */
+};
+
+/* The VM: memory layout, harts, HTIF, hypervisor, protection state. */
+struct cpu_vm {
+	struct sim *sim;
+	struct sim_mem *mem;
+	enum cpu_vm_type type;
+	enum cpu_mode mode;
+	uint64_t mem_base;         /* guest RAM: GPA base (vm.mem_base) */
+	uint64_t mem_size;         /* guest RAM size (vm.mem_size) */
+	uint64_t spa_base;         /* system physical address backing mem_base (vm.spa_base) */
+	unsigned nharts;
+	struct cpu_hart **harts;
+	struct cpu_lat lat;
+	uint64_t batch;            /* instructions per sim_advance (cpu.batch) */
+	unsigned line_shift;       /* log2 of the cache line size */
+	/* HTIF */
+	bool has_tohost;
+	uint64_t tohost;           /* GPA of tohost */
+	uint64_t fromhost;         /* GPA of fromhost (0: none) */
+	FILE *console;
+	/* run state */
+	enum cpu_vm_state state;
+	int exit_code;
+	uint64_t max_insns;        /* 0 = no limit */
+	uint64_t total_exec;       /* instructions retired + traps, all harts */
+	bool started;
+	/* hypervisor */
+	const struct cpu_hv_ops *hv;
+	void *hv_arg;
+	/* protection */
+	struct rmp *rmp;           /* SNP: the machine's RMP */
+	struct s2_ctx *s2;         /* NPT/SNP: the stage-2 model */
+	struct s2_pgt *npt;        /* NPT/SNP: this VM's nested table */
+	uint32_t asid;             /* SNP: guest ASID (vm.asid) */
+	uint64_t page_size;        /* NPT leaf and RMP entry size of guest RAM (vm.page_size) */
+	bool cbit_in_pte;          /* SNP: C-bit from the Sv PTE (vm.cbit_pte), else always 1 */
+	struct cpu_cache_stats *cst; /* detailed: cache counters (cache.*) */
+	unsigned vmpl;             /* SNP: VMPL the vCPUs run at (vm.vmpl) */
+	uint64_t vmcb_base;        /* SPA of the per-vCPU VMCB pages */
+	uint64_t vmsa_base;        /* SPA of the per-vCPU VMSA pages */
+	uint64_t vmsa_gpa;         /* GPA recorded in the VMSA pages' RMP entries */
+	uint64_t pt_pool_next;     /* next free SPA in the VM's table pool */
+	uint64_t pt_pool_end;
+	uint64_t tohost_spa;       /* SPA of tohost */
+	struct s2_space space;     /* NPT/SNP: stage-2 translation context */
+	struct s2_space space_nochk; /* the same without the RMP hook (PVALIDATE's own lookup) */
+	bool nocheck;              /* translate the final page through space_nochk */
+	struct s2_check_hook hook; /* SNP: RMP check on every final and table SPA */
+	struct s2_timing s2_timing;
+	struct s2_stats s2_stats;  /* registered as vm.s2.* */
+	struct cpu_hart *cur;      /* hart whose access is being checked */
+	struct rmp_fault last_fault; /* the RMP fault behind an S2_FAULT_CHECK */
+	unsigned running;          /* harts not done */
+	unsigned blocked;          /* harts blocked in HLT */
+	uint64_t cr_icpt[2];       /* vm.cr0_intercept / vm.cr4_intercept at creation */
+	unsigned cr_policy;        /* default HV's answer to CR writes: 0 allow, 1 deny (#GP) */
+	/* detailed mode: shared last-level cache */
+	struct cpu_cache *llc;
+	uint32_t dram_lat;
+};
+
+/* Guest physical address classes. */
+#define CPU_CLINT_BASE 0x02000000ull
+#define CPU_CLINT_SIZE 0x00010000ull
+
 /* Per-vCPU statistics (registered as vcpuN.*). */
 struct cpu_hart_stats {
 	uint64_t insns;        /* instructions retired */
@@ -275,10 +361,20 @@ struct cpu_hart {
 
 	/* batch bookkeeping, valid inside the run loop's slow paths */
 	uint64_t batch_exec;       /* instructions executed so far in this batch */
+	uint64_t batch_retired;    /* instructions retired so far in this batch */
 	uint64_t batch_stall;      /* detailed: stall cycles so far */
+	uint64_t batch_extra;      /* both modes: RMP instruction cycles in this batch */
 
 	/* exits */
 	struct cpu_exit exit;      /* the pending exit (CPU_STOP_EXIT) */
+	unsigned exit_rd;          /* CR write exit: destination register of the CSR insn */
+	uint64_t mtimecmp;         /* CLINT */
+	struct s2_mmu *mmu;        /* NPT/SNP: this vCPU's TLBs and walk caches */
+	uint64_t rmp_gen;          /* RMP entry writes seen at the last L0 check */
+	uint64_t s2_gen;           /* stage-2 invalidations seen at the last L0 check */
+	bool in_guest;             /* between VMRUN and #VMEXIT */
+	bool vmsa_valid;           /* the VMSA page holds saved state */
+	bool blocked;              /* in sim_block (HLT) */
 	bool exit_pending;
 	bool halted;               /* in WFI, waiting for a wake-up */
 	bool done;                 /* stopped for good */
@@ -305,6 +401,8 @@ bool rv_check_irq(struct cpu_hart *h);
 /* Recompute dmode/fmode after a privilege or mstatus/satp change. */
 void rv_update_modes(struct cpu_hart *h);
 
+/* Perform an allowed CR write (flushes the L0 TLB when WP/SMEP/SMAP change). */
+void cpu_cr_commit(struct cpu_hart *h, unsigned cr, uint64_t val);
 /* CSR access: 0 ok, -1 illegal instruction, 1 VM exit pending. */
 int rv_csr_read(struct cpu_hart *h, unsigned csr, uint64_t *val);
 int rv_csr_write(struct cpu_hart *h, unsigned csr, uint64_t val);
@@ -343,5 +441,40 @@ int rv_exec_sfence(struct cpu_hart *h, const struct rv_dinsn *d, uint64_t pc);
 
 /* Cycle counter as the guest sees it (inside a batch). */
 uint64_t rv_cycle_now(const struct cpu_hart *h);
+
+/* xRET: restore privilege and interrupt enables; h->pc = xepc. */
+void rv_mret(struct cpu_hart *h);
+void rv_sret(struct cpu_hart *h);
+
+/* Atomics: LR (val out), SC (val in: the value; out: 0 success / 1 fail), AMO (out: spa). */
+enum rv_atomic_kind { RV_AT_LR, RV_AT_SC, RV_AT_AMO };
+int rv_atomic(struct cpu_hart *h, enum rv_atomic_kind k, uint64_t va, unsigned len,
+	      uint64_t val, uint64_t *out, uint64_t pc);
+/* Functional access to system physical memory (RAM only), little-endian. */
+uint64_t rv_phys_read(struct cpu_hart *h, uint64_t spa, unsigned len);
+void rv_phys_write(struct cpu_hart *h, uint64_t spa, unsigned len, uint64_t val);
+
+/* HTIF (vm.c): a store of @val to tohost by hart @h. */
+void cpu_htif_tohost(struct cpu_hart *h, uint64_t val);
+/* Stop every hart of the VM with @state (EXITED/KILLED/LIMIT/HALTED). */
+void cpu_vm_stop(struct cpu_vm *vm, enum cpu_vm_state state, int code);
+
+/* Exits (exit.c): deliver h->exit to the hypervisor and apply its reply. */
+void cpu_exit_handle(struct cpu_hart *h);
+/* Prepare an exit of @reason for the instruction at @pc (length @len). */
+struct cpu_exit *cpu_exit_begin(struct cpu_hart *h, enum cpu_exit_reason reason,
+				uint64_t pc, unsigned len);
+
+/* Cache counters (cache.c). */
+struct cpu_cache_stats {
+	uint64_t hit[4];    /* L1I, L1D, L2, LLC */
+	uint64_t miss[4];
+};
+int cpu_cache_setup(struct cpu_vm *vm, struct sim_err *err);
+void cpu_cache_register(struct cpu_vm *vm);
+void cpu_cache_free(struct cpu_vm *vm);
+/* Detailed-mode caches (cache.c): stall cycles of one access. */
+uint32_t cpu_cache_data(struct cpu_hart *h, uint64_t spa, bool write);
+uint32_t cpu_cache_fetch(struct cpu_hart *h, uint64_t spa);
 
 #endif /* PROTSIM_CPU_INT_H */

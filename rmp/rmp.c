@@ -436,7 +436,6 @@ void rmp_config_default(struct rmp_config *cfg)
 	cfg->lat.rmpupdate_2m = 3000;
 	cfg->lat.pvalidate_2m = 2500;
 	cfg->lat.fail = 100;
-	cfg->lat.check = 1;
 	cfg->lat.vmrun = 250;
 	cfg->lat.vmexit = 50;
 }

@@ -181,9 +181,8 @@ struct rmp_lat {
 	uint32_t rmpupdate_2m;           /* a successful 2M RMPUPDATE */
 	uint32_t pvalidate_2m;           /* a successful 2M PVALIDATE */
 	uint32_t fail;                   /* any instruction that fails or faults */
-	uint32_t check;                  /* fixed part of one access check */
-	uint32_t vmrun;                  /* VMRUN's RMP checks and in-use marking */
-	uint32_t vmexit;                 /* #VMEXIT's clearing of in-use marks */
+	uint32_t vmrun;                  /* VMRUN's SNP checks and in-use marking (not the world switch) */
+	uint32_t vmexit;                 /* #VMEXIT's release of in-use marks (not the world switch) */
 };
 
 struct rmp_config {
@@ -445,7 +444,10 @@ struct rmp_vmrun_in {
 enum rmp_fault_kind rmp_vmrun(struct rmp *rmp, struct rmp_who *who,
 			      const struct rmp_vmrun_in *in, struct rmp_fault *f);
 
-/* #VMEXIT on who->agent: clear its in-use marks.  Return: 0, -1 if not in guest. */
+/*
+ * #VMEXIT on who->agent: clear its in-use marks.
+ * Return: 0, or -1 if the agent is not in guest mode (SNP off: always 0).
+ */
 int rmp_vmexit(struct rmp *rmp, struct rmp_who *who);
 
 /* The agent using @spa as VMCB/VMSA/AVIC page, or -1. */

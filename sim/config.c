@@ -22,16 +22,6 @@
 #include <string.h>
 #include <strings.h>
 
-/*
- * Format an error about the current value of @key for a check made after
- * loading (sim_start, a module's attach): "WHERE: key: message", or
- * "key: message" when the value is the default.  Always returns -1.
- */
-int sim_cfg_error(const struct sim *s, const char *key, struct sim_err *err,
-		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-/* True if @key is a registered key (for optional keys of other modules). */
-bool sim_cfg_has_key(const struct sim *s, const char *key);
 
 /* ------------------------------------------------------------------ */
 
@@ -658,7 +648,10 @@ static const char *cfg_value_end(const char *b, const char *e)
 	return e;
 }
 
-/* Does any registered key live in the section of @key (text up to its last dot)? */
+/*
+ * Does any registered key live in the section of @key (text up to its last
+ * dot)?  An undotted key counts as known, so that it is reported.
+ */
 static bool cfg_section_known(const struct sim_cfg *c, const char *key)
 {
 	const char *dot = strrchr(key, '.');
@@ -666,7 +659,7 @@ static bool cfg_section_known(const struct sim_cfg *c, const char *key)
 	ptrdiff_t at;
 
 	if (!dot)
-		return false;
+		return true;   /* no module section: always an error */
 	len = (size_t)(dot - key) + 1;
 	at = cfg_find(c, key);
 	if (at >= 0)
@@ -901,7 +894,9 @@ static void cfg_range(const struct sim_cfg_key *k, char *buf, size_t len)
 	switch (k->type) {
 	case SIM_CFG_U64:
 	case SIM_CFG_SIZE:
-		if (k->max == UINT64_MAX)
+		if (k->min == 0 && k->max == UINT64_MAX)
+			snprintf(buf, len, "any");
+		else if (k->max == UINT64_MAX)
 			snprintf(buf, len, ">= %s", cfg_fmt_num(k->type, k->min, a));
 		else
 			snprintf(buf, len, "%s .. %s", cfg_fmt_num(k->type, k->min, a),
@@ -956,8 +951,12 @@ static const char cfg_format_text[] =
 	"set twice in one file is an error. Precedence, lowest first: the defaults "
 	"below < the latency profile named by `machine.profile` (it supplies every "
 	"key whose default is \"profile\") < the scenario file < `--set key=value` "
-	"on the command line. Errors name the source: `cfg.ini:12: key: message`, "
-	"`--set: key: message`, `profile:NAME:LINE: key: message`.";
+	"on the command line. A profile uses the same format; its keys are all "
+	"checked, and a key of a module that is not built into the binary (no key "
+	"of that section exists) is skipped. Errors name the source: "
+	"`cfg.ini:12: key: message`, `--set: key: message`, "
+	"`profile:NAME:LINE: key: message`; values cannot change once the machine "
+	"is built.";
 
 static void cfg_ref_markdown(const struct sim *s, FILE *out)
 {
@@ -1010,17 +1009,21 @@ static void cfg_ref_text(const struct sim *s, FILE *out)
 {
 	const struct sim_cfg *c = s->cfg;
 	char range[512];
-	int w = 0;
+	int w = 0, wr = 0;
 
 	for (size_t i = 0; i < c->n; i++) {
 		int n = (int)strlen(c->ent[i].key->name);
 
 		if (n > w)
 			w = n;
+		cfg_range(c->ent[i].key, range, sizeof(range));
+		n = (int)strlen(range);
+		if (n > wr && n <= 40)
+			wr = n;
 	}
 	fputs("Configuration keys (set in a scenario file, or with --set key=value).\n"
 	      "Precedence: defaults < profile (machine.profile) < scenario file < --set.\n"
-	      "See docs/config.md for the file format.\n", out);
+	      "Columns: key, type, range or choices, default.  See docs/config.md.\n", out);
 	for (size_t i = 0; i < c->n; i++) {
 		const struct sim_cfg_key *k = c->ent[i].key;
 		size_t gl = cfg_group_len(k->name);
@@ -1029,9 +1032,9 @@ static void cfg_ref_text(const struct sim *s, FILE *out)
 		    cfg_group_len(c->ent[i - 1].key->name) != gl)
 			fprintf(out, "\n[%.*s]\n", (int)gl, k->name);
 		cfg_range(k, range, sizeof(range));
-		fprintf(out, "  %-*s  %-6s  default %s\n", w, k->name, cfg_type_names[k->type],
-			!k->def ? "(from profile)" : k->def[0] ? k->def : "(empty)");
-		fprintf(out, "  %-*s  %s; %s\n", w, "", k->desc, range);
+		fprintf(out, "  %-*s  %-6s  %-*s  %s\n", w, k->name, cfg_type_names[k->type], wr,
+			range, !k->def ? "(profile)" : k->def[0] ? k->def : "(empty)");
+		fprintf(out, "      %s\n", k->desc);
 	}
 }
 
@@ -1047,10 +1050,9 @@ void sim_cfg_write_reference(const struct sim *s, FILE *out, bool markdown)
  * Write a jansson value to @path, with a final newline.  Shared with
  * stats.c through the prototype there.
  */
-int sim_json_write_file(json_t *root, const char *path, struct sim_err *err);
 int sim_json_write_file(json_t *root, const char *path, struct sim_err *err)
 {
-	char *text = json_dumps(root, JSON_SORT_KEYS | JSON_INDENT(2) | JSON_REAL_PRECISION(12));
+	char *text = json_dumps(root, JSON_SORT_KEYS | JSON_INDENT(2) | JSON_REAL_PRECISION(15));
 	FILE *f;
 	int rc = 0;
 

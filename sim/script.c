@@ -711,8 +711,8 @@ static void run_line(struct script_cpu *cpu, struct script_line *l)
 	cpu->call = &c;
 	l->op->run(&c);
 	cpu->call = NULL;
-	if (sc->stopped && !c.bad) {
-		/* Another agent failed while this op was in flight. */
+	if (sc->stopped) {
+		/* The run failed while this op was in flight: drain silently. */
 		call_free(&c);
 		return;
 	}
@@ -906,7 +906,17 @@ static int run_batch(struct script *sc, struct reader *r)
 		return 2;
 	sc->closing = true;
 	sim_run(sc->s);
-	if (!sc->stopped && script_check_stuck(sc))
+	if (sc->stopped) {
+		/*
+		 * Drain: let ops that were in flight when the run stopped
+		 * finish (silently; no new line starts), so that no agent is
+		 * left suspended inside this interpreter if the caller runs
+		 * the simulator again.
+		 */
+		sim_run(sc->s);
+		return sc->rc;
+	}
+	if (script_check_stuck(sc))
 		return 2;
 	return sc->rc;
 }

@@ -1,8 +1,9 @@
 /*
  * script_int.h - internals of the operation-language interpreter, shared
  * by sim/script.c (parser, runner, shell), sim/script_lex.c (words,
- * values, expect matching) and sim/ops_mem.c.  Never included outside sim/
- * and tests/test_script.c.
+ * values, expect matching) and sim/ops_mem.c (the engine ops, declared as
+ * sim_core_ops in sim_int.h).  Never included outside sim/ and
+ * tests/test_script.c.
  *
  * The language itself is specified in the shared design doc
  * script-language.md and documented as implemented in docs/script.md.
@@ -10,14 +11,7 @@
 #ifndef PROTSIM_SCRIPT_INT_H
 #define PROTSIM_SCRIPT_INT_H
 
-#include "sim/sim.h"
-
-/*
- * The engine-level operations (mem write, mem read, nop), terminated by
- * an entry with .name == NULL.  The interpreter always offers them, ahead
- * of every module's ops.  (Also to be declared in sim_int.h.)
- */
-extern const struct sim_op sim_core_ops[];
+#include "sim/sim_int.h"
 
 /*
  * Largest start cycle an `@CYCLE` prefix may name, and the largest

@@ -132,8 +132,8 @@ int sim_start(struct sim *s, struct sim_err *err)
 				strncat(known, ", ", sizeof(known) - strlen(known) - 1);
 			strncat(known, *p, sizeof(known) - strlen(known) - 1);
 		}
-		return sim_err_set(err, "%s: machine.profile: unknown profile '%s' (known: %s)",
-				   sim_cfg_origin(s, "machine.profile"), pname, known);
+		return sim_cfg_error(s, "machine.profile", err, "unknown profile '%s' (known: %s)",
+				     pname, known);
 	}
 	if (sim_cfg_apply_profile(s, pname, ptext, err) != 0)
 		return -1;

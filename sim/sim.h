@@ -99,6 +99,18 @@ unsigned sim_cfg_enum(const struct sim *s, const char *key);   /* index into .ch
 int sim_cfg_set(struct sim *s, const char *key, const char *value,
 		const char *file, int line, struct sim_err *err);
 
+/*
+ * A configuration error about @key at attach time: formats
+ * "ORIGIN: key: message" where ORIGIN is where the value came from
+ * ("FILE:LINE", "--set", "profile:NAME:LINE"), or "key: message" for a
+ * default value.  Always returns -1.
+ */
+int sim_cfg_error(const struct sim *s, const char *key, struct sim_err *err,
+		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* True if @key is registered (for optional keys of other modules). */
+bool sim_cfg_has_key(const struct sim *s, const char *key);
+
 /* Read an INI-style scenario or profile file (see docs/config.md). */
 int sim_cfg_load_file(struct sim *s, const char *path, struct sim_err *err);
 int sim_cfg_load_text(struct sim *s, const char *name, const char *text, struct sim_err *err);

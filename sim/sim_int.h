@@ -47,6 +47,15 @@ const char *sim_cfg_origin(const struct sim *s, const char *key);
 /* stats.c */
 struct sim_stats *sim_stats_new(void);
 void sim_stats_free(struct sim_stats *st);
+/*
+ * For the `protsim run` summary: the @max largest non-zero counters,
+ * largest first, ties in name order.  Return: how many were found.
+ */
+size_t sim_stats_top(const struct sim *s, size_t max, const char **names, uint64_t *vals);
+
+/* config.c: write a jansson value (json_t) to @path with a final newline. */
+struct json_t;
+int sim_json_write_file(struct json_t *root, const char *path, struct sim_err *err);
 
 /* engine.c */
 struct sim_engine *sim_engine_new(struct sim *s);

@@ -16,8 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* config.c: write a jansson value to a file with a final newline. */
-int sim_json_write_file(json_t *root, const char *path, struct sim_err *err);
+
 
 enum stat_kind {
 	STAT_COUNTER,   /* a uint64_t owned by a model */
@@ -202,6 +201,35 @@ int sim_stat_get(const struct sim *s, const char *name, uint64_t *out)
 		return -1;
 	*out = stat_read(s->stats->ent[at]);
 	return 0;
+}
+
+size_t sim_stats_top(const struct sim *s, size_t max, const char **names, uint64_t *vals)
+{
+	const struct sim_stats *st = s->stats;
+	size_t n = 0;
+
+	/* Walking in name order and keeping strict '>' makes ties name-ordered. */
+	for (size_t i = 0; i < st->n; i++) {
+		const struct stat_ent *e = st->ent[i];
+		uint64_t v;
+		size_t at;
+
+		if (e->kind != STAT_COUNTER || (v = stat_read(e)) == 0)
+			continue;
+		for (at = n; at > 0 && v > vals[at - 1]; at--)
+			;
+		if (at >= max)
+			continue;
+		if (n < max)
+			n++;
+		for (size_t j = n - 1; j > at; j--) {
+			names[j] = names[j - 1];
+			vals[j] = vals[j - 1];
+		}
+		names[at] = e->name;
+		vals[at] = v;
+	}
+	return n;
 }
 
 /* A formula's value; false when the denominator is 0 (printed "-" / null). */

@@ -651,6 +651,14 @@ uint32_t s2_mmu_tlbi_vm(struct s2_mmu *m, uint32_t vmid);
 uint32_t s2_mmu_tlbi_ipa(struct s2_mmu *m, uint32_t vmid, uint64_t ipa);
 
 /*
+ * Drop every stage-2 TLB, stage-2 walk-cache and nested-TLB entry of
+ * @vmid whose input (IPA) range overlaps [ipa, ipa + size): what
+ * break-before-make invalidates for a block.  Counted as one tlbi_ipa.
+ * Return: cycles (tlbi_ipa).
+ */
+uint32_t s2_mmu_tlbi_range(struct s2_mmu *m, uint32_t vmid, uint64_t ipa, uint64_t size);
+
+/*
  * Drop cached check results (cache_check) for entries whose output
  * covers [spa, spa + size): what an RMPUPDATE does when configured to
  * flush them.  Return: entries dropped.
@@ -705,6 +713,14 @@ struct s2_pgt *s2_vm_s2(struct s2_vm *v);
 struct s2_pgt *s2_vm_s1(struct s2_vm *v);
 const struct s2_space *s2_vm_space(const struct s2_vm *v);
 uint32_t s2_vm_asid(const struct s2_vm *v);
+
+/*
+ * Format fault @f of VM @v as the script prints it: a CHECK fault is the
+ * RMP fault token ("#NPF(RMP,ENC,FINAL)", "#VC(0x404)") of the last
+ * refused check; other faults as s2_fault_str().  Return: @buf.
+ */
+const char *s2_vm_fault_str(const struct s2_vm *v, const struct s2_fault *f, char *buf,
+			    size_t len);
 
 /*
  * Drop cached check results for [spa, spa + size) in every MMU of the

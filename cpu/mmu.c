@@ -1,0 +1,345 @@
+/*
+ * mmu.c - the hart's memory path outside the inline fast path: address
+ * translation (guest stage 1, then the VM's GPA -> SPA step: a fixed
+ * offset for bare VMs, stage 2 + RMP for NPT/SNP VMs), the L0 TLB, the
+ * decoded-instruction cache, HTIF and CLINT, and functional access to
+ * system memory.
+ *
+ * The L0 TLB caches, per virtual page and access kind (read, write,
+ * fetch) and translation class (U, S, untranslated), the result of every
+ * check.  It is emptied whenever anything those checks depend on may
+ * change: satp, sfence.vma, mstatus.SUM/MXR, CR0.WP, CR4.SMEP/SMAP, any
+ * RMP entry write and any stage-2 TLB invalidation (checked at every batch
+ * boundary: other agents only run between batches) and on every world
+ * switch.  So it never changes a result; it only makes them faster.
+ */
+#include "cpu/cpu_int.h"
+#include "cpu/cpu_prot.h"
+
+/*
+ * Host pointer of the 4K frame holding @pa (allocating it if @alloc), or
+ * NULL when not allocated (and !alloc) or beyond memory.  Requested from
+ * the engine for sim.h; declared weak so the CPU still works (through
+ * sim_mem_peek/poke, slowly) while the engine does not provide it.
+ */
+void *sim_mem_frame(struct sim_mem *m, uint64_t pa, bool alloc) __attribute__((weak));
+
+static uint8_t *frame_ptr(struct cpu_vm *vm, uint64_t spa, bool alloc)
+{
+	if (!sim_mem_frame || spa >= sim_mem_size(vm->mem))
+		return NULL;
+	return sim_mem_frame(vm->mem, spa & ~0xfffull, alloc);
+}
+
+/* ------------------------------------------------------------------ */
+/* L0 TLB and decode cache                                             */
+/* ------------------------------------------------------------------ */
+
+void rv_tlb_flush(struct cpu_hart *h)
+{
+	for (unsigned i = 0; i < RV_TLB_SIZE; i++) {
+		h->tlb_r[i].tag = ~0ull;
+		h->tlb_w[i].tag = ~0ull;
+		h->tlb_x[i].tag = ~0ull;
+	}
+	h->last_iline = ~0ull;
+}
+
+void rv_dcache_flush(struct cpu_hart *h)
+{
+	for (unsigned i = 0; i < RV_DCACHE_PAGES; i++)
+		if (h->dcache[i])
+			h->dcache[i]->spa_page = ~0ull;
+	h->st.dcache_flush++;
+}
+
+static struct rv_dpage *dcache_get(struct cpu_hart *h, uint64_t spa_page)
+{
+	unsigned i = (unsigned)((spa_page >> 12) ^ (spa_page >> 20)) & (RV_DCACHE_PAGES - 1);
+	struct rv_dpage *dp = h->dcache[i];
+
+	if (dp && dp->spa_page == spa_page)
+		return dp;
+	if (!dp) {
+		dp = malloc(sizeof(*dp));
+		if (!dp)
+			sim_fatal("cpu: out of host memory (decode cache)");
+		h->dcache[i] = dp;
+	}
+	memset(dp->slot, 0, sizeof(dp->slot));
+	dp->spa_page = spa_page;
+	return dp;
+}
+
+static void tlb_fill(struct cpu_hart *h, struct rv_tlb_ent *arr, uint64_t va, unsigned mode,
+		     uint64_t spa, uint8_t *frame)
+{
+	struct rv_tlb_ent *e = &arr[(va >> 12) & (RV_TLB_SIZE - 1)];
+
+	e->tag = (va & ~0xfffull) | mode;
+	e->addend = (uintptr_t)frame - (uintptr_t)(va & ~0xfffull);
+	e->spa_page = spa & ~0xfffull;
+	(void)h;
+}
+
+/* ------------------------------------------------------------------ */
+/* Physical access                                                     */
+/* ------------------------------------------------------------------ */
+
+uint64_t rv_phys_read(struct cpu_hart *h, uint64_t spa, unsigned len)
+{
+	uint64_t v = 0;
+	uint8_t *f = ((spa & 0xfff) + len <= 0x1000) ? frame_ptr(h->vm, spa, false) : NULL;
+
+	if (f)
+		memcpy(&v, f + (spa & 0xfff), len);
+	else
+		sim_mem_peek(h->vm->mem, spa, &v, len);
+	return v;
+}
+
+void rv_phys_write(struct cpu_hart *h, uint64_t spa, unsigned len, uint64_t val)
+{
+	struct cpu_vm *vm = h->vm;
+	uint8_t *f = ((spa & 0xfff) + len <= 0x1000) ? frame_ptr(vm, spa, true) : NULL;
+
+	if (f)
+		memcpy(f + (spa & 0xfff), &val, len);
+	else
+		sim_mem_poke(vm->mem, spa, &val, len);
+	if (RV_UNLIKELY(vm->has_tohost) && spa < vm->tohost_spa + 8 && spa + len > vm->tohost_spa) {
+		uint64_t t = sim_mem_peek64(vm->mem, vm->tohost_spa);
+
+		if (t)
+			cpu_htif_tohost(h, t);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Translation                                                         */
+/* ------------------------------------------------------------------ */
+
+static uint64_t access_fault_cause(enum s2_access acc)
+{
+	return acc == S2_ACC_FETCH ? RV_CAUSE_FETCH_ACCESS
+	     : acc == S2_ACC_WRITE ? RV_CAUSE_STORE_ACCESS : RV_CAUSE_LOAD_ACCESS;
+}
+
+/*
+ * Translate @va for @acc.  Return 0 with *@xl, 1 when a guest trap was
+ * taken (h->pc = handler), 2 when a VM exit is pending.
+ */
+int rv_translate(struct cpu_hart *h, uint64_t va, enum s2_access acc, struct rv_xl *xl)
+{
+	struct cpu_vm *vm = h->vm;
+	unsigned mode = acc == S2_ACC_FETCH ? h->fmode : h->dmode;
+	int st;
+
+	memset(xl, 0, sizeof(*xl));
+	xl->va = va;
+	xl->c = vm->type == CPU_VM_SNP;
+	if (mode != RV_MODE_PHYS) {
+		st = cpu_s1_translate(h, va, acc, mode, xl);
+		if (st)
+			return st;
+	} else {
+		xl->gpa = va;
+		xl->size = SIM_SZ_4K;
+	}
+	/* devices (never cached in the L0 TLB) */
+	if (xl->gpa >= CPU_CLINT_BASE && xl->gpa < CPU_CLINT_BASE + CPU_CLINT_SIZE &&
+	    acc != S2_ACC_FETCH) {
+		xl->dev = RV_DEV_CLINT;
+		return 0;
+	}
+	if (xl->gpa < vm->mem_base || xl->gpa - vm->mem_base >= vm->mem_size) {
+		if (vm->type == CPU_VM_BARE) {
+			rv_trap(h, access_fault_cause(acc), va);
+			return 1;
+		}
+	}
+	st = cpu_gpa_translate(h, xl->gpa, acc, xl);
+	if (st)
+		return st;
+	xl->ram = true;
+	if (vm->has_tohost && (xl->spa & ~0xfffull) == (vm->tohost_spa & ~0xfffull))
+		xl->tohost_page = true;
+	return 0;
+}
+
+int rv_load_slow(struct cpu_hart *h, uint64_t va, unsigned len, uint64_t *val, uint64_t pc)
+{
+	struct rv_xl xl;
+	int st;
+
+	(void)pc;
+	if ((va & 0xfff) + len > 0x1000) {
+		uint64_t v = 0, b;
+
+		for (unsigned i = 0; i < len; i++) {
+			st = rv_load_slow(h, va + i, 1, &b, pc);
+			if (st)
+				return st;
+			v |= b << (8 * i);
+		}
+		*val = v;
+		return 0;
+	}
+	st = rv_translate(h, va, S2_ACC_READ, &xl);
+	if (st)
+		return st;
+	if (xl.dev) {
+		*val = cpu_clint_read(h, xl.gpa, len);
+		return 0;
+	}
+	*val = rv_phys_read(h, xl.spa, len);
+	if (h->vm->mode == CPU_MODE_DETAILED)
+		h->batch_stall += cpu_cache_data(h, xl.spa, false);
+	if (xl.cacheable) {
+		uint8_t *f = frame_ptr(h->vm, xl.spa, false);
+
+		if (f)
+			tlb_fill(h, h->tlb_r, va, h->dmode, xl.spa, f);
+	}
+	h->st.tlb_miss++;
+	return 0;
+}
+
+int rv_store_slow(struct cpu_hart *h, uint64_t va, unsigned len, uint64_t val, uint64_t pc)
+{
+	struct rv_xl xl;
+	int st;
+
+	(void)pc;
+	if ((va & 0xfff) + len > 0x1000) {
+		/* translate every byte first, so a fault leaves memory unchanged */
+		for (unsigned i = 0; i < len; i++) {
+			st = rv_translate(h, va + i, S2_ACC_WRITE, &xl);
+			if (st)
+				return st;
+		}
+		for (unsigned i = 0; i < len; i++) {
+			st = rv_store_slow(h, va + i, 1, (val >> (8 * i)) & 0xff, pc);
+			if (st || h->done)
+				return st;
+		}
+		return 0;
+	}
+	st = rv_translate(h, va, S2_ACC_WRITE, &xl);
+	if (st)
+		return st;
+	if (xl.dev) {
+		cpu_clint_write(h, xl.gpa, len, val);
+		return 0;
+	}
+	if (h->vm->mode == CPU_MODE_DETAILED)
+		h->batch_stall += cpu_cache_data(h, xl.spa, true);
+	if (xl.cacheable && !xl.tohost_page) {
+		uint8_t *f = frame_ptr(h->vm, xl.spa, true);
+
+		if (f)
+			tlb_fill(h, h->tlb_w, va, h->dmode, xl.spa, f);
+	}
+	h->st.tlb_miss++;
+	rv_phys_write(h, xl.spa, len, val);
+	return 0;
+}
+
+int rv_atomic(struct cpu_hart *h, enum rv_atomic_kind k, uint64_t va, unsigned len,
+	      uint64_t val, uint64_t *out, uint64_t pc)
+{
+	struct rv_xl xl;
+	int st;
+
+	(void)pc;
+	if (va & (len - 1)) {
+		rv_trap(h, k == RV_AT_LR ? RV_CAUSE_MISALIGNED_LOAD : RV_CAUSE_MISALIGNED_STORE, va);
+		return 1;
+	}
+	st = rv_translate(h, va, k == RV_AT_LR ? S2_ACC_READ : S2_ACC_WRITE, &xl);
+	if (st)
+		return st;
+	if (xl.dev) {
+		rv_trap(h, k == RV_AT_LR ? RV_CAUSE_LOAD_ACCESS : RV_CAUSE_STORE_ACCESS, va);
+		return 1;
+	}
+	if (h->vm->mode == CPU_MODE_DETAILED)
+		h->batch_stall += cpu_cache_data(h, xl.spa, k != RV_AT_LR);
+	switch (k) {
+	case RV_AT_LR:
+		*out = rv_phys_read(h, xl.spa, len);
+		if (len == 4)
+			*out = (uint64_t)(int64_t)(int32_t)*out;
+		h->resv_addr = xl.spa;
+		h->resv_valid = true;
+		break;
+	case RV_AT_SC:
+		if (h->resv_valid && h->resv_addr == xl.spa) {
+			rv_phys_write(h, xl.spa, len, val);
+			*out = 0;
+		} else {
+			*out = 1;
+		}
+		h->resv_valid = false;
+		break;
+	case RV_AT_AMO:
+		*out = xl.spa;
+		break;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Fetch                                                               */
+/* ------------------------------------------------------------------ */
+
+struct rv_dpage *rv_fetch_page(struct cpu_hart *h, uint64_t pc, int *status)
+{
+	struct rv_tlb_ent *e = &h->tlb_x[(pc >> 12) & (RV_TLB_SIZE - 1)];
+	uint64_t spa_page;
+
+	if (e->tag == ((pc & ~0xfffull) | h->fmode)) {
+		spa_page = e->spa_page;
+	} else {
+		struct rv_xl xl;
+		int st = rv_translate(h, pc, S2_ACC_FETCH, &xl);
+
+		if (st) {
+			*status = st;
+			return NULL;
+		}
+		spa_page = xl.spa & ~0xfffull;
+		h->st.tlb_miss++;
+		if (xl.cacheable) {
+			e->tag = (pc & ~0xfffull) | h->fmode;
+			e->addend = 0;
+			e->spa_page = spa_page;
+		}
+	}
+	*status = 0;
+	return dcache_get(h, spa_page);
+}
+
+int rv_fill_slot(struct cpu_hart *h, struct rv_dpage *dp, uint64_t pc, struct rv_dinsn *out)
+{
+	unsigned o = (unsigned)(pc & 0xfff);
+	uint64_t spa = dp->spa_page | o;
+	uint32_t lo = (uint32_t)rv_phys_read(h, spa, 2);
+	struct rv_xl xl;
+	int st;
+
+	if ((lo & 3) != 3) {
+		rv_decode(lo, &dp->slot[o >> 1]);
+		return 0;
+	}
+	if (o <= 0xffc) {
+		rv_decode((uint32_t)rv_phys_read(h, spa, 4), &dp->slot[o >> 1]);
+		return 0;
+	}
+	/* a 32-bit instruction across a page boundary: decoded every time */
+	st = rv_translate(h, pc + 2, S2_ACC_FETCH, &xl);
+	if (st)
+		return st;
+	rv_decode(lo | (uint32_t)rv_phys_read(h, xl.spa, 2) << 16, out);
+	return 0;
+}

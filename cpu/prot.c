@@ -1,0 +1,494 @@
+/*
+ * prot.c - protection on the hart's memory path: guest stage 1 (Sv39 and
+ * Sv48 entries decoded by the stage2/ formats) with the x86 CR0.WP,
+ * CR4.SMEP and CR4.SMAP rules, the GPA -> SPA step (stage 2 through an
+ * s2_mmu with the RMP as its check hook), the L0 TLB generations, the
+ * CLINT, and the VM's protection set-up (NPT tables, RMP launch state,
+ * VMCB/VMSA pages) and world switches.
+ *
+ * Stage-1 permission rules (docs/cpu.md "WP, SMEP and SMAP on Sv39/Sv48"):
+ *   U-mode:  the page must be a user page and grant the access (R, or X
+ *            with MXR, for loads; W for stores; X for fetches).
+ *   S-mode on a supervisor page: as RISC-V, except that a store to a
+ *            read-only page (R=1, W=0) succeeds when CR0.WP = 0.
+ *   S-mode on a user page: fetch faults when CR4.SMEP = 1 (RISC-V's own
+ *            rule) and is allowed when SMEP = 0; loads and stores fault
+ *            when CR4.SMAP = 1 and SUM = 0 (SUM is the "explicitly
+ *            allowed" of x86 EFLAGS.AC), and are allowed when SMAP = 0;
+ *            the WP rule above applies to their W bit.
+ *   A/D: Svade: A = 0, or a store with D = 0, is a page fault.
+ */
+#include "cpu/cpu_prot.h"
+
+#include <stdlib.h>
+
+static uint64_t page_fault_cause(enum s2_access acc)
+{
+	return acc == S2_ACC_FETCH ? RV_CAUSE_FETCH_PAGE
+	     : acc == S2_ACC_WRITE ? RV_CAUSE_STORE_PAGE : RV_CAUSE_LOAD_PAGE;
+}
+
+static uint64_t access_cause(enum s2_access acc)
+{
+	return acc == S2_ACC_FETCH ? RV_CAUSE_FETCH_ACCESS
+	     : acc == S2_ACC_WRITE ? RV_CAUSE_STORE_ACCESS : RV_CAUSE_LOAD_ACCESS;
+}
+
+/* The stage-1 permission rules above.  @mode is RV_MODE_U or RV_MODE_S. */
+static bool s1_perm_ok(const struct cpu_hart *h, const struct s2_pte *pte, enum s2_access acc,
+		       unsigned mode)
+{
+	uint8_t p = pte->prot.perms;
+	bool user_page = pte->prot.user;
+	bool mxr = (h->mstatus & MSTATUS_MXR) != 0;
+
+	if (mode == RV_MODE_U) {
+		if (!user_page)
+			return false;
+		switch (acc) {
+		case S2_ACC_FETCH: return (p & S2_PERM_XU) != 0;
+		case S2_ACC_READ:  return (p & S2_PERM_R) || (mxr && (p & S2_PERM_X));
+		case S2_ACC_WRITE: return (p & S2_PERM_W) != 0;
+		}
+		return false;
+	}
+	if (user_page) {
+		if (acc == S2_ACC_FETCH)
+			return !(h->cr4 & CR4_SMEP) && (p & S2_PERM_X);
+		if ((h->cr4 & CR4_SMAP) && !(h->mstatus & MSTATUS_SUM))
+			return false;
+	}
+	switch (acc) {
+	case S2_ACC_FETCH: return (p & S2_PERM_XS) != 0;
+	case S2_ACC_READ:  return (p & S2_PERM_R) || (mxr && (p & S2_PERM_X));
+	case S2_ACC_WRITE: return (p & S2_PERM_W) || (!(h->cr0 & CR0_WP) && (p & S2_PERM_R));
+	}
+	return false;
+}
+
+int cpu_s1_translate(struct cpu_hart *h, uint64_t va, enum s2_access acc, unsigned mode,
+		     struct rv_xl *xl)
+{
+	bool sv48 = (h->satp >> 60) == 9;
+	const struct s2_fmt_ops *f = s2_fmt(sv48 ? S1_FMT_SV48 : S1_FMT_SV39);
+	unsigned levels = sv48 ? 4 : 3;
+	unsigned vabits = 12 + 9 * levels;
+	uint64_t table = (h->satp & 0xfffffffffffull) << 12;
+	int64_t sva = (int64_t)(va << (64 - vabits)) >> (64 - vabits);
+
+	if ((uint64_t)sva != va)
+		goto page_fault;
+	for (int sz = (int)levels - 1; sz >= 0; sz--) {
+		uint64_t pte_gpa = table + ((va >> (12 + 9 * sz)) & 511) * 8;
+		uint64_t spa, raw;
+		struct s2_pte pte;
+		int st = cpu_gpa_table(h, pte_gpa, va, acc, &spa);
+
+		if (st)
+			return st;
+		if (h->vm->mode == CPU_MODE_DETAILED)
+			h->batch_stall += sim_mem_read64(h->vm->mem, sim_agent_id(h->agent),
+							 SIM_SRC_PTW, spa, &raw);
+		else
+			raw = sim_mem_peek64(h->vm->mem, spa);
+		f->decode(raw, (unsigned)sz, &pte);
+		if (pte.type == S2_PTE_TABLE) {
+			table = pte.addr;
+			continue;
+		}
+		if (pte.type != S2_PTE_LEAF)
+			goto page_fault;
+		if (!s1_perm_ok(h, &pte, acc, mode))
+			goto page_fault;
+		if (!pte.accessed || (acc == S2_ACC_WRITE && !pte.dirty))
+			goto page_fault;
+		xl->size = s2_sz_bytes((unsigned)sz);
+		xl->gpa = pte.addr | (va & (xl->size - 1));
+		xl->user_page = pte.prot.user;
+		if (h->vm->type == CPU_VM_SNP && acc != S2_ACC_FETCH)
+			xl->c = pte.prot.c || !h->vm->cbit_in_pte;
+		return 0;
+	}
+page_fault:
+	rv_trap(h, page_fault_cause(acc), va);
+	return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* GPA -> SPA                                                          */
+/* ------------------------------------------------------------------ */
+
+static uint64_t now_of(const struct cpu_hart *h)
+{
+	return sim_now(h->agent) + h->batch_stall + h->batch_extra +
+	       h->batch_exec * (h->vm->mode == CPU_MODE_FAST ? h->vm->lat.cpi : 1);
+}
+
+/* The RMP check hook of an SNP VM's stage-2 space. */
+static int rmp_hook(void *arg, const struct s2_check *chk, uint64_t *cycles)
+{
+	struct cpu_vm *vm = arg;
+	struct cpu_hart *h = vm->cur;
+	struct rmp_who who = { .now = now_of(h), .agent = sim_agent_id(h->agent) };
+	struct rmp_gaccess a = {
+		.asid = vm->asid, .vmpl = vm->vmpl, .gpa = chk->gpa, .spa = chk->spa,
+		.c_bit = chk->c, .user = chk->user, .snp = true, .map_size = chk->size,
+	};
+	enum rmp_fault_kind k;
+
+	if (chk->table)
+		a.kind = RMP_ACC_PT_READ;
+	else if (chk->acc == S2_ACC_FETCH)
+		a.kind = h->priv == RV_PRIV_U ? RMP_ACC_FETCH_USER : RMP_ACC_FETCH_SUP;
+	else
+		a.kind = chk->acc == S2_ACC_WRITE ? RMP_ACC_WRITE : RMP_ACC_READ;
+	k = rmp_check_guest(vm->rmp, &who, &a, &vm->last_fault);
+	*cycles += who.mem_cycles;
+	return (int)k;
+}
+
+/*
+ * Stage 2 of @gpa.  @table: a guest page-table read on behalf of @va.
+ * Return 0 (spa), 1 (trap taken), 2 (exit pending).
+ */
+static int gpa_xlate(struct cpu_hart *h, uint64_t gpa, uint64_t va, bool has_va,
+		     enum s2_access acc, bool table, bool c, struct rv_xl *xl)
+{
+	struct cpu_vm *vm = h->vm;
+	struct s2_req req = {
+		.acc = table ? S2_ACC_READ : acc, .user = h->priv == RV_PRIV_U, .c = c,
+		.vmpl = (uint8_t)vm->vmpl, .agent = sim_agent_id(h->agent), .src = SIM_SRC_PTW,
+	};
+	struct s2_xlate out;
+	struct cpu_exit *e;
+	int r;
+
+	if (vm->type == CPU_VM_BARE) {
+		if (gpa < vm->mem_base || gpa - vm->mem_base >= vm->mem_size) {
+			rv_trap(h, access_cause(acc), has_va ? va : gpa);
+			return 1;
+		}
+		xl->spa = gpa - vm->mem_base + vm->spa_base;
+		xl->cacheable = true;
+		return 0;
+	}
+	vm->cur = h;
+	if (table)
+		req.c = true;
+	r = s2_mmu_translate(h->mmu, vm->nocheck && !table ? &vm->space_nochk : &vm->space, gpa,
+			     &req, &out);
+	if (vm->mode == CPU_MODE_DETAILED)
+		h->batch_stall += out.cycles;
+	if (r == S2_FAULT_NONE) {
+		xl->spa = out.pa;
+		if (out.size < xl->size || !xl->size)
+			xl->size = out.size;
+		xl->cacheable = true;
+		return 0;
+	}
+	if (r == S2_FAULT_CHECK && vm->last_fault.kind == RMP_FAULT_VC) {
+		h->vc_code = vm->last_fault.code;
+		rv_trap(h, RV_CAUSE_VC, has_va ? va : gpa);
+		return 1;
+	}
+	e = cpu_exit_begin(h, CPU_EXIT_NPF, h->pc, 0);
+	e->gva = has_va ? va : 0;
+	if (r == S2_FAULT_CHECK) {
+		e->npf_info = vm->last_fault.code;
+		e->npf_gpa = vm->last_fault.addr;
+		rmp_fault_format(&vm->last_fault, e->fault, sizeof(e->fault));
+	} else {
+		e->npf_info = out.fault.code | (table ? RMP_NPF_PAGE : RMP_NPF_FINAL);
+		e->npf_gpa = gpa;
+		s2_fault_str(&out.fault, e->fault, sizeof(e->fault));
+	}
+	return 2;
+}
+
+int cpu_gpa_translate(struct cpu_hart *h, uint64_t gpa, enum s2_access acc, struct rv_xl *xl)
+{
+	bool c = acc == S2_ACC_FETCH ? true : xl->c;
+
+	return gpa_xlate(h, gpa, xl->va, true, acc, false, c, xl);
+}
+
+int cpu_gpa_table(struct cpu_hart *h, uint64_t gpa, uint64_t va, enum s2_access acc,
+		  uint64_t *spa)
+{
+	struct rv_xl xl = { .va = va, .size = SIM_SZ_4K };
+	int st = gpa_xlate(h, gpa, va, true, acc, true, true, &xl);
+
+	*spa = xl.spa;
+	return st;
+}
+
+void cpu_prot_sync(struct cpu_hart *h)
+{
+	struct cpu_vm *vm = h->vm;
+	uint64_t rg = 0, sg = 0;
+
+	if (vm->rmp)
+		rg = rmp_counters(vm->rmp)->entry_writes;
+	if (vm->type != CPU_VM_BARE)
+		sg = vm->s2_stats.tlbi_all + vm->s2_stats.tlbi_vm + vm->s2_stats.tlbi_ipa;
+	if (rg != h->rmp_gen || sg != h->s2_gen) {
+		h->rmp_gen = rg;
+		h->s2_gen = sg;
+		rv_tlb_flush(h);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* CLINT: msip[hart] at +0, mtimecmp[hart] at +0x4000, mtime at +0xbff8 */
+/* ------------------------------------------------------------------ */
+
+uint64_t cpu_mtime(const struct cpu_hart *h)
+{
+	return now_of(h) / CPU_MTIME_DIV;
+}
+
+void cpu_clint_tick(struct cpu_hart *h)
+{
+	if (cpu_mtime(h) >= h->mtimecmp)
+		h->mip |= 1ull << RV_IRQ_MTI;
+	else
+		h->mip &= ~(1ull << RV_IRQ_MTI);
+}
+
+uint64_t cpu_clint_read(struct cpu_hart *h, uint64_t gpa, unsigned len)
+{
+	uint64_t off = gpa - CPU_CLINT_BASE, v = 0;
+	struct cpu_vm *vm = h->vm;
+
+	if (off < 0x4000 && off / 4 < vm->nharts)
+		v = (vm->harts[off / 4]->mip >> RV_IRQ_MSI) & 1;
+	else if (off >= 0x4000 && off < 0xbff8 && (off - 0x4000) / 8 < vm->nharts)
+		v = vm->harts[(off - 0x4000) / 8]->mtimecmp >> (8 * (off & 4));
+	else if (off >= 0xbff8)
+		v = cpu_mtime(h) >> (8 * (off & 4));
+	return len == 8 ? v : v & 0xffffffffull;
+}
+
+void cpu_clint_write(struct cpu_hart *h, uint64_t gpa, unsigned len, uint64_t val)
+{
+	uint64_t off = gpa - CPU_CLINT_BASE;
+	struct cpu_vm *vm = h->vm;
+
+	if (off < 0x4000 && off / 4 < vm->nharts) {
+		struct cpu_hart *t = vm->harts[off / 4];
+
+		if (val & 1) {
+			t->mip |= 1ull << RV_IRQ_MSI;
+			if (t->blocked)
+				cpu_hart_wake(h->agent, t);
+		} else {
+			t->mip &= ~(1ull << RV_IRQ_MSI);
+		}
+	} else if (off >= 0x4000 && off < 0xbff8 && (off - 0x4000) / 8 < vm->nharts) {
+		struct cpu_hart *t = vm->harts[(off - 0x4000) / 8];
+		unsigned sh = 8 * (unsigned)(off & 4);
+		uint64_t m = (len == 8 ? ~0ull : 0xffffffffull) << sh;
+
+		t->mtimecmp = (t->mtimecmp & ~m) | ((val << sh) & m);
+		cpu_clint_tick(t);
+	}
+	/* mtime is read-only here */
+}
+
+/* ------------------------------------------------------------------ */
+/* VM set-up                                                           */
+/* ------------------------------------------------------------------ */
+
+static uint64_t pool_alloc(void *arg)
+{
+	struct cpu_vm *vm = arg;
+	uint64_t p;
+
+	if (vm->pt_pool_next >= vm->pt_pool_end)
+		return S2_NO_PAGE;
+	p = vm->pt_pool_next;
+	vm->pt_pool_next += SIM_PAGE_SIZE;
+	return p;
+}
+
+static const struct s2_mm_ops pool_ops = { .alloc_page = pool_alloc };
+
+int cpu_prot_setup(struct cpu_vm *vm, struct sim_err *err)
+{
+	struct s2_mmu_cfg mcfg;
+	struct s2_prot prot = { .perms = S2_PERM_ALL };
+	int rc;
+
+	if (vm->type == CPU_VM_BARE)
+		return 0;
+	if (!sim_get_model(vm->sim, SIM_SLOT_S2))
+		return sim_err_set(err, "vm.type: '%s' needs the stage-2 module (s2)",
+				   vm->type == CPU_VM_SNP ? "snp" : "npt");
+	if (vm->type == CPU_VM_SNP && !rmp_enabled(vm->rmp))
+		return sim_err_set(err, "vm.type: 'snp' needs the RMP enabled (rmp.mode)");
+	s2_timing_from_sim(vm->sim, &vm->s2_timing);
+	vm->npt = s2_pgt_new(s2_fmt(S2_FMT_NPT), 4, vm->mem, S2_NO_PAGE, &pool_ops, vm, &rc);
+	if (!vm->npt)
+		return sim_err_set(err, "vm.pt_pool: cannot create the nested table: %s",
+				   s2_rc_name(rc));
+	rc = s2_map(vm->npt, vm->mem_base, vm->spa_base, vm->mem_size, vm->page_size, &prot);
+	if (rc != S2_OK)
+		return sim_err_set(err, "vm.mem_size: cannot map guest memory in the nested table: %s",
+				   s2_rc_name(rc));
+	vm->space.vmid = vm->type == CPU_VM_SNP ? vm->asid : 1;
+	vm->space.s2 = vm->npt;
+	vm->space.s1 = NULL;
+	if (vm->type == CPU_VM_SNP) {
+		vm->hook.check = rmp_hook;
+		vm->hook.arg = vm;
+		vm->space.hook = &vm->hook;
+	}
+	vm->space_nochk = vm->space;
+	vm->space_nochk.hook = NULL;
+	vm->space_nochk.vmid = vm->space.vmid + 0x10000;   /* never shares TLB entries */
+	s2_mmu_cfg_from_sim(vm->sim, &mcfg);
+	for (unsigned i = 0; i < vm->nharts; i++) {
+		vm->harts[i]->mmu = s2_mmu_new(&mcfg, &vm->s2_timing, &vm->s2_stats);
+		if (!vm->harts[i]->mmu)
+			return sim_err_set(err, "s2: bad TLB geometry for the vCPUs");
+	}
+	if (vm->type == CPU_VM_SNP) {
+		/* launch: guest memory assigned and validated (the firmware's work) */
+		for (uint64_t off = 0; off < vm->mem_size; off += vm->page_size) {
+			struct rmp_entry ent = {
+				.assigned = true, .page_2m = vm->page_size == SIM_SZ_2M,
+				.validated = true, .asid = vm->asid, .gpa = vm->mem_base + off,
+			};
+			ent.perms[0] = RMP_PERM_ALL;
+			if (rmp_fw_write(vm->rmp, vm->spa_base + off, &ent) != RMP_RC_SUCCESS)
+				return sim_err_set(err, "vm.spa_base: guest page 0x%llx is not RMP-covered",
+						   (unsigned long long)(vm->spa_base + off));
+		}
+		for (unsigned i = 0; i < vm->nharts; i++) {
+			struct rmp_entry ent = {
+				.assigned = true, .validated = true, .vmsa = true, .asid = vm->asid,
+				.gpa = vm->vmsa_gpa,
+			};
+			ent.perms[0] = RMP_PERM_ALL;
+			if (rmp_fw_write(vm->rmp, vm->vmsa_base + i * 0x2000ull, &ent) != RMP_RC_SUCCESS)
+				return sim_err_set(err, "vm.spa_base: VMSA page not RMP-covered");
+		}
+	}
+	return 0;
+}
+
+void cpu_prot_free(struct cpu_vm *vm)
+{
+	for (unsigned i = 0; i < vm->nharts; i++)
+		if (vm->harts[i] && vm->harts[i]->mmu)
+			s2_mmu_free(vm->harts[i]->mmu);
+	if (vm->npt)
+		s2_pgt_free(vm->npt);
+}
+
+/* ------------------------------------------------------------------ */
+/* World switches                                                      */
+/* ------------------------------------------------------------------ */
+
+/*
+ * VMSA layout (protsim's own; docs/guest-abi.md): x1..x31 at 8*i, pc at
+ * 0x100, priv 0x108, then mstatus, mepc, mcause, mtval, mtvec, medeleg,
+ * mideleg, mie, mip, mscratch, sepc, scause, stval, stvec, sscratch,
+ * satp, cr0, cr4, ghcb at 0x110 + 8*k.
+ */
+#define VMSA_NCSR 19
+static uint64_t *vmsa_csr(struct cpu_hart *h, unsigned k)
+{
+	uint64_t *r[VMSA_NCSR] = {
+		&h->mstatus, &h->mepc, &h->mcause, &h->mtval, &h->mtvec, &h->medeleg, &h->mideleg,
+		&h->mie, &h->mip, &h->mscratch, &h->sepc, &h->scause, &h->stval, &h->stvec,
+		&h->sscratch, &h->satp, &h->cr0, &h->cr4, &h->ghcb,
+	};
+	return r[k];
+}
+
+static uint64_t vmsa_spa(const struct cpu_hart *h)
+{
+	return h->vm->vmsa_base + h->id * 0x2000ull;
+}
+
+/* Save (@save) or restore the register state through timed memory accesses. */
+static uint64_t vmsa_xfer(struct cpu_hart *h, bool save)
+{
+	uint8_t buf[0x110 + 8 * VMSA_NCSR];
+	uint64_t pr = h->priv, cyc;
+	int agent = sim_agent_id(h->agent);
+
+	if (save) {
+		memcpy(buf, h->x, 8 * 32);
+		memcpy(buf + 0x100, &h->pc, 8);
+		memcpy(buf + 0x108, &pr, 8);
+		for (unsigned k = 0; k < VMSA_NCSR; k++)
+			memcpy(buf + 0x110 + 8 * k, vmsa_csr(h, k), 8);
+		return sim_mem_write(h->vm->mem, agent, SIM_SRC_DATA, vmsa_spa(h), buf, sizeof(buf));
+	}
+	cyc = sim_mem_read(h->vm->mem, agent, SIM_SRC_DATA, vmsa_spa(h), buf, sizeof(buf));
+	memcpy(h->x, buf, 8 * 32);
+	h->x[0] = 0;
+	memcpy(&h->pc, buf + 0x100, 8);
+	memcpy(&pr, buf + 0x108, 8);
+	h->priv = (unsigned)pr;
+	for (unsigned k = 0; k < VMSA_NCSR; k++)
+		memcpy(vmsa_csr(h, k), buf + 0x110 + 8 * k, 8);
+	rv_update_modes(h);
+	return cyc;
+}
+
+int cpu_world_enter(struct cpu_hart *h)
+{
+	struct cpu_vm *vm = h->vm;
+	uint64_t cyc = vm->lat.vmrun;
+
+	if (h->in_guest)
+		return 0;
+	if (vm->type == CPU_VM_SNP) {
+		struct rmp_who who = { .now = sim_now(h->agent), .agent = sim_agent_id(h->agent) };
+		struct rmp_vmrun_in in = {
+			.asid = vm->asid, .vmcb = vm->vmcb_base + h->id * 0x2000ull,
+			.vmsa = vmsa_spa(h), .vmsa_gpa = vm->vmsa_gpa, .avic = RMP_NO_ADDR,
+		};
+		struct rmp_fault f;
+
+		if (rmp_vmrun(vm->rmp, &who, &in, &f) != RMP_FAULT_NONE) {
+			char tok[64];
+
+			rmp_fault_format(&f, tok, sizeof(tok));
+			fprintf(stderr, "protsim: %s: VMRUN failed: %s\n", h->name, tok);
+			cpu_vm_stop(vm, CPU_VM_KILLED, 1);
+			return -1;
+		}
+		cyc += who.mem_cycles + vm->lat.snp_switch;
+	}
+	if (h->vmsa_valid)
+		cyc += vmsa_xfer(h, false);
+	h->in_guest = true;
+	rv_tlb_flush(h);
+	sim_advance(h->agent, cyc);
+	h->st.cycles += cyc;
+	return 0;
+}
+
+void cpu_world_exit(struct cpu_hart *h)
+{
+	struct cpu_vm *vm = h->vm;
+	uint64_t cyc = vm->lat.vmexit;
+
+	if (!h->in_guest)
+		return;
+	cyc += vmsa_xfer(h, true);
+	h->vmsa_valid = true;
+	if (vm->type == CPU_VM_SNP) {
+		struct rmp_who who = { .now = sim_now(h->agent), .agent = sim_agent_id(h->agent) };
+
+		rmp_vmexit(vm->rmp, &who);
+		cyc += who.mem_cycles + vm->lat.snp_switch;
+	}
+	h->in_guest = false;
+	sim_advance(h->agent, cyc);
+	h->st.cycles += cyc;
+}

@@ -1,0 +1,277 @@
+/*
+ * rmp_check.c - RMP checks on host, guest and DMA accesses, and VMRUN's
+ * SNP checks with the in-use marks they set.
+ *
+ * See 'RMP and VMPL Access Checks' (APM vol. 2 §15.36.10, Table 15-39) and
+ * 'VMRUN' for SNP-active guests.  These run on every simulated access, so
+ * they stay short: one or two entry reads, no allocation, and the lock and
+ * in-use lists are skipped while they are empty or expired.
+ */
+#include "rmp/rmp_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static enum rmp_fault_kind raise(struct rmp *r, struct rmp_fault *f, enum rmp_fault_kind kind,
+				 uint64_t code, uint64_t addr, bool spurious)
+{
+	f->kind = kind;
+	f->code = code;
+	f->addr = addr;
+	f->spurious = spurious;
+	if (spurious)
+		r->ctr.spurious_faults++;
+	switch (kind) {
+	case RMP_FAULT_PF:    r->ctr.faults_pf++; break;
+	case RMP_FAULT_NPF:   r->ctr.faults_npf++; break;
+	case RMP_FAULT_VC:    r->ctr.faults_vc++; break;
+	case RMP_FAULT_IOMMU: r->ctr.faults_iommu++; break;
+	default: break;
+	}
+	return kind;
+}
+
+static inline void no_fault(struct rmp_fault *f)
+{
+	f->kind = RMP_FAULT_NONE;
+	f->code = 0;
+	f->addr = 0;
+	f->spurious = false;
+}
+
+/*
+ * Host write: the page (4K mapping) or the whole 2M region (2M/1G mapping)
+ * must be hypervisor-owned.  A 2M check reads only the 2M-base entry: its
+ * region count says whether any 4K entry of the region is assigned.
+ */
+enum rmp_fault_kind rmp_check_host(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
+				   bool write, uint64_t map_size, struct rmp_fault *f)
+{
+	struct rmp *r = rmp;
+	const uint64_t code = RMP_PF_P | RMP_PF_W | RMP_PF_RMP;
+
+	no_fault(f);
+	if (!write || !rmp_enabled(r))
+		return RMP_FAULT_NONE;
+	r->ctr.checks_host++;
+	if (map_size >= SIM_SZ_2M) {
+		struct rmp_raw b;
+		uint64_t ab;
+
+		if (!rmp_addr_of(r, RMP_REGION(spa), &ab))
+			return RMP_FAULT_NONE;
+		rmp_raw_read(r, who, ab, &b);
+		if (rmp_raw_assigned(&b) || rmp_region_count(&b))
+			return raise(r, f, RMP_FAULT_PF, code, spa, false);
+		if (r->cfg.erratum_2m_inuse && rmp_inuse_find(r, RMP_REGION(spa), false) >= 0)
+			return raise(r, f, RMP_FAULT_PF, code, spa, false);
+		if (r->cfg.spurious_faults && rmp_lock_hit(r, who, spa, true))
+			return raise(r, f, RMP_FAULT_PF, code, spa, true);
+		return RMP_FAULT_NONE;
+	}
+	{
+		struct rmp_eff eff;
+
+		rmp_lookup(r, who, spa, &eff);
+		if (!eff.covered)
+			return RMP_FAULT_NONE;
+		if (rmp_raw_assigned(&eff.e))
+			return raise(r, f, RMP_FAULT_PF, code, spa, false);
+		if (r->cfg.spurious_faults && rmp_lock_hit(r, who, spa, false))
+			return raise(r, f, RMP_FAULT_PF, code, spa, true);
+	}
+	return RMP_FAULT_NONE;
+}
+
+static uint8_t perm_needed(enum rmp_access k)
+{
+	switch (k) {
+	case RMP_ACC_READ:       return RMP_PERM_R;
+	case RMP_ACC_WRITE:      return RMP_PERM_W;
+	case RMP_ACC_FETCH_USER: return RMP_PERM_XU;
+	case RMP_ACC_FETCH_SUP:  return RMP_PERM_XS;
+	case RMP_ACC_PT_READ:    return RMP_PERM_R;
+	case RMP_ACC_PT_WRITE:   return RMP_PERM_W;
+	}
+	return RMP_PERM_ALL;
+}
+
+/*
+ * Guest access.  Private: covered, guest-owned, reverse map, mutable, page
+ * size, [lock], validated, VMPL.  Shared write (and every write of a
+ * non-SNP guest): hypervisor-owned.  The lock is checked last among the
+ * #NPF checks, so a fault is called spurious only when the access would
+ * otherwise have passed them.
+ */
+enum rmp_fault_kind rmp_check_guest(struct rmp *rmp, struct rmp_who *who,
+				    const struct rmp_gaccess *a, struct rmp_fault *f)
+{
+	struct rmp *r = rmp;
+	bool fetch = a->kind == RMP_ACC_FETCH_USER || a->kind == RMP_ACC_FETCH_SUP;
+	bool pt = a->kind == RMP_ACC_PT_READ || a->kind == RMP_ACC_PT_WRITE;
+	bool write = a->kind == RMP_ACC_WRITE || a->kind == RMP_ACC_PT_WRITE;
+	uint64_t code;
+	struct rmp_eff eff;
+
+	no_fault(f);
+	if (!rmp_enabled(r))
+		return RMP_FAULT_NONE;
+	code = RMP_NPF_P | RMP_NPF_RMP | (pt ? RMP_NPF_PAGE : RMP_NPF_FINAL) |
+	       (write ? RMP_NPF_W : 0) | (fetch ? RMP_NPF_ID : 0) |
+	       (a->user || a->kind == RMP_ACC_FETCH_USER ? RMP_NPF_U : 0);
+	if (!a->snp || !(a->c_bit || fetch || pt)) {
+		/* Shared, or a non-SNP guest: only writes, hypervisor-owned. */
+		if (!write)
+			return RMP_FAULT_NONE;
+		r->ctr.checks_guest++;
+		rmp_lookup(r, who, a->spa, &eff);
+		if (!eff.covered)
+			return RMP_FAULT_NONE;
+		if (rmp_raw_assigned(&eff.e))
+			return raise(r, f, RMP_FAULT_NPF, code, a->gpa, false);
+		if (r->cfg.spurious_faults && rmp_lock_hit(r, who, a->spa, false))
+			return raise(r, f, RMP_FAULT_NPF, code, a->gpa, true);
+		return RMP_FAULT_NONE;
+	}
+	r->ctr.checks_guest++;
+	code |= RMP_NPF_ENC;
+	rmp_lookup(r, who, a->spa, &eff);
+	if (!eff.covered || !rmp_raw_assigned(&eff.e) || rmp_raw_asid(&eff.e) != a->asid ||
+	    eff.gpa != (a->gpa & ~(SIM_SZ_4K - 1)) || rmp_raw_immutable(&eff.e))
+		return raise(r, f, RMP_FAULT_NPF, code, a->gpa, false);
+	if (a->map_size >= SIM_SZ_2M && !rmp_raw_2m(&eff.e))
+		return raise(r, f, RMP_FAULT_NPF, code | RMP_NPF_SIZEM, a->gpa, false);
+	if (r->cfg.spurious_faults && rmp_lock_hit(r, who, a->spa, false))
+		return raise(r, f, RMP_FAULT_NPF, code, a->gpa, true);
+	if (!rmp_raw_validated(&eff.e))
+		return raise(r, f, RMP_FAULT_VC, RMP_VC_NOT_VALIDATED, a->gpa, false);
+	if (a->vmpl != 0) {
+		uint8_t need = perm_needed(a->kind);
+
+		if (a->vmpl >= RMP_NUM_VMPL || (rmp_raw_perms(&eff.e, a->vmpl) & need) != need)
+			return raise(r, f, RMP_FAULT_NPF, code | RMP_NPF_VMPL, a->gpa, false);
+	}
+	return RMP_FAULT_NONE;
+}
+
+/* DMA: writes (and reads with iommu_check_reads) must be hypervisor-owned. */
+enum rmp_fault_kind rmp_check_dma(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
+				  bool write, struct rmp_fault *f)
+{
+	struct rmp *r = rmp;
+	struct rmp_eff eff;
+
+	no_fault(f);
+	if (!rmp_enabled(r) || (!write && !r->cfg.iommu_check_reads))
+		return RMP_FAULT_NONE;
+	r->ctr.checks_dma++;
+	rmp_lookup(r, who, spa, &eff);
+	if (eff.covered && rmp_raw_assigned(&eff.e))
+		return raise(r, f, RMP_FAULT_IOMMU, write ? RMP_PF_W : 0, spa, false);
+	return RMP_FAULT_NONE;
+}
+
+/* ------------------------------------------------------------------ */
+/* VMRUN / #VMEXIT                                                     */
+/* ------------------------------------------------------------------ */
+
+static struct rmp_running *running_of(struct rmp *r, int agent)
+{
+	if (agent < 0 || agent > 1 << 20)
+		return NULL;
+	if (agent >= r->caprun) {
+		int n = agent + 8;
+
+		r->run = realloc(r->run, (size_t)n * sizeof(*r->run));
+		if (!r->run)
+			sim_fatal("rmp: out of memory");
+		memset(r->run + r->caprun, 0, (size_t)(n - r->caprun) * sizeof(*r->run));
+		r->caprun = n;
+	}
+	return &r->run[agent];
+}
+
+static bool page_ok(uint64_t spa)
+{
+	return !(spa & (SIM_SZ_4K - 1)) && spa < SIM_PA_LIMIT;
+}
+
+/* A page that must be hypervisor-owned for VMRUN (VMCB, AVIC). */
+static bool hv_owned(struct rmp *r, struct rmp_who *w, uint64_t spa)
+{
+	struct rmp_eff eff;
+
+	rmp_lookup(r, w, spa, &eff);
+	return !eff.covered || !rmp_raw_assigned(&eff.e);
+}
+
+static enum rmp_fault_kind vmrun_fail(struct rmp *r, struct rmp_fault *f, enum rmp_fault_kind k)
+{
+	f->kind = k;
+	if (k == RMP_FAULT_GP)
+		r->ctr.vmrun_gp++;
+	else
+		r->ctr.vmrun_invalid++;
+	return k;
+}
+
+/*
+ * VMRUN.  Host mode => guest mode on who->agent: VMCB, VMSA and AVIC page
+ * become in use.
+ */
+enum rmp_fault_kind rmp_vmrun(struct rmp *rmp, struct rmp_who *who,
+			      const struct rmp_vmrun_in *in, struct rmp_fault *f)
+{
+	struct rmp *r = rmp;
+	struct rmp_running *x;
+	struct rmp_eff eff;
+	int user;
+
+	no_fault(f);
+	if (!rmp_enabled(r))
+		return RMP_FAULT_NONE;
+	x = running_of(r, who->agent);
+	if (!x || x->active || !page_ok(in->vmcb) || !hv_owned(r, who, in->vmcb))
+		return vmrun_fail(r, f, RMP_FAULT_GP);
+	user = rmp_inuse_find(r, in->vmcb, false);
+	if (user >= 0 && user != who->agent)
+		return vmrun_fail(r, f, RMP_FAULT_GP);
+	if (in->avic != RMP_NO_ADDR && (!page_ok(in->avic) || !hv_owned(r, who, in->avic)))
+		return vmrun_fail(r, f, RMP_FAULT_GP);
+	if (in->asid == 0 || in->asid > r->cfg.max_asid || !page_ok(in->vmsa))
+		return vmrun_fail(r, f, RMP_FAULT_VMEXIT_INVALID);
+	rmp_lookup(r, who, in->vmsa, &eff);
+	if (!eff.covered || !rmp_raw_assigned(&eff.e) || rmp_raw_asid(&eff.e) != in->asid ||
+	    (in->vmsa_gpa != RMP_NO_ADDR && eff.gpa != (in->vmsa_gpa & ~(SIM_SZ_4K - 1))) ||
+	    rmp_raw_immutable(&eff.e) || !rmp_raw_vmsa(&eff.e))
+		return vmrun_fail(r, f, RMP_FAULT_VMEXIT_INVALID);
+	user = rmp_inuse_find(r, in->vmsa, false);
+	if (user >= 0 && user != who->agent)
+		return vmrun_fail(r, f, RMP_FAULT_VMEXIT_INVALID);
+
+	x->active = true;
+	x->vmcb = in->vmcb;
+	x->vmsa = in->vmsa;
+	x->avic = in->avic;
+	r->nrunning++;
+	r->ctr.vmrun_ok++;
+	return RMP_FAULT_NONE;
+}
+
+/* #VMEXIT.  Guest mode => host mode: the agent's pages are no longer in use. */
+int rmp_vmexit(struct rmp *rmp, struct rmp_who *who)
+{
+	struct rmp_running *x;
+
+	if (!rmp_enabled(rmp))
+		return 0;
+	if (who->agent < 0 || who->agent >= rmp->caprun)
+		return -1;
+	x = &rmp->run[who->agent];
+	if (!x->active)
+		return -1;
+	x->active = false;
+	rmp->nrunning--;
+	rmp->ctr.vmexits++;
+	return 0;
+}

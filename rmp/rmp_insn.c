@@ -1,0 +1,435 @@
+/*
+ * rmp_insn.c - the SNP instructions: RMPUPDATE, PSMASH, RMPREAD (host) and
+ * PVALIDATE, RMPADJUST, RMPQUERY (guest).
+ *
+ * Each one is check (no side effects) then commit (cannot fail).  The
+ * checks follow the APM vol. 3 instruction pages in the order given in
+ * docs/rmp.md; the order of RMPUPDATE's checks is [unconfirmed] and is the
+ * one of the shared reference §2.2.  A successful instruction holds the
+ * entry lock from who->now for its whole duration (profile latency plus the
+ * memory cycles it spent on entries).
+ */
+#include "rmp/rmp_int.h"
+
+#include <string.h>
+
+/* Start an instruction: clear @res; #UD when SNP is off. */
+static bool insn_begin(const struct rmp *r, struct rmp_result *res, bool page_2m)
+{
+	memset(res, 0, sizeof(*res));
+	res->page_2m = page_2m;
+	if (rmp_enabled(r))
+		return true;
+	res->rc = RMP_RC_FAULT;
+	res->fault.kind = RMP_FAULT_UD;
+	return false;
+}
+
+static void count_fault(struct rmp *r, const struct rmp_fault *f)
+{
+	if (!r)
+		return;
+	switch (f->kind) {
+	case RMP_FAULT_PF:    r->ctr.faults_pf++; break;
+	case RMP_FAULT_NPF:   r->ctr.faults_npf++; break;
+	case RMP_FAULT_VC:    r->ctr.faults_vc++; break;
+	case RMP_FAULT_IOMMU: r->ctr.faults_iommu++; break;
+	default: break;
+	}
+}
+
+/*
+ * Finish an instruction with @rc: latency, stats, and on success the entry
+ * lock on @spa (2M region if @lock_2m) for the instruction's duration.
+ */
+static enum rmp_rc insn_end(struct rmp *r, struct rmp_who *w, enum rmp_insn insn,
+			    struct rmp_result *res, enum rmp_rc rc, uint64_t mem0,
+			    bool lock, uint64_t spa, bool lock_2m)
+{
+	res->rc = rc;
+	if (!r) {
+		res->latency = 0;
+		return rc;
+	}
+	res->latency = rmp_latency(r, insn, res->page_2m, rc);
+	if (rc == RMP_RC_FAULT) {
+		r->ctr.insn_fault[insn]++;
+		count_fault(r, &res->fault);
+	} else {
+		r->ctr.insn[insn][rc]++;
+	}
+	if (rc == RMP_RC_SUCCESS && lock)
+		rmp_lock_add(r, w, spa, lock_2m, res->latency + (w->mem_cycles - mem0));
+	return rc;
+}
+
+static enum rmp_rc insn_fault(struct rmp *r, struct rmp_who *w, enum rmp_insn insn,
+			      struct rmp_result *res, enum rmp_fault_kind kind, uint64_t code,
+			      uint64_t addr, uint64_t mem0)
+{
+	res->fault.kind = kind;
+	res->fault.code = code;
+	res->fault.addr = addr;
+	return insn_end(r, w, insn, res, RMP_RC_FAULT, mem0, false, 0, false);
+}
+
+static uint64_t new_hi(uint64_t old_hi)
+{
+	/* VMPL1..3 lose every permission; the region count stays. */
+	return old_hi & RMP_HI_COUNT_MASK;
+}
+
+/* ------------------------------------------------------------------ */
+/* RMPUPDATE                                                           */
+/* ------------------------------------------------------------------ */
+
+static enum rmp_rc update_input_check(const struct rmp *r, uint64_t spa,
+				      const struct rmp_update_in *in)
+{
+	uint64_t size = in->page_2m ? SIM_SZ_2M : SIM_SZ_4K, a;
+
+	if (spa & (size - 1) || !rmp_addr_of(r, spa, &a))
+		return RMP_RC_FAIL_INPUT;
+	if (in->page_2m && !rmp_addr_of(r, spa + SIM_SZ_2M - 1, &a))
+		return RMP_RC_FAIL_INPUT;
+	if (in->reserved || in->asid > r->cfg.max_asid)
+		return RMP_RC_FAIL_INPUT;
+	if (in->gpa & (size - 1) || in->gpa & ~RMP_LO_GPA_MASK)
+		return RMP_RC_FAIL_INPUT;
+	if (in->assigned && in->asid == 0 && !in->immutable)
+		return RMP_RC_FAIL_INPUT;
+	if (!in->assigned && (in->asid != 0 || in->immutable))
+		return RMP_RC_FAIL_INPUT;
+	return RMP_RC_SUCCESS;
+}
+
+/*
+ * RMPUPDATE.  Any mutable state => @in: assigned, size, immutable, GPA,
+ * ASID from @in; Validated = 0, VMSA = 0, VMPL1..3 permissions = none.
+ */
+enum rmp_rc rmp_update(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
+		       const struct rmp_update_in *in, struct rmp_result *res)
+{
+	struct rmp *r = rmp;
+	uint64_t mem0 = who->mem_cycles, a, ab;
+	struct rmp_raw cur, base, n;
+	enum rmp_lock_hit lh;
+	enum rmp_rc rc;
+	bool was4k, is4k;
+
+	if (!insn_begin(r, res, in->page_2m))
+		return insn_end(r, who, RMP_INSN_RMPUPDATE, res, RMP_RC_FAULT, mem0, false, 0, false);
+	rc = update_input_check(r, spa, in);
+	if (rc != RMP_RC_SUCCESS)
+		return insn_end(r, who, RMP_INSN_RMPUPDATE, res, rc, mem0, false, 0, false);
+	rmp_addr_of(r, spa, &a);
+	rmp_addr_of(r, RMP_REGION(spa), &ab);
+	rmp_raw_read(r, who, a, &cur);
+	if (a == ab)
+		base = cur;
+	else
+		rmp_raw_read(r, who, ab, &base);
+
+	if (rmp_raw_immutable(&cur))
+		return insn_end(r, who, RMP_INSN_RMPUPDATE, res, RMP_RC_FAIL_PERMISSION, mem0,
+				false, 0, false);
+	if (rmp_inuse_find(r, spa, in->page_2m) >= 0)
+		return insn_end(r, who, RMP_INSN_RMPUPDATE, res, RMP_RC_FAIL_INUSE, mem0, false, 0,
+				false);
+	lh = rmp_lock_conflict(r, who, spa, in->page_2m);
+	if (lh != RMP_LOCK_NONE) {
+		r->ctr.lock_conflicts++;
+		return insn_end(r, who, RMP_INSN_RMPUPDATE, res,
+				lh == RMP_LOCK_SAME ? RMP_RC_FAIL_INUSE : RMP_RC_FAIL_OVERLAP, mem0,
+				false, 0, false);
+	}
+	if (in->page_2m ? rmp_region_count(&base) != 0
+			: (a != ab && rmp_raw_assigned(&base) && rmp_raw_2m(&base)) ||
+			  (a == ab && rmp_raw_assigned(&cur) && rmp_raw_2m(&cur)))
+		return insn_end(r, who, RMP_INSN_RMPUPDATE, res, RMP_RC_FAIL_OVERLAP, mem0, false,
+				0, false);
+
+	/* Commit. */
+	n.lo = (in->assigned ? RMP_LO_ASSIGNED : 0) | (in->page_2m ? RMP_LO_PAGESIZE : 0) |
+	       (in->immutable ? RMP_LO_IMMUTABLE : 0) | (in->gpa & RMP_LO_GPA_MASK) |
+	       ((uint64_t)in->asid << RMP_LO_ASID_SHIFT);
+	n.hi = new_hi(cur.hi);
+	was4k = rmp_raw_assigned(&cur) && !rmp_raw_2m(&cur);
+	is4k = in->assigned && !in->page_2m;
+	if (was4k != is4k) {
+		uint64_t cnt = rmp_region_count(&base) + (is4k ? 1u : 0u) - (was4k ? 1u : 0u);
+
+		if (a == ab) {
+			n.hi = (n.hi & ~RMP_HI_COUNT_MASK) | (cnt << RMP_HI_COUNT_SHIFT);
+		} else {
+			base.hi = (base.hi & ~RMP_HI_COUNT_MASK) | (cnt << RMP_HI_COUNT_SHIFT);
+			rmp_raw_write_hi(r, who, ab, base.hi);
+		}
+	}
+	rmp_raw_write(r, who, a, &n);
+	return insn_end(r, who, RMP_INSN_RMPUPDATE, res, RMP_RC_SUCCESS, mem0, true, spa,
+			in->page_2m);
+}
+
+void rmp_update_in_decode(const uint8_t raw[16], struct rmp_update_in *in)
+{
+	uint64_t gpa = 0;
+
+	for (int i = 7; i >= 0; i--)
+		gpa = (gpa << 8) | raw[i];
+	memset(in, 0, sizeof(*in));
+	in->gpa = gpa;
+	in->assigned = raw[8] & 1;
+	in->page_2m = raw[9] & 1;
+	in->immutable = raw[10] & 1;
+	in->asid = (uint32_t)raw[12] | (uint32_t)raw[13] << 8 | (uint32_t)raw[14] << 16 |
+		   (uint32_t)raw[15] << 24;
+	in->reserved = (uint64_t)(raw[8] & 0xfe) | (uint64_t)(raw[9] & 0xfe) << 8 |
+		       (uint64_t)(raw[10] & 0xfe) << 16 | (uint64_t)raw[11] << 24;
+}
+
+/* ------------------------------------------------------------------ */
+/* PSMASH                                                              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * PSMASH.  Assigned 2M entry => 512 assigned 4K entries with GPA base+i*4K
+ * and the same ASID, immutable, Validated, VMSA and VMPL permissions.
+ */
+enum rmp_rc rmp_psmash(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
+		       struct rmp_result *res)
+{
+	struct rmp *r = rmp;
+	uint64_t mem0 = who->mem_cycles, ab, a;
+	struct rmp_raw e2;
+	uint8_t *buf;
+
+	if (!insn_begin(r, res, true))
+		return insn_end(r, who, RMP_INSN_PSMASH, res, RMP_RC_FAULT, mem0, false, 0, false);
+	if (spa & (SIM_SZ_2M - 1) || !rmp_addr_of(r, spa, &ab) ||
+	    !rmp_addr_of(r, spa + SIM_SZ_2M - 1, &a))
+		return insn_end(r, who, RMP_INSN_PSMASH, res, RMP_RC_FAIL_INPUT, mem0, false, 0, false);
+	rmp_raw_read(r, who, ab, &e2);
+	if (rmp_raw_immutable(&e2))
+		return insn_end(r, who, RMP_INSN_PSMASH, res, RMP_RC_FAIL_PERMISSION, mem0, false, 0,
+				false);
+	if (rmp_inuse_find(r, spa, true) >= 0)
+		return insn_end(r, who, RMP_INSN_PSMASH, res, RMP_RC_FAIL_INUSE, mem0, false, 0, false);
+	if (rmp_lock_conflict(r, who, spa, true) != RMP_LOCK_NONE) {
+		r->ctr.lock_conflicts++;
+		return insn_end(r, who, RMP_INSN_PSMASH, res, RMP_RC_FAIL_INUSE, mem0, false, 0, false);
+	}
+	if (!rmp_raw_assigned(&e2) || !rmp_raw_2m(&e2))
+		return insn_end(r, who, RMP_INSN_PSMASH, res, RMP_RC_FAIL_BADADDR, mem0, false, 0,
+				false);
+
+	/* Commit: all 512 entries in one 8 KiB write. */
+	buf = r->scratch;
+	for (unsigned i = 0; i < 512; i++) {
+		uint64_t lo = (e2.lo & ~(RMP_LO_PAGESIZE | RMP_LO_GPA_MASK)) |
+			      ((rmp_raw_gpa(&e2) + (uint64_t)i * SIM_SZ_4K) & RMP_LO_GPA_MASK);
+		uint64_t hi = (e2.hi & RMP_HI_PERMS_MASK) |
+			      (i == 0 ? 512ull << RMP_HI_COUNT_SHIFT : 0);
+
+		for (int b = 0; b < 8; b++) {
+			buf[16 * i + (unsigned)b] = (uint8_t)(lo >> (8 * b));
+			buf[16 * i + 8 + (unsigned)b] = (uint8_t)(hi >> (8 * b));
+		}
+	}
+	who->mem_cycles += sim_mem_write(r->mem, who->agent, SIM_SRC_RMP, ab, buf,
+					 512 * RMP_ENTRY_SIZE);
+	r->ctr.entry_writes += 512;
+	return insn_end(r, who, RMP_INSN_PSMASH, res, RMP_RC_SUCCESS, mem0, true, spa, true);
+}
+
+/* ------------------------------------------------------------------ */
+/* RMPREAD                                                             */
+/* ------------------------------------------------------------------ */
+
+enum rmp_rc rmp_read(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
+		     struct rmp_read_out *out, struct rmp_result *res)
+{
+	struct rmp *r = rmp;
+	uint64_t mem0 = who->mem_cycles, ab;
+	struct rmp_eff eff;
+	struct rmp_raw base;
+	struct rmp_entry *e = &out->ent;
+
+	memset(out, 0, sizeof(*out));
+	out->ent.perms[0] = RMP_PERM_ALL;
+	if (!insn_begin(r, res, false))
+		return insn_end(r, who, RMP_INSN_RMPREAD, res, RMP_RC_FAULT, mem0, false, 0, false);
+	if (spa & (SIM_SZ_4K - 1) || !rmp_is_covered(r, spa))
+		return insn_end(r, who, RMP_INSN_RMPREAD, res, RMP_RC_FAIL_INPUT, mem0, false, 0, false);
+	rmp_lookup(r, who, spa, &eff);
+	rmp_decode(&eff.e, eff.gpa, e);
+	rmp_addr_of(r, RMP_REGION(spa), &ab);
+	if (eff.addr == ab) {
+		base = eff.e;
+	} else {
+		rmp_raw_read(r, who, ab, &base);
+	}
+	e->hpage_region_status = rmp_region_count(&base) != 0;
+	for (int b = 0; b < 8; b++)
+		out->raw[b] = (uint8_t)(e->gpa >> (8 * b));
+	out->raw[8] = e->assigned;
+	out->raw[9] = (uint8_t)(e->page_2m | (e->hpage_region_status << 1));
+	out->raw[10] = e->immutable;
+	for (int b = 0; b < 4; b++)
+		out->raw[12 + b] = (uint8_t)(e->asid >> (8 * b));
+	for (unsigned v = 0; v < RMP_NUM_VMPL; v++)
+		res->perms[v] = e->perms[v];
+	return insn_end(r, who, RMP_INSN_RMPREAD, res, RMP_RC_SUCCESS, mem0, false, 0, false);
+}
+
+/* ------------------------------------------------------------------ */
+/* Guest instructions                                                  */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The RMP access checks a guest instruction makes on its page (private
+ * access): covered, guest-owned, reverse map, mutable, and a 2M nested
+ * leaf on a 4K entry.  Reads the effective entry of @spa into @eff.
+ * Return: 0, or the EXITINFO1 of the #NPF to raise.
+ */
+static uint64_t ginsn_access(struct rmp *r, struct rmp_who *w, const struct rmp_gpage *pg,
+			     uint64_t spa, uint64_t gpa, struct rmp_eff *eff)
+{
+	const uint64_t npf = RMP_NPF_P | RMP_NPF_RMP | RMP_NPF_ENC | RMP_NPF_FINAL;
+
+	rmp_lookup(r, w, spa, eff);
+	if (!eff->covered)
+		return npf;
+	if (!rmp_raw_assigned(&eff->e) || rmp_raw_asid(&eff->e) != pg->asid)
+		return npf;
+	if (eff->gpa != (gpa & ~(SIM_SZ_4K - 1)))
+		return npf;
+	if (rmp_raw_immutable(&eff->e))
+		return npf;
+	if (pg->map_size >= SIM_SZ_2M && !rmp_raw_2m(&eff->e))
+		return npf | RMP_NPF_SIZEM;
+	return 0;
+}
+
+static bool gpage_aligned(const struct rmp_gpage *pg, bool page_2m)
+{
+	uint64_t size = page_2m ? SIM_SZ_2M : SIM_SZ_4K;
+
+	return !((pg->gpa | pg->spa) & (size - 1)) && pg->spa < SIM_PA_LIMIT;
+}
+
+/*
+ * PVALIDATE.  Guest-owned, Validated = !@validate => Validated = @validate.
+ */
+enum rmp_rc rmp_pvalidate(struct rmp *rmp, struct rmp_who *who, const struct rmp_gpage *pg,
+			  bool page_2m, bool validate, struct rmp_result *res)
+{
+	const enum rmp_insn I = RMP_INSN_PVALIDATE;
+	struct rmp *r = rmp;
+	uint64_t mem0 = who->mem_cycles, npf;
+	struct rmp_eff eff;
+
+	if (!insn_begin(r, res, page_2m))
+		return insn_end(r, who, I, res, RMP_RC_FAULT, mem0, false, 0, false);
+	if (pg->vmpl != 0)
+		return insn_fault(r, who, I, res, RMP_FAULT_GP, 0, 0, mem0);
+	if (!gpage_aligned(pg, page_2m))
+		return insn_end(r, who, I, res, RMP_RC_FAIL_INPUT, mem0, false, 0, false);
+	npf = ginsn_access(r, who, pg, pg->spa, pg->gpa, &eff);
+	if (!npf && !page_2m && rmp_raw_2m(&eff.e))
+		npf = RMP_NPF_P | RMP_NPF_RMP | RMP_NPF_ENC | RMP_NPF_FINAL | RMP_NPF_SIZEM;
+	if (npf)
+		return insn_fault(r, who, I, res, RMP_FAULT_NPF, npf, pg->gpa, mem0);
+	if (page_2m && !rmp_raw_2m(&eff.e))
+		return insn_end(r, who, I, res, RMP_RC_FAIL_SIZEMISMATCH, mem0, false, 0, false);
+	if (rmp_lock_conflict(r, who, pg->spa, page_2m) != RMP_LOCK_NONE) {
+		r->ctr.lock_conflicts++;
+		return insn_end(r, who, I, res, RMP_RC_FAIL_INUSE, mem0, false, 0, false);
+	}
+	if (rmp_raw_validated(&eff.e) == validate) {
+		r->ctr.pvalidate_unchanged++;
+		res->changed = false;
+		return insn_end(r, who, I, res, RMP_RC_SUCCESS, mem0, true, pg->spa, page_2m);
+	}
+	/* Commit. */
+	eff.e.lo = validate ? eff.e.lo | RMP_LO_VALIDATED : eff.e.lo & ~RMP_LO_VALIDATED;
+	rmp_raw_write_lo(r, who, eff.addr, eff.e.lo);
+	res->changed = true;
+	return insn_end(r, who, I, res, RMP_RC_SUCCESS, mem0, true, pg->spa, page_2m);
+}
+
+/*
+ * RMPADJUST.  Guest-owned, validated => VMPL @target's mask = @perms, and
+ * (VMPL0) VMSA = @vmsa.
+ */
+enum rmp_rc rmp_adjust(struct rmp *rmp, struct rmp_who *who, const struct rmp_gpage *pg,
+		       bool page_2m, unsigned target, uint8_t perms, bool vmsa,
+		       struct rmp_result *res)
+{
+	const enum rmp_insn I = RMP_INSN_RMPADJUST;
+	struct rmp *r = rmp;
+	uint64_t mem0 = who->mem_cycles, npf;
+	struct rmp_eff eff;
+	uint8_t mine;
+
+	if (!insn_begin(r, res, page_2m))
+		return insn_end(r, who, I, res, RMP_RC_FAULT, mem0, false, 0, false);
+	if (pg->vmpl >= RMP_NUM_VMPL)
+		return insn_fault(r, who, I, res, RMP_FAULT_GP, 0, 0, mem0);
+	if (target >= RMP_NUM_VMPL || (perms & RMP_PERM_RSVD) ||
+	    ((perms & RMP_PERM_W) && !(perms & RMP_PERM_R)) || !gpage_aligned(pg, page_2m) ||
+	    (vmsa && page_2m))
+		return insn_end(r, who, I, res, RMP_RC_FAIL_INPUT, mem0, false, 0, false);
+	if (target <= pg->vmpl)
+		return insn_end(r, who, I, res, RMP_RC_FAIL_PERMISSION, mem0, false, 0, false);
+	npf = ginsn_access(r, who, pg, pg->spa, pg->gpa, &eff);
+	if (!npf && !page_2m && rmp_raw_2m(&eff.e))
+		npf = RMP_NPF_P | RMP_NPF_RMP | RMP_NPF_ENC | RMP_NPF_FINAL | RMP_NPF_SIZEM;
+	if (npf)
+		return insn_fault(r, who, I, res, RMP_FAULT_NPF, npf, pg->gpa, mem0);
+	if (page_2m && !rmp_raw_2m(&eff.e))
+		return insn_end(r, who, I, res, RMP_RC_FAIL_SIZEMISMATCH, mem0, false, 0, false);
+	if (!rmp_raw_validated(&eff.e))
+		return insn_fault(r, who, I, res, RMP_FAULT_VC, RMP_VC_NOT_VALIDATED, pg->gpa, mem0);
+	mine = rmp_raw_perms(&eff.e, pg->vmpl);
+	if ((perms & ~mine) || (pg->vmpl != 0 && vmsa != rmp_raw_vmsa(&eff.e)))
+		return insn_end(r, who, I, res, RMP_RC_FAIL_PERMISSION, mem0, false, 0, false);
+	if (rmp_inuse_find(r, pg->spa, page_2m) >= 0)
+		return insn_end(r, who, I, res, RMP_RC_FAIL_INUSE, mem0, false, 0, false);
+	if (rmp_lock_conflict(r, who, pg->spa, page_2m) != RMP_LOCK_NONE) {
+		r->ctr.lock_conflicts++;
+		return insn_end(r, who, I, res, RMP_RC_FAIL_INUSE, mem0, false, 0, false);
+	}
+	/* Commit. */
+	eff.e.hi = (eff.e.hi & ~(0xffull << RMP_HI_PERM_SHIFT(target))) |
+		   (uint64_t)perms << RMP_HI_PERM_SHIFT(target);
+	if (pg->vmpl == 0)
+		eff.e.lo = vmsa ? eff.e.lo | RMP_LO_VMSA : eff.e.lo & ~RMP_LO_VMSA;
+	rmp_raw_write(r, who, eff.addr, &eff.e);
+	return insn_end(r, who, I, res, RMP_RC_SUCCESS, mem0, true, pg->spa, page_2m);
+}
+
+/* RMPQUERY: read-only; no lock. */
+enum rmp_rc rmp_query(struct rmp *rmp, struct rmp_who *who, const struct rmp_gpage *pg,
+		      struct rmp_result *res)
+{
+	const enum rmp_insn I = RMP_INSN_RMPQUERY;
+	struct rmp *r = rmp;
+	uint64_t mem0 = who->mem_cycles, npf;
+	struct rmp_eff eff;
+
+	if (!insn_begin(r, res, false))
+		return insn_end(r, who, I, res, RMP_RC_FAULT, mem0, false, 0, false);
+	if (pg->vmpl >= RMP_NUM_VMPL)
+		return insn_fault(r, who, I, res, RMP_FAULT_GP, 0, 0, mem0);
+	if (!gpage_aligned(pg, false))
+		return insn_end(r, who, I, res, RMP_RC_FAIL_INPUT, mem0, false, 0, false);
+	npf = ginsn_access(r, who, pg, pg->spa, pg->gpa, &eff);
+	if (npf)
+		return insn_fault(r, who, I, res, RMP_FAULT_NPF, npf, pg->gpa, mem0);
+	for (unsigned v = 0; v < RMP_NUM_VMPL; v++)
+		res->perms[v] = rmp_raw_perms(&eff.e, v);
+	insn_end(r, who, I, res, RMP_RC_SUCCESS, mem0, false, 0, false);
+	res->page_2m = rmp_raw_2m(&eff.e);
+	return RMP_RC_SUCCESS;
+}

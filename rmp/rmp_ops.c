@@ -1,0 +1,675 @@
+/*
+ * rmp_ops.c - the rmp module: configuration keys, attach/detach/summary,
+ * and the RMP operations of the operation language (spelled exactly as in
+ * the shared design doc script-language.md; extensions in docs/rmp.md):
+ *
+ *   rmpupdate spa= [assigned=] [asid=] [gpa=] [size=4k|2m] [immutable=]
+ *   psmash    spa=
+ *   rmpread   spa=
+ *   pvalidate asid= gpa= spa= [size=] [validate=] [vmpl=] [map=]
+ *   rmpadjust asid= gpa= spa= [size=] [vmpl=] target= perms= [vmsa=] [map=]
+ *   rmpquery  asid= gpa= spa= [vmpl=] [map=]
+ *   host_access  spa= kind=read|write|fetch [map=]
+ *   guest_access asid= gpa= spa= kind=read|write|fetch|ptread|ptwrite
+ *                [c=] [map=] [vmpl=] [user=] [snp=]
+ *   vmrun  asid= vmsa= [vmcb=] [gpa=] [avic=]
+ *   vmexit
+ *   rmp info, rmp entry spa=
+ *
+ * Each op runs on its agent at its start cycle and advances the agent by
+ * the instruction latency plus the memory cycles spent on RMP entries.
+ */
+#include "rmp/rmp_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ */
+/* Configuration keys                                                  */
+/* ------------------------------------------------------------------ */
+
+/* ORDER: enum rmp_mode */
+static const char *const mode_choices[] = { "off", "contiguous", "segmented", NULL };
+
+static const struct sim_cfg_key rmp_keys[] = {
+	{ "rmp.mode", SIM_CFG_ENUM, 0, 0, "contiguous", mode_choices,
+	  "SEV-SNP RMP: off (SNP disabled), contiguous (RMP_BASE..RMP_END) or segmented (RST)" },
+	{ "rmp.base", SIM_CFG_U64, 0, SIM_PA_LIMIT - 1, "0", NULL,
+	  "RMP_BASE, 1 MiB aligned; 0 = at the top of machine.mem, 1 MiB aligned" },
+	{ "rmp.coverage", SIM_CFG_SIZE, 0, SIM_PA_LIMIT, "0", NULL,
+	  "Contiguous RMP: bytes of SPA covered from 0 (multiple of 2m); 0 = all of machine.mem" },
+	{ "rmp.segment_size", SIM_CFG_SIZE, 1ull << 30, 1ull << 51, "64g", NULL,
+	  "Segmented RMP: bytes of SPA per RST entry (power of two, 1g..2^51)" },
+	{ "rmp.uncovered_segments", SIM_CFG_STR, 0, 0, "", NULL,
+	  "Segmented RMP: comma-separated segment indices left without an RMP (RST entry 0)" },
+	{ "rmp.max_asid", SIM_CFG_U64, 1, 1023, "1023", NULL,
+	  "Largest ASID RMPUPDATE and VMRUN accept (the raw entry has 10 ASID bits)" },
+	{ "rmp.spurious_faults", SIM_CFG_BOOL, 0, 1, "1", NULL,
+	  "An access that finds its RMP entry locked by another agent's instruction faults (software retries)" },
+	{ "rmp.erratum_2m_inuse", SIM_CFG_BOOL, 0, 1, "0", NULL,
+	  "Host write through a 2M/1G mapping faults when the 2M base page is an in-use VMCB/VMSA/AVIC page" },
+	{ "rmp.iommu_check_reads", SIM_CFG_BOOL, 0, 1, "0", NULL,
+	  "DMA reads are RMP-checked like writes (must be hypervisor-owned)" },
+	{ "lat.rmp.rmpupdate", SIM_CFG_U64, 0, 10000000, NULL, NULL,
+	  "Cycles of a successful 4K RMPUPDATE (checks, entry update, lock held), excl. entry memory accesses" },
+	{ "lat.rmp.rmpupdate_2m", SIM_CFG_U64, 0, 10000000, NULL, NULL,
+	  "Cycles of a successful 2M RMPUPDATE, excl. entry memory accesses" },
+	{ "lat.rmp.psmash", SIM_CFG_U64, 0, 10000000, NULL, NULL,
+	  "Cycles of a successful PSMASH (512 entries rewritten), excl. entry memory accesses" },
+	{ "lat.rmp.pvalidate", SIM_CFG_U64, 0, 10000000, NULL, NULL,
+	  "Cycles of a successful 4K PVALIDATE, excl. entry memory accesses and the GVA translation" },
+	{ "lat.rmp.pvalidate_2m", SIM_CFG_U64, 0, 10000000, NULL, NULL,
+	  "Cycles of a successful 2M PVALIDATE, excl. entry memory accesses" },
+	{ "lat.rmp.rmpadjust", SIM_CFG_U64, 0, 10000000, NULL, NULL,
+	  "Cycles of a successful RMPADJUST, excl. entry memory accesses" },
+	{ "lat.rmp.rmpquery", SIM_CFG_U64, 0, 10000000, NULL, NULL,
+	  "Cycles of a successful RMPQUERY, excl. entry memory accesses" },
+	{ "lat.rmp.rmpread", SIM_CFG_U64, 0, 10000000, NULL, NULL,
+	  "Cycles of a successful RMPREAD, excl. entry memory accesses" },
+	{ "lat.rmp.fail", SIM_CFG_U64, 0, 10000000, NULL, NULL,
+	  "Cycles of any SNP instruction that returns a failure code or raises an exception" },
+	{ "lat.rmp.vmrun", SIM_CFG_U64, 0, 10000000, NULL, NULL,
+	  "Cycles of VMRUN's SNP checks and in-use marking (the world switch itself is the CPU's)" },
+	{ "lat.rmp.vmexit", SIM_CFG_U64, 0, 10000000, NULL, NULL,
+	  "Cycles of #VMEXIT's release of in-use pages (the world switch itself is the CPU's)" },
+	{ NULL, 0, 0, 0, NULL, NULL, NULL }
+};
+
+static uint32_t lat_key(const struct sim *s, const char *name)
+{
+	char key[64];
+
+	snprintf(key, sizeof(key), "lat.rmp.%s", name);
+	return (uint32_t)sim_cfg_u64(s, key);
+}
+
+/* "1,3,7" => bitmap.  Return 0 or -1 with @err naming the key. */
+static int parse_segments(const char *text, uint64_t *bits, struct sim_err *err)
+{
+	char buf[256], *save = NULL, *tok;
+
+	if (strlen(text) >= sizeof(buf))
+		return sim_err_set(err, "rmp.uncovered_segments: list too long");
+	strcpy(buf, text);
+	for (tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+		uint64_t v;
+
+		if (sim_parse_u64(tok, &v) || v >= RMP_RST_ENTRIES)
+			return sim_err_set(err, "rmp.uncovered_segments: '%s': not a segment index "
+					   "0..%u", tok, RMP_RST_ENTRIES - 1);
+		bits[v / 64] |= 1ull << (v % 64);
+	}
+	return 0;
+}
+
+static int rmp_attach(struct sim *s, struct sim_err *err)
+{
+	struct rmp_config cfg;
+	struct rmp *r;
+	uint64_t segsz;
+
+	rmp_config_default(&cfg);
+	cfg.mode = (enum rmp_mode)sim_cfg_enum(s, "rmp.mode");
+	cfg.base = sim_cfg_u64(s, "rmp.base") ? sim_cfg_u64(s, "rmp.base") : RMP_NO_ADDR;
+	cfg.coverage = sim_cfg_u64(s, "rmp.coverage");
+	segsz = sim_cfg_u64(s, "rmp.segment_size");
+	if (segsz & (segsz - 1))
+		return sim_err_set(err, "rmp.segment_size: 0x%llx: must be a power of two",
+				   (unsigned long long)segsz);
+	cfg.segment_shift = (unsigned)__builtin_ctzll(segsz);
+	if (parse_segments(sim_cfg_str(s, "rmp.uncovered_segments"), cfg.uncovered, err))
+		return -1;
+	cfg.max_asid = (uint32_t)sim_cfg_u64(s, "rmp.max_asid");
+	cfg.spurious_faults = sim_cfg_bool(s, "rmp.spurious_faults");
+	cfg.erratum_2m_inuse = sim_cfg_bool(s, "rmp.erratum_2m_inuse");
+	cfg.iommu_check_reads = sim_cfg_bool(s, "rmp.iommu_check_reads");
+	for (unsigned i = 0; i < RMP_INSN_COUNT; i++)
+		cfg.lat.insn[i] = lat_key(s, rmp_insn_name((enum rmp_insn)i));
+	cfg.lat.rmpupdate_2m = lat_key(s, "rmpupdate_2m");
+	cfg.lat.pvalidate_2m = lat_key(s, "pvalidate_2m");
+	cfg.lat.fail = lat_key(s, "fail");
+	cfg.lat.vmrun = lat_key(s, "vmrun");
+	cfg.lat.vmexit = lat_key(s, "vmexit");
+	r = rmp_new(sim_mem(s), &cfg, err);
+	if (!r)
+		return -1;
+	rmp_register_stats(r, s);
+	sim_set_model(s, SIM_SLOT_RMP, r);
+	return 0;
+}
+
+static void rmp_detach(struct sim *s)
+{
+	rmp_free(sim_get_model(s, SIM_SLOT_RMP));
+	sim_set_model(s, SIM_SLOT_RMP, NULL);
+}
+
+static void rmp_summary(struct sim *s, FILE *out)
+{
+	const struct rmp *r = sim_get_model(s, SIM_SLOT_RMP);
+	const struct rmp_counters *c;
+	uint64_t insns = 0;
+
+	if (!rmp_enabled(r)) {
+		fprintf(out, "rmp: off (SNP disabled)\n");
+		return;
+	}
+	c = rmp_counters(r);
+	for (unsigned i = 0; i < RMP_INSN_COUNT; i++) {
+		insns += c->insn_fault[i];
+		for (unsigned v = 0; v < RMP_RC_SLOTS; v++)
+			insns += c->insn[i][v];
+	}
+	fprintf(out, "rmp: %s table 0x%llx-0x%llx\n", mode_choices[r->cfg.mode],
+		(unsigned long long)r->base, (unsigned long long)r->end);
+	fprintf(out, "rmp: %llu instructions, %llu checks, %llu faults (%llu spurious), "
+		"%llu lock conflicts\n", (unsigned long long)insns,
+		(unsigned long long)(c->checks_host + c->checks_guest + c->checks_dma),
+		(unsigned long long)(c->faults_pf + c->faults_npf + c->faults_vc + c->faults_iommu),
+		(unsigned long long)c->spurious_faults, (unsigned long long)c->lock_conflicts);
+}
+
+/* ------------------------------------------------------------------ */
+/* Script operations                                                   */
+/* ------------------------------------------------------------------ */
+
+static const char *const host_kinds[] = { "read", "write", "fetch", NULL };
+static const char *const guest_kinds[] = { "read", "write", "fetch", "ptread", "ptwrite", NULL };
+
+/* One call's context. */
+struct opctx {
+	struct sim_call *c;
+	struct sim_agent *a;
+	struct rmp *r;
+	struct rmp_who who;
+};
+
+static void ctx_init(struct opctx *x, struct sim_call *c)
+{
+	x->c = c;
+	x->a = sim_call_agent(c);
+	x->r = sim_get_model(sim_call_sim(c), SIM_SLOT_RMP);
+	x->who.now = sim_now(x->a);
+	x->who.agent = sim_agent_id(x->a);
+	x->who.mem_cycles = 0;
+}
+
+/* An address argument: must fit the 52-bit physical/guest address space. */
+static bool arg_addr(struct opctx *x, const char *key, uint64_t def, uint64_t *out)
+{
+	*out = sim_arg_u64(x->c, key, def);
+	if (*out >= SIM_PA_LIMIT) {
+		sim_call_bad_arg(x->c, key, "0x%llx is beyond the 52-bit address space",
+				 (unsigned long long)*out);
+		return false;
+	}
+	return true;
+}
+
+/* size=4k|2m (the page-size input bit): *is_2m. */
+static bool arg_pagesize(struct opctx *x, bool *is_2m)
+{
+	uint64_t v = sim_arg_u64(x->c, "size", SIM_SZ_4K);
+
+	if (v != SIM_SZ_4K && v != SIM_SZ_2M) {
+		sim_call_bad_arg(x->c, "size", "must be 4k or 2m");
+		return false;
+	}
+	*is_2m = v == SIM_SZ_2M;
+	return true;
+}
+
+/* map=4k|2m|1g. */
+static bool arg_map(struct opctx *x, uint64_t *map)
+{
+	*map = sim_arg_u64(x->c, "map", SIM_SZ_4K);
+	if (*map != SIM_SZ_4K && *map != SIM_SZ_2M && *map != SIM_SZ_1G) {
+		sim_call_bad_arg(x->c, "map", "must be 4k, 2m or 1g");
+		return false;
+	}
+	return true;
+}
+
+static bool arg_vmpl(struct opctx *x, unsigned *vmpl)
+{
+	uint64_t v = sim_arg_u64(x->c, "vmpl", 0);
+
+	if (v >= RMP_NUM_VMPL) {
+		sim_call_bad_arg(x->c, "vmpl", "must be 0..%u", RMP_NUM_VMPL - 1);
+		return false;
+	}
+	*vmpl = (unsigned)v;
+	return true;
+}
+
+static bool arg_asid(struct opctx *x, uint32_t *asid)
+{
+	uint64_t v = sim_arg_u64(x->c, "asid", 0);
+
+	if (v > UINT32_MAX) {
+		sim_call_bad_arg(x->c, "asid", "does not fit the 32-bit ASID operand");
+		return false;
+	}
+	*asid = (uint32_t)v;
+	return true;
+}
+
+/* The guest page of a guest instruction. */
+static bool arg_gpage(struct opctx *x, struct rmp_gpage *pg)
+{
+	memset(pg, 0, sizeof(*pg));
+	return arg_asid(x, &pg->asid) && arg_addr(x, "gpa", 0, &pg->gpa) &&
+	       arg_addr(x, "spa", 0, &pg->spa) && arg_vmpl(x, &pg->vmpl) &&
+	       arg_map(x, &pg->map_size);
+}
+
+static const char *fmt_perms(uint8_t p, char buf[8])
+{
+	size_t n = 0;
+
+	if (!p)
+		return "none";
+	if (p & RMP_PERM_R)
+		buf[n++] = 'r';
+	if (p & RMP_PERM_W)
+		buf[n++] = 'w';
+	if (p & RMP_PERM_XU)
+		buf[n++] = 'u';
+	if (p & RMP_PERM_XS)
+		buf[n++] = 's';
+	if (p & RMP_PERM_SSS)
+		buf[n++] = 'S';
+	buf[n] = 0;
+	return buf;
+}
+
+/* perms=none or letters of rwus, each at most once. */
+static bool arg_perms(struct opctx *x, uint8_t *out)
+{
+	const char *t = sim_arg_str(x->c, "perms", "none");
+
+	*out = 0;
+	if (strcmp(t, "none") == 0)
+		return true;
+	if (!*t)
+		goto bad;
+	for (; *t; t++) {
+		uint8_t bit;
+
+		switch (*t) {
+		case 'r': bit = RMP_PERM_R; break;
+		case 'w': bit = RMP_PERM_W; break;
+		case 'u': bit = RMP_PERM_XU; break;
+		case 's': bit = RMP_PERM_XS; break;
+		default: goto bad;
+		}
+		if (*out & bit)
+			goto bad;
+		*out |= bit;
+	}
+	return true;
+bad:
+	sim_call_bad_arg(x->c, "perms", "must be 'none' or letters from r, w, u, s (each once)");
+	return false;
+}
+
+static void emit_fault_token(struct sim_call *c, const struct rmp_fault *f)
+{
+	char tok[128];
+
+	rmp_fault_format(f, tok, sizeof(tok));
+	sim_call_result(c, "%s", tok);
+	if (f->spurious)
+		sim_call_field(c, "spurious", "1");
+}
+
+/* Print an instruction's result and charge its cycles. */
+static void finish_insn(struct opctx *x, enum rmp_insn insn, const struct rmp_result *res)
+{
+	if (res->rc == RMP_RC_FAULT)
+		emit_fault_token(x->c, &res->fault);
+	else
+		sim_call_result(x->c, "%s", rmp_rc_name(insn, res->rc));
+}
+
+static void charge(struct opctx *x, uint64_t fixed)
+{
+	sim_advance(x->a, fixed + x->who.mem_cycles);
+}
+
+static void op_rmpupdate(struct sim_call *c)
+{
+	struct opctx x;
+	struct rmp_update_in in;
+	struct rmp_result res;
+	uint64_t spa;
+
+	ctx_init(&x, c);
+	memset(&in, 0, sizeof(in));
+	if (!arg_addr(&x, "spa", 0, &spa) || !arg_addr(&x, "gpa", 0, &in.gpa) ||
+	    !arg_asid(&x, &in.asid) || !arg_pagesize(&x, &in.page_2m))
+		return;
+	in.assigned = sim_arg_bool(c, "assigned", false);
+	in.immutable = sim_arg_bool(c, "immutable", false);
+	rmp_update(x.r, &x.who, spa, &in, &res);
+	finish_insn(&x, RMP_INSN_RMPUPDATE, &res);
+	charge(&x, res.latency);
+}
+
+static void op_psmash(struct sim_call *c)
+{
+	struct opctx x;
+	struct rmp_result res;
+	uint64_t spa;
+
+	ctx_init(&x, c);
+	if (!arg_addr(&x, "spa", 0, &spa))
+		return;
+	rmp_psmash(x.r, &x.who, spa, &res);
+	finish_insn(&x, RMP_INSN_PSMASH, &res);
+	charge(&x, res.latency);
+}
+
+static void field_perms(struct sim_call *c, const uint8_t *perms)
+{
+	char b[8], key[8];
+
+	for (unsigned v = 1; v < RMP_NUM_VMPL; v++) {
+		snprintf(key, sizeof(key), "perms%u", v);
+		sim_call_field(c, key, "%s", fmt_perms(perms[v], b));
+	}
+}
+
+static void op_rmpread(struct sim_call *c)
+{
+	struct opctx x;
+	struct rmp_result res;
+	struct rmp_read_out out;
+	uint64_t spa;
+
+	ctx_init(&x, c);
+	if (!arg_addr(&x, "spa", 0, &spa))
+		return;
+	rmp_read(x.r, &x.who, spa, &out, &res);
+	finish_insn(&x, RMP_INSN_RMPREAD, &res);
+	if (res.rc == RMP_RC_SUCCESS) {
+		const struct rmp_entry *e = &out.ent;
+
+		sim_call_field_u64(c, "assigned", e->assigned);
+		sim_call_field(c, "size", "%s", e->page_2m ? "2m" : "4k");
+		sim_call_field_u64(c, "immutable", e->immutable);
+		sim_call_field_u64(c, "asid", e->asid);
+		sim_call_field_hex(c, "gpa", e->gpa);
+		sim_call_field_u64(c, "validated", e->validated);
+		sim_call_field_u64(c, "vmsa", e->vmsa);
+		field_perms(c, e->perms);
+		sim_call_field_u64(c, "hpage", e->hpage_region_status);
+	}
+	charge(&x, res.latency);
+}
+
+static void op_pvalidate(struct sim_call *c)
+{
+	struct opctx x;
+	struct rmp_gpage pg;
+	struct rmp_result res;
+	bool is_2m;
+
+	ctx_init(&x, c);
+	if (!arg_gpage(&x, &pg) || !arg_pagesize(&x, &is_2m))
+		return;
+	rmp_pvalidate(x.r, &x.who, &pg, is_2m, sim_arg_bool(c, "validate", true), &res);
+	finish_insn(&x, RMP_INSN_PVALIDATE, &res);
+	if (res.rc == RMP_RC_SUCCESS)
+		sim_call_field_u64(c, "changed", res.changed);
+	charge(&x, res.latency);
+}
+
+static void op_rmpadjust(struct sim_call *c)
+{
+	struct opctx x;
+	struct rmp_gpage pg;
+	struct rmp_result res;
+	uint64_t target;
+	uint8_t perms;
+	bool is_2m;
+
+	ctx_init(&x, c);
+	if (!arg_gpage(&x, &pg) || !arg_pagesize(&x, &is_2m) || !arg_perms(&x, &perms))
+		return;
+	target = sim_arg_u64(c, "target", 0);
+	if (target > 0xff) {
+		sim_call_bad_arg(c, "target", "does not fit the 8-bit target VMPL field");
+		return;
+	}
+	rmp_adjust(x.r, &x.who, &pg, is_2m, (unsigned)target, perms, sim_arg_bool(c, "vmsa", false),
+		   &res);
+	finish_insn(&x, RMP_INSN_RMPADJUST, &res);
+	charge(&x, res.latency);
+}
+
+static void op_rmpquery(struct sim_call *c)
+{
+	struct opctx x;
+	struct rmp_gpage pg;
+	struct rmp_result res;
+
+	ctx_init(&x, c);
+	if (!arg_gpage(&x, &pg))
+		return;
+	rmp_query(x.r, &x.who, &pg, &res);
+	finish_insn(&x, RMP_INSN_RMPQUERY, &res);
+	if (res.rc == RMP_RC_SUCCESS) {
+		field_perms(c, res.perms);
+		sim_call_field(c, "size", "%s", res.page_2m ? "2m" : "4k");
+	}
+	charge(&x, res.latency);
+}
+
+static void op_host_access(struct sim_call *c)
+{
+	struct opctx x;
+	struct rmp_fault f;
+	uint64_t spa, map;
+	unsigned kind;
+
+	ctx_init(&x, c);
+	if (!arg_addr(&x, "spa", 0, &spa) || !arg_map(&x, &map))
+		return;
+	kind = sim_arg_enum(c, "kind", 0);
+	rmp_check_host(x.r, &x.who, spa, kind == 1, map, &f);
+	emit_fault_token(c, &f);
+	charge(&x, 0);
+}
+
+static void op_guest_access(struct sim_call *c)
+{
+	static const enum rmp_access kinds[] = {
+		RMP_ACC_READ, RMP_ACC_WRITE, RMP_ACC_FETCH_SUP, RMP_ACC_PT_READ, RMP_ACC_PT_WRITE,
+	};
+	struct opctx x;
+	struct rmp_gaccess ga;
+	struct rmp_fault f;
+
+	ctx_init(&x, c);
+	memset(&ga, 0, sizeof(ga));
+	if (!arg_asid(&x, &ga.asid) || !arg_addr(&x, "gpa", 0, &ga.gpa) ||
+	    !arg_addr(&x, "spa", 0, &ga.spa) || !arg_vmpl(&x, &ga.vmpl) || !arg_map(&x, &ga.map_size))
+		return;
+	ga.kind = kinds[sim_arg_enum(c, "kind", 0)];
+	ga.user = sim_arg_bool(c, "user", false);
+	if (ga.kind == RMP_ACC_FETCH_SUP && ga.user)
+		ga.kind = RMP_ACC_FETCH_USER;
+	ga.c_bit = sim_arg_bool(c, "c", true);
+	ga.snp = sim_arg_bool(c, "snp", true);
+	rmp_check_guest(x.r, &x.who, &ga, &f);
+	emit_fault_token(c, &f);
+	charge(&x, 0);
+}
+
+/* Default VMCB of cpuN: the page 0xff000 - N * 4K (just below 1 MiB). */
+static uint64_t default_vmcb(int agent)
+{
+	return 0xff000ull - (uint64_t)(agent & 0xff) * SIM_SZ_4K;
+}
+
+static void op_vmrun(struct sim_call *c)
+{
+	struct opctx x;
+	struct rmp_vmrun_in in;
+	struct rmp_fault f;
+
+	ctx_init(&x, c);
+	memset(&in, 0, sizeof(in));
+	if (!arg_asid(&x, &in.asid) || !arg_addr(&x, "vmsa", 0, &in.vmsa) ||
+	    !arg_addr(&x, "vmcb", default_vmcb(x.who.agent), &in.vmcb))
+		return;
+	in.vmsa_gpa = RMP_NO_ADDR;
+	in.avic = RMP_NO_ADDR;
+	if (sim_arg_has(c, "gpa") && !arg_addr(&x, "gpa", 0, &in.vmsa_gpa))
+		return;
+	if (sim_arg_has(c, "avic") && !arg_addr(&x, "avic", 0, &in.avic))
+		return;
+	rmp_vmrun(x.r, &x.who, &in, &f);
+	emit_fault_token(c, &f);
+	charge(&x, x.r ? x.r->cfg.lat.vmrun : 0);
+}
+
+static void op_vmexit(struct sim_call *c)
+{
+	struct opctx x;
+
+	ctx_init(&x, c);
+	if (rmp_vmexit(x.r, &x.who))
+		sim_call_result(c, "ERROR(not-in-guest)");
+	else
+		sim_call_result(c, "OK");
+	charge(&x, x.r ? x.r->cfg.lat.vmexit : 0);
+}
+
+static void op_rmp_info(struct sim_call *c)
+{
+	struct opctx x;
+
+	ctx_init(&x, c);
+	sim_call_result(c, "OK");
+	sim_call_field(c, "mode", "%s", x.r ? mode_choices[x.r->cfg.mode] : "off");
+	if (!rmp_enabled(x.r))
+		return;
+	sim_call_field_hex(c, "base", x.r->base);
+	sim_call_field_hex(c, "end", x.r->end);
+	if (x.r->cfg.mode == RMP_MODE_CONTIGUOUS) {
+		sim_call_field_hex(c, "coverage", x.r->cover);
+	} else {
+		char b[32];
+
+		sim_call_field(c, "segment", "%s", sim_fmt_size(1ull << x.r->cfg.segment_shift, b));
+		sim_call_field_u64(c, "segments", x.r->nseg);
+	}
+}
+
+static void op_rmp_entry(struct sim_call *c)
+{
+	struct opctx x;
+	struct rmp_entry e;
+	uint64_t spa, addr;
+
+	ctx_init(&x, c);
+	if (!arg_addr(&x, "spa", 0, &spa))
+		return;
+	if (!rmp_entry_addr(x.r, spa, &addr) || !rmp_entry_get(x.r, spa, &e)) {
+		sim_call_result(c, "ERROR(not-covered)");
+		return;
+	}
+	sim_call_result(c, "OK");
+	sim_call_field_hex(c, "addr", addr);
+	sim_call_field_hex(c, "lo", e.raw_lo);
+	sim_call_field_hex(c, "hi", e.raw_hi);
+}
+
+#define A_END { NULL, 0, false, NULL }
+
+static const struct sim_arg_spec rmpupdate_args[] = {
+	{ "spa", SIM_ARG_U64, true, NULL },        { "assigned", SIM_ARG_BOOL, false, NULL },
+	{ "asid", SIM_ARG_U64, false, NULL },      { "gpa", SIM_ARG_U64, false, NULL },
+	{ "size", SIM_ARG_SIZE, false, NULL },     { "immutable", SIM_ARG_BOOL, false, NULL },
+	A_END
+};
+static const struct sim_arg_spec spa_args[] = { { "spa", SIM_ARG_U64, true, NULL }, A_END };
+static const struct sim_arg_spec pvalidate_args[] = {
+	{ "asid", SIM_ARG_U64, true, NULL },   { "gpa", SIM_ARG_U64, true, NULL },
+	{ "spa", SIM_ARG_U64, true, NULL },    { "size", SIM_ARG_SIZE, false, NULL },
+	{ "validate", SIM_ARG_BOOL, false, NULL }, { "vmpl", SIM_ARG_U64, false, NULL },
+	{ "map", SIM_ARG_SIZE, false, NULL },  A_END
+};
+static const struct sim_arg_spec rmpadjust_args[] = {
+	{ "asid", SIM_ARG_U64, true, NULL },   { "gpa", SIM_ARG_U64, true, NULL },
+	{ "spa", SIM_ARG_U64, true, NULL },    { "size", SIM_ARG_SIZE, false, NULL },
+	{ "vmpl", SIM_ARG_U64, false, NULL },  { "target", SIM_ARG_U64, true, NULL },
+	{ "perms", SIM_ARG_STR, true, NULL },  { "vmsa", SIM_ARG_BOOL, false, NULL },
+	{ "map", SIM_ARG_SIZE, false, NULL },  A_END
+};
+static const struct sim_arg_spec rmpquery_args[] = {
+	{ "asid", SIM_ARG_U64, true, NULL },   { "gpa", SIM_ARG_U64, true, NULL },
+	{ "spa", SIM_ARG_U64, true, NULL },    { "vmpl", SIM_ARG_U64, false, NULL },
+	{ "map", SIM_ARG_SIZE, false, NULL },  A_END
+};
+static const struct sim_arg_spec host_access_args[] = {
+	{ "spa", SIM_ARG_U64, true, NULL },    { "kind", SIM_ARG_ENUM, true, host_kinds },
+	{ "map", SIM_ARG_SIZE, false, NULL },  A_END
+};
+static const struct sim_arg_spec guest_access_args[] = {
+	{ "asid", SIM_ARG_U64, true, NULL },   { "gpa", SIM_ARG_U64, true, NULL },
+	{ "spa", SIM_ARG_U64, true, NULL },    { "kind", SIM_ARG_ENUM, true, guest_kinds },
+	{ "c", SIM_ARG_BOOL, false, NULL },    { "map", SIM_ARG_SIZE, false, NULL },
+	{ "vmpl", SIM_ARG_U64, false, NULL },  { "user", SIM_ARG_BOOL, false, NULL },
+	{ "snp", SIM_ARG_BOOL, false, NULL },  A_END
+};
+static const struct sim_arg_spec vmrun_args[] = {
+	{ "asid", SIM_ARG_U64, true, NULL },   { "vmsa", SIM_ARG_U64, true, NULL },
+	{ "vmcb", SIM_ARG_U64, false, NULL },  { "gpa", SIM_ARG_U64, false, NULL },
+	{ "avic", SIM_ARG_U64, false, NULL },  A_END
+};
+static const struct sim_arg_spec no_args[] = { A_END };
+
+static const struct sim_op rmp_ops[] = {
+	{ "rmpupdate", rmpupdate_args,
+	  "rmpupdate spa=ADDR [assigned=0|1] [asid=N] [gpa=ADDR] [size=4k|2m] [immutable=0|1]",
+	  "RMPUPDATE: set the RMP entry of spa (hypervisor)", op_rmpupdate },
+	{ "psmash", spa_args, "psmash spa=ADDR",
+	  "PSMASH: split the 2M RMP entry at spa into 512 4K entries", op_psmash },
+	{ "rmpread", spa_args, "rmpread spa=ADDR",
+	  "RMPREAD: the effective RMP entry of spa", op_rmpread },
+	{ "pvalidate", pvalidate_args,
+	  "pvalidate asid=N gpa=ADDR spa=ADDR [size=4k|2m] [validate=1|0] [vmpl=N] [map=4k|2m]",
+	  "PVALIDATE by the guest (gpa mapped to spa by a nested leaf of size map)", op_pvalidate },
+	{ "rmpadjust", rmpadjust_args,
+	  "rmpadjust asid=N gpa=ADDR spa=ADDR [size=4k|2m] [vmpl=N] target=N perms=PERMS [vmsa=0|1] "
+	  "[map=4k|2m]",
+	  "RMPADJUST by the guest: permissions of VMPL target, VMSA bit", op_rmpadjust },
+	{ "rmpquery", rmpquery_args, "rmpquery asid=N gpa=ADDR spa=ADDR [vmpl=N] [map=4k|2m]",
+	  "RMPQUERY by the guest: VMPL1..3 permissions and page size", op_rmpquery },
+	{ "host_access", host_access_args, "host_access spa=ADDR kind=read|write|fetch [map=4k|2m|1g]",
+	  "RMP check of a host access (no data is moved)", op_host_access },
+	{ "guest_access", guest_access_args,
+	  "guest_access asid=N gpa=ADDR spa=ADDR kind=read|write|fetch|ptread|ptwrite [c=0|1] "
+	  "[map=4k|2m|1g] [vmpl=N] [user=0|1] [snp=0|1]",
+	  "RMP check of a guest access (no data is moved)", op_guest_access },
+	{ "vmrun", vmrun_args, "vmrun asid=N vmsa=ADDR [vmcb=ADDR] [gpa=ADDR] [avic=ADDR]",
+	  "VMRUN's SNP checks; VMCB/VMSA/AVIC in use on this agent until vmexit", op_vmrun },
+	{ "vmexit", no_args, "vmexit", "#VMEXIT: release this agent's in-use pages", op_vmexit },
+	{ "rmp info", no_args, "rmp info", "RMP mode, table location and coverage", op_rmp_info },
+	{ "rmp entry", spa_args, "rmp entry spa=ADDR",
+	  "raw 16-byte RMP entry of spa's page (address, lo and hi quadwords), untimed", op_rmp_entry },
+	{ NULL, NULL, NULL, NULL, NULL }
+};
+
+const struct sim_module rmp_module = {
+	.name = "rmp",
+	.keys = rmp_keys,
+	.ops = rmp_ops,
+	.attach = rmp_attach,
+	.detach = rmp_detach,
+	.summary = rmp_summary,
+};

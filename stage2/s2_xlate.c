@@ -1,0 +1,859 @@
+/*
+ * s2_xlate.c - the hardware side: table walks with faults, the MMU's
+ * TLBs and page-walk caches, invalidation, and the two-dimensional walk.
+ *
+ * A translation records what it did (probes, walks, references, memory
+ * cycles, check-hook cycles) in struct s2_xlate; s2_latency() prices
+ * that from the profile, so functional behaviour and timing stay apart.
+ *
+ * Caches and what they hold (all tagged with the space's vmid):
+ *   tlb[l]  stage-2 translations IPA -> PA, one entry per leaf (kind =
+ *           size class), levels probed in order, filled inclusively.
+ *   ntlb    combined GVA -> SPA, size = the smaller of the two leaves.
+ *   pwc_s1  guest table entries: VA prefix -> next guest table GPA.
+ *   pwc_s2  nested table entries: IPA prefix -> next table PA.
+ * A cached entry whose permissions do not allow an access is dropped
+ * and the access re-walks (so a fault always reports the current
+ * tables, and a relaxed permission is picked up), as the architectures
+ * allow.
+ */
+#include "stage2/s2_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Payload of a TLB / nested-TLB entry. */
+struct s2_tlbe {
+	uint64_t base;        /* output page base (SPA) */
+	uint64_t ipa;         /* nested TLB: guest-physical page base */
+	uint8_t sz;           /* size class of the entry */
+	uint8_t perms;        /* stage-2 permissions (AND over the walk) */
+	uint8_t s1_perms;     /* nested TLB: stage-1 permissions */
+	bool s1_user;         /* nested TLB: stage-1 user flag */
+	bool c;               /* nested TLB: C-bit of the stage-1 leaf */
+	bool dirty;           /* writes allowed without an A/D update */
+	uint8_t chk_key;      /* cached check result is for (c | vmpl << 1) */
+	uint8_t chk_ok;       /* bit per access kind (bit 3: table read) that passed */
+};
+
+/* Payload of a walk-cache entry. */
+struct s2_pwce {
+	uint64_t next;        /* next table address */
+	uint8_t perms;        /* permissions ANDed from the root through this entry */
+	bool user;            /* user flag ANDed likewise */
+};
+
+struct s2_mmu {
+	struct s2_mmu_cfg cfg;                 /* geometry */
+	const struct s2_timing *t;             /* profile values */
+	struct s2_stats *st;                   /* counters (maybe shared) */
+	struct s2_stats own;                   /* used when none was given */
+	struct tlb *tlb[S2_TLB_MAX_LEVELS];
+	struct tlb *ntlb;
+	struct tlb *pwc[2];                    /* [0] stage 1, [1] stage 2 */
+};
+
+/* One translation in progress. */
+struct s2_hw {
+	struct s2_mmu *m;                      /* may be NULL */
+	struct s2_stats *st;                   /* never NULL */
+	const struct s2_space *sp;
+	const struct s2_req *req;
+	struct s2_xlate *out;
+	bool two_d;                            /* a guest VA exists */
+};
+
+/* Result of one stage. */
+struct s2_stage_res {
+	uint64_t pa;                           /* output address */
+	unsigned sz;                           /* leaf size class */
+	uint8_t perms;                         /* ANDed permissions */
+	bool user;                             /* ANDed user flag */
+	bool c;                                /* leaf C-bit (stage 1) */
+	bool dirty;                            /* leaf dirty (or not needed) */
+	uint64_t raw;                          /* leaf descriptor */
+	struct s2_tlbe *e;                     /* cache entry to record a check in */
+};
+
+static struct s2_stats s2_null_stats;
+
+/* ------------------------------------------------------------------ */
+/* Permissions                                                         */
+/* ------------------------------------------------------------------ */
+
+bool s2_perm_ok(const struct s2_fmt_ops *f, uint8_t perms, bool entry_user,
+		enum s2_access acc, bool user)
+{
+	if (f->stage == 1) {
+		if (user && !entry_user)
+			return false;
+		if (!user && entry_user && f->user_excl)
+			return false;
+	}
+	switch (acc) {
+	case S2_ACC_READ:  return (perms & S2_PERM_R) != 0;
+	case S2_ACC_WRITE: return (perms & S2_PERM_W) != 0;
+	case S2_ACC_FETCH: return (perms & (user ? S2_PERM_XU : S2_PERM_XS)) != 0;
+	}
+	return false;
+}
+
+/* ------------------------------------------------------------------ */
+/* Faults                                                              */
+/* ------------------------------------------------------------------ */
+
+static int s2_fault(struct s2_hw *h, const struct s2_fmt_ops *f, enum s2_fault_type type,
+		    int level, uint64_t addr, enum s2_access acc, bool table, uint8_t walk_perms,
+		    bool user)
+{
+	struct s2_fault *ft = &h->out->fault;
+
+	memset(ft, 0, sizeof(*ft));
+	ft->type = type;
+	ft->stage = f->stage;
+	ft->level = (int8_t)level;
+	ft->table = table;
+	ft->gla = h->two_d;
+	ft->fmt = f->id;
+	ft->acc = acc;
+	ft->addr = addr;
+	f->fault_code(ft, walk_perms, user);
+	h->st->faults[type]++;
+	if (f->stage == 1)
+		h->st->faults_s1++;
+	return type;
+}
+
+/* ------------------------------------------------------------------ */
+/* Cache helpers                                                       */
+/* ------------------------------------------------------------------ */
+
+static inline struct tlb_key s2_key(uint64_t ia, uint32_t vmid, unsigned sz)
+{
+	return (struct tlb_key){ .tag = ia >> (12 + 9 * sz), .space = vmid, .kind = sz };
+}
+
+/* Probe @t for @ia at every leaf size (one hardware probe). */
+static struct s2_tlbe *s2_tlb_probe(struct tlb *t, uint64_t ia, uint32_t vmid)
+{
+	for (unsigned sz = 0; sz <= S2_SZ_1G; sz++) {
+		struct tlb_key k = s2_key(ia, vmid, sz);
+		struct s2_tlbe *e = tlb_lookup(t, &k);
+		if (e)
+			return e;
+	}
+	return NULL;
+}
+
+static void s2_tlb_drop(struct tlb *t, uint64_t ia, uint32_t vmid)
+{
+	for (unsigned sz = 0; sz <= S2_SZ_1G; sz++) {
+		struct tlb_key k = s2_key(ia, vmid, sz);
+		tlb_inval_key(t, &k);
+	}
+}
+
+/*
+ * Where to start a walk: the deepest walk-cache hit, else the root.
+ * Sets *table, *perms, *user; returns the size class of the first entry
+ * to read.
+ */
+static unsigned s2_pwc_start(struct s2_hw *h, int stage, const struct s2_pgt *p, uint64_t idx,
+			     uint64_t *table, uint8_t *perms, bool *user)
+{
+	struct tlb *c = h->m ? h->m->pwc[stage - 1] : NULL;
+	unsigned root = s2_root_sz(p);
+
+	*table = p->root;
+	*perms = S2_PERM_ALL;
+	*user = true;
+	if (!c || !tlb_config(c)->ways || root == 0)
+		return root;
+	h->out->ev.pwc_probe++;
+	for (unsigned sz = 1; sz <= root; sz++) {
+		struct tlb_key k = s2_key(idx, h->sp->vmid, sz);
+		const struct s2_pwce *e = tlb_lookup(c, &k);
+		if (e) {
+			*table = e->next;
+			*perms = e->perms;
+			*user = e->user;
+			if (stage == 1)
+				h->st->pwc_s1_hit++;
+			else
+				h->st->pwc_s2_hit++;
+			return sz - 1;
+		}
+	}
+	if (stage == 1)
+		h->st->pwc_s1_miss++;
+	else
+		h->st->pwc_s2_miss++;
+	return root;
+}
+
+static void s2_pwc_fill(struct s2_hw *h, int stage, uint64_t idx, unsigned sz, uint64_t next,
+			uint8_t perms, bool user)
+{
+	struct tlb *c = h->m ? h->m->pwc[stage - 1] : NULL;
+	struct tlb_key k;
+	struct s2_pwce *e;
+
+	if (!c)
+		return;
+	k = s2_key(idx, h->sp->vmid, sz);
+	e = tlb_insert(c, &k);
+	if (!e)
+		return;
+	e->next = next;
+	e->perms = perms;
+	e->user = user;
+}
+
+/* ------------------------------------------------------------------ */
+/* The check hook                                                      */
+/* ------------------------------------------------------------------ */
+
+static int s2_run_check(struct s2_hw *h, uint64_t spa, uint64_t gpa, unsigned sz,
+			enum s2_access acc, bool c, bool table, bool user, struct s2_tlbe *e)
+{
+	const struct s2_check_hook *hook = h->sp->hook;
+	const struct s2_req *req = h->req;
+	uint8_t key = (uint8_t)((c ? 1 : 0) | (req->vmpl << 1));
+	uint8_t bit = (uint8_t)(table ? 8 : 1u << acc);
+	bool cache = h->m && h->m->cfg.cache_check && e && sz <= S2_SZ_2M;
+	struct s2_check chk;
+	int rc;
+
+	if (!hook || !hook->check)
+		return 0;
+	if (cache && e->chk_key == key && (e->chk_ok & bit)) {
+		h->st->checks_cached++;
+		return 0;
+	}
+	chk = (struct s2_check){
+		.spa = spa, .gpa = gpa, .size = s2_sz_bytes(sz), .acc = acc, .c = c,
+		.table = table, .user = user, .vmpl = req->vmpl, .agent = req->agent,
+	};
+	h->out->ev.checks++;
+	h->st->checks++;
+	rc = hook->check(hook->arg, &chk, &h->out->check_cycles);
+	if (rc) {
+		struct s2_fault *ft = &h->out->fault;
+		memset(ft, 0, sizeof(*ft));
+		ft->type = S2_FAULT_CHECK;
+		ft->stage = 2;
+		ft->level = -1;
+		ft->table = table;
+		ft->gla = h->two_d;
+		ft->fmt = h->sp->s2 ? s2_pgt_fmt(h->sp->s2)->id : S2_FMT_COUNT;
+		ft->acc = acc;
+		ft->addr = gpa;
+		ft->check_rc = rc;
+		h->st->faults[S2_FAULT_CHECK]++;
+		return S2_FAULT_CHECK;
+	}
+	if (cache) {
+		if (e->chk_key != key) {
+			e->chk_key = key;
+			e->chk_ok = 0;
+		}
+		e->chk_ok |= bit;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* One hardware walk                                                   */
+/* ------------------------------------------------------------------ */
+
+static int s2_stage2(struct s2_hw *h, uint64_t ipa, enum s2_access acc, bool user, bool table,
+		     struct s2_stage_res *r);
+
+/*
+ * Walk @p for @idx (index-space address; @ia is the address as given,
+ * for fault reports) from the table at @table whose entries have size
+ * class @sz.  A stage-1 table of a space with stage 2 has its entry
+ * addresses stage-2 translated (and checked) first.
+ */
+static int s2_hw_walk(struct s2_hw *h, const struct s2_pgt *p, uint64_t ia, uint64_t idx,
+		      unsigned sz, uint64_t table, uint8_t perms, bool uflag, enum s2_access acc,
+		      bool user, bool table_access, struct s2_stage_res *r)
+{
+	const struct s2_fmt_ops *f = p->fmt;
+	bool nested = f->stage == 1 && h->sp->s2;
+	struct s2_xlate *out = h->out;
+	struct s2_pte pte;
+	uint64_t raw, ea, pa;
+	int level, rc;
+
+	out->ev.walks++;
+	h->st->walks++;
+	for (;;) {
+		level = f->arch_level(sz, p->levels);
+		ea = table + 8ull * s2_index(idx, sz);
+		if (nested) {
+			struct s2_stage_res t;
+			/* With EPT A/D enabled, guest paging-structure accesses are writes. */
+			enum s2_access tacc = s2_pgt_fmt(h->sp->s2)->id == S2_FMT_EPT ?
+				S2_ACC_WRITE : S2_ACC_READ;
+			rc = s2_stage2(h, ea, tacc, false, true, &t);
+			if (rc)
+				return rc;
+			pa = t.pa;
+			rc = s2_run_check(h, pa & ~(SIM_PAGE_SIZE - 1), ea & ~(SIM_PAGE_SIZE - 1),
+					  t.sz, S2_ACC_READ, true, true, false, t.e);
+			if (rc)
+				return rc;
+		} else {
+			pa = ea;
+		}
+		out->mem_cycles += sim_mem_read64(p->mem, h->req->agent, h->req->src, pa, &raw);
+		out->refs++;
+		f->decode(raw, sz, &pte);
+		if (pte.type == S2_PTE_INVALID || pte.type == S2_PTE_RESERVED)
+			return s2_fault(h, f, S2_FAULT_TRANSLATION, level, ia, acc, table_access, 0,
+					user);
+		perms &= pte.prot.perms;
+		uflag = uflag && pte.prot.user;
+		if (pte.type == S2_PTE_TABLE) {
+			if (!pte.accessed && !f->af_faults) {
+				out->mem_cycles += sim_mem_write64(p->mem, h->req->agent, h->req->src,
+								   pa, f->set_ad(raw, false));
+				out->ev.ad_updates++;
+				h->st->ad_updates++;
+			}
+			s2_pwc_fill(h, f->stage, idx, sz, pte.addr, perms, uflag);
+			table = pte.addr;
+			sz--;
+			continue;
+		}
+		if (!(f->leaf_szs & (1u << sz)))
+			return s2_fault(h, f, S2_FAULT_TRANSLATION, level, ia, acc, table_access, 0,
+					user);
+		if (f->af_faults && !pte.accessed)
+			return s2_fault(h, f, S2_FAULT_ACCESS, level, ia, acc, table_access, perms,
+					user);
+		if (!s2_perm_ok(f, perms, uflag, acc, user))
+			return s2_fault(h, f, S2_FAULT_PERMISSION, level, ia, acc, table_access,
+					perms, user);
+		if (acc == S2_ACC_WRITE && !pte.dirty && f->af_faults)
+			return s2_fault(h, f, S2_FAULT_ACCESS, level, ia, acc, table_access, perms,
+					user);
+		if (!f->af_faults && (!pte.accessed || (acc == S2_ACC_WRITE && !pte.dirty))) {
+			raw = f->set_ad(raw, acc == S2_ACC_WRITE);
+			out->mem_cycles += sim_mem_write64(p->mem, h->req->agent, h->req->src, pa, raw);
+			out->ev.ad_updates++;
+			h->st->ad_updates++;
+			pte.dirty = pte.dirty || acc == S2_ACC_WRITE;
+		}
+		r->pa = pte.addr | (idx & (s2_sz_bytes(sz) - 1));
+		r->sz = sz;
+		r->perms = perms;
+		r->user = uflag;
+		r->c = pte.prot.c;
+		r->dirty = pte.dirty || !(perms & S2_PERM_W);
+		r->raw = raw;
+		r->e = NULL;
+		return 0;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Stage 2 through the TLB                                             */
+/* ------------------------------------------------------------------ */
+
+static bool s2_tlbe_allows(const struct s2_fmt_ops *f, const struct s2_tlbe *e,
+			   enum s2_access acc, bool user)
+{
+	if (acc == S2_ACC_WRITE && !e->dirty)
+		return false;
+	return s2_perm_ok(f, e->perms, true, acc, user);
+}
+
+static void s2_res_from_tlbe(struct s2_stage_res *r, struct s2_tlbe *e, uint64_t idx)
+{
+	r->pa = e->base | (idx & (s2_sz_bytes(e->sz) - 1));
+	r->sz = e->sz;
+	r->perms = e->perms;
+	r->user = true;
+	r->c = false;
+	r->dirty = e->dirty;
+	r->raw = 0;
+	r->e = e;
+}
+
+/*
+ * Translate @ipa by the space's stage 2: TLB levels in order, else a
+ * walk (from the walk cache's deepest hit) and an inclusive fill.
+ */
+static int s2_stage2(struct s2_hw *h, uint64_t ipa, enum s2_access acc, bool user, bool table,
+		     struct s2_stage_res *r)
+{
+	const struct s2_pgt *p = h->sp->s2;
+	const struct s2_fmt_ops *f = p->fmt;
+	struct s2_mmu *m = h->m;
+	unsigned levels = m ? m->cfg.tlb_levels : 0, l;
+	struct s2_tlbe *e = NULL;
+	uint64_t idx, tbl;
+	uint8_t perms;
+	bool uflag;
+	unsigned sz;
+	int rc;
+
+	if (!s2_ia_ok(p, ipa, &idx))
+		return s2_fault(h, f, S2_FAULT_TRANSLATION, f->arch_level(s2_root_sz(p), p->levels),
+				ipa, acc, table, 0, user);
+	for (l = 0; l < levels; l++) {
+		if (!tlb_config(m->tlb[l])->ways)
+			continue;
+		h->out->ev.tlb_probe[l]++;
+		e = s2_tlb_probe(m->tlb[l], idx, h->sp->vmid);
+		if (e && !s2_tlbe_allows(f, e, acc, user)) {
+			for (unsigned k = 0; k < levels; k++)
+				s2_tlb_drop(m->tlb[k], idx, h->sp->vmid);
+			e = NULL;
+			h->st->tlb_miss[l]++;
+			break;
+		}
+		if (e) {
+			h->st->tlb_hit[l]++;
+			break;
+		}
+		h->st->tlb_miss[l]++;
+	}
+	if (e) {
+		struct s2_tlbe copy = *e;
+		/* Fill the levels above the one that hit. */
+		for (unsigned k = 0; k < l; k++) {
+			struct tlb_key key = s2_key(idx, h->sp->vmid, copy.sz);
+			struct s2_tlbe *n = tlb_insert(m->tlb[k], &key);
+			if (n) {
+				*n = copy;
+				e = n;
+			}
+		}
+		s2_res_from_tlbe(r, e, idx);
+		return 0;
+	}
+	sz = s2_pwc_start(h, 2, p, idx, &tbl, &perms, &uflag);
+	rc = s2_hw_walk(h, p, ipa, idx, sz, tbl, perms, uflag, acc, user, table, r);
+	if (rc)
+		return rc;
+	for (l = levels; l-- > 0;) {
+		struct tlb_key key = s2_key(idx, h->sp->vmid, r->sz);
+		struct s2_tlbe *n = tlb_insert(m->tlb[l], &key);
+		if (!n)
+			continue;
+		n->base = r->pa & ~(s2_sz_bytes(r->sz) - 1);
+		n->sz = (uint8_t)r->sz;
+		n->perms = r->perms;
+		n->dirty = r->dirty;
+		r->e = n;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Public translations                                                 */
+/* ------------------------------------------------------------------ */
+
+static void s2_hw_init(struct s2_hw *h, struct s2_mmu *m, const struct s2_space *sp,
+		       const struct s2_req *req, struct s2_xlate *out)
+{
+	memset(out, 0, sizeof(*out));
+	h->m = m;
+	h->st = m ? m->st : &s2_null_stats;
+	h->sp = sp;
+	h->req = req;
+	h->out = out;
+	h->two_d = false;
+}
+
+static int s2_hw_finish(struct s2_hw *h, int rc)
+{
+	struct s2_xlate *out = h->out;
+
+	if (out->ev.walks)
+		sim_hist_add(&h->st->walk_refs, out->refs);
+	else if (!rc)
+		out->tlb_hit = true;
+	out->cycles = h->m ? s2_latency(h->m->t, out) : out->mem_cycles + out->check_cycles;
+	return rc;
+}
+
+int s2_translate(const struct s2_pgt *p, uint64_t ia, const struct s2_req *req,
+		 struct s2_xlate *out)
+{
+	struct s2_space sp = { .s2 = (struct s2_pgt *)p };
+	struct s2_stage_res r;
+	struct s2_hw h;
+	uint64_t idx;
+	int rc;
+
+	s2_hw_init(&h, NULL, &sp, req, out);
+	if (!s2_ia_ok(p, ia, &idx))
+		return s2_hw_finish(&h, s2_fault(&h, p->fmt, S2_FAULT_TRANSLATION,
+					 p->fmt->arch_level(s2_root_sz(p), p->levels), ia, req->acc,
+					 false, 0, req->user));
+	rc = s2_hw_walk(&h, p, ia, idx, s2_root_sz(p), p->root, S2_PERM_ALL, true, req->acc,
+			req->user, false, &r);
+	if (!rc) {
+		out->pa = r.pa;
+		out->size = s2_sz_bytes(r.sz);
+		out->perms = r.perms;
+		out->user = r.user;
+		out->c = r.c;
+		out->raw = r.raw;
+	}
+	return s2_hw_finish(&h, rc);
+}
+
+int s2_mmu_translate(struct s2_mmu *m, const struct s2_space *sp, uint64_t ipa,
+		     const struct s2_req *req, struct s2_xlate *out)
+{
+	struct s2_stage_res r;
+	struct s2_hw h;
+	int rc;
+
+	s2_hw_init(&h, m, sp, req, out);
+	h.st->xlates++;
+	out->ipa = ipa;
+	rc = s2_stage2(&h, ipa, req->acc, req->user, false, &r);
+	if (!rc) {
+		out->pa = r.pa;
+		out->size = s2_sz_bytes(r.sz);
+		out->perms = r.perms;
+		out->c = req->c || req->acc == S2_ACC_FETCH;
+		out->raw = r.raw;
+		rc = s2_run_check(&h, r.pa, ipa, r.sz, req->acc, out->c, false, req->user, r.e);
+	}
+	return s2_hw_finish(&h, rc);
+}
+
+static int s2_xlate_2d(struct s2_mmu *m, const struct s2_space *sp, uint64_t va,
+		       const struct s2_req *req, struct s2_xlate *out)
+{
+	const struct s2_pgt *p1 = sp->s1;
+	const struct s2_fmt_ops *f1 = p1->fmt;
+	const struct s2_fmt_ops *f2 = s2_pgt_fmt(sp->s2);
+	struct s2_stage_res r1, r2;
+	struct s2_tlbe *e = NULL;
+	struct s2_hw h;
+	uint64_t vidx, tbl;
+	uint8_t perms;
+	bool uflag, c;
+	unsigned sz;
+	int rc;
+
+	s2_hw_init(&h, m, sp, req, out);
+	h.two_d = true;
+	h.st->xlates_2d++;
+	if (!s2_ia_ok(p1, va, &vidx))
+		return s2_hw_finish(&h, s2_fault(&h, f1, S2_FAULT_TRANSLATION,
+					 f1->arch_level(s2_root_sz(p1), p1->levels), va, req->acc,
+					 false, 0, req->user));
+	if (m && tlb_config(m->ntlb)->ways) {
+		out->ev.ntlb_probe++;
+		e = s2_tlb_probe(m->ntlb, vidx, sp->vmid);
+		if (e && (!s2_perm_ok(f1, e->s1_perms, e->s1_user, req->acc, req->user) ||
+			  !s2_perm_ok(f2, e->perms, true, req->acc, e->s1_user) ||
+			  (req->acc == S2_ACC_WRITE && !e->dirty))) {
+			s2_tlb_drop(m->ntlb, vidx, sp->vmid);
+			e = NULL;
+		}
+		if (e)
+			h.st->ntlb_hit++;
+		else
+			h.st->ntlb_miss++;
+	}
+	if (e) {
+		uint64_t off = vidx & (s2_sz_bytes(e->sz) - 1);
+		out->pa = e->base | off;
+		out->ipa = e->ipa | off;
+		out->size = s2_sz_bytes(e->sz);
+		out->perms = e->perms & e->s1_perms;
+		out->s1_perms = e->s1_perms;
+		out->user = e->s1_user;
+		out->c = e->c || req->acc == S2_ACC_FETCH;
+		rc = s2_run_check(&h, out->pa, out->ipa, e->sz, req->acc, out->c, false,
+				  req->user, e);
+		if (rc)
+			out->fault.va = va;
+		return s2_hw_finish(&h, rc);
+	}
+	sz = s2_pwc_start(&h, 1, p1, vidx, &tbl, &perms, &uflag);
+	rc = s2_hw_walk(&h, p1, va, vidx, sz, tbl, perms, uflag, req->acc, req->user, false, &r1);
+	if (rc)
+		goto out_fault;
+	out->ipa = r1.pa;
+	out->s1_perms = r1.perms;
+	out->user = r1.user;
+	c = r1.c || req->acc == S2_ACC_FETCH;
+	rc = s2_stage2(&h, r1.pa, req->acc, r1.user, false, &r2);
+	if (rc)
+		goto out_fault;
+	sz = r1.sz < r2.sz ? r1.sz : r2.sz;
+	out->pa = r2.pa;
+	out->size = s2_sz_bytes(sz);
+	out->perms = r1.perms & r2.perms;
+	out->c = c;
+	out->raw = r2.raw;
+	if (m) {
+		struct tlb_key k = s2_key(vidx, sp->vmid, sz);
+		e = tlb_insert(m->ntlb, &k);
+		if (e) {
+			uint64_t mask = ~(s2_sz_bytes(sz) - 1);
+			e->base = r2.pa & mask;
+			e->ipa = r1.pa & mask;
+			e->sz = (uint8_t)sz;
+			e->perms = r2.perms;
+			e->s1_perms = r1.perms;
+			e->s1_user = r1.user;
+			e->c = r1.c;
+			e->dirty = r1.dirty && r2.dirty;
+		}
+	}
+	rc = s2_run_check(&h, r2.pa, r1.pa, r2.sz, req->acc, c, false, req->user, e);
+	if (rc)
+		goto out_fault;
+	return s2_hw_finish(&h, 0);
+out_fault:
+	out->fault.va = va;
+	return s2_hw_finish(&h, rc);
+}
+
+/* Stage-1 only (no stage 2): table addresses are physical. */
+static int s2_xlate_1d(struct s2_mmu *m, const struct s2_space *sp, uint64_t va,
+		       const struct s2_req *req, struct s2_xlate *out)
+{
+	const struct s2_pgt *p1 = sp->s1;
+	struct s2_stage_res r;
+	struct s2_hw h;
+	uint64_t vidx, tbl;
+	uint8_t perms;
+	bool uflag;
+	unsigned sz;
+	int rc;
+
+	s2_hw_init(&h, m, sp, req, out);
+	h.st->xlates++;
+	if (!s2_ia_ok(p1, va, &vidx))
+		return s2_hw_finish(&h, s2_fault(&h, p1->fmt, S2_FAULT_TRANSLATION,
+					 p1->fmt->arch_level(s2_root_sz(p1), p1->levels), va,
+					 req->acc, false, 0, req->user));
+	sz = s2_pwc_start(&h, 1, p1, vidx, &tbl, &perms, &uflag);
+	rc = s2_hw_walk(&h, p1, va, vidx, sz, tbl, perms, uflag, req->acc, req->user, false, &r);
+	if (!rc) {
+		out->pa = r.pa;
+		out->ipa = r.pa;
+		out->size = s2_sz_bytes(r.sz);
+		out->perms = r.perms;
+		out->s1_perms = r.perms;
+		out->user = r.user;
+		out->c = r.c;
+		out->raw = r.raw;
+	}
+	return s2_hw_finish(&h, rc);
+}
+
+int s2_mmu_translate_2d(struct s2_mmu *m, const struct s2_space *sp, uint64_t va,
+			const struct s2_req *req, struct s2_xlate *out)
+{
+	if (!sp->s1)
+		return s2_mmu_translate(m, sp, va, req, out);
+	if (!sp->s2)
+		return s2_xlate_1d(m, sp, va, req, out);
+	return s2_xlate_2d(m, sp, va, req, out);
+}
+
+int s2_translate_2d(const struct s2_space *sp, uint64_t va, const struct s2_req *req,
+		    struct s2_xlate *out)
+{
+	return s2_mmu_translate_2d(NULL, sp, va, req, out);
+}
+
+uint64_t s2_latency(const struct s2_timing *t, const struct s2_xlate *x)
+{
+	uint64_t c = x->mem_cycles + x->check_cycles;
+
+	for (unsigned l = 0; l < S2_TLB_MAX_LEVELS; l++)
+		c += (uint64_t)x->ev.tlb_probe[l] * t->tlb_hit[l];
+	c += (uint64_t)x->ev.ntlb_probe * t->ntlb_hit;
+	c += (uint64_t)x->ev.pwc_probe * t->pwc_hit;
+	c += (uint64_t)x->ev.walks * t->walk;
+	return c;
+}
+
+/* ------------------------------------------------------------------ */
+/* MMU objects and invalidation                                        */
+/* ------------------------------------------------------------------ */
+
+static struct tlb *s2_mk_tlb(const struct s2_geom *g, uint32_t lat, size_t payload)
+{
+	struct tlb_cfg c = { .sets = g->sets, .ways = g->ways, .hit_lat = lat, .payload = payload };
+
+	return tlb_new(&c);
+}
+
+struct s2_mmu *s2_mmu_new(const struct s2_mmu_cfg *cfg, const struct s2_timing *t,
+			  struct s2_stats *st)
+{
+	struct s2_mmu *m;
+	bool bad = false;
+
+	if (!cfg || !t || cfg->tlb_levels < 1 || cfg->tlb_levels > S2_TLB_MAX_LEVELS)
+		return NULL;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		sim_fatal("s2: out of host memory");
+	m->cfg = *cfg;
+	m->t = t;
+	m->st = st ? st : &m->own;
+	for (unsigned l = 0; l < cfg->tlb_levels; l++) {
+		m->tlb[l] = s2_mk_tlb(&cfg->tlb[l], t->tlb_hit[l], sizeof(struct s2_tlbe));
+		bad |= !m->tlb[l];
+	}
+	m->ntlb = s2_mk_tlb(&cfg->ntlb, t->ntlb_hit, sizeof(struct s2_tlbe));
+	m->pwc[0] = s2_mk_tlb(&cfg->pwc_s1, t->pwc_hit, sizeof(struct s2_pwce));
+	m->pwc[1] = s2_mk_tlb(&cfg->pwc_s2, t->pwc_hit, sizeof(struct s2_pwce));
+	bad |= !m->ntlb || !m->pwc[0] || !m->pwc[1];
+	if (bad) {
+		s2_mmu_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+void s2_mmu_free(struct s2_mmu *m)
+{
+	if (!m)
+		return;
+	for (unsigned l = 0; l < S2_TLB_MAX_LEVELS; l++)
+		tlb_free(m->tlb[l]);
+	tlb_free(m->ntlb);
+	tlb_free(m->pwc[0]);
+	tlb_free(m->pwc[1]);
+	free(m);
+}
+
+uint32_t s2_mmu_tlbi_all(struct s2_mmu *m)
+{
+	unsigned n = 0;
+
+	for (unsigned l = 0; l < m->cfg.tlb_levels; l++)
+		n += tlb_inval_all(m->tlb[l]);
+	n += tlb_inval_all(m->ntlb);
+	n += tlb_inval_all(m->pwc[0]);
+	n += tlb_inval_all(m->pwc[1]);
+	m->st->tlbi_all++;
+	m->st->tlbi_entries += n;
+	return m->t->tlbi_all;
+}
+
+uint32_t s2_mmu_tlbi_vm(struct s2_mmu *m, uint32_t vmid)
+{
+	unsigned n = 0;
+
+	for (unsigned l = 0; l < m->cfg.tlb_levels; l++)
+		n += tlb_inval_space(m->tlb[l], vmid);
+	n += tlb_inval_space(m->ntlb, vmid);
+	n += tlb_inval_space(m->pwc[0], vmid);
+	n += tlb_inval_space(m->pwc[1], vmid);
+	m->st->tlbi_vm++;
+	m->st->tlbi_entries += n;
+	return m->t->tlbi_vm;
+}
+
+struct s2_range_match {
+	uint32_t vmid;        /* space */
+	uint64_t lo, hi;      /* input range [lo, hi) */
+	bool by_payload;      /* nested TLB: match the payload's IPA range */
+};
+
+static bool s2_range_pred(const struct tlb_key *k, const void *payload, void *arg)
+{
+	const struct s2_range_match *mt = arg;
+	uint64_t lo, sz;
+
+	if (k->space != mt->vmid)
+		return false;
+	if (mt->by_payload) {
+		const struct s2_tlbe *e = payload;
+		lo = e->ipa;
+		sz = s2_sz_bytes(e->sz);
+	} else {
+		sz = s2_sz_bytes(k->kind);
+		lo = k->tag << (12 + 9 * k->kind);
+	}
+	return lo < mt->hi && mt->lo < lo + sz;
+}
+
+static unsigned s2_mmu_inval_range(struct s2_mmu *m, uint32_t vmid, uint64_t ipa, uint64_t size)
+{
+	struct s2_range_match mt = { .vmid = vmid, .lo = ipa, .hi = ipa + size };
+	unsigned n = 0;
+
+	for (unsigned l = 0; l < m->cfg.tlb_levels; l++)
+		n += tlb_inval_if(m->tlb[l], s2_range_pred, &mt);
+	n += tlb_inval_if(m->pwc[1], s2_range_pred, &mt);
+	mt.by_payload = true;
+	n += tlb_inval_if(m->ntlb, s2_range_pred, &mt);
+	m->st->tlbi_ipa++;
+	m->st->tlbi_entries += n;
+	return n;
+}
+
+uint32_t s2_mmu_tlbi_ipa(struct s2_mmu *m, uint32_t vmid, uint64_t ipa)
+{
+	(void)s2_mmu_inval_range(m, vmid, ipa & ~(SIM_PAGE_SIZE - 1), SIM_PAGE_SIZE);
+	return m->t->tlbi_ipa;
+}
+
+uint32_t s2_mmu_tlbi_range(struct s2_mmu *m, uint32_t vmid, uint64_t ipa, uint64_t size)
+{
+	(void)s2_mmu_inval_range(m, vmid, ipa, size);
+	return m->t->tlbi_ipa;
+}
+
+struct s2_spa_match {
+	uint64_t spa, size;   /* the range */
+};
+
+static bool s2_spa_pred(const struct tlb_key *k, const void *payload, void *arg)
+{
+	const struct s2_spa_match *mt = arg;
+	const struct s2_tlbe *e = payload;
+	uint64_t esz = s2_sz_bytes(e->sz);
+
+	(void)k;
+	return e->base < mt->spa + mt->size && mt->spa < e->base + esz;
+}
+
+unsigned s2_mmu_check_flush(struct s2_mmu *m, uint64_t spa, uint64_t size)
+{
+	struct s2_spa_match mt = { .spa = spa, .size = size };
+	unsigned n = 0;
+
+	for (unsigned l = 0; l < m->cfg.tlb_levels; l++)
+		n += tlb_inval_if(m->tlb[l], s2_spa_pred, &mt);
+	n += tlb_inval_if(m->ntlb, s2_spa_pred, &mt);
+	m->st->check_flush += n;
+	return n;
+}
+
+unsigned s2_mmu_occupancy(const struct s2_mmu *m, unsigned *tlb, unsigned *ntlb, unsigned *pwc)
+{
+	unsigned a = 0, b, c;
+
+	for (unsigned l = 0; l < m->cfg.tlb_levels; l++)
+		a += tlb_occupancy(m->tlb[l]);
+	b = tlb_occupancy(m->ntlb);
+	c = tlb_occupancy(m->pwc[0]) + tlb_occupancy(m->pwc[1]);
+	if (tlb)
+		*tlb = a;
+	if (ntlb)
+		*ntlb = b;
+	if (pwc)
+		*pwc = c;
+	return a + b + c;
+}

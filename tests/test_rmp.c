@@ -1,0 +1,622 @@
+/*
+ * test_rmp.c - the SNP instructions, table-driven: every return code of
+ * RMPUPDATE, PSMASH, PVALIDATE and RMPADJUST, the 2M-versus-4K matrix,
+ * with the full resulting entries asserted after every case (legal or
+ * not), plus RMPQUERY, RMPREAD, names, fault tokens and latencies.
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <stdio.h>
+
+#include "tests/test_rmp_util.h"
+
+enum iop { UPD, SMASH, PVAL, ADJ };
+
+/* No pointers in parameters: Criterion runs each case in a fresh process. */
+struct icase {
+	char name[40];
+	struct tent init_b, init_p;       /* entries of B2M and P4K before */
+	enum iop op;
+	uint64_t spa;                     /* UPD, SMASH */
+	struct rmp_update_in in;          /* UPD */
+	struct rmp_gpage pg;              /* PVAL, ADJ (zero: asid 1, GP4K -> P4K, 4K map) */
+	bool is2m, rescind;               /* PVAL/ADJ size; PVAL validate=0 */
+	unsigned target;                  /* ADJ */
+	uint8_t perms;                    /* ADJ */
+	bool vmsa;                        /* ADJ */
+	enum rmp_rc rc;                   /* expected */
+	enum rmp_fault_kind fault;        /* expected when rc == RMP_RC_FAULT */
+	uint64_t code;                    /* expected fault code */
+	bool changed;                     /* PVAL expected */
+	bool set_want;                    /* else: entries must be unchanged */
+	struct tent want_b, want_p;
+};
+
+#define NPF_BASE (RMP_NPF_P | RMP_NPF_RMP | RMP_NPF_ENC | RMP_NPF_FINAL)
+#define PG(asid_, vmpl_, gpa_, spa_, map_) \
+	((struct rmp_gpage){ .asid = (asid_), .vmpl = (vmpl_), .gpa = (gpa_), .spa = (spa_), .map_size = (map_) })
+#define PGB PG(1, 0, G2M, B2M, SIM_SZ_2M)
+#define RW (RMP_PERM_R | RMP_PERM_W)
+
+static struct icase cases[] = {
+	/* ---- RMPUPDATE ---- */
+	{ "update-assign-4k", .op = UPD, .spa = P4K, .in = { .gpa = GP4K, .assigned = 1, .asid = 1 },
+	  .rc = RMP_RC_SUCCESS, .set_want = 1, .want_p = GUEST(1, GP4K) },
+	{ "update-shared-clears-everything", .op = UPD, .spa = P4K,
+	  .init_p = { .a = 1, .val = 1, .vmsa = 1, .asid = 1, .gpa = GP4K, .p1 = RW, .p3 = 1 },
+	  .rc = RMP_RC_SUCCESS, .set_want = 1, .want_p = HV },
+	{ "update-reassign-clears-validated", .op = UPD, .spa = P4K,
+	  .init_p = { .a = 1, .val = 1, .asid = 1, .gpa = GP4K, .p1 = RW },
+	  .in = { .gpa = 0x9000, .assigned = 1, .asid = 2 },
+	  .rc = RMP_RC_SUCCESS, .set_want = 1, .want_p = GUEST(2, 0x9000) },
+	{ "update-misaligned-4k", .op = UPD, .spa = P4K + 0x800,
+	  .in = { .gpa = GP4K, .assigned = 1, .asid = 1 }, .rc = RMP_RC_FAIL_INPUT },
+	{ "update-misaligned-2m", .op = UPD, .spa = P4K, .in = { .page_2m = 1 }, .rc = RMP_RC_FAIL_INPUT },
+	{ "update-not-covered", .op = UPD, .spa = NOCOVER, .rc = RMP_RC_FAIL_INPUT },
+	{ "update-2m-not-covered", .op = UPD, .spa = NOCOVER, .in = { .page_2m = 1 },
+	  .rc = RMP_RC_FAIL_INPUT },
+	{ "update-asid-above-max", .op = UPD, .spa = P4K,
+	  .in = { .gpa = GP4K, .assigned = 1, .asid = 1024 }, .rc = RMP_RC_FAIL_INPUT },
+	{ "update-assigned-asid0-mutable", .op = UPD, .spa = P4K, .in = { .assigned = 1 },
+	  .rc = RMP_RC_FAIL_INPUT },
+	{ "update-shared-with-asid", .op = UPD, .spa = P4K, .in = { .asid = 1 },
+	  .rc = RMP_RC_FAIL_INPUT },
+	{ "update-shared-immutable", .op = UPD, .spa = P4K, .in = { .immutable = 1 },
+	  .rc = RMP_RC_FAIL_INPUT },
+	{ "update-gpa-misaligned", .op = UPD, .spa = P4K,
+	  .in = { .gpa = GP4K + 0x800, .assigned = 1, .asid = 1 }, .rc = RMP_RC_FAIL_INPUT },
+	{ "update-2m-gpa-misaligned", .op = UPD, .spa = B2M,
+	  .in = { .gpa = GP4K, .assigned = 1, .page_2m = 1, .asid = 1 }, .rc = RMP_RC_FAIL_INPUT },
+	{ "update-gpa-beyond-51-bits", .op = UPD, .spa = P4K,
+	  .in = { .gpa = 1ull << 51, .assigned = 1, .asid = 1 }, .rc = RMP_RC_FAIL_INPUT },
+	{ "update-reserved-bits", .op = UPD, .spa = P4K, .in = { .reserved = 0x100 },
+	  .rc = RMP_RC_FAIL_INPUT },
+	{ "update-firmware-immutable", .op = UPD, .spa = P4K, .init_p = FIRMWARE,
+	  .rc = RMP_RC_FAIL_PERMISSION },
+	{ "update-preguest-immutable", .op = UPD, .spa = P4K,
+	  .init_p = { .a = 1, .imm = 1, .asid = 1, .gpa = GP4K },
+	  .in = { .gpa = GP4K, .assigned = 1, .asid = 1 }, .rc = RMP_RC_FAIL_PERMISSION },
+	{ "update-2m-immutable", .op = UPD, .spa = B2M,
+	  .init_b = { .a = 1, .p2m = 1, .imm = 1, .asid = 1, .gpa = G2M }, .in = { .page_2m = 1 },
+	  .rc = RMP_RC_FAIL_PERMISSION },
+	{ "update-4k-inside-2m", .op = UPD, .spa = P4K, .init_b = GUEST2M(1, G2M),
+	  .in = { .gpa = GP4K, .assigned = 1, .asid = 1 }, .rc = RMP_RC_FAIL_OVERLAP },
+	{ "update-4k-shared-inside-2m", .op = UPD, .spa = P4K, .init_b = GUEST2M(1, G2M),
+	  .rc = RMP_RC_FAIL_OVERLAP },
+	{ "update-4k-on-2m-base", .op = UPD, .spa = B2M, .init_b = GUEST2M(1, G2M),
+	  .rc = RMP_RC_FAIL_OVERLAP },
+	{ "update-2m-over-4k", .op = UPD, .spa = B2M, .init_p = GUEST(1, GP4K),
+	  .in = { .gpa = G2M, .assigned = 1, .page_2m = 1, .asid = 1 }, .rc = RMP_RC_FAIL_OVERLAP },
+	{ "update-2m-shared-over-4k", .op = UPD, .spa = B2M, .init_p = GUEST(1, GP4K),
+	  .in = { .page_2m = 1 }, .rc = RMP_RC_FAIL_OVERLAP },
+	{ "update-2m-shared-on-2m", .op = UPD, .spa = B2M, .init_b = GUEST2MV(1, G2M),
+	  .in = { .page_2m = 1 }, .rc = RMP_RC_SUCCESS, .set_want = 1,
+	  .want_b = { .p2m = 1 } },
+	{ "update-2m-assign", .op = UPD, .spa = B2M,
+	  .in = { .gpa = G2M, .assigned = 1, .page_2m = 1, .asid = 1 }, .rc = RMP_RC_SUCCESS,
+	  .set_want = 1, .want_b = GUEST2M(1, G2M) },
+	{ "update-2m-reassign-2m", .op = UPD, .spa = B2M, .init_b = GUEST2MV(1, G2M),
+	  .in = { .gpa = 0, .assigned = 1, .page_2m = 1, .asid = 3 }, .rc = RMP_RC_SUCCESS,
+	  .set_want = 1, .want_b = GUEST2M(3, 0) },
+	{ "update-4k-base-beside-4k", .op = UPD, .spa = B2M, .init_p = GUEST(1, GP4K),
+	  .in = { .gpa = G2M, .assigned = 1, .asid = 1 }, .rc = RMP_RC_SUCCESS, .set_want = 1,
+	  .want_b = GUEST(1, G2M), .want_p = GUEST(1, GP4K) },
+	{ "update-make-firmware", .op = UPD, .spa = P4K, .in = { .assigned = 1, .immutable = 1 },
+	  .rc = RMP_RC_SUCCESS, .set_want = 1, .want_p = FIRMWARE },
+	{ "update-make-preguest", .op = UPD, .spa = P4K,
+	  .in = { .gpa = GP4K, .assigned = 1, .immutable = 1, .asid = 7 }, .rc = RMP_RC_SUCCESS,
+	  .set_want = 1, .want_p = { .a = 1, .imm = 1, .asid = 7, .gpa = GP4K } },
+	{ "update-max-asid", .op = UPD, .spa = P4K, .in = { .gpa = GP4K, .assigned = 1, .asid = 1023 },
+	  .rc = RMP_RC_SUCCESS, .set_want = 1, .want_p = GUEST(1023, GP4K) },
+
+	/* ---- PSMASH ---- */
+	{ "psmash-2m", .op = SMASH, .spa = B2M,
+	  .init_b = { .a = 1, .p2m = 1, .val = 1, .asid = 1, .gpa = G2M, .p1 = RW, .p2 = RMP_PERM_R },
+	  .rc = RMP_RC_SUCCESS, .set_want = 1,
+	  .want_b = { .a = 1, .val = 1, .asid = 1, .gpa = G2M, .p1 = RW, .p2 = RMP_PERM_R },
+	  .want_p = { .a = 1, .val = 1, .asid = 1, .gpa = GP4K, .p1 = RW, .p2 = RMP_PERM_R } },
+	{ "psmash-2m-unvalidated", .op = SMASH, .spa = B2M, .init_b = GUEST2M(4, 0),
+	  .rc = RMP_RC_SUCCESS, .set_want = 1, .want_b = GUEST(4, 0), .want_p = GUEST(4, 0x1000) },
+	{ "psmash-misaligned", .op = SMASH, .spa = P4K, .init_b = GUEST2M(1, G2M),
+	  .rc = RMP_RC_FAIL_INPUT },
+	{ "psmash-not-covered", .op = SMASH, .spa = NOCOVER, .rc = RMP_RC_FAIL_INPUT },
+	{ "psmash-immutable", .op = SMASH, .spa = B2M,
+	  .init_b = { .a = 1, .p2m = 1, .imm = 1, .asid = 1, .gpa = G2M },
+	  .rc = RMP_RC_FAIL_PERMISSION },
+	{ "psmash-4k-entry", .op = SMASH, .spa = B2M, .init_b = GUEST(1, G2M),
+	  .rc = RMP_RC_FAIL_BADADDR },
+	{ "psmash-hypervisor", .op = SMASH, .spa = B2M, .rc = RMP_RC_FAIL_BADADDR },
+	{ "psmash-shared-2m", .op = SMASH, .spa = B2M, .init_b = { .p2m = 1 },
+	  .rc = RMP_RC_FAIL_BADADDR },
+
+	/* ---- PVALIDATE ---- */
+	{ "pvalidate-validate", .op = PVAL, .init_p = GUEST(1, GP4K), .rc = RMP_RC_SUCCESS,
+	  .changed = 1, .set_want = 1, .want_p = GUESTV(1, GP4K) },
+	{ "pvalidate-already-valid", .op = PVAL, .init_p = GUESTV(1, GP4K), .rc = RMP_RC_SUCCESS,
+	  .changed = 0 },
+	{ "pvalidate-rescind", .op = PVAL, .rescind = 1, .init_p = GUESTV(1, GP4K),
+	  .rc = RMP_RC_SUCCESS, .changed = 1, .set_want = 1, .want_p = GUEST(1, GP4K) },
+	{ "pvalidate-rescind-invalid", .op = PVAL, .rescind = 1, .init_p = GUEST(1, GP4K),
+	  .rc = RMP_RC_SUCCESS, .changed = 0 },
+	{ "pvalidate-vmpl1-gp", .op = PVAL, .pg = PG(1, 1, GP4K, P4K, SIM_SZ_4K),
+	  .init_p = GUEST(1, GP4K), .rc = RMP_RC_FAULT, .fault = RMP_FAULT_GP },
+	{ "pvalidate-gpa-misaligned", .op = PVAL, .pg = PG(1, 0, GP4K + 8, P4K, SIM_SZ_4K),
+	  .init_p = GUEST(1, GP4K), .rc = RMP_RC_FAIL_INPUT },
+	{ "pvalidate-spa-misaligned", .op = PVAL, .pg = PG(1, 0, GP4K, P4K + 8, SIM_SZ_4K),
+	  .init_p = GUEST(1, GP4K), .rc = RMP_RC_FAIL_INPUT },
+	{ "pvalidate-2m-misaligned", .op = PVAL, .is2m = 1, .pg = PG(1, 0, GP4K, P4K, SIM_SZ_2M),
+	  .init_b = GUEST2M(1, G2M), .rc = RMP_RC_FAIL_INPUT },
+	{ "pvalidate-hypervisor-page", .op = PVAL, .rc = RMP_RC_FAULT, .fault = RMP_FAULT_NPF,
+	  .code = NPF_BASE },
+	{ "pvalidate-wrong-asid", .op = PVAL, .init_p = GUEST(2, GP4K), .rc = RMP_RC_FAULT,
+	  .fault = RMP_FAULT_NPF, .code = NPF_BASE },
+	{ "pvalidate-wrong-gpa", .op = PVAL, .init_p = GUEST(1, 0x9000), .rc = RMP_RC_FAULT,
+	  .fault = RMP_FAULT_NPF, .code = NPF_BASE },
+	{ "pvalidate-immutable", .op = PVAL, .init_p = { .a = 1, .imm = 1, .asid = 1, .gpa = GP4K },
+	  .rc = RMP_RC_FAULT, .fault = RMP_FAULT_NPF, .code = NPF_BASE },
+	{ "pvalidate-firmware", .op = PVAL, .init_p = FIRMWARE, .rc = RMP_RC_FAULT,
+	  .fault = RMP_FAULT_NPF, .code = NPF_BASE },
+	{ "pvalidate-not-covered", .op = PVAL, .pg = PG(1, 0, GP4K, NOCOVER, SIM_SZ_4K),
+	  .rc = RMP_RC_FAULT, .fault = RMP_FAULT_NPF, .code = NPF_BASE },
+	{ "pvalidate-4k-on-2m-entry", .op = PVAL, .init_b = GUEST2M(1, G2M), .rc = RMP_RC_FAULT,
+	  .fault = RMP_FAULT_NPF, .code = NPF_BASE | RMP_NPF_SIZEM },
+	{ "pvalidate-2m-map-on-4k-entry", .op = PVAL, .pg = PG(1, 0, GP4K, P4K, SIM_SZ_2M),
+	  .init_p = GUEST(1, GP4K), .rc = RMP_RC_FAULT, .fault = RMP_FAULT_NPF,
+	  .code = NPF_BASE | RMP_NPF_SIZEM },
+	{ "pvalidate-2m-on-4k-entries", .op = PVAL, .is2m = 1, .pg = PG(1, 0, G2M, B2M, SIM_SZ_4K),
+	  .init_b = GUEST(1, G2M), .rc = RMP_RC_FAIL_SIZEMISMATCH },
+	{ "pvalidate-2m-map2m-on-4k", .op = PVAL, .is2m = 1, .pg = PGB, .init_b = GUEST(1, G2M),
+	  .rc = RMP_RC_FAULT, .fault = RMP_FAULT_NPF, .code = NPF_BASE | RMP_NPF_SIZEM },
+	{ "pvalidate-2m-on-2m", .op = PVAL, .is2m = 1, .pg = PGB, .init_b = GUEST2M(1, G2M),
+	  .rc = RMP_RC_SUCCESS, .changed = 1, .set_want = 1, .want_b = GUEST2MV(1, G2M) },
+	{ "pvalidate-2m-rescind", .op = PVAL, .is2m = 1, .rescind = 1, .pg = PGB,
+	  .init_b = GUEST2MV(1, G2M), .rc = RMP_RC_SUCCESS, .changed = 1, .set_want = 1,
+	  .want_b = GUEST2M(1, G2M) },
+	{ "pvalidate-2m-wrong-owner", .op = PVAL, .is2m = 1, .pg = PGB, .init_b = GUEST2M(2, G2M),
+	  .rc = RMP_RC_FAULT, .fault = RMP_FAULT_NPF, .code = NPF_BASE },
+
+	/* ---- RMPADJUST ---- */
+	{ "rmpadjust-grant-rw", .op = ADJ, .init_p = GUESTV(1, GP4K), .target = 1, .perms = RW,
+	  .rc = RMP_RC_SUCCESS, .set_want = 1,
+	  .want_p = { .a = 1, .val = 1, .asid = 1, .gpa = GP4K, .p1 = RW } },
+	{ "rmpadjust-grant-vmpl3", .op = ADJ, .init_p = GUESTV(1, GP4K), .target = 3,
+	  .perms = RMP_PERM_R | RMP_PERM_XU, .rc = RMP_RC_SUCCESS, .set_want = 1,
+	  .want_p = { .a = 1, .val = 1, .asid = 1, .gpa = GP4K, .p3 = RMP_PERM_R | RMP_PERM_XU } },
+	{ "rmpadjust-set-vmsa", .op = ADJ, .init_p = GUESTV(1, GP4K), .target = 1, .vmsa = 1,
+	  .rc = RMP_RC_SUCCESS, .set_want = 1,
+	  .want_p = { .a = 1, .val = 1, .vmsa = 1, .asid = 1, .gpa = GP4K } },
+	{ "rmpadjust-clear-vmsa", .op = ADJ,
+	  .init_p = { .a = 1, .val = 1, .vmsa = 1, .asid = 1, .gpa = GP4K }, .target = 1,
+	  .rc = RMP_RC_SUCCESS, .set_want = 1, .want_p = GUESTV(1, GP4K) },
+	{ "rmpadjust-target-self", .op = ADJ, .init_p = GUESTV(1, GP4K), .target = 0,
+	  .perms = RW, .rc = RMP_RC_FAIL_PERMISSION },
+	{ "rmpadjust-target-more-privileged", .op = ADJ, .pg = PG(1, 2, GP4K, P4K, SIM_SZ_4K),
+	  .init_p = { .a = 1, .val = 1, .asid = 1, .gpa = GP4K, .p2 = RMP_PERM_ALL }, .target = 1,
+	  .perms = RMP_PERM_R, .rc = RMP_RC_FAIL_PERMISSION },
+	{ "rmpadjust-target-4", .op = ADJ, .init_p = GUESTV(1, GP4K), .target = 4,
+	  .rc = RMP_RC_FAIL_INPUT },
+	{ "rmpadjust-reserved-perm", .op = ADJ, .init_p = GUESTV(1, GP4K), .target = 1,
+	  .perms = 0x20, .rc = RMP_RC_FAIL_INPUT },
+	{ "rmpadjust-write-without-read", .op = ADJ, .init_p = GUESTV(1, GP4K), .target = 1,
+	  .perms = RMP_PERM_W, .rc = RMP_RC_FAIL_INPUT },
+	{ "rmpadjust-vmsa-on-2m", .op = ADJ, .is2m = 1, .pg = PGB, .init_b = GUEST2MV(1, G2M),
+	  .target = 1, .vmsa = 1, .rc = RMP_RC_FAIL_INPUT },
+	{ "rmpadjust-misaligned", .op = ADJ, .pg = PG(1, 0, GP4K + 1, P4K, SIM_SZ_4K),
+	  .init_p = GUESTV(1, GP4K), .target = 1, .rc = RMP_RC_FAIL_INPUT },
+	{ "rmpadjust-escalation", .op = ADJ, .pg = PG(1, 1, GP4K, P4K, SIM_SZ_4K),
+	  .init_p = { .a = 1, .val = 1, .asid = 1, .gpa = GP4K, .p1 = RMP_PERM_R }, .target = 2,
+	  .perms = RW, .rc = RMP_RC_FAIL_PERMISSION },
+	{ "rmpadjust-vmpl1-subset", .op = ADJ, .pg = PG(1, 1, GP4K, P4K, SIM_SZ_4K),
+	  .init_p = { .a = 1, .val = 1, .asid = 1, .gpa = GP4K, .p1 = RW | RMP_PERM_XS },
+	  .target = 2, .perms = RMP_PERM_R, .rc = RMP_RC_SUCCESS, .set_want = 1,
+	  .want_p = { .a = 1, .val = 1, .asid = 1, .gpa = GP4K, .p1 = RW | RMP_PERM_XS,
+		      .p2 = RMP_PERM_R } },
+	{ "rmpadjust-vmpl1-sets-vmsa", .op = ADJ, .pg = PG(1, 1, GP4K, P4K, SIM_SZ_4K),
+	  .init_p = { .a = 1, .val = 1, .asid = 1, .gpa = GP4K, .p1 = RMP_PERM_ALL }, .target = 2,
+	  .vmsa = 1, .rc = RMP_RC_FAIL_PERMISSION },
+	{ "rmpadjust-vmpl1-clears-vmsa", .op = ADJ, .pg = PG(1, 1, GP4K, P4K, SIM_SZ_4K),
+	  .init_p = { .a = 1, .val = 1, .vmsa = 1, .asid = 1, .gpa = GP4K, .p1 = RMP_PERM_ALL },
+	  .target = 2, .vmsa = 0, .rc = RMP_RC_FAIL_PERMISSION },
+	{ "rmpadjust-not-validated", .op = ADJ, .init_p = GUEST(1, GP4K), .target = 1,
+	  .rc = RMP_RC_FAULT, .fault = RMP_FAULT_VC, .code = RMP_VC_NOT_VALIDATED },
+	{ "rmpadjust-wrong-owner", .op = ADJ, .init_p = GUESTV(2, GP4K), .target = 1,
+	  .rc = RMP_RC_FAULT, .fault = RMP_FAULT_NPF, .code = NPF_BASE },
+	{ "rmpadjust-2m-on-4k", .op = ADJ, .is2m = 1, .pg = PG(1, 0, G2M, B2M, SIM_SZ_4K),
+	  .init_b = GUESTV(1, G2M), .target = 1, .rc = RMP_RC_FAIL_SIZEMISMATCH },
+	{ "rmpadjust-4k-on-2m", .op = ADJ, .init_b = GUEST2MV(1, G2M), .target = 1,
+	  .rc = RMP_RC_FAULT, .fault = RMP_FAULT_NPF, .code = NPF_BASE | RMP_NPF_SIZEM },
+	{ "rmpadjust-2m-on-2m", .op = ADJ, .is2m = 1, .pg = PGB, .init_b = GUEST2MV(1, G2M),
+	  .target = 1, .perms = RMP_PERM_R, .rc = RMP_RC_SUCCESS, .set_want = 1,
+	  .want_b = { .a = 1, .p2m = 1, .val = 1, .asid = 1, .gpa = G2M, .p1 = RMP_PERM_R } },
+};
+
+ParameterizedTestParameters(rmp, insn)
+{
+	return cr_make_param_array(struct icase, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+/* hpage_region_status must say whether any 4K entry of the region is assigned. */
+static void assert_region_status(struct rmp *r, uint64_t region, const char *what)
+{
+	struct rmp_entry e;
+	bool any = false;
+
+	for (uint64_t p = region; p < region + SIM_SZ_2M; p += SIM_SZ_4K) {
+		cr_assert(rmp_entry_get(r, p, &e));
+		any |= e.assigned && !e.page_2m;
+	}
+	cr_assert(rmp_entry_get(r, region + 0x5000, &e));
+	cr_assert_eq(e.hpage_region_status, any, "%s: hpage_region_status %d, 4K assigned %d", what,
+		     e.hpage_region_status, any);
+}
+
+static enum rmp_insn insn_of(enum iop op)
+{
+	static const enum rmp_insn m[] = { RMP_INSN_RMPUPDATE, RMP_INSN_PSMASH,
+					   RMP_INSN_PVALIDATE, RMP_INSN_RMPADJUST };
+	return m[op];
+}
+
+ParameterizedTest(struct icase *c, rmp, insn)
+{
+	struct sim_mem *m;
+	struct rmp *r = rmp_test_new(&m, NULL);
+	struct rmp_who w = who_at(1000, 0);
+	struct rmp_result res;
+	struct rmp_gpage pg = c->pg;
+	enum rmp_rc rc = RMP_RC_FAULT;
+
+	put(r, B2M, c->init_b);
+	put(r, P4K, c->init_p);
+	if (!pg.asid)
+		pg = PG(1, 0, GP4K, P4K, SIM_SZ_4K);
+	switch (c->op) {
+	case UPD:   rc = rmp_update(r, &w, c->spa, &c->in, &res); break;
+	case SMASH: rc = rmp_psmash(r, &w, c->spa, &res); break;
+	case PVAL:  rc = rmp_pvalidate(r, &w, &pg, c->is2m, !c->rescind, &res); break;
+	case ADJ:   rc = rmp_adjust(r, &w, &pg, c->is2m, c->target, c->perms, c->vmsa, &res); break;
+	}
+	cr_assert_eq(rc, c->rc, "%s: rc %s, want %s", c->name, rmp_rc_name(insn_of(c->op), rc),
+		     rmp_rc_name(insn_of(c->op), c->rc));
+	cr_assert_eq(res.rc, rc, "%s: res.rc", c->name);
+	if (rc == RMP_RC_FAULT) {
+		cr_assert_eq(res.fault.kind, c->fault, "%s: fault kind %d want %d", c->name,
+			     res.fault.kind, c->fault);
+		cr_assert_eq(res.fault.code, c->code, "%s: fault code 0x%llx want 0x%llx", c->name,
+			     (unsigned long long)res.fault.code, (unsigned long long)c->code);
+		cr_assert_not(res.fault.spurious, "%s", c->name);
+	} else {
+		cr_assert_eq(res.fault.kind, RMP_FAULT_NONE, "%s", c->name);
+	}
+	if (c->op == PVAL && rc == RMP_RC_SUCCESS)
+		cr_assert_eq(res.changed, c->changed, "%s: changed", c->name);
+	/* Exact instruction latency from the profile values. */
+	cr_assert_eq(res.latency, rmp_latency(r, insn_of(c->op), res.page_2m, rc), "%s", c->name);
+	cr_assert_eq(res.latency, rc == RMP_RC_SUCCESS
+				  ? (c->op == UPD && c->in.page_2m ? 3000u
+				     : c->op == PVAL && c->is2m ? 2500u
+				     : rmp_config(r)->lat.insn[insn_of(c->op)])
+				  : 100u, "%s: latency %u", c->name, res.latency);
+	/* Full resulting state: unchanged unless the case says otherwise. */
+	assert_stored(r, B2M, c->set_want ? c->want_b : c->init_b, c->name);
+	assert_stored(r, P4K, c->set_want ? c->want_p : c->init_p, c->name);
+	assert_region_status(r, B2M, c->name);
+	rmp_test_free(r, m);
+}
+
+/* PSMASH: all 512 entries, consecutive GPAs, attributes preserved. */
+Test(rmp, psmash_all_entries)
+{
+	struct sim_mem *m;
+	struct rmp *r = rmp_test_new(&m, NULL);
+	struct rmp_who w = who_at(0, 0);
+	struct rmp_result res;
+	struct tent t2 = { .a = 1, .p2m = 1, .val = 1, .asid = 9, .gpa = G2M, .p1 = RW, .p3 = 8 };
+
+	put(r, B2M, t2);
+	cr_assert_eq(rmp_psmash(r, &w, B2M, &res), RMP_RC_SUCCESS);
+	for (unsigned i = 0; i < 512; i++) {
+		struct tent t = t2;
+		char what[32];
+
+		t.p2m = 0;
+		t.gpa = G2M + i * SIM_SZ_4K;
+		snprintf(what, sizeof(what), "entry %u", i);
+		assert_stored(r, B2M + i * SIM_SZ_4K, t, what);
+	}
+	cr_assert_eq(rmp_level(r, P4K), SIM_SZ_4K);
+	/* One entry read and one 8 KiB write through memory. */
+	cr_assert_eq(w.mem_cycles, 2 * MEM_LAT);
+	cr_assert_eq(rmp_counters(r)->entry_writes, 512);
+	/* A second PSMASH finds 4K entries. */
+	cr_assert_eq(rmp_psmash(r, &w, B2M, &res), RMP_RC_FAIL_BADADDR);
+	rmp_test_free(r, m);
+}
+
+/* The effective entry of a page inside a 2M entry (§1.7). */
+Test(rmp, effective_entry_2m)
+{
+	struct sim_mem *m;
+	struct rmp *r = rmp_test_new(&m, NULL);
+	struct rmp_entry e;
+
+	put(r, B2M, GUEST2MV(5, G2M));
+	cr_assert(rmp_entry_effective(r, B2M + 0x1ff000, &e));
+	cr_assert(e.assigned && e.page_2m && e.validated && e.asid == 5);
+	cr_assert_eq(e.gpa, G2M + 0x1ff000);
+	cr_assert_not(e.hpage_region_status);
+	cr_assert_eq(rmp_level(r, B2M + 0x1ff000), SIM_SZ_2M);
+	/* The page's own stored entry is still the unassigned one. */
+	cr_assert(rmp_entry_get(r, B2M + 0x1ff000, &e));
+	cr_assert_not(e.assigned);
+	/* Outside the region: hypervisor-owned. */
+	cr_assert(rmp_entry_effective(r, B2M + SIM_SZ_2M, &e));
+	cr_assert_not(e.assigned);
+	cr_assert_eq(rmp_level(r, B2M + SIM_SZ_2M), SIM_SZ_4K);
+	cr_assert_not(rmp_entry_effective(r, NOCOVER, &e));
+	rmp_test_free(r, m);
+}
+
+/* Timed lookups: a 4K assigned page costs 1 read, a page under a 2M entry 2, a base 1. */
+Test(rmp, lookup_memory_cost)
+{
+	struct sim_mem *m;
+	struct rmp *r = rmp_test_new(&m, NULL);
+	struct rmp_who w = who_at(0, 0);
+	struct rmp_fault f;
+
+	put(r, B2M, GUEST2MV(1, G2M));
+	put(r, B2M + SIM_SZ_2M + 0x3000, GUESTV(1, 0x3000));
+	cr_assert_eq(rmp_check_host(r, &w, B2M + SIM_SZ_2M + 0x3000, true, SIM_SZ_4K, &f), RMP_FAULT_PF);
+	cr_assert_eq(w.mem_cycles, 1 * MEM_LAT);
+	w.mem_cycles = 0;
+	cr_assert_eq(rmp_check_host(r, &w, P4K, true, SIM_SZ_4K, &f), RMP_FAULT_PF);
+	cr_assert_eq(w.mem_cycles, 2 * MEM_LAT);
+	w.mem_cycles = 0;
+	cr_assert_eq(rmp_check_host(r, &w, B2M, true, SIM_SZ_4K, &f), RMP_FAULT_PF);
+	cr_assert_eq(w.mem_cycles, 1 * MEM_LAT);
+	w.mem_cycles = 0;
+	cr_assert_eq(rmp_check_host(r, &w, B2M, false, SIM_SZ_4K, &f), RMP_FAULT_NONE);
+	cr_assert_eq(w.mem_cycles, 0, "host reads are not checked");
+	cr_assert_eq(rmp_counters(r)->entry_reads, 4);
+	rmp_test_free(r, m);
+}
+
+/* RMPUPDATE's memory traffic: entry (+ base) read, entry (+ base count) written. */
+Test(rmp, update_memory_cost)
+{
+	struct sim_mem *m;
+	struct rmp *r = rmp_test_new(&m, NULL);
+	struct rmp_who w = who_at(0, 0);
+	struct rmp_result res;
+	struct rmp_update_in in = { .gpa = GP4K, .assigned = 1, .asid = 1 };
+
+	cr_assert_eq(rmp_update(r, &w, P4K, &in, &res), RMP_RC_SUCCESS);
+	/* read P4K, read base, write base count, write P4K */
+	cr_assert_eq(w.mem_cycles, 4 * MEM_LAT);
+	cr_assert_eq(res.latency, 1100);
+	rmp_test_free(r, m);
+}
+
+Test(rmp, rmpquery)
+{
+	struct sim_mem *m;
+	struct rmp *r = rmp_test_new(&m, NULL);
+	struct rmp_who w = who_at(0, 0);
+	struct rmp_result res;
+	struct rmp_gpage pg = PG(1, 2, GP4K, P4K, SIM_SZ_4K);
+
+	put(r, P4K, ((struct tent){ .a = 1, .asid = 1, .gpa = GP4K, .p1 = RW, .p2 = RMP_PERM_R,
+				    .p3 = RMP_PERM_XU }));
+	cr_assert_eq(rmp_query(r, &w, &pg, &res), RMP_RC_SUCCESS, "unvalidated is fine");
+	cr_assert_eq(res.perms[0], RMP_PERM_ALL);
+	cr_assert_eq(res.perms[1], RW);
+	cr_assert_eq(res.perms[2], RMP_PERM_R);
+	cr_assert_eq(res.perms[3], RMP_PERM_XU);
+	cr_assert_not(res.page_2m);
+	cr_assert_eq(res.latency, 200);
+	pg.asid = 2;
+	cr_assert_eq(rmp_query(r, &w, &pg, &res), RMP_RC_FAULT);
+	cr_assert_eq(res.fault.kind, RMP_FAULT_NPF);
+	cr_assert_eq(res.fault.code, NPF_BASE);
+	cr_assert_eq(res.fault.addr, GP4K);
+	pg.asid = 1;
+	pg.gpa += 4;
+	cr_assert_eq(rmp_query(r, &w, &pg, &res), RMP_RC_FAIL_INPUT);
+	put(r, B2M + SIM_SZ_2M, GUEST2M(1, G2M));
+	pg = PG(1, 0, G2M + 0x3000, B2M + SIM_SZ_2M + 0x3000, SIM_SZ_4K);
+	cr_assert_eq(rmp_query(r, &w, &pg, &res), RMP_RC_SUCCESS);
+	cr_assert(res.page_2m);
+	assert_stored(r, P4K, ((struct tent){ .a = 1, .asid = 1, .gpa = GP4K, .p1 = RW,
+					      .p2 = RMP_PERM_R, .p3 = RMP_PERM_XU }), "query");
+	rmp_test_free(r, m);
+}
+
+Test(rmp, rmpread)
+{
+	struct sim_mem *m;
+	struct rmp *r = rmp_test_new(&m, NULL);
+	struct rmp_who w = who_at(0, 0);
+	struct rmp_result res;
+	struct rmp_read_out out;
+	static const uint8_t want_raw[16] = {
+		0x00, 0x30, 0x00, 0x40, 0, 0, 0, 0,   /* GPA 0x40003000 */
+		1, 1, 0, 0,                           /* assigned, 2M, not immutable */
+		5, 0, 0, 0,                           /* ASID 5 */
+	};
+
+	put(r, B2M, GUEST2MV(5, G2M));
+	cr_assert_eq(rmp_read(r, &w, B2M + 0x3000, &out, &res), RMP_RC_SUCCESS);
+	cr_assert(out.ent.assigned && out.ent.page_2m && out.ent.validated);
+	cr_assert_eq(out.ent.gpa, G2M + 0x3000);
+	cr_assert_eq(out.ent.asid, 5);
+	cr_assert_eq(memcmp(out.raw, want_raw, 16), 0);
+	cr_assert_eq(res.latency, 150);
+	/* hpage_region_status: a 4K assigned entry in the region. */
+	put(r, B2M + SIM_SZ_2M + 0x7000, GUEST(1, 0x7000));
+	cr_assert_eq(rmp_read(r, &w, B2M + SIM_SZ_2M, &out, &res), RMP_RC_SUCCESS);
+	cr_assert_not(out.ent.assigned);
+	cr_assert(out.ent.hpage_region_status);
+	cr_assert_eq(out.raw[9], 2);
+	cr_assert_eq(rmp_read(r, &w, B2M + 8, &out, &res), RMP_RC_FAIL_INPUT);
+	cr_assert_eq(rmp_read(r, &w, NOCOVER, &out, &res), RMP_RC_FAIL_INPUT);
+	rmp_test_free(r, m);
+}
+
+/* The table's own pages are firmware pages (SNP_INIT). */
+Test(rmp, table_pages_are_firmware)
+{
+	struct sim_mem *m;
+	struct rmp *r = rmp_test_new(&m, NULL);
+	struct rmp_who w = who_at(0, 0);
+	struct rmp_result res;
+	struct rmp_update_in in = { 0 };
+	struct rmp_fault f;
+
+	cr_assert_eq(rmp_base(r), MEM_SIZE - (1ull << 20));
+	cr_assert_eq(rmp_end(r), rmp_base(r) + 0x4000 + (MEM_SIZE >> 12) * 16 - 1);
+	assert_stored(r, rmp_base(r), FIRMWARE, "bookkeeping");
+	assert_stored(r, rmp_end(r) & ~0xfffull, FIRMWARE, "last table page");
+	assert_stored(r, (rmp_end(r) & ~0xfffull) + 0x1000, HV, "after the table");
+	cr_assert_eq(rmp_update(r, &w, rmp_base(r), &in, &res), RMP_RC_FAIL_PERMISSION);
+	cr_assert_eq(rmp_check_host(r, &w, rmp_base(r) + 0x4000, true, SIM_SZ_4K, &f), RMP_FAULT_PF);
+	rmp_test_free(r, m);
+}
+
+/* SNP off (or no model): instructions #UD, checks pass, VMRUN marks nothing. */
+Test(rmp, mode_off)
+{
+	struct rmp_config cfg;
+	struct sim_mem *m;
+	struct rmp *r, *off;
+	struct rmp_who w = who_at(0, 0);
+	struct rmp_result res;
+	struct rmp_update_in in = { .gpa = 0, .assigned = 1, .asid = 1 };
+	struct rmp_gpage pg = PG(1, 0, 0, 0, SIM_SZ_4K);
+	struct rmp_read_out out;
+	struct rmp_fault f;
+	struct rmp_vmrun_in vr = { 1, 0x1000, 0x2000, RMP_NO_ADDR, RMP_NO_ADDR };
+	struct rmp_gaccess ga = { .asid = 1, .kind = RMP_ACC_WRITE, .c_bit = 1, .snp = 1,
+				  .map_size = SIM_SZ_4K };
+
+	rmp_config_default(&cfg);
+	cfg.mode = RMP_MODE_OFF;
+	off = r = rmp_test_new(&m, &cfg);
+	for (int k = 0; k < 2; k++, r = NULL) {
+		cr_assert_not(rmp_enabled(r));
+		cr_assert_eq(rmp_update(r, &w, 0, &in, &res), RMP_RC_FAULT);
+		cr_assert_eq(res.fault.kind, RMP_FAULT_UD);
+		cr_assert_eq(rmp_psmash(r, &w, 0, &res), RMP_RC_FAULT);
+		cr_assert_eq(res.fault.kind, RMP_FAULT_UD);
+		cr_assert_eq(rmp_pvalidate(r, &w, &pg, false, true, &res), RMP_RC_FAULT);
+		cr_assert_eq(res.fault.kind, RMP_FAULT_UD);
+		cr_assert_eq(rmp_adjust(r, &w, &pg, false, 1, 0, false, &res), RMP_RC_FAULT);
+		cr_assert_eq(res.fault.kind, RMP_FAULT_UD);
+		cr_assert_eq(rmp_query(r, &w, &pg, &res), RMP_RC_FAULT);
+		cr_assert_eq(res.fault.kind, RMP_FAULT_UD);
+		cr_assert_eq(rmp_read(r, &w, 0, &out, &res), RMP_RC_FAULT);
+		cr_assert_eq(res.fault.kind, RMP_FAULT_UD);
+		cr_assert_eq(rmp_check_host(r, &w, 0, true, SIM_SZ_2M, &f), RMP_FAULT_NONE);
+		cr_assert_eq(rmp_check_guest(r, &w, &ga, &f), RMP_FAULT_NONE);
+		cr_assert_eq(rmp_check_dma(r, &w, 0, true, &f), RMP_FAULT_NONE);
+		cr_assert_eq(rmp_vmrun(r, &w, &vr, &f), RMP_FAULT_NONE);
+		cr_assert_eq(rmp_in_use(r, 0x2000), -1);
+		cr_assert_eq(rmp_vmexit(r, &w), 0);
+		cr_assert_not(rmp_is_covered(r, 0));
+		cr_assert_eq(w.mem_cycles, 0);
+	}
+	cr_assert_eq(rmp_counters(off)->insn_fault[RMP_INSN_RMPUPDATE], 1);
+	cr_assert_eq(sim_mem_frames(m), 0, "SNP off touches no memory");
+	rmp_test_free(off, m);
+}
+
+/* ---- tables and names ---- */
+
+Test(rmp, names_and_rc_tables)
+{
+	static const char *const names[] = { "rmpupdate", "psmash", "pvalidate", "rmpadjust",
+					     "rmpquery", "rmpread" };
+
+	cr_assert_eq(sizeof(names) / sizeof(names[0]), RMP_INSN_COUNT);
+	for (unsigned i = 0; i < RMP_INSN_COUNT; i++) {
+		cr_assert_str_eq(rmp_insn_name((enum rmp_insn)i), names[i]);
+		cr_assert(rmp_insn_rc_mask((enum rmp_insn)i) & 1u, "every insn can succeed");
+		cr_assert_eq(rmp_insn_rc_mask((enum rmp_insn)i) & ~0x5fu, 0, "codes 0..4, 6 only");
+	}
+	cr_assert_str_eq(rmp_insn_name(RMP_INSN_COUNT), "?");
+	cr_assert_eq(RMP_RC_SUCCESS, 0);
+	cr_assert_eq(RMP_RC_FAIL_INPUT, 1);
+	cr_assert_eq(RMP_RC_FAIL_PERMISSION, 2);
+	cr_assert_eq(RMP_RC_FAIL_INUSE, 3);
+	cr_assert_eq(RMP_RC_FAIL_OVERLAP, 4);
+	cr_assert_eq(RMP_RC_FAIL_BADADDR, 4);
+	cr_assert_eq(RMP_RC_FAIL_SIZEMISMATCH, 6);
+	cr_assert_str_eq(rmp_rc_name(RMP_INSN_RMPUPDATE, RMP_RC_FAIL_OVERLAP), "FAIL_OVERLAP");
+	cr_assert_str_eq(rmp_rc_name(RMP_INSN_PSMASH, RMP_RC_FAIL_BADADDR), "FAIL_BADADDR");
+	cr_assert_str_eq(rmp_rc_name(RMP_INSN_PVALIDATE, RMP_RC_FAIL_SIZEMISMATCH),
+			 "FAIL_SIZEMISMATCH");
+	cr_assert_str_eq(rmp_rc_name(RMP_INSN_PVALIDATE, (enum rmp_rc)5), "?");
+	cr_assert(rmp_insn_rc_mask(RMP_INSN_PSMASH) & (1u << RMP_RC_FAIL_BADADDR));
+	cr_assert_not(rmp_insn_rc_mask(RMP_INSN_PSMASH) & (1u << RMP_RC_FAIL_SIZEMISMATCH));
+	cr_assert_not(rmp_insn_rc_mask(RMP_INSN_PVALIDATE) & (1u << RMP_RC_FAIL_PERMISSION));
+}
+
+struct fcase {
+	struct rmp_fault f;
+	char tok[40];
+};
+
+static struct fcase fcases[] = {
+	{ { RMP_FAULT_NONE, 0, 0, false }, "OK" },
+	{ { RMP_FAULT_PF, RMP_PF_P | RMP_PF_W | RMP_PF_RMP, 0, false }, "#PF(W,RMP)" },
+	{ { RMP_FAULT_PF, RMP_PF_P | RMP_PF_W | RMP_PF_U | RMP_PF_ID | RMP_PF_RMP, 0, false },
+	  "#PF(W,U,ID,RMP)" },
+	{ { RMP_FAULT_PF, 0, 0, false }, "#PF" },
+	{ { RMP_FAULT_NPF, RMP_NPF_P | RMP_NPF_W | RMP_NPF_RMP | RMP_NPF_ENC | RMP_NPF_FINAL |
+			   RMP_NPF_SIZEM, 0, false }, "#NPF(W,RMP,ENC,FINAL,SIZEM)" },
+	{ { RMP_FAULT_NPF, RMP_NPF_P | RMP_NPF_RMP | RMP_NPF_PAGE | RMP_NPF_VMPL | RMP_NPF_SSS |
+			   RMP_NPF_U | RMP_NPF_ID, 0, true }, "#NPF(U,ID,RMP,PAGE,VMPL,SSS)" },
+	{ { RMP_FAULT_VC, RMP_VC_NOT_VALIDATED, 0, false }, "#VC(0x404)" },
+	{ { RMP_FAULT_GP, 0, 0, false }, "#GP" },
+	{ { RMP_FAULT_UD, 0, 0, false }, "#UD" },
+	{ { RMP_FAULT_VMEXIT_INVALID, 0, 0, false }, "VMEXIT_INVALID" },
+	{ { RMP_FAULT_IOMMU, RMP_PF_W, 0, false }, "IO_PAGE_FAULT(RMP)" },
+};
+
+ParameterizedTestParameters(rmp, fault_format)
+{
+	return cr_make_param_array(struct fcase, fcases, sizeof(fcases) / sizeof(fcases[0]));
+}
+
+ParameterizedTest(struct fcase *c, rmp, fault_format)
+{
+	char buf[128], small[6];
+	int n = rmp_fault_format(&c->f, buf, sizeof(buf));
+
+	cr_assert_str_eq(buf, c->tok);
+	cr_assert_eq(n, (int)strlen(c->tok));
+	cr_assert_eq(rmp_fault_format(&c->f, small, sizeof(small)), n, "snprintf-like length");
+	cr_assert_eq(strlen(small), strlen(c->tok) < 5 ? strlen(c->tok) : 5);
+}
+
+Test(rmp, update_in_decode)
+{
+	static const uint8_t raw[16] = { 0x00, 0x10, 0x00, 0x40, 0, 0, 0, 0, 1, 1, 0, 0,
+					 0x2a, 0x01, 0, 0 };
+	uint8_t bad[16];
+	struct rmp_update_in in;
+
+	rmp_update_in_decode(raw, &in);
+	cr_assert_eq(in.gpa, 0x40001000);
+	cr_assert(in.assigned && in.page_2m && !in.immutable);
+	cr_assert_eq(in.asid, 0x12a);
+	cr_assert_eq(in.reserved, 0);
+	memcpy(bad, raw, 16);
+	bad[11] = 1;
+	rmp_update_in_decode(bad, &in);
+	cr_assert_neq(in.reserved, 0);
+	memcpy(bad, raw, 16);
+	bad[10] = 2;
+	rmp_update_in_decode(bad, &in);
+	cr_assert_neq(in.reserved, 0);
+}

@@ -1,0 +1,1019 @@
+/*
+ * test_script.c - the operation-language interpreter: lexical rules,
+ * result line format, expect matching, malformed-line messages and exit
+ * codes, @CYCLE ordering and agent interleaving, the machine line, the
+ * shell, and the engine ops (mem write/read, nop).
+ *
+ * A fake module supplies ops whose results and latencies the script
+ * chooses, so the interpreter is tested without any hardware model.
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/sim.h"
+#include "sim/script_int.h"
+
+/* ------------------------------------------------------------------ */
+/* The fake module                                                     */
+/* ------------------------------------------------------------------ */
+
+/*
+ * t [res=TOKEN] [lat=N] [steps=N] [fields=k:v,k:v] [say=TEXT]
+ * Prints say (with '/' as a line break), sets the result and fields, then
+ * advances lat cycles in `steps` equal chunks.
+ */
+static void op_t(struct sim_call *c)
+{
+	uint64_t lat = sim_arg_u64(c, "lat", 0), steps = sim_arg_u64(c, "steps", 1);
+	const char *fields = sim_arg_str(c, "fields", NULL);
+
+	if (sim_arg_has(c, "say")) {
+		char *say = strdup(sim_arg_str(c, "say", ""));
+
+		for (char *p = say; *p; p++)
+			if (*p == '/')
+				*p = '\n';
+		sim_call_printf(c, "%s", say);
+		free(say);
+	}
+	sim_call_result(c, "%s", sim_arg_str(c, "res", "OK"));
+	if (fields) {
+		char *copy = strdup(fields), *save = NULL;
+
+		for (char *f = strtok_r(copy, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
+			char *colon = strchr(f, ':');
+
+			*colon = '\0';
+			sim_call_field(c, f, "%s", colon + 1);
+		}
+		free(copy);
+	}
+	for (uint64_t i = 0; i < steps; i++)
+		sim_advance(sim_call_agent(c), lat / steps);
+}
+
+/* types n=U64 [sz=SIZE] [b=BOOL] [e=read|write|fetch] [s=STR]: echo the parsed values. */
+static void op_types(struct sim_call *c)
+{
+	sim_call_result(c, "OK");
+	sim_call_field_u64(c, "n", sim_arg_u64(c, "n", 0));
+	sim_call_field_u64(c, "sz", sim_arg_u64(c, "sz", 77));
+	sim_call_field_u64(c, "b", sim_arg_bool(c, "b", true));
+	sim_call_field_u64(c, "e", sim_arg_enum(c, "e", 9));
+	sim_call_field(c, "s", "%s", sim_arg_str(c, "s", "none"));
+	sim_call_field_u64(c, "has_sz", sim_arg_has(c, "sz"));
+	sim_call_field_hex(c, "hex", sim_arg_u64(c, "n", 0));
+}
+
+/* bad x=TEXT: refuses x at run time (sim_call_bad_arg). */
+static void op_bad(struct sim_call *c)
+{
+	sim_advance(sim_call_agent(c), 3);
+	sim_call_bad_arg(c, "x", "is not acceptable here (%s)", sim_arg_str(c, "x", ""));
+}
+
+/* fake two a=N: a two-word op. */
+static void op_two(struct sim_call *c)
+{
+	sim_call_result(c, "OK");
+	sim_call_field_u64(c, "a", sim_arg_u64(c, "a", 0));
+}
+
+static void op_zero(struct sim_call *c)
+{
+	sim_call_result(c, "OK");
+}
+
+/* block: blocks its agent forever. */
+static void op_block(struct sim_call *c)
+{
+	sim_block(sim_call_agent(c));
+	sim_call_result(c, "OK");
+}
+
+/* noresult: a buggy op. */
+static void op_noresult(struct sim_call *c)
+{
+	(void)c;
+}
+
+static const char *const kinds[] = { "read", "write", "fetch", NULL };
+
+static const struct sim_arg_spec t_args[] = {
+	{ "res", SIM_ARG_STR, false, NULL },
+	{ "lat", SIM_ARG_U64, false, NULL },
+	{ "steps", SIM_ARG_U64, false, NULL },
+	{ "fields", SIM_ARG_STR, false, NULL },
+	{ "say", SIM_ARG_STR, false, NULL },
+	{ NULL, 0, false, NULL }
+};
+static const struct sim_arg_spec types_args[] = {
+	{ "n", SIM_ARG_U64, true, NULL },
+	{ "sz", SIM_ARG_SIZE, false, NULL },
+	{ "b", SIM_ARG_BOOL, false, NULL },
+	{ "e", SIM_ARG_ENUM, false, kinds },
+	{ "s", SIM_ARG_STR, false, NULL },
+	{ NULL, 0, false, NULL }
+};
+static const struct sim_arg_spec bad_args[] = {
+	{ "x", SIM_ARG_STR, true, NULL },
+	{ NULL, 0, false, NULL }
+};
+static const struct sim_arg_spec two_args[] = {
+	{ "a", SIM_ARG_U64, false, NULL },
+	{ NULL, 0, false, NULL }
+};
+
+static const struct sim_op fake_ops[] = {
+	{ "t", t_args, "t [res=TOKEN] [lat=N] [steps=N] [fields=k:v,...] [say=TEXT]",
+	  "fake op with a chosen result", op_t },
+	{ "types", types_args, "types n=N [sz=SIZE] [b=0|1] [e=read|write|fetch] [s=TEXT]",
+	  "echo typed arguments", op_types },
+	{ "bad", bad_args, "bad x=TEXT", "refuse x at run time", op_bad },
+	{ "fake two", two_args, "fake two [a=N]", "a two-word op", op_two },
+	{ "zero", NULL, "zero", "no arguments", op_zero },
+	{ "block", NULL, "block", "block forever", op_block },
+	{ "noresult", NULL, "noresult", "sets no result", op_noresult },
+	{ NULL, NULL, NULL, NULL, NULL }
+};
+
+static const struct sim_module fake_mod = { .name = "fake", .ops = fake_ops };
+static const struct sim_module *const mods[] = { &fake_mod, NULL };
+
+/* ------------------------------------------------------------------ */
+/* Helpers                                                             */
+/* ------------------------------------------------------------------ */
+
+struct run {
+	int rc;
+	char *out;
+	size_t outn;
+	char *err;
+	size_t errn;
+};
+
+/* Run @text on a fresh simulator; keep it in *@keep if non-NULL. */
+static struct run run_text(const char *text, struct sim **keep)
+{
+	struct sim *s = sim_new(mods);
+	struct run r = { 0 };
+	FILE *out = open_memstream(&r.out, &r.outn), *err = open_memstream(&r.err, &r.errn);
+
+	cr_assert(out && err);
+	r.rc = sim_script_run_text(s, text, "t.ps", out, err);
+	fclose(out);
+	fclose(err);
+	if (keep)
+		*keep = s;
+	else
+		sim_free(s);
+	return r;
+}
+
+/* Run @text through the shell (non-tty input). */
+static struct run run_shell(const char *text)
+{
+	struct sim *s = sim_new(mods);
+	struct run r = { 0 };
+	FILE *in = fmemopen((void *)text, strlen(text), "r");
+	FILE *out = open_memstream(&r.out, &r.outn), *err = open_memstream(&r.err, &r.errn);
+
+	cr_assert(in && out && err);
+	r.rc = sim_script_run(s, in, "shell", out, err, true);
+	fclose(in);
+	fclose(out);
+	fclose(err);
+	sim_free(s);
+	return r;
+}
+
+static void run_free(struct run *r)
+{
+	free(r->out);
+	free(r->err);
+}
+
+/* Assert exit code, stdout and stderr exactly. */
+static void check_run(const char *text, int rc, const char *out, const char *err)
+{
+	struct run r = run_text(text, NULL);
+
+	cr_assert_str_eq(r.out, out, "script:\n%s\nstdout:\n%s", text, r.out);
+	cr_assert_str_eq(r.err, err, "script:\n%s\nstderr:\n%s", text, r.err);
+	cr_assert_eq(r.rc, rc, "script:\n%s\nrc %d, want %d", text, r.rc, rc);
+	run_free(&r);
+}
+
+/* ------------------------------------------------------------------ */
+/* Lexical rules                                                       */
+/* ------------------------------------------------------------------ */
+
+struct split_case {
+	char line[64];
+	int n;               /* words expected */
+	char last[32];       /* the last word, if n > 0 */
+};
+
+static struct split_case split_cases[] = {
+	{ "", 0, "" },
+	{ "   \t ", 0, "" },
+	{ "# a comment", 0, "" },
+	{ "   # indented comment", 0, "" },
+	{ "#NPF at line start is a comment", 0, "" },
+	{ "a  b\tc", 3, "c" },
+	{ "a b # comment c", 2, "b" },
+	{ "a b #comment", 2, "b" },
+	{ "a#b", 1, "a#b" },
+	{ "t res=#NPF(RMP)", 2, "res=#NPF(RMP)" },
+	{ "expect #NPF(RMP)", 2, "#NPF(RMP)" },
+	{ "expect #NPF(RMP) # why", 2, "#NPF(RMP)" },
+	{ "expect #NPF(RMP) #PF", 2, "#NPF(RMP)" },
+	{ "expect # nothing", 1, "expect" },
+	{ "expect #1", 1, "expect" },
+	{ "expect OK #NPF", 2, "OK" },
+	{ "expect\t#S2F(level=1)\r", 2, "#S2F(level=1)" },
+	{ "expected #NPF", 1, "expected" },
+	{ "a\r", 1, "a" },
+	{ "\va\fb\r", 2, "b" },
+};
+
+ParameterizedTestParameters(script, split)
+{
+	return cr_make_param_array(struct split_case, split_cases,
+				   sizeof(split_cases) / sizeof(split_cases[0]));
+}
+
+ParameterizedTest(struct split_case *c, script, split)
+{
+	struct sim_script_words w;
+
+	sim_script_split(c->line, &w);
+	cr_assert_eq((int)w.n, c->n, "'%s': %zu words, want %d", c->line, w.n, c->n);
+	if (c->n)
+		cr_assert_str_eq(w.w[w.n - 1], c->last, "'%s'", c->line);
+	sim_script_words_free(&w);
+}
+
+Test(script, split_keeps_every_word_in_order)
+{
+	struct sim_script_words w;
+
+	sim_script_split("@100 cpu1 s2 map vm=1 ipa=0x0", &w);
+	cr_assert_eq(w.n, 6);
+	cr_assert_str_eq(w.w[0], "@100");
+	cr_assert_str_eq(w.w[1], "cpu1");
+	cr_assert_str_eq(w.w[2], "s2");
+	cr_assert_str_eq(w.w[3], "map");
+	cr_assert_str_eq(w.w[4], "vm=1");
+	cr_assert_str_eq(w.w[5], "ipa=0x0");
+	sim_script_words_free(&w);
+}
+
+Test(script, token_shapes)
+{
+	static const char *const good[] = { "OK", "#NPF(W,RMP)", "ERROR(exists)", "X()",
+					    "#S2F(level=2,type=access)" };
+	static const char *const bad[] = { "", "(A)", "OK(", "OK)", "OK(A)B", "OK((A))",
+					   "OK(A))", "OK)(" };
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		cr_assert(sim_script_token_ok(good[i]), "%s", good[i]);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert(!sim_script_token_ok(bad[i]), "%s", bad[i]);
+}
+
+Test(script, value_equality)
+{
+	cr_assert(sim_script_value_eq("0", "0x0"));
+	cr_assert(sim_script_value_eq("4k", "4096"));
+	cr_assert(sim_script_value_eq("2M", "0x200000"));
+	cr_assert(sim_script_value_eq("1g", "1073741824"));
+	cr_assert(!sim_script_value_eq("4k", "4097"));
+	cr_assert(sim_script_value_eq("rw", "rw"));
+	cr_assert(!sim_script_value_eq("rw", "RW"));
+	cr_assert(!sim_script_value_eq("rw", "r"));
+	cr_assert(!sim_script_value_eq("0x", "0"));
+}
+
+/* ------------------------------------------------------------------ */
+/* Result line format                                                  */
+/* ------------------------------------------------------------------ */
+
+Test(script, result_line_format)
+{
+	check_run("t res=OK lat=7\n"
+		  "t   lat=3    res=SUCCESS\tfields=a:1,b:0x2   # comment\n"
+		  "@100 cpu1 t res=#NPF(W,RMP) lat=4\n"
+		  "cpu1 zero\n"
+		  "fake two a=0x10\n"
+		  "types n=0x10 sz=2m b=0 e=write s=hello\n"
+		  "types n=5\n",
+		  0,
+		  "[0] cpu0 t res=OK lat=7 -> OK (7 cycles)\n"
+		  "[7] cpu0 t lat=3 res=SUCCESS fields=a:1,b:0x2 -> SUCCESS a=1 b=0x2 (3 cycles)\n"
+		  "[10] cpu0 fake two a=0x10 -> OK a=16 (0 cycles)\n"
+		  "[10] cpu0 types n=0x10 sz=2m b=0 e=write s=hello -> OK n=16 sz=2097152 b=0 e=1 "
+		  "s=hello has_sz=1 hex=0x10 (0 cycles)\n"
+		  "[10] cpu0 types n=5 -> OK n=5 sz=77 b=1 e=9 s=none has_sz=0 hex=0x5 (0 cycles)\n"
+		  "[100] cpu1 t res=#NPF(W,RMP) lat=4 -> #NPF(W,RMP) (4 cycles)\n"
+		  "[104] cpu1 zero -> OK (0 cycles)\n",
+		  "");
+}
+
+Test(script, extra_lines_come_before_the_result)
+{
+	check_run("t say=L4_addr=0x1000/L3_addr=0x2000 lat=2\n"
+		  "t say=one\n",
+		  0,
+		  "  L4_addr=0x1000\n"
+		  "  L3_addr=0x2000\n"
+		  "[0] cpu0 t say=L4_addr=0x1000/L3_addr=0x2000 lat=2 -> OK (2 cycles)\n"
+		  "  one\n"
+		  "[2] cpu0 t say=one -> OK (0 cycles)\n",
+		  "");
+}
+
+Test(script, blank_and_comment_lines_count_for_line_numbers)
+{
+	check_run("\n# c\n   \nt res=A\n\n# between\nexpect B\n", 1,
+		  "[0] cpu0 t res=A -> A (0 cycles)\n",
+		  "t.ps:7: expect failed: expected B; got A\n");
+}
+
+Test(script, empty_script)
+{
+	check_run("", 0, "", "");
+	check_run("# only a comment\n\n", 0, "", "");
+}
+
+Test(script, no_final_newline)
+{
+	check_run("t lat=1", 0, "[0] cpu0 t lat=1 -> OK (1 cycles)\n", "");
+}
+
+/* ------------------------------------------------------------------ */
+/* expect matching                                                     */
+/* ------------------------------------------------------------------ */
+
+struct expect_case {
+	char res[48];       /* result token the op returns */
+	char fields[48];    /* its fields, k:v,k:v */
+	char want[64];      /* the expect line after "expect " */
+	bool pass;
+};
+
+static struct expect_case expect_cases[] = {
+	{ "SUCCESS", "", "SUCCESS", true },
+	{ "SUCCESS", "", "success", true },
+	{ "SUCCESS", "", "FAIL_INUSE", false },
+	{ "OKAY", "", "OK", false },
+	{ "OK", "", "OKAY", false },
+	{ "#NPF(W,RMP,ENC,FINAL,SIZEM)", "", "#NPF(RMP,SIZEM)", true },
+	{ "#NPF(W,RMP,ENC,FINAL,SIZEM)", "", "#npf(rmp,sizem)", true },
+	{ "#NPF(W,RMP,ENC,FINAL,SIZEM)", "", "#NPF(W,RMP,ENC,FINAL,SIZEM)", true },
+	{ "#NPF(W,RMP,ENC,FINAL,SIZEM)", "", "#NPF(RMP,VMPL)", false },
+	{ "#NPF(W,RMP,ENC,FINAL,SIZEM)", "", "#NPF", true },
+	{ "#NPF(W,RMP,ENC,FINAL,SIZEM)", "", "#NPF()", true },
+	{ "#NPF(W,RMP,ENC,FINAL,SIZEM)", "", "#PF(RMP)", false },
+	{ "#NPF(W,RMP)", "", "#NPF(RM)", false },
+	{ "#NPF", "", "#NPF(RMP)", false },
+	{ "#PF(W,RMP)", "", "#PF(W,RMP,P)", false },
+	{ "#S2F(level=2,type=permission)", "", "#S2F(type=permission)", true },
+	{ "#S2F(level=2,type=permission)", "", "#S2F(TYPE=Permission)", true },
+	{ "#S2F(level=2,type=permission)", "", "#S2F(type=translation)", false },
+	{ "#S2F(level=2,type=permission)", "", "#S2F(level=0x2)", true },
+	{ "#S2F(level=2,type=permission)", "", "#S2F(level=3)", false },
+	{ "#VC(0x404)", "", "#VC(1028)", true },
+	{ "#VC(0x404)", "", "#VC(0x405)", false },
+	{ "ERROR(exists)", "", "ERROR", true },
+	{ "ERROR(exists)", "", "error(EXISTS)", true },
+	{ "ERROR(exists)", "", "ERROR(busy)", false },
+	{ "IO_PAGE_FAULT(RMP)", "", "IO_PAGE_FAULT(rmp)", true },
+	{ "OK", "pa:0x300000", "OK pa=0x300000", true },
+	{ "OK", "pa:0x300000", "OK pa=3145728", true },
+	{ "OK", "pa:0x300000", "OK pa=3m", true },
+	{ "OK", "pa:0x300000", "OK pa=0x300001", false },
+	{ "OK", "gpa:0x0", "OK gpa=0", true },
+	{ "OK", "size:4k", "OK size=4096", true },
+	{ "OK", "size:2m", "OK size=0x200000", true },
+	{ "OK", "size:2m", "OK size=4k", false },
+	{ "OK", "perms:rw", "OK perms=rw", true },
+	{ "OK", "perms:rw", "OK perms=RW", false },
+	{ "OK", "perms:rw", "OK perms=r", false },
+	{ "OK", "perms:rw", "OK Perms=rw", false },
+	{ "OK", "", "OK pa=0", false },
+	{ "OK", "pa:0x10", "OK", true },
+	{ "SUCCESS", "changed:0", "SUCCESS changed=0", true },
+	{ "SUCCESS", "changed:0", "SUCCESS changed=0x0", true },
+	{ "SUCCESS", "changed:0", "SUCCESS changed=1", false },
+	{ "FAIL_INUSE", "changed:0", "SUCCESS changed=0", false },
+	{ "SUCCESS", "assigned:1,validated:0", "SUCCESS validated=0 assigned=1", true },
+	{ "SUCCESS", "assigned:1,validated:0", "SUCCESS validated=0 assigned=0", false },
+	{ "SUCCESS", "perms1:none", "SUCCESS perms1=none", true },
+};
+
+ParameterizedTestParameters(script, expect_matching)
+{
+	return cr_make_param_array(struct expect_case, expect_cases,
+				   sizeof(expect_cases) / sizeof(expect_cases[0]));
+}
+
+ParameterizedTest(struct expect_case *c, script, expect_matching)
+{
+	char text[256], out[512], err[512];
+	char got[128];
+
+	snprintf(text, sizeof(text), "t res=%s%s%s\nexpect %s\n", c->res,
+		 c->fields[0] ? " fields=" : "", c->fields, c->want);
+	snprintf(got, sizeof(got), "%s", c->res);
+	if (c->fields[0]) {
+		/* k:v,k:v -> " k=v k=v" */
+		char *p = got + strlen(got);
+
+		*p++ = ' ';
+		for (const char *f = c->fields; *f; f++)
+			*p++ = *f == ':' ? '=' : *f == ',' ? ' ' : *f;
+		*p = '\0';
+	}
+	snprintf(out, sizeof(out), "[0] cpu0 t res=%s%s%s -> %s (0 cycles)\n", c->res,
+		 c->fields[0] ? " fields=" : "", c->fields, got);
+	if (c->pass)
+		err[0] = '\0';
+	else
+		snprintf(err, sizeof(err), "t.ps:2: expect failed: expected %s; got %s\n", c->want,
+			 got);
+	check_run(text, c->pass ? 0 : 1, out, err);
+}
+
+Test(script, several_expects_on_one_op)
+{
+	check_run("t res=SUCCESS fields=a:1,b:2\nexpect SUCCESS\n# c\nexpect SUCCESS b=2\n"
+		  "expect SUCCESS a=2\n", 1,
+		  "[0] cpu0 t res=SUCCESS fields=a:1,b:2 -> SUCCESS a=1 b=2 (0 cycles)\n",
+		  "t.ps:5: expect failed: expected SUCCESS a=2; got SUCCESS a=1 b=2\n");
+}
+
+Test(script, expect_failure_stops_the_run)
+{
+	check_run("t res=A\nexpect   B    x=1\nt res=C\n", 1,
+		  "[0] cpu0 t res=A -> A (0 cycles)\n",
+		  "t.ps:2: expect failed: expected B x=1; got A\n");
+}
+
+Test(script, expect_failure_stops_other_agents_in_flight)
+{
+	/* cpu1's op is in flight (result already set) when cpu0 fails. */
+	check_run("@0 cpu1 t res=LATE lat=100 steps=4\n@10 cpu0 t res=A\nexpect B\n"
+		  "@200 cpu1 t\n", 1,
+		  "[10] cpu0 t res=A -> A (0 cycles)\n",
+		  "t.ps:3: expect failed: expected B; got A\n");
+}
+
+Test(script, stopped_run_drains_ops_in_flight)
+{
+	struct sim *s;
+	struct run r = run_text("@0 cpu1 t res=LATE lat=100 steps=4\n@10 cpu0 t res=A\n"
+				"expect B\n@200 cpu1 t\n", &s);
+
+	cr_assert_eq(r.rc, 1);
+	/* cpu1's op finished silently; its next line never started. */
+	cr_assert_eq(sim_now(sim_agent_by_id(s, 1)), 100);
+	cr_assert_eq(sim_now(sim_agent_by_id(s, 0)), 10);
+	/* Nothing of the script is left to run. */
+	cr_assert_eq(sim_run(s), 0);
+	cr_assert_eq(sim_now(sim_agent_by_id(s, 1)), 100);
+	sim_free(s);
+	run_free(&r);
+}
+
+/* ------------------------------------------------------------------ */
+/* Malformed lines: exit 2 before anything runs                       */
+/* ------------------------------------------------------------------ */
+
+struct bad_case {
+	char text[96];
+	char err[160];
+};
+
+static struct bad_case bad_cases[] = {
+	{ "frob\n", "t.ps:1: frob: unknown operation" },
+	{ "frob x=1\n", "t.ps:1: frob: unknown operation" },
+	{ "fake frob\n", "t.ps:1: fake frob: unknown operation" },
+	{ "fake\n", "t.ps:1: fake: unknown operation" },
+	{ "mem frob pa=0\n", "t.ps:1: mem frob: unknown operation" },
+	{ "t zz=1\n", "t.ps:1: zz: unknown argument of 't'" },
+	{ "fake two b=1\n", "t.ps:1: b: unknown argument of 'fake two'" },
+	{ "t lat=1 foo\n", "t.ps:1: foo: not a key=value argument" },
+	{ "t =5\n", "t.ps:1: =5: not a key=value argument" },
+	{ "types s=x\n", "t.ps:1: n: missing (required by 'types')" },
+	{ "types n=12abc\n", "t.ps:1: n: '12abc' is not a number (decimal or 0x hex, at most 64 bits)" },
+	{ "types n=0x\n", "t.ps:1: n: '0x' is not a number (decimal or 0x hex, at most 64 bits)" },
+	{ "types n=-1\n", "t.ps:1: n: '-1' is not a number (decimal or 0x hex, at most 64 bits)" },
+	{ "types n=18446744073709551616\n",
+	  "t.ps:1: n: '18446744073709551616' is not a number (decimal or 0x hex, at most 64 bits)" },
+	{ "types n=1 sz=3q\n", "t.ps:1: sz: '3q' is not a size (bytes, or 4k/2m/1g)" },
+	{ "types n=1 b=2\n", "t.ps:1: b: '2' is not 0 or 1" },
+	{ "types n=1 b=true\n", "t.ps:1: b: 'true' is not 0 or 1" },
+	{ "types n=1 e=rd\n", "t.ps:1: e: 'rd' is not one of read|write|fetch" },
+	{ "types n=1 e=READ\n", "t.ps:1: e: 'READ' is not one of read|write|fetch" },
+	{ "types n=1 n=2\n", "t.ps:1: n: given twice" },
+	{ "types n=\n", "t.ps:1: n: missing value" },
+	{ "expect OK\n", "t.ps:1: expect: must directly follow an operation line" },
+	{ "machine mem=1g cpus=1\nexpect OK\n",
+	  "t.ps:2: expect: must directly follow an operation line" },
+	{ "t\nexpect\n", "t.ps:2: expect: missing result" },
+	{ "t\nexpect OK(\n", "t.ps:2: OK(: malformed result (expected NAME or NAME(ITEM,...))" },
+	{ "t\nexpect OK foo\n", "t.ps:2: foo: not a field=value" },
+	{ "t\nexpect OK =1\n", "t.ps:2: =1: not a field=value" },
+	{ "t\nexpect OK a=\n", "t.ps:2: a: missing value" },
+	{ "t\nmachine mem=1g cpus=1\n", "t.ps:2: machine: must come before the first operation" },
+	{ "machine mem=1g cpus=1\nmachine mem=1g cpus=1\n",
+	  "t.ps:2: machine: given twice (first on line 1)" },
+	{ "machine mem=1g\n", "t.ps:1: cpus: missing (required by 'machine')" },
+	{ "machine cpus=1\n", "t.ps:1: mem: missing (required by 'machine')" },
+	{ "machine mem=1g cpus=1 foo=3\n",
+	  "t.ps:1: foo: unknown machine key (mem, cpus, profile, rmp, rmp_base, rmp_segment, "
+	  "or a dotted config key)" },
+	{ "machine mem=1g cpus=1 no.such=3\n", "t.ps:1: no.such: unknown key" },
+	{ "machine mem=1g cpus=1 rmp=off\n", "t.ps:1: rmp.mode: unknown key" },
+	{ "machine mem=1g cpus=2 mem=2g\n", "t.ps:1: mem: given twice" },
+	{ "machine mem=1g cpus=2 machine.mem=2g\n", "t.ps:1: machine.mem: given twice" },
+	{ "machine mem=1g cpus=2 x\n", "t.ps:1: x: not a key=value argument" },
+	{ "machine mem=1g cpus=\n", "t.ps:1: cpus: missing value" },
+	{ "cpu2 t\n", "t.ps:1: cpu2: no such agent (the machine has cpu0..cpu1)" },
+	{ "cpu01 t\n", "t.ps:1: cpu01: no such agent (the machine has cpu0..cpu1)" },
+	{ "cpu99999999999 t\n", "t.ps:1: cpu99999999999: no such agent (the machine has cpu0..cpu1)" },
+	{ "machine mem=1g cpus=4\ncpu3 t\ncpu4 t\n",
+	  "t.ps:3: cpu4: no such agent (the machine has cpu0..cpu3)" },
+	{ "@abc t\n", "t.ps:1: @abc: not a cycle number (decimal or 0x hex)" },
+	{ "@ t\n", "t.ps:1: @: not a cycle number (decimal or 0x hex)" },
+	{ "@281474976710657 t\n", "t.ps:1: @281474976710657: cycle too large (at most 2^48)" },
+	{ "@1\n", "t.ps:1: @1: missing operation" },
+	{ "cpu0\n", "t.ps:1: cpu0: missing operation" },
+	{ "@1 cpu1\n", "t.ps:1: cpu1: missing operation" },
+	{ "cpu0 @5 t\n", "t.ps:1: @5: the start cycle must come first on the line" },
+	{ "@5 expect OK\n", "t.ps:1: expect: must be on a line of its own (no @CYCLE or agent)" },
+	{ "cpu1 machine mem=1g\n",
+	  "t.ps:1: machine: must be on a line of its own (no @CYCLE or agent)" },
+	{ "help\n", "t.ps:1: help: only available in protsim shell" },
+	{ "quit\n", "t.ps:1: quit: only available in protsim shell" },
+	{ "t\nt\nfrob\n", "t.ps:3: frob: unknown operation" },
+	{ "mem write pa=0\n", "t.ps:1: value: missing (required by 'mem write')" },
+	{ "nop\n", "t.ps:1: cycles: missing (required by 'nop')" },
+	{ "nop cycles=1k\n",
+	  "t.ps:1: cycles: '1k' is not a number (decimal or 0x hex, at most 64 bits)" },
+};
+
+ParameterizedTestParameters(script, malformed)
+{
+	return cr_make_param_array(struct bad_case, bad_cases,
+				   sizeof(bad_cases) / sizeof(bad_cases[0]));
+}
+
+ParameterizedTest(struct bad_case *c, script, malformed)
+{
+	char err[200];
+
+	snprintf(err, sizeof(err), "%s\n", c->err);
+	/* Nothing runs: stdout stays empty even when good lines come first. */
+	check_run(c->text, 2, "", err);
+}
+
+/* ------------------------------------------------------------------ */
+/* Run-time failures (exit 2)                                          */
+/* ------------------------------------------------------------------ */
+
+Test(script, bad_arg_at_run_time_stops_with_2)
+{
+	check_run("t lat=1\nbad x=zz\nt\n", 2,
+		  "[0] cpu0 t lat=1 -> OK (1 cycles)\n",
+		  "t.ps:2: x: is not acceptable here (zz)\n");
+}
+
+Test(script, cycle_earlier_than_clock_stops_with_2)
+{
+	check_run("t lat=10\n@10 t lat=1\n@5 t\nt\n", 2,
+		  "[0] cpu0 t lat=10 -> OK (10 cycles)\n"
+		  "[10] cpu0 t lat=1 -> OK (1 cycles)\n",
+		  "t.ps:3: @5: earlier than cpu0's clock (11)\n");
+}
+
+Test(script, cycle_check_is_per_agent)
+{
+	/* cpu1's clock is still 0, so @5 on cpu1 is fine after cpu0 reached 10. */
+	check_run("t lat=10\n@5 cpu1 t\n", 0,
+		  "[5] cpu1 t -> OK (0 cycles)\n"
+		  "[0] cpu0 t lat=10 -> OK (10 cycles)\n",
+		  "");
+}
+
+Test(script, deadlocked_op_is_reported)
+{
+	check_run("block\n", 2, "", "t.ps:1: block: cpu0 is blocked and nothing can wake it (deadlock)\n");
+}
+
+Test(script, op_without_result_is_a_bug, .signal = SIGABRT)
+{
+	struct run r = run_text("noresult\n", NULL);
+
+	run_free(&r);
+}
+
+static const struct sim_op dup_ops[] = {
+	{ "nop", NULL, "nop", "clashes with the core nop", op_zero },
+	{ NULL, NULL, NULL, NULL, NULL }
+};
+static const struct sim_module dup_mod = { .name = "dup", .ops = dup_ops };
+
+Test(script, duplicate_op_names_are_a_bug, .signal = SIGABRT)
+{
+	static const struct sim_module *const dmods[] = { &dup_mod, NULL };
+	struct sim *s = sim_new(dmods);
+
+	sim_script_run_text(s, "nop cycles=1\n", "t.ps", stdout, stderr);
+}
+
+/* ------------------------------------------------------------------ */
+/* Time: @CYCLE, interleaving, ties                                    */
+/* ------------------------------------------------------------------ */
+
+/* Lines start in (cycle, agent) order and print when they complete. */
+Test(script, two_agents_interleave_by_start_cycle)
+{
+	check_run("@0 t lat=10\n"
+		  "t lat=10\n"
+		  "t lat=10\n"
+		  "@5 cpu1 t lat=10\n"
+		  "@15 cpu1 t lat=1\n",
+		  0,
+		  "[0] cpu0 t lat=10 -> OK (10 cycles)\n"
+		  "[5] cpu1 t lat=10 -> OK (10 cycles)\n"
+		  "[15] cpu1 t lat=1 -> OK (1 cycles)\n"    /* done at 16 */
+		  "[10] cpu0 t lat=10 -> OK (10 cycles)\n"  /* done at 20 */
+		  "[20] cpu0 t lat=10 -> OK (10 cycles)\n",
+		  "");
+}
+
+Test(script, ties_go_to_the_lower_agent_id)
+{
+	/* Written cpu1 first; both start at 50: cpu0 runs (and prints) first. */
+	check_run("@50 cpu1 t res=ONE\n@50 cpu0 t res=ZERO\n", 0,
+		  "[50] cpu0 t res=ZERO -> ZERO (0 cycles)\n"
+		  "[50] cpu1 t res=ONE -> ONE (0 cycles)\n",
+		  "");
+}
+
+Test(script, overlapping_ops_print_in_completion_order)
+{
+	check_run("@0 cpu0 t res=LONG lat=100 steps=10\n@10 cpu1 t res=SHORT lat=5\n", 0,
+		  "[10] cpu1 t res=SHORT lat=5 -> SHORT (5 cycles)\n"
+		  "[0] cpu0 t res=LONG lat=100 steps=10 -> LONG (100 cycles)\n",
+		  "");
+}
+
+Test(script, cycle_equal_to_clock_is_allowed)
+{
+	check_run("t lat=10\n@10 t lat=2\n@0x20 t\n", 0,
+		  "[0] cpu0 t lat=10 -> OK (10 cycles)\n"
+		  "[10] cpu0 t lat=2 -> OK (2 cycles)\n"
+		  "[32] cpu0 t -> OK (0 cycles)\n",
+		  "");
+}
+
+Test(script, output_is_deterministic)
+{
+	const char *text = "@0 cpu1 t lat=7 steps=7\n@3 cpu0 t lat=11 steps=11\n"
+			   "cpu1 t lat=5\n@4 cpu0 t lat=1\n";
+	struct run a = run_text(text, NULL), b = run_text(text, NULL);
+
+	cr_assert_eq(a.rc, 2);   /* @4 < cpu0's clock 14 */
+	cr_assert_str_eq(a.out, b.out);
+	cr_assert_str_eq(a.err, b.err);
+	run_free(&a);
+	run_free(&b);
+}
+
+/* ------------------------------------------------------------------ */
+/* The machine line                                                    */
+/* ------------------------------------------------------------------ */
+
+Test(script, machine_line_sets_config)
+{
+	struct sim *s;
+	struct run r = run_text("# header\nmachine mem=64m cpus=3 profile=generic engine.seed=7 "
+				"engine.quantum=1\n"
+				"cpu2 t lat=1\n", &s);
+
+	cr_assert_eq(r.rc, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "[0] cpu2 t lat=1 -> OK (1 cycles)\n");
+	cr_assert_eq(sim_cfg_u64(s, "machine.mem"), 64ull << 20);
+	cr_assert_eq(sim_cfg_u64(s, "machine.cpus"), 3);
+	cr_assert_eq(sim_cfg_u64(s, "engine.seed"), 7);
+	cr_assert_str_eq(sim_cfg_str(s, "machine.profile"), "generic");
+	/* Agents cpu0..cpu2 exist, in id order. */
+	cr_assert_eq(sim_agent_count(s), 3);
+	for (int i = 0; i < 3; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "cpu%d", i);
+		cr_assert_str_eq(sim_agent_name(sim_agent_by_id(s, i)), name);
+		cr_assert_eq(sim_agent_kind(sim_agent_by_id(s, i)), SIM_AGENT_CPU);
+	}
+	cr_assert_eq(sim_now(sim_agent_by_id(s, 2)), 1);
+	sim_free(s);
+	run_free(&r);
+}
+
+Test(script, default_machine)
+{
+	struct sim *s;
+	struct run r = run_text("t\n", &s);
+
+	cr_assert_eq(r.rc, 0);
+	cr_assert(sim_started(s));
+	cr_assert_eq(sim_agent_count(s), (int)sim_cfg_u64(s, "machine.cpus"));
+	sim_free(s);
+	run_free(&r);
+}
+
+Test(script, machine_value_errors_come_from_config)
+{
+	struct run r = run_text("machine mem=1g cpus=0\n", NULL);
+
+	cr_assert_eq(r.rc, 2);
+	cr_assert_str_eq(r.out, "");
+	cr_assert(strncmp(r.err, "t.ps:1: machine.cpus: ", 22) == 0, "%s", r.err);
+	cr_assert_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1, "one line: %s", r.err);
+	run_free(&r);
+}
+
+Test(script, machine_start_error_is_2)
+{
+	struct run r = run_text("machine mem=1g cpus=1 profile=nosuch\nt\n", NULL);
+
+	cr_assert_eq(r.rc, 2);
+	cr_assert_str_eq(r.out, "");
+	cr_assert(strstr(r.err, "machine.profile") && strstr(r.err, "nosuch"), "%s", r.err);
+	run_free(&r);
+}
+
+/* ------------------------------------------------------------------ */
+/* Engine ops                                                          */
+/* ------------------------------------------------------------------ */
+
+static uint64_t dram_lat(void)
+{
+	struct sim *s = sim_new(NULL);
+	struct sim_err err;
+	uint64_t lat;
+
+	cr_assert_eq(sim_start(s, &err), 0, "%s", err.msg);
+	lat = sim_cfg_u64(s, "lat.mem.dram");
+	sim_free(s);
+	return lat;
+}
+
+/* @tmpl with each "$N" (one digit) replaced by N times the DRAM latency. */
+static char *expand(const char *tmpl)
+{
+	uint64_t d = dram_lat();
+	char *buf = malloc(4096), *o = buf;
+
+	cr_assert(buf);
+	for (const char *p = tmpl; *p; p++) {
+		if (*p == '$' && p[1] >= '0' && p[1] <= '9') {
+			o += sprintf(o, "%llu", (unsigned long long)(d * (uint64_t)(p[1] - '0')));
+			p++;
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = '\0';
+	return buf;
+}
+
+Test(script, mem_write_read_little_endian)
+{
+	char *out = expand(
+		 "[0] cpu0 mem write pa=0x1000 value=0x1122334455667788 -> OK ($1 cycles)\n"
+		 "[$1] cpu0 mem read pa=0x1000 -> OK value=0x1122334455667788 ($1 cycles)\n"
+		 "[$2] cpu0 mem read pa=0x1000 size=1 -> OK value=0x88 ($1 cycles)\n"
+		 "[$3] cpu0 mem read pa=0x1002 size=2 -> OK value=0x5566 ($1 cycles)\n"
+		 "[$4] cpu0 mem read pa=0x1004 size=4 -> OK value=0x11223344 ($1 cycles)\n"
+		 "[$5] cpu0 mem write pa=0x1003 value=0xab size=1 -> OK ($1 cycles)\n"
+		 "[$6] cpu0 mem read pa=0x1000 -> OK value=0x11223344ab667788 ($1 cycles)\n"
+		 "[$7] cpu0 mem read pa=0xfffe size=4 -> OK value=0x0 ($1 cycles)\n");
+
+	check_run("mem write pa=0x1000 value=0x1122334455667788\n"
+		  "mem read pa=0x1000\n"
+		  "expect OK value=1234605616436508552\n"
+		  "mem read pa=0x1000 size=1\n"
+		  "mem read pa=0x1002 size=2\n"
+		  "mem read pa=0x1004 size=4\n"
+		  "mem write pa=0x1003 value=0xab size=1\n"
+		  "mem read pa=0x1000\n"
+		  "mem read pa=0xfffe size=4\n"
+		  "expect OK value=0\n",
+		  0, out, "");
+	free(out);
+}
+
+Test(script, mem_range)
+{
+	char *out;
+
+	check_run("machine mem=16m cpus=1\n"
+		  "mem read pa=0xfffff8\n"
+		  "expect OK value=0\n"
+		  "mem read pa=0xfffff9\n"
+		  "expect ERROR(out-of-range)\n"
+		  "mem write pa=0xffffff value=1 size=1\n"
+		  "expect OK\n"
+		  "mem write pa=0x1000000 value=1 size=1\n"
+		  "mem read pa=0xffffffffffffffff size=1\n"
+		  "mem write pa=0xfffffffffffffffc value=1 size=8\n",
+		  0, out = expand(
+		  "[0] cpu0 mem read pa=0xfffff8 -> OK value=0x0 ($1 cycles)\n"
+		  "[$1] cpu0 mem read pa=0xfffff9 -> ERROR(out-of-range) (0 cycles)\n"
+		  "[$1] cpu0 mem write pa=0xffffff value=1 size=1 -> OK ($1 cycles)\n"
+		  "[$2] cpu0 mem write pa=0x1000000 value=1 size=1 -> ERROR(out-of-range) (0 cycles)\n"
+		  "[$2] cpu0 mem read pa=0xffffffffffffffff size=1 -> ERROR(out-of-range) (0 cycles)\n"
+		  "[$2] cpu0 mem write pa=0xfffffffffffffffc value=1 size=8 -> ERROR(out-of-range) "
+		  "(0 cycles)\n"),
+		  "");
+	free(out);
+}
+
+Test(script, mem_bad_size_and_value)
+{
+	char *out;
+
+	check_run("mem read pa=0 size=3\n", 2, "", "t.ps:1: size: must be 1, 2, 4 or 8 (got 3)\n");
+	check_run("mem write pa=0 value=0 size=16\n", 2, "",
+		  "t.ps:1: size: must be 1, 2, 4 or 8 (got 16)\n");
+	check_run("mem write pa=0 value=0x100 size=1\n", 2, "",
+		  "t.ps:1: value: 0x100 does not fit in 1 byte\n");
+	check_run("mem write pa=0 value=0x10000 size=2\n", 2, "",
+		  "t.ps:1: value: 0x10000 does not fit in 2 bytes\n");
+	out = expand("[0] cpu0 mem write pa=0 value=0xffffffff size=4 -> OK ($1 cycles)\n");
+	check_run("mem write pa=0 value=0xffffffff size=4\nexpect OK\n", 0, out, "");
+	free(out);
+}
+
+Test(script, mem_is_shared_between_agents)
+{
+	char *out;
+
+	check_run("@0 cpu0 mem write pa=0x2000 value=42 size=1\n"
+		  "@500 cpu1 mem read pa=0x2000 size=1\n"
+		  "expect OK value=42\n",
+		  0, out = expand(
+		  "[0] cpu0 mem write pa=0x2000 value=42 size=1 -> OK ($1 cycles)\n"
+		  "[500] cpu1 mem read pa=0x2000 size=1 -> OK value=0x2a ($1 cycles)\n"),
+		  "");
+	free(out);
+}
+
+Test(script, nop)
+{
+	check_run("nop cycles=25\nnop cycles=0\nexpect OK\nnop cycles=0x10\n", 0,
+		  "[0] cpu0 nop cycles=25 -> OK (25 cycles)\n"
+		  "[25] cpu0 nop cycles=0 -> OK (0 cycles)\n"
+		  "[25] cpu0 nop cycles=0x10 -> OK (16 cycles)\n",
+		  "");
+	check_run("nop cycles=1099511627777\n", 2, "",
+		  "t.ps:1: cycles: 1099511627777 is too many (at most 2^40)\n");
+}
+
+/* ------------------------------------------------------------------ */
+/* Shell                                                               */
+/* ------------------------------------------------------------------ */
+
+Test(script, shell_runs_each_line_and_goes_on_after_errors)
+{
+	struct run r = run_shell("t lat=5\n"
+				 "expect OK\n"
+				 "expect FAIL\n"
+				 "frob\n"
+				 "expect OK\n"
+				 "cpu1 t res=X lat=2\n"
+				 "@3 t\n"
+				 "expect OK\n"
+				 "bad x=1\n"
+				 "expect OK\n"
+				 "t\n"
+				 "quit\n"
+				 "t\n");
+
+	cr_assert_eq(r.rc, 0);
+	cr_assert_str_eq(r.out,
+			 "[0] cpu0 t lat=5 -> OK (5 cycles)\n"
+			 "[0] cpu1 t res=X lat=2 -> X (2 cycles)\n"
+			 "[8] cpu0 t -> OK (0 cycles)\n");   /* bad advanced 3 */
+	cr_assert_str_eq(r.err,
+			 "shell:3: expect failed: expected FAIL; got OK\n"
+			 "shell:4: frob: unknown operation\n"
+			 "shell:5: expect: must directly follow an operation line\n"
+			 "shell:7: @3: earlier than cpu0's clock (5)\n"
+			 "shell:8: expect: the operation above did not complete\n"
+			 "shell:9: x: is not acceptable here (1)\n"
+			 "shell:10: expect: the operation above did not complete\n");
+	run_free(&r);
+}
+
+Test(script, shell_machine_line)
+{
+	struct run r = run_shell("machine mem=1g\n"
+				 "machine mem=64m cpus=4\n"
+				 "cpu3 t lat=1\n"
+				 "machine mem=1g cpus=1\n"
+				 "cpu4 t\n");
+
+	cr_assert_eq(r.rc, 0);
+	cr_assert_str_eq(r.out, "[0] cpu3 t lat=1 -> OK (1 cycles)\n");
+	cr_assert_str_eq(r.err,
+			 "shell:1: cpus: missing (required by 'machine')\n"
+			 "shell:4: machine: must come before the first operation\n"
+			 "shell:5: cpu4: no such agent (the machine has cpu0..cpu3)\n");
+	run_free(&r);
+}
+
+Test(script, shell_malformed_op_before_machine_does_not_fix_cpus)
+{
+	struct run r = run_shell("frob\nmachine mem=64m cpus=3\ncpu2 t\n");
+
+	cr_assert_eq(r.rc, 0);
+	cr_assert_str_eq(r.out, "[0] cpu2 t -> OK (0 cycles)\n");
+	cr_assert_str_eq(r.err, "shell:1: frob: unknown operation\n");
+	run_free(&r);
+}
+
+Test(script, shell_help)
+{
+	struct run r = run_shell("help\n");
+
+	cr_assert_eq(r.rc, 0);
+	cr_assert(strstr(r.out, "  mem write pa=ADDR value=N [size=1|2|4|8]\n"), "%s", r.out);
+	cr_assert(strstr(r.out, "  nop cycles=N\n      idle for N cycles\n"), "%s", r.out);
+	cr_assert(strstr(r.out, "  fake two [a=N]\n      a two-word op\n"), "%s", r.out);
+	cr_assert(strstr(r.out, "quit"), "%s", r.out);
+	run_free(&r);
+
+	r = run_shell("help mem\nhelp me\nhelp fake two\n");
+	cr_assert_str_eq(r.out,
+			 "  mem write pa=ADDR value=N [size=1|2|4|8]\n"
+			 "      store size bytes (default 8) of value, little-endian, at physical "
+			 "address pa\n"
+			 "  mem read pa=ADDR [size=1|2|4|8]\n"
+			 "      load size bytes (default 8) at physical address pa: OK value=0x...\n"
+			 "no operation named 'me'\n"
+			 "  fake two [a=N]\n      a two-word op\n");
+	run_free(&r);
+}
+
+Test(script, shell_eof_and_exit)
+{
+	struct run r = run_shell("t\n");
+
+	cr_assert_eq(r.rc, 0);
+	cr_assert_str_eq(r.out, "[0] cpu0 t -> OK (0 cycles)\n");
+	run_free(&r);
+	r = run_shell("exit\nt\n");
+	cr_assert_eq(r.rc, 0);
+	cr_assert_str_eq(r.out, "");
+	run_free(&r);
+}
+
+Test(script, shell_deadlock_ends_the_shell)
+{
+	struct run r = run_shell("block\nt\n");
+
+	cr_assert_eq(r.rc, 2);
+	cr_assert_str_eq(r.out, "");
+	cr_assert_str_eq(r.err, "shell:1: block: cpu0 is blocked and nothing can wake it (deadlock)\n");
+	run_free(&r);
+}
+
+/* sim_script_run (FILE input) in batch mode behaves like the text entry point. */
+Test(script, file_input_batch)
+{
+	const char *text = "t lat=2\r\nexpect OK\r\n@10 cpu1 t\n";
+	struct sim *s = sim_new(mods);
+	FILE *in = fmemopen((void *)text, strlen(text), "r");
+	char *out = NULL, *err = NULL;
+	size_t on, en;
+	FILE *o = open_memstream(&out, &on), *e = open_memstream(&err, &en);
+
+	cr_assert_eq(sim_script_run(s, in, "f.ps", o, e, false), 0);
+	fclose(o);
+	fclose(e);
+	fclose(in);
+	cr_assert_str_eq(out, "[0] cpu0 t lat=2 -> OK (2 cycles)\n[10] cpu1 t -> OK (0 cycles)\n");
+	cr_assert_str_eq(err, "");
+	free(out);
+	free(err);
+	sim_free(s);
+}
