@@ -16,6 +16,8 @@
 #include "cpu/cpu_int.h"
 #include "cpu/cpu_prot.h"
 
+#include <stdlib.h>
+
 /*
  * Host pointer of the 4K frame holding @pa (allocating it if @alloc), or
  * NULL when not allocated (and !alloc) or beyond memory.  Requested from

@@ -322,7 +322,8 @@ void rv_decode(uint32_t raw, struct rv_dinsn *d)
 	case RV_FMT_N:
 		break;
 	}
-	/* S and B formats have no rd; keep rd meaningful only where written. */
-	if (d->rd == 0)
+	/* x0 and formats without rd write the sink register */
+	if (d->rd == 0 || rv_op_fmt[op] == RV_FMT_S || rv_op_fmt[op] == RV_FMT_B ||
+	    rv_op_fmt[op] == RV_FMT_N)
 		d->rd = RV_RD_SINK;
 }

@@ -92,6 +92,7 @@
 			goto trapped; \
 		stall = h->batch_stall; \
 		if (RV_UNLIKELY(h->done)) { why = CPU_STOP_HALT; pc = npc; retired++; goto out; } \
+		IRQ_AFTER();   /* a device store (CLINT) may raise an interrupt */ \
 	} \
 } while (0)
 
@@ -114,6 +115,8 @@ enum cpu_stop RV_RUN_FN(struct cpu_hart *h, uint64_t budget, uint64_t *executed,
 {
 	uint64_t *const xr = h->x;
 	const struct cpu_lat *const lat = &h->vm->lat;
+
+	(void)lat;
 	uint64_t pc = h->pc;
 	uint64_t exec = 0;           /* instructions attempted (retired + trapped) */
 	uint64_t retired = 0;

@@ -175,13 +175,20 @@ bool rmp_entry_addr(const struct rmp *rmp, uint64_t spa, uint64_t *addr)
 /* Entry access                                                        */
 /* ------------------------------------------------------------------ */
 
-static uint64_t le64(const uint8_t *p)
+static inline uint64_t le64(const uint8_t *p)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+#else
 	uint64_t v = 0;
 
 	for (int i = 7; i >= 0; i--)
 		v = (v << 8) | p[i];
 	return v;
+#endif
 }
 
 static void put_le64(uint8_t *p, uint64_t v)
@@ -257,6 +264,7 @@ void rmp_lookup(struct rmp *r, struct rmp_who *w, uint64_t spa, struct rmp_eff *
 	uint64_t a4, off = spa & (SIM_SZ_2M - 1) & ~(SIM_SZ_4K - 1);
 
 	out->via_2m = false;
+	out->have_base = false;
 	if (!rmp_addr_of(r, spa, &a4)) {
 		out->covered = false;
 		out->addr = 0;
@@ -269,11 +277,15 @@ void rmp_lookup(struct rmp *r, struct rmp_who *w, uint64_t spa, struct rmp_eff *
 	rmp_raw_read(r, w, a4, &out->e);
 	if (off == 0) {
 		out->via_2m = rmp_raw_assigned(&out->e) && rmp_raw_2m(&out->e);
+		out->have_base = true;
+		out->base = out->e;
 	} else if (!rmp_raw_assigned(&out->e)) {
 		struct rmp_raw e2;
 		uint64_t a2 = a4 - RMP_PAGE(off) * RMP_ENTRY_SIZE;
 
 		rmp_raw_read(r, w, a2, &e2);
+		out->have_base = true;
+		out->base = e2;
 		if (rmp_raw_assigned(&e2) && rmp_raw_2m(&e2)) {
 			out->e = e2;
 			out->addr = a2;

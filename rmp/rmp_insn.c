@@ -264,11 +264,10 @@ enum rmp_rc rmp_read(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
 	rmp_lookup(r, who, spa, &eff);
 	rmp_decode(&eff.e, eff.gpa, e);
 	rmp_addr_of(r, RMP_REGION(spa), &ab);
-	if (eff.addr == ab) {
-		base = eff.e;
-	} else {
+	if (eff.have_base)
+		base = eff.base;
+	else
 		rmp_raw_read(r, who, ab, &base);
-	}
 	e->hpage_region_status = rmp_region_count(&base) != 0;
 	for (int b = 0; b < 8; b++)
 		out->raw[b] = (uint8_t)(e->gpa >> (8 * b));

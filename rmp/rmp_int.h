@@ -18,7 +18,7 @@
  * whose clock lags another's by more than this no longer sees the other's
  * old locks.  Far more than any scheduling quantum.
  */
-#define RMP_LOCK_KEEP (1ull << 20)
+#define RMP_LOCK_KEEP (1ull << 16)
 
 /* One held entry lock: [start, until) on a 4K page or a whole 2M region. */
 struct rmp_lock {
@@ -73,6 +73,8 @@ struct rmp_eff {
 	uint64_t addr;      /* address of the governing entry */
 	struct rmp_raw e;   /* the governing entry */
 	uint64_t gpa;       /* effective GPA of this 4K page */
+	bool have_base;     /* the 2M-base entry was read too: */
+	struct rmp_raw base;  /* it */
 };
 
 /* rmp.c: table geometry and entry access */

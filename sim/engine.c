@@ -31,6 +31,7 @@ struct sim_agent {
 	void *arg;                /* body argument */
 	struct sim_coro *co;      /* created on first resume */
 	enum agent_state state;
+	bool hold;                /* sim_hold(): sim_advance never switches */
 	uint64_t rng[4];          /* xoshiro256** state */
 };
 
@@ -265,7 +266,7 @@ void sim_advance(struct sim_agent *a, uint64_t cycles)
 	const struct sim_agent *m;
 
 	a->clock += cycles;
-	if (!is_running(a))
+	if (!is_running(a) || a->hold)
 		return;
 	if (e->stop) {
 		switch_out(a);
@@ -276,6 +277,13 @@ void sim_advance(struct sim_agent *a, uint64_t cycles)
 	m = e->heap[0];
 	if (e->quantum <= 1 ? before(m, a) : a->clock >= m->clock + e->quantum)
 		switch_out(a);
+}
+
+void sim_hold(struct sim_agent *a, bool hold)
+{
+	a->hold = hold;
+	if (!hold)
+		sim_advance(a, 0);
 }
 
 void sim_wait_until(struct sim_agent *a, uint64_t cycle)

@@ -15,6 +15,7 @@
  * the binary are rows of modules[].
  */
 #include "sim/sim_int.h"
+#include "rmp/rmp.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
  * public header; add a row (and the #include) when a module lands.
  */
 static const struct sim_module *const modules[] = {
+	&rmp_module,
 	NULL
 };
 

@@ -19,7 +19,7 @@
 #define L0_BITS 13
 #define LX_BITS 9
 #define LX_SIZE (1u << LX_BITS)
-#define FC_SIZE 64      /* frame cache entries (power of two) */
+#define FC_SIZE 1024    /* frame cache entries (power of two) */
 
 struct mem_node {
 	void *slot[LX_SIZE];

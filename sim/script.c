@@ -687,6 +687,9 @@ static bool expect_check(struct script *sc, const struct script_line *l,
 	return false;
 }
 
+static void run_line_finish(struct script *sc, struct script_line *l, struct sim_call *c,
+			    uint64_t start);
+
 /* Run one line on its agent (inside the agent's coroutine). */
 static void run_line(struct script_cpu *cpu, struct script_line *l)
 {
@@ -708,38 +711,55 @@ static void run_line(struct script_cpu *cpu, struct script_line *l)
 	sim_wait_until(a, start);
 	if (sc->stopped)
 		return;
+	/*
+	 * An operation takes effect at its start cycle (models record lock and
+	 * in-use windows from there), so the line completes as one step: hold
+	 * the agent while the op advances its clock, print, check the expects,
+	 * then let the scheduler switch.  Results thus print in start order.
+	 */
+	sim_hold(a, true);
 	cpu->call = &c;
 	l->op->run(&c);
 	cpu->call = NULL;
+	run_line_finish(sc, l, &c, start);
+	sim_hold(a, false);
+}
+
+/* Print the result of the op run on line @l and check its expects. */
+static void run_line_finish(struct script *sc, struct script_line *l, struct sim_call *c,
+			    uint64_t start)
+{
+	struct sim_agent *a = c->agent;
+
 	if (sc->stopped) {
 		/* The run failed while this op was in flight: drain silently. */
-		call_free(&c);
+		call_free(c);
 		return;
 	}
-	if (c.bad) {
-		script_err(sc, l->lineno, "%s", sbuf_str(&c.badmsg));
-		call_free(&c);
+	if (c->bad) {
+		script_err(sc, l->lineno, "%s", sbuf_str(&c->badmsg));
+		call_free(c);
 		script_fail(sc, 2);
 		return;
 	}
-	if (!c.has_res)
+	if (!c->has_res)
 		sim_fatal("script: operation '%s' set no result", l->op->name);
-	fputs(sbuf_str(&c.extra), sc->out);
+	fputs(sbuf_str(&c->extra), sc->out);
 	fprintf(sc->out, "[%llu] %s %s%s%s -> %s", (unsigned long long)start, sim_agent_name(a),
-		l->op->name, l->args_text[0] ? " " : "", l->args_text, sbuf_str(&c.res));
-	for (size_t i = 0; i < c.nkv; i++)
-		fprintf(sc->out, " %s=%s", c.kv[i].key, c.kv[i].val);
+		l->op->name, l->args_text[0] ? " " : "", l->args_text, sbuf_str(&c->res));
+	for (size_t i = 0; i < c->nkv; i++)
+		fprintf(sc->out, " %s=%s", c->kv[i].key, c->kv[i].val);
 	fprintf(sc->out, " (%llu cycles)\n", (unsigned long long)(sim_now(a) - start));
 	if (sc->interactive)
 		fflush(sc->out);
 	/* Keep the result for expect lines. */
-	l->res = c.res.p ? c.res.p : xstrdup("");
-	c.res.p = NULL;
-	l->kv = c.kv;
-	l->nkv = c.nkv;
-	c.kv = NULL;
-	c.nkv = 0;
-	call_free(&c);
+	l->res = c->res.p ? c->res.p : xstrdup("");
+	c->res.p = NULL;
+	l->kv = c->kv;
+	l->nkv = c->nkv;
+	c->kv = NULL;
+	c->nkv = 0;
+	call_free(c);
 	l->done = true;
 	for (const struct script_expect *e = l->exp; e; e = e->next)
 		if (!expect_check(sc, l, e))

@@ -42,6 +42,13 @@ void sim_script_split(const char *line, struct sim_script_words *w)
 			w->buf[o++] = *p++;
 		w->buf[o++] = '\0';
 	}
+	/* Scripts can be long: keep only what the words need. */
+	if (w->n + 1 < cap) {
+		char **shrunk = realloc(w->w, (w->n ? w->n : 1) * sizeof(*w->w));
+
+		if (shrunk)
+			w->w = shrunk;
+	}
 }
 
 void sim_script_words_free(struct sim_script_words *w)

@@ -219,6 +219,14 @@ uint64_t sim_now(const struct sim_agent *a);
  */
 void sim_advance(struct sim_agent *a, uint64_t cycles);
 
+/*
+ * Hold the agent: while held, sim_advance() adds cycles but never switches,
+ * so a composite operation (an interpreter line, a handler that must print
+ * its result before anyone else runs) completes as one step.  Releasing
+ * applies the quantum rule at once (and may switch).
+ */
+void sim_hold(struct sim_agent *a, bool hold);
+
 /* Advance to @cycle if it is later than now (an idle wait). */
 void sim_wait_until(struct sim_agent *a, uint64_t cycle);
 

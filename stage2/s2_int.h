@@ -47,7 +47,24 @@ int s2_x86_arch_level(unsigned sz, unsigned levels);
  * VAs.  Return false if @ia is outside the table's range (non-canonical
  * or too wide); *@idx_ia is the address to index with.
  */
-bool s2_ia_ok(const struct s2_pgt *p, uint64_t ia, uint64_t *idx_ia);
+static inline bool s2_ia_ok(const struct s2_pgt *p, uint64_t ia, uint64_t *idx_ia)
+{
+	unsigned bits = 12 + 9 * p->levels;
+	uint64_t limit = 1ull << bits;
+
+	if (p->fmt->canonical_sext) {
+		/* Bits 63..bits-1 must all equal bit bits-1. */
+		uint64_t top = ia >> (bits - 1);
+		if (top != 0 && top != (UINT64_MAX >> (bits - 1)))
+			return false;
+		*idx_ia = ia & (limit - 1);
+		return true;
+	}
+	if (ia >= limit)
+		return false;
+	*idx_ia = ia;
+	return true;
+}
 
 /* Software access to a table entry (s2_walk.c): timed data access by p->agent. */
 int s2_sw_table_pa(struct s2_pgt *p, uint64_t table, uint64_t *pa);

@@ -284,25 +284,6 @@ uint64_t s2_pgt_take_cycles(struct s2_pgt *p)
 	return c;
 }
 
-bool s2_ia_ok(const struct s2_pgt *p, uint64_t ia, uint64_t *idx_ia)
-{
-	unsigned bits = 12 + 9 * p->levels;
-	uint64_t limit = 1ull << bits;
-
-	if (p->fmt->canonical_sext) {
-		/* Bits 63..bits-1 must all equal bit bits-1. */
-		uint64_t top = ia >> (bits - 1);
-		if (top != 0 && top != (UINT64_MAX >> (bits - 1)))
-			return false;
-		*idx_ia = ia & (limit - 1);
-		return true;
-	}
-	if (ia >= limit)
-		return false;
-	*idx_ia = ia;
-	return true;
-}
-
 /* ------------------------------------------------------------------ */
 /* The walker                                                          */
 /* ------------------------------------------------------------------ */

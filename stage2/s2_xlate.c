@@ -51,6 +51,11 @@ struct s2_mmu {
 	struct tlb *tlb[S2_TLB_MAX_LEVELS];
 	struct tlb *ntlb;
 	struct tlb *pwc[2];                    /* [0] stage 1, [1] stage 2 */
+	bool has_tlb[S2_TLB_MAX_LEVELS];       /* level l has ways */
+	bool has_ntlb;                         /* nested TLB has ways */
+	bool has_pwc[2];                       /* walk caches have ways */
+	uint8_t szmask[S2_TLB_MAX_LEVELS];     /* leaf sizes inserted in tlb[l] since it was empty */
+	uint8_t nszmask;                       /* same for the nested TLB */
 };
 
 /* One translation in progress. */
@@ -133,10 +138,16 @@ static inline struct tlb_key s2_key(uint64_t ia, uint32_t vmid, unsigned sz)
 	return (struct tlb_key){ .tag = ia >> (12 + 9 * sz), .space = vmid, .kind = sz };
 }
 
-/* Probe @t for @ia at every leaf size (one hardware probe). */
-static struct s2_tlbe *s2_tlb_probe(struct tlb *t, uint64_t ia, uint32_t vmid)
+/*
+ * Probe @t for @ia at every leaf size (one hardware probe).  @mask: the
+ * sizes that may be present (a host-speed shortcut, not modelled state).
+ */
+static inline struct s2_tlbe *s2_tlb_probe(struct tlb *t, uint64_t ia, uint32_t vmid,
+					   unsigned mask)
 {
 	for (unsigned sz = 0; sz <= S2_SZ_1G; sz++) {
+		if (!(mask & (1u << sz)))
+			continue;
 		struct tlb_key k = s2_key(ia, vmid, sz);
 		struct s2_tlbe *e = tlb_lookup(t, &k);
 		if (e)
@@ -167,7 +178,7 @@ static unsigned s2_pwc_start(struct s2_hw *h, int stage, const struct s2_pgt *p,
 	*table = p->root;
 	*perms = S2_PERM_ALL;
 	*user = true;
-	if (!c || !tlb_config(c)->ways || root == 0)
+	if (!c || !h->m->has_pwc[stage - 1] || root == 0)
 		return root;
 	h->out->ev.pwc_probe++;
 	for (unsigned sz = 1; sz <= root; sz++) {
@@ -194,7 +205,7 @@ static unsigned s2_pwc_start(struct s2_hw *h, int stage, const struct s2_pgt *p,
 static void s2_pwc_fill(struct s2_hw *h, int stage, uint64_t idx, unsigned sz, uint64_t next,
 			uint8_t perms, bool user)
 {
-	struct tlb *c = h->m ? h->m->pwc[stage - 1] : NULL;
+	struct tlb *c = h->m && h->m->has_pwc[stage - 1] ? h->m->pwc[stage - 1] : NULL;
 	struct tlb_key k;
 	struct s2_pwce *e;
 
@@ -218,14 +229,16 @@ static int s2_run_check(struct s2_hw *h, uint64_t spa, uint64_t gpa, unsigned sz
 {
 	const struct s2_check_hook *hook = h->sp->hook;
 	const struct s2_req *req = h->req;
-	uint8_t key = (uint8_t)((c ? 1 : 0) | (req->vmpl << 1));
-	uint8_t bit = (uint8_t)(table ? 8 : 1u << acc);
-	bool cache = h->m && h->m->cfg.cache_check && e && sz <= S2_SZ_2M;
+	uint8_t key, bit;
+	bool cache;
 	struct s2_check chk;
 	int rc;
 
 	if (!hook || !hook->check)
 		return 0;
+	key = (uint8_t)((c ? 1 : 0) | (req->vmpl << 1));
+	bit = (uint8_t)(table ? 8 : 1u << acc);
+	cache = h->m && h->m->cfg.cache_check && e && sz <= S2_SZ_2M;
 	if (cache && e->chk_key == key && (e->chk_ok & bit)) {
 		h->st->checks_cached++;
 		return 0;
@@ -280,16 +293,15 @@ static int s2_hw_walk(struct s2_hw *h, const struct s2_pgt *p, uint64_t ia, uint
 		      bool user, bool table_access, struct s2_stage_res *r)
 {
 	const struct s2_fmt_ops *f = p->fmt;
-	bool nested = f->stage == 1 && h->sp->s2;
+	bool nested = p == h->sp->s1 && h->sp->s2;
 	struct s2_xlate *out = h->out;
 	struct s2_pte pte;
 	uint64_t raw, ea, pa;
-	int level, rc;
+	int rc;
 
 	out->ev.walks++;
 	h->st->walks++;
 	for (;;) {
-		level = f->arch_level(sz, p->levels);
 		ea = table + 8ull * s2_index(idx, sz);
 		if (nested) {
 			struct s2_stage_res t;
@@ -311,7 +323,7 @@ static int s2_hw_walk(struct s2_hw *h, const struct s2_pgt *p, uint64_t ia, uint
 		out->refs++;
 		f->decode(raw, sz, &pte);
 		if (pte.type == S2_PTE_INVALID || pte.type == S2_PTE_RESERVED)
-			return s2_fault(h, f, S2_FAULT_TRANSLATION, level, ia, acc, table_access, 0,
+			return s2_fault(h, f, S2_FAULT_TRANSLATION, f->arch_level(sz, p->levels), ia, acc, table_access, 0,
 					user);
 		perms &= pte.prot.perms;
 		uflag = uflag && pte.prot.user;
@@ -328,16 +340,16 @@ static int s2_hw_walk(struct s2_hw *h, const struct s2_pgt *p, uint64_t ia, uint
 			continue;
 		}
 		if (!(f->leaf_szs & (1u << sz)))
-			return s2_fault(h, f, S2_FAULT_TRANSLATION, level, ia, acc, table_access, 0,
+			return s2_fault(h, f, S2_FAULT_TRANSLATION, f->arch_level(sz, p->levels), ia, acc, table_access, 0,
 					user);
 		if (f->af_faults && !pte.accessed)
-			return s2_fault(h, f, S2_FAULT_ACCESS, level, ia, acc, table_access, perms,
+			return s2_fault(h, f, S2_FAULT_ACCESS, f->arch_level(sz, p->levels), ia, acc, table_access, perms,
 					user);
 		if (!s2_perm_ok(f, perms, uflag, acc, user))
-			return s2_fault(h, f, S2_FAULT_PERMISSION, level, ia, acc, table_access,
+			return s2_fault(h, f, S2_FAULT_PERMISSION, f->arch_level(sz, p->levels), ia, acc, table_access,
 					perms, user);
 		if (acc == S2_ACC_WRITE && !pte.dirty && f->af_faults)
-			return s2_fault(h, f, S2_FAULT_ACCESS, level, ia, acc, table_access, perms,
+			return s2_fault(h, f, S2_FAULT_ACCESS, f->arch_level(sz, p->levels), ia, acc, table_access, perms,
 					user);
 		if (!f->af_faults && (!pte.accessed || (acc == S2_ACC_WRITE && !pte.dirty))) {
 			raw = f->set_ad(raw, acc == S2_ACC_WRITE);
@@ -404,10 +416,10 @@ static int s2_stage2(struct s2_hw *h, uint64_t ipa, enum s2_access acc, bool use
 		return s2_fault(h, f, S2_FAULT_TRANSLATION, f->arch_level(s2_root_sz(p), p->levels),
 				ipa, acc, table, 0, user);
 	for (l = 0; l < levels; l++) {
-		if (!tlb_config(m->tlb[l])->ways)
+		if (!m->has_tlb[l])
 			continue;
 		h->out->ev.tlb_probe[l]++;
-		e = s2_tlb_probe(m->tlb[l], idx, h->sp->vmid);
+		e = s2_tlb_probe(m->tlb[l], idx, h->sp->vmid, m->szmask[l]);
 		if (e && !s2_tlbe_allows(f, e, acc, user)) {
 			for (unsigned k = 0; k < levels; k++)
 				s2_tlb_drop(m->tlb[k], idx, h->sp->vmid);
@@ -430,6 +442,7 @@ static int s2_stage2(struct s2_hw *h, uint64_t ipa, enum s2_access acc, bool use
 			if (n) {
 				*n = copy;
 				e = n;
+				m->szmask[k] |= (uint8_t)(1u << copy.sz);
 			}
 		}
 		s2_res_from_tlbe(r, e, idx);
@@ -440,10 +453,14 @@ static int s2_stage2(struct s2_hw *h, uint64_t ipa, enum s2_access acc, bool use
 	if (rc)
 		return rc;
 	for (l = levels; l-- > 0;) {
-		struct tlb_key key = s2_key(idx, h->sp->vmid, r->sz);
-		struct s2_tlbe *n = tlb_insert(m->tlb[l], &key);
-		if (!n)
+		struct tlb_key key;
+		struct s2_tlbe *n;
+
+		if (!m->has_tlb[l])
 			continue;
+		key = s2_key(idx, h->sp->vmid, r->sz);
+		n = tlb_insert(m->tlb[l], &key);
+		m->szmask[l] |= (uint8_t)(1u << r->sz);
 		n->base = r->pa & ~(s2_sz_bytes(r->sz) - 1);
 		n->sz = (uint8_t)r->sz;
 		n->perms = r->perms;
@@ -460,7 +477,18 @@ static int s2_stage2(struct s2_hw *h, uint64_t ipa, enum s2_access acc, bool use
 static void s2_hw_init(struct s2_hw *h, struct s2_mmu *m, const struct s2_space *sp,
 		       const struct s2_req *req, struct s2_xlate *out)
 {
-	memset(out, 0, sizeof(*out));
+	/*
+	 * Field by field: a memset of the whole result (fault included) is a
+	 * `rep stos` that costs more than a TLB hit.  The fault's other
+	 * fields are written by s2_fault()/s2_run_check() when one happens.
+	 */
+	out->pa = out->ipa = out->size = 0;
+	out->perms = out->s1_perms = 0;
+	out->user = out->c = out->tlb_hit = false;
+	out->refs = 0;
+	out->mem_cycles = out->check_cycles = out->cycles = out->raw = 0;
+	out->ev = (struct s2_events){ 0 };
+	out->fault.type = S2_FAULT_NONE;
 	h->m = m;
 	h->st = m ? m->st : &s2_null_stats;
 	h->sp = sp;
@@ -484,12 +512,16 @@ static int s2_hw_finish(struct s2_hw *h, int rc)
 int s2_translate(const struct s2_pgt *p, uint64_t ia, const struct s2_req *req,
 		 struct s2_xlate *out)
 {
-	struct s2_space sp = { .s2 = (struct s2_pgt *)p };
+	struct s2_space sp = { 0 };
 	struct s2_stage_res r;
 	struct s2_hw h;
 	uint64_t idx;
 	int rc;
 
+	if (p->fmt->stage == 1)
+		sp.s1 = (struct s2_pgt *)p;
+	else
+		sp.s2 = (struct s2_pgt *)p;
 	s2_hw_init(&h, NULL, &sp, req, out);
 	if (!s2_ia_ok(p, ia, &idx))
 		return s2_hw_finish(&h, s2_fault(&h, p->fmt, S2_FAULT_TRANSLATION,
@@ -552,9 +584,9 @@ static int s2_xlate_2d(struct s2_mmu *m, const struct s2_space *sp, uint64_t va,
 		return s2_hw_finish(&h, s2_fault(&h, f1, S2_FAULT_TRANSLATION,
 					 f1->arch_level(s2_root_sz(p1), p1->levels), va, req->acc,
 					 false, 0, req->user));
-	if (m && tlb_config(m->ntlb)->ways) {
+	if (m && m->has_ntlb) {
 		out->ev.ntlb_probe++;
-		e = s2_tlb_probe(m->ntlb, vidx, sp->vmid);
+		e = s2_tlb_probe(m->ntlb, vidx, sp->vmid, m->nszmask);
 		if (e && (!s2_perm_ok(f1, e->s1_perms, e->s1_user, req->acc, req->user) ||
 			  !s2_perm_ok(f2, e->perms, true, req->acc, e->s1_user) ||
 			  (req->acc == S2_ACC_WRITE && !e->dirty))) {
@@ -598,9 +630,10 @@ static int s2_xlate_2d(struct s2_mmu *m, const struct s2_space *sp, uint64_t va,
 	out->perms = r1.perms & r2.perms;
 	out->c = c;
 	out->raw = r2.raw;
-	if (m) {
+	if (m && m->has_ntlb) {
 		struct tlb_key k = s2_key(vidx, sp->vmid, sz);
 		e = tlb_insert(m->ntlb, &k);
+		m->nszmask |= (uint8_t)(1u << sz);
 		if (e) {
 			uint64_t mask = ~(s2_sz_bytes(sz) - 1);
 			e->base = r2.pa & mask;
@@ -721,6 +754,11 @@ struct s2_mmu *s2_mmu_new(const struct s2_mmu_cfg *cfg, const struct s2_timing *
 		s2_mmu_free(m);
 		return NULL;
 	}
+	for (unsigned l = 0; l < cfg->tlb_levels; l++)
+		m->has_tlb[l] = cfg->tlb[l].ways != 0;
+	m->has_ntlb = cfg->ntlb.ways != 0;
+	m->has_pwc[0] = cfg->pwc_s1.ways != 0;
+	m->has_pwc[1] = cfg->pwc_s2.ways != 0;
 	return m;
 }
 
@@ -736,6 +774,16 @@ void s2_mmu_free(struct s2_mmu *m)
 	free(m);
 }
 
+/* Forget the size masks of structures that became empty (host-speed shortcut only). */
+static void s2_mmu_masks_refresh(struct s2_mmu *m)
+{
+	for (unsigned l = 0; l < m->cfg.tlb_levels; l++)
+		if (!tlb_occupancy(m->tlb[l]))
+			m->szmask[l] = 0;
+	if (!tlb_occupancy(m->ntlb))
+		m->nszmask = 0;
+}
+
 uint32_t s2_mmu_tlbi_all(struct s2_mmu *m)
 {
 	unsigned n = 0;
@@ -747,6 +795,7 @@ uint32_t s2_mmu_tlbi_all(struct s2_mmu *m)
 	n += tlb_inval_all(m->pwc[1]);
 	m->st->tlbi_all++;
 	m->st->tlbi_entries += n;
+	s2_mmu_masks_refresh(m);
 	return m->t->tlbi_all;
 }
 
@@ -761,6 +810,7 @@ uint32_t s2_mmu_tlbi_vm(struct s2_mmu *m, uint32_t vmid)
 	n += tlb_inval_space(m->pwc[1], vmid);
 	m->st->tlbi_vm++;
 	m->st->tlbi_entries += n;
+	s2_mmu_masks_refresh(m);
 	return m->t->tlbi_vm;
 }
 
@@ -800,6 +850,7 @@ static unsigned s2_mmu_inval_range(struct s2_mmu *m, uint32_t vmid, uint64_t ipa
 	n += tlb_inval_if(m->ntlb, s2_range_pred, &mt);
 	m->st->tlbi_ipa++;
 	m->st->tlbi_entries += n;
+	s2_mmu_masks_refresh(m);
 	return n;
 }
 
@@ -838,6 +889,7 @@ unsigned s2_mmu_check_flush(struct s2_mmu *m, uint64_t spa, uint64_t size)
 		n += tlb_inval_if(m->tlb[l], s2_spa_pred, &mt);
 	n += tlb_inval_if(m->ntlb, s2_spa_pred, &mt);
 	m->st->check_flush += n;
+	s2_mmu_masks_refresh(m);
 	return n;
 }
 

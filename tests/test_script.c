@@ -465,9 +465,10 @@ Test(script, expect_failure_stops_the_run)
 
 Test(script, expect_failure_stops_other_agents_in_flight)
 {
-	/* cpu1's op is in flight (result already set) when cpu0 fails. */
+	/* cpu1's op (start 0) completes as one step before cpu0's at 10 fails. */
 	check_run("@0 cpu1 t res=LATE lat=100 steps=4\n@10 cpu0 t res=A\nexpect B\n"
 		  "@200 cpu1 t\n", 1,
+		  "[0] cpu1 t res=LATE lat=100 steps=4 -> LATE (100 cycles)\n"
 		  "[10] cpu0 t res=A -> A (0 cycles)\n",
 		  "t.ps:3: expect failed: expected B; got A\n");
 }
@@ -479,7 +480,7 @@ Test(script, stopped_run_drains_ops_in_flight)
 				"expect B\n@200 cpu1 t\n", &s);
 
 	cr_assert_eq(r.rc, 1);
-	/* cpu1's op finished silently; its next line never started. */
+	/* cpu1's op finished; its next line never started. */
 	cr_assert_eq(sim_now(sim_agent_by_id(s, 1)), 100);
 	cr_assert_eq(sim_now(sim_agent_by_id(s, 0)), 10);
 	/* Nothing of the script is left to run. */
@@ -605,8 +606,8 @@ Test(script, cycle_check_is_per_agent)
 {
 	/* cpu1's clock is still 0, so @5 on cpu1 is fine after cpu0 reached 10. */
 	check_run("t lat=10\n@5 cpu1 t\n", 0,
-		  "[5] cpu1 t -> OK (0 cycles)\n"
-		  "[0] cpu0 t lat=10 -> OK (10 cycles)\n",
+		  "[0] cpu0 t lat=10 -> OK (10 cycles)\n"
+		  "[5] cpu1 t -> OK (0 cycles)\n",
 		  "");
 }
 
@@ -651,8 +652,8 @@ Test(script, two_agents_interleave_by_start_cycle)
 		  0,
 		  "[0] cpu0 t lat=10 -> OK (10 cycles)\n"
 		  "[5] cpu1 t lat=10 -> OK (10 cycles)\n"
-		  "[15] cpu1 t lat=1 -> OK (1 cycles)\n"    /* done at 16 */
-		  "[10] cpu0 t lat=10 -> OK (10 cycles)\n"  /* done at 20 */
+		  "[10] cpu0 t lat=10 -> OK (10 cycles)\n"
+		  "[15] cpu1 t lat=1 -> OK (1 cycles)\n"
 		  "[20] cpu0 t lat=10 -> OK (10 cycles)\n",
 		  "");
 }
@@ -666,11 +667,12 @@ Test(script, ties_go_to_the_lower_agent_id)
 		  "");
 }
 
-Test(script, overlapping_ops_print_in_completion_order)
+Test(script, overlapping_ops_print_in_start_order)
 {
+	/* An op takes effect at its start and completes as one step. */
 	check_run("@0 cpu0 t res=LONG lat=100 steps=10\n@10 cpu1 t res=SHORT lat=5\n", 0,
-		  "[10] cpu1 t res=SHORT lat=5 -> SHORT (5 cycles)\n"
-		  "[0] cpu0 t res=LONG lat=100 steps=10 -> LONG (100 cycles)\n",
+		  "[0] cpu0 t res=LONG lat=100 steps=10 -> LONG (100 cycles)\n"
+		  "[10] cpu1 t res=SHORT lat=5 -> SHORT (5 cycles)\n",
 		  "");
 }
 

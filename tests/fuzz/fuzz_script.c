@@ -18,6 +18,11 @@
  *   build-fuzz/fuzz_script -max_total_time=120 -max_len=512 \
  *     -dict=tests/fuzz/script.dict build-fuzz/corpus tests/scripts
  *
+ * With -DFUZZ_WITH_MODULES the RMP, stage-2 and IOMMU modules are built in
+ * too, so their ops are fuzzed through the interpreter: add
+ *   -DFUZZ_WITH_MODULES $(find rmp stage2 iommu -name '*.c' | sort)
+ * to the clang line and tests/fuzz/modules.dict to the dictionary.
+ *
  * The machine is whatever the input asks for (machine.mem up to the
  * config maximum is fine: memory is sparse).  The harness starts from
  * engine.stack_kb=64 so that cpus=256 stays cheap.
@@ -27,6 +32,11 @@
 #include <string.h>
 
 #include "sim/sim.h"
+#ifdef FUZZ_WITH_MODULES
+#include "iommu/iommu.h"
+#include "rmp/rmp.h"
+#include "stage2/s2.h"
+#endif
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -75,7 +85,12 @@ static const struct sim_op fz_ops[] = {
 	{ NULL, NULL, NULL, NULL, NULL }
 };
 static const struct sim_module fz_mod = { .name = "fz", .ops = fz_ops };
+#ifdef FUZZ_WITH_MODULES
+static const struct sim_module *const fz_mods[] = { &rmp_module, &s2_module, &iommu_module,
+						    &fz_mod, NULL };
+#else
 static const struct sim_module *const fz_mods[] = { &fz_mod, NULL };
+#endif
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,0 +1,116 @@
+/*
+ * test_s2_script.c - the s2 module end to end: runs every
+ * tests/scripts/s2_*.ps (operation-language files with expect lines) on
+ * a machine with the rmp and s2 modules, as `protsim script` would, and
+ * checks module wiring that scripts cannot see (attach errors, keys).
+ * Run from the repository root (as `make test` does).
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rmp/rmp.h"
+#include "stage2/s2.h"
+
+static const struct sim_module *const mods[] = { &rmp_module, &s2_module, NULL };
+
+/* Run @path; return the script's exit code, output in @out (caller frees). */
+static int run_file(const char *path, char **out)
+{
+	struct sim *s = sim_new(mods);
+	size_t n = 0;
+	FILE *o = open_memstream(out, &n);
+	FILE *in = fopen(path, "r");
+	int rc;
+
+	cr_assert_not_null(in, "%s: cannot open (run from the repository root)", path);
+	rc = sim_script_run(s, in, path, o, o, false);
+	fclose(in);
+	fclose(o);
+	sim_free(s);
+	return rc;
+}
+
+struct script_case {
+	char path[64];   /* arrays, not pointers: Criterion copies params across processes */
+	int rc;          /* expected exit code */
+};
+
+static struct script_case script_cases[] = {
+	{ "tests/scripts/s2_arm64.ps", 0 },
+	{ "tests/scripts/s2_npt.ps", 0 },
+	{ "tests/scripts/s2_ept.ps", 0 },
+	{ "tests/scripts/s2_nested.ps", 0 },
+	{ "tests/scripts/s2_sv39.ps", 0 },
+	{ "tests/scripts/s2_snp.ps", 0 },
+	{ "tests/scripts/s2_errors.ps", 0 },
+	{ "tests/scripts/s2_bad_perms.ps", 2 },
+	{ "tests/scripts/s2_bad_levels.ps", 2 },
+};
+
+ParameterizedTestParameters(s2_script, files)
+{
+	return cr_make_param_array(struct script_case, script_cases,
+				   sizeof(script_cases) / sizeof(script_cases[0]));
+}
+
+ParameterizedTest(struct script_case *sc, s2_script, files)
+{
+	char *out = NULL;
+	int rc = run_file(sc->path, &out);
+
+	cr_expect_eq(rc, sc->rc, "%s: exit %d, expected %d; output:\n%s", sc->path, rc, sc->rc, out);
+	free(out);
+}
+
+static int run_text(const char *text, char **out)
+{
+	struct sim *s = sim_new(mods);
+	size_t n = 0;
+	FILE *o = open_memstream(out, &n);
+	int rc = sim_script_run_text(s, text, "t.ps", o, o);
+
+	fclose(o);
+	sim_free(s);
+	return rc;
+}
+
+Test(s2_script, walk_prints_raw_descriptors)
+{
+	char *out = NULL;
+	int rc = run_text("machine mem=1g cpus=1 rmp=off s2.pool_base=0x100000 s2.pool_size=64k\n"
+			  "s2 create vm=1 format=arm64 levels=3\n"
+			  "s2 map vm=1 ipa=0x200000 pa=0x400000 size=2m perms=rw\n"
+			  "s2 walk vm=1 ipa=0x201234\n", &out);
+
+	cr_assert_eq(rc, 0, "%s", out);
+	/* Root (level 1) at the pool base; one level-2 table below it. */
+	cr_expect_not_null(strstr(out, "L1 addr=0x100000 desc=0x0000000000101003"), "%s", out);
+	cr_expect_not_null(strstr(out, "L2 addr=0x101008 desc=0x00400000004007fd"), "%s", out);
+	cr_expect_not_null(strstr(out, "-> OK pa=0x401234 size=2m perms=rw"), "%s", out);
+	free(out);
+}
+
+Test(s2_script, pool_exhaustion_is_a_refusal)
+{
+	char *out = NULL;
+	int rc = run_text("machine mem=1g cpus=1 rmp=off s2.pool_base=0x100000 s2.pool_size=8k\n"
+			  "s2 create vm=0 format=npt\n"
+			  "s2 map vm=0 ipa=0x1000 pa=0x1000 size=4k perms=r\n"
+			  "expect ERROR(nomem)\n", &out);
+
+	cr_expect_eq(rc, 0, "%s", out);
+	free(out);
+}
+
+Test(s2_script, pool_outside_memory_is_an_attach_error)
+{
+	char *out = NULL;
+	int rc = run_text("machine mem=64m cpus=1 s2.pool_base=0x3ff0000 s2.pool_size=1m\n"
+			  "s2 create vm=0 format=npt\n", &out);
+
+	cr_expect_eq(rc, 2, "%s", out);
+	cr_expect_not_null(strstr(out, "s2.pool_base"), "%s", out);
+	free(out);
+}

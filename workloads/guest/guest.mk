@@ -1,0 +1,42 @@
+# guest.mk - RV64 guest programs (included by the top Makefile).
+#   make guest  ->  $(BUILD)/guest/{hello,compute,compute_small,smp,pvalidate,crwrite}.elf
+# riscv64-unknown-elf-gcc + picolibc (stdio), our own crt and flat linker
+# script (workloads/guest/link.ld); -misa-spec=2.2 so that I includes Zicsr/
+# Zifencei without an _zicsr suffix (which would pick the wrong multilib);
+# compiled to .o, then linked, so the
+# ELFs are byte-reproducible.
+
+GUEST_CC     ?= riscv64-unknown-elf-gcc
+GUEST_SRC    := workloads/guest
+GUEST_OUT    := $(BUILD)/guest
+GUEST_CFLAGS := -march=rv64imac -misa-spec=2.2 -mabi=lp64 -mcmodel=medany -O2 -g0 -ffreestanding \
+                -fno-builtin-printf -Wall -Wextra -Werror --specs=picolibc.specs \
+                -I$(GUEST_SRC)/include
+GUEST_LDFLAGS := -march=rv64imac -misa-spec=2.2 -mabi=lp64 -mcmodel=medany --specs=picolibc.specs \
+                 -nostartfiles -static -T $(GUEST_SRC)/link.ld \
+                 -Wl,--no-warn-rwx-segments -Wl,--build-id=none
+GUEST_LIB    := $(GUEST_OUT)/crt.o $(GUEST_OUT)/trap.o $(GUEST_OUT)/htif.o
+GUEST_PROGS  := hello compute compute_small smp pvalidate crwrite
+GUEST_ELFS   := $(patsubst %,$(GUEST_OUT)/%.elf,$(GUEST_PROGS))
+
+guest:: $(GUEST_ELFS)
+
+$(GUEST_OUT)/crt.o: $(GUEST_SRC)/crt.S
+	@mkdir -p $(@D)
+	$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
+$(GUEST_OUT)/trap.o: $(GUEST_SRC)/lib/trap.S
+	@mkdir -p $(@D)
+	$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
+$(GUEST_OUT)/htif.o: $(GUEST_SRC)/lib/htif.c $(GUEST_SRC)/include/protsim.h
+	@mkdir -p $(@D)
+	$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
+$(GUEST_OUT)/%.o: $(GUEST_SRC)/%.c $(GUEST_SRC)/include/protsim.h
+	@mkdir -p $(@D)
+	$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
+$(GUEST_OUT)/compute_small.o: $(GUEST_SRC)/compute.c $(GUEST_SRC)/include/protsim.h
+	@mkdir -p $(@D)
+	$(GUEST_CC) $(GUEST_CFLAGS) -DITERS=2 -c $< -o $@
+$(GUEST_OUT)/%.elf: $(GUEST_OUT)/%.o $(GUEST_LIB) $(GUEST_SRC)/link.ld
+	$(GUEST_CC) $(GUEST_LDFLAGS) $(GUEST_LIB) $< -o $@
+
+.PRECIOUS: $(GUEST_OUT)/%.o
