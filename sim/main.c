@@ -16,6 +16,8 @@
  */
 #include "sim/sim_int.h"
 #include "rmp/rmp.h"
+#include "stage2/s2.h"
+#include "iommu/iommu.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -31,6 +33,8 @@
  */
 static const struct sim_module *const modules[] = {
 	&rmp_module,
+	&s2_module,
+	&iommu_module,
 	NULL
 };
 
