@@ -384,12 +384,11 @@ static void run_summary(struct sim *s, const char *scenario, const char *wl, int
 		printf("  workload   %s: %s\n", wl, workload_result(wl_rc));
 	else
 		printf("  workload   (none: workload.script is empty)\n");
-	for (const struct sim_module *const *m = sim_modules(s); *m; m++) {
-		if (!(*m)->summary)
-			continue;
-		printf("\n%s:\n", (*m)->name);
-		(*m)->summary(s, stdout);
-	}
+	printf("\n");
+	/* Each module's summary lines start with its own name. */
+	for (const struct sim_module *const *m = sim_modules(s); *m; m++)
+		if ((*m)->summary)
+			(*m)->summary(s, stdout);
 	n = sim_stats_top(s, 10, names, vals);
 	if (n) {
 		printf("\nlargest counters:\n");
