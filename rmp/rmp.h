@@ -484,6 +484,16 @@ uint64_t rmp_level(const struct rmp *rmp, uint64_t spa);
  */
 enum rmp_rc rmp_fw_write(struct rmp *rmp, uint64_t spa, const struct rmp_entry *ent);
 
+
+/*
+ * Change notification, for models above the RMP that cache check results
+ * (stage-2 TLBs with s2.rmpupdate_flush): @fn is called after every
+ * successful RMPUPDATE and PSMASH with the SPA range whose entries changed.
+ * At most RMP_MAX_HOOKS hooks; adding more is a programming error.
+ */
+#define RMP_MAX_HOOKS 4
+typedef void (*rmp_change_fn)(void *arg, enum rmp_insn insn, uint64_t spa, uint64_t size);
+void rmp_add_change_hook(struct rmp *rmp, rmp_change_fn fn, void *arg);
 /* ------------------------------------------------------------------ */
 /* Statistics                                                          */
 /* ------------------------------------------------------------------ */

@@ -60,7 +60,20 @@ static enum rmp_rc insn_end(struct rmp *r, struct rmp_who *w, enum rmp_insn insn
 	}
 	if (rc == RMP_RC_SUCCESS && lock)
 		rmp_lock_add(r, w, spa, lock_2m, res->latency + (w->mem_cycles - mem0));
+	if (rc == RMP_RC_SUCCESS && (insn == RMP_INSN_RMPUPDATE || insn == RMP_INSN_PSMASH))
+		for (unsigned i = 0; i < r->nhooks; i++)
+			r->hook[i].fn(r->hook[i].arg, insn, lock_2m ? RMP_REGION(spa) : spa,
+				      lock_2m ? SIM_SZ_2M : SIM_SZ_4K);
 	return rc;
+}
+
+void rmp_add_change_hook(struct rmp *rmp, rmp_change_fn fn, void *arg)
+{
+	if (rmp->nhooks == RMP_MAX_HOOKS)
+		sim_fatal("rmp: more than %d change hooks", RMP_MAX_HOOKS);
+	rmp->hook[rmp->nhooks].fn = fn;
+	rmp->hook[rmp->nhooks].arg = arg;
+	rmp->nhooks++;
 }
 
 static enum rmp_rc insn_fault(struct rmp *r, struct rmp_who *w, enum rmp_insn insn,

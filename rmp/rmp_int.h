@@ -59,6 +59,11 @@ struct rmp {
 	int nrunning;              /* agents with .active */
 	uint8_t *scratch;          /* 8 KiB: PSMASH's 512 entries */
 	struct rmp_counters ctr;
+	struct {
+		rmp_change_fn fn;
+		void *arg;
+	} hook[RMP_MAX_HOOKS];     /* rmp_add_change_hook() */
+	unsigned nhooks;
 };
 
 /* A decoded raw entry plus where it is. */

@@ -426,7 +426,8 @@ int s2_protect(struct s2_pgt *p, uint64_t ia, uint64_t size, uint8_t perms);
 /*
  * Find the entry that ends the walk for @ia: a leaf, or the invalid entry
  * (at whatever level) where the walk stops.  Fills *@raw, *@level and
- * *@pte (each may be NULL).  Untimed.
+ * *@pte (each may be NULL).  A software walk like the others (its
+ * memory cycles accumulate in the table).
  * Return: S2_OK (valid leaf), S2_ERR_NOENT (invalid/reserved entry),
  * S2_ERR_RANGE, S2_ERR_UNMAPPED.
  */

@@ -467,6 +467,13 @@ static void s2_detach(struct sim *s)
 	sim_set_model(s, SIM_SLOT_S2, NULL);
 }
 
+/* RMPUPDATE and PSMASH changed [spa, spa + size): drop cached check results. */
+static void s2_on_rmp_change(void *arg, enum rmp_insn insn, uint64_t spa, uint64_t size)
+{
+	(void)insn;
+	s2_rmp_flush(arg, spa, size);
+}
+
 static int s2_attach(struct sim *s, struct sim_err *err)
 {
 	struct s2_mmu_cfg cfg;
@@ -488,28 +495,28 @@ static int s2_attach(struct sim *s, struct sim_err *err)
 
 	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
 		if (sets[i].v & (sets[i].v - 1))
-			return sim_err_set(err, "%s = %u: must be a power of two", sets[i].key,
-					   sets[i].v);
+			return sim_cfg_error(s, sets[i].key, err, "%u: must be a power of two",
+					     sets[i].v);
 	s2_mmu_cfg_from_sim(s, &cfg);
 	s2_timing_from_sim(s, &t);
 	probe = s2_mmu_new(&cfg, &t, NULL);
 	if (!probe)
-		return sim_err_set(err, "s2.tlb: geometry out of range");
+		return sim_cfg_error(s, "s2.tlb.l1.sets", err, "TLB geometry out of range");
 	s2_mmu_free(probe);
 	if (size & (SIM_PAGE_SIZE - 1))
-		return sim_err_set(err, "s2.pool_size = 0x%llx: must be a multiple of 4k",
+		return sim_cfg_error(s, "s2.pool_size", err, "0x%llx: must be a multiple of 4k",
 				   (unsigned long long)size);
 	if (!base) {
 		uint64_t top = rmp_enabled(rmp) ? rmp_base(rmp) : mem;
 
 		top &= ~(SIM_SZ_2M - 1);
 		if (top < size)
-			return sim_err_set(err, "s2.pool_size = 0x%llx: no room below 0x%llx",
+			return sim_cfg_error(s, "s2.pool_size", err, "0x%llx: no room below 0x%llx",
 					   (unsigned long long)size, (unsigned long long)top);
 		base = top - size;
 	}
 	if ((base & (SIM_PAGE_SIZE - 1)) || base > mem || size > mem - base)
-		return sim_err_set(err, "s2.pool_base = 0x%llx: must be 4k aligned with the pool "
+		return sim_cfg_error(s, "s2.pool_base", err, "0x%llx: must be 4k aligned with the pool "
 				   "inside machine.mem (0x%llx)", (unsigned long long)base,
 				   (unsigned long long)mem);
 	c = calloc(1, sizeof(*c));
@@ -526,6 +533,8 @@ static int s2_attach(struct sim *s, struct sim_err *err)
 	s2_stats_register(s, "s2", &c->st, c->cfg.tlb_levels);
 	sim_stat_counter(s, "s2.pool.pages", &c->pool_pages, "Stage-2 table pages in use (script pool)");
 	sim_set_model(s, SIM_SLOT_S2, c);
+	if (rmp)
+		rmp_add_change_hook(rmp, s2_on_rmp_change, s);
 	return 0;
 }
 
