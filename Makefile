@@ -143,7 +143,9 @@ asan:
 	  ASAN_OPTIONS=detect_leaks=1 PROTSIM=build-asan/protsim build-asan/tests/unit -j1 --color=never; exit 1; }
 	@echo "ASan+UBSan unit run: clean"
 
+# The CPU benchmark compares against qemu-system-riscv64 -M spike.
 bench: deps
+	@PROTSIM_DEPS_EXTRA=qemu-system-misc sh sim/tools/deps.sh
 	@$(MAKE) --no-print-directory all $(BUILD)/bench/bench guest
 	$(BUILD)/bench/bench
 

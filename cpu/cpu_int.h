@@ -354,6 +354,7 @@ struct cpu_hart {
 
 	/* LR/SC */
 	uint64_t resv_addr;        /* reserved system physical address */
+	uint64_t resv_val;         /* the value LR read */
 	bool resv_valid;
 
 	/* decode cache */

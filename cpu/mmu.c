@@ -18,17 +18,10 @@
 
 #include <stdlib.h>
 
-/*
- * Host pointer of the 4K frame holding @pa (allocating it if @alloc), or
- * NULL when not allocated (and !alloc) or beyond memory.  Requested from
- * the engine for sim.h; declared weak so the CPU still works (through
- * sim_mem_peek/poke, slowly) while the engine does not provide it.
- */
-void *sim_mem_frame(struct sim_mem *m, uint64_t pa, bool alloc) __attribute__((weak));
-
+/* Host pointer of the 4K frame holding @spa (see sim_mem_frame). */
 static uint8_t *frame_ptr(struct cpu_vm *vm, uint64_t spa, bool alloc)
 {
-	if (!sim_mem_frame || spa >= sim_mem_size(vm->mem))
+	if (spa >= sim_mem_size(vm->mem))
 		return NULL;
 	return sim_mem_frame(vm->mem, spa & ~0xfffull, alloc);
 }
@@ -273,10 +266,18 @@ int rv_atomic(struct cpu_hart *h, enum rv_atomic_kind k, uint64_t va, unsigned l
 		if (len == 4)
 			*out = (uint64_t)(int64_t)(int32_t)*out;
 		h->resv_addr = xl.spa;
+		h->resv_val = *out;
 		h->resv_valid = true;
 		break;
 	case RV_AT_SC:
-		if (h->resv_valid && h->resv_addr == xl.spa) {
+		/*
+		 * Succeeds if the reservation is ours and memory still holds
+		 * what LR read (a store by another hart in between changed it:
+		 * the same rule as QEMU's SC, ABA included).
+		 */
+		if (h->resv_valid && h->resv_addr == xl.spa &&
+		    rv_phys_read(h, xl.spa, len) == (len == 4 ? (h->resv_val & 0xffffffffull)
+							      : h->resv_val)) {
 			rv_phys_write(h, xl.spa, len, val);
 			*out = 0;
 		} else {

@@ -42,7 +42,7 @@
 #define BRANCH(t) JUMP(t)
 
 /* Publish the loop's counters to the hart before any out-of-line call. */
-#define SYNC() do { h->pc = pc; h->batch_exec = exec; h->batch_retired = retired; \
+#define SYNC() do { h->pc = pc; h->batch_exec = exec; h->batch_retired = exec - 1 - notret; \
 		    h->batch_stall = stall; } while (0)
 
 #define TRAP(cause, tval) do { SYNC(); rv_trap(h, (cause), (tval)); goto trapped; } while (0)
@@ -51,18 +51,20 @@
 
 /* Out-of-line work: 0 = done (continue at npc), else trap taken / exit pending. */
 #define SLOW(call) do { int st_; SYNC(); st_ = (call); if (st_) goto trapped; \
-			fetch_tag = ~0ull; IRQ_AFTER(); } while (0)
+			REFRESH(); IRQ_AFTER(); } while (0)
+/* State cached in locals that out-of-line paths may change. */
+#define REFRESH() do { fetch_tag = ~0ull; dmode = h->dmode; } while (0)
 /* After an instruction that may have enabled a pending interrupt. */
 #define IRQ_AFTER() do { if (RV_UNLIKELY(h->mip & h->mie)) { h->pc = npc; \
 			 if (rv_check_irq(h)) { npc = h->pc; STALL(LAT(trap)); } } } while (0)
-#define XRET(call) do { SYNC(); call; npc = h->pc; fetch_tag = ~0ull; STALL(LAT(trap)); \
+#define XRET(call) do { SYNC(); call; npc = h->pc; REFRESH(); STALL(LAT(trap)); \
 			IRQ_AFTER(); } while (0)
 #define FENCE_I() do { rv_dcache_flush(h); fetch_tag = ~0ull; dp = NULL; } while (0)
 
 #define LOAD(T, addr, dst) do { \
 	uint64_t va_ = (addr); \
 	const struct rv_tlb_ent *e_ = &h->tlb_r[(va_ >> 12) & (RV_TLB_SIZE - 1)]; \
-	if (RV_LIKELY(e_->tag == ((va_ & ~0xfffull) | h->dmode)) && \
+	if (RV_LIKELY(e_->tag == ((va_ & ~0xfffull) | dmode)) && \
 	    RV_LIKELY((va_ & 0xfff) <= 0x1000 - sizeof(T))) { \
 		T v_; \
 		memcpy(&v_, (const void *)(e_->addend + (uintptr_t)va_), sizeof(T)); \
@@ -82,7 +84,7 @@
 	uint64_t va_ = (addr); \
 	T v_ = (T)(val); \
 	const struct rv_tlb_ent *e_ = &h->tlb_w[(va_ >> 12) & (RV_TLB_SIZE - 1)]; \
-	if (RV_LIKELY(e_->tag == ((va_ & ~0xfffull) | h->dmode)) && \
+	if (RV_LIKELY(e_->tag == ((va_ & ~0xfffull) | dmode)) && \
 	    RV_LIKELY((va_ & 0xfff) <= 0x1000 - sizeof(T))) { \
 		memcpy((void *)(e_->addend + (uintptr_t)va_), &v_, sizeof(T)); \
 		DACCESS(e_, va_, true); \
@@ -91,7 +93,7 @@
 		if (rv_store_slow(h, va_, sizeof(T), (uint64_t)v_, pc)) \
 			goto trapped; \
 		stall = h->batch_stall; \
-		if (RV_UNLIKELY(h->done)) { why = CPU_STOP_HALT; pc = npc; retired++; goto out; } \
+		if (RV_UNLIKELY(h->done)) { why = CPU_STOP_HALT; pc = npc; goto out; } \
 		IRQ_AFTER();   /* a device store (CLINT) may raise an interrupt */ \
 	} \
 } while (0)
@@ -103,13 +105,13 @@
 #define SC(T, addr, val) do { uint64_t v_; SYNC(); \
 	if (rv_atomic(h, RV_AT_SC, (addr), sizeof(T), (uint64_t)(T)(val), &v_, pc)) goto trapped; \
 	WRITE_RD(v_); stall = h->batch_stall; \
-	if (RV_UNLIKELY(h->done)) { why = CPU_STOP_HALT; pc = npc; retired++; goto out; } } while (0)
+	if (RV_UNLIKELY(h->done)) { why = CPU_STOP_HALT; pc = npc; goto out; } } while (0)
 #define AMO(U, addr, bval, expr) do { uint64_t a, b = (bval), spa_; SYNC(); \
 	if (rv_atomic(h, RV_AT_AMO, (addr), sizeof(U), 0, &spa_, pc)) goto trapped; \
 	a = rv_phys_read(h, spa_, sizeof(U)); \
 	rv_phys_write(h, spa_, sizeof(U), (uint64_t)(U)(expr)); \
 	WRITE_RD(sizeof(U) == 4 ? SEXT32(a) : a); stall = h->batch_stall; \
-	if (RV_UNLIKELY(h->done)) { why = CPU_STOP_HALT; pc = npc; retired++; goto out; } } while (0)
+	if (RV_UNLIKELY(h->done)) { why = CPU_STOP_HALT; pc = npc; goto out; } } while (0)
 
 enum cpu_stop RV_RUN_FN(struct cpu_hart *h, uint64_t budget, uint64_t *executed, uint64_t *stall_out)
 {
@@ -119,7 +121,8 @@ enum cpu_stop RV_RUN_FN(struct cpu_hart *h, uint64_t budget, uint64_t *executed,
 	(void)lat;
 	uint64_t pc = h->pc;
 	uint64_t exec = 0;           /* instructions attempted (retired + trapped) */
-	uint64_t retired = 0;
+	uint64_t notret = 0;         /* of which did not retire (trapped, exited) */
+	unsigned dmode = h->dmode;   /* data translation class (see REFRESH) */
 	uint64_t stall = 0;          /* detailed: cycles beyond one per instruction */
 	uint64_t fetch_tag = ~0ull;  /* va page | fmode of dp */
 	struct rv_dpage *dp = NULL;
@@ -131,7 +134,12 @@ enum cpu_stop RV_RUN_FN(struct cpu_hart *h, uint64_t budget, uint64_t *executed,
 		uint64_t npc;
 
 		exec++;
-		if (RV_UNLIKELY(((pc & ~0xfffull) | h->fmode) != fetch_tag)) {
+		/*
+		 * fetch_tag is the page of dp; every change of the fetch mode
+		 * (privilege, satp, ...) happens in an out-of-line path that
+		 * resets it, so the mode need not be compared here.
+		 */
+		if (RV_UNLIKELY((pc & ~0xfffull) != fetch_tag)) {
 			int st = 0;
 
 			SYNC();
@@ -139,16 +147,9 @@ enum cpu_stop RV_RUN_FN(struct cpu_hart *h, uint64_t budget, uint64_t *executed,
 			stall = h->batch_stall;
 			if (!dp)
 				goto trapped;
-			fetch_tag = (pc & ~0xfffull) | h->fmode;
+			fetch_tag = pc & ~0xfffull;
 		}
 		d = &dp->slot[(pc & 0xfff) >> 1];
-		if (RV_UNLIKELY(d->op == RV_OP_NONE)) {
-			SYNC();
-			if (rv_fill_slot(h, dp, pc, &tmp))
-				goto trapped;
-			if (d->op == RV_OP_NONE)
-				d = &tmp;    /* crosses a page: not cached */
-		}
 #if RV_DETAILED
 		{
 			uint64_t spa = dp->spa_page | (pc & 0xfff);
@@ -159,8 +160,17 @@ enum cpu_stop RV_RUN_FN(struct cpu_hart *h, uint64_t budget, uint64_t *executed,
 			}
 		}
 #endif
+dispatch:
 		npc = pc + d->len;
 		switch (d->op) {
+		case RV_OP_NONE:
+			/* first execution of this slot: decode it, then dispatch */
+			SYNC();
+			if (rv_fill_slot(h, dp, pc, &tmp))
+				goto trapped;
+			if (d->op == RV_OP_NONE)
+				d = &tmp;    /* crosses a page: not cached */
+			goto dispatch;
 #define RV_INSN(name, match, mask, fmt, flags, ...) \
 		case RV_OP_##name: { __VA_ARGS__ } break;
 #include "cpu/rv64_insns.def"
@@ -169,10 +179,10 @@ enum cpu_stop RV_RUN_FN(struct cpu_hart *h, uint64_t budget, uint64_t *executed,
 			ILLEGAL();
 		}
 		pc = npc;
-		retired++;
 		continue;
 trapped:
 		/* h->pc is the trap handler, or the exiting instruction */
+		notret++;
 		if (h->exit_pending) {
 			why = CPU_STOP_EXIT;
 			pc = h->pc;
@@ -184,12 +194,12 @@ trapped:
 			break;
 		}
 		pc = h->pc;
-		fetch_tag = ~0ull;
+		REFRESH();
 		STALL(LAT(trap));
 	}
 out:
 	h->pc = pc;
-	h->instret += retired;
+	h->instret += exec - notret;
 	h->batch_exec = h->batch_retired = h->batch_stall = 0;
 	*executed = exec;
 	*stall_out = stall;
@@ -219,6 +229,7 @@ out:
 #undef IRQ_AFTER
 #undef XRET
 #undef FENCE_I
+#undef REFRESH
 #undef LOAD
 #undef STORE
 #undef LR

@@ -395,10 +395,10 @@ static void fromhost_write(struct cpu_vm *vm, uint64_t v)
 /* The syscall proxy: magic_mem[0] = number, [1..3] = arguments. */
 static void htif_syscall(struct cpu_vm *vm, uint64_t gpa)
 {
-	uint64_t spa, mm[4], ret = (uint64_t)-38;   /* -ENOSYS */
+	uint64_t spa, end, mm[4], ret = (uint64_t)-38;   /* -ENOSYS */
 
-	if (cpu_vm_gpa_to_spa(vm, gpa, &spa) || cpu_vm_gpa_to_spa(vm, gpa + 31, &spa) ||
-	    cpu_vm_gpa_to_spa(vm, gpa, &spa))
+	/* the 32-byte block must lie in guest RAM; else the request is dropped */
+	if (cpu_vm_gpa_to_spa(vm, gpa + 31, &end) || cpu_vm_gpa_to_spa(vm, gpa, &spa))
 		return;
 	sim_mem_peek(vm->mem, spa, mm, sizeof(mm));
 	if (mm[0] == 64 && (mm[1] == 1 || mm[1] == 2)) {   /* write(fd, buf, len) */
@@ -480,7 +480,6 @@ static void hart_body(struct sim_agent *a, void *arg)
 			h->st.insns = h->instret;
 			vm->total_exec += exec;
 			sim_advance(h->agent, cyc);
-			h->resv_valid = false;   /* other agents may have run */
 			if (why == CPU_STOP_EXIT)
 				cpu_exit_handle(h);
 		}

@@ -18,6 +18,7 @@
 #include "rmp/rmp.h"
 #include "stage2/s2.h"
 #include "iommu/iommu.h"
+#include "cpu/cpu.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -35,6 +36,7 @@ static const struct sim_module *const modules[] = {
 	&rmp_module,
 	&s2_module,
 	&iommu_module,
+	&cpu_module,
 	NULL
 };
 
@@ -82,6 +84,9 @@ static const struct cmd cmds[] = {
 	  "run a scenario file; write stats.json, stats.txt, config.json to DIR" },
 	{ "script", cmd_script, "FILE|- [--set key=value]... [--seed N]",
 	  "run an operation-language script (exit 1 if an expect fails)" },
+	{ "exec", cpu_exec_main,
+	  "PROG.elf [--set key=value]... [--mode fast|detailed] [--max-insns N] [--seed N] [--stats]",
+	  "run an RV64 guest program; exit with its exit code" },
 	{ "shell", cmd_shell, "[--set key=value]... [--seed N]",
 	  "type operations interactively" },
 	{ "help", cmd_help, "[config [--markdown] | ops | profiles]",

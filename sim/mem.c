@@ -154,6 +154,13 @@ static uint8_t *frame(struct sim_mem *m, uint64_t fn, bool alloc)
 	return f;
 }
 
+void *sim_mem_frame(struct sim_mem *m, uint64_t pa, bool alloc)
+{
+	if (pa >= m->size)
+		return NULL;
+	return frame(m, pa >> SIM_PAGE_SHIFT, alloc);
+}
+
 static void check_range(uint64_t pa, size_t len)
 {
 	if (pa >= SIM_PA_LIMIT || len > SIM_PA_LIMIT - pa)

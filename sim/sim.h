@@ -330,6 +330,16 @@ void sim_mem_poke(struct sim_mem *m, uint64_t pa, const void *src, size_t len);
 uint64_t sim_mem_peek64(struct sim_mem *m, uint64_t pa);
 void sim_mem_poke64(struct sim_mem *m, uint64_t pa, uint64_t val);
 
+/*
+ * Host pointer to the 4K frame holding @pa (allocated first if @alloc),
+ * or NULL if the frame was never written (and !@alloc) or pa >= machine
+ * memory.  The pointer stays valid for the memory's lifetime.  This is the
+ * CPU interpreter's fast path (a software TLB of host pointers, as Spike
+ * and QEMU keep); it is untimed, so its user must charge the access's
+ * latency itself (the CPU does, through its cache model).
+ */
+void *sim_mem_frame(struct sim_mem *m, uint64_t pa, bool alloc);
+
 /* Frames allocated so far (touched by a write). */
 uint64_t sim_mem_frames(const struct sim_mem *m);
 

@@ -787,3 +787,107 @@ Test(cpu, cycles_fast_and_detailed)
 		     (unsigned long long)t.h->st.cycles);
 	tvm_free(&t);
 }
+
+Test(cpu, wfi_with_no_wakeup_halts_the_vm)
+{
+	struct tvm t;
+	uint32_t code[] = { WFI, ADDI(3, 0, 1) };
+
+	tvm_new(&t, NULL);
+	tvm_code(&t, RAM, code, 2);
+	tvm_run(&t, 10);
+	cr_assert_eq(cpu_vm_state(t.vm), CPU_VM_HALTED);
+	cr_assert_eq(t.h->st.exits[CPU_EXIT_HLT], 1);
+	cr_assert_eq(cpu_hart_reg(t.h, 3), 0);
+	tvm_free(&t);
+}
+
+Test(cpu, wfi_with_timer_sleeps_until_it_fires)
+{
+	struct tvm t;
+	uint32_t code[] = { WFI };
+
+	tvm_new(&t, NULL);
+	tvm_code(&t, RAM, code, 1);
+	{
+		uint32_t nop = ADDI(0, 0, 0);
+
+		tvm_code(&t, RAM + 0x800, &nop, 1);   /* the handler's first instruction */
+	}
+	t.h->mtimecmp = 1000;                 /* mtime 1000 = cycle 100000 */
+	t.h->mie = 1u << RV_IRQ_MTI;
+	t.h->mstatus = MSTATUS_MIE;
+	tvm_run(&t, 2);
+	cr_assert_eq(t.h->st.exits[CPU_EXIT_HLT], 1);
+	cr_assert_eq(t.h->mcause, RV_CAUSE_INTR | RV_IRQ_MTI);
+	cr_assert_eq(t.h->mepc, RAM + 4, "the interrupt is taken after the WFI");
+	cr_assert_geq(sim_now(t.h->agent), 100000);
+	tvm_free(&t);
+}
+
+Test(cpu, hypercall_exit_and_reply)
+{
+	static const char *const sets[] = { "vm.type", "npt", NULL };
+	struct tvm t;
+	uint32_t code[] = { 0x0800000bu };   /* HYPERCALL */
+
+	tvm_new(&t, sets);
+	tvm_code(&t, RAM, code, 1);
+	cpu_hart_set_reg(t.h, 10, 1);    /* PROTSIM_HC_VERSION */
+	tvm_run(&t, 1);
+	cr_assert_eq(t.h->st.exits[CPU_EXIT_HYPERCALL], 1);
+	cr_assert_eq(cpu_hart_reg(t.h, 10), 1);
+	cr_assert_eq(cpu_hart_pc(t.h), RAM + 4);
+	tvm_free(&t);
+}
+
+Test(cpu, pvalidate_outside_snp_is_illegal)
+{
+	struct tvm t;
+	uint32_t code[] = { 0x0000000bu };
+
+	tvm_new(&t, NULL);
+	tvm_code(&t, RAM, code, 1);
+	tvm_run(&t, 1);
+	cr_assert_eq(t.h->mcause, RV_CAUSE_ILLEGAL);
+	tvm_free(&t);
+}
+
+/* HTIF: putchar (device 1), the syscall proxy's write (device 0), exit. */
+Test(cpu, htif_console_syscall_and_exit)
+{
+	struct tvm t;
+	char *out = NULL;
+	size_t len = 0;
+	uint64_t th = RAM + 0x3000, magic = RAM + 0x3100, buf = RAM + 0x3200;
+	uint32_t code[] = { SD(2, 0, 1), SD(4, 0, 1), SD(5, 0, 1), ADDI(6, 0, 1) };
+
+	tvm_new(&t, NULL);
+	t.vm->console = open_memstream(&out, &len);
+	t.vm->has_tohost = true;
+	t.vm->tohost = t.vm->tohost_spa = th;
+	t.vm->fromhost = th + 0x40;
+	tvm_code(&t, RAM, code, 4);
+	sim_mem_poke64(sim_mem(t.s), magic, 64);          /* write(1, buf, 3) */
+	sim_mem_poke64(sim_mem(t.s), magic + 8, 1);
+	sim_mem_poke64(sim_mem(t.s), magic + 16, buf);
+	sim_mem_poke64(sim_mem(t.s), magic + 24, 3);
+	sim_mem_poke(sim_mem(t.s), buf, "abc", 3);
+	cpu_hart_set_reg(t.h, 1, th);
+	cpu_hart_set_reg(t.h, 2, (1ull << 56) | (1ull << 48) | 'Z');
+	cpu_hart_set_reg(t.h, 4, magic);
+	cpu_hart_set_reg(t.h, 5, (7 << 1) | 1);
+	tvm_run(&t, 100);
+	fclose(t.vm->console);
+	cr_assert_str_eq(out, "Zabc");
+	cr_assert_eq(sim_mem_peek64(sim_mem(t.s), magic), 3, "write returned 3");
+	cr_assert_eq(sim_mem_peek64(sim_mem(t.s), th), 0, "tohost consumed");
+	cr_assert_eq(sim_mem_peek64(sim_mem(t.s), th + 0x40), 1, "fromhost = 1 after a syscall");
+	cr_assert_eq(cpu_vm_state(t.vm), CPU_VM_EXITED);
+	cr_assert_eq(cpu_vm_exit_code(t.vm), 7);
+	cr_assert_eq(cpu_hart_reg(t.h, 6), 0, "nothing runs after the exit");
+	cr_assert_eq(cpu_hart_insns(t.h), 3);
+	t.vm->console = NULL;
+	free(out);
+	tvm_free(&t);
+}

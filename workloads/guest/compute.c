@@ -10,7 +10,7 @@
 #include "protsim.h"
 
 #ifndef ITERS
-#define ITERS 40
+#define ITERS 400
 #endif
 
 #define N 24
