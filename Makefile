@@ -2,12 +2,14 @@
 #
 #   make            build build/protsim
 #   make run        deps + build, then run the default scenario
-#   make test       deps + build, then every test (script, unit, unit under ASan+UBSan)
+#   make test       deps + build, then every test (script, CLI, determinism -O2 vs -O0,
+#                   unit, unit under ASan+UBSan)
 #   make bench      benchmarks (figures side by side in one run)
 #   make guest      RV64 guest programs (riscv64-unknown-elf-gcc + picolibc)
 #   make deps       install missing Debian packages (root), or print the command
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make asan       the unit tests under ASan+UBSan (part of `make test`)
+#   make fuzz       libFuzzer on the script, config and ELF parsers (FUZZ_TIME=60 s each)
 #
 # Variables: BUILD (output dir, default build), CC, O (optimisation level).
 # Each module is a static archive; a module's unit tests link only the
@@ -69,7 +71,7 @@ ALL_OBJS := $(foreach m,$(MODULES),$(call objs_of,$(m))) $(BUILD)/sim/main.o \
             $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(TEST_SRCS))
 DEPS     := $(ALL_OBJS:.o=.d)
 
-.PHONY: all deps run test test-scripts test-unit asan bench guest install clean
+.PHONY: all deps run test test-scripts test-unit asan bench fuzz guest install clean
 .DEFAULT_GOAL := all
 
 all: $(PROTSIM)
@@ -122,7 +124,11 @@ run: deps
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT) guest
 	@$(MAKE) --no-print-directory asan
+	@$(MAKE) --no-print-directory BUILD=build-O0 O=0 build-O0/protsim
+	@echo "== script and CLI tests"
 	@sh tests/run_scripts.sh $(PROTSIM)
+	@echo "== determinism: -O2 vs -O0 builds, and repeated runs"
+	@GUEST_DIR=$(BUILD)/guest sh tests/determinism.sh $(PROTSIM) build-O0/protsim
 	@echo "== unit tests"
 	@PROTSIM=$(PROTSIM) $(UNIT) -j2 --color=never
 
@@ -159,6 +165,34 @@ ALL_OBJS += $(patsubst %.c,$(BUILD)/%.o,$(BENCH_SRCS))
 -include workloads/guest/guest.mk
 guest::
 
+# Coverage-guided fuzzing of every parser (clang + libFuzzer, ASan, UBSan):
+# the script interpreter (with the RMP, stage-2 and IOMMU ops), scenario
+# and profile files with every module's attach checks, and ELF files.
+# FUZZ_TIME seconds each (default 60).  Crashes are left in build-fuzz/.
+FUZZ_TIME ?= 60
+FUZZ_CC   := clang
+FUZZ_FLAGS = -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. \
+             -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_SRCS  = $(SRC_sim) $(SRC_rmp) $(SRC_stage2) $(SRC_iommu) $(SRC_cpu)
+FUZZERS   := script config elf
+
+build-fuzz/fuzz_script: tests/fuzz/fuzz_script.c $(FUZZ_SRCS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -DFUZZ_WITH_MODULES -o $@ $^ $(LDLIBS)
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(LDLIBS)
+
+fuzz: deps guest $(addprefix build-fuzz/fuzz_,$(FUZZERS))
+	@mkdir -p build-fuzz/corpus-script build-fuzz/corpus-config build-fuzz/corpus-elf
+	@cp -n tests/scripts/*.ps build-fuzz/corpus-script/ 2>/dev/null || true
+	@cp -n workloads/scenarios/*.ini sim/profiles/*.prof build-fuzz/corpus-config/ 2>/dev/null || true
+	@cp -n $(BUILD)/guest/*.elf build-fuzz/corpus-elf/ 2>/dev/null || true
+	cd build-fuzz && ./fuzz_script -max_total_time=$(FUZZ_TIME) -max_len=1024 \
+	  -dict=../tests/fuzz/modules.dict corpus-script
+	cd build-fuzz && ./fuzz_config -max_total_time=$(FUZZ_TIME) -max_len=1024 corpus-config
+	cd build-fuzz && ./fuzz_elf -max_total_time=$(FUZZ_TIME) -max_len=65536 corpus-elf
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/protsim/scenarios \
 	  $(DESTDIR)$(PREFIX)/share/doc/protsim
@@ -167,6 +201,6 @@ install: all
 	install -m 644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/protsim/
 
 clean:
-	rm -rf $(BUILD) build-asan out
+	rm -rf $(BUILD) build-asan build-O0 build-fuzz out
 
 -include $(DEPS)

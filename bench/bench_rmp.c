@@ -12,8 +12,12 @@
 
 #define NPAGES 4096u        /* 4K guest pages: 16 MiB spread over the machine */
 #define N2M    64u          /* 2M guest entries */
+#ifndef CHECKS            /* overridable for instruction-count runs (callgrind) */
 #define CHECKS 20000000u
+#endif
+#ifndef UPDATES
 #define UPDATES 2000000u
+#endif
 
 /*
  * SPA of 4K page i.  @spread: scattered over the lower half of the machine

@@ -50,46 +50,9 @@ struct sim_cfg {
 	unsigned gen;                    /* file loads so far */
 };
 
-static void *cfg_xrealloc(void *p, size_t n)
-{
-	void *q = realloc(p, n ? n : 1);
-
-	if (!q)
-		sim_fatal("config: out of memory (%zu bytes)", n);
-	return q;
-}
-
-static char *cfg_xstrdup(const char *t)
-{
-	size_t n = strlen(t) + 1;
-	char *p = cfg_xrealloc(NULL, n);
-
-	memcpy(p, t, n);
-	return p;
-}
-
-static char *cfg_xprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *cfg_xprintf(const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-	char *p;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		sim_fatal("config: bad format '%s'", fmt);
-	p = cfg_xrealloc(NULL, (size_t)n + 1);
-	va_start(ap, fmt);
-	vsnprintf(p, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	return p;
-}
-
 struct sim_cfg *sim_cfg_new(void)
 {
-	struct sim_cfg *c = cfg_xrealloc(NULL, sizeof(*c));
+	struct sim_cfg *c = sim_xrealloc(NULL, sizeof(*c));
 
 	memset(c, 0, sizeof(*c));
 	return c;
@@ -428,7 +391,7 @@ static void cfg_store(struct cfg_ent *e, const char *value, uint64_t num, unsign
 {
 	free(e->text);
 	free(e->where);
-	e->text = cfg_xstrdup(value);
+	e->text = sim_xstrdup(value);
 	e->num = num;
 	e->idx = idx;
 	e->origin = origin;
@@ -469,7 +432,7 @@ void sim_cfg_add_keys(struct sim_cfg *c, const struct sim_cfg_key *keys)
 		pos = (size_t)(-at - 1);
 		if (c->n == c->cap) {
 			c->cap = c->cap ? 2 * c->cap : 64;
-			c->ent = cfg_xrealloc(c->ent, c->cap * sizeof(*c->ent));
+			c->ent = sim_xrealloc(c->ent, c->cap * sizeof(*c->ent));
 		}
 		memmove(&c->ent[pos + 1], &c->ent[pos], (c->n - pos) * sizeof(*c->ent));
 		c->n++;
@@ -481,12 +444,12 @@ void sim_cfg_add_keys(struct sim_cfg *c, const struct sim_cfg_key *keys)
 			unsigned idx;
 
 			cfg_check(k, k->def, NULL, 0, &num, &idx, NULL);
-			cfg_store(e, k->def, num, idx, CFG_DEFAULT, cfg_xstrdup("default"));
+			cfg_store(e, k->def, num, idx, CFG_DEFAULT, sim_xstrdup("default"));
 		} else {
-			e->where = cfg_xstrdup("unset");
+			e->where = sim_xstrdup("unset");
 		}
 	}
-	c->keys = cfg_xrealloc(c->keys, (c->n + 1) * sizeof(*c->keys));
+	c->keys = sim_xrealloc(c->keys, (c->n + 1) * sizeof(*c->keys));
 	for (size_t i = 0; i < c->n; i++)
 		c->keys[i] = c->ent[i].key;
 	c->keys[c->n] = NULL;
@@ -588,10 +551,10 @@ unsigned sim_cfg_enum(const struct sim *s, const char *key)
 static char *cfg_where_of(const char *file, int line)
 {
 	if (!file)
-		return cfg_xstrdup("?");
+		return sim_xstrdup("?");
 	if (line > 0)
-		return cfg_xprintf("%s:%d", file, line);
-	return cfg_xstrdup(file);
+		return sim_xprintf("%s:%d", file, line);
+	return sim_xstrdup(file);
 }
 
 static int cfg_set_origin(struct sim *s, const char *key, const char *value,
@@ -682,7 +645,7 @@ static int cfg_parse(struct sim *s, const char *name, const char *text, enum cfg
 		     struct sim_err *err)
 {
 	struct sim_cfg *c = s->cfg;
-	char *section = cfg_xstrdup("");
+	char *section = sim_xstrdup("");
 	char *key = NULL, *value = NULL;
 	unsigned gen = ++c->gen;
 	const char *p = text;
@@ -719,7 +682,7 @@ static int cfg_parse(struct sim *s, const char *name, const char *text, enum cfg
 				goto out;
 			}
 			if (!cfg_name_ok(nb, (size_t)(ne - nb))) {
-				char *bad = cfg_xprintf("%.*s", (int)(ne - nb), nb);
+				char *bad = sim_xprintf("%.*s", (int)(ne - nb), nb);
 
 				cfg_fail(err, name, line, NULL,
 					 "bad section name %s (words of letters, digits, '_' "
@@ -729,12 +692,12 @@ static int cfg_parse(struct sim *s, const char *name, const char *text, enum cfg
 				goto out;
 			}
 			free(section);
-			section = cfg_xprintf("%.*s", (int)(ne - nb), nb);
+			section = sim_xprintf("%.*s", (int)(ne - nb), nb);
 			continue;
 		}
 		eq = memchr(b, '=', (size_t)(e - b));
 		if (!eq) {
-			char *bad = cfg_xprintf("%.*s", (int)(e - b), b);
+			char *bad = sim_xprintf("%.*s", (int)(e - b), b);
 
 			cfg_fail(err, name, line, NULL,
 				 "expected 'key = value' or '[section]', got %s", cfg_quote(bad, q));
@@ -747,7 +710,7 @@ static int cfg_parse(struct sim *s, const char *name, const char *text, enum cfg
 
 			cfg_trim(&kb, &ke);
 			if (!cfg_name_ok(kb, (size_t)(ke - kb))) {
-				char *bad = cfg_xprintf("%.*s", (int)(ke - kb), kb);
+				char *bad = sim_xprintf("%.*s", (int)(ke - kb), kb);
 
 				cfg_fail(err, name, line, NULL,
 					 "bad key name %s (words of letters, digits, '_' or '-', "
@@ -760,9 +723,9 @@ static int cfg_parse(struct sim *s, const char *name, const char *text, enum cfg
 			cfg_trim(&vb, &ve);
 			free(key);
 			free(value);
-			key = section[0] ? cfg_xprintf("%s.%.*s", section, (int)(ke - kb), kb)
-					 : cfg_xprintf("%.*s", (int)(ke - kb), kb);
-			value = cfg_xprintf("%.*s", (int)(ve - vb), vb);
+			key = section[0] ? sim_xprintf("%s.%.*s", section, (int)(ke - kb), kb)
+					 : sim_xprintf("%.*s", (int)(ke - kb), kb);
+			value = sim_xprintf("%.*s", (int)(ve - vb), vb);
 
 			ent = cfg_lookup(c, key);
 			if (!ent) {
@@ -822,7 +785,7 @@ int sim_cfg_load_file(struct sim *s, const char *path, struct sim_err *err)
 
 		if (cap - len < 4096) {
 			cap = cap ? 2 * cap : 8192;
-			buf = cfg_xrealloc(buf, cap);
+			buf = sim_xrealloc(buf, cap);
 		}
 		got = fread(buf + len, 1, cap - len - 1, f);
 		len += got;
@@ -850,7 +813,7 @@ int sim_cfg_load_file(struct sim *s, const char *path, struct sim_err *err)
 int sim_cfg_apply_profile(struct sim *s, const char *name, const char *text,
 			  struct sim_err *err)
 {
-	char *label = cfg_xprintf("profile:%s", name);
+	char *label = sim_xprintf("profile:%s", name);
 	int rc = cfg_parse(s, label, text, CFG_LOAD_PROFILE, err);
 
 	free(label);

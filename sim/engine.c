@@ -105,9 +105,7 @@ static void heap_push(struct sim_engine *e, struct sim_agent *a)
 
 	if (e->hn == e->hcap) {
 		e->hcap = e->hcap ? 2 * e->hcap : 16;
-		e->heap = realloc(e->heap, (size_t)e->hcap * sizeof(*e->heap));
-		if (!e->heap)
-			sim_fatal("engine: out of memory");
+		e->heap = sim_xrealloc(e->heap, (size_t)e->hcap * sizeof(*e->heap));
 	}
 	i = e->hn++;
 	while (i > 0) {
@@ -172,9 +170,7 @@ struct sim_agent *sim_agent_new(struct sim *s, const char *name, enum sim_agent_
 		sim_fatal("engine: out of memory");
 	if (e->n == e->cap) {
 		e->cap = e->cap ? 2 * e->cap : 16;
-		e->agents = realloc(e->agents, (size_t)e->cap * sizeof(*e->agents));
-		if (!e->agents)
-			sim_fatal("engine: out of memory");
+		e->agents = sim_xrealloc(e->agents, (size_t)e->cap * sizeof(*e->agents));
 	}
 	a->sim = s;
 	a->id = e->n;

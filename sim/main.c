@@ -40,26 +40,6 @@ static const struct sim_module *const modules[] = {
 	NULL
 };
 
-/* printf into a new string; never NULL. */
-static char *xprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xprintf(const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-	char *p;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	p = n < 0 ? NULL : malloc((size_t)n + 1);
-	if (!p)
-		sim_fatal("out of memory");
-	va_start(ap, fmt);
-	vsnprintf(p, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	return p;
-}
-
 /* ------------------------------------------------------------------ */
 /* Commands                                                            */
 /* ------------------------------------------------------------------ */
@@ -241,7 +221,7 @@ static int opts_apply(struct sim *s, const struct opts *o)
 			fprintf(stderr, "protsim: --set: expected key=value, got '%s'\n", kv);
 			return 2;
 		}
-		key = xprintf("%.*s", (int)(eq - kv), kv);
+		key = sim_xprintf("%.*s", (int)(eq - kv), kv);
 		rc = sim_cfg_set(s, key, eq + 1, "--set", 0, &err);
 		free(key);
 		if (rc) {
@@ -313,7 +293,7 @@ static void progress_end(struct progress *p)
 /* mkdir -p.  Return 0, or -1 with errno. */
 static int mkdir_p(const char *path)
 {
-	char *p = xprintf("%s", path);
+	char *p = sim_xprintf("%s", path);
 	struct stat st;
 
 	for (char *q = p + 1; *q; q++) {
@@ -346,8 +326,8 @@ static char *path_beside(const char *base, const char *rel)
 	const char *slash = strrchr(base, '/');
 
 	if (rel[0] == '/' || !slash)
-		return xprintf("%s", rel);
-	return xprintf("%.*s/%s", (int)(slash - base), base, rel);
+		return sim_xprintf("%s", rel);
+	return sim_xprintf("%.*s/%s", (int)(slash - base), base, rel);
 }
 
 /* "out/<scenario file name without its extension>" */
@@ -360,7 +340,7 @@ static char *default_out(const char *scenario)
 	dot = strrchr(b, '.');
 	if (!dot || dot == b)
 		dot = b + strlen(b);
-	return xprintf("out/%.*s", (int)(dot - b), b);
+	return sim_xprintf("out/%.*s", (int)(dot - b), b);
 }
 
 static const char *workload_result(int rc)
@@ -413,15 +393,15 @@ static int write_outputs(struct sim *s, const char *dir)
 	char *path;
 	FILE *f;
 
-	path = xprintf("%s/stats.json", dir);
+	path = sim_xprintf("%s/stats.json", dir);
 	if (sim_stats_write_json(s, path, &err))
 		goto fail;
 	free(path);
-	path = xprintf("%s/config.json", dir);
+	path = sim_xprintf("%s/config.json", dir);
 	if (sim_cfg_write_json(s, path, &err))
 		goto fail;
 	free(path);
-	path = xprintf("%s/stats.txt", dir);
+	path = sim_xprintf("%s/stats.txt", dir);
 	f = fopen(path, "w");
 	if (!f) {
 		sim_err_set(&err, "%s: cannot write: %s", path, strerror(errno));
@@ -479,14 +459,14 @@ static int cmd_run(int argc, char **argv)
 			goto out;
 		}
 	}
-	out = o.out ? xprintf("%s", o.out) : default_out(o.pos[0]);
+	out = o.out ? sim_xprintf("%s", o.out) : default_out(o.pos[0]);
 	if (mkdir_p(out)) {
 		fprintf(stderr, "protsim: %s: cannot create the output directory: %s\n", out,
 			strerror(errno));
 		goto out;
 	}
 	if (wlf && !o.verbose) {
-		log = xprintf("%s/workload.log", out);
+		log = sim_xprintf("%s/workload.log", out);
 		logf = fopen(log, "w");
 		if (!logf) {
 			fprintf(stderr, "protsim: %s: cannot write: %s\n", log, strerror(errno));

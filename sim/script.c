@@ -50,9 +50,7 @@ static void sbuf_vprintf(struct sbuf *b, const char *fmt, va_list ap)
 
 		while (cap < b->n + (size_t)len + 1)
 			cap *= 2;
-		b->p = realloc(b->p, cap);
-		if (!b->p)
-			sim_fatal("script: out of memory");
+		b->p = sim_xrealloc(b->p, cap);
 		b->cap = cap;
 	}
 	vsnprintf(b->p + b->n, (size_t)len + 1, fmt, ap);
@@ -80,24 +78,6 @@ static void sbuf_free(struct sbuf *b)
 	free(b->p);
 	b->p = NULL;
 	b->n = b->cap = 0;
-}
-
-static char *xstrdup(const char *s)
-{
-	char *d = strdup(s);
-
-	if (!d)
-		sim_fatal("script: out of memory");
-	return d;
-}
-
-static void *xcalloc(size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size);
-
-	if (!p)
-		sim_fatal("script: out of memory");
-	return p;
 }
 
 /* ------------------------------------------------------------------ */
@@ -237,9 +217,7 @@ static void ops_add(struct script *sc, const struct sim_op *tab, size_t *cap)
 			sim_fatal("script: operation '%s' has no run function", op->name);
 		if (sc->nops == *cap) {
 			*cap = *cap ? 2 * *cap : 32;
-			sc->ops = realloc(sc->ops, *cap * sizeof(*sc->ops));
-			if (!sc->ops)
-				sim_fatal("script: out of memory");
+			sc->ops = sim_xrealloc(sc->ops, *cap * sizeof(*sc->ops));
 		}
 		sc->ops[sc->nops++] = op;
 	}
@@ -320,7 +298,7 @@ static char *words_join(const struct sim_script_words *w, size_t from)
 
 	for (size_t i = from; i < w->n; i++)
 		sbuf_printf(&b, "%s%s", i > from ? " " : "", w->w[i]);
-	return b.p ? b.p : xstrdup("");
+	return b.p ? b.p : sim_xstrdup("");
 }
 
 /* cpu<digits>: the agent word.  Returns the index, or -1 if not canonical. */
@@ -355,7 +333,7 @@ static void script_fix_cpus(struct script *sc)
 	sc->ncpus = (int)sim_cfg_u64(sc->s, "machine.cpus");
 	if (sc->ncpus < 1)
 		sc->ncpus = 1;
-	sc->cpus = xcalloc((size_t)sc->ncpus, sizeof(*sc->cpus));
+	sc->cpus = sim_xcalloc((size_t)sc->ncpus, sizeof(*sc->cpus));
 	for (int i = 0; i < sc->ncpus; i++) {
 		sc->cpus[i].sc = sc;
 		sc->cpus[i].idx = i;
@@ -373,8 +351,8 @@ static int parse_machine(struct script *sc, const struct sim_script_words *w, in
 		{ "rmp_base", "rmp.base" },
 		{ "rmp_segment", "rmp.segment_size" },
 	};
-	const char **cfgkey = xcalloc(w->n, sizeof(*cfgkey));
-	char **key = xcalloc(w->n, sizeof(*key));
+	const char **cfgkey = sim_xcalloc(w->n, sizeof(*cfgkey));
+	char **key = sim_xcalloc(w->n, sizeof(*key));
 	bool has_mem = false, has_cpus = false;
 	struct sim_err err;
 	int rc = 0;
@@ -399,7 +377,7 @@ static int parse_machine(struct script *sc, const struct sim_script_words *w, in
 			rc = script_err(sc, lineno, "%s: not a key=value argument", w->w[i]);
 			goto out;
 		}
-		key[i] = xstrdup(w->w[i]);
+		key[i] = sim_xstrdup(w->w[i]);
 		key[i][eq - w->w[i]] = '\0';
 		if (!eq[1]) {
 			rc = script_err(sc, lineno, "%s: missing value", key[i]);
@@ -470,14 +448,14 @@ static int parse_expect(struct script *sc, struct sim_script_words *w, int linen
 			return script_err(sc, lineno, "%.*s: missing value", (int)(eq - w->w[i]),
 					  w->w[i]);
 	}
-	e = xcalloc(1, sizeof(*e));
+	e = sim_xcalloc(1, sizeof(*e));
 	e->lineno = lineno;
 	e->text = words_join(w, 1);
 	e->words = *w;
 	memset(w, 0, sizeof(*w));
 	e->tok = e->words.w[1];
 	e->nkv = e->words.n - 2;
-	e->kv = xcalloc(e->nkv, sizeof(*e->kv));
+	e->kv = sim_xcalloc(e->nkv, sizeof(*e->kv));
 	for (size_t i = 0; i < e->nkv; i++) {
 		char *kw = e->words.w[i + 2], *eq = strchr(kw, '=');
 
@@ -547,14 +525,14 @@ static int parse_op(struct script *sc, struct sim_script_words *w, int lineno,
 	while (op->args && op->args[nspec].key)
 		nspec++;
 
-	l = xcalloc(1, sizeof(*l));
+	l = sim_xcalloc(1, sizeof(*l));
 	l->lineno = lineno;
 	l->op = op;
 	l->cpu = cpu;
 	l->has_cycle = has_cycle;
 	l->cycle = cycle;
 	l->exp_tail = &l->exp;
-	l->args = xcalloc(w->n - i, sizeof(*l->args));
+	l->args = sim_xcalloc(w->n - i, sizeof(*l->args));
 	for (; i < w->n; i++) {
 		char *word = w->w[i], *eq = strchr(word, '=');
 		const struct sim_arg_spec *spec = NULL;
@@ -606,7 +584,7 @@ static int parse_op(struct script *sc, struct sim_script_words *w, int lineno,
 		}
 	}
 	if (!l->args_text)
-		l->args_text = xstrdup("");
+		l->args_text = sim_xstrdup("");
 	script_fix_cpus(sc);
 	l->words = *w;
 	memset(w, 0, sizeof(*w));
@@ -753,7 +731,7 @@ static void run_line_finish(struct script *sc, struct script_line *l, struct sim
 	if (sc->interactive)
 		fflush(sc->out);
 	/* Keep the result for expect lines. */
-	l->res = c->res.p ? c->res.p : xstrdup("");
+	l->res = c->res.p ? c->res.p : sim_xstrdup("");
 	c->res.p = NULL;
 	l->kv = c->kv;
 	l->nkv = c->nkv;
@@ -875,9 +853,7 @@ static char *reader_next(struct reader *r)
 		len = nl ? (size_t)(nl - p) : strlen(p);
 		if (len + 1 > r->cap) {
 			r->cap = len + 1;
-			r->buf = realloc(r->buf, r->cap);
-			if (!r->buf)
-				sim_fatal("script: out of memory");
+			r->buf = sim_xrealloc(r->buf, r->cap);
 		}
 		memcpy(r->buf, p, len);
 		r->buf[len] = '\0';
@@ -1219,12 +1195,10 @@ static void call_field_v(struct sim_call *c, const char *key, const char *fmt, v
 	sbuf_vprintf(&v, fmt, ap);
 	if (c->nkv == c->kvcap) {
 		c->kvcap = c->kvcap ? 2 * c->kvcap : 8;
-		c->kv = realloc(c->kv, c->kvcap * sizeof(*c->kv));
-		if (!c->kv)
-			sim_fatal("script: out of memory");
+		c->kv = sim_xrealloc(c->kv, c->kvcap * sizeof(*c->kv));
 	}
-	c->kv[c->nkv].key = xstrdup(key);
-	c->kv[c->nkv].val = v.p ? v.p : xstrdup("");
+	c->kv[c->nkv].key = sim_xstrdup(key);
+	c->kv[c->nkv].val = v.p ? v.p : sim_xstrdup("");
 	c->nkv++;
 }
 

@@ -467,6 +467,12 @@ int sim_script_run_text(struct sim *s, const char *text, const char *name, FILE 
 /* Misc                                                                */
 /* ------------------------------------------------------------------ */
 
+/* Allocation that never returns NULL: running out of host memory is sim_fatal. */
+void *sim_xrealloc(void *p, size_t n);
+void *sim_xcalloc(size_t n, size_t size);
+char *sim_xstrdup(const char *s);
+char *sim_xprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* The protsim version string. */
 const char *sim_version(void);
 

@@ -41,27 +41,9 @@ struct sim_stats {
 	size_t cap;                 /* entries allocated */
 };
 
-static void *stat_xalloc(void *p, size_t n)
-{
-	void *q = realloc(p, n ? n : 1);
-
-	if (!q)
-		sim_fatal("stats: out of memory (%zu bytes)", n);
-	return q;
-}
-
-static char *stat_xstrdup(const char *t)
-{
-	size_t n = strlen(t) + 1;
-	char *p = stat_xalloc(NULL, n);
-
-	memcpy(p, t, n);
-	return p;
-}
-
 struct sim_stats *sim_stats_new(void)
 {
-	struct sim_stats *st = stat_xalloc(NULL, sizeof(*st));
+	struct sim_stats *st = sim_xrealloc(NULL, sizeof(*st));
 
 	memset(st, 0, sizeof(*st));
 	return st;
@@ -137,14 +119,14 @@ static struct stat_ent *stat_add(struct sim *s, const char *name, enum stat_kind
 	pos = (size_t)(-at - 1);
 	if (st->n == st->cap) {
 		st->cap = st->cap ? 2 * st->cap : 64;
-		st->ent = stat_xalloc(st->ent, st->cap * sizeof(*st->ent));
+		st->ent = sim_xrealloc(st->ent, st->cap * sizeof(*st->ent));
 	}
 	memmove(&st->ent[pos + 1], &st->ent[pos], (st->n - pos) * sizeof(*st->ent));
-	e = stat_xalloc(NULL, sizeof(*e));
+	e = sim_xrealloc(NULL, sizeof(*e));
 	memset(e, 0, sizeof(*e));
-	e->name = stat_xstrdup(name);
+	e->name = sim_xstrdup(name);
 	e->kind = kind;
-	e->desc = stat_xstrdup(desc ? desc : "");
+	e->desc = sim_xstrdup(desc ? desc : "");
 	st->ent[pos] = e;
 	st->n++;
 	return e;
@@ -176,8 +158,8 @@ void sim_stat_formula(struct sim *s, const char *name, const char *num, const ch
 	if (!num || !den)
 		sim_fatal("stats: formula '%s' lacks an operand", name ? name : "(null)");
 	e = stat_add(s, name, STAT_FORMULA, desc);
-	e->num = stat_xstrdup(num);
-	e->den = stat_xstrdup(den);
+	e->num = sim_xstrdup(num);
+	e->den = sim_xstrdup(den);
 	e->scale = scale;
 }
 

@@ -1,0 +1,57 @@
+#!/bin/sh
+# determinism.sh A B - the same inputs give byte-identical outputs from two
+# builds of protsim (make test passes an -O2 and an -O0 build), and from
+# two runs of the same build.  Compares: the default scenario's outputs,
+# every script test's stdout, and guest programs' output and stats in both
+# CPU modes.  Prints "N passed, N failed"; exit 1 on any difference.
+set -u
+A=$1
+B=$2
+GUEST_DIR=${GUEST_DIR:-build/guest}
+T=$(mktemp -d) || exit 2
+trap 'rm -rf "$T"' EXIT
+pass=0
+fail=0
+
+same() { # name fileA fileB
+	if cmp -s "$2" "$3"; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1))
+		echo "FAIL determinism: $1 differs" >&2
+		diff "$2" "$3" | head -10 >&2
+	fi
+}
+
+# 1. the default scenario, run twice with A and once with B
+for r in a1 a2 b; do
+	case $r in a*) P=$A ;; *) P=$B ;; esac
+	"$P" run workloads/scenarios/default.ini --seed 3 --out "$T/$r" --quiet || true
+done
+for f in stats.json stats.txt config.json workload.log; do
+	same "run $f (same build)" "$T/a1/$f" "$T/a2/$f"
+	same "run $f (-O2 vs -O0)" "$T/a1/$f" "$T/b/$f"
+done
+
+# 2. every script test
+for s in tests/scripts/*.ps; do
+	n=$(basename "$s" .ps)
+	"$A" script "$s" > "$T/$n.a" 2>&1
+	"$B" script "$s" > "$T/$n.b" 2>&1
+	same "script $n" "$T/$n.a" "$T/$n.b"
+done
+
+# 3. guest programs, fast and detailed, with their statistics
+if [ -d "$GUEST_DIR" ]; then
+	for g in hello compute_small smp; do
+		[ -f "$GUEST_DIR/$g.elf" ] || continue
+		for m in fast detailed; do
+			"$A" exec "$GUEST_DIR/$g.elf" --mode $m --stats --set vm.vcpus=2 > "$T/$g.$m.a" 2>&1
+			"$B" exec "$GUEST_DIR/$g.elf" --mode $m --stats --set vm.vcpus=2 > "$T/$g.$m.b" 2>&1
+			same "exec $g --mode $m" "$T/$g.$m.a" "$T/$g.$m.b"
+		done
+	done
+fi
+
+echo "determinism: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
