@@ -16,17 +16,6 @@
 
 #include <stdlib.h>
 
-struct cpu_cache {
-	unsigned sets;        /* power of two */
-	unsigned ways;
-	uint32_t lat;         /* hit latency */
-	uint64_t clock;       /* LRU counter */
-	uint64_t *tag;        /* sets * ways line numbers, ~0 = invalid */
-	uint64_t *stamp;      /* last use */
-	uint64_t *hit;        /* counters in vm->cst */
-	uint64_t *miss;
-};
-
 enum { C_L1I, C_L1D, C_L2, C_LLC };
 static const char *const level_name[4] = { "l1i", "l1d", "l2", "llc" };
 
@@ -59,7 +48,7 @@ static struct cpu_cache *cache_new(const struct cpu_vm *vm, unsigned level, unsi
 	c->stamp = calloc(lines, sizeof(uint64_t));
 	if (!c->tag || !c->stamp)
 		sim_fatal("cpu: out of host memory");
-	memset(c->tag, 0xff, lines * sizeof(uint64_t));
+	memset(c->tag, 0xff, lines * sizeof(uint64_t));   /* hints (0) point at invalid tags */
 	c->hit = &vm->cst->hit[level];
 	c->miss = &vm->cst->miss[level];
 	*rc = 0;
@@ -75,23 +64,32 @@ static void cache_free(struct cpu_cache *c)
 	free(c);
 }
 
-/* Look up line number @ln; on a miss, fill it (LRU victim). True on a hit. */
+/*
+ * Look up line number @ln; on a miss, fill it (LRU victim: the first way
+ * with the oldest stamp).  True on a hit.  The tag scan and the victim
+ * scan are separate loops so a hit does not pay for the victim search.
+ */
 static bool cache_access(struct cpu_cache *c, uint64_t ln)
 {
 	unsigned base = (unsigned)(ln & (c->sets - 1)) * c->ways, victim = base;
 
+	if (cpu_cache_hint_hit(c, ln))
+		return true;
 	for (unsigned w = 0; w < c->ways; w++) {
 		if (c->tag[base + w] == ln) {
 			c->stamp[base + w] = ++c->clock;
 			(*c->hit)++;
+			c->hint[ln & (CPU_CACHE_HINTS - 1)] = base + w;
 			return true;
 		}
+	}
+	for (unsigned w = 1; w < c->ways; w++)
 		if (c->stamp[base + w] < c->stamp[victim])
 			victim = base + w;
-	}
 	(*c->miss)++;
 	c->tag[victim] = ln;
 	c->stamp[victim] = ++c->clock;
+	c->hint[ln & (CPU_CACHE_HINTS - 1)] = victim;
 	return false;
 }
 

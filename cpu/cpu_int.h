@@ -215,17 +215,29 @@ enum rv_csr {
 #define RV_MODE_S    1u   /* translated, supervisor */
 #define RV_MODE_PHYS 3u   /* untranslated (M mode or satp=Bare) */
 
-/* One L0 TLB entry: host address = addend + va; spa = spa_page | offset. */
+/*
+ * One L0 TLB entry: host address = addend + va; spa = spa_page | offset.
+ * 32 bytes (padded), so the run loop indexes it with a shift.
+ */
 struct rv_tlb_ent {
 	uint64_t tag;        /* va page | mode, or ~0 when empty */
 	uintptr_t addend;    /* host pointer of the frame minus the va page */
 	uint64_t spa_page;   /* system physical page */
+	uint64_t pad;        /* (unused) */
 };
 
 #define RV_DPAGE_SLOTS 2048u   /* 4K / 2-byte granule */
+/*
+ * Pseudo-op of the guard slots after a decode page's last slot (and after
+ * a page-crossing instruction's scratch copy): the run loop steps from one
+ * slot to the next without looking at pc's page, and dispatching a guard
+ * slot sends it to the full fetch path.  Never produced by rv_decode.
+ */
+#define RV_OP_PAGE_END RV_OP_COUNT
+#define RV_DPAGE_GUARD 2u      /* pc + 2 or + 4 past the page's last slot */
 struct rv_dpage {
 	uint64_t spa_page;             /* tag: system physical page, ~0 empty */
-	struct rv_dinsn slot[RV_DPAGE_SLOTS];
+	struct rv_dinsn slot[RV_DPAGE_SLOTS + RV_DPAGE_GUARD];  /* guards: RV_OP_PAGE_END */
 };
 #define RV_DCACHE_PAGES 256u
 
@@ -371,6 +383,7 @@ struct cpu_hart {
 	unsigned exit_rd;          /* CR write exit: destination register of the CSR insn */
 	uint64_t mtimecmp;         /* CLINT */
 	struct s2_mmu *mmu;        /* NPT/SNP: this vCPU's TLBs and walk caches */
+	struct cpu_s1_walk *s1w;   /* prot.c: guest stage-1 tables and walk state (stage2/ walker) */
 	uint64_t rmp_gen;          /* RMP entry writes seen at the last L0 check */
 	uint64_t s2_gen;           /* stage-2 invalidations seen at the last L0 check */
 	bool in_guest;             /* between VMRUN and #VMEXIT */
@@ -471,6 +484,41 @@ struct cpu_cache_stats {
 	uint64_t hit[4];    /* L1I, L1D, L2, LLC */
 	uint64_t miss[4];
 };
+/*
+ * One set-associative cache (cache.c).  Here rather than in cache.c only
+ * so the run loop can inline the hit path of recently used lines.
+ */
+#define CPU_CACHE_HINTS 16u   /* power of two */
+struct cpu_cache {
+	unsigned sets;        /* power of two */
+	unsigned ways;
+	uint32_t lat;         /* hit latency */
+	uint64_t clock;       /* LRU counter */
+	uint64_t *tag;        /* sets * ways line numbers, ~0 = invalid */
+	uint64_t *stamp;      /* last use */
+	uint64_t *hit;        /* counters in vm->cst */
+	uint64_t *miss;
+	/* slot in tag[] where line ln was last found or filled, by ln % CPU_CACHE_HINTS */
+	uint32_t hint[CPU_CACHE_HINTS];
+};
+
+/*
+ * The hit path of an access to a recently used line: if the hinted slot
+ * still holds @ln, that is where the full lookup would find it (a line is
+ * in at most one way), so update it exactly as the full lookup does.
+ * False: not known, do the full lookup (cache.c).
+ */
+static inline bool cpu_cache_hint_hit(struct cpu_cache *c, uint64_t ln)
+{
+	uint32_t i = c->hint[ln & (CPU_CACHE_HINTS - 1)];
+
+	if (c->tag[i] != ln)
+		return false;
+	c->stamp[i] = ++c->clock;
+	(*c->hit)++;
+	return true;
+}
+
 int cpu_cache_setup(struct cpu_vm *vm, struct sim_err *err);
 void cpu_cache_register(struct cpu_vm *vm);
 void cpu_cache_free(struct cpu_vm *vm);

@@ -60,8 +60,11 @@ static struct rv_dpage *dcache_get(struct cpu_hart *h, uint64_t spa_page)
 		if (!dp)
 			sim_fatal("cpu: out of host memory (decode cache)");
 		h->dcache[i] = dp;
+		memset(&dp->slot[RV_DPAGE_SLOTS], 0, RV_DPAGE_GUARD * sizeof(dp->slot[0]));
+		for (unsigned g = 0; g < RV_DPAGE_GUARD; g++)
+			dp->slot[RV_DPAGE_SLOTS + g].op = RV_OP_PAGE_END;
 	}
-	memset(dp->slot, 0, sizeof(dp->slot));
+	memset(dp->slot, 0, RV_DPAGE_SLOTS * sizeof(dp->slot[0]));
 	dp->spa_page = spa_page;
 	return dp;
 }

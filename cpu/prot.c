@@ -1,10 +1,10 @@
 /*
  * prot.c - protection on the hart's memory path: guest stage 1 (Sv39 and
- * Sv48 entries decoded by the stage2/ formats) with the x86 CR0.WP,
- * CR4.SMEP and CR4.SMAP rules, the GPA -> SPA step (stage 2 through an
- * s2_mmu with the RMP as its check hook), the L0 TLB generations, the
- * CLINT, and the VM's protection set-up (NPT tables, RMP launch state,
- * VMCB/VMSA pages) and world switches.
+ * Sv48 tables walked by the stage2/ walker) with the x86 CR0.WP,
+ * CR4.SMEP and CR4.SMAP rules as its permission policy, the GPA -> SPA
+ * step (stage 2 through an s2_mmu with the RMP as its check hook), the
+ * L0 TLB generations, the CLINT, and the VM's protection set-up (NPT
+ * tables, RMP launch state, VMCB/VMSA pages) and world switches.
  *
  * Stage-1 permission rules (docs/cpu.md "WP, SMEP and SMAP on Sv39/Sv48"):
  *   U-mode:  the page must be a user page and grant the access (R, or X
@@ -66,50 +66,115 @@ static bool s1_perm_ok(const struct cpu_hart *h, const struct s2_pte *pte, enum 
 	return false;
 }
 
+/*
+ * The guest stage-1 walk of one hart.  Its Sv39 and Sv48 tables are
+ * stage2/ table objects attached at satp's root; the walker reaches each
+ * table entry through s1_table_pa (the hart's stage 2 and RMP check, as
+ * a guest page-table read) and asks s1_policy for the permission rules.
+ */
+struct cpu_s1_walk {
+	struct cpu_hart *h;
+	struct s2_pgt *pgt[2];         /* [0] Sv39, [1] Sv48; root set per walk */
+	/* the walk in progress */
+	uint64_t va;
+	enum s2_access acc;
+	unsigned mode;                 /* RV_MODE_U or RV_MODE_S */
+	const struct s2_xlate *out;    /* its result so far (table-read cycles) */
+	uint64_t charged;              /* of out->mem_cycles, already in batch_stall */
+	int st;                        /* a table step's trap (1) or exit (2) */
+};
+
+static bool s1_policy(void *arg, const struct s2_pte *leaf, enum s2_access acc)
+{
+	const struct cpu_s1_walk *w = arg;
+
+	return s1_perm_ok(w->h, leaf, acc, w->mode);
+}
+
+/*
+ * Detailed mode: add the walk's table reads so far to the stall, so that
+ * every stage-2 / RMP step of the walk sees the time it sees when each
+ * read is charged as it happens.
+ */
+static void s1_charge_reads(struct cpu_s1_walk *w)
+{
+	if (w->h->vm->mode == CPU_MODE_DETAILED)
+		w->h->batch_stall += w->out->mem_cycles - w->charged;
+	w->charged = w->out->mem_cycles;
+}
+
+/* The walker's table_pa: guest page-table entry @gpa -> SPA (may trap or exit). */
+static bool s1_table_pa(void *arg, uint64_t gpa, uint64_t *spa)
+{
+	struct cpu_s1_walk *w = arg;
+
+	s1_charge_reads(w);
+	w->st = cpu_gpa_table(w->h, gpa, w->va, w->acc, spa);
+	return w->st == 0;
+}
+
+static const struct s2_mm_ops s1_mm = { .table_pa = s1_table_pa };
+
+/* Create the stage-1 walk state of @h. */
+static int s1_walk_new(struct cpu_hart *h, struct sim_err *err)
+{
+	struct cpu_s1_walk *w = calloc(1, sizeof(*w));
+	int rc = S2_OK;
+
+	if (!w)
+		sim_fatal("cpu: out of host memory");
+	w->h = h;
+	h->s1w = w;
+	w->pgt[0] = s2_pgt_attach(s2_fmt(S1_FMT_SV39), 3, h->vm->mem, 0, &s1_mm, w, &rc);
+	if (w->pgt[0])
+		w->pgt[1] = s2_pgt_attach(s2_fmt(S1_FMT_SV48), 4, h->vm->mem, 0, &s1_mm, w, &rc);
+	if (!w->pgt[0] || !w->pgt[1])
+		return sim_err_set(err, "cpu: cannot create the stage-1 walker: %s", s2_rc_name(rc));
+	return 0;
+}
+
+static void s1_walk_free(struct cpu_s1_walk *w)
+{
+	if (!w)
+		return;
+	s2_pgt_free(w->pgt[0]);
+	s2_pgt_free(w->pgt[1]);
+	free(w);
+}
+
 int cpu_s1_translate(struct cpu_hart *h, uint64_t va, enum s2_access acc, unsigned mode,
 		     struct rv_xl *xl)
 {
-	bool sv48 = (h->satp >> 60) == 9;
-	const struct s2_fmt_ops *f = s2_fmt(sv48 ? S1_FMT_SV48 : S1_FMT_SV39);
-	unsigned levels = sv48 ? 4 : 3;
-	unsigned vabits = 12 + 9 * levels;
-	uint64_t table = (h->satp & 0xfffffffffffull) << 12;
-	int64_t sva = (int64_t)(va << (64 - vabits)) >> (64 - vabits);
+	struct cpu_s1_walk *w = h->s1w;
+	struct s2_pgt *p = w->pgt[(h->satp >> 60) == 9];
+	struct s2_policy pol = { .perm_ok = s1_policy, .arg = w };
+	struct s2_req req = {
+		.acc = acc, .user = mode == RV_MODE_U, .agent = sim_agent_id(h->agent),
+		.src = SIM_SRC_PTW, .policy = &pol,
+	};
+	struct s2_xlate out;
+	int r;
 
-	if ((uint64_t)sva != va)
-		goto page_fault;
-	for (int sz = (int)levels - 1; sz >= 0; sz--) {
-		uint64_t pte_gpa = table + ((va >> (12 + 9 * sz)) & 511) * 8;
-		uint64_t spa, raw;
-		struct s2_pte pte;
-		int st = cpu_gpa_table(h, pte_gpa, va, acc, &spa);
-
-		if (st)
-			return st;
-		if (h->vm->mode == CPU_MODE_DETAILED)
-			h->batch_stall += sim_mem_read64(h->vm->mem, sim_agent_id(h->agent),
-							 SIM_SRC_PTW, spa, &raw);
-		else
-			raw = sim_mem_peek64(h->vm->mem, spa);
-		f->decode(raw, (unsigned)sz, &pte);
-		if (pte.type == S2_PTE_TABLE) {
-			table = pte.addr;
-			continue;
-		}
-		if (pte.type != S2_PTE_LEAF)
-			goto page_fault;
-		if (!s1_perm_ok(h, &pte, acc, mode))
-			goto page_fault;
-		if (!pte.accessed || (acc == S2_ACC_WRITE && !pte.dirty))
-			goto page_fault;
-		xl->size = s2_sz_bytes((unsigned)sz);
-		xl->gpa = pte.addr | (va & (xl->size - 1));
-		xl->user_page = pte.prot.user;
+	(void)s2_pgt_set_root(p, (h->satp & 0xfffffffffffull) << 12);
+	w->va = va;
+	w->acc = acc;
+	w->mode = mode;
+	w->out = &out;
+	w->charged = 0;
+	w->st = 0;
+	r = s2_translate(p, va, &req, &out);
+	s1_charge_reads(w);
+	w->out = NULL;
+	if (r == S2_FAULT_NONE) {
+		xl->size = out.size;
+		xl->gpa = out.pa;
+		xl->user_page = out.user;
 		if (h->vm->type == CPU_VM_SNP && acc != S2_ACC_FETCH)
-			xl->c = pte.prot.c || !h->vm->cbit_in_pte;
+			xl->c = out.c || !h->vm->cbit_in_pte;
 		return 0;
 	}
-page_fault:
+	if (w->st)
+		return w->st;
 	rv_trap(h, page_fault_cause(acc), va);
 	return 1;
 }
@@ -319,6 +384,9 @@ int cpu_prot_setup(struct cpu_vm *vm, struct sim_err *err)
 	struct s2_prot prot = { .perms = S2_PERM_ALL };
 	int rc;
 
+	for (unsigned i = 0; i < vm->nharts; i++)
+		if (s1_walk_new(vm->harts[i], err))
+			return -1;
 	if (vm->type == CPU_VM_BARE)
 		return 0;
 	if (!sim_get_model(vm->sim, SIM_SLOT_S2))
@@ -379,9 +447,13 @@ int cpu_prot_setup(struct cpu_vm *vm, struct sim_err *err)
 
 void cpu_prot_free(struct cpu_vm *vm)
 {
-	for (unsigned i = 0; i < vm->nharts; i++)
-		if (vm->harts[i] && vm->harts[i]->mmu)
+	for (unsigned i = 0; vm->harts && i < vm->nharts; i++) {
+		if (!vm->harts[i])
+			continue;
+		if (vm->harts[i]->mmu)
 			s2_mmu_free(vm->harts[i]->mmu);
+		s1_walk_free(vm->harts[i]->s1w);
+	}
 	if (vm->npt)
 		s2_pgt_free(vm->npt);
 }

@@ -3,11 +3,24 @@
  * with RV_DETAILED 0 (fast mode: fixed CPI, no caches) and 1 (detailed
  * mode: cache model and stall cycles), as RV_RUN_FN.
  *
- * Each iteration: find the decoded slot of pc (the decode page of the
- * current fetch page is kept in locals), dispatch on the op with one
- * switch generated from rv64_insns.def, advance pc.  Loads and stores
- * use the L0 TLB inline and leave the loop only on a miss.  Anything
- * that traps jumps to `trapped`; a VM exit leaves the loop.
+ * Threaded dispatch: every instruction of rv64_insns.def is a label
+ * (op_<name>) reached through op_label[], a table of label addresses
+ * (GNU C "labels as values", like __builtin_expect elsewhere: gcc and
+ * clang only), and ends with its own dispatch of the next instruction.
+ * Why: a switch in a loop costs a range check, a table load and a shared
+ * indirect jump per instruction; here it is one load and one jump.
+ *
+ * Finding the next instruction:
+ *   - sequential (NEXT): the next slot of the decode page, d + len/2.  No
+ *     page check: a step past the page's last slot lands on a guard slot
+ *     (RV_OP_PAGE_END, cpu_int.h) whose label goes to the full path.
+ *     Stepping gives the same slot as indexing by the new pc.
+ *   - anything else (TAKEN: jumps, taken branches, traps, xRET, CSR and
+ *     other out-of-line work, fence.i): `top`, as before: compare pc's
+ *     page with the page of dp (fetch_tag), refetch if it differs, index
+ *     the slot.  Out-of-line work resets fetch_tag (REFRESH), so the page
+ *     is refetched exactly where it always was.
+ * Loads and stores use the L0 TLB inline and leave only on a miss.
  *
  * Macros for instruction bodies (cpu/insns/<mnemonic>.h):
  *   RS1 RS2 SRS1 SRS2 IMM PC NPC PRIV   operands and state
@@ -16,6 +29,8 @@
  *   TRAP(cause, tval)   ILLEGAL()   REQUIRE_PRIV(p)      exceptions
  *   STALL(n)   LAT(name)                                 timing
  *   SLOW(call)   XRET(call)   FENCE_I()                 out-of-line work
+ * JUMP, BRANCH, SLOW, XRET, FENCE_I and a STORE that takes an interrupt
+ * leave the body: they must be its last statement.
  */
 
 #define RS1   (xr[d->rs1])
@@ -32,40 +47,90 @@
 
 #if RV_DETAILED
 #define STALL(n) (stall += (n))
-#define DACCESS(e, va, wr) (stall += cpu_cache_data(h, (e)->spa_page | ((va) & 0xfff), (wr)))
+/* L1D timing of a load/store that hit the L0 TLB; its common case inline. */
+#define DACCESS(e, va, wr) do { \
+	uint64_t spa_ = (e)->spa_page | ((va) & 0xfff); \
+	if (cpu_cache_hint_hit(h->l1d, spa_ >> line_shift)) \
+		stall += h->l1d->lat - 1; \
+	else \
+		stall += cpu_cache_data(h, spa_, (wr)); \
+} while (0)
+/*
+ * Instruction fetch timing, at the start of every instruction: the L1I is
+ * looked up once per new line.  Idempotent (a second check of the same
+ * pc finds last_iline equal), so the decode-on-first-use path may run it
+ * before decoding and the instruction's label again after.
+ */
+#define FETCH_TIMING() do { \
+	uint64_t line_ = (dp->spa_page | (pc & 0xfff)) >> line_shift; \
+	if (line_ != h->last_iline) { \
+		h->last_iline = line_; \
+		if (!cpu_cache_hint_hit(h->l1i, line_))   /* an L1I hit costs 0 */ \
+			stall += cpu_cache_fetch(h, dp->spa_page | (pc & 0xfff)); \
+	} \
+} while (0)
 #else
 #define STALL(n) ((void)0)
 #define DACCESS(e, va, wr) ((void)0)
+#define FETCH_TIMING() ((void)0)
 #endif
 
-#define JUMP(t)   do { npc = (t); STALL(LAT(taken)); } while (0)
+/* Instructions attempted so far in this batch, the current one included. */
+#define EXEC() (budget - left)
+
+/* Run the instruction in slot d (the slot of pc). */
+#define DISPATCH() goto *op_label[d->op]
+/*
+ * Continue with the next instruction in sequence (see the top comment):
+ * its slot is len / 2 slots on (each slot covers 2 bytes; len is even).
+ */
+#define NEXT() do { \
+	unsigned len_ = d->len; \
+	pc += len_; \
+	d = (const struct rv_dinsn *)((const char *)d + len_ * (sizeof(*d) / 2)); \
+	if (RV_UNLIKELY(left == 0)) \
+		goto out; \
+	left--; \
+	DISPATCH(); \
+} while (0)
+/* Continue at npc (which the caller set) through the full fetch path. */
+#define TAKEN() goto taken
+
+#define JUMP(t)   do { npc = (t); STALL(LAT(taken)); TAKEN(); } while (0)
 #define BRANCH(t) JUMP(t)
 
 /* Publish the loop's counters to the hart before any out-of-line call. */
-#define SYNC() do { h->pc = pc; h->batch_exec = exec; h->batch_retired = exec - 1 - notret; \
+#define SYNC() do { h->pc = pc; h->batch_exec = EXEC(); h->batch_retired = EXEC() - 1 - notret; \
 		    h->batch_stall = stall; } while (0)
 
 #define TRAP(cause, tval) do { SYNC(); rv_trap(h, (cause), (tval)); goto trapped; } while (0)
 #define ILLEGAL() TRAP(RV_CAUSE_ILLEGAL, d->raw)
 #define REQUIRE_PRIV(p) do { if (h->priv < (p)) ILLEGAL(); } while (0)
 
-/* Out-of-line work: 0 = done (continue at npc), else trap taken / exit pending. */
-#define SLOW(call) do { int st_; SYNC(); st_ = (call); if (st_) goto trapped; \
-			REFRESH(); IRQ_AFTER(); } while (0)
+/* Out-of-line work: 0 = done (continue at NPC), else trap taken / exit pending. */
+#define SLOW(call) do { int st_; npc = NPC; SYNC(); st_ = (call); if (st_) goto trapped; \
+			REFRESH(); IRQ_AFTER(); TAKEN(); } while (0)
 /* State cached in locals that out-of-line paths may change. */
 #define REFRESH() do { fetch_tag = ~0ull; dmode = h->dmode; } while (0)
-/* After an instruction that may have enabled a pending interrupt. */
+/* After an instruction that may have enabled a pending interrupt (npc set). */
 #define IRQ_AFTER() do { if (RV_UNLIKELY(h->mip & h->mie)) { h->pc = npc; \
-			 if (rv_check_irq(h)) { npc = h->pc; STALL(LAT(trap)); } } } while (0)
+			 if (rv_check_irq(h)) { npc = h->pc; STALL(LAT(trap)); TAKEN(); } } } while (0)
 #define XRET(call) do { SYNC(); call; npc = h->pc; REFRESH(); STALL(LAT(trap)); \
-			IRQ_AFTER(); } while (0)
-#define FENCE_I() do { rv_dcache_flush(h); fetch_tag = ~0ull; dp = NULL; } while (0)
+			IRQ_AFTER(); TAKEN(); } while (0)
+#define FENCE_I() do { npc = NPC; rv_dcache_flush(h); fetch_tag = ~0ull; dp = NULL; TAKEN(); } while (0)
+
+/*
+ * L0 TLB tag an access of @len bytes at @va must match: the page of its
+ * last byte.  That is va's page unless the access crosses into the next
+ * page, and the entry at va's index never holds the next page, so one
+ * compare checks the page, the class and "does not cross a page".
+ */
+#define TLB_TAG(va, len) ((((va) + (len) - 1) & ~0xfffull) | dmode)
 
 #define LOAD(T, addr, dst) do { \
 	uint64_t va_ = (addr); \
 	const struct rv_tlb_ent *e_ = &h->tlb_r[(va_ >> 12) & (RV_TLB_SIZE - 1)]; \
-	if (RV_LIKELY(e_->tag == ((va_ & ~0xfffull) | dmode)) && \
-	    RV_LIKELY((va_ & 0xfff) <= 0x1000 - sizeof(T))) { \
+	if (RV_LIKELY(e_->tag == TLB_TAG(va_, sizeof(T)))) { \
 		T v_; \
 		memcpy(&v_, (const void *)(e_->addend + (uintptr_t)va_), sizeof(T)); \
 		(dst) = v_; \
@@ -84,8 +149,7 @@
 	uint64_t va_ = (addr); \
 	T v_ = (T)(val); \
 	const struct rv_tlb_ent *e_ = &h->tlb_w[(va_ >> 12) & (RV_TLB_SIZE - 1)]; \
-	if (RV_LIKELY(e_->tag == ((va_ & ~0xfffull) | dmode)) && \
-	    RV_LIKELY((va_ & 0xfff) <= 0x1000 - sizeof(T))) { \
+	if (RV_LIKELY(e_->tag == TLB_TAG(va_, sizeof(T)))) { \
 		memcpy((void *)(e_->addend + (uintptr_t)va_), &v_, sizeof(T)); \
 		DACCESS(e_, va_, true); \
 	} else { \
@@ -93,6 +157,7 @@
 		if (rv_store_slow(h, va_, sizeof(T), (uint64_t)v_, pc)) \
 			goto trapped; \
 		stall = h->batch_stall; \
+		npc = NPC; \
 		if (RV_UNLIKELY(h->done)) { why = CPU_STOP_HALT; pc = npc; goto out; } \
 		IRQ_AFTER();   /* a device store (CLINT) may raise an interrupt */ \
 	} \
@@ -105,103 +170,127 @@
 #define SC(T, addr, val) do { uint64_t v_; SYNC(); \
 	if (rv_atomic(h, RV_AT_SC, (addr), sizeof(T), (uint64_t)(T)(val), &v_, pc)) goto trapped; \
 	WRITE_RD(v_); stall = h->batch_stall; \
-	if (RV_UNLIKELY(h->done)) { why = CPU_STOP_HALT; pc = npc; goto out; } } while (0)
+	if (RV_UNLIKELY(h->done)) { why = CPU_STOP_HALT; pc = NPC; goto out; } } while (0)
 #define AMO(U, addr, bval, expr) do { uint64_t a, b = (bval), spa_; SYNC(); \
 	if (rv_atomic(h, RV_AT_AMO, (addr), sizeof(U), 0, &spa_, pc)) goto trapped; \
 	a = rv_phys_read(h, spa_, sizeof(U)); \
 	rv_phys_write(h, spa_, sizeof(U), (uint64_t)(U)(expr)); \
 	WRITE_RD(sizeof(U) == 4 ? SEXT32(a) : a); stall = h->batch_stall; \
-	if (RV_UNLIKELY(h->done)) { why = CPU_STOP_HALT; pc = npc; goto out; } } while (0)
+	if (RV_UNLIKELY(h->done)) { why = CPU_STOP_HALT; pc = NPC; goto out; } } while (0)
 
 enum cpu_stop RV_RUN_FN(struct cpu_hart *h, uint64_t budget, uint64_t *executed, uint64_t *stall_out)
 {
+	static const void *const op_label[RV_OP_COUNT + 1] = {
+		[RV_OP_NONE] = &&op_NONE,
+		[RV_OP_ILLEGAL] = &&op_ILLEGAL,
+#define RV_INSN(name, match, mask, fmt, flags, ...) [RV_OP_##name] = &&op_##name,
+#include "cpu/rv64_insns.def"
+#undef RV_INSN
+		[RV_OP_PAGE_END] = &&op_PAGE_END,
+	};
 	uint64_t *const xr = h->x;
 	const struct cpu_lat *const lat = &h->vm->lat;
+#if RV_DETAILED
+	const unsigned line_shift = h->vm->line_shift;
+#endif
 
 	(void)lat;
 	uint64_t pc = h->pc;
-	uint64_t exec = 0;           /* instructions attempted (retired + trapped) */
-	uint64_t notret = 0;         /* of which did not retire (trapped, exited) */
+	uint64_t npc = pc;           /* where TAKEN continues */
+	uint64_t left = budget;      /* instructions this batch may still attempt */
+	uint64_t notret = 0;         /* attempted that did not retire (trapped, exited) */
 	unsigned dmode = h->dmode;   /* data translation class (see REFRESH) */
 	uint64_t stall = 0;          /* detailed: cycles beyond one per instruction */
 	uint64_t fetch_tag = ~0ull;  /* va page | fmode of dp */
 	struct rv_dpage *dp = NULL;
+	const struct rv_dinsn *d;
+	/* a page-crossing instruction, decoded each time, and guards after it */
+	struct rv_dinsn cross[1 + RV_DPAGE_GUARD];
 	enum cpu_stop why = CPU_STOP_BUDGET;
 
-	while (exec < budget) {
-		const struct rv_dinsn *d;
-		struct rv_dinsn tmp;
-		uint64_t npc;
+top:
+	/* pc is the next instruction, reached by anything but a sequential step */
+	if (RV_UNLIKELY(left == 0))
+		goto out;
+	left--;
+fetch:
+	/*
+	 * fetch_tag is the page of dp; every change of the fetch mode
+	 * (privilege, satp, ...) happens in an out-of-line path that resets
+	 * it, so the mode need not be compared here.
+	 */
+	if (RV_UNLIKELY((pc & ~0xfffull) != fetch_tag)) {
+		int st = 0;
 
-		exec++;
-		/*
-		 * fetch_tag is the page of dp; every change of the fetch mode
-		 * (privilege, satp, ...) happens in an out-of-line path that
-		 * resets it, so the mode need not be compared here.
-		 */
-		if (RV_UNLIKELY((pc & ~0xfffull) != fetch_tag)) {
-			int st = 0;
+		SYNC();
+		dp = rv_fetch_page(h, pc, &st);
+		stall = h->batch_stall;
+		if (!dp)
+			goto trapped;
+		fetch_tag = pc & ~0xfffull;
+	}
+	d = &dp->slot[(pc & 0xfff) >> 1];
+	DISPATCH();
 
-			SYNC();
-			dp = rv_fetch_page(h, pc, &st);
-			stall = h->batch_stall;
-			if (!dp)
-				goto trapped;
-			fetch_tag = pc & ~0xfffull;
+op_PAGE_END:
+	/* a sequential step left the page: already counted, fetch the new one */
+	goto fetch;
+
+op_NONE:
+	/* first execution of this slot: decode it, then dispatch */
+	FETCH_TIMING();
+	SYNC();
+	if (rv_fill_slot(h, dp, pc, &cross[0]))
+		goto trapped;
+	if (d->op == RV_OP_NONE) {
+		/* crosses a page: not cached; stepping past it lands on a guard */
+		for (unsigned g = 1; g <= RV_DPAGE_GUARD; g++) {
+			memset(&cross[g], 0, sizeof(cross[g]));
+			cross[g].op = RV_OP_PAGE_END;
 		}
-		d = &dp->slot[(pc & 0xfff) >> 1];
-#if RV_DETAILED
-		{
-			uint64_t spa = dp->spa_page | (pc & 0xfff);
+		d = &cross[0];
+	}
+	DISPATCH();
 
-			if ((spa >> h->vm->line_shift) != h->last_iline) {
-				h->last_iline = spa >> h->vm->line_shift;
-				stall += cpu_cache_fetch(h, spa);
-			}
-		}
-#endif
-dispatch:
-		npc = pc + d->len;
-		switch (d->op) {
-		case RV_OP_NONE:
-			/* first execution of this slot: decode it, then dispatch */
-			SYNC();
-			if (rv_fill_slot(h, dp, pc, &tmp))
-				goto trapped;
-			if (d->op == RV_OP_NONE)
-				d = &tmp;    /* crosses a page: not cached */
-			goto dispatch;
+op_ILLEGAL:
+	FETCH_TIMING();
+	ILLEGAL();
+
 #define RV_INSN(name, match, mask, fmt, flags, ...) \
-		case RV_OP_##name: { __VA_ARGS__ } break;
+op_##name: \
+	FETCH_TIMING(); \
+	{ __VA_ARGS__ } \
+	NEXT();
 #include "cpu/rv64_insns.def"
 #undef RV_INSN
-		default:
-			ILLEGAL();
-		}
-		pc = npc;
-		continue;
+
+taken:
+	pc = npc;
+	goto top;
+
 trapped:
-		/* h->pc is the trap handler, or the exiting instruction */
-		notret++;
-		if (h->exit_pending) {
-			why = CPU_STOP_EXIT;
-			pc = h->pc;
-			break;
-		}
-		if (h->done) {
-			why = CPU_STOP_HALT;
-			pc = h->pc;
-			break;
-		}
+	/* h->pc is the trap handler, or the exiting instruction */
+	notret++;
+	if (h->exit_pending) {
+		why = CPU_STOP_EXIT;
 		pc = h->pc;
-		REFRESH();
-		STALL(LAT(trap));
+		goto out;
 	}
+	if (h->done) {
+		why = CPU_STOP_HALT;
+		pc = h->pc;
+		goto out;
+	}
+	pc = h->pc;
+	REFRESH();
+	STALL(LAT(trap));
+	goto top;
+
 out:
 	h->pc = pc;
-	h->instret += exec - notret;
+	h->instret += EXEC() - notret;
 	h->batch_exec = h->batch_retired = h->batch_stall = 0;
-	*executed = exec;
+	*executed = EXEC();
 	*stall_out = stall;
 	return why;
 }
@@ -230,6 +319,12 @@ out:
 #undef XRET
 #undef FENCE_I
 #undef REFRESH
+#undef FETCH_TIMING
+#undef EXEC
+#undef DISPATCH
+#undef NEXT
+#undef TAKEN
+#undef TLB_TAG
 #undef LOAD
 #undef STORE
 #undef LR

@@ -134,31 +134,6 @@ int rmp_fault_format(const struct rmp_fault *f, char *buf, size_t len)
 /* Geometry                                                            */
 /* ------------------------------------------------------------------ */
 
-bool rmp_addr_of(const struct rmp *r, uint64_t spa, uint64_t *addr)
-{
-	uint64_t seg, off;
-
-	switch (r->cfg.mode) {
-	case RMP_MODE_CONTIGUOUS:
-		if (spa >= r->cover)
-			return false;
-		*addr = r->base + RMP_BOOKKEEPING + RMP_PAGE(spa) * RMP_ENTRY_SIZE;
-		return true;
-	case RMP_MODE_SEGMENTED:
-		seg = spa >> r->cfg.segment_shift;
-		if (seg >= RMP_RST_ENTRIES)
-			return false;
-		off = spa & ((1ull << r->cfg.segment_shift) - 1);
-		if (off >= r->seg_cover[seg])
-			return false;
-		*addr = r->seg_rmp[seg] + RMP_PAGE(off) * RMP_ENTRY_SIZE;
-		return true;
-	case RMP_MODE_OFF:
-		break;
-	}
-	return false;
-}
-
 bool rmp_is_covered(const struct rmp *rmp, uint64_t spa)
 {
 	uint64_t a;
@@ -168,47 +143,23 @@ bool rmp_is_covered(const struct rmp *rmp, uint64_t spa)
 
 bool rmp_entry_addr(const struct rmp *rmp, uint64_t spa, uint64_t *addr)
 {
-	return rmp && rmp_addr_of(rmp, spa, addr);
+	uint64_t a;
+
+	/* *@addr is left alone when not covered (rmp_addr_of() zeroes its output). */
+	if (!rmp || !rmp_addr_of(rmp, spa, &a))
+		return false;
+	*addr = a;
+	return true;
 }
 
 /* ------------------------------------------------------------------ */
 /* Entry access                                                        */
 /* ------------------------------------------------------------------ */
 
-static inline uint64_t le64(const uint8_t *p)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-#else
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-#endif
-}
-
 static void put_le64(uint8_t *p, uint64_t v)
 {
 	for (int i = 0; i < 8; i++, v >>= 8)
 		p[i] = (uint8_t)v;
-}
-
-void rmp_raw_read(struct rmp *r, struct rmp_who *w, uint64_t addr, struct rmp_raw *e)
-{
-	uint8_t b[16];
-
-	if (w) {
-		w->mem_cycles += sim_mem_read(r->mem, w->agent, SIM_SRC_RMP, addr, b, sizeof(b));
-		r->ctr.entry_reads++;
-	} else {
-		sim_mem_peek(r->mem, addr, b, sizeof(b));
-	}
-	e->lo = le64(b);
-	e->hi = le64(b + 8);
 }
 
 void rmp_raw_write(struct rmp *r, struct rmp_who *w, uint64_t addr, const struct rmp_raw *e)
@@ -251,50 +202,6 @@ void rmp_raw_write_hi(struct rmp *r, struct rmp_who *w, uint64_t addr, uint64_t 
 uint32_t rmp_region_count(const struct rmp_raw *base_entry)
 {
 	return (uint32_t)((base_entry->hi & RMP_HI_COUNT_MASK) >> RMP_HI_COUNT_SHIFT);
-}
-
-/*
- * The effective entry of @spa (§1.7): the 2M-base entry when it is an
- * assigned 2M entry, else the page's own entry.  The page's own entry is
- * read first; the base entry only when that one is unassigned (a 4K
- * assigned entry can never sit inside an assigned 2M entry).
- */
-void rmp_lookup(struct rmp *r, struct rmp_who *w, uint64_t spa, struct rmp_eff *out)
-{
-	uint64_t a4, off = spa & (SIM_SZ_2M - 1) & ~(SIM_SZ_4K - 1);
-
-	out->via_2m = false;
-	out->have_base = false;
-	if (!rmp_addr_of(r, spa, &a4)) {
-		out->covered = false;
-		out->addr = 0;
-		out->e.lo = out->e.hi = 0;
-		out->gpa = 0;
-		return;
-	}
-	out->covered = true;
-	out->addr = a4;
-	rmp_raw_read(r, w, a4, &out->e);
-	if (off == 0) {
-		out->via_2m = rmp_raw_assigned(&out->e) && rmp_raw_2m(&out->e);
-		out->have_base = true;
-		out->base = out->e;
-	} else if (!rmp_raw_assigned(&out->e)) {
-		struct rmp_raw e2;
-		uint64_t a2 = a4 - RMP_PAGE(off) * RMP_ENTRY_SIZE;
-
-		rmp_raw_read(r, w, a2, &e2);
-		out->have_base = true;
-		out->base = e2;
-		if (rmp_raw_assigned(&e2) && rmp_raw_2m(&e2)) {
-			out->e = e2;
-			out->addr = a2;
-			out->via_2m = true;
-			out->gpa = rmp_raw_gpa(&e2) + off;
-			return;
-		}
-	}
-	out->gpa = rmp_raw_gpa(&out->e);
 }
 
 void rmp_decode(const struct rmp_raw *e, uint64_t gpa, struct rmp_entry *ent)
@@ -603,7 +510,7 @@ void rmp_free(struct rmp *rmp)
 
 bool rmp_enabled(const struct rmp *rmp)
 {
-	return rmp && rmp->cfg.mode != RMP_MODE_OFF;
+	return rmp_active(rmp);
 }
 
 const struct rmp_config *rmp_config(const struct rmp *rmp)

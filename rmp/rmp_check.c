@@ -12,8 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static enum rmp_fault_kind raise(struct rmp *r, struct rmp_fault *f, enum rmp_fault_kind kind,
-				 uint64_t code, uint64_t addr, bool spurious)
+/* Fill @f and count the fault.  Out of line: checks normally pass. */
+static RMP_COLD enum rmp_fault_kind raise(struct rmp *r, struct rmp_fault *f,
+					  enum rmp_fault_kind kind, uint64_t code, uint64_t addr,
+					  bool spurious)
 {
 	f->kind = kind;
 	f->code = code;
@@ -51,7 +53,7 @@ enum rmp_fault_kind rmp_check_host(struct rmp *rmp, struct rmp_who *who, uint64_
 	const uint64_t code = RMP_PF_P | RMP_PF_W | RMP_PF_RMP;
 
 	no_fault(f);
-	if (!write || !rmp_enabled(r))
+	if (!write || !rmp_active(r))
 		return RMP_FAULT_NONE;
 	r->ctr.checks_host++;
 	if (map_size >= SIM_SZ_2M) {
@@ -96,6 +98,27 @@ static uint8_t perm_needed(enum rmp_access k)
 	return RMP_PERM_ALL;
 }
 
+static bool acc_fetch(enum rmp_access k) { return k == RMP_ACC_FETCH_USER || k == RMP_ACC_FETCH_SUP; }
+static bool acc_pt(enum rmp_access k) { return k == RMP_ACC_PT_READ || k == RMP_ACC_PT_WRITE; }
+static bool acc_write(enum rmp_access k) { return k == RMP_ACC_WRITE || k == RMP_ACC_PT_WRITE; }
+
+/*
+ * #NPF for guest access @a: EXITINFO1 from the access (plus ENC when
+ * @private_, plus @extra), EXITINFO2 = the GPA.  Computed only here, on
+ * the fault path.
+ */
+static RMP_COLD enum rmp_fault_kind guest_npf(struct rmp *r, const struct rmp_gaccess *a,
+					      struct rmp_fault *f, bool private_, uint64_t extra,
+					      bool spurious)
+{
+	uint64_t code = RMP_NPF_P | RMP_NPF_RMP | (acc_pt(a->kind) ? RMP_NPF_PAGE : RMP_NPF_FINAL) |
+			(acc_write(a->kind) ? RMP_NPF_W : 0) | (acc_fetch(a->kind) ? RMP_NPF_ID : 0) |
+			(a->user || a->kind == RMP_ACC_FETCH_USER ? RMP_NPF_U : 0) |
+			(private_ ? RMP_NPF_ENC : 0) | extra;
+
+	return raise(r, f, RMP_FAULT_NPF, code, a->gpa, spurious);
+}
+
 /*
  * Guest access.  Private: covered, guest-owned, reverse map, mutable, page
  * size, [lock], validated, VMPL.  Shared write (and every write of a
@@ -107,49 +130,41 @@ enum rmp_fault_kind rmp_check_guest(struct rmp *rmp, struct rmp_who *who,
 				    const struct rmp_gaccess *a, struct rmp_fault *f)
 {
 	struct rmp *r = rmp;
-	bool fetch = a->kind == RMP_ACC_FETCH_USER || a->kind == RMP_ACC_FETCH_SUP;
-	bool pt = a->kind == RMP_ACC_PT_READ || a->kind == RMP_ACC_PT_WRITE;
-	bool write = a->kind == RMP_ACC_WRITE || a->kind == RMP_ACC_PT_WRITE;
-	uint64_t code;
 	struct rmp_eff eff;
+	bool private_;
 
 	no_fault(f);
-	if (!rmp_enabled(r))
+	if (!rmp_active(r))
 		return RMP_FAULT_NONE;
-	code = RMP_NPF_P | RMP_NPF_RMP | (pt ? RMP_NPF_PAGE : RMP_NPF_FINAL) |
-	       (write ? RMP_NPF_W : 0) | (fetch ? RMP_NPF_ID : 0) |
-	       (a->user || a->kind == RMP_ACC_FETCH_USER ? RMP_NPF_U : 0);
-	if (!a->snp || !(a->c_bit || fetch || pt)) {
-		/* Shared, or a non-SNP guest: only writes, hypervisor-owned. */
-		if (!write)
-			return RMP_FAULT_NONE;
-		r->ctr.checks_guest++;
-		rmp_lookup(r, who, a->spa, &eff);
+	private_ = a->snp && (a->c_bit || acc_fetch(a->kind) || acc_pt(a->kind));
+	if (!private_ && !acc_write(a->kind))
+		return RMP_FAULT_NONE;   /* shared read: not checked */
+	r->ctr.checks_guest++;
+	rmp_lookup(r, who, a->spa, &eff);   /* one call site: inlined */
+	if (!private_) {
+		/* Shared write, or a non-SNP guest's write: hypervisor-owned. */
 		if (!eff.covered)
 			return RMP_FAULT_NONE;
 		if (rmp_raw_assigned(&eff.e))
-			return raise(r, f, RMP_FAULT_NPF, code, a->gpa, false);
+			return guest_npf(r, a, f, false, 0, false);
 		if (r->cfg.spurious_faults && rmp_lock_hit(r, who, a->spa, false))
-			return raise(r, f, RMP_FAULT_NPF, code, a->gpa, true);
+			return guest_npf(r, a, f, false, 0, true);
 		return RMP_FAULT_NONE;
 	}
-	r->ctr.checks_guest++;
-	code |= RMP_NPF_ENC;
-	rmp_lookup(r, who, a->spa, &eff);
 	if (!eff.covered || !rmp_raw_assigned(&eff.e) || rmp_raw_asid(&eff.e) != a->asid ||
 	    eff.gpa != (a->gpa & ~(SIM_SZ_4K - 1)) || rmp_raw_immutable(&eff.e))
-		return raise(r, f, RMP_FAULT_NPF, code, a->gpa, false);
+		return guest_npf(r, a, f, true, 0, false);
 	if (a->map_size >= SIM_SZ_2M && !rmp_raw_2m(&eff.e))
-		return raise(r, f, RMP_FAULT_NPF, code | RMP_NPF_SIZEM, a->gpa, false);
+		return guest_npf(r, a, f, true, RMP_NPF_SIZEM, false);
 	if (r->cfg.spurious_faults && rmp_lock_hit(r, who, a->spa, false))
-		return raise(r, f, RMP_FAULT_NPF, code, a->gpa, true);
+		return guest_npf(r, a, f, true, 0, true);
 	if (!rmp_raw_validated(&eff.e))
 		return raise(r, f, RMP_FAULT_VC, RMP_VC_NOT_VALIDATED, a->gpa, false);
 	if (a->vmpl != 0) {
 		uint8_t need = perm_needed(a->kind);
 
 		if (a->vmpl >= RMP_NUM_VMPL || (rmp_raw_perms(&eff.e, a->vmpl) & need) != need)
-			return raise(r, f, RMP_FAULT_NPF, code | RMP_NPF_VMPL, a->gpa, false);
+			return guest_npf(r, a, f, true, RMP_NPF_VMPL, false);
 	}
 	return RMP_FAULT_NONE;
 }
@@ -162,7 +177,7 @@ enum rmp_fault_kind rmp_check_dma(struct rmp *rmp, struct rmp_who *who, uint64_t
 	struct rmp_eff eff;
 
 	no_fault(f);
-	if (!rmp_enabled(r) || (!write && !r->cfg.iommu_check_reads))
+	if (!rmp_active(r) || (!write && !r->cfg.iommu_check_reads))
 		return RMP_FAULT_NONE;
 	r->ctr.checks_dma++;
 	rmp_lookup(r, who, spa, &eff);
@@ -228,7 +243,7 @@ enum rmp_fault_kind rmp_vmrun(struct rmp *rmp, struct rmp_who *who,
 	int user;
 
 	no_fault(f);
-	if (!rmp_enabled(r))
+	if (!rmp_active(r))
 		return RMP_FAULT_NONE;
 	x = running_of(r, who->agent);
 	if (!x || x->active || !page_ok(in->vmcb) || !hv_owned(r, who, in->vmcb))

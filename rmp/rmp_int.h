@@ -7,6 +7,8 @@
 
 #include "rmp/rmp.h"
 
+#include <string.h>
+
 #define RMP_RCM(rc) (1u << RMP_RC_##rc)
 
 #define RMP_PAGE(spa)    ((spa) >> SIM_PAGE_SHIFT)
@@ -19,6 +21,21 @@
  * old locks.  Far more than any scheduling quantum.
  */
 #define RMP_LOCK_KEEP (1ull << 16)
+
+/*
+ * Lock records are counted per bucket of 2M regions (region number modulo
+ * this): a check whose region's bucket is empty cannot conflict with any
+ * record, so it needs no scan even while other regions are locked.
+ */
+#define RMP_LOCK_BUCKETS 256u
+
+/* Out-of-line, rarely taken paths (faults): keep them off the hot path. */
+#define RMP_COLD __attribute__((cold, noinline))
+/*
+ * The lookup helpers below: inlined even where the compiler would rather
+ * keep one out-of-line copy per file (a call, spills and reloads per check).
+ */
+#define RMP_HOT static inline __attribute__((always_inline))
 
 /* One held entry lock: [start, until) on a 4K page or a whole 2M region. */
 struct rmp_lock {
@@ -53,6 +70,7 @@ struct rmp {
 	struct rmp_lock *locks;
 	size_t nlocks, caplocks;
 	uint64_t lock_max_until;   /* max .until of any record: fast path */
+	uint32_t lock_bucket[RMP_LOCK_BUCKETS];  /* records per region bucket */
 	/* in-use pages */
 	struct rmp_running *run;   /* indexed by agent id */
 	int caprun;
@@ -82,17 +100,86 @@ struct rmp_eff {
 	struct rmp_raw base;  /* it */
 };
 
-/* rmp.c: table geometry and entry access */
-bool rmp_addr_of(const struct rmp *r, uint64_t spa, uint64_t *addr);
-/* Read/write one entry: timed when @w is non-NULL, else peek/poke. */
-void rmp_raw_read(struct rmp *r, struct rmp_who *w, uint64_t addr, struct rmp_raw *e);
+/* rmp.c: entry writes, decoding */
+/* Write one entry (or one quadword): timed when @w is non-NULL, else poke. */
 void rmp_raw_write(struct rmp *r, struct rmp_who *w, uint64_t addr, const struct rmp_raw *e);
 void rmp_raw_write_lo(struct rmp *r, struct rmp_who *w, uint64_t addr, uint64_t lo);
 void rmp_raw_write_hi(struct rmp *r, struct rmp_who *w, uint64_t addr, uint64_t hi);
-/* Effective entry of @spa (timed when @w is non-NULL). */
-void rmp_lookup(struct rmp *r, struct rmp_who *w, uint64_t spa, struct rmp_eff *out);
 void rmp_decode(const struct rmp_raw *e, uint64_t gpa, struct rmp_entry *ent);
 uint32_t rmp_region_count(const struct rmp_raw *base_entry);
+
+/*
+ * The hot path of every access check and instruction: enabled test,
+ * entry address, timed entry read and effective-entry lookup.  They are
+ * inline here (not in rmp.c) so that the checks in rmp_check.c compile to
+ * straight-line code around the one sim_mem_read() per entry that the
+ * model charges; a call per helper cost as much as the helpers' work.
+ */
+
+/* rmp_enabled() for internal callers (NULL-safe, like it). */
+static inline bool rmp_active(const struct rmp *r)
+{
+	return r && r->cfg.mode != RMP_MODE_OFF;
+}
+
+/* Address of @spa's 4K entry.  Return: false (and *@addr = 0) if @spa is not covered. */
+RMP_HOT bool rmp_addr_of(const struct rmp *r, uint64_t spa, uint64_t *addr)
+{
+	uint64_t seg, off;
+
+	*addr = 0;
+	switch (r->cfg.mode) {
+	case RMP_MODE_CONTIGUOUS:
+		if (spa >= r->cover)
+			return false;
+		*addr = r->base + RMP_BOOKKEEPING + RMP_PAGE(spa) * RMP_ENTRY_SIZE;
+		return true;
+	case RMP_MODE_SEGMENTED:
+		seg = spa >> r->cfg.segment_shift;
+		if (seg >= RMP_RST_ENTRIES)
+			return false;
+		off = spa & ((1ull << r->cfg.segment_shift) - 1);
+		if (off >= r->seg_cover[seg])
+			return false;
+		*addr = r->seg_rmp[seg] + RMP_PAGE(off) * RMP_ENTRY_SIZE;
+		return true;
+	case RMP_MODE_OFF:
+		break;
+	}
+	return false;
+}
+
+/* The little-endian quadword at @p (entries are little-endian in memory). */
+static inline uint64_t rmp_le64(const uint8_t *p)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+#else
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+#endif
+}
+
+/* Read one entry: timed (one sim_mem_read) when @w is non-NULL, else peek. */
+RMP_HOT void rmp_raw_read(struct rmp *r, struct rmp_who *w, uint64_t addr, struct rmp_raw *e)
+{
+	uint8_t b[RMP_ENTRY_SIZE];
+
+	if (w) {
+		w->mem_cycles += sim_mem_read(r->mem, w->agent, SIM_SRC_RMP, addr, b, sizeof(b));
+		r->ctr.entry_reads++;
+	} else {
+		sim_mem_peek(r->mem, addr, b, sizeof(b));
+	}
+	e->lo = rmp_le64(b);
+	e->hi = rmp_le64(b + 8);
+}
 
 static inline bool rmp_raw_assigned(const struct rmp_raw *e) { return e->lo & RMP_LO_ASSIGNED; }
 static inline bool rmp_raw_2m(const struct rmp_raw *e) { return e->lo & RMP_LO_PAGESIZE; }
@@ -111,17 +198,87 @@ static inline uint8_t rmp_raw_perms(const struct rmp_raw *e, unsigned vmpl)
 	return (uint8_t)(e->hi >> RMP_HI_PERM_SHIFT(vmpl));
 }
 
+/*
+ * The effective entry of @spa (§1.7), timed when @w is non-NULL: the
+ * 2M-base entry when it is an assigned 2M entry, else the page's own
+ * entry.  The page's own entry is read first; the base entry only when
+ * that one is unassigned (a 4K assigned entry can never sit inside an
+ * assigned 2M entry).  An unassigned own entry says nothing about the base
+ * entry (the region count lives in the base entry itself), so that second
+ * read cannot be skipped.
+ */
+RMP_HOT void rmp_lookup(struct rmp *r, struct rmp_who *w, uint64_t spa, struct rmp_eff *out)
+{
+	uint64_t a4, off = spa & (SIM_SZ_2M - 1) & ~(SIM_SZ_4K - 1);
+
+	out->via_2m = false;
+	out->have_base = false;
+	if (!rmp_addr_of(r, spa, &a4)) {
+		out->covered = false;
+		out->addr = 0;
+		out->e.lo = out->e.hi = 0;
+		out->gpa = 0;
+		return;
+	}
+	out->covered = true;
+	out->addr = a4;
+	rmp_raw_read(r, w, a4, &out->e);
+	if (off == 0) {
+		out->via_2m = rmp_raw_assigned(&out->e) && rmp_raw_2m(&out->e);
+		out->have_base = true;
+		out->base = out->e;
+	} else if (!rmp_raw_assigned(&out->e)) {
+		uint64_t a2 = a4 - RMP_PAGE(off) * RMP_ENTRY_SIZE;
+
+		rmp_raw_read(r, w, a2, &out->base);
+		out->have_base = true;
+		if (rmp_raw_assigned(&out->base) && rmp_raw_2m(&out->base)) {
+			out->e = out->base;
+			out->addr = a2;
+			out->via_2m = true;
+			out->gpa = rmp_raw_gpa(&out->base) + off;
+			return;
+		}
+	}
+	out->gpa = rmp_raw_gpa(&out->e);
+}
+
 /* rmp_lock.c: entry locks and in-use pages */
 enum rmp_lock_hit {
 	RMP_LOCK_NONE,    /* no conflicting lock */
 	RMP_LOCK_SAME,    /* locked on the requested granularity */
 	RMP_LOCK_OTHER,   /* locked on the other granularity of the 2M region */
 };
+
+/* The bucket of lock records for the 2M region of 4K page number @page. */
+static inline unsigned rmp_lock_bucket(uint64_t page)
+{
+	return (unsigned)(page / (SIM_SZ_2M / SIM_SZ_4K)) & (RMP_LOCK_BUCKETS - 1);
+}
+
+/*
+ * No record can conflict with an access by @w to @spa's 2M region: every
+ * record has expired (the common case), or none is in the region's bucket.
+ * A lock conflicts only within one 2M region, so this is exact as a filter.
+ */
+static inline bool rmp_lock_none(const struct rmp *r, const struct rmp_who *w, uint64_t spa)
+{
+	return w->now >= r->lock_max_until || !r->lock_bucket[rmp_lock_bucket(RMP_PAGE(spa))];
+}
+
 /* Another agent's lock that conflicts with an instruction on @spa now. */
 enum rmp_lock_hit rmp_lock_conflict(const struct rmp *r, const struct rmp_who *w,
 				    uint64_t spa, bool is_2m);
+
 /* Another agent holds a lock covering @spa's page (or, @region, any page of its 2M region). */
-bool rmp_lock_hit(const struct rmp *r, const struct rmp_who *w, uint64_t spa, bool region);
+static inline bool rmp_lock_hit(const struct rmp *r, const struct rmp_who *w, uint64_t spa,
+				bool region)
+{
+	if (rmp_lock_none(r, w, spa))
+		return false;
+	return rmp_lock_conflict(r, w, spa, region) != RMP_LOCK_NONE;
+}
+
 void rmp_lock_add(struct rmp *r, const struct rmp_who *w, uint64_t spa, bool is_2m,
 		  uint64_t hold);
 /* Agent using page @spa (or, @region, any page of its 2M region) in use, or -1. */

@@ -7,7 +7,8 @@
  * instructions and as spurious RMP faults for accesses.  See 'RMP Entry
  * Locking' in docs/rmp.md.  Whether two operations conflict depends only
  * on their cycles and agent ids: the records live in an array in insertion
- * order and every query looks at all of them.
+ * order and a query looks at all of them, unless rmp_lock_none() shows
+ * that none can matter (all expired, or none in the region's bucket).
  *
  * In-use pages are the VMCB, VMSA and AVIC page of each agent between
  * VMRUN and #VMEXIT, kept per agent.
@@ -27,7 +28,7 @@ enum rmp_lock_hit rmp_lock_conflict(const struct rmp *r, const struct rmp_who *w
 	uint64_t page = RMP_PAGE(spa), rpage = RMP_PAGE(RMP_REGION(spa));
 	bool same = false, other = false;
 
-	if (w->now >= r->lock_max_until)
+	if (rmp_lock_none(r, w, spa))
 		return RMP_LOCK_NONE;
 	for (size_t i = 0; i < r->nlocks; i++) {
 		const struct rmp_lock *l = &r->locks[i];
@@ -49,15 +50,6 @@ enum rmp_lock_hit rmp_lock_conflict(const struct rmp *r, const struct rmp_who *w
 	return same ? RMP_LOCK_SAME : other ? RMP_LOCK_OTHER : RMP_LOCK_NONE;
 }
 
-bool rmp_lock_hit(const struct rmp *r, const struct rmp_who *w, uint64_t spa, bool region)
-{
-	if (w->now >= r->lock_max_until)
-		return false;
-	if (region)
-		return rmp_lock_conflict(r, w, spa, true) != RMP_LOCK_NONE;
-	return rmp_lock_conflict(r, w, spa, false) != RMP_LOCK_NONE;
-}
-
 void rmp_lock_add(struct rmp *r, const struct rmp_who *w, uint64_t spa, bool is_2m,
 		  uint64_t hold)
 {
@@ -67,8 +59,10 @@ void rmp_lock_add(struct rmp *r, const struct rmp_who *w, uint64_t spa, bool is_
 	/* Drop records that expired long before now (keep order). */
 	r->lock_max_until = 0;
 	for (size_t i = 0; i < r->nlocks; i++) {
-		if (r->locks[i].until + RMP_LOCK_KEEP <= w->now)
+		if (r->locks[i].until + RMP_LOCK_KEEP <= w->now) {
+			r->lock_bucket[rmp_lock_bucket(r->locks[i].page)]--;
 			continue;
+		}
 		r->locks[j++] = r->locks[i];
 		if (r->locks[i].until > r->lock_max_until)
 			r->lock_max_until = r->locks[i].until;
@@ -88,6 +82,7 @@ void rmp_lock_add(struct rmp *r, const struct rmp_who *w, uint64_t spa, bool is_
 	l->until = w->now + hold;
 	l->agent = w->agent;
 	l->is_2m = is_2m;
+	r->lock_bucket[rmp_lock_bucket(l->page)]++;
 	if (l->until > r->lock_max_until)
 		r->lock_max_until = l->until;
 }

@@ -286,7 +286,14 @@ struct s2_mm_ops {
 	/*
 	 * Optional (NULL = identity): translate a table address to the PA of
 	 * memory, e.g. a stage-1 table GPA through the VM's stage 2.  Return
-	 * false if it is not accessible (the operation fails S2_ERR_UNMAPPED).
+	 * false if it is not accessible.  Software walks call it with table
+	 * page addresses (the operation fails S2_ERR_UNMAPPED).  Hardware
+	 * walks call it with the address of every entry they read, in walk
+	 * order, before reading it (so it may do timed work: a caller's own
+	 * stage 2 and RMP check); false stops the translation with an
+	 * S2_FAULT_CHECK fault (table = 1, addr = the entry address, level =
+	 * its level, check_rc = S2_ERR_UNMAPPED).  The stage-1 table of a 2D
+	 * walk is the exception: the walk translates it by the space's stage 2.
 	 */
 	bool (*table_pa)(void *arg, uint64_t addr, uint64_t *pa);
 	/*
@@ -309,7 +316,28 @@ struct s2_pgt;
 struct s2_pgt *s2_pgt_new(const struct s2_fmt_ops *fmt, unsigned levels, struct sim_mem *mem,
 			  uint64_t root, const struct s2_mm_ops *mm, void *mm_arg, int *rc);
 
-/* Free the object and give every table page back through mm->free_page. */
+/*
+ * Make a table object for a table that already exists at @root (e.g. a
+ * guest's own stage-1 table named by satp or CR3), for hardware walks:
+ * nothing is allocated, zeroed or read.  Management operations work on
+ * it as on any table (new pages from @mm).  @mm may be NULL.
+ * Return: the table, or NULL with *@rc = S2_ERR_INVAL (bad levels or
+ * format), S2_ERR_ALIGN (root not 4K aligned).
+ */
+struct s2_pgt *s2_pgt_attach(const struct s2_fmt_ops *fmt, unsigned levels, struct sim_mem *mem,
+			     uint64_t root, const struct s2_mm_ops *mm, void *mm_arg, int *rc);
+
+/*
+ * Point a table made by s2_pgt_attach() at another existing root (a satp
+ * or CR3 write).  Return: S2_OK, S2_ERR_ALIGN (not 4K aligned: unchanged),
+ * S2_ERR_INVAL (@p was made by s2_pgt_new: its root is its own page).
+ */
+int s2_pgt_set_root(struct s2_pgt *p, uint64_t root);
+
+/*
+ * Free the object and give every table page back through mm->free_page
+ * (an attached table: the object only; its pages are not its own).
+ */
 void s2_pgt_free(struct s2_pgt *p);
 
 const struct s2_fmt_ops *s2_pgt_fmt(const struct s2_pgt *p);
@@ -448,6 +476,28 @@ int s2_annotate(struct s2_pgt *p, uint64_t ia, uint64_t size, uint8_t owner);
 /* Hardware translation                                                */
 /* ------------------------------------------------------------------ */
 
+/*
+ * A caller's permission policy for stage-1 leaves, for architectures
+ * whose rules the format's own check (s2_perm_ok: the page must be a
+ * user page for user accesses, R/W/X, and supervisor accesses to user
+ * pages fault on RISC-V) does not express: x86 CR0.WP, CR4.SMEP and
+ * CR4.SMAP, RISC-V SUM and MXR.
+ *
+ * perm_ok is called instead of the format's check on every stage-1 leaf
+ * of the access (a walk's leaf, or a nested-TLB hit) with @leaf's
+ * prot.perms and prot.user being the values ANDed over the walk (the
+ * leaf's own on formats without table permissions) and @acc the access.
+ * On a nested-TLB hit only type, addr, prot.perms, prot.user and prot.c
+ * are filled.  Return true to allow; false is a stage-1 permission fault
+ * (the format's fault code).  The format's other leaf checks (reserved
+ * encodings, Sv accessed/dirty, x86 A/D updates) still apply.  Stage 2
+ * always uses the format's check.
+ */
+struct s2_policy {
+	bool (*perm_ok)(void *arg, const struct s2_pte *leaf, enum s2_access acc);
+	void *arg;
+};
+
 /* One access to translate. */
 struct s2_req {
 	enum s2_access acc;
@@ -456,6 +506,7 @@ struct s2_req {
 	uint8_t vmpl;            /* VMPL of the access (passed to the check hook) */
 	int agent;               /* requesting agent id (memory timing), -1 none */
 	enum sim_mem_src src;    /* source of table reads: SIM_SRC_PTW (CPU) or SIM_SRC_IOPT */
+	const struct s2_policy *policy;   /* NULL: the format's permission rules */
 };
 
 /* What the check hook is asked about (an SNP RMP check). */

@@ -102,36 +102,51 @@ static uint64_t x86_mk_invalid(uint8_t owner)
 	return (uint64_t)owner << X86_OWNER_SHIFT;
 }
 
-static void x86_decode(uint64_t raw, unsigned sz, struct s2_pte *out, uint64_t addr_mask,
-		       bool stage1)
+/*
+ * Decode: every field of @out is written once (the walker decodes every
+ * entry it reads, so this is on the hot path of a 2D walk); inline so
+ * that NPT and stage 1 each get their own copy with the constants folded.
+ */
+static inline void x86_decode(uint64_t raw, unsigned sz, struct s2_pte *out, uint64_t addr_mask,
+			      bool stage1)
 {
-	*out = (struct s2_pte){ 0 };
+	uint8_t perms;
+	bool user, accessed;
+
 	if (!(raw & X86_P)) {
-		out->type = S2_PTE_INVALID;
-		out->owner = (uint8_t)(raw >> X86_OWNER_SHIFT);
+		*out = (struct s2_pte){
+			.type = S2_PTE_INVALID, .owner = (uint8_t)(raw >> X86_OWNER_SHIFT),
+		};
 		return;
 	}
-	out->prot.perms = S2_PERM_R | ((raw & X86_RW) ? S2_PERM_W : 0) |
-			  ((raw & X86_NX) ? 0 : S2_PERM_X);
-	out->prot.user = (raw & X86_US) != 0;
-	out->accessed = (raw & X86_A) != 0;
+	perms = S2_PERM_R | ((raw & X86_RW) ? S2_PERM_W : 0) | ((raw & X86_NX) ? 0 : S2_PERM_X);
+	user = (raw & X86_US) != 0;
+	accessed = (raw & X86_A) != 0;
 	if (sz == S2_SZ_4K || ((raw & X86_PS) && sz <= S2_SZ_1G)) {
-		out->type = S2_PTE_LEAF;
-		out->addr = raw & addr_mask & ~(s2_sz_bytes(sz) - 1);
-		out->dirty = (raw & X86_D) != 0;
-		out->prot.memtype = (raw & X86_PCD) ? S2_MT_DEVICE : S2_MT_NORMAL;
-		out->prot.sw = (uint8_t)((raw >> X86_SW_SHIFT) & 0xF);
-		out->prot.global = stage1 && (raw & X86_G);
-		out->prot.c = stage1 && (raw & X86_C);
-		out->prot.ad_clear = !out->accessed;
+		*out = (struct s2_pte){
+			.type = S2_PTE_LEAF,
+			.addr = raw & addr_mask & ~(s2_sz_bytes(sz) - 1),
+			.prot = {
+				.perms = perms,
+				.memtype = (raw & X86_PCD) ? S2_MT_DEVICE : S2_MT_NORMAL,
+				.sw = (uint8_t)((raw >> X86_SW_SHIFT) & 0xF),
+				.user = user,
+				.c = stage1 && (raw & X86_C),
+				.global = stage1 && (raw & X86_G),
+				.ad_clear = !accessed,
+			},
+			.accessed = accessed,
+			.dirty = (raw & X86_D) != 0,
+		};
 		return;
 	}
-	if (raw & X86_PS) {   /* PS in a PML4E */
-		out->type = S2_PTE_RESERVED;
-		return;
-	}
-	out->type = S2_PTE_TABLE;
-	out->addr = raw & addr_mask;
+	/* A table entry, or PS in a PML4E (reserved). */
+	*out = (struct s2_pte){
+		.type = (raw & X86_PS) ? S2_PTE_RESERVED : S2_PTE_TABLE,
+		.addr = (raw & X86_PS) ? 0 : raw & addr_mask,
+		.prot = { .perms = perms, .user = user },
+		.accessed = accessed,
+	};
 }
 
 static void npt_decode(uint64_t raw, unsigned sz, struct s2_pte *out)

@@ -20,6 +20,7 @@ struct s2_pgt {
 	uint64_t cycles;                /* memory cycles of software walks, see take_cycles */
 	uint64_t pages;                 /* table pages in use, root included */
 	uint64_t bbm;                   /* break-before-make sequences */
+	bool attached;                  /* s2_pgt_attach: the pages are not the object's */
 };
 
 /* Size class of the root table's entries. */
@@ -73,8 +74,27 @@ void s2_sw_write(struct s2_pgt *p, uint64_t pa, uint64_t val);
 /* Allocate and zero one table page. Return S2_OK, S2_ERR_NOMEM, S2_ERR_UNMAPPED. */
 int s2_sw_alloc_table(struct s2_pgt *p, uint64_t *table);
 
-/* Permission check shared by every hardware walk (s2_xlate.c). */
-bool s2_perm_ok(const struct s2_fmt_ops *f, uint8_t perms, bool entry_user,
-		enum s2_access acc, bool user);
+/*
+ * The format's permission rule, shared by every hardware walk
+ * (s2_xlate.c): stage 1 first requires a user page for user accesses
+ * (and, with user_excl, a supervisor page for supervisor accesses).
+ * Fetches need XU for user accesses, XS otherwise.
+ */
+static inline bool s2_perm_ok(const struct s2_fmt_ops *f, uint8_t perms, bool entry_user,
+				     enum s2_access acc, bool user)
+{
+	if (f->stage == 1) {
+		if (user && !entry_user)
+			return false;
+		if (!user && entry_user && f->user_excl)
+			return false;
+	}
+	switch (acc) {
+	case S2_ACC_READ:  return (perms & S2_PERM_R) != 0;
+	case S2_ACC_WRITE: return (perms & S2_PERM_W) != 0;
+	case S2_ACC_FETCH: return (perms & (user ? S2_PERM_XU : S2_PERM_XS)) != 0;
+	}
+	return false;
+}
 
 #endif /* PROTSIM_S2_INT_H */

@@ -202,11 +202,12 @@ int s2_sw_alloc_table(struct s2_pgt *p, uint64_t *table)
 	return S2_OK;
 }
 
-struct s2_pgt *s2_pgt_new(const struct s2_fmt_ops *fmt, unsigned levels, struct sim_mem *mem,
-			  uint64_t root, const struct s2_mm_ops *mm, void *mm_arg, int *rc)
+/* The object of s2_pgt_new / s2_pgt_attach, root not set yet.  NULL with *@rc on bad arguments. */
+static struct s2_pgt *s2_pgt_alloc(const struct s2_fmt_ops *fmt, unsigned levels,
+				   struct sim_mem *mem, uint64_t root, const struct s2_mm_ops *mm,
+				   void *mm_arg, int *rc)
 {
 	struct s2_pgt *p;
-	int r;
 
 	if (!fmt || !mem || levels < fmt->min_levels || levels > fmt->max_levels) {
 		*rc = S2_ERR_INVAL;
@@ -225,6 +226,46 @@ struct s2_pgt *s2_pgt_new(const struct s2_fmt_ops *fmt, unsigned levels, struct 
 	p->mm = mm;
 	p->mm_arg = mm_arg;
 	p->agent = -1;
+	*rc = S2_OK;
+	return p;
+}
+
+struct s2_pgt *s2_pgt_attach(const struct s2_fmt_ops *fmt, unsigned levels, struct sim_mem *mem,
+			     uint64_t root, const struct s2_mm_ops *mm, void *mm_arg, int *rc)
+{
+	struct s2_pgt *p;
+
+	if (root == S2_NO_PAGE) {
+		*rc = S2_ERR_INVAL;
+		return NULL;
+	}
+	p = s2_pgt_alloc(fmt, levels, mem, root, mm, mm_arg, rc);
+	if (!p)
+		return NULL;
+	p->root = root;
+	p->pages = 1;
+	p->attached = true;
+	return p;
+}
+
+int s2_pgt_set_root(struct s2_pgt *p, uint64_t root)
+{
+	if (!p->attached)
+		return S2_ERR_INVAL;
+	if (root & (SIM_PAGE_SIZE - 1))
+		return S2_ERR_ALIGN;
+	p->root = root;
+	return S2_OK;
+}
+
+struct s2_pgt *s2_pgt_new(const struct s2_fmt_ops *fmt, unsigned levels, struct sim_mem *mem,
+			  uint64_t root, const struct s2_mm_ops *mm, void *mm_arg, int *rc)
+{
+	struct s2_pgt *p = s2_pgt_alloc(fmt, levels, mem, root, mm, mm_arg, rc);
+	int r;
+
+	if (!p)
+		return NULL;
 	if (root == S2_NO_PAGE) {
 		r = s2_sw_alloc_table(p, &p->root);
 	} else {
@@ -260,7 +301,7 @@ void s2_pgt_free(struct s2_pgt *p)
 
 	if (!p)
 		return;
-	if (p->mm && p->mm->free_page) {
+	if (!p->attached && p->mm && p->mm->free_page) {
 		(void)s2_walk(p, 0, s2_pgt_ia_limit(p), &w);
 		p->mm->free_page(p->mm_arg, p->root);
 	}

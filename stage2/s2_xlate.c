@@ -16,6 +16,14 @@
  * and the access re-walks (so a fault always reports the current
  * tables, and a relaxed permission is picked up), as the architectures
  * allow.
+ *
+ * Host speed (bench_s2): one walk loop serves every stage and format.
+ * Per entry it does only the work every walk needs (reach the entry's
+ * memory, one timed read, decode, AND the table permissions); what is
+ * the same for the whole translation (which caches exist, whether a
+ * check hook is installed, how table addresses are reached) is decided
+ * once, and the leaf checks, faults and cache fills stay out of the
+ * loop.  None of this changes what is probed, read or counted.
  */
 #include "stage2/s2_int.h"
 
@@ -52,6 +60,7 @@ struct s2_mmu {
 	struct tlb *ntlb;
 	struct tlb *pwc[2];                    /* [0] stage 1, [1] stage 2 */
 	bool has_tlb[S2_TLB_MAX_LEVELS];       /* level l has ways */
+	bool any_tlb;                          /* some level has ways */
 	bool has_ntlb;                         /* nested TLB has ways */
 	bool has_pwc[2];                       /* walk caches have ways */
 	uint8_t szmask[S2_TLB_MAX_LEVELS];     /* leaf sizes inserted in tlb[l] since it was empty */
@@ -64,8 +73,10 @@ struct s2_hw {
 	struct s2_stats *st;                   /* never NULL */
 	const struct s2_space *sp;
 	const struct s2_req *req;
+	const struct s2_check_hook *hook;      /* sp->hook if it has a check function, else NULL */
 	struct s2_xlate *out;
 	bool two_d;                            /* a guest VA exists */
+	bool pwc_on[2];                        /* walk cache present: [0] stage 1, [1] stage 2 */
 };
 
 /* Result of one stage. */
@@ -80,27 +91,57 @@ struct s2_stage_res {
 	struct s2_tlbe *e;                     /* cache entry to record a check in */
 };
 
+/* Where a walk is: the table it reads next and what the entries above allowed. */
+struct s2_walk_pos {
+	uint64_t table;                        /* table address (the table's own address space) */
+	unsigned sz;                           /* size class of its entries */
+	uint8_t perms;                         /* permissions ANDed from the root */
+	bool user;                             /* user flag ANDed from the root */
+};
+
+/* The access one stage walk serves. */
+struct s2_walk_acc {
+	enum s2_access acc;
+	bool user;                             /* user-mode access */
+	bool table;                            /* for a guest page-table read (fault reports) */
+};
+
+/* How a walk reaches the memory of the entries it reads. */
+enum s2_tbl_path {
+	S2_TBL_PHYS,     /* table addresses are physical */
+	S2_TBL_NESTED,   /* stage-1 table of a 2D walk: stage 2 and the check per entry */
+	S2_TBL_HOOK,     /* the table's mm->table_pa */
+};
+
+/* One stage walk in progress. */
+struct s2_walk {
+	const struct s2_pgt *p;
+	uint64_t ia;                           /* input address as given (fault reports) */
+	uint64_t idx;                          /* index-space address */
+	struct s2_walk_pos w;                  /* where the walk is */
+	struct s2_walk_acc a;                  /* the access it serves */
+	enum s2_tbl_path path;                 /* how it reaches table memory */
+};
+
 static struct s2_stats s2_null_stats;
 
 /* ------------------------------------------------------------------ */
 /* Permissions                                                         */
 /* ------------------------------------------------------------------ */
 
-bool s2_perm_ok(const struct s2_fmt_ops *f, uint8_t perms, bool entry_user,
-		enum s2_access acc, bool user)
+/*
+ * Does @leaf (prot.perms / prot.user: the walk's ANDed values) of a table
+ * of format @f allow the access?  Stage-1 leaves go to the request's
+ * policy if it has one.
+ */
+static inline bool s2_leaf_allows(const struct s2_hw *h, const struct s2_fmt_ops *f,
+				  const struct s2_pte *leaf, enum s2_access acc, bool user)
 {
-	if (f->stage == 1) {
-		if (user && !entry_user)
-			return false;
-		if (!user && entry_user && f->user_excl)
-			return false;
-	}
-	switch (acc) {
-	case S2_ACC_READ:  return (perms & S2_PERM_R) != 0;
-	case S2_ACC_WRITE: return (perms & S2_PERM_W) != 0;
-	case S2_ACC_FETCH: return (perms & (user ? S2_PERM_XU : S2_PERM_XS)) != 0;
-	}
-	return false;
+	const struct s2_policy *pol = h->req->policy;
+
+	if (f->stage == 1 && pol && pol->perm_ok)
+		return pol->perm_ok(pol->arg, leaf, acc);
+	return s2_perm_ok(f, leaf->prot.perms, leaf->prot.user, acc, user);
 }
 
 /* ------------------------------------------------------------------ */
@@ -127,6 +168,33 @@ static int s2_fault(struct s2_hw *h, const struct s2_fmt_ops *f, enum s2_fault_t
 	if (f->stage == 1)
 		h->st->faults_s1++;
 	return type;
+}
+
+/* @ia is outside @p's input range: a translation fault at the root level. */
+static int s2_ia_fault(struct s2_hw *h, const struct s2_pgt *p, uint64_t ia, enum s2_access acc,
+		       bool user, bool table)
+{
+	return s2_fault(h, p->fmt, S2_FAULT_TRANSLATION, p->fmt->arch_level(s2_root_sz(p), p->levels),
+			ia, acc, table, 0, user);
+}
+
+/* The table's table_pa refused entry address @ea (see struct s2_mm_ops). */
+static int s2_table_refused(struct s2_hw *h, const struct s2_pgt *p, unsigned sz, uint64_t ea)
+{
+	struct s2_fault *ft = &h->out->fault;
+
+	memset(ft, 0, sizeof(*ft));
+	ft->type = S2_FAULT_CHECK;
+	ft->stage = 2;
+	ft->level = (int8_t)p->fmt->arch_level(sz, p->levels);
+	ft->table = true;
+	ft->gla = h->two_d;
+	ft->fmt = p->fmt->id;
+	ft->acc = S2_ACC_READ;
+	ft->addr = ea;
+	ft->check_rc = S2_ERR_UNMAPPED;
+	h->st->faults[S2_FAULT_CHECK]++;
+	return S2_FAULT_CHECK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -164,55 +232,52 @@ static void s2_tlb_drop(struct tlb *t, uint64_t ia, uint32_t vmid)
 	}
 }
 
-/*
- * Where to start a walk: the deepest walk-cache hit, else the root.
- * Sets *table, *perms, *user; returns the size class of the first entry
- * to read.
- */
-static unsigned s2_pwc_start(struct s2_hw *h, int stage, const struct s2_pgt *p, uint64_t idx,
-			     uint64_t *table, uint8_t *perms, bool *user)
+/* Probe the stage-@stage walk cache for the deepest entry on @wk's path; a hit moves wk->w there. */
+static void s2_pwc_probe(struct s2_hw *h, int stage, struct s2_walk *wk)
 {
-	struct tlb *c = h->m ? h->m->pwc[stage - 1] : NULL;
-	unsigned root = s2_root_sz(p);
+	struct tlb *c = h->m->pwc[stage - 1];
+	unsigned root = wk->w.sz;
 
-	*table = p->root;
-	*perms = S2_PERM_ALL;
-	*user = true;
-	if (!c || !h->m->has_pwc[stage - 1] || root == 0)
-		return root;
 	h->out->ev.pwc_probe++;
 	for (unsigned sz = 1; sz <= root; sz++) {
-		struct tlb_key k = s2_key(idx, h->sp->vmid, sz);
+		struct tlb_key k = s2_key(wk->idx, h->sp->vmid, sz);
 		const struct s2_pwce *e = tlb_lookup(c, &k);
 		if (e) {
-			*table = e->next;
-			*perms = e->perms;
-			*user = e->user;
+			wk->w = (struct s2_walk_pos){
+				.table = e->next, .sz = sz - 1, .perms = e->perms, .user = e->user,
+			};
 			if (stage == 1)
 				h->st->pwc_s1_hit++;
 			else
 				h->st->pwc_s2_hit++;
-			return sz - 1;
+			return;
 		}
 	}
 	if (stage == 1)
 		h->st->pwc_s1_miss++;
 	else
 		h->st->pwc_s2_miss++;
-	return root;
 }
 
+/* Where walk @wk starts: the deepest walk-cache hit, else the root. */
+static inline void s2_pwc_start(struct s2_hw *h, int stage, struct s2_walk *wk)
+{
+	const struct s2_pgt *p = wk->p;
+
+	wk->w = (struct s2_walk_pos){
+		.table = p->root, .sz = s2_root_sz(p), .perms = S2_PERM_ALL, .user = true,
+	};
+	if (h->pwc_on[stage - 1] && wk->w.sz != 0)
+		s2_pwc_probe(h, stage, wk);
+}
+
+/* Remember table entry (@idx, @sz) -> @next of a stage-@stage walk (caller checked pwc_on). */
 static void s2_pwc_fill(struct s2_hw *h, int stage, uint64_t idx, unsigned sz, uint64_t next,
 			uint8_t perms, bool user)
 {
-	struct tlb *c = h->m && h->m->has_pwc[stage - 1] ? h->m->pwc[stage - 1] : NULL;
-	struct tlb_key k;
-	struct s2_pwce *e;
+	struct tlb_key k = s2_key(idx, h->sp->vmid, sz);
+	struct s2_pwce *e = tlb_insert(h->m->pwc[stage - 1], &k);
 
-	if (!c)
-		return;
-	k = s2_key(idx, h->sp->vmid, sz);
-	e = tlb_insert(c, &k);
 	if (!e)
 		return;
 	e->next = next;
@@ -224,18 +289,17 @@ static void s2_pwc_fill(struct s2_hw *h, int stage, uint64_t idx, unsigned sz, u
 /* The check hook                                                      */
 /* ------------------------------------------------------------------ */
 
-static int s2_run_check(struct s2_hw *h, uint64_t spa, uint64_t gpa, unsigned sz,
-			enum s2_access acc, bool c, bool table, bool user, struct s2_tlbe *e)
+/* s2_run_check with a hook installed. */
+static int s2_run_hook(struct s2_hw *h, uint64_t spa, uint64_t gpa, unsigned sz,
+		       enum s2_access acc, bool c, bool table, bool user, struct s2_tlbe *e)
 {
-	const struct s2_check_hook *hook = h->sp->hook;
+	const struct s2_check_hook *hook = h->hook;
 	const struct s2_req *req = h->req;
 	uint8_t key, bit;
 	bool cache;
 	struct s2_check chk;
 	int rc;
 
-	if (!hook || !hook->check)
-		return 0;
 	key = (uint8_t)((c ? 1 : 0) | (req->vmpl << 1));
 	bit = (uint8_t)(table ? 8 : 1u << acc);
 	cache = h->m && h->m->cfg.cache_check && e && sz <= S2_SZ_2M;
@@ -275,6 +339,15 @@ static int s2_run_check(struct s2_hw *h, uint64_t spa, uint64_t gpa, unsigned sz
 	return 0;
 }
 
+/* The space's check of one SPA (a no-op without a hook).  Return 0 or S2_FAULT_CHECK. */
+static inline int s2_run_check(struct s2_hw *h, uint64_t spa, uint64_t gpa, unsigned sz,
+			       enum s2_access acc, bool c, bool table, bool user, struct s2_tlbe *e)
+{
+	if (!h->hook)
+		return 0;
+	return s2_run_hook(h, spa, gpa, sz, acc, c, table, user, e);
+}
+
 /* ------------------------------------------------------------------ */
 /* One hardware walk                                                   */
 /* ------------------------------------------------------------------ */
@@ -282,91 +355,149 @@ static int s2_run_check(struct s2_hw *h, uint64_t spa, uint64_t gpa, unsigned sz
 static int s2_stage2(struct s2_hw *h, uint64_t ipa, enum s2_access acc, bool user, bool table,
 		     struct s2_stage_res *r);
 
-/*
- * Walk @p for @idx (index-space address; @ia is the address as given,
- * for fault reports) from the table at @table whose entries have size
- * class @sz.  A stage-1 table of a space with stage 2 has its entry
- * addresses stage-2 translated (and checked) first.
- */
-static int s2_hw_walk(struct s2_hw *h, const struct s2_pgt *p, uint64_t ia, uint64_t idx,
-		      unsigned sz, uint64_t table, uint8_t perms, bool uflag, enum s2_access acc,
-		      bool user, bool table_access, struct s2_stage_res *r)
+static enum s2_tbl_path s2_tbl_path(const struct s2_hw *h, const struct s2_pgt *p)
 {
-	const struct s2_fmt_ops *f = p->fmt;
-	bool nested = p == h->sp->s1 && h->sp->s2;
+	if (p == h->sp->s1 && h->sp->s2)
+		return S2_TBL_NESTED;
+	if (p->mm && p->mm->table_pa)
+		return S2_TBL_HOOK;
+	return S2_TBL_PHYS;
+}
+
+/* Start a walk of @p for @ia (index-space @idx) at @w. */
+static inline void s2_walk_init(struct s2_walk *wk, const struct s2_hw *h, const struct s2_pgt *p,
+				uint64_t ia, uint64_t idx, enum s2_access acc, bool user, bool table)
+{
+	wk->p = p;
+	wk->ia = ia;
+	wk->idx = idx;
+	wk->a = (struct s2_walk_acc){ .acc = acc, .user = user, .table = table };
+	wk->path = s2_tbl_path(h, p);
+}
+
+/*
+ * The memory address of the entry at @ea of a walk whose tables are not
+ * physical: a 2D walk's stage 2 of it, checked as a guest page-table
+ * read, or the table's table_pa.
+ */
+static int s2_entry_pa(struct s2_hw *h, const struct s2_walk *wk, uint64_t ea, uint64_t *pa)
+{
+	const struct s2_pgt *p = wk->p;
+	struct s2_stage_res t;
+	enum s2_access tacc;
+	int rc;
+
+	if (wk->path == S2_TBL_HOOK) {
+		if (!p->mm->table_pa(p->mm_arg, ea, pa))
+			return s2_table_refused(h, p, wk->w.sz, ea);
+		return 0;
+	}
+	/* With EPT A/D enabled, guest paging-structure accesses are writes. */
+	tacc = h->sp->s2->fmt->id == S2_FMT_EPT ? S2_ACC_WRITE : S2_ACC_READ;
+	rc = s2_stage2(h, ea, tacc, false, true, &t);
+	if (rc)
+		return rc;
+	*pa = t.pa;
+	return s2_run_check(h, t.pa & ~(SIM_PAGE_SIZE - 1), ea & ~(SIM_PAGE_SIZE - 1), t.sz,
+			    S2_ACC_READ, true, true, false, t.e);
+}
+
+/* A hardware A/D write of @raw at @pa. */
+static void s2_hw_set_ad(struct s2_hw *h, const struct s2_pgt *p, uint64_t pa, uint64_t raw)
+{
+	h->out->mem_cycles += sim_mem_write64(p->mem, h->req->agent, h->req->src, pa, raw);
+	h->out->ev.ad_updates++;
+	h->st->ad_updates++;
+}
+
+/* A fault of walk @wk at its current entry. */
+static int s2_walk_fault(struct s2_hw *h, const struct s2_walk *wk, enum s2_fault_type type,
+			 uint8_t walk_perms)
+{
+	const struct s2_pgt *p = wk->p;
+
+	return s2_fault(h, p->fmt, type, p->fmt->arch_level(wk->w.sz, p->levels), wk->ia,
+			wk->a.acc, wk->a.table, walk_perms, wk->a.user);
+}
+
+/*
+ * The end of a walk: @pte (raw @raw, read at @pa) is not a table.
+ * Fault, or fill @r.
+ */
+static int s2_hw_leaf(struct s2_hw *h, struct s2_walk *wk, struct s2_pte *pte, uint64_t raw,
+		      uint64_t pa, struct s2_stage_res *r)
+{
+	const struct s2_fmt_ops *f = wk->p->fmt;
+	const struct s2_walk_acc *a = &wk->a;
+	struct s2_walk_pos *w = &wk->w;
+	bool write = a->acc == S2_ACC_WRITE;
+
+	if (pte->type == S2_PTE_INVALID || pte->type == S2_PTE_RESERVED)
+		return s2_walk_fault(h, wk, S2_FAULT_TRANSLATION, 0);
+	w->perms &= pte->prot.perms;
+	w->user = w->user && pte->prot.user;
+	if (!(f->leaf_szs & (1u << w->sz)))
+		return s2_walk_fault(h, wk, S2_FAULT_TRANSLATION, 0);
+	if (f->af_faults && !pte->accessed)
+		return s2_walk_fault(h, wk, S2_FAULT_ACCESS, w->perms);
+	pte->prot.perms = w->perms;
+	pte->prot.user = w->user;
+	if (!s2_leaf_allows(h, f, pte, a->acc, a->user))
+		return s2_walk_fault(h, wk, S2_FAULT_PERMISSION, w->perms);
+	if (f->af_faults) {
+		if (write && !pte->dirty)
+			return s2_walk_fault(h, wk, S2_FAULT_ACCESS, w->perms);
+	} else if (!pte->accessed || (write && !pte->dirty)) {
+		raw = f->set_ad(raw, write);
+		s2_hw_set_ad(h, wk->p, pa, raw);
+		pte->dirty = pte->dirty || write;
+	}
+	r->pa = pte->addr | (wk->idx & (s2_sz_bytes(w->sz) - 1));
+	r->sz = w->sz;
+	r->perms = w->perms;
+	r->user = w->user;
+	r->c = pte->prot.c;
+	r->dirty = pte->dirty || !(w->perms & S2_PERM_W);
+	r->raw = raw;
+	r->e = NULL;
+	return 0;
+}
+
+/*
+ * Walk @wk from wk->w to a leaf or a fault.  Per entry: reach its memory,
+ * read it (one timed reference), decode, and descend through a table
+ * entry (hardware accessed-flag update and walk-cache fill when needed).
+ */
+static int s2_hw_walk(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r)
+{
+	const struct s2_fmt_ops *f = wk->p->fmt;
 	struct s2_xlate *out = h->out;
 	struct s2_pte pte;
-	uint64_t raw, ea, pa;
+	uint64_t raw, pa;
 	int rc;
 
 	out->ev.walks++;
 	h->st->walks++;
 	for (;;) {
-		ea = table + 8ull * s2_index(idx, sz);
-		if (nested) {
-			struct s2_stage_res t;
-			/* With EPT A/D enabled, guest paging-structure accesses are writes. */
-			enum s2_access tacc = s2_pgt_fmt(h->sp->s2)->id == S2_FMT_EPT ?
-				S2_ACC_WRITE : S2_ACC_READ;
-			rc = s2_stage2(h, ea, tacc, false, true, &t);
+		pa = wk->w.table + 8ull * s2_index(wk->idx, wk->w.sz);
+		if (wk->path != S2_TBL_PHYS) {
+			rc = s2_entry_pa(h, wk, pa, &pa);
 			if (rc)
 				return rc;
-			pa = t.pa;
-			rc = s2_run_check(h, pa & ~(SIM_PAGE_SIZE - 1), ea & ~(SIM_PAGE_SIZE - 1),
-					  t.sz, S2_ACC_READ, true, true, false, t.e);
-			if (rc)
-				return rc;
-		} else {
-			pa = ea;
 		}
-		out->mem_cycles += sim_mem_read64(p->mem, h->req->agent, h->req->src, pa, &raw);
+		out->mem_cycles += sim_mem_read64(wk->p->mem, h->req->agent, h->req->src, pa, &raw);
 		out->refs++;
-		f->decode(raw, sz, &pte);
-		if (pte.type == S2_PTE_INVALID || pte.type == S2_PTE_RESERVED)
-			return s2_fault(h, f, S2_FAULT_TRANSLATION, f->arch_level(sz, p->levels), ia, acc, table_access, 0,
-					user);
-		perms &= pte.prot.perms;
-		uflag = uflag && pte.prot.user;
-		if (pte.type == S2_PTE_TABLE) {
-			if (!pte.accessed && !f->af_faults) {
-				out->mem_cycles += sim_mem_write64(p->mem, h->req->agent, h->req->src,
-								   pa, f->set_ad(raw, false));
-				out->ev.ad_updates++;
-				h->st->ad_updates++;
-			}
-			s2_pwc_fill(h, f->stage, idx, sz, pte.addr, perms, uflag);
-			table = pte.addr;
-			sz--;
-			continue;
-		}
-		if (!(f->leaf_szs & (1u << sz)))
-			return s2_fault(h, f, S2_FAULT_TRANSLATION, f->arch_level(sz, p->levels), ia, acc, table_access, 0,
-					user);
-		if (f->af_faults && !pte.accessed)
-			return s2_fault(h, f, S2_FAULT_ACCESS, f->arch_level(sz, p->levels), ia, acc, table_access, perms,
-					user);
-		if (!s2_perm_ok(f, perms, uflag, acc, user))
-			return s2_fault(h, f, S2_FAULT_PERMISSION, f->arch_level(sz, p->levels), ia, acc, table_access,
-					perms, user);
-		if (acc == S2_ACC_WRITE && !pte.dirty && f->af_faults)
-			return s2_fault(h, f, S2_FAULT_ACCESS, f->arch_level(sz, p->levels), ia, acc, table_access, perms,
-					user);
-		if (!f->af_faults && (!pte.accessed || (acc == S2_ACC_WRITE && !pte.dirty))) {
-			raw = f->set_ad(raw, acc == S2_ACC_WRITE);
-			out->mem_cycles += sim_mem_write64(p->mem, h->req->agent, h->req->src, pa, raw);
-			out->ev.ad_updates++;
-			h->st->ad_updates++;
-			pte.dirty = pte.dirty || acc == S2_ACC_WRITE;
-		}
-		r->pa = pte.addr | (idx & (s2_sz_bytes(sz) - 1));
-		r->sz = sz;
-		r->perms = perms;
-		r->user = uflag;
-		r->c = pte.prot.c;
-		r->dirty = pte.dirty || !(perms & S2_PERM_W);
-		r->raw = raw;
-		r->e = NULL;
-		return 0;
+		f->decode(raw, wk->w.sz, &pte);
+		if (pte.type != S2_PTE_TABLE)
+			return s2_hw_leaf(h, wk, &pte, raw, pa, r);
+		wk->w.perms &= pte.prot.perms;
+		wk->w.user = wk->w.user && pte.prot.user;
+		if (!pte.accessed && !f->af_faults)
+			s2_hw_set_ad(h, wk->p, pa, f->set_ad(raw, false));
+		if (h->pwc_on[f->stage - 1])
+			s2_pwc_fill(h, f->stage, wk->idx, wk->w.sz, pte.addr, wk->w.perms, wk->w.user);
+		wk->w.table = pte.addr;
+		wk->w.sz--;
 	}
 }
 
@@ -374,8 +505,8 @@ static int s2_hw_walk(struct s2_hw *h, const struct s2_pgt *p, uint64_t ia, uint
 /* Stage 2 through the TLB                                             */
 /* ------------------------------------------------------------------ */
 
-static bool s2_tlbe_allows(const struct s2_fmt_ops *f, const struct s2_tlbe *e,
-			   enum s2_access acc, bool user)
+static inline bool s2_tlbe_allows(const struct s2_fmt_ops *f, const struct s2_tlbe *e,
+				  enum s2_access acc, bool user)
 {
 	if (acc == S2_ACC_WRITE && !e->dirty)
 		return false;
@@ -395,37 +526,28 @@ static void s2_res_from_tlbe(struct s2_stage_res *r, struct s2_tlbe *e, uint64_t
 }
 
 /*
- * Translate @ipa by the space's stage 2: TLB levels in order, else a
- * walk (from the walk cache's deepest hit) and an inclusive fill.
+ * Probe the TLB levels in order for @idx; a hit that does not allow the
+ * access drops the address from every level and counts as a miss.  A
+ * hit is copied into the levels above it.  Return: the entry, or NULL.
  */
-static int s2_stage2(struct s2_hw *h, uint64_t ipa, enum s2_access acc, bool user, bool table,
-		     struct s2_stage_res *r)
+static struct s2_tlbe *s2_tlb_find(struct s2_hw *h, const struct s2_fmt_ops *f, uint64_t idx,
+				   enum s2_access acc, bool user)
 {
-	const struct s2_pgt *p = h->sp->s2;
-	const struct s2_fmt_ops *f = p->fmt;
 	struct s2_mmu *m = h->m;
-	unsigned levels = m ? m->cfg.tlb_levels : 0, l;
-	struct s2_tlbe *e = NULL;
-	uint64_t idx, tbl;
-	uint8_t perms;
-	bool uflag;
-	unsigned sz;
-	int rc;
+	unsigned levels = m->cfg.tlb_levels, l;
+	uint32_t vmid = h->sp->vmid;
+	struct s2_tlbe *e = NULL, copy;
 
-	if (!s2_ia_ok(p, ipa, &idx))
-		return s2_fault(h, f, S2_FAULT_TRANSLATION, f->arch_level(s2_root_sz(p), p->levels),
-				ipa, acc, table, 0, user);
 	for (l = 0; l < levels; l++) {
 		if (!m->has_tlb[l])
 			continue;
 		h->out->ev.tlb_probe[l]++;
-		e = s2_tlb_probe(m->tlb[l], idx, h->sp->vmid, m->szmask[l]);
+		e = s2_tlb_probe(m->tlb[l], idx, vmid, m->szmask[l]);
 		if (e && !s2_tlbe_allows(f, e, acc, user)) {
 			for (unsigned k = 0; k < levels; k++)
-				s2_tlb_drop(m->tlb[k], idx, h->sp->vmid);
-			e = NULL;
+				s2_tlb_drop(m->tlb[k], idx, vmid);
 			h->st->tlb_miss[l]++;
-			break;
+			return NULL;
 		}
 		if (e) {
 			h->st->tlb_hit[l]++;
@@ -433,32 +555,31 @@ static int s2_stage2(struct s2_hw *h, uint64_t ipa, enum s2_access acc, bool use
 		}
 		h->st->tlb_miss[l]++;
 	}
-	if (e) {
-		struct s2_tlbe copy = *e;
-		/* Fill the levels above the one that hit. */
-		for (unsigned k = 0; k < l; k++) {
-			struct tlb_key key = s2_key(idx, h->sp->vmid, copy.sz);
-			struct s2_tlbe *n = tlb_insert(m->tlb[k], &key);
-			if (n) {
-				*n = copy;
-				e = n;
-				m->szmask[k] |= (uint8_t)(1u << copy.sz);
-			}
+	if (!e || l == 0)
+		return e;
+	copy = *e;
+	for (unsigned k = 0; k < l; k++) {
+		struct tlb_key key = s2_key(idx, vmid, copy.sz);
+		struct s2_tlbe *n = tlb_insert(m->tlb[k], &key);
+		if (n) {
+			*n = copy;
+			e = n;
+			m->szmask[k] |= (uint8_t)(1u << copy.sz);
 		}
-		s2_res_from_tlbe(r, e, idx);
-		return 0;
 	}
-	sz = s2_pwc_start(h, 2, p, idx, &tbl, &perms, &uflag);
-	rc = s2_hw_walk(h, p, ipa, idx, sz, tbl, perms, uflag, acc, user, table, r);
-	if (rc)
-		return rc;
-	for (l = levels; l-- > 0;) {
+	return e;
+}
+
+/* Install the walk result @r in every TLB level (last level first); r->e = level 1's entry. */
+static void s2_tlb_fill(struct s2_mmu *m, uint32_t vmid, uint64_t idx, struct s2_stage_res *r)
+{
+	for (unsigned l = m->cfg.tlb_levels; l-- > 0;) {
 		struct tlb_key key;
 		struct s2_tlbe *n;
 
 		if (!m->has_tlb[l])
 			continue;
-		key = s2_key(idx, h->sp->vmid, r->sz);
+		key = s2_key(idx, vmid, r->sz);
 		n = tlb_insert(m->tlb[l], &key);
 		m->szmask[l] |= (uint8_t)(1u << r->sz);
 		n->base = r->pa & ~(s2_sz_bytes(r->sz) - 1);
@@ -467,6 +588,37 @@ static int s2_stage2(struct s2_hw *h, uint64_t ipa, enum s2_access acc, bool use
 		n->dirty = r->dirty;
 		r->e = n;
 	}
+}
+
+/*
+ * Translate @ipa by the space's stage 2: TLB levels in order, else a
+ * walk (from the walk cache's deepest hit) and an inclusive fill.
+ */
+static int s2_stage2(struct s2_hw *h, uint64_t ipa, enum s2_access acc, bool user, bool table,
+		     struct s2_stage_res *r)
+{
+	const struct s2_pgt *p = h->sp->s2;
+	bool tlb = h->m && h->m->any_tlb;
+	struct s2_walk wk;
+	uint64_t idx;
+	int rc;
+
+	if (!s2_ia_ok(p, ipa, &idx))
+		return s2_ia_fault(h, p, ipa, acc, user, table);
+	if (tlb) {
+		struct s2_tlbe *e = s2_tlb_find(h, p->fmt, idx, acc, user);
+		if (e) {
+			s2_res_from_tlbe(r, e, idx);
+			return 0;
+		}
+	}
+	s2_walk_init(&wk, h, p, ipa, idx, acc, user, table);
+	s2_pwc_start(h, 2, &wk);
+	rc = s2_hw_walk(h, &wk, r);
+	if (rc)
+		return rc;
+	if (tlb)
+		s2_tlb_fill(h->m, h->sp->vmid, idx, r);
 	return 0;
 }
 
@@ -493,8 +645,23 @@ static void s2_hw_init(struct s2_hw *h, struct s2_mmu *m, const struct s2_space 
 	h->st = m ? m->st : &s2_null_stats;
 	h->sp = sp;
 	h->req = req;
+	h->hook = sp->hook && sp->hook->check ? sp->hook : NULL;
 	h->out = out;
 	h->two_d = false;
+	h->pwc_on[0] = m && m->has_pwc[0];
+	h->pwc_on[1] = m && m->has_pwc[1];
+}
+
+static inline uint64_t s2_latency_of(const struct s2_timing *t, const struct s2_xlate *x)
+{
+	uint64_t c = x->mem_cycles + x->check_cycles;
+
+	for (unsigned l = 0; l < S2_TLB_MAX_LEVELS; l++)
+		c += (uint64_t)x->ev.tlb_probe[l] * t->tlb_hit[l];
+	c += (uint64_t)x->ev.ntlb_probe * t->ntlb_hit;
+	c += (uint64_t)x->ev.pwc_probe * t->pwc_hit;
+	c += (uint64_t)x->ev.walks * t->walk;
+	return c;
 }
 
 static int s2_hw_finish(struct s2_hw *h, int rc)
@@ -505,7 +672,7 @@ static int s2_hw_finish(struct s2_hw *h, int rc)
 		sim_hist_add(&h->st->walk_refs, out->refs);
 	else if (!rc)
 		out->tlb_hit = true;
-	out->cycles = h->m ? s2_latency(h->m->t, out) : out->mem_cycles + out->check_cycles;
+	out->cycles = h->m ? s2_latency_of(h->m->t, out) : out->mem_cycles + out->check_cycles;
 	return rc;
 }
 
@@ -514,6 +681,7 @@ int s2_translate(const struct s2_pgt *p, uint64_t ia, const struct s2_req *req,
 {
 	struct s2_space sp = { 0 };
 	struct s2_stage_res r;
+	struct s2_walk wk;
 	struct s2_hw h;
 	uint64_t idx;
 	int rc;
@@ -524,11 +692,12 @@ int s2_translate(const struct s2_pgt *p, uint64_t ia, const struct s2_req *req,
 		sp.s2 = (struct s2_pgt *)p;
 	s2_hw_init(&h, NULL, &sp, req, out);
 	if (!s2_ia_ok(p, ia, &idx))
-		return s2_hw_finish(&h, s2_fault(&h, p->fmt, S2_FAULT_TRANSLATION,
-					 p->fmt->arch_level(s2_root_sz(p), p->levels), ia, req->acc,
-					 false, 0, req->user));
-	rc = s2_hw_walk(&h, p, ia, idx, s2_root_sz(p), p->root, S2_PERM_ALL, true, req->acc,
-			req->user, false, &r);
+		return s2_hw_finish(&h, s2_ia_fault(&h, p, ia, req->acc, req->user, false));
+	s2_walk_init(&wk, &h, p, ia, idx, req->acc, req->user, false);
+	wk.w = (struct s2_walk_pos){
+		.table = p->root, .sz = s2_root_sz(p), .perms = S2_PERM_ALL, .user = true,
+	};
+	rc = s2_hw_walk(&h, &wk, &r);
 	if (!rc) {
 		out->pa = r.pa;
 		out->size = s2_sz_bytes(r.sz);
@@ -562,34 +731,48 @@ int s2_mmu_translate(struct s2_mmu *m, const struct s2_space *sp, uint64_t ipa,
 	return s2_hw_finish(&h, rc);
 }
 
+/* Does nested-TLB entry @e still allow the access of @req (stage 1, stage 2, dirty)? */
+static bool s2_ntlb_allows(const struct s2_hw *h, const struct s2_fmt_ops *f1,
+			   const struct s2_fmt_ops *f2, const struct s2_tlbe *e)
+{
+	const struct s2_req *req = h->req;
+	bool s1_ok;
+
+	if (req->policy && req->policy->perm_ok) {
+		struct s2_pte leaf = {
+			.type = S2_PTE_LEAF, .addr = e->ipa,
+			.prot = { .perms = e->s1_perms, .user = e->s1_user, .c = e->c },
+		};
+		s1_ok = req->policy->perm_ok(req->policy->arg, &leaf, req->acc);
+	} else {
+		s1_ok = s2_perm_ok(f1, e->s1_perms, e->s1_user, req->acc, req->user);
+	}
+	return s1_ok && s2_perm_ok(f2, e->perms, true, req->acc, e->s1_user) &&
+	       !(req->acc == S2_ACC_WRITE && !e->dirty);
+}
+
 static int s2_xlate_2d(struct s2_mmu *m, const struct s2_space *sp, uint64_t va,
 		       const struct s2_req *req, struct s2_xlate *out)
 {
 	const struct s2_pgt *p1 = sp->s1;
-	const struct s2_fmt_ops *f1 = p1->fmt;
-	const struct s2_fmt_ops *f2 = s2_pgt_fmt(sp->s2);
 	struct s2_stage_res r1, r2;
 	struct s2_tlbe *e = NULL;
+	struct s2_walk wk;
 	struct s2_hw h;
-	uint64_t vidx, tbl;
-	uint8_t perms;
-	bool uflag, c;
+	uint64_t vidx;
 	unsigned sz;
+	bool c;
 	int rc;
 
 	s2_hw_init(&h, m, sp, req, out);
 	h.two_d = true;
 	h.st->xlates_2d++;
 	if (!s2_ia_ok(p1, va, &vidx))
-		return s2_hw_finish(&h, s2_fault(&h, f1, S2_FAULT_TRANSLATION,
-					 f1->arch_level(s2_root_sz(p1), p1->levels), va, req->acc,
-					 false, 0, req->user));
+		return s2_hw_finish(&h, s2_ia_fault(&h, p1, va, req->acc, req->user, false));
 	if (m && m->has_ntlb) {
 		out->ev.ntlb_probe++;
 		e = s2_tlb_probe(m->ntlb, vidx, sp->vmid, m->nszmask);
-		if (e && (!s2_perm_ok(f1, e->s1_perms, e->s1_user, req->acc, req->user) ||
-			  !s2_perm_ok(f2, e->perms, true, req->acc, e->s1_user) ||
-			  (req->acc == S2_ACC_WRITE && !e->dirty))) {
+		if (e && !s2_ntlb_allows(&h, p1->fmt, s2_pgt_fmt(sp->s2), e)) {
 			s2_tlb_drop(m->ntlb, vidx, sp->vmid);
 			e = NULL;
 		}
@@ -613,8 +796,9 @@ static int s2_xlate_2d(struct s2_mmu *m, const struct s2_space *sp, uint64_t va,
 			out->fault.va = va;
 		return s2_hw_finish(&h, rc);
 	}
-	sz = s2_pwc_start(&h, 1, p1, vidx, &tbl, &perms, &uflag);
-	rc = s2_hw_walk(&h, p1, va, vidx, sz, tbl, perms, uflag, req->acc, req->user, false, &r1);
+	s2_walk_init(&wk, &h, p1, va, vidx, req->acc, req->user, false);
+	s2_pwc_start(&h, 1, &wk);
+	rc = s2_hw_walk(&h, &wk, &r1);
 	if (rc)
 		goto out_fault;
 	out->ipa = r1.pa;
@@ -655,27 +839,24 @@ out_fault:
 	return s2_hw_finish(&h, rc);
 }
 
-/* Stage-1 only (no stage 2): table addresses are physical. */
+/* Stage-1 only (no stage 2): table addresses are physical, or go through the table's table_pa. */
 static int s2_xlate_1d(struct s2_mmu *m, const struct s2_space *sp, uint64_t va,
 		       const struct s2_req *req, struct s2_xlate *out)
 {
 	const struct s2_pgt *p1 = sp->s1;
 	struct s2_stage_res r;
+	struct s2_walk wk;
 	struct s2_hw h;
-	uint64_t vidx, tbl;
-	uint8_t perms;
-	bool uflag;
-	unsigned sz;
+	uint64_t vidx;
 	int rc;
 
 	s2_hw_init(&h, m, sp, req, out);
 	h.st->xlates++;
 	if (!s2_ia_ok(p1, va, &vidx))
-		return s2_hw_finish(&h, s2_fault(&h, p1->fmt, S2_FAULT_TRANSLATION,
-					 p1->fmt->arch_level(s2_root_sz(p1), p1->levels), va,
-					 req->acc, false, 0, req->user));
-	sz = s2_pwc_start(&h, 1, p1, vidx, &tbl, &perms, &uflag);
-	rc = s2_hw_walk(&h, p1, va, vidx, sz, tbl, perms, uflag, req->acc, req->user, false, &r);
+		return s2_hw_finish(&h, s2_ia_fault(&h, p1, va, req->acc, req->user, false));
+	s2_walk_init(&wk, &h, p1, va, vidx, req->acc, req->user, false);
+	s2_pwc_start(&h, 1, &wk);
+	rc = s2_hw_walk(&h, &wk, &r);
 	if (!rc) {
 		out->pa = r.pa;
 		out->ipa = r.pa;
@@ -707,14 +888,7 @@ int s2_translate_2d(const struct s2_space *sp, uint64_t va, const struct s2_req 
 
 uint64_t s2_latency(const struct s2_timing *t, const struct s2_xlate *x)
 {
-	uint64_t c = x->mem_cycles + x->check_cycles;
-
-	for (unsigned l = 0; l < S2_TLB_MAX_LEVELS; l++)
-		c += (uint64_t)x->ev.tlb_probe[l] * t->tlb_hit[l];
-	c += (uint64_t)x->ev.ntlb_probe * t->ntlb_hit;
-	c += (uint64_t)x->ev.pwc_probe * t->pwc_hit;
-	c += (uint64_t)x->ev.walks * t->walk;
-	return c;
+	return s2_latency_of(t, x);
 }
 
 /* ------------------------------------------------------------------ */
@@ -754,8 +928,10 @@ struct s2_mmu *s2_mmu_new(const struct s2_mmu_cfg *cfg, const struct s2_timing *
 		s2_mmu_free(m);
 		return NULL;
 	}
-	for (unsigned l = 0; l < cfg->tlb_levels; l++)
+	for (unsigned l = 0; l < cfg->tlb_levels; l++) {
 		m->has_tlb[l] = cfg->tlb[l].ways != 0;
+		m->any_tlb |= m->has_tlb[l];
+	}
 	m->has_ntlb = cfg->ntlb.ways != 0;
 	m->has_pwc[0] = cfg->pwc_s1.ways != 0;
 	m->has_pwc[1] = cfg->pwc_s2.ways != 0;

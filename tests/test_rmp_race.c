@@ -382,3 +382,59 @@ Test(rmp_race, deterministic_replay)
 	}
 	cr_assert_eq(sum[0], sum[1]);
 }
+
+/* Shared -> shared RMPUPDATE of @spa by @agent at @now: a lock, no owner change. */
+static uint64_t lock_page_at(struct rmp *r, uint64_t spa, int agent, uint64_t now)
+{
+	struct rmp_who w = who_at(now, agent);
+	struct rmp_result res;
+	struct rmp_update_in sh = { 0 };
+
+	cr_assert_eq(rmp_update(r, &w, spa, &sh, &res), RMP_RC_SUCCESS);
+	return res.latency + w.mem_cycles;
+}
+
+/*
+ * Lock records are filtered by bucket (2M region number modulo 256): a lock
+ * in another region of the same bucket is not seen, one in the region is,
+ * also after another record of the bucket has been dropped (65536 cycles
+ * after it expired).  1 GiB of memory: region R and R + 256 both exist.
+ */
+Test(rmp_race, lock_filter_buckets)
+{
+	const uint64_t R = B2M, ALIAS = B2M + 256 * SIM_SZ_2M, NEXT = B2M + SIM_SZ_2M;
+	struct sim_mem *m = sim_mem_new(1ull << 30, MEM_LAT);
+	struct sim_err err = { "" };
+	struct rmp_config cfg;
+	struct rmp *r;
+	struct rmp_fault f;
+	struct rmp_who w;
+	uint64_t win, win1, t1;
+
+	rmp_config_default(&cfg);
+	r = rmp_new(m, &cfg, &err);
+	cr_assert_not_null(r, "rmp_new: %s", err.msg);
+	win = lock_page_at(r, ALIAS + 0x1000, 0, T0);
+	w = who_at(T0 + 1, 1);
+	cr_assert_eq(rmp_check_host(r, &w, R, true, SIM_SZ_2M, &f), RMP_FAULT_NONE, "same bucket");
+	cr_assert_eq(rmp_check_host(r, &w, NEXT, true, SIM_SZ_2M, &f), RMP_FAULT_NONE, "other bucket");
+	cr_assert_eq(rmp_check_host(r, &w, ALIAS, true, SIM_SZ_2M, &f), RMP_FAULT_PF);
+	cr_assert(f.spurious);
+
+	/* This lock on R drops the ALIAS record (expired 65536 cycles ago). */
+	t1 = T0 + win + 65536;
+	win1 = lock_page_at(r, P4K, 0, t1);
+	w = who_at(T0 + 1, 1);
+	cr_assert_eq(rmp_check_host(r, &w, ALIAS, true, SIM_SZ_2M, &f), RMP_FAULT_NONE, "dropped");
+	w = who_at(t1 + 1, 1);
+	cr_assert_eq(rmp_check_host(r, &w, ALIAS, true, SIM_SZ_2M, &f), RMP_FAULT_NONE);
+	cr_assert_eq(rmp_check_host(r, &w, R + 0x5000, true, SIM_SZ_4K, &f), RMP_FAULT_NONE);
+	cr_assert_eq(rmp_check_host(r, &w, R, true, SIM_SZ_2M, &f), RMP_FAULT_PF);
+	cr_assert(f.spurious);
+	cr_assert_eq(rmp_check_host(r, &w, P4K, true, SIM_SZ_4K, &f), RMP_FAULT_PF);
+	cr_assert(f.spurious);
+	w = who_at(t1 + win1, 1);
+	cr_assert_eq(rmp_check_host(r, &w, R, true, SIM_SZ_2M, &f), RMP_FAULT_NONE, "expired");
+	cr_assert_eq(rmp_counters(r)->spurious_faults, 3);
+	rmp_test_free(r, m);
+}
