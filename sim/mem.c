@@ -116,15 +116,44 @@ static void *node_new(void)
 	return p;
 }
 
+/* Read-only stand-in for every never-written frame (kept in the frame cache). */
+static const uint8_t zero_frame[SIM_PAGE_SIZE];
+
+static uint8_t *frame_slow(struct sim_mem *m, uint64_t fn, bool alloc);
+
 /* The frame holding frame number @fn, or NULL if never written (and !alloc). */
-static uint8_t *frame(struct sim_mem *m, uint64_t fn, bool alloc)
+static inline uint8_t *frame(struct sim_mem *m, uint64_t fn, bool alloc)
+{
+	unsigned c = (unsigned)(fn & (FC_SIZE - 1));
+
+	if (m->fc_fn[c] == fn + 1 && m->fc_ptr[c] != zero_frame)
+		return m->fc_ptr[c];
+	return frame_slow(m, fn, alloc);
+}
+
+/* For reads: the frame, or zero_frame if never written (cached too). */
+static inline const uint8_t *frame_rd(struct sim_mem *m, uint64_t fn)
+{
+	unsigned c = (unsigned)(fn & (FC_SIZE - 1));
+	const uint8_t *f;
+
+	if (m->fc_fn[c] == fn + 1)
+		return m->fc_ptr[c];
+	f = frame_slow(m, fn, false);
+	if (!f) {
+		m->fc_fn[c] = fn + 1;
+		m->fc_ptr[c] = (uint8_t *)zero_frame;
+		f = zero_frame;
+	}
+	return f;
+}
+
+static uint8_t *frame_slow(struct sim_mem *m, uint64_t fn, bool alloc)
 {
 	unsigned c = (unsigned)(fn & (FC_SIZE - 1));
 	struct mem_node **pn1, *n1, *n2, *n3;
 	uint8_t *f;
 
-	if (m->fc_fn[c] == fn + 1)
-		return m->fc_ptr[c];
 	pn1 = &m->l0[fn >> (3 * LX_BITS)];
 	if (!(n1 = *pn1)) {
 		if (!alloc)
@@ -233,7 +262,16 @@ void sim_mem_poke64(struct sim_mem *m, uint64_t pa, uint64_t val)
 uint32_t sim_mem_read(struct sim_mem *m, int agent, enum sim_mem_src src, uint64_t pa,
 		      void *dst, uint32_t len)
 {
-	sim_mem_peek(m, pa, dst, len);
+	/* Fast path: within one frame (every RMP entry, PTE, aligned load). */
+	if (pa < SIM_PA_LIMIT && (pa & (SIM_PAGE_SIZE - 1)) + len <= SIM_PAGE_SIZE) {
+		const uint8_t *p = frame_rd(m, pa >> SIM_PAGE_SHIFT) + (pa & (SIM_PAGE_SIZE - 1));
+
+		if (len == 16)          /* an RMP entry: constant-size copy, no libc call */
+			memcpy(dst, p, 16);
+		else
+			memcpy(dst, p, len);
+	} else
+		sim_mem_peek(m, pa, dst, len);
 	return m->timing.access(m->timing.arg, agent, src, pa, len, false);
 }
 

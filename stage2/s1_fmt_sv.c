@@ -108,48 +108,72 @@ static uint64_t sv_mk_invalid(uint8_t owner)
 	return (uint64_t)owner << SV_OWNER_SHIFT;
 }
 
-static void sv_decode(uint64_t raw, unsigned sz, struct s2_pte *out)
+/* The walker's part of decode: type, address, permissions, U, A. */
+static inline struct s2_wpte sv_wpte(uint64_t raw, unsigned sz)
 {
-	*out = (struct s2_pte){ 0 };
-	if (!(raw & SV_V)) {
-		out->type = S2_PTE_INVALID;
-		out->owner = (uint8_t)(raw >> SV_OWNER_SHIFT);
-		return;
-	}
+	struct s2_wpte e = { .type = S2_PTE_INVALID };
+
+	if (!(raw & SV_V))
+		return e;
 	if ((raw & SV_W) && !(raw & SV_R)) {
-		out->type = S2_PTE_RESERVED;
-		return;
+		e.type = S2_PTE_RESERVED;
+		return e;
 	}
 	if (!(raw & (SV_R | SV_W | SV_X))) {
 		if (sz == S2_SZ_4K) {
-			out->type = S2_PTE_RESERVED;
-			return;
+			e.type = S2_PTE_RESERVED;
+			return e;
 		}
-		out->type = S2_PTE_TABLE;
-		out->addr = sv_pte_to_pa(raw);
-		out->prot.perms = S2_PERM_ALL;
-		out->prot.user = true;
-		out->accessed = true;
-		out->dirty = true;
-		return;
+		e.type = S2_PTE_TABLE;
+		e.addr = sv_pte_to_pa(raw);
+		e.perms = S2_PERM_ALL;
+		e.user = true;
+		e.accessed = true;
+		return e;
 	}
-	out->addr = sv_pte_to_pa(raw);
+	e.addr = sv_pte_to_pa(raw);
 	/* A misaligned superpage is a page fault. */
-	if (out->addr & (s2_sz_bytes(sz) - 1)) {
-		out->type = S2_PTE_RESERVED;
-		return;
+	if (e.addr & (s2_sz_bytes(sz) - 1)) {
+		e.type = S2_PTE_RESERVED;
+		return e;
 	}
-	out->type = S2_PTE_LEAF;
-	out->prot.perms = ((raw & SV_R) ? S2_PERM_R : 0) | ((raw & SV_W) ? S2_PERM_W : 0) |
-			  ((raw & SV_X) ? S2_PERM_X : 0);
-	out->prot.user = (raw & SV_U) != 0;
-	out->prot.global = (raw & SV_G) != 0;
-	out->prot.c = (raw & SV_C) != 0;
-	out->prot.sw = (raw & SV_SW) ? 1 : 0;
-	out->prot.memtype = (raw & SV_PBMT_MASK) == SV_PBMT_IO ? S2_MT_DEVICE : S2_MT_NORMAL;
-	out->accessed = (raw & SV_A) != 0;
-	out->dirty = (raw & SV_D) != 0;
-	out->prot.ad_clear = !out->accessed;
+	e.type = S2_PTE_LEAF;
+	e.perms = ((raw & SV_R) ? S2_PERM_R : 0) | ((raw & SV_W) ? S2_PERM_W : 0) |
+		  ((raw & SV_X) ? S2_PERM_X : 0);
+	e.user = (raw & SV_U) != 0;
+	e.accessed = (raw & SV_A) != 0;
+	return e;
+}
+
+static void sv_walk_decode(uint64_t raw, unsigned sz, struct s2_wpte *out)
+{
+	*out = sv_wpte(raw, sz);
+}
+
+static void sv_decode(uint64_t raw, unsigned sz, struct s2_pte *out)
+{
+	struct s2_wpte e = sv_wpte(raw, sz);
+
+	*out = (struct s2_pte){
+		.type = (enum s2_pte_type)e.type, .addr = e.addr,
+		.prot = { .perms = e.perms, .user = e.user }, .accessed = e.accessed,
+	};
+	switch (e.type) {
+	case S2_PTE_INVALID:
+		out->owner = (uint8_t)(raw >> SV_OWNER_SHIFT);
+		break;
+	case S2_PTE_TABLE:
+		out->dirty = true;
+		break;
+	case S2_PTE_LEAF:
+		out->prot.global = (raw & SV_G) != 0;
+		out->prot.c = (raw & SV_C) != 0;
+		out->prot.sw = (raw & SV_SW) ? 1 : 0;
+		out->prot.memtype = (raw & SV_PBMT_MASK) == SV_PBMT_IO ? S2_MT_DEVICE : S2_MT_NORMAL;
+		out->dirty = (raw & SV_D) != 0;
+		out->prot.ad_clear = !e.accessed;
+		break;
+	}
 }
 
 static uint64_t sv_set_ad(uint64_t raw, bool write)
@@ -182,6 +206,7 @@ const struct s2_fmt_ops s1_fmt_sv39 = {
 	.mk_leaf = sv39_mk_leaf,
 	.mk_invalid = sv_mk_invalid,
 	.decode = sv_decode,
+	.walk_decode = sv_walk_decode,
 	.set_ad = sv_set_ad,
 	.fault_code = sv_fault_code,
 };
@@ -203,6 +228,7 @@ const struct s2_fmt_ops s1_fmt_sv48 = {
 	.mk_leaf = sv48_mk_leaf,
 	.mk_invalid = sv_mk_invalid,
 	.decode = sv_decode,
+	.walk_decode = sv_walk_decode,
 	.set_ad = sv_set_ad,
 	.fault_code = sv_fault_code,
 };

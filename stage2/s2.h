@@ -146,6 +146,19 @@ struct s2_pte {
 	uint8_t owner;        /* INVALID: annotated owner id (0 = none) */
 };
 
+/*
+ * The part of an entry a hardware walk needs at every level: the same
+ * values as the struct s2_pte fields of the same names (decode() is
+ * built on walk_decode()); a quarter of the stores of a full decode.
+ */
+struct s2_wpte {
+	uint64_t addr;        /* s2_pte.addr */
+	uint8_t type;         /* s2_pte.type (enum s2_pte_type) */
+	uint8_t perms;        /* s2_pte.prot.perms */
+	bool user;            /* s2_pte.prot.user */
+	bool accessed;        /* s2_pte.accessed */
+};
+
 /* ------------------------------------------------------------------ */
 /* Formats                                                             */
 /* ------------------------------------------------------------------ */
@@ -166,7 +179,7 @@ enum s2_fault_type {
 	S2_FAULT_TRANSLATION,   /* no valid entry (or a reserved encoding) */
 	S2_FAULT_PERMISSION,    /* the entry does not grant the access */
 	S2_FAULT_ACCESS,        /* arm64 access flag clear (AF=0) */
-	S2_FAULT_CHECK,         /* the caller's check hook refused (the RMP check) */
+	S2_FAULT_CHECK,         /* a caller's hook refused: the check (RMP) or a table_pa */
 	S2_FAULT_TYPE_COUNT
 };
 
@@ -250,6 +263,8 @@ struct s2_fmt_ops {
 	uint64_t (*mk_invalid)(uint8_t owner);
 	/* Decode @raw found at size class @sz. */
 	void (*decode)(uint64_t raw, unsigned sz, struct s2_pte *out);
+	/* The fields of decode() every walk step needs (hardware walks call it per entry). */
+	void (*walk_decode)(uint64_t raw, unsigned sz, struct s2_wpte *out);
 	/* @raw with the accessed flag (and dirty if @write) set: the hardware A/D update. */
 	uint64_t (*set_ad)(uint64_t raw, bool write);
 	/*
@@ -322,7 +337,7 @@ struct s2_pgt *s2_pgt_new(const struct s2_fmt_ops *fmt, unsigned levels, struct 
  * nothing is allocated, zeroed or read.  Management operations work on
  * it as on any table (new pages from @mm).  @mm may be NULL.
  * Return: the table, or NULL with *@rc = S2_ERR_INVAL (bad levels or
- * format), S2_ERR_ALIGN (root not 4K aligned).
+ * format, root S2_NO_PAGE), S2_ERR_ALIGN (root not 4K aligned).
  */
 struct s2_pgt *s2_pgt_attach(const struct s2_fmt_ops *fmt, unsigned levels, struct sim_mem *mem,
 			     uint64_t root, const struct s2_mm_ops *mm, void *mm_arg, int *rc);
@@ -478,10 +493,10 @@ int s2_annotate(struct s2_pgt *p, uint64_t ia, uint64_t size, uint8_t owner);
 
 /*
  * A caller's permission policy for stage-1 leaves, for architectures
- * whose rules the format's own check (s2_perm_ok: the page must be a
- * user page for user accesses, R/W/X, and supervisor accesses to user
- * pages fault on RISC-V) does not express: x86 CR0.WP, CR4.SMEP and
- * CR4.SMAP, RISC-V SUM and MXR.
+ * whose rules the format's own check (a user access needs a user page;
+ * R, W, or X by privilege; on RISC-V a supervisor access to a user page
+ * faults) does not express: x86 CR0.WP, CR4.SMEP and CR4.SMAP, RISC-V
+ * SUM and MXR.
  *
  * perm_ok is called instead of the format's check on every stage-1 leaf
  * of the access (a walk's leaf, or a nested-TLB hit) with @leaf's
@@ -581,9 +596,12 @@ uint64_t s2_latency(const struct s2_timing *t, const struct s2_xlate *x);
 
 /*
  * Translate @ia through @p alone: no TLB, no walk cache, no check hook
- * (for IOMMU tables and tests).  Table reads are timed memory reads from
- * req->agent with source req->src.  Fills @out (out->cycles = memory
- * cycles only; add your own probe costs).
+ * (IOMMU tables, a CPU's guest stage 1 attached at its root, tests).
+ * Table reads are timed memory reads from req->agent with source
+ * req->src, each entry reached through p's mm->table_pa if it has one.
+ * Fills @out (out->cycles = memory cycles only; add your own probe
+ * costs); out->mem_cycles and out->refs are kept up to date during the
+ * walk, so a table_pa hook may read how far the walk got.
  * Return: S2_FAULT_NONE or the fault type (details in out->fault).
  */
 int s2_translate(const struct s2_pgt *p, uint64_t ia, const struct s2_req *req,

@@ -82,42 +82,66 @@ static uint64_t a64_mk_invalid(uint8_t owner)
 	return (uint64_t)owner << A64_OWNER_SHIFT;
 }
 
-static void a64_decode(uint64_t raw, unsigned sz, struct s2_pte *out)
+/* The walker's part of decode: type, address, permissions, user, AF. */
+static inline struct s2_wpte a64_wpte(uint64_t raw, unsigned sz)
 {
-	*out = (struct s2_pte){ 0 };
-	if (!(raw & A64_VALID)) {
-		out->type = S2_PTE_INVALID;
-		out->owner = (uint8_t)(raw >> A64_OWNER_SHIFT);
-		return;
-	}
+	struct s2_wpte e = { .type = S2_PTE_INVALID };
+
+	if (!(raw & A64_VALID))
+		return e;
 	if (sz > S2_SZ_4K && (raw & A64_TABLE)) {
-		out->type = S2_PTE_TABLE;
-		out->addr = raw & A64_OA_MASK;
-		out->prot.perms = S2_PERM_ALL;
-		out->prot.user = true;
-		out->accessed = true;
-		out->dirty = true;
-		return;
+		e.type = S2_PTE_TABLE;
+		e.addr = raw & A64_OA_MASK;
+		e.perms = S2_PERM_ALL;
+		e.user = true;
+		e.accessed = true;
+		return e;
 	}
 	/* Level-3 descriptor with bit 1 clear, or a block at level 0: reserved. */
 	if ((sz == S2_SZ_4K && !(raw & A64_TABLE)) || sz > S2_SZ_1G) {
-		out->type = S2_PTE_RESERVED;
-		return;
+		e.type = S2_PTE_RESERVED;
+		return e;
 	}
-	out->type = S2_PTE_LEAF;
-	out->addr = raw & A64_OA_MASK & ~(s2_sz_bytes(sz) - 1);
+	e.type = S2_PTE_LEAF;
+	e.addr = raw & A64_OA_MASK & ~(s2_sz_bytes(sz) - 1);
 	if (raw & A64_S2AP_R)
-		out->prot.perms |= S2_PERM_R;
+		e.perms |= S2_PERM_R;
 	if (raw & A64_S2AP_W)
-		out->prot.perms |= S2_PERM_W;
-	out->prot.perms |= a64_xn_perms(raw >> A64_XN_SHIFT);
-	out->prot.memtype = ((raw >> A64_ATTR_SHIFT) & 0xF) == A64_ATTR_DEVICE ?
-		S2_MT_DEVICE : S2_MT_NORMAL;
-	out->prot.sw = (uint8_t)((raw >> A64_SW_SHIFT) & 0xF);
-	out->prot.user = true;
-	out->accessed = (raw & A64_AF) != 0;
-	out->prot.ad_clear = !out->accessed;
-	out->dirty = true;   /* no DBM: writes are governed by S2AP alone */
+		e.perms |= S2_PERM_W;
+	e.perms |= a64_xn_perms(raw >> A64_XN_SHIFT);
+	e.user = true;
+	e.accessed = (raw & A64_AF) != 0;
+	return e;
+}
+
+static void a64_walk_decode(uint64_t raw, unsigned sz, struct s2_wpte *out)
+{
+	*out = a64_wpte(raw, sz);
+}
+
+static void a64_decode(uint64_t raw, unsigned sz, struct s2_pte *out)
+{
+	struct s2_wpte e = a64_wpte(raw, sz);
+
+	*out = (struct s2_pte){
+		.type = (enum s2_pte_type)e.type, .addr = e.addr,
+		.prot = { .perms = e.perms, .user = e.user }, .accessed = e.accessed,
+	};
+	switch (e.type) {
+	case S2_PTE_INVALID:
+		out->owner = (uint8_t)(raw >> A64_OWNER_SHIFT);
+		break;
+	case S2_PTE_TABLE:
+		out->dirty = true;
+		break;
+	case S2_PTE_LEAF:
+		out->prot.memtype = ((raw >> A64_ATTR_SHIFT) & 0xF) == A64_ATTR_DEVICE ?
+			S2_MT_DEVICE : S2_MT_NORMAL;
+		out->prot.sw = (uint8_t)((raw >> A64_SW_SHIFT) & 0xF);
+		out->prot.ad_clear = !e.accessed;
+		out->dirty = true;   /* no DBM: writes are governed by S2AP alone */
+		break;
+	}
 }
 
 static uint64_t a64_set_ad(uint64_t raw, bool write)
@@ -167,6 +191,7 @@ const struct s2_fmt_ops s2_fmt_arm64 = {
 	.mk_leaf = a64_mk_leaf,
 	.mk_invalid = a64_mk_invalid,
 	.decode = a64_decode,
+	.walk_decode = a64_walk_decode,
 	.set_ad = a64_set_ad,
 	.fault_code = a64_fault_code,
 };

@@ -77,45 +77,63 @@ static uint64_t ept_mk_invalid(uint8_t owner)
 	return (uint64_t)owner << EPT_OWNER_SHIFT;
 }
 
-static void ept_decode(uint64_t raw, unsigned sz, struct s2_pte *out)
+/* The walker's part of decode: type, address, permissions, A. */
+static inline struct s2_wpte ept_wpte(uint64_t raw, unsigned sz)
 {
+	struct s2_wpte e = { .type = S2_PTE_INVALID };
 	uint64_t mt;
 
-	*out = (struct s2_pte){ 0 };
-	if (!(raw & EPT_PRESENT)) {
-		out->type = S2_PTE_INVALID;
-		out->owner = (uint8_t)(raw >> EPT_OWNER_SHIFT);
-		return;
-	}
+	if (!(raw & EPT_PRESENT))
+		return e;
 	if ((raw & EPT_W) && !(raw & EPT_R)) {
-		out->type = S2_PTE_RESERVED;
-		return;
+		e.type = S2_PTE_RESERVED;
+		return e;
 	}
-	out->prot.perms = ((raw & EPT_R) ? S2_PERM_R : 0) | ((raw & EPT_W) ? S2_PERM_W : 0) |
-			  ((raw & EPT_XS) ? S2_PERM_XS : 0) | ((raw & EPT_XU) ? S2_PERM_XU : 0);
-	out->prot.user = true;
-	out->accessed = (raw & EPT_A) != 0;
+	e.perms = ((raw & EPT_R) ? S2_PERM_R : 0) | ((raw & EPT_W) ? S2_PERM_W : 0) |
+		  ((raw & EPT_XS) ? S2_PERM_XS : 0) | ((raw & EPT_XU) ? S2_PERM_XU : 0);
+	e.user = true;
+	e.accessed = (raw & EPT_A) != 0;
 	if (sz == S2_SZ_4K || ((raw & EPT_PS) && sz <= S2_SZ_1G)) {
 		mt = (raw >> EPT_MT_SHIFT) & 7;
 		if (mt == 2 || mt == 3 || mt == 7) {
-			out->type = S2_PTE_RESERVED;
-			return;
+			e.type = S2_PTE_RESERVED;
+			return e;
 		}
-		out->type = S2_PTE_LEAF;
-		out->addr = raw & EPT_ADDR_MASK & ~(s2_sz_bytes(sz) - 1);
-		out->dirty = (raw & EPT_D) != 0;
-		out->prot.memtype = mt == EPT_MT_WB ? S2_MT_NORMAL : S2_MT_DEVICE;
-		out->prot.sw = (uint8_t)((raw >> EPT_SW_SHIFT) & 0xF);
-		out->prot.suppress_ve = (raw & EPT_SVE) != 0;
-		out->prot.ad_clear = !out->accessed;
-		return;
+		e.type = S2_PTE_LEAF;
+		e.addr = raw & EPT_ADDR_MASK & ~(s2_sz_bytes(sz) - 1);
+		return e;
 	}
 	if (raw & EPT_PS) {
-		out->type = S2_PTE_RESERVED;
-		return;
+		e.type = S2_PTE_RESERVED;
+		return e;
 	}
-	out->type = S2_PTE_TABLE;
-	out->addr = raw & EPT_ADDR_MASK;
+	e.type = S2_PTE_TABLE;
+	e.addr = raw & EPT_ADDR_MASK;
+	return e;
+}
+
+static void ept_walk_decode(uint64_t raw, unsigned sz, struct s2_wpte *out)
+{
+	*out = ept_wpte(raw, sz);
+}
+
+static void ept_decode(uint64_t raw, unsigned sz, struct s2_pte *out)
+{
+	struct s2_wpte e = ept_wpte(raw, sz);
+
+	*out = (struct s2_pte){
+		.type = (enum s2_pte_type)e.type, .addr = e.addr,
+		.prot = { .perms = e.perms, .user = e.user }, .accessed = e.accessed,
+	};
+	if (e.type == S2_PTE_INVALID) {
+		out->owner = (uint8_t)(raw >> EPT_OWNER_SHIFT);
+	} else if (e.type == S2_PTE_LEAF) {
+		out->dirty = (raw & EPT_D) != 0;
+		out->prot.memtype = ((raw >> EPT_MT_SHIFT) & 7) == EPT_MT_WB ? S2_MT_NORMAL : S2_MT_DEVICE;
+		out->prot.sw = (uint8_t)((raw >> EPT_SW_SHIFT) & 0xF);
+		out->prot.suppress_ve = (raw & EPT_SVE) != 0;
+		out->prot.ad_clear = !e.accessed;
+	}
 }
 
 static uint64_t ept_set_ad(uint64_t raw, bool write)
@@ -174,6 +192,7 @@ const struct s2_fmt_ops s2_fmt_ept = {
 	.mk_leaf = ept_mk_leaf,
 	.mk_invalid = ept_mk_invalid,
 	.decode = ept_decode,
+	.walk_decode = ept_walk_decode,
 	.set_ad = ept_set_ad,
 	.fault_code = ept_fault_code,
 };

@@ -103,50 +103,52 @@ static uint64_t x86_mk_invalid(uint8_t owner)
 }
 
 /*
- * Decode: every field of @out is written once (the walker decodes every
- * entry it reads, so this is on the hot path of a 2D walk); inline so
- * that NPT and stage 1 each get their own copy with the constants folded.
+ * The walker's part of decode (type, address, permissions, U/S, A); inline
+ * so that NPT and stage 1 each get their own copy with the mask folded.
  */
+static inline void x86_walk_decode(uint64_t raw, unsigned sz, struct s2_wpte *e,
+				   uint64_t addr_mask)
+{
+	if (!(raw & X86_P)) {
+		*e = (struct s2_wpte){ .type = S2_PTE_INVALID };
+		return;
+	}
+	e->perms = S2_PERM_R | ((raw & X86_RW) ? S2_PERM_W : 0) | ((raw & X86_NX) ? 0 : S2_PERM_X);
+	e->user = (raw & X86_US) != 0;
+	e->accessed = (raw & X86_A) != 0;
+	if (sz == S2_SZ_4K || ((raw & X86_PS) && sz <= S2_SZ_1G)) {
+		e->type = S2_PTE_LEAF;
+		e->addr = raw & addr_mask & ~(s2_sz_bytes(sz) - 1);
+	} else if (raw & X86_PS) {   /* PS in a PML4E */
+		e->type = S2_PTE_RESERVED;
+		e->addr = 0;
+	} else {
+		e->type = S2_PTE_TABLE;
+		e->addr = raw & addr_mask;
+	}
+}
+
 static inline void x86_decode(uint64_t raw, unsigned sz, struct s2_pte *out, uint64_t addr_mask,
 			      bool stage1)
 {
-	uint8_t perms;
-	bool user, accessed;
+	struct s2_wpte e;
 
-	if (!(raw & X86_P)) {
-		*out = (struct s2_pte){
-			.type = S2_PTE_INVALID, .owner = (uint8_t)(raw >> X86_OWNER_SHIFT),
-		};
-		return;
-	}
-	perms = S2_PERM_R | ((raw & X86_RW) ? S2_PERM_W : 0) | ((raw & X86_NX) ? 0 : S2_PERM_X);
-	user = (raw & X86_US) != 0;
-	accessed = (raw & X86_A) != 0;
-	if (sz == S2_SZ_4K || ((raw & X86_PS) && sz <= S2_SZ_1G)) {
-		*out = (struct s2_pte){
-			.type = S2_PTE_LEAF,
-			.addr = raw & addr_mask & ~(s2_sz_bytes(sz) - 1),
-			.prot = {
-				.perms = perms,
-				.memtype = (raw & X86_PCD) ? S2_MT_DEVICE : S2_MT_NORMAL,
-				.sw = (uint8_t)((raw >> X86_SW_SHIFT) & 0xF),
-				.user = user,
-				.c = stage1 && (raw & X86_C),
-				.global = stage1 && (raw & X86_G),
-				.ad_clear = !accessed,
-			},
-			.accessed = accessed,
-			.dirty = (raw & X86_D) != 0,
-		};
-		return;
-	}
-	/* A table entry, or PS in a PML4E (reserved). */
+	x86_walk_decode(raw, sz, &e, addr_mask);
+
 	*out = (struct s2_pte){
-		.type = (raw & X86_PS) ? S2_PTE_RESERVED : S2_PTE_TABLE,
-		.addr = (raw & X86_PS) ? 0 : raw & addr_mask,
-		.prot = { .perms = perms, .user = user },
-		.accessed = accessed,
+		.type = (enum s2_pte_type)e.type, .addr = e.addr,
+		.prot = { .perms = e.perms, .user = e.user }, .accessed = e.accessed,
 	};
+	if (e.type == S2_PTE_INVALID) {
+		out->owner = (uint8_t)(raw >> X86_OWNER_SHIFT);
+	} else if (e.type == S2_PTE_LEAF) {
+		out->dirty = (raw & X86_D) != 0;
+		out->prot.memtype = (raw & X86_PCD) ? S2_MT_DEVICE : S2_MT_NORMAL;
+		out->prot.sw = (uint8_t)((raw >> X86_SW_SHIFT) & 0xF);
+		out->prot.global = stage1 && (raw & X86_G);
+		out->prot.c = stage1 && (raw & X86_C);
+		out->prot.ad_clear = !e.accessed;
+	}
 }
 
 static void npt_decode(uint64_t raw, unsigned sz, struct s2_pte *out)
@@ -157,6 +159,16 @@ static void npt_decode(uint64_t raw, unsigned sz, struct s2_pte *out)
 static void s1x_decode(uint64_t raw, unsigned sz, struct s2_pte *out)
 {
 	x86_decode(raw, sz, out, S1_ADDR_MASK, true);
+}
+
+static void npt_walk_decode(uint64_t raw, unsigned sz, struct s2_wpte *out)
+{
+	x86_walk_decode(raw, sz, out, NPT_ADDR_MASK);
+}
+
+static void s1x_walk_decode(uint64_t raw, unsigned sz, struct s2_wpte *out)
+{
+	x86_walk_decode(raw, sz, out, S1_ADDR_MASK);
 }
 
 static uint64_t x86_set_ad(uint64_t raw, bool write)
@@ -219,6 +231,7 @@ const struct s2_fmt_ops s2_fmt_npt = {
 	.mk_leaf = npt_mk_leaf,
 	.mk_invalid = x86_mk_invalid,
 	.decode = npt_decode,
+	.walk_decode = npt_walk_decode,
 	.set_ad = x86_set_ad,
 	.fault_code = npt_fault_code,
 };
@@ -240,6 +253,7 @@ const struct s2_fmt_ops s1_fmt_x86_64 = {
 	.mk_leaf = s1x_mk_leaf,
 	.mk_invalid = x86_mk_invalid,
 	.decode = s1x_decode,
+	.walk_decode = s1x_walk_decode,
 	.set_ad = x86_set_ad,
 	.fault_code = s1x_fault_code,
 };

@@ -232,7 +232,7 @@ static void s2_tlb_drop(struct tlb *t, uint64_t ia, uint32_t vmid)
 	}
 }
 
-/* Probe the stage-@stage walk cache for the deepest entry on @wk's path; a hit moves wk->w there. */
+/* Probe the stage-@stage walk cache for the deepest entry on @wk's path; a hit moves wk->w. */
 static void s2_pwc_probe(struct s2_hw *h, int stage, struct s2_walk *wk)
 {
 	struct tlb *c = h->m->pwc[stage - 1];
@@ -465,13 +465,15 @@ static int s2_hw_leaf(struct s2_hw *h, struct s2_walk *wk, struct s2_pte *pte, u
 
 /*
  * Walk @wk from wk->w to a leaf or a fault.  Per entry: reach its memory,
- * read it (one timed reference), decode, and descend through a table
- * entry (hardware accessed-flag update and walk-cache fill when needed).
+ * read it (one timed reference), walk_decode it, and descend through a
+ * table entry (hardware accessed-flag update and walk-cache fill when
+ * needed); the last entry gets the full decode and the leaf checks.
  */
 static int s2_hw_walk(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r)
 {
 	const struct s2_fmt_ops *f = wk->p->fmt;
 	struct s2_xlate *out = h->out;
+	struct s2_wpte e;
 	struct s2_pte pte;
 	uint64_t raw, pa;
 	int rc;
@@ -487,16 +489,18 @@ static int s2_hw_walk(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *
 		}
 		out->mem_cycles += sim_mem_read64(wk->p->mem, h->req->agent, h->req->src, pa, &raw);
 		out->refs++;
-		f->decode(raw, wk->w.sz, &pte);
-		if (pte.type != S2_PTE_TABLE)
+		f->walk_decode(raw, wk->w.sz, &e);
+		if (e.type != S2_PTE_TABLE) {
+			f->decode(raw, wk->w.sz, &pte);
 			return s2_hw_leaf(h, wk, &pte, raw, pa, r);
-		wk->w.perms &= pte.prot.perms;
-		wk->w.user = wk->w.user && pte.prot.user;
-		if (!pte.accessed && !f->af_faults)
+		}
+		wk->w.perms &= e.perms;
+		wk->w.user = wk->w.user && e.user;
+		if (!e.accessed && !f->af_faults)
 			s2_hw_set_ad(h, wk->p, pa, f->set_ad(raw, false));
 		if (h->pwc_on[f->stage - 1])
-			s2_pwc_fill(h, f->stage, wk->idx, wk->w.sz, pte.addr, wk->w.perms, wk->w.user);
-		wk->w.table = pte.addr;
+			s2_pwc_fill(h, f->stage, wk->idx, wk->w.sz, e.addr, wk->w.perms, wk->w.user);
+		wk->w.table = e.addr;
 		wk->w.sz--;
 	}
 }
@@ -590,6 +594,21 @@ static void s2_tlb_fill(struct s2_mmu *m, uint32_t vmid, uint64_t idx, struct s2
 	}
 }
 
+/* The walk of s2_stage2 (a TLB miss): from the walk cache's deepest hit, then the TLB fill. */
+static int s2_stage2_walk(struct s2_hw *h, uint64_t ipa, uint64_t idx, enum s2_access acc,
+			  bool user, bool table, struct s2_stage_res *r)
+{
+	struct s2_walk wk;
+	int rc;
+
+	s2_walk_init(&wk, h, h->sp->s2, ipa, idx, acc, user, table);
+	s2_pwc_start(h, 2, &wk);
+	rc = s2_hw_walk(h, &wk, r);
+	if (!rc && h->m && h->m->any_tlb)
+		s2_tlb_fill(h->m, h->sp->vmid, idx, r);
+	return rc;
+}
+
 /*
  * Translate @ipa by the space's stage 2: TLB levels in order, else a
  * walk (from the walk cache's deepest hit) and an inclusive fill.
@@ -598,36 +617,26 @@ static int s2_stage2(struct s2_hw *h, uint64_t ipa, enum s2_access acc, bool use
 		     struct s2_stage_res *r)
 {
 	const struct s2_pgt *p = h->sp->s2;
-	bool tlb = h->m && h->m->any_tlb;
-	struct s2_walk wk;
 	uint64_t idx;
-	int rc;
 
 	if (!s2_ia_ok(p, ipa, &idx))
 		return s2_ia_fault(h, p, ipa, acc, user, table);
-	if (tlb) {
+	if (h->m && h->m->any_tlb) {
 		struct s2_tlbe *e = s2_tlb_find(h, p->fmt, idx, acc, user);
 		if (e) {
 			s2_res_from_tlbe(r, e, idx);
 			return 0;
 		}
 	}
-	s2_walk_init(&wk, h, p, ipa, idx, acc, user, table);
-	s2_pwc_start(h, 2, &wk);
-	rc = s2_hw_walk(h, &wk, r);
-	if (rc)
-		return rc;
-	if (tlb)
-		s2_tlb_fill(h->m, h->sp->vmid, idx, r);
-	return 0;
+	return s2_stage2_walk(h, ipa, idx, acc, user, table, r);
 }
 
 /* ------------------------------------------------------------------ */
 /* Public translations                                                 */
 /* ------------------------------------------------------------------ */
 
-static void s2_hw_init(struct s2_hw *h, struct s2_mmu *m, const struct s2_space *sp,
-		       const struct s2_req *req, struct s2_xlate *out)
+static inline void s2_hw_init(struct s2_hw *h, struct s2_mmu *m, const struct s2_space *sp,
+			      const struct s2_req *req, struct s2_xlate *out)
 {
 	/*
 	 * Field by field: a memset of the whole result (fault included) is a
@@ -664,7 +673,7 @@ static inline uint64_t s2_latency_of(const struct s2_timing *t, const struct s2_
 	return c;
 }
 
-static int s2_hw_finish(struct s2_hw *h, int rc)
+static inline int s2_hw_finish(struct s2_hw *h, int rc)
 {
 	struct s2_xlate *out = h->out;
 
@@ -752,7 +761,7 @@ static bool s2_ntlb_allows(const struct s2_hw *h, const struct s2_fmt_ops *f1,
 }
 
 static int s2_xlate_2d(struct s2_mmu *m, const struct s2_space *sp, uint64_t va,
-		       const struct s2_req *req, struct s2_xlate *out)
+			      const struct s2_req *req, struct s2_xlate *out)
 {
 	const struct s2_pgt *p1 = sp->s1;
 	struct s2_stage_res r1, r2;
@@ -841,7 +850,7 @@ out_fault:
 
 /* Stage-1 only (no stage 2): table addresses are physical, or go through the table's table_pa. */
 static int s2_xlate_1d(struct s2_mmu *m, const struct s2_space *sp, uint64_t va,
-		       const struct s2_req *req, struct s2_xlate *out)
+			      const struct s2_req *req, struct s2_xlate *out)
 {
 	const struct s2_pgt *p1 = sp->s1;
 	struct s2_stage_res r;

@@ -119,3 +119,26 @@ Test(mem, timing_hook_sees_every_access)
 	cr_expect_eq(sim_mem_read64(m, 0, SIM_SRC_DATA, 0, &v), 1);
 	sim_mem_free(m);
 }
+
+Test(mem, cached_zero_frame_is_never_written_through)
+{
+	struct sim_mem *m = sim_mem_new(1ull << 30, 1);
+	uint64_t v = 1;
+
+	/* A timed read of a never-written frame caches the shared zero frame ... */
+	sim_mem_read64(m, 0, SIM_SRC_RMP, 0x7000, &v);
+	cr_expect_eq(v, 0);
+	cr_expect_eq(sim_mem_frames(m), 0);
+	/* ... which is neither handed out as a frame nor written through. */
+	cr_expect_null(sim_mem_frame(m, 0x7000, false));
+	sim_mem_write64(m, 0, SIM_SRC_DATA, 0x7008, 0xABCD);
+	cr_expect_eq(sim_mem_frames(m), 1);
+	sim_mem_read64(m, 0, SIM_SRC_RMP, 0x7008, &v);
+	cr_expect_eq(v, 0xABCD);
+	/* Another never-written frame still reads zero. */
+	sim_mem_read64(m, 0, SIM_SRC_RMP, 0x9000 + 0x7008, &v);
+	cr_expect_eq(v, 0);
+	cr_expect_not_null(sim_mem_frame(m, 0x7000, false));
+	cr_expect_eq(sim_mem_peek64(m, 0x7008), 0xABCD);
+	sim_mem_free(m);
+}
