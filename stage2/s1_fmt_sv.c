@@ -109,7 +109,7 @@ static uint64_t sv_mk_invalid(uint8_t owner)
 }
 
 /* The walker's part of decode: type, address, permissions, U, A. */
-static inline struct s2_wpte sv_wpte(uint64_t raw, unsigned sz)
+static struct s2_wpte sv_walk_decode(uint64_t raw, unsigned sz)
 {
 	struct s2_wpte e = { .type = S2_PTE_INVALID };
 
@@ -145,14 +145,9 @@ static inline struct s2_wpte sv_wpte(uint64_t raw, unsigned sz)
 	return e;
 }
 
-static void sv_walk_decode(uint64_t raw, unsigned sz, struct s2_wpte *out)
-{
-	*out = sv_wpte(raw, sz);
-}
-
 static void sv_decode(uint64_t raw, unsigned sz, struct s2_pte *out)
 {
-	struct s2_wpte e = sv_wpte(raw, sz);
+	struct s2_wpte e = sv_walk_decode(raw, sz);
 
 	*out = (struct s2_pte){
 		.type = (enum s2_pte_type)e.type, .addr = e.addr,

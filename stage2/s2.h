@@ -148,8 +148,10 @@ struct s2_pte {
 
 /*
  * The part of an entry a hardware walk needs at every level: the same
- * values as the struct s2_pte fields of the same names (decode() is
- * built on walk_decode()); a quarter of the stores of a full decode.
+ * values as the struct s2_pte fields of the same names (each format's
+ * decode() is built on its walk_decode()).  Returned by value, in
+ * registers: the walk's next table address then never makes a round trip
+ * through memory, which is what bounds a cold walk's speed.
  */
 struct s2_wpte {
 	uint64_t addr;        /* s2_pte.addr */
@@ -264,7 +266,7 @@ struct s2_fmt_ops {
 	/* Decode @raw found at size class @sz. */
 	void (*decode)(uint64_t raw, unsigned sz, struct s2_pte *out);
 	/* The fields of decode() every walk step needs (hardware walks call it per entry). */
-	void (*walk_decode)(uint64_t raw, unsigned sz, struct s2_wpte *out);
+	struct s2_wpte (*walk_decode)(uint64_t raw, unsigned sz);
 	/* @raw with the accessed flag (and dirty if @write) set: the hardware A/D update. */
 	uint64_t (*set_ad)(uint64_t raw, bool write);
 	/*

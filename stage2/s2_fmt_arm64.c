@@ -83,7 +83,7 @@ static uint64_t a64_mk_invalid(uint8_t owner)
 }
 
 /* The walker's part of decode: type, address, permissions, user, AF. */
-static inline struct s2_wpte a64_wpte(uint64_t raw, unsigned sz)
+static struct s2_wpte a64_walk_decode(uint64_t raw, unsigned sz)
 {
 	struct s2_wpte e = { .type = S2_PTE_INVALID };
 
@@ -114,14 +114,9 @@ static inline struct s2_wpte a64_wpte(uint64_t raw, unsigned sz)
 	return e;
 }
 
-static void a64_walk_decode(uint64_t raw, unsigned sz, struct s2_wpte *out)
-{
-	*out = a64_wpte(raw, sz);
-}
-
 static void a64_decode(uint64_t raw, unsigned sz, struct s2_pte *out)
 {
-	struct s2_wpte e = a64_wpte(raw, sz);
+	struct s2_wpte e = a64_walk_decode(raw, sz);
 
 	*out = (struct s2_pte){
 		.type = (enum s2_pte_type)e.type, .addr = e.addr,

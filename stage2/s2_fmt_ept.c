@@ -78,7 +78,7 @@ static uint64_t ept_mk_invalid(uint8_t owner)
 }
 
 /* The walker's part of decode: type, address, permissions, A. */
-static inline struct s2_wpte ept_wpte(uint64_t raw, unsigned sz)
+static struct s2_wpte ept_walk_decode(uint64_t raw, unsigned sz)
 {
 	struct s2_wpte e = { .type = S2_PTE_INVALID };
 	uint64_t mt;
@@ -112,14 +112,9 @@ static inline struct s2_wpte ept_wpte(uint64_t raw, unsigned sz)
 	return e;
 }
 
-static void ept_walk_decode(uint64_t raw, unsigned sz, struct s2_wpte *out)
-{
-	*out = ept_wpte(raw, sz);
-}
-
 static void ept_decode(uint64_t raw, unsigned sz, struct s2_pte *out)
 {
-	struct s2_wpte e = ept_wpte(raw, sz);
+	struct s2_wpte e = ept_walk_decode(raw, sz);
 
 	*out = (struct s2_pte){
 		.type = (enum s2_pte_type)e.type, .addr = e.addr,

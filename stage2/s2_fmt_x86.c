@@ -106,34 +106,31 @@ static uint64_t x86_mk_invalid(uint8_t owner)
  * The walker's part of decode (type, address, permissions, U/S, A); inline
  * so that NPT and stage 1 each get their own copy with the mask folded.
  */
-static inline void x86_walk_decode(uint64_t raw, unsigned sz, struct s2_wpte *e,
-				   uint64_t addr_mask)
+static inline struct s2_wpte x86_walk_decode(uint64_t raw, unsigned sz, uint64_t addr_mask)
 {
-	if (!(raw & X86_P)) {
-		*e = (struct s2_wpte){ .type = S2_PTE_INVALID };
-		return;
-	}
-	e->perms = S2_PERM_R | ((raw & X86_RW) ? S2_PERM_W : 0) | ((raw & X86_NX) ? 0 : S2_PERM_X);
-	e->user = (raw & X86_US) != 0;
-	e->accessed = (raw & X86_A) != 0;
+	struct s2_wpte e = { .type = S2_PTE_INVALID };
+
+	if (!(raw & X86_P))
+		return e;
+	e.perms = S2_PERM_R | ((raw & X86_RW) ? S2_PERM_W : 0) | ((raw & X86_NX) ? 0 : S2_PERM_X);
+	e.user = (raw & X86_US) != 0;
+	e.accessed = (raw & X86_A) != 0;
 	if (sz == S2_SZ_4K || ((raw & X86_PS) && sz <= S2_SZ_1G)) {
-		e->type = S2_PTE_LEAF;
-		e->addr = raw & addr_mask & ~(s2_sz_bytes(sz) - 1);
+		e.type = S2_PTE_LEAF;
+		e.addr = raw & addr_mask & ~(s2_sz_bytes(sz) - 1);
 	} else if (raw & X86_PS) {   /* PS in a PML4E */
-		e->type = S2_PTE_RESERVED;
-		e->addr = 0;
+		e.type = S2_PTE_RESERVED;
 	} else {
-		e->type = S2_PTE_TABLE;
-		e->addr = raw & addr_mask;
+		e.type = S2_PTE_TABLE;
+		e.addr = raw & addr_mask;
 	}
+	return e;
 }
 
 static inline void x86_decode(uint64_t raw, unsigned sz, struct s2_pte *out, uint64_t addr_mask,
 			      bool stage1)
 {
-	struct s2_wpte e;
-
-	x86_walk_decode(raw, sz, &e, addr_mask);
+	struct s2_wpte e = x86_walk_decode(raw, sz, addr_mask);
 
 	*out = (struct s2_pte){
 		.type = (enum s2_pte_type)e.type, .addr = e.addr,
@@ -161,14 +158,14 @@ static void s1x_decode(uint64_t raw, unsigned sz, struct s2_pte *out)
 	x86_decode(raw, sz, out, S1_ADDR_MASK, true);
 }
 
-static void npt_walk_decode(uint64_t raw, unsigned sz, struct s2_wpte *out)
+static struct s2_wpte npt_walk_decode(uint64_t raw, unsigned sz)
 {
-	x86_walk_decode(raw, sz, out, NPT_ADDR_MASK);
+	return x86_walk_decode(raw, sz, NPT_ADDR_MASK);
 }
 
-static void s1x_walk_decode(uint64_t raw, unsigned sz, struct s2_wpte *out)
+static struct s2_wpte s1x_walk_decode(uint64_t raw, unsigned sz)
 {
-	x86_walk_decode(raw, sz, out, S1_ADDR_MASK);
+	return x86_walk_decode(raw, sz, S1_ADDR_MASK);
 }
 
 static uint64_t x86_set_ad(uint64_t raw, bool write)

@@ -19,11 +19,13 @@
  *
  * Host speed (bench_s2): one walk loop serves every stage and format.
  * Per entry it does only the work every walk needs (reach the entry's
- * memory, one timed read, decode, AND the table permissions); what is
- * the same for the whole translation (which caches exist, whether a
+ * memory, one timed read, walk_decode, AND the table permissions); what
+ * is the same for the whole translation (which caches exist, whether a
  * check hook is installed, how table addresses are reached) is decided
  * once, and the leaf checks, faults and cache fills stay out of the
- * loop.  None of this changes what is probed, read or counted.
+ * loop.  A cold walk is bound by the latency of the chain entry -> next
+ * table address -> next entry, so that chain is kept out of memory (see
+ * s2_hw_walk).  None of this changes what is probed, read or counted.
  */
 #include "stage2/s2_int.h"
 
@@ -364,7 +366,7 @@ static enum s2_tbl_path s2_tbl_path(const struct s2_hw *h, const struct s2_pgt *
 	return S2_TBL_PHYS;
 }
 
-/* Start a walk of @p for @ia (index-space @idx) at @w. */
+/* Set up a walk of @p for @ia (index-space @idx); the caller sets wk->w (s2_pwc_start). */
 static inline void s2_walk_init(struct s2_walk *wk, const struct s2_hw *h, const struct s2_pgt *p,
 				uint64_t ia, uint64_t idx, enum s2_access acc, bool user, bool table)
 {
@@ -465,14 +467,20 @@ static int s2_hw_leaf(struct s2_hw *h, struct s2_walk *wk, struct s2_pte *pte, u
 
 /*
  * Walk @wk from wk->w to a leaf or a fault.  Per entry: reach its memory,
- * read it (one timed reference), walk_decode it, and descend through a
+ * read it (one timed reference), walk_decode it and descend through a
  * table entry (hardware accessed-flag update and walk-cache fill when
  * needed); the last entry gets the full decode and the leaf checks.
+ *
+ * A cold walk's speed is bounded by the chain entry -> next table
+ * address -> next entry, so that chain stays in registers: the position
+ * is a local copy (written back to @wk only before calls that read it)
+ * and walk_decode returns by value.
  */
 static int s2_hw_walk(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r)
 {
 	const struct s2_fmt_ops *f = wk->p->fmt;
 	struct s2_xlate *out = h->out;
+	struct s2_walk_pos w = wk->w;
 	struct s2_wpte e;
 	struct s2_pte pte;
 	uint64_t raw, pa;
@@ -481,27 +489,29 @@ static int s2_hw_walk(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *
 	out->ev.walks++;
 	h->st->walks++;
 	for (;;) {
-		pa = wk->w.table + 8ull * s2_index(wk->idx, wk->w.sz);
+		pa = w.table + 8ull * s2_index(wk->idx, w.sz);
 		if (wk->path != S2_TBL_PHYS) {
+			wk->w = w;
 			rc = s2_entry_pa(h, wk, pa, &pa);
 			if (rc)
 				return rc;
 		}
 		out->mem_cycles += sim_mem_read64(wk->p->mem, h->req->agent, h->req->src, pa, &raw);
 		out->refs++;
-		f->walk_decode(raw, wk->w.sz, &e);
+		e = f->walk_decode(raw, w.sz);
 		if (e.type != S2_PTE_TABLE) {
-			f->decode(raw, wk->w.sz, &pte);
+			wk->w = w;
+			f->decode(raw, w.sz, &pte);
 			return s2_hw_leaf(h, wk, &pte, raw, pa, r);
 		}
-		wk->w.perms &= e.perms;
-		wk->w.user = wk->w.user && e.user;
+		w.perms &= e.perms;
+		w.user = w.user && e.user;
 		if (!e.accessed && !f->af_faults)
 			s2_hw_set_ad(h, wk->p, pa, f->set_ad(raw, false));
 		if (h->pwc_on[f->stage - 1])
-			s2_pwc_fill(h, f->stage, wk->idx, wk->w.sz, e.addr, wk->w.perms, wk->w.user);
-		wk->w.table = e.addr;
-		wk->w.sz--;
+			s2_pwc_fill(h, f->stage, wk->idx, w.sz, e.addr, w.perms, w.user);
+		w.table = e.addr;
+		w.sz--;
 	}
 }
 
