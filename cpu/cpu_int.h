@@ -5,8 +5,9 @@
  * The core is an RV64IMAC + Zicsr + Zifencei interpreter:
  *   - rv64_insns.def lists every instruction; each cpu/insns/<mnemonic>.h
  *     holds one RV_INSN(name, match, mask, format, flags, body...) entry,
- *     so the enum, the name/match/mask/format tables and the dispatch
- *     switch are all generated from the one list by the preprocessor;
+ *     so the enum, the name/match/mask/format tables and the run loop's
+ *     labels and dispatch table are all generated from the one list by
+ *     the preprocessor;
  *   - instructions are decoded once into a per-hart decoded-instruction
  *     cache keyed by the physical (system) address of their 4K page;
  *   - a per-hart L0 TLB caches the combined result of stage-1, stage-2,
@@ -93,14 +94,22 @@ struct rv_dinsn {
 	uint8_t rs1;     /* source 1 (or uimm for CSR immediates) */
 	uint8_t rs2;     /* source 2 */
 	uint8_t len;     /* 2 or 4 bytes */
-	uint16_t pad;    /* (keeps the struct 16 bytes) */
+	uint16_t xop;    /* run loop dispatch index: RV_XOP(op, len) */
 	int32_t imm;     /* immediate, sign-extended; CSR number for CSR ops */
 	uint32_t raw;    /* the instruction bits (16-bit ones zero-extended) */
 };
 
 /*
+ * The run loop's dispatch index of an instruction: its op and whether it
+ * is 2 bytes long, so the label it dispatches to knows its length as a
+ * constant (the next slot's address then does not wait for a load).
+ */
+#define RV_XOP(op, len) ((unsigned)(op) * 2u + ((len) == 2))
+
+/*
  * Decode one instruction (32-bit, or 16-bit when (bits & 3) != 3) into
- * @d.  Always succeeds: unknown encodings become RV_OP_ILLEGAL.
+ * @d (xop included).  Always succeeds: unknown encodings become
+ * RV_OP_ILLEGAL.
  */
 void rv_decode(uint32_t bits, struct rv_dinsn *d);
 /* Find the op of a 32-bit instruction by match/mask (RV_OP_ILLEGAL if none). */

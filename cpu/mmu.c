@@ -61,8 +61,10 @@ static struct rv_dpage *dcache_get(struct cpu_hart *h, uint64_t spa_page)
 			sim_fatal("cpu: out of host memory (decode cache)");
 		h->dcache[i] = dp;
 		memset(&dp->slot[RV_DPAGE_SLOTS], 0, RV_DPAGE_GUARD * sizeof(dp->slot[0]));
-		for (unsigned g = 0; g < RV_DPAGE_GUARD; g++)
+		for (unsigned g = 0; g < RV_DPAGE_GUARD; g++) {
 			dp->slot[RV_DPAGE_SLOTS + g].op = RV_OP_PAGE_END;
+			dp->slot[RV_DPAGE_SLOTS + g].xop = RV_XOP(RV_OP_PAGE_END, 0);
+		}
 	}
 	memset(dp->slot, 0, RV_DPAGE_SLOTS * sizeof(dp->slot[0]));
 	dp->spa_page = spa_page;

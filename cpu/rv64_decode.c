@@ -266,7 +266,7 @@ enum rv_op rv_lookup(uint32_t b)
 	return RV_OP_ILLEGAL;
 }
 
-void rv_decode(uint32_t raw, struct rv_dinsn *d)
+static void decode(uint32_t raw, struct rv_dinsn *d)
 {
 	uint32_t b = raw;
 	enum rv_op op;
@@ -326,4 +326,10 @@ void rv_decode(uint32_t raw, struct rv_dinsn *d)
 	if (d->rd == 0 || rv_op_fmt[op] == RV_FMT_S || rv_op_fmt[op] == RV_FMT_B ||
 	    rv_op_fmt[op] == RV_FMT_N)
 		d->rd = RV_RD_SINK;
+}
+
+void rv_decode(uint32_t raw, struct rv_dinsn *d)
+{
+	decode(raw, d);
+	d->xop = (uint16_t)RV_XOP(d->op, d->len);
 }

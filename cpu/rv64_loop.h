@@ -3,18 +3,22 @@
  * with RV_DETAILED 0 (fast mode: fixed CPI, no caches) and 1 (detailed
  * mode: cache model and stall cycles), as RV_RUN_FN.
  *
- * Threaded dispatch: every instruction of rv64_insns.def is a label
- * (op_<name>) reached through op_label[], a table of label addresses
- * (GNU C "labels as values", like __builtin_expect elsewhere: gcc and
- * clang only), and ends with its own dispatch of the next instruction.
- * Why: a switch in a loop costs a range check, a table load and a shared
- * indirect jump per instruction; here it is one load and one jump.
+ * Threaded dispatch: every instruction of rv64_insns.def has two labels,
+ * op_<name> (4-byte encoding) and op_<name>_c (2-byte), reached through
+ * op_label[d->xop], a table of label addresses (GNU C "labels as
+ * values", like __builtin_expect elsewhere: gcc and clang only); each
+ * body ends with its own dispatch of the next instruction.  Why: a switch
+ * in a loop costs a range check, a table load and a shared indirect jump
+ * per instruction; here it is one load and one jump.  The two labels
+ * only set `step`, the instruction's length, as a constant: the next
+ * slot's address then depends on the (predicted) jump, not on loading
+ * the length, so consecutive instructions do not wait for each other.
  *
  * Finding the next instruction:
- *   - sequential (NEXT): the next slot of the decode page, d + len/2.  No
- *     page check: a step past the page's last slot lands on a guard slot
- *     (RV_OP_PAGE_END, cpu_int.h) whose label goes to the full path.
- *     Stepping gives the same slot as indexing by the new pc.
+ *   - sequential (NEXT): the next slot of the decode page, step/2 slots
+ *     on.  No page check: a step past the page's last slot lands on a
+ *     guard slot (RV_OP_PAGE_END, cpu_int.h) whose label goes to the full
+ *     path.  Stepping gives the same slot as indexing by the new pc.
  *   - anything else (TAKEN: jumps, taken branches, traps, xRET, CSR and
  *     other out-of-line work, fence.i): `top`, as before: compare pc's
  *     page with the page of dp (fetch_tag), refetch if it differs, index
@@ -57,37 +61,45 @@
 } while (0)
 /*
  * Instruction fetch timing, at the start of every instruction: the L1I is
- * looked up once per new line.  Idempotent (a second check of the same
- * pc finds last_iline equal), so the decode-on-first-use path may run it
- * before decoding and the instruction's label again after.
+ * looked up once per new line, i.e. when the line of pc's system address
+ * differs from h->last_iline.  iline_va (pc >> line_shift when that was
+ * last compared) skips the compare while pc stays in one line: the
+ * answer cannot change until dp changes or out-of-line code runs (it may
+ * reset last_iline), and both go through SYNC, which forgets iline_va.
+ * Idempotent, so the decode-on-first-use path may run it before decoding
+ * and the instruction's label again after.
  */
 #define FETCH_TIMING() do { \
-	uint64_t line_ = (dp->spa_page | (pc & 0xfff)) >> line_shift; \
-	if (line_ != h->last_iline) { \
-		h->last_iline = line_; \
-		if (!cpu_cache_hint_hit(h->l1i, line_))   /* an L1I hit costs 0 */ \
-			stall += cpu_cache_fetch(h, dp->spa_page | (pc & 0xfff)); \
+	if (RV_UNLIKELY((pc >> line_shift) != iline_va)) { \
+		uint64_t spa_ = dp->spa_page | (pc & 0xfff); \
+		iline_va = pc >> line_shift; \
+		if ((spa_ >> line_shift) != h->last_iline) { \
+			h->last_iline = spa_ >> line_shift; \
+			if (!cpu_cache_hint_hit(h->l1i, spa_ >> line_shift))   /* L1I hit: 0 */ \
+				stall += cpu_cache_fetch(h, spa_); \
+		} \
 	} \
 } while (0)
+#define FORGET_ILINE() (iline_va = ~0ull)
 #else
 #define STALL(n) ((void)0)
 #define DACCESS(e, va, wr) ((void)0)
 #define FETCH_TIMING() ((void)0)
+#define FORGET_ILINE() ((void)0)
 #endif
 
 /* Instructions attempted so far in this batch, the current one included. */
 #define EXEC() (budget - left)
 
 /* Run the instruction in slot d (the slot of pc). */
-#define DISPATCH() goto *op_label[d->op]
+#define DISPATCH() goto *op_label[d->xop]
 /*
  * Continue with the next instruction in sequence (see the top comment):
- * its slot is len / 2 slots on (each slot covers 2 bytes; len is even).
+ * its slot is step / 2 slots on (each slot covers 2 bytes).
  */
 #define NEXT() do { \
-	unsigned len_ = d->len; \
-	pc += len_; \
-	d = (const struct rv_dinsn *)((const char *)d + len_ * (sizeof(*d) / 2)); \
+	pc += step; \
+	d = (const struct rv_dinsn *)((const char *)d + step * (sizeof(*d) / 2)); \
 	if (RV_UNLIKELY(left == 0)) \
 		goto out; \
 	left--; \
@@ -101,7 +113,7 @@
 
 /* Publish the loop's counters to the hart before any out-of-line call. */
 #define SYNC() do { h->pc = pc; h->batch_exec = EXEC(); h->batch_retired = EXEC() - 1 - notret; \
-		    h->batch_stall = stall; } while (0)
+		    h->batch_stall = stall; FORGET_ILINE(); } while (0)
 
 #define TRAP(cause, tval) do { SYNC(); rv_trap(h, (cause), (tval)); goto trapped; } while (0)
 #define ILLEGAL() TRAP(RV_CAUSE_ILLEGAL, d->raw)
@@ -112,9 +124,13 @@
 			REFRESH(); IRQ_AFTER(); TAKEN(); } while (0)
 /* State cached in locals that out-of-line paths may change. */
 #define REFRESH() do { fetch_tag = ~0ull; dmode = h->dmode; } while (0)
-/* After an instruction that may have enabled a pending interrupt (npc set). */
+/*
+ * After an instruction that may have enabled a pending interrupt (npc set).
+ * Taking it changes privilege and pc, so the cached translation class and
+ * fetch page are refreshed (a CLINT store from S/U mode can get here).
+ */
 #define IRQ_AFTER() do { if (RV_UNLIKELY(h->mip & h->mie)) { h->pc = npc; \
-			 if (rv_check_irq(h)) { npc = h->pc; STALL(LAT(trap)); TAKEN(); } } } while (0)
+			 if (rv_check_irq(h)) { npc = h->pc; REFRESH(); STALL(LAT(trap)); TAKEN(); } } } while (0)
 #define XRET(call) do { SYNC(); call; npc = h->pc; REFRESH(); STALL(LAT(trap)); \
 			IRQ_AFTER(); TAKEN(); } while (0)
 #define FENCE_I() do { npc = NPC; rv_dcache_flush(h); fetch_tag = ~0ull; dp = NULL; TAKEN(); } while (0)
@@ -180,18 +196,23 @@
 
 enum cpu_stop RV_RUN_FN(struct cpu_hart *h, uint64_t budget, uint64_t *executed, uint64_t *stall_out)
 {
-	static const void *const op_label[RV_OP_COUNT + 1] = {
-		[RV_OP_NONE] = &&op_NONE,
-		[RV_OP_ILLEGAL] = &&op_ILLEGAL,
-#define RV_INSN(name, match, mask, fmt, flags, ...) [RV_OP_##name] = &&op_##name,
+	static const void *const op_label[RV_XOP(RV_OP_PAGE_END, 2) + 1] = {
+		[RV_XOP(RV_OP_NONE, 0)] = &&op_NONE,
+		[RV_XOP(RV_OP_NONE, 2)] = &&op_NONE,
+		[RV_XOP(RV_OP_ILLEGAL, 4)] = &&op_ILLEGAL,
+		[RV_XOP(RV_OP_ILLEGAL, 2)] = &&op_ILLEGAL,
+#define RV_INSN(name, match, mask, fmt, flags, ...) \
+		[RV_XOP(RV_OP_##name, 4)] = &&op_##name, [RV_XOP(RV_OP_##name, 2)] = &&op_##name##_c,
 #include "cpu/rv64_insns.def"
 #undef RV_INSN
-		[RV_OP_PAGE_END] = &&op_PAGE_END,
+		[RV_XOP(RV_OP_PAGE_END, 0)] = &&op_PAGE_END,
+		[RV_XOP(RV_OP_PAGE_END, 2)] = &&op_PAGE_END,
 	};
 	uint64_t *const xr = h->x;
 	const struct cpu_lat *const lat = &h->vm->lat;
 #if RV_DETAILED
 	const unsigned line_shift = h->vm->line_shift;
+	uint64_t iline_va = ~0ull;   /* see FETCH_TIMING */
 #endif
 
 	(void)lat;
@@ -204,6 +225,7 @@ enum cpu_stop RV_RUN_FN(struct cpu_hart *h, uint64_t budget, uint64_t *executed,
 	uint64_t fetch_tag = ~0ull;  /* va page | fmode of dp */
 	struct rv_dpage *dp = NULL;
 	const struct rv_dinsn *d;
+	uint64_t step = 0;           /* length of the instruction being run (its label's) */
 	/* a page-crossing instruction, decoded each time, and guards after it */
 	struct rv_dinsn cross[1 + RV_DPAGE_GUARD];
 	enum cpu_stop why = CPU_STOP_BUDGET;
@@ -247,6 +269,7 @@ op_NONE:
 		for (unsigned g = 1; g <= RV_DPAGE_GUARD; g++) {
 			memset(&cross[g], 0, sizeof(cross[g]));
 			cross[g].op = RV_OP_PAGE_END;
+			cross[g].xop = RV_XOP(RV_OP_PAGE_END, 0);
 		}
 		d = &cross[0];
 	}
@@ -257,7 +280,12 @@ op_ILLEGAL:
 	ILLEGAL();
 
 #define RV_INSN(name, match, mask, fmt, flags, ...) \
+op_##name##_c: \
+	step = 2; \
+	goto op_##name##_body; \
 op_##name: \
+	step = 4; \
+op_##name##_body: \
 	FETCH_TIMING(); \
 	{ __VA_ARGS__ } \
 	NEXT();
@@ -320,6 +348,7 @@ out:
 #undef FENCE_I
 #undef REFRESH
 #undef FETCH_TIMING
+#undef FORGET_ILINE
 #undef EXEC
 #undef DISPATCH
 #undef NEXT
