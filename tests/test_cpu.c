@@ -10,31 +10,7 @@
 
 #include "cpu/cpu_int.h"
 
-#define RAM 0x80000000ull
-
-/* ---- instruction encoders ---- */
-#define R(f7, rs2, rs1, f3, rd, op) \
-	((uint32_t)(f7) << 25 | (uint32_t)(rs2) << 20 | (uint32_t)(rs1) << 15 | \
-	 (uint32_t)(f3) << 12 | (uint32_t)(rd) << 7 | (uint32_t)(op))
-#define I(imm, rs1, f3, rd, op) \
-	(((uint32_t)(imm) & 0xfff) << 20 | (uint32_t)(rs1) << 15 | (uint32_t)(f3) << 12 | \
-	 (uint32_t)(rd) << 7 | (uint32_t)(op))
-#define S(imm, rs2, rs1, f3) \
-	(((uint32_t)(imm) >> 5 & 0x7f) << 25 | (uint32_t)(rs2) << 20 | (uint32_t)(rs1) << 15 | \
-	 (uint32_t)(f3) << 12 | ((uint32_t)(imm) & 0x1f) << 7 | 0x23)
-#define B(imm, rs2, rs1, f3) \
-	(((uint32_t)(imm) >> 12 & 1) << 31 | ((uint32_t)(imm) >> 5 & 0x3f) << 25 | \
-	 (uint32_t)(rs2) << 20 | (uint32_t)(rs1) << 15 | (uint32_t)(f3) << 12 | \
-	 ((uint32_t)(imm) >> 1 & 0xf) << 8 | ((uint32_t)(imm) >> 11 & 1) << 7 | 0x63)
-#define CSRRW(rd, csr, rs1) I((int32_t)(csr), rs1, 1, rd, 0x73)
-#define CSRRS(rd, csr, rs1) I((int32_t)(csr), rs1, 2, rd, 0x73)
-#define LD(rd, off, rs1) I(off, rs1, 3, rd, 0x03)
-#define SD(rs2, off, rs1) S(off, rs2, rs1, 3)
-#define ADDI(rd, rs1, imm) I(imm, rs1, 0, rd, 0x13)
-#define ECALL 0x00000073u
-#define MRET 0x30200073u
-#define SRET 0x10200073u
-#define WFI 0x10500073u
+#include "tests/rv_enc.h"
 
 /* ---- a machine with one VM ---- */
 struct tvm {

@@ -17,29 +17,8 @@
 
 #include "cpu/cpu_int.h"
 
-#define RAM 0x80000000ull
+#include "tests/rv_enc.h"
 
-#define I(imm, rs1, f3, rd, op) \
-	(((uint32_t)(imm) & 0xfff) << 20 | (uint32_t)(rs1) << 15 | (uint32_t)(f3) << 12 | \
-	 (uint32_t)(rd) << 7 | (uint32_t)(op))
-#define S(imm, rs2, rs1, f3) \
-	(((uint32_t)(imm) >> 5 & 0x7f) << 25 | (uint32_t)(rs2) << 20 | (uint32_t)(rs1) << 15 | \
-	 (uint32_t)(f3) << 12 | ((uint32_t)(imm) & 0x1f) << 7 | 0x23)
-#define B(imm, rs2, rs1, f3) \
-	(((uint32_t)(imm) >> 12 & 1) << 31 | ((uint32_t)(imm) >> 5 & 0x3f) << 25 | \
-	 (uint32_t)(rs2) << 20 | (uint32_t)(rs1) << 15 | (uint32_t)(f3) << 12 | \
-	 ((uint32_t)(imm) >> 1 & 0xf) << 8 | ((uint32_t)(imm) >> 11 & 1) << 7 | 0x63)
-#define J(imm, rd) \
-	(((uint32_t)(imm) >> 20 & 1) << 31 | ((uint32_t)(imm) >> 1 & 0x3ff) << 21 | \
-	 ((uint32_t)(imm) >> 11 & 1) << 20 | ((uint32_t)(imm) >> 12 & 0xff) << 12 | \
-	 (uint32_t)(rd) << 7 | 0x6f)
-#define ADDI(rd, rs1, imm) I(imm, rs1, 0, rd, 0x13)
-#define LD(rd, off, rs1) I(off, rs1, 3, rd, 0x03)
-#define SW(rs2, off, rs1) S(off, rs2, rs1, 2)
-#define SH(rs2, off, rs1) S(off, rs2, rs1, 1)
-#define BNE(rs1, rs2, off) B(off, rs2, rs1, 1)
-#define FENCE_I 0x0000100fu
-#define NOP ADDI(0, 0, 0)
 #define C_ADDI(rd, imm) ((uint16_t)(0x0001 | ((imm) & 0x1f) << 2 | (rd) << 7 | ((imm) >> 5 & 1) << 12))
 
 struct tvm {
