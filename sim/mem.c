@@ -19,20 +19,18 @@
 #define L0_BITS 13
 #define LX_BITS 9
 #define LX_SIZE (1u << LX_BITS)
-#define FC_SIZE 1024    /* frame cache entries (power of two) */
+#define FC_SIZE SIM_MEM_FC_SIZE
 
 struct mem_node {
 	void *slot[LX_SIZE];
 };
 
 struct sim_mem {
+	struct sim_mem_fc fc;               /* first: sim_mem_load64() inlines its hits */
 	uint64_t size;                      /* machine.mem */
 	uint64_t frames;                    /* allocated frames */
-	uint32_t flat_lat;                  /* default timing: cycles per access */
 	struct sim_mem_timing timing;       /* installed timing model */
 	struct mem_node *l0[1u << L0_BITS]; /* radix root */
-	uint64_t fc_fn[FC_SIZE];            /* frame cache: frame number + 1 (0 = empty) */
-	uint8_t *fc_ptr[FC_SIZE];           /* frame cache: frame data */
 };
 
 static uint32_t flat_access(void *arg, int agent, enum sim_mem_src src, uint64_t pa,
@@ -41,7 +39,7 @@ static uint32_t flat_access(void *arg, int agent, enum sim_mem_src src, uint64_t
 	const struct sim_mem *m = arg;
 
 	(void)agent, (void)src, (void)pa, (void)len, (void)write;
-	return m->flat_lat;
+	return m->fc.flat_lat;
 }
 
 struct sim_mem *sim_mem_new(uint64_t size, uint32_t lat)
@@ -51,9 +49,10 @@ struct sim_mem *sim_mem_new(uint64_t size, uint32_t lat)
 	if (!m)
 		sim_fatal("mem: out of memory");
 	m->size = size;
-	m->flat_lat = lat;
+	m->fc.flat_lat = lat;
 	m->timing.access = flat_access;
 	m->timing.arg = m;
+	m->fc.flat = true;
 	return m;
 }
 
@@ -100,6 +99,7 @@ void sim_mem_set_timing(struct sim_mem *m, const struct sim_mem_timing *t)
 		m->timing.access = flat_access;
 		m->timing.arg = m;
 	}
+	m->fc.flat = m->timing.access == flat_access;
 }
 
 struct sim_mem *sim_mem(const struct sim *s)
@@ -126,8 +126,8 @@ static inline uint8_t *frame(struct sim_mem *m, uint64_t fn, bool alloc)
 {
 	unsigned c = (unsigned)(fn & (FC_SIZE - 1));
 
-	if (m->fc_fn[c] == fn + 1 && m->fc_ptr[c] != zero_frame)
-		return m->fc_ptr[c];
+	if (m->fc.fn[c] == fn + 1 && m->fc.ptr[c] != zero_frame)
+		return m->fc.ptr[c];
 	return frame_slow(m, fn, alloc);
 }
 
@@ -137,12 +137,12 @@ static inline const uint8_t *frame_rd(struct sim_mem *m, uint64_t fn)
 	unsigned c = (unsigned)(fn & (FC_SIZE - 1));
 	const uint8_t *f;
 
-	if (m->fc_fn[c] == fn + 1)
-		return m->fc_ptr[c];
+	if (m->fc.fn[c] == fn + 1)
+		return m->fc.ptr[c];
 	f = frame_slow(m, fn, false);
 	if (!f) {
-		m->fc_fn[c] = fn + 1;
-		m->fc_ptr[c] = (uint8_t *)zero_frame;
+		m->fc.fn[c] = fn + 1;
+		m->fc.ptr[c] = (uint8_t *)zero_frame;
 		f = zero_frame;
 	}
 	return f;
@@ -178,8 +178,8 @@ static uint8_t *frame_slow(struct sim_mem *m, uint64_t fn, bool alloc)
 			sim_fatal("mem: out of memory");
 		m->frames++;
 	}
-	m->fc_fn[c] = fn + 1;
-	m->fc_ptr[c] = f;
+	m->fc.fn[c] = fn + 1;
+	m->fc.ptr[c] = f;
 	return f;
 }
 
@@ -282,11 +282,23 @@ uint32_t sim_mem_write(struct sim_mem *m, int agent, enum sim_mem_src src, uint6
 	return m->timing.access(m->timing.arg, agent, src, pa, len, true);
 }
 
+/* sim_mem_load64 (sim.h) when the frame is not cached or the timing is not flat. */
+uint64_t sim_mem_load64_slow(struct sim_mem *m, int agent, enum sim_mem_src src, uint64_t pa,
+			     uint64_t *cycles)
+{
+	uint64_t v = sim_mem_peek64(m, pa);
+
+	*cycles += m->timing.access(m->timing.arg, agent, src, pa, 8, false);
+	return v;
+}
+
 uint32_t sim_mem_read64(struct sim_mem *m, int agent, enum sim_mem_src src, uint64_t pa,
 			uint64_t *out)
 {
-	*out = sim_mem_peek64(m, pa);
-	return m->timing.access(m->timing.arg, agent, src, pa, 8, false);
+	uint64_t cycles = 0;
+
+	*out = sim_mem_load64(m, agent, src, pa, &cycles);
+	return (uint32_t)cycles;
 }
 
 uint32_t sim_mem_write64(struct sim_mem *m, int agent, enum sim_mem_src src, uint64_t pa,

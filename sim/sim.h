@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #define SIM_PAGE_SHIFT 12
 #define SIM_PAGE_SIZE  (1ull << SIM_PAGE_SHIFT)
@@ -320,6 +321,44 @@ uint32_t sim_mem_read64(struct sim_mem *m, int agent, enum sim_mem_src src,
 			uint64_t pa, uint64_t *out);
 uint32_t sim_mem_write64(struct sim_mem *m, int agent, enum sim_mem_src src,
 			 uint64_t pa, uint64_t val);
+
+/*
+ * The frame cache at the start of every struct sim_mem: a direct-mapped
+ * cache of recently used frames.  It is public only so that
+ * sim_mem_load64() below can inline its hit path; nothing else may touch
+ * it.  It changes host speed only, never results.
+ */
+#define SIM_MEM_FC_SIZE 1024
+struct sim_mem_fc {
+	uint64_t fn[SIM_MEM_FC_SIZE];    /* frame number + 1 (0 = empty) */
+	uint8_t *ptr[SIM_MEM_FC_SIZE];   /* frame data (never-written frames: a shared zero frame) */
+	uint32_t flat_lat;               /* cycles per access of the default timing */
+	bool flat;                       /* the default (flat) timing is installed */
+};
+
+uint64_t sim_mem_load64_slow(struct sim_mem *m, int agent, enum sim_mem_src src,
+			     uint64_t pa, uint64_t *cycles);
+
+/*
+ * sim_mem_read64 for table walkers, one call per table reference: returns
+ * the value (so a walk's chain entry -> next table address stays in
+ * registers) and adds the latency to *@cycles.  A cached frame with the
+ * flat timing takes no call.
+ */
+static inline uint64_t sim_mem_load64(struct sim_mem *m, int agent, enum sim_mem_src src,
+				      uint64_t pa, uint64_t *cycles)
+{
+	const struct sim_mem_fc *fc = (const struct sim_mem_fc *)(const void *)m;
+	uint64_t fn = pa >> SIM_PAGE_SHIFT, off = pa & (SIM_PAGE_SIZE - 1), v;
+	unsigned c = (unsigned)(fn & (SIM_MEM_FC_SIZE - 1));
+
+	if (off <= SIM_PAGE_SIZE - 8 && fc->fn[c] == fn + 1 && fc->flat) {
+		memcpy(&v, fc->ptr[c] + off, 8);
+		*cycles += fc->flat_lat;
+		return v;
+	}
+	return sim_mem_load64_slow(m, agent, src, pa, cycles);
+}
 
 /*
  * Untimed access for loaders, dumps, tests and debuggers (never for a

@@ -15,23 +15,7 @@
  * with D=0, is a page fault.  Supervisor accesses to U=1 pages fault
  * (sstatus.SUM=0 is assumed).
  */
-#include "stage2/s2_int.h"
-
-#define SV_V   (1ull << 0)
-#define SV_R   (1ull << 1)
-#define SV_W   (1ull << 2)
-#define SV_X   (1ull << 3)
-#define SV_U   (1ull << 4)
-#define SV_G   (1ull << 5)
-#define SV_A   (1ull << 6)
-#define SV_D   (1ull << 7)
-#define SV_C   (1ull << 8)     /* RSW bit 0: protsim C-bit */
-#define SV_SW  (1ull << 9)     /* RSW bit 1 */
-#define SV_PPN_SHIFT 10
-#define SV_PPN_MASK  0x003FFFFFFFFFFC00ull   /* [53:10] */
-#define SV_PBMT_IO   (2ull << 61)
-#define SV_PBMT_MASK (3ull << 61)
-#define SV_OWNER_SHIFT 2
+#include "stage2/s2_fmt_int.h"
 
 static int sv_arch_level(unsigned sz, unsigned levels)
 {
@@ -42,11 +26,6 @@ static int sv_arch_level(unsigned sz, unsigned levels)
 static uint64_t sv_pa_to_pte(uint64_t pa)
 {
 	return ((pa >> 12) << SV_PPN_SHIFT) & SV_PPN_MASK;
-}
-
-static uint64_t sv_pte_to_pa(uint64_t raw)
-{
-	return ((raw & SV_PPN_MASK) >> SV_PPN_SHIFT) << 12;
 }
 
 static uint64_t sv_mk_table(uint64_t pa)
@@ -108,64 +87,24 @@ static uint64_t sv_mk_invalid(uint8_t owner)
 	return (uint64_t)owner << SV_OWNER_SHIFT;
 }
 
-/* The walker's part of decode: type, address, permissions, U, A. */
 static struct s2_wpte sv_walk_decode(uint64_t raw, unsigned sz)
 {
-	struct s2_wpte e = { .type = S2_PTE_INVALID };
-
-	if (!(raw & SV_V))
-		return e;
-	if ((raw & SV_W) && !(raw & SV_R)) {
-		e.type = S2_PTE_RESERVED;
-		return e;
-	}
-	if (!(raw & (SV_R | SV_W | SV_X))) {
-		if (sz == S2_SZ_4K) {
-			e.type = S2_PTE_RESERVED;
-			return e;
-		}
-		e.type = S2_PTE_TABLE;
-		e.addr = sv_pte_to_pa(raw);
-		e.perms = S2_PERM_ALL;
-		e.user = true;
-		e.accessed = true;
-		return e;
-	}
-	e.addr = sv_pte_to_pa(raw);
-	/* A misaligned superpage is a page fault. */
-	if (e.addr & (s2_sz_bytes(sz) - 1)) {
-		e.type = S2_PTE_RESERVED;
-		return e;
-	}
-	e.type = S2_PTE_LEAF;
-	e.perms = ((raw & SV_R) ? S2_PERM_R : 0) | ((raw & SV_W) ? S2_PERM_W : 0) |
-		  ((raw & SV_X) ? S2_PERM_X : 0);
-	e.user = (raw & SV_U) != 0;
-	e.accessed = (raw & SV_A) != 0;
-	return e;
+	return s2_sv_wdec(raw, sz);
 }
 
 static void sv_decode(uint64_t raw, unsigned sz, struct s2_pte *out)
 {
-	struct s2_wpte e = sv_walk_decode(raw, sz);
+	struct s2_wpte e = s2_sv_wdec(raw, sz);
 
-	*out = (struct s2_pte){
-		.type = (enum s2_pte_type)e.type, .addr = e.addr,
-		.prot = { .perms = e.perms, .user = e.user }, .accessed = e.accessed,
-	};
+	*out = s2_pte_of(e);
 	switch (e.type) {
 	case S2_PTE_INVALID:
 		out->owner = (uint8_t)(raw >> SV_OWNER_SHIFT);
 		break;
-	case S2_PTE_TABLE:
-		out->dirty = true;
-		break;
 	case S2_PTE_LEAF:
 		out->prot.global = (raw & SV_G) != 0;
-		out->prot.c = (raw & SV_C) != 0;
 		out->prot.sw = (raw & SV_SW) ? 1 : 0;
 		out->prot.memtype = (raw & SV_PBMT_MASK) == SV_PBMT_IO ? S2_MT_DEVICE : S2_MT_NORMAL;
-		out->dirty = (raw & SV_D) != 0;
 		out->prot.ad_clear = !e.accessed;
 		break;
 	}

@@ -159,6 +159,8 @@ struct s2_wpte {
 	uint8_t perms;        /* s2_pte.prot.perms */
 	bool user;            /* s2_pte.prot.user */
 	bool accessed;        /* s2_pte.accessed */
+	bool dirty;           /* s2_pte.dirty */
+	bool c;               /* s2_pte.prot.c (stage-1 leaves) */
 };
 
 /* ------------------------------------------------------------------ */

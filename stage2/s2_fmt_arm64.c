@@ -10,21 +10,7 @@
  *   (pKVM page state in [56:55]).  An invalid descriptor holds a pKVM
  *   owner id in [9:2].
  */
-#include "stage2/s2_int.h"
-
-#define A64_VALID     (1ull << 0)
-#define A64_TABLE     (1ull << 1)       /* table (levels 0-2) or page (level 3) */
-#define A64_ATTR_SHIFT 2
-#define A64_ATTR_NORMAL 0xFull          /* MemAttr Normal Inner/Outer WB (no FEAT_S2FWB) */
-#define A64_ATTR_DEVICE 0x1ull          /* MemAttr Device-nGnRE */
-#define A64_S2AP_R    (1ull << 6)
-#define A64_S2AP_W    (1ull << 7)
-#define A64_SH_IS     (3ull << 8)
-#define A64_AF        (1ull << 10)
-#define A64_OA_MASK   0x0000FFFFFFFFF000ull
-#define A64_XN_SHIFT  53
-#define A64_SW_SHIFT  55
-#define A64_OWNER_SHIFT 2
+#include "stage2/s2_fmt_int.h"
 
 static int a64_arch_level(unsigned sz, unsigned levels)
 {
@@ -46,12 +32,6 @@ static uint64_t a64_xn(uint8_t perms)
 	case S2_PERM_XS: return 3;   /* 0b11: EL1 only (UXN-like) */
 	default:         return 2;   /* 0b10: execute never */
 	}
-}
-
-static uint8_t a64_xn_perms(uint64_t xn)
-{
-	static const uint8_t map[4] = { S2_PERM_X, S2_PERM_XU, 0, S2_PERM_XS };
-	return map[xn & 3];
 }
 
 static int a64_mk_leaf(unsigned sz, uint64_t pa, const struct s2_prot *prot, uint64_t *raw)
@@ -82,59 +62,25 @@ static uint64_t a64_mk_invalid(uint8_t owner)
 	return (uint64_t)owner << A64_OWNER_SHIFT;
 }
 
-/* The walker's part of decode: type, address, permissions, user, AF. */
 static struct s2_wpte a64_walk_decode(uint64_t raw, unsigned sz)
 {
-	struct s2_wpte e = { .type = S2_PTE_INVALID };
-
-	if (!(raw & A64_VALID))
-		return e;
-	if (sz > S2_SZ_4K && (raw & A64_TABLE)) {
-		e.type = S2_PTE_TABLE;
-		e.addr = raw & A64_OA_MASK;
-		e.perms = S2_PERM_ALL;
-		e.user = true;
-		e.accessed = true;
-		return e;
-	}
-	/* Level-3 descriptor with bit 1 clear, or a block at level 0: reserved. */
-	if ((sz == S2_SZ_4K && !(raw & A64_TABLE)) || sz > S2_SZ_1G) {
-		e.type = S2_PTE_RESERVED;
-		return e;
-	}
-	e.type = S2_PTE_LEAF;
-	e.addr = raw & A64_OA_MASK & ~(s2_sz_bytes(sz) - 1);
-	if (raw & A64_S2AP_R)
-		e.perms |= S2_PERM_R;
-	if (raw & A64_S2AP_W)
-		e.perms |= S2_PERM_W;
-	e.perms |= a64_xn_perms(raw >> A64_XN_SHIFT);
-	e.user = true;
-	e.accessed = (raw & A64_AF) != 0;
-	return e;
+	return s2_a64_wdec(raw, sz);
 }
 
 static void a64_decode(uint64_t raw, unsigned sz, struct s2_pte *out)
 {
-	struct s2_wpte e = a64_walk_decode(raw, sz);
+	struct s2_wpte e = s2_a64_wdec(raw, sz);
 
-	*out = (struct s2_pte){
-		.type = (enum s2_pte_type)e.type, .addr = e.addr,
-		.prot = { .perms = e.perms, .user = e.user }, .accessed = e.accessed,
-	};
+	*out = s2_pte_of(e);
 	switch (e.type) {
 	case S2_PTE_INVALID:
 		out->owner = (uint8_t)(raw >> A64_OWNER_SHIFT);
-		break;
-	case S2_PTE_TABLE:
-		out->dirty = true;
 		break;
 	case S2_PTE_LEAF:
 		out->prot.memtype = ((raw >> A64_ATTR_SHIFT) & 0xF) == A64_ATTR_DEVICE ?
 			S2_MT_DEVICE : S2_MT_NORMAL;
 		out->prot.sw = (uint8_t)((raw >> A64_SW_SHIFT) & 0xF);
 		out->prot.ad_clear = !e.accessed;
-		out->dirty = true;   /* no DBM: writes are governed by S2AP alone */
 		break;
 	}
 }

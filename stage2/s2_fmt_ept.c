@@ -12,23 +12,7 @@
  *   entry keeps an owner id in [59:52].  W without R, a reserved memory
  *   type, or PS in a PML4E are EPT misconfigurations (decoded RESERVED).
  */
-#include "stage2/s2_int.h"
-
-#define EPT_R     (1ull << 0)
-#define EPT_W     (1ull << 1)
-#define EPT_XS    (1ull << 2)
-#define EPT_MT_SHIFT 3
-#define EPT_MT_UC 0ull
-#define EPT_MT_WB 6ull
-#define EPT_PS    (1ull << 7)
-#define EPT_A     (1ull << 8)
-#define EPT_D     (1ull << 9)
-#define EPT_XU    (1ull << 10)
-#define EPT_SVE   (1ull << 63)
-#define EPT_ADDR_MASK 0x000FFFFFFFFFF000ull
-#define EPT_SW_SHIFT 52
-#define EPT_OWNER_SHIFT 52
-#define EPT_PRESENT (EPT_R | EPT_W | EPT_XS | EPT_XU)
+#include "stage2/s2_fmt_int.h"
 
 /* Non-leaf entries grant everything and are marked accessed (as KVM builds them). */
 static uint64_t ept_mk_table(uint64_t pa)
@@ -77,53 +61,19 @@ static uint64_t ept_mk_invalid(uint8_t owner)
 	return (uint64_t)owner << EPT_OWNER_SHIFT;
 }
 
-/* The walker's part of decode: type, address, permissions, A. */
 static struct s2_wpte ept_walk_decode(uint64_t raw, unsigned sz)
 {
-	struct s2_wpte e = { .type = S2_PTE_INVALID };
-	uint64_t mt;
-
-	if (!(raw & EPT_PRESENT))
-		return e;
-	if ((raw & EPT_W) && !(raw & EPT_R)) {
-		e.type = S2_PTE_RESERVED;
-		return e;
-	}
-	e.perms = ((raw & EPT_R) ? S2_PERM_R : 0) | ((raw & EPT_W) ? S2_PERM_W : 0) |
-		  ((raw & EPT_XS) ? S2_PERM_XS : 0) | ((raw & EPT_XU) ? S2_PERM_XU : 0);
-	e.user = true;
-	e.accessed = (raw & EPT_A) != 0;
-	if (sz == S2_SZ_4K || ((raw & EPT_PS) && sz <= S2_SZ_1G)) {
-		mt = (raw >> EPT_MT_SHIFT) & 7;
-		if (mt == 2 || mt == 3 || mt == 7) {
-			e.type = S2_PTE_RESERVED;
-			return e;
-		}
-		e.type = S2_PTE_LEAF;
-		e.addr = raw & EPT_ADDR_MASK & ~(s2_sz_bytes(sz) - 1);
-		return e;
-	}
-	if (raw & EPT_PS) {
-		e.type = S2_PTE_RESERVED;
-		return e;
-	}
-	e.type = S2_PTE_TABLE;
-	e.addr = raw & EPT_ADDR_MASK;
-	return e;
+	return s2_ept_wdec(raw, sz);
 }
 
 static void ept_decode(uint64_t raw, unsigned sz, struct s2_pte *out)
 {
-	struct s2_wpte e = ept_walk_decode(raw, sz);
+	struct s2_wpte e = s2_ept_wdec(raw, sz);
 
-	*out = (struct s2_pte){
-		.type = (enum s2_pte_type)e.type, .addr = e.addr,
-		.prot = { .perms = e.perms, .user = e.user }, .accessed = e.accessed,
-	};
+	*out = s2_pte_of(e);
 	if (e.type == S2_PTE_INVALID) {
 		out->owner = (uint8_t)(raw >> EPT_OWNER_SHIFT);
 	} else if (e.type == S2_PTE_LEAF) {
-		out->dirty = (raw & EPT_D) != 0;
 		out->prot.memtype = ((raw >> EPT_MT_SHIFT) & 7) == EPT_MT_WB ? S2_MT_NORMAL : S2_MT_DEVICE;
 		out->prot.sw = (uint8_t)((raw >> EPT_SW_SHIFT) & 0xF);
 		out->prot.suppress_ve = (raw & EPT_SVE) != 0;

@@ -14,23 +14,7 @@
  *   [50:12], bit 51 = C), [55:52] software (protsim), 63 NX.
  *   A not-present entry keeps an owner id in [59:52].
  */
-#include "stage2/s2_int.h"
-
-#define X86_P    (1ull << 0)
-#define X86_RW   (1ull << 1)
-#define X86_US   (1ull << 2)
-#define X86_PWT  (1ull << 3)
-#define X86_PCD  (1ull << 4)
-#define X86_A    (1ull << 5)
-#define X86_D    (1ull << 6)
-#define X86_PS   (1ull << 7)
-#define X86_G    (1ull << 8)
-#define X86_NX   (1ull << 63)
-#define X86_C    (1ull << 51)
-#define X86_SW_SHIFT 52
-#define X86_OWNER_SHIFT 52
-#define NPT_ADDR_MASK 0x000FFFFFFFFFF000ull    /* [51:12] */
-#define S1_ADDR_MASK  0x0007FFFFFFFFF000ull    /* [50:12]: bit 51 is the C-bit */
+#include "stage2/s2_fmt_int.h"
 
 int s2_x86_arch_level(unsigned sz, unsigned levels)
 {
@@ -102,48 +86,18 @@ static uint64_t x86_mk_invalid(uint8_t owner)
 	return (uint64_t)owner << X86_OWNER_SHIFT;
 }
 
-/*
- * The walker's part of decode (type, address, permissions, U/S, A); inline
- * so that NPT and stage 1 each get their own copy with the mask folded.
- */
-static inline struct s2_wpte x86_walk_decode(uint64_t raw, unsigned sz, uint64_t addr_mask)
-{
-	struct s2_wpte e = { .type = S2_PTE_INVALID };
-
-	if (!(raw & X86_P))
-		return e;
-	e.perms = S2_PERM_R | ((raw & X86_RW) ? S2_PERM_W : 0) | ((raw & X86_NX) ? 0 : S2_PERM_X);
-	e.user = (raw & X86_US) != 0;
-	e.accessed = (raw & X86_A) != 0;
-	if (sz == S2_SZ_4K || ((raw & X86_PS) && sz <= S2_SZ_1G)) {
-		e.type = S2_PTE_LEAF;
-		e.addr = raw & addr_mask & ~(s2_sz_bytes(sz) - 1);
-	} else if (raw & X86_PS) {   /* PS in a PML4E */
-		e.type = S2_PTE_RESERVED;
-	} else {
-		e.type = S2_PTE_TABLE;
-		e.addr = raw & addr_mask;
-	}
-	return e;
-}
-
 static inline void x86_decode(uint64_t raw, unsigned sz, struct s2_pte *out, uint64_t addr_mask,
 			      bool stage1)
 {
-	struct s2_wpte e = x86_walk_decode(raw, sz, addr_mask);
+	struct s2_wpte e = s2_x86_wdec(raw, sz, addr_mask, stage1);
 
-	*out = (struct s2_pte){
-		.type = (enum s2_pte_type)e.type, .addr = e.addr,
-		.prot = { .perms = e.perms, .user = e.user }, .accessed = e.accessed,
-	};
+	*out = s2_pte_of(e);
 	if (e.type == S2_PTE_INVALID) {
 		out->owner = (uint8_t)(raw >> X86_OWNER_SHIFT);
 	} else if (e.type == S2_PTE_LEAF) {
-		out->dirty = (raw & X86_D) != 0;
 		out->prot.memtype = (raw & X86_PCD) ? S2_MT_DEVICE : S2_MT_NORMAL;
 		out->prot.sw = (uint8_t)((raw >> X86_SW_SHIFT) & 0xF);
 		out->prot.global = stage1 && (raw & X86_G);
-		out->prot.c = stage1 && (raw & X86_C);
 		out->prot.ad_clear = !e.accessed;
 	}
 }
@@ -160,12 +114,12 @@ static void s1x_decode(uint64_t raw, unsigned sz, struct s2_pte *out)
 
 static struct s2_wpte npt_walk_decode(uint64_t raw, unsigned sz)
 {
-	return x86_walk_decode(raw, sz, NPT_ADDR_MASK);
+	return s2_x86_wdec(raw, sz, NPT_ADDR_MASK, false);
 }
 
 static struct s2_wpte s1x_walk_decode(uint64_t raw, unsigned sz)
 {
-	return x86_walk_decode(raw, sz, S1_ADDR_MASK);
+	return s2_x86_wdec(raw, sz, S1_ADDR_MASK, true);
 }
 
 static uint64_t x86_set_ad(uint64_t raw, bool write)

@@ -17,17 +17,19 @@
  * tables, and a relaxed permission is picked up), as the architectures
  * allow.
  *
- * Host speed (bench_s2): one walk loop serves every stage and format.
- * Per entry it does only the work every walk needs (reach the entry's
- * memory, one timed read, walk_decode, AND the table permissions); what
- * is the same for the whole translation (which caches exist, whether a
- * check hook is installed, how table addresses are reached) is decided
- * once, and the leaf checks, faults and cache fills stay out of the
- * loop.  A cold walk is bound by the latency of the chain entry -> next
- * table address -> next entry, so that chain is kept out of memory (see
- * s2_hw_walk).  None of this changes what is probed, read or counted.
+ * Host speed (bench_s2): one walk loop body serves every stage and
+ * format, compiled once per built-in format with its walk decoder inlined
+ * (s2_fmt_int.h).  Per entry it does only the work every walk needs
+ * (reach the entry's memory, one timed read, decode, AND the table
+ * permissions); what is the same for the whole walk (which caches exist,
+ * whether a check hook is installed, how table addresses are reached) is
+ * decided once, and the leaf checks, faults and cache fills stay out of
+ * the loop.  A cold walk is bound by the latency of the chain entry ->
+ * next table address -> next entry, so that chain is kept out of memory
+ * (see s2_hw_walk_with).  None of this changes what is probed, read,
+ * counted or charged.
  */
-#include "stage2/s2_int.h"
+#include "stage2/s2_fmt_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -132,18 +134,35 @@ static struct s2_stats s2_null_stats;
 /* ------------------------------------------------------------------ */
 
 /*
- * Does @leaf (prot.perms / prot.user: the walk's ANDed values) of a table
- * of format @f allow the access?  Stage-1 leaves go to the request's
- * policy if it has one.
+ * The request's stage-1 policy on leaf @raw (size class @sz) of a table
+ * of format @f; @perms / @user: the walk's ANDed values.
+ */
+static bool s2_policy_allows(const struct s2_hw *h, const struct s2_fmt_ops *f, uint64_t raw,
+			     unsigned sz, uint8_t perms, bool user, enum s2_access acc)
+{
+	const struct s2_policy *pol = h->req->policy;
+	struct s2_pte leaf;
+
+	f->decode(raw, sz, &leaf);
+	leaf.prot.perms = perms;
+	leaf.prot.user = user;
+	return pol->perm_ok(pol->arg, &leaf, acc);
+}
+
+/*
+ * Does a leaf of a table of format @f (@raw, size class @sz; @perms and
+ * @entry_user the walk's ANDed values) allow the access?  Stage-1 leaves
+ * go to the request's policy if it has one.
  */
 static inline bool s2_leaf_allows(const struct s2_hw *h, const struct s2_fmt_ops *f,
-				  const struct s2_pte *leaf, enum s2_access acc, bool user)
+				  uint64_t raw, unsigned sz, uint8_t perms, bool entry_user,
+				  enum s2_access acc, bool user)
 {
 	const struct s2_policy *pol = h->req->policy;
 
 	if (f->stage == 1 && pol && pol->perm_ok)
-		return pol->perm_ok(pol->arg, leaf, acc);
-	return s2_perm_ok(f, leaf->prot.perms, leaf->prot.user, acc, user);
+		return s2_policy_allows(h, f, raw, sz, perms, entry_user, acc);
+	return s2_perm_ok(f, perms, entry_user, acc, user);
 }
 
 /* ------------------------------------------------------------------ */
@@ -423,96 +442,167 @@ static int s2_walk_fault(struct s2_hw *h, const struct s2_walk *wk, enum s2_faul
 }
 
 /*
- * The end of a walk: @pte (raw @raw, read at @pa) is not a table.
- * Fault, or fill @r.
+ * The end of a walk: entry @e (raw @raw, read at @pa) is not a table.
+ * Fault, or fill @r.  Inlined into each walk loop, so the output address
+ * goes from the decoded entry to @r without a round trip through memory.
  */
-static int s2_hw_leaf(struct s2_hw *h, struct s2_walk *wk, struct s2_pte *pte, uint64_t raw,
-		      uint64_t pa, struct s2_stage_res *r)
+static inline __attribute__((always_inline)) int
+s2_hw_leaf(struct s2_hw *h, struct s2_walk *wk, struct s2_wpte e, uint64_t raw, uint64_t pa,
+	   struct s2_stage_res *r)
 {
 	const struct s2_fmt_ops *f = wk->p->fmt;
 	const struct s2_walk_acc *a = &wk->a;
 	struct s2_walk_pos *w = &wk->w;
 	bool write = a->acc == S2_ACC_WRITE;
 
-	if (pte->type == S2_PTE_INVALID || pte->type == S2_PTE_RESERVED)
+	if (e.type != S2_PTE_LEAF)
 		return s2_walk_fault(h, wk, S2_FAULT_TRANSLATION, 0);
-	w->perms &= pte->prot.perms;
-	w->user = w->user && pte->prot.user;
+	w->perms &= e.perms;
+	w->user = w->user && e.user;
 	if (!(f->leaf_szs & (1u << w->sz)))
 		return s2_walk_fault(h, wk, S2_FAULT_TRANSLATION, 0);
-	if (f->af_faults && !pte->accessed)
+	if (f->af_faults && !e.accessed)
 		return s2_walk_fault(h, wk, S2_FAULT_ACCESS, w->perms);
-	pte->prot.perms = w->perms;
-	pte->prot.user = w->user;
-	if (!s2_leaf_allows(h, f, pte, a->acc, a->user))
+	if (!s2_leaf_allows(h, f, raw, w->sz, w->perms, w->user, a->acc, a->user))
 		return s2_walk_fault(h, wk, S2_FAULT_PERMISSION, w->perms);
 	if (f->af_faults) {
-		if (write && !pte->dirty)
+		if (write && !e.dirty)
 			return s2_walk_fault(h, wk, S2_FAULT_ACCESS, w->perms);
-	} else if (!pte->accessed || (write && !pte->dirty)) {
+	} else if (!e.accessed || (write && !e.dirty)) {
 		raw = f->set_ad(raw, write);
 		s2_hw_set_ad(h, wk->p, pa, raw);
-		pte->dirty = pte->dirty || write;
+		e.dirty = e.dirty || write;
 	}
-	r->pa = pte->addr | (wk->idx & (s2_sz_bytes(w->sz) - 1));
+	r->pa = e.addr | (wk->idx & (s2_sz_bytes(w->sz) - 1));
 	r->sz = w->sz;
 	r->perms = w->perms;
 	r->user = w->user;
-	r->c = pte->prot.c;
-	r->dirty = pte->dirty || !(w->perms & S2_PERM_W);
+	r->c = e.c;
+	r->dirty = e.dirty || !(w->perms & S2_PERM_W);
 	r->raw = raw;
 	r->e = NULL;
 	return 0;
 }
 
+typedef struct s2_wpte (*s2_wdec_fn)(uint64_t raw, unsigned sz);
+
 /*
- * Walk @wk from wk->w to a leaf or a fault.  Per entry: reach its memory,
- * read it (one timed reference), walk_decode it and descend through a
- * table entry (hardware accessed-flag update and walk-cache fill when
- * needed); the last entry gets the full decode and the leaf checks.
+ * Walk @wk from wk->w to a leaf or a fault, decoding entries with @dec
+ * (the format's walk_decode).  Per entry: reach its memory, read it (one
+ * timed reference), decode it and descend through a table entry
+ * (hardware accessed-flag update and walk-cache fill when needed); the
+ * last entry gets the full decode and the leaf checks.
  *
  * A cold walk's speed is bounded by the chain entry -> next table
  * address -> next entry, so that chain stays in registers: the position
- * is a local copy (written back to @wk only before calls that read it)
- * and walk_decode returns by value.
+ * is a local copy (written back to @wk only before calls that read it),
+ * @dec returns by value, and s2_hw_walk() below instantiates this body
+ * once per built-in format so that @dec is inlined (s2_fmt_int.h).
  */
-static int s2_hw_walk(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r)
+static inline __attribute__((always_inline)) int
+s2_hw_walk_with(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r, s2_wdec_fn dec)
 {
 	const struct s2_fmt_ops *f = wk->p->fmt;
+	struct sim_mem *mem = wk->p->mem;
+	const int agent = h->req->agent;
+	const enum sim_mem_src src = h->req->src;
+	const bool phys = wk->path == S2_TBL_PHYS;
+	const bool pwc = h->pwc_on[f->stage - 1];
+	const bool hw_af = !f->af_faults;
 	struct s2_xlate *out = h->out;
 	struct s2_walk_pos w = wk->w;
+	uint64_t cycles = 0, raw, pa;
+	unsigned refs = 0;
 	struct s2_wpte e;
-	struct s2_pte pte;
-	uint64_t raw, pa;
 	int rc;
 
 	out->ev.walks++;
 	h->st->walks++;
 	for (;;) {
 		pa = w.table + 8ull * s2_index(wk->idx, w.sz);
-		if (wk->path != S2_TBL_PHYS) {
+		if (!phys) {
 			wk->w = w;
+			out->mem_cycles += cycles;
+			out->refs += refs;
+			cycles = refs = 0;
 			rc = s2_entry_pa(h, wk, pa, &pa);
 			if (rc)
 				return rc;
 		}
-		out->mem_cycles += sim_mem_read64(wk->p->mem, h->req->agent, h->req->src, pa, &raw);
-		out->refs++;
-		e = f->walk_decode(raw, w.sz);
-		if (e.type != S2_PTE_TABLE) {
-			wk->w = w;
-			f->decode(raw, w.sz, &pte);
-			return s2_hw_leaf(h, wk, &pte, raw, pa, r);
-		}
+		raw = sim_mem_load64(mem, agent, src, pa, &cycles);
+		refs++;
+		e = dec(raw, w.sz);
+		if (e.type != S2_PTE_TABLE)
+			break;
 		w.perms &= e.perms;
-		w.user = w.user && e.user;
-		if (!e.accessed && !f->af_faults)
+		w.user &= e.user;
+		if (hw_af && !e.accessed) {
+			out->mem_cycles += cycles;
+			cycles = 0;
 			s2_hw_set_ad(h, wk->p, pa, f->set_ad(raw, false));
-		if (h->pwc_on[f->stage - 1])
+		}
+		if (pwc)
 			s2_pwc_fill(h, f->stage, wk->idx, w.sz, e.addr, w.perms, w.user);
 		w.table = e.addr;
 		w.sz--;
 	}
+	out->mem_cycles += cycles;
+	out->refs += refs;
+	wk->w = w;
+	return s2_hw_leaf(h, wk, e, raw, pa, r);
+}
+
+static int s2_hw_walk_a64(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r)
+{
+	return s2_hw_walk_with(h, wk, r, s2_a64_wdec);
+}
+
+static struct s2_wpte s2_npt_wdec(uint64_t raw, unsigned sz)
+{
+	return s2_x86_wdec(raw, sz, NPT_ADDR_MASK, false);
+}
+
+static struct s2_wpte s2_s1x_wdec(uint64_t raw, unsigned sz)
+{
+	return s2_x86_wdec(raw, sz, S1_ADDR_MASK, true);
+}
+
+static int s2_hw_walk_npt(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r)
+{
+	return s2_hw_walk_with(h, wk, r, s2_npt_wdec);
+}
+
+static int s2_hw_walk_s1x(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r)
+{
+	return s2_hw_walk_with(h, wk, r, s2_s1x_wdec);
+}
+
+static int s2_hw_walk_ept(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r)
+{
+	return s2_hw_walk_with(h, wk, r, s2_ept_wdec);
+}
+
+static int s2_hw_walk_sv(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r)
+{
+	return s2_hw_walk_with(h, wk, r, s2_sv_wdec);
+}
+
+/* One hardware walk: the loop made for the table's format, or the generic one. */
+static int s2_hw_walk(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r)
+{
+	const struct s2_fmt_ops *f = wk->p->fmt;
+
+	if (f == &s2_fmt_npt)
+		return s2_hw_walk_npt(h, wk, r);
+	if (f == &s1_fmt_x86_64)
+		return s2_hw_walk_s1x(h, wk, r);
+	if (f == &s2_fmt_arm64)
+		return s2_hw_walk_a64(h, wk, r);
+	if (f == &s2_fmt_ept)
+		return s2_hw_walk_ept(h, wk, r);
+	if (f == &s1_fmt_sv39 || f == &s1_fmt_sv48)
+		return s2_hw_walk_sv(h, wk, r);
+	return s2_hw_walk_with(h, wk, r, f->walk_decode);
 }
 
 /* ------------------------------------------------------------------ */

@@ -785,3 +785,67 @@ Test(s2_fmt, names_and_perm_text)
 	cr_assert_eq(s2_perms_parse("us", &p), 0);
 	cr_expect_eq(p, S2_PERM_X);
 }
+
+/*
+ * Accessed/dirty through the hardware walk, per format: a page mapped
+ * with A (and D) clear.  x86-style formats set A on a read and D on a
+ * write (one A/D write each); arm64 and Sv take an access fault.
+ */
+struct ad_case {
+	char name[16];
+	enum s2_fmt_id fmt;
+	unsigned levels;
+	int read_rc, write_rc;        /* s2_translate results */
+	uint64_t a, d;                /* the A and D bits of the format (0: none) */
+};
+
+static struct ad_case ad_cases[] = {
+	{ "arm64", S2_FMT_ARM64, 4, S2_FAULT_ACCESS, S2_FAULT_ACCESS, 1ull << 10, 0 },
+	{ "npt", S2_FMT_NPT, 4, 0, 0, 1ull << 5, 1ull << 6 },
+	{ "ept", S2_FMT_EPT, 4, 0, 0, 1ull << 8, 1ull << 9 },
+	{ "x86_64", S1_FMT_X86_64, 4, 0, 0, 1ull << 5, 1ull << 6 },
+	{ "sv39", S1_FMT_SV39, 3, S2_FAULT_ACCESS, S2_FAULT_ACCESS, 1ull << 6, 1ull << 7 },
+	{ "sv48", S1_FMT_SV48, 4, S2_FAULT_ACCESS, S2_FAULT_ACCESS, 1ull << 6, 1ull << 7 },
+};
+
+ParameterizedTestParameters(s2_walk, accessed_dirty_per_format)
+{
+	return cr_make_param_array(struct ad_case, ad_cases, sizeof(ad_cases) / sizeof(ad_cases[0]));
+}
+
+ParameterizedTest(struct ad_case *ac, s2_walk, accessed_dirty_per_format)
+{
+	struct env e;
+	struct s2_prot prot = { .perms = S2_PERM_R | S2_PERM_W, .ad_clear = true };
+	struct s2_req req = RQ(S2_ACC_READ, false);
+	struct s2_xlate x;
+	uint64_t raw;
+
+	env_init(&e, ac->fmt, ac->levels);
+	cr_assert_eq(s2_map(e.p, 0x200000, 0x800000, SIM_SZ_4K, 0, &prot), S2_OK, "%s", ac->name);
+	cr_assert_eq(s2_get_leaf(e.p, 0x200000, &raw, NULL, NULL), S2_OK);
+	cr_expect_eq(raw & (ac->a | ac->d), 0, "%s: mapped with A/D clear", ac->name);
+
+	cr_expect_eq(s2_translate(e.p, 0x200000, &req, &x), ac->read_rc, "%s read", ac->name);
+	cr_assert_eq(s2_get_leaf(e.p, 0x200000, &raw, NULL, NULL), S2_OK);
+	if (ac->read_rc) {
+		cr_expect_eq(x.fault.type, S2_FAULT_ACCESS, "%s", ac->name);
+		cr_expect_eq(x.ev.ad_updates, 0, "%s", ac->name);
+		cr_expect_eq(raw & ac->a, 0, "%s: A not set by hardware", ac->name);
+	} else {
+		cr_expect_eq(x.ev.ad_updates, 1, "%s", ac->name);
+		cr_expect_eq(raw & (ac->a | ac->d), ac->a, "%s: A set, D still clear", ac->name);
+		cr_expect_eq(x.pa, 0x800000);
+	}
+
+	req.acc = S2_ACC_WRITE;
+	cr_expect_eq(s2_translate(e.p, 0x200000, &req, &x), ac->write_rc, "%s write", ac->name);
+	cr_assert_eq(s2_get_leaf(e.p, 0x200000, &raw, NULL, NULL), S2_OK);
+	if (!ac->write_rc) {
+		cr_expect_eq(x.ev.ad_updates, 1, "%s", ac->name);
+		cr_expect_eq(raw & (ac->a | ac->d), ac->a | ac->d, "%s: A and D set", ac->name);
+		cr_expect_eq(s2_translate(e.p, 0x200000, &req, &x), 0);
+		cr_expect_eq(x.ev.ad_updates, 0, "%s: nothing left to update", ac->name);
+	}
+	env_fini(&e);
+}
