@@ -379,6 +379,8 @@ uint64_t s2_pgt_take_cycles(struct s2_pgt *p);
 
 /* Count of break-before-make sequences performed on this table. */
 uint64_t s2_pgt_bbm_count(const struct s2_pgt *p);
+/* Count of table pages s2_unmap() found empty and freed. */
+uint64_t s2_pgt_freed_count(const struct s2_pgt *p);
 
 /* ------------------------------------------------------------------ */
 /* The generic walker                                                  */
@@ -453,9 +455,14 @@ int s2_map(struct s2_pgt *p, uint64_t ia, uint64_t pa, uint64_t size, uint64_t l
 /*
  * Unmap [ia, ia + size): leaves become invalid (owner 0).  A block only
  * partly inside the range is first split (break-before-make on arm64).
- * TLB entries are NOT invalidated (the caller issues TLBI, as software
- * must on hardware), except by the break-before-make of a split.
- * Unmapping nothing is not an error.
+ * A table left empty by the unmap (all 512 entries invalid, none holding
+ * an owner id) is taken out of its parent and given back through
+ * mm->free_page, bottom-up, as Linux frees a table page whose reference
+ * count drops (the root stays; tables of an owner without free_page
+ * stay).  Leaf TLB entries are NOT invalidated (the caller issues TLBI,
+ * as software must on hardware), except by the break-before-make of a
+ * split and by the mm->tlbi of a removed table's range (walk caches may
+ * hold the freed page).  Unmapping nothing is not an error.
  * Return: S2_OK, S2_ERR_INVAL, S2_ERR_ALIGN (not 4K aligned),
  * S2_ERR_RANGE, S2_ERR_NOMEM (split), S2_ERR_UNMAPPED.
  */

@@ -20,6 +20,7 @@ struct s2_pgt {
 	uint64_t cycles;                /* memory cycles of software walks, see take_cycles */
 	uint64_t pages;                 /* table pages in use, root included */
 	uint64_t bbm;                   /* break-before-make sequences */
+	uint64_t freed;                 /* table pages freed by unmap */
 	bool attached;                  /* s2_pgt_attach: the pages are not the object's */
 };
 

@@ -56,6 +56,7 @@ struct s2_ctx {
 	uint64_t *free;                  /* freed pool pages (LIFO) */
 	size_t nfree, capfree;
 	uint64_t pool_pages;             /* pool pages in use */
+	uint64_t pool_frees;             /* pages given back (empty tables after unmap, destroyed tables) */
 	bool rmpupdate_flush;            /* s2.rmpupdate_flush */
 };
 
@@ -277,6 +278,7 @@ static void s2_pool_free(void *arg, uint64_t pa)
 	}
 	c->free[c->nfree++] = pa;
 	c->pool_pages--;
+	c->pool_frees++;
 }
 
 /* Break-before-make: invalidate the block's range in every MMU. */
@@ -532,6 +534,8 @@ static int s2_attach(struct sim *s, struct sim_err *err)
 	c->pool_end = base + size;
 	s2_stats_register(s, "s2", &c->st, c->cfg.tlb_levels);
 	sim_stat_counter(s, "s2.pool.pages", &c->pool_pages, "Stage-2 table pages in use (script pool)");
+	sim_stat_counter(s, "s2.pool.frees", &c->pool_frees,
+			 "Table pages given back to the pool (tables emptied by unmap, destroyed tables)");
 	sim_set_model(s, SIM_SLOT_S2, c);
 	if (rmp)
 		rmp_add_change_hook(rmp, s2_on_rmp_change, s);

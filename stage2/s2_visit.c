@@ -151,10 +151,55 @@ static int s2_inval_visit(struct s2_visit_ctx *ctx, enum s2_walk_flags when)
 	return s2_visit_split(ctx);
 }
 
+/*
+ * Does table @table hold no entry at all (every raw entry 0: invalid,
+ * no owner id)?  Read untimed: this stands for the page reference count
+ * Linux keeps per table page, not for a software scan.
+ */
+static bool s2_table_empty(struct s2_pgt *p, uint64_t table)
+{
+	const uint64_t *e;
+	uint64_t pa;
+
+	if (s2_sw_table_pa(p, table, &pa))
+		return false;
+	e = sim_mem_frame(p->mem, pa, false);
+	for (unsigned i = 0; e && i < 512; i++)
+		if (e[i])
+			return false;
+	return true;
+}
+
+/* unmap after a table's children: take an empty table out and free it. */
+static int s2_unmap_post(struct s2_visit_ctx *ctx)
+{
+	struct s2_pgt *p = ctx->pgt;
+	struct s2_pte pte;
+
+	p->fmt->decode(ctx->old, ctx->sz, &pte);
+	if (pte.type != S2_PTE_TABLE || !p->mm || !p->mm->free_page || !s2_table_empty(p, pte.addr))
+		return 0;
+	s2_visit_set(ctx, p->fmt->mk_invalid(0));
+	if (p->mm->tlbi)
+		p->mm->tlbi(p->mm_arg, ctx->addr, s2_sz_bytes(ctx->sz));
+	p->mm->free_page(p->mm_arg, pte.addr);
+	p->pages--;
+	p->freed++;
+	return 0;
+}
+
+static int s2_unmap_visit(struct s2_visit_ctx *ctx, enum s2_walk_flags when)
+{
+	if (when == S2_WALK_TABLE_POST)
+		return s2_unmap_post(ctx);
+	return s2_inval_visit(ctx, when);
+}
+
 int s2_unmap(struct s2_pgt *p, uint64_t ia, uint64_t size)
 {
 	struct s2_inval_data d = { 0 };
-	struct s2_walker w = { .visit = s2_inval_visit, .arg = &d, .flags = S2_WALK_LEAF };
+	struct s2_walker w = { .visit = s2_unmap_visit, .arg = &d,
+			       .flags = S2_WALK_LEAF | S2_WALK_TABLE_POST };
 	int r = s2_range_check(p, ia, size);
 
 	if (r)

@@ -316,6 +316,7 @@ uint64_t s2_pgt_ia_limit(const struct s2_pgt *p) { return 1ull << (12 + 9 * p->l
 uint64_t s2_pgt_pages(const struct s2_pgt *p) { return p->pages; }
 void s2_pgt_set_agent(struct s2_pgt *p, int agent) { p->agent = agent; }
 uint64_t s2_pgt_bbm_count(const struct s2_pgt *p) { return p->bbm; }
+uint64_t s2_pgt_freed_count(const struct s2_pgt *p) { return p->freed; }
 
 uint64_t s2_pgt_take_cycles(struct s2_pgt *p)
 {

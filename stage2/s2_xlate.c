@@ -81,6 +81,10 @@ struct s2_hw {
 	struct s2_xlate *out;
 	bool two_d;                            /* a guest VA exists */
 	bool pwc_on[2];                        /* walk cache present: [0] stage 1, [1] stage 2 */
+	/* The guest table entry a 2D walk read last: its GPA and stage-2 leaf (s2_entry_pa). */
+	uint64_t ent_gpa;
+	unsigned ent_sz;
+	uint8_t ent_perms;
 };
 
 /* Result of one stage. */
@@ -419,16 +423,35 @@ static int s2_entry_pa(struct s2_hw *h, const struct s2_walk *wk, uint64_t ea, u
 	if (rc)
 		return rc;
 	*pa = t.pa;
+	h->ent_gpa = ea;
+	h->ent_sz = t.sz;
+	h->ent_perms = t.perms;
 	return s2_run_check(h, t.pa & ~(SIM_PAGE_SIZE - 1), ea & ~(SIM_PAGE_SIZE - 1), t.sz,
 			    S2_ACC_READ, true, true, false, t.e);
 }
 
-/* A hardware A/D write of @raw at @pa. */
-static void s2_hw_set_ad(struct s2_hw *h, const struct s2_pgt *p, uint64_t pa, uint64_t raw)
+/*
+ * A hardware A/D write of @raw at @pa, the entry walk @wk read last.  In
+ * a 2D walk that entry is in a guest table, and the write needs the
+ * stage-2 leaf that maps it to allow writes (AMD: #NPF with W and the
+ * guest-table bit; EPT already translated the read as a write).
+ * Return 0, or the stage-2 permission fault.
+ */
+static int s2_hw_set_ad(struct s2_hw *h, const struct s2_walk *wk, uint64_t pa, uint64_t raw)
 {
+	const struct s2_pgt *p = wk->p;
+
+	if (wk->path == S2_TBL_NESTED && !(h->ent_perms & S2_PERM_W)) {
+		const struct s2_pgt *p2 = h->sp->s2;
+
+		return s2_fault(h, p2->fmt, S2_FAULT_PERMISSION,
+				p2->fmt->arch_level(h->ent_sz, p2->levels), h->ent_gpa, S2_ACC_WRITE,
+				true, h->ent_perms, false);
+	}
 	h->out->mem_cycles += sim_mem_write64(p->mem, h->req->agent, h->req->src, pa, raw);
 	h->out->ev.ad_updates++;
 	h->st->ad_updates++;
+	return 0;
 }
 
 /* A fault of walk @wk at its current entry. */
@@ -469,8 +492,12 @@ s2_hw_leaf(struct s2_hw *h, struct s2_walk *wk, struct s2_wpte e, uint64_t raw, 
 		if (write && !e.dirty)
 			return s2_walk_fault(h, wk, S2_FAULT_ACCESS, w->perms);
 	} else if (!e.accessed || (write && !e.dirty)) {
+		int rc;
+
 		raw = f->set_ad(raw, write);
-		s2_hw_set_ad(h, wk->p, pa, raw);
+		rc = s2_hw_set_ad(h, wk, pa, raw);
+		if (rc)
+			return rc;
 		e.dirty = e.dirty || write;
 	}
 	r->pa = e.addr | (wk->idx & (s2_sz_bytes(w->sz) - 1));
@@ -538,8 +565,11 @@ s2_hw_walk_with(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r, s2_
 		w.user &= e.user;
 		if (hw_af && !e.accessed) {
 			out->mem_cycles += cycles;
-			cycles = 0;
-			s2_hw_set_ad(h, wk->p, pa, f->set_ad(raw, false));
+			out->refs += refs;
+			cycles = refs = 0;
+			rc = s2_hw_set_ad(h, wk, pa, f->set_ad(raw, false));
+			if (rc)
+				return rc;
 		}
 		if (pwc)
 			s2_pwc_fill(h, f->stage, wk->idx, w.sz, e.addr, w.perms, w.user);

@@ -849,3 +849,108 @@ ParameterizedTest(struct ad_case *ac, s2_walk, accessed_dirty_per_format)
 	}
 	env_fini(&e);
 }
+
+/* ------------------------------------------------------------------ */
+/* Unmap frees tables left empty                                       */
+/* ------------------------------------------------------------------ */
+
+struct free_case {
+	char name[16];
+	enum s2_fmt_id fmt;
+	unsigned levels;
+};
+
+static struct free_case free_cases[] = {
+	{ "arm64-4", S2_FMT_ARM64, 4 }, { "arm64-3", S2_FMT_ARM64, 3 }, { "npt", S2_FMT_NPT, 4 },
+	{ "ept", S2_FMT_EPT, 4 },       { "x86_64", S1_FMT_X86_64, 4 }, { "sv39", S1_FMT_SV39, 3 },
+	{ "sv48", S1_FMT_SV48, 4 },
+};
+
+ParameterizedTestParameters(s2_visit, unmap_frees_empty_tables)
+{
+	return cr_make_param_array(struct free_case, free_cases,
+				   sizeof(free_cases) / sizeof(free_cases[0]));
+}
+
+/*
+ * Two pages in one last-level table: unmapping one frees nothing;
+ * unmapping the other frees every table below the root, bottom-up, each
+ * with a range invalidation, and leaves the root entry invalid.  The
+ * pages come back through free_page and map again.
+ */
+ParameterizedTest(struct free_case *fc, s2_visit, unmap_frees_empty_tables)
+{
+	struct env e;
+	struct s2_prot prot = { .perms = S2_PERM_R | S2_PERM_W };
+	struct s2_req req = RQ(S2_ACC_READ, false);
+	struct s2_xlate x;
+	unsigned tlbis;
+
+	env_init(&e, fc->fmt, fc->levels);
+	cr_assert_eq(s2_map(e.p, 0x200000, 0x800000, SIM_SZ_4K, SIM_SZ_4K, &prot), S2_OK);
+	cr_assert_eq(s2_map(e.p, 0x201000, 0x801000, SIM_SZ_4K, SIM_SZ_4K, &prot), S2_OK);
+	cr_assert_eq(s2_pgt_pages(e.p), fc->levels, "%s: root and one table per level", fc->name);
+
+	tlbis = e.b.tlbis;
+	cr_assert_eq(s2_unmap(e.p, 0x200000, SIM_SZ_4K), S2_OK);
+	cr_expect_eq(s2_pgt_pages(e.p), fc->levels, "%s: the table still maps 0x201000", fc->name);
+	cr_expect_eq(s2_pgt_freed_count(e.p), 0);
+	cr_expect_eq(e.b.frees, 0);
+	cr_expect_eq(e.b.tlbis, tlbis, "%s: a leaf unmap does not invalidate", fc->name);
+	cr_expect_eq(s2_translate(e.p, 0x201000, &req, &x), 0);
+
+	cr_assert_eq(s2_unmap(e.p, 0x201000, SIM_SZ_4K), S2_OK);
+	cr_expect_eq(s2_pgt_pages(e.p), 1, "%s: only the root is left", fc->name);
+	cr_expect_eq(s2_pgt_freed_count(e.p), fc->levels - 1);
+	cr_expect_eq(e.b.frees, fc->levels - 1);
+	cr_expect_eq(e.b.tlbis, tlbis + fc->levels - 1, "%s: one invalidation per table", fc->name);
+	cr_expect_eq(e.b.tlbi_ia, 0, "%s: the last one covers the root entry's range", fc->name);
+	cr_expect_eq(e.b.tlbi_bytes, 1ull << (12 + 9 * (fc->levels - 1)));
+	cr_expect_eq(s2_translate(e.p, 0x201000, &req, &x), S2_FAULT_TRANSLATION);
+	cr_expect_eq(x.refs, 1, "%s: the walk stops at the root entry", fc->name);
+	cr_expect_eq(sim_mem_peek64(e.mem, s2_pgt_root(e.p)), 0);
+
+	cr_assert_eq(s2_map(e.p, 0x201000, 0x801000, SIM_SZ_4K, SIM_SZ_4K, &prot), S2_OK);
+	cr_expect_eq(s2_pgt_pages(e.p), fc->levels);
+	cr_expect_eq(s2_translate(e.p, 0x201000, &req, &x), 0);
+	cr_expect_eq(x.pa, 0x801000);
+	env_fini(&e);
+}
+
+/* An owner id is an entry: a table holding one is not empty (pKVM counts annotated entries). */
+Test(s2_visit, unmap_keeps_tables_with_owner_ids)
+{
+	struct env e;
+	struct s2_prot prot = { .perms = S2_PERM_R | S2_PERM_W };
+
+	env_init(&e, S2_FMT_ARM64, 4);
+	cr_assert_eq(s2_map(e.p, 0x200000, 0x800000, 2 * SIM_SZ_4K, SIM_SZ_4K, &prot), S2_OK);
+	cr_assert_eq(s2_annotate(e.p, 0x203000, SIM_SZ_4K, 3), S2_OK);
+	cr_assert_eq(s2_unmap(e.p, 0x200000, 0x4000), S2_OK);
+	cr_expect_eq(s2_pgt_pages(e.p), 4);
+	cr_expect_eq(s2_pgt_freed_count(e.p), 0);
+	cr_assert_eq(s2_annotate(e.p, 0x203000, SIM_SZ_4K, 0), S2_OK);
+	cr_expect_eq(s2_pgt_pages(e.p), 4, "annotate never frees");
+	cr_assert_eq(s2_unmap(e.p, 0x0, 0x400000), S2_OK);
+	cr_expect_eq(s2_pgt_pages(e.p), 1, "owner 0 again: the next unmap frees");
+	env_fini(&e);
+}
+
+/* Without free_page the owner keeps its pages: nothing is taken out. */
+Test(s2_visit, unmap_without_free_page_keeps_tables)
+{
+	static const struct s2_mm_ops alloc_only = { .alloc_page = bump_alloc };
+	struct s2_prot prot = { .perms = S2_PERM_R };
+	struct sim_mem *mem = sim_mem_new(1ull << 40, 10);
+	struct bump b = { .next = POOL, .end = POOL + 0x100000 };
+	int rc;
+	struct s2_pgt *p = s2_pgt_new(s2_fmt(S2_FMT_NPT), 4, mem, S2_NO_PAGE, &alloc_only, &b, &rc);
+
+	cr_assert_not_null(p);
+	cr_assert_eq(s2_map(p, 0x200000, 0x800000, SIM_SZ_4K, SIM_SZ_4K, &prot), S2_OK);
+	cr_assert_eq(s2_unmap(p, 0x200000, SIM_SZ_4K), S2_OK);
+	cr_expect_eq(s2_pgt_pages(p), 4);
+	cr_expect_eq(s2_pgt_freed_count(p), 0);
+	s2_pgt_free(p);
+	sim_mem_free(mem);
+}

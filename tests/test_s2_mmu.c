@@ -507,3 +507,43 @@ Test(s2_mmu, bad_geometry_is_refused)
 	c.tlb[1].ways = 65;
 	cr_expect_null(s2_mmu_new(&c, &R.t, NULL));
 }
+
+/*
+ * A guest A/D update in a 2D walk writes a guest table page: the nested
+ * leaf that maps that page must allow writes.  With the guest tables
+ * read-only in NPT a walk that needs no update works; one that must set
+ * a leaf's A bit takes a stage-2 permission fault on the entry's GPA
+ * (#NPF: P, W, guest-table bit 33), and writes nothing.
+ */
+Test(s2_mmu, two_d_guest_ad_update_needs_stage2_write)
+{
+	struct s2_prot noad = { .perms = S2_PERM_R | S2_PERM_W, .ad_clear = true };
+	struct s2_prot rw = { .perms = S2_PERM_R | S2_PERM_W };
+	uint64_t raw;
+	struct s2_xlate x;
+
+	rig_build(S2_FMT_NPT, true);
+	cr_assert_eq(s2_map(R.s1, 0x400002000ull, 0x302000, 0x1000, SIM_SZ_4K, &noad), S2_OK);
+	cr_assert_eq(s2_protect(R.s2, 0x100000, 0x4000, S2_PERM_R), S2_OK);
+
+	cr_assert_eq(xl2(0x400000000ull, S2_ACC_READ, &x), 0, "A already set: reads suffice");
+	cr_expect_eq(x.ev.ad_updates, 0);
+
+	cr_assert_eq(xl2(0x400002000ull, S2_ACC_READ, &x), S2_FAULT_PERMISSION);
+	cr_expect_eq(x.fault.stage, 2);
+	cr_expect_eq(x.fault.table, true);
+	cr_expect_eq(x.fault.acc, S2_ACC_WRITE);
+	cr_expect_eq(x.fault.addr, 0x103000 + 8 * 2, "the leaf entry's GPA (third guest table)");
+	cr_expect_eq(x.fault.code, (1ull << 0) | (1ull << 1) | (1ull << 2) | (1ull << 33));
+	cr_expect_eq(x.fault.va, 0x400002000ull);
+	cr_expect_eq(x.ev.ad_updates, 0);
+	cr_assert_eq(s2_get_leaf(R.s1, 0x400002000ull, &raw, NULL, NULL), S2_OK);
+	cr_expect_eq(raw & (1ull << 5), 0, "A still clear");
+
+	cr_assert_eq(s2_protect(R.s2, 0x100000, 0x4000, rw.perms), S2_OK);
+	s2_mmu_tlbi_all(R.m);
+	cr_assert_eq(xl2(0x400002000ull, S2_ACC_WRITE, &x), 0);
+	cr_expect_eq(x.ev.ad_updates, 1, "A and D in one write");
+	cr_assert_eq(s2_get_leaf(R.s1, 0x400002000ull, &raw, NULL, NULL), S2_OK);
+	cr_expect_eq(raw & 0x60, 0x60);
+}
