@@ -309,7 +309,7 @@ int iommu_attach(struct iommu *io, const struct iommu_who *who, uint32_t dev,
 		return IOMMU_ERR_ATTACHED;
 	switch (mode) {
 	case IOMMU_MODE_SNP:
-		t = s2_pgt_new(s2_fmt(S2_FMT_NPT), IOMMU_IO_LEVELS, io->mem, S2_NO_PAGE, &io->mm,
+		t = s2_pgt_new(s2_fmt(S2_FMT_AMDV1), IOMMU_IO_LEVELS, io->mem, S2_NO_PAGE, &io->mm,
 			       &io->pool, &rc);
 		if (!t)
 			return rc_from_s2(rc);
@@ -412,7 +412,8 @@ int iommu_map(struct iommu *io, const struct iommu_who *who, uint32_t dev, uint6
 		return rc;
 	if (size == 0)
 		return IOMMU_ERR_INVAL;
-	if (perms & ~(S2_PERM_R | S2_PERM_W))
+	/* Write-only is fine (DMA_FROM_DEVICE); no access at all is refused, as Linux's map does. */
+	if (!perms || (perms & ~(S2_PERM_R | S2_PERM_W)))
 		return IOMMU_ERR_PERMS;
 	memset(&prot, 0, sizeof(prot));
 	prot.perms = perms;

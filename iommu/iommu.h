@@ -7,10 +7,9 @@
  *   device table  one entry per device id: mode (snp / stage2 /
  *                 passthrough), domain, the table that translates it.
  *   IO tables     snp mode: a per-device IO page table in simulated memory,
- *                 built with the stage2/ generic walker in the S2_FMT_NPT
- *                 layout (x86-64 long-mode entries; see docs/iommu.md for
- *                 how this differs from AMD's v1 IO page-table layout),
- *                 its pages taken from the IOMMU's pool region.
+ *                 built with the stage2/ generic walker in the AMD v1
+ *                 layout (S2_FMT_AMDV1: PR, NextLevel, IR/IW), its pages
+ *                 taken from the IOMMU's pool region.
  *                 stage2 mode: the owning VM's (or the host's) stage-2
  *                 table, shared with the CPU side.
  *   IOTLB         one `struct tlb` (stage2/tlb.h), tagged by device id,
@@ -207,7 +206,8 @@ bool iommu_dev_info(const struct iommu *io, uint32_t dev, enum iommu_mode *mode,
 
 /*
  * Map [iova, iova + size) to [pa, pa + size) in @dev's IO page table with
- * @perms (S2_PERM_R | S2_PERM_W; the NPT layout needs R), using the largest
+ * @perms (S2_PERM_R and/or S2_PERM_W: write-only is encodable in AMD v1;
+ * no access at all is refused, as Linux's map does), using the largest
  * leaves alignment allows.  Does not touch the IOTLB.
  * Return: IOMMU_OK, IOMMU_ERR_NODEV, IOMMU_ERR_DETACHED, IOMMU_ERR_MODE (not
  * snp mode), IOMMU_ERR_EXISTS, IOMMU_ERR_ALIGN, IOMMU_ERR_RANGE,

@@ -28,8 +28,9 @@ static uint64_t sv_pa_to_pte(uint64_t pa)
 	return ((pa >> 12) << SV_PPN_SHIFT) & SV_PPN_MASK;
 }
 
-static uint64_t sv_mk_table(uint64_t pa)
+static uint64_t sv_mk_table(uint64_t pa, unsigned sz)
 {
+	(void)sz;
 	return sv_pa_to_pte(pa) | SV_V;
 }
 

@@ -8,10 +8,9 @@
  * Layers inside this module:
  *   formats   struct s2_fmt_ops: bit-exact descriptors of arm64 VMSAv8-64
  *             stage 2 (4K granule), AMD NPT (x86-64 long-mode entries),
- *             Intel EPT, and guest stage-1 x86-64 4-level, Sv39, Sv48.
- *             An IOMMU "AMD v1 IO page table" can reuse S1_FMT_X86_64 /
- *             S2_FMT_NPT (same P/RW/PS/address layout); the IOMMU model
- *             builds its IO tables with s2_pgt_new() and these formats.
+ *             Intel EPT, guest stage-1 x86-64 4-level, Sv39, Sv48, and
+ *             the AMD IOMMU v1 IO page table (the IOMMU model builds its
+ *             IO tables with s2_pgt_new() in S2_FMT_AMDV1).
  *   tables    struct s2_pgt: a table in simulated memory whose pages come
  *             from an allocator the caller gives (struct s2_mm_ops).
  *   walker    s2_walk(): visits entries of a range with callbacks at
@@ -29,9 +28,9 @@
  *
  * Levels: every function and result uses the ARCHITECTURE's own level
  * numbers: arm64 0..3 (3 = 4K pages), x86-64/NPT/EPT 4..1 (1 = 4K page
- * table, 4 = PML4), Sv39/Sv48 2..0 / 3..0 (0 = 4K).  Internally a "size
- * class" (enum s2_sz) numbers the page sizes from 4K up, the same in
- * every format.
+ * table, 4 = PML4; AMD v1 IO tables the same), Sv39/Sv48 2..0 / 3..0
+ * (0 = 4K).  Internally a "size class" (enum s2_sz) numbers the page
+ * sizes from 4K up, the same in every format.
  *
  * This module never includes rmp/rmp.h outside s2_ops.c: the RMP check
  * of SNP guests comes in through struct s2_check_hook.
@@ -174,6 +173,7 @@ enum s2_fmt_id {
 	S1_FMT_X86_64,      /* guest x86-64 4-level paging (C-bit at 51) */
 	S1_FMT_SV39,        /* RISC-V Sv39 */
 	S1_FMT_SV48,        /* RISC-V Sv48 */
+	S2_FMT_AMDV1,       /* AMD IOMMU v1 (host) IO page table, 3 or 4 levels */
 	S2_FMT_COUNT
 };
 
@@ -240,7 +240,7 @@ const char *s2_fault_type_name(enum s2_fault_type t);
  * map 4K has sz 0.
  */
 struct s2_fmt_ops {
-	const char *name;        /* "arm64", "npt", "ept", "x86_64", "sv39", "sv48" */
+	const char *name;        /* "arm64", "npt", "ept", "x86_64", "sv39", "sv48", "amdv1" */
 	enum s2_fmt_id id;
 	uint8_t stage;           /* 1 or 2 */
 	uint8_t min_levels;      /* table levels supported */
@@ -255,8 +255,11 @@ struct s2_fmt_ops {
 
 	/* Architecture level number of an entry of size class @sz in a table of @levels. */
 	int (*arch_level)(unsigned sz, unsigned levels);
-	/* Raw table descriptor pointing to the table at @pa. */
-	uint64_t (*mk_table)(uint64_t pa);
+	/*
+	 * Raw table descriptor of size class @sz pointing to the table at @pa
+	 * (@sz matters to AMD v1, whose entries name the next table's level).
+	 */
+	uint64_t (*mk_table)(uint64_t pa, unsigned sz);
 	/*
 	 * Raw leaf of size class @sz mapping @pa with @prot into *@raw.
 	 * Return: S2_OK, S2_ERR_PERMS (not encodable: e.g. EPT W without R,

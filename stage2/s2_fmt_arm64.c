@@ -18,8 +18,9 @@ static int a64_arch_level(unsigned sz, unsigned levels)
 	return 3 - (int)sz;
 }
 
-static uint64_t a64_mk_table(uint64_t pa)
+static uint64_t a64_mk_table(uint64_t pa, unsigned sz)
 {
+	(void)sz;
 	return (pa & A64_OA_MASK) | A64_TABLE | A64_VALID;
 }
 

@@ -15,8 +15,9 @@
 #include "stage2/s2_fmt_int.h"
 
 /* Non-leaf entries grant everything and are marked accessed (as KVM builds them). */
-static uint64_t ept_mk_table(uint64_t pa)
+static uint64_t ept_mk_table(uint64_t pa, unsigned sz)
 {
+	(void)sz;
 	return (pa & EPT_ADDR_MASK) | EPT_R | EPT_W | EPT_XS | EPT_XU | EPT_A;
 }
 

@@ -237,4 +237,45 @@ static inline struct s2_wpte s2_sv_wdec(uint64_t raw, unsigned sz)
 	return e;
 }
 
+/* ---- AMD IOMMU v1 IO page table (s2_fmt_amdv1.c) ---- */
+#define AV1_PR        (1ull << 0)
+#define AV1_OWNER_SHIFT 1               /* not present: owner id in [8:1] (ignored bits) */
+#define AV1_NL_SHIFT  9                 /* NextLevel [11:9] */
+#define AV1_NL_MASK   (7ull << AV1_NL_SHIFT)
+#define AV1_ADDR_MASK 0x000FFFFFFFFFF000ull
+#define AV1_U         (1ull << 59)
+#define AV1_FC        (1ull << 60)
+#define AV1_IR        (1ull << 61)
+#define AV1_IW        (1ull << 62)
+
+/*
+ * AMD v1: type, address, IR/IW.  NextLevel 0 is a page of the entry's
+ * size; NextLevel = the next table's level (size class + 1 here) is a
+ * table.  Level skipping and NextLevel 7 (other page sizes) are not
+ * modelled and decode as reserved.  No user/supervisor split and no A/D
+ * (host A/D tracking off): user, accessed and dirty are always set.
+ */
+static inline struct s2_wpte s2_av1_wdec(uint64_t raw, unsigned sz)
+{
+	struct s2_wpte e = { .type = S2_PTE_INVALID };
+	unsigned nl = (unsigned)((raw & AV1_NL_MASK) >> AV1_NL_SHIFT);
+
+	if (!(raw & AV1_PR))
+		return e;
+	e.perms = ((raw & AV1_IR) ? S2_PERM_R : 0) | ((raw & AV1_IW) ? S2_PERM_W : 0);
+	e.user = true;
+	e.accessed = true;
+	e.dirty = true;
+	if (nl == 0 && sz <= S2_SZ_1G) {
+		e.type = S2_PTE_LEAF;
+		e.addr = raw & AV1_ADDR_MASK & ~(s2_sz_bytes(sz) - 1);
+	} else if (nl != 0 && nl == sz) {
+		e.type = S2_PTE_TABLE;
+		e.addr = raw & AV1_ADDR_MASK;
+	} else {
+		e.type = S2_PTE_RESERVED;
+	}
+	return e;
+}
+
 #endif /* PROTSIM_S2_FMT_INT_H */

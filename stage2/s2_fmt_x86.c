@@ -23,13 +23,15 @@ int s2_x86_arch_level(unsigned sz, unsigned levels)
 }
 
 /* Table entries: present, writable, user, accessed (as KVM builds non-leaf SPTEs). */
-static uint64_t npt_mk_table(uint64_t pa)
+static uint64_t npt_mk_table(uint64_t pa, unsigned sz)
 {
+	(void)sz;
 	return (pa & NPT_ADDR_MASK) | X86_P | X86_RW | X86_US | X86_A;
 }
 
-static uint64_t s1x_mk_table(uint64_t pa)
+static uint64_t s1x_mk_table(uint64_t pa, unsigned sz)
 {
+	(void)sz;
 	return (pa & S1_ADDR_MASK) | X86_P | X86_RW | X86_US | X86_A;
 }
 

@@ -40,6 +40,7 @@ extern const struct s2_fmt_ops s2_fmt_ept;
 extern const struct s2_fmt_ops s1_fmt_x86_64;
 extern const struct s2_fmt_ops s1_fmt_sv39;
 extern const struct s2_fmt_ops s1_fmt_sv48;
+extern const struct s2_fmt_ops s2_fmt_amdv1;
 
 /* Shared x86-style helpers (s2_fmt_x86.c): NPT and x86-64 stage 1. */
 int s2_x86_arch_level(unsigned sz, unsigned levels);

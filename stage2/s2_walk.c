@@ -36,6 +36,7 @@ const char *s2_rc_name(int rc)
 /* ORDER: enum s2_fmt_id. */
 static const struct s2_fmt_ops *const s2_fmts[S2_FMT_COUNT] = {
 	&s2_fmt_arm64, &s2_fmt_npt, &s2_fmt_ept, &s1_fmt_x86_64, &s1_fmt_sv39, &s1_fmt_sv48,
+	&s2_fmt_amdv1,
 };
 
 const struct s2_fmt_ops *s2_fmt(enum s2_fmt_id id)
@@ -443,7 +444,7 @@ int s2_visit_install_table(struct s2_visit_ctx *ctx, uint64_t *table)
 	r = s2_sw_alloc_table(p, &t);
 	if (r)
 		return r;
-	s2_visit_set(ctx, p->fmt->mk_table(t));
+	s2_visit_set(ctx, p->fmt->mk_table(t, ctx->sz));
 	if (table)
 		*table = t;
 	return S2_OK;
@@ -495,6 +496,6 @@ int s2_visit_split(struct s2_visit_ctx *ctx)
 			p->mm->tlbi(p->mm_arg, ctx->addr, s2_sz_bytes(ctx->sz));
 		p->bbm++;
 	}
-	s2_visit_set(ctx, f->mk_table(t));
+	s2_visit_set(ctx, f->mk_table(t, ctx->sz));
 	return S2_OK;
 }

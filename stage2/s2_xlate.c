@@ -617,6 +617,11 @@ static int s2_hw_walk_sv(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_re
 	return s2_hw_walk_with(h, wk, r, s2_sv_wdec);
 }
 
+static int s2_hw_walk_av1(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r)
+{
+	return s2_hw_walk_with(h, wk, r, s2_av1_wdec);
+}
+
 /* One hardware walk: the loop made for the table's format, or the generic one. */
 static int s2_hw_walk(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r)
 {
@@ -632,6 +637,8 @@ static int s2_hw_walk(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *
 		return s2_hw_walk_ept(h, wk, r);
 	if (f == &s1_fmt_sv39 || f == &s1_fmt_sv48)
 		return s2_hw_walk_sv(h, wk, r);
+	if (f == &s2_fmt_amdv1)
+		return s2_hw_walk_av1(h, wk, r);
 	return s2_hw_walk_with(h, wk, r, f->walk_decode);
 }
 

@@ -193,6 +193,19 @@ static struct desc_case desc_cases[] = {
 	  "rw", 0, 0, 1, 0, 0x00000000048D1407ull, 0, "rw" },
 	{ "sv48-1g-r", S1_FMT_SV48, 4, 0x40000000, 0x80000000, SIM_SZ_1G, "r", 0, 0, 0, 0,
 	  0x0000000020000043ull, 2, "r" },
+	/* AMD IOMMU v1: PR, FC on leaves, IR 61, IW 62, NextLevel 0; levels count from 1. */
+	{ "av1-4k-rw", S2_FMT_AMDV1, 4, 0x1000, 0x12345000, SIM_SZ_4K, "rw", 0, 0, 0, 0,
+	  0x7000000012345001ull, 1, "rw" },
+	{ "av1-4k-w", S2_FMT_AMDV1, 4, 0x1000, 0x12345000, SIM_SZ_4K, "w", 0, 0, 0, 0,
+	  0x5000000012345001ull, 1, "w" },
+	{ "av1-4k-r", S2_FMT_AMDV1, 3, 0x1000, 0x12345000, SIM_SZ_4K, "r", 0, 0, 0, 0,
+	  0x3000000012345001ull, 1, "r" },
+	{ "av1-4k-none", S2_FMT_AMDV1, 4, 0x1000, 0x12345000, SIM_SZ_4K, "none", 0, 0, 0, 0,
+	  0x1000000012345001ull, 1, "none" },
+	{ "av1-2m-rw", S2_FMT_AMDV1, 4, 0x200000, 0x40000000, SIM_SZ_2M, "rw", 0, 0, 0, 0,
+	  0x7000000040000001ull, 2, "rw" },
+	{ "av1-1g-r", S2_FMT_AMDV1, 4, 0x40000000, 0x80000000, SIM_SZ_1G, "r", 0, 0, 0, 0,
+	  0x3000000080000001ull, 3, "r" },
 };
 
 ParameterizedTestParameters(s2_fmt, map_exact_descriptor)
@@ -247,6 +260,7 @@ static struct table_case table_cases[] = {
 	{ S2_FMT_EPT, 0x507, 0 },
 	{ S1_FMT_X86_64, 0x027, 0 },
 	{ S1_FMT_SV48, 0x001, 0 },
+	{ S2_FMT_AMDV1, 0x601, 0x600 },   /* PR, NextLevel 3 (the level-3 table), IR|IW */
 };
 
 ParameterizedTestParameters(s2_fmt, table_descriptor)
@@ -292,6 +306,8 @@ static struct refuse_case refuse_cases[] = {
 	{ S1_FMT_SV39, "none", SIM_SZ_4K, S2_ERR_PERMS },   /* would be a pointer */
 	{ S1_FMT_SV39, "rs", SIM_SZ_4K, S2_ERR_PERMS },
 	{ S2_FMT_ARM64, "rw", 0x8000, S2_ERR_SIZE },         /* not a leaf size */
+	{ S2_FMT_AMDV1, "rx", SIM_SZ_4K, S2_ERR_PERMS },     /* no execute permission */
+	{ S2_FMT_AMDV1, "s", SIM_SZ_4K, S2_ERR_PERMS },
 };
 
 ParameterizedTestParameters(s2_fmt, refused_encodings)
@@ -399,6 +415,18 @@ static struct fault_case fault_cases[] = {
 	{ "sv48-user-ok", S1_FMT_SV48, 4, "rw", 0, 1, 0x200000, S2_ACC_WRITE, 1, 0, 0, 0, "OK" },
 	{ "sv39-noncanonical", S1_FMT_SV39, 3, "rw", 0, 0, 0x4000000000ull, S2_ACC_READ, 0,
 	  S2_FAULT_TRANSLATION, 2, 13, "#PF(cause=13)" },
+	/* AMD v1: the code is the IO_PAGE_FAULT flags (PR 0x10, RW 0x20, PE 0x40). */
+	{ "av1-ok-write", S2_FMT_AMDV1, 4, "w", 0, 0, 0x200010, S2_ACC_WRITE, 0, 0, 0, 0, "OK" },
+	{ "av1-trans-l1", S2_FMT_AMDV1, 4, "rw", 0, 0, 0x201000, S2_ACC_WRITE, 0,
+	  S2_FAULT_TRANSLATION, 1, 0x20, "#S2F(level=1,type=translation)" },
+	{ "av1-trans-l4", S2_FMT_AMDV1, 4, "rw", 0, 0, 0x8000000000ull, S2_ACC_READ, 0,
+	  S2_FAULT_TRANSLATION, 4, 0x00, "#S2F(level=4,type=translation)" },
+	{ "av1-perm-write", S2_FMT_AMDV1, 4, "r", 0, 0, 0x200000, S2_ACC_WRITE, 0,
+	  S2_FAULT_PERMISSION, 1, 0x70, "#S2F(level=1,type=permission)" },
+	{ "av1-perm-read-wo", S2_FMT_AMDV1, 4, "w", 0, 0, 0x200000, S2_ACC_READ, 0,
+	  S2_FAULT_PERMISSION, 1, 0x50, "#S2F(level=1,type=permission)" },
+	{ "av1-no-ad-update", S2_FMT_AMDV1, 4, "rw", 1, 0, 0x200000, S2_ACC_WRITE, 0, 0, 0, 0,
+	  "OK" },
 };
 
 ParameterizedTestParameters(s2_walk, faults)
@@ -699,6 +727,7 @@ struct owner_case {
 static struct owner_case owner_cases[] = {
 	{ S2_FMT_ARM64, 0x5Aull << 2 }, { S2_FMT_NPT, 0x5Aull << 52 },
 	{ S2_FMT_EPT, 0x5Aull << 52 }, { S1_FMT_SV48, 0x5Aull << 2 },
+	{ S2_FMT_AMDV1, 0x5Aull << 1 },
 };
 
 ParameterizedTestParameters(s2_fmt, owner_encoding)
@@ -863,7 +892,7 @@ struct free_case {
 static struct free_case free_cases[] = {
 	{ "arm64-4", S2_FMT_ARM64, 4 }, { "arm64-3", S2_FMT_ARM64, 3 }, { "npt", S2_FMT_NPT, 4 },
 	{ "ept", S2_FMT_EPT, 4 },       { "x86_64", S1_FMT_X86_64, 4 }, { "sv39", S1_FMT_SV39, 3 },
-	{ "sv48", S1_FMT_SV48, 4 },
+	{ "sv48", S1_FMT_SV48, 4 },     { "amdv1", S2_FMT_AMDV1, 4 },
 };
 
 ParameterizedTestParameters(s2_visit, unmap_frees_empty_tables)
@@ -953,4 +982,40 @@ Test(s2_visit, unmap_without_free_page_keeps_tables)
 	cr_expect_eq(s2_pgt_freed_count(p), 0);
 	s2_pgt_free(p);
 	sim_mem_free(mem);
+}
+
+/*
+ * AMD v1 encodings not modelled decode as reserved, a translation fault
+ * at the entry's level: NextLevel 7 (another page size) and a PDE that
+ * skips a level.  A PDE naming the right level walks on.
+ */
+Test(s2_fmt, amdv1_next_level_rules)
+{
+	static const struct { uint64_t nl; int rc; } cases[] = {
+		{ 3, 0 }, { 7, S2_FAULT_TRANSLATION }, { 2, S2_FAULT_TRANSLATION },
+		{ 1, S2_FAULT_TRANSLATION },
+	};
+	struct s2_prot prot = { .perms = S2_PERM_R };
+	struct s2_req req = RQ(S2_ACC_READ, false);
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct env e;
+		struct s2_xlate x;
+		uint64_t root, pde;
+
+		env_init(&e, S2_FMT_AMDV1, 4);
+		cr_assert_eq(s2_map(e.p, 0x200000, 0x800000, SIM_SZ_4K, SIM_SZ_4K, &prot), S2_OK);
+		root = s2_pgt_root(e.p);
+		pde = sim_mem_peek64(e.mem, root);
+		cr_assert_eq((pde >> 9) & 7, 3);
+		sim_mem_poke64(e.mem, root, (pde & ~(7ull << 9)) | (cases[i].nl << 9));
+		cr_expect_eq(s2_translate(e.p, 0x200000, &req, &x), cases[i].rc, "NextLevel %llu",
+			     (unsigned long long)cases[i].nl);
+		if (cases[i].rc) {
+			cr_expect_eq(x.fault.level, 4);
+			cr_expect_eq(x.refs, 1);
+		}
+		sim_mem_poke64(e.mem, root, pde);
+		env_fini(&e);
+	}
 }
