@@ -114,3 +114,39 @@ Test(s2_script, pool_outside_memory_is_an_attach_error)
 	cr_expect_not_null(strstr(out, "s2.pool_base"), "%s", out);
 	free(out);
 }
+
+/*
+ * Tables emptied by unmap go back to the script pool: with room for the
+ * root and three tables only, a second mapping elsewhere fits only
+ * because the first one's tables were freed (s2.pool.frees, .pages).
+ */
+Test(s2_script, unmap_returns_empty_tables_to_the_pool)
+{
+	struct sim *s = sim_new(mods);
+	char *out = NULL;
+	size_t n = 0;
+	FILE *o = open_memstream(&out, &n);
+	uint64_t pages = 0, frees = 0;
+	int rc = sim_script_run_text(s,
+		"machine mem=1g cpus=1 rmp=off s2.pool_base=0x100000 s2.pool_size=16k\n"
+		"s2 create vm=0 format=npt\n"
+		"s2 map vm=0 ipa=0x1000 pa=0x1000 size=4k perms=r\n"
+		"expect OK\n"
+		"s2 map vm=0 ipa=0x8000000000 pa=0x2000 size=4k perms=r\n"
+		"expect ERROR(nomem)\n"
+		"s2 unmap vm=0 ipa=0x1000 size=4k\n"
+		"expect OK\n"
+		"s2 map vm=0 ipa=0x8000000000 pa=0x2000 size=4k perms=r\n"
+		"expect OK\n"
+		"s2 walk vm=0 ipa=0x8000000000\n"
+		"expect OK pa=0x2000\n", "t.ps", o, o);
+
+	fclose(o);
+	cr_expect_eq(rc, 0, "%s", out);
+	cr_assert_eq(sim_stat_get(s, "s2.pool.pages", &pages), 0);
+	cr_assert_eq(sim_stat_get(s, "s2.pool.frees", &frees), 0);
+	cr_expect_eq(pages, 4, "root + 3 tables of the second mapping");
+	cr_expect_eq(frees, 3, "the first mapping's 3 tables");
+	free(out);
+	sim_free(s);
+}
