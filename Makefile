@@ -9,6 +9,7 @@
 #   make deps       install missing Debian packages (root), or print the command
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make asan       the unit tests under ASan+UBSan (part of `make test`)
+#   make layers     check every include against the module dependency lists
 #   make fuzz       libFuzzer on the script, config and ELF parsers (FUZZ_TIME=60 s each)
 #
 # Variables: BUILD (output dir, default build), CC, O (optimisation level).
@@ -71,7 +72,7 @@ ALL_OBJS := $(foreach m,$(MODULES),$(call objs_of,$(m))) $(BUILD)/sim/main.o \
             $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(TEST_SRCS))
 DEPS     := $(ALL_OBJS:.o=.d)
 
-.PHONY: all deps run test test-scripts test-unit asan bench fuzz guest install clean
+.PHONY: all deps run test test-scripts test-unit asan bench fuzz guest install clean layers
 .DEFAULT_GOAL := all
 
 all: $(PROTSIM)
@@ -122,6 +123,7 @@ run: deps
 	$(PROTSIM) run workloads/scenarios/default.ini --out out
 
 test: deps
+	@$(MAKE) --no-print-directory layers
 	@$(MAKE) --no-print-directory all $(UNIT) guest
 	@$(MAKE) --no-print-directory asan
 	@$(MAKE) --no-print-directory BUILD=build-O0 O=0 build-O0/protsim
@@ -131,6 +133,12 @@ test: deps
 	@GUEST_DIR=$(BUILD)/guest sh tests/determinism.sh $(PROTSIM) build-O0/protsim
 	@echo "== unit tests"
 	@PROTSIM=$(PROTSIM) $(UNIT) -j2 --color=never
+
+# Every file's includes against the DEP_ lists above (sim/tools/layers.sh).
+LAYER_SPECS = $(foreach m,$(MODULES),$(m):$(subst $(eval) ,$(comma),$(strip $(DEP_$(m)))))
+comma := ,
+layers:
+	@sh sim/tools/layers.sh $(LAYER_SPECS)
 
 test-scripts: all
 	@sh tests/run_scripts.sh $(PROTSIM)

@@ -412,6 +412,30 @@ void sim_stat_hist(struct sim *s, const char *name, const struct sim_hist *h, co
 void sim_stat_formula(struct sim *s, const char *name, const char *num, const char *den,
 		      double scale, const char *desc);
 
+/*
+ * Statistics of objects created and destroyed at run time (a VM, a vCPU):
+ * a descriptor table, terminated by .name == NULL, whose entries live at
+ * @offset inside the owner's struct at @base.  Registered as
+ * "PREFIX.NAME" (e.g. "vm1" + "exits.npf").  Removing the group (when the
+ * owner is destroyed) keeps each entry with its final value, so the output
+ * files show objects that no longer exist; the names stay taken for the
+ * run, so owners choose prefixes never used before in the run
+ * (sim_stat_has_prefix).  A name already registered is sim_fatal.
+ */
+enum sim_stat_type { SIM_STAT_COUNTER, SIM_STAT_HIST };
+struct sim_stat_desc {
+	const char *name;          /* under the prefix, dotted */
+	enum sim_stat_type type;
+	size_t offset;             /* of a uint64_t or a struct sim_hist */
+	const char *desc;
+};
+struct sim_stat_group;
+struct sim_stat_group *sim_stat_group_add(struct sim *s, const char *prefix,
+					  const struct sim_stat_desc *tab, const void *base);
+void sim_stat_group_remove(struct sim *s, struct sim_stat_group *g);
+/* True if any statistic is named PREFIX or PREFIX.something. */
+bool sim_stat_has_prefix(const struct sim *s, const char *prefix);
+
 /* Look up a counter's current value by name; -1 if absent, else 0 and *out. */
 int sim_stat_get(const struct sim *s, const char *name, uint64_t *out);
 

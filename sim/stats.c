@@ -33,6 +33,15 @@ struct stat_ent {
 	char *den;                  /* STAT_FORMULA: denominator counter */
 	double scale;               /* STAT_FORMULA: multiplier */
 	char *desc;                 /* one line, copied */
+	/* Kept values of a removed group's entry (val / h point here then). */
+	uint64_t kept;
+	struct sim_hist *kept_h;
+};
+
+/* The entries of one run-time object (see sim_stat_group_add). */
+struct sim_stat_group {
+	struct stat_ent **ent;      /* its entries, in table order */
+	size_t n;
 };
 
 struct sim_stats {
@@ -58,6 +67,7 @@ void sim_stats_free(struct sim_stats *st)
 		free(st->ent[i]->num);
 		free(st->ent[i]->den);
 		free(st->ent[i]->desc);
+		free(st->ent[i]->kept_h);
 		free(st->ent[i]);
 	}
 	free(st->ent);
@@ -161,6 +171,76 @@ void sim_stat_formula(struct sim *s, const char *name, const char *num, const ch
 	e->num = sim_xstrdup(num);
 	e->den = sim_xstrdup(den);
 	e->scale = scale;
+}
+
+bool sim_stat_has_prefix(const struct sim *s, const char *prefix)
+{
+	const struct sim_stats *st = s->stats;
+	size_t n = strlen(prefix);
+	ptrdiff_t at = stat_find(st, prefix);
+	size_t i = at >= 0 ? (size_t)at : (size_t)(-at - 1);
+
+	/* Names sort after their prefix; "vm1" < "vm1.x" < "vm10". */
+	for (; i < st->n && strncmp(st->ent[i]->name, prefix, n) == 0; i++)
+		if (st->ent[i]->name[n] == '.' || st->ent[i]->name[n] == '\0')
+			return true;
+	return false;
+}
+
+struct sim_stat_group *sim_stat_group_add(struct sim *s, const char *prefix,
+					  const struct sim_stat_desc *tab, const void *base)
+{
+	struct sim_stat_group *g = sim_xcalloc(1, sizeof(*g));
+	const char *b = base;
+	size_t n = 0;
+
+	while (tab[n].name)
+		n++;
+	g->ent = sim_xcalloc(n ? n : 1, sizeof(*g->ent));
+	for (size_t i = 0; i < n; i++) {
+		char *name = sim_xprintf("%s.%s", prefix, tab[i].name);
+
+		switch (tab[i].type) {
+		case SIM_STAT_COUNTER:
+			g->ent[i] = stat_add(s, name, STAT_COUNTER, tab[i].desc);
+			g->ent[i]->val = (const uint64_t *)(const void *)(b + tab[i].offset);
+			break;
+		case SIM_STAT_HIST:
+			g->ent[i] = stat_add(s, name, STAT_HIST, tab[i].desc);
+			g->ent[i]->h = (const struct sim_hist *)(const void *)(b + tab[i].offset);
+			break;
+		default:
+			sim_fatal("stats: '%s': bad statistic type %d", name, (int)tab[i].type);
+		}
+		free(name);
+	}
+	g->n = n;
+	return g;
+}
+
+/*
+ * The owner goes away: each entry keeps its final value in storage of
+ * its own, so the output files still show it.
+ */
+void sim_stat_group_remove(struct sim *s, struct sim_stat_group *g)
+{
+	(void)s;
+	if (!g)
+		return;
+	for (size_t i = 0; i < g->n; i++) {
+		struct stat_ent *e = g->ent[i];
+
+		if (e->kind == STAT_COUNTER) {
+			e->kept = *e->val;
+			e->val = &e->kept;
+		} else {
+			e->kept_h = sim_xrealloc(NULL, sizeof(*e->kept_h));
+			*e->kept_h = *e->h;
+			e->h = e->kept_h;
+		}
+	}
+	free(g->ent);
+	free(g);
 }
 
 /* The one place a counter is read (a warm-up snapshot would subtract here). */

@@ -430,3 +430,77 @@ Test(stats, top_counters_for_the_summary)
 	a = c = d = e = 0;
 	cr_assert_eq(sim_stats_top(&bare, 3, names, vals), 0, "zeros are not listed");
 }
+
+/* ------------------------------------------------------------------ */
+/* Groups: statistics of objects created and destroyed at run time     */
+/* ------------------------------------------------------------------ */
+
+struct fake_vm {
+	uint64_t npf;
+	uint64_t hlt;
+	struct sim_hist exit_lat;
+};
+
+static const struct sim_stat_desc fake_vm_stats[] = {
+	{ "exits.npf", SIM_STAT_COUNTER, offsetof(struct fake_vm, npf), "nested page faults" },
+	{ "exits.hlt", SIM_STAT_COUNTER, offsetof(struct fake_vm, hlt), "HLT exits" },
+	{ "exit_lat", SIM_STAT_HIST, offsetof(struct fake_vm, exit_lat), "exit handling cycles" },
+	{ NULL, 0, 0, NULL },
+};
+
+Test(stats, group_two_owners_do_not_collide)
+{
+	struct fake_vm *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	struct sim_stat_group *ga, *gb;
+	uint64_t v;
+
+	cr_assert(!sim_stat_has_prefix(&bare, "vm0"));
+	ga = sim_stat_group_add(&bare, "vm0", fake_vm_stats, a);
+	gb = sim_stat_group_add(&bare, "vm1", fake_vm_stats, b);
+	cr_assert(sim_stat_has_prefix(&bare, "vm0"));
+	cr_assert(sim_stat_has_prefix(&bare, "vm1.exits"));
+	cr_assert(!sim_stat_has_prefix(&bare, "vm"), "a prefix is a whole word");
+	cr_assert(!sim_stat_has_prefix(&bare, "vm10"));
+	a->npf = 3;
+	b->npf = 7;
+	b->hlt = 1;
+	cr_assert_eq(sim_stat_get(&bare, "vm0.exits.npf", &v), 0);
+	cr_assert_eq(v, 3, "read live");
+	cr_assert_eq(sim_stat_get(&bare, "vm1.exits.npf", &v), 0);
+	cr_assert_eq(v, 7);
+	sim_stat_group_remove(&bare, ga);
+	sim_stat_group_remove(&bare, gb);
+	free(a);
+	free(b);
+}
+
+Test(stats, group_removed_keeps_final_values)
+{
+	struct fake_vm *a = calloc(1, sizeof(*a));
+	struct sim_stat_group *g = sim_stat_group_add(&bare, "vm2", fake_vm_stats, a);
+	char *t;
+
+	a->npf = 5;
+	a->hlt = 2;
+	sim_hist_add(&a->exit_lat, 100);
+	sim_stat_group_remove(&bare, g);
+	/* The owner is gone (and its memory reused): the files keep 5, 2, 100. */
+	memset(a, 0xff, sizeof(*a));
+	free(a);
+	t = text_of(&bare);
+	cr_assert_str_eq(t,
+		"vm2.exit_lat   count=1 sum=100 min=100 max=100 mean=100.0000  # exit handling cycles\n"
+		"                 [64-127] 1\n"
+		"vm2.exits.hlt  2  # HLT exits\n"
+		"vm2.exits.npf  5  # nested page faults\n");
+	free(t);
+	cr_assert(sim_stat_has_prefix(&bare, "vm2"), "the name stays taken for the run");
+}
+
+Test(stats, group_same_prefix_twice_aborts, .signal = SIGABRT)
+{
+	static struct fake_vm a, b;
+
+	sim_stat_group_add(&bare, "vm0", fake_vm_stats, &a);
+	sim_stat_group_add(&bare, "vm0", fake_vm_stats, &b);
+}
