@@ -1,0 +1,109 @@
+/*
+ * stack.h - the system-software layer of protsim: the whole public
+ * interface of sim/stack/.
+ *
+ * The stack is the software that drives the hardware models (rmp, stage2,
+ * iommu, cpu): the host's page allocator first; the machine, its VMs and
+ * vCPUs, the run loop and the hosts (minimal, SNP/KVM, pKVM) build on it.
+ * Dependencies point down: this layer uses the hardware models' public
+ * headers and the engine (sim/sim.h); nothing below includes this file.
+ * Reference: docs/stack.md.
+ */
+#ifndef PROTSIM_STACK_H
+#define PROTSIM_STACK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sim/sim.h"
+
+struct rmp;
+
+/* ------------------------------------------------------------------ */
+/* The host physical-page allocator                                    */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Every page that host software takes (nested tables, guest stage-1
+ * pools, IO page tables, the hypervisor's pool, VMM and guest_memfd
+ * backing) comes from one allocator over a range of host physical memory.
+ * It hands out 4K pages (order 0) and naturally aligned 2M blocks
+ * (order 9, a huge folio), in the manner of the kernel's buddy allocator
+ * restricted to those two orders: a 2M block is whole-free, split into
+ * 4K pages, or whole-allocated; a split block whose 512 pages are all free
+ * again merges back into a whole-free block.  Cost is proportional to the
+ * pages touched, not to the range (a 1 TiB range costs nothing until used).
+ *
+ * It never hands out a page that is
+ *   - in use (allocated and not freed),
+ *   - leaked (stack_palloc_leak, or freed while still assigned in the RMP:
+ *     the page is never reused, as KVM's snp_leak_pages() does), or
+ *   - assigned in the RMP, or a VMCB/VMSA/AVIC page in use by a running
+ *     vCPU (the RMP is consulted at allocation; such a page is set aside
+ *     as "held" and counted, never returned).
+ * Order of allocation is deterministic: freed pages are reused last in,
+ * first out; fresh blocks are taken from the bottom of the range up.
+ */
+struct stack_palloc;
+
+struct stack_palloc_stats {
+	uint64_t alloc_4k;       /* successful 4K allocations */
+	uint64_t alloc_2m;       /* successful 2M allocations */
+	uint64_t free_4k;        /* 4K pages freed */
+	uint64_t free_2m;        /* 2M blocks freed */
+	uint64_t fail;           /* allocations refused: no room */
+	uint64_t leaked;         /* 4K pages leaked (never reused) */
+	uint64_t held;           /* 4K pages set aside because the RMP had them assigned/in use */
+	uint64_t splits;         /* 2M blocks split to serve 4K allocations */
+	uint64_t merges;         /* split blocks merged back when all 512 pages were free */
+	uint64_t pages;          /* 4K pages currently allocated (a 2M block counts 512) */
+};
+
+/*
+ * An allocator over [@base, @base + @size), both 2M aligned, @size > 0.
+ * @rmp (may be NULL or disabled) is consulted on every allocation.
+ * Return: the allocator, or NULL with @err (misaligned or empty range,
+ * range beyond 2^52).
+ */
+struct stack_palloc *stack_palloc_new(uint64_t base, uint64_t size, const struct rmp *rmp,
+				      struct sim_err *err);
+void stack_palloc_free_all(struct stack_palloc *pa);
+
+/*
+ * Allocate one naturally aligned block of 4K << (9 * @order_2m) bytes
+ * (@order_2m false: 4K, true: 2M).  Return: 0 and *@out = its address,
+ * or -1 when no block can be given (range exhausted; every candidate
+ * held or leaked).
+ */
+int stack_palloc_get(struct stack_palloc *pa, bool order_2m, uint64_t *out);
+
+/*
+ * Give back a block obtained from stack_palloc_get with the same order.
+ * A page the RMP still has assigned is leaked instead (counted; never
+ * reused).  Freeing a page that is not allocated, or with the wrong order,
+ * is a programming error (sim_fatal), as a double free is in the kernel.
+ */
+void stack_palloc_put(struct stack_palloc *pa, uint64_t addr, bool order_2m);
+
+/* Leak an allocated 4K page for good (a reclaim failed). */
+void stack_palloc_leak(struct stack_palloc *pa, uint64_t addr);
+
+/* Page state, for tests, invariants and dumps. */
+enum stack_page_state {
+	STACK_PAGE_OUTSIDE,      /* not in the allocator's range */
+	STACK_PAGE_FREE,         /* free (or never touched) */
+	STACK_PAGE_USED,         /* allocated */
+	STACK_PAGE_LEAKED,       /* leaked: never reused */
+	STACK_PAGE_HELD,         /* set aside: the RMP had it assigned or in use */
+};
+enum stack_page_state stack_palloc_state(const struct stack_palloc *pa, uint64_t addr);
+const char *stack_page_state_name(enum stack_page_state st);
+
+const struct stack_palloc_stats *stack_palloc_stats(const struct stack_palloc *pa);
+uint64_t stack_palloc_base(const struct stack_palloc *pa);
+uint64_t stack_palloc_size(const struct stack_palloc *pa);
+
+/* Register stack.palloc.* (prefix "stack.palloc") with @s. */
+void stack_palloc_register_stats(struct stack_palloc *pa, struct sim *s);
+
+#endif /* PROTSIM_STACK_H */
