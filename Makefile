@@ -7,7 +7,7 @@
 #   make bench      benchmarks (figures side by side in one run)
 #   make guest      RV64 guest programs (riscv64-unknown-elf-gcc + picolibc)
 #   make deps       install missing Debian packages (root), or print the command
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR=  (make uninstall: the same variables)
 #   make asan       the unit tests under ASan+UBSan (part of `make test`)
 #   make layers     check every include against the module dependency lists
 #   make fuzz       libFuzzer on the script, config and ELF parsers (FUZZ_TIME=60 s each)
@@ -72,7 +72,7 @@ ALL_OBJS := $(foreach m,$(MODULES),$(call objs_of,$(m))) $(BUILD)/sim/main.o \
             $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(TEST_SRCS))
 DEPS     := $(ALL_OBJS:.o=.d)
 
-.PHONY: all deps run test test-scripts test-unit asan bench fuzz guest install clean layers
+.PHONY: all deps run test test-scripts test-unit asan bench fuzz guest install uninstall clean layers
 .DEFAULT_GOAL := all
 
 all: $(PROTSIM)
@@ -119,7 +119,7 @@ deps:
 	@sh sim/tools/deps.sh
 
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all guest
 	$(PROTSIM) run workloads/scenarios/default.ini --out out
 
 test: deps
@@ -201,12 +201,20 @@ fuzz: deps guest $(addprefix build-fuzz/fuzz_,$(FUZZERS))
 	cd build-fuzz && ./fuzz_config -max_total_time=$(FUZZ_TIME) -max_len=1024 corpus-config
 	cd build-fuzz && ./fuzz_elf -max_total_time=$(FUZZ_TIME) -max_len=65536 corpus-elf
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/protsim/scenarios \
-	  $(DESTDIR)$(PREFIX)/share/doc/protsim
-	install -m 755 $(PROTSIM) $(DESTDIR)$(PREFIX)/bin/protsim
-	install -m 644 workloads/scenarios/*.ini $(DESTDIR)$(PREFIX)/share/protsim/scenarios/
-	install -m 644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/protsim/
+# make install PREFIX=... DESTDIR=...: the binary, protsim(1), scenarios,
+# docs and labs, the guest SDK and the prebuilt guest programs, listed in
+# PREFIX/share/protsim/install-manifest; make uninstall removes exactly those.
+install: all guest $(BUILD)/protsim.1
+	@sed -e 's|@SDK@|$(PREFIX)/share/protsim/sdk|g' -e 's|@CFLAGS@|$(GUEST_SDK_CFLAGS)|' \
+	  -e 's|@LDFLAGS@|$(GUEST_SDK_LDFLAGS)|' workloads/guest/sdk/protsim-guest.mk.in \
+	  > $(BUILD)/guest/protsim-guest.mk
+	@sh sim/tools/install.sh install $(BUILD) $(PREFIX) $(DESTDIR)
+
+uninstall:
+	@sh sim/tools/install.sh uninstall $(BUILD) $(PREFIX) $(DESTDIR)
+
+$(BUILD)/protsim.1: $(PROTSIM) sim/tools/manpage.sh
+	@sh sim/tools/manpage.sh $(PROTSIM) > $@.tmp && mv $@.tmp $@
 
 clean:
 	rm -rf $(BUILD) build-asan build-O0 build-fuzz out

@@ -9,17 +9,24 @@
 GUEST_CC     ?= riscv64-unknown-elf-gcc
 GUEST_SRC    := workloads/guest
 GUEST_OUT    := $(BUILD)/guest
-GUEST_CFLAGS := -march=rv64imac -misa-spec=2.2 -mabi=lp64 -mcmodel=medany -O2 -g0 -ffreestanding \
-                -fno-builtin-printf -Wall -Wextra -Werror --specs=picolibc.specs \
-                -I$(GUEST_SRC)/include
-GUEST_LDFLAGS := -march=rv64imac -misa-spec=2.2 -mabi=lp64 -mcmodel=medany --specs=picolibc.specs \
-                 -nostartfiles -static -T $(GUEST_SRC)/link.ld \
-                 -Wl,--no-warn-rwx-segments -Wl,--build-id=none
+GUEST_ARCH   := -march=rv64imac -misa-spec=2.2 -mabi=lp64 -mcmodel=medany
+# The SDK's flags (installed in protsim-guest.mk) and ours: ours add -Werror.
+GUEST_SDK_CFLAGS  := $(GUEST_ARCH) -O2 -g0 -ffreestanding -fno-builtin-printf -Wall -Wextra \
+                     --specs=picolibc.specs
+GUEST_SDK_LDFLAGS := $(GUEST_ARCH) --specs=picolibc.specs -nostartfiles -static \
+                     -Wl,--no-warn-rwx-segments -Wl,--build-id=none
+GUEST_CFLAGS := $(GUEST_SDK_CFLAGS) -Werror -I$(GUEST_SRC)/include
+GUEST_LDFLAGS := $(GUEST_SDK_LDFLAGS) -T $(GUEST_SRC)/link.ld
 GUEST_LIB    := $(GUEST_OUT)/crt.o $(GUEST_OUT)/trap.o $(GUEST_OUT)/htif.o
+# The SDK's library: everything but the start-up object.
+GUEST_SDK_LIB := $(GUEST_OUT)/libprotsim-guest.a
 GUEST_PROGS  := hello compute compute_small smp pvalidate crwrite
 GUEST_ELFS   := $(patsubst %,$(GUEST_OUT)/%.elf,$(GUEST_PROGS))
 
-guest:: $(GUEST_ELFS)
+guest:: $(GUEST_ELFS) $(GUEST_SDK_LIB)
+
+$(GUEST_SDK_LIB): $(GUEST_OUT)/trap.o $(GUEST_OUT)/htif.o
+	rm -f $@ && riscv64-unknown-elf-ar rcs $@ $^
 
 $(GUEST_OUT)/crt.o: $(GUEST_SRC)/crt.S
 	@mkdir -p $(@D)
