@@ -22,7 +22,7 @@
 /* ORDER: enum iommu_rc. */
 static const char *const rc_names[IOMMU_RC_COUNT] = {
 	"ok", "nodev", "attached", "detached", "mode", "novm",
-	"exists", "nomem", "align", "range", "perms", "inval",
+	"exists", "nomem", "align", "range", "perms", "inval", "rmp",
 };
 
 const char *iommu_rc_name(int rc)
@@ -292,6 +292,74 @@ static void add_cycles(uint64_t *cycles, uint64_t v)
 		*cycles += v;
 }
 
+/* The @k-th page pool_alloc() would hand out next (0 = the next), or S2_NO_PAGE. */
+static uint64_t pool_peek(const struct iommu_pool *p, uint64_t k)
+{
+	if (k < p->nfree)
+		return p->free[p->nfree - 1 - k];
+	k -= p->nfree;
+	if (k >= (p->base + p->size - p->next) / PAGE)
+		return S2_NO_PAGE;
+	return p->next + k * PAGE;
+}
+
+/*
+ * The driver's stores into IO table pages are host data writes: with SNP
+ * on each is RMP-checked for Hypervisor-Owned (APM vol. 2 section
+ * 15.36.10, Table 15-39: #PF with the RMP bit on an assigned page).
+ * Check-then-commit: the pages are checked before the first store.
+ * Return: true if @pa passes; false with the fault kept (iommu_host_fault).
+ */
+static bool host_page_ok(struct iommu *io, struct rmp_who *rw, uint64_t pa)
+{
+	struct rmp_fault f;
+
+	if (rmp_check_host(io->rmp, rw, pa, true, SIM_SZ_4K, &f) == RMP_FAULT_NONE)
+		return true;
+	io->host_fault = f;
+	io->host_faulted = true;
+	return false;
+}
+
+/*
+ * Check every page operation @op on [iova, iova + size) of table @t would
+ * write (s2_write_set) and every pool page it would take for new tables.
+ * A prediction that ends in an error leaves the outcome to the operation.
+ * *@cyc gets the checks' memory cycles.  Return: false if refused.
+ */
+static bool host_table_writes(struct iommu *io, const struct iommu_who *who, struct s2_pgt *t,
+			      enum s2_wset_op op, uint64_t iova, uint64_t pa, uint64_t size,
+			      const struct s2_prot *prot, uint64_t *cyc)
+{
+	struct rmp_who rw = { who ? who->now : 0, who ? who->agent : -1, 0 };
+	struct s2_wset ws = { 0 };
+	bool ok = true;
+
+	if (!rmp_enabled(io->rmp) || s2_write_set(t, op, iova, pa, size, 0, prot, &ws) != S2_OK) {
+		s2_wset_free(&ws);
+		return true;
+	}
+	for (size_t i = 0; ok && i < ws.n; i++)
+		ok = host_page_ok(io, &rw, ws.pages[i]);
+	for (uint64_t k = 0; ok && k < ws.new_tables; k++) {
+		uint64_t pg = pool_peek(&io->pool, k);
+
+		if (pg == S2_NO_PAGE)
+			break;   /* the operation runs out of pool pages there (nomem) */
+		ok = host_page_ok(io, &rw, pg);
+	}
+	*cyc += rw.mem_cycles;
+	s2_wset_free(&ws);
+	return ok;
+}
+
+bool iommu_host_fault(const struct iommu *io, struct rmp_fault *f)
+{
+	if (io->host_faulted)
+		*f = io->host_fault;
+	return io->host_faulted;
+}
+
 /* Not attached => attached. */
 int iommu_attach(struct iommu *io, const struct iommu_who *who, uint32_t dev,
 		 enum iommu_mode mode, int vm, struct s2_pgt *s2, uint64_t *cycles)
@@ -309,6 +377,15 @@ int iommu_attach(struct iommu *io, const struct iommu_who *who, uint32_t dev,
 		return IOMMU_ERR_ATTACHED;
 	switch (mode) {
 	case IOMMU_MODE_SNP:
+		/* The root comes from the pool and is zeroed: a host store. */
+		if (rmp_enabled(io->rmp) && pool_peek(&io->pool, 0) != S2_NO_PAGE) {
+			struct rmp_who rw = { who ? who->now : 0, who ? who->agent : -1, 0 };
+			bool ok = host_page_ok(io, &rw, pool_peek(&io->pool, 0));
+
+			add_cycles(cycles, rw.mem_cycles);
+			if (!ok)
+				return IOMMU_ERR_RMP;
+		}
 		t = s2_pgt_new(s2_fmt(S2_FMT_AMDV1), IOMMU_IO_LEVELS, io->mem, S2_NO_PAGE, &io->mm,
 			       &io->pool, &rc);
 		if (!t)
@@ -403,6 +480,7 @@ int iommu_map(struct iommu *io, const struct iommu_who *who, uint32_t dev, uint6
 {
 	struct s2_prot prot;
 	struct s2_pgt *t;
+	uint64_t chk = 0;
 	int rc;
 
 	if (cycles)
@@ -417,9 +495,13 @@ int iommu_map(struct iommu *io, const struct iommu_who *who, uint32_t dev, uint6
 		return IOMMU_ERR_PERMS;
 	memset(&prot, 0, sizeof(prot));
 	prot.perms = perms;
+	if (!host_table_writes(io, who, t, S2_WSET_MAP, iova, pa, size, &prot, &chk)) {
+		add_cycles(cycles, io->cfg.lat.map + chk);
+		return IOMMU_ERR_RMP;
+	}
 	s2_pgt_set_agent(t, who ? who->agent : -1);
 	rc = rc_from_s2(s2_map(t, iova, pa, size, 0, &prot));
-	add_cycles(cycles, io->cfg.lat.map + s2_pgt_take_cycles(t));
+	add_cycles(cycles, io->cfg.lat.map + chk + s2_pgt_take_cycles(t));
 	if (rc == IOMMU_OK)
 		io->ctr.map++;
 	return rc;
@@ -429,6 +511,7 @@ int iommu_unmap(struct iommu *io, const struct iommu_who *who, uint32_t dev, uin
 		uint64_t size, uint64_t *cycles)
 {
 	struct s2_pgt *t;
+	uint64_t chk = 0;
 	int rc;
 
 	if (cycles)
@@ -438,9 +521,13 @@ int iommu_unmap(struct iommu *io, const struct iommu_who *who, uint32_t dev, uin
 		return rc;
 	if (size == 0)
 		return IOMMU_ERR_INVAL;
+	if (!host_table_writes(io, who, t, S2_WSET_UNMAP, iova, 0, size, NULL, &chk)) {
+		add_cycles(cycles, io->cfg.lat.map + chk);
+		return IOMMU_ERR_RMP;
+	}
 	s2_pgt_set_agent(t, who ? who->agent : -1);
 	rc = rc_from_s2(s2_unmap(t, iova, size));
-	add_cycles(cycles, io->cfg.lat.map + s2_pgt_take_cycles(t));
+	add_cycles(cycles, io->cfg.lat.map + chk + s2_pgt_take_cycles(t));
 	if (rc == IOMMU_OK)
 		io->ctr.unmap++;
 	return rc;
@@ -761,6 +848,14 @@ static enum iommu_cause xlate(struct iommu *io, const struct iommu_who *who, uin
 	return IOMMU_CAUSE_NONE;
 }
 
+/* Does a DMA @write (else read) go through the RMP check? */
+static bool dma_rmp_checked(const struct iommu *io, bool write)
+{
+	if (!rmp_enabled(io->rmp))
+		return false;
+	return write || rmp_config(io->rmp)->iommu_check_reads;
+}
+
 static uint64_t lines(uint64_t pa, uint32_t n)
 {
 	return ((pa + n - 1) >> 6) - (pa >> 6) + 1;
@@ -801,8 +896,14 @@ enum iommu_cause iommu_dma(struct iommu *io, const struct iommu_who *who, uint32
 			pf.flags = IOMMU_EVF_PR;
 			pf.cause = IOMMU_CAUSE_TRANSLATION;
 		}
-		if (pf.cause == IOMMU_CAUSE_NONE && d->mode == IOMMU_MODE_SNP &&
-		    rmp_enabled(io->rmp)) {
+		/*
+		 * With SNP on, every device write is RMP-checked whatever the
+		 * DTE mode (Linux iommu_snp_enable() refuses SNP with the
+		 * IOMMU in passthrough; shared reference section 0 and 10.1);
+		 * reads only with rmp.iommu_check_reads.  A read that is not
+		 * checked costs and counts nothing.
+		 */
+		if (pf.cause == IOMMU_CAUSE_NONE && dma_rmp_checked(io, write)) {
 			struct rmp_who rw = { who->now + cyc, who->agent, 0 };
 			struct rmp_fault f;
 
@@ -931,7 +1032,8 @@ void iommu_register_stats(struct iommu *io, struct sim *s)
 	sim_stat_counter(s, "iommu.log.overflows", &c->log_overflows,
 			 "times the event log filled and logging stopped");
 	sim_stat_counter(s, "iommu.log.dropped", &c->log_dropped,
-			 "events lost while the log was stopped");
+			 "events not written: the one that found the log full and every later one "
+			 "until logging restarted");
 	sim_stat_counter(s, "iommu.inval.page", &c->inval_page, "IOTLB invalidations by address");
 	sim_stat_counter(s, "iommu.inval.dev", &c->inval_dev, "IOTLB invalidations by device");
 	sim_stat_counter(s, "iommu.inval.all", &c->inval_all, "global IOTLB invalidations");

@@ -15,10 +15,11 @@
  *   IOTLB         one `struct tlb` (stage2/tlb.h), tagged by device id,
  *                 entries of the leaf's own size; stale entries stay until
  *                 iommu_inval_*().
- *   RMP check     snp mode only: every 4K system page a DMA touches goes
- *                 through rmp_check_dma() (writes must be hypervisor-owned;
- *                 reads only with rmp.iommu_check_reads), at access time,
- *                 never cached.
+ *   RMP check     with SNP on, in every mode: every 4K system page a DMA
+ *                 writes goes through rmp_check_dma() (it must be
+ *                 hypervisor-owned; reads only with rmp.iommu_check_reads),
+ *                 at access time, never cached.  The driver's own stores
+ *                 into IO table pages are host writes (rmp_check_host).
  *   event log     a ring of 16-byte entries in simulated memory in the AMD
  *                 layout (IO_PAGE_FAULT 0x2, RMP_PAGE_FAULT 0xD).
  *
@@ -38,6 +39,7 @@
 
 struct iommu;
 struct rmp;
+struct rmp_fault;
 struct s2_pgt;
 
 /* The module: keys iommu.* and lat.iommu.*, the IOMMU script operations. */
@@ -90,6 +92,9 @@ enum iommu_rc {
 	IOMMU_ERR_RANGE,      /* beyond the IO table's input or output range */
 	IOMMU_ERR_PERMS,      /* permissions the IO table format cannot encode */
 	IOMMU_ERR_INVAL,      /* a bad argument (size 0, ...) */
+	IOMMU_ERR_RMP,        /* a host store into an IO table page the RMP refuses
+				 (the page is assigned): nothing was written;
+				 iommu_host_fault() has the #PF */
 	IOMMU_RC_COUNT
 };
 
@@ -168,7 +173,7 @@ void iommu_set_rmp(struct iommu *io, struct rmp *rmp);
 enum iommu_mode {
 	IOMMU_MODE_SNP = 0,        /* own IO page table, then the RMP check */
 	IOMMU_MODE_STAGE2,         /* the owner's stage-2 table (pKVM style) */
-	IOMMU_MODE_PASSTHROUGH,    /* identity, no checks (what SNP forbids) */
+	IOMMU_MODE_PASSTHROUGH,    /* identity; with SNP on writes are still RMP-checked */
 	IOMMU_MODE_COUNT
 };
 
@@ -188,7 +193,8 @@ struct iommu_who {
  * attached).  @vm is recorded as the owner (-1: host).
  * *@cycles (may be NULL) gets the cost (lat.iommu.attach + table memory).
  * Return: IOMMU_OK, IOMMU_ERR_NODEV, IOMMU_ERR_ATTACHED, IOMMU_ERR_NOVM
- * (stage2 without @s2), IOMMU_ERR_INVAL (bad mode), IOMMU_ERR_NOMEM.
+ * (stage2 without @s2), IOMMU_ERR_INVAL (bad mode), IOMMU_ERR_NOMEM,
+ * IOMMU_ERR_RMP (snp: the root page the pool would hand out is assigned).
  */
 int iommu_attach(struct iommu *io, const struct iommu_who *who, uint32_t dev,
 		 enum iommu_mode mode, int vm, struct s2_pgt *s2, uint64_t *cycles);
@@ -200,6 +206,13 @@ int iommu_attach(struct iommu *io, const struct iommu_who *who, uint32_t dev,
  */
 int iommu_detach(struct iommu *io, const struct iommu_who *who, uint32_t dev, uint64_t *cycles);
 
+/*
+ * The host-write fault of the last call that returned IOMMU_ERR_RMP
+ * (#PF(W,RMP), addr = the refused table page's SPA) into *@f.
+ * Return: false if no call has been refused yet.
+ */
+bool iommu_host_fault(const struct iommu *io, struct rmp_fault *f);
+
 /* Device state: false if @dev is out of range or not attached. */
 bool iommu_dev_info(const struct iommu *io, uint32_t dev, enum iommu_mode *mode, int *vm,
 		    struct s2_pgt **table);
@@ -209,9 +222,14 @@ bool iommu_dev_info(const struct iommu *io, uint32_t dev, enum iommu_mode *mode,
  * @perms (S2_PERM_R and/or S2_PERM_W: write-only is encodable in AMD v1;
  * no access at all is refused, as Linux's map does), using the largest
  * leaves alignment allows.  Does not touch the IOTLB.
+ * The driver's stores into the IO table are host data writes: with SNP
+ * on, every table page the map would write (and every pool page it would
+ * take for a new table) is RMP-checked (rmp_check_host) before the first
+ * store; an assigned page refuses the whole map.
  * Return: IOMMU_OK, IOMMU_ERR_NODEV, IOMMU_ERR_DETACHED, IOMMU_ERR_MODE (not
  * snp mode), IOMMU_ERR_EXISTS, IOMMU_ERR_ALIGN, IOMMU_ERR_RANGE,
- * IOMMU_ERR_PERMS, IOMMU_ERR_INVAL, IOMMU_ERR_NOMEM (may leave part mapped).
+ * IOMMU_ERR_PERMS, IOMMU_ERR_INVAL, IOMMU_ERR_NOMEM (may leave part mapped),
+ * IOMMU_ERR_RMP (nothing written).
  */
 int iommu_map(struct iommu *io, const struct iommu_who *who, uint32_t dev, uint64_t iova,
 	      uint64_t pa, uint64_t size, uint8_t perms, uint64_t *cycles);
@@ -219,8 +237,10 @@ int iommu_map(struct iommu *io, const struct iommu_who *who, uint32_t dev, uint6
 /*
  * Unmap [iova, iova + size) of @dev's IO table.  The IOTLB is NOT
  * invalidated: a cached translation stays usable until iommu_inval_*().
+ * Its table stores are RMP-checked first, as iommu_map()'s.
  * Return: IOMMU_OK, IOMMU_ERR_NODEV, IOMMU_ERR_DETACHED, IOMMU_ERR_MODE,
- * IOMMU_ERR_ALIGN, IOMMU_ERR_RANGE, IOMMU_ERR_INVAL, IOMMU_ERR_NOMEM.
+ * IOMMU_ERR_ALIGN, IOMMU_ERR_RANGE, IOMMU_ERR_INVAL, IOMMU_ERR_NOMEM,
+ * IOMMU_ERR_RMP (nothing written).
  */
 int iommu_unmap(struct iommu *io, const struct iommu_who *who, uint32_t dev, uint64_t iova,
 		uint64_t size, uint64_t *cycles);
@@ -350,7 +370,8 @@ struct iommu_counters {
 	uint64_t faults[IOMMU_CAUSE_COUNT];  /* by cause (index 0 unused) */
 	uint64_t log_entries;      /* entries written */
 	uint64_t log_overflows;    /* times the ring filled and logging stopped */
-	uint64_t log_dropped;      /* events lost while stopped */
+	uint64_t log_dropped;      /* events not written: the one that found the ring
+				      full and every later one until restarted */
 	uint64_t inval_page;       /* range invalidations */
 	uint64_t inval_dev;        /* device invalidations */
 	uint64_t inval_all;        /* global invalidations */

@@ -56,6 +56,8 @@ struct iommu {
 	unsigned log_tail;            /* next slot hardware writes */
 	bool log_stopped;             /* overflowed; restarts when drained */
 	struct iommu_agent *agents;
+	struct rmp_fault host_fault;  /* the last refused host store (IOMMU_ERR_RMP) */
+	bool host_faulted;            /* host_fault is set */
 	struct iommu_counters ctr;
 };
 

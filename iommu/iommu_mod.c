@@ -6,6 +6,8 @@
  *   iommu detach dev=N                                       -> OK | ERROR(reason)
  *   iommu map    dev=N iova=ADDR pa=ADDR size=SIZE perms=PERMS
  *   iommu unmap  dev=N iova=ADDR size=SIZE
+ *                (attach/map/unmap: #PF(W,RMP) addr=SPA when a table page
+ *                they would write is assigned; nothing is written)
  *   iommu inval  dev=N [iova=ADDR [size=SIZE]] | all=1       -> OK entries=N
  *   iommu log    [consume=0|1]                 (one line per entry) -> OK entries=N ...
  *   dma          dev=N iova=ADDR kind=read|write [len=N] [fill=BYTE]
@@ -188,14 +190,29 @@ static bool arg_dev(struct sim_call *c, const struct iommu *io, uint32_t *dev)
 	return true;
 }
 
-/* Management result: OK or ERROR(reason); advance by the cost. */
-static void mgmt_result(struct sim_call *c, int rc, uint64_t cycles)
+/*
+ * Management result: OK, ERROR(reason), or for a table store the RMP
+ * refused the host-write fault token "#PF(W,RMP) addr=SPA" (as
+ * host_access prints it); advance by the cost.
+ */
+static void mgmt_result(struct sim_call *c, const struct iommu *io, int rc, uint64_t cycles)
 {
+	struct rmp_fault f;
+
 	sim_advance(sim_call_agent(c), cycles);
-	if (rc == IOMMU_OK)
+	if (rc == IOMMU_OK) {
 		sim_call_result(c, "OK");
-	else
+	} else if (rc == IOMMU_ERR_RMP && iommu_host_fault(io, &f)) {
+		char tok[64];
+
+		rmp_fault_format(&f, tok, sizeof(tok));
+		sim_call_result(c, "%s", tok);
+		sim_call_field_hex(c, "addr", f.addr);
+		if (f.spurious)
+			sim_call_field(c, "spurious", "1");
+	} else {
 		sim_call_result(c, "ERROR(%s)", iommu_rc_name(rc));
+	}
 }
 
 static const char *const mode_choices[] = { "snp", "stage2", "passthrough", NULL };
@@ -225,7 +242,7 @@ static void op_attach(struct sim_call *c)
 		t = v ? s2_vm_s2(v) : NULL;
 	}
 	rc = iommu_attach(io, &who, dev, mode, sim_arg_has(c, "vm") ? (int)vm : -1, t, &cycles);
-	mgmt_result(c, rc, cycles);
+	mgmt_result(c, io, rc, cycles);
 }
 
 static void op_detach(struct sim_call *c)
@@ -239,7 +256,7 @@ static void op_detach(struct sim_call *c)
 	if (!arg_dev(c, io, &dev))
 		return;
 	rc = iommu_detach(io, &who, dev, &cycles);
-	mgmt_result(c, rc, cycles);
+	mgmt_result(c, io, rc, cycles);
 }
 
 /* perms=: "none" or letters from r w. */
@@ -284,7 +301,7 @@ static void op_map(struct sim_call *c)
 	/* (The cost is read after the call: argument order is unspecified.) */
 	rc = iommu_map(io, &who, dev, sim_arg_u64(c, "iova", 0), sim_arg_u64(c, "pa", 0),
 		       sim_arg_u64(c, "size", 0), perms, &cycles);
-	mgmt_result(c, rc, cycles);
+	mgmt_result(c, io, rc, cycles);
 }
 
 static void op_unmap(struct sim_call *c)
@@ -303,7 +320,7 @@ static void op_unmap(struct sim_call *c)
 	}
 	rc = iommu_unmap(io, &who, dev, sim_arg_u64(c, "iova", 0), sim_arg_u64(c, "size", 0),
 			 &cycles);
-	mgmt_result(c, rc, cycles);
+	mgmt_result(c, io, rc, cycles);
 }
 
 static void op_inval(struct sim_call *c)
@@ -481,8 +498,8 @@ static const struct sim_arg_spec dma_args[] = {
 
 static const struct sim_op iommu_ops[] = {
 	{ "iommu attach", attach_args, "iommu attach dev=N [vm=N] [mode=snp|stage2|passthrough]",
-	  "attach a device: snp = own IO page table + RMP check, stage2 = VM vm's stage 2, "
-	  "passthrough = identity", op_attach },
+	  "attach a device: snp = own IO page table, stage2 = VM vm's stage 2, passthrough = "
+	  "identity (SNP on: DMA writes RMP-checked in every mode)", op_attach },
 	{ "iommu detach", dev_args, "iommu detach dev=N",
 	  "detach a device (frees its IO table, invalidates its IOTLB entries)", op_detach },
 	{ "iommu map", map_args, "iommu map dev=N iova=ADDR pa=ADDR size=SIZE perms=PERMS",

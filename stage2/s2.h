@@ -502,6 +502,48 @@ int s2_get_leaf(struct s2_pgt *p, uint64_t ia, uint64_t *raw, int *level, struct
 int s2_annotate(struct s2_pgt *p, uint64_t ia, uint64_t size, uint8_t owner);
 
 /* ------------------------------------------------------------------ */
+/* Write sets: the table pages an operation would write                */
+/* ------------------------------------------------------------------ */
+
+/* The management operations s2_write_set() predicts. */
+enum s2_wset_op {
+	S2_WSET_MAP,        /* s2_map(ia, pa, size, leaf, prot) */
+	S2_WSET_UNMAP,      /* s2_unmap(ia, size) */
+	S2_WSET_PROTECT,    /* s2_protect(ia, size, perms) */
+	S2_WSET_ANNOTATE,   /* s2_annotate(ia, size, owner) */
+};
+
+struct s2_wset {
+	uint64_t *pages;       /* memory PAs (4K-aligned) of existing table pages the
+				  operation writes, in the order of their first write,
+				  each once */
+	size_t n, cap;
+	uint64_t new_tables;   /* table pages it would allocate (each zeroed, then written) */
+};
+
+/*
+ * Find, before running it, every table page operation @op on
+ * [ia, ia + size) of @p would write: the pages holding the entries its
+ * visitor rewrites (leaves, table descriptors, the parent entry of a
+ * table that unmap frees) and the number of table pages it allocates.
+ * Entries are read untimed (sim_mem_peek64); table addresses go through
+ * the owner's mm->table_pa as in the operation.  The owner checks each
+ * page and each page its allocator would hand out (the RMP host-write
+ * check) and refuses the whole operation before anything is written.
+ * @pa, @leaf, @prot: as s2_map (MAP; PROTECT uses prot->perms; ignored
+ * otherwise).  @ws starts zeroed (it may be reused); free it with
+ * s2_wset_free().
+ * Return: S2_OK; or the error the operation itself returns before
+ * writing anything (its argument checks; S2_ERR_EXISTS for MAP over a
+ * valid leaf); or S2_ERR_UNMAPPED / S2_ERR_SIZE, where the operation
+ * stops part way as it would anyway: the set is then incomplete and the
+ * caller leaves the outcome to the operation.
+ */
+int s2_write_set(struct s2_pgt *p, enum s2_wset_op op, uint64_t ia, uint64_t pa, uint64_t size,
+		 uint64_t leaf, const struct s2_prot *prot, struct s2_wset *ws);
+void s2_wset_free(struct s2_wset *ws);
+
+/* ------------------------------------------------------------------ */
 /* Hardware translation                                                */
 /* ------------------------------------------------------------------ */
 

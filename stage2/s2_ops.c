@@ -18,7 +18,10 @@
  *
  * This is the only file of stage2/ that knows the RMP: the check hook of
  * every VM calls rmp_check_guest() (SNP guests: asid != 0; other VMs get
- * the non-SNP write check).
+ * the non-SNP write check), and every operation that stores table
+ * entries (s1 create/map, s2 create/map/unmap/protect/annotate) is the
+ * host writing memory: each page it would write goes through
+ * rmp_check_host() before the first store (host_table_writes()).
  */
 #include "stage2/s2_int.h"
 #include "rmp/rmp.h"
@@ -330,6 +333,102 @@ static const struct s2_mm_ops s2_s1_mm = {
 	.alloc_page = s2_s1_alloc,
 	.table_pa = s2_s1_table_pa,
 };
+
+/*
+ * The memory PA of the @k-th table page the next allocations would hand
+ * out (0 = the next one), without taking it, or S2_NO_PAGE: for the
+ * stage-2 pool the LIFO of freed pages then the bump pointer
+ * (s2_pool_alloc); for a stage-1 table of @v the next GPAs upward
+ * (s2_s1_alloc) through the VM's stage 2.
+ */
+static uint64_t s2_next_table_page(struct s2_ctx *c, struct s2_vm *v, bool s1, uint64_t k)
+{
+	uint64_t a;
+
+	if (s1) {
+		if (v->s1_next >= SIM_PA_LIMIT || k >= (SIM_PA_LIMIT - v->s1_next) / SIM_PAGE_SIZE ||
+		    !s2_s1_table_pa(v, v->s1_next + k * SIM_PAGE_SIZE, &a))
+			return S2_NO_PAGE;
+		return a;
+	}
+	if (k < c->nfree)
+		return c->free[c->nfree - 1 - k];
+	k -= c->nfree;
+	if (k >= (c->pool_end - c->pool_next) / SIM_PAGE_SIZE)
+		return S2_NO_PAGE;
+	return c->pool_next + k * SIM_PAGE_SIZE;
+}
+
+/*
+ * Host stores into table pages.  Building or changing a table is the host
+ * (hypervisor or VMM) writing memory, so each store is a host data write,
+ * RMP-checked for Hypervisor-Owned (APM vol. 2 section 15.36.10, Table
+ * 15-39; a store to an assigned page raises #PF with the RMP bit, which
+ * Linux treats as fatal in the kernel).  Check-then-commit: every page
+ * the operation would write (s2_write_set) and every page its allocator
+ * would hand out for new tables (zeroed, then written) is checked before
+ * the first store, in that order.
+ */
+struct host_wr {
+	struct rmp_fault f;      /* the refusal, if any */
+	uint64_t cycles;         /* memory cycles of the checks (RMP entry reads) */
+};
+
+/* Check one page; false on a fault (in @hw). */
+static bool host_page_ok(struct s2_ctx *c, struct rmp_who *who, uint64_t pa, struct host_wr *hw)
+{
+	uint64_t before = who->mem_cycles;
+	bool ok = rmp_check_host(c->rmp, who, pa, true, SIM_SZ_4K, &hw->f) == RMP_FAULT_NONE;
+
+	hw->cycles += who->mem_cycles - before;
+	return ok;
+}
+
+/*
+ * Check the pages operation @op on @p (a table of VM @v: its stage 2, or
+ * its stage 1 when @s1) would write.  A prediction that ends in an error
+ * (the operation's own argument checks, an existing mapping, a table page
+ * stage 2 does not map) leaves the outcome to the operation.
+ * Return: true to go ahead; false with @hw->f filled: refused.
+ */
+static bool host_table_writes(struct s2_ctx *c, struct s2_vm *v, struct s2_pgt *p, bool s1,
+			      int agent, enum s2_wset_op op, uint64_t ia, uint64_t pa, uint64_t size,
+			      uint64_t leaf, const struct s2_prot *prot, struct host_wr *hw)
+{
+	struct sim_agent *a = agent >= 0 ? sim_agent_by_id(c->s, agent) : NULL;
+	struct rmp_who who = { .now = a ? sim_now(a) : 0, .agent = agent };
+	struct s2_wset ws = { 0 };
+	bool ok = true;
+
+	memset(hw, 0, sizeof(*hw));
+	if (!rmp_enabled(c->rmp) || s2_write_set(p, op, ia, pa, size, leaf, prot, &ws) != S2_OK) {
+		s2_wset_free(&ws);
+		return true;
+	}
+	for (size_t i = 0; ok && i < ws.n; i++)
+		ok = host_page_ok(c, &who, ws.pages[i], hw);
+	for (uint64_t k = 0; ok && k < ws.new_tables; k++) {
+		uint64_t t = s2_next_table_page(c, v, s1, k);
+
+		if (t == S2_NO_PAGE)
+			break;   /* the operation runs out of pages there (nomem / unmapped) */
+		ok = host_page_ok(c, &who, t, hw);
+	}
+	s2_wset_free(&ws);
+	return ok;
+}
+
+/* Check the one page a new table's root would be (zeroed at creation). */
+static bool host_root_write(struct s2_ctx *c, int agent, uint64_t pa, struct host_wr *hw)
+{
+	struct sim_agent *a = agent >= 0 ? sim_agent_by_id(c->s, agent) : NULL;
+	struct rmp_who who = { .now = a ? sim_now(a) : 0, .agent = agent };
+
+	memset(hw, 0, sizeof(*hw));
+	if (pa == S2_NO_PAGE || !rmp_enabled(c->rmp))
+		return true;
+	return host_page_ok(c, &who, pa, hw);
+}
 
 /* The RMP check of one access of VM @arg. */
 static int s2_rmp_check(void *arg, const struct s2_check *chk, uint64_t *cycles)
@@ -649,6 +748,23 @@ static struct s2_vm *op_vm(struct sim_call *c, struct s2_ctx **ctxp)
 	return v;
 }
 
+/*
+ * A table write refused by the RMP (host_table_writes): the host-write
+ * fault token, "#PF(W,RMP) addr=SPA" (spurious=1 for a locked entry), as
+ * host_access prints it; the checks are charged, nothing was written.
+ */
+static void op_host_fault(struct sim_call *c, const struct host_wr *hw)
+{
+	char tok[64];
+
+	rmp_fault_format(&hw->f, tok, sizeof(tok));
+	sim_call_result(c, "%s", tok);
+	sim_call_field_hex(c, "addr", hw->f.addr);
+	if (hw->f.spurious)
+		sim_call_field(c, "spurious", "1");
+	sim_advance(sim_call_agent(c), hw->cycles);
+}
+
 /* Print OK or ERROR(reason) for a management result; charge the table work. */
 static void op_finish(struct sim_call *c, struct s2_pgt *p, int rc)
 {
@@ -669,6 +785,7 @@ static void op_s2_create(struct sim_call *c)
 	uint64_t vm = sim_arg_u64(c, "vm", 0);
 	uint64_t levels = sim_arg_u64(c, "levels", f->max_levels);
 	uint64_t asid = sim_arg_u64(c, "asid", 0);
+	struct host_wr hw = { 0 };
 	int rc;
 
 	if (vm >= S2_MAX_VMS) {
@@ -687,12 +804,40 @@ static void op_s2_create(struct sim_call *c)
 		sim_call_bad_arg(c, "asid", "does not fit 32 bits");
 		return;
 	}
+	/* The root comes from the pool and is zeroed: a host store. */
+	if (!ctx->vm[vm] && !host_root_write(ctx, sim_agent_id(sim_call_agent(c)),
+					     s2_next_table_page(ctx, NULL, false, 0), &hw)) {
+		op_host_fault(c, &hw);
+		return;
+	}
 	rc = s2_ctx_vm_create(ctx, (unsigned)vm, f, (unsigned)levels, (uint32_t)asid);
+	sim_advance(sim_call_agent(c), hw.cycles);
 	op_finish(c, rc ? NULL : ctx->vm[vm]->s2, rc);
+}
+
+/*
+ * Before a stage-2 table operation of VM @v: the RMP check of the table
+ * pages it would write (host stores).  Return: false if refused (the
+ * fault token printed); else true with the checks charged.
+ */
+static bool s2_op_writes_ok(struct sim_call *c, struct s2_ctx *ctx, struct s2_vm *v,
+			    enum s2_wset_op op, uint64_t ipa, uint64_t pa, uint64_t size,
+			    uint64_t leaf, const struct s2_prot *prot)
+{
+	struct host_wr hw;
+
+	if (!host_table_writes(ctx, v, v->s2, false, sim_agent_id(sim_call_agent(c)), op, ipa, pa,
+			       size, leaf, prot, &hw)) {
+		op_host_fault(c, &hw);
+		return false;
+	}
+	sim_advance(sim_call_agent(c), hw.cycles);
+	return true;
 }
 
 static void op_s2_map(struct sim_call *c)
 {
+	struct s2_ctx *ctx;
 	struct s2_vm *v;
 	struct s2_prot prot = { 0 };
 	uint64_t ipa, pa, size;
@@ -700,8 +845,8 @@ static void op_s2_map(struct sim_call *c)
 	if (!arg_addr(c, "ipa", &ipa) || !arg_addr(c, "pa", &pa) || !arg_leaf_size(c, &size) ||
 	    !arg_perms(c, &prot.perms))
 		return;
-	v = op_vm(c, NULL);
-	if (!v)
+	v = op_vm(c, &ctx);
+	if (!v || !s2_op_writes_ok(c, ctx, v, S2_WSET_MAP, ipa, pa, size, size, &prot))
 		return;
 	s2_pgt_set_agent(v->s2, sim_agent_id(sim_call_agent(c)));
 	op_finish(c, v->s2, s2_map(v->s2, ipa, pa, size, size, &prot));
@@ -709,13 +854,14 @@ static void op_s2_map(struct sim_call *c)
 
 static void op_s2_unmap(struct sim_call *c)
 {
+	struct s2_ctx *ctx;
 	struct s2_vm *v;
 	uint64_t ipa, size;
 
 	if (!arg_addr(c, "ipa", &ipa) || !arg_range_size(c, &size))
 		return;
-	v = op_vm(c, NULL);
-	if (!v)
+	v = op_vm(c, &ctx);
+	if (!v || !s2_op_writes_ok(c, ctx, v, S2_WSET_UNMAP, ipa, 0, size, 0, NULL))
 		return;
 	s2_pgt_set_agent(v->s2, sim_agent_id(sim_call_agent(c)));
 	op_finish(c, v->s2, s2_unmap(v->s2, ipa, size));
@@ -723,21 +869,23 @@ static void op_s2_unmap(struct sim_call *c)
 
 static void op_s2_protect(struct sim_call *c)
 {
+	struct s2_ctx *ctx;
 	struct s2_vm *v;
+	struct s2_prot prot = { 0 };
 	uint64_t ipa, size;
-	uint8_t perms;
 
-	if (!arg_addr(c, "ipa", &ipa) || !arg_range_size(c, &size) || !arg_perms(c, &perms))
+	if (!arg_addr(c, "ipa", &ipa) || !arg_range_size(c, &size) || !arg_perms(c, &prot.perms))
 		return;
-	v = op_vm(c, NULL);
-	if (!v)
+	v = op_vm(c, &ctx);
+	if (!v || !s2_op_writes_ok(c, ctx, v, S2_WSET_PROTECT, ipa, 0, size, 0, &prot))
 		return;
 	s2_pgt_set_agent(v->s2, sim_agent_id(sim_call_agent(c)));
-	op_finish(c, v->s2, s2_protect(v->s2, ipa, size, perms));
+	op_finish(c, v->s2, s2_protect(v->s2, ipa, size, prot.perms));
 }
 
 static void op_s2_annotate(struct sim_call *c)
 {
+	struct s2_ctx *ctx;
 	struct s2_vm *v;
 	uint64_t ipa, size, owner = sim_arg_u64(c, "owner", 0);
 
@@ -747,8 +895,8 @@ static void op_s2_annotate(struct sim_call *c)
 		sim_call_bad_arg(c, "owner", "must be 0..255");
 		return;
 	}
-	v = op_vm(c, NULL);
-	if (!v)
+	v = op_vm(c, &ctx);
+	if (!v || !s2_op_writes_ok(c, ctx, v, S2_WSET_ANNOTATE, ipa, 0, size, 0, NULL))
 		return;
 	s2_pgt_set_agent(v->s2, sim_agent_id(sim_call_agent(c)));
 	op_finish(c, v->s2, s2_annotate(v->s2, ipa, size, (uint8_t)owner));
@@ -909,12 +1057,25 @@ static void op_tlbi(struct sim_call *c)
 	sim_advance(sim_call_agent(c), cost);
 }
 
+/*
+ * s1 create and s1 map stand for the host (the VMM) building a guest's
+ * stage-1 tables in guest memory, as a VMM writes a guest's boot page
+ * tables before launch: every store is a host data write to the system
+ * page stage 2 maps the table GPA to, RMP-checked for Hypervisor-Owned
+ * (APM vol. 2 section 15.36.10, Table 15-39).  A table page that is
+ * assigned (a guest's private page, a firmware page) refuses the whole
+ * operation with #PF(W,RMP) before anything is written; an SNP guest's
+ * private tables are therefore built before its pages are assigned (as
+ * SNP_LAUNCH_UPDATE converts pages the host has filled).  A guest
+ * writing its own tables is a guest access (the CPU model's business).
+ */
 static void op_s1_create(struct sim_call *c)
 {
 	struct s2_ctx *ctx;
 	const struct s2_fmt_ops *f = s2_fmt_by_name(s1_fmt_choices[sim_arg_enum(c, "format", 0)]);
 	struct s2_vm *v;
-	uint64_t root;
+	struct host_wr hw = { 0 };
+	uint64_t root, spa;
 	int rc;
 
 	if (!arg_addr(c, "root", &root))
@@ -922,20 +1083,29 @@ static void op_s1_create(struct sim_call *c)
 	v = op_vm(c, &ctx);
 	if (!v)
 		return;
+	/* The root page is zeroed: check its system page (the other refusals come first). */
+	if (!v->s1 && !(root & (SIM_PAGE_SIZE - 1)) && s2_s1_table_pa(v, root, &spa) &&
+	    !host_root_write(ctx, sim_agent_id(sim_call_agent(c)), spa, &hw)) {
+		op_host_fault(c, &hw);
+		return;
+	}
 	rc = s2_ctx_s1_create(ctx, v->id, f, root);
+	sim_advance(sim_call_agent(c), hw.cycles);
 	op_finish(c, rc ? NULL : v->s1, rc);
 }
 
 static void op_s1_map(struct sim_call *c)
 {
+	struct s2_ctx *ctx;
 	struct s2_vm *v;
 	struct s2_prot prot = { 0 };
+	struct host_wr hw;
 	uint64_t va, ipa, size;
 
 	if (!arg_va(c, "va", &va) || !arg_addr(c, "ipa", &ipa) || !arg_leaf_size(c, &size) ||
 	    !arg_perms(c, &prot.perms))
 		return;
-	v = op_vm(c, NULL);
+	v = op_vm(c, &ctx);
 	if (!v)
 		return;
 	if (!v->s1) {
@@ -944,6 +1114,12 @@ static void op_s1_map(struct sim_call *c)
 	}
 	prot.user = sim_arg_bool(c, "user", false);
 	prot.c = sim_arg_bool(c, "c", v->asid != 0);
+	if (!host_table_writes(ctx, v, v->s1, true, sim_agent_id(sim_call_agent(c)), S2_WSET_MAP, va,
+			       ipa, size, size, &prot, &hw)) {
+		op_host_fault(c, &hw);
+		return;
+	}
+	sim_advance(sim_call_agent(c), hw.cycles);
 	s2_pgt_set_agent(v->s1, sim_agent_id(sim_call_agent(c)));
 	op_finish(c, v->s1, s2_map(v->s1, va, ipa, size, size, &prot));
 }

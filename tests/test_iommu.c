@@ -156,6 +156,7 @@ struct dma_case {
 	bool write;
 	bool check_reads;        /* rmp.iommu_check_reads */
 	enum iommu_cause cause;
+	unsigned rmp_checks;     /* iommu.rmp_checks after the DMA */
 };
 
 #define W true
@@ -168,45 +169,56 @@ struct dma_case {
 #define C_PE IOMMU_CAUSE_PERMISSION
 #define C_RMP IOMMU_CAUSE_RMP
 
+/*
+ * With SNP on, every mode RMP-checks device writes (Linux
+ * iommu_snp_enable() refuses SNP with the IOMMU in passthrough: no device
+ * write may reach an assigned page); reads only with
+ * rmp.iommu_check_reads.  The check follows translation and permission.
+ */
 static struct dma_case dma_cases[] = {
 	/* snp: IO table, then writes must hit hypervisor-owned pages. */
-	{ "snp-hv-write", SNP, PK_HV, W, false, C_OK },
-	{ "snp-hv-read", SNP, PK_HV, R, false, C_OK },
-	{ "snp-private-write", SNP, PK_PRIV, W, false, C_RMP },
-	{ "snp-private-read", SNP, PK_PRIV, R, false, C_OK },
-	{ "snp-firmware-write", SNP, PK_FW, W, false, C_RMP },
-	{ "snp-firmware-read", SNP, PK_FW, R, false, C_OK },
-	{ "snp-notcovered-write", SNP, PK_NOCOV, W, false, C_OK },
-	{ "snp-notcovered-read", SNP, PK_NOCOV, R, false, C_OK },
-	{ "snp-unmapped-write", SNP, PK_UNMAPPED, W, false, C_TR },
-	{ "snp-unmapped-read", SNP, PK_UNMAPPED, R, false, C_TR },
-	{ "snp-readonly-write", SNP, PK_RO, W, false, C_PE },
-	{ "snp-readonly-read", SNP, PK_RO, R, false, C_OK },
+	{ "snp-hv-write", SNP, PK_HV, W, false, C_OK, 1 },
+	{ "snp-hv-read", SNP, PK_HV, R, false, C_OK, 0 },
+	{ "snp-private-write", SNP, PK_PRIV, W, false, C_RMP, 1 },
+	{ "snp-private-read", SNP, PK_PRIV, R, false, C_OK, 0 },
+	{ "snp-firmware-write", SNP, PK_FW, W, false, C_RMP, 1 },
+	{ "snp-firmware-read", SNP, PK_FW, R, false, C_OK, 0 },
+	{ "snp-notcovered-write", SNP, PK_NOCOV, W, false, C_OK, 1 },
+	{ "snp-notcovered-read", SNP, PK_NOCOV, R, false, C_OK, 0 },
+	{ "snp-unmapped-write", SNP, PK_UNMAPPED, W, false, C_TR, 0 },
+	{ "snp-unmapped-read", SNP, PK_UNMAPPED, R, false, C_TR, 0 },
+	{ "snp-readonly-write", SNP, PK_RO, W, false, C_PE, 0 },
+	{ "snp-readonly-read", SNP, PK_RO, R, false, C_OK, 0 },
 	/* snp with rmp.iommu_check_reads: reads are checked like writes. */
-	{ "snpcr-hv-read", SNP, PK_HV, R, true, C_OK },
-	{ "snpcr-private-read", SNP, PK_PRIV, R, true, C_RMP },
-	{ "snpcr-firmware-read", SNP, PK_FW, R, true, C_RMP },
-	{ "snpcr-notcovered-read", SNP, PK_NOCOV, R, true, C_OK },
-	{ "snpcr-private-write", SNP, PK_PRIV, W, true, C_RMP },
-	/* stage2: only the owner's stage-2 table decides; no RMP check. */
-	{ "s2-hv-write", S2M, PK_HV, W, false, C_OK },
-	{ "s2-hv-read", S2M, PK_HV, R, false, C_OK },
-	{ "s2-private-write", S2M, PK_PRIV, W, false, C_OK },
-	{ "s2-private-read", S2M, PK_PRIV, R, true, C_OK },
-	{ "s2-firmware-write", S2M, PK_FW, W, false, C_OK },
-	{ "s2-notcovered-write", S2M, PK_NOCOV, W, false, C_OK },
-	{ "s2-unmapped-write", S2M, PK_UNMAPPED, W, false, C_TR },
-	{ "s2-unmapped-read", S2M, PK_UNMAPPED, R, false, C_TR },
-	{ "s2-readonly-write", S2M, PK_RO, W, false, C_PE },
-	{ "s2-readonly-read", S2M, PK_RO, R, false, C_OK },
-	/* passthrough: identity, nothing checked; only non-RAM aborts. */
-	{ "pt-hv-write", PT, PK_HV, W, false, C_OK },
-	{ "pt-private-write", PT, PK_PRIV, W, false, C_OK },
-	{ "pt-private-read", PT, PK_PRIV, R, true, C_OK },
-	{ "pt-firmware-write", PT, PK_FW, W, false, C_OK },
-	{ "pt-notcovered-write", PT, PK_NOCOV, W, false, C_OK },
-	{ "pt-notram-write", PT, PK_UNMAPPED, W, false, C_TR },
-	{ "pt-notram-read", PT, PK_UNMAPPED, R, false, C_TR },
+	{ "snpcr-hv-read", SNP, PK_HV, R, true, C_OK, 1 },
+	{ "snpcr-private-read", SNP, PK_PRIV, R, true, C_RMP, 1 },
+	{ "snpcr-firmware-read", SNP, PK_FW, R, true, C_RMP, 1 },
+	{ "snpcr-notcovered-read", SNP, PK_NOCOV, R, true, C_OK, 1 },
+	{ "snpcr-private-write", SNP, PK_PRIV, W, true, C_RMP, 1 },
+	/* stage2: the owner's stage-2 table, then the same RMP check. */
+	{ "s2-hv-write", S2M, PK_HV, W, false, C_OK, 1 },
+	{ "s2-hv-read", S2M, PK_HV, R, false, C_OK, 0 },
+	{ "s2-private-write", S2M, PK_PRIV, W, false, C_RMP, 1 },
+	{ "s2-private-read", S2M, PK_PRIV, R, false, C_OK, 0 },
+	{ "s2cr-private-read", S2M, PK_PRIV, R, true, C_RMP, 1 },
+	{ "s2cr-hv-read", S2M, PK_HV, R, true, C_OK, 1 },
+	{ "s2-firmware-write", S2M, PK_FW, W, false, C_RMP, 1 },
+	{ "s2-notcovered-write", S2M, PK_NOCOV, W, false, C_OK, 1 },
+	{ "s2-unmapped-write", S2M, PK_UNMAPPED, W, false, C_TR, 0 },
+	{ "s2-unmapped-read", S2M, PK_UNMAPPED, R, false, C_TR, 0 },
+	{ "s2-readonly-write", S2M, PK_RO, W, false, C_PE, 0 },
+	{ "s2-readonly-read", S2M, PK_RO, R, false, C_OK, 0 },
+	/* passthrough: identity, then the same RMP check; non-RAM aborts. */
+	{ "pt-hv-write", PT, PK_HV, W, false, C_OK, 1 },
+	{ "pt-hv-read", PT, PK_HV, R, false, C_OK, 0 },
+	{ "pt-private-write", PT, PK_PRIV, W, false, C_RMP, 1 },
+	{ "pt-private-read", PT, PK_PRIV, R, false, C_OK, 0 },
+	{ "ptcr-private-read", PT, PK_PRIV, R, true, C_RMP, 1 },
+	{ "ptcr-hv-read", PT, PK_HV, R, true, C_OK, 1 },
+	{ "pt-firmware-write", PT, PK_FW, W, false, C_RMP, 1 },
+	{ "pt-notcovered-write", PT, PK_NOCOV, W, false, C_OK, 1 },
+	{ "pt-notram-write", PT, PK_UNMAPPED, W, false, C_TR, 0 },
+	{ "pt-notram-read", PT, PK_UNMAPPED, R, false, C_TR, 0 },
 };
 
 ParameterizedTestParameters(iommu, dma_table)
@@ -251,6 +263,16 @@ ParameterizedTest(struct dma_case *tc, iommu, dma_table, .fini = teardown)
 		cr_assert_arr_eq(buf, want, sizeof(want), "%s: read buffer", tc->name);
 	}
 	cr_assert_eq(rmp_counters(rmp)->faults_iommu - rmp_faults, tc->cause == C_RMP ? 1u : 0u);
+	/* Statistics: the RMP check made or not, bytes moved or dropped, faults by cause. */
+	cr_assert_eq(iommu_counters(io)->rmp_checks, tc->rmp_checks, "%s: rmp_checks %llu", tc->name,
+		     (unsigned long long)iommu_counters(io)->rmp_checks);
+	cr_assert_eq(iommu_counters(io)->dma_bytes, tc->cause == C_OK ? 8u : 0u);
+	cr_assert_eq(iommu_counters(io)->dma_dropped, tc->cause == C_OK ? 0u : 8u);
+	cr_assert_eq(iommu_counters(io)->dma_writes, tc->write ? 1u : 0u);
+	cr_assert_eq(iommu_counters(io)->dma_reads, tc->write ? 0u : 1u);
+	for (int k = C_TR; k < IOMMU_CAUSE_COUNT; k++)
+		cr_assert_eq(iommu_counters(io)->faults[k], k == (int)tc->cause ? 1u : 0u,
+			     "%s: faults[%s]", tc->name, iommu_cause_name(k));
 	/* The log: one entry per fault, none otherwise. */
 	cr_assert_eq(iommu_log_pending(io), tc->cause == C_OK ? 0u : 1u);
 	cr_assert_eq(iommu_counters(io)->log_entries, tc->cause == C_OK ? 0u : 1u);
@@ -264,7 +286,15 @@ ParameterizedTest(struct dma_case *tc, iommu, dma_table, .fini = teardown)
 	cr_assert_eq(ev.devid, DEV);
 	cr_assert_eq(ev.addr, iova);
 	cr_assert_eq(!!(ev.flags & IOMMU_EVF_RW), tc->write);
-	cr_assert_eq(iommu_counters(io)->faults[tc->cause], 1u);
+	if (tc->cause == C_RMP) {
+		/* RMP_PAGE_FAULT: devid | flags_rmp << 16; RW only, type 0xD; the device address. */
+		cr_assert_eq(ev.flags_rmp, IOMMU_EVR_ASSIGNED);
+		cr_assert_eq(ev.raw[0], DEV | (uint32_t)IOMMU_EVR_ASSIGNED << 16);
+		cr_assert_eq(ev.raw[1], (tc->write ? (uint32_t)IOMMU_EVF_RW << 16 : 0) | 0xd0000000u);
+		cr_assert_eq(ev.raw[2], (uint32_t)iova);
+		cr_assert_eq(ev.raw[3], (uint32_t)(iova >> 32));
+		cr_assert_eq(res.fault_pa, spa + OFF);
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -437,6 +467,60 @@ Test(iommu, stage2_donated_page_stale_until_inval, .init = setup, .fini = teardo
 	cr_assert_eq(iommu_unmap(io, &WHO, DEV, 0, 0x1000, NULL), IOMMU_ERR_MODE);
 }
 
+/*
+ * The driver's stores into IO table pages are host writes (APM 15.36.10,
+ * Table 15-39): with an IO table page assigned to a guest and validated,
+ * iommu_map() and iommu_unmap() are refused with IOMMU_ERR_RMP before any
+ * store (no table byte changes, no pool page is taken), and the #PF is
+ * kept for the caller.
+ */
+Test(iommu, table_store_into_assigned_page_refused, .init = setup, .fini = teardown)
+{
+	static uint8_t before[5][0x1000], after[0x1000];
+	const uint64_t pool = iommu_config(io)->pool_base;
+	struct rmp_fault f;
+	struct iommu_dma_res r;
+	uint64_t c;
+
+	cr_assert_not(iommu_host_fault(io, &f));
+	cr_assert_eq(iommu_attach(io, &WHO, 1, IOMMU_MODE_SNP, -1, NULL, NULL), IOMMU_OK);
+	cr_assert_eq(iommu_map(io, &WHO, 1, IOVA_BASE, pk_spa[PK_HV], 0x1000, S2_PERM_R | S2_PERM_W,
+			       NULL), IOMMU_OK);
+	/* Pool pages: root, then the level-3, -2 and -1 tables; the next is free. */
+	set_entry(pool + 0x3000, true, 1, false, 0x9000);
+	for (int i = 0; i < 5; i++)
+		sim_mem_peek(m, pool + 0x1000ull * i, before[i], sizeof(before[i]));
+	cr_assert_eq(iommu_map(io, &WHO, 1, IOVA_BASE + 0x1000, pk_spa[PK_HV], 0x1000, S2_PERM_R,
+			       &c), IOMMU_ERR_RMP);
+	cr_assert_gt(c, iommu_config(io)->lat.map, "the driver call and the RMP check are charged");
+	cr_assert(iommu_host_fault(io, &f));
+	cr_assert_eq(f.kind, RMP_FAULT_PF);
+	cr_assert_eq(f.code, RMP_PF_P | RMP_PF_W | RMP_PF_RMP);
+	cr_assert_eq(f.addr, pool + 0x3000);
+	cr_assert_eq(iommu_unmap(io, &WHO, 1, IOVA_BASE, 0x1000, NULL), IOMMU_ERR_RMP);
+	/* A range whose new tables would start at the assigned next pool page. */
+	set_entry(pool + 0x4000, true, 1, false, 0xa000);
+	cr_assert_eq(iommu_map(io, &WHO, 1, IOVA_BASE + (1ull << 30), pk_spa[PK_HV], 0x1000,
+			       S2_PERM_R, NULL), IOMMU_ERR_RMP);
+	cr_assert(iommu_host_fault(io, &f));
+	cr_assert_eq(f.addr, pool + 0x4000);
+	cr_assert_eq(iommu_attach(io, &WHO, 2, IOMMU_MODE_SNP, -1, NULL, NULL), IOMMU_ERR_RMP);
+	cr_assert_not(iommu_dev_info(io, 2, NULL, NULL, NULL));
+	for (int i = 0; i < 5; i++) {
+		sim_mem_peek(m, pool + 0x1000ull * i, after, sizeof(after));
+		cr_assert_arr_eq(after, before[i], sizeof(after), "pool page %d changed", i);
+	}
+	cr_assert_eq(iommu_counters(io)->map, 1);
+	cr_assert_eq(iommu_counters(io)->unmap, 0);
+	cr_assert_eq(iommu_counters(io)->attach, 1);
+	cr_assert_eq(rmp_counters(rmp)->faults_pf, 4);
+	/* The existing mapping still works; SNP off, the same map passes. */
+	cr_assert_eq(dma8(1, IOVA_BASE, true, &r), C_OK);
+	iommu_set_rmp(io, NULL);
+	cr_assert_eq(iommu_map(io, &WHO, 1, IOVA_BASE + 0x1000, pk_spa[PK_HV], 0x1000, S2_PERM_R,
+			       NULL), IOMMU_OK);
+}
+
 Test(iommu, no_iotlb_walks_every_page, .fini = teardown)
 {
 	struct iommu_dma_res r;
@@ -557,6 +641,77 @@ Test(iommu, event_log_overflow_stops_until_drained, .fini = teardown)
 	cr_assert_eq(ev.addr, IOVA(PK_UNMAPPED) + 1);
 	cr_assert(iommu_log_peek(io, 2, &ev));
 	cr_assert_eq(ev.addr, IOVA(PK_UNMAPPED) + 0x10);
+}
+
+/*
+ * What iommu.log.dropped counts: every event that was not written, i.e.
+ * every fault whose result has logged=0.  That includes the event that
+ * found the ring full: the AMD IOMMU sets EventOverflow "when a new event
+ * is to be written to the event log and there is no usable entry [...],
+ * causing the new event information to be discarded", and writes no new
+ * entry while it is set.  iommu.log.overflows counts the stops.  Steps:
+ * 'f' a faulting DMA, 'c' the driver consumes every entry, '1' it
+ * consumes one (each consume restarts logging, as Linux's
+ * amd_iommu_restart_event_logging() after draining).
+ */
+struct drop_case {
+	char name[24];
+	uint32_t slots;          /* iommu.log_entries (holds slots - 1) */
+	char steps[24];
+	uint64_t entries;        /* iommu.log.entries after */
+	uint64_t overflows;      /* iommu.log.overflows after */
+	uint64_t dropped;        /* iommu.log.dropped after */
+	bool stopped;            /* logging stopped at the end */
+};
+
+static struct drop_case drop_cases[] = {
+	{ "fits", 4, "fff", 3, 0, 0, false },
+	{ "first-lost", 4, "ffff", 3, 1, 1, true },
+	{ "three-lost", 4, "ffffff", 3, 1, 3, true },
+	{ "two-slots-twice", 2, "ffcff", 2, 2, 2, true },
+	{ "consume-one", 4, "fffff1ff", 4, 2, 3, true },
+	{ "drained-in-time", 4, "fffcfff", 6, 0, 0, false },
+	{ "eight-slots", 8, "ffffffffff", 7, 1, 3, true },
+};
+
+ParameterizedTestParameters(iommu, event_log_dropped)
+{
+	return cr_make_param_array(struct drop_case, drop_cases,
+				   sizeof(drop_cases) / sizeof(drop_cases[0]));
+}
+
+ParameterizedTest(struct drop_case *tc, iommu, event_log_dropped, .fini = teardown)
+{
+	struct iommu_dma_res r;
+	uint64_t faults = 0, lost = 0;
+
+	setup_opts(false, tc->slots, 4);
+	attach_mode(IOMMU_MODE_SNP);
+	for (const char *st = tc->steps; *st; st++) {
+		if (*st == 'c') {
+			iommu_log_consume(io, tc->slots);
+			continue;
+		}
+		if (*st == '1') {
+			cr_assert_eq(iommu_log_consume(io, 1), 1);
+			continue;
+		}
+		cr_assert_eq(dma8(DEV, IOVA(PK_UNMAPPED) + faults, true, &r), C_TR);
+		faults++;
+		lost += !r.logged;
+		/* At every step: each fault is either written or dropped, never both. */
+		cr_assert_eq(iommu_counters(io)->log_dropped, lost, "%s: step %d", tc->name,
+			     (int)(st - tc->steps));
+		cr_assert_eq(iommu_counters(io)->log_entries + iommu_counters(io)->log_dropped, faults);
+	}
+	cr_assert_eq(iommu_counters(io)->log_entries, tc->entries, "%s: entries %llu", tc->name,
+		     (unsigned long long)iommu_counters(io)->log_entries);
+	cr_assert_eq(iommu_counters(io)->log_overflows, tc->overflows, "%s: overflows %llu",
+		     tc->name, (unsigned long long)iommu_counters(io)->log_overflows);
+	cr_assert_eq(iommu_counters(io)->log_dropped, tc->dropped, "%s: dropped %llu", tc->name,
+		     (unsigned long long)iommu_counters(io)->log_dropped);
+	cr_assert_eq(iommu_log_overflowed(io), tc->stopped, "%s", tc->name);
+	cr_assert_eq(iommu_counters(io)->faults[C_TR], faults);
 }
 
 /* ------------------------------------------------------------------ */
@@ -697,12 +852,20 @@ Test(iommu, latency_rmp_check, .init = setup, .fini = teardown)
 Test(iommu, latency_passthrough_and_management, .init = setup, .fini = teardown)
 {
 	struct iommu_dma_res r;
-	uint64_t c;
+	uint64_t c, reads;
 
 	cr_assert_eq(iommu_attach(io, &WHO, 5, IOMMU_MODE_PASSTHROUGH, -1, NULL, &c), IOMMU_OK);
 	cr_assert_eq(c, 1500);
+	/* A write: request + the RMP check (SNP on, every mode) + data + 1 line. */
+	reads = rmp_counters(rmp)->entry_reads;
 	cr_assert_eq(dma8(5, pk_spa[PK_HV], true, &r), C_OK);
+	reads = rmp_counters(rmp)->entry_reads - reads;
+	cr_assert_geq(reads, 1);
+	cr_assert_eq(r.cycles, 20 + 10 + reads * LAT + LAT + 7);
+	/* A read is not RMP-checked (rmp.iommu_check_reads=0): no check, no cost. */
+	cr_assert_eq(dma8(5, pk_spa[PK_HV], false, &r), C_OK);
 	cr_assert_eq(r.cycles, 20 + LAT + 7);
+	cr_assert_eq(iommu_counters(io)->rmp_checks, 1);
 	iommu_inval_range(io, 5, 0, 0x1000, &c);
 	cr_assert_eq(c, 1300);
 	iommu_inval_dev(io, 5, &c);

@@ -93,9 +93,13 @@ Test(iommu_script, management_results_and_costs)
 		"expect OK\n");
 
 	cr_assert_eq(r.rc, 0, "%s%s", r.out, r.err);
-	/* attach: lat.iommu.attach (+ the root page zeroed through memory for snp) */
+	/*
+	 * attach: lat.iommu.attach (+ for snp the root page zeroed through
+	 * memory, after the RMP check of that host store: one entry read, the
+	 * pool's first page being 2M-aligned)
+	 */
 	cr_assert_eq(cycles_of(r.out, "iommu attach dev=1"), 1500);
-	cr_assert_eq(cycles_of(r.out, "iommu attach dev=2"), 1500 + 120);
+	cr_assert_eq(cycles_of(r.out, "iommu attach dev=2"), 1500 + 120 + 120);
 	/* map/unmap: lat.iommu.map plus the table walk's memory accesses */
 	cr_assert_gt(cycles_of(r.out, "perms=rw ->"), 150);
 	cr_assert_eq((cycles_of(r.out, "perms=rw ->") - 150) % 120, 0);
@@ -131,9 +135,15 @@ Test(iommu_script, dma_exact_latency)
 	uint64_t v;
 
 	cr_assert_eq(r.rc, 0, "%s%s", r.out, r.err);
-	/* request 20 + one DRAM access 120 + 64 lines x 7 */
-	cr_assert_eq(cycles_of(r.out, "len=4k"), 20 + 120 + 64 * 7);
-	/* 0x200fc0 + 128 crosses a page: two accesses of one 64-byte line each */
+	/*
+	 * request 20 + the RMP check of the written page (SNP on: every mode;
+	 * 10 + its entry reads, one DRAM access each) + one DRAM access 120
+	 * + 64 lines x 7
+	 */
+	cr_assert_eq(sim_stat_get(s, "rmp.entry_reads", &v), 0);
+	cr_assert_geq(v, 1);
+	cr_assert_eq(cycles_of(r.out, "len=4k"), 20 + 10 + v * 120 + 120 + 64 * 7);
+	/* 0x200fc0 + 128 crosses a page: two accesses of one 64-byte line each; reads unchecked */
 	cr_assert_eq(cycles_of(r.out, "len=128"), 20 + 2 * 120 + 2 * 7);
 	cr_assert_eq(sim_stat_get(s, "iommu.dma.bytes", &v), 0);
 	cr_assert_eq(v, 4096 + 128);
@@ -252,5 +262,167 @@ Test(iommu_script, placement)
 	cr_assert_eq(sim_cfg_set(s, bad[0], bad[1], "--set", 0, &e), 0);
 	cr_assert_neq(sim_start(s, &e), 0);
 	cr_assert_str_eq(e.msg, "iommu.log_base: 0x1000010: must be 4k aligned");
+	sim_free(s);
+}
+
+/* ------------------------------------------------------------------ */
+/* SNP on: device writes never land on an assigned page, in any mode   */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Mode x (assigned, validated guest page / hypervisor page) x (read /
+ * write), through the script: the result token, the page's contents
+ * after, the event log and the statistics.  Linux iommu_snp_enable()
+ * refuses SNP with the IOMMU in passthrough, so with SNP on a device
+ * write to an assigned page is an RMP fault whatever the DTE mode
+ * (shared reference, sections 0 and 10.1); reads are not RMP-checked
+ * (rmp.iommu_check_reads=0, the default) and return the page as it is.
+ */
+struct mode_case {
+	char name[24];
+	char mode[16];         /* iommu attach mode= */
+	bool assigned;         /* the page is assigned to ASID 1 and validated */
+	bool write;
+};
+
+static struct mode_case mode_cases[] = {
+	{ "snp-assigned-write", "snp", true, true },
+	{ "snp-assigned-read", "snp", true, false },
+	{ "snp-hv-write", "snp", false, true },
+	{ "snp-hv-read", "snp", false, false },
+	{ "s2-assigned-write", "stage2", true, true },
+	{ "s2-assigned-read", "stage2", true, false },
+	{ "s2-hv-write", "stage2", false, true },
+	{ "s2-hv-read", "stage2", false, false },
+	{ "pt-assigned-write", "passthrough", true, true },
+	{ "pt-assigned-read", "passthrough", true, false },
+	{ "pt-hv-write", "passthrough", false, true },
+	{ "pt-hv-read", "passthrough", false, false },
+};
+
+ParameterizedTestParameters(iommu_script, snp_modes)
+{
+	return cr_make_param_array(struct mode_case, mode_cases,
+				   sizeof(mode_cases) / sizeof(mode_cases[0]));
+}
+
+#define MC_PAGE 0x300000ull       /* the system page */
+#define MC_IOVA 0x80000000ull     /* its device address (snp, stage2) */
+
+ParameterizedTest(struct mode_case *tc, iommu_script, snp_modes)
+{
+	bool pt = strcmp(tc->mode, "passthrough") == 0;
+	bool s2m = strcmp(tc->mode, "stage2") == 0;
+	uint64_t iova = pt ? MC_PAGE : MC_IOVA;
+	bool blocked = tc->assigned && tc->write;
+	char text[2048], want[256];
+	size_t n = 0;
+	struct sim *s;
+	struct run r;
+	uint64_t v;
+
+	n += (size_t)snprintf(text + n, sizeof(text) - n,
+		"machine mem=64m cpus=1\n"
+		"mem write pa=0x%llx value=0x1122334455667788\n"
+		"expect OK\n", (unsigned long long)MC_PAGE);
+	if (s2m)
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+			"s2 create vm=0 format=npt\n"
+			"s2 map vm=0 ipa=0x%llx pa=0x%llx size=4k perms=rw\n"
+			"expect OK\n", (unsigned long long)MC_IOVA, (unsigned long long)MC_PAGE);
+	if (tc->assigned)
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+			"rmpupdate spa=0x%llx assigned=1 asid=1 gpa=0x1000\n"
+			"expect SUCCESS\n"
+			"pvalidate asid=1 gpa=0x1000 spa=0x%llx\n"
+			"expect SUCCESS changed=1\n",
+			(unsigned long long)MC_PAGE, (unsigned long long)MC_PAGE);
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "iommu attach dev=1 mode=%s%s\n"
+			      "expect OK\n", tc->mode, s2m ? " vm=0" : "");
+	if (!pt && !s2m)
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+			"iommu map dev=1 iova=0x%llx pa=0x%llx size=4k perms=rw\n"
+			"expect OK\n", (unsigned long long)MC_IOVA, (unsigned long long)MC_PAGE);
+	if (tc->write)
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+			"dma dev=1 iova=0x%llx kind=write fill=0x5a\n", (unsigned long long)iova);
+	else
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+			"dma dev=1 iova=0x%llx kind=read\n", (unsigned long long)iova);
+	if (blocked)
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+			"expect IO_PAGE_FAULT(RMP) iova=0x%llx done=0 logged=1\n",
+			(unsigned long long)iova);
+	else if (tc->write)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "expect OK pa=0x%llx\n",
+				      (unsigned long long)MC_PAGE);
+	else
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+				      "expect OK pa=0x%llx value=0x1122334455667788\n",
+				      (unsigned long long)MC_PAGE);
+	n += (size_t)snprintf(text + n, sizeof(text) - n,
+		"mem read pa=0x%llx\n"
+		"expect OK value=%s\n"
+		"iommu log\n"
+		"expect OK entries=%d overflow=0 dropped=0\n", (unsigned long long)MC_PAGE,
+		tc->write && !blocked ? "0x5a5a5a5a5a5a5a5a" : "0x1122334455667788", blocked);
+	cr_assert_lt(n, sizeof(text));
+
+	r = run_script(&s, NULL, text);
+	cr_assert_eq(r.rc, 0, "%s:\n%s%s", tc->name, r.out, r.err);
+	snprintf(want, sizeof(want), "  log[0] RMP_PAGE_FAULT dev=1 vmg_tag=0 addr=0x%llx flags=0x020 "
+		 "flags_rmp=0x01 raw=00010001:d0200000:%08llx:00000000\n", (unsigned long long)iova,
+		 (unsigned long long)iova);
+	if (blocked)
+		cr_assert_not_null(strstr(r.out, want), "%s: no '%s' in:\n%s", tc->name, want, r.out);
+	else
+		cr_assert_null(strstr(r.out, "log[0]"), "%s:\n%s", tc->name, r.out);
+	cr_assert_eq(sim_stat_get(s, "iommu.rmp_checks", &v), 0);
+	cr_assert_eq(v, tc->write ? 1u : 0u, "%s: iommu.rmp_checks %llu", tc->name,
+		     (unsigned long long)v);
+	cr_assert_eq(sim_stat_get(s, "iommu.faults.rmp", &v), 0);
+	cr_assert_eq(v, blocked ? 1u : 0u, "%s", tc->name);
+	cr_assert_eq(sim_stat_get(s, "rmp.faults.iommu", &v), 0);
+	cr_assert_eq(v, blocked ? 1u : 0u, "%s", tc->name);
+	cr_assert_eq(sim_stat_get(s, "iommu.log.entries", &v), 0);
+	cr_assert_eq(v, blocked ? 1u : 0u, "%s", tc->name);
+	cr_assert_eq(sim_stat_get(s, "iommu.dma.bytes", &v), 0);
+	cr_assert_eq(v, blocked ? 0u : 8u, "%s", tc->name);
+	cr_assert_eq(sim_stat_get(s, "iommu.dma.dropped_bytes", &v), 0);
+	cr_assert_eq(v, blocked ? 8u : 0u, "%s", tc->name);
+	sim_free(s);
+	run_free(&r);
+}
+
+/*
+ * The driver's IO table stores are RMP-checked before the first one
+ * (iommu_rmp_tables.ps): refused map, unmap, map needing new tables and
+ * attach are host #PF(RMP)s (rmp.faults.pf) that count as no map, unmap
+ * or attach.
+ */
+Test(iommu_script, host_table_writes_refused_by_the_rmp)
+{
+	struct sim *s = sim_new(mods);
+	char *out = NULL;
+	size_t n = 0;
+	FILE *o = open_memstream(&out, &n);
+	FILE *in = fopen("tests/scripts/iommu_rmp_tables.ps", "r");
+	uint64_t v;
+	int rc;
+
+	cr_assert_not_null(in, "run from the repository root");
+	rc = sim_script_run(s, in, "iommu_rmp_tables.ps", o, o, false);
+	fclose(in);
+	fclose(o);
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert_eq(sim_stat_get(s, "rmp.faults.pf", &v), 0);
+	cr_assert_eq(v, 4);
+	cr_assert_eq(sim_stat_get(s, "iommu.map", &v), 0);
+	cr_assert_eq(v, 3);
+	cr_assert_eq(sim_stat_get(s, "iommu.unmap", &v), 0);
+	cr_assert_eq(v, 0);
+	cr_assert_eq(sim_stat_get(s, "iommu.attach", &v), 0);
+	cr_assert_eq(v, 2);
+	free(out);
 	sim_free(s);
 }

@@ -44,6 +44,8 @@ static struct script_case script_cases[] = {
 	{ "tests/scripts/s2_nested.ps", 0 },
 	{ "tests/scripts/s2_sv39.ps", 0 },
 	{ "tests/scripts/s2_snp.ps", 0 },
+	{ "tests/scripts/s1_rmp.ps", 0 },
+	{ "tests/scripts/s2_rmp_tables.ps", 0 },
 	{ "tests/scripts/s2_errors.ps", 0 },
 	{ "tests/scripts/s2_bad_perms.ps", 2 },
 	{ "tests/scripts/s2_bad_levels.ps", 2 },
@@ -149,4 +151,46 @@ Test(s2_script, unmap_returns_empty_tables_to_the_pool)
 	cr_expect_eq(frees, 3, "the first mapping's 3 tables");
 	free(out);
 	sim_free(s);
+}
+
+/*
+ * The host's table stores are RMP-checked before the first one
+ * (s1_rmp.ps, s2_rmp_tables.ps): each refusal is one host #PF(RMP)
+ * (rmp.faults.pf), takes no table page (s2.pool.pages) and stores
+ * nothing (the scripts read the entries back).
+ */
+static void run_counting(const char *path, uint64_t *pf, uint64_t *pages)
+{
+	struct sim *s = sim_new(mods);
+	char *out = NULL;
+	size_t n = 0;
+	FILE *o = open_memstream(&out, &n);
+	FILE *in = fopen(path, "r");
+	int rc;
+
+	cr_assert_not_null(in, "%s: cannot open (run from the repository root)", path);
+	rc = sim_script_run(s, in, path, o, o, false);
+	fclose(in);
+	fclose(o);
+	cr_assert_eq(rc, 0, "%s:\n%s", path, out);
+	cr_assert_eq(sim_stat_get(s, "rmp.faults.pf", pf), 0);
+	cr_assert_eq(sim_stat_get(s, "s2.pool.pages", pages), 0);
+	free(out);
+	sim_free(s);
+}
+
+Test(s2_script, host_table_writes_refused_by_the_rmp)
+{
+	uint64_t pf, pages;
+
+	/* s1 map into a page, s1 map needing a new page, s1 create. */
+	run_counting("tests/scripts/s1_rmp.ps", &pf, &pages);
+	cr_expect_eq(pf, 3);
+	/* VM 2's root + 3 tables, VM 3's root + 3 tables (its s2 map). */
+	cr_expect_eq(pages, 8);
+	/* s2 map, unmap, protect, annotate, map with new tables, create. */
+	run_counting("tests/scripts/s2_rmp_tables.ps", &pf, &pages);
+	cr_expect_eq(pf, 6);
+	/* VM 0: root + 3 + 2 (the later map); VM 1 and VM 2: a root each. */
+	cr_expect_eq(pages, 8);
 }
