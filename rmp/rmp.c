@@ -66,17 +66,20 @@ const char *rmp_rc_name(enum rmp_insn insn, enum rmp_rc rc)
 uint32_t rmp_latency(const struct rmp *rmp, enum rmp_insn insn, bool page_2m, enum rmp_rc rc)
 {
 	const struct rmp_lat *l;
+	uint32_t flush = 0;
 
 	if (!rmp || (unsigned)insn >= RMP_INSN_COUNT)
 		return 0;
 	l = &rmp->cfg.lat;
 	if (rc != RMP_RC_SUCCESS)
 		return l->fail;
+	if ((insn == RMP_INSN_RMPUPDATE || insn == RMP_INSN_PSMASH) && rmp->cfg.update_flush_tlb)
+		flush = l->tlb_flush;
 	if (page_2m && insn == RMP_INSN_RMPUPDATE)
-		return l->rmpupdate_2m;
+		return l->rmpupdate_2m + flush;
 	if (page_2m && insn == RMP_INSN_PVALIDATE)
 		return l->pvalidate_2m;
-	return l->insn[insn];
+	return l->insn[insn] + flush;
 }
 
 /* ------------------------------------------------------------------ */
@@ -290,17 +293,29 @@ static void count_add_untimed(struct rmp *r, uint64_t spa, int delta)
 	rmp_raw_write_hi(r, NULL, a, b.hi);
 }
 
+/* Untimed: the 511 raw entries after the 2M base at @ab become marks (@mark) or zero. */
+static void sub2m_poke(struct rmp *r, uint64_t ab, bool mark)
+{
+	for (unsigned i = 1; i < 512; i++) {
+		struct rmp_raw e = { mark ? RMP_LO_SUB2M : 0, 0 };
+
+		rmp_raw_write(r, NULL, ab + (uint64_t)i * RMP_ENTRY_SIZE, &e);
+	}
+}
+
 /*
  * Firmware writes an entry: any => @ent, untimed, without the hypervisor's
  * rules (immutable, in use) but keeping the table consistent: a 2M entry is
- * 2M-aligned and has no assigned 4K entry in its region, a 4K entry is not
- * inside an assigned 2M entry.
+ * 2M-aligned and has no assigned 4K entry in its region, no entry inside an
+ * assigned 2M entry is written (its raw entry is the RMP_LO_SUB2M mark),
+ * and assigning or unassigning a 2M entry sets or clears the marks of its
+ * region, as RMPUPDATE does.
  */
 enum rmp_rc rmp_fw_write(struct rmp *rmp, uint64_t spa, const struct rmp_entry *ent)
 {
 	struct rmp_raw old, e, base;
 	uint64_t a, ab;
-	bool was4k, is4k;
+	bool was4k, is4k, was2m, is2m;
 
 	if (!rmp_enabled(rmp) || !rmp_addr_of(rmp, spa, &a) || (spa & (SIM_SZ_4K - 1)))
 		return RMP_RC_FAIL_INPUT;
@@ -315,7 +330,7 @@ enum rmp_rc rmp_fw_write(struct rmp *rmp, uint64_t spa, const struct rmp_entry *
 	is4k = ent->assigned && !ent->page_2m;
 	if (ent->page_2m && ent->assigned && rmp_region_count(&base) - was4k != 0)
 		return RMP_RC_FAIL_INPUT;
-	if (a != ab && ent->assigned && rmp_raw_assigned(&base) && rmp_raw_2m(&base))
+	if (a != ab && rmp_raw_assigned(&base) && rmp_raw_2m(&base))
 		return RMP_RC_FAIL_INPUT;
 	e.lo = (ent->assigned ? RMP_LO_ASSIGNED : 0) | (ent->page_2m ? RMP_LO_PAGESIZE : 0) |
 	       (ent->immutable ? RMP_LO_IMMUTABLE : 0) | (ent->gpa & RMP_LO_GPA_MASK) |
@@ -324,9 +339,13 @@ enum rmp_rc rmp_fw_write(struct rmp *rmp, uint64_t spa, const struct rmp_entry *
 	e.hi = old.hi & RMP_HI_COUNT_MASK;
 	for (unsigned v = 1; v < RMP_NUM_VMPL; v++)
 		e.hi |= (uint64_t)ent->perms[v] << RMP_HI_PERM_SHIFT(v);
+	was2m = a == ab && rmp_raw_assigned(&old) && rmp_raw_2m(&old);
+	is2m = ent->assigned && ent->page_2m;
 	rmp_raw_write(rmp, NULL, a, &e);
 	if (was4k != is4k)
 		count_add_untimed(rmp, spa, is4k ? 1 : -1);
+	if (was2m != is2m)
+		sub2m_poke(rmp, ab, is2m);
 	return RMP_RC_SUCCESS;
 }
 
@@ -345,6 +364,7 @@ void rmp_config_default(struct rmp_config *cfg)
 	cfg->spurious_faults = true;
 	cfg->erratum_2m_inuse = false;
 	cfg->iommu_check_reads = false;
+	cfg->update_flush_tlb = false;
 	/* The generic profile's values (sim/profiles/generic.prof [lat.rmp]). */
 	cfg->lat.insn[RMP_INSN_RMPUPDATE] = 1100;
 	cfg->lat.insn[RMP_INSN_PSMASH] = 5000;
@@ -357,6 +377,7 @@ void rmp_config_default(struct rmp_config *cfg)
 	cfg->lat.fail = 100;
 	cfg->lat.vmrun = 250;
 	cfg->lat.vmexit = 50;
+	cfg->lat.tlb_flush = 800;
 }
 
 /* Table layout for RMP_MODE_CONTIGUOUS.  Return 0 or -1 with @err. */
@@ -569,9 +590,9 @@ void rmp_register_stats(struct rmp *rmp, struct sim *s)
 	sim_stat_counter(s, "rmp.pvalidate.unchanged", &c->pvalidate_unchanged,
 			 "successful PVALIDATEs that changed nothing (CF=1)");
 	sim_stat_counter(s, "rmp.vmrun.ok", &c->vmrun_ok, "VMRUNs that passed the SNP checks");
-	sim_stat_counter(s, "rmp.vmrun.gp", &c->vmrun_gp, "VMRUNs that raised #GP (VMCB/AVIC checks)");
+	sim_stat_counter(s, "rmp.vmrun.gp", &c->vmrun_gp, "VMRUNs that raised #GP (VMCB checks)");
 	sim_stat_counter(s, "rmp.vmrun.vmexit_invalid", &c->vmrun_invalid,
-			 "VMRUNs that failed the VMSA checks (VMEXIT_INVALID)");
+			 "VMRUNs that failed with VMEXIT_INVALID (VMSA or AVIC checks)");
 	sim_stat_counter(s, "rmp.vmexit", &c->vmexits, "#VMEXITs that released in-use pages");
 	sim_stat_counter(s, "rmp.lock_conflicts", &c->lock_conflicts,
 			 "instructions refused because another agent held the entry lock");
@@ -579,6 +600,10 @@ void rmp_register_stats(struct rmp *rmp, struct sim *s)
 			 "accesses that faulted because the entry was locked (retry)");
 	sim_stat_counter(s, "rmp.entry_reads", &c->entry_reads, "RMP entry reads through memory");
 	sim_stat_counter(s, "rmp.entry_writes", &c->entry_writes, "RMP entry writes through memory");
+	sim_stat_counter(s, "rmp.rst_reads", &c->rst_reads,
+			 "RMP Segment Table entry reads through memory (segmented RMP)");
+	sim_stat_counter(s, "rmp.tlb_flushes", &c->tlb_flushes,
+			 "global TLB flushes by RMPUPDATE/PSMASH (rmp.update_flush_tlb)");
 	sim_stat_counter(s, "rmp.faults.pf", &c->faults_pf, "host #PF with the RMP bit");
 	sim_stat_counter(s, "rmp.faults.npf", &c->faults_npf, "guest #NPF with the RMP bit");
 	sim_stat_counter(s, "rmp.faults.vc", &c->faults_vc, "guest #VC(0x404): page not validated");

@@ -55,6 +55,20 @@ extern const struct sim_module rmp_module;
 #define RMP_LO_VMSA       (1ull << 61)
 #define RMP_LO_VALIDATED  (1ull << 62)
 /*
+ * The raw entries of the 511 other pages of an assigned 2M entry: RMPUPDATE
+ * (and firmware) mark them assigned when it assigns the 2M page and clear
+ * them when it unassigns it.  Linux's raw-entry reader on Zen 3/4
+ * (arch/x86/virt/svm/sev.c, `get_rmpentry()` / `__snp_lookup_rmpentry()`)
+ * takes `assigned` from each page's own entry and only the level from the
+ * 2M-base entry, which implies the hardware marks them.  [model] the mark
+ * is assigned + page size, every other field 0 (ASID, GPA, validated...:
+ * the 2M-base entry holds them).  The page-size bit: `get_rmpentry()` maps
+ * a raw entry onto the RMPREAD format, which reports a page inside a 2M
+ * entry as 2M; and as a 4K entry never has that bit, the mark tells a
+ * lookup that the base entry governs.
+ */
+#define RMP_LO_SUB2M      (RMP_LO_ASSIGNED | RMP_LO_PAGESIZE)
+/*
  * Second quadword: its layout is not architectural.  [model] bits [7:0],
  * [15:8], [23:16] are the VMPL1, VMPL2, VMPL3 permission masks; bits
  * [41:32] of a 2M-aligned entry count the assigned 4K entries of its 2M
@@ -88,7 +102,7 @@ extern const struct sim_module rmp_module;
 #define RMP_NPF_FINAL (1ull << 32)   /* translating the final GPA */
 #define RMP_NPF_PAGE  (1ull << 33)   /* translating a guest page-table GPA */
 #define RMP_NPF_ENC   (1ull << 34)   /* effective C-bit was 1 */
-#define RMP_NPF_SIZEM (1ull << 35)   /* RMP page-size mismatch */
+#define RMP_NPF_SIZEM (1ull << 35)   /* PVALIDATE/RMPADJUST size below the RMP entry's */
 #define RMP_NPF_VMPL  (1ull << 36)   /* VMPL permission failure */
 #define RMP_NPF_SSS   (1ull << 37)   /* supervisor shadow-stack access */
 /* #VC error code for a private access to a page that is not validated. */
@@ -144,7 +158,7 @@ enum rmp_fault_kind {
 	RMP_FAULT_VC,              /* guest #VC, code = RMP_VC_NOT_VALIDATED */
 	RMP_FAULT_GP,              /* #GP(0) */
 	RMP_FAULT_UD,              /* #UD: SNP not enabled */
-	RMP_FAULT_VMEXIT_INVALID,  /* VMRUN failed its VMSA checks */
+	RMP_FAULT_VMEXIT_INVALID,  /* VMRUN failed its VMSA or AVIC checks */
 	RMP_FAULT_IOMMU,           /* DMA blocked: IOMMU RMP_PAGE_FAULT event */
 };
 
@@ -183,6 +197,7 @@ struct rmp_lat {
 	uint32_t fail;                   /* any instruction that fails or faults */
 	uint32_t vmrun;                  /* VMRUN's SNP checks and in-use marking (not the world switch) */
 	uint32_t vmexit;                 /* #VMEXIT's release of in-use marks (not the world switch) */
+	uint32_t tlb_flush;              /* the global TLB flush of RMPUPDATE/PSMASH (update_flush_tlb) */
 };
 
 struct rmp_config {
@@ -195,6 +210,7 @@ struct rmp_config {
 	bool spurious_faults;      /* accesses to a locked entry fault (retry) */
 	bool erratum_2m_inuse;     /* host 2M write faults if the 2M base page is in use */
 	bool iommu_check_reads;    /* DMA reads are checked like writes */
+	bool update_flush_tlb;     /* every successful RMPUPDATE/PSMASH flushes every TLB */
 	struct rmp_lat lat;
 };
 
@@ -251,7 +267,11 @@ struct rmp_result {
 	uint32_t latency;              /* instruction cycles (profile), excl. memory */
 };
 
-/* Cycles of @insn with outcome @rc (RMP_RC_FAULT allowed); @page_2m: request size. */
+/*
+ * Cycles of @insn with outcome @rc (RMP_RC_FAULT allowed); @page_2m: request
+ * size.  A successful RMPUPDATE or PSMASH includes lat.tlb_flush when
+ * update_flush_tlb is on.
+ */
 uint32_t rmp_latency(const struct rmp *rmp, enum rmp_insn insn, bool page_2m, enum rmp_rc rc);
 
 /* ------------------------------------------------------------------ */
@@ -273,8 +293,12 @@ void rmp_update_in_decode(const uint8_t raw[16], struct rmp_update_in *in);
 /*
  * RMPUPDATE @spa with @in.  Hypervisor => guest/firmware/hypervisor: replaces
  * assigned, page size, immutable, GPA and ASID; clears Validated and VMSA;
- * VMPL1..3 permissions become none.  Holds the entry lock (the 2M region
- * for a 2M request) for its duration on success.
+ * VMPL1..3 permissions become none.  Assigning a 2M page marks the
+ * raw entries of its other 511 pages RMP_LO_SUB2M, unassigning it clears
+ * them (one 8 KiB write with the base entry, as PSMASH's).  Holds the
+ * entry lock (the 2M region for a 2M request) for its duration on
+ * success; with update_flush_tlb it also flushes every TLB (the change
+ * hooks are told, see rmp_update_flushes_tlb()).
  * Return:
  *   SUCCESS;
  *   FAIL_INPUT: @spa not covered or misaligned for the size, ASID above
@@ -298,7 +322,8 @@ enum rmp_rc rmp_update(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
  * Return: SUCCESS; FAIL_INPUT (not 2M-aligned or not covered);
  * FAIL_PERMISSION (immutable); FAIL_INUSE (a page of the region in use,
  * or any lock in the region); FAIL_BADADDR (the 2M-base entry is not an
- * assigned 2M entry); FAULT (#UD) when SNP is off.
+ * assigned 2M entry); FAULT (#UD) when SNP is off.  A success flushes
+ * every TLB with update_flush_tlb, as RMPUPDATE.
  */
 enum rmp_rc rmp_psmash(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
 		       struct rmp_result *res);
@@ -336,19 +361,22 @@ struct rmp_gpage {
  * Return: SUCCESS with res->changed (false = CF=1, already as requested);
  *   FAIL_INPUT (GPA/SPA misaligned for the size); FAIL_SIZEMISMATCH (2M
  *   request, 4K entry); FAIL_INUSE (entry locked by another agent);
- *   FAULT: #UD (SNP off), #GP (VMPL != 0), #NPF(RMP,ENC,FINAL[,SIZEM])
- *   (not covered, wrong owner or GPA, immutable, 4K request on a 2M entry,
- *   2M nested leaf on a 4K entry).
+ *   FAULT: #UD (SNP off), #GP (VMPL != 0), #NPF(RMP,ENC,FINAL) (not
+ *   covered, wrong owner or GPA, immutable, 2M nested leaf on a 4K entry),
+ *   #NPF(RMP,ENC,FINAL,SIZEM) (4K request on a 2M entry: SIZEM is set only
+ *   for this PVALIDATE/RMPADJUST size mismatch, APM 15.36.10).
  */
 enum rmp_rc rmp_pvalidate(struct rmp *rmp, struct rmp_who *who, const struct rmp_gpage *pg,
 			  bool page_2m, bool validate, struct rmp_result *res);
 
 /*
  * RMPADJUST: give VMPL @target the permissions @perms on the guest page
- * and (VMPL0 only) set or clear its VMSA bit.
+ * and (VMPL0 only) set or clear its VMSA bit.  At VMPL > 0 @vmsa is
+ * ignored, without error (edk2 `BaseVmsaRmpAdjust`: the VMSA change is
+ * only made at VMPL0).
  * Return: SUCCESS; FAIL_INPUT (target > 3, reserved perm bits, W without
- *   R, misaligned, VMSA on a 2M page); FAIL_PERMISSION (target <= current
- *   VMPL, perms beyond the caller's own, VMSA change from VMPL > 0);
+ *   R, misaligned, VMSA on a 2M page at VMPL0); FAIL_PERMISSION (target <=
+ *   current VMPL, perms beyond the caller's own);
  *   FAIL_SIZEMISMATCH (2M request, 4K entry); FAIL_INUSE (page in use by a
  *   running guest, or locked); FAULT: #UD, #NPF as PVALIDATE, #VC(0x404)
  *   if the page is not validated.
@@ -361,7 +389,8 @@ enum rmp_rc rmp_adjust(struct rmp *rmp, struct rmp_who *who, const struct rmp_gp
  * RMPQUERY: the VMPL permission masks (res->perms) and the entry's page
  * size (res->page_2m) of the guest page.  Takes no lock.
  * Return: SUCCESS; FAIL_INPUT (GPA or SPA not 4K-aligned); FAULT: #UD,
- * #NPF(RMP,ENC,FINAL) (not covered, wrong owner or GPA, immutable).
+ * #NPF(RMP,ENC,FINAL) (not covered, wrong owner or GPA, immutable, 2M
+ * nested leaf on a 4K entry).
  */
 enum rmp_rc rmp_query(struct rmp *rmp, struct rmp_who *who, const struct rmp_gpage *pg,
 		      struct rmp_result *res);
@@ -370,13 +399,32 @@ enum rmp_rc rmp_query(struct rmp *rmp, struct rmp_who *who, const struct rmp_gpa
 /* Access checks (fast path)                                           */
 /* ------------------------------------------------------------------ */
 
+/* Kinds of host access (APM Table 15-39, host rows). */
+enum rmp_host_access {
+	RMP_HOST_READ,       /* data read: not checked */
+	RMP_HOST_WRITE,      /* data write */
+	RMP_HOST_FETCH,      /* instruction fetch: not checked */
+	RMP_HOST_PT_READ,    /* the host's own page-table walk reads a table entry */
+	RMP_HOST_PT_WRITE,   /* the host walker's A/D update of a table entry */
+};
+
 /*
- * Host access to @spa through a host mapping of @map_size (4K, 2M, 1G).
- * Only writes are checked (reads and fetches pass): 4K: the page must be
- * hypervisor-owned; 2M/1G: every 4K entry of the 2M region (and, with
- * erratum_2m_inuse, the 2M base page must not be in use).
- * Return: RMP_FAULT_NONE, or RMP_FAULT_PF with @f = #PF(W,RMP).
+ * Host access of @kind to @spa through a host mapping of @map_size (4K,
+ * 2M, 1G).  Data writes and page-table accesses are checked (APM Table
+ * 15-39, "Host: data write, page table access": Hypervisor-Owned); data
+ * reads and fetches pass.  A data write through 4K: the page must be
+ * hypervisor-owned; through 2M/1G: every 4K entry of the 2M region (and,
+ * with erratum_2m_inuse, the 2M base page must not be in use).  A
+ * page-table access is checked on its own 4K page (tables are reached by
+ * physical address; @map_size is ignored).
+ * Return: RMP_FAULT_NONE, or RMP_FAULT_PF with @f = #PF(W,RMP) (data
+ * write, A/D update) or #PF(RMP) (table read).
  */
+enum rmp_fault_kind rmp_check_host_access(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
+					  enum rmp_host_access kind, uint64_t map_size,
+					  struct rmp_fault *f);
+
+/* rmp_check_host_access() of a data write (@write) or read. */
 enum rmp_fault_kind rmp_check_host(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
 				   bool write, uint64_t map_size, struct rmp_fault *f);
 
@@ -397,15 +445,20 @@ struct rmp_gaccess {
 	enum rmp_access kind;
 	bool c_bit;           /* effective C-bit (ignored for fetches and walks: 1) */
 	bool user;            /* CPL3 data access (sets U in EXITINFO1) */
-	bool snp;             /* false: a non-SNP guest (only writes checked, HV-owned) */
+	bool snp;             /* false: a non-SNP guest (writes and page-table accesses
+				 checked, HV-owned) */
 	uint64_t map_size;    /* nested leaf size: 4K, 2M, 1G */
 };
 
 /*
  * Guest access.  Private (C=1, fetches, walks): covered, guest-owned,
  * reverse-map GPA, mutable, page size, validated, VMPL permission, in this
- * order.  Shared (C=0) writes: hypervisor-owned.  Shared reads: none.
- * Faults: #NPF with RMP and ENC/FINAL|PAGE/SIZEM/VMPL bits, or #VC(0x404).
+ * order.  The page-size check is an equality (shared reference §1.9, KVM
+ * `sev_handle_rmp_fault`): a 2M/1G nested leaf needs a 2M entry, a 4K
+ * leaf a 4K entry; it faults without SIZEM.  Shared (C=0) writes, and a
+ * non-SNP guest's writes and page-table accesses: hypervisor-owned.
+ * Shared reads (and a non-SNP guest's reads and fetches): none.
+ * Faults: #NPF with RMP and ENC/FINAL|PAGE/VMPL bits, or #VC(0x404).
  * Return: RMP_FAULT_NONE, RMP_FAULT_NPF or RMP_FAULT_VC (@f filled).
  */
 enum rmp_fault_kind rmp_check_guest(struct rmp *rmp, struct rmp_who *who,
@@ -432,14 +485,15 @@ struct rmp_vmrun_in {
 };
 
 /*
- * VMRUN's SNP checks on agent who->agent.  The VMCB and AVIC page must be
- * hypervisor-owned (#GP); the VMSA must be covered, guest-owned by @asid,
- * at vmsa_gpa, mutable, VMSA=1 (VMEXIT_INVALID).  On success the pages are
- * in use until rmp_vmexit() by the same agent.
+ * VMRUN's SNP checks on agent who->agent.  The VMCB must be
+ * hypervisor-owned (#GP); the AVIC backing page must be hypervisor-owned
+ * (VMEXIT_INVALID, APM Table 15-41); the VMSA must be covered, guest-owned
+ * by @asid, at vmsa_gpa, mutable, VMSA=1 (VMEXIT_INVALID).  On success the
+ * pages are in use until rmp_vmexit() by the same agent.
  * Return: RMP_FAULT_NONE, RMP_FAULT_GP (also: misaligned VMCB, agent
  * already in guest mode, VMCB in use elsewhere) or RMP_FAULT_VMEXIT_INVALID
- * (also: ASID 0 or above max_asid, VMSA in use elsewhere).  With SNP off:
- * always NONE and nothing is marked.
+ * (also: misaligned AVIC page, ASID 0 or above max_asid, VMSA in use
+ * elsewhere).  With SNP off: always NONE and nothing is marked.
  */
 enum rmp_fault_kind rmp_vmrun(struct rmp *rmp, struct rmp_who *who,
 			      const struct rmp_vmrun_in *in, struct rmp_fault *f);
@@ -494,6 +548,16 @@ enum rmp_rc rmp_fw_write(struct rmp *rmp, uint64_t spa, const struct rmp_entry *
 #define RMP_MAX_HOOKS 4
 typedef void (*rmp_change_fn)(void *arg, enum rmp_insn insn, uint64_t spa, uint64_t size);
 void rmp_add_change_hook(struct rmp *rmp, rmp_change_fn fn, void *arg);
+
+/*
+ * True when every successful RMPUPDATE and PSMASH also flushes every TLB
+ * of the machine (rmp.update_flush_tlb; Bagia et al., "A Close Look at RMP
+ * Entry Caching", MIT 2024): a change hook must then drop every cached
+ * translation, not only those of the changed range.  The instruction's
+ * latency already includes lat.rmp.tlb_flush; counted in
+ * rmp_counters()->tlb_flushes.
+ */
+bool rmp_update_flushes_tlb(const struct rmp *rmp);
 /* ------------------------------------------------------------------ */
 /* Statistics                                                          */
 /* ------------------------------------------------------------------ */
@@ -510,6 +574,8 @@ struct rmp_counters {
 	uint64_t spurious_faults;    /* accesses that hit a locked entry */
 	uint64_t entry_reads;        /* timed entry reads */
 	uint64_t entry_writes;       /* timed entry writes */
+	uint64_t rst_reads;          /* timed RMP Segment Table entry reads (segmented) */
+	uint64_t tlb_flushes;        /* global TLB flushes by RMPUPDATE/PSMASH (update_flush_tlb) */
 	uint64_t faults_pf, faults_npf, faults_vc, faults_iommu;
 	uint64_t checks_host, checks_guest, checks_dma;
 };

@@ -42,24 +42,30 @@ static inline void no_fault(struct rmp_fault *f)
 }
 
 /*
- * Host write: the page (4K mapping) or the whole 2M region (2M/1G mapping)
- * must be hypervisor-owned.  A 2M check reads only the 2M-base entry: its
- * region count says whether any 4K entry of the region is assigned.
+ * Host data write or page-table access (APM Table 15-39, host rows): the
+ * page (4K mapping, or a table page) or the whole 2M region (data write
+ * through a 2M/1G mapping) must be hypervisor-owned.  A 2M check reads
+ * only the 2M-base entry: its region count says whether any 4K entry of
+ * the region is assigned.  A table read faults without W in its error
+ * code; an A/D update is a write to the table page (shared reference
+ * §1.9.4: a 4K write).
  */
-enum rmp_fault_kind rmp_check_host(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
-				   bool write, uint64_t map_size, struct rmp_fault *f)
+enum rmp_fault_kind rmp_check_host_access(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
+					  enum rmp_host_access kind, uint64_t map_size,
+					  struct rmp_fault *f)
 {
 	struct rmp *r = rmp;
-	const uint64_t code = RMP_PF_P | RMP_PF_W | RMP_PF_RMP;
+	const uint64_t code = RMP_PF_P | RMP_PF_RMP | (kind == RMP_HOST_PT_READ ? 0 : RMP_PF_W);
 
 	no_fault(f);
-	if (!write || !rmp_active(r))
+	if (kind == RMP_HOST_READ || kind == RMP_HOST_FETCH || !rmp_active(r))
 		return RMP_FAULT_NONE;
 	r->ctr.checks_host++;
-	if (map_size >= SIM_SZ_2M) {
+	if (kind == RMP_HOST_WRITE && map_size >= SIM_SZ_2M) {
 		struct rmp_raw b;
 		uint64_t ab;
 
+		rmp_rst_read(r, who, spa);
 		if (!rmp_addr_of(r, RMP_REGION(spa), &ab))
 			return RMP_FAULT_NONE;
 		rmp_raw_read(r, who, ab, &b);
@@ -83,6 +89,13 @@ enum rmp_fault_kind rmp_check_host(struct rmp *rmp, struct rmp_who *who, uint64_
 			return raise(r, f, RMP_FAULT_PF, code, spa, true);
 	}
 	return RMP_FAULT_NONE;
+}
+
+enum rmp_fault_kind rmp_check_host(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
+				   bool write, uint64_t map_size, struct rmp_fault *f)
+{
+	return rmp_check_host_access(rmp, who, spa, write ? RMP_HOST_WRITE : RMP_HOST_READ,
+				     map_size, f);
 }
 
 static uint8_t perm_needed(enum rmp_access k)
@@ -121,10 +134,17 @@ static RMP_COLD enum rmp_fault_kind guest_npf(struct rmp *r, const struct rmp_ga
 
 /*
  * Guest access.  Private: covered, guest-owned, reverse map, mutable, page
- * size, [lock], validated, VMPL.  Shared write (and every write of a
- * non-SNP guest): hypervisor-owned.  The lock is checked last among the
- * #NPF checks, so a fault is called spurious only when the access would
- * otherwise have passed them.
+ * size, [lock], validated, VMPL.  Shared write, and every write and
+ * page-table access of a non-SNP guest (APM Table 15-39, "Guest, not
+ * SNP-active: data write, page table access"): hypervisor-owned.  The
+ * lock is checked last among the #NPF checks, so a fault is called
+ * spurious only when the access would otherwise have passed them.
+ *
+ * Page size is an equality (APM 15.36.10; KVM `sev_handle_rmp_fault`,
+ * case 2: "Guest access via NPT can trigger an #NPF if the NPT mapping is
+ * smaller than what is indicated by the 2MB RMP entry"): a 2M/1G nested
+ * leaf needs a 2M entry and a 4K leaf a 4K entry.  Either mismatch is an
+ * RMP #NPF without SIZEM, which belongs to PVALIDATE/RMPADJUST.
  */
 enum rmp_fault_kind rmp_check_guest(struct rmp *rmp, struct rmp_who *who,
 				    const struct rmp_gaccess *a, struct rmp_fault *f)
@@ -137,12 +157,12 @@ enum rmp_fault_kind rmp_check_guest(struct rmp *rmp, struct rmp_who *who,
 	if (!rmp_active(r))
 		return RMP_FAULT_NONE;
 	private_ = a->snp && (a->c_bit || acc_fetch(a->kind) || acc_pt(a->kind));
-	if (!private_ && !acc_write(a->kind))
-		return RMP_FAULT_NONE;   /* shared read: not checked */
+	if (!private_ && !acc_write(a->kind) && !acc_pt(a->kind))
+		return RMP_FAULT_NONE;   /* shared read or fetch: not checked */
 	r->ctr.checks_guest++;
 	rmp_lookup(r, who, a->spa, &eff);   /* one call site: inlined */
 	if (!private_) {
-		/* Shared write, or a non-SNP guest's write: hypervisor-owned. */
+		/* Shared write, or a non-SNP guest's write or table access: hypervisor-owned. */
 		if (!eff.covered)
 			return RMP_FAULT_NONE;
 		if (rmp_raw_assigned(&eff.e))
@@ -154,8 +174,8 @@ enum rmp_fault_kind rmp_check_guest(struct rmp *rmp, struct rmp_who *who,
 	if (!eff.covered || !rmp_raw_assigned(&eff.e) || rmp_raw_asid(&eff.e) != a->asid ||
 	    eff.gpa != (a->gpa & ~(SIM_SZ_4K - 1)) || rmp_raw_immutable(&eff.e))
 		return guest_npf(r, a, f, true, 0, false);
-	if (a->map_size >= SIM_SZ_2M && !rmp_raw_2m(&eff.e))
-		return guest_npf(r, a, f, true, RMP_NPF_SIZEM, false);
+	if ((a->map_size >= SIM_SZ_2M) != rmp_raw_2m(&eff.e))
+		return guest_npf(r, a, f, true, 0, false);
 	if (r->cfg.spurious_faults && rmp_lock_hit(r, who, a->spa, false))
 		return guest_npf(r, a, f, true, 0, true);
 	if (!rmp_raw_validated(&eff.e))
@@ -220,6 +240,10 @@ static bool hv_owned(struct rmp *r, struct rmp_who *w, uint64_t spa)
 	return !eff.covered || !rmp_raw_assigned(&eff.e);
 }
 
+/*
+ * A failed VMRUN: #GP (counted in rmp.vmrun.gp) or the VMEXIT_INVALID
+ * result (rmp.vmrun.vmexit_invalid).
+ */
 static enum rmp_fault_kind vmrun_fail(struct rmp *r, struct rmp_fault *f, enum rmp_fault_kind k)
 {
 	f->kind = k;
@@ -232,7 +256,10 @@ static enum rmp_fault_kind vmrun_fail(struct rmp *r, struct rmp_fault *f, enum r
 
 /*
  * VMRUN.  Host mode => guest mode on who->agent: VMCB, VMSA and AVIC page
- * become in use.
+ * become in use.  Only the VMCB checks raise #GP; an AVIC backing page
+ * that is not hypervisor-owned fails the VMRUN with VMEXIT_INVALID (APM
+ * Table 15-41), as the VMSA checks do.  A misaligned AVIC page address is
+ * illegal VMCB state, also VMEXIT_INVALID.
  */
 enum rmp_fault_kind rmp_vmrun(struct rmp *rmp, struct rmp_who *who,
 			      const struct rmp_vmrun_in *in, struct rmp_fault *f)
@@ -252,7 +279,7 @@ enum rmp_fault_kind rmp_vmrun(struct rmp *rmp, struct rmp_who *who,
 	if (user >= 0 && user != who->agent)
 		return vmrun_fail(r, f, RMP_FAULT_GP);
 	if (in->avic != RMP_NO_ADDR && (!page_ok(in->avic) || !hv_owned(r, who, in->avic)))
-		return vmrun_fail(r, f, RMP_FAULT_GP);
+		return vmrun_fail(r, f, RMP_FAULT_VMEXIT_INVALID);
 	if (in->asid == 0 || in->asid > r->cfg.max_asid || !page_ok(in->vmsa))
 		return vmrun_fail(r, f, RMP_FAULT_VMEXIT_INVALID);
 	rmp_lookup(r, who, in->vmsa, &eff);

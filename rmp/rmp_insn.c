@@ -40,7 +40,10 @@ static void count_fault(struct rmp *r, const struct rmp_fault *f)
 
 /*
  * Finish an instruction with @rc: latency, stats, and on success the entry
- * lock on @spa (2M region if @lock_2m) for the instruction's duration.
+ * lock on @spa (2M region if @lock_2m) for the instruction's duration.  A
+ * successful RMPUPDATE or PSMASH with update_flush_tlb also flushes every
+ * TLB (its cost is in the latency, so the lock is held through it) and
+ * tells the change hooks.
  */
 static enum rmp_rc insn_end(struct rmp *r, struct rmp_who *w, enum rmp_insn insn,
 			    struct rmp_result *res, enum rmp_rc rc, uint64_t mem0,
@@ -60,11 +63,19 @@ static enum rmp_rc insn_end(struct rmp *r, struct rmp_who *w, enum rmp_insn insn
 	}
 	if (rc == RMP_RC_SUCCESS && lock)
 		rmp_lock_add(r, w, spa, lock_2m, res->latency + (w->mem_cycles - mem0));
-	if (rc == RMP_RC_SUCCESS && (insn == RMP_INSN_RMPUPDATE || insn == RMP_INSN_PSMASH))
+	if (rc == RMP_RC_SUCCESS && (insn == RMP_INSN_RMPUPDATE || insn == RMP_INSN_PSMASH)) {
+		if (r->cfg.update_flush_tlb)
+			r->ctr.tlb_flushes++;
 		for (unsigned i = 0; i < r->nhooks; i++)
 			r->hook[i].fn(r->hook[i].arg, insn, lock_2m ? RMP_REGION(spa) : spa,
 				      lock_2m ? SIM_SZ_2M : SIM_SZ_4K);
+	}
 	return rc;
+}
+
+bool rmp_update_flushes_tlb(const struct rmp *rmp)
+{
+	return rmp_active(rmp) && rmp->cfg.update_flush_tlb;
 }
 
 void rmp_add_change_hook(struct rmp *rmp, rmp_change_fn fn, void *arg)
@@ -117,8 +128,38 @@ static enum rmp_rc update_input_check(const struct rmp *r, uint64_t spa,
 }
 
 /*
+ * Write the 2M-base entry @base at @ab and the raw entries of the 511
+ * other pages of its region: RMP_LO_SUB2M marks (@mark) or zero, in one
+ * 8 KiB write (timed when @w is non-NULL), as PSMASH writes its entries.
+ */
+static void write_region(struct rmp *r, struct rmp_who *w, uint64_t ab,
+			 const struct rmp_raw *base, bool mark)
+{
+	uint8_t *buf = r->scratch;
+
+	for (unsigned i = 0; i < 512; i++) {
+		uint64_t lo = i == 0 ? base->lo : mark ? RMP_LO_SUB2M : 0;
+		uint64_t hi = i == 0 ? base->hi : 0;
+
+		for (int b = 0; b < 8; b++) {
+			buf[16 * i + (unsigned)b] = (uint8_t)(lo >> (8 * b));
+			buf[16 * i + 8 + (unsigned)b] = (uint8_t)(hi >> (8 * b));
+		}
+	}
+	if (w) {
+		w->mem_cycles += sim_mem_write(r->mem, w->agent, SIM_SRC_RMP, ab, buf,
+					       512 * RMP_ENTRY_SIZE);
+		r->ctr.entry_writes += 512;
+	} else {
+		sim_mem_poke(r->mem, ab, buf, 512 * RMP_ENTRY_SIZE);
+	}
+}
+
+/*
  * RMPUPDATE.  Any mutable state => @in: assigned, size, immutable, GPA,
  * ASID from @in; Validated = 0, VMSA = 0, VMPL1..3 permissions = none.
+ * Assigning a 2M page marks its 511 other raw entries (RMP_LO_SUB2M);
+ * unassigning it clears them.
  */
 enum rmp_rc rmp_update(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
 		       const struct rmp_update_in *in, struct rmp_result *res)
@@ -128,13 +169,14 @@ enum rmp_rc rmp_update(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
 	struct rmp_raw cur, base, n;
 	enum rmp_lock_hit lh;
 	enum rmp_rc rc;
-	bool was4k, is4k;
+	bool was4k, is4k, was2m, is2m;
 
 	if (!insn_begin(r, res, in->page_2m))
 		return insn_end(r, who, RMP_INSN_RMPUPDATE, res, RMP_RC_FAULT, mem0, false, 0, false);
 	rc = update_input_check(r, spa, in);
 	if (rc != RMP_RC_SUCCESS)
 		return insn_end(r, who, RMP_INSN_RMPUPDATE, res, rc, mem0, false, 0, false);
+	rmp_rst_read(r, who, spa);
 	rmp_addr_of(r, spa, &a);
 	rmp_addr_of(r, RMP_REGION(spa), &ab);
 	rmp_raw_read(r, who, a, &cur);
@@ -169,6 +211,8 @@ enum rmp_rc rmp_update(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
 	n.hi = new_hi(cur.hi);
 	was4k = rmp_raw_assigned(&cur) && !rmp_raw_2m(&cur);
 	is4k = in->assigned && !in->page_2m;
+	was2m = a == ab && rmp_raw_assigned(&cur) && rmp_raw_2m(&cur);
+	is2m = in->assigned && in->page_2m;
 	if (was4k != is4k) {
 		uint64_t cnt = rmp_region_count(&base) + (is4k ? 1u : 0u) - (was4k ? 1u : 0u);
 
@@ -179,7 +223,10 @@ enum rmp_rc rmp_update(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
 			rmp_raw_write_hi(r, who, ab, base.hi);
 		}
 	}
-	rmp_raw_write(r, who, a, &n);
+	if (was2m != is2m)
+		write_region(r, who, a, &n, is2m);
+	else
+		rmp_raw_write(r, who, a, &n);
 	return insn_end(r, who, RMP_INSN_RMPUPDATE, res, RMP_RC_SUCCESS, mem0, true, spa,
 			in->page_2m);
 }
@@ -222,6 +269,7 @@ enum rmp_rc rmp_psmash(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
 	if (spa & (SIM_SZ_2M - 1) || !rmp_addr_of(r, spa, &ab) ||
 	    !rmp_addr_of(r, spa + SIM_SZ_2M - 1, &a))
 		return insn_end(r, who, RMP_INSN_PSMASH, res, RMP_RC_FAIL_INPUT, mem0, false, 0, false);
+	rmp_rst_read(r, who, spa);
 	rmp_raw_read(r, who, ab, &e2);
 	if (rmp_raw_immutable(&e2))
 		return insn_end(r, who, RMP_INSN_PSMASH, res, RMP_RC_FAIL_PERMISSION, mem0, false, 0,
@@ -236,7 +284,7 @@ enum rmp_rc rmp_psmash(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
 		return insn_end(r, who, RMP_INSN_PSMASH, res, RMP_RC_FAIL_BADADDR, mem0, false, 0,
 				false);
 
-	/* Commit: all 512 entries in one 8 KiB write. */
+	/* Commit: all 512 entries (the sub-entry marks replaced) in one 8 KiB write. */
 	buf = r->scratch;
 	for (unsigned i = 0; i < 512; i++) {
 		uint64_t lo = (e2.lo & ~(RMP_LO_PAGESIZE | RMP_LO_GPA_MASK)) |
@@ -301,7 +349,10 @@ enum rmp_rc rmp_read(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
 /*
  * The RMP access checks a guest instruction makes on its page (private
  * access): covered, guest-owned, reverse map, mutable, and a 2M nested
- * leaf on a 4K entry.  Reads the effective entry of @spa into @eff.
+ * leaf on a 4K entry (an RMP #NPF without SIZEM: SIZEM marks only an
+ * instruction whose own size is below the entry's, KVM
+ * `sev_handle_rmp_fault` case 1; the callers raise that one).  Reads the
+ * effective entry of @spa into @eff.
  * Return: 0, or the EXITINFO1 of the #NPF to raise.
  */
 static uint64_t ginsn_access(struct rmp *r, struct rmp_who *w, const struct rmp_gpage *pg,
@@ -319,7 +370,7 @@ static uint64_t ginsn_access(struct rmp *r, struct rmp_who *w, const struct rmp_
 	if (rmp_raw_immutable(&eff->e))
 		return npf;
 	if (pg->map_size >= SIM_SZ_2M && !rmp_raw_2m(&eff->e))
-		return npf | RMP_NPF_SIZEM;
+		return npf;
 	return 0;
 }
 
@@ -372,7 +423,9 @@ enum rmp_rc rmp_pvalidate(struct rmp *rmp, struct rmp_who *who, const struct rmp
 
 /*
  * RMPADJUST.  Guest-owned, validated => VMPL @target's mask = @perms, and
- * (VMPL0) VMSA = @vmsa.
+ * (VMPL0) VMSA = @vmsa.  At VMPL > 0 the VMSA input is ignored, without
+ * error (shared reference §2.5; edk2 `BaseVmsaRmpAdjust`: "the VMSA change
+ * is only made when running at VMPL0 and is ignored otherwise").
  */
 enum rmp_rc rmp_adjust(struct rmp *rmp, struct rmp_who *who, const struct rmp_gpage *pg,
 		       bool page_2m, unsigned target, uint8_t perms, bool vmsa,
@@ -388,6 +441,8 @@ enum rmp_rc rmp_adjust(struct rmp *rmp, struct rmp_who *who, const struct rmp_gp
 		return insn_end(r, who, I, res, RMP_RC_FAULT, mem0, false, 0, false);
 	if (pg->vmpl >= RMP_NUM_VMPL)
 		return insn_fault(r, who, I, res, RMP_FAULT_GP, 0, 0, mem0);
+	if (pg->vmpl != 0)
+		vmsa = false;   /* ignored: never checked, never written */
 	if (target >= RMP_NUM_VMPL || (perms & RMP_PERM_RSVD) ||
 	    ((perms & RMP_PERM_W) && !(perms & RMP_PERM_R)) || !gpage_aligned(pg, page_2m) ||
 	    (vmsa && page_2m))
@@ -404,7 +459,7 @@ enum rmp_rc rmp_adjust(struct rmp *rmp, struct rmp_who *who, const struct rmp_gp
 	if (!rmp_raw_validated(&eff.e))
 		return insn_fault(r, who, I, res, RMP_FAULT_VC, RMP_VC_NOT_VALIDATED, pg->gpa, mem0);
 	mine = rmp_raw_perms(&eff.e, pg->vmpl);
-	if ((perms & ~mine) || (pg->vmpl != 0 && vmsa != rmp_raw_vmsa(&eff.e)))
+	if (perms & ~mine)
 		return insn_end(r, who, I, res, RMP_RC_FAIL_PERMISSION, mem0, false, 0, false);
 	if (rmp_inuse_find(r, pg->spa, page_2m) >= 0)
 		return insn_end(r, who, I, res, RMP_RC_FAIL_INUSE, mem0, false, 0, false);

@@ -166,6 +166,31 @@ static inline uint64_t rmp_le64(const uint8_t *p)
 #endif
 }
 
+/*
+ * Segmented RMP: the lookup of @spa reads its segment's RST entry (8 bytes
+ * at RMP_BASE + 16 KiB + 8 * index) through memory, timed, before any RMP
+ * entry (APM 15.36.22 'Segmented RMP'; Linux `get_raw_rmpentry()` indexes
+ * the RST the same way).  The model caches no RST entry (the CPUID
+ * Fn8000_0025 EBX count of cached entries is not modelled), so every
+ * timed lookup pays this read: an upper bound.  The address computation
+ * itself uses the RST as written at SNP_INIT (r->seg_rmp / seg_cover): the
+ * table's pages are firmware pages that nothing else writes.  No read for
+ * an index beyond the RST (not covered) or with @w NULL (untimed).
+ */
+RMP_HOT void rmp_rst_read(struct rmp *r, struct rmp_who *w, uint64_t spa)
+{
+	uint64_t seg, v;
+
+	if (!w || r->cfg.mode != RMP_MODE_SEGMENTED)
+		return;
+	seg = spa >> r->cfg.segment_shift;
+	if (seg >= RMP_RST_ENTRIES)
+		return;
+	w->mem_cycles += sim_mem_read64(r->mem, w->agent, SIM_SRC_RMP,
+					r->base + RMP_BOOKKEEPING + 8ull * seg, &v);
+	r->ctr.rst_reads++;
+}
+
 /* Read one entry: timed (one sim_mem_read) when @w is non-NULL, else peek. */
 RMP_HOT void rmp_raw_read(struct rmp *r, struct rmp_who *w, uint64_t addr, struct rmp_raw *e)
 {
@@ -199,13 +224,26 @@ static inline uint8_t rmp_raw_perms(const struct rmp_raw *e, unsigned vmpl)
 }
 
 /*
+ * A raw entry that is not a 2M-base entry and has the page-size bit set is
+ * the mark of a 4K page inside an assigned 2M entry (RMP_LO_SUB2M): a real
+ * 4K entry never has that bit.
+ */
+static inline bool rmp_raw_sub2m(const struct rmp_raw *e)
+{
+	return (e->lo & RMP_LO_SUB2M) == RMP_LO_SUB2M;
+}
+
+/*
  * The effective entry of @spa (§1.7), timed when @w is non-NULL: the
  * 2M-base entry when it is an assigned 2M entry, else the page's own
  * entry.  The page's own entry is read first; the base entry only when
- * that one is unassigned (a 4K assigned entry can never sit inside an
- * assigned 2M entry).  An unassigned own entry says nothing about the base
- * entry (the region count lives in the base entry itself), so that second
- * read cannot be skipped.
+ * that one is not an assigned 4K entry: it is the mark of a page inside
+ * an assigned 2M entry (then the base governs), or unassigned.  With the
+ * marks an unassigned own entry already means hypervisor-owned; the model
+ * still reads the base entry then (the hardware's read pattern is not
+ * documented, and this keeps the cost of a check independent of the
+ * marks: two reads for every page that is not a 2M base and not an
+ * assigned 4K page, as before the marks were modelled).
  */
 RMP_HOT void rmp_lookup(struct rmp *r, struct rmp_who *w, uint64_t spa, struct rmp_eff *out)
 {
@@ -213,6 +251,7 @@ RMP_HOT void rmp_lookup(struct rmp *r, struct rmp_who *w, uint64_t spa, struct r
 
 	out->via_2m = false;
 	out->have_base = false;
+	rmp_rst_read(r, w, spa);
 	if (!rmp_addr_of(r, spa, &a4)) {
 		out->covered = false;
 		out->addr = 0;
@@ -227,7 +266,7 @@ RMP_HOT void rmp_lookup(struct rmp *r, struct rmp_who *w, uint64_t spa, struct r
 		out->via_2m = rmp_raw_assigned(&out->e) && rmp_raw_2m(&out->e);
 		out->have_base = true;
 		out->base = out->e;
-	} else if (!rmp_raw_assigned(&out->e)) {
+	} else if (!rmp_raw_assigned(&out->e) || rmp_raw_sub2m(&out->e)) {
 		uint64_t a2 = a4 - RMP_PAGE(off) * RMP_ENTRY_SIZE;
 
 		rmp_raw_read(r, w, a2, &out->base);

@@ -9,7 +9,7 @@
  *   pvalidate asid= gpa= spa= [size=] [validate=] [vmpl=] [map=]
  *   rmpadjust asid= gpa= spa= [size=] [vmpl=] target= perms= [vmsa=] [map=]
  *   rmpquery  asid= gpa= spa= [vmpl=] [map=]
- *   host_access  spa= kind=read|write|fetch [map=]
+ *   host_access  spa= kind=read|write|fetch|ptread|ptwrite [map=]
  *   guest_access asid= gpa= spa= kind=read|write|fetch|ptread|ptwrite
  *                [c=] [map=] [vmpl=] [user=] [snp=]
  *   vmrun  asid= vmsa= [vmcb=] [gpa=] [avic=]
@@ -51,6 +51,8 @@ static const struct sim_cfg_key rmp_keys[] = {
 	  "Host write through a 2M/1G mapping faults when the 2M base page is an in-use VMCB/VMSA/AVIC page" },
 	{ "rmp.iommu_check_reads", SIM_CFG_BOOL, 0, 1, "0", NULL,
 	  "DMA reads are RMP-checked like writes (must be hypervisor-owned)" },
+	{ "rmp.update_flush_tlb", SIM_CFG_BOOL, 0, 1, "0", NULL,
+	  "Every successful RMPUPDATE/PSMASH flushes every TLB (as current parts do), costing lat.rmp.tlb_flush" },
 	{ "lat.rmp.rmpupdate", SIM_CFG_U64, 0, 10000000, NULL, NULL,
 	  "Cycles of a successful 4K RMPUPDATE (checks, entry update, lock held), excl. entry memory accesses" },
 	{ "lat.rmp.rmpupdate_2m", SIM_CFG_U64, 0, 10000000, NULL, NULL,
@@ -73,6 +75,8 @@ static const struct sim_cfg_key rmp_keys[] = {
 	  "Cycles of VMRUN's SNP checks and in-use marking (the world switch itself is the CPU's)" },
 	{ "lat.rmp.vmexit", SIM_CFG_U64, 0, 10000000, NULL, NULL,
 	  "Cycles of #VMEXIT's release of in-use pages (the world switch itself is the CPU's)" },
+	{ "lat.rmp.tlb_flush", SIM_CFG_U64, 0, 10000000, NULL, NULL,
+	  "Cycles a successful RMPUPDATE/PSMASH adds for its global TLB flush (with rmp.update_flush_tlb=1)" },
 	{ NULL, 0, 0, 0, NULL, NULL, NULL }
 };
 
@@ -124,6 +128,7 @@ static int rmp_attach(struct sim *s, struct sim_err *err)
 	cfg.spurious_faults = sim_cfg_bool(s, "rmp.spurious_faults");
 	cfg.erratum_2m_inuse = sim_cfg_bool(s, "rmp.erratum_2m_inuse");
 	cfg.iommu_check_reads = sim_cfg_bool(s, "rmp.iommu_check_reads");
+	cfg.update_flush_tlb = sim_cfg_bool(s, "rmp.update_flush_tlb");
 	for (unsigned i = 0; i < RMP_INSN_COUNT; i++)
 		cfg.lat.insn[i] = lat_key(s, rmp_insn_name((enum rmp_insn)i));
 	cfg.lat.rmpupdate_2m = lat_key(s, "rmpupdate_2m");
@@ -131,6 +136,7 @@ static int rmp_attach(struct sim *s, struct sim_err *err)
 	cfg.lat.fail = lat_key(s, "fail");
 	cfg.lat.vmrun = lat_key(s, "vmrun");
 	cfg.lat.vmexit = lat_key(s, "vmexit");
+	cfg.lat.tlb_flush = lat_key(s, "tlb_flush");
 	r = rmp_new(sim_mem(s), &cfg, err);
 	if (!r)
 		return -1;
@@ -174,7 +180,8 @@ static void rmp_summary(struct sim *s, FILE *out)
 /* Script operations                                                   */
 /* ------------------------------------------------------------------ */
 
-static const char *const host_kinds[] = { "read", "write", "fetch", NULL };
+/* ORDER: enum rmp_host_access */
+static const char *const host_kinds[] = { "read", "write", "fetch", "ptread", "ptwrite", NULL };
 static const char *const guest_kinds[] = { "read", "write", "fetch", "ptread", "ptwrite", NULL };
 
 /* One call's context. */
@@ -478,7 +485,12 @@ static void op_host_access(struct sim_call *c)
 	if (!arg_addr(&x, "spa", 0, &spa) || !arg_map(&x, &map))
 		return;
 	kind = sim_arg_enum(c, "kind", 0);
-	rmp_check_host(x.r, &x.who, spa, kind == 1, map, &f);
+	if ((kind == RMP_HOST_PT_READ || kind == RMP_HOST_PT_WRITE) && map != SIM_SZ_4K) {
+		sim_call_bad_arg(c, "map", "a page-table access is checked on its 4K table page; "
+				 "map= applies to data accesses only");
+		return;
+	}
+	rmp_check_host_access(x.r, &x.who, spa, (enum rmp_host_access)kind, map, &f);
 	emit_fault_token(c, &f);
 	charge(&x, 0);
 }
@@ -650,14 +662,17 @@ static const struct sim_op rmp_ops[] = {
 	  "RMPADJUST by the guest: permissions of VMPL target, VMSA bit", op_rmpadjust },
 	{ "rmpquery", rmpquery_args, "rmpquery asid=N gpa=ADDR spa=ADDR [vmpl=N] [map=4k|2m]",
 	  "RMPQUERY by the guest: VMPL1..3 permissions and page size", op_rmpquery },
-	{ "host_access", host_access_args, "host_access spa=ADDR kind=read|write|fetch [map=4k|2m|1g]",
-	  "RMP check of a host access (no data is moved)", op_host_access },
+	{ "host_access", host_access_args,
+	  "host_access spa=ADDR kind=read|write|fetch|ptread|ptwrite [map=4k|2m|1g]",
+	  "RMP check of a host access: data, or the host's own page-table read / A-D update "
+	  "(no data is moved)", op_host_access },
 	{ "guest_access", guest_access_args,
 	  "guest_access asid=N gpa=ADDR spa=ADDR kind=read|write|fetch|ptread|ptwrite [c=0|1] "
 	  "[map=4k|2m|1g] [vmpl=N] [user=0|1] [snp=0|1]",
 	  "RMP check of a guest access (no data is moved)", op_guest_access },
 	{ "vmrun", vmrun_args, "vmrun asid=N vmsa=ADDR [vmcb=ADDR] [gpa=ADDR] [avic=ADDR]",
-	  "VMRUN's SNP checks; VMCB/VMSA/AVIC in use on this agent until vmexit", op_vmrun },
+	  "VMRUN's SNP checks: OK, #GP (VMCB), or VMEXIT_INVALID (VMSA, AVIC page); "
+	  "VMCB/VMSA/AVIC in use on this agent until vmexit", op_vmrun },
 	{ "vmexit", no_args, "vmexit", "#VMEXIT: release this agent's in-use pages", op_vmexit },
 	{ "rmp info", no_args, "rmp info", "RMP mode, table location and coverage", op_rmp_info },
 	{ "rmp entry", spa_args, "rmp entry spa=ADDR",

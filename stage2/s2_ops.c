@@ -18,10 +18,11 @@
  *
  * This is the only file of stage2/ that knows the RMP: the check hook of
  * every VM calls rmp_check_guest() (SNP guests: asid != 0; other VMs get
- * the non-SNP write check), and every operation that stores table
- * entries (s1 create/map, s2 create/map/unmap/protect/annotate) is the
- * host writing memory: each page it would write goes through
- * rmp_check_host() before the first store (host_table_writes()).
+ * the non-SNP check of writes and guest page-table accesses), and every
+ * operation that stores table entries (s1 create/map, s2
+ * create/map/unmap/protect/annotate) is the host writing memory: each page
+ * it would write goes through rmp_check_host() before the first store
+ * (host_table_writes()).
  */
 #include "stage2/s2_int.h"
 #include "rmp/rmp.h"
@@ -446,7 +447,7 @@ static int s2_rmp_check(void *arg, const struct s2_check *chk, uint64_t *cycles)
 	if (!rmp_enabled(c->rmp))
 		return 0;
 	if (chk->table)
-		ga.kind = RMP_ACC_PT_READ;
+		ga.kind = chk->acc == S2_ACC_WRITE ? RMP_ACC_PT_WRITE : RMP_ACC_PT_READ;
 	else if (chk->acc == S2_ACC_WRITE)
 		ga.kind = RMP_ACC_WRITE;
 	else if (chk->acc == S2_ACC_FETCH)
@@ -568,10 +569,23 @@ static void s2_detach(struct sim *s)
 	sim_set_model(s, SIM_SLOT_S2, NULL);
 }
 
-/* RMPUPDATE and PSMASH changed [spa, spa + size): drop cached check results. */
+/*
+ * RMPUPDATE and PSMASH changed [spa, spa + size): drop cached check
+ * results; with rmp.update_flush_tlb the instruction flushed every TLB,
+ * so every MMU of the machine loses every entry (TLBs, nested TLB, walk
+ * caches: counted as s2.tlbi.all; the cost is the instruction's).
+ */
 static void s2_on_rmp_change(void *arg, enum rmp_insn insn, uint64_t spa, uint64_t size)
 {
+	struct s2_ctx *c = s2_ctx_get(arg);
+
 	(void)insn;
+	if (c && rmp_update_flushes_tlb(c->rmp)) {
+		for (size_t i = 0; i < c->nmmu; i++)
+			if (c->mmu[i])
+				(void)s2_mmu_tlbi_all(c->mmu[i]);
+		return;
+	}
 	s2_rmp_flush(arg, spa, size);
 }
 

@@ -39,13 +39,15 @@ struct s2_tlbe {
 	uint64_t base;        /* output page base (SPA) */
 	uint64_t ipa;         /* nested TLB: guest-physical page base */
 	uint8_t sz;           /* size class of the entry */
+	uint8_t s2_sz;        /* nested TLB: size class of the stage-2 leaf (for the check) */
 	uint8_t perms;        /* stage-2 permissions (AND over the walk) */
 	uint8_t s1_perms;     /* nested TLB: stage-1 permissions */
 	bool s1_user;         /* nested TLB: stage-1 user flag */
 	bool c;               /* nested TLB: C-bit of the stage-1 leaf */
 	bool dirty;           /* writes allowed without an A/D update */
 	uint8_t chk_key;      /* cached check result is for (c | vmpl << 1) */
-	uint8_t chk_ok;       /* bit per access kind (bit 3: table read) that passed */
+	uint8_t chk_ok;       /* bit per access kind (bit 3: table read, bit 4: table A/D write)
+				 that passed */
 };
 
 /* Payload of a walk-cache entry. */
@@ -85,6 +87,7 @@ struct s2_hw {
 	uint64_t ent_gpa;
 	unsigned ent_sz;
 	uint8_t ent_perms;
+	struct s2_tlbe *ent_e;                 /* the stage-2 TLB entry of that leaf, or NULL */
 };
 
 /* Result of one stage. */
@@ -326,7 +329,7 @@ static int s2_run_hook(struct s2_hw *h, uint64_t spa, uint64_t gpa, unsigned sz,
 	int rc;
 
 	key = (uint8_t)((c ? 1 : 0) | (req->vmpl << 1));
-	bit = (uint8_t)(table ? 8 : 1u << acc);
+	bit = (uint8_t)(table ? (acc == S2_ACC_WRITE ? 16 : 8) : 1u << acc);
 	cache = h->m && h->m->cfg.cache_check && e && sz <= S2_SZ_2M;
 	if (cache && e->chk_key == key && (e->chk_ok & bit)) {
 		h->st->checks_cached++;
@@ -426,6 +429,7 @@ static int s2_entry_pa(struct s2_hw *h, const struct s2_walk *wk, uint64_t ea, u
 	h->ent_gpa = ea;
 	h->ent_sz = t.sz;
 	h->ent_perms = t.perms;
+	h->ent_e = t.e;
 	return s2_run_check(h, t.pa & ~(SIM_PAGE_SIZE - 1), ea & ~(SIM_PAGE_SIZE - 1), t.sz,
 			    S2_ACC_READ, true, true, false, t.e);
 }
@@ -434,19 +438,29 @@ static int s2_entry_pa(struct s2_hw *h, const struct s2_walk *wk, uint64_t ea, u
  * A hardware A/D write of @raw at @pa, the entry walk @wk read last.  In
  * a 2D walk that entry is in a guest table, and the write needs the
  * stage-2 leaf that maps it to allow writes (AMD: #NPF with W and the
- * guest-table bit; EPT already translated the read as a write).
- * Return 0, or the stage-2 permission fault.
+ * guest-table bit; EPT already translated the read as a write), then the
+ * space's check of a guest page-table write (the RMP: APM Table 15-39
+ * checks page-table accesses, A/D updates included; at VMPL > 0 an SNP
+ * guest needs W in the page's VMPL mask, a non-SNP guest a
+ * hypervisor-owned page).
+ * Return 0, the stage-2 permission fault, or the check's fault.
  */
 static int s2_hw_set_ad(struct s2_hw *h, const struct s2_walk *wk, uint64_t pa, uint64_t raw)
 {
 	const struct s2_pgt *p = wk->p;
 
-	if (wk->path == S2_TBL_NESTED && !(h->ent_perms & S2_PERM_W)) {
+	if (wk->path == S2_TBL_NESTED) {
 		const struct s2_pgt *p2 = h->sp->s2;
+		int rc;
 
-		return s2_fault(h, p2->fmt, S2_FAULT_PERMISSION,
-				p2->fmt->arch_level(h->ent_sz, p2->levels), h->ent_gpa, S2_ACC_WRITE,
-				true, h->ent_perms, false);
+		if (!(h->ent_perms & S2_PERM_W))
+			return s2_fault(h, p2->fmt, S2_FAULT_PERMISSION,
+					p2->fmt->arch_level(h->ent_sz, p2->levels), h->ent_gpa,
+					S2_ACC_WRITE, true, h->ent_perms, false);
+		rc = s2_run_check(h, pa & ~(SIM_PAGE_SIZE - 1), h->ent_gpa & ~(SIM_PAGE_SIZE - 1),
+				  h->ent_sz, S2_ACC_WRITE, true, true, false, h->ent_e);
+		if (rc)
+			return rc;
 	}
 	h->out->mem_cycles += sim_mem_write64(p->mem, h->req->agent, h->req->src, pa, raw);
 	h->out->ev.ad_updates++;
@@ -936,7 +950,8 @@ static int s2_xlate_2d(struct s2_mmu *m, const struct s2_space *sp, uint64_t va,
 		out->s1_perms = e->s1_perms;
 		out->user = e->s1_user;
 		out->c = e->c || req->acc == S2_ACC_FETCH;
-		rc = s2_run_check(&h, out->pa, out->ipa, e->sz, req->acc, out->c, false,
+		/* The check sees the stage-2 leaf's size (the RMP page-size rule), not e->sz. */
+		rc = s2_run_check(&h, out->pa, out->ipa, e->s2_sz, req->acc, out->c, false,
 				  req->user, e);
 		if (rc)
 			out->fault.va = va;
@@ -969,6 +984,7 @@ static int s2_xlate_2d(struct s2_mmu *m, const struct s2_space *sp, uint64_t va,
 			e->base = r2.pa & mask;
 			e->ipa = r1.pa & mask;
 			e->sz = (uint8_t)sz;
+			e->s2_sz = (uint8_t)r2.sz;
 			e->perms = r2.perms;
 			e->s1_perms = r1.perms;
 			e->s1_user = r1.user;

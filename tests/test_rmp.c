@@ -160,13 +160,15 @@ static struct icase cases[] = {
 	  .rc = RMP_RC_FAULT, .fault = RMP_FAULT_NPF, .code = NPF_BASE },
 	{ "pvalidate-4k-on-2m-entry", .op = PVAL, .init_b = GUEST2M(1, G2M), .rc = RMP_RC_FAULT,
 	  .fault = RMP_FAULT_NPF, .code = NPF_BASE | RMP_NPF_SIZEM },
+	/* a 2M nested leaf on a 4K entry: an RMP #NPF, SIZEM only for an instruction
+	   size below the entry's (KVM sev_handle_rmp_fault case 1) */
 	{ "pvalidate-2m-map-on-4k-entry", .op = PVAL, .pg = PG(1, 0, GP4K, P4K, SIM_SZ_2M),
 	  .init_p = GUEST(1, GP4K), .rc = RMP_RC_FAULT, .fault = RMP_FAULT_NPF,
-	  .code = NPF_BASE | RMP_NPF_SIZEM },
+	  .code = NPF_BASE },
 	{ "pvalidate-2m-on-4k-entries", .op = PVAL, .is2m = 1, .pg = PG(1, 0, G2M, B2M, SIM_SZ_4K),
 	  .init_b = GUEST(1, G2M), .rc = RMP_RC_FAIL_SIZEMISMATCH },
 	{ "pvalidate-2m-map2m-on-4k", .op = PVAL, .is2m = 1, .pg = PGB, .init_b = GUEST(1, G2M),
-	  .rc = RMP_RC_FAULT, .fault = RMP_FAULT_NPF, .code = NPF_BASE | RMP_NPF_SIZEM },
+	  .rc = RMP_RC_FAULT, .fault = RMP_FAULT_NPF, .code = NPF_BASE },
 	{ "pvalidate-2m-on-2m", .op = PVAL, .is2m = 1, .pg = PGB, .init_b = GUEST2M(1, G2M),
 	  .rc = RMP_RC_SUCCESS, .changed = 1, .set_want = 1, .want_b = GUEST2MV(1, G2M) },
 	{ "pvalidate-2m-rescind", .op = PVAL, .is2m = 1, .rescind = 1, .pg = PGB,
@@ -211,12 +213,26 @@ static struct icase cases[] = {
 	  .target = 2, .perms = RMP_PERM_R, .rc = RMP_RC_SUCCESS, .set_want = 1,
 	  .want_p = { .a = 1, .val = 1, .asid = 1, .gpa = GP4K, .p1 = RW | RMP_PERM_XS,
 		      .p2 = RMP_PERM_R } },
-	{ "rmpadjust-vmpl1-sets-vmsa", .op = ADJ, .pg = PG(1, 1, GP4K, P4K, SIM_SZ_4K),
+	/* at VMPL > 0 the VMSA input is ignored without error (edk2 BaseVmsaRmpAdjust) */
+	{ "rmpadjust-vmpl1-vmsa1-ignored", .op = ADJ, .pg = PG(1, 1, GP4K, P4K, SIM_SZ_4K),
 	  .init_p = { .a = 1, .val = 1, .asid = 1, .gpa = GP4K, .p1 = RMP_PERM_ALL }, .target = 2,
-	  .vmsa = 1, .rc = RMP_RC_FAIL_PERMISSION },
-	{ "rmpadjust-vmpl1-clears-vmsa", .op = ADJ, .pg = PG(1, 1, GP4K, P4K, SIM_SZ_4K),
+	  .perms = RMP_PERM_R, .vmsa = 1, .rc = RMP_RC_SUCCESS, .set_want = 1,
+	  .want_p = { .a = 1, .val = 1, .asid = 1, .gpa = GP4K, .p1 = RMP_PERM_ALL,
+		      .p2 = RMP_PERM_R } },
+	{ "rmpadjust-vmpl1-vmsa0-ignored", .op = ADJ, .pg = PG(1, 1, GP4K, P4K, SIM_SZ_4K),
 	  .init_p = { .a = 1, .val = 1, .vmsa = 1, .asid = 1, .gpa = GP4K, .p1 = RMP_PERM_ALL },
-	  .target = 2, .vmsa = 0, .rc = RMP_RC_FAIL_PERMISSION },
+	  .target = 3, .perms = RW, .vmsa = 0, .rc = RMP_RC_SUCCESS, .set_want = 1,
+	  .want_p = { .a = 1, .val = 1, .vmsa = 1, .asid = 1, .gpa = GP4K, .p1 = RMP_PERM_ALL,
+		      .p3 = RW } },
+	{ "rmpadjust-vmpl1-vmsa-on-2m", .op = ADJ, .is2m = 1, .pg = PG(1, 1, G2M, B2M, SIM_SZ_2M),
+	  .init_b = { .a = 1, .p2m = 1, .val = 1, .asid = 1, .gpa = G2M, .p1 = RMP_PERM_ALL },
+	  .target = 2, .perms = RMP_PERM_R, .vmsa = 1, .rc = RMP_RC_SUCCESS, .set_want = 1,
+	  .want_b = { .a = 1, .p2m = 1, .val = 1, .asid = 1, .gpa = G2M, .p1 = RMP_PERM_ALL,
+		      .p2 = RMP_PERM_R } },
+	/* edk2's "am I at VMPL0" probe: target 1 with VMSA=1 from VMPL1 */
+	{ "rmpadjust-vmpl1-vmpl0-probe", .op = ADJ, .pg = PG(1, 1, GP4K, P4K, SIM_SZ_4K),
+	  .init_p = { .a = 1, .val = 1, .asid = 1, .gpa = GP4K, .p1 = RMP_PERM_ALL }, .target = 1,
+	  .vmsa = 1, .rc = RMP_RC_FAIL_PERMISSION },
 	{ "rmpadjust-not-validated", .op = ADJ, .init_p = GUEST(1, GP4K), .target = 1,
 	  .rc = RMP_RC_FAULT, .fault = RMP_FAULT_VC, .code = RMP_VC_NOT_VALIDATED },
 	{ "rmpadjust-wrong-owner", .op = ADJ, .init_p = GUESTV(2, GP4K), .target = 1,
@@ -266,8 +282,7 @@ ParameterizedTest(struct icase *c, rmp, insn)
 	struct rmp_gpage pg = c->pg;
 	enum rmp_rc rc = RMP_RC_FAULT;
 
-	put(r, B2M, c->init_b);
-	put(r, P4K, c->init_p);
+	put_region(r, c->init_b, c->init_p);
 	if (!pg.asid)
 		pg = PG(1, 0, GP4K, P4K, SIM_SZ_4K);
 	switch (c->op) {
@@ -299,7 +314,8 @@ ParameterizedTest(struct icase *c, rmp, insn)
 				  : 100u, "%s: latency %u", c->name, res.latency);
 	/* Full resulting state: unchanged unless the case says otherwise. */
 	assert_stored(r, B2M, c->set_want ? c->want_b : c->init_b, c->name);
-	assert_stored(r, P4K, c->set_want ? c->want_p : c->init_p, c->name);
+	assert_stored(r, P4K, c->set_want ? raw_sub(c->want_b, c->want_p)
+					  : raw_sub(c->init_b, c->init_p), c->name);
 	assert_region_status(r, B2M, c->name);
 	rmp_test_free(r, m);
 }
@@ -346,14 +362,215 @@ Test(rmp, effective_entry_2m)
 	cr_assert_eq(e.gpa, G2M + 0x1ff000);
 	cr_assert_not(e.hpage_region_status);
 	cr_assert_eq(rmp_level(r, B2M + 0x1ff000), SIM_SZ_2M);
-	/* The page's own stored entry is still the unassigned one. */
+	/* The page's own stored entry is the mark: assigned, page size, nothing else. */
 	cr_assert(rmp_entry_get(r, B2M + 0x1ff000, &e));
-	cr_assert_not(e.assigned);
+	cr_assert(e.assigned && e.page_2m);
+	cr_assert(!e.validated && !e.immutable && !e.vmsa && e.asid == 0 && e.gpa == 0);
 	/* Outside the region: hypervisor-owned. */
 	cr_assert(rmp_entry_effective(r, B2M + SIM_SZ_2M, &e));
 	cr_assert_not(e.assigned);
 	cr_assert_eq(rmp_level(r, B2M + SIM_SZ_2M), SIM_SZ_4K);
 	cr_assert_not(rmp_entry_effective(r, NOCOVER, &e));
+	rmp_test_free(r, m);
+}
+
+/* The raw 16 bytes of @spa's entry, untimed. */
+static void raw_of(struct rmp *r, struct sim_mem *m, uint64_t spa, uint64_t *lo, uint64_t *hi)
+{
+	uint64_t a;
+
+	cr_assert(rmp_entry_addr(r, spa, &a));
+	sim_mem_peek(m, a, lo, 8);
+	sim_mem_peek(m, a + 8, hi, 8);
+}
+
+/* Every raw entry of the 2M region at @region but the base is lo = @lo, hi = 0. */
+static void assert_subs(struct rmp *r, struct sim_mem *m, uint64_t region, uint64_t lo,
+			const char *what)
+{
+	for (unsigned i = 1; i < 512; i++) {
+		uint64_t l, h;
+
+		raw_of(r, m, region + i * SIM_SZ_4K, &l, &h);
+		cr_assert(l == lo && h == 0, "%s: entry %u: lo 0x%llx hi 0x%llx, want lo 0x%llx hi 0",
+			  what, i, (unsigned long long)l, (unsigned long long)h,
+			  (unsigned long long)lo);
+	}
+}
+
+/*
+ * The raw entries of the 511 other pages of an assigned 2M entry read
+ * assigned (Linux's Zen 3/4 raw-entry reader takes `assigned` from each
+ * page's own entry): RMPUPDATE and firmware mark them RMP_LO_SUB2M when
+ * they assign the 2M page and clear them when they unassign it; PSMASH
+ * replaces them with real 4K entries.  RMPREAD still reports the effective
+ * (2M) entry, and the marks cost no extra memory access.
+ */
+Test(rmp, sub2m_marks)
+{
+	struct sim_mem *m;
+	struct rmp *r = rmp_test_new(&m, NULL);
+	struct rmp_who w = who_at(0, 0);
+	struct rmp_result res;
+	struct rmp_read_out out;
+	struct rmp_update_in as2m = { .gpa = G2M, .assigned = 1, .page_2m = 1, .asid = 1 };
+	struct rmp_update_in sh2m = { .page_2m = 1 };
+	struct rmp_update_in re2m = { .gpa = 0, .assigned = 1, .page_2m = 1, .asid = 3 };
+	struct rmp_update_in in4k = { .gpa = GP4K, .assigned = 1, .asid = 1 };
+	uint64_t lo, hi, writes;
+
+	assert_subs(r, m, B2M, 0, "initial");
+	cr_assert_eq(rmp_update(r, &w, B2M, &as2m, &res), RMP_RC_SUCCESS);
+	raw_of(r, m, B2M, &lo, &hi);
+	cr_assert_eq(lo, RMP_LO_ASSIGNED | RMP_LO_PAGESIZE | G2M | (1ull << RMP_LO_ASID_SHIFT));
+	cr_assert_eq(hi, 0);
+	assert_subs(r, m, B2M, RMP_LO_SUB2M, "2M assigned");
+	/* One read (the base) and one 8 KiB write: the same cost as without the marks. */
+	cr_assert_eq(w.mem_cycles, 2 * MEM_LAT);
+	cr_assert_eq(rmp_counters(r)->entry_writes, 512);
+	/* RMPREAD of a marked page: the effective entry of the 2M page. */
+	cr_assert_eq(rmp_read(r, &w, B2M + 0x1ff000, &out, &res), RMP_RC_SUCCESS);
+	cr_assert(out.ent.assigned && out.ent.page_2m && !out.ent.hpage_region_status);
+	cr_assert_eq(out.ent.asid, 1);
+	cr_assert_eq(out.ent.gpa, G2M + 0x1ff000);
+	/* A 4K RMPUPDATE inside is FAIL_OVERLAP and leaves the marks. */
+	cr_assert_eq(rmp_update(r, &w, P4K, &in4k, &res), RMP_RC_FAIL_OVERLAP);
+	assert_subs(r, m, B2M, RMP_LO_SUB2M, "after FAIL_OVERLAP");
+	/* 2M to 2M (another owner): the base entry alone is written. */
+	writes = rmp_counters(r)->entry_writes;
+	w.now += 100000;
+	cr_assert_eq(rmp_update(r, &w, B2M, &re2m, &res), RMP_RC_SUCCESS);
+	cr_assert_eq(rmp_counters(r)->entry_writes, writes + 1);
+	assert_subs(r, m, B2M, RMP_LO_SUB2M, "2M reassigned");
+	/* Unassigning the 2M page clears them. */
+	w.now += 100000;
+	cr_assert_eq(rmp_update(r, &w, B2M, &sh2m, &res), RMP_RC_SUCCESS);
+	cr_assert_eq(rmp_counters(r)->entry_writes, writes + 1 + 512);
+	raw_of(r, m, B2M, &lo, &hi);
+	cr_assert_eq(lo, RMP_LO_PAGESIZE);
+	assert_subs(r, m, B2M, 0, "2M unassigned");
+	cr_assert_eq(rmp_read(r, &w, P4K, &out, &res), RMP_RC_SUCCESS);
+	cr_assert_not(out.ent.assigned);
+	/* ... and 4K entries can be assigned there again. */
+	w.now += 100000;
+	cr_assert_eq(rmp_update(r, &w, P4K, &in4k, &res), RMP_RC_SUCCESS);
+	assert_stored(r, P4K, GUEST(1, GP4K), "4K after 2M");
+	/* PSMASH replaces the marks with real 4K entries. */
+	w.now += 100000;
+	in4k.assigned = 0;
+	in4k.gpa = 0;
+	in4k.asid = 0;
+	cr_assert_eq(rmp_update(r, &w, P4K, &in4k, &res), RMP_RC_SUCCESS);
+	w.now += 100000;
+	cr_assert_eq(rmp_update(r, &w, B2M, &as2m, &res), RMP_RC_SUCCESS);
+	w.now += 100000;
+	cr_assert_eq(rmp_psmash(r, &w, B2M, &res), RMP_RC_SUCCESS);
+	for (unsigned i = 1; i < 512; i++) {
+		raw_of(r, m, B2M + i * SIM_SZ_4K, &lo, &hi);
+		cr_assert_eq(lo, RMP_LO_ASSIGNED | ((G2M + i * SIM_SZ_4K) & RMP_LO_GPA_MASK) |
+				 (1ull << RMP_LO_ASID_SHIFT), "entry %u after PSMASH", i);
+	}
+	rmp_test_free(r, m);
+}
+
+/* Firmware writes keep the marks too, and never write inside an assigned 2M entry. */
+Test(rmp, sub2m_marks_firmware)
+{
+	struct sim_mem *m;
+	struct rmp *r = rmp_test_new(&m, NULL);
+	struct rmp_entry hv = tent_entry(&HV), g4 = tent_entry(&(struct tent)GUEST(1, GP4K));
+	struct rmp_entry g2 = tent_entry(&(struct tent)GUEST2MV(1, G2M));
+
+	cr_assert_eq(rmp_fw_write(r, B2M, &g2), RMP_RC_SUCCESS);
+	assert_subs(r, m, B2M, RMP_LO_SUB2M, "fw 2M");
+	cr_assert_eq(rmp_fw_write(r, P4K, &hv), RMP_RC_FAIL_INPUT, "inside an assigned 2M entry");
+	cr_assert_eq(rmp_fw_write(r, P4K, &g4), RMP_RC_FAIL_INPUT);
+	assert_subs(r, m, B2M, RMP_LO_SUB2M, "refused writes");
+	cr_assert_eq(rmp_fw_write(r, B2M, &hv), RMP_RC_SUCCESS);
+	assert_subs(r, m, B2M, 0, "fw unassigned");
+	cr_assert_eq(rmp_fw_write(r, P4K, &g4), RMP_RC_SUCCESS);
+	assert_stored(r, P4K, GUEST(1, GP4K), "fw 4K");
+	rmp_test_free(r, m);
+}
+
+struct hook_log {
+	unsigned calls;
+	uint64_t spa, size;
+};
+
+static void log_hook(void *arg, enum rmp_insn insn, uint64_t spa, uint64_t size)
+{
+	struct hook_log *l = arg;
+
+	(void)insn;
+	l->calls++;
+	l->spa = spa;
+	l->size = size;
+}
+
+/*
+ * update_flush_tlb: every successful RMPUPDATE and PSMASH pays lat.tlb_flush
+ * on top of its latency (so it holds its lock through the flush), counts a
+ * flush and tells the change hooks; failed instructions do neither.  Off
+ * (the default), nothing changes.
+ */
+Test(rmp, update_flush_tlb)
+{
+	struct rmp_config cfg;
+	struct sim_mem *m;
+	struct rmp *r;
+	struct rmp_who w = who_at(1000, 0), w1;
+	struct rmp_result res;
+	struct rmp_update_in in = { .gpa = GP4K, .assigned = 1, .asid = 1 };
+	struct rmp_update_in in2m = { .gpa = G2M, .assigned = 1, .page_2m = 1, .asid = 1 };
+	struct rmp_gpage pg = PG(1, 0, GP4K, P4K, SIM_SZ_4K);
+	struct hook_log log = { 0 };
+
+	r = rmp_test_new(&m, NULL);
+	cr_assert_not(rmp_update_flushes_tlb(r));
+	cr_assert_eq(rmp_update(r, &w, P4K, &in, &res), RMP_RC_SUCCESS);
+	cr_assert_eq(res.latency, 1100);
+	cr_assert_eq(rmp_counters(r)->tlb_flushes, 0);
+	rmp_test_free(r, m);
+
+	rmp_config_default(&cfg);
+	cfg.update_flush_tlb = true;
+	cfg.lat.tlb_flush = 777;
+	r = rmp_test_new(&m, &cfg);
+	rmp_add_change_hook(r, log_hook, &log);
+	cr_assert(rmp_update_flushes_tlb(r));
+	w.mem_cycles = 0;
+	cr_assert_eq(rmp_update(r, &w, P4K, &in, &res), RMP_RC_SUCCESS);
+	cr_assert_eq(res.latency, 1100 + 777);
+	cr_assert_eq(res.latency, rmp_latency(r, RMP_INSN_RMPUPDATE, false, RMP_RC_SUCCESS));
+	cr_assert_eq(w.mem_cycles, 4 * MEM_LAT);
+	cr_assert_eq(rmp_counters(r)->tlb_flushes, 1);
+	cr_assert_eq(log.calls, 1);
+	cr_assert_eq(log.spa, P4K);
+	cr_assert_eq(log.size, SIM_SZ_4K);
+	/* The lock covers the flush: [1000, 1000 + 1877 + 400). */
+	w1 = who_at(1000 + 1877 + 4 * MEM_LAT - 1, 1);
+	cr_assert_eq(rmp_pvalidate(r, &w1, &pg, false, true, &res), RMP_RC_FAIL_INUSE);
+	w1 = who_at(1000 + 1877 + 4 * MEM_LAT, 1);
+	cr_assert_eq(rmp_pvalidate(r, &w1, &pg, false, true, &res), RMP_RC_SUCCESS);
+	cr_assert_eq(res.latency, 700, "PVALIDATE flushes nothing");
+	/* A failure flushes nothing. */
+	w = who_at(100000, 0);
+	cr_assert_eq(rmp_update(r, &w, P4K + 8, &in, &res), RMP_RC_FAIL_INPUT);
+	cr_assert_eq(res.latency, 100);
+	cr_assert_eq(rmp_counters(r)->tlb_flushes, 1);
+	cr_assert_eq(log.calls, 1);
+	/* 2M RMPUPDATE and PSMASH. */
+	cr_assert_eq(rmp_update(r, &w, B2M + SIM_SZ_2M, &in2m, &res), RMP_RC_SUCCESS);
+	cr_assert_eq(res.latency, 3000 + 777);
+	cr_assert_eq(rmp_psmash(r, &w, B2M + SIM_SZ_2M, &res), RMP_RC_SUCCESS);
+	cr_assert_eq(res.latency, 5000 + 777);
+	cr_assert_eq(res.latency, rmp_latency(r, RMP_INSN_PSMASH, true, RMP_RC_SUCCESS));
+	cr_assert_eq(rmp_psmash(r, &w, B2M + SIM_SZ_2M, &res), RMP_RC_FAIL_BADADDR);
+	cr_assert_eq(rmp_counters(r)->tlb_flushes, 3);
+	cr_assert_eq(log.calls, 3);
+	cr_assert_eq(log.spa, B2M + SIM_SZ_2M);
+	cr_assert_eq(log.size, SIM_SZ_2M);
 	rmp_test_free(r, m);
 }
 

@@ -1,7 +1,8 @@
 /*
  * test_rmp_check.c - the RMP access checks, one table row per rule of the
- * shared reference §1.8/§1.9: host writes (4K, 2M, 1G), guest private and
- * shared accesses in check priority order, non-SNP guests, DMA.  Every row
+ * shared reference §1.8/§1.9: host writes (4K, 2M, 1G) and page-table
+ * accesses, guest private and shared accesses in check priority order
+ * (page size as an equality), non-SNP guests, DMA.  Every row
  * also asserts that the check left the entries unchanged.
  */
 #include <criterion/criterion.h>
@@ -47,23 +48,35 @@ static struct gcase gcases[] = {
 	  .a = ACC(RMP_ACC_READ, 0), .fault = RMP_FAULT_NPF, .code = NPF_PRIV },
 	{ "private-firmware", .init_p = FIRMWARE, .a = ACC(RMP_ACC_READ, 0),
 	  .fault = RMP_FAULT_NPF, .code = NPF_PRIV },
+	/* page size is an equality, and its faults carry no SIZEM (reference §1.9) */
 	{ "private-2m-map-4k-entry", .init_p = GUESTV(1, GP4K), .a = ACCM(RMP_ACC_READ, SIM_SZ_2M),
-	  .fault = RMP_FAULT_NPF, .code = NPF_PRIV | RMP_NPF_SIZEM },
+	  .fault = RMP_FAULT_NPF, .code = NPF_PRIV },
 	{ "private-1g-map-4k-entry", .init_p = GUESTV(1, GP4K), .a = ACCM(RMP_ACC_WRITE, SIM_SZ_1G),
-	  .fault = RMP_FAULT_NPF, .code = NPF_PRIV | RMP_NPF_SIZEM | RMP_NPF_W },
+	  .fault = RMP_FAULT_NPF, .code = NPF_PRIV | RMP_NPF_W },
 	{ "private-2m-map-2m-entry", .init_b = GUEST2MV(1, G2M), .a = ACCM(RMP_ACC_READ, SIM_SZ_2M) },
-	{ "private-4k-map-2m-entry", .init_b = GUEST2MV(1, G2M), .a = ACCM(RMP_ACC_WRITE, SIM_SZ_4K) },
+	{ "private-1g-map-2m-entry", .init_b = GUEST2MV(1, G2M), .a = ACCM(RMP_ACC_WRITE, SIM_SZ_1G) },
+	{ "private-4k-map-2m-entry", .init_b = GUEST2MV(1, G2M), .a = ACCM(RMP_ACC_WRITE, SIM_SZ_4K),
+	  .fault = RMP_FAULT_NPF, .code = NPF_PRIV | RMP_NPF_W },
+	{ "private-4k-map-2m-base", .init_b = GUEST2MV(1, G2M),
+	  .a = { .kind = RMP_ACC_READ, .spa = B2M, .gpa = G2M, .map_size = SIM_SZ_4K },
+	  .fault = RMP_FAULT_NPF, .code = NPF_PRIV },
+	{ "private-4k-map-2m-fetch", .init_b = GUEST2MV(1, G2M), .a = ACCM(RMP_ACC_FETCH_SUP, SIM_SZ_4K),
+	  .fault = RMP_FAULT_NPF, .code = NPF_PRIV | RMP_NPF_ID },
+	{ "private-4k-map-2m-ptread", .init_b = GUEST2MV(1, G2M), .a = ACCM(RMP_ACC_PT_READ, SIM_SZ_4K),
+	  .fault = RMP_FAULT_NPF, .code = RMP_NPF_P | RMP_NPF_RMP | RMP_NPF_ENC | RMP_NPF_PAGE },
 	{ "private-2m-entry-wrong-gpa", .init_b = GUEST2MV(1, G2M + SIM_SZ_2M),
 	  .a = ACC(RMP_ACC_READ, 0), .fault = RMP_FAULT_NPF, .code = NPF_PRIV },
 	{ "private-not-validated", .init_p = GUEST(1, GP4K), .a = ACC(RMP_ACC_READ, 0),
 	  .fault = RMP_FAULT_VC, .code = RMP_VC_NOT_VALIDATED },
-	{ "private-2m-not-validated", .init_b = GUEST2M(1, G2M), .a = ACC(RMP_ACC_WRITE, 0),
+	{ "private-2m-not-validated", .init_b = GUEST2M(1, G2M), .a = ACCM(RMP_ACC_WRITE, SIM_SZ_2M),
 	  .fault = RMP_FAULT_VC, .code = RMP_VC_NOT_VALIDATED },
 	/* priorities */
 	{ "prio-owner-before-validated", .init_p = GUEST(1, GP4K + 0x1000),
 	  .a = ACC(RMP_ACC_READ, 0), .fault = RMP_FAULT_NPF, .code = NPF_PRIV },
 	{ "prio-size-before-validated", .init_p = GUEST(1, GP4K), .a = ACCM(RMP_ACC_READ, SIM_SZ_2M),
-	  .fault = RMP_FAULT_NPF, .code = NPF_PRIV | RMP_NPF_SIZEM },
+	  .fault = RMP_FAULT_NPF, .code = NPF_PRIV },
+	{ "prio-4k-leaf-before-validated", .init_b = GUEST2M(1, G2M), .a = ACCM(RMP_ACC_READ, SIM_SZ_4K),
+	  .fault = RMP_FAULT_NPF, .code = NPF_PRIV },
 	{ "prio-validated-before-vmpl", .init_p = GUEST(1, GP4K), .a = ACC(RMP_ACC_READ, 1),
 	  .fault = RMP_FAULT_VC, .code = RMP_VC_NOT_VALIDATED },
 	/* VMPL permissions */
@@ -110,13 +123,26 @@ static struct gcase gcases[] = {
 	{ "ptwrite-wrong-owner", .init_p = GUESTV(2, GP4K), .a = ACC(RMP_ACC_PT_WRITE, 0),
 	  .fault = RMP_FAULT_NPF,
 	  .code = RMP_NPF_P | RMP_NPF_RMP | RMP_NPF_ENC | RMP_NPF_PAGE | RMP_NPF_W },
-	/* non-SNP guests: writes must be hypervisor-owned, nothing else checked */
+	/* non-SNP guests: writes and page-table accesses must be hypervisor-owned
+	   (APM Table 15-39, "Guest, not SNP-active: data write, page table access") */
 	{ "nonsnp-write-guest-page", .init_p = GUESTV(1, GP4K), .a = ACC(RMP_ACC_WRITE, 0),
 	  .nosnp = 1, .fault = RMP_FAULT_NPF, .code = NPF_SHARED | RMP_NPF_W },
 	{ "nonsnp-read-guest-page", .init_p = GUESTV(1, GP4K), .a = ACC(RMP_ACC_READ, 0), .nosnp = 1 },
 	{ "nonsnp-fetch-guest-page", .init_p = GUESTV(1, GP4K), .a = ACC(RMP_ACC_FETCH_SUP, 0),
 	  .nosnp = 1 },
 	{ "nonsnp-write-hv-page", .a = ACC(RMP_ACC_WRITE, 0), .nosnp = 1 },
+	{ "nonsnp-ptread-guest-page", .init_p = GUESTV(1, GP4K), .a = ACC(RMP_ACC_PT_READ, 0),
+	  .nosnp = 1, .fault = RMP_FAULT_NPF, .code = RMP_NPF_P | RMP_NPF_RMP | RMP_NPF_PAGE },
+	{ "nonsnp-ptwrite-guest-page", .init_p = GUESTV(1, GP4K), .a = ACC(RMP_ACC_PT_WRITE, 0),
+	  .nosnp = 1, .fault = RMP_FAULT_NPF,
+	  .code = RMP_NPF_P | RMP_NPF_RMP | RMP_NPF_PAGE | RMP_NPF_W },
+	{ "nonsnp-ptread-firmware", .init_p = FIRMWARE, .a = ACC(RMP_ACC_PT_READ, 0), .nosnp = 1,
+	  .fault = RMP_FAULT_NPF, .code = RMP_NPF_P | RMP_NPF_RMP | RMP_NPF_PAGE },
+	{ "nonsnp-ptread-under-2m-entry", .init_b = GUEST2M(3, 0), .a = ACC(RMP_ACC_PT_READ, 0),
+	  .nosnp = 1, .fault = RMP_FAULT_NPF, .code = RMP_NPF_P | RMP_NPF_RMP | RMP_NPF_PAGE },
+	{ "nonsnp-ptread-hv-page", .a = ACC(RMP_ACC_PT_READ, 0), .nosnp = 1 },
+	{ "nonsnp-ptwrite-hv-page", .a = ACC(RMP_ACC_PT_WRITE, 0), .nosnp = 1 },
+	{ "nonsnp-ptread-not-covered", .a = { .kind = RMP_ACC_PT_READ, .spa = NOCOVER }, .nosnp = 1 },
 };
 
 ParameterizedTestParameters(rmp_check, guest)
@@ -133,8 +159,7 @@ ParameterizedTest(struct gcase *c, rmp_check, guest)
 	struct rmp_fault f;
 	enum rmp_fault_kind k;
 
-	put(r, B2M, c->init_b);
-	put(r, P4K, c->init_p);
+	put_region(r, c->init_b, c->init_p);
 	a.asid = a.asid ? a.asid : 1;
 	a.gpa = a.gpa ? a.gpa : GP4K;
 	a.spa = a.spa ? a.spa : P4K;
@@ -151,7 +176,7 @@ ParameterizedTest(struct gcase *c, rmp_check, guest)
 	cr_assert_eq(rmp_counters(r)->faults_npf, k == RMP_FAULT_NPF, "%s", c->name);
 	cr_assert_eq(rmp_counters(r)->faults_vc, k == RMP_FAULT_VC, "%s", c->name);
 	assert_stored(r, B2M, c->init_b, c->name);
-	assert_stored(r, P4K, c->init_p, c->name);
+	assert_stored(r, P4K, raw_sub(c->init_b, c->init_p), c->name);
 	rmp_test_free(r, m);
 }
 
@@ -162,6 +187,7 @@ struct hcase {
 	struct tent init_b, init_p;
 	uint64_t spa;
 	bool write;
+	unsigned pt;           /* 1: page-table read, 2: page-table A/D write (then @write unused) */
 	uint64_t map;
 	enum rmp_fault_kind fault;
 	uint32_t reads;        /* entry reads the check makes */
@@ -194,6 +220,21 @@ static struct hcase hcases[] = {
 	{ "write-1g-next-region-ok", .init_p = GUEST(1, GP4K), .spa = B2M + SIM_SZ_2M, .write = 1,
 	  .map = SIM_SZ_1G, .reads = 1 },
 	{ "write-2m-not-covered", .spa = NOCOVER + 0x3000, .write = 1, .map = SIM_SZ_2M, .reads = 0 },
+	/* the host's own page-table accesses (APM Table 15-39): the 4K table page */
+	{ "ptread-hv", .spa = P4K, .pt = 1, .map = SIM_SZ_4K, .reads = 2 },
+	{ "ptread-guest", .init_p = GUESTV(1, GP4K), .spa = P4K + 0x18, .pt = 1, .map = SIM_SZ_4K,
+	  .fault = RMP_FAULT_PF, .reads = 1 },
+	{ "ptwrite-guest", .init_p = GUESTV(1, GP4K), .spa = P4K + 0x18, .pt = 2, .map = SIM_SZ_4K,
+	  .fault = RMP_FAULT_PF, .reads = 1 },
+	{ "ptread-firmware", .init_p = FIRMWARE, .spa = P4K, .pt = 1, .map = SIM_SZ_4K,
+	  .fault = RMP_FAULT_PF, .reads = 1 },
+	{ "ptread-under-2m-entry", .init_b = GUEST2M(1, G2M), .spa = P4K, .pt = 1, .map = SIM_SZ_4K,
+	  .fault = RMP_FAULT_PF, .reads = 2 },
+	{ "ptwrite-hv-beside-guest", .init_b = GUEST(1, G2M), .spa = P4K, .pt = 2, .map = SIM_SZ_4K,
+	  .reads = 2 },
+	{ "ptread-ignores-map", .init_b = GUEST(1, G2M), .spa = P4K, .pt = 1, .map = SIM_SZ_2M,
+	  .reads = 2 },
+	{ "ptread-not-covered", .spa = NOCOVER, .pt = 1, .map = SIM_SZ_4K, .reads = 0 },
 };
 
 ParameterizedTestParameters(rmp_check, host)
@@ -209,19 +250,23 @@ ParameterizedTest(struct hcase *c, rmp_check, host)
 	struct rmp_fault f;
 	enum rmp_fault_kind k;
 
-	put(r, B2M, c->init_b);
-	put(r, P4K, c->init_p);
-	k = rmp_check_host(r, &w, c->spa, c->write, c->map, &f);
+	put_region(r, c->init_b, c->init_p);
+	if (c->pt)
+		k = rmp_check_host_access(r, &w, c->spa, c->pt == 1 ? RMP_HOST_PT_READ
+								      : RMP_HOST_PT_WRITE, c->map, &f);
+	else
+		k = rmp_check_host(r, &w, c->spa, c->write, c->map, &f);
 	cr_assert_eq(k, c->fault, "%s: fault %d want %d", c->name, k, c->fault);
-	cr_assert_eq(f.code, k ? PF_RMP : 0, "%s: error code", c->name);
+	cr_assert_eq(f.code, !k ? 0 : c->pt == 1 ? (RMP_PF_P | RMP_PF_RMP) : PF_RMP,
+		     "%s: error code", c->name);
 	cr_assert_eq(f.addr, k ? c->spa : 0, "%s", c->name);
 	cr_assert_eq(w.mem_cycles, c->reads * MEM_LAT, "%s: %llu memory cycles", c->name,
 		     (unsigned long long)w.mem_cycles);
 	cr_assert_eq(rmp_counters(r)->entry_reads, c->reads, "%s", c->name);
-	cr_assert_eq(rmp_counters(r)->checks_host, c->write, "%s", c->name);
+	cr_assert_eq(rmp_counters(r)->checks_host, c->write || c->pt, "%s", c->name);
 	cr_assert_eq(rmp_counters(r)->faults_pf, k == RMP_FAULT_PF, "%s", c->name);
 	assert_stored(r, B2M, c->init_b, c->name);
-	assert_stored(r, P4K, c->init_p, c->name);
+	assert_stored(r, P4K, raw_sub(c->init_b, c->init_p), c->name);
 	rmp_test_free(r, m);
 }
 

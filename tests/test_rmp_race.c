@@ -233,7 +233,11 @@ static struct vcase vcases[] = {
 	{ "vmcb-assigned", VMSA_OK, GUEST(1, 0), HV, { 0 }, RMP_FAULT_GP },
 	{ "vmcb-firmware", VMSA_OK, FIRMWARE, HV, { 0 }, RMP_FAULT_GP },
 	{ "vmcb-misaligned", VMSA_OK, HV, HV, { .vmcb = VMCB + 8 }, RMP_FAULT_GP },
-	{ "avic-assigned", VMSA_OK, HV, GUEST(1, 0), { 0 }, RMP_FAULT_GP },
+	/* the AVIC backing page: VMEXIT_INVALID, not #GP (APM Table 15-41) */
+	{ "avic-assigned", VMSA_OK, HV, GUEST(1, 0), { 0 }, RMP_FAULT_VMEXIT_INVALID },
+	{ "avic-firmware", VMSA_OK, HV, FIRMWARE, { 0 }, RMP_FAULT_VMEXIT_INVALID },
+	{ "avic-misaligned", VMSA_OK, HV, HV, { .avic = AVIC + 8 }, RMP_FAULT_VMEXIT_INVALID },
+	{ "vmcb-before-avic", VMSA_OK, GUEST(1, 0), GUEST(1, 0x1000), { 0 }, RMP_FAULT_GP },
 	{ "asid-zero", VMSA_OK, HV, HV, { .asid = 0xffffffffu }, RMP_FAULT_VMEXIT_INVALID },
 	{ "vmsa-hv-owned", HV, HV, HV, { 0 }, RMP_FAULT_VMEXIT_INVALID },
 	{ "vmsa-wrong-asid", VMSA_OK, HV, HV, { .asid = 2 }, RMP_FAULT_VMEXIT_INVALID },
@@ -272,6 +276,8 @@ ParameterizedTest(struct vcase *c, rmp_race, vmrun_checks)
 		in.vmsa = c->in.vmsa;
 	if (c->in.vmsa_gpa)
 		in.vmsa_gpa = c->in.vmsa_gpa;
+	if (c->in.avic)
+		in.avic = c->in.avic;
 	k = rmp_vmrun(r, &w, &in, &f);
 	cr_assert_eq(k, c->fault, "%s: %d want %d", c->name, k, c->fault);
 	cr_assert_eq(f.kind, k, "%s", c->name);
@@ -283,6 +289,7 @@ ParameterizedTest(struct vcase *c, rmp_race, vmrun_checks)
 	cr_assert_eq(rmp_counters(r)->vmrun_invalid, k == RMP_FAULT_VMEXIT_INVALID, "%s", c->name);
 	assert_stored(r, VMSA, c->vmsa_ent, c->name);
 	assert_stored(r, VMCB, c->vmcb_ent, c->name);
+	assert_stored(r, AVIC, c->avic_ent, c->name);
 	rmp_test_free(r, m);
 }
 

@@ -1,10 +1,12 @@
 /*
  * test_rmp_seg.c - table geometry: the segmented RMP (RST at RMP_BASE +
  * 16 KiB, per-segment tables, not-covered segments, lookups across
- * segments), partial contiguous coverage, explicit RMP_BASE, and the
- * module's configuration (exact error texts) and statistics.
+ * segments, the timed RST read of every segmented lookup), partial
+ * contiguous coverage, explicit RMP_BASE, and the module's configuration
+ * (exact error texts) and statistics.
  */
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 
 #include "tests/test_rmp_util.h"
 
@@ -99,6 +101,142 @@ Test(rmp_seg, instructions_across_segments)
 	/* The table is firmware-owned in segment 3. */
 	assert_stored(r, rmp_base(r), FIRMWARE, "RST page");
 	rmp_test_free(r, m);
+}
+
+/*
+ * The segmented lookup reads the RST entry of the segment through memory
+ * before any RMP entry: each timed operation below costs exactly one more
+ * memory access (and one rmp.rst_reads) than on a contiguous table of the
+ * same memory, whatever it reads and writes otherwise; an operation that
+ * reads no RMP entry (a host read, a failed input check) reads no RST
+ * entry either, and an SPA of a segment without an RMP still costs the
+ * RST read that tells so.  Contiguous tables have no RST.
+ */
+enum rst_op { RST_GUEST4K, RST_GUEST2M, RST_HOST4K, RST_HOST2M, RST_HOSTREAD, RST_HOSTPT,
+	      RST_DMA, RST_UPDATE, RST_UPDATE_BAD, RST_PSMASH, RST_READ, RST_PVALIDATE,
+	      RST_UNCOVERED };
+
+struct rst_case {
+	char name[24];
+	enum rst_op op;
+	unsigned mem;      /* memory accesses on a contiguous table */
+	unsigned smem;     /* on a segmented one, the RST read included */
+	unsigned rst;      /* RST reads on a segmented one */
+};
+
+static struct rst_case rst_cases[] = {
+	{ "guest-4k", RST_GUEST4K, 1, 2, 1 },
+	{ "guest-2m-sub-page", RST_GUEST2M, 2, 3, 1 },
+	{ "host-write-4k", RST_HOST4K, 2, 3, 1 },
+	{ "host-write-2m", RST_HOST2M, 1, 2, 1 },
+	{ "host-read", RST_HOSTREAD, 0, 0, 0 },
+	{ "host-ptread", RST_HOSTPT, 1, 2, 1 },
+	{ "dma-write", RST_DMA, 2, 3, 1 },
+	{ "rmpupdate", RST_UPDATE, 4, 5, 1 },
+	{ "rmpupdate-bad-input", RST_UPDATE_BAD, 0, 0, 0 },
+	{ "psmash", RST_PSMASH, 2, 3, 1 },
+	{ "rmpread", RST_READ, 2, 3, 1 },
+	{ "pvalidate", RST_PVALIDATE, 2, 3, 1 },
+	/* segment 2 has no RMP on the segmented table: the RST read alone */
+	{ "uncovered", RST_UNCOVERED, 2, 1, 1 },
+};
+
+#define RST_G 0x40000000ull   /* segment 1 */
+
+/* Run @op on @r from a fresh @w: a 4K guest page at RST_G + 0x5000 and a 2M one at RST_G + 2M. */
+static void rst_run(struct rmp *r, enum rst_op op, struct rmp_who *w)
+{
+	struct rmp_result res;
+	struct rmp_read_out out;
+	struct rmp_fault f;
+	struct rmp_update_in in = { .gpa = 0x9000, .assigned = 1, .asid = 2 };
+	struct rmp_gpage pg = { 1, 0, 0x5000, RST_G + 0x5000, SIM_SZ_4K };
+	struct rmp_gaccess ga = { .asid = 1, .gpa = 0x5000, .spa = RST_G + 0x5000,
+				  .kind = RMP_ACC_READ, .c_bit = 1, .snp = 1, .map_size = SIM_SZ_4K };
+
+	switch (op) {
+	case RST_GUEST4K:
+		cr_assert_eq(rmp_check_guest(r, w, &ga, &f), RMP_FAULT_NONE);
+		break;
+	case RST_GUEST2M:
+		ga.gpa = 0x203000;
+		ga.spa = RST_G + 0x203000;
+		ga.map_size = SIM_SZ_2M;
+		cr_assert_eq(rmp_check_guest(r, w, &ga, &f), RMP_FAULT_NONE);
+		break;
+	case RST_HOST4K:
+		cr_assert_eq(rmp_check_host(r, w, RST_G + 0x7000, true, SIM_SZ_4K, &f), RMP_FAULT_NONE);
+		break;
+	case RST_HOST2M:
+		cr_assert_eq(rmp_check_host(r, w, RST_G + 0x203000, true, SIM_SZ_2M, &f), RMP_FAULT_PF);
+		break;
+	case RST_HOSTREAD:
+		cr_assert_eq(rmp_check_host(r, w, RST_G + 0x5000, false, SIM_SZ_4K, &f), RMP_FAULT_NONE);
+		break;
+	case RST_HOSTPT:
+		cr_assert_eq(rmp_check_host_access(r, w, RST_G + 0x5000, RMP_HOST_PT_READ, SIM_SZ_4K, &f),
+			     RMP_FAULT_PF);
+		break;
+	case RST_DMA:
+		cr_assert_eq(rmp_check_dma(r, w, RST_G + 0x7000, true, &f), RMP_FAULT_NONE);
+		break;
+	case RST_UPDATE:
+		cr_assert_eq(rmp_update(r, w, RST_G + 0x9000, &in, &res), RMP_RC_SUCCESS);
+		break;
+	case RST_UPDATE_BAD:
+		cr_assert_eq(rmp_update(r, w, RST_G + 0x9008, &in, &res), RMP_RC_FAIL_INPUT);
+		break;
+	case RST_PSMASH:
+		cr_assert_eq(rmp_psmash(r, w, RST_G + SIM_SZ_2M, &res), RMP_RC_SUCCESS);
+		break;
+	case RST_READ:
+		cr_assert_eq(rmp_read(r, w, RST_G + 0x7000, &out, &res), RMP_RC_SUCCESS);
+		break;
+	case RST_PVALIDATE:
+		cr_assert_eq(rmp_pvalidate(r, w, &pg, false, false, &res), RMP_RC_SUCCESS);
+		break;
+	case RST_UNCOVERED:
+		cr_assert_eq(rmp_check_host(r, w, 2 * GB + 0x5000, true, SIM_SZ_4K, &f), RMP_FAULT_NONE);
+		break;
+	}
+}
+
+ParameterizedTestParameters(rmp_seg, rst_reads_are_charged)
+{
+	return cr_make_param_array(struct rst_case, rst_cases,
+				   sizeof(rst_cases) / sizeof(rst_cases[0]));
+}
+
+ParameterizedTest(struct rst_case *c, rmp_seg, rst_reads_are_charged)
+{
+	for (int seg = 0; seg < 2; seg++) {
+		struct rmp_config cfg;
+		struct sim_err err = { "" };
+		struct sim_mem *m;
+		struct rmp *r;
+		struct rmp_who w = who_at(0, 0);
+		struct rmp_entry g4 = tent_entry(&(struct tent)GUESTV(1, 0x5000));
+		struct rmp_entry g2 = tent_entry(&(struct tent)GUEST2MV(1, 0x200000));
+
+		rmp_config_default(&cfg);
+		if (seg) {
+			cfg.mode = RMP_MODE_SEGMENTED;
+			cfg.segment_shift = 30;
+			cfg.uncovered[0] = 1ull << 2;
+		}
+		m = sim_mem_new(4 * GB, MEM_LAT);
+		r = rmp_new(m, &cfg, &err);
+		cr_assert_not_null(r, "%s", err.msg);
+		cr_assert_eq(rmp_fw_write(r, RST_G + 0x5000, &g4), RMP_RC_SUCCESS);
+		cr_assert_eq(rmp_fw_write(r, RST_G + SIM_SZ_2M, &g2), RMP_RC_SUCCESS);
+		rst_run(r, c->op, &w);
+		cr_assert_eq(w.mem_cycles, (seg ? c->smem : c->mem) * MEM_LAT,
+			     "%s, %s: %llu memory cycles", c->name, seg ? "segmented" : "contiguous",
+			     (unsigned long long)w.mem_cycles);
+		cr_assert_eq(rmp_counters(r)->rst_reads, seg ? c->rst : 0, "%s", c->name);
+		rmp_free(r);
+		sim_mem_free(m);
+	}
 }
 
 /* A small machine: one 64 GiB segment covering 1 GiB rounded up. */

@@ -37,6 +37,18 @@ struct tent {
 #define GUEST2M(asid_, gpa_)    ((struct tent){ .a = 1, .p2m = 1, .asid = (asid_), .gpa = (gpa_) })
 #define GUEST2MV(asid_, gpa_)   ((struct tent){ .a = 1, .p2m = 1, .val = 1, .asid = (asid_), .gpa = (gpa_) })
 #define FIRMWARE  ((struct tent){ .a = 1, .imm = 1 })
+/* The raw entry of a page inside an assigned 2M entry: the RMP_LO_SUB2M mark. */
+#define SUB2M     ((struct tent){ .a = 1, .p2m = 1 })
+
+/*
+ * The stored (raw) entry expected at a non-base page whose own entry is
+ * @p when the region's 2M-base entry is @b: the mark if @b is an assigned
+ * 2M entry, else @p.
+ */
+static inline struct tent raw_sub(struct tent b, struct tent p)
+{
+	return b.a && b.p2m ? SUB2M : p;
+}
 
 static inline struct rmp_entry tent_entry(const struct tent *t)
 {
@@ -85,6 +97,17 @@ static inline void put(struct rmp *r, uint64_t spa, struct tent t)
 
 	cr_assert_eq(rmp_fw_write(r, spa, &e), RMP_RC_SUCCESS, "fw_write spa=0x%llx",
 		     (unsigned long long)spa);
+}
+
+/*
+ * Set up a region: the non-base page @p first (firmware cannot write
+ * inside an assigned 2M entry), then the 2M base @b, which marks the other
+ * pages when it is an assigned 2M entry.
+ */
+static inline void put_region(struct rmp *r, struct tent b, struct tent p)
+{
+	put(r, P4K, p);
+	put(r, B2M, b);
 }
 
 /* Assert the stored entry of @spa equals @t in every architectural field. */

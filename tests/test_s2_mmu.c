@@ -29,7 +29,9 @@ struct rig {
 	unsigned checks;               /* hook calls */
 	struct s2_check last;          /* last hook argument */
 	uint64_t refuse_spa;           /* hook refuses this page (0 = none) */
+	bool refuse_table_write;       /* hook refuses guest-table writes (A/D updates) */
 	unsigned table_checks;
+	unsigned table_write_checks;
 };
 
 static struct rig R;
@@ -78,7 +80,11 @@ static int hook_fn(void *arg, const struct s2_check *chk, uint64_t *cycles)
 	R.last = *chk;
 	if (chk->table)
 		R.table_checks++;
+	if (chk->table && chk->acc == S2_ACC_WRITE)
+		R.table_write_checks++;
 	*cycles += 100;
+	if (R.refuse_table_write && chk->table && chk->acc == S2_ACC_WRITE)
+		return 9;
 	return (R.refuse_spa && (chk->spa & ~0xFFFull) == R.refuse_spa) ? 7 : 0;
 }
 
@@ -544,6 +550,83 @@ Test(s2_mmu, two_d_guest_ad_update_needs_stage2_write)
 	s2_mmu_tlbi_all(R.m);
 	cr_assert_eq(xl2(0x400002000ull, S2_ACC_WRITE, &x), 0);
 	cr_expect_eq(x.ev.ad_updates, 1, "A and D in one write");
+	cr_assert_eq(s2_get_leaf(R.s1, 0x400002000ull, &raw, NULL, NULL), S2_OK);
+	cr_expect_eq(raw & 0x60, 0x60);
+}
+
+/*
+ * The check of a 2D access sees the size of the stage-2 leaf (the RMP
+ * page-size rule compares the NPT leaf with the RMP entry), on a walk and
+ * on a nested-TLB hit alike, although the nested-TLB entry has the
+ * smaller of the two leaf sizes (here a 4K guest page over a 2M NPT leaf).
+ */
+Test(s2_mmu, two_d_check_sees_stage2_leaf_size)
+{
+	struct s2_prot rw = { .perms = S2_PERM_R | S2_PERM_W, .c = true };
+	struct s2_xlate x;
+
+	rig_build(S2_FMT_NPT, true);
+	cr_assert_eq(s2_map(R.s2, 0x400000, GBASE + 0x400000, SIM_SZ_2M, SIM_SZ_2M, &rw), S2_OK);
+	cr_assert_eq(s2_map(R.s1, 0x500000000ull, 0x401000, 0x1000, SIM_SZ_4K, &rw), S2_OK);
+	R.hook = (struct s2_check_hook){ .check = hook_fn };
+	R.sp.hook = &R.hook;
+	cr_assert_eq(xl2(0x500000010ull, S2_ACC_READ, &x), 0);
+	cr_expect_eq(x.size, SIM_SZ_4K, "the translation's page: the smaller leaf");
+	cr_expect_eq(R.last.spa, GBASE + 0x401010);
+	cr_expect_eq(R.last.size, SIM_SZ_2M, "walk: the stage-2 leaf");
+	cr_assert_eq(xl2(0x500000010ull, S2_ACC_READ, &x), 0);
+	cr_expect(x.tlb_hit);
+	cr_expect_eq(x.ev.ntlb_probe, 1);
+	cr_expect_eq(R.last.size, SIM_SZ_2M, "nested-TLB hit: still the stage-2 leaf");
+	/* A 4K guest page over a 4K NPT leaf: 4K both ways. */
+	cr_assert_eq(xl2(0x400000000ull, S2_ACC_READ, &x), 0);
+	cr_expect_eq(R.last.size, SIM_SZ_4K);
+	cr_assert_eq(xl2(0x400000000ull, S2_ACC_READ, &x), 0);
+	cr_expect_eq(R.last.size, SIM_SZ_4K);
+}
+
+/*
+ * A guest A/D update in a 2D walk is a guest page-table write: after the
+ * stage-2 write permission, the check hook is asked about it (table = 1,
+ * acc = write; the RMP needs W at the VMPL, or a hypervisor-owned page
+ * for a non-SNP guest), and a refusal writes nothing.  A cached pass of
+ * the table read does not stand for the write.
+ */
+Test(s2_mmu, two_d_guest_ad_update_is_checked)
+{
+	struct s2_prot noad = { .perms = S2_PERM_R | S2_PERM_W, .ad_clear = true };
+	struct s2_xlate x;
+	uint64_t raw;
+
+	R.cfg.cache_check = true;
+	rig_build(S2_FMT_NPT, true);
+	cr_assert_eq(s2_map(R.s1, 0x400002000ull, 0x302000, 0x1000, SIM_SZ_4K, &noad), S2_OK);
+	R.hook = (struct s2_check_hook){ .check = hook_fn };
+	R.sp.hook = &R.hook;
+	/* Warm the walk (table reads checked and cached) on a page needing no update. */
+	cr_assert_eq(xl2(0x400000000ull, S2_ACC_READ, &x), 0);
+	cr_expect_eq(R.table_checks, 4);
+	cr_expect_eq(R.table_write_checks, 0);
+	/* The update of the third guest table's leaf entry: refused. */
+	R.refuse_table_write = true;
+	cr_assert_eq(xl2(0x400002000ull, S2_ACC_WRITE, &x), S2_FAULT_CHECK);
+	cr_expect_eq(x.fault.check_rc, 9);
+	cr_expect_eq(x.fault.table, true);
+	cr_expect_eq(x.fault.acc, S2_ACC_WRITE);
+	cr_expect_eq(x.fault.addr, 0x103000, "the table page's GPA");
+	cr_expect_eq(x.fault.va, 0x400002000ull);
+	cr_expect_eq(x.ev.ad_updates, 0);
+	cr_expect_eq(R.table_write_checks, 1);
+	cr_expect_eq(R.last.spa, GBASE + 0x103000);
+	cr_expect_eq(R.last.size, SIM_SZ_4K);
+	cr_expect_eq(R.last.c, true);
+	cr_assert_eq(s2_get_leaf(R.s1, 0x400002000ull, &raw, NULL, NULL), S2_OK);
+	cr_expect_eq(raw & 0x60, 0, "A and D still clear");
+	/* Allowed: one write check, then the update. */
+	R.refuse_table_write = false;
+	cr_assert_eq(xl2(0x400002000ull, S2_ACC_WRITE, &x), 0);
+	cr_expect_eq(R.table_write_checks, 2);
+	cr_expect_eq(x.ev.ad_updates, 1);
 	cr_assert_eq(s2_get_leaf(R.s1, 0x400002000ull, &raw, NULL, NULL), S2_OK);
 	cr_expect_eq(raw & 0x60, 0x60);
 }

@@ -46,6 +46,11 @@ static struct script_case script_cases[] = {
 	{ "tests/scripts/s2_snp.ps", 0 },
 	{ "tests/scripts/s1_rmp.ps", 0 },
 	{ "tests/scripts/s2_rmp_tables.ps", 0 },
+	{ "tests/scripts/s2_pagesize.ps", 0 },
+	{ "tests/scripts/s2_nonsnp.ps", 0 },
+	{ "tests/scripts/s2_rmp_flush_tlb.ps", 0 },
+	{ "tests/scripts/s2_rmp_cache.ps", 0 },
+	{ "tests/scripts/s2_rmp_stale.ps", 0 },
 	{ "tests/scripts/s2_errors.ps", 0 },
 	{ "tests/scripts/s2_bad_perms.ps", 2 },
 	{ "tests/scripts/s2_bad_levels.ps", 2 },
@@ -193,4 +198,46 @@ Test(s2_script, host_table_writes_refused_by_the_rmp)
 	cr_expect_eq(pf, 6);
 	/* VM 0: root + 3 + 2 (the later map); VM 1 and VM 2: a root each. */
 	cr_expect_eq(pages, 8);
+}
+
+/*
+ * rmp.update_flush_tlb: every successful RMPUPDATE/PSMASH flushes every
+ * MMU of the machine (each agent's) through the RMP change hook: counted
+ * as rmp.tlb_flushes by the RMP and s2.tlbi.all (one per MMU) by stage 2;
+ * a failed RMPUPDATE flushes nothing.  Off, RMPUPDATE flushes nothing.
+ */
+Test(s2_script, rmp_update_flush_tlb_flushes_every_mmu)
+{
+	static const char *const body =
+		"s2 create vm=1 format=npt\n"
+		"s2 map vm=1 ipa=0x1000 pa=0x201000 size=4k perms=rw\n"
+		"@10000 cpu0 s2 access vm=1 ipa=0x1000 kind=read\n"
+		"@10000 cpu1 s2 access vm=1 ipa=0x1000 kind=read\n"
+		"@20000 cpu0 rmpupdate spa=0x300000 assigned=1 asid=1 gpa=0x5000\n"
+		"expect SUCCESS\n"
+		"@30000 cpu0 rmpupdate spa=0x300008 assigned=0\n"
+		"expect FAIL_INPUT\n"
+		"@40000 cpu1 s2 access vm=1 ipa=0x1000 kind=read\n";
+	for (int on = 0; on < 2; on++) {
+		struct sim *s = sim_new(mods);
+		char *out = NULL, text[1024];
+		size_t n = 0;
+		FILE *o = open_memstream(&out, &n);
+		uint64_t flushes = 9, all = 9, entries = 9;
+		int rc;
+
+		snprintf(text, sizeof(text), "machine mem=256m cpus=2 rmp.update_flush_tlb=%d\n%s%s",
+			 on, body, on ? "expect OK refs=4\n" : "expect OK refs=0\n");
+		rc = sim_script_run_text(s, text, "t.ps", o, o);
+		fclose(o);
+		cr_expect_eq(rc, 0, "%s", out);
+		cr_assert_eq(sim_stat_get(s, "rmp.tlb_flushes", &flushes), 0);
+		cr_assert_eq(sim_stat_get(s, "s2.tlbi.all", &all), 0);
+		cr_assert_eq(sim_stat_get(s, "s2.tlbi.entries", &entries), 0);
+		cr_expect_eq(flushes, (uint64_t)on);
+		cr_expect_eq(all, on ? 2u : 0u, "one per agent's MMU");
+		cr_expect_eq(entries, on ? 2u * 5u : 0u, "2 TLB levels + 3 walk-cache entries each");
+		free(out);
+		sim_free(s);
+	}
 }
