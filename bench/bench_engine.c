@@ -1,11 +1,13 @@
 /*
  * bench_engine.c - engine figures: coroutine switches (ours vs ucontext's
  * swapcontext, side by side), scheduled operations, physical memory
- * accesses on touched and untouched pages, and the resident-set cost of
- * touching 1 GiB of a 1 TiB simulated memory.
+ * accesses on touched and untouched pages, the resident-set cost of
+ * touching 1 GiB of a 1 TiB simulated memory, and starting the largest
+ * machine (4096t with its RMP).
  */
 #define _GNU_SOURCE
 #include "bench/bench.h"
+#include "rmp/rmp.h"
 #include "sim/sim.h"
 
 #include <stdio.h>
@@ -181,5 +183,23 @@ void bench_engine(void)
 		bench_ratio("RSS growth / touched bytes (goal < 1.2)",
 			    (double)(after - before) * 1024.0, (double)touched);
 		sim_mem_free(m);
+	}
+	{
+		static const struct sim_module *const mods[] = { &rmp_module, NULL };
+		long before = rss_kb(), after;
+		struct sim *s = sim_new(mods);
+		struct sim_err err;
+
+		t0 = bench_now_ns();
+		if (sim_cfg_set(s, "machine.mem", "4096t", "--set", 0, &err) || sim_start(s, &err)) {
+			fprintf(stderr, "bench: %s\n", err.msg);
+			exit(1);
+		}
+		t1 = bench_now_ns();
+		after = rss_kb();
+		printf("  %-44s %9.3f ms   %9.1f MiB RSS growth\n",
+		       "start-up, machine.mem=4096t (16 TiB RMP)", (double)(t1 - t0) / 1e6,
+		       (double)(after - before) / 1024.0);
+		sim_free(s);
 	}
 }

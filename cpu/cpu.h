@@ -169,7 +169,7 @@ extern const struct cpu_hv_ops cpu_default_hv;
 enum cpu_vm_type {
 	CPU_VM_BARE,   /* no stage-2: GPA = SPA */
 	CPU_VM_NPT,    /* stage-2 (AMD NPT format) translates every access */
-	CPU_VM_SNP,    /* NPT + RMP checks; memory assigned+validated at start */
+	CPU_VM_SNP,    /* NPT + RMP checks; memory private and validated from the guest's view */
 };
 
 enum cpu_mode { CPU_MODE_FAST, CPU_MODE_DETAILED };
@@ -193,6 +193,18 @@ void cpu_vm_free(struct cpu_vm *vm);
 
 /* Use @ops (with @arg) as the hypervisor; default cpu_default_hv. */
 void cpu_vm_set_hv(struct cpu_vm *vm, const struct cpu_hv_ops *ops, void *arg);
+
+/*
+ * Back the guest RAM page (vm.page_size) holding @gpa, as the default
+ * hypervisor does on a guest's first touch (#NPF, not present): its
+ * nested-table leaf to the page's SPA with all permissions and, for SNP,
+ * its RMP entry assigned to vm.asid at its GPA and validated.  Nothing
+ * is done if the page is already mapped.  The table accesses are timed
+ * accesses of @h's agent, charged to @h (call it from @h's exit handler;
+ * @h NULL: agent -1, not charged).  Return: 0, or -1 with @err naming the
+ * key to change (vm.pt_pool when the table pool is used up).
+ */
+int cpu_vm_map_page(struct cpu_vm *vm, struct cpu_hart *h, uint64_t gpa, struct sim_err *err);
 
 /*
  * Copy @elf into guest memory (at p_paddr, zero-filling to memsz), set

@@ -317,6 +317,8 @@ struct cpu_vm {
 	uint64_t vmsa_gpa;         /* GPA recorded in the VMSA pages' RMP entries */
 	uint64_t pt_pool_next;     /* next free SPA in the VM's table pool */
 	uint64_t pt_pool_end;
+	uint64_t pt_pool_size;     /* vm.pt_pool */
+	uint64_t npf_maps;         /* pages mapped on a first-touch #NPF (vm.npf_maps) */
 	uint64_t tohost_spa;       /* SPA of tohost */
 	struct s2_space space;     /* NPT/SNP: stage-2 translation context */
 	struct s2_space space_nochk; /* the same without the RMP hook (PVALIDATE's own lookup) */

@@ -236,9 +236,17 @@ int rv_exec_custom(struct cpu_hart *h, const struct rv_dinsn *d, uint64_t pc)
 /* The default minimal hypervisor (docs/cpu.md "Default hypervisor")    */
 /* ------------------------------------------------------------------ */
 
+/*
+ * #NPF: outside guest RAM an access fault is injected; a not-present
+ * fault inside it is a first touch: the page is mapped (for SNP also
+ * assigned and validated, cpu_vm_map_page) and the access retried, as
+ * KVM's kvm_mmu_page_fault handles a fault without PFERR_PRESENT; any
+ * other fault (RMP, permission) stops the VM.
+ */
 static void dhv_npf(void *arg, struct cpu_hart *h, struct cpu_exit *e)
 {
 	struct cpu_vm *vm = arg;
+	struct sim_err err;
 
 	hv_charge(h, vm->lat.hv_exit);
 	if (!(e->npf_info & RMP_NPF_RMP) &&
@@ -249,6 +257,17 @@ static void dhv_npf(void *arg, struct cpu_hart *h, struct cpu_exit *e)
 				: (e->npf_info & RMP_NPF_W) ? RV_CAUSE_STORE_ACCESS
 				: RV_CAUSE_LOAD_ACCESS;
 		e->inject_tval = e->gva ? e->gva : e->npf_gpa;
+		return;
+	}
+	if (!(e->npf_info & (RMP_NPF_RMP | RMP_NPF_P))) {
+		if (cpu_vm_map_page(vm, h, e->npf_gpa, &err) == 0) {
+			e->action = CPU_HV_RETRY;
+			return;
+		}
+		fprintf(stderr, "protsim: %s: %s gpa=0x%llx at pc=0x%llx: %s; VM stopped\n", h->name,
+			e->fault, (unsigned long long)e->npf_gpa, (unsigned long long)e->pc, err.msg);
+		e->action = CPU_HV_KILL;
+		e->kill_code = 1;
 		return;
 	}
 	fprintf(stderr, "protsim: %s: %s gpa=0x%llx at pc=0x%llx: the default hypervisor does "

@@ -378,10 +378,29 @@ static uint64_t pool_alloc(void *arg)
 
 static const struct s2_mm_ops pool_ops = { .alloc_page = pool_alloc };
 
+/*
+ * A page of guest RAM the RMP does not cover, in *@spa.  Holes in the
+ * coverage start at 1 GiB boundaries (segments are 1 GiB multiples and
+ * cover whole GBs from their start; a contiguous table covers from 0),
+ * so the first page and each GB boundary in RAM are enough to check.
+ */
+static bool ram_uncovered(const struct cpu_vm *vm, uint64_t *spa)
+{
+	uint64_t end = vm->spa_base + vm->mem_size;
+
+	for (uint64_t p = vm->spa_base; p < end; p = (p | ((1ull << 30) - 1)) + 1) {
+		if (!rmp_is_covered(vm->rmp, p)) {
+			*spa = p;
+			return true;
+		}
+	}
+	return false;
+}
+
 int cpu_prot_setup(struct cpu_vm *vm, struct sim_err *err)
 {
 	struct s2_mmu_cfg mcfg;
-	struct s2_prot prot = { .perms = S2_PERM_ALL };
+	uint64_t spa;
 	int rc;
 
 	for (unsigned i = 0; i < vm->nharts; i++)
@@ -399,10 +418,12 @@ int cpu_prot_setup(struct cpu_vm *vm, struct sim_err *err)
 	if (!vm->npt)
 		return sim_err_set(err, "vm.pt_pool: cannot create the nested table: %s",
 				   s2_rc_name(rc));
-	rc = s2_map(vm->npt, vm->mem_base, vm->spa_base, vm->mem_size, vm->page_size, &prot);
-	if (rc != S2_OK)
-		return sim_err_set(err, "vm.mem_size: cannot map guest memory in the nested table: %s",
-				   s2_rc_name(rc));
+	/* guest RAM is mapped on first touch (cpu_vm_map_page, from the #NPF handler) */
+	if (vm->mem_base + vm->mem_size > s2_pgt_ia_limit(vm->npt))
+		return sim_err_set(err, "vm.mem_size: guest RAM 0x%llx + 0x%llx is beyond the nested "
+				   "table's reach (0x%llx)", (unsigned long long)vm->mem_base,
+				   (unsigned long long)vm->mem_size,
+				   (unsigned long long)s2_pgt_ia_limit(vm->npt));
 	vm->space.vmid = vm->type == CPU_VM_SNP ? vm->asid : 1;
 	vm->space.s2 = vm->npt;
 	vm->space.s1 = NULL;
@@ -421,17 +442,13 @@ int cpu_prot_setup(struct cpu_vm *vm, struct sim_err *err)
 			return sim_err_set(err, "s2: bad TLB geometry for the vCPUs");
 	}
 	if (vm->type == CPU_VM_SNP) {
-		/* launch: guest memory assigned and validated (the firmware's work) */
-		for (uint64_t off = 0; off < vm->mem_size; off += vm->page_size) {
-			struct rmp_entry ent = {
-				.assigned = true, .page_2m = vm->page_size == SIM_SZ_2M,
-				.validated = true, .asid = vm->asid, .gpa = vm->mem_base + off,
-			};
-			ent.perms[0] = RMP_PERM_ALL;
-			if (rmp_fw_write(vm->rmp, vm->spa_base + off, &ent) != RMP_RC_SUCCESS)
-				return sim_err_set(err, "vm.spa_base: guest page 0x%llx is not RMP-covered",
-						   (unsigned long long)(vm->spa_base + off));
-		}
+		/*
+		 * launch: the VMSA pages (the firmware's work); guest RAM is
+		 * assigned and validated on first touch (cpu_vm_map_page)
+		 */
+		if (ram_uncovered(vm, &spa))
+			return sim_err_set(err, "vm.spa_base: guest page 0x%llx is not RMP-covered",
+					   (unsigned long long)spa);
 		for (unsigned i = 0; i < vm->nharts; i++) {
 			struct rmp_entry ent = {
 				.assigned = true, .validated = true, .vmsa = true, .asid = vm->asid,

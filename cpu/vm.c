@@ -36,13 +36,14 @@ static const struct sim_cfg_key cpu_keys[] = {
 	{ "vm.vcpus", SIM_CFG_U64, 1, 64, "1", NULL, "vCPUs (harts) of the VM" },
 	{ "vm.mem_base", SIM_CFG_SIZE, 0, SIM_PA_LIMIT, "0x80000000", NULL,
 	  "guest physical address of guest RAM" },
-	{ "vm.mem_size", SIM_CFG_SIZE, 64 << 10, 64ull << 30, "64m", NULL, "guest RAM size" },
+	{ "vm.mem_size", SIM_CFG_SIZE, 64 << 10, 1ull << 40, "64m", NULL,
+	  "guest RAM size (mapped on first touch: host cost follows the pages the guest touches)" },
 	{ "vm.spa_base", SIM_CFG_SIZE, 0, SIM_PA_LIMIT, "0x80000000", NULL,
 	  "system physical address backing guest RAM (control pages and the nested-table pool follow it)" },
 	{ "vm.page_size", SIM_CFG_ENUM, 0, 0, "4k", psize_choices,
 	  "nested-table leaf and RMP entry size for guest RAM" },
-	{ "vm.pt_pool", SIM_CFG_SIZE, 64 << 10, 1ull << 30, "2m", NULL,
-	  "bytes reserved after guest RAM for the VM's nested tables" },
+	{ "vm.pt_pool", SIM_CFG_SIZE, 64 << 10, 4ull << 30, "2m", NULL,
+	  "bytes reserved after guest RAM for the VM's nested tables (filled as the guest touches memory)" },
 	{ "vm.asid", SIM_CFG_U64, 1, 1023, "1", NULL, "SNP: the guest's ASID" },
 	{ "vm.vmpl", SIM_CFG_U64, 0, 3, "0", NULL, "SNP: VMPL the vCPUs run at" },
 	{ "vm.cbit_pte", SIM_CFG_BOOL, 0, 1, "0", NULL,
@@ -204,8 +205,11 @@ static void register_stats(struct cpu_vm *vm)
 			sim_stat_counter(s, n, &h->st.exits[r], "VM exits of this reason");
 		}
 	}
-	if (vm->type != CPU_VM_BARE)
+	if (vm->type != CPU_VM_BARE) {
 		s2_stats_register(s, "vm.s2", &vm->s2_stats, 1);
+		sim_stat_counter(s, "vm.npf_maps", &vm->npf_maps,
+				 "guest pages mapped on their first touch (#NPF)");
+	}
 	cpu_cache_register(vm);
 }
 
@@ -257,7 +261,8 @@ struct cpu_vm *cpu_vm_new(struct sim *s, FILE *console, struct sim_err *err)
 	vm->vmsa_base = ctl + 0x2000;
 	vm->vmsa_gpa = 0xfffffffff000ull;
 	vm->pt_pool_next = ctl + SIM_SZ_2M;
-	vm->pt_pool_end = vm->pt_pool_next + sim_cfg_u64(s, "vm.pt_pool");
+	vm->pt_pool_size = sim_cfg_u64(s, "vm.pt_pool");
+	vm->pt_pool_end = vm->pt_pool_next + vm->pt_pool_size;
 	if (vm->pt_pool_end > sim_mem_size(vm->mem) ||
 	    (vm->rmp && rmp_enabled(vm->rmp) && vm->pt_pool_end > rmp_base(vm->rmp))) {
 		sim_err_set(err, "vm.spa_base: guest RAM at 0x%llx + vm.mem_size 0x%llx + control pages "
@@ -318,6 +323,71 @@ void cpu_vm_set_hv(struct cpu_vm *vm, const struct cpu_hv_ops *ops, void *arg)
 {
 	vm->hv = ops ? ops : &cpu_default_hv;
 	vm->hv_arg = arg;
+}
+
+/*
+ * Guest memory is mapped lazily, as KVM's MMU does (kvm_mmu_page_fault ->
+ * kvm_tdp_page_fault: a not-present #NPF installs the nested entry and
+ * the access is retried).  For SNP the same first touch also writes the
+ * page's RMP entry assigned and validated, untimed, as the launch
+ * (SNP_LAUNCH_UPDATE) would have left pre-validated memory: before its
+ * first touch a page is invisible to the guest (every guest access,
+ * page-table read and PVALIDATE/RMPADJUST/RMPQUERY translates it first),
+ * so the guest sees all of its RAM private and validated, as if the
+ * launch had validated it all, at a host cost that follows the pages it
+ * touches (docs/cpu.md "VM types and memory").
+ */
+int cpu_vm_map_page(struct cpu_vm *vm, struct cpu_hart *h, uint64_t gpa, struct sim_err *err)
+{
+	struct s2_prot prot = { .perms = S2_PERM_ALL };
+	uint64_t page = gpa & ~(vm->page_size - 1), spa, cyc;
+	int rc, ret = 0;
+
+	if (vm->type == CPU_VM_BARE)
+		return sim_err_set(err, "vm.type: a bare VM has no nested table to map GPA 0x%llx in",
+				   (unsigned long long)gpa);
+	if (cpu_vm_gpa_to_spa(vm, page, &spa))
+		return sim_err_set(err, "vm.mem_size: GPA 0x%llx is not in guest RAM (0x%llx + 0x%llx)",
+				   (unsigned long long)gpa, (unsigned long long)vm->mem_base,
+				   (unsigned long long)vm->mem_size);
+	/*
+	 * The nested entry and the RMP entry are written with no clock
+	 * advance in between (other agents run only at one), so no vCPU sees
+	 * the page mapped but not yet assigned; the table writes are charged
+	 * after both.
+	 */
+	s2_pgt_set_agent(vm->npt, h ? sim_agent_id(h->agent) : -1);
+	rc = s2_map(vm->npt, page, spa, vm->page_size, vm->page_size, &prot);
+	s2_pgt_set_agent(vm->npt, -1);
+	cyc = s2_pgt_take_cycles(vm->npt);
+	if (rc == S2_ERR_EXISTS) {
+		/* another vCPU's fault mapped it first */
+	} else if (rc == S2_ERR_NOMEM) {
+		ret = sim_err_set(err, "vm.pt_pool: the VM's nested-table pool (0x%llx bytes) is used "
+				  "up mapping GPA 0x%llx: raise vm.pt_pool",
+				  (unsigned long long)vm->pt_pool_size, (unsigned long long)page);
+	} else if (rc != S2_OK) {
+		ret = sim_err_set(err, "vm.mem_base: cannot map GPA 0x%llx in the nested table: %s",
+				  (unsigned long long)page, s2_rc_name(rc));
+	} else {
+		struct rmp_entry ent = {
+			.assigned = true, .page_2m = vm->page_size == SIM_SZ_2M,
+			.validated = true, .asid = vm->asid, .gpa = page,
+		};
+
+		ent.perms[0] = RMP_PERM_ALL;
+		if (vm->type == CPU_VM_SNP && rmp_fw_write(vm->rmp, spa, &ent) != RMP_RC_SUCCESS)
+			ret = sim_err_set(err, "vm.spa_base: guest page 0x%llx (GPA 0x%llx) is not "
+					  "RMP-covered", (unsigned long long)spa,
+					  (unsigned long long)page);
+		else
+			vm->npf_maps++;
+	}
+	if (h && cyc) {
+		sim_advance(h->agent, cyc);
+		h->st.cycles += cyc;
+	}
+	return ret;
 }
 
 int cpu_vm_gpa_to_spa(const struct cpu_vm *vm, uint64_t gpa, uint64_t *spa)
@@ -480,8 +550,12 @@ static void hart_body(struct sim_agent *a, void *arg)
 			h->st.insns = h->instret;
 			vm->total_exec += exec;
 			sim_advance(h->agent, cyc);
-			if (why == CPU_STOP_EXIT)
+			if (why == CPU_STOP_EXIT) {
 				cpu_exit_handle(h);
+				/* a retried instruction (#NPF mapped) counts once, when it completes */
+				if (h->exit.action == CPU_HV_RETRY && vm->total_exec)
+					vm->total_exec--;
+			}
 		}
 		cpu_world_exit(h);
 	}

@@ -466,17 +466,86 @@ static int layout_segmented(struct rmp *r, uint64_t mem, struct sim_err *err)
 	return 0;
 }
 
-/* SNP_INIT: the table's own pages become firmware pages. */
+/*
+ * [spa, *@end): a run of pages whose entries are contiguous in memory and
+ * all covered (return true) or all not covered (false).
+ */
+static bool cover_run(const struct rmp *r, uint64_t spa, uint64_t *end)
+{
+	uint64_t seg, start;
+
+	if (r->cfg.mode == RMP_MODE_CONTIGUOUS) {
+		*end = spa < r->cover ? r->cover : UINT64_MAX;
+		return spa < r->cover;
+	}
+	seg = spa >> r->cfg.segment_shift;
+	start = seg << r->cfg.segment_shift;
+	if (spa - start < r->seg_cover[seg]) {
+		*end = start + r->seg_cover[seg];
+		return true;
+	}
+	*end = start + (1ull << r->cfg.segment_shift);
+	return false;
+}
+
+/*
+ * SNP_INIT marks pages [lo, hi) (covered, entries contiguous) as firmware
+ * pages.  Whole 2M regions are one sim_mem_fill() of @pat (their two entry
+ * frames); pages of a region the range only partly covers are written one
+ * by one (at most 511 at each end).
+ */
+static void mark_fw_run(struct rmp *r, uint64_t lo, uint64_t hi, const struct rmp_entry *fw,
+			const uint8_t *pat)
+{
+	uint64_t flo = align_up(lo, SIM_SZ_2M), fhi = align_down(hi, SIM_SZ_2M), a;
+
+	if (flo >= fhi)
+		flo = fhi = hi;   /* no whole region */
+	for (uint64_t p = lo; p < flo; p += SIM_SZ_4K)
+		if (rmp_fw_write(r, p, fw) != RMP_RC_SUCCESS)
+			sim_fatal("rmp: cannot mark table page 0x%llx", (unsigned long long)p);
+	if (flo < fhi) {
+		rmp_addr_of(r, flo, &a);
+		sim_mem_fill(r->mem, a, RMP_PAGE(fhi - flo) * RMP_ENTRY_SIZE, pat, 2);
+	}
+	for (uint64_t p = fhi; p < hi; p += SIM_SZ_4K)
+		if (rmp_fw_write(r, p, fw) != RMP_RC_SUCCESS)
+			sim_fatal("rmp: cannot mark table page 0x%llx", (unsigned long long)p);
+}
+
+/*
+ * SNP_INIT: the table's own pages become firmware pages (assigned, ASID 0,
+ * immutable).  The entries are in memory exactly as rmp_fw_write() of
+ * each page leaves them: in a whole 2M region, 512 entries lo = assigned |
+ * immutable, hi = 0, except the 2M-base entry whose hi holds the region
+ * count 512.  Those regions' entries are written with sim_mem_fill(), so
+ * the cost is independent of the table's size: a 4 PiB machine's 16 TiB
+ * table needs 64 GiB of such entries, which are then allocated only where
+ * they are written later.
+ */
 static void mark_table_pages(struct rmp *r)
 {
+	uint8_t pat[2 * SIM_PAGE_SIZE];
+	uint64_t hi = align_down(r->end, SIM_SZ_4K) + SIM_SZ_4K, end;
 	struct rmp_entry fw;
+	struct rmp_raw e = { RMP_LO_ASSIGNED | RMP_LO_IMMUTABLE, 0 };
 
 	memset(&fw, 0, sizeof(fw));
 	fw.assigned = true;
 	fw.immutable = true;
-	for (uint64_t p = r->base; p <= r->end; p += SIM_SZ_4K)
-		if (rmp_is_covered(r, p) && rmp_fw_write(r, p, &fw) != RMP_RC_SUCCESS)
-			sim_fatal("rmp: cannot mark table page 0x%llx", (unsigned long long)p);
+	for (unsigned i = 0; i < 512; i++) {
+		e.hi = i ? 0 : 512ull << RMP_HI_COUNT_SHIFT;
+		put_le64(pat + i * RMP_ENTRY_SIZE, e.lo);
+		put_le64(pat + i * RMP_ENTRY_SIZE + 8, e.hi);
+	}
+	for (uint64_t p = r->base; p < hi; p = end) {
+		bool covered = cover_run(r, p, &end);
+
+		if (end > hi)
+			end = hi;
+		if (covered)
+			mark_fw_run(r, p, end, &fw, pat);
+	}
 }
 
 struct rmp *rmp_new(struct sim_mem *m, const struct rmp_config *cfg, struct sim_err *err)

@@ -8,6 +8,12 @@
  * direct-mapped cache of recent frames keeps hot accesses off the tree;
  * it changes speed only, never results.
  *
+ * Fill ranges (sim_mem_fill): a range written with a repeating pattern
+ * keeps the pattern once, not per frame; its never-written frames read as
+ * their part of the pattern and are allocated, holding it, on their first
+ * write.  So a large table that start-up fills (the RMP entries of the
+ * RMP's own pages) costs what is touched later, not its size.
+ *
  * Every modelled access goes through sim_mem_read/sim_mem_write, which
  * return the latency the installed timing model charges.
  */
@@ -25,11 +31,21 @@ struct mem_node {
 	void *slot[LX_SIZE];
 };
 
+/* One sim_mem_fill(): frames [lo, hi) read as pat[(fn - lo) % period] until written. */
+struct mem_fill {
+	uint64_t lo, hi;                    /* frame numbers */
+	unsigned period;                    /* frames in the pattern */
+	uint8_t *pat;                       /* period frames, owned */
+};
+
 struct sim_mem {
 	struct sim_mem_fc fc;               /* first: sim_mem_load64() inlines its hits */
+	bool fc_shared[FC_SIZE];            /* fc slot holds a shared read-only frame */
 	uint64_t size;                      /* machine.mem */
 	uint64_t frames;                    /* allocated frames */
 	struct sim_mem_timing timing;       /* installed timing model */
+	struct mem_fill *fill;              /* fill ranges, oldest first (the newest wins) */
+	size_t nfill, capfill;
 	struct mem_node *l0[1u << L0_BITS]; /* radix root */
 };
 
@@ -85,6 +101,9 @@ void sim_mem_free(struct sim_mem *m)
 		}
 		free(n1);
 	}
+	for (size_t i = 0; i < m->nfill; i++)
+		free(m->fill[i].pat);
+	free(m->fill);
 	free(m);
 }
 
@@ -116,8 +135,27 @@ static void *node_new(void)
 	return p;
 }
 
-/* Read-only stand-in for every never-written frame (kept in the frame cache). */
+static void check_range(uint64_t pa, size_t len)
+{
+	if (pa >= SIM_PA_LIMIT || len > SIM_PA_LIMIT - pa)
+		sim_fatal("mem: access 0x%llx+%zu beyond the 52-bit physical address space",
+			  (unsigned long long)pa, len);
+}
+
+/* Read-only stand-in for every never-written frame outside fill ranges (kept in the frame cache). */
 static const uint8_t zero_frame[SIM_PAGE_SIZE];
+
+/* What never-written frame @fn reads as: its fill pattern frame, or zeros. */
+static const uint8_t *unwritten(const struct sim_mem *m, uint64_t fn)
+{
+	for (size_t i = m->nfill; i-- > 0;) {
+		const struct mem_fill *f = &m->fill[i];
+
+		if (fn >= f->lo && fn < f->hi)
+			return f->pat + ((fn - f->lo) % f->period) * SIM_PAGE_SIZE;
+	}
+	return zero_frame;
+}
 
 static uint8_t *frame_slow(struct sim_mem *m, uint64_t fn, bool alloc);
 
@@ -126,12 +164,12 @@ static inline uint8_t *frame(struct sim_mem *m, uint64_t fn, bool alloc)
 {
 	unsigned c = (unsigned)(fn & (FC_SIZE - 1));
 
-	if (m->fc.fn[c] == fn + 1 && m->fc.ptr[c] != zero_frame)
+	if (m->fc.fn[c] == fn + 1 && !m->fc_shared[c])
 		return m->fc.ptr[c];
 	return frame_slow(m, fn, alloc);
 }
 
-/* For reads: the frame, or zero_frame if never written (cached too). */
+/* For reads: the frame, or what a never-written one reads as (cached too). */
 static inline const uint8_t *frame_rd(struct sim_mem *m, uint64_t fn)
 {
 	unsigned c = (unsigned)(fn & (FC_SIZE - 1));
@@ -141,9 +179,10 @@ static inline const uint8_t *frame_rd(struct sim_mem *m, uint64_t fn)
 		return m->fc.ptr[c];
 	f = frame_slow(m, fn, false);
 	if (!f) {
+		f = unwritten(m, fn);
 		m->fc.fn[c] = fn + 1;
-		m->fc.ptr[c] = (uint8_t *)zero_frame;
-		f = zero_frame;
+		m->fc.ptr[c] = (uint8_t *)f;
+		m->fc_shared[c] = true;
 	}
 	return f;
 }
@@ -173,14 +212,80 @@ static uint8_t *frame_slow(struct sim_mem *m, uint64_t fn, bool alloc)
 	if (!(f = n3->slot[fn & (LX_SIZE - 1)])) {
 		if (!alloc)
 			return NULL;
-		f = n3->slot[fn & (LX_SIZE - 1)] = calloc(1, SIM_PAGE_SIZE);
+		f = n3->slot[fn & (LX_SIZE - 1)] = malloc(SIM_PAGE_SIZE);
 		if (!f)
 			sim_fatal("mem: out of memory");
+		memcpy(f, unwritten(m, fn), SIM_PAGE_SIZE);
 		m->frames++;
 	}
 	m->fc.fn[c] = fn + 1;
 	m->fc.ptr[c] = f;
+	m->fc_shared[c] = false;
 	return f;
+}
+
+/*
+ * Overwrite the allocated frames of @fl's range with their part of the
+ * pattern, skipping absent subtrees whole (cost: the range's allocated
+ * frames and radix nodes, not its length).
+ */
+static void fill_allocated(struct sim_mem *m, const struct mem_fill *fl)
+{
+	const uint64_t span2 = 1ull << (2 * LX_BITS), span3 = 1ull << LX_BITS;
+	uint64_t fn = fl->lo;
+
+	while (fn < fl->hi) {
+		struct mem_node *n1 = m->l0[fn >> (3 * LX_BITS)], *n2, *n3;
+		uint8_t *f;
+
+		if (!n1) {
+			fn = (fn | (span2 * LX_SIZE - 1)) + 1;
+			continue;
+		}
+		if (!(n2 = n1->slot[(fn >> (2 * LX_BITS)) & (LX_SIZE - 1)])) {
+			fn = (fn | (span2 - 1)) + 1;
+			continue;
+		}
+		if (!(n3 = n2->slot[(fn >> LX_BITS) & (LX_SIZE - 1)])) {
+			fn = (fn | (span3 - 1)) + 1;
+			continue;
+		}
+		if ((f = n3->slot[fn & (LX_SIZE - 1)]))
+			memcpy(f, fl->pat + ((fn - fl->lo) % fl->period) * SIM_PAGE_SIZE, SIM_PAGE_SIZE);
+		fn++;
+	}
+}
+
+void sim_mem_fill(struct sim_mem *m, uint64_t pa, uint64_t len, const void *pattern,
+		  unsigned period)
+{
+	struct mem_fill *fl;
+
+	if (!len)
+		return;
+	check_range(pa, len);
+	if ((pa | len) & (SIM_PAGE_SIZE - 1) || !period)
+		sim_fatal("mem: fill 0x%llx+0x%llx: not page aligned, or an empty pattern",
+			  (unsigned long long)pa, (unsigned long long)len);
+	if (m->nfill == m->capfill) {
+		m->capfill = m->capfill ? 2 * m->capfill : 4;
+		m->fill = realloc(m->fill, m->capfill * sizeof(*m->fill));
+		if (!m->fill)
+			sim_fatal("mem: out of memory");
+	}
+	fl = &m->fill[m->nfill++];
+	fl->lo = pa >> SIM_PAGE_SHIFT;
+	fl->hi = (pa + len) >> SIM_PAGE_SHIFT;
+	fl->period = period;
+	fl->pat = malloc((size_t)period * SIM_PAGE_SIZE);
+	if (!fl->pat)
+		sim_fatal("mem: out of memory");
+	memcpy(fl->pat, pattern, (size_t)period * SIM_PAGE_SIZE);
+	fill_allocated(m, fl);
+	/* cached stand-ins of never-written frames may now read differently */
+	for (unsigned c = 0; c < FC_SIZE; c++)
+		if (m->fc_shared[c])
+			m->fc.fn[c] = 0;
 }
 
 void *sim_mem_frame(struct sim_mem *m, uint64_t pa, bool alloc)
@@ -190,13 +295,6 @@ void *sim_mem_frame(struct sim_mem *m, uint64_t pa, bool alloc)
 	return frame(m, pa >> SIM_PAGE_SHIFT, alloc);
 }
 
-static void check_range(uint64_t pa, size_t len)
-{
-	if (pa >= SIM_PA_LIMIT || len > SIM_PA_LIMIT - pa)
-		sim_fatal("mem: access 0x%llx+%zu beyond the 52-bit physical address space",
-			  (unsigned long long)pa, len);
-}
-
 void sim_mem_peek(struct sim_mem *m, uint64_t pa, void *dst, size_t len)
 {
 	uint8_t *d = dst;
@@ -204,13 +302,10 @@ void sim_mem_peek(struct sim_mem *m, uint64_t pa, void *dst, size_t len)
 	check_range(pa, len);
 	while (len) {
 		size_t off = pa & (SIM_PAGE_SIZE - 1), n = SIM_PAGE_SIZE - off;
-		const uint8_t *f = frame(m, pa >> SIM_PAGE_SHIFT, false);
+		const uint8_t *f = frame_rd(m, pa >> SIM_PAGE_SHIFT);
 		if (n > len)
 			n = len;
-		if (f)
-			memcpy(d, f + off, n);
-		else
-			memset(d, 0, n);
+		memcpy(d, f + off, n);
 		d += n;
 		pa += n;
 		len -= n;
@@ -239,9 +334,7 @@ uint64_t sim_mem_peek64(struct sim_mem *m, uint64_t pa)
 	uint64_t v;
 
 	if ((pa & (SIM_PAGE_SIZE - 1)) <= SIM_PAGE_SIZE - 8 && pa < SIM_PA_LIMIT) {
-		const uint8_t *f = frame(m, pa >> SIM_PAGE_SHIFT, false);
-		if (!f)
-			return 0;
+		const uint8_t *f = frame_rd(m, pa >> SIM_PAGE_SHIFT);
 		memcpy(&v, f + (pa & (SIM_PAGE_SIZE - 1)), 8);
 		return v;
 	}

@@ -331,7 +331,7 @@ uint32_t sim_mem_write64(struct sim_mem *m, int agent, enum sim_mem_src src,
 #define SIM_MEM_FC_SIZE 1024
 struct sim_mem_fc {
 	uint64_t fn[SIM_MEM_FC_SIZE];    /* frame number + 1 (0 = empty) */
-	uint8_t *ptr[SIM_MEM_FC_SIZE];   /* frame data (never-written frames: a shared zero frame) */
+	uint8_t *ptr[SIM_MEM_FC_SIZE];   /* frame data (never-written frames: a shared read-only frame) */
 	uint32_t flat_lat;               /* cycles per access of the default timing */
 	bool flat;                       /* the default (flat) timing is installed */
 };
@@ -368,6 +368,19 @@ void sim_mem_peek(struct sim_mem *m, uint64_t pa, void *dst, size_t len);
 void sim_mem_poke(struct sim_mem *m, uint64_t pa, const void *src, size_t len);
 uint64_t sim_mem_peek64(struct sim_mem *m, uint64_t pa);
 void sim_mem_poke64(struct sim_mem *m, uint64_t pa, uint64_t val);
+
+/*
+ * Untimed: write [pa, pa + len) (4K aligned) with @pattern, @period 4K
+ * frames long, repeated from @pa, as sim_mem_poke of the whole range
+ * would, at a host cost proportional to the range's frames already
+ * written (overwritten now), not to its length: the others read as their
+ * part of the pattern and are allocated, holding it, on their first
+ * write (sim_mem_frames counts only those; sim_mem_frame(alloc=false)
+ * stays NULL for them).  The memory keeps its own copy of @pattern.
+ * For tables set up at start-up (the RMP entries of the RMP's own pages).
+ */
+void sim_mem_fill(struct sim_mem *m, uint64_t pa, uint64_t len, const void *pattern,
+		  unsigned period);
 
 /*
  * Host pointer to the 4K frame holding @pa (allocated first if @alloc),

@@ -700,6 +700,175 @@ Test(rmp, table_pages_are_firmware)
 	rmp_test_free(r, m);
 }
 
+/*
+ * The table's own pages at any size: the entries in memory are exactly
+ * those of marking each page with rmp_fw_write() (lo = assigned |
+ * immutable, the 2M-base entry of each region counting the region's
+ * table pages in hi[41:32]), every other entry of those regions is 0,
+ * and pages outside the coverage have no entry.  Table-driven over
+ * layouts whose ends fall inside 2M regions, on region boundaries, across
+ * segments and outside the coverage.
+ */
+struct layout_case {
+	char name[48];
+	uint64_t mem;
+	enum rmp_mode mode;
+	uint64_t base;            /* 0: auto */
+	uint64_t coverage;        /* contiguous */
+	unsigned shift;           /* segmented */
+	int uncovered;            /* segmented: -1 none */
+};
+
+static struct layout_case layout_cases[] = {
+	{ "contiguous 1g, auto base (1 MiB into a region)", 1ull << 30, RMP_MODE_CONTIGUOUS,
+	  0, 0, 0, -1 },
+	{ "contiguous 1g, base on a 2M boundary", 1ull << 30, RMP_MODE_CONTIGUOUS,
+	  512ull << 20, 0, 0, -1 },
+	{ "contiguous 1g, table partly beyond the coverage", 1ull << 30, RMP_MODE_CONTIGUOUS,
+	  766ull << 20, 768ull << 20, 0, -1 },
+	{ "segmented 4g in 1g, table across segments 0-1", 4ull << 30, RMP_MODE_SEGMENTED,
+	  (1ull << 30) - (7ull << 20), 0, 30, -1 },
+	{ "segmented 4g in 1g, segment 1 not covered", 4ull << 30, RMP_MODE_SEGMENTED,
+	  (1ull << 30) - (7ull << 20), 0, 30, 1 },
+};
+
+ParameterizedTestParameters(rmp, table_pages_layout)
+{
+	return cr_make_param_array(struct layout_case, layout_cases,
+				   sizeof(layout_cases) / sizeof(layout_cases[0]));
+}
+
+ParameterizedTest(struct layout_case *lc, rmp, table_pages_layout)
+{
+	struct rmp_config cfg;
+	struct sim_err err = { "" };
+	struct sim_mem *m;
+	struct rmp *r;
+	uint64_t lo, hi, a, marked = 0;
+
+	rmp_config_default(&cfg);
+	cfg.mode = lc->mode;
+	cfg.base = lc->base ? lc->base : RMP_NO_ADDR;
+	cfg.coverage = lc->coverage;
+	if (lc->shift)
+		cfg.segment_shift = lc->shift;
+	if (lc->uncovered >= 0)
+		cfg.uncovered[0] = 1ull << lc->uncovered;
+	m = sim_mem_new(lc->mem, MEM_LAT);
+	r = rmp_new(m, &cfg, &err);
+	cr_assert_not_null(r, "%s: %s", lc->name, err.msg);
+	lo = rmp_base(r);
+	hi = (rmp_end(r) | 0xfff) + 1;
+	/* every page of every 2M region the table touches, and one region either side */
+	for (uint64_t p = (lo & ~(SIM_SZ_2M - 1)) - SIM_SZ_2M; p < ((hi + SIM_SZ_2M - 1) &
+	     ~(SIM_SZ_2M - 1)) + SIM_SZ_2M; p += SIM_SZ_4K) {
+		bool table = p >= lo && p < hi;
+		uint64_t want_lo = table ? 0x5 : 0, want_hi = 0;
+
+		if (!rmp_entry_addr(r, p, &a))
+			continue;
+		if (!(p & (SIM_SZ_2M - 1))) {
+			uint64_t n = 0;
+
+			for (uint64_t q = p; q < p + SIM_SZ_2M; q += SIM_SZ_4K)
+				n += q >= lo && q < hi && rmp_is_covered(r, q);
+			want_hi = n << 32;
+		}
+		marked += table;
+		cr_assert_eq(sim_mem_peek64(m, a), want_lo, "%s: spa=0x%llx lo=0x%llx", lc->name,
+			     (unsigned long long)p, (unsigned long long)sim_mem_peek64(m, a));
+		cr_assert_eq(sim_mem_peek64(m, a + 8), want_hi, "%s: spa=0x%llx hi=0x%llx", lc->name,
+			     (unsigned long long)p, (unsigned long long)sim_mem_peek64(m, a + 8));
+	}
+	cr_assert_gt(marked, 0, "%s: some table page is covered", lc->name);
+	if (lc->uncovered == 1)
+		cr_assert_not(rmp_is_covered(r, 1ull << 30), "%s", lc->name);
+	rmp_test_free(r, m);
+}
+
+/*
+ * Creating the table costs host memory for the partial 2M regions at its
+ * ends only (at most two entry frames each), not for its size: a 1 TiB
+ * machine's 4 GiB table and a 4 PiB machine's 16 TiB one.
+ */
+Test(rmp, table_pages_cost_no_host_memory)
+{
+	static const uint64_t sizes[] = { 1ull << 40, SIM_PA_LIMIT };
+
+	for (unsigned i = 0; i < 2; i++) {
+		struct rmp_config cfg;
+		struct sim_err err = { "" };
+		struct sim_mem *m = sim_mem_new(sizes[i], MEM_LAT);
+		struct rmp *r;
+		struct rmp_entry e;
+		uint64_t mid;
+
+		rmp_config_default(&cfg);
+		r = rmp_new(m, &cfg, &err);
+		cr_assert_not_null(r, "%s", err.msg);
+		cr_assert_leq(sim_mem_frames(m), 4, "mem 0x%llx: %llu frames",
+			      (unsigned long long)sizes[i], (unsigned long long)sim_mem_frames(m));
+		mid = ((rmp_base(r) + rmp_end(r)) / 2) & ~(SIM_SZ_2M - 1);
+		cr_assert(rmp_entry_get(r, mid, &e));
+		cr_assert(e.assigned && e.immutable && !e.asid && !e.validated && !e.page_2m);
+		cr_assert(e.hpage_region_status);
+		cr_assert_eq(e.raw_hi, 512ull << 32, "the 2M-base entry counts 512 table pages");
+		rmp_test_free(r, m);
+	}
+}
+
+/*
+ * Table pages inside whole regions behave as the others: RMPREAD reports
+ * firmware-owned with the same raw bytes and memory cycles, RMPUPDATE
+ * fails with FAIL_PERMISSION, a host write faults; a firmware write to
+ * one of them changes that entry and the region count only, allocating
+ * the entry frames it writes.
+ */
+Test(rmp, table_pages_in_whole_regions)
+{
+	struct rmp_config cfg;
+	struct sim_err err = { "" };
+	struct sim_mem *m = sim_mem_new(1ull << 30, MEM_LAT);
+	struct rmp *r;
+	struct rmp_who w1 = who_at(0, 0), w2 = who_at(0, 0);
+	struct rmp_result res;
+	struct rmp_read_out o1, o2;
+	struct rmp_update_in in = { 0 };
+	struct rmp_entry hv = { .perms = { RMP_PERM_ALL } }, e;
+	struct rmp_fault f;
+	uint64_t whole, part, frames, a, ab;
+
+	rmp_config_default(&cfg);
+	r = rmp_new(m, &cfg, &err);
+	cr_assert_not_null(r, "%s", err.msg);
+	/* base = 1019 MiB: its region is partial, the next one whole */
+	cr_assert_eq(rmp_base(r), 1019ull << 20);
+	part = rmp_base(r) + 0x3000;
+	whole = (1020ull << 20) + 0x101000;   /* second entry frame of a whole region */
+	cr_assert_eq(rmp_read(r, &w1, part, &o1, &res), RMP_RC_SUCCESS);
+	cr_assert_eq(rmp_read(r, &w2, whole, &o2, &res), RMP_RC_SUCCESS);
+	cr_assert(o2.ent.assigned && o2.ent.immutable && !o2.ent.asid && !o2.ent.validated);
+	cr_assert(o2.ent.hpage_region_status);
+	cr_assert_eq(memcmp(o1.raw, o2.raw, 16), 0, "same RMPREAD bytes");
+	cr_assert_eq(w1.mem_cycles, w2.mem_cycles, "same entry reads");
+	cr_assert_eq(rmp_update(r, &w2, whole, &in, &res), RMP_RC_FAIL_PERMISSION);
+	cr_assert_eq(rmp_check_host(r, &w2, whole, true, SIM_SZ_4K, &f), RMP_FAULT_PF);
+	/* firmware gives one page back: its entry and the count change, nothing else */
+	frames = sim_mem_frames(m);
+	cr_assert_eq(rmp_fw_write(r, whole, &hv), RMP_RC_SUCCESS);
+	cr_assert_eq(sim_mem_frames(m), frames + 2, "the page's entry frame and the base's");
+	cr_assert(rmp_entry_addr(r, whole, &a));
+	cr_assert(rmp_entry_addr(r, whole & ~(SIM_SZ_2M - 1), &ab));
+	for (uint64_t q = ab; q < ab + 512 * 16; q += 16) {
+		cr_assert_eq(sim_mem_peek64(m, q), q == a ? 0 : 0x5, "entry 0x%llx",
+			     (unsigned long long)q);
+		cr_assert_eq(sim_mem_peek64(m, q + 8), q == ab ? 511ull << 32 : 0);
+	}
+	cr_assert(rmp_entry_get(r, whole + 0x1000, &e));
+	cr_assert(e.assigned && e.immutable, "the next page stays firmware");
+	rmp_test_free(r, m);
+}
+
 /* SNP off (or no model): instructions #UD, checks pass, VMRUN marks nothing. */
 Test(rmp, mode_off)
 {
