@@ -397,6 +397,7 @@ struct cpu_hart {
 	struct cpu_s1_walk *s1w;   /* prot.c: guest stage-1 tables and walk state (stage2/ walker) */
 	uint64_t rmp_gen;          /* RMP entry writes seen at the last L0 check */
 	uint64_t s2_gen;           /* stage-2 invalidations seen at the last L0 check */
+	uint64_t rmp_flush_gen;    /* RMP global TLB flushes (rmp.update_flush_tlb) seen */
 	bool in_guest;             /* between VMRUN and #VMEXIT */
 	bool vmsa_valid;           /* the VMSA page holds saved state */
 	bool blocked;              /* in sim_block (HLT) */

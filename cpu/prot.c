@@ -189,7 +189,13 @@ static uint64_t now_of(const struct cpu_hart *h)
 	       h->batch_exec * (h->vm->mode == CPU_MODE_FAST ? h->vm->lat.cpi : 1);
 }
 
-/* The RMP check hook of an SNP VM's stage-2 space. */
+/*
+ * The RMP check hook of a VM's stage-2 space.  An SNP VM's accesses are
+ * checked as the guest's (private or shared); a non-SNP VM on a host with
+ * SNP enabled has its writes and its page-table accesses checked against
+ * hypervisor-owned pages (APM vol. 2 15.36.10; its reads and fetches are
+ * not checked, and rmp_check_guest returns at once for them).
+ */
 static int rmp_hook(void *arg, const struct s2_check *chk, uint64_t *cycles)
 {
 	struct cpu_vm *vm = arg;
@@ -197,12 +203,13 @@ static int rmp_hook(void *arg, const struct s2_check *chk, uint64_t *cycles)
 	struct rmp_who who = { .now = now_of(h), .agent = sim_agent_id(h->agent) };
 	struct rmp_gaccess a = {
 		.asid = vm->asid, .vmpl = vm->vmpl, .gpa = chk->gpa, .spa = chk->spa,
-		.c_bit = chk->c, .user = chk->user, .snp = true, .map_size = chk->size,
+		.c_bit = chk->c, .user = chk->user, .snp = vm->type == CPU_VM_SNP,
+		.map_size = chk->size,
 	};
 	enum rmp_fault_kind k;
 
 	if (chk->table)
-		a.kind = RMP_ACC_PT_READ;
+		a.kind = chk->acc == S2_ACC_WRITE ? RMP_ACC_PT_WRITE : RMP_ACC_PT_READ;
 	else if (chk->acc == S2_ACC_FETCH)
 		a.kind = h->priv == RV_PRIV_U ? RMP_ACC_FETCH_USER : RMP_ACC_FETCH_SUP;
 	else
@@ -296,6 +303,16 @@ void cpu_prot_sync(struct cpu_hart *h)
 		rg = rmp_counters(vm->rmp)->entry_writes;
 	if (vm->type != CPU_VM_BARE)
 		sg = vm->s2_stats.tlbi_all + vm->s2_stats.tlbi_vm + vm->s2_stats.tlbi_ipa;
+	/*
+	 * rmp.update_flush_tlb: an RMPUPDATE/PSMASH flushed every TLB of the
+	 * machine (its cost was charged to the instruction): this vCPU's
+	 * stage-2 TLBs and walk caches go too, not only its L0 translations.
+	 */
+	if (vm->rmp && h->mmu && rmp_counters(vm->rmp)->tlb_flushes != h->rmp_flush_gen) {
+		h->rmp_flush_gen = rmp_counters(vm->rmp)->tlb_flushes;
+		(void)s2_mmu_tlbi_all(h->mmu);
+		sg = vm->s2_stats.tlbi_all + vm->s2_stats.tlbi_vm + vm->s2_stats.tlbi_ipa;
+	}
 	if (rg != h->rmp_gen || sg != h->s2_gen) {
 		h->rmp_gen = rg;
 		h->s2_gen = sg;
@@ -427,7 +444,7 @@ int cpu_prot_setup(struct cpu_vm *vm, struct sim_err *err)
 	vm->space.vmid = vm->type == CPU_VM_SNP ? vm->asid : 1;
 	vm->space.s2 = vm->npt;
 	vm->space.s1 = NULL;
-	if (vm->type == CPU_VM_SNP) {
+	if (vm->type == CPU_VM_SNP || rmp_enabled(vm->rmp)) {
 		vm->hook.check = rmp_hook;
 		vm->hook.arg = vm;
 		vm->space.hook = &vm->hook;

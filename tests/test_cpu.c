@@ -7,8 +7,10 @@
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <criterion/redirect.h>
 
 #include "cpu/cpu_int.h"
+#include "cpu/cpu_prot.h"
 
 #include "tests/rv_enc.h"
 
@@ -800,6 +802,93 @@ Test(cpu, wfi_with_timer_sleeps_until_it_fires)
 	cr_assert_eq(t.h->mepc, RAM + 4, "the interrupt is taken after the WFI");
 	cr_assert_geq(sim_now(t.h->agent), 100000);
 	tvm_free(&t);
+}
+
+/*
+ * A non-SNP VM on a host with SNP enabled: its writes must hit
+ * hypervisor-owned pages (APM vol. 2 15.36.10), its reads are not checked.
+ * A store to a page the RMP assigned to some SNP guest exits with an RMP
+ * #NPF and does not land; a load from it passes.
+ */
+static void npt_vm_on_assigned_page(uint32_t insn, uint64_t *npf_info, uint64_t *word,
+				    enum cpu_vm_state *state, uint64_t *x3)
+{
+	static const char *const sets[] = { "vm.type", "npt", NULL };
+	struct tvm t;
+	struct rmp_entry e;
+	const uint64_t data_spa = RAM + 0x1000;   /* vm.spa_base = vm.mem_base: GPA = SPA */
+
+	tvm_new(&t, sets);
+	tvm_code(&t, RAM, &insn, 1);
+	sim_mem_poke64(sim_mem(t.s), data_spa, 0x1111);
+	memset(&e, 0, sizeof(e));
+	e.assigned = true;
+	e.validated = true;
+	e.asid = 7;
+	e.gpa = 0x5000;
+	e.perms[0] = RMP_PERM_ALL;
+	cr_assert_eq(rmp_fw_write(sim_get_model(t.s, SIM_SLOT_RMP), data_spa, &e), RMP_RC_SUCCESS);
+	cpu_hart_set_reg(t.h, 1, RAM + 0x1000);
+	cpu_hart_set_reg(t.h, 3, 0x2222);
+	tvm_run(&t, 1);
+	*npf_info = t.h->exit.npf_info;
+	*word = sim_mem_peek64(sim_mem(t.s), data_spa);
+	*state = cpu_vm_state(t.vm);
+	*x3 = cpu_hart_reg(t.h, 3);
+	tvm_free(&t);
+}
+
+Test(cpu, npt_vm_store_to_assigned_page_is_an_rmp_npf, .init = cr_redirect_stderr)
+{
+	uint64_t info, word, x3;
+	enum cpu_vm_state st;
+
+	npt_vm_on_assigned_page(SD(3, 0, 1), &info, &word, &st, &x3);
+	cr_assert(info & RMP_NPF_RMP, "EXITINFO1 0x%llx has the RMP bit", (unsigned long long)info);
+	cr_assert(info & RMP_NPF_W);
+	cr_assert_eq(info & RMP_NPF_ENC, 0, "a non-SNP access is not private");
+	cr_assert_eq(word, 0x1111, "the store did not land");
+	cr_assert_eq(st, CPU_VM_KILLED, "the default hypervisor stops the VM");
+}
+
+Test(cpu, npt_vm_load_from_assigned_page_is_not_checked)
+{
+	uint64_t info, word, x3;
+	enum cpu_vm_state st;
+
+	npt_vm_on_assigned_page(LD(3, 0, 1), &info, &word, &st, &x3);
+	cr_assert_eq(x3, 0x1111, "the load read the page");
+	cr_assert_neq(st, CPU_VM_KILLED);
+}
+
+/*
+ * rmp.update_flush_tlb: a host RMPUPDATE flushes every TLB of the machine,
+ * the vCPUs' stage-2 TLBs included (seen at the vCPU's next batch).
+ */
+Test(cpu, rmpupdate_global_flush_reaches_the_vcpu_tlbs)
+{
+	for (int on = 0; on < 2; on++) {
+		const char *const sets[] = { "vm.type", "npt", "rmp.update_flush_tlb", on ? "1" : "0",
+					     NULL };
+		struct tvm t;
+		uint32_t code[] = { LD(3, 0, 1) };
+		struct rmp_update_in in = { .gpa = 0, .assigned = false };
+		struct rmp_result res;
+		struct rmp_who who = { .now = 0, .agent = -1 };
+		uint64_t before;
+
+		tvm_new(&t, sets);
+		tvm_code(&t, RAM, code, 1);
+		cpu_hart_set_reg(t.h, 1, RAM + 0x1000);
+		tvm_run(&t, 1);
+		before = t.vm->s2_stats.tlbi_all;
+		cr_assert_eq(rmp_update(sim_get_model(t.s, SIM_SLOT_RMP), &who, 0x10000000, &in, &res),
+			     RMP_RC_SUCCESS);
+		cpu_prot_sync(t.h);
+		cr_assert_eq(t.vm->s2_stats.tlbi_all - before, (uint64_t)on,
+			     "flush on=%d: the vCPU's stage-2 TLB flushed %d time(s)", on, on);
+		tvm_free(&t);
+	}
 }
 
 Test(cpu, hypercall_exit_and_reply)
