@@ -24,7 +24,8 @@
  *     page with the page of dp (fetch_tag), refetch if it differs, index
  *     the slot.  Out-of-line work resets fetch_tag (REFRESH), so the page
  *     is refetched exactly where it always was.
- * Loads and stores use the L0 TLB inline and leave only on a miss.
+ * Loads, stores and atomics use the L0 TLB inline and leave only on a miss
+ * (atomics also when misaligned).
  *
  * Macros for instruction bodies (cpu/insns/<mnemonic>.h):
  *   RS1 RS2 SRS1 SRS2 IMM PC NPC PRIV   operands and state
