@@ -4,7 +4,8 @@
 #   make run        deps + build, then run the default scenario
 #   make test       deps + build, then every test (script, CLI, determinism -O2 vs -O0,
 #                   unit, unit under ASan+UBSan)
-#   make bench      benchmarks (figures side by side in one run)
+#   make bench      benchmarks (figures side by side in one run; SPIKE=path, BENCH_RUNS=n,
+#                   BENCH=cpu)
 #   make guest      RV64 guest programs (riscv64-unknown-elf-gcc + picolibc)
 #   make deps       install missing Debian packages (root), or print the command
 #   make install    PREFIX=/usr/local DESTDIR=  (make uninstall: the same variables)
@@ -12,7 +13,8 @@
 #   make layers     check every include against the module dependency lists
 #   make fuzz       libFuzzer on the script, config and ELF parsers (FUZZ_TIME=60 s each)
 #
-# Variables: BUILD (output dir, default build), CC, O (optimisation level).
+# Variables: BUILD (output dir, default build), CC, O (optimisation level);
+# for `make bench`: SPIKE, BENCH_RUNS, BENCH (see the bench target).
 # Each module is a static archive; a module's unit tests link only the
 # archives it depends on, so one module can be built and tested alone:
 #   make BUILD=build-rmp build-rmp/tests/test_rmp && build-rmp/tests/test_rmp
@@ -157,11 +159,17 @@ asan:
 	  ASAN_OPTIONS=detect_leaks=1 PROTSIM=build-asan/protsim build-asan/tests/unit -j1 --color=never; exit 1; }
 	@echo "ASan+UBSan unit run: clean"
 
-# The CPU benchmark compares against qemu-system-riscv64 -M spike.
+# The CPU benchmark runs qemu-system-riscv64 -M spike (installed here) and
+# Spike (not in Debian: SPIKE=/path/to/spike for a local build, else `spike`
+# on the PATH if any) on the same ELFs, alternating with protsim,
+# BENCH_RUNS times each (default 5); BENCH=cpu runs one section only.
+SPIKE      ?=
+BENCH_RUNS ?= 5
+BENCH      ?=
 bench: deps
 	@PROTSIM_DEPS_EXTRA=qemu-system-misc sh sim/tools/deps.sh
 	@$(MAKE) --no-print-directory all $(BUILD)/bench/bench guest
-	$(BUILD)/bench/bench
+	GUEST_DIR=$(BUILD)/guest SPIKE=$(SPIKE) BENCH_RUNS=$(BENCH_RUNS) $(BUILD)/bench/bench $(BENCH)
 
 BENCH_SRCS := $(wildcard bench/*.c)
 $(BUILD)/bench/bench: $(patsubst %.c,$(BUILD)/%.o,$(BENCH_SRCS)) $(ALL_LIBS)

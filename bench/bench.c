@@ -7,7 +7,10 @@
 #define _POSIX_C_SOURCE 200809L
 #include "bench/bench.h"
 
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 uint64_t bench_now_ns(void)
@@ -46,6 +49,40 @@ double bench_report(const char *name, double count, uint64_t ns, const char *uni
 	return rate;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+double bench_report_runs(const char *name, double *rate, unsigned n, const char *unit)
+{
+	double med, lo, hi;
+	const char *sfx, *sl, *sh;
+
+	if (n == 0) {
+		printf("  %-44s %9s\n", name, "-");
+		fflush(stdout);
+		return 0;
+	}
+	qsort(rate, n, sizeof(rate[0]), cmp_double);
+	med = n % 2 ? rate[n / 2] : (rate[n / 2 - 1] + rate[n / 2]) / 2;
+	lo = rate[0];
+	hi = rate[n - 1];
+	{
+		double shown = med;
+
+		sfx = scale(&shown);
+		sl = scale(&lo);
+		sh = scale(&hi);
+		printf("  %-44s %9.2f %s%s/s   (%.2f %s-%.2f %s, %u runs)\n", name, shown, sfx, unit,
+		       lo, sl, hi, sh, n);
+	}
+	fflush(stdout);
+	return med;
+}
+
 void bench_ratio(const char *name, double a, double b)
 {
 	if (b > 0)
@@ -73,7 +110,8 @@ void bench_sink(uint64_t v)
 #pragma weak bench_iommu
 #pragma weak bench_cpu
 
-int main(void)
+/* `bench [MODULE]...`: the named benchmarks only (default: all). */
+int main(int argc, char **argv)
 {
 	static const struct {
 		const char *name;
@@ -83,8 +121,27 @@ int main(void)
 		{ "iommu", bench_iommu },   { "cpu", bench_cpu },
 	};
 
-	printf("protsim benchmarks (one run; compare figures as ratios, machines are noisy)\n");
-	for (size_t i = 0; i < sizeof(benches) / sizeof(benches[0]); i++) {
+	size_t nb = sizeof(benches) / sizeof(benches[0]);
+
+	for (int a = 1; a < argc; a++) {
+		size_t i = 0;
+
+		while (i < nb && strcmp(argv[a], benches[i].name) != 0)
+			i++;
+		if (i == nb) {
+			fprintf(stderr, "bench: unknown benchmark '%s' (engine, rmp, stage2, iommu, cpu)\n",
+				argv[a]);
+			return 2;
+		}
+	}
+	printf("protsim benchmarks (one process; compare figures as ratios, machines are noisy)\n");
+	for (size_t i = 0; i < nb; i++) {
+		bool chosen = argc < 2;
+
+		for (int a = 1; a < argc; a++)
+			chosen |= strcmp(argv[a], benches[i].name) == 0;
+		if (!chosen)
+			continue;
 		if (benches[i].fn)
 			benches[i].fn();
 		else

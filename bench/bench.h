@@ -18,6 +18,13 @@ uint64_t bench_now_ns(void);
  */
 double bench_report(const char *name, double count, uint64_t ns, const char *unit);
 
+/*
+ * Print one figure measured @n times: "name  median unit/s  (min-max)".
+ * @rate holds the @n rates per second (reordered).  Returns the median
+ * (the mean of the two middle values when @n is even; 0 when @n is 0).
+ */
+double bench_report_runs(const char *name, double *rate, unsigned n, const char *unit);
+
 /* Print a ratio line "name  x.xx  (a / b)". */
 void bench_ratio(const char *name, double a, double b);
 

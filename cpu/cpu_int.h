@@ -188,6 +188,9 @@ enum rv_csr {
 	CSR_MSCRATCH = 0x340, CSR_MEPC = 0x341, CSR_MCAUSE = 0x342, CSR_MTVAL = 0x343,
 	CSR_MIP = 0x344,
 	CSR_PMPCFG0 = 0x3a0, CSR_PMPADDR0 = 0x3b0,
+	/* Debug specification, "Trigger Module" (no trigger implemented: rv64_csr.c) */
+	CSR_TSELECT = 0x7a0, CSR_TDATA1 = 0x7a1, CSR_TDATA2 = 0x7a2, CSR_TDATA3 = 0x7a3,
+	CSR_TINFO = 0x7a4,
 	CSR_MCYCLE = 0xb00, CSR_MINSTRET = 0xb02,
 	CSR_CYCLE = 0xc00, CSR_TIME = 0xc01, CSR_INSTRET = 0xc02,
 	CSR_MVENDORID = 0xf11, CSR_MARCHID = 0xf12, CSR_MIMPID = 0xf13, CSR_MHARTID = 0xf14,
@@ -379,6 +382,7 @@ struct cpu_hart {
 	uint64_t resv_addr;        /* reserved system physical address */
 	uint64_t resv_val;         /* the value LR read */
 	bool resv_valid;
+	bool at_slow;              /* test hook: every LR/SC/AMO through rv_atomic, no L0 fill */
 
 	/* decode cache */
 	struct rv_dpage *dcache[RV_DCACHE_PAGES];
@@ -446,9 +450,6 @@ void rv_dcache_flush(struct cpu_hart *h);
  */
 int rv_load_slow(struct cpu_hart *h, uint64_t va, unsigned len, uint64_t *val, uint64_t pc);
 int rv_store_slow(struct cpu_hart *h, uint64_t va, unsigned len, uint64_t val, uint64_t pc);
-/* AMO / LR / SC helpers: translate for write (or read) and return the spa. */
-int rv_amo_translate(struct cpu_hart *h, uint64_t va, unsigned len, bool write,
-		     uint64_t pc, uint64_t *spa);
 /* Fetch: find the decode page for @pc; NULL with a trap/exit taken. */
 struct rv_dpage *rv_fetch_page(struct cpu_hart *h, uint64_t pc, int *status);
 /* Decode the slot of @pc in @dp (handles page-crossing instructions). */

@@ -245,26 +245,45 @@ int rv_store_slow(struct cpu_hart *h, uint64_t va, unsigned len, uint64_t val, u
 	return 0;
 }
 
+/*
+ * LR, SC and AMOs outside the inline path (rv64_loop.h): misaligned (the
+ * misaligned exception, before any translation: "A" extension, LR/SC and
+ * AMOs), not in the L0 TLB, devices, the tohost page.  LR is translated
+ * as a read, SC and AMOs as writes (an AMO is a read-modify-write: store/
+ * AMO faults, write permission at every stage; Sv39/48 have no writable
+ * page that is not readable).  Like rv_load_slow/rv_store_slow, fills the
+ * L0 TLB (LR: read entries, SC/AMO: write entries; never the tohost page)
+ * and counts the miss, unless the test hook h->at_slow is set.
+ */
 int rv_atomic(struct cpu_hart *h, enum rv_atomic_kind k, uint64_t va, unsigned len,
 	      uint64_t val, uint64_t *out, uint64_t pc)
 {
 	struct rv_xl xl;
+	bool write = k != RV_AT_LR;
 	int st;
 
 	(void)pc;
 	if (va & (len - 1)) {
-		rv_trap(h, k == RV_AT_LR ? RV_CAUSE_MISALIGNED_LOAD : RV_CAUSE_MISALIGNED_STORE, va);
+		rv_trap(h, write ? RV_CAUSE_MISALIGNED_STORE : RV_CAUSE_MISALIGNED_LOAD, va);
 		return 1;
 	}
-	st = rv_translate(h, va, k == RV_AT_LR ? S2_ACC_READ : S2_ACC_WRITE, &xl);
+	st = rv_translate(h, va, write ? S2_ACC_WRITE : S2_ACC_READ, &xl);
 	if (st)
 		return st;
 	if (xl.dev) {
-		rv_trap(h, k == RV_AT_LR ? RV_CAUSE_LOAD_ACCESS : RV_CAUSE_STORE_ACCESS, va);
+		rv_trap(h, write ? RV_CAUSE_STORE_ACCESS : RV_CAUSE_LOAD_ACCESS, va);
 		return 1;
 	}
 	if (h->vm->mode == CPU_MODE_DETAILED)
-		h->batch_stall += cpu_cache_data(h, xl.spa, k != RV_AT_LR);
+		h->batch_stall += cpu_cache_data(h, xl.spa, write);
+	if (xl.cacheable && !h->at_slow && !(write && xl.tohost_page)) {
+		uint8_t *f = frame_ptr(h->vm, xl.spa, write);
+
+		if (f)
+			tlb_fill(h, write ? h->tlb_w : h->tlb_r, va, h->dmode, xl.spa, f);
+	}
+	if (!h->at_slow)
+		h->st.tlb_miss++;
 	switch (k) {
 	case RV_AT_LR:
 		*out = rv_phys_read(h, xl.spa, len);

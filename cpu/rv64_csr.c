@@ -1,8 +1,9 @@
 /*
  * rv64_csr.c - control and status registers: the standard M/S/U set, the
  * counters, and protsim's custom CSRs (CR0, CR4, the GHCB MSR, the #VC
- * error code, VMPL, SEV_STATUS).  See "Control and Status Registers" in
- * the RISC-V privileged architecture; docs/guest-abi.md for the custom ones.
+ * error code, VMPL, SEV_STATUS), and the debug trigger registers with no
+ * trigger.  See "Control and Status Registers" in the RISC-V privileged
+ * architecture; docs/guest-abi.md for the custom ones.
  */
 #include "cpu/cpu_int.h"
 
@@ -96,6 +97,19 @@ int rv_csr_read(struct cpu_hart *h, unsigned csr, uint64_t *v)
 		*v = 0;
 		return 0;
 	case CSR_MHARTID: *v = h->id; return 0;
+	/*
+	 * The trigger registers with no trigger (RISC-V External Debug Support
+	 * 0.13.2 and 1.0, "Trigger Module"): tselect reads 0 whatever was
+	 * written (a value >= the number of triggers need not read back);
+	 * tdata1 reads 0, type 0 "there is no trigger at this tselect";
+	 * tdata2/tdata3 hold no trigger's data and read 0; tinfo reads 1 ("if
+	 * the currently selected trigger doesn't exist, this field contains
+	 * 1").  Writes are ignored.  M mode only (CSR numbers 0x7a0..0x7a4).
+	 */
+	case CSR_TSELECT: case CSR_TDATA1: case CSR_TDATA2: case CSR_TDATA3:
+		*v = 0;
+		return 0;
+	case CSR_TINFO: *v = 1; return 0;
 	case CSR_CR0: *v = h->cr0; return 0;
 	case CSR_CR4: *v = h->cr4; return 0;
 	case CSR_GHCB: *v = h->ghcb; return 0;
@@ -240,6 +254,8 @@ int rv_csr_write(struct cpu_hart *h, unsigned csr, uint64_t v)
 	case CSR_CR0: return cr_write(h, 0, v);
 	case CSR_CR4: return cr_write(h, 4, v);
 	case CSR_GHCB: h->ghcb = v; return 0;
+	case CSR_TSELECT: case CSR_TDATA1: case CSR_TDATA2: case CSR_TDATA3: case CSR_TINFO:
+		return 0;   /* no trigger: see rv_csr_read */
 	default:
 		break;
 	}

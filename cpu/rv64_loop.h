@@ -24,7 +24,8 @@
  *     page with the page of dp (fetch_tag), refetch if it differs, index
  *     the slot.  Out-of-line work resets fetch_tag (REFRESH), so the page
  *     is refetched exactly where it always was.
- * Loads and stores use the L0 TLB inline and leave only on a miss.
+ * Loads, stores and atomics use the L0 TLB inline and leave only on a miss
+ * (atomics also when misaligned).
  *
  * Macros for instruction bodies (cpu/insns/<mnemonic>.h):
  *   RS1 RS2 SRS1 SRS2 IMM PC NPC PRIV   operands and state
@@ -179,20 +180,98 @@
 	} \
 } while (0)
 
-/* Atomics always take the out-of-line path (rv64_run.c: rv_atomic). */
-#define LR(T, addr, dst) do { uint64_t v_; SYNC(); \
-	if (rv_atomic(h, RV_AT_LR, (addr), sizeof(T), 0, &v_, pc)) goto trapped; \
-	(dst) = (T)v_; stall = h->batch_stall; } while (0)
-#define SC(T, addr, val) do { uint64_t v_; SYNC(); \
-	if (rv_atomic(h, RV_AT_SC, (addr), sizeof(T), (uint64_t)(T)(val), &v_, pc)) goto trapped; \
-	WRITE_RD(v_); stall = h->batch_stall; \
-	if (RV_UNLIKELY(h->done)) { why = CPU_STOP_HALT; pc = NPC; goto out; } } while (0)
-#define AMO(U, addr, bval, expr) do { uint64_t a, b = (bval), spa_; SYNC(); \
-	if (rv_atomic(h, RV_AT_AMO, (addr), sizeof(U), 0, &spa_, pc)) goto trapped; \
-	a = rv_phys_read(h, spa_, sizeof(U)); \
-	rv_phys_write(h, spa_, sizeof(U), (uint64_t)(U)(expr)); \
-	WRITE_RD(sizeof(U) == 4 ? SEXT32(a) : a); stall = h->batch_stall; \
-	if (RV_UNLIKELY(h->done)) { why = CPU_STOP_HALT; pc = NPC; goto out; } } while (0)
+/*
+ * Atomics use the L0 TLB like loads and stores: LR the read entries, SC
+ * and AMOs the write entries, so an SC or AMO needs what a store needs
+ * (stage-1 W, stage-2 write, the RMP's write check: rv_atomic translates
+ * them as S2_ACC_WRITE) and an LR what a load needs.  Only aligned
+ * accesses stay inline: a misaligned one goes to rv_atomic, which raises
+ * the misaligned exception before translating.  The tohost page and
+ * devices are never in the write entries, so an SC/AMO to them takes the
+ * slow path (HTIF sees it; the CLINT gives an access fault).  The inline
+ * path does exactly what rv_atomic does after translating: the same
+ * reservation rules, the same L1D access (DACCESS = cpu_cache_data).
+ * h->at_slow (a test hook) sends every atomic to rv_atomic.
+ */
+/* Inline when aligned, in the L0 TLB, and the test hook is off. */
+#define AT_HIT(e, va, len) \
+	RV_LIKELY(!((va) & ((len) - 1)) && (e)->tag == TLB_TAG(va, len) && !h->at_slow)
+
+#define LR(T, addr, dst) do { \
+	uint64_t va_ = (addr); \
+	const struct rv_tlb_ent *e_ = &h->tlb_r[(va_ >> 12) & (RV_TLB_SIZE - 1)]; \
+	if (AT_HIT(e_, va_, sizeof(T))) { \
+		T v_; \
+		memcpy(&v_, (const void *)(e_->addend + (uintptr_t)va_), sizeof(T)); \
+		h->resv_addr = e_->spa_page | (va_ & 0xfff); \
+		h->resv_val = (uint64_t)(int64_t)v_; \
+		h->resv_valid = true; \
+		(dst) = v_; \
+		DACCESS(e_, va_, false); \
+	} else { \
+		uint64_t v_; \
+		SYNC(); \
+		if (rv_atomic(h, RV_AT_LR, va_, sizeof(T), 0, &v_, pc)) \
+			goto trapped; \
+		(dst) = (T)v_; \
+		stall = h->batch_stall; \
+	} \
+} while (0)
+
+#define SC(T, addr, val) do { \
+	uint64_t va_ = (addr); \
+	T v_ = (T)(val); \
+	const struct rv_tlb_ent *e_ = &h->tlb_w[(va_ >> 12) & (RV_TLB_SIZE - 1)]; \
+	if (AT_HIT(e_, va_, sizeof(T))) { \
+		void *p_ = (void *)(e_->addend + (uintptr_t)va_); \
+		T m_; \
+		memcpy(&m_, p_, sizeof(T)); \
+		DACCESS(e_, va_, true); \
+		if (h->resv_valid && h->resv_addr == (e_->spa_page | (va_ & 0xfff)) && \
+		    m_ == (T)h->resv_val) { \
+			memcpy(p_, &v_, sizeof(T)); \
+			WRITE_RD(0); \
+		} else { \
+			WRITE_RD(1); \
+		} \
+		h->resv_valid = false; \
+	} else { \
+		uint64_t r_; \
+		SYNC(); \
+		if (rv_atomic(h, RV_AT_SC, va_, sizeof(T), (uint64_t)v_, &r_, pc)) \
+			goto trapped; \
+		WRITE_RD(r_); \
+		stall = h->batch_stall; \
+		if (RV_UNLIKELY(h->done)) { why = CPU_STOP_HALT; pc = NPC; goto out; } \
+	} \
+} while (0)
+
+/* a = the old value (zero-extended), b = the operand; memory = (U)(expr). */
+#define AMO(U, addr, bval, expr) do { \
+	uint64_t va_ = (addr), a = 0, b = (bval); \
+	const struct rv_tlb_ent *e_ = &h->tlb_w[(va_ >> 12) & (RV_TLB_SIZE - 1)]; \
+	if (AT_HIT(e_, va_, sizeof(U))) { \
+		void *p_ = (void *)(e_->addend + (uintptr_t)va_); \
+		U n_; \
+		memcpy(&a, p_, sizeof(U)); \
+		n_ = (U)(expr); \
+		memcpy(p_, &n_, sizeof(U)); \
+		DACCESS(e_, va_, true); \
+	} else { \
+		uint64_t spa_; \
+		SYNC(); \
+		if (rv_atomic(h, RV_AT_AMO, va_, sizeof(U), 0, &spa_, pc)) \
+			goto trapped; \
+		a = rv_phys_read(h, spa_, sizeof(U)); \
+		rv_phys_write(h, spa_, sizeof(U), (uint64_t)(U)(expr)); \
+		stall = h->batch_stall; \
+		if (RV_UNLIKELY(h->done)) { \
+			WRITE_RD(sizeof(U) == 4 ? SEXT32(a) : a); \
+			why = CPU_STOP_HALT; pc = NPC; goto out; \
+		} \
+	} \
+	WRITE_RD(sizeof(U) == 4 ? SEXT32(a) : a); \
+} while (0)
 
 enum cpu_stop RV_RUN_FN(struct cpu_hart *h, uint64_t budget, uint64_t *executed, uint64_t *stall_out)
 {
@@ -359,3 +438,4 @@ out:
 #undef LR
 #undef SC
 #undef AMO
+#undef AT_HIT

@@ -496,6 +496,139 @@ ParameterizedTest(struct csr_case *c, cpu, csr)
 	tvm_free(&t);
 }
 
+/*
+ * The debug trigger registers with no trigger (RISC-V External Debug
+ * Support, "Trigger Module"): tselect, tdata1..3 read 0, tinfo reads 1
+ * (the selected trigger does not exist), writes are ignored; M mode only.
+ * Each case writes x1 (csrrw x3) and reads back (csrrs x4).
+ */
+struct trig_case {
+	char name[24];
+	unsigned csr;
+	unsigned priv;
+	uint64_t x1;
+	uint64_t expect;     /* read value in M mode (before and after the write) */
+};
+
+#define MCONTROL_EXEC_M ((2ull << 60) | (1u << 6) | (1u << 2))   /* type 2, M, execute */
+static struct trig_case trig_cases[] = {
+	{ "tselect M 0",      0x7a0, RV_PRIV_M, 0, 0 },
+	{ "tselect M 1",      0x7a0, RV_PRIV_M, 1, 0 },
+	{ "tselect M ~0",     0x7a0, RV_PRIV_M, M64, 0 },
+	{ "tdata1 M mcontrol", 0x7a1, RV_PRIV_M, MCONTROL_EXEC_M, 0 },
+	{ "tdata1 M ~0",      0x7a1, RV_PRIV_M, M64, 0 },
+	{ "tdata2 M",         0x7a2, RV_PRIV_M, RAM + 0x40, 0 },
+	{ "tdata3 M",         0x7a3, RV_PRIV_M, 0x1234, 0 },
+	{ "tinfo M",          0x7a4, RV_PRIV_M, 0x4, 1 },
+	{ "tselect S",        0x7a0, RV_PRIV_S, 0, 0 },
+	{ "tdata1 S",         0x7a1, RV_PRIV_S, 0, 0 },
+	{ "tdata2 S",         0x7a2, RV_PRIV_S, 0, 0 },
+	{ "tdata3 S",         0x7a3, RV_PRIV_S, 0, 0 },
+	{ "tinfo S",          0x7a4, RV_PRIV_S, 0, 0 },
+	{ "tselect U",        0x7a0, RV_PRIV_U, 0, 0 },
+	{ "tdata1 U",         0x7a1, RV_PRIV_U, 0, 0 },
+	{ "tdata2 U",         0x7a2, RV_PRIV_U, 0, 0 },
+	{ "tdata3 U",         0x7a3, RV_PRIV_U, 0, 0 },
+	{ "tinfo U",          0x7a4, RV_PRIV_U, 0, 0 },
+};
+
+ParameterizedTestParameters(cpu, trigger_csr)
+{
+	return cr_make_param_array(struct trig_case, trig_cases, sizeof(trig_cases) / sizeof(trig_cases[0]));
+}
+
+ParameterizedTest(struct trig_case *c, cpu, trigger_csr)
+{
+	struct tvm t;
+	uint32_t code[] = { CSRRW(3, c->csr, 1), CSRRS(4, c->csr, 0), CSRRS(5, c->csr, 0) };
+
+	tvm_new(&t, NULL);
+	tvm_code(&t, RAM, code, 3);
+	t.h->priv = c->priv;
+	rv_update_modes(t.h);
+	cpu_hart_set_reg(t.h, 1, c->x1);
+	cpu_hart_set_reg(t.h, 3, 0xabc);
+	cpu_hart_set_reg(t.h, 4, 0xabc);
+	tvm_run(&t, c->priv == RV_PRIV_M ? 3 : 1);
+	if (c->priv != RV_PRIV_M) {
+		cr_assert_eq(t.h->mcause, RV_CAUSE_ILLEGAL, "%s", c->name);
+		cr_assert_eq(t.h->mtval, code[0], "%s", c->name);
+		cr_assert_eq(t.h->mepc, RAM);
+		cr_assert_eq(cpu_hart_reg(t.h, 3), 0xabc, "%s: rd unchanged", c->name);
+	} else {
+		cr_assert_eq(t.h->mcause, 0, "%s trapped", c->name);
+		cr_assert_eq(cpu_hart_reg(t.h, 3), c->expect, "%s: old value 0x%llx", c->name,
+			     (unsigned long long)cpu_hart_reg(t.h, 3));
+		cr_assert_eq(cpu_hart_reg(t.h, 4), c->expect, "%s: the write is ignored", c->name);
+		cr_assert_eq(cpu_hart_pc(t.h), RAM + 12);
+	}
+	tvm_free(&t);
+}
+
+#define AUIPC(rd, imm20) ((uint32_t)(imm20) << 12 | (uint32_t)(rd) << 7 | 0x17)
+#define SRLI(rd, rs1, sh) I(sh, rs1, 5, rd, 0x13)
+#define BEQ(rs1, rs2, off) B(off, rs2, rs1, 0)
+
+/*
+ * What riscv-tests rv64mi-p-breakpoint does before it relies on a
+ * trigger: csrs tcontrol (optional: a trap is allowed, mtvec points past
+ * it), csrw tselect, x0 and read it back (not 0: no triggers, pass);
+ * tdata2 = an address; tdata1 = an mcontrol (type 2) execute breakpoint
+ * and read it back (not that value: unsupported, skip).  The test also
+ * reads tinfo (1: no trigger) and tdata1's type (0).  Pass writes 1 to
+ * tohost (exit code 0); a failed check writes (n << 1) | 1.
+ */
+Test(cpu, breakpoint_test_without_triggers_passes)
+{
+	struct tvm t;
+	uint64_t tohost = RAM + 0x3000, spa;
+	enum { A0 = 10, A1 = 11, A2 = 12, T0 = 5, T1 = 6 };
+	uint32_t code[] = {
+		/* 0x00 */ AUIPC(T0, 0x3),                 /* t0 = tohost */
+		/* 0x04 */ AUIPC(A0, 0), ADDI(A0, A0, 0x10), /* a0 = 0x14 (after the csrs) */
+		/* 0x0c */ CSRRW(A0, 0x305, A0),           /* mtvec <-> a0 */
+		/* 0x10 */ I(0x7a5, 11, 2, 0, 0x73),       /* csrs tcontrol, a1: traps (illegal) */
+		/* 0x14 */ CSRRW(0, 0x305, A0),            /* restore mtvec */
+		/* 0x18 */ CSRRW(0, 0x7a0, 0),             /* csrw tselect, x0 */
+		/* 0x1c */ CSRRS(A1, 0x7a0, 0),            /* csrr a1, tselect */
+		/* 0x20 */ BNE(0, A1, 0x38),               /* bne x0, a1, pass (0x58) */
+		/* 0x24 */ CSRRS(A0, 0x7a1, 0),            /* csrr a0, tdata1 */
+		/* 0x28 */ SRLI(A0, A0, 60),               /* type */
+		/* 0x2c */ BNE(A0, 0, 0x34),               /* type != 0: fail 2 (0x60) */
+		/* 0x30 */ CSRRS(A0, 0x7a4, 0),            /* csrr a0, tinfo */
+		/* 0x34 */ ADDI(A1, 0, 1),
+		/* 0x38 */ BNE(A0, A1, 0x38),              /* tinfo != 1: fail 3 (0x70) */
+		/* 0x3c */ CSRRW(0, 0x7a2, T0),            /* csrw tdata2, t0 */
+		/* 0x40 */ CSRRW(0, 0x7a1, T1),            /* csrw tdata1, t1 (mcontrol) */
+		/* 0x44 */ CSRRS(A1, 0x7a1, 0),            /* csrr a1, tdata1 */
+		/* 0x48 */ BEQ(T1, A1, 0x20),              /* accepted: fail 4 (0x68) */
+		/* 0x4c */ NOP, NOP, NOP,
+		/* 0x58 */ ADDI(A0, 0, 1),                 /* pass */
+		/* 0x5c */ J(0x18, 0),                     /* -> 0x74 */
+		/* 0x60 */ ADDI(A0, 0, 5), J(0x10, 0),     /* fail 2 */
+		/* 0x68 */ ADDI(A0, 0, 9), J(0x08, 0),     /* fail 4 */
+		/* 0x70 */ ADDI(A0, 0, 7),                 /* fail 3 */
+		/* 0x74 */ SD(A0, 0, T0), J(0, 0),
+	};
+
+	tvm_new(&t, NULL);
+	tvm_code(&t, RAM, code, sizeof(code) / 4);
+	cr_assert(!cpu_vm_gpa_to_spa(t.vm, tohost, &spa));
+	t.vm->has_tohost = true;
+	t.vm->tohost = tohost;
+	t.vm->tohost_spa = spa;
+	t.h->mtvec = RAM + 0x70;   /* any other trap: fail 3 */
+	cpu_hart_set_reg(t.h, A1, 0x8);
+	cpu_hart_set_reg(t.h, T1, MCONTROL_EXEC_M);
+	tvm_run(&t, 200);
+	cr_assert_eq(cpu_vm_state(t.vm), CPU_VM_EXITED);
+	cr_assert_eq(cpu_vm_exit_code(t.vm), 0, "failed check %d", cpu_vm_exit_code(t.vm));
+	cr_assert_eq(t.h->st.traps, 1, "only the optional tcontrol write trapped");
+	cr_assert_eq(t.h->mcause, RV_CAUSE_ILLEGAL);
+	cr_assert_eq(t.h->mepc, RAM + 0x10);
+	tvm_free(&t);
+}
+
 Test(cpu, csr_write_effect_and_minstret)
 {
 	struct tvm t;
