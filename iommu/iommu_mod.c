@@ -446,76 +446,85 @@ static void op_dma(struct sim_call *c)
 	free(buf);
 }
 
+/*
+ * Argument specs: values are checked when the script is parsed, so the
+ * op bodies' own checks never see a value outside these ranges (dev= below
+ * iommu.devices depends on the machine and stays a run-time check).
+ */
+#define A_DEV(r)      SIM_A_INT("dev", r, 0, IOMMU_MAX_DEVICES - 1)   /* 16-bit DeviceID */
+#define A_IOVA(r)     SIM_A_U64M("iova", r, "ADDR")
+#define A_SIZE(r)     SIM_A_SIZE_IN("size", r, 1, 0)                   /* not 0 */
+
 static const struct sim_arg_spec attach_args[] = {
-	{ "dev", SIM_ARG_U64, true, NULL },
-	{ "vm", SIM_ARG_U64, false, NULL },
-	{ "mode", SIM_ARG_ENUM, false, mode_choices },
-	{ NULL, 0, false, NULL }
+	A_DEV(true),
+	SIM_A_INT("vm", false, 0, S2_MAX_VMS - 1),
+	SIM_A_ENUM("mode", false, mode_choices),
+	SIM_A_END
 };
 
 static const struct sim_arg_spec dev_args[] = {
-	{ "dev", SIM_ARG_U64, true, NULL },
-	{ NULL, 0, false, NULL }
+	A_DEV(true),
+	SIM_A_END
 };
 
 static const struct sim_arg_spec map_args[] = {
-	{ "dev", SIM_ARG_U64, true, NULL },
-	{ "iova", SIM_ARG_U64, true, NULL },
-	{ "pa", SIM_ARG_U64, true, NULL },
-	{ "size", SIM_ARG_SIZE, true, NULL },
-	{ "perms", SIM_ARG_STR, true, NULL },
-	{ NULL, 0, false, NULL }
+	A_DEV(true),
+	A_IOVA(true),
+	SIM_A_U64M("pa", true, "ADDR"),
+	A_SIZE(true),
+	SIM_A_PERMS("perms", true, "rw"),
+	SIM_A_END
 };
 
 static const struct sim_arg_spec unmap_args[] = {
-	{ "dev", SIM_ARG_U64, true, NULL },
-	{ "iova", SIM_ARG_U64, true, NULL },
-	{ "size", SIM_ARG_SIZE, true, NULL },
-	{ NULL, 0, false, NULL }
+	A_DEV(true),
+	A_IOVA(true),
+	A_SIZE(true),
+	SIM_A_END
 };
 
 static const struct sim_arg_spec inval_args[] = {
-	{ "dev", SIM_ARG_U64, false, NULL },
-	{ "iova", SIM_ARG_U64, false, NULL },
-	{ "size", SIM_ARG_SIZE, false, NULL },
-	{ "all", SIM_ARG_BOOL, false, NULL },
-	{ NULL, 0, false, NULL }
+	A_DEV(false),
+	A_IOVA(false),
+	A_SIZE(false),
+	SIM_A_BOOL("all", false),
+	SIM_A_END
 };
 
 static const struct sim_arg_spec log_args[] = {
-	{ "consume", SIM_ARG_BOOL, false, NULL },
-	{ NULL, 0, false, NULL }
+	SIM_A_BOOL("consume", false),
+	SIM_A_END
 };
 
 static const struct sim_arg_spec dma_args[] = {
-	{ "dev", SIM_ARG_U64, true, NULL },
-	{ "iova", SIM_ARG_U64, true, NULL },
-	{ "kind", SIM_ARG_ENUM, true, kind_choices },
-	{ "len", SIM_ARG_SIZE, false, NULL },
-	{ "fill", SIM_ARG_U64, false, NULL },
-	{ NULL, 0, false, NULL }
+	A_DEV(true),
+	A_IOVA(true),
+	SIM_A_ENUM("kind", true, kind_choices),
+	SIM_A_SIZE_IN("len", false, 1, DMA_LEN_MAX),
+	SIM_A_INT("fill", false, 0, 0xff),
+	SIM_A_END
 };
 
 static const struct sim_op iommu_ops[] = {
-	{ "iommu attach", attach_args, "iommu attach dev=N [vm=N] [mode=snp|stage2|passthrough]",
+	{ "iommu attach", attach_args,
 	  "attach a device: snp = own IO page table, stage2 = VM vm's stage 2, passthrough = "
 	  "identity (SNP on: DMA writes RMP-checked in every mode)", op_attach },
-	{ "iommu detach", dev_args, "iommu detach dev=N",
+	{ "iommu detach", dev_args,
 	  "detach a device (frees its IO table, invalidates its IOTLB entries)", op_detach },
-	{ "iommu map", map_args, "iommu map dev=N iova=ADDR pa=ADDR size=SIZE perms=PERMS",
+	{ "iommu map", map_args,
 	  "map device addresses in an snp-mode device's IO page table (perms: r, rw)", op_map },
-	{ "iommu unmap", unmap_args, "iommu unmap dev=N iova=ADDR size=SIZE",
+	{ "iommu unmap", unmap_args,
 	  "unmap device addresses (the IOTLB keeps stale entries until iommu inval)", op_unmap },
-	{ "iommu inval", inval_args, "iommu inval dev=N [iova=ADDR [size=SIZE]] | all=1",
-	  "invalidate IOTLB entries of a device, of a device address range, or all: OK entries=N",
-	  op_inval },
-	{ "iommu log", log_args, "iommu log [consume=0|1]",
+	{ "iommu inval", inval_args,
+	  "invalidate IOTLB entries of a device (dev=), of a device address range (dev= iova= "
+	  "[size=], default 4k), or all (all=1): OK entries=N", op_inval },
+	{ "iommu log", log_args,
 	  "print the pending event-log entries, oldest first, and consume them (default)",
 	  op_log },
-	{ "dma", dma_args, "dma dev=N iova=ADDR kind=read|write [len=N] [fill=BYTE]",
+	{ "dma", dma_args,
 	  "a device DMA through the IOMMU: OK pa=ADDR or IO_PAGE_FAULT(TRANSLATION|PERMISSION|RMP)",
 	  op_dma },
-	{ NULL, NULL, NULL, NULL, NULL }
+	{ NULL, NULL, NULL, NULL }
 };
 
 const struct sim_module iommu_module = {

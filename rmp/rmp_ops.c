@@ -600,84 +600,110 @@ static void op_rmp_entry(struct sim_call *c)
 	sim_call_field_hex(c, "hi", e.raw_hi);
 }
 
-#define A_END { NULL, 0, false, NULL }
+/*
+ * Argument specs: values are checked when the script is parsed, so the
+ * op bodies' own checks (arg_addr() etc.) never see a bad value.
+ */
+#define A_END         SIM_A_END
+#define A_ASID(r)     SIM_A_INT("asid", r, 0, UINT32_MAX)      /* the 32-bit ASID operand */
+#define A_PAGESIZE    SIM_A_SIZESET("size", false, SIM_SZ_4K | SIM_SZ_2M)   /* page-size bit */
+#define A_MAP         SIM_A_SIZESET("map", false, SIM_SZ_4K | SIM_SZ_2M | SIM_SZ_1G)
+#define A_VMPL        SIM_A_INT("vmpl", false, 0, RMP_NUM_VMPL - 1)
 
 static const struct sim_arg_spec rmpupdate_args[] = {
-	{ "spa", SIM_ARG_U64, true, NULL },        { "assigned", SIM_ARG_BOOL, false, NULL },
-	{ "asid", SIM_ARG_U64, false, NULL },      { "gpa", SIM_ARG_U64, false, NULL },
-	{ "size", SIM_ARG_SIZE, false, NULL },     { "immutable", SIM_ARG_BOOL, false, NULL },
+	SIM_A_ADDR("spa", true),
+	SIM_A_BOOL("assigned", false),
+	A_ASID(false),
+	SIM_A_ADDR("gpa", false),
+	A_PAGESIZE,
+	SIM_A_BOOL("immutable", false),
 	A_END
 };
-static const struct sim_arg_spec spa_args[] = { { "spa", SIM_ARG_U64, true, NULL }, A_END };
+static const struct sim_arg_spec spa_args[] = { SIM_A_ADDR("spa", true), A_END };
 static const struct sim_arg_spec pvalidate_args[] = {
-	{ "asid", SIM_ARG_U64, true, NULL },   { "gpa", SIM_ARG_U64, true, NULL },
-	{ "spa", SIM_ARG_U64, true, NULL },    { "size", SIM_ARG_SIZE, false, NULL },
-	{ "validate", SIM_ARG_BOOL, false, NULL }, { "vmpl", SIM_ARG_U64, false, NULL },
-	{ "map", SIM_ARG_SIZE, false, NULL },  A_END
+	A_ASID(true),
+	SIM_A_ADDR("gpa", true),
+	SIM_A_ADDR("spa", true),
+	A_PAGESIZE,
+	SIM_A_BOOL("validate", false),
+	A_VMPL,
+	A_MAP,
+	A_END
 };
 static const struct sim_arg_spec rmpadjust_args[] = {
-	{ "asid", SIM_ARG_U64, true, NULL },   { "gpa", SIM_ARG_U64, true, NULL },
-	{ "spa", SIM_ARG_U64, true, NULL },    { "size", SIM_ARG_SIZE, false, NULL },
-	{ "vmpl", SIM_ARG_U64, false, NULL },  { "target", SIM_ARG_U64, true, NULL },
-	{ "perms", SIM_ARG_STR, true, NULL },  { "vmsa", SIM_ARG_BOOL, false, NULL },
-	{ "map", SIM_ARG_SIZE, false, NULL },  A_END
+	A_ASID(true),
+	SIM_A_ADDR("gpa", true),
+	SIM_A_ADDR("spa", true),
+	A_PAGESIZE,
+	A_VMPL,
+	SIM_A_INT("target", true, 0, 0xff),   /* the 8-bit target VMPL field */
+	SIM_A_PERMS("perms", true, "rwus"),
+	SIM_A_BOOL("vmsa", false),
+	A_MAP,
+	A_END
 };
 static const struct sim_arg_spec rmpquery_args[] = {
-	{ "asid", SIM_ARG_U64, true, NULL },   { "gpa", SIM_ARG_U64, true, NULL },
-	{ "spa", SIM_ARG_U64, true, NULL },    { "vmpl", SIM_ARG_U64, false, NULL },
-	{ "map", SIM_ARG_SIZE, false, NULL },  A_END
+	A_ASID(true),
+	SIM_A_ADDR("gpa", true),
+	SIM_A_ADDR("spa", true),
+	A_VMPL,
+	A_MAP,
+	A_END
 };
 static const struct sim_arg_spec host_access_args[] = {
-	{ "spa", SIM_ARG_U64, true, NULL },    { "kind", SIM_ARG_ENUM, true, host_kinds },
-	{ "map", SIM_ARG_SIZE, false, NULL },  A_END
+	SIM_A_ADDR("spa", true),
+	SIM_A_ENUM("kind", true, host_kinds),
+	A_MAP,
+	A_END
 };
 static const struct sim_arg_spec guest_access_args[] = {
-	{ "asid", SIM_ARG_U64, true, NULL },   { "gpa", SIM_ARG_U64, true, NULL },
-	{ "spa", SIM_ARG_U64, true, NULL },    { "kind", SIM_ARG_ENUM, true, guest_kinds },
-	{ "c", SIM_ARG_BOOL, false, NULL },    { "map", SIM_ARG_SIZE, false, NULL },
-	{ "vmpl", SIM_ARG_U64, false, NULL },  { "user", SIM_ARG_BOOL, false, NULL },
-	{ "snp", SIM_ARG_BOOL, false, NULL },  A_END
+	A_ASID(true),
+	SIM_A_ADDR("gpa", true),
+	SIM_A_ADDR("spa", true),
+	SIM_A_ENUM("kind", true, guest_kinds),
+	SIM_A_BOOL("c", false),
+	A_MAP,
+	A_VMPL,
+	SIM_A_BOOL("user", false),
+	SIM_A_BOOL("snp", false),
+	A_END
 };
 static const struct sim_arg_spec vmrun_args[] = {
-	{ "asid", SIM_ARG_U64, true, NULL },   { "vmsa", SIM_ARG_U64, true, NULL },
-	{ "vmcb", SIM_ARG_U64, false, NULL },  { "gpa", SIM_ARG_U64, false, NULL },
-	{ "avic", SIM_ARG_U64, false, NULL },  A_END
+	A_ASID(true),
+	SIM_A_ADDR("vmsa", true),
+	SIM_A_ADDR("vmcb", false),
+	SIM_A_ADDR("gpa", false),
+	SIM_A_ADDR("avic", false),
+	A_END
 };
 static const struct sim_arg_spec no_args[] = { A_END };
 
 static const struct sim_op rmp_ops[] = {
 	{ "rmpupdate", rmpupdate_args,
-	  "rmpupdate spa=ADDR [assigned=0|1] [asid=N] [gpa=ADDR] [size=4k|2m] [immutable=0|1]",
 	  "RMPUPDATE: set the RMP entry of spa (hypervisor)", op_rmpupdate },
-	{ "psmash", spa_args, "psmash spa=ADDR",
+	{ "psmash", spa_args,
 	  "PSMASH: split the 2M RMP entry at spa into 512 4K entries", op_psmash },
-	{ "rmpread", spa_args, "rmpread spa=ADDR",
+	{ "rmpread", spa_args,
 	  "RMPREAD: the effective RMP entry of spa", op_rmpread },
 	{ "pvalidate", pvalidate_args,
-	  "pvalidate asid=N gpa=ADDR spa=ADDR [size=4k|2m] [validate=1|0] [vmpl=N] [map=4k|2m]",
 	  "PVALIDATE by the guest (gpa mapped to spa by a nested leaf of size map)", op_pvalidate },
 	{ "rmpadjust", rmpadjust_args,
-	  "rmpadjust asid=N gpa=ADDR spa=ADDR [size=4k|2m] [vmpl=N] target=N perms=PERMS [vmsa=0|1] "
-	  "[map=4k|2m]",
 	  "RMPADJUST by the guest: permissions of VMPL target, VMSA bit", op_rmpadjust },
-	{ "rmpquery", rmpquery_args, "rmpquery asid=N gpa=ADDR spa=ADDR [vmpl=N] [map=4k|2m]",
+	{ "rmpquery", rmpquery_args,
 	  "RMPQUERY by the guest: VMPL1..3 permissions and page size", op_rmpquery },
 	{ "host_access", host_access_args,
-	  "host_access spa=ADDR kind=read|write|fetch|ptread|ptwrite [map=4k|2m|1g]",
 	  "RMP check of a host access: data, or the host's own page-table read / A-D update "
 	  "(no data is moved)", op_host_access },
 	{ "guest_access", guest_access_args,
-	  "guest_access asid=N gpa=ADDR spa=ADDR kind=read|write|fetch|ptread|ptwrite [c=0|1] "
-	  "[map=4k|2m|1g] [vmpl=N] [user=0|1] [snp=0|1]",
 	  "RMP check of a guest access (no data is moved)", op_guest_access },
-	{ "vmrun", vmrun_args, "vmrun asid=N vmsa=ADDR [vmcb=ADDR] [gpa=ADDR] [avic=ADDR]",
+	{ "vmrun", vmrun_args,
 	  "VMRUN's SNP checks: OK, #GP (VMCB), or VMEXIT_INVALID (VMSA, AVIC page); "
 	  "VMCB/VMSA/AVIC in use on this agent until vmexit", op_vmrun },
-	{ "vmexit", no_args, "vmexit", "#VMEXIT: release this agent's in-use pages", op_vmexit },
-	{ "rmp info", no_args, "rmp info", "RMP mode, table location and coverage", op_rmp_info },
-	{ "rmp entry", spa_args, "rmp entry spa=ADDR",
+	{ "vmexit", no_args, "#VMEXIT: release this agent's in-use pages", op_vmexit },
+	{ "rmp info", no_args, "RMP mode, table location and coverage", op_rmp_info },
+	{ "rmp entry", spa_args,
 	  "raw 16-byte RMP entry of spa's page (address, lo and hi quadwords), untimed", op_rmp_entry },
-	{ NULL, NULL, NULL, NULL, NULL }
+	{ NULL, NULL, NULL, NULL }
 };
 
 const struct sim_module rmp_module = {

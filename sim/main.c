@@ -576,7 +576,9 @@ static void help_ops_table(const char *title, const struct sim_op *ops)
 		return;
 	printf("\n%s:\n", title);
 	for (const struct sim_op *op = ops; op->name; op++) {
-		printf("  %s\n", op->usage ? op->usage : op->name);
+		char usage[1024];
+
+		printf("  %s\n", sim_op_usage(op, usage, sizeof(usage)));
 		if (op->help)
 			printf("      %s\n", op->help);
 	}

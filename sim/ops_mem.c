@@ -12,16 +12,12 @@
  */
 #include "sim/script_int.h"
 
-/* Read @size bytes at @pa?  Validate; on failure set ERROR(out-of-range). */
+/* Are @size bytes at @pa in memory?  If not, set ERROR(out-of-range). */
 static bool mem_op_check(struct sim_call *c, uint64_t pa, uint64_t size)
 {
 	uint64_t memsz = sim_mem_size(sim_mem(sim_call_sim(c)));
 
-	if (size != 1 && size != 2 && size != 4 && size != 8) {
-		sim_call_bad_arg(c, "size", "must be 1, 2, 4 or 8 (got %llu)",
-				 (unsigned long long)size);
-		return false;
-	}
+	/* size is 1, 2, 4 or 8: its spec was checked when the line was parsed. */
 	if (size > memsz || pa > memsz - size) {
 		sim_call_result(c, "ERROR(out-of-range)");
 		return false;
@@ -69,41 +65,35 @@ static void op_mem_read(struct sim_call *c)
 
 static void op_nop(struct sim_call *c)
 {
-	uint64_t n = sim_arg_u64(c, "cycles", 0);
-
-	if (n > SIM_SCRIPT_NOP_MAX) {
-		sim_call_bad_arg(c, "cycles", "%llu is too many (at most 2^40)",
-				 (unsigned long long)n);
-		return;
-	}
-	sim_advance(sim_call_agent(c), n);
+	/* At most SIM_SCRIPT_NOP_MAX: checked when the line was parsed. */
+	sim_advance(sim_call_agent(c), sim_arg_u64(c, "cycles", 0));
 	sim_call_result(c, "OK");
 }
 
 static const struct sim_arg_spec mem_write_args[] = {
-	{ "pa", SIM_ARG_U64, true, NULL },       /* physical address */
-	{ "value", SIM_ARG_U64, true, NULL },    /* value, stored little-endian */
-	{ "size", SIM_ARG_U64, false, NULL },    /* bytes: 1, 2, 4 or 8 (default 8) */
-	{ NULL, 0, false, NULL }
+	SIM_A_U64M("pa", true, "ADDR"),                  /* physical address */
+	SIM_A_U64("value", true),                        /* value, stored little-endian */
+	SIM_A_SIZESET("size", false, 1 | 2 | 4 | 8),     /* bytes (default 8) */
+	SIM_A_END
 };
 
 static const struct sim_arg_spec mem_read_args[] = {
-	{ "pa", SIM_ARG_U64, true, NULL },
-	{ "size", SIM_ARG_U64, false, NULL },
-	{ NULL, 0, false, NULL }
+	SIM_A_U64M("pa", true, "ADDR"),
+	SIM_A_SIZESET("size", false, 1 | 2 | 4 | 8),
+	SIM_A_END
 };
 
 static const struct sim_arg_spec nop_args[] = {
-	{ "cycles", SIM_ARG_U64, true, NULL },   /* idle cycles */
-	{ NULL, 0, false, NULL }
+	SIM_A_INT("cycles", true, 0, SIM_SCRIPT_NOP_MAX),   /* idle cycles */
+	SIM_A_END
 };
 
 const struct sim_op sim_core_ops[] = {
-	{ "mem write", mem_write_args, "mem write pa=ADDR value=N [size=1|2|4|8]",
+	{ "mem write", mem_write_args,
 	  "store size bytes (default 8) of value, little-endian, at physical address pa",
 	  op_mem_write },
-	{ "mem read", mem_read_args, "mem read pa=ADDR [size=1|2|4|8]",
+	{ "mem read", mem_read_args,
 	  "load size bytes (default 8) at physical address pa: OK value=0x...", op_mem_read },
-	{ "nop", nop_args, "nop cycles=N", "idle for N cycles", op_nop },
-	{ NULL, NULL, NULL, NULL, NULL }
+	{ "nop", nop_args, "idle for N cycles", op_nop },
+	{ NULL, NULL, NULL, NULL }
 };

@@ -1,9 +1,17 @@
 /*
  * script_int.h - internals of the operation-language interpreter, shared
- * by sim/script.c (parser, runner, shell), sim/script_lex.c (words,
- * values, expect matching) and sim/ops_mem.c (the engine ops, declared as
- * sim_core_ops in sim_int.h).  Never included outside sim/ and
- * tests/test_script.c.
+ * by its files (one job each):
+ *
+ *   script_lex.c    words of a line, result tokens, expect matching
+ *   script_args.c   typed argument values, spec checks, usage lines
+ *   script_parse.c  the op table; one line -> a parsed op, expect or machine line
+ *   script_read.c   where the text comes from: sources and cursors
+ *   script_run.c    agents, running lines in start order, expect, the batch run
+ *   script_shell.c  `protsim shell`
+ *   script_call.c   growable strings and the sim_call API of the ops
+ *
+ * and by sim/ops_mem.c (the engine ops, declared as sim_core_ops in
+ * sim_int.h).  Never included outside sim/ and tests/test_script.c.
  *
  * The language itself is specified in the shared design doc
  * script-language.md and documented as implemented in docs/script.md.
@@ -19,6 +27,10 @@
  */
 #define SIM_SCRIPT_CYCLE_MAX (1ull << 48)
 #define SIM_SCRIPT_NOP_MAX   (1ull << 40)
+
+/* ------------------------------------------------------------------ */
+/* Words, values, expect matching (script_lex.c, script_args.c)        */
+/* ------------------------------------------------------------------ */
 
 /* The words of one line, comments removed (see sim_script_split()). */
 struct sim_script_words {
@@ -39,13 +51,21 @@ void sim_script_split(const char *line, struct sim_script_words *w);
 void sim_script_words_free(struct sim_script_words *w);
 
 /*
- * Check @text against an argument's declared type.  On success store the
- * numeric value (U64/SIZE/BOOL: the number; ENUM: the index of the
- * choice; STR: 0) in *@val and return 0.  Otherwise write the rule broken
- * ("'zz' is not a number (decimal or 0x hex)") to @why and return -1.
+ * Check @text against an argument's spec: its type and the spec's bounds,
+ * alignment, size set or letters.  On success store the value the op
+ * reads (see enum sim_arg_type) in *@val and return 0.  Otherwise write
+ * the rule broken ("'zz' is not a number (decimal or 0x hex, at most 64
+ * bits)", "0x10000000000000 is not below 2^52") to @why and return -1.
  */
 int sim_script_check_value(const struct sim_arg_spec *spec, const char *text, uint64_t *val,
 			   char *why, size_t whylen);
+
+/*
+ * A programming error in an op's argument table (INT with min > max, an
+ * alignment that is not a power of two, an empty size set or alphabet,
+ * ENUM without choices, a key given twice): sim_fatal naming @op.
+ */
+void sim_script_check_specs(const struct sim_op *op);
 
 /* One "key=value" pair of a result or an expect line. */
 struct sim_script_kv {
@@ -76,5 +96,230 @@ bool sim_script_value_eq(const char *want, const char *got);
  */
 bool sim_script_expect_ok(const char *want_tok, const struct sim_script_kv *want, size_t nwant,
 			  const char *got_tok, const struct sim_script_kv *got, size_t ngot);
+
+/* ------------------------------------------------------------------ */
+/* Growable strings (script_call.c)                                    */
+/* ------------------------------------------------------------------ */
+
+struct sim_sbuf {
+	char *p;       /* NUL-terminated text, NULL while empty */
+	size_t n;      /* length */
+	size_t cap;    /* allocated bytes */
+};
+
+void sim_sbuf_vprintf(struct sim_sbuf *b, const char *fmt, va_list ap);
+void sim_sbuf_printf(struct sim_sbuf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+const char *sim_sbuf_str(const struct sim_sbuf *b);   /* "" while empty */
+void sim_sbuf_free(struct sim_sbuf *b);
+
+/* ------------------------------------------------------------------ */
+/* Where a batch script's text comes from (script_read.c)              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The whole text of a script, readable any number of times from any
+ * offset: text in memory, or a file read with pread().  Nothing of it is
+ * kept in memory by the reader beyond one buffer per cursor.
+ */
+struct script_src {
+	const char *text;     /* memory: the text (up to its first NUL), else NULL */
+	size_t len;           /* memory: its length */
+	int fd;               /* file: descriptor read with pread() */
+	uint64_t base;        /* file: offset of the script's first byte */
+	FILE *spool;          /* owned copy of an input that cannot be re-read, or NULL */
+};
+
+/*
+ * Set @src up from @in: a regular file is read in place from its current
+ * offset; anything else (a pipe, a terminal, a memory stream) is copied to
+ * an unnamed temporary file first.  Return 0, or -1 with a message (the
+ * system's reason) in @why.
+ */
+int sim_script_src_file(struct script_src *src, FILE *in, char *why, size_t whylen);
+void sim_script_src_text(struct script_src *src, const char *text);
+void sim_script_src_close(struct script_src *src);
+
+/* A reading position in a source, with its own buffer. */
+struct script_cursor {
+	const struct script_src *src;  /* what it reads */
+	uint64_t pos;                  /* offset of the next line to read */
+	int lineno;                    /* number of the line last read */
+	char *buf;                     /* file: bytes [bpos, bpos + blen) of the source */
+	uint64_t bpos;                 /* file: offset of buf[0] */
+	size_t blen;                   /* file: bytes in buf */
+	char *line;                    /* the line last read, NUL-terminated */
+	size_t lcap;                   /* bytes allocated for line */
+};
+
+/* Start reading @src at offset @pos, where line number @lineno + 1 begins. */
+void sim_script_cursor_init(struct script_cursor *cur, const struct script_src *src, uint64_t pos,
+			    int lineno);
+/*
+ * The next line without its newline (a NUL byte ends its text), valid
+ * until the next call; *@start is the offset where it began.  NULL at the
+ * end, or on a read error (-1 in *@err, errno set; else 0).
+ */
+char *sim_script_cursor_next(struct script_cursor *cur, uint64_t *start, int *err);
+/* Go back to offset @pos, where line @lineno + 1 begins (a line read earlier). */
+void sim_script_cursor_seek(struct script_cursor *cur, uint64_t pos, int lineno);
+void sim_script_cursor_free(struct script_cursor *cur);
+
+/* ------------------------------------------------------------------ */
+/* The interpreter's state                                             */
+/* ------------------------------------------------------------------ */
+
+/* One parsed argument of an operation line. */
+struct script_arg {
+	const struct sim_arg_spec *spec;  /* its declaration in the op */
+	const char *text;                 /* value as written (in the line's words) */
+	uint64_t val;                     /* the checked value (sim_script_check_value()) */
+};
+
+/* One `expect` line. */
+struct script_expect {
+	int lineno;                       /* where it is, for the message */
+	struct sim_script_words words;    /* storage for tok and kv */
+	char *text;                       /* what follows "expect", single-spaced */
+	const char *tok;                  /* wanted result token */
+	struct sim_script_kv *kv;         /* wanted fields */
+	size_t nkv;                       /* number of wanted fields */
+	struct script_expect *next;       /* next expect of the same op */
+};
+
+/* One operation line, and its result once it has run. */
+struct script_line {
+	int lineno;                       /* 1-based line number */
+	const struct sim_op *op;          /* the operation */
+	int cpu;                          /* index of the agent: cpuN */
+	bool has_cycle;                   /* an @CYCLE was given */
+	uint64_t cycle;                   /* its value */
+	struct sim_script_words words;    /* storage for args */
+	char *args_text;                  /* the arguments as written, single-spaced */
+	struct script_arg *args;          /* parsed arguments */
+	size_t nargs;                     /* number of parsed arguments */
+	struct script_expect *exp;        /* expect lines checking this op */
+	struct script_expect **exp_tail;  /* where the next expect is linked */
+	struct script_line *next;         /* shell: next line queued on the same cpu */
+	bool done;                        /* ran to completion, result below */
+	char *res;                        /* result token */
+	struct sim_script_kv *kv;         /* result fields */
+	size_t nkv;                       /* number of result fields */
+};
+
+struct script;
+
+/* One script agent: a physical CPU. */
+struct script_cpu {
+	struct script *sc;                /* the interpreter */
+	int idx;                          /* N of cpuN */
+	struct sim_agent *agent;          /* created when the machine starts */
+	struct script_line *head, *tail;  /* shell: lines still to run, in order */
+	struct sim_call *call;            /* op in flight (on the coroutine stack) */
+	struct script_line *line;         /* batch: the line being run, owned */
+	uint64_t first_pos;               /* batch: offset of its first op line */
+	int first_lineno;                 /* batch: that line's number */
+	uint64_t nlines;                  /* batch: op lines not yet read */
+	struct script_cursor cur;         /* batch: its own reading position */
+	bool cur_open;                    /* cur was initialised */
+};
+
+struct script {
+	struct sim *s;                    /* the simulator */
+	const char *name;                 /* for messages: "NAME:LINE: ..." */
+	FILE *out, *errf;                 /* results; messages */
+	bool interactive;                 /* shell: run each line as it comes */
+	const struct sim_op **ops;        /* core ops, then every module's */
+	size_t nops;                      /* number of ops */
+	int ncpus;                        /* 0 until the first operation line */
+	struct script_cpu *cpus;          /* [ncpus] */
+	bool agents;                      /* agents created */
+	const struct script_src *src;     /* batch: the text, read by each agent's cursor */
+	struct script_line *target;       /* shell: op an expect line would check, or NULL */
+	struct script_line *last;         /* shell: the last op line run */
+	int machine_line;                 /* line of the machine line, 0 = none */
+	bool closing;                     /* agents return when out of lines */
+	bool stopped;                     /* batch: a failure stopped the run */
+	int rc;                           /* 0, 1 (expect failed) or 2 (malformed/machine) */
+};
+
+/* The call context an op's @run sees. */
+struct sim_call {
+	struct script *sc;                /* the interpreter */
+	struct script_line *line;         /* the line being run */
+	struct sim_agent *agent;          /* its agent */
+	bool has_res;                     /* sim_call_result() was called */
+	struct sim_sbuf res;              /* result token */
+	struct sim_script_kv *kv;         /* result fields */
+	size_t nkv, kvcap;                /* fields used, allocated */
+	struct sim_sbuf extra;            /* sim_call_printf() lines, "  " prefixed */
+	bool bad;                         /* sim_call_bad_arg() was called */
+	struct sim_sbuf badmsg;           /* "key: message" */
+};
+
+/* Release a call's buffers (the result fields unless moved out). */
+void sim_script_call_free(struct sim_call *c);
+
+/* ------------------------------------------------------------------ */
+/* Parsing (script_parse.c)                                            */
+/* ------------------------------------------------------------------ */
+
+/* Collect the core ops and every module's; a name registered twice is sim_fatal. */
+void sim_script_ops_build(struct script *sc);
+
+enum script_line_kind {
+	SCRIPT_LINE_BLANK,     /* blank or comment only */
+	SCRIPT_LINE_MACHINE,   /* the machine line, applied to the config */
+	SCRIPT_LINE_OP,        /* an operation line */
+	SCRIPT_LINE_EXPECT,    /* an expect line */
+	SCRIPT_LINE_ERROR,     /* malformed: the message is printed */
+};
+
+/*
+ * Parse one line.  An op line comes back in *@lp, an expect in *@ep (the
+ * caller owns them); @has_target says whether an expect line may stand
+ * here (an op line is just above).  Errors are printed (NAME:LINE: ...).
+ */
+enum script_line_kind sim_script_parse_line(struct script *sc, struct sim_script_words *w,
+					    int lineno, bool has_target, struct script_line **lp,
+					    struct script_expect **ep);
+
+/*
+ * The agent of an operation line from its text alone, without parsing
+ * it: the N of a leading (or after @CYCLE) cpuN word, else 0; -1 for a
+ * line that is no operation (blank, comment, machine, expect).  Only
+ * meaningful for lines that parsed.
+ */
+int sim_script_line_agent(const char *text);
+
+/* The CPU count is fixed at the first operation line. */
+void sim_script_fix_cpus(struct script *sc);
+
+/* Join words [from, n) with single spaces (never NULL). */
+char *sim_script_words_join(const struct sim_script_words *w, size_t from);
+
+void sim_script_line_free(struct script_line *l);
+void sim_script_expect_free(struct script_expect *e);
+
+/* ------------------------------------------------------------------ */
+/* Running (script_run.c) and the shell (script_shell.c)               */
+/* ------------------------------------------------------------------ */
+
+/* Print "NAME:LINE: <msg>" on the error stream; return 2 (malformed). */
+int sim_script_err(struct script *sc, int lineno, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Check one expect line against a completed op; print and fail if unmet. */
+bool sim_script_expect_check(struct script *sc, const struct script_line *l,
+			     const struct script_expect *e);
+
+/* Build the machine (unless built) and create the cpuN agents.  0 or 2. */
+int sim_script_start(struct script *sc);
+
+/* After sim_run(): an agent still inside an op is blocked for good.  0 or 2. */
+int sim_script_check_stuck(struct script *sc);
+
+/* The shell: read and run @in line by line.  0, or 2 when it cannot go on. */
+int sim_script_shell(struct script *sc, FILE *in);
 
 #endif /* PROTSIM_SCRIPT_INT_H */

@@ -1,7 +1,8 @@
 /*
  * script_lex.c - the lexical half of the operation language: splitting a
- * line into words, checking argument values against their declared types,
- * and the matching rules of `expect`.  No simulator state here.
+ * line into words, the shape of result tokens, and the matching rules of
+ * `expect`.  (Argument values are checked in script_args.c.)  No
+ * simulator state here.
  */
 #include "sim/script_int.h"
 
@@ -58,51 +59,6 @@ void sim_script_words_free(struct sim_script_words *w)
 	w->w = NULL;
 	w->buf = NULL;
 	w->n = 0;
-}
-
-int sim_script_check_value(const struct sim_arg_spec *spec, const char *text, uint64_t *val,
-			   char *why, size_t whylen)
-{
-	bool b;
-
-	*val = 0;
-	switch (spec->type) {
-	case SIM_ARG_U64:
-		if (sim_parse_u64(text, val) == 0)
-			return 0;
-		snprintf(why, whylen, "'%s' is not a number (decimal or 0x hex, at most 64 bits)", text);
-		return -1;
-	case SIM_ARG_SIZE:
-		if (sim_parse_size(text, val) == 0)
-			return 0;
-		snprintf(why, whylen, "'%s' is not a size (bytes, or 4k/2m/1g)", text);
-		return -1;
-	case SIM_ARG_BOOL:
-		if (sim_parse_bool(text, &b) == 0) {
-			*val = b;
-			return 0;
-		}
-		snprintf(why, whylen, "'%s' is not 0 or 1", text);
-		return -1;
-	case SIM_ARG_ENUM: {
-		size_t used;
-
-		for (unsigned i = 0; spec->choices && spec->choices[i]; i++) {
-			if (strcmp(text, spec->choices[i]) == 0) {
-				*val = i;
-				return 0;
-			}
-		}
-		used = (size_t)snprintf(why, whylen, "'%s' is not one of ", text);
-		for (unsigned i = 0; spec->choices && spec->choices[i] && used < whylen; i++)
-			used += (size_t)snprintf(why + used, whylen - used, "%s%s", i ? "|" : "",
-						 spec->choices[i]);
-		return -1;
-	}
-	case SIM_ARG_STR:
-		return 0;
-	}
-	sim_fatal("script: argument '%s' has bad type %d", spec->key, (int)spec->type);
 }
 
 bool sim_script_token_ok(const char *tok)

@@ -461,50 +461,115 @@ int sim_cfg_write_json(const struct sim *s, const char *path, struct sim_err *er
 /* The operation language (script and shell)                           */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Argument types.  The interpreter checks every value against its type
+ * (and the spec's bounds, alignment, size set or letters) while the script
+ * is parsed, so a bad value is a malformed line found before anything
+ * runs, and every module's messages read the same
+ * ("FILE:LINE: key: rule broken").  The value the op reads is the number
+ * (U64, INT, ADDR, SIZE, SIZESET, BOOL), the index of the choice (ENUM) or
+ * the set of letters given (PERMS: bit i = letters[i]); sim_arg_str()
+ * returns the text as written for every type.
+ */
 enum sim_arg_type {
-	SIM_ARG_U64,    /* decimal or 0x hex */
-	SIM_ARG_SIZE,   /* number or 4k/2m/1g */
-	SIM_ARG_BOOL,   /* 0 or 1 */
-	SIM_ARG_ENUM,   /* one of .choices */
-	SIM_ARG_STR,    /* free token, validated by the op (e.g. perms) */
+	SIM_ARG_U64,      /* decimal or 0x hex, any 64-bit value */
+	SIM_ARG_SIZE,     /* number or 4k/2m/1g; min (and max unless 0) checked */
+	SIM_ARG_BOOL,     /* 0 or 1 */
+	SIM_ARG_ENUM,     /* one of .choices */
+	SIM_ARG_STR,      /* free token, validated by the op */
+	SIM_ARG_INT,      /* decimal or 0x hex in min..max */
+	SIM_ARG_ADDR,     /* an address below 2^52 (SIM_PA_LIMIT), a multiple of .align */
+	SIM_ARG_SIZESET,  /* a size from .sizes (page sizes 4k|2m|1g, access sizes 1|2|4|8) */
+	SIM_ARG_PERMS,    /* "none" or letters from .letters, each at most once */
 };
 
 struct sim_arg_spec {
-	const char *key;
-	enum sim_arg_type type;
-	bool required;
-	const char *const *choices;   /* ENUM: NULL-terminated */
+	const char *key;              /* the argument's name: key=value */
+	enum sim_arg_type type;       /* how the value is checked */
+	bool required;                /* the line must give it */
+	const char *const *choices;   /* ENUM: the choices, NULL-terminated */
+	uint64_t min;                 /* INT, SIZE: smallest value allowed */
+	uint64_t max;                 /* INT: largest value allowed; SIZE: 0 = no limit */
+	uint64_t align;               /* ADDR: required alignment (a power of two), 0 = none */
+	uint64_t sizes;               /* SIZESET: OR of the allowed sizes (powers of two) */
+	const char *letters;          /* PERMS: the allowed letters, in printing order */
+	const char *meta;             /* usage placeholder instead of the type's (e.g. "BYTE") */
 };
 
 /*
+ * Spec constructors (designated initializers, so fields added later
+ * default to 0).  REQ is true for a required argument.
+ */
+#define SIM_A_U64(k, req)              { .key = (k), .type = SIM_ARG_U64, .required = (req) }
+#define SIM_A_U64M(k, req, m)          { .key = (k), .type = SIM_ARG_U64, .required = (req), \
+					 .meta = (m) }
+#define SIM_A_INT(k, req, lo, hi)      { .key = (k), .type = SIM_ARG_INT, .required = (req), \
+					 .min = (lo), .max = (hi) }
+#define SIM_A_INTM(k, req, lo, hi, m)  { .key = (k), .type = SIM_ARG_INT, .required = (req), \
+					 .min = (lo), .max = (hi), .meta = (m) }
+#define SIM_A_ADDR(k, req)             { .key = (k), .type = SIM_ARG_ADDR, .required = (req) }
+#define SIM_A_ADDRM(k, req, m)         { .key = (k), .type = SIM_ARG_ADDR, .required = (req), \
+					 .meta = (m) }
+#define SIM_A_ADDR_ALIGN(k, req, al)   { .key = (k), .type = SIM_ARG_ADDR, .required = (req), \
+					 .align = (al) }
+#define SIM_A_SIZE(k, req)             { .key = (k), .type = SIM_ARG_SIZE, .required = (req) }
+#define SIM_A_SIZE_IN(k, req, lo, hi)  { .key = (k), .type = SIM_ARG_SIZE, .required = (req), \
+					 .min = (lo), .max = (hi) }
+#define SIM_A_SIZESET(k, req, set)     { .key = (k), .type = SIM_ARG_SIZESET, \
+					 .required = (req), .sizes = (set) }
+#define SIM_A_BOOL(k, req)             { .key = (k), .type = SIM_ARG_BOOL, .required = (req) }
+#define SIM_A_ENUM(k, req, ch)         { .key = (k), .type = SIM_ARG_ENUM, .required = (req), \
+					 .choices = (ch) }
+#define SIM_A_PERMS(k, req, let)       { .key = (k), .type = SIM_ARG_PERMS, .required = (req), \
+					 .letters = (let) }
+#define SIM_A_STR(k, req)              { .key = (k), .type = SIM_ARG_STR, .required = (req) }
+#define SIM_A_STRM(k, req, m)          { .key = (k), .type = SIM_ARG_STR, .required = (req), \
+					 .meta = (m) }
+#define SIM_A_END                      { .key = NULL }
+
+/*
  * One operation of the language.  @name is one or two words ("rmpupdate",
- * "s2 map").  The interpreter parses and type-checks the arguments against
+ * "s2 map").  The interpreter parses and checks the arguments against
  * @args (terminated by .key == NULL), then calls @run inside the agent's
  * coroutine with the agent's clock at the start cycle.  @run sets the
  * result, advancing the agent's clock by the operation's latency (the
- * printed LAT is the clock difference).
+ * printed LAT is the clock difference).  The usage line is generated from
+ * @args (sim_op_usage()).
  */
 struct sim_op {
-	const char *name;
-	const struct sim_arg_spec *args;
-	const char *usage;   /* e.g. "rmpupdate spa=ADDR [assigned=0|1] ..." */
-	const char *help;    /* one line */
-	void (*run)(struct sim_call *c);
+	const char *name;                 /* one or two words */
+	const struct sim_arg_spec *args;  /* NULL or terminated by SIM_A_END */
+	const char *help;                 /* one line */
+	void (*run)(struct sim_call *c);  /* performs the op */
 };
+
+/*
+ * The usage line of @op, generated from its argument table:
+ * "rmpupdate spa=ADDR [assigned=0|1] [size=4k|2m] ...".  Required
+ * arguments bare, optional ones in brackets, in table order; the value
+ * placeholder comes from the type (N or MIN..MAX for a small range, ADDR,
+ * SIZE, the size set, 0|1, the choices, PERMS, TEXT) unless .meta names
+ * one.  Returns @buf (cut short if @len is too small).
+ */
+const char *sim_op_usage(const struct sim_op *op, char *buf, size_t len);
 
 /* Accessors for @run. */
 struct sim *sim_call_sim(const struct sim_call *c);
 struct sim_agent *sim_call_agent(const struct sim_call *c);
 bool sim_arg_has(const struct sim_call *c, const char *key);
-uint64_t sim_arg_u64(const struct sim_call *c, const char *key, uint64_t def); /* U64/SIZE/BOOL */
+/* A number: every type but STR (ENUM: the choice's index; PERMS: the letter set). */
+uint64_t sim_arg_u64(const struct sim_call *c, const char *key, uint64_t def);
 bool sim_arg_bool(const struct sim_call *c, const char *key, bool def);
 const char *sim_arg_str(const struct sim_call *c, const char *key, const char *def); /* any, raw text */
 unsigned sim_arg_enum(const struct sim_call *c, const char *key, unsigned def);
 
 /*
- * A value the op cannot accept (e.g. perms=rq, misaligned where alignment
- * is part of the syntax): the line is malformed; the script stops with
- * exit 2 naming the line and @key.  @run must return right after.
+ * A value the op cannot accept at run time: a rule that spans arguments
+ * (value=0x100 with size=1) or depends on the machine (dev= below
+ * iommu.devices).  A rule of one argument alone belongs in its spec,
+ * where it is checked while the script is parsed.  The line is malformed;
+ * the script stops with exit 2 naming the line and @key.  @run must
+ * return right after.
  */
 void sim_call_bad_arg(struct sim_call *c, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -527,8 +592,12 @@ const char *sim_fmt_size(uint64_t bytes, char buf[32]);
 
 /*
  * Run a script.  @name is used in messages ("FILE:LINE: ...").  Output goes
- * to @out, errors to @errf.  @interactive: execute each line as it is read
- * (shell), keep going after errors.
+ * to @out, errors to @errf.  A script is read twice, each time as a stream
+ * (memory does not grow with its length): once to check every line, then
+ * by each agent for its own lines.  @in is read with pread() when it is a
+ * regular file, else first copied to an unnamed temporary file.
+ * @interactive: execute each line as it is read (shell), keep going after
+ * errors.
  * Return: 0 all good, 1 an expectation failed, 2 a malformed line or
  * machine error.
  */

@@ -1138,111 +1138,119 @@ static void op_s1_map(struct sim_call *c)
 	op_finish(c, v->s1, s2_map(v->s1, va, ipa, size, size, &prot));
 }
 
+/*
+ * Argument specs: values are checked when the script is parsed, so the
+ * op bodies' own checks (arg_addr() etc.) never see a bad value.
+ */
+#define A_VM(r)       SIM_A_INT("vm", r, 0, S2_MAX_VMS - 1)
+#define A_LEAF_SIZE   SIM_A_SIZESET("size", true, SIM_SZ_4K | SIM_SZ_2M | SIM_SZ_1G)
+#define A_RANGE_SIZE  SIM_A_SIZE_IN("size", true, 1, 0)          /* not 0 */
+#define A_PERMS       SIM_A_PERMS("perms", true, "rwxus")        /* s2_perms_parse() */
+#define A_VMPL        SIM_A_INT("vmpl", false, 0, 3)
+
 static const struct sim_arg_spec s2_create_args[] = {
-	{ "vm", SIM_ARG_U64, true, NULL },
-	{ "format", SIM_ARG_ENUM, true, s2_fmt_choices },
-	{ "levels", SIM_ARG_U64, false, NULL },
-	{ "asid", SIM_ARG_U64, false, NULL },
-	{ NULL, 0, false, NULL }
+	A_VM(true),
+	SIM_A_ENUM("format", true, s2_fmt_choices),
+	SIM_A_U64("levels", false),                  /* the format's range: checked at run time */
+	SIM_A_INT("asid", false, 0, UINT32_MAX),
+	SIM_A_END
 };
 static const struct sim_arg_spec s2_map_args[] = {
-	{ "vm", SIM_ARG_U64, true, NULL },
-	{ "ipa", SIM_ARG_U64, true, NULL },
-	{ "pa", SIM_ARG_U64, true, NULL },
-	{ "size", SIM_ARG_SIZE, true, NULL },
-	{ "perms", SIM_ARG_STR, true, NULL },
-	{ NULL, 0, false, NULL }
+	A_VM(true),
+	SIM_A_ADDR("ipa", true),
+	SIM_A_ADDR("pa", true),
+	A_LEAF_SIZE,
+	A_PERMS,
+	SIM_A_END
 };
 static const struct sim_arg_spec s2_unmap_args[] = {
-	{ "vm", SIM_ARG_U64, true, NULL },
-	{ "ipa", SIM_ARG_U64, true, NULL },
-	{ "size", SIM_ARG_SIZE, true, NULL },
-	{ NULL, 0, false, NULL }
+	A_VM(true),
+	SIM_A_ADDR("ipa", true),
+	A_RANGE_SIZE,
+	SIM_A_END
 };
 static const struct sim_arg_spec s2_protect_args[] = {
-	{ "vm", SIM_ARG_U64, true, NULL },
-	{ "ipa", SIM_ARG_U64, true, NULL },
-	{ "size", SIM_ARG_SIZE, true, NULL },
-	{ "perms", SIM_ARG_STR, true, NULL },
-	{ NULL, 0, false, NULL }
+	A_VM(true),
+	SIM_A_ADDR("ipa", true),
+	A_RANGE_SIZE,
+	A_PERMS,
+	SIM_A_END
 };
 static const struct sim_arg_spec s2_annotate_args[] = {
-	{ "vm", SIM_ARG_U64, true, NULL },
-	{ "ipa", SIM_ARG_U64, true, NULL },
-	{ "size", SIM_ARG_SIZE, true, NULL },
-	{ "owner", SIM_ARG_U64, true, NULL },
-	{ NULL, 0, false, NULL }
+	A_VM(true),
+	SIM_A_ADDR("ipa", true),
+	A_RANGE_SIZE,
+	SIM_A_INT("owner", true, 0, 255),
+	SIM_A_END
 };
 static const struct sim_arg_spec s2_walk_args[] = {
-	{ "vm", SIM_ARG_U64, true, NULL },
-	{ "ipa", SIM_ARG_U64, true, NULL },
-	{ NULL, 0, false, NULL }
+	A_VM(true),
+	SIM_A_ADDR("ipa", true),
+	SIM_A_END
 };
 static const struct sim_arg_spec s2_access_args[] = {
-	{ "vm", SIM_ARG_U64, true, NULL },
-	{ "ipa", SIM_ARG_U64, true, NULL },
-	{ "kind", SIM_ARG_ENUM, true, kind_choices },
-	{ "user", SIM_ARG_BOOL, false, NULL },
-	{ "c", SIM_ARG_BOOL, false, NULL },
-	{ "vmpl", SIM_ARG_U64, false, NULL },
-	{ NULL, 0, false, NULL }
+	A_VM(true),
+	SIM_A_ADDR("ipa", true),
+	SIM_A_ENUM("kind", true, kind_choices),
+	SIM_A_BOOL("user", false),
+	SIM_A_BOOL("c", false),
+	A_VMPL,
+	SIM_A_END
 };
 static const struct sim_arg_spec tlbi_args[] = {
-	{ "vm", SIM_ARG_U64, false, NULL },
-	{ "ipa", SIM_ARG_U64, false, NULL },
-	{ NULL, 0, false, NULL }
+	A_VM(false),
+	SIM_A_ADDR("ipa", false),
+	SIM_A_END
 };
 static const struct sim_arg_spec s1_create_args[] = {
-	{ "vm", SIM_ARG_U64, true, NULL },
-	{ "format", SIM_ARG_ENUM, true, s1_fmt_choices },
-	{ "root", SIM_ARG_U64, true, NULL },
-	{ NULL, 0, false, NULL }
+	A_VM(true),
+	SIM_A_ENUM("format", true, s1_fmt_choices),
+	SIM_A_ADDRM("root", true, "GPA"),
+	SIM_A_END
 };
 static const struct sim_arg_spec s1_map_args[] = {
-	{ "vm", SIM_ARG_U64, true, NULL },
-	{ "va", SIM_ARG_U64, true, NULL },
-	{ "ipa", SIM_ARG_U64, true, NULL },
-	{ "size", SIM_ARG_SIZE, true, NULL },
-	{ "perms", SIM_ARG_STR, true, NULL },
-	{ "user", SIM_ARG_BOOL, false, NULL },
-	{ "c", SIM_ARG_BOOL, false, NULL },
-	{ NULL, 0, false, NULL }
+	A_VM(true),
+	SIM_A_U64M("va", true, "ADDR"),              /* any 64-bit virtual address */
+	SIM_A_ADDR("ipa", true),
+	A_LEAF_SIZE,
+	A_PERMS,
+	SIM_A_BOOL("user", false),
+	SIM_A_BOOL("c", false),
+	SIM_A_END
 };
 static const struct sim_arg_spec access_args[] = {
-	{ "vm", SIM_ARG_U64, true, NULL },
-	{ "va", SIM_ARG_U64, true, NULL },
-	{ "kind", SIM_ARG_ENUM, true, kind_choices },
-	{ "user", SIM_ARG_BOOL, false, NULL },
-	{ "vmpl", SIM_ARG_U64, false, NULL },
-	{ NULL, 0, false, NULL }
+	A_VM(true),
+	SIM_A_U64M("va", true, "ADDR"),
+	SIM_A_ENUM("kind", true, kind_choices),
+	SIM_A_BOOL("user", false),
+	A_VMPL,
+	SIM_A_END
 };
 
 static const struct sim_op s2_ops[] = {
-	{ "s2 create", s2_create_args, "s2 create vm=N format=arm64|npt|ept [levels=3|4] [asid=N]",
+	{ "s2 create", s2_create_args,
 	  "Create VM N's stage-2 table (asid=N: an SNP guest, RMP-checked)", op_s2_create },
-	{ "s2 map", s2_map_args, "s2 map vm=N ipa=ADDR pa=ADDR size=4k|2m|1g perms=PERMS",
+	{ "s2 map", s2_map_args,
 	  "Map one stage-2 leaf of that size", op_s2_map },
-	{ "s2 unmap", s2_unmap_args, "s2 unmap vm=N ipa=ADDR size=SIZE",
+	{ "s2 unmap", s2_unmap_args,
 	  "Unmap a range (blocks split; TLBs keep stale entries until tlbi)", op_s2_unmap },
-	{ "s2 protect", s2_protect_args, "s2 protect vm=N ipa=ADDR size=SIZE perms=PERMS",
+	{ "s2 protect", s2_protect_args,
 	  "Change the permissions of the mapped leaves of a range", op_s2_protect },
-	{ "s2 annotate", s2_annotate_args, "s2 annotate vm=N ipa=ADDR size=SIZE owner=N",
+	{ "s2 annotate", s2_annotate_args,
 	  "Make a range invalid, holding a pKVM owner id", op_s2_annotate },
-	{ "s2 walk", s2_walk_args, "s2 walk vm=N ipa=ADDR",
+	{ "s2 walk", s2_walk_args,
 	  "Print the raw descriptors on the path of ipa and the outcome", op_s2_walk },
 	{ "s2 access", s2_access_args,
-	  "s2 access vm=N ipa=ADDR kind=read|write|fetch [user=0|1] [c=0|1] [vmpl=N]",
 	  "Translate ipa through the TLB and stage 2 (and the RMP check)", op_s2_access },
-	{ "tlbi", tlbi_args, "tlbi vm=N [ipa=ADDR]",
+	{ "tlbi", tlbi_args,
 	  "Invalidate the TLBs and walk caches of a VM (or one IPA; no vm=: everything)", op_tlbi },
-	{ "s1 create", s1_create_args, "s1 create vm=N format=x86_64|sv39|sv48 root=GPA",
+	{ "s1 create", s1_create_args,
 	  "Give VM N a guest stage-1 table at root (tables grow upward from root)", op_s1_create },
 	{ "s1 map", s1_map_args,
-	  "s1 map vm=N va=ADDR ipa=ADDR size=SIZE perms=PERMS [user=0|1] [c=0|1]",
 	  "Map one guest stage-1 leaf", op_s1_map },
-	{ "access", access_args, "access vm=N va=ADDR kind=read|write|fetch [user=0|1] [vmpl=N]",
+	{ "access", access_args,
 	  "Full nested translation of a guest virtual address", op_access },
-	{ NULL, NULL, NULL, NULL, NULL }
+	{ NULL, NULL, NULL, NULL }
 };
 
 const struct sim_module s2_module = {

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sim/sim.h"
 #include "sim/script_int.h"
@@ -100,44 +101,81 @@ static void op_noresult(struct sim_call *c)
 	(void)c;
 }
 
+/*
+ * chk [a=ADDR] [al=ADDR] [i=0..3] [big=N] [ps=4k|2m] [as=1|2|4|8] [p=PERMS]
+ *     [sz=SIZE] [nz=SIZE]: echo the checked values of the typed arguments.
+ */
+static void op_chk(struct sim_call *c)
+{
+	static const char *const keys[] = { "a", "al", "i", "big", "ps", "as", "p", "sz", "nz",
+					    NULL };
+
+	sim_call_result(c, "OK");
+	for (size_t i = 0; keys[i]; i++)
+		if (sim_arg_has(c, keys[i]))
+			sim_call_field_hex(c, keys[i], sim_arg_u64(c, keys[i], 0));
+}
+
+/* trunc path=TEXT: truncate that file (to change a script while it runs). */
+static void op_trunc(struct sim_call *c)
+{
+	sim_call_result(c, truncate(sim_arg_str(c, "path", ""), 0) ? "ERROR" : "OK");
+}
+
 static const char *const kinds[] = { "read", "write", "fetch", NULL };
 
 static const struct sim_arg_spec t_args[] = {
-	{ "res", SIM_ARG_STR, false, NULL },
-	{ "lat", SIM_ARG_U64, false, NULL },
-	{ "steps", SIM_ARG_U64, false, NULL },
-	{ "fields", SIM_ARG_STR, false, NULL },
-	{ "say", SIM_ARG_STR, false, NULL },
-	{ NULL, 0, false, NULL }
+	SIM_A_STRM("res", false, "TOKEN"),
+	SIM_A_U64("lat", false),
+	SIM_A_U64("steps", false),
+	SIM_A_STRM("fields", false, "k:v,..."),
+	SIM_A_STR("say", false),
+	SIM_A_END
 };
 static const struct sim_arg_spec types_args[] = {
-	{ "n", SIM_ARG_U64, true, NULL },
-	{ "sz", SIM_ARG_SIZE, false, NULL },
-	{ "b", SIM_ARG_BOOL, false, NULL },
-	{ "e", SIM_ARG_ENUM, false, kinds },
-	{ "s", SIM_ARG_STR, false, NULL },
-	{ NULL, 0, false, NULL }
+	SIM_A_U64("n", true),
+	SIM_A_SIZE("sz", false),
+	SIM_A_BOOL("b", false),
+	SIM_A_ENUM("e", false, kinds),
+	SIM_A_STR("s", false),
+	SIM_A_END
 };
 static const struct sim_arg_spec bad_args[] = {
-	{ "x", SIM_ARG_STR, true, NULL },
-	{ NULL, 0, false, NULL }
+	SIM_A_STR("x", true),
+	SIM_A_END
+};
+static const struct sim_arg_spec chk_args[] = {
+	SIM_A_ADDR("a", false),
+	SIM_A_ADDR_ALIGN("al", false, SIM_SZ_4K),
+	SIM_A_INT("i", false, 0, 3),
+	SIM_A_INT("big", false, 0, UINT32_MAX),
+	SIM_A_SIZESET("ps", false, SIM_SZ_4K | SIM_SZ_2M),
+	SIM_A_SIZESET("as", false, 1 | 2 | 4 | 8),
+	SIM_A_PERMS("p", false, "rwus"),
+	SIM_A_SIZE_IN("sz", false, 1, 1u << 20),
+	SIM_A_SIZE_IN("nz", false, 1, 0),
+	SIM_A_END
+};
+static const struct sim_arg_spec trunc_args[] = {
+	SIM_A_STR("path", true),
+	SIM_A_END
 };
 static const struct sim_arg_spec two_args[] = {
-	{ "a", SIM_ARG_U64, false, NULL },
-	{ NULL, 0, false, NULL }
+	SIM_A_U64("a", false),
+	SIM_A_END
 };
 
 static const struct sim_op fake_ops[] = {
-	{ "t", t_args, "t [res=TOKEN] [lat=N] [steps=N] [fields=k:v,...] [say=TEXT]",
-	  "fake op with a chosen result", op_t },
-	{ "types", types_args, "types n=N [sz=SIZE] [b=0|1] [e=read|write|fetch] [s=TEXT]",
-	  "echo typed arguments", op_types },
-	{ "bad", bad_args, "bad x=TEXT", "refuse x at run time", op_bad },
-	{ "fake two", two_args, "fake two [a=N]", "a two-word op", op_two },
-	{ "zero", NULL, "zero", "no arguments", op_zero },
-	{ "block", NULL, "block", "block forever", op_block },
-	{ "noresult", NULL, "noresult", "sets no result", op_noresult },
-	{ NULL, NULL, NULL, NULL, NULL }
+	{ "t", t_args, "fake op with a chosen result", op_t },
+	{ "types", types_args, "echo typed arguments", op_types },
+	{ "bad", bad_args, "refuse x at run time", op_bad },
+	{ "fake two", two_args, "a two-word op", op_two },
+	{ "zero", NULL, "no arguments", op_zero },
+	{ "block", NULL, "block forever", op_block },
+	{ "noresult", NULL, "sets no result", op_noresult },
+	{ "chk", chk_args, "echo typed arguments", op_chk },
+	{ "trunc", trunc_args, "truncate a file", op_trunc },
+	{ NULL, NULL, NULL, NULL }
 };
 
 static const struct sim_module fake_mod = { .name = "fake", .ops = fake_ops };
@@ -584,6 +622,205 @@ ParameterizedTest(struct bad_case *c, script, malformed)
 }
 
 /* ------------------------------------------------------------------ */
+/* Typed arguments: checked while the script is parsed                 */
+/* ------------------------------------------------------------------ */
+
+struct arg_case {
+	char args[64];       /* the arguments of a `chk` line */
+	char want[160];      /* its result fields, or the message after "t.ps:2: " */
+};
+
+/* Good values and what the op reads. */
+static struct arg_case arg_good_cases[] = {
+	{ "a=0", "a=0x0" },
+	{ "a=0xfffffffffffff", "a=0xfffffffffffff" },
+	{ "a=4503599627370495", "a=0xfffffffffffff" },
+	{ "al=0", "al=0x0" },
+	{ "al=0x2000", "al=0x2000" },
+	{ "al=0xffffffffff000", "al=0xffffffffff000" },
+	{ "i=0", "i=0x0" },
+	{ "i=0x3", "i=0x3" },
+	{ "big=4294967295", "big=0xffffffff" },
+	{ "ps=4k", "ps=0x1000" },
+	{ "ps=2M", "ps=0x200000" },
+	{ "ps=0x1000", "ps=0x1000" },
+	{ "ps=2097152", "ps=0x200000" },
+	{ "as=1", "as=0x1" },
+	{ "as=8", "as=0x8" },
+	{ "p=none", "p=0x0" },
+	{ "p=r", "p=0x1" },
+	{ "p=wr", "p=0x3" },
+	{ "p=sur", "p=0xd" },
+	{ "p=rwus", "p=0xf" },
+	{ "sz=1", "sz=0x1" },
+	{ "sz=1m", "sz=0x100000" },
+	{ "nz=1", "nz=0x1" },
+	{ "nz=1t", "nz=0x10000000000" },
+	{ "i=2 a=0x10 p=w", "a=0x10 i=0x2 p=0x2" },
+};
+
+ParameterizedTestParameters(script, typed_args_good)
+{
+	return cr_make_param_array(struct arg_case, arg_good_cases,
+				   sizeof(arg_good_cases) / sizeof(arg_good_cases[0]));
+}
+
+ParameterizedTest(struct arg_case *c, script, typed_args_good)
+{
+	char text[128], out[512];
+
+	snprintf(text, sizeof(text), "nop cycles=1\nchk %s\n", c->args);
+	snprintf(out, sizeof(out),
+		 "[0] cpu0 nop cycles=1 -> OK (1 cycles)\n[1] cpu0 chk %s -> OK %s (0 cycles)\n",
+		 c->args, c->want);
+	check_run(text, 0, out, "");
+}
+
+/* Bad values: exit 2 before anything runs, one message naming line and key. */
+static struct arg_case arg_bad_cases[] = {
+	{ "a=0x10000000000000", "a: 0x10000000000000 is not below 2^52" },
+	{ "a=4503599627370496", "a: 4503599627370496 is not below 2^52" },
+	{ "a=0xffffffffffffffff", "a: 0xffffffffffffffff is not below 2^52" },
+	{ "a=x", "a: 'x' is not a number (decimal or 0x hex, at most 64 bits)" },
+	{ "a=4k", "a: '4k' is not a number (decimal or 0x hex, at most 64 bits)" },
+	{ "al=0x1001", "al: 0x1001 is not 4k-aligned" },
+	{ "al=0x800", "al: 0x800 is not 4k-aligned" },
+	{ "al=0x10000000000000", "al: 0x10000000000000 is not below 2^52" },
+	{ "i=4", "i: 4 is not in 0..3" },
+	{ "i=0x10", "i: 0x10 is not in 0..3" },
+	{ "i=-1", "i: '-1' is not a number (decimal or 0x hex, at most 64 bits)" },
+	{ "big=4294967296", "big: 4294967296 is not in 0..2^32-1" },
+	{ "ps=8k", "ps: 8k is not one of 4k|2m" },
+	{ "ps=1g", "ps: 1g is not one of 4k|2m" },
+	{ "ps=0", "ps: 0 is not one of 4k|2m" },
+	{ "ps=0x1001", "ps: 0x1001 is not one of 4k|2m" },
+	{ "ps=6m", "ps: 6m is not one of 4k|2m" },
+	{ "ps=4q", "ps: '4q' is not a size (bytes, or 4k/2m/1g)" },
+	{ "as=3", "as: 3 is not one of 1|2|4|8" },
+	{ "as=16", "as: 16 is not one of 1|2|4|8" },
+	{ "p=rq", "p: 'rq' is not none or letters from r, w, u, s (each at most once)" },
+	{ "p=rr", "p: 'rr' is not none or letters from r, w, u, s (each at most once)" },
+	{ "p=R", "p: 'R' is not none or letters from r, w, u, s (each at most once)" },
+	{ "p=None", "p: 'None' is not none or letters from r, w, u, s (each at most once)" },
+	{ "p=x", "p: 'x' is not none or letters from r, w, u, s (each at most once)" },
+	{ "sz=0", "sz: 0 is not in 1..1m" },
+	{ "sz=2m", "sz: 2m is not in 1..1m" },
+	{ "sz=1048577", "sz: 1048577 is not in 1..1m" },
+	{ "nz=0", "nz: 0 is not at least 1" },
+	{ "nz=0x0", "nz: 0x0 is not at least 1" },
+	/* The first bad value in line order is the one reported. */
+	{ "i=9 a=0x10000000000000", "i: 9 is not in 0..3" },
+	{ "a=0x10000000000000 i=9", "a: 0x10000000000000 is not below 2^52" },
+};
+
+ParameterizedTestParameters(script, typed_args_bad)
+{
+	return cr_make_param_array(struct arg_case, arg_bad_cases,
+				   sizeof(arg_bad_cases) / sizeof(arg_bad_cases[0]));
+}
+
+ParameterizedTest(struct arg_case *c, script, typed_args_bad)
+{
+	char text[128], err[256];
+
+	snprintf(text, sizeof(text), "nop cycles=1\nchk %s\nnop cycles=2\n", c->args);
+	snprintf(err, sizeof(err), "t.ps:2: %s\n", c->want);
+	check_run(text, 2, "", err);
+}
+
+/* A bad value far below: still found before the first line runs. */
+Test(script, bad_value_far_below_stops_before_anything_runs)
+{
+	size_t n = 20000, len = 0;
+	char *text = malloc(n * 16 + 64);
+
+	cr_assert(text);
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)sprintf(text + len, "t lat=1\n");
+	sprintf(text + len, "chk i=4\nt\n");
+	check_run(text, 2, "", "t.ps:20001: i: 4 is not in 0..3\n");
+	free(text);
+}
+
+/* ------------------------------------------------------------------ */
+/* Usage lines, generated from the argument tables                     */
+/* ------------------------------------------------------------------ */
+
+Test(script, usage_from_arg_table)
+{
+	char buf[256];
+
+	cr_assert_str_eq(sim_op_usage(&fake_ops[7], buf, sizeof(buf)),
+			 "chk [a=ADDR] [al=ADDR] [i=0..3] [big=N] [ps=4k|2m] [as=1|2|4|8] "
+			 "[p=PERMS] [sz=SIZE] [nz=SIZE]");
+	cr_assert_str_eq(sim_op_usage(&fake_ops[0], buf, sizeof(buf)),
+			 "t [res=TOKEN] [lat=N] [steps=N] [fields=k:v,...] [say=TEXT]");
+	cr_assert_str_eq(sim_op_usage(&fake_ops[1], buf, sizeof(buf)),
+			 "types n=N [sz=SIZE] [b=0|1] [e=read|write|fetch] [s=TEXT]");
+	cr_assert_str_eq(sim_op_usage(&fake_ops[3], buf, sizeof(buf)), "fake two [a=N]");
+	cr_assert_str_eq(sim_op_usage(&fake_ops[4], buf, sizeof(buf)), "zero");
+	/* The engine ops, as help prints them. */
+	cr_assert_str_eq(sim_op_usage(&sim_core_ops[0], buf, sizeof(buf)),
+			 "mem write pa=ADDR value=N [size=1|2|4|8]");
+	cr_assert_str_eq(sim_op_usage(&sim_core_ops[1], buf, sizeof(buf)),
+			 "mem read pa=ADDR [size=1|2|4|8]");
+	cr_assert_str_eq(sim_op_usage(&sim_core_ops[2], buf, sizeof(buf)), "nop cycles=N");
+	/* Cut short, still terminated. */
+	cr_assert_str_eq(sim_op_usage(&fake_ops[3], buf, 6), "fake ");
+}
+
+/* ------------------------------------------------------------------ */
+/* A bad argument table is a programming error (sim_fatal at start)    */
+/* ------------------------------------------------------------------ */
+
+static const struct sim_arg_spec bad_spec_int[] = { SIM_A_INT("x", false, 5, 4), SIM_A_END };
+static const struct sim_arg_spec bad_spec_size[] = { SIM_A_SIZE_IN("x", false, 9, 8),
+						     SIM_A_END };
+static const struct sim_arg_spec bad_spec_align[] = { SIM_A_ADDR_ALIGN("x", false, 3),
+						      SIM_A_END };
+static const struct sim_arg_spec bad_spec_sizes[] = { SIM_A_SIZESET("x", false, 0), SIM_A_END };
+static const struct sim_arg_spec bad_spec_letters[] = { SIM_A_PERMS("x", false, "rwr"),
+							SIM_A_END };
+static const struct sim_arg_spec bad_spec_noletters[] = { SIM_A_PERMS("x", false, ""),
+							  SIM_A_END };
+static const struct sim_arg_spec bad_spec_enum[] = { SIM_A_ENUM("x", false, NULL), SIM_A_END };
+static const struct sim_arg_spec bad_spec_twice[] = { SIM_A_U64("x", false),
+						      SIM_A_BOOL("x", false), SIM_A_END };
+static const struct sim_arg_spec bad_spec_key[] = { SIM_A_U64("x=y", false), SIM_A_END };
+static const struct sim_arg_spec bad_spec_type[] = { { .key = "x", .type = 99 }, SIM_A_END };
+
+static const struct sim_arg_spec *const bad_specs[] = {
+	bad_spec_int, bad_spec_size, bad_spec_align, bad_spec_sizes, bad_spec_letters,
+	bad_spec_noletters, bad_spec_enum, bad_spec_twice, bad_spec_key, bad_spec_type,
+};
+
+/* An index into bad_specs (test parameters must not hold pointers). */
+struct bad_spec_case {
+	int idx;
+};
+
+static struct bad_spec_case bad_spec_cases[] = {
+	{ 0 }, { 1 }, { 2 }, { 3 }, { 4 }, { 5 }, { 6 }, { 7 }, { 8 }, { 9 },
+};
+
+ParameterizedTestParameters(script, bad_spec_is_a_bug)
+{
+	return cr_make_param_array(struct bad_spec_case, bad_spec_cases,
+				   sizeof(bad_spec_cases) / sizeof(bad_spec_cases[0]));
+}
+
+ParameterizedTest(struct bad_spec_case *c, script, bad_spec_is_a_bug, .signal = SIGABRT)
+{
+	const struct sim_op ops[] = { { "x", bad_specs[c->idx], "bad spec", op_zero },
+				      { NULL, NULL, NULL, NULL } };
+	const struct sim_module mod = { .name = "x", .ops = ops };
+	const struct sim_module *const m[] = { &mod, NULL };
+	struct sim *s = sim_new(m);
+
+	sim_script_run_text(s, "nop cycles=1\n", "t.ps", stdout, stderr);
+}
+
+/* ------------------------------------------------------------------ */
 /* Run-time failures (exit 2)                                          */
 /* ------------------------------------------------------------------ */
 
@@ -624,8 +861,8 @@ Test(script, op_without_result_is_a_bug, .signal = SIGABRT)
 }
 
 static const struct sim_op dup_ops[] = {
-	{ "nop", NULL, "nop", "clashes with the core nop", op_zero },
-	{ NULL, NULL, NULL, NULL, NULL }
+	{ "nop", NULL, "clashes with the core nop", op_zero },
+	{ NULL, NULL, NULL, NULL }
 };
 static const struct sim_module dup_mod = { .name = "dup", .ops = dup_ops };
 
@@ -853,9 +1090,18 @@ Test(script, mem_bad_size_and_value)
 {
 	char *out;
 
-	check_run("mem read pa=0 size=3\n", 2, "", "t.ps:1: size: must be 1, 2, 4 or 8 (got 3)\n");
+	/* size is checked when the script is parsed: nothing runs. */
+	check_run("nop cycles=1\nmem read pa=0 size=3\n", 2, "",
+		  "t.ps:2: size: 3 is not one of 1|2|4|8\n");
 	check_run("mem write pa=0 value=0 size=16\n", 2, "",
-		  "t.ps:1: size: must be 1, 2, 4 or 8 (got 16)\n");
+		  "t.ps:1: size: 16 is not one of 1|2|4|8\n");
+	check_run("mem write pa=0 value=0 size=0\n", 2, "",
+		  "t.ps:1: size: 0 is not one of 1|2|4|8\n");
+	/* value against size spans two arguments: checked at run time. */
+	out = expand("[0] cpu0 nop cycles=1 -> OK (1 cycles)\n");
+	check_run("nop cycles=1\nmem write pa=0 value=0x100 size=1\n", 2, out,
+		  "t.ps:2: value: 0x100 does not fit in 1 byte\n");
+	free(out);
 	check_run("mem write pa=0 value=0x100 size=1\n", 2, "",
 		  "t.ps:1: value: 0x100 does not fit in 1 byte\n");
 	check_run("mem write pa=0 value=0x10000 size=2\n", 2, "",
@@ -886,8 +1132,10 @@ Test(script, nop)
 		  "[25] cpu0 nop cycles=0 -> OK (0 cycles)\n"
 		  "[25] cpu0 nop cycles=0x10 -> OK (16 cycles)\n",
 		  "");
-	check_run("nop cycles=1099511627777\n", 2, "",
-		  "t.ps:1: cycles: 1099511627777 is too many (at most 2^40)\n");
+	check_run("nop cycles=1099511627776\nexpect OK\n", 0,
+		  "[0] cpu0 nop cycles=1099511627776 -> OK (1099511627776 cycles)\n", "");
+	check_run("nop cycles=1\nnop cycles=1099511627777\n", 2, "",
+		  "t.ps:2: cycles: 1099511627777 is not in 0..2^40\n");
 }
 
 /* ------------------------------------------------------------------ */
@@ -1018,4 +1266,159 @@ Test(script, file_input_batch)
 	free(out);
 	free(err);
 	sim_free(s);
+}
+
+/* ------------------------------------------------------------------ */
+/* Reading: a script is read as a stream, twice                       */
+/* ------------------------------------------------------------------ */
+
+/* Run @in (batch) on a fresh simulator; the results in a struct run. */
+static struct run run_file(FILE *in, const char *name)
+{
+	struct sim *s = sim_new(mods);
+	struct run r = { 0 };
+	FILE *out = open_memstream(&r.out, &r.outn), *err = open_memstream(&r.err, &r.errn);
+
+	cr_assert(out && err);
+	r.rc = sim_script_run(s, in, name, out, err, false);
+	fclose(out);
+	fclose(err);
+	sim_free(s);
+	return r;
+}
+
+/* A script from a pipe (not seekable): copied aside, then read twice. */
+Test(script, file_input_from_a_pipe)
+{
+	const char *text = "t lat=2\n@1 cpu1 t res=X\nexpect X\nt\nexpect NO\n";
+	int fd[2];
+	FILE *in;
+	struct run r;
+
+	cr_assert_eq(pipe(fd), 0);
+	cr_assert_eq(write(fd[1], text, strlen(text)), (ssize_t)strlen(text));
+	close(fd[1]);
+	in = fdopen(fd[0], "r");
+	cr_assert(in);
+	r = run_file(in, "p.ps");
+	fclose(in);
+	cr_assert_eq(r.rc, 1);
+	cr_assert_str_eq(r.out, "[0] cpu0 t lat=2 -> OK (2 cycles)\n"
+				"[1] cpu1 t res=X -> X (0 cycles)\n"
+				"[2] cpu0 t -> OK (0 cycles)\n");
+	cr_assert_str_eq(r.err, "p.ps:5: expect failed: expected NO; got OK\n");
+	run_free(&r);
+}
+
+/* A regular file is read from where the FILE stands; lines count from there. */
+Test(script, file_input_starts_at_the_current_offset)
+{
+	FILE *in = tmpfile();
+	char skip[64];
+	struct run r;
+
+	cr_assert(in);
+	fputs("frob this line is not part of the script\nt res=A\nexpect B\n", in);
+	rewind(in);
+	cr_assert(fgets(skip, sizeof(skip), in));
+	r = run_file(in, "f.ps");
+	fclose(in);
+	cr_assert_eq(r.rc, 1);
+	cr_assert_str_eq(r.out, "[0] cpu0 t res=A -> A (0 cycles)\n");
+	cr_assert_str_eq(r.err, "f.ps:2: expect failed: expected B; got A\n");
+	run_free(&r);
+}
+
+/* An input that cannot be read: one message, exit 2. */
+Test(script, unreadable_input)
+{
+	FILE *in = fopen("/dev/null", "w");
+	struct run r;
+
+	cr_assert(in);
+	r = run_file(in, "w.ps");
+	fclose(in);
+	cr_assert_eq(r.rc, 2);
+	cr_assert_str_eq(r.out, "");
+	cr_assert(strncmp(r.err, "w.ps: cannot read: ", 19) == 0, "%s", r.err);
+	run_free(&r);
+}
+
+/*
+ * A long script (several read buffers) whose last line is cpu1's and
+ * starts at cycle 0: it still runs right after cpu0's first line, whether
+ * the text is in memory, in a regular file or in a stream that must be
+ * copied aside.
+ */
+Test(script, each_agent_reads_its_own_lines)
+{
+	enum { N = 3000 };
+	size_t tlen = 0, olen = 0;
+	char *text = malloc(N * 96 + 64), *want = malloc(N * 64 + 64);
+	FILE *reg, *mem;
+	struct run r;
+
+	cr_assert(text && want);
+	for (int i = 0; i < N; i++) {
+		tlen += (size_t)sprintf(text + tlen, "t lat=1 res=R%04d   "
+					"# padding padding padding padding padding padding\n", i);
+		if (i % 7 == 0)
+			tlen += (size_t)sprintf(text + tlen, "expect R%04d\n\n", i);
+		olen += (size_t)sprintf(want + olen, "[%d] cpu0 t lat=1 res=R%04d -> R%04d (1 cycles)\n",
+					i, i, i);
+		if (i == 0)
+			olen += (size_t)sprintf(want + olen, "[0] cpu1 t res=LATE -> LATE (0 cycles)\n");
+	}
+	tlen += (size_t)sprintf(text + tlen, "@0 cpu1 t res=LATE\nexpect LATE");
+	cr_assert_gt(tlen, 4 * 32768);
+
+	r = run_text(text, NULL);
+	cr_assert_eq(r.rc, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, want);
+	run_free(&r);
+
+	reg = tmpfile();
+	cr_assert(reg);
+	cr_assert_eq(fwrite(text, 1, tlen, reg), tlen);
+	rewind(reg);
+	r = run_file(reg, "t.ps");
+	fclose(reg);
+	cr_assert_eq(r.rc, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, want);
+	run_free(&r);
+
+	mem = fmemopen(text, tlen, "r");
+	cr_assert(mem);
+	r = run_file(mem, "t.ps");
+	fclose(mem);
+	cr_assert_eq(r.rc, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, want);
+	run_free(&r);
+	free(text);
+	free(want);
+}
+
+/* The file changes under a running script: exit 2, no crash. */
+Test(script, script_changed_while_it_ran)
+{
+	char path[] = "/tmp/protsim_test_XXXXXX";
+	int fd = mkstemp(path);
+	char text[128];
+	FILE *in;
+	struct run r;
+
+	cr_assert_geq(fd, 0);
+	snprintf(text, sizeof(text), "trunc path=%s\n@5 cpu1 t\n", path);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	in = fopen(path, "r");
+	cr_assert(in);
+	r = run_file(in, "c.ps");
+	fclose(in);
+	unlink(path);
+	cr_assert_eq(r.rc, 2);
+	snprintf(text, sizeof(text), "[0] cpu0 trunc path=%s -> OK (0 cycles)\n", path);
+	cr_assert_str_eq(r.out, text);
+	cr_assert_str_eq(r.err, "c.ps:2: cpu1: the script changed while it ran\n");
+	run_free(&r);
 }

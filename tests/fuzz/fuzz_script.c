@@ -3,9 +3,11 @@
  *
  * Each input is a script: it is run with sim_script_run_text() on a fresh
  * simulator with the engine ops and a small module whose ops take every
- * argument type (and one that refuses its argument at run time).  Any
+ * argument type (one refuses its argument at run time; `fz chk` aborts if
+ * a value that breaks its spec gets past the parse-time checkers), then
+ * typed line by line into the shell on another fresh simulator.  Any
  * crash, sanitizer report, leak or sim_fatal() abort is a bug: bad input
- * must only ever give exit codes 0, 1 or 2.
+ * must only ever give exit codes 0, 1 or 2 (the shell: 0 or 2).
  *
  * Build and run (from the repository root; see docs/script.md):
  *
@@ -66,23 +68,86 @@ static void fz_bad(struct sim_call *c)
 	sim_call_result(c, "OK");
 }
 
+/*
+ * fz chk [a=ADDR] [al=ADDR] [i=0..3] [big=N] [ps=4k|2m|1g] [as=1|2|4|8]
+ *        [p=PERMS] [nz=SIZE] [len=SIZE]: one argument of every checked
+ * type.  The op checks that each value it reads obeys its spec (the
+ * parse-time checkers are the oracle's subject): a bad value that got
+ * through aborts.
+ */
+static void fz_chk(struct sim_call *c)
+{
+	static const char letters[] = "rwxus";
+	uint64_t v, mask = 0;
+	const char *t;
+
+	if (sim_arg_u64(c, "a", 0) >= SIM_PA_LIMIT)
+		abort();
+	v = sim_arg_u64(c, "al", 0);
+	if (v >= SIM_PA_LIMIT || (v & (SIM_SZ_4K - 1)))
+		abort();
+	if (sim_arg_u64(c, "i", 0) > 3 || sim_arg_u64(c, "big", 0) > UINT32_MAX)
+		abort();
+	v = sim_arg_u64(c, "ps", SIM_SZ_4K);
+	if (v != SIM_SZ_4K && v != SIM_SZ_2M && v != SIM_SZ_1G)
+		abort();
+	v = sim_arg_u64(c, "as", 1);
+	if (v != 1 && v != 2 && v != 4 && v != 8)
+		abort();
+	if (sim_arg_u64(c, "nz", 1) == 0)
+		abort();
+	v = sim_arg_u64(c, "len", 1);
+	if (v == 0 || v > (1u << 20))
+		abort();
+	/* perms: "none", or each letter of the text once, giving exactly the set read. */
+	t = sim_arg_str(c, "p", "none");
+	if (strcmp(t, "none") != 0) {
+		for (; *t; t++) {
+			const char *at = strchr(letters, *t);
+
+			if (!at || (mask & (1ull << (at - letters))))
+				abort();
+			mask |= 1ull << (at - letters);
+		}
+		if (!mask)
+			abort();
+	}
+	if (sim_arg_u64(c, "p", 0) != mask)
+		abort();
+	sim_call_result(c, "OK");
+	sim_call_field_hex(c, "p", mask);
+}
+
+static const struct sim_arg_spec fz_chk_args[] = {
+	SIM_A_ADDR("a", false),
+	SIM_A_ADDR_ALIGN("al", false, SIM_SZ_4K),
+	SIM_A_INT("i", false, 0, 3),
+	SIM_A_INT("big", false, 0, UINT32_MAX),
+	SIM_A_SIZESET("ps", false, SIM_SZ_4K | SIM_SZ_2M | SIM_SZ_1G),
+	SIM_A_SIZESET("as", false, 1 | 2 | 4 | 8),
+	SIM_A_PERMS("p", false, "rwxus"),
+	SIM_A_SIZE_IN("nz", false, 1, 0),
+	SIM_A_SIZE_IN("len", false, 1, 1u << 20),
+	SIM_A_END
+};
 static const struct sim_arg_spec fz_args[] = {
-	{ "n", SIM_ARG_U64, true, NULL },
-	{ "sz", SIM_ARG_SIZE, false, NULL },
-	{ "b", SIM_ARG_BOOL, false, NULL },
-	{ "e", SIM_ARG_ENUM, false, fz_kinds },
-	{ "s", SIM_ARG_STR, false, NULL },
-	{ "lat", SIM_ARG_U64, false, NULL },
-	{ NULL, 0, false, NULL }
+	SIM_A_U64("n", true),
+	SIM_A_SIZE("sz", false),
+	SIM_A_BOOL("b", false),
+	SIM_A_ENUM("e", false, fz_kinds),
+	SIM_A_STR("s", false),
+	SIM_A_U64("lat", false),
+	SIM_A_END
 };
 static const struct sim_arg_spec fz_bad_args[] = {
-	{ "x", SIM_ARG_STR, true, NULL },
-	{ NULL, 0, false, NULL }
+	SIM_A_STR("x", true),
+	SIM_A_END
 };
 static const struct sim_op fz_ops[] = {
-	{ "fz", fz_args, "fz n=N ...", "fuzz op", fz_op },
-	{ "fz bad", fz_bad_args, "fz bad x=TEXT", "refuses x", fz_bad },
-	{ NULL, NULL, NULL, NULL, NULL }
+	{ "fz", fz_args, "fuzz op", fz_op },
+	{ "fz bad", fz_bad_args, "refuses x", fz_bad },
+	{ "fz chk", fz_chk_args, "checked argument types", fz_chk },
+	{ NULL, NULL, NULL, NULL }
 };
 static const struct sim_module fz_mod = { .name = "fz", .ops = fz_ops };
 #ifdef FUZZ_WITH_MODULES
@@ -113,6 +178,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc < 0 || rc > 2)
 		abort();
 	sim_free(s);
+	/* The same lines typed into the shell (which also prints `help` usage lines). */
+	if (size) {
+		FILE *in = fmemopen(text, size, "r");
+
+		if (in) {
+			s = sim_new(fz_mods);
+			sim_cfg_set(s, "engine.stack_kb", "64", "fuzz", 0, NULL);
+			rc = sim_script_run(s, in, "fuzz", sink, sink, true);
+			if (rc != 0 && rc != 2)
+				abort();
+			sim_free(s);
+			fclose(in);
+		}
+	}
 	free(text);
 	return 0;
 }

@@ -1,0 +1,474 @@
+/*
+ * script_run.c - running the operation language: `protsim script FILE|-`.
+ *
+ * A script is read twice, each time as a stream, so that memory does not
+ * grow with its length:
+ *
+ *  1. Check: every line is parsed and checked (operation, arguments and
+ *     their values, expect lines, the machine line, which is applied to
+ *     the configuration), then dropped.  A malformed line stops the script
+ *     with exit 2 before the machine is even built.  This pass also notes
+ *     where each CPU's first operation line is and how many it has.
+ *  2. Run: the machine is started and one coroutine agent per physical CPU
+ *     (cpu0 .. cpuN-1) runs that CPU's lines in file order.  Each agent
+ *     reads the text with its own cursor and parses only its own next
+ *     operation line (and the expect lines below it) when it is ready to
+ *     start it, so at most one line per agent is held.  The engine
+ *     interleaves the agents by (cycle, agent id), so lines of different
+ *     CPUs run in start-cycle order, whatever their distance in the file.
+ *
+ * Each line prints one result line when it completes; `expect` lines
+ * check the result of the operation just above them.
+ *
+ * The language is specified in script-language.md (shared design) and
+ * documented as implemented in docs/script.md.
+ */
+#include "sim/script_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ */
+/* Messages                                                            */
+/* ------------------------------------------------------------------ */
+
+int sim_script_err(struct script *sc, int lineno, const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(sc->out);
+	fprintf(sc->errf, "%s:%d: ", sc->name, lineno);
+	va_start(ap, fmt);
+	vfprintf(sc->errf, fmt, ap);
+	va_end(ap);
+	fputc('\n', sc->errf);
+	fflush(sc->errf);
+	return 2;
+}
+
+/*
+ * A failure while running: record @rc (the first one wins).  A script
+ * stops at once; the shell reports and goes on.
+ */
+static void script_fail(struct script *sc, int rc)
+{
+	if (sc->interactive)
+		return;
+	if (!sc->rc)
+		sc->rc = rc;
+	sc->stopped = true;
+	sim_stop(sc->s);
+}
+
+/* ------------------------------------------------------------------ */
+/* Running one line                                                    */
+/* ------------------------------------------------------------------ */
+
+/* Result token and fields, single-spaced, for messages. */
+static char *result_text(const char *tok, const struct sim_script_kv *kv, size_t n)
+{
+	struct sim_sbuf b = { 0 };
+
+	sim_sbuf_printf(&b, "%s", tok);
+	for (size_t i = 0; i < n; i++)
+		sim_sbuf_printf(&b, " %s=%s", kv[i].key, kv[i].val);
+	return b.p;
+}
+
+bool sim_script_expect_check(struct script *sc, const struct script_line *l,
+			     const struct script_expect *e)
+{
+	char *got;
+
+	if (sim_script_expect_ok(e->tok, e->kv, e->nkv, l->res, l->kv, l->nkv))
+		return true;
+	got = result_text(l->res, l->kv, l->nkv);
+	sim_script_err(sc, e->lineno, "expect failed: expected %s; got %s", e->text, got);
+	free(got);
+	script_fail(sc, 1);
+	return false;
+}
+
+/* Print the result of the op run on line @l and check its expects. */
+static void run_line_finish(struct script *sc, struct script_line *l, struct sim_call *c,
+			    uint64_t start)
+{
+	struct sim_agent *a = c->agent;
+
+	if (sc->stopped) {
+		/* The run failed while this op was in flight: drain silently. */
+		sim_script_call_free(c);
+		return;
+	}
+	if (c->bad) {
+		sim_script_err(sc, l->lineno, "%s", sim_sbuf_str(&c->badmsg));
+		sim_script_call_free(c);
+		script_fail(sc, 2);
+		return;
+	}
+	if (!c->has_res)
+		sim_fatal("script: operation '%s' set no result", l->op->name);
+	fputs(sim_sbuf_str(&c->extra), sc->out);
+	fprintf(sc->out, "[%llu] %s %s%s%s -> %s", (unsigned long long)start, sim_agent_name(a),
+		l->op->name, l->args_text[0] ? " " : "", l->args_text, sim_sbuf_str(&c->res));
+	for (size_t i = 0; i < c->nkv; i++)
+		fprintf(sc->out, " %s=%s", c->kv[i].key, c->kv[i].val);
+	fprintf(sc->out, " (%llu cycles)\n", (unsigned long long)(sim_now(a) - start));
+	if (sc->interactive)
+		fflush(sc->out);
+	/* Keep the result for expect lines. */
+	l->res = c->res.p ? c->res.p : sim_xstrdup("");
+	c->res.p = NULL;
+	l->kv = c->kv;
+	l->nkv = c->nkv;
+	c->kv = NULL;
+	c->nkv = 0;
+	sim_script_call_free(c);
+	l->done = true;
+	for (const struct script_expect *e = l->exp; e; e = e->next)
+		if (!sim_script_expect_check(sc, l, e))
+			return;
+}
+
+/* Run one line on its agent (inside the agent's coroutine). */
+static void run_line(struct script_cpu *cpu, struct script_line *l)
+{
+	struct script *sc = cpu->sc;
+	struct sim_agent *a = cpu->agent;
+	struct sim_call c = { .sc = sc, .line = l, .agent = a };
+	uint64_t start = sim_now(a);
+
+	if (l->has_cycle) {
+		if (l->cycle < start) {
+			sim_script_err(sc, l->lineno, "@%llu: earlier than %s's clock (%llu)",
+				       (unsigned long long)l->cycle, sim_agent_name(a),
+				       (unsigned long long)start);
+			script_fail(sc, 2);
+			return;
+		}
+		start = l->cycle;
+	}
+	sim_wait_until(a, start);
+	if (sc->stopped)
+		return;
+	/*
+	 * An operation takes effect at its start cycle (models record lock and
+	 * in-use windows from there), so the line completes as one step: hold
+	 * the agent while the op advances its clock, print, check the expects,
+	 * then let the scheduler switch.  Results thus print in start order.
+	 */
+	sim_hold(a, true);
+	cpu->call = &c;
+	l->op->run(&c);
+	cpu->call = NULL;
+	run_line_finish(sc, l, &c, start);
+	sim_hold(a, false);
+}
+
+/* ------------------------------------------------------------------ */
+/* Agents                                                              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Reading agent @cpu's next line failed: a read error (@err), or a line the
+ * check pass accepted is gone or no longer parses (@printed: its message
+ * is out) because the file changed while the script ran.  Stop, exit 2.
+ */
+static struct script_line *cpu_read_fail(struct script_cpu *cpu, int err, bool printed)
+{
+	struct script *sc = cpu->sc;
+
+	if (err)
+		sim_script_err(sc, cpu->cur.lineno + 1, "cannot read: %s", strerror(errno));
+	else if (!printed)
+		sim_script_err(sc, cpu->cur.lineno + 1, "cpu%d: the script changed while it ran",
+			       cpu->idx);
+	script_fail(sc, 2);
+	return NULL;
+}
+
+/*
+ * Batch: read agent @cpu's next operation line, with the expect lines just
+ * below it, from its own cursor.  NULL when it has no more (or on a
+ * failure, which stops the run).  Lines of other agents are skipped
+ * without being parsed.
+ */
+static struct script_line *cpu_read_line(struct script_cpu *cpu)
+{
+	struct script *sc = cpu->sc;
+	struct script_line *l = NULL;
+	uint64_t start;
+	char *text;
+	int err = 0;
+
+	if (!cpu->nlines)
+		return NULL;
+	if (!cpu->cur_open) {
+		sim_script_cursor_init(&cpu->cur, sc->src, cpu->first_pos, cpu->first_lineno - 1);
+		cpu->cur_open = true;
+	}
+	while ((text = sim_script_cursor_next(&cpu->cur, &start, &err)) != NULL) {
+		struct sim_script_words w;
+		struct script_expect *e = NULL;
+		enum script_line_kind kind;
+
+		if (sim_script_line_agent(text) != cpu->idx)
+			continue;
+		sim_script_split(text, &w);
+		kind = sim_script_parse_line(sc, &w, cpu->cur.lineno, false, &l, &e);
+		sim_script_words_free(&w);
+		if (kind != SCRIPT_LINE_OP || l->cpu != cpu->idx) {
+			if (e)
+				sim_script_expect_free(e);
+			sim_script_line_free(l);
+			cpu->cur.lineno--;
+			return cpu_read_fail(cpu, 0, kind == SCRIPT_LINE_ERROR);
+		}
+		break;
+	}
+	if (!l)
+		return cpu_read_fail(cpu, err, false);
+	cpu->nlines--;
+	/* Its expect lines: below it, up to a line that is neither blank nor an expect. */
+	for (;;) {
+		uint64_t mark = cpu->cur.pos;
+		int mark_line = cpu->cur.lineno;
+		struct sim_script_words w;
+		struct script_expect *e = NULL;
+		enum script_line_kind kind;
+
+		text = sim_script_cursor_next(&cpu->cur, &start, &err);
+		if (!text) {
+			if (err) {
+				sim_script_line_free(l);
+				return cpu_read_fail(cpu, err, false);
+			}
+			break;
+		}
+		sim_script_split(text, &w);
+		if (w.n && strcmp(w.w[0], "expect") != 0) {
+			sim_script_words_free(&w);
+			sim_script_cursor_seek(&cpu->cur, mark, mark_line);
+			break;
+		}
+		kind = sim_script_parse_line(sc, &w, cpu->cur.lineno, true, NULL, &e);
+		sim_script_words_free(&w);
+		if (kind == SCRIPT_LINE_EXPECT) {
+			*l->exp_tail = e;
+			l->exp_tail = &e->next;
+		} else if (kind != SCRIPT_LINE_BLANK) {
+			sim_script_line_free(l);
+			cpu->cur.lineno--;
+			return cpu_read_fail(cpu, 0, kind == SCRIPT_LINE_ERROR);
+		}
+	}
+	return l;
+}
+
+/* The body of agent cpuN: run its lines in order. */
+static void cpu_body(struct sim_agent *a, void *arg)
+{
+	struct script_cpu *cpu = arg;
+	struct script *sc = cpu->sc;
+
+	(void)a;
+	for (;;) {
+		struct script_line *l;
+
+		if (sc->stopped)
+			return;
+		if (!sc->interactive) {
+			/* Batch: read the next line only now, when it is this agent's turn. */
+			l = cpu_read_line(cpu);
+			if (!l)
+				return;
+			cpu->line = l;
+			run_line(cpu, l);
+			cpu->line = NULL;
+			sim_script_line_free(l);
+			continue;
+		}
+		/* Shell: lines are queued as they are typed. */
+		l = cpu->head;
+		if (!l) {
+			if (sc->closing)
+				return;
+			sim_block(cpu->agent);
+			continue;
+		}
+		cpu->head = l->next;
+		if (!cpu->head)
+			cpu->tail = NULL;
+		run_line(cpu, l);
+	}
+}
+
+int sim_script_start(struct script *sc)
+{
+	struct sim_err err;
+
+	if (sc->agents)
+		return 0;
+	sim_script_fix_cpus(sc);
+	if (!sim_started(sc->s) && sim_start(sc->s, &err) != 0) {
+		fflush(sc->out);
+		fprintf(sc->errf, "%s\n", err.msg);
+		fflush(sc->errf);
+		return 2;
+	}
+	for (int i = 0; i < sc->ncpus; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "cpu%d", i);
+		sc->cpus[i].agent = sim_agent_new(sc->s, name, SIM_AGENT_CPU, cpu_body, &sc->cpus[i]);
+	}
+	sc->agents = true;
+	return 0;
+}
+
+int sim_script_check_stuck(struct script *sc)
+{
+	for (int i = 0; i < sc->ncpus; i++) {
+		struct script_cpu *cpu = &sc->cpus[i];
+
+		if (cpu->call)
+			return sim_script_err(sc, cpu->call->line->lineno,
+					      "%s: %s is blocked and nothing can wake it (deadlock)",
+					      cpu->call->line->op->name, sim_agent_name(cpu->agent));
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The batch run                                                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Pass 1: parse and check every line, keeping none.  Apply the machine
+ * line; note each agent's first operation line and count its lines.
+ * Return 0, or 2 after printing the first malformed line.
+ */
+static int check_pass(struct script *sc)
+{
+	struct script_cursor cur;
+	bool has_target = false;
+	uint64_t start;
+	char *text;
+	int err = 0, rc = 0;
+
+	sim_script_cursor_init(&cur, sc->src, 0, 0);
+	while (!rc && (text = sim_script_cursor_next(&cur, &start, &err)) != NULL) {
+		struct sim_script_words w;
+		struct script_line *l = NULL;
+		struct script_expect *e = NULL;
+		struct script_cpu *cpu;
+
+		sim_script_split(text, &w);
+		switch (sim_script_parse_line(sc, &w, cur.lineno, has_target, &l, &e)) {
+		case SCRIPT_LINE_BLANK:
+			break;
+		case SCRIPT_LINE_MACHINE:
+			has_target = false;
+			break;
+		case SCRIPT_LINE_OP:
+			cpu = &sc->cpus[l->cpu];
+			if (!cpu->nlines++) {
+				cpu->first_pos = start;
+				cpu->first_lineno = cur.lineno;
+			}
+			sim_script_line_free(l);
+			has_target = true;
+			break;
+		case SCRIPT_LINE_EXPECT:
+			sim_script_expect_free(e);
+			break;
+		case SCRIPT_LINE_ERROR:
+			rc = 2;
+			break;
+		}
+		sim_script_words_free(&w);
+	}
+	if (!rc && err)
+		rc = sim_script_err(sc, cur.lineno + 1, "cannot read: %s", strerror(errno));
+	sim_script_cursor_free(&cur);
+	return rc;
+}
+
+static int run_batch(struct script *sc)
+{
+	if (check_pass(sc))
+		return 2;
+	if (sim_script_start(sc))
+		return 2;
+	sc->closing = true;
+	sim_run(sc->s);
+	if (sc->stopped) {
+		/*
+		 * Drain: let ops that were in flight when the run stopped
+		 * finish (silently; no new line starts), so that no agent is
+		 * left suspended inside this interpreter if the caller runs
+		 * the simulator again.
+		 */
+		sim_run(sc->s);
+		return sc->rc;
+	}
+	if (sim_script_check_stuck(sc))
+		return 2;
+	return sc->rc;
+}
+
+/* Run a script from @in, or from @text when @in is NULL. */
+static int script_main(struct sim *s, FILE *in, const char *text, const char *name, FILE *out,
+		       FILE *errf, bool interactive)
+{
+	struct script sc = {
+		.s = s, .name = name, .out = out, .errf = errf, .interactive = interactive,
+	};
+	struct script_src src;
+	char why[256];
+	int rc;
+
+	sim_script_ops_build(&sc);
+	if (interactive) {
+		rc = sim_script_shell(&sc, in);
+	} else {
+		if (!in) {
+			sim_script_src_text(&src, text);
+		} else if (sim_script_src_file(&src, in, why, sizeof(why)) != 0) {
+			fprintf(errf, "%s: cannot read: %s\n", name, why);
+			fflush(errf);
+			free(sc.ops);
+			return 2;
+		}
+		sc.src = &src;
+		rc = run_batch(&sc);
+		sim_script_src_close(&src);
+	}
+	fflush(out);
+	for (int i = 0; i < sc.ncpus; i++) {
+		struct script_cpu *cpu = &sc.cpus[i];
+
+		/* Ops left in flight by a stop: free their buffers (their stacks stay). */
+		if (cpu->call)
+			sim_script_call_free(cpu->call);
+		sim_script_line_free(cpu->line);
+		sim_script_cursor_free(&cpu->cur);
+	}
+	sim_script_line_free(sc.last);
+	free(sc.cpus);
+	free(sc.ops);
+	return rc;
+}
+
+int sim_script_run(struct sim *s, FILE *in, const char *name, FILE *out, FILE *errf,
+		   bool interactive)
+{
+	return script_main(s, in, NULL, name, out, errf, interactive);
+}
+
+int sim_script_run_text(struct sim *s, const char *text, const char *name, FILE *out,
+			FILE *errf)
+{
+	return script_main(s, NULL, text, name, out, errf, false);
+}
