@@ -425,7 +425,7 @@ int cpu_prot_setup(struct cpu_vm *vm, struct sim_err *err)
 			return -1;
 	if (vm->type == CPU_VM_BARE)
 		return 0;
-	if (!sim_get_model(vm->sim, SIM_SLOT_S2))
+	if (!sim_get_model(vm->sim, &s2_module))
 		return sim_err_set(err, "vm.type: '%s' needs the stage-2 module (s2)",
 				   vm->type == CPU_VM_SNP ? "snp" : "npt");
 	if (vm->type == CPU_VM_SNP && !rmp_enabled(vm->rmp))

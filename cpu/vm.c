@@ -95,6 +95,7 @@ static int cpu_attach(struct sim *s, struct sim_err *err)
 
 const struct sim_module cpu_module = {
 	.name = "cpu",
+	.needs = (const char *const[]){ "rmp", "s2", NULL },
 	.keys = cpu_keys,
 	.attach = cpu_attach,
 };
@@ -242,7 +243,7 @@ struct cpu_vm *cpu_vm_new(struct sim *s, FILE *console, struct sim_err *err)
 	vm->cr_icpt[0] = sim_cfg_u64(s, "vm.cr0_intercept");
 	vm->cr_icpt[1] = sim_cfg_u64(s, "vm.cr4_intercept");
 	vm->cr_policy = sim_cfg_enum(s, "vm.cr_policy");
-	vm->rmp = sim_get_model(s, SIM_SLOT_RMP);
+	vm->rmp = sim_get_model(s, &rmp_module);
 	vm->hv = &cpu_default_hv;
 	lat_from_sim(vm);
 

@@ -76,7 +76,7 @@ static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 static int mod_attach(struct sim *s, struct sim_err *err)
 {
 	struct iommu_config cfg;
-	struct rmp *rmp = sim_get_model(s, SIM_SLOT_RMP);
+	struct rmp *rmp = sim_get_model(s, &rmp_module);
 	struct iommu *io;
 	uint64_t memsz = sim_mem_size(sim_mem(s));
 
@@ -123,19 +123,19 @@ static int mod_attach(struct sim *s, struct sim_err *err)
 		return -1;
 	iommu_set_rmp(io, rmp);
 	iommu_register_stats(io, s);
-	sim_set_model(s, SIM_SLOT_IOMMU, io);
+	sim_set_model(s, &iommu_module, io);
 	return 0;
 }
 
 static void mod_detach(struct sim *s)
 {
-	iommu_free(sim_get_model(s, SIM_SLOT_IOMMU));
-	sim_set_model(s, SIM_SLOT_IOMMU, NULL);
+	iommu_free(sim_get_model(s, &iommu_module));
+	sim_set_model(s, &iommu_module, NULL);
 }
 
 static void mod_summary(struct sim *s, FILE *out)
 {
-	const struct iommu *io = sim_get_model(s, SIM_SLOT_IOMMU);
+	const struct iommu *io = sim_get_model(s, &iommu_module);
 	const struct iommu_counters *c;
 
 	if (!io)
@@ -155,16 +155,14 @@ static void mod_summary(struct sim *s, FILE *out)
 /* Script operations                                                   */
 /* ------------------------------------------------------------------ */
 
-/* The model, with the RMP bound if it attached after us. */
+/* The model (its RMP, if the machine has one, was bound at attach: .needs). */
 static struct iommu *call_io(struct sim_call *c)
 {
 	struct sim *s = sim_call_sim(c);
-	struct iommu *io = sim_get_model(s, SIM_SLOT_IOMMU);
+	struct iommu *io = sim_get_model(s, &iommu_module);
 
 	if (!io)
 		sim_fatal("iommu: script operation without an attached IOMMU model");
-	if (!io->rmp && sim_get_model(s, SIM_SLOT_RMP))
-		iommu_set_rmp(io, sim_get_model(s, SIM_SLOT_RMP));
 	return io;
 }
 
@@ -529,6 +527,7 @@ static const struct sim_op iommu_ops[] = {
 
 const struct sim_module iommu_module = {
 	.name = "iommu",
+	.needs = (const char *const[]){ "rmp", "s2", NULL },
 	.keys = iommu_keys,
 	.ops = iommu_ops,
 	.attach = mod_attach,

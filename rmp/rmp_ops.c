@@ -141,19 +141,19 @@ static int rmp_attach(struct sim *s, struct sim_err *err)
 	if (!r)
 		return -1;
 	rmp_register_stats(r, s);
-	sim_set_model(s, SIM_SLOT_RMP, r);
+	sim_set_model(s, &rmp_module, r);
 	return 0;
 }
 
 static void rmp_detach(struct sim *s)
 {
-	rmp_free(sim_get_model(s, SIM_SLOT_RMP));
-	sim_set_model(s, SIM_SLOT_RMP, NULL);
+	rmp_free(sim_get_model(s, &rmp_module));
+	sim_set_model(s, &rmp_module, NULL);
 }
 
 static void rmp_summary(struct sim *s, FILE *out)
 {
-	const struct rmp *r = sim_get_model(s, SIM_SLOT_RMP);
+	const struct rmp *r = sim_get_model(s, &rmp_module);
 	const struct rmp_counters *c;
 	uint64_t insns = 0;
 
@@ -196,7 +196,7 @@ static void ctx_init(struct opctx *x, struct sim_call *c)
 {
 	x->c = c;
 	x->a = sim_call_agent(c);
-	x->r = sim_get_model(sim_call_sim(c), SIM_SLOT_RMP);
+	x->r = sim_get_model(sim_call_sim(c), &rmp_module);
 	x->who.now = sim_now(x->a);
 	x->who.agent = sim_agent_id(x->a);
 	x->who.mem_cycles = 0;

@@ -102,6 +102,16 @@ struct sim *sim_new(const struct sim_module *const *modules)
 		sim_fatal("out of memory");
 	for (size_t i = 0; i < n; i++)
 		s->modules[i] = modules[i];
+	s->model = calloc(n + 1, sizeof(*s->model));
+	if (!s->model)
+		sim_fatal("out of memory");
+	/* A needed module in the list comes earlier (it attaches first). */
+	for (size_t i = 0; i < n; i++)
+		for (const char *const *need = modules[i]->needs; need && *need; need++)
+			for (size_t j = i + 1; j < n; j++)
+				if (!strcmp(modules[j]->name, *need))
+					sim_fatal("module '%s' needs module '%s', which comes after it "
+						  "in the module list", modules[i]->name, *need);
 	s->cfg = sim_cfg_new();
 	sim_cfg_add_keys(s->cfg, sim_engine_keys);
 	for (size_t i = 0; i < n; i++)
@@ -167,21 +177,33 @@ void sim_free(struct sim *s)
 	sim_stats_free(s->stats);
 	sim_cfg_free(s->cfg);
 	free(s->modules);
+	free(s->model);
 	free(s);
 }
 
-void sim_set_model(struct sim *s, enum sim_slot slot, void *model)
+/* Index of @m in the module list, or -1. */
+static int module_index(const struct sim *s, const struct sim_module *m)
 {
-	if ((unsigned)slot >= SIM_SLOT_MAX)
-		sim_fatal("bad model slot %d", (int)slot);
-	s->slot[slot] = model;
+	for (int i = 0; s->modules[i]; i++)
+		if (s->modules[i] == m)
+			return i;
+	return -1;
 }
 
-void *sim_get_model(const struct sim *s, enum sim_slot slot)
+void sim_set_model(struct sim *s, const struct sim_module *m, void *model)
 {
-	if ((unsigned)slot >= SIM_SLOT_MAX)
-		sim_fatal("bad model slot %d", (int)slot);
-	return s->slot[slot];
+	int i = module_index(s, m);
+
+	if (i < 0)
+		sim_fatal("sim_set_model: module '%s' is not in this machine", m ? m->name : "(null)");
+	s->model[i] = model;
+}
+
+void *sim_get_model(const struct sim *s, const struct sim_module *m)
+{
+	int i = module_index(s, m);
+
+	return i < 0 ? NULL : s->model[i];
 }
 
 const char *sim_fmt_size(uint64_t bytes, char buf[32])

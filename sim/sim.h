@@ -125,22 +125,21 @@ int sim_parse_bool(const char *text, bool *out);      /* 0/1 (config also: true/
 /* Modules                                                             */
 /* ------------------------------------------------------------------ */
 
-/* Slots where modules keep their model for others to find. */
-enum sim_slot {
-	SIM_SLOT_RMP,
-	SIM_SLOT_S2,
-	SIM_SLOT_IOMMU,
-	SIM_SLOT_CPU,
-	SIM_SLOT_STACK,
-	SIM_SLOT_MAX
-};
-
 /*
  * A module plugs into the simulator through this table.  Every member but
  * .name may be NULL.
  */
 struct sim_module {
 	const char *name;
+	/*
+	 * Names of the modules whose models this one uses (sim_get_model).
+	 * A machine need not have them all (a module copes with NULL, and its
+	 * attach names the key or module missing where it cannot), but those
+	 * it has must come earlier in the module list, so their models exist
+	 * when this one attaches: sim_new() checks, and a list that breaks
+	 * this is a programming error.  NULL-terminated; may be NULL.
+	 */
+	const char *const *needs;
 	/* Config keys, terminated by an entry with .name == NULL. */
 	const struct sim_cfg_key *keys;
 	/* Script operations, terminated by an entry with .name == NULL. */
@@ -157,8 +156,15 @@ struct sim_module {
 	void (*summary)(struct sim *s, FILE *out);
 };
 
-void sim_set_model(struct sim *s, enum sim_slot slot, void *model);
-void *sim_get_model(const struct sim *s, enum sim_slot slot);
+/*
+ * Each module keeps its model (the object its attach built) in the
+ * machine for other modules to find.  sim_get_model: the model of module
+ * @m, or NULL when @m is not in this machine's module list or has no model
+ * (not attached yet, or detached).  The engine knows no module by name:
+ * a module is found through its own descriptor (&rmp_module).
+ */
+void sim_set_model(struct sim *s, const struct sim_module *m, void *model);
+void *sim_get_model(const struct sim *s, const struct sim_module *m);
 
 /* ------------------------------------------------------------------ */
 /* Simulator lifetime                                                  */

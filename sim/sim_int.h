@@ -17,7 +17,7 @@ struct sim {
 	struct sim_stats *stats;            /* registered statistics */
 	struct sim_engine *eng;             /* agents, scheduler */
 	struct sim_mem *mem;                /* created by sim_start() */
-	void *slot[SIM_SLOT_MAX];           /* module models, see sim_set_model() */
+	void **model;                       /* model of modules[i], see sim_set_model() */
 	int attached;                       /* modules attached so far (for detach) */
 	bool started;                       /* sim_start() succeeded */
 };

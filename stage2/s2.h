@@ -804,7 +804,7 @@ extern const struct sim_module s2_module;
 struct s2_ctx;   /* per machine: VMs, per-agent MMUs, table pool, stats */
 struct s2_vm;    /* one VM of the script machine */
 
-/* The model attached to @s (sim_get_model(SIM_SLOT_S2)), or NULL. */
+/* The model attached to @s (sim_get_model(&s2_module)), or NULL. */
 struct s2_ctx *s2_ctx_get(const struct sim *s);
 
 /* The MMU of agent @agent (created on first use). NULL if @agent < 0 or out of range. */

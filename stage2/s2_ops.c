@@ -228,7 +228,7 @@ void s2_stats_register(struct sim *s, const char *prefix, struct s2_stats *st,
 
 struct s2_ctx *s2_ctx_get(const struct sim *s)
 {
-	return sim_get_model(s, SIM_SLOT_S2);
+	return sim_get_model(s, &s2_module);
 }
 
 struct s2_stats *s2_ctx_stats(struct s2_ctx *c) { return &c->st; }
@@ -566,7 +566,7 @@ static void s2_detach(struct sim *s)
 	free(c->mmu);
 	free(c->free);
 	free(c);
-	sim_set_model(s, SIM_SLOT_S2, NULL);
+	sim_set_model(s, &s2_module, NULL);
 }
 
 /*
@@ -595,7 +595,7 @@ static int s2_attach(struct sim *s, struct sim_err *err)
 	struct s2_timing t;
 	struct s2_ctx *c;
 	struct s2_mmu *probe;
-	struct rmp *rmp = sim_get_model(s, SIM_SLOT_RMP);
+	struct rmp *rmp = sim_get_model(s, &rmp_module);
 	uint64_t size = sim_cfg_u64(s, "s2.pool_size");
 	uint64_t base = sim_cfg_u64(s, "s2.pool_base");
 	uint64_t mem = sim_mem_size(sim_mem(s));
@@ -649,7 +649,7 @@ static int s2_attach(struct sim *s, struct sim_err *err)
 	sim_stat_counter(s, "s2.pool.pages", &c->pool_pages, "Stage-2 table pages in use (script pool)");
 	sim_stat_counter(s, "s2.pool.frees", &c->pool_frees,
 			 "Table pages given back to the pool (tables emptied by unmap, destroyed tables)");
-	sim_set_model(s, SIM_SLOT_S2, c);
+	sim_set_model(s, &s2_module, c);
 	if (rmp)
 		rmp_add_change_hook(rmp, s2_on_rmp_change, s);
 	return 0;
@@ -1255,6 +1255,7 @@ static const struct sim_op s2_ops[] = {
 
 const struct sim_module s2_module = {
 	.name = "s2",
+	.needs = (const char *const[]){ "rmp", NULL },
 	.keys = s2_keys,
 	.ops = s2_ops,
 	.attach = s2_attach,

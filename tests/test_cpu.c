@@ -960,7 +960,7 @@ static void npt_vm_on_assigned_page(uint32_t insn, uint64_t *npf_info, uint64_t 
 	e.asid = 7;
 	e.gpa = 0x5000;
 	e.perms[0] = RMP_PERM_ALL;
-	cr_assert_eq(rmp_fw_write(sim_get_model(t.s, SIM_SLOT_RMP), data_spa, &e), RMP_RC_SUCCESS);
+	cr_assert_eq(rmp_fw_write(sim_get_model(t.s, &rmp_module), data_spa, &e), RMP_RC_SUCCESS);
 	cpu_hart_set_reg(t.h, 1, RAM + 0x1000);
 	cpu_hart_set_reg(t.h, 3, 0x2222);
 	tvm_run(&t, 1);
@@ -1015,7 +1015,7 @@ Test(cpu, rmpupdate_global_flush_reaches_the_vcpu_tlbs)
 		cpu_hart_set_reg(t.h, 1, RAM + 0x1000);
 		tvm_run(&t, 1);
 		before = t.vm->s2_stats.tlbi_all;
-		cr_assert_eq(rmp_update(sim_get_model(t.s, SIM_SLOT_RMP), &who, 0x10000000, &in, &res),
+		cr_assert_eq(rmp_update(sim_get_model(t.s, &rmp_module), &who, 0x10000000, &in, &res),
 			     RMP_RC_SUCCESS);
 		cpu_prot_sync(t.h);
 		cr_assert_eq(t.vm->s2_stats.tlbi_all - before, (uint64_t)on,

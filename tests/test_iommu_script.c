@@ -241,7 +241,7 @@ Test(iommu_script, placement)
 
 	cr_assert_eq(sim_cfg_set(s, "machine.mem", "64m", "--set", 0, &e), 0);
 	cr_assert_eq(sim_start(s, &e), 0, "%s", e.msg);
-	cfg = iommu_config(sim_get_model(s, SIM_SLOT_IOMMU));
+	cfg = iommu_config(sim_get_model(s, &iommu_module));
 	cr_assert_eq(cfg->pool_base, 16ull << 20);
 	cr_assert_eq(cfg->log_base, 18ull << 20);
 	cr_assert_eq(cfg->log_entries, 256);

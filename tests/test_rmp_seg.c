@@ -352,7 +352,7 @@ Test(rmp_seg, module_attach_and_stats)
 	uint64_t v;
 
 	cr_assert_eq(rc, 0, "%s", err.msg);
-	r = sim_get_model(s, SIM_SLOT_RMP);
+	r = sim_get_model(s, &rmp_module);
 	cr_assert(rmp_enabled(r));
 	cr_assert_eq(rmp_base(r), (64ull << 20) - (1ull << 20));
 	cr_assert_eq(rmp_config(r)->lat.insn[RMP_INSN_RMPUPDATE], 1100, "generic profile value");
@@ -398,7 +398,7 @@ Test(rmp_seg, module_segmented_and_off)
 	struct rmp *r;
 
 	cr_assert_eq(rc, 0, "%s", err.msg);
-	r = sim_get_model(s, SIM_SLOT_RMP);
+	r = sim_get_model(s, &rmp_module);
 	cr_assert(rmp_is_covered(r, 0));
 	cr_assert_not(rmp_is_covered(r, GB));
 	cr_assert(rmp_is_covered(r, 2 * GB));
@@ -407,7 +407,7 @@ Test(rmp_seg, module_segmented_and_off)
 
 	s = sim_with(off, &err, &rc);
 	cr_assert_eq(rc, 0, "%s", err.msg);
-	cr_assert_not(rmp_enabled(sim_get_model(s, SIM_SLOT_RMP)));
+	cr_assert_not(rmp_enabled(sim_get_model(s, &rmp_module)));
 	sim_free(s);
 }
 
