@@ -74,7 +74,7 @@ ALL_OBJS := $(foreach m,$(MODULES),$(call objs_of,$(m))) $(BUILD)/sim/main.o \
             $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(TEST_SRCS))
 DEPS     := $(ALL_OBJS:.o=.d)
 
-.PHONY: all deps run test test-scripts test-unit asan bench fuzz guest install uninstall clean layers
+.PHONY: all deps run test test-scripts test-unit asan bench fuzz guest install uninstall clean layers FORCE
 .DEFAULT_GOAL := all
 
 all: $(PROTSIM)
@@ -85,7 +85,23 @@ Q := $(if $(V),,@)
 $(BUILD)/%.o: %.c Makefile
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(VERSION_DEFS) -MMD -MP -c $< -o $@
+
+# `protsim --version` names the commit and the build type.  Only main.o
+# gets them (no simulation output may depend on the build: the determinism
+# check compares an -O2 and an -O0 build byte for byte), and it is rebuilt
+# when they change ($(BUILD)/version.txt is rewritten only then).
+GIT_COMMIT := $(shell c=$$(git rev-parse --short=12 HEAD 2>/dev/null) && \
+              { git diff --quiet HEAD -- 2>/dev/null || c=$$c-dirty; echo $$c; } || echo unknown)
+BUILD_TYPE := $(or $(strip $(lastword $(filter -O%,$(CFLAGS) $(EXTRA_CFLAGS))) \
+              $(if $(findstring -fsanitize=address,$(CFLAGS) $(EXTRA_CFLAGS)),asan+ubsan)),unknown)
+$(BUILD)/sim/main.o: VERSION_DEFS = -DPROTSIM_COMMIT='"$(GIT_COMMIT)"' \
+                                   -DPROTSIM_BUILD='"$(BUILD_TYPE)"'
+$(BUILD)/sim/main.o: $(BUILD)/version.txt
+$(BUILD)/version.txt: FORCE
+	@mkdir -p $(@D)
+	@echo '$(GIT_COMMIT) $(BUILD_TYPE)' | cmp -s - $@ || echo '$(GIT_COMMIT) $(BUILD_TYPE)' > $@
+FORCE:
 
 $(BUILD)/%.o: %.S Makefile
 	@mkdir -p $(@D)

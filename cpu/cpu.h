@@ -30,17 +30,27 @@ struct cpu_hart;
 extern const struct sim_module cpu_module;
 
 /*
- * `protsim exec PROG.elf [--set k=v]... [--mode fast|detailed]
- * [--max-insns N] [--stats] [--quiet]`; argv[0] is "exec".
- * Return: the program's exit code (HTIF), CPU_EXEC_RC_LIMIT when the
- * instruction limit is hit, CPU_EXEC_RC_HALT when every vCPU is halted
- * for good, CPU_EXEC_RC_KILLED when the hypervisor killed the VM, 2 for
- * bad usage, a bad ELF or a bad configuration.
+ * `protsim exec PROG.elf [--set KEY=VALUE]... [--seed N] [--mode fast|detailed]
+ * [--max-insns N] [--stats]`; argv[0] is "exec".  Options are parsed by
+ * sim_cli_parse() from cpu_exec_cmd (its --help text lists the exit codes).
+ *
+ * Exit status: the guest's exit code when it is 0..CPU_EXEC_RC_GUEST_MAX
+ * (HTIF exit), and for every other outcome a code of 120..127, which a
+ * guest exit never gives (docs/guest-abi.md):
  */
+extern const struct sim_cli_cmd cpu_exec_cmd;
 int cpu_exec_main(int argc, char **argv);
-#define CPU_EXEC_RC_LIMIT  124
-#define CPU_EXEC_RC_HALT   125
-#define CPU_EXEC_RC_KILLED 126
+#define CPU_EXEC_RC_GUEST_MAX 119   /* guest exit codes 0..119 are passed through */
+#define CPU_EXEC_RC_GUEST_BIG 120   /* the guest exited with a code outside 0..119 */
+#define CPU_EXEC_RC_USAGE     121   /* bad command line */
+#define CPU_EXEC_RC_INPUT     122   /* bad configuration or ELF file: nothing ran */
+#define CPU_EXEC_RC_OUTPUT    123   /* the console output could not be written */
+#define CPU_EXEC_RC_LIMIT     124   /* the instruction limit was reached */
+#define CPU_EXEC_RC_HALT      125   /* every vCPU halted with nothing to wake it */
+#define CPU_EXEC_RC_KILLED    126   /* the hypervisor stopped the VM */
+
+/* Default --max-insns: stops a program that never ends (0 = no limit). */
+#define CPU_EXEC_MAX_INSNS 1000000000ull
 
 /* ------------------------------------------------------------------ */
 /* ELF loading (libelf)                                                */

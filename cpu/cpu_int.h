@@ -533,6 +533,8 @@ static inline bool cpu_cache_hint_hit(struct cpu_cache *c, uint64_t ln)
 }
 
 int cpu_cache_setup(struct cpu_vm *vm, struct sim_err *err);
+/* check.c: the cpu, cache and vm keys' rules, at attach (errors name the origin). */
+int cpu_cfg_check(struct sim *s, struct sim_err *err);
 void cpu_cache_register(struct cpu_vm *vm);
 void cpu_cache_free(struct cpu_vm *vm);
 /* Detailed-mode caches (cache.c): stall cycles of one access. */

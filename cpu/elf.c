@@ -33,19 +33,37 @@ void cpu_elf_free(struct cpu_elf *e)
 	free(e);
 }
 
-/* Read the whole file: libelf then works on memory we own. */
+/*
+ * Read the whole file: libelf then works on memory we own.  The open does
+ * not block (O_NONBLOCK: a FIFO with no writer would wait for one
+ * forever), and anything but a regular file (a FIFO, a device, a
+ * directory) is refused before a byte is read.
+ */
 static int slurp(const char *path, uint8_t **buf, size_t *len, struct sim_err *err)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY);
+	int fd = open(path, O_RDONLY | O_NONBLOCK);
 	size_t got = 0;
 
 	if (fd < 0)
 		return sim_err_set(err, "%s: cannot open: %s", path, strerror(errno));
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+	if (fstat(fd, &st)) {
+		int e = errno;
+
 		close(fd);
-		return sim_err_set(err, "%s: not a regular file", path);
+		return sim_err_set(err, "%s: cannot open: %s", path, strerror(e));
 	}
+	if (!S_ISREG(st.st_mode)) {
+		const char *what = S_ISDIR(st.st_mode) ? "a directory" :
+				   S_ISFIFO(st.st_mode) ? "a FIFO" :
+				   S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" :
+				   S_ISSOCK(st.st_mode) ? "a socket" : "a special file";
+
+		close(fd);
+		return sim_err_set(err, "%s: not a regular file (%s)", path, what);
+	}
+	/* A regular file never blocks; reads go back to blocking mode anyway. */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	*len = (size_t)st.st_size;
 	*buf = malloc(*len ? *len : 1);
 	if (!*buf)

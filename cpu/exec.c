@@ -1,9 +1,14 @@
 /*
- * exec.c - `protsim exec PROG.elf [--set k=v]... [--mode fast|detailed]
- * [--max-insns N] [--stats] [--seed N]`: run one guest program on the
- * default machine (one VM of vm.vcpus harts; NPT by default, SNP with
- * --set vm.type=snp), console output on stdout, exit with the program's
- * exit code.
+ * exec.c - `protsim exec PROG.elf [--set KEY=VALUE]... [--seed N]
+ * [--mode fast|detailed] [--max-insns N] [--stats]`: run one guest
+ * program on the default machine (one VM of vm.vcpus harts; NPT by
+ * default, SNP with --set vm.type=snp), console output on stdout.
+ *
+ * Options are parsed by the engine's one parser (sim_cli_parse) from the
+ * table below, as for every other command.  Exit status: the guest's own
+ * exit code when it is 0..119, else one of the codes 120..127 that only
+ * protsim gives (cpu/cpu.h, docs/guest-abi.md), so a guest that exits 1
+ * or 2 is never mistaken for a failed check or bad usage.
  */
 #include "cpu/cpu_int.h"
 
@@ -13,75 +18,68 @@ static const struct sim_module *const exec_modules[] = {
 	&rmp_module, &s2_module, &cpu_module, NULL,
 };
 
-static int usage(void)
-{
-	fprintf(stderr, "usage: protsim exec PROG.elf [--set key=value]... [--mode fast|detailed]\n"
-			"                    [--max-insns N] [--seed N] [--stats]\n");
-	return 2;
-}
+static const struct sim_cli_opt exec_opts[] = {
+	SIM_CLI_OPT_SET,
+	SIM_CLI_OPT_SEED,
+	{ "mode", 0, "fast|detailed", "cpu.mode",
+	  "fast: fixed CPI; detailed: in-order core with caches (cpu.mode)" },
+	{ "max-insns", 0, "N", NULL,
+	  "stop after N instructions and traps, all vCPUs (default 1000000000; 0 = none)" },
+	{ "stats", 0, NULL, NULL, "print every statistic on stderr at the end" },
+	{ NULL, 0, NULL, NULL, NULL }
+};
+
+const struct sim_cli_cmd cpu_exec_cmd = {
+	"exec", "PROG.elf", 1, 1, exec_opts,
+	"Run an RV64 guest program; exit with its exit code.",
+	"PROG.elf is a bare-metal RV64IMAC program (docs/guest-abi.md: HTIF console\n"
+	"and exit, custom instructions).  It runs as one VM of vm.vcpus vCPUs: NPT by\n"
+	"default, --set vm.type=snp for an SNP guest, bare for no stage 2.  Console\n"
+	"output goes to stdout.  A program that never ends stops at the instruction\n"
+	"limit (--max-insns).\n",
+	"0..119  the guest exited with this code\n"
+	"120     the guest exited with a code outside 0..119 (printed on stderr)\n"
+	"121     bad usage\n"
+	"122     bad configuration or ELF file (nothing ran)\n"
+	"123     the console output could not be written\n"
+	"124     the instruction limit was reached\n"
+	"125     every vCPU halted with nothing to wake it\n"
+	"126     the hypervisor stopped the VM\n",
+	CPU_EXEC_RC_USAGE,
+};
 
 int cpu_exec_main(int argc, char **argv)
 {
-	const char *prog = NULL;
-	uint64_t max_insns = 0;
-	bool stats = false;
+	const char *prog, *v;
+	uint64_t max_insns = CPU_EXEC_MAX_INSNS;
 	struct sim_err err;
-	struct sim *s;
+	struct sim_cli cl;
+	struct sim *s = NULL;
 	struct cpu_elf *elf = NULL;
 	struct cpu_vm *vm = NULL;
-	int rc = 2;
+	int rc = CPU_EXEC_RC_INPUT, code;
 
+	switch (sim_cli_parse(&cpu_exec_cmd, argc, argv, &cl)) {
+	case SIM_CLI_RUN:
+		break;
+	case SIM_CLI_HELP:
+		rc = 0;
+		goto out;
+	default:
+		rc = CPU_EXEC_RC_USAGE;
+		goto out;
+	}
+	prog = cl.args[0];
+	v = sim_cli_value(&cl, "max-insns");
+	if (v && sim_parse_u64(v, &max_insns)) {
+		char q[SIM_QUOTE_MAX];
+
+		rc = sim_cli_usage_error(&cpu_exec_cmd, "--max-insns: expected a number, got %s",
+					 sim_quote(v, q));
+		goto out;
+	}
 	s = sim_new(exec_modules);
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (!strcmp(a, "--set") || !strcmp(a, "--mode") || !strcmp(a, "--max-insns") ||
-		    !strcmp(a, "--seed")) {
-			const char *v = i + 1 < argc ? argv[++i] : NULL;
-
-			if (!v) {
-				fprintf(stderr, "protsim exec: %s: missing value\n", a);
-				goto out_usage;
-			}
-			if (!strcmp(a, "--set")) {
-				char key[128];
-				const char *eq = strchr(v, '=');
-
-				if (!eq || eq == v || (size_t)(eq - v) >= sizeof(key)) {
-					fprintf(stderr, "protsim exec: --set %s: expected key=value\n", v);
-					goto out_usage;
-				}
-				memcpy(key, v, (size_t)(eq - v));
-				key[eq - v] = 0;
-				if (sim_cfg_set(s, key, eq + 1, "--set", 0, &err))
-					goto out_err;
-			} else if (!strcmp(a, "--mode")) {
-				if (sim_cfg_set(s, "cpu.mode", v, "--mode", 0, &err))
-					goto out_err;
-			} else if (!strcmp(a, "--seed")) {
-				if (sim_cfg_set(s, "engine.seed", v, "--seed", 0, &err))
-					goto out_err;
-			} else if (sim_parse_u64(v, &max_insns)) {
-				fprintf(stderr, "protsim exec: --max-insns: expected a number, got '%s'\n", v);
-				goto out_usage;
-			}
-		} else if (!strcmp(a, "--stats")) {
-			stats = true;
-		} else if (a[0] == '-' && a[1]) {
-			fprintf(stderr, "protsim exec: unknown option '%s'\n", a);
-			goto out_usage;
-		} else if (!prog) {
-			prog = a;
-		} else {
-			fprintf(stderr, "protsim exec: more than one program ('%s', '%s')\n", prog, a);
-			goto out_usage;
-		}
-	}
-	if (!prog) {
-		fprintf(stderr, "protsim exec: no program given\n");
-		goto out_usage;
-	}
-	if (sim_start(s, &err))
+	if (sim_cli_apply(s, &cl, &err) || sim_start(s, &err))
 		goto out_err;
 	if (cpu_elf_open(prog, sim_cfg_u64(s, "vm.mem_base"), sim_cfg_u64(s, "vm.mem_size"),
 			 &elf, &err))
@@ -90,22 +88,34 @@ int cpu_exec_main(int argc, char **argv)
 		fprintf(stderr, "protsim: %s: no 'tohost' symbol: the program cannot report its "
 			"exit (HTIF)\n", prog);
 	vm = cpu_vm_new(s, stdout, &err);
-	if (!vm || cpu_vm_load(vm, elf, &err))
+	if (!vm || cpu_vm_load(vm, elf, &err)) {
+		/* "key: message" about the VM's keys: name where they were set */
+		sim_cfg_error_locate(s, &err);
 		goto out_err;
+	}
 	cpu_vm_start(vm, max_insns);
 	sim_run(s);
-	fflush(stdout);
 	switch (cpu_vm_state(vm)) {
 	case CPU_VM_EXITED:
-		rc = cpu_vm_exit_code(vm) & 0xff;
+		code = cpu_vm_exit_code(vm);
+		if (code >= 0 && code <= CPU_EXEC_RC_GUEST_MAX) {
+			rc = code;
+			break;
+		}
+		fprintf(stderr, "protsim: %s: the guest exited with code %d (outside 0..%d: "
+			"exit status %d)\n", prog, code, CPU_EXEC_RC_GUEST_MAX,
+			CPU_EXEC_RC_GUEST_BIG);
+		rc = CPU_EXEC_RC_GUEST_BIG;
 		break;
 	case CPU_VM_LIMIT:
-		fprintf(stderr, "protsim: %s: instruction limit reached (%llu instructions)\n", prog,
+		fprintf(stderr, "protsim: %s: instruction limit reached (%llu instructions; "
+			"--max-insns N to change it, 0 for none)\n", prog,
 			(unsigned long long)max_insns);
 		rc = CPU_EXEC_RC_LIMIT;
 		break;
 	case CPU_VM_KILLED:
-		fprintf(stderr, "protsim: %s: VM stopped by the hypervisor\n", prog);
+		fprintf(stderr, "protsim: %s: VM stopped by the hypervisor (code %d)\n", prog,
+			cpu_vm_exit_code(vm));
 		rc = CPU_EXEC_RC_KILLED;
 		break;
 	case CPU_VM_HALTED:
@@ -115,19 +125,21 @@ int cpu_exec_main(int argc, char **argv)
 		rc = CPU_EXEC_RC_HALT;
 		break;
 	}
-	if (stats)
+	if (fflush(stdout) || ferror(stdout)) {
+		fprintf(stderr, "protsim: %s: cannot write the console output to standard output\n",
+			prog);
+		rc = CPU_EXEC_RC_OUTPUT;
+	}
+	if (sim_cli_flag(&cl, "stats"))
 		sim_stats_write_text(s, stderr);
 	goto out;
 out_err:
 	fprintf(stderr, "protsim: %s\n", err.msg);
-	rc = 2;
-	goto out;
-out_usage:
-	usage();
-	rc = 2;
+	rc = CPU_EXEC_RC_INPUT;
 out:
 	cpu_vm_free(vm);
 	cpu_elf_free(elf);
 	sim_free(s);
+	sim_cli_free(&cl);
 	return rc;
 }

@@ -89,8 +89,7 @@ static const struct sim_cfg_key cpu_keys[] = {
 
 static int cpu_attach(struct sim *s, struct sim_err *err)
 {
-	(void)s, (void)err;
-	return 0;
+	return cpu_cfg_check(s, err);
 }
 
 const struct sim_module cpu_module = {

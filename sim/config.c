@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 
 /* ------------------------------------------------------------------ */
@@ -272,15 +273,58 @@ static const char *cfg_fmt_num(enum sim_cfg_type t, uint64_t v, char buf[32])
 	return buf;
 }
 
-/* @text quoted for a message, cut short if long. */
-static const char *cfg_quote(const char *text, char buf[80])
+/*
+ * Append one byte of @ch to @out as printed in a message; return the
+ * characters written.
+ */
+static size_t quote_char(unsigned char ch, char *out)
 {
-	size_t n = strlen(text);
+	switch (ch) {
+	case '\n': return (size_t)sprintf(out, "\\n");
+	case '\t': return (size_t)sprintf(out, "\\t");
+	case '\r': return (size_t)sprintf(out, "\\r");
+	case '\\': return (size_t)sprintf(out, "\\\\");
+	case '\'': return (size_t)sprintf(out, "\\'");
+	default:
+		if (ch < 0x20 || ch >= 0x7f)
+			return (size_t)sprintf(out, "\\x%02x", ch);
+		out[0] = (char)ch;
+		out[1] = 0;
+		return 1;
+	}
+}
 
-	if (n <= 60)
-		snprintf(buf, 80, "'%s'", text);
-	else
-		snprintf(buf, 80, "'%.57s...'", text);
+const char *sim_quote(const char *text, char buf[SIM_QUOTE_MAX])
+{
+	enum { SHOW = 60, CUT = 57 };
+	size_t n = 1, shown = 0;
+
+	buf[0] = '\'';
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		char one[8];
+		size_t l = quote_char(*p, one);
+
+		if (shown + l > CUT) {
+			/* Does the rest fit in SHOW?  Then show it all. */
+			size_t rest = shown;
+
+			for (const unsigned char *r = p; *r && rest <= SHOW; r++)
+				rest += quote_char(*r, one);
+			if (rest <= SHOW) {
+				for (; *p; p++)
+					n += quote_char(*p, buf + n);
+			} else {
+				memcpy(buf + n, "...", 3);
+				n += 3;
+			}
+			break;
+		}
+		memcpy(buf + n, one, l);
+		n += l;
+		shown += l;
+	}
+	buf[n++] = '\'';
+	buf[n] = 0;
 	return buf;
 }
 
@@ -299,8 +343,10 @@ static int cfg_fail(struct sim_err *err, const char *file, int line, const char 
 		n = snprintf(err->msg, sizeof(err->msg), "%s:%d: ", file, line);
 	else if (file)
 		n = snprintf(err->msg, sizeof(err->msg), "%s: ", file);
+	/* A key is a checked name, but may be long: the first 64 characters. */
 	if (key && n >= 0 && (size_t)n < sizeof(err->msg))
-		n += snprintf(err->msg + n, sizeof(err->msg) - (size_t)n, "%s: ", key);
+		n += snprintf(err->msg + n, sizeof(err->msg) - (size_t)n, "%.64s%s: ", key,
+			      strlen(key) > 64 ? "..." : "");
 	if (n >= 0 && (size_t)n < sizeof(err->msg)) {
 		va_start(ap, fmt);
 		vsnprintf(err->msg + n, sizeof(err->msg) - (size_t)n, fmt, ap);
@@ -316,7 +362,7 @@ static int cfg_fail(struct sim_err *err, const char *file, int line, const char 
 static int cfg_check(const struct sim_cfg_key *k, const char *value, const char *file,
 		     int line, uint64_t *num, unsigned *idx, struct sim_err *err)
 {
-	char q[80], a[32], b[32];
+	char q[SIM_QUOTE_MAX], a[32], b[32];
 	uint64_t v = 0;
 	bool bv;
 	int rc;
@@ -330,26 +376,26 @@ static int cfg_check(const struct sim_cfg_key *k, const char *value, const char 
 					     : cfg_number(value, strlen(value), &v);
 		if (rc == -2)
 			return cfg_fail(err, file, line, k->name,
-					"%s does not fit in 64 bits", cfg_quote(value, q));
+					"%s does not fit in 64 bits", sim_quote(value, q));
 		if (rc)
 			return cfg_fail(err, file, line, k->name, "expected %s, got %s",
 					k->type == SIM_CFG_SIZE
 						? "a size (bytes, or a number with k, m, g or t)"
 						: "a number",
-					cfg_quote(value, q));
+					sim_quote(value, q));
 		if (v < k->min || v > k->max) {
 			if (k->max == UINT64_MAX)
 				return cfg_fail(err, file, line, k->name,
 						"must be at least %s (got %s)",
-						cfg_fmt_num(k->type, k->min, a), value);
+						cfg_fmt_num(k->type, k->min, a), sim_quote(value, q));
 			if (k->min == 0)
 				return cfg_fail(err, file, line, k->name,
 						"must be at most %s (got %s)",
-						cfg_fmt_num(k->type, k->max, a), value);
+						cfg_fmt_num(k->type, k->max, a), sim_quote(value, q));
 			return cfg_fail(err, file, line, k->name,
 					"must be between %s and %s (got %s)",
 					cfg_fmt_num(k->type, k->min, a),
-					cfg_fmt_num(k->type, k->max, b), value);
+					cfg_fmt_num(k->type, k->max, b), sim_quote(value, q));
 		}
 		*num = v;
 		return 0;
@@ -357,7 +403,7 @@ static int cfg_check(const struct sim_cfg_key *k, const char *value, const char 
 		if (cfg_bool(value, &bv))
 			return cfg_fail(err, file, line, k->name,
 					"expected a boolean (0/1, true/false, on/off, yes/no), got %s",
-					cfg_quote(value, q));
+					sim_quote(value, q));
 		*num = bv;
 		return 0;
 	case SIM_CFG_ENUM:
@@ -377,7 +423,7 @@ static int cfg_check(const struct sim_cfg_key *k, const char *value, const char 
 				n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s",
 						      i ? ", " : "", k->choices[i]);
 			cfg_fail(err, file, line, k->name, "must be one of %s (got %s)", list,
-				 cfg_quote(value, q));
+				 sim_quote(value, q));
 		}
 		return -1;
 	case SIM_CFG_STR:
@@ -557,16 +603,51 @@ static char *cfg_where_of(const char *file, int line)
 	return sim_xstrdup(file);
 }
 
+/* The registered key closest to a mistyped @key, or NULL (sim_suggest). */
+static const char *cfg_suggest(const struct sim_cfg *c, const char *key)
+{
+	const char **names = sim_xcalloc(c->n + 1, sizeof(*names));
+	const char *best;
+
+	for (size_t i = 0; i < c->n; i++)
+		names[i] = c->ent[i].key->name;
+	best = sim_suggest(key, names, c->n);
+	free(names);
+	return best;
+}
+
+const char *sim_cfg_suggest(const struct sim *s, const char *key)
+{
+	return cfg_suggest(s->cfg, key);
+}
+
+/* "FILE:LINE: key: unknown key", with the closest key if there is one. */
+static int cfg_unknown(const struct sim_cfg *c, struct sim_err *err, const char *file, int line,
+		       const char *key)
+{
+	const char *best = cfg_suggest(c, key);
+
+	if (best)
+		return cfg_fail(err, file, line, key, "unknown key (did you mean '%s'?)", best);
+	return cfg_fail(err, file, line, key, "unknown key");
+}
+
+static const char cfg_name_rule[] = "words of letters, digits, '_' or '-', separated by dots";
+
 static int cfg_set_origin(struct sim *s, const char *key, const char *value,
 			  const char *file, int line, enum cfg_origin origin,
 			  struct sim_err *err)
 {
 	struct cfg_ent *e = cfg_lookup(s->cfg, key);
+	char q[SIM_QUOTE_MAX];
 	uint64_t num;
 	unsigned idx;
 
+	if (!e && !cfg_name_ok(key, strlen(key)))
+		return cfg_fail(err, file, line, NULL, "bad key name %s (%s)", sim_quote(key, q),
+				cfg_name_rule);
 	if (!e)
-		return cfg_fail(err, file, line, key, "unknown key");
+		return cfg_unknown(s->cfg, err, file, line, key);
 	if (s->started)
 		return cfg_fail(err, file, line, key,
 				"cannot be changed once the machine is built");
@@ -655,12 +736,17 @@ static int cfg_parse(struct sim *s, const char *name, const char *text, enum cfg
 		p += 3;
 	while (*p) {
 		const char *b = p, *e = strchr(p, '\n'), *eq;
-		char q[80];
+		char q[SIM_QUOTE_MAX];
 
 		if (!e)
 			e = p + strlen(p);
 		p = *e ? e + 1 : e;
 		line++;
+		if ((size_t)(e - b) > SIM_CFG_MAX_LINE) {
+			cfg_fail(err, name, line, NULL, "line longer than %u bytes (the limit)",
+				 SIM_CFG_MAX_LINE);
+			goto out;
+		}
 		cfg_trim(&b, &e);
 		if (b == e || *b == '#' || *b == ';')
 			continue;
@@ -687,7 +773,7 @@ static int cfg_parse(struct sim *s, const char *name, const char *text, enum cfg
 				cfg_fail(err, name, line, NULL,
 					 "bad section name %s (words of letters, digits, '_' "
 					 "or '-', separated by dots)",
-					 cfg_quote(bad, q));
+					 sim_quote(bad, q));
 				free(bad);
 				goto out;
 			}
@@ -700,7 +786,7 @@ static int cfg_parse(struct sim *s, const char *name, const char *text, enum cfg
 			char *bad = sim_xprintf("%.*s", (int)(e - b), b);
 
 			cfg_fail(err, name, line, NULL,
-				 "expected 'key = value' or '[section]', got %s", cfg_quote(bad, q));
+				 "expected 'key = value' or '[section]', got %s", sim_quote(bad, q));
 			free(bad);
 			goto out;
 		}
@@ -715,7 +801,7 @@ static int cfg_parse(struct sim *s, const char *name, const char *text, enum cfg
 				cfg_fail(err, name, line, NULL,
 					 "bad key name %s (words of letters, digits, '_' or '-', "
 					 "separated by dots)",
-					 cfg_quote(bad, q));
+					 sim_quote(bad, q));
 				free(bad);
 				goto out;
 			}
@@ -731,7 +817,7 @@ static int cfg_parse(struct sim *s, const char *name, const char *text, enum cfg
 			if (!ent) {
 				if (mode == CFG_LOAD_PROFILE && !cfg_section_known(c, key))
 					continue;   /* a module that is not built in */
-				cfg_fail(err, name, line, key, "unknown key");
+				cfg_unknown(c, err, name, line, key);
 				goto out;
 			}
 			if (ent->gen == gen) {
@@ -771,15 +857,35 @@ int sim_cfg_load_text(struct sim *s, const char *name, const char *text, struct 
 	return cfg_parse(s, name, text, CFG_LOAD_USER, err);
 }
 
+/* Lines in buf[0..len): 1 + the newlines before @len. */
+static int cfg_line_at(const char *buf, size_t len)
+{
+	int line = 1;
+
+	for (size_t i = 0; i < len; i++)
+		line += buf[i] == '\n';
+	return line;
+}
+
+/*
+ * Read a whole configuration file, never more than SIM_CFG_MAX_FILE bytes
+ * (a device or a pipe may never end): a directory, a NUL byte or a file
+ * over the limit is an error naming the file (and the line reached).
+ */
 int sim_cfg_load_file(struct sim *s, const char *path, struct sim_err *err)
 {
 	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
+	struct stat st;
+	char *buf = NULL, *nul;
 	size_t len = 0, cap = 0;
-	int rc;
+	int rc = -1;
 
 	if (!f)
 		return cfg_fail(err, path, 0, NULL, "cannot read: %s", strerror(errno));
+	if (!fstat(fileno(f), &st) && S_ISDIR(st.st_mode)) {
+		fclose(f);
+		return cfg_fail(err, path, 0, NULL, "cannot read: %s", strerror(EISDIR));
+	}
 	for (;;) {
 		size_t got;
 
@@ -788,24 +894,30 @@ int sim_cfg_load_file(struct sim *s, const char *path, struct sim_err *err)
 			buf = sim_xrealloc(buf, cap);
 		}
 		got = fread(buf + len, 1, cap - len - 1, f);
+		nul = memchr(buf + len, 0, got);
 		len += got;
+		if (nul) {
+			cfg_fail(err, path, cfg_line_at(buf, (size_t)(nul - buf)), NULL,
+				 "not a text file (contains a NUL byte)");
+			goto out;
+		}
+		if (len > SIM_CFG_MAX_FILE) {
+			cfg_fail(err, path, cfg_line_at(buf, SIM_CFG_MAX_FILE), NULL,
+				 "file larger than %u bytes (the limit for a configuration file)",
+				 SIM_CFG_MAX_FILE);
+			goto out;
+		}
 		if (got == 0)
 			break;
 	}
 	if (ferror(f)) {
-		int e = errno;
-
-		fclose(f);
-		free(buf);
-		return cfg_fail(err, path, 0, NULL, "cannot read: %s", strerror(e ? e : EIO));
+		cfg_fail(err, path, 0, NULL, "cannot read: %s", strerror(errno ? errno : EIO));
+		goto out;
 	}
-	fclose(f);
 	buf[len] = 0;
-	if (memchr(buf, 0, len)) {
-		free(buf);
-		return cfg_fail(err, path, 0, NULL, "not a text file (contains a NUL byte)");
-	}
 	rc = sim_cfg_load_text(s, path, buf, err);
+out:
+	fclose(f);
 	free(buf);
 	return rc;
 }
@@ -918,8 +1030,12 @@ static const char cfg_format_text[] =
 	"checked, and a key of a module that is not built into the binary (no key "
 	"of that section exists) is skipped. Errors name the source: "
 	"`cfg.ini:12: key: message`, `--set: key: message`, "
-	"`profile:NAME:LINE: key: message`; values cannot change once the machine "
-	"is built.";
+	"`profile:NAME:LINE: key: message`, and an unknown key names the closest "
+	"known one; values cannot change once the machine is built. A file may "
+	"hold at most 1 MiB (1048576 bytes) and a line at most 4096 bytes; a "
+	"directory, a NUL byte or a longer file or line is an error naming the "
+	"file and line. `protsim help config KEY` shows one key (or every key "
+	"under a prefix such as `rmp`).";
 
 static void cfg_ref_markdown(const struct sim *s, FILE *out)
 {
@@ -968,15 +1084,31 @@ static void cfg_ref_markdown(const struct sim *s, FILE *out)
 	}
 }
 
-static void cfg_ref_text(const struct sim *s, FILE *out)
+/* Does key @name fall under @filter: the key itself, or "FILTER.rest"? */
+static bool cfg_ref_match(const char *name, const char *filter)
+{
+	size_t l;
+
+	if (!filter)
+		return true;
+	l = strlen(filter);
+	return !strncmp(name, filter, l) && (name[l] == 0 || name[l] == '.');
+}
+
+/* The text reference of the keys under @filter (all if NULL); returns how many. */
+static size_t cfg_ref_text(const struct sim *s, FILE *out, const char *filter)
 {
 	const struct sim_cfg *c = s->cfg;
 	char range[512];
 	int w = 0, wr = 0;
+	size_t shown = 0;
+	const struct sim_cfg_key *prev = NULL;
 
 	for (size_t i = 0; i < c->n; i++) {
 		int n = (int)strlen(c->ent[i].key->name);
 
+		if (!cfg_ref_match(c->ent[i].key->name, filter))
+			continue;
 		if (n > w)
 			w = n;
 		cfg_range(c->ent[i].key, range, sizeof(range));
@@ -984,21 +1116,26 @@ static void cfg_ref_text(const struct sim *s, FILE *out)
 		if (n > wr && n <= 40)
 			wr = n;
 	}
-	fputs("Configuration keys (set in a scenario file, or with --set key=value).\n"
-	      "Precedence: defaults < profile (machine.profile) < scenario file < --set.\n"
-	      "Columns: key, type, range or choices, default.  See docs/config.md.\n", out);
+	if (!filter)
+		fputs("Configuration keys (set in a scenario file, or with --set key=value).\n"
+		      "Precedence: defaults < profile (machine.profile) < scenario file < --set.\n"
+		      "Columns: key, type, range or choices, default.  See docs/config.md.\n", out);
 	for (size_t i = 0; i < c->n; i++) {
 		const struct sim_cfg_key *k = c->ent[i].key;
 		size_t gl = cfg_group_len(k->name);
 
-		if (i == 0 || strncmp(c->ent[i - 1].key->name, k->name, gl) ||
-		    cfg_group_len(c->ent[i - 1].key->name) != gl)
-			fprintf(out, "\n[%.*s]\n", (int)gl, k->name);
+		if (!cfg_ref_match(k->name, filter))
+			continue;
+		if (!prev || strncmp(prev->name, k->name, gl) || cfg_group_len(prev->name) != gl)
+			fprintf(out, "%s[%.*s]\n", filter && !prev ? "" : "\n", (int)gl, k->name);
 		cfg_range(k, range, sizeof(range));
 		fprintf(out, "  %-*s  %-6s  %-*s  %s\n", w, k->name, cfg_type_names[k->type], wr,
 			range, !k->def ? "(profile)" : k->def[0] ? k->def : "(empty)");
 		fprintf(out, "      %s\n", k->desc);
+		prev = k;
+		shown++;
 	}
+	return shown;
 }
 
 void sim_cfg_write_reference(const struct sim *s, FILE *out, bool markdown)
@@ -1006,7 +1143,30 @@ void sim_cfg_write_reference(const struct sim *s, FILE *out, bool markdown)
 	if (markdown)
 		cfg_ref_markdown(s, out);
 	else
-		cfg_ref_text(s, out);
+		cfg_ref_text(s, out, NULL);
+}
+
+size_t sim_cfg_write_key_help(const struct sim *s, FILE *out, const char *name)
+{
+	return cfg_ref_text(s, out, name);
+}
+
+void sim_cfg_error_locate(const struct sim *s, struct sim_err *err)
+{
+	const char *colon;
+	const struct cfg_ent *e;
+	char *key, *msg;
+
+	if (!err || !(colon = strstr(err->msg, ": ")))
+		return;
+	key = sim_xprintf("%.*s", (int)(colon - err->msg), err->msg);
+	e = cfg_lookup(s->cfg, key);
+	free(key);
+	if (!e || e->origin == CFG_DEFAULT)
+		return;
+	msg = sim_xstrdup(err->msg);
+	snprintf(err->msg, sizeof(err->msg), "%s: %s", e->where, msg);
+	free(msg);
 }
 
 /*

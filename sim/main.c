@@ -1,15 +1,22 @@
 /*
  * main.c - the protsim command line (linked only into protsim, not libsim).
  *
- *   protsim run SCENARIO [--set key=value]... [--seed N] [--out DIR] [--quiet] [--verbose]
- *   protsim script FILE|- [--set key=value]... [--seed N]
- *   protsim shell [--set key=value]... [--seed N]
- *   protsim help [config [--markdown] | ops | profiles]
- *   protsim version
+ *   protsim run SCENARIO [--set KEY=VALUE]... [--seed N] [--out DIR] [-q|--quiet] [--verbose]
+ *   protsim script FILE|- [--set KEY=VALUE]... [--seed N]
+ *   protsim exec PROG.elf [--set KEY=VALUE]... [--seed N] [--mode M] [--max-insns N] [--stats]
+ *   protsim shell [--set KEY=VALUE]... [--seed N]
+ *   protsim help [config [KEY] [--markdown] | ops [OP] | profiles | COMMAND]
+ *   protsim version            (also: protsim --version, protsim -V)
  *
- * Exit status: 0 success; 1 the workload or script ran and an `expect`
- * failed; 2 bad usage, bad configuration, a malformed script line, or an
- * output that could not be written.
+ * Every command takes -h / --help.  Options are parsed by sim_cli_parse()
+ * (sim/cli.c) from each command's option table, so they behave the same
+ * everywhere; `exec` is the CPU module's command (cpu/exec.c).
+ *
+ * Exit status of run, script, shell, help, version: 0 success; 1 the
+ * workload or script ran and an `expect` failed; 2 bad usage, bad
+ * configuration, a malformed script line, or an unreadable input or
+ * unwritable output.  `exec` passes the guest's exit code through and
+ * keeps 120..127 for itself (cpu/cpu.h, docs/guest-abi.md).
  *
  * Commands are rows of one table (cmds[] below); the modules built into
  * the binary are rows of modules[].
@@ -24,8 +31,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
+
+/* From the Makefile: the commit built and the build type (--version only). */
+#ifndef PROTSIM_COMMIT
+#define PROTSIM_COMMIT "unknown"
+#endif
+#ifndef PROTSIM_BUILD
+#define PROTSIM_BUILD "unknown"
+#endif
 
 /*
  * The modules built into protsim, in attach order (lowest layer first).
@@ -44,246 +58,182 @@ static const struct sim_module *const modules[] = {
 /* Commands                                                            */
 /* ------------------------------------------------------------------ */
 
-static int cmd_run(int argc, char **argv);
-static int cmd_script(int argc, char **argv);
-static int cmd_shell(int argc, char **argv);
-static int cmd_help(int argc, char **argv);
-static int cmd_version(int argc, char **argv);
+#define EXIT_STATUS_SIM \
+	"0  success\n" \
+	"1  the workload ran and an `expect` failed\n" \
+	"2  bad usage, configuration, script line or input; an output that could not be written\n"
 
-struct cmd {
-	const char *name;                   /* first word after `protsim` */
-	int (*fn)(int argc, char **argv);   /* argv[0] is the command name */
-	const char *usage;                  /* arguments, for the usage text */
-	const char *help;                   /* one line */
+static const struct sim_cli_opt run_opts[] = {
+	SIM_CLI_OPT_SET,
+	SIM_CLI_OPT_SEED,
+	{ "out", 0, "DIR", NULL, "output directory (default: out/<scenario file name>)" },
+	{ "quiet", 'q', NULL, NULL, "no progress line and no summary" },
+	{ "verbose", 0, NULL, NULL, "workload output on stdout instead of DIR/workload.log" },
+	{ NULL, 0, NULL, NULL, NULL }
 };
 
-/* One row per command; argv as given after `protsim`. */
+static const struct sim_cli_cmd run_cmd = {
+	"run", "SCENARIO", 1, 1, run_opts,
+	"Run a scenario file; write stats.json, stats.txt, config.json to DIR.",
+	"SCENARIO is an INI file of configuration keys (docs/config.md); its\n"
+	"workload.script, an operation-language script, runs on the machine it\n"
+	"describes (relative to the scenario file).  Precedence: defaults < latency\n"
+	"profile < SCENARIO < --set and --seed (in command-line order).  A progress\n"
+	"line is shown on a terminal; a summary is printed at the end.\n",
+	EXIT_STATUS_SIM, 2,
+};
+
+static const struct sim_cli_opt sim_opts[] = {
+	SIM_CLI_OPT_SET,
+	SIM_CLI_OPT_SEED,
+	{ NULL, 0, NULL, NULL, NULL }
+};
+
+static const struct sim_cli_cmd script_cmd = {
+	"script", "FILE|-", 1, 1, sim_opts,
+	"Run an operation-language script (- reads standard input).",
+	"One operation per line, optionally pinned to a cycle and a CPU, each\n"
+	"optionally checked by an `expect` line (docs/script.md; protsim help ops).\n"
+	"The script stops at the first malformed line or failed expectation.\n",
+	EXIT_STATUS_SIM, 2,
+};
+
+static const struct sim_cli_cmd shell_cmd = {
+	"shell", "", 0, 0, sim_opts,
+	"Type operations interactively (the language of protsim script).",
+	"Each line runs as soon as it is typed; errors are reported and the shell\n"
+	"goes on.  `help [OP]` lists operations, `quit` (or end of input) leaves.\n",
+	"0  the shell ended normally (errors inside it do not change this)\n"
+	"2  bad usage or configuration; the machine could not go on\n", 2,
+};
+
+static const struct sim_cli_opt help_opts[] = {
+	{ "markdown", 0, NULL, NULL, "with config: the reference as Markdown (docs/config.md)" },
+	{ NULL, 0, NULL, NULL, NULL }
+};
+
+static const struct sim_cli_cmd help_cmd = {
+	"help", "[TOPIC [NAME]]", 0, 4, help_opts,
+	"Configuration keys, script operations, latency profiles, commands.",
+	"Topics:\n"
+	"  config [KEY]   every configuration key, or one key (or every key under a\n"
+	"                 prefix: `protsim help config rmp`)\n"
+	"  ops [OP]       every script operation, or the operations named OP\n"
+	"                 (`protsim help ops rmpupdate`, `protsim help ops s2`)\n"
+	"  profiles       the latency profiles built in\n"
+	"  COMMAND        the options of a command (as `protsim COMMAND --help`)\n"
+	"An operation or key name alone also works: `protsim help rmpupdate`.\n",
+	"0  success\n"
+	"2  bad usage: an unknown topic, operation or key\n", 2,
+};
+
+static const struct sim_cli_cmd version_cmd = {
+	"version", "", 0, 0, NULL,
+	"Print the version, the commit it was built from and the build type.",
+	NULL,
+	"0  success\n"
+	"2  bad usage\n", 2,
+};
+
+static int cmd_run(const struct sim_cli *cl);
+static int cmd_script(const struct sim_cli *cl);
+static int cmd_shell(const struct sim_cli *cl);
+static int cmd_help(const struct sim_cli *cl);
+static int cmd_version(const struct sim_cli *cl);
+
+struct cmd {
+	const struct sim_cli_cmd *cli;      /* name, options, --help text */
+	int (*fn)(const struct sim_cli *cl); /* parsed by main(); NULL: @main runs */
+	int (*main)(int argc, char **argv); /* a command that parses its own argv */
+	int error_rc;                       /* exit status when stdout cannot be written */
+};
+
+/* One row per command, in the order of the usage text. */
 static const struct cmd cmds[] = {
-	{ "run", cmd_run,
-	  "SCENARIO [--set key=value]... [--seed N] [--out DIR] [--quiet] [--verbose]",
-	  "run a scenario file; write stats.json, stats.txt, config.json to DIR" },
-	{ "script", cmd_script, "FILE|- [--set key=value]... [--seed N]",
-	  "run an operation-language script (exit 1 if an expect fails)" },
-	{ "exec", cpu_exec_main,
-	  "PROG.elf [--set key=value]... [--mode fast|detailed] [--max-insns N] [--seed N] [--stats]",
-	  "run an RV64 guest program; exit with its exit code" },
-	{ "shell", cmd_shell, "[--set key=value]... [--seed N]",
-	  "type operations interactively" },
-	{ "help", cmd_help, "[config [--markdown] | ops | profiles]",
-	  "configuration keys, script operations, latency profiles" },
-	{ "version", cmd_version, "", "print the version" },
-	{ NULL, NULL, NULL, NULL }
+	{ &run_cmd, cmd_run, NULL, 2 },
+	{ &script_cmd, cmd_script, NULL, 2 },
+	{ &cpu_exec_cmd, NULL, cpu_exec_main, CPU_EXEC_RC_OUTPUT },
+	{ &shell_cmd, cmd_shell, NULL, 2 },
+	{ &help_cmd, cmd_help, NULL, 2 },
+	{ &version_cmd, cmd_version, NULL, 2 },
+	{ NULL, NULL, NULL, 0 }
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out, "usage:\n");
-	for (const struct cmd *c = cmds; c->name; c++)
-		fprintf(out, "  protsim %s%s%s\n", c->name, c->usage[0] ? " " : "", c->usage);
+	for (const struct cmd *c = cmds; c->cli; c++) {
+		fputs("  ", out);
+		sim_cli_synopsis(c->cli, out);
+		fputc('\n', out);
+	}
 	fprintf(out, "\ncommands:\n");
-	for (const struct cmd *c = cmds; c->name; c++)
-		fprintf(out, "  %-8s %s\n", c->name, c->help);
-	fprintf(out, "\nExit status: 0 ok, 1 an expectation failed, 2 bad usage, configuration "
-		     "or input.\n");
+	for (const struct cmd *c = cmds; c->cli; c++)
+		fprintf(out, "  %-8s %s\n", c->cli->name, c->cli->summary);
+	fprintf(out, "\nprotsim COMMAND --help describes a command's options and exit status.\n"
+		     "Exit status: 0 ok, 1 an expectation failed, 2 bad usage, configuration or "
+		     "input;\nexec passes the guest's exit code (0..119) and keeps 120..127 for "
+		     "itself.\n");
 }
 
 static const struct cmd *cmd_find(const char *name)
 {
-	for (const struct cmd *c = cmds; c->name; c++)
-		if (!strcmp(c->name, name))
+	for (const struct cmd *c = cmds; c->cli; c++)
+		if (!strcmp(c->cli->name, name))
 			return c;
 	return NULL;
 }
 
-/* A usage error in command @cmd: the message, the command's usage, exit 2. */
-static int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int usage_error(const char *cmd, const char *fmt, ...)
+/* An unknown first word: the closest command or global option. */
+static int unknown_command(const char *word)
 {
-	const struct cmd *c = cmd_find(cmd);
-	va_list ap;
+	const char *names[16];
+	size_t n = 0;
+	const char *best;
+	char q[SIM_QUOTE_MAX];
 
-	fprintf(stderr, "protsim %s: ", cmd);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nusage: protsim %s%s%s\n", c->name, c->usage[0] ? " " : "", c->usage);
+	for (const struct cmd *c = cmds; c->cli && n < 12; c++)
+		names[n++] = c->cli->name;
+	names[n++] = "--help";
+	names[n++] = "--version";
+	best = sim_suggest(word, names, n);
+	if (best)
+		fprintf(stderr, "protsim: unknown command %s (did you mean '%s'?)\n",
+			sim_quote(word, q), best);
+	else
+		fprintf(stderr, "protsim: unknown command %s\n", sim_quote(word, q));
+	usage(stderr);
 	return 2;
 }
 
-/* ------------------------------------------------------------------ */
-/* Options                                                             */
-/* ------------------------------------------------------------------ */
-
-enum {
-	OPT_SET = 1 << 0,
-	OPT_SEED = 1 << 1,
-	OPT_OUT = 1 << 2,
-	OPT_QUIET = 1 << 3,
-	OPT_VERBOSE = 1 << 4,
-	OPT_MARKDOWN = 1 << 5,
-};
-
-struct opts {
-	const char **sets;     /* "key=value" in command-line order */
-	int nsets;
-	const char *seed;      /* --seed N, as text */
-	const char *out;       /* --out DIR */
-	bool quiet;            /* --quiet */
-	bool verbose;          /* --verbose */
-	bool markdown;         /* --markdown */
-	const char *pos[2];    /* positional arguments */
-	int npos;
-};
-
-/*
- * Parse argv[1..] of command @cmd accepting the options in @allowed and
- * up to @maxpos positional arguments.  "--opt value" and "--opt=value"
- * are both accepted; "-" is positional (stdin); "--" ends the options.
- * Return: 0, or 2 after a usage error.
- */
-static int opts_parse(int argc, char **argv, unsigned allowed, int maxpos, struct opts *o)
-{
-	static const struct {
-		const char *name;
-		unsigned bit;
-		bool arg;
-	} table[] = {
-		{ "--set", OPT_SET, true },     { "--seed", OPT_SEED, true },
-		{ "--out", OPT_OUT, true },     { "--quiet", OPT_QUIET, false },
-		{ "--verbose", OPT_VERBOSE, false }, { "--markdown", OPT_MARKDOWN, false },
-	};
-	const char *cmd = argv[0];
-	bool options = true;
-
-	memset(o, 0, sizeof(*o));
-	o->sets = calloc((size_t)argc, sizeof(*o->sets));
-	if (!o->sets)
-		sim_fatal("out of memory");
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *val = NULL;
-		size_t t, nlen;
-
-		if (!options || a[0] != '-' || !strcmp(a, "-")) {
-			if (o->npos == maxpos)
-				return usage_error(cmd, "unexpected argument '%s'", a);
-			o->pos[o->npos++] = a;
-			continue;
-		}
-		if (!strcmp(a, "--")) {
-			options = false;
-			continue;
-		}
-		nlen = strcspn(a, "=");
-		for (t = 0; t < sizeof(table) / sizeof(table[0]); t++)
-			if ((table[t].bit & allowed) && strlen(table[t].name) == nlen &&
-			    !strncmp(a, table[t].name, nlen))
-				break;
-		if (t == sizeof(table) / sizeof(table[0]))
-			return usage_error(cmd, "unknown option '%.*s'", (int)nlen, a);
-		if (table[t].arg) {
-			if (a[nlen] == '=')
-				val = a + nlen + 1;
-			else if (i + 1 < argc)
-				val = argv[++i];
-			else
-				return usage_error(cmd, "%s needs a value", table[t].name);
-		} else if (a[nlen] == '=') {
-			return usage_error(cmd, "%s takes no value", table[t].name);
-		}
-		switch (table[t].bit) {
-		case OPT_SET: o->sets[o->nsets++] = val; break;
-		case OPT_SEED: o->seed = val; break;
-		case OPT_OUT: o->out = val; break;
-		case OPT_QUIET: o->quiet = true; break;
-		case OPT_VERBOSE: o->verbose = true; break;
-		case OPT_MARKDOWN: o->markdown = true; break;
-		}
-	}
-	return 0;
-}
-
-static void opts_free(struct opts *o)
-{
-	free(o->sets);
-}
-
-/* Apply --set (in order), then --seed.  Return 0, or 2 after a message. */
-static int opts_apply(struct sim *s, const struct opts *o)
+/* Apply the options that set configuration keys.  0, or 2 after a message. */
+static int apply_opts(struct sim *s, const struct sim_cli *cl)
 {
 	struct sim_err err;
 
-	for (int i = 0; i < o->nsets; i++) {
-		const char *kv = o->sets[i], *eq = strchr(kv, '=');
-		char *key;
-		int rc;
-
-		if (!eq || eq == kv) {
-			fprintf(stderr, "protsim: --set: expected key=value, got '%s'\n", kv);
-			return 2;
-		}
-		key = sim_xprintf("%.*s", (int)(eq - kv), kv);
-		rc = sim_cfg_set(s, key, eq + 1, "--set", 0, &err);
-		free(key);
-		if (rc) {
-			fprintf(stderr, "protsim: %s\n", err.msg);
-			return 2;
-		}
-	}
-	if (o->seed && sim_cfg_set(s, "engine.seed", o->seed, "--seed", 0, &err)) {
+	if (sim_cli_apply(s, cl, &err)) {
 		fprintf(stderr, "protsim: %s\n", err.msg);
 		return 2;
 	}
 	return 0;
 }
 
-/* ------------------------------------------------------------------ */
-/* Progress on stderr (wall clock for this display only)               */
-/* ------------------------------------------------------------------ */
-
-struct progress {
-	struct sim *s;
-	struct timespec t0;    /* when the run started */
-	double shown_at;       /* seconds since t0 of the last display */
-	bool shown;            /* a progress line is on the terminal */
-};
-
-static double progress_elapsed(const struct progress *p)
+/*
+ * Open a text input (scenario workload or script): a directory opens on
+ * Linux but reads as an error, so refuse it here with its name.
+ * Return the stream, or NULL with errno.
+ */
+static FILE *open_input(const char *path)
 {
-	struct timespec now;
+	FILE *f = fopen(path, "r");
+	struct stat st;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - p->t0.tv_sec) + (double)(now.tv_nsec - p->t0.tv_nsec) / 1e9;
-}
-
-static void progress_tick(void *arg)
-{
-	struct progress *p = arg;
-	double el = progress_elapsed(p);
-	double mc;
-
-	if (el < 1.0 || el - p->shown_at < 0.25)
-		return;
-	p->shown_at = el;
-	p->shown = true;
-	mc = (double)sim_max_cycle(p->s) / 1e6;
-	fprintf(stderr, "\r  %.1f Mcycles simulated, %.2f Mcycles/s, %.0f s   ", mc, mc / el, el);
-	fflush(stderr);
-}
-
-static void progress_start(struct progress *p, struct sim *s)
-{
-	memset(p, 0, sizeof(*p));
-	p->s = s;
-	clock_gettime(CLOCK_MONOTONIC, &p->t0);
-	if (isatty(STDERR_FILENO))
-		sim_engine_set_tick(s->eng, progress_tick, p);
-}
-
-static void progress_end(struct progress *p)
-{
-	sim_engine_set_tick(p->s->eng, NULL, NULL);
-	if (p->shown)
-		fputs("\r\033[K", stderr);
+	if (f && !fstat(fileno(f), &st) && S_ISDIR(st.st_mode)) {
+		fclose(f);
+		errno = EISDIR;
+		return NULL;
+	}
+	return f;
 }
 
 /* ------------------------------------------------------------------ */
@@ -420,52 +370,48 @@ fail:
 	return 2;
 }
 
-static int cmd_run(int argc, char **argv)
+static int cmd_run(const struct sim_cli *cl)
 {
-	struct opts o;
+	const char *scenario = cl->args[0];
 	struct sim *s = NULL;
 	struct sim_err err;
-	struct progress prog;
+	struct sim_cli_progress *prog = NULL;
 	char *out = NULL, *wl = NULL, *log = NULL;
 	FILE *wlf = NULL, *logf = NULL;
-	int rc, wl_rc = 0;
+	bool quiet = sim_cli_flag(cl, "quiet"), verbose = sim_cli_flag(cl, "verbose");
+	int rc = 2, wl_rc = 0;
 
-	rc = opts_parse(argc, argv, OPT_SET | OPT_SEED | OPT_OUT | OPT_QUIET | OPT_VERBOSE, 1, &o);
-	if (rc)
-		goto out;
-	if (o.npos != 1) {
-		rc = usage_error("run", "missing the scenario file");
-		goto out;
-	}
-	rc = 2;
 	s = sim_new(modules);
-	if (sim_cfg_load_file(s, o.pos[0], &err)) {
+	if (sim_cfg_load_file(s, scenario, &err)) {
 		fprintf(stderr, "protsim: %s\n", err.msg);
 		goto out;
 	}
-	if (opts_apply(s, &o))
+	if (apply_opts(s, cl))
 		goto out;
 	if (sim_start(s, &err)) {
 		fprintf(stderr, "protsim: %s\n", err.msg);
 		goto out;
 	}
 	if (sim_cfg_str(s, "workload.script")[0]) {
-		wl = path_beside(o.pos[0], sim_cfg_str(s, "workload.script"));
-		wlf = fopen(wl, "r");
+		char q[SIM_QUOTE_MAX];
+
+		wl = path_beside(scenario, sim_cfg_str(s, "workload.script"));
+		wlf = open_input(wl);
 		if (!wlf) {
-			sim_cfg_error(s, "workload.script", &err, "cannot read '%s': %s", wl,
-				      strerror(errno));
+			sim_cfg_error(s, "workload.script", &err, "cannot read %s: %s",
+				      sim_quote(wl, q), strerror(errno));
 			fprintf(stderr, "protsim: %s\n", err.msg);
 			goto out;
 		}
 	}
-	out = o.out ? sim_xprintf("%s", o.out) : default_out(o.pos[0]);
+	out = sim_cli_value(cl, "out") ? sim_xprintf("%s", sim_cli_value(cl, "out"))
+				       : default_out(scenario);
 	if (mkdir_p(out)) {
 		fprintf(stderr, "protsim: %s: cannot create the output directory: %s\n", out,
 			strerror(errno));
 		goto out;
 	}
-	if (wlf && !o.verbose) {
+	if (wlf && !verbose) {
 		log = sim_xprintf("%s/workload.log", out);
 		logf = fopen(log, "w");
 		if (!logf) {
@@ -474,13 +420,12 @@ static int cmd_run(int argc, char **argv)
 		}
 	}
 
-	if (!o.quiet)
-		progress_start(&prog, s);
+	if (!quiet)
+		prog = sim_cli_progress_start(s);
 	if (wlf)
 		wl_rc = sim_script_run(s, wlf, wl, logf ? logf : stdout, stderr, false);
 	sim_run(s);
-	if (!o.quiet)
-		progress_end(&prog);
+	sim_cli_progress_end(prog);
 	if (logf && fclose(logf)) {
 		logf = NULL;
 		fprintf(stderr, "protsim: %s: cannot write: %s\n", log, strerror(errno));
@@ -490,8 +435,8 @@ static int cmd_run(int argc, char **argv)
 
 	if (write_outputs(s, out))
 		goto out;
-	if (!o.quiet)
-		run_summary(s, o.pos[0], wl, wl_rc, out, log != NULL);
+	if (!quiet)
+		run_summary(s, scenario, wl, wl_rc, out, log != NULL);
 	rc = wl_rc;
 out:
 	if (wlf)
@@ -502,7 +447,6 @@ out:
 	free(wl);
 	free(out);
 	sim_free(s);
-	opts_free(&o);
 	return rc;
 }
 
@@ -510,59 +454,40 @@ out:
 /* script, shell                                                       */
 /* ------------------------------------------------------------------ */
 
-static int cmd_script(int argc, char **argv)
+static int cmd_script(const struct sim_cli *cl)
 {
-	struct opts o;
-	struct sim *s = NULL;
-	FILE *f = NULL;
-	int rc;
+	const char *path = cl->args[0];
+	struct sim *s = sim_new(modules);
+	FILE *f;
+	int rc = apply_opts(s, cl);
 
-	rc = opts_parse(argc, argv, OPT_SET | OPT_SEED, 1, &o);
 	if (rc)
 		goto out;
-	if (o.npos != 1) {
-		rc = usage_error("script", "missing the script file (or - for stdin)");
-		goto out;
-	}
-	s = sim_new(modules);
-	rc = opts_apply(s, &o);
-	if (rc)
-		goto out;
-	if (!strcmp(o.pos[0], "-")) {
+	if (!strcmp(path, "-")) {
 		rc = sim_script_run(s, stdin, "<stdin>", stdout, stderr, false);
 		goto out;
 	}
-	f = fopen(o.pos[0], "r");
+	f = open_input(path);
 	if (!f) {
-		fprintf(stderr, "protsim: %s: cannot read: %s\n", o.pos[0], strerror(errno));
+		fprintf(stderr, "protsim: %s: cannot read: %s\n", path, strerror(errno));
 		rc = 2;
 		goto out;
 	}
-	rc = sim_script_run(s, f, o.pos[0], stdout, stderr, false);
+	rc = sim_script_run(s, f, path, stdout, stderr, false);
 	fclose(f);
 out:
 	sim_free(s);
-	opts_free(&o);
 	return rc;
 }
 
-static int cmd_shell(int argc, char **argv)
+static int cmd_shell(const struct sim_cli *cl)
 {
-	struct opts o;
-	struct sim *s = NULL;
-	int rc;
+	struct sim *s = sim_new(modules);
+	int rc = apply_opts(s, cl);
 
-	rc = opts_parse(argc, argv, OPT_SET | OPT_SEED, 0, &o);
-	if (rc)
-		goto out;
-	s = sim_new(modules);
-	rc = opts_apply(s, &o);
-	if (rc)
-		goto out;
-	rc = sim_script_run(s, stdin, "<stdin>", stdout, stderr, true);
-out:
+	if (!rc)
+		rc = sim_script_run(s, stdin, "<stdin>", stdout, stderr, true);
 	sim_free(s);
-	opts_free(&o);
 	return rc;
 }
 
@@ -570,29 +495,113 @@ out:
 /* help, version                                                       */
 /* ------------------------------------------------------------------ */
 
-static void help_ops_table(const char *title, const struct sim_op *ops)
+/* The op tables: the engine's, then each module's; NULL-terminated. */
+static size_t ops_tables(const struct sim_op *tabs[], const char *titles[], size_t max)
 {
-	if (!ops || !ops[0].name)
-		return;
-	printf("\n%s:\n", title);
-	for (const struct sim_op *op = ops; op->name; op++) {
-		char usage[1024];
+	size_t n = 0;
 
-		printf("  %s\n", sim_op_usage(op, usage, sizeof(usage)));
-		if (op->help)
-			printf("      %s\n", op->help);
+	tabs[n] = sim_core_ops;
+	titles[n++] = "engine";
+	for (size_t i = 0; modules[i] && n < max; i++) {
+		if (!modules[i]->ops || !modules[i]->ops[0].name)
+			continue;
+		tabs[n] = modules[i]->ops;
+		titles[n++] = modules[i]->name;
 	}
+	return n;
 }
 
-static int help_ops(void)
+/* Does operation @name fall under @want ("s2" matches "s2 map"), as the shell's help? */
+static bool op_match(const char *name, const char *want)
 {
-	printf("Script operations (protsim script / shell); one per line:\n"
-	       "  [@CYCLE] [cpuN] OP [key=value]...    then optionally: expect RESULT [field=value]...\n"
-	       "  machine mem=SIZE cpus=N [profile=NAME] ...   (before the first operation)\n");
-	help_ops_table("engine", sim_core_ops);
-	for (size_t i = 0; modules[i]; i++)
-		help_ops_table(modules[i]->name, modules[i]->ops);
-	return 0;
+	size_t l = strlen(want);
+
+	return !want[0] || (!strncmp(name, want, l) && (name[l] == 0 || name[l] == ' '));
+}
+
+/* Print the operations under @want ("" = all) by table; return how many. */
+static size_t help_ops_list(const char *want)
+{
+	const struct sim_op *tabs[16];
+	const char *titles[16];
+	size_t nt = ops_tables(tabs, titles, 16), shown = 0;
+
+	for (size_t t = 0; t < nt; t++) {
+		bool title = false;
+
+		for (const struct sim_op *op = tabs[t]; op->name; op++) {
+			if (!op_match(op->name, want))
+				continue;
+			if (!want[0] && !title)
+				printf("\n%s:\n", titles[t]);
+			title = true;
+			char usage[1024];
+
+			printf("  %s\n", sim_op_usage(op, usage, sizeof(usage)));
+			if (op->help)
+				printf("      %s\n", op->help);
+			shown++;
+		}
+	}
+	return shown;
+}
+
+/* The operation name closest to a mistyped @want, or NULL. */
+static const char *ops_suggest(const char *want)
+{
+	const struct sim_op *tabs[16];
+	const char *titles[16], *names[512];
+	size_t nt = ops_tables(tabs, titles, 16), n = 0;
+
+	for (size_t t = 0; t < nt; t++)
+		for (const struct sim_op *op = tabs[t]; op->name && n < 512; op++)
+			names[n++] = op->name;
+	return sim_suggest(want, names, n);
+}
+
+static int help_ops(const char *want)
+{
+	char q[SIM_QUOTE_MAX];
+	const char *best;
+
+	if (!want[0])
+		printf("Script operations (protsim script / shell); one per line:\n"
+		       "  [@CYCLE] [cpuN] OP [key=value]...    then optionally: expect RESULT "
+		       "[field=value]...\n"
+		       "  machine mem=SIZE cpus=N [profile=NAME] ...   (before the first "
+		       "operation)\n");
+	if (help_ops_list(want))
+		return 0;
+	best = ops_suggest(want);
+	if (best)
+		return sim_cli_usage_error(&help_cmd, "no operation named %s (did you mean '%s'?)",
+					   sim_quote(want, q), best);
+	return sim_cli_usage_error(&help_cmd, "no operation named %s (protsim help ops lists them)",
+				   sim_quote(want, q));
+}
+
+static int help_config(const char *key, bool markdown)
+{
+	struct sim *s = sim_new(modules);
+	char q[SIM_QUOTE_MAX];
+	const char *best;
+	int rc = 0;
+
+	if (!key) {
+		sim_cfg_write_reference(s, stdout, markdown);
+	} else if (markdown) {
+		rc = sim_cli_usage_error(&help_cmd, "--markdown writes every key (no KEY)");
+	} else if (!sim_cfg_write_key_help(s, stdout, key)) {
+		best = sim_cfg_suggest(s, key);
+		if (best)
+			rc = sim_cli_usage_error(&help_cmd, "no configuration key %s (did you mean "
+						 "'%s'?)", sim_quote(key, q), best);
+		else
+			rc = sim_cli_usage_error(&help_cmd, "no configuration key %s (protsim help "
+						 "config lists them)", sim_quote(key, q));
+	}
+	sim_free(s);
+	return rc;
 }
 
 /* A profile's description: its first comment line after the title line. */
@@ -632,52 +641,108 @@ static int help_profiles(void)
 	return 0;
 }
 
-static int cmd_help(int argc, char **argv)
+/* `protsim help NAME` where NAME is no topic: a command, an operation or a key. */
+static int help_other(const char *name)
 {
-	struct opts o;
-	int rc = opts_parse(argc, argv, OPT_MARKDOWN, 1, &o);
-	const char *topic = o.npos ? o.pos[0] : NULL;
+	static const char *const topics[] = { "config", "ops", "profiles" };
+	const struct cmd *c = cmd_find(name);
+	const char **names;
+	const struct sim_cfg_key **keys;
+	const char *best;
+	struct sim *s;
+	size_t n = 0, nk;
+	char q[SIM_QUOTE_MAX];
 
-	if (rc)
-		goto out;
-	if (o.markdown && (!topic || strcmp(topic, "config"))) {
-		rc = usage_error("help", "--markdown goes with 'config'");
-		goto out;
+	if (c) {
+		sim_cli_help(c->cli, stdout);
+		return 0;
 	}
+	if (help_ops_list(name))
+		return 0;
+	s = sim_new(modules);
+	if (sim_cfg_write_key_help(s, stdout, name)) {
+		sim_free(s);
+		return 0;
+	}
+	/* Nothing by that name: the closest topic, command, operation or key. */
+	nk = sim_cfg_keys(s, &keys);
+	names = sim_xcalloc(nk + 32, sizeof(*names));
+	for (size_t i = 0; i < 3; i++)
+		names[n++] = topics[i];
+	for (c = cmds; c->cli; c++)
+		names[n++] = c->cli->name;
+	best = ops_suggest(name);
+	if (best)
+		names[n++] = best;
+	for (size_t i = 0; i < nk; i++)
+		names[n++] = keys[i]->name;
+	best = sim_suggest(name, names, n);
+	if (best)
+		sim_cli_usage_error(&help_cmd, "unknown topic %s (did you mean '%s'?)",
+				    sim_quote(name, q), best);
+	else
+		sim_cli_usage_error(&help_cmd, "unknown topic %s (topics: config, ops, profiles, "
+				    "or a command, operation or key name)", sim_quote(name, q));
+	free(names);
+	sim_free(s);
+	return 2;
+}
+
+/* argv words @from.. joined by single spaces ("s2 map"). Caller frees. */
+static char *join_args(const struct sim_cli *cl, int from)
+{
+	char *w = sim_xstrdup("");
+
+	for (int i = from; i < cl->nargs; i++) {
+		char *t = sim_xprintf("%s%s%s", w, w[0] ? " " : "", cl->args[i]);
+
+		free(w);
+		w = t;
+	}
+	return w;
+}
+
+static int cmd_help(const struct sim_cli *cl)
+{
+	const char *topic = cl->nargs ? cl->args[0] : NULL;
+	bool markdown = sim_cli_flag(cl, "markdown");
+	char *rest;
+	int rc;
+
+	if (markdown && (!topic || strcmp(topic, "config")))
+		return sim_cli_usage_error(&help_cmd, "--markdown goes with 'config'");
 	if (!topic) {
 		usage(stdout);
-		printf("\nhelp topics: config (--markdown), ops, profiles\n");
-	} else if (!strcmp(topic, "config")) {
-		struct sim *s = sim_new(modules);
-
-		sim_cfg_write_reference(s, stdout, o.markdown);
-		sim_free(s);
-	} else if (!strcmp(topic, "ops")) {
-		rc = help_ops();
-	} else if (!strcmp(topic, "profiles")) {
-		rc = help_profiles();
-	} else {
-		rc = usage_error("help", "unknown topic '%s' (topics: config, ops, profiles)", topic);
+		printf("\nhelp topics: config [KEY] (--markdown), ops [OP], profiles, COMMAND\n");
+		return 0;
 	}
-out:
-	opts_free(&o);
+	if (!strcmp(topic, "config")) {
+		if (cl->nargs > 2)
+			return sim_cli_usage_error(&help_cmd, "one key at a time");
+		return help_config(cl->nargs == 2 ? cl->args[1] : NULL, markdown);
+	}
+	if (!strcmp(topic, "profiles")) {
+		if (cl->nargs > 1)
+			return sim_cli_usage_error(&help_cmd, "profiles takes no name");
+		return help_profiles();
+	}
+	rest = join_args(cl, !strcmp(topic, "ops") ? 1 : 0);
+	rc = !strcmp(topic, "ops") ? help_ops(rest) : help_other(rest);
+	free(rest);
 	return rc;
 }
 
-static int cmd_version(int argc, char **argv)
+static int cmd_version(const struct sim_cli *cl)
 {
-	struct opts o;
-	int rc = opts_parse(argc, argv, 0, 0, &o);
-
-	if (!rc)
-		printf("protsim %s\n", sim_version());
-	opts_free(&o);
-	return rc;
+	(void)cl;
+	printf("protsim %s (commit %s, build %s)\n", sim_version(), PROTSIM_COMMIT, PROTSIM_BUILD);
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	const struct cmd *c;
+	struct sim_cli cl;
 	int rc;
 
 	if (argc < 2) {
@@ -688,18 +753,30 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	if (!strcmp(argv[1], "--version"))
-		return cmd_version(1, &argv[1]);
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))
+		argv[1] = (char *)"version";
 	c = cmd_find(argv[1]);
-	if (!c) {
-		fprintf(stderr, "protsim: unknown command '%s'\n", argv[1]);
-		usage(stderr);
-		return 2;
+	if (!c)
+		return unknown_command(argv[1]);
+	if (c->main) {
+		rc = c->main(argc - 1, argv + 1);
+	} else {
+		switch (sim_cli_parse(c->cli, argc - 1, argv + 1, &cl)) {
+		case SIM_CLI_RUN:
+			rc = c->fn(&cl);
+			break;
+		case SIM_CLI_HELP:
+			rc = 0;
+			break;
+		default:
+			rc = c->cli->usage_rc;
+			break;
+		}
+		sim_cli_free(&cl);
 	}
-	rc = c->fn(argc - 1, argv + 1);
 	if (fflush(stdout) || ferror(stdout)) {
 		fprintf(stderr, "protsim: cannot write to standard output\n");
-		return 2;
+		return c->error_rc;
 	}
 	return rc;
 }

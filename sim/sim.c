@@ -19,8 +19,14 @@ const char *sim_version(void)
 }
 
 const struct sim_cfg_key sim_engine_keys[] = {
-	{ "machine.mem", SIM_CFG_SIZE, 16ull << 20, SIM_PA_LIMIT, "4g", NULL,
-	  "Simulated DRAM size in bytes (physical addresses 0 .. mem-1 are RAM)" },
+	/*
+	 * The minimum is the smallest machine every built-in module starts
+	 * on with its default placement: the RMP at the top, the 16 MiB
+	 * stage-2 table pool below it, the IOMMU pool at mem/4.
+	 */
+	{ "machine.mem", SIM_CFG_SIZE, 32ull << 20, SIM_PA_LIMIT, "4g", NULL,
+	  "Simulated DRAM size in bytes (physical addresses 0 .. mem-1 are RAM; "
+	  "`protsim exec` needs room for vm.spa_base + vm.mem_size)" },
 	{ "machine.cpus", SIM_CFG_U64, 1, 256, "2", NULL,
 	  "Physical (host) CPUs; script agents cpu0 .. cpuN-1" },
 	{ "machine.profile", SIM_CFG_STR, 0, 0, "generic", NULL,
@@ -137,13 +143,15 @@ int sim_start(struct sim *s, struct sim_err *err)
 	ptext = sim_profile_text(pname);
 	if (!ptext) {
 		char known[256] = "";
+		char q[SIM_QUOTE_MAX];
+
 		for (const char *const *p = sim_profile_names(); *p; p++) {
 			if (known[0])
 				strncat(known, ", ", sizeof(known) - strlen(known) - 1);
 			strncat(known, *p, sizeof(known) - strlen(known) - 1);
 		}
-		return sim_cfg_error(s, "machine.profile", err, "unknown profile '%s' (known: %s)",
-				     pname, known);
+		return sim_cfg_error(s, "machine.profile", err, "unknown profile %s (known: %s)",
+				     sim_quote(pname, q), known);
 	}
 	if (sim_cfg_apply_profile(s, pname, ptext, err) != 0)
 		return -1;
@@ -152,8 +160,11 @@ int sim_start(struct sim *s, struct sim_err *err)
 	sim_engine_configure(s->eng, s);
 	s->mem = sim_mem_create(s);
 	for (size_t i = 0; s->modules[i]; i++) {
-		if (s->modules[i]->attach && s->modules[i]->attach(s, err) != 0)
+		if (s->modules[i]->attach && s->modules[i]->attach(s, err) != 0) {
+			/* "key: message" from a model: name where the key was set. */
+			sim_cfg_error_locate(s, err);
 			return -1;
+		}
 		s->attached = (int)i + 1;
 	}
 	s->started = true;

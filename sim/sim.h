@@ -109,10 +109,37 @@ int sim_cfg_set(struct sim *s, const char *key, const char *value,
 int sim_cfg_error(const struct sim *s, const char *key, struct sim_err *err,
 		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/*
+ * An error from a module's attach() or from a model built from the
+ * configuration, "key: message" (sim_err_set): if it starts with a
+ * registered key that a file or --set gave a value, prefix that origin
+ * ("cfg.ini:12: key: message"), as sim_cfg_error() does.  sim_start()
+ * applies it to every attach error.
+ */
+void sim_cfg_error_locate(const struct sim *s, struct sim_err *err);
+
+/*
+ * @text for a message: in single quotes, control and non-ASCII bytes
+ * escaped (\n, \t, \xNN, \\, \'), at most 60 characters of text (a longer
+ * text is cut to 57, then "...").  Returns @buf.
+ */
+#define SIM_QUOTE_MAX 256
+const char *sim_quote(const char *text, char buf[SIM_QUOTE_MAX]);
+
+/* True if @key was set by a file or --set (not a default or the profile). */
+bool sim_cfg_is_set(const struct sim *s, const char *key);
+
 /* True if @key is registered (for optional keys of other modules). */
 bool sim_cfg_has_key(const struct sim *s, const char *key);
 
-/* Read an INI-style scenario or profile file (see docs/config.md). */
+/*
+ * Read an INI-style scenario or profile file (see docs/config.md).  A file
+ * larger than SIM_CFG_MAX_FILE bytes, a line longer than SIM_CFG_MAX_LINE
+ * bytes, a NUL byte or a path that is not a file is an error naming the
+ * file (and the line).
+ */
+#define SIM_CFG_MAX_FILE (1u << 20)
+#define SIM_CFG_MAX_LINE 4096u
 int sim_cfg_load_file(struct sim *s, const char *path, struct sim_err *err);
 int sim_cfg_load_text(struct sim *s, const char *name, const char *text, struct sim_err *err);
 
@@ -613,6 +640,110 @@ int sim_script_run(struct sim *s, FILE *in, const char *name, FILE *out, FILE *e
 /* Run script text (for tests and `protsim run` workloads). Same returns. */
 int sim_script_run_text(struct sim *s, const char *text, const char *name, FILE *out,
 			FILE *errf);
+
+/* ------------------------------------------------------------------ */
+/* Command line (sim/cli.c): one option parser for every command       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * One option of a command.  Given as --NAME VALUE, --NAME=VALUE or, with
+ * a short name, -S VALUE; a flag (no .arg) as --NAME or -S.  Every
+ * command also takes -h / --help.
+ */
+struct sim_cli_opt {
+	const char *name;      /* long name without the dashes: "seed" */
+	char short_name;       /* 'q' for -q, or 0 */
+	const char *arg;       /* the value's name in help ("N"); NULL: a flag */
+	const char *key;       /* configuration key the value sets ("engine.seed"), or NULL */
+	const char *help;      /* one line */
+};
+
+/* Options every simulating command takes (rows of a struct sim_cli_opt table). */
+#define SIM_CLI_OPT_SET \
+	{ "set", 0, "KEY=VALUE", NULL, \
+	  "set a configuration key (repeatable; protsim help config KEY)" }
+#define SIM_CLI_OPT_SEED { "seed", 0, "N", "engine.seed", "the run seed (engine.seed)" }
+
+/* A command: its synopsis, options and --help text. */
+struct sim_cli_cmd {
+	const char *name;               /* "run" */
+	const char *args;               /* positional arguments for the synopsis ("SCENARIO") */
+	int min_args, max_args;         /* how many positional arguments */
+	const struct sim_cli_opt *opts; /* terminated by .name == NULL */
+	const char *summary;            /* one line for `protsim help` */
+	const char *details;            /* --help text after the options (lines end in \n) */
+	const char *exit_status;        /* --help: one "CODE  meaning\n" line per exit status */
+	int usage_rc;                   /* exit status of a usage error */
+};
+
+/* One option as given, in command-line order. */
+struct sim_cli_val {
+	const struct sim_cli_opt *opt;
+	const char *val;                /* NULL for a flag */
+};
+
+struct sim_cli {
+	const struct sim_cli_cmd *cmd;
+	struct sim_cli_val *vals;       /* options in command-line order */
+	int nvals;
+	const char **args;              /* positional arguments */
+	int nargs;
+};
+
+enum sim_cli_rc {
+	SIM_CLI_RUN,     /* parsed: run the command */
+	SIM_CLI_HELP,    /* --help was printed on stdout: exit 0 */
+	SIM_CLI_USAGE,   /* a usage error was printed on stderr: exit cmd->usage_rc */
+};
+
+/*
+ * Parse argv[1..argc) of @cmd (argv[0] is the command name): options
+ * anywhere, "--" ends them, "-" is positional (stdin).  A --set value must
+ * be KEY=VALUE.  An unknown option names the closest known one.  Free
+ * @cl with sim_cli_free() whatever the result.
+ */
+enum sim_cli_rc sim_cli_parse(const struct sim_cli_cmd *cmd, int argc, char **argv,
+			      struct sim_cli *cl);
+void sim_cli_free(struct sim_cli *cl);
+/* Was flag --@name given?  The last value of option --@name, or NULL. */
+bool sim_cli_flag(const struct sim_cli *cl, const char *name);
+const char *sim_cli_value(const struct sim_cli *cl, const char *name);
+/*
+ * Apply --set KEY=VALUE and every option with a .key to @s, in
+ * command-line order (the last one wins).  Errors name the option:
+ * "--set: key: message", "--seed: engine.seed: message".
+ */
+int sim_cli_apply(struct sim *s, const struct sim_cli *cl, struct sim_err *err);
+/*
+ * A usage error of @cmd on stderr: "protsim NAME: message", its synopsis
+ * and a pointer to --help.  Returns cmd->usage_rc.
+ */
+int sim_cli_usage_error(const struct sim_cli_cmd *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* "protsim NAME ARGS [--opt VALUE]..." (no newline). */
+void sim_cli_synopsis(const struct sim_cli_cmd *cmd, FILE *out);
+/* The full --help text. */
+void sim_cli_help(const struct sim_cli_cmd *cmd, FILE *out);
+
+/*
+ * A progress line on stderr while the simulation runs (only when stderr
+ * is a terminal; wall-clock time is used for this display only, never in
+ * results): simulated Mcycles, Mcycles per second, seconds.  The line is
+ * erased by sim_cli_progress_end().  Shown from the engine's scheduler, so
+ * it needs two agents or more.
+ */
+struct sim_cli_progress;
+struct sim_cli_progress *sim_cli_progress_start(struct sim *s);
+void sim_cli_progress_end(struct sim_cli_progress *p);
+
+/*
+ * "Did you mean": the candidate closest to a mistyped @word by edit
+ * distance (insertions, deletions, substitutions, swaps of neighbours),
+ * if it is close enough (distance at most a fifth of @word's length,
+ * at least 1, at most 3); ties go to the first in @cands.  NULL if none.
+ */
+const char *sim_suggest(const char *word, const char *const *cands, size_t n);
+unsigned sim_edit_distance(const char *a, const char *b);
 
 /* ------------------------------------------------------------------ */
 /* Misc                                                                */

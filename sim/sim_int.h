@@ -27,14 +27,16 @@ struct sim_cfg *sim_cfg_new(void);
 void sim_cfg_free(struct sim_cfg *c);
 /* Register a NULL-name-terminated key table; duplicates are sim_fatal. */
 void sim_cfg_add_keys(struct sim_cfg *c, const struct sim_cfg_key *keys);
-/* True if the key was set by a file or --set (not just defaulted). */
-bool sim_cfg_is_set(const struct sim *s, const char *key);
 /* Every key has a value (latency keys come from the profile); -1 + err if not. */
 int sim_cfg_check_complete(const struct sim *s, struct sim_err *err);
 /* All keys sorted by name (for help and docs); returns count. */
 size_t sim_cfg_keys(const struct sim *s, const struct sim_cfg_key ***out);
 /* Write the key reference as Markdown (docs/config.md) or plain text. */
 void sim_cfg_write_reference(const struct sim *s, FILE *out, bool markdown);
+/* The text reference of key @name, or of every key "NAME.*"; returns how many. */
+size_t sim_cfg_write_key_help(const struct sim *s, FILE *out, const char *name);
+/* The registered key closest to a mistyped @key (sim_suggest), or NULL. */
+const char *sim_cfg_suggest(const struct sim *s, const char *key);
 /*
  * Apply a latency profile's keys, each only where the user has not set it.
  * Errors name "profile:<name>:LINE: key: message".

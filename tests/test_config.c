@@ -163,17 +163,17 @@ static struct set_case set_cases[] = {
 	{ "tst.count", "", "cfg.ini:12: tst.count: expected a number, got ''", "", 0 },
 	{ "tst.count", "-1", "cfg.ini:12: tst.count: expected a number, got '-1'", "", 0 },
 	{ "tst.count", "4k", "cfg.ini:12: tst.count: expected a number, got '4k'", "", 0 },
-	{ "tst.count", "0", "cfg.ini:12: tst.count: must be between 1 and 65536 (got 0)", "", 0 },
-	{ "tst.count", "65537", "cfg.ini:12: tst.count: must be between 1 and 65536 (got 65537)",
+	{ "tst.count", "0", "cfg.ini:12: tst.count: must be between 1 and 65536 (got '0')", "", 0 },
+	{ "tst.count", "65537", "cfg.ini:12: tst.count: must be between 1 and 65536 (got '65537')",
 	  "", 0 },
 	{ "tst.count", "0x10001",
-	  "cfg.ini:12: tst.count: must be between 1 and 65536 (got 0x10001)", "", 0 },
+	  "cfg.ini:12: tst.count: must be between 1 and 65536 (got '0x10001')", "", 0 },
 	{ "tst.count", "18446744073709551616",
 	  "cfg.ini:12: tst.count: '18446744073709551616' does not fit in 64 bits", "", 0 },
-	{ "tst.least", "9", "cfg.ini:12: tst.least: must be at least 10 (got 9)", "", 0 },
-	{ "tst.most", "101", "cfg.ini:12: tst.most: must be at most 100 (got 101)", "", 0 },
-	{ "tst.size", "2k", "cfg.ini:12: tst.size: must be between 4k and 1t (got 2k)", "", 0 },
-	{ "tst.size", "2t", "cfg.ini:12: tst.size: must be between 4k and 1t (got 2t)", "", 0 },
+	{ "tst.least", "9", "cfg.ini:12: tst.least: must be at least 10 (got '9')", "", 0 },
+	{ "tst.most", "101", "cfg.ini:12: tst.most: must be at most 100 (got '101')", "", 0 },
+	{ "tst.size", "2k", "cfg.ini:12: tst.size: must be between 4k and 1t (got '2k')", "", 0 },
+	{ "tst.size", "2t", "cfg.ini:12: tst.size: must be between 4k and 1t (got '2t')", "", 0 },
 	{ "tst.size", "4kb",
 	  "cfg.ini:12: tst.size: expected a size (bytes, or a number with k, m, g or t), got '4kb'",
 	  "", 0 },
@@ -483,7 +483,7 @@ static struct ini_case ini_cases[] = {
 	  "cfg.ini:3: tst.count: set twice in this file (first at line 1)" },
 	{ "tst.count = 1\n[tst]\ncount = 2\n",
 	  "cfg.ini:3: tst.count: set twice in this file (first at line 1)" },
-	{ "[tst]\ncount = 70000\n", "cfg.ini:2: tst.count: must be between 1 and 65536 (got 70000)" },
+	{ "[tst]\ncount = 70000\n", "cfg.ini:2: tst.count: must be between 1 and 65536 (got '70000')" },
 	{ "[tst]\nmode = seg\n",
 	  "cfg.ini:2: tst.mode: must be one of contiguous, segmented, off (got 'seg')" },
 	{ "[tst]\r\nflag = maybe\r\n",
@@ -563,13 +563,80 @@ Test(config, load_file_errors)
 
 	path = tmp_file("tst.count = 1\n\0junk", 19);
 	cr_assert_eq(sim_cfg_load_file(s, path, &err), -1);
-	snprintf(want, sizeof(want), "%s: not a text file (contains a NUL byte)", path);
+	snprintf(want, sizeof(want), "%s:2: not a text file (contains a NUL byte)", path);
 	cr_assert_str_eq(err.msg, want);
 	unlink(path);
 
 	path = tmp_file("\n[tst]\ncount = big\n", 19);
 	cr_assert_eq(sim_cfg_load_file(s, path, &err), -1);
 	snprintf(want, sizeof(want), "%s:3: tst.count: expected a number, got 'big'", path);
+	cr_assert_str_eq(err.msg, want);
+	unlink(path);
+	sim_free(s);
+}
+
+/*
+ * Size and line limits: exactly SIM_CFG_MAX_FILE bytes and lines of
+ * SIM_CFG_MAX_LINE bytes load; one byte more is an error naming the file,
+ * the line reached and the limit.  A NUL byte names its line.
+ */
+Test(config, load_file_limits)
+{
+	struct sim *s = tsim();
+	struct sim_err err;
+	size_t n = SIM_CFG_MAX_FILE + 2;
+	char *text = malloc(n + 1), *path, want[256];
+
+	/* "tst.count = 1\n" then comment lines of 1000 bytes ("#...\n"), padded */
+	memset(text, 'x', n);
+	memcpy(text, "tst.count = 1\n", 14);
+	for (size_t at = 14; at < n; at += 1000) {
+		text[at] = '#';
+		if (at + 999 < n)
+			text[at + 999] = '\n';
+	}
+	text[SIM_CFG_MAX_FILE - 1] = '\n';
+	path = tmp_file(text, SIM_CFG_MAX_FILE);
+	cr_assert_eq(sim_cfg_load_file(s, path, &err), 0, "exactly the limit: %s", err.msg);
+	unlink(path);
+	sim_free(s);
+
+	s = tsim();
+	path = tmp_file(text, SIM_CFG_MAX_FILE + 1);
+	cr_assert_eq(sim_cfg_load_file(s, path, &err), -1);
+	/*
+	 * Newlines: line 1, 1048 comment lines (the last ends at byte 1048013),
+	 * and the one at the limit's last byte: the extra byte is in line 1051.
+	 */
+	snprintf(want, sizeof(want), "%s:1051: file larger than 1048576 bytes (the limit for a "
+		 "configuration file)", path);
+	cr_assert_str_eq(err.msg, want);
+	cr_assert(!sim_cfg_is_set(s, "tst.count"), "nothing applied");
+	unlink(path);
+	free(text);
+
+	/* a line of 4096 bytes (without its newline) loads, 4097 does not */
+	text = malloc(8192);
+	memcpy(text, "tst.name = ", 11);
+	memset(text + 11, 'n', 4096 - 11);
+	text[4096] = '\n';
+	text[4097] = 0;
+	cr_assert_eq(sim_cfg_load_text(s, "l.ini", text, &err), 0, "%s", err.msg);
+	cr_assert_eq(strlen(sim_cfg_str(s, "tst.name")), 4096 - 11);
+	sim_free(s);
+	s = tsim();
+	memmove(text + 7, text, 4098);
+	memcpy(text, "#\n\n#\n\n ", 7);   /* the long line is now line 5, 4097 bytes */
+	cr_assert_eq(sim_cfg_load_text(s, "l.ini", text, &err), -1);
+	cr_assert_str_eq(err.msg, "l.ini:5: line longer than 4096 bytes (the limit)");
+	free(text);
+
+	/* a directory; a NUL byte names its line */
+	cr_assert_eq(sim_cfg_load_file(s, "/", &err), -1);
+	cr_assert_str_eq(err.msg, "/: cannot read: Is a directory");
+	path = tmp_file("a = 1\nb = 2\n\nc\0", 15);
+	cr_assert_eq(sim_cfg_load_file(s, path, &err), -1);
+	snprintf(want, sizeof(want), "%s:4: not a text file (contains a NUL byte)", path);
 	cr_assert_str_eq(err.msg, want);
 	unlink(path);
 	sim_free(s);
@@ -612,7 +679,7 @@ Test(config, profile_errors)
 	cr_assert_eq(sim_cfg_apply_profile(s, "zen", "[lat.tst]\nop = slow\n", &err), -1);
 	cr_assert_str_eq(err.msg, "profile:zen:2: lat.tst.op: expected a number, got 'slow'");
 	cr_assert_eq(sim_cfg_apply_profile(s, "zen", "[lat.tst]\nopp = 1\n", &err), -1);
-	cr_assert_str_eq(err.msg, "profile:zen:2: lat.tst.opp: unknown key");
+	cr_assert_str_eq(err.msg, "profile:zen:2: lat.tst.opp: unknown key (did you mean 'lat.tst.op'?)");
 	cr_assert_eq(sim_cfg_apply_profile(s, "zen", "[lat.tst]\nop = 1\nop = 2\n", &err), -1);
 	cr_assert_str_eq(err.msg, "profile:zen:3: lat.tst.op: set twice in this file (first at line 2)");
 	cr_assert_eq(sim_cfg_apply_profile(s, "zen", "\ndram = 1\n", &err), -1);
@@ -629,7 +696,7 @@ Test(config, profile_value_checked_even_when_user_set)
 
 	cr_assert_eq(sim_cfg_set(s, "lat.tst.op", "3", "--set", 0, &err), 0);
 	cr_assert_eq(sim_cfg_apply_profile(s, "p", "lat.tst.op = 200000\n", &err), -1);
-	cr_assert_str_eq(err.msg, "profile:p:1: lat.tst.op: must be at most 100000 (got 200000)");
+	cr_assert_str_eq(err.msg, "profile:p:1: lat.tst.op: must be at most 100000 (got '200000')");
 	cr_assert_eq(sim_cfg_u64(s, "lat.tst.op"), 3);
 	sim_free(s);
 }

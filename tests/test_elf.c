@@ -152,7 +152,7 @@ Test(elf, directory)
 	struct sim_err err;
 
 	cr_assert_eq(cpu_elf_open("/tmp", BASE, MSIZE, &e, &err), -1);
-	cr_assert_str_eq(err.msg, "/tmp: not a regular file");
+	cr_assert_str_eq(err.msg, "/tmp: not a regular file (a directory)");
 }
 
 /* A real guest program: symbols found, segments at p_paddr. */

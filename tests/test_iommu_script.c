@@ -261,7 +261,7 @@ Test(iommu_script, placement)
 	cr_assert_eq(sim_cfg_set(s, "machine.mem", "64m", "--set", 0, &e), 0);
 	cr_assert_eq(sim_cfg_set(s, bad[0], bad[1], "--set", 0, &e), 0);
 	cr_assert_neq(sim_start(s, &e), 0);
-	cr_assert_str_eq(e.msg, "iommu.log_base: 0x1000010: must be 4k aligned");
+	cr_assert_str_eq(e.msg, "--set: iommu.log_base: 0x1000010: must be 4k aligned");
 	sim_free(s);
 }
 

@@ -420,16 +420,17 @@ Test(rmp_seg, module_config_errors)
 	int rc;
 	struct sim *s;
 
+	/* sim_start names where each key was set (sim_cfg_error_locate) */
 	s = sim_with(bad1, &err, &rc);
 	cr_assert_eq(rc, -1);
-	cr_assert_str_eq(err.msg, "rmp.uncovered_segments: 'x': not a segment index 0..511");
+	cr_assert_str_eq(err.msg, "test:1: rmp.uncovered_segments: 'x': not a segment index 0..511");
 	sim_free(s);
 	s = sim_with(bad2, &err, &rc);
 	cr_assert_eq(rc, -1);
-	cr_assert_str_eq(err.msg, "rmp.segment_size: 0xc0000000: must be a power of two");
+	cr_assert_str_eq(err.msg, "test:1: rmp.segment_size: 0xc0000000: must be a power of two");
 	sim_free(s);
 	s = sim_with(bad3, &err, &rc);
 	cr_assert_eq(rc, -1);
-	cr_assert_str_eq(err.msg, "rmp.base: 0x123000: must be 1 MiB aligned");
+	cr_assert_str_eq(err.msg, "test:1: rmp.base: 0x123000: must be 1 MiB aligned");
 	sim_free(s);
 }

@@ -1064,21 +1064,21 @@ Test(script, mem_range)
 {
 	char *out;
 
-	check_run("machine mem=16m cpus=1\n"
-		  "mem read pa=0xfffff8\n"
+	check_run("machine mem=32m cpus=1\n"
+		  "mem read pa=0x1fffff8\n"
 		  "expect OK value=0\n"
-		  "mem read pa=0xfffff9\n"
+		  "mem read pa=0x1fffff9\n"
 		  "expect ERROR(out-of-range)\n"
-		  "mem write pa=0xffffff value=1 size=1\n"
+		  "mem write pa=0x1ffffff value=1 size=1\n"
 		  "expect OK\n"
-		  "mem write pa=0x1000000 value=1 size=1\n"
+		  "mem write pa=0x2000000 value=1 size=1\n"
 		  "mem read pa=0xffffffffffffffff size=1\n"
 		  "mem write pa=0xfffffffffffffffc value=1 size=8\n",
 		  0, out = expand(
-		  "[0] cpu0 mem read pa=0xfffff8 -> OK value=0x0 ($1 cycles)\n"
-		  "[$1] cpu0 mem read pa=0xfffff9 -> ERROR(out-of-range) (0 cycles)\n"
-		  "[$1] cpu0 mem write pa=0xffffff value=1 size=1 -> OK ($1 cycles)\n"
-		  "[$2] cpu0 mem write pa=0x1000000 value=1 size=1 -> ERROR(out-of-range) (0 cycles)\n"
+		  "[0] cpu0 mem read pa=0x1fffff8 -> OK value=0x0 ($1 cycles)\n"
+		  "[$1] cpu0 mem read pa=0x1fffff9 -> ERROR(out-of-range) (0 cycles)\n"
+		  "[$1] cpu0 mem write pa=0x1ffffff value=1 size=1 -> OK ($1 cycles)\n"
+		  "[$2] cpu0 mem write pa=0x2000000 value=1 size=1 -> ERROR(out-of-range) (0 cycles)\n"
 		  "[$2] cpu0 mem read pa=0xffffffffffffffff size=1 -> ERROR(out-of-range) (0 cycles)\n"
 		  "[$2] cpu0 mem write pa=0xfffffffffffffffc value=1 size=8 -> ERROR(out-of-range) "
 		  "(0 cycles)\n"),

@@ -23,8 +23,11 @@ printf 'mem read pa=0x10\nexpect OK value=5\n' >"$T/fail.ps"
 
 expect 2 "protsim: $T/nope.ini: cannot read: No such file or directory" run "$T/nope.ini"
 expect 2 "protsim: $T/bad.ini:3: machine.bogus: unknown key" run "$T/bad.ini"
-expect 2 "protsim: --set: expected key=value, got 'cpus'" run "$T/ok.ini" --set cpus
-expect 2 "protsim: --set: machine.cpus: must be between 1 and 256 (got 0)" \
+"$P" run "$T/ok.ini" --set cpus >/dev/null 2>"$T/err"
+[ $? = 2 ] || fail "--set cpus: want exit 2"
+[ "$(head -n 1 "$T/err")" = "protsim run: --set: expected KEY=VALUE, got 'cpus'" ] ||
+	fail "--set cpus: $(cat "$T/err")"
+expect 2 "protsim: --set: machine.cpus: must be between 1 and 256 (got '0')" \
 	run "$T/ok.ini" --set machine.cpus=0
 expect 2 "protsim: --seed: engine.seed: expected a number, got 'x'" run "$T/ok.ini" --seed x
 expect 2 "protsim: --set: machine.profile: unknown profile 'zen9' (known: generic)" \

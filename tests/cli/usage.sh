@@ -28,7 +28,7 @@ expect_rc 2 run a.ini b.ini
 expect_rc 2 run a.ini --bogus
 grep -q "^protsim run: unknown option '--bogus'$" "$T/err" || fail "unknown option message"
 expect_rc 2 run a.ini --out
-grep -q "^protsim run: --out needs a value$" "$T/err" || fail "missing value message"
+grep -q "^protsim run: --out needs a value (DIR)$" "$T/err" || fail "missing value message"
 expect_rc 2 run a.ini --quiet=1
 expect_rc 2 script
 expect_rc 2 script a.ps --out x
@@ -43,5 +43,6 @@ expect_rc 0 --version
 expect_rc 0 -h
 grep -q '^usage:' "$T/out" || fail "-h prints usage on stdout"
 expect_rc 0 help
-grep -q '^help topics: config (--markdown), ops, profiles$' "$T/out" || fail "help lists topics"
+grep -q '^help topics: config \[KEY\] (--markdown), ops \[OP\], profiles, COMMAND$' "$T/out" ||
+	fail "help lists topics"
 echo "usage: ok"
