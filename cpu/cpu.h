@@ -33,13 +33,15 @@ extern const struct sim_module cpu_module;
  * `protsim exec PROG.elf [--set KEY=VALUE]... [--seed N] [--mode fast|detailed]
  * [--max-insns N] [--stats]`; argv[0] is "exec".  Options are parsed by
  * sim_cli_parse() from cpu_exec_cmd (its --help text lists the exit codes).
+ * The machine is built from @modules (the CLI passes the stack's list; the
+ * cpu module must be in it).
  *
  * Exit status: the guest's exit code when it is 0..CPU_EXEC_RC_GUEST_MAX
  * (HTIF exit), and for every other outcome a code of 120..127, which a
  * guest exit never gives (docs/guest-abi.md):
  */
 extern const struct sim_cli_cmd cpu_exec_cmd;
-int cpu_exec_main(int argc, char **argv);
+int cpu_exec_main(int argc, char **argv, const struct sim_module *const *modules);
 #define CPU_EXEC_RC_GUEST_MAX 119   /* guest exit codes 0..119 are passed through */
 #define CPU_EXEC_RC_GUEST_BIG 120   /* the guest exited with a code outside 0..119 */
 #define CPU_EXEC_RC_USAGE     121   /* bad command line */

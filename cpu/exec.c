@@ -14,10 +14,6 @@
 
 #include <stdlib.h>
 
-static const struct sim_module *const exec_modules[] = {
-	&rmp_module, &s2_module, &cpu_module, NULL,
-};
-
 static const struct sim_cli_opt exec_opts[] = {
 	SIM_CLI_OPT_SET,
 	SIM_CLI_OPT_SEED,
@@ -48,7 +44,7 @@ const struct sim_cli_cmd cpu_exec_cmd = {
 	CPU_EXEC_RC_USAGE,
 };
 
-int cpu_exec_main(int argc, char **argv)
+int cpu_exec_main(int argc, char **argv, const struct sim_module *const *modules)
 {
 	const char *prog, *v;
 	uint64_t max_insns = CPU_EXEC_MAX_INSNS;
@@ -78,7 +74,7 @@ int cpu_exec_main(int argc, char **argv)
 					 sim_quote(v, q));
 		goto out;
 	}
-	s = sim_new(exec_modules);
+	s = sim_new(modules);
 	if (sim_cli_apply(s, &cl, &err) || sim_start(s, &err))
 		goto out_err;
 	if (cpu_elf_open(prog, sim_cfg_u64(s, "vm.mem_base"), sim_cfg_u64(s, "vm.mem_size"),

@@ -18,13 +18,11 @@
  * unwritable output.  `exec` passes the guest's exit code through and
  * keeps 120..127 for itself (cpu/cpu.h, docs/guest-abi.md).
  *
- * Commands are rows of one table (cmds[] below); the modules built into
- * the binary are rows of modules[].
+ * Commands are rows of one table (cmds[] below); the machine is built
+ * from the stack's module list (stack_modules, sim/stack/modules.c).
  */
 #include "sim/sim_int.h"
-#include "rmp/rmp.h"
-#include "stage2/s2.h"
-#include "iommu/iommu.h"
+#include "sim/stack/stack.h"
 #include "cpu/cpu.h"
 
 #include <errno.h>
@@ -41,18 +39,6 @@
 #define PROTSIM_BUILD "unknown"
 #endif
 
-/*
- * The modules built into protsim, in attach order (lowest layer first).
- * Each exports `extern const struct sim_module <name>_module;` from its
- * public header; add a row (and the #include) when a module lands.
- */
-static const struct sim_module *const modules[] = {
-	&rmp_module,
-	&s2_module,
-	&iommu_module,
-	&cpu_module,
-	NULL
-};
 
 /* ------------------------------------------------------------------ */
 /* Commands                                                            */
@@ -141,6 +127,12 @@ static int cmd_shell(const struct sim_cli *cl);
 static int cmd_help(const struct sim_cli *cl);
 static int cmd_version(const struct sim_cli *cl);
 
+/* exec builds its machine from the same module list as every command. */
+static int cmd_exec(int argc, char **argv)
+{
+	return cpu_exec_main(argc, argv, stack_modules);
+}
+
 struct cmd {
 	const struct sim_cli_cmd *cli;      /* name, options, --help text */
 	int (*fn)(const struct sim_cli *cl); /* parsed by main(); NULL: @main runs */
@@ -152,7 +144,7 @@ struct cmd {
 static const struct cmd cmds[] = {
 	{ &run_cmd, cmd_run, NULL, 2 },
 	{ &script_cmd, cmd_script, NULL, 2 },
-	{ &cpu_exec_cmd, NULL, cpu_exec_main, CPU_EXEC_RC_OUTPUT },
+	{ &cpu_exec_cmd, NULL, cmd_exec, CPU_EXEC_RC_OUTPUT },
 	{ &shell_cmd, cmd_shell, NULL, 2 },
 	{ &help_cmd, cmd_help, NULL, 2 },
 	{ &version_cmd, cmd_version, NULL, 2 },
@@ -381,7 +373,7 @@ static int cmd_run(const struct sim_cli *cl)
 	bool quiet = sim_cli_flag(cl, "quiet"), verbose = sim_cli_flag(cl, "verbose");
 	int rc = 2, wl_rc = 0;
 
-	s = sim_new(modules);
+	s = sim_new(stack_modules);
 	if (sim_cfg_load_file(s, scenario, &err)) {
 		fprintf(stderr, "protsim: %s\n", err.msg);
 		goto out;
@@ -457,7 +449,7 @@ out:
 static int cmd_script(const struct sim_cli *cl)
 {
 	const char *path = cl->args[0];
-	struct sim *s = sim_new(modules);
+	struct sim *s = sim_new(stack_modules);
 	FILE *f;
 	int rc = apply_opts(s, cl);
 
@@ -482,7 +474,7 @@ out:
 
 static int cmd_shell(const struct sim_cli *cl)
 {
-	struct sim *s = sim_new(modules);
+	struct sim *s = sim_new(stack_modules);
 	int rc = apply_opts(s, cl);
 
 	if (!rc)
@@ -502,11 +494,11 @@ static size_t ops_tables(const struct sim_op *tabs[], const char *titles[], size
 
 	tabs[n] = sim_core_ops;
 	titles[n++] = "engine";
-	for (size_t i = 0; modules[i] && n < max; i++) {
-		if (!modules[i]->ops || !modules[i]->ops[0].name)
+	for (size_t i = 0; stack_modules[i] && n < max; i++) {
+		if (!stack_modules[i]->ops || !stack_modules[i]->ops[0].name)
 			continue;
-		tabs[n] = modules[i]->ops;
-		titles[n++] = modules[i]->name;
+		tabs[n] = stack_modules[i]->ops;
+		titles[n++] = stack_modules[i]->name;
 	}
 	return n;
 }
@@ -582,7 +574,7 @@ static int help_ops(const char *want)
 
 static int help_config(const char *key, bool markdown)
 {
-	struct sim *s = sim_new(modules);
+	struct sim *s = sim_new(stack_modules);
 	char q[SIM_QUOTE_MAX];
 	const char *best;
 	int rc = 0;
@@ -659,7 +651,7 @@ static int help_other(const char *name)
 	}
 	if (help_ops_list(name))
 		return 0;
-	s = sim_new(modules);
+	s = sim_new(stack_modules);
 	if (sim_cfg_write_key_help(s, stdout, name)) {
 		sim_free(s);
 		return 0;

@@ -19,6 +19,12 @@
 
 struct rmp;
 
+/*
+ * The modules of a protsim machine, NULL-terminated, in attach order:
+ * what `protsim run`, `script`, `shell` and `exec` build their machine from.
+ */
+extern const struct sim_module *const stack_modules[];
+
 /* ------------------------------------------------------------------ */
 /* The host physical-page allocator                                    */
 /* ------------------------------------------------------------------ */

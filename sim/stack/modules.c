@@ -1,0 +1,18 @@
+/*
+ * modules.c - the one list of modules a protsim machine is built from, in
+ * attach order (lowest layer first; sim_new checks each module's .needs).
+ * Every command that builds a machine (run, script, shell, exec) uses it.
+ */
+#include "sim/stack/stack.h"
+#include "rmp/rmp.h"
+#include "stage2/s2.h"
+#include "iommu/iommu.h"
+#include "cpu/cpu.h"
+
+const struct sim_module *const stack_modules[] = {
+	&rmp_module,
+	&s2_module,
+	&iommu_module,
+	&cpu_module,
+	NULL
+};
