@@ -938,6 +938,67 @@ Test(cpu, wfi_with_timer_sleeps_until_it_fires)
 }
 
 /*
+ * WFI's wake-up condition (privileged spec, "Wait for Interrupt"): a
+ * locally enabled interrupt (mip & mie) already pending makes WFI retire
+ * at once, whatever the global enables (mstatus.MIE/SIE) and mideleg say;
+ * one pending but not individually enabled does not wake the hart (the
+ * spec's "should honor the individual interrupt enables").  Each case
+ * runs WFI then ADDI x3, x0, 1 with the interrupt not taken (globally
+ * masked at the current privilege): x3 = 1 if WFI retired.  These are
+ * the two forms of riscv-tests' rv64si-p-wfi (with and without
+ * sie.SSIE set before the WFI).
+ */
+struct wfi_case {
+	char name[40];
+	unsigned priv;
+	uint64_t mip, mie, mideleg;
+	bool retires;
+};
+
+static struct wfi_case wfi_cases[] = {
+	{ "S: SSIP pending, SSIE set, SIE=0", RV_PRIV_S, 1u << RV_IRQ_SSI, 1u << RV_IRQ_SSI,
+	  1u << RV_IRQ_SSI, true },
+	{ "S: SSIP pending, SSIE clear",      RV_PRIV_S, 1u << RV_IRQ_SSI, 0, 1u << RV_IRQ_SSI, false },
+	{ "M: MSIP pending, MSIE set, MIE=0", RV_PRIV_M, 1u << RV_IRQ_MSI, 1u << RV_IRQ_MSI, 0, true },
+	{ "M: SSIP delegated, SSIE set",      RV_PRIV_M, 1u << RV_IRQ_SSI, 1u << RV_IRQ_SSI,
+	  1u << RV_IRQ_SSI, true },
+	{ "M: nothing pending",               RV_PRIV_M, 0, 1u << RV_IRQ_MSI, 0, false },
+};
+
+ParameterizedTestParameters(cpu, wfi_wake)
+{
+	return cr_make_param_array(struct wfi_case, wfi_cases, sizeof(wfi_cases) / sizeof(wfi_cases[0]));
+}
+
+ParameterizedTest(struct wfi_case *c, cpu, wfi_wake)
+{
+	struct tvm t;
+	uint32_t code[] = { WFI, ADDI(3, 0, 1) };
+
+	tvm_new(&t, NULL);
+	tvm_code(&t, RAM, code, 2);
+	t.h->priv = c->priv;
+	rv_update_modes(t.h);
+	t.h->mstatus = 0;                     /* MIE = SIE = 0 */
+	t.h->mip = c->mip;
+	t.h->mie = c->mie;
+	t.h->mideleg = c->mideleg;
+	tvm_run(&t, 2);
+	cr_assert_eq(t.h->st.traps + t.h->st.irqs, 0, "%s: no trap, no interrupt taken", c->name);
+	cr_assert_eq(t.h->priv, c->priv, "%s", c->name);
+	if (c->retires) {
+		cr_assert_eq(t.h->st.exits[CPU_EXIT_HLT], 0, "%s: no HLT exit", c->name);
+		cr_assert_eq(cpu_hart_reg(t.h, 3), 1, "%s: the next instruction ran", c->name);
+		cr_assert_eq(t.h->pc, RAM + 8, "%s", c->name);
+	} else {
+		cr_assert_eq(t.h->st.exits[CPU_EXIT_HLT], 1, "%s: HLT exit", c->name);
+		cr_assert_eq(cpu_vm_state(t.vm), CPU_VM_HALTED, "%s", c->name);
+		cr_assert_eq(cpu_hart_reg(t.h, 3), 0, "%s: stalled in WFI", c->name);
+	}
+	tvm_free(&t);
+}
+
+/*
  * A non-SNP VM on a host with SNP enabled: its writes must hit
  * hypervisor-owned pages (APM vol. 2 15.36.10), its reads are not checked.
  * A store to a page the RMP assigned to some SNP guest exits with an RMP
