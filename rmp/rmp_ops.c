@@ -202,73 +202,24 @@ static void ctx_init(struct opctx *x, struct sim_call *c)
 	x->who.mem_cycles = 0;
 }
 
-/* An address argument: must fit the 52-bit physical/guest address space. */
-static bool arg_addr(struct opctx *x, const char *key, uint64_t def, uint64_t *out)
+/*
+ * Arguments are checked against their specs (below) when the script is
+ * parsed: an op body reads values that are already in range.
+ */
+static uint64_t arg(struct opctx *x, const char *key, uint64_t def)
 {
-	*out = sim_arg_u64(x->c, key, def);
-	if (*out >= SIM_PA_LIMIT) {
-		sim_call_bad_arg(x->c, key, "0x%llx is beyond the 52-bit address space",
-				 (unsigned long long)*out);
-		return false;
-	}
-	return true;
-}
-
-/* size=4k|2m (the page-size input bit): *is_2m. */
-static bool arg_pagesize(struct opctx *x, bool *is_2m)
-{
-	uint64_t v = sim_arg_u64(x->c, "size", SIM_SZ_4K);
-
-	if (v != SIM_SZ_4K && v != SIM_SZ_2M) {
-		sim_call_bad_arg(x->c, "size", "must be 4k or 2m");
-		return false;
-	}
-	*is_2m = v == SIM_SZ_2M;
-	return true;
-}
-
-/* map=4k|2m|1g. */
-static bool arg_map(struct opctx *x, uint64_t *map)
-{
-	*map = sim_arg_u64(x->c, "map", SIM_SZ_4K);
-	if (*map != SIM_SZ_4K && *map != SIM_SZ_2M && *map != SIM_SZ_1G) {
-		sim_call_bad_arg(x->c, "map", "must be 4k, 2m or 1g");
-		return false;
-	}
-	return true;
-}
-
-static bool arg_vmpl(struct opctx *x, unsigned *vmpl)
-{
-	uint64_t v = sim_arg_u64(x->c, "vmpl", 0);
-
-	if (v >= RMP_NUM_VMPL) {
-		sim_call_bad_arg(x->c, "vmpl", "must be 0..%u", RMP_NUM_VMPL - 1);
-		return false;
-	}
-	*vmpl = (unsigned)v;
-	return true;
-}
-
-static bool arg_asid(struct opctx *x, uint32_t *asid)
-{
-	uint64_t v = sim_arg_u64(x->c, "asid", 0);
-
-	if (v > UINT32_MAX) {
-		sim_call_bad_arg(x->c, "asid", "does not fit the 32-bit ASID operand");
-		return false;
-	}
-	*asid = (uint32_t)v;
-	return true;
+	return sim_arg_u64(x->c, key, def);
 }
 
 /* The guest page of a guest instruction. */
-static bool arg_gpage(struct opctx *x, struct rmp_gpage *pg)
+static void arg_gpage(struct opctx *x, struct rmp_gpage *pg)
 {
 	memset(pg, 0, sizeof(*pg));
-	return arg_asid(x, &pg->asid) && arg_addr(x, "gpa", 0, &pg->gpa) &&
-	       arg_addr(x, "spa", 0, &pg->spa) && arg_vmpl(x, &pg->vmpl) &&
-	       arg_map(x, &pg->map_size);
+	pg->asid = (uint32_t)arg(x, "asid", 0);
+	pg->gpa = arg(x, "gpa", 0);
+	pg->spa = arg(x, "spa", 0);
+	pg->vmpl = (unsigned)arg(x, "vmpl", 0);
+	pg->map_size = arg(x, "map", SIM_SZ_4K);
 }
 
 static const char *fmt_perms(uint8_t p, char buf[8])
@@ -289,36 +240,6 @@ static const char *fmt_perms(uint8_t p, char buf[8])
 		buf[n++] = 'S';
 	buf[n] = 0;
 	return buf;
-}
-
-/* perms=none or letters of rwus, each at most once. */
-static bool arg_perms(struct opctx *x, uint8_t *out)
-{
-	const char *t = sim_arg_str(x->c, "perms", "none");
-
-	*out = 0;
-	if (strcmp(t, "none") == 0)
-		return true;
-	if (!*t)
-		goto bad;
-	for (; *t; t++) {
-		uint8_t bit;
-
-		switch (*t) {
-		case 'r': bit = RMP_PERM_R; break;
-		case 'w': bit = RMP_PERM_W; break;
-		case 'u': bit = RMP_PERM_XU; break;
-		case 's': bit = RMP_PERM_XS; break;
-		default: goto bad;
-		}
-		if (*out & bit)
-			goto bad;
-		*out |= bit;
-	}
-	return true;
-bad:
-	sim_call_bad_arg(x->c, "perms", "must be 'none' or letters from r, w, u, s (each once)");
-	return false;
 }
 
 static void emit_fault_token(struct sim_call *c, const struct rmp_fault *f)
@@ -354,9 +275,10 @@ static void op_rmpupdate(struct sim_call *c)
 
 	ctx_init(&x, c);
 	memset(&in, 0, sizeof(in));
-	if (!arg_addr(&x, "spa", 0, &spa) || !arg_addr(&x, "gpa", 0, &in.gpa) ||
-	    !arg_asid(&x, &in.asid) || !arg_pagesize(&x, &in.page_2m))
-		return;
+	spa = arg(&x, "spa", 0);
+	in.gpa = arg(&x, "gpa", 0);
+	in.asid = (uint32_t)arg(&x, "asid", 0);
+	in.page_2m = arg(&x, "size", SIM_SZ_4K) == SIM_SZ_2M;
 	in.assigned = sim_arg_bool(c, "assigned", false);
 	in.immutable = sim_arg_bool(c, "immutable", false);
 	rmp_update(x.r, &x.who, spa, &in, &res);
@@ -371,8 +293,7 @@ static void op_psmash(struct sim_call *c)
 	uint64_t spa;
 
 	ctx_init(&x, c);
-	if (!arg_addr(&x, "spa", 0, &spa))
-		return;
+	spa = arg(&x, "spa", 0);
 	rmp_psmash(x.r, &x.who, spa, &res);
 	finish_insn(&x, RMP_INSN_PSMASH, &res);
 	charge(&x, res.latency);
@@ -396,8 +317,7 @@ static void op_rmpread(struct sim_call *c)
 	uint64_t spa;
 
 	ctx_init(&x, c);
-	if (!arg_addr(&x, "spa", 0, &spa))
-		return;
+	spa = arg(&x, "spa", 0);
 	rmp_read(x.r, &x.who, spa, &out, &res);
 	finish_insn(&x, RMP_INSN_RMPREAD, &res);
 	if (res.rc == RMP_RC_SUCCESS) {
@@ -424,8 +344,8 @@ static void op_pvalidate(struct sim_call *c)
 	bool is_2m;
 
 	ctx_init(&x, c);
-	if (!arg_gpage(&x, &pg) || !arg_pagesize(&x, &is_2m))
-		return;
+	arg_gpage(&x, &pg);
+	is_2m = arg(&x, "size", SIM_SZ_4K) == SIM_SZ_2M;
 	rmp_pvalidate(x.r, &x.who, &pg, is_2m, sim_arg_bool(c, "validate", true), &res);
 	finish_insn(&x, RMP_INSN_PVALIDATE, &res);
 	if (res.rc == RMP_RC_SUCCESS)
@@ -443,13 +363,10 @@ static void op_rmpadjust(struct sim_call *c)
 	bool is_2m;
 
 	ctx_init(&x, c);
-	if (!arg_gpage(&x, &pg) || !arg_pagesize(&x, &is_2m) || !arg_perms(&x, &perms))
-		return;
-	target = sim_arg_u64(c, "target", 0);
-	if (target > 0xff) {
-		sim_call_bad_arg(c, "target", "does not fit the 8-bit target VMPL field");
-		return;
-	}
+	arg_gpage(&x, &pg);
+	is_2m = arg(&x, "size", SIM_SZ_4K) == SIM_SZ_2M;
+	perms = (uint8_t)arg(&x, "perms", 0);   /* letters r w u s: bits of RMP_PERM_* */
+	target = arg(&x, "target", 0);
 	rmp_adjust(x.r, &x.who, &pg, is_2m, (unsigned)target, perms, sim_arg_bool(c, "vmsa", false),
 		   &res);
 	finish_insn(&x, RMP_INSN_RMPADJUST, &res);
@@ -463,8 +380,7 @@ static void op_rmpquery(struct sim_call *c)
 	struct rmp_result res;
 
 	ctx_init(&x, c);
-	if (!arg_gpage(&x, &pg))
-		return;
+	arg_gpage(&x, &pg);
 	rmp_query(x.r, &x.who, &pg, &res);
 	finish_insn(&x, RMP_INSN_RMPQUERY, &res);
 	if (res.rc == RMP_RC_SUCCESS) {
@@ -482,8 +398,8 @@ static void op_host_access(struct sim_call *c)
 	unsigned kind;
 
 	ctx_init(&x, c);
-	if (!arg_addr(&x, "spa", 0, &spa) || !arg_map(&x, &map))
-		return;
+	spa = arg(&x, "spa", 0);
+	map = arg(&x, "map", SIM_SZ_4K);
 	kind = sim_arg_enum(c, "kind", 0);
 	if ((kind == RMP_HOST_PT_READ || kind == RMP_HOST_PT_WRITE) && map != SIM_SZ_4K) {
 		sim_call_bad_arg(c, "map", "a page-table access is checked on its 4K table page; "
@@ -506,9 +422,11 @@ static void op_guest_access(struct sim_call *c)
 
 	ctx_init(&x, c);
 	memset(&ga, 0, sizeof(ga));
-	if (!arg_asid(&x, &ga.asid) || !arg_addr(&x, "gpa", 0, &ga.gpa) ||
-	    !arg_addr(&x, "spa", 0, &ga.spa) || !arg_vmpl(&x, &ga.vmpl) || !arg_map(&x, &ga.map_size))
-		return;
+	ga.asid = (uint32_t)arg(&x, "asid", 0);
+	ga.gpa = arg(&x, "gpa", 0);
+	ga.spa = arg(&x, "spa", 0);
+	ga.vmpl = (unsigned)arg(&x, "vmpl", 0);
+	ga.map_size = arg(&x, "map", SIM_SZ_4K);
 	ga.kind = kinds[sim_arg_enum(c, "kind", 0)];
 	ga.user = sim_arg_bool(c, "user", false);
 	if (ga.kind == RMP_ACC_FETCH_SUP && ga.user)
@@ -534,15 +452,11 @@ static void op_vmrun(struct sim_call *c)
 
 	ctx_init(&x, c);
 	memset(&in, 0, sizeof(in));
-	if (!arg_asid(&x, &in.asid) || !arg_addr(&x, "vmsa", 0, &in.vmsa) ||
-	    !arg_addr(&x, "vmcb", default_vmcb(x.who.agent), &in.vmcb))
-		return;
-	in.vmsa_gpa = RMP_NO_ADDR;
-	in.avic = RMP_NO_ADDR;
-	if (sim_arg_has(c, "gpa") && !arg_addr(&x, "gpa", 0, &in.vmsa_gpa))
-		return;
-	if (sim_arg_has(c, "avic") && !arg_addr(&x, "avic", 0, &in.avic))
-		return;
+	in.asid = (uint32_t)arg(&x, "asid", 0);
+	in.vmsa = arg(&x, "vmsa", 0);
+	in.vmcb = arg(&x, "vmcb", default_vmcb(x.who.agent));
+	in.vmsa_gpa = arg(&x, "gpa", RMP_NO_ADDR);
+	in.avic = arg(&x, "avic", RMP_NO_ADDR);
 	rmp_vmrun(x.r, &x.who, &in, &f);
 	emit_fault_token(c, &f);
 	charge(&x, x.r ? x.r->cfg.lat.vmrun : 0);
@@ -588,8 +502,7 @@ static void op_rmp_entry(struct sim_call *c)
 	uint64_t spa, addr;
 
 	ctx_init(&x, c);
-	if (!arg_addr(&x, "spa", 0, &spa))
-		return;
+	spa = arg(&x, "spa", 0);
 	if (!rmp_entry_addr(x.r, spa, &addr) || !rmp_entry_get(x.r, spa, &e)) {
 		sim_call_result(c, "ERROR(not-covered)");
 		return;
@@ -602,7 +515,7 @@ static void op_rmp_entry(struct sim_call *c)
 
 /*
  * Argument specs: values are checked when the script is parsed, so the
- * op bodies' own checks (arg_addr() etc.) never see a bad value.
+ * op bodies never see a bad value.
  */
 #define A_END         SIM_A_END
 #define A_ASID(r)     SIM_A_INT("asid", r, 0, UINT32_MAX)      /* the 32-bit ASID operand */
