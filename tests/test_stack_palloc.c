@@ -47,9 +47,9 @@ static void assert_stats(const struct stack_palloc *pa, uint64_t a4, uint64_t a2
 Test(palloc, bad_ranges_are_refused)
 {
 	static const struct { uint64_t base, size; const char *msg; } c[] = {
-		{ BASE, 0, "must be non-empty and 2M aligned" },
-		{ BASE + 0x1000, SIZE, "must be non-empty and 2M aligned" },
-		{ BASE, SIZE + 0x1000, "must be non-empty and 2M aligned" },
+		{ BASE, 0, "must be non-empty and 4K aligned" },
+		{ BASE + 0x800, SIZE, "must be non-empty and 4K aligned" },
+		{ BASE, SIZE + 0x10, "must be non-empty and 4K aligned" },
 		{ SIM_PA_LIMIT - SIM_SZ_2M, 2 * SIM_SZ_2M, "goes beyond 2^52" },
 		{ SIM_PA_LIMIT, SIM_SZ_2M, "goes beyond 2^52" },
 	};
@@ -80,7 +80,12 @@ Test(palloc, order_is_bottom_up_then_lifo)
 	stack_palloc_free_all(pa);
 }
 
-Test(palloc, split_block_merges_back_when_all_free)
+/*
+ * Freed 4K pages go to a hot list and are reused last in, first out (as
+ * the kernel's per-CPU page lists); they go back to their blocks, which
+ * may then merge, when a 2M request finds no whole block.
+ */
+Test(palloc, split_block_merges_back_when_drained)
 {
 	struct stack_palloc *pa = new_pa(NULL);
 	uint64_t p[512];
@@ -91,10 +96,47 @@ Test(palloc, split_block_merges_back_when_all_free)
 	cr_assert_eq(get(pa, false), BASE + SIM_SZ_2M, "block 0 is full: block 1 is split");
 	for (unsigned i = 0; i < 512; i++)
 		stack_palloc_put(pa, p[i], false);
-	cr_assert_eq(stack_palloc_stats(pa)->merges, 1);
-	/* The merged block is whole again: a 2M allocation gets it. */
+	cr_assert_eq(stack_palloc_stats(pa)->merges, 0, "freed pages wait on the hot list");
+	cr_assert_eq(stack_palloc_state(pa, p[7]), STACK_PAGE_FREE);
+	cr_assert_eq(get(pa, true), BASE + 2 * SIM_SZ_2M, "fresh blocks first");
+	cr_assert_eq(get(pa, true), BASE + 3 * SIM_SZ_2M);
+	/* No whole or fresh block left: the hot list drains, block 0 merges. */
 	cr_assert_eq(get(pa, true), BASE);
-	assert_stats(pa, 513, 1, 512, 0, 0, 0, 1 + 512);
+	cr_assert_eq(stack_palloc_stats(pa)->merges, 1);
+	assert_stats(pa, 513, 3, 512, 0, 0, 0, 1 + 3 * 512);
+	stack_palloc_free_all(pa);
+}
+
+Test(palloc, hot_list_is_lifo)
+{
+	struct stack_palloc *pa = new_pa(NULL);
+	uint64_t a = get(pa, false), b = get(pa, false), c = get(pa, false);
+
+	stack_palloc_put(pa, a, false);
+	stack_palloc_put(pa, c, false);
+	cr_assert_eq(get(pa, false), c, "the last freed page first");
+	cr_assert_eq(get(pa, false), a);
+	cr_assert_eq(get(pa, false), BASE + 0x3000, "then the block's next free page");
+	(void)b;
+	stack_palloc_free_all(pa);
+}
+
+/* A range that is not 2M aligned: pages outside it are never handed out. */
+Test(palloc, range_in_part_of_a_block)
+{
+	struct sim_err err = { "" };
+	struct stack_palloc *pa = stack_palloc_new(BASE + 0x1fe000, 0x4000, NULL, &err);
+	uint64_t a;
+
+	cr_assert_not_null(pa, "%s", err.msg);
+	cr_assert_eq(get(pa, false), BASE + 0x1fe000);
+	cr_assert_eq(get(pa, false), BASE + 0x1ff000);
+	cr_assert_eq(get(pa, false), BASE + 0x200000, "the next block");
+	cr_assert_eq(get(pa, false), BASE + 0x201000);
+	cr_assert_eq(stack_palloc_get(pa, false, &a), -1, "four pages in all");
+	cr_assert_eq(stack_palloc_get(pa, true, &a), -1, "no whole 2M block in the range");
+	cr_assert_eq(stack_palloc_state(pa, BASE + 0x1fd000), STACK_PAGE_OUTSIDE);
+	assert_stats(pa, 4, 0, 0, 0, 0, 0, 4);
 	stack_palloc_free_all(pa);
 }
 

@@ -40,7 +40,8 @@ struct blk {
 	uint16_t nfree;                /* SPLIT: pages with no bit set */
 	uint64_t used[BLK_WORDS];
 	uint64_t leaked[BLK_WORDS];
-	uint64_t held[BLK_WORDS];
+	uint64_t held[BLK_WORDS];      /* held, or outside the range (not counted) */
+	uint64_t cached[BLK_WORDS];    /* freed, on the hot list (not free in the block) */
 };
 
 /* A LIFO stack of block indices. */
@@ -50,14 +51,16 @@ struct idx_stack {
 };
 
 struct stack_palloc {
-	uint64_t base, size;
-	uint64_t nblk;                 /* 2M blocks in the range */
+	uint64_t base, size;           /* the range, 4K aligned */
+	uint64_t blk0;                 /* address of block 0: base rounded down to 2M */
+	uint64_t nblk;                 /* 2M blocks covering the range */
 	uint64_t bump;                 /* blocks [0, bump) have bookkeeping */
 	const struct rmp *rmp;         /* NULL or disabled: nothing to consult */
 	struct blk **chunk;            /* [nblk / CHUNK_BLKS + 1], allocated on use */
 	size_t nchunk;
 	struct idx_stack whole;        /* FREE blocks */
 	struct idx_stack partial;      /* SPLIT blocks that may have a free page */
+	struct idx_stack hot;          /* freed 4K pages, reused last in first out */
 	struct stack_palloc_stats st;
 };
 
@@ -87,10 +90,11 @@ struct stack_palloc *stack_palloc_new(uint64_t base, uint64_t size, const struct
 				      struct sim_err *err)
 {
 	struct stack_palloc *pa;
+	uint64_t end;
 
-	if (size == 0 || (base | size) & (SIM_SZ_2M - 1)) {
+	if (size == 0 || (base | size) & (SIM_SZ_4K - 1)) {
 		sim_err_set(err, "host page allocator: range [0x%llx, +0x%llx) must be non-empty "
-			    "and 2M aligned", (unsigned long long)base, (unsigned long long)size);
+			    "and 4K aligned", (unsigned long long)base, (unsigned long long)size);
 		return NULL;
 	}
 	if (base >= SIM_PA_LIMIT || size > SIM_PA_LIMIT - base) {
@@ -98,10 +102,12 @@ struct stack_palloc *stack_palloc_new(uint64_t base, uint64_t size, const struct
 			    (unsigned long long)base, (unsigned long long)size);
 		return NULL;
 	}
+	end = (base + size + SIM_SZ_2M - 1) & ~(SIM_SZ_2M - 1);
 	pa = sim_xcalloc(1, sizeof(*pa));
 	pa->base = base;
 	pa->size = size;
-	pa->nblk = size / SIM_SZ_2M;
+	pa->blk0 = base & ~(SIM_SZ_2M - 1);
+	pa->nblk = (end - pa->blk0) / SIM_SZ_2M;
 	pa->rmp = rmp && rmp_enabled(rmp) ? rmp : NULL;
 	pa->nchunk = (size_t)((pa->nblk + CHUNK_BLKS - 1) >> CHUNK_SHIFT);
 	pa->chunk = sim_xcalloc(pa->nchunk, sizeof(*pa->chunk));
@@ -117,6 +123,7 @@ void stack_palloc_free_all(struct stack_palloc *pa)
 	free(pa->chunk);
 	free(pa->whole.v);
 	free(pa->partial.v);
+	free(pa->hot.v);
 	free(pa);
 }
 
@@ -126,17 +133,55 @@ static struct blk *blk_of(const struct stack_palloc *pa, uint64_t b)
 	return &pa->chunk[b >> CHUNK_SHIFT][b & (CHUNK_BLKS - 1)];
 }
 
-/* Take the next never-touched block; it starts FREE.  -1 when none is left. */
+static uint64_t page_addr(const struct stack_palloc *pa, uint64_t b, unsigned i)
+{
+	return pa->blk0 + b * SIM_SZ_2M + (uint64_t)i * SIM_SZ_4K;
+}
+
+static bool in_range(const struct stack_palloc *pa, uint64_t addr)
+{
+	return addr >= pa->base && addr - pa->base < pa->size;
+}
+
+/* Put block @b on the partial stack unless an entry for it is there. */
+static void partial_push(struct stack_palloc *pa, uint64_t b)
+{
+	struct blk *k = blk_of(pa, b);
+
+	if (!k->on_partial) {
+		k->on_partial = true;
+		push(&pa->partial, b);
+	}
+}
+
+/*
+ * Take the next never-touched block.  A block wholly inside the range
+ * starts FREE; one the range covers in part (its first or last) starts
+ * SPLIT with the pages outside set aside (held, not counted) and goes on
+ * the partial stack.  -1 when none is left.
+ */
 static int64_t blk_fresh(struct stack_palloc *pa)
 {
 	uint64_t b = pa->bump;
+	struct blk *k;
 
 	if (b >= pa->nblk)
 		return -1;
 	if (!pa->chunk[b >> CHUNK_SHIFT])
 		pa->chunk[b >> CHUNK_SHIFT] = sim_xcalloc(CHUNK_BLKS, sizeof(struct blk));
 	pa->bump++;
-	blk_of(pa, b)->state = BLK_FREE;
+	k = blk_of(pa, b);
+	k->state = BLK_FREE;
+	if (in_range(pa, page_addr(pa, b, 0)) && in_range(pa, page_addr(pa, b, PAGES_PER_BLK - 1)))
+		return (int64_t)b;
+	k->state = BLK_SPLIT;
+	k->nfree = PAGES_PER_BLK;
+	for (unsigned i = 0; i < PAGES_PER_BLK; i++)
+		if (!in_range(pa, page_addr(pa, b, i))) {
+			set_bit(k->held, i, true);
+			k->nfree--;
+		}
+	partial_push(pa, b);
 	return (int64_t)b;
 }
 
@@ -152,11 +197,6 @@ static bool rmp_forbids(const struct stack_palloc *pa, uint64_t addr)
 	return rmp_in_use(pa->rmp, addr) >= 0;
 }
 
-static uint64_t page_addr(const struct stack_palloc *pa, uint64_t b, unsigned i)
-{
-	return pa->base + b * SIM_SZ_2M + (uint64_t)i * SIM_SZ_4K;
-}
-
 /* FREE => SPLIT with every page free. */
 static void blk_split(struct stack_palloc *pa, uint64_t b)
 {
@@ -165,26 +205,53 @@ static void blk_split(struct stack_palloc *pa, uint64_t b)
 	memset(k->used, 0, sizeof(k->used));
 	memset(k->leaked, 0, sizeof(k->leaked));
 	memset(k->held, 0, sizeof(k->held));
+	memset(k->cached, 0, sizeof(k->cached));
 	k->state = BLK_SPLIT;
 	k->big = false;
 	k->nfree = PAGES_PER_BLK;
-	pa->st.splits++;
-	if (!k->on_partial) {
-		k->on_partial = true;
-		push(&pa->partial, b);
-	}
+	partial_push(pa, b);
 }
 
 /* Lowest free page of a SPLIT block with nfree > 0. */
 static unsigned blk_first_free(const struct blk *k)
 {
 	for (unsigned w = 0; w < BLK_WORDS; w++) {
-		uint64_t f = ~(k->used[w] | k->leaked[w] | k->held[w]);
+		uint64_t f = ~(k->used[w] | k->leaked[w] | k->held[w] | k->cached[w]);
 
 		if (f)
 			return w * 64 + (unsigned)__builtin_ctzll(f);
 	}
 	sim_fatal("palloc: block counted %u free pages but has none", k->nfree);
+}
+
+/* Block and index of a page of the range. */
+static void page_of(const struct stack_palloc *pa, uint64_t addr, uint64_t *b, unsigned *i)
+{
+	*b = (addr - pa->blk0) / SIM_SZ_2M;
+	*i = (unsigned)((addr - pa->blk0) % SIM_SZ_2M / SIM_SZ_4K);
+}
+
+/*
+ * Hand out page @i of block @b (free, or @cached): free => used, or
+ * free => held when the RMP forbids it.  Return: handed out.
+ */
+static bool take_page(struct stack_palloc *pa, struct blk *k, uint64_t b, unsigned i,
+		      bool cached, uint64_t *out)
+{
+	uint64_t addr = page_addr(pa, b, i);
+
+	if (cached)
+		set_bit(k->cached, i, false);
+	else
+		k->nfree--;
+	if (rmp_forbids(pa, addr)) {
+		set_bit(k->held, i, true);
+		pa->st.held++;
+		return false;
+	}
+	set_bit(k->used, i, true);
+	*out = addr;
+	return true;
 }
 
 static int get_4k(struct stack_palloc *pa, uint64_t *out)
@@ -193,6 +260,15 @@ static int get_4k(struct stack_palloc *pa, uint64_t *out)
 		struct blk *k;
 		int64_t b;
 
+		if (pa->hot.n) {
+			uint64_t addr = pa->hot.v[--pa->hot.n], hb;
+			unsigned i;
+
+			page_of(pa, addr, &hb, &i);
+			if (take_page(pa, blk_of(pa, hb), hb, i, true, out))
+				return 0;
+			continue;
+		}
 		if (pa->partial.n) {
 			uint64_t top = pa->partial.v[pa->partial.n - 1];
 
@@ -203,54 +279,87 @@ static int get_4k(struct stack_palloc *pa, uint64_t *out)
 				pa->partial.n--;
 				continue;
 			}
-			b = (int64_t)top;
-		} else if (pa->whole.n) {
+			if (take_page(pa, k, top, blk_first_free(k), false, out))
+				return 0;
+			continue;
+		}
+		if (pa->whole.n) {
 			b = (int64_t)pa->whole.v[--pa->whole.n];
 			blk_split(pa, (uint64_t)b);
-			continue;
+			pa->st.splits++;
 		} else if ((b = blk_fresh(pa)) >= 0) {
-			blk_split(pa, (uint64_t)b);
-			continue;
+			if (blk_of(pa, (uint64_t)b)->state == BLK_FREE) {
+				blk_split(pa, (uint64_t)b);
+				pa->st.splits++;
+			}
 		} else {
 			return -1;
 		}
-		{
-			unsigned i = blk_first_free(k);
-			uint64_t addr = page_addr(pa, (uint64_t)b, i);
+	}
+}
 
-			k->nfree--;
-			if (rmp_forbids(pa, addr)) {
-				/* free => held: the RMP says it belongs to someone else. */
-				set_bit(k->held, i, true);
-				pa->st.held++;
-				continue;
-			}
-			/* free => used */
-			set_bit(k->used, i, true);
-			*out = addr;
-			return 0;
-		}
+/* A SPLIT block got free pages back: merge it, or make sure it is on the partial stack. */
+static void blk_gained(struct stack_palloc *pa, uint64_t b, struct blk *k)
+{
+	bool any = false;
+
+	for (unsigned w = 0; w < BLK_WORDS; w++)
+		any |= (k->leaked[w] | k->held[w] | k->cached[w]) != 0;
+	k->big = false;
+	if (k->nfree == PAGES_PER_BLK && !any) {
+		/* SPLIT (all free) => FREE */
+		k->state = BLK_FREE;
+		pa->st.merges++;
+		push(&pa->whole, b);
+		return;
+	}
+	if (k->nfree)
+		partial_push(pa, b);
+}
+
+/* Hot list => free in their blocks (which may merge), as the kernel drains its per-CPU lists. */
+static void drain_hot(struct stack_palloc *pa)
+{
+	while (pa->hot.n) {
+		uint64_t addr = pa->hot.v[--pa->hot.n], b;
+		unsigned i;
+		struct blk *k;
+
+		page_of(pa, addr, &b, &i);
+		k = blk_of(pa, b);
+		set_bit(k->cached, i, false);
+		k->nfree++;
+		blk_gained(pa, b, k);
 	}
 }
 
 static int get_2m(struct stack_palloc *pa, uint64_t *out)
 {
+	bool drained = false;
+
 	for (;;) {
 		struct blk *k;
 		bool clean = true;
 		int64_t b;
 
-		if (pa->whole.n)
+		if (pa->whole.n) {
 			b = (int64_t)pa->whole.v[--pa->whole.n];
-		else if ((b = blk_fresh(pa)) < 0)
+		} else if ((b = blk_fresh(pa)) >= 0) {
+			if (blk_of(pa, (uint64_t)b)->state != BLK_FREE)
+				continue;   /* partly outside the range: 4K use only */
+		} else if (!drained && pa->hot.n) {
+			drain_hot(pa);
+			drained = true;
+			continue;
+		} else {
 			return -1;
+		}
 		k = blk_of(pa, (uint64_t)b);
 		for (unsigned i = 0; i < PAGES_PER_BLK && clean; i++)
 			clean = !rmp_forbids(pa, page_addr(pa, (uint64_t)b, i));
 		if (!clean) {
 			/* FREE => SPLIT, the forbidden pages held; 4K allocations use the rest. */
 			blk_split(pa, (uint64_t)b);
-			pa->st.splits--;    /* not split to serve a 4K request */
 			for (unsigned i = 0; i < PAGES_PER_BLK; i++)
 				if (rmp_forbids(pa, page_addr(pa, (uint64_t)b, i))) {
 					set_bit(k->held, i, true);
@@ -263,10 +372,11 @@ static int get_2m(struct stack_palloc *pa, uint64_t *out)
 		memset(k->used, 0xff, sizeof(k->used));
 		memset(k->leaked, 0, sizeof(k->leaked));
 		memset(k->held, 0, sizeof(k->held));
+		memset(k->cached, 0, sizeof(k->cached));
 		k->state = BLK_SPLIT;
 		k->big = true;
 		k->nfree = 0;
-		*out = pa->base + (uint64_t)b * SIM_SZ_2M;
+		*out = page_addr(pa, (uint64_t)b, 0);
 		return 0;
 	}
 }
@@ -295,41 +405,22 @@ static struct blk *used_page(const struct stack_palloc *pa, uint64_t addr, const
 {
 	struct blk *k;
 
-	if (addr < pa->base || addr - pa->base >= pa->size || (addr & (SIM_SZ_4K - 1)))
+	if (!in_range(pa, addr) || (addr & (SIM_SZ_4K - 1)))
 		sim_fatal("palloc: %s of 0x%llx: not a page of [0x%llx, +0x%llx)", what,
 			  (unsigned long long)addr, (unsigned long long)pa->base,
 			  (unsigned long long)pa->size);
-	*b = (addr - pa->base) / SIM_SZ_2M;
-	*i = (unsigned)((addr - pa->base) % SIM_SZ_2M / SIM_SZ_4K);
+	page_of(pa, addr, b, i);
 	if (*b >= pa->bump || (k = blk_of(pa, *b))->state != BLK_SPLIT || !bit(k->used, *i))
 		sim_fatal("palloc: %s of 0x%llx: the page is not allocated", what,
 			  (unsigned long long)addr);
 	return k;
 }
 
-/* A SPLIT block got a free page back: merge it, or make sure it is on the partial stack. */
-static void blk_gained(struct stack_palloc *pa, uint64_t b, struct blk *k)
-{
-	bool any = false;
-
-	for (unsigned w = 0; w < BLK_WORDS; w++)
-		any |= (k->leaked[w] | k->held[w]) != 0;
-	k->big = false;
-	if (k->nfree == PAGES_PER_BLK && !any) {
-		/* SPLIT (all free) => FREE */
-		k->state = BLK_FREE;
-		pa->st.merges++;
-		push(&pa->whole, b);
-		return;
-	}
-	if (!k->on_partial) {
-		k->on_partial = true;
-		push(&pa->partial, b);
-	}
-}
-
-/* used => free, or used => leaked when the RMP still has the page assigned. */
-static bool release_page(struct stack_palloc *pa, struct blk *k, uint64_t b, unsigned i)
+/*
+ * used => leaked when the RMP still has the page assigned; else used =>
+ * cached (on the hot list: @hot) or used => free.  Return: not leaked.
+ */
+static bool release_page(struct stack_palloc *pa, struct blk *k, uint64_t b, unsigned i, bool hot)
 {
 	set_bit(k->used, i, false);
 	pa->st.pages--;
@@ -338,7 +429,12 @@ static bool release_page(struct stack_palloc *pa, struct blk *k, uint64_t b, uns
 		pa->st.leaked++;
 		return false;
 	}
-	k->nfree++;
+	if (hot) {
+		set_bit(k->cached, i, true);
+		push(&pa->hot, page_addr(pa, b, i));
+	} else {
+		k->nfree++;
+	}
 	return true;
 }
 
@@ -355,7 +451,7 @@ void stack_palloc_put(struct stack_palloc *pa, uint64_t addr, bool order_2m)
 				  (unsigned long long)addr);
 		for (unsigned j = 0; j < PAGES_PER_BLK; j++)
 			if (bit(k->used, j))
-				release_page(pa, k, b, j);
+				release_page(pa, k, b, j, false);
 		pa->st.free_2m++;
 		blk_gained(pa, b, k);
 		return;
@@ -363,9 +459,8 @@ void stack_palloc_put(struct stack_palloc *pa, uint64_t addr, bool order_2m)
 	if (k->big)
 		sim_fatal("palloc: 4K free of 0x%llx: the page belongs to a 2M block",
 			  (unsigned long long)addr);
-	if (release_page(pa, k, b, i))
+	if (release_page(pa, k, b, i, true))
 		pa->st.free_4k++;
-	blk_gained(pa, b, k);
 }
 
 void stack_palloc_leak(struct stack_palloc *pa, uint64_t addr)
@@ -387,10 +482,9 @@ enum stack_page_state stack_palloc_state(const struct stack_palloc *pa, uint64_t
 	uint64_t b;
 	unsigned i;
 
-	if (addr < pa->base || addr - pa->base >= pa->size)
+	if (!in_range(pa, addr))
 		return STACK_PAGE_OUTSIDE;
-	b = (addr - pa->base) / SIM_SZ_2M;
-	i = (unsigned)((addr - pa->base) % SIM_SZ_2M / SIM_SZ_4K);
+	page_of(pa, addr, &b, &i);
 	if (b >= pa->bump || (k = blk_of(pa, b))->state == BLK_FREE)
 		return STACK_PAGE_FREE;
 	if (bit(k->used, i))

@@ -37,7 +37,9 @@ extern const struct sim_module *const stack_modules[];
  * (order 9, a huge folio), in the manner of the kernel's buddy allocator
  * restricted to those two orders: a 2M block is whole-free, split into
  * 4K pages, or whole-allocated; a split block whose 512 pages are all free
- * again merges back into a whole-free block.  Cost is proportional to the
+ * again merges back into a whole-free block.  Freed 4K pages wait on a hot
+ * list, reused last in first out, until a 2M request drains them back into
+ * their blocks (the kernel's per-CPU lists).  Cost is proportional to the
  * pages touched, not to the range (a 1 TiB range costs nothing until used).
  *
  * It never hands out a page that is
@@ -47,7 +49,7 @@ extern const struct sim_module *const stack_modules[];
  *   - assigned in the RMP, or a VMCB/VMSA/AVIC page in use by a running
  *     vCPU (the RMP is consulted at allocation; such a page is set aside
  *     as "held" and counted, never returned).
- * Order of allocation is deterministic: freed pages are reused last in,
+ * Order of allocation is deterministic: freed 4K pages are reused last in,
  * first out; fresh blocks are taken from the bottom of the range up.
  */
 struct stack_palloc;
@@ -66,7 +68,8 @@ struct stack_palloc_stats {
 };
 
 /*
- * An allocator over [@base, @base + @size), both 2M aligned, @size > 0.
+ * An allocator over [@base, @base + @size), both 4K aligned, @size > 0
+ * (pages of the 2M blocks it touches that lie outside are never used).
  * @rmp (may be NULL or disabled) is consulted on every allocation.
  * Return: the allocator, or NULL with @err (misaligned or empty range,
  * range beyond 2^52).
