@@ -205,7 +205,7 @@ FUZZ_TIME ?= 60
 FUZZ_CC   := clang
 FUZZ_FLAGS = -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. \
              -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_SRCS  = $(SRC_sim) $(SRC_rmp) $(SRC_stage2) $(SRC_iommu) $(SRC_cpu)
+FUZZ_SRCS  = $(SRC_sim) $(SRC_rmp) $(SRC_stage2) $(SRC_iommu) $(SRC_cpu) $(SRC_stack)
 FUZZERS   := script config elf
 
 build-fuzz/fuzz_script: tests/fuzz/fuzz_script.c $(FUZZ_SRCS)

@@ -242,6 +242,12 @@ const struct iommu_config *iommu_config(const struct iommu *io)
 	return &io->cfg;
 }
 
+void iommu_set_vm_tables(struct iommu *io, iommu_vm_table_fn fn, void *arg)
+{
+	io->vm_table = fn;
+	io->vm_table_arg = arg;
+}
+
 void iommu_set_rmp(struct iommu *io, struct rmp *rmp)
 {
 	uint64_t logsz = (uint64_t)io->cfg.log_entries * IOMMU_LOG_ENTRY;

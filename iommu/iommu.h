@@ -166,6 +166,14 @@ const struct iommu_config *iommu_config(const struct iommu *io);
  */
 void iommu_set_rmp(struct iommu *io, struct rmp *rmp);
 
+/*
+ * Where the `iommu attach vm=N mode=stage2` operation finds VM N's nested
+ * table: @fn(@arg, N), NULL when there is no such VM.  The host software
+ * that keeps the VMs installs it; without it no VM is found.
+ */
+typedef struct s2_pgt *(*iommu_vm_table_fn)(void *arg, unsigned vm);
+void iommu_set_vm_tables(struct iommu *io, iommu_vm_table_fn fn, void *arg);
+
 /* ------------------------------------------------------------------ */
 /* Device table and IO tables (the host driver's requests)            */
 /* ------------------------------------------------------------------ */

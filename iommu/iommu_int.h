@@ -48,6 +48,8 @@ struct iommu {
 	struct sim_mem *mem;
 	struct iommu_config cfg;
 	struct rmp *rmp;              /* NULL: no RMP checks */
+	iommu_vm_table_fn vm_table;   /* VM number -> nested table (iommu_set_vm_tables) */
+	void *vm_table_arg;
 	struct iommu_dte *dte;        /* cfg.devices entries */
 	struct iommu_pool pool;
 	struct s2_mm_ops mm;          /* allocator handed to the IO tables */

@@ -233,12 +233,8 @@ static void op_attach(struct sim_call *c)
 				 S2_MAX_VMS);
 		return;
 	}
-	if (mode == IOMMU_MODE_STAGE2) {
-		struct s2_ctx *ctx = s2_ctx_get(sim_call_sim(c));
-		struct s2_vm *v = ctx ? s2_ctx_vm(ctx, (unsigned)vm) : NULL;
-
-		t = v ? s2_vm_s2(v) : NULL;
-	}
+	if (mode == IOMMU_MODE_STAGE2 && io->vm_table)
+		t = io->vm_table(io->vm_table_arg, (unsigned)vm);
 	rc = iommu_attach(io, &who, dev, mode, sim_arg_has(c, "vm") ? (int)vm : -1, t, &cycles);
 	mgmt_result(c, io, rc, cycles);
 }

@@ -801,8 +801,14 @@ unsigned s2_mmu_occupancy(const struct s2_mmu *m, unsigned *tlb, unsigned *ntlb,
 
 extern const struct sim_module s2_module;
 
-struct s2_ctx;   /* per machine: VMs, per-agent MMUs, table pool, stats */
-struct s2_vm;    /* one VM of the script machine */
+/*
+ * The machine's stage-2 hardware, the s2 module's model: one MMU per agent
+ * (its TLBs, nested TLB and walk caches, created on first use), shared
+ * statistics and timing, and the RMP change hook that flushes cached
+ * check results.  VMs and their tables belong to the host software that
+ * builds them (sim/stack), which uses these MMUs to translate.
+ */
+struct s2_ctx;
 
 /* The model attached to @s (sim_get_model(&s2_module)), or NULL. */
 struct s2_ctx *s2_ctx_get(const struct sim *s);
@@ -815,44 +821,50 @@ struct s2_stats *s2_ctx_stats(struct s2_ctx *c);
 const struct s2_timing *s2_ctx_timing(const struct s2_ctx *c);
 
 /*
- * Create VM @vm (0..S2_MAX_VMS-1) with a stage-2 table of @fmt/@levels
- * whose pages come from the machine pool (s2.pool_base/s2.pool_size).
- * @asid != 0 makes it an SNP guest: its final SPAs and guest-table SPAs
- * are RMP-checked.  Return: S2_OK, S2_ERR_EXISTS, S2_ERR_INVAL, S2_ERR_NOMEM.
+ * A broadcast TLB invalidation (TLBI ...IS + DSB; INVEPT / INVLPGA on
+ * every CPU): every MMU of the machine drops the entries.  Scope: all
+ * VMs, VM @vmid, or VM @vmid's entries for @ipa.  Return: the cost of one
+ * invalidation (the issuer pays once).
  */
+enum s2_tlbi_scope { S2_TLBI_ALL, S2_TLBI_VM, S2_TLBI_IPA };
+uint32_t s2_ctx_tlbi(struct s2_ctx *c, enum s2_tlbi_scope scope, uint32_t vmid, uint64_t ipa);
+/* Break-before-make of a block: VM @vmid's entries for [ia, ia + bytes) in every MMU. */
+void s2_ctx_tlbi_range(struct s2_ctx *c, uint32_t vmid, uint64_t ia, uint64_t bytes);
+
+/* The VM numbers of the operation language (`vm=`): 0..S2_MAX_VMS-1, also the TLB tags. */
 #define S2_MAX_VMS 64
-int s2_ctx_vm_create(struct s2_ctx *c, unsigned vm, const struct s2_fmt_ops *fmt,
-		     unsigned levels, uint32_t asid);
-struct s2_vm *s2_ctx_vm(struct s2_ctx *c, unsigned vm);
-
-/*
- * Give VM @vm a guest stage-1 table of @fmt rooted at guest-physical
- * @root; further table pages are taken from root + 4K upward (guest
- * memory the caller keeps free).  Return: S2_OK, S2_ERR_NOENT (no VM),
- * S2_ERR_EXISTS, S2_ERR_ALIGN, S2_ERR_UNMAPPED (root not mapped by stage 2).
- */
-int s2_ctx_s1_create(struct s2_ctx *c, unsigned vm, const struct s2_fmt_ops *fmt,
-		     uint64_t root);
-
-/* Tables of a VM, its translation context (hook wired to the RMP), its ASID. */
-struct s2_pgt *s2_vm_s2(struct s2_vm *v);
-struct s2_pgt *s2_vm_s1(struct s2_vm *v);
-const struct s2_space *s2_vm_space(const struct s2_vm *v);
-uint32_t s2_vm_asid(const struct s2_vm *v);
-
-/*
- * Format fault @f of VM @v as the script prints it: a CHECK fault is the
- * RMP fault token ("#NPF(RMP,ENC,FINAL)", "#VC(0x404)") of the last
- * refused check; other faults as s2_fault_str().  Return: @buf.
- */
-const char *s2_vm_fault_str(const struct s2_vm *v, const struct s2_fault *f, char *buf,
-			    size_t len);
 
 /*
  * Drop cached check results for [spa, spa + size) in every MMU of the
- * machine if s2.rmpupdate_flush is on (the RMP model's RMPUPDATE calls
- * this through the hook the lead wires).  Return: entries dropped.
+ * machine if s2.rmpupdate_flush is on (the s2 module registers it as an
+ * RMP change hook).  Return: entries dropped.
  */
 unsigned s2_rmp_flush(struct sim *s, uint64_t spa, uint64_t size);
+
+/*
+ * The path of @ia through table @p as memory holds it (untimed, no caches,
+ * no check): each descriptor read, then the outcome a walk would reach.
+ */
+#define S2_PATH_MAX 6
+enum s2_path_outcome {
+	S2_PATH_OK,            /* a leaf: pa, size, perms, sw */
+	S2_PATH_TRANSLATION,   /* no valid leaf (owner: an annotated invalid entry's id) */
+	S2_PATH_ACCESS,        /* a leaf whose access flag is clear (arm64 AF) */
+};
+struct s2_path_step {
+	int level;             /* the architecture's level number */
+	uint64_t addr;         /* where the descriptor is */
+	uint64_t desc;         /* its raw value */
+};
+struct s2_path {
+	unsigned n;                               /* steps */
+	struct s2_path_step step[S2_PATH_MAX];
+	enum s2_path_outcome outcome;
+	int level;                                /* level of the last step (or the root's) */
+	uint64_t pa, size;                        /* OK */
+	uint8_t perms, sw;                        /* OK */
+	uint8_t owner;                            /* TRANSLATION */
+};
+int s2_pgt_path(const struct s2_pgt *p, uint64_t ia, struct s2_path *out);
 
 #endif /* PROTSIM_S2_H */

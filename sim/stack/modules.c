@@ -14,5 +14,6 @@ const struct sim_module *const stack_modules[] = {
 	&s2_module,
 	&iommu_module,
 	&cpu_module,
+	&stack_module,
 	NULL
 };

@@ -25,6 +25,15 @@ struct rmp;
  */
 extern const struct sim_module *const stack_modules[];
 
+/*
+ * The stack module: the machine's VMs (the one registry of VMs: `s2
+ * create vm=N` makes one) with their nested tables built from the host
+ * page allocator, and the operations that name a VM (s2 create, map,
+ * unmap, protect, annotate, walk, access; tlbi; s1 create, map; access).
+ * Keys s2.pool_base and s2.pool_size place the allocator's pages.
+ */
+extern const struct sim_module stack_module;
+
 /* ------------------------------------------------------------------ */
 /* The host physical-page allocator                                    */
 /* ------------------------------------------------------------------ */

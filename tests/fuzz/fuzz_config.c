@@ -12,18 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpu/cpu.h"
-#include "iommu/iommu.h"
-#include "rmp/rmp.h"
 #include "sim/sim.h"
-#include "stage2/s2.h"
+#include "sim/stack/stack.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct sim_module *const mods[] = { &rmp_module, &s2_module, &iommu_module,
-							  &cpu_module, NULL };
+	const struct sim_module *const *mods = stack_modules;
 	char *text = malloc(size + 1);
 	struct sim *s;
 	struct sim_err err;

@@ -38,6 +38,8 @@
 #include "iommu/iommu.h"
 #include "rmp/rmp.h"
 #include "stage2/s2.h"
+#include "cpu/cpu.h"
+#include "sim/stack/stack.h"
 #endif
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -152,7 +154,7 @@ static const struct sim_op fz_ops[] = {
 static const struct sim_module fz_mod = { .name = "fz", .ops = fz_ops };
 #ifdef FUZZ_WITH_MODULES
 static const struct sim_module *const fz_mods[] = { &rmp_module, &s2_module, &iommu_module,
-						    &fz_mod, NULL };
+						    &cpu_module, &stack_module, &fz_mod, NULL };
 #else
 static const struct sim_module *const fz_mods[] = { &fz_mod, NULL };
 #endif

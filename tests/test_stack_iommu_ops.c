@@ -1,5 +1,5 @@
 /*
- * test_iommu_script.c - the IOMMU module inside a machine (suite
+ * test_stack_iommu_ops.c - the IOMMU module inside a machine (suite
  * "iommu_script"): configuration keys and placement, the script
  * operations through the interpreter (results, ERROR reasons, malformed
  * lines, latencies), statistics.  Machine: rmp + s2 + iommu modules,
@@ -14,8 +14,10 @@
 #include "iommu/iommu.h"
 #include "rmp/rmp.h"
 #include "stage2/s2.h"
+#include "sim/stack/stack.h"
 
-static const struct sim_module *const mods[] = { &rmp_module, &s2_module, &iommu_module, NULL };
+/* The machine every command builds (the VM operations belong to the stack). */
+#define mods stack_modules
 
 struct run {
 	int rc;

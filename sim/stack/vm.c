@@ -1,0 +1,391 @@
+/*
+ * vm.c - the machine's VMs as the host software keeps them: the VM
+ * registry (the one notion of a VM), their nested tables built from the
+ * host page allocator, the RMP check of their accesses, and the RMP check
+ * of the host's own stores into table pages.  The stack module's keys,
+ * model and statistics live here; its operations in vm_ops.c.
+ */
+#include "sim/stack/stack_int.h"
+#include "iommu/iommu.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct sim_cfg_key stack_keys[] = {
+	{ "s2.pool_base", SIM_CFG_U64, 0, SIM_PA_LIMIT - 1, "0", NULL,
+	  "Host pages for the VMs' nested tables, 4K aligned; 0 = just below the RMP (or the top of memory)" },
+	{ "s2.pool_size", SIM_CFG_SIZE, SIM_PAGE_SIZE, 1ull << 40, "16m", NULL,
+	  "Bytes of host memory for the VMs' nested tables (multiple of 4k)" },
+	{ NULL, 0, 0, 0, NULL, NULL, NULL }
+};
+
+struct stack *stack_get(const struct sim *s)
+{
+	return sim_get_model(s, &stack_module);
+}
+
+/* ------------------------------------------------------------------ */
+/* Nested-table pages: the host page allocator                         */
+/* ------------------------------------------------------------------ */
+
+void stack_op_begin(struct stack *st, int agent)
+{
+	st->op_agent = agent;
+	st->op_check_cycles = 0;
+}
+
+uint64_t stack_op_check_cycles(struct stack *st)
+{
+	uint64_t c = st->op_check_cycles;
+
+	st->op_check_cycles = 0;
+	return c;
+}
+
+/*
+ * A new table page: from the host page allocator, which never hands out
+ * an assigned page; the host's stores into it (zeroing, entries) are
+ * still RMP-checked by the hardware, a check that passes and costs its
+ * entry read, charged with the operation.
+ */
+static uint64_t vm_table_alloc(void *arg)
+{
+	struct stack_vm *v = arg;
+	struct stack *st = v->st;
+	struct host_wr hw;
+	uint64_t pa;
+
+	if (stack_palloc_get(st->pool, false, &pa))
+		return S2_NO_PAGE;
+	if (!stack_root_write_ok(st, st->op_agent, pa, &hw))
+		sim_fatal("stack: the host page allocator handed out assigned page 0x%llx",
+			  (unsigned long long)pa);
+	st->op_check_cycles += hw.cycles;
+	return pa;
+}
+
+static void vm_table_free(void *arg, uint64_t pa)
+{
+	struct stack_vm *v = arg;
+
+	stack_palloc_put(v->st->pool, pa, false);
+}
+
+/* Break-before-make: the block's range leaves every MMU of the machine. */
+static void vm_table_tlbi(void *arg, uint64_t ia, uint64_t bytes)
+{
+	struct stack_vm *v = arg;
+
+	s2_ctx_tlbi_range(v->st->s2, v->id, ia, bytes);
+}
+
+static const struct s2_mm_ops vm_s2_mm = {
+	.alloc_page = vm_table_alloc,
+	.free_page = vm_table_free,
+	.tlbi = vm_table_tlbi,
+};
+
+/* Guest stage-1 table pages: GPAs from the root upward, reached through stage 2. */
+static uint64_t vm_s1_alloc(void *arg)
+{
+	struct stack_vm *v = arg;
+	uint64_t g = v->s1_next;
+
+	if (g >= SIM_PA_LIMIT)
+		return S2_NO_PAGE;
+	v->s1_next += SIM_PAGE_SIZE;
+	return g;
+}
+
+bool stack_vm_gpa_spa(struct stack_vm *v, uint64_t gpa, uint64_t *spa)
+{
+	struct s2_req req = { .acc = S2_ACC_READ, .agent = -1, .src = SIM_SRC_PTW };
+	struct s2_xlate x;
+
+	if (s2_translate(v->s2, gpa, &req, &x))
+		return false;
+	*spa = x.pa;
+	return true;
+}
+
+static bool vm_s1_table_pa(void *arg, uint64_t gpa, uint64_t *pa)
+{
+	return stack_vm_gpa_spa(arg, gpa, pa);
+}
+
+static const struct s2_mm_ops vm_s1_mm = {
+	.alloc_page = vm_s1_alloc,
+	.table_pa = vm_s1_table_pa,
+};
+
+/* ------------------------------------------------------------------ */
+/* RMP checks                                                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The RMP check of one access of VM @arg: an SNP guest's (asid != 0) as
+ * the guest's, private or shared; any other VM's writes and page-table
+ * accesses against hypervisor-owned pages (APM vol. 2 15.36.10).
+ */
+static int vm_rmp_check(void *arg, const struct s2_check *chk, uint64_t *cycles)
+{
+	struct stack_vm *v = arg;
+	struct stack *st = v->st;
+	struct sim_agent *a = chk->agent >= 0 ? sim_agent_by_id(st->s, chk->agent) : NULL;
+	struct rmp_who who = { .now = a ? sim_now(a) : 0, .agent = chk->agent };
+	struct rmp_gaccess ga = {
+		.asid = v->asid, .vmpl = chk->vmpl, .gpa = chk->gpa, .spa = chk->spa,
+		.c_bit = chk->c, .user = chk->user, .snp = v->asid != 0, .map_size = chk->size,
+	};
+	enum rmp_fault_kind k;
+
+	if (!rmp_enabled(st->rmp))
+		return 0;
+	if (chk->table)
+		ga.kind = chk->acc == S2_ACC_WRITE ? RMP_ACC_PT_WRITE : RMP_ACC_PT_READ;
+	else if (chk->acc == S2_ACC_WRITE)
+		ga.kind = RMP_ACC_WRITE;
+	else if (chk->acc == S2_ACC_FETCH)
+		ga.kind = chk->user ? RMP_ACC_FETCH_USER : RMP_ACC_FETCH_SUP;
+	else
+		ga.kind = RMP_ACC_READ;
+	k = rmp_check_guest(st->rmp, &who, &ga, &v->last);
+	*cycles += who.mem_cycles;
+	return k == RMP_FAULT_NONE ? 0 : (int)k;
+}
+
+const char *stack_vm_fault_str(const struct stack_vm *v, const struct s2_fault *f, char *buf,
+			       size_t len)
+{
+	if (f->type == S2_FAULT_CHECK) {
+		rmp_fault_format(&v->last, buf, len);
+		return buf;
+	}
+	return s2_fault_str(f, buf, len);
+}
+
+/*
+ * Host stores into table pages.  Building or changing a table is the host
+ * (hypervisor or VMM) writing memory, so each store is a host data write,
+ * RMP-checked for Hypervisor-Owned (APM vol. 2 section 15.36.10, Table
+ * 15-39; a store to an assigned page raises #PF with the RMP bit, which
+ * Linux treats as fatal in the kernel).  Check-then-commit: every page the
+ * operation would write (s2_write_set) is checked before the first store.
+ * A nested table's new pages come from the host page allocator, which
+ * never hands out an assigned page; a guest stage-1 table's new pages are
+ * the guest pages above its root, checked too.
+ */
+static bool host_page_ok(struct stack *st, struct rmp_who *who, uint64_t pa, struct host_wr *hw)
+{
+	uint64_t before = who->mem_cycles;
+	bool ok = rmp_check_host(st->rmp, who, pa, true, SIM_SZ_4K, &hw->f) == RMP_FAULT_NONE;
+
+	hw->cycles += who->mem_cycles - before;
+	return ok;
+}
+
+static struct rmp_who who_of(struct stack *st, int agent)
+{
+	struct sim_agent *a = agent >= 0 ? sim_agent_by_id(st->s, agent) : NULL;
+	struct rmp_who who = { .now = a ? sim_now(a) : 0, .agent = agent };
+
+	return who;
+}
+
+bool stack_table_writes_ok(struct stack_vm *v, struct s2_pgt *p, bool s1, int agent,
+			   enum s2_wset_op op, uint64_t ia, uint64_t pa, uint64_t size,
+			   uint64_t leaf, const struct s2_prot *prot, struct host_wr *hw)
+{
+	struct stack *st = v->st;
+	struct rmp_who who = who_of(st, agent);
+	struct s2_wset ws = { 0 };
+	bool ok = true;
+
+	memset(hw, 0, sizeof(*hw));
+	/* A prediction that ends in an error leaves the outcome to the operation. */
+	if (!rmp_enabled(st->rmp) || s2_write_set(p, op, ia, pa, size, leaf, prot, &ws) != S2_OK) {
+		s2_wset_free(&ws);
+		return true;
+	}
+	for (size_t i = 0; ok && i < ws.n; i++)
+		ok = host_page_ok(st, &who, ws.pages[i], hw);
+	for (uint64_t k = 0; ok && s1 && k < ws.new_tables; k++) {
+		uint64_t spa;
+
+		if (v->s1_next >= SIM_PA_LIMIT || k >= (SIM_PA_LIMIT - v->s1_next) / SIM_PAGE_SIZE ||
+		    !stack_vm_gpa_spa(v, v->s1_next + k * SIM_PAGE_SIZE, &spa))
+			break;   /* the operation runs out of table pages there (unmapped) */
+		ok = host_page_ok(st, &who, spa, hw);
+	}
+	s2_wset_free(&ws);
+	return ok;
+}
+
+bool stack_root_write_ok(struct stack *st, int agent, uint64_t pa, struct host_wr *hw)
+{
+	struct rmp_who who = who_of(st, agent);
+
+	memset(hw, 0, sizeof(*hw));
+	if (!rmp_enabled(st->rmp))
+		return true;
+	return host_page_ok(st, &who, pa, hw);
+}
+
+/* ------------------------------------------------------------------ */
+/* The registry                                                        */
+/* ------------------------------------------------------------------ */
+
+int stack_vm_create(struct stack *st, unsigned id, const struct s2_fmt_ops *fmt, unsigned levels,
+		    uint32_t asid)
+{
+	struct stack_vm *v;
+	int rc;
+
+	if (id >= S2_MAX_VMS || !fmt || fmt->stage != 2)
+		return S2_ERR_INVAL;
+	if (st->vm[id])
+		return S2_ERR_EXISTS;
+	v = sim_xcalloc(1, sizeof(*v));
+	v->st = st;
+	v->id = id;
+	v->asid = asid;
+	v->s2 = s2_pgt_new(fmt, levels, st->mem, S2_NO_PAGE, &vm_s2_mm, v, &rc);
+	if (!v->s2) {
+		free(v);
+		return rc;
+	}
+	v->hook.check = vm_rmp_check;
+	v->hook.arg = v;
+	v->space.vmid = id;
+	v->space.s2 = v->s2;
+	v->space.hook = &v->hook;
+	st->vm[id] = v;
+	return S2_OK;
+}
+
+struct stack_vm *stack_vm_find(struct stack *st, unsigned id)
+{
+	return st && id < S2_MAX_VMS ? st->vm[id] : NULL;
+}
+
+int stack_vm_s1_create(struct stack_vm *v, const struct s2_fmt_ops *fmt, uint64_t root)
+{
+	int rc;
+
+	if (!fmt || fmt->stage != 1)
+		return S2_ERR_INVAL;
+	if (v->s1)
+		return S2_ERR_EXISTS;
+	if (root & (SIM_PAGE_SIZE - 1))
+		return S2_ERR_ALIGN;
+	if (root >= SIM_PA_LIMIT)
+		return S2_ERR_RANGE;
+	v->s1_next = root + SIM_PAGE_SIZE;
+	v->s1 = s2_pgt_new(fmt, fmt->min_levels, v->st->mem, root, &vm_s1_mm, v, &rc);
+	if (!v->s1)
+		return rc;
+	v->space.s1 = v->s1;
+	return S2_OK;
+}
+
+/* The IOMMU's stage2 mode walks a VM's nested table: the VM named by number. */
+static struct s2_pgt *vm_table_of(void *arg, unsigned id)
+{
+	struct stack_vm *v = stack_vm_find(arg, id);
+
+	return v ? v->s2 : NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* The module                                                          */
+/* ------------------------------------------------------------------ */
+
+static int stack_attach(struct sim *s, struct sim_err *err)
+{
+	struct rmp *rmp = sim_get_model(s, &rmp_module);
+	struct iommu *io = sim_get_model(s, &iommu_module);
+	uint64_t size = sim_cfg_u64(s, "s2.pool_size");
+	uint64_t base = sim_cfg_u64(s, "s2.pool_base");
+	uint64_t mem = sim_mem_size(sim_mem(s));
+	struct stack *st;
+	struct sim_err perr;
+
+	if (size & (SIM_PAGE_SIZE - 1))
+		return sim_cfg_error(s, "s2.pool_size", err, "0x%llx: must be a multiple of 4k",
+				     (unsigned long long)size);
+	if (!base) {
+		uint64_t top = rmp_enabled(rmp) ? rmp_base(rmp) : mem;
+
+		top &= ~(SIM_SZ_2M - 1);
+		if (top < size)
+			return sim_cfg_error(s, "s2.pool_size", err, "0x%llx: no room below 0x%llx",
+					     (unsigned long long)size, (unsigned long long)top);
+		base = top - size;
+	}
+	if ((base & (SIM_PAGE_SIZE - 1)) || base > mem || size > mem - base)
+		return sim_cfg_error(s, "s2.pool_base", err, "0x%llx: must be 4k aligned with the pool "
+				     "inside machine.mem (0x%llx)", (unsigned long long)base,
+				     (unsigned long long)mem);
+	if (!s2_ctx_get(s))
+		return sim_err_set(err, "stack: the machine has no stage-2 module (s2)");
+	st = sim_xcalloc(1, sizeof(*st));
+	st->s = s;
+	st->mem = sim_mem(s);
+	st->rmp = rmp;
+	st->s2 = s2_ctx_get(s);
+	st->pool = stack_palloc_new(base, size, rmp, &perr);
+	if (!st->pool)
+		sim_fatal("stack: %s", perr.msg);   /* the range was checked above */
+	stack_palloc_register_stats(st->pool, s);
+	sim_stat_counter(s, "s2.pool.pages", &stack_palloc_stats(st->pool)->pages,
+			 "Nested-table pages in use (host page allocator of the VMs' tables)");
+	sim_stat_counter(s, "s2.pool.frees", &stack_palloc_stats(st->pool)->free_4k,
+			 "Table pages given back (tables emptied by unmap, destroyed tables)");
+	if (io)
+		iommu_set_vm_tables(io, vm_table_of, st);
+	sim_set_model(s, &stack_module, st);
+	return 0;
+}
+
+static void stack_detach(struct sim *s)
+{
+	struct stack *st = stack_get(s);
+
+	if (!st)
+		return;
+	for (unsigned i = 0; i < S2_MAX_VMS; i++) {
+		if (!st->vm[i])
+			continue;
+		s2_pgt_free(st->vm[i]->s1);
+		s2_pgt_free(st->vm[i]->s2);
+		free(st->vm[i]);
+	}
+	stack_palloc_free_all(st->pool);
+	free(st);
+	sim_set_model(s, &stack_module, NULL);
+}
+
+static void stack_summary(struct sim *s, FILE *out)
+{
+	struct stack *st = stack_get(s);
+	unsigned n = 0;
+
+	if (!st)
+		return;
+	for (unsigned i = 0; i < S2_MAX_VMS; i++)
+		n += st->vm[i] != NULL;
+	fprintf(out, "stack: %u VMs, nested-table pages %llu in use at 0x%llx\n", n,
+		(unsigned long long)stack_palloc_stats(st->pool)->pages,
+		(unsigned long long)stack_palloc_base(st->pool));
+}
+
+const struct sim_module stack_module = {
+	.name = "stack",
+	.needs = (const char *const[]){ "rmp", "s2", "iommu", "cpu", NULL },
+	.keys = stack_keys,
+	.ops = stack_vm_ops,
+	.attach = stack_attach,
+	.detach = stack_detach,
+	.summary = stack_summary,
+};
