@@ -10,9 +10,8 @@
  * "profile:generic:7" or "default") so that errors found later, at
  * sim_start() or in a module's attach(), can name the source.
  *
- * Internal helpers beyond sim.h / sim_int.h (to be moved into sim_int.h
- * by the lead; declared here so the file compiles on its own) follow the
- * includes.
+ * Every function not static here is declared in sim/sim.h (the public
+ * API) or sim/sim_int.h (the registry's life cycle, for the engine).
  */
 #include "sim/sim_int.h"
 

@@ -849,9 +849,11 @@ const char *s2_vm_fault_str(const struct s2_vm *v, const struct s2_fault *f, cha
 			    size_t len);
 
 /*
- * Drop cached check results for [spa, spa + size) in every MMU of the
- * machine if s2.rmpupdate_flush is on (the RMP model's RMPUPDATE calls
- * this through the hook the lead wires).  Return: entries dropped.
+ * Drop cached check results for [spa, spa + size) in every MMU the s2
+ * module owns if s2.rmpupdate_flush is on.  The module calls it from its
+ * RMP change hook (rmp_add_change_hook(), registered at attach) after
+ * every successful RMPUPDATE and PSMASH, unless rmp.update_flush_tlb has
+ * the instruction flush every TLB instead.  Return: entries dropped.
  */
 unsigned s2_rmp_flush(struct sim *s, uint64_t spa, uint64_t size);
 
