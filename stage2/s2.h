@@ -835,9 +835,11 @@ void s2_ctx_tlbi_range(struct s2_ctx *c, uint32_t vmid, uint64_t ia, uint64_t by
 #define S2_MAX_VMS 64
 
 /*
- * Drop cached check results for [spa, spa + size) in every MMU of the
- * machine if s2.rmpupdate_flush is on (the s2 module registers it as an
- * RMP change hook).  Return: entries dropped.
+ * Drop cached check results for [spa, spa + size) in every MMU the s2
+ * module owns if s2.rmpupdate_flush is on.  The module calls it from its
+ * RMP change hook (rmp_add_change_hook(), registered at attach) after
+ * every successful RMPUPDATE and PSMASH, unless rmp.update_flush_tlb has
+ * the instruction flush every TLB instead.  Return: entries dropped.
  */
 unsigned s2_rmp_flush(struct sim *s, uint64_t spa, uint64_t size);
 
