@@ -371,6 +371,13 @@ enum rmp_rc rmp_query(struct rmp *rmp, struct rmp_who *who, const struct rmp_gpa
 /* ------------------------------------------------------------------ */
 
 /*
+ * A check is one step of an access: the caller orders the access among
+ * the agents first (sim_sync(); a vCPU batch, a DMA request, a table walk
+ * and a script line do); the check itself does not.  The instructions,
+ * VMRUN and #VMEXIT order themselves.
+ */
+
+/*
  * Host access to @spa through a host mapping of @map_size (4K, 2M, 1G).
  * Only writes are checked (reads and fetches pass): 4K: the page must be
  * hypervisor-owned; 2M/1G: every 4K entry of the 2M region (and, with
