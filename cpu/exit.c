@@ -29,6 +29,7 @@ static void block(struct cpu_hart *h)
 {
 	struct cpu_vm *vm = h->vm;
 
+	sim_sync(h->agent);   /* the blocked/running counts are the VM's shared state */
 	h->blocked = true;
 	vm->blocked++;
 	if (vm->blocked == vm->running) {

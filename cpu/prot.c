@@ -552,6 +552,7 @@ int cpu_world_enter(struct cpu_hart *h)
 
 	if (h->in_guest)
 		return 0;
+	sim_sync(h->agent);   /* VMRUN reads the RMP, in-use marks and the VMSA */
 	if (vm->type == CPU_VM_SNP) {
 		struct rmp_who who = { .now = sim_now(h->agent), .agent = sim_agent_id(h->agent) };
 		struct rmp_vmrun_in in = {
@@ -586,6 +587,7 @@ void cpu_world_exit(struct cpu_hart *h)
 
 	if (!h->in_guest)
 		return;
+	sim_sync(h->agent);   /* #VMEXIT writes the VMSA, clears in-use marks */
 	cyc += vmsa_xfer(h, true);
 	h->vmsa_valid = true;
 	if (vm->type == CPU_VM_SNP) {

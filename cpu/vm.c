@@ -535,6 +535,8 @@ static void hart_body(struct sim_agent *a, void *arg)
 				if (vm->max_insns - vm->total_exec < budget)
 					budget = vm->max_insns - vm->total_exec;
 			}
+			sim_sync(h->agent);          /* the batch is one step, in global order */
+			sim_hold(h->agent, true);
 			cpu_prot_sync(h);
 			cpu_clint_tick(h);
 			if (h->mip & h->mie)
@@ -550,6 +552,7 @@ static void hart_body(struct sim_agent *a, void *arg)
 			h->st.insns = h->instret;
 			vm->total_exec += exec;
 			sim_advance(h->agent, cyc);
+			sim_hold(h->agent, false);
 			if (why == CPU_STOP_EXIT) {
 				cpu_exit_handle(h);
 				/* a retried instruction (#NPF mapped) counts once, when it completes */
@@ -561,6 +564,7 @@ static void hart_body(struct sim_agent *a, void *arg)
 	}
 	h->st.insns = h->instret;
 	h->done = true;
+	sim_sync(h->agent);
 	vm->running--;
 	if (vm->running && vm->running == vm->blocked && vm->state == CPU_VM_RUNNING)
 		cpu_vm_stop(vm, CPU_VM_HALTED, 0);

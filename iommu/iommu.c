@@ -374,6 +374,7 @@ int iommu_attach(struct iommu *io, const struct iommu_who *who, uint32_t dev,
 	struct s2_pgt *t = NULL;
 	int rc;
 
+	sim_sync_id(io->mem, who ? who->agent : -1);   /* the device table is shared */
 	if (cycles)
 		*cycles = 0;
 	if (dev >= io->cfg.devices)
@@ -425,7 +426,7 @@ int iommu_detach(struct iommu *io, const struct iommu_who *who, uint32_t dev, ui
 	struct iommu_dte *d;
 	uint64_t c = 0;
 
-	(void)who;
+	sim_sync_id(io->mem, who ? who->agent : -1);   /* the device table is shared */
 	if (cycles)
 		*cycles = 0;
 	if (dev >= io->cfg.devices)
@@ -881,6 +882,7 @@ enum iommu_cause iommu_dma(struct iommu *io, const struct iommu_who *who, uint32
 	uint64_t va = iova;
 	uint32_t dw[4];
 
+	sim_sync_id(io->mem, who->agent);   /* in global (cycle, agent) order at any quantum */
 	memset(res, 0, sizeof(*res));
 	if (write)
 		io->ctr.dma_writes++;

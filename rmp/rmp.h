@@ -409,6 +409,13 @@ enum rmp_host_access {
 };
 
 /*
+ * A check is one step of an access: the caller orders the access among
+ * the agents first (sim_sync(); a vCPU batch, a DMA request, a table walk
+ * and a script line do); the check itself does not.  The instructions,
+ * VMRUN and #VMEXIT order themselves.
+ */
+
+/*
  * Host access of @kind to @spa through a host mapping of @map_size (4K,
  * 2M, 1G).  Data writes and page-table accesses are checked (APM Table
  * 15-39, "Host: data write, page table access": Hypervisor-Owned); data

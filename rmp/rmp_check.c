@@ -272,6 +272,7 @@ enum rmp_fault_kind rmp_vmrun(struct rmp *rmp, struct rmp_who *who,
 	no_fault(f);
 	if (!rmp_active(r))
 		return RMP_FAULT_NONE;
+	rmp_sync(r, who);
 	x = running_of(r, who->agent);
 	if (!x || x->active || !page_ok(in->vmcb) || !hv_owned(r, who, in->vmcb))
 		return vmrun_fail(r, f, RMP_FAULT_GP);
@@ -307,6 +308,7 @@ int rmp_vmexit(struct rmp *rmp, struct rmp_who *who)
 
 	if (!rmp_enabled(rmp))
 		return 0;
+	rmp_sync(rmp, who);
 	if (who->agent < 0 || who->agent >= rmp->caprun)
 		return -1;
 	x = &rmp->run[who->agent];

@@ -13,13 +13,19 @@
 
 #include <string.h>
 
-/* Start an instruction: clear @res; #UD when SNP is off. */
-static bool insn_begin(const struct rmp *r, struct rmp_result *res, bool page_2m)
+/*
+ * Start an instruction: clear @res; #UD when SNP is off; else order it
+ * among the agents (rmp_sync) before it reads any entry or lock.
+ */
+static bool insn_begin(const struct rmp *r, const struct rmp_who *w, struct rmp_result *res,
+		       bool page_2m)
 {
 	memset(res, 0, sizeof(*res));
 	res->page_2m = page_2m;
-	if (rmp_enabled(r))
+	if (rmp_enabled(r)) {
+		rmp_sync(r, w);
 		return true;
+	}
 	res->rc = RMP_RC_FAULT;
 	res->fault.kind = RMP_FAULT_UD;
 	return false;
@@ -171,7 +177,7 @@ enum rmp_rc rmp_update(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
 	enum rmp_rc rc;
 	bool was4k, is4k, was2m, is2m;
 
-	if (!insn_begin(r, res, in->page_2m))
+	if (!insn_begin(r, who, res, in->page_2m))
 		return insn_end(r, who, RMP_INSN_RMPUPDATE, res, RMP_RC_FAULT, mem0, false, 0, false);
 	rc = update_input_check(r, spa, in);
 	if (rc != RMP_RC_SUCCESS)
@@ -264,7 +270,7 @@ enum rmp_rc rmp_psmash(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
 	struct rmp_raw e2;
 	uint8_t *buf;
 
-	if (!insn_begin(r, res, true))
+	if (!insn_begin(r, who, res, true))
 		return insn_end(r, who, RMP_INSN_PSMASH, res, RMP_RC_FAULT, mem0, false, 0, false);
 	if (spa & (SIM_SZ_2M - 1) || !rmp_addr_of(r, spa, &ab) ||
 	    !rmp_addr_of(r, spa + SIM_SZ_2M - 1, &a))
@@ -318,7 +324,7 @@ enum rmp_rc rmp_read(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
 
 	memset(out, 0, sizeof(*out));
 	out->ent.perms[0] = RMP_PERM_ALL;
-	if (!insn_begin(r, res, false))
+	if (!insn_begin(r, who, res, false))
 		return insn_end(r, who, RMP_INSN_RMPREAD, res, RMP_RC_FAULT, mem0, false, 0, false);
 	if (spa & (SIM_SZ_4K - 1) || !rmp_is_covered(r, spa))
 		return insn_end(r, who, RMP_INSN_RMPREAD, res, RMP_RC_FAIL_INPUT, mem0, false, 0, false);
@@ -392,7 +398,7 @@ enum rmp_rc rmp_pvalidate(struct rmp *rmp, struct rmp_who *who, const struct rmp
 	uint64_t mem0 = who->mem_cycles, npf;
 	struct rmp_eff eff;
 
-	if (!insn_begin(r, res, page_2m))
+	if (!insn_begin(r, who, res, page_2m))
 		return insn_end(r, who, I, res, RMP_RC_FAULT, mem0, false, 0, false);
 	if (pg->vmpl != 0)
 		return insn_fault(r, who, I, res, RMP_FAULT_GP, 0, 0, mem0);
@@ -437,7 +443,7 @@ enum rmp_rc rmp_adjust(struct rmp *rmp, struct rmp_who *who, const struct rmp_gp
 	struct rmp_eff eff;
 	uint8_t mine;
 
-	if (!insn_begin(r, res, page_2m))
+	if (!insn_begin(r, who, res, page_2m))
 		return insn_end(r, who, I, res, RMP_RC_FAULT, mem0, false, 0, false);
 	if (pg->vmpl >= RMP_NUM_VMPL)
 		return insn_fault(r, who, I, res, RMP_FAULT_GP, 0, 0, mem0);
@@ -485,7 +491,7 @@ enum rmp_rc rmp_query(struct rmp *rmp, struct rmp_who *who, const struct rmp_gpa
 	uint64_t mem0 = who->mem_cycles, npf;
 	struct rmp_eff eff;
 
-	if (!insn_begin(r, res, false))
+	if (!insn_begin(r, who, res, false))
 		return insn_end(r, who, I, res, RMP_RC_FAULT, mem0, false, 0, false);
 	if (pg->vmpl >= RMP_NUM_VMPL)
 		return insn_fault(r, who, I, res, RMP_FAULT_GP, 0, 0, mem0);

@@ -116,6 +116,21 @@ uint32_t rmp_region_count(const struct rmp_raw *base_entry);
  * model charges; a call per helper cost as much as the helpers' work.
  */
 
+/*
+ * Order an instruction, VMRUN or #VMEXIT among the agents before it reads
+ * or changes entries, locks or in-use marks: sim_sync_id() on
+ * who->agent, so it takes effect in global (cycle, agent id) order at any
+ * quantum (docs/architecture.md, "Ordering at any quantum").  NULL-safe.
+ * The access checks (rmp_check_*) do not call it: a check is one step of
+ * an access whose agent is already ordered (a vCPU batch, a DMA request,
+ * a table walk, a script line), and the check path stays free.
+ */
+static inline void rmp_sync(const struct rmp *r, const struct rmp_who *w)
+{
+	if (r)
+		sim_sync_id(r->mem, w->agent);
+}
+
 /* rmp_enabled() for internal callers (NULL-safe, like it). */
 static inline bool rmp_active(const struct rmp *r)
 {

@@ -9,17 +9,41 @@
  *   quantum 1 (exact):  yield as soon as (clock, id) > (min.clock, min.id)
  *   quantum Q > 1:      yield once clock >= min.clock + Q
  *
- * So with quantum 1, every operation starts in global (cycle, agent id)
+ * The quantum only decides how far an agent may run ahead on private
+ * work.  Before an operation reads or changes shared state, sim_sync()
+ * yields until its agent is the global minimum (clock, id), so with any
+ * quantum every such operation takes effect in global (cycle, agent id)
  * order, and two operations race exactly when their windows overlap.
  * An agent without a body (fn == NULL) is a passive clock: sim_advance()
  * on it just adds cycles (handy for unit tests that call models directly).
+ *
+ * The second half of the file: kernel-style synchronisation in simulated
+ * time (wait queues, locks, completions, mailboxes, stop/join), built on
+ * one FIFO of blocked agents.
  */
 #include "sim/sim_int.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 enum agent_state { AGENT_READY, AGENT_RUNNING, AGENT_BLOCKED, AGENT_DONE };
+
+/* What a blocked agent waits for (who may wake it). */
+enum agent_wait {
+	WAIT_NONE,      /* not blocked */
+	WAIT_BLOCK,     /* sim_block(): sim_wake() */
+	WAIT_QUEUE,     /* a sim_waitq (locks, completions, join): its wake-ups */
+	WAIT_MAILBOX,   /* sim_mailbox_wait(): sim_post(), sim_agent_stop() */
+};
+
+/* One posted message. */
+struct sim_msg {
+	struct sim_msg *next;
+	uint64_t stamp;           /* sender's clock */
+	sim_msg_fn fn;
+	void *arg;
+};
 
 struct sim_agent {
 	struct sim *sim;          /* owner */
@@ -31,7 +55,16 @@ struct sim_agent {
 	void *arg;                /* body argument */
 	struct sim_coro *co;      /* created on first resume */
 	enum agent_state state;
-	bool hold;                /* sim_hold(): sim_advance never switches */
+	unsigned hold;            /* sim_hold() depth: no switch, no sync while > 0 */
+	enum agent_wait wait;     /* why it is blocked */
+	struct sim_waitq *wq;     /* WAIT_QUEUE: the queue it is on */
+	struct sim_agent *wq_next;  /* next waiter on that queue */
+	struct sim_msg *mb_head, *mb_tail;  /* mailbox, post order */
+	unsigned mb_n;            /* messages in it */
+	bool stop_req;            /* sim_agent_stop() asked */
+	bool finished;            /* body returned */
+	struct sim_waitq joiners; /* agents in sim_agent_join() on this one */
+	uint64_t idle, spin;      /* cycles spent blocked / spinning */
 	uint64_t rng[4];          /* xoshiro256** state */
 };
 
@@ -71,6 +104,14 @@ void sim_engine_free(struct sim_engine *e)
 	if (!e)
 		return;
 	for (int i = 0; i < e->n; i++) {
+		struct sim_msg *m = e->agents[i]->mb_head;
+
+		while (m) {
+			struct sim_msg *next = m->next;
+
+			free(m);
+			m = next;
+		}
 		sim_coro_free(e->agents[i]->co);
 		free(e->agents[i]);
 	}
@@ -185,6 +226,7 @@ struct sim_agent *sim_agent_new(struct sim *s, const char *name, enum sim_agent_
 		heap_push(e, a);
 	} else {
 		a->state = AGENT_DONE;
+		a->finished = true;
 	}
 	return a;
 }
@@ -217,6 +259,9 @@ uint64_t sim_seed(const struct sim *s)
 	return s->eng->seed;
 }
 
+uint64_t sim_idle_cycles(const struct sim_agent *a) { return a->idle; }
+uint64_t sim_spin_cycles(const struct sim_agent *a) { return a->spin; }
+
 static inline uint64_t rotl(uint64_t x, int k)
 {
 	return (x << k) | (x >> (64 - k));
@@ -238,11 +283,15 @@ uint64_t sim_rand(struct sim_agent *a)
 
 /* ---- time ---- */
 
+static void wake_all(struct sim_waitq *q, uint64_t clock);
+
 static void agent_body(void *arg)
 {
 	struct sim_agent *a = arg;
 
 	a->fn(a, a->arg);
+	a->finished = true;
+	wake_all(&a->joiners, a->clock);
 }
 
 /* Called on the running agent: hand control back to the scheduler. */
@@ -275,10 +324,38 @@ void sim_advance(struct sim_agent *a, uint64_t cycles)
 		switch_out(a);
 }
 
+/*
+ * The scheduler resumes the heap's minimum and pushes the agent that
+ * yielded back first, so once resumed the agent is the minimum of all
+ * runnable agents: one switch suffices, unless a stop intervened.
+ */
+void sim_sync(struct sim_agent *a)
+{
+	struct sim_engine *e = a->sim->eng;
+
+	while (is_running(a) && !a->hold && (e->stop || (e->hn && before(e->heap[0], a))))
+		switch_out(a);
+}
+
+void sim_sync_id_slow(struct sim_mem *m, int agent)
+{
+	struct sim_engine *e = sim_mem_engine(m);
+	struct sim_agent *a = e->cur;
+
+	/* the common case, a held agent (a script line, a vCPU batch): no call */
+	if (a && a->id == agent && !a->hold)
+		sim_sync(a);
+}
+
 void sim_hold(struct sim_agent *a, bool hold)
 {
-	a->hold = hold;
-	if (!hold)
+	if (hold) {
+		a->hold++;
+		return;
+	}
+	if (!a->hold)
+		sim_fatal("engine: sim_hold release on %s, which is not held", a->name);
+	if (--a->hold == 0)
 		sim_advance(a, 0);
 }
 
@@ -296,22 +373,45 @@ void sim_yield(struct sim_agent *a)
 		switch_out(a);
 }
 
+/* Block the running agent for reason @why; account the time it waited. */
+static void block_as(struct sim_agent *a, enum agent_wait why, bool spin)
+{
+	uint64_t t0 = a->clock;
+
+	if (!is_running(a))
+		sim_fatal("engine: %s blocks, but it is not the running agent", a->name);
+	a->state = AGENT_BLOCKED;
+	a->wait = why;
+	switch_out(a);
+	if (spin)
+		a->spin += a->clock - t0;
+	else
+		a->idle += a->clock - t0;
+}
+
+/* Make blocked agent @a runnable at max(its clock, @clock). */
+static void make_ready(struct sim_agent *a, uint64_t clock)
+{
+	if (clock > a->clock)
+		a->clock = clock;
+	a->state = AGENT_READY;
+	a->wait = WAIT_NONE;
+	heap_push(a->sim->eng, a);
+}
+
 void sim_block(struct sim_agent *a)
 {
-	if (!is_running(a))
-		sim_fatal("engine: sim_block on %s, which is not the running agent", a->name);
-	a->state = AGENT_BLOCKED;
-	switch_out(a);
+	block_as(a, WAIT_BLOCK, false);
 }
 
 void sim_wake(struct sim_agent *waker, struct sim_agent *a)
 {
 	if (a->state != AGENT_BLOCKED)
 		return;
-	if (waker && waker->clock > a->clock)
-		a->clock = waker->clock;
-	a->state = AGENT_READY;
-	heap_push(a->sim->eng, a);
+	if (a->wait != WAIT_BLOCK)
+		sim_fatal("engine: sim_wake on %s, which waits in a %s", a->name,
+			  a->wait == WAIT_MAILBOX ? "mailbox" : "wait queue");
+	make_ready(a, waker ? waker->clock : 0);
 }
 
 void sim_stop(struct sim *s)
@@ -350,4 +450,329 @@ int sim_run(struct sim *s)
 	for (int i = 0; i < e->n; i++)
 		blocked += e->agents[i]->state == AGENT_BLOCKED;
 	return blocked;
+}
+
+/* ------------------------------------------------------------------ */
+/* Synchronisation in simulated time                                   */
+/* ------------------------------------------------------------------ */
+
+/* Order a primitive's caller (NULL: outside sim_run, nothing to order). */
+static void sync_caller(struct sim_agent *a)
+{
+	if (a)
+		sim_sync(a);
+}
+
+static uint64_t clock_of(const struct sim_agent *a)
+{
+	return a ? a->clock : 0;
+}
+
+/* ---- wait queues ---- */
+
+void sim_waitq_init(struct sim_waitq *q)
+{
+	q->head = q->tail = NULL;
+	q->n = 0;
+}
+
+unsigned sim_waitq_len(const struct sim_waitq *q)
+{
+	return q->n;
+}
+
+/* Queue @a at the tail of @q and block it until a wake-up takes it off. */
+static void wq_wait(struct sim_waitq *q, struct sim_agent *a, bool spin)
+{
+	if (!is_running(a))
+		sim_fatal("engine: %s waits, but it is not the running agent", a->name);
+	a->wq = q;
+	a->wq_next = NULL;
+	if (q->tail)
+		q->tail->wq_next = a;
+	else
+		q->head = a;
+	q->tail = a;
+	q->n++;
+	block_as(a, WAIT_QUEUE, spin);
+}
+
+/* Take the oldest waiter off @q and make it runnable at max(own, @clock). */
+static struct sim_agent *wake_first(struct sim_waitq *q, uint64_t clock)
+{
+	struct sim_agent *a = q->head;
+
+	if (!a)
+		return NULL;
+	q->head = a->wq_next;
+	if (!q->head)
+		q->tail = NULL;
+	q->n--;
+	a->wq = NULL;
+	a->wq_next = NULL;
+	make_ready(a, clock);
+	return a;
+}
+
+static void wake_all(struct sim_waitq *q, uint64_t clock)
+{
+	while (wake_first(q, clock))
+		;
+}
+
+void sim_waitq_wait(struct sim_waitq *q, struct sim_agent *a)
+{
+	sim_sync(a);
+	wq_wait(q, a, false);
+}
+
+bool sim_waitq_wake_one(struct sim_waitq *q, struct sim_agent *waker)
+{
+	sync_caller(waker);
+	return wake_first(q, clock_of(waker)) != NULL;
+}
+
+unsigned sim_waitq_wake_all(struct sim_waitq *q, struct sim_agent *waker)
+{
+	unsigned n;
+
+	sync_caller(waker);
+	n = q->n;
+	wake_all(q, clock_of(waker));
+	return n;
+}
+
+/* ---- locks ---- */
+
+void sim_lock_init(struct sim_lock *l, enum sim_lock_kind kind, uint64_t acquire_cycles)
+{
+	memset(l, 0, sizeof(*l));
+	l->kind = kind;
+	l->acquire_cycles = acquire_cycles;
+}
+
+/* @a owns @l from now: charge the acquire cost, start the hold. */
+static void lock_taken(struct sim_lock *l, struct sim_agent *a)
+{
+	l->acquired++;
+	sim_advance(a, l->acquire_cycles);
+	l->held_since = a->clock;
+}
+
+void sim_lock_acquire(struct sim_lock *l, struct sim_agent *a)
+{
+	uint64_t t0;
+
+	sim_sync(a);
+	if (l->owner == a)
+		sim_fatal("engine: %s acquires a lock it already holds", a->name);
+	if (!l->owner) {
+		l->owner = a;
+		lock_taken(l, a);
+		return;
+	}
+	/* Queue; sim_lock_release() makes us the owner before waking us. */
+	t0 = a->clock;
+	wq_wait(&l->waiters, a, l->kind == SIM_LOCK_SPIN);
+	if (l->owner != a)
+		sim_fatal("engine: %s woke from a lock wait without the lock", a->name);
+	l->contended++;
+	l->wait_cycles += a->clock - t0;
+	lock_taken(l, a);
+}
+
+bool sim_lock_try(struct sim_lock *l, struct sim_agent *a)
+{
+	sim_sync(a);
+	if (l->owner)
+		return false;
+	l->owner = a;
+	lock_taken(l, a);
+	return true;
+}
+
+void sim_lock_release(struct sim_lock *l, struct sim_agent *a)
+{
+	sim_sync(a);
+	if (l->owner != a)
+		sim_fatal("engine: %s releases a lock held by %s", a->name,
+			  l->owner ? l->owner->name : "nobody");
+	l->hold_cycles += a->clock - l->held_since;
+	l->owner = l->waiters.head;
+	wake_first(&l->waiters, a->clock);
+}
+
+/* ---- completions ---- */
+
+void sim_completion_init(struct sim_completion *c)
+{
+	c->done = 0;
+	sim_waitq_init(&c->wq);
+}
+
+void sim_completion_reinit(struct sim_completion *c, struct sim_agent *a)
+{
+	sync_caller(a);
+	c->done = 0;
+}
+
+bool sim_completion_done(const struct sim_completion *c)
+{
+	return c->done != 0;
+}
+
+bool sim_try_wait_for_completion(struct sim_completion *c, struct sim_agent *a)
+{
+	sim_sync(a);
+	if (!c->done)
+		return false;
+	if (c->done != UINT_MAX)
+		c->done--;
+	return true;
+}
+
+void sim_wait_for_completion(struct sim_completion *c, struct sim_agent *a)
+{
+	if (sim_try_wait_for_completion(c, a))
+		return;
+	/* sim_complete() hands its "done" to the oldest waiter directly. */
+	wq_wait(&c->wq, a, false);
+}
+
+void sim_complete(struct sim_completion *c, struct sim_agent *waker)
+{
+	sync_caller(waker);
+	if (c->done == UINT_MAX)
+		return;
+	if (!wake_first(&c->wq, clock_of(waker)))
+		c->done++;
+}
+
+void sim_complete_all(struct sim_completion *c, struct sim_agent *waker)
+{
+	sync_caller(waker);
+	c->done = UINT_MAX;
+	wake_all(&c->wq, clock_of(waker));
+}
+
+/* ---- mailboxes ---- */
+
+void sim_post(struct sim_agent *from, struct sim_agent *to, sim_msg_fn fn, void *arg)
+{
+	struct sim_msg *m;
+
+	if (!to->fn)
+		sim_fatal("engine: post to %s, a passive agent (it has no body to run it)", to->name);
+	sync_caller(from);
+	m = sim_xcalloc(1, sizeof(*m));
+	m->stamp = clock_of(from);
+	m->fn = fn;
+	m->arg = arg;
+	if (to->mb_tail)
+		to->mb_tail->next = m;
+	else
+		to->mb_head = m;
+	to->mb_tail = m;
+	to->mb_n++;
+	if (to->state == AGENT_BLOCKED && to->wait == WAIT_MAILBOX)
+		make_ready(to, m->stamp);
+}
+
+unsigned sim_mailbox_len(const struct sim_agent *a)
+{
+	return a->mb_n;
+}
+
+/* Unlink and return the oldest message stamped at or before @now, or NULL. */
+static struct sim_msg *mb_take_due(struct sim_agent *a, uint64_t now)
+{
+	struct sim_msg **pp = &a->mb_head, *prev = NULL;
+
+	for (struct sim_msg *m = a->mb_head; m; prev = m, pp = &m->next, m = m->next) {
+		if (m->stamp > now)
+			continue;
+		*pp = m->next;
+		if (a->mb_tail == m)
+			a->mb_tail = prev;
+		a->mb_n--;
+		return m;
+	}
+	return NULL;
+}
+
+unsigned sim_mailbox_poll(struct sim_agent *a)
+{
+	unsigned n = 0;
+	struct sim_msg *m;
+
+	sim_sync(a);
+	/* A handler may advance the clock, post, or poll: take one at a time. */
+	while ((m = mb_take_due(a, a->clock)) != NULL) {
+		sim_msg_fn fn = m->fn;
+		void *arg = m->arg;
+
+		free(m);
+		fn(a, arg);
+		n++;
+		sim_sync(a);
+	}
+	return n;
+}
+
+unsigned sim_mailbox_wait(struct sim_agent *a)
+{
+	for (;;) {
+		unsigned n = sim_mailbox_poll(a);
+		uint64_t first = UINT64_MAX;
+
+		if (n)
+			return n;
+		if (a->stop_req)
+			return 0;
+		for (const struct sim_msg *m = a->mb_head; m; m = m->next)
+			if (m->stamp < first)
+				first = m->stamp;
+		if (a->mb_head) {
+			uint64_t t0 = a->clock;
+
+			sim_wait_until(a, first);   /* idle until the earliest is due */
+			a->idle += a->clock - t0;
+		} else {
+			block_as(a, WAIT_MAILBOX, false);
+		}
+	}
+}
+
+/* ---- stop and join ---- */
+
+void sim_agent_stop(struct sim_agent *from, struct sim_agent *a)
+{
+	sync_caller(from);
+	a->stop_req = true;
+	if (a->state == AGENT_BLOCKED && a->wait == WAIT_MAILBOX)
+		make_ready(a, clock_of(from));
+}
+
+bool sim_agent_should_stop(struct sim_agent *a)
+{
+	sim_sync(a);
+	return a->stop_req;
+}
+
+bool sim_agent_done(const struct sim_agent *a)
+{
+	return a->finished;
+}
+
+void sim_agent_join(struct sim_agent *a, struct sim_agent *target)
+{
+	if (target == a)
+		sim_fatal("engine: %s joins itself", a->name);
+	sim_sync(a);
+	if (!target->fn)
+		return;
+	if (target->finished)
+		sim_wait_until(a, target->clock);
+	else
+		wq_wait(&target->joiners, a, false);
 }

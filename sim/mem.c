@@ -47,6 +47,7 @@ struct sim_mem {
 	struct mem_fill *fill;              /* fill ranges, oldest first (the newest wins) */
 	size_t nfill, capfill;
 	struct mem_node *l0[1u << L0_BITS]; /* radix root */
+	struct sim_engine *eng;             /* owner's engine (sim_sync_id); NULL: standalone */
 };
 
 static uint32_t flat_access(void *arg, int agent, enum sim_mem_src src, uint64_t pa,
@@ -74,7 +75,17 @@ struct sim_mem *sim_mem_new(uint64_t size, uint32_t lat)
 
 struct sim_mem *sim_mem_create(const struct sim *s)
 {
-	return sim_mem_new(sim_cfg_u64(s, "machine.mem"), (uint32_t)sim_cfg_u64(s, "lat.mem.dram"));
+	struct sim_mem *m = sim_mem_new(sim_cfg_u64(s, "machine.mem"),
+					(uint32_t)sim_cfg_u64(s, "lat.mem.dram"));
+
+	m->eng = s->eng;
+	m->fc.owned = true;
+	return m;
+}
+
+struct sim_engine *sim_mem_engine(const struct sim_mem *m)
+{
+	return m->eng;
 }
 
 void sim_mem_free(struct sim_mem *m)

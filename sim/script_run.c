@@ -150,6 +150,7 @@ static void run_line(struct script_cpu *cpu, struct script_line *l)
 		start = l->cycle;
 	}
 	sim_wait_until(a, start);
+	sim_sync(a);   /* take effect in global (cycle, agent) order at any quantum */
 	if (sc->stopped)
 		return;
 	/*

@@ -34,7 +34,8 @@ const struct sim_cfg_key sim_engine_keys[] = {
 	{ "engine.seed", SIM_CFG_U64, 0, UINT64_MAX, "1", NULL,
 	  "Run seed; every agent's PRNG stream is derived from it and the agent id" },
 	{ "engine.quantum", SIM_CFG_U64, 1, 1000000000, "1", NULL,
-	  "Cycles an agent may run ahead of the slowest runnable agent before yielding (1 = exact)" },
+	  "Cycles an agent may run ahead of the slowest runnable agent on private work "
+	  "before yielding; operations on shared state keep (cycle, agent) order at any value" },
 	{ "engine.stack_kb", SIM_CFG_U64, 64, 65536, "256", NULL,
 	  "Coroutine stack per agent, in KiB" },
 	{ "workload.script", SIM_CFG_STR, 0, 0, "", NULL,

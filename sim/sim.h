@@ -9,9 +9,11 @@
  *   sim core   (this header: engine, time, memory, config, stats, script)
  *
  * Time: every agent has its own cycle clock.  The scheduler always resumes
- * the agent with the smallest (clock, id).  A hardware operation takes
- * effect at the caller's current clock, then the caller advances by its
- * latency with sim_advance(), which may switch to another agent.
+ * the agent with the smallest (clock, id).  A hardware operation first
+ * waits with sim_sync() until its agent is that smallest, so it takes
+ * effect at the caller's current clock in global (cycle, agent id) order
+ * at any quantum, then the caller advances by its latency with
+ * sim_advance(), which may switch to another agent.
  *
  * Determinism: no wall clock, no unseeded randomness, no ordering by
  * pointer or hash.  Per-agent PRNG streams are derived from the run seed.
@@ -250,14 +252,47 @@ uint64_t sim_now(const struct sim_agent *a);
  * Advance the calling agent's clock by @cycles and yield to the scheduler
  * if another agent must run first (quantum rule).  Must be called from
  * inside the agent's own body.
+ *
+ * Quantum rule (engine.quantum): at quantum 1 the running agent yields as
+ * soon as another runnable agent's (clock, id) is smaller; at quantum Q it
+ * may run ahead until its clock reaches the smallest runnable clock + Q.
+ * Running ahead is for private work only: see sim_sync().
  */
 void sim_advance(struct sim_agent *a, uint64_t cycles);
 
 /*
- * Hold the agent: while held, sim_advance() adds cycles but never switches,
- * so a composite operation (an interpreter line, a handler that must print
- * its result before anyone else runs) completes as one step.  Releasing
- * applies the quantum rule at once (and may switch).
+ * Order the calling agent among all agents before it reads or changes
+ * shared state (RMP entries and their locks, in-use marks, page tables,
+ * the IOMMU, memory another agent writes, the primitives below): yield
+ * until its (clock, id) is the smallest of all runnable agents.  Then
+ * every such access happens in global (cycle, agent id) order whatever
+ * the quantum, so results do not depend on it.  The clock does not
+ * change.  Costs a compare when the agent already is the smallest (as at
+ * quantum 1 after sim_advance(), unless it has just woken a lower-id agent
+ * at its own cycle, which then goes first).  No effect on a held agent
+ * (its composite step is ordered at its start), on a passive agent, or
+ * outside sim_run().  Hardware models call it at their entry points;
+ * agent bodies call it at the start of each operation they model.
+ */
+void sim_sync(struct sim_agent *a);
+
+/*
+ * sim_sync() for code that knows only the machine's memory and an agent
+ * id (the hardware models' rmp_who/s2_req/iommu_who): syncs agent @agent
+ * if it is the running agent of the simulator that owns @m.  Does nothing
+ * for a standalone memory (sim_mem_new: one inline test), a NULL @m, or
+ * another agent id.  Defined with the memory interface below.
+ */
+static inline void sim_sync_id(struct sim_mem *m, int agent);
+void sim_sync_id_slow(struct sim_mem *m, int agent);   /* its out-of-line part */
+
+/*
+ * Hold the agent: while held, sim_advance() adds cycles but never switches
+ * and sim_sync() returns at once, so a composite operation (an interpreter
+ * line, a vCPU's batch of instructions, a handler that must print its
+ * result before anyone else runs) completes as one step ordered at its
+ * start.  Holds nest (a count); the last release applies the quantum rule
+ * at once (and may switch).
  */
 void sim_hold(struct sim_agent *a, bool hold);
 
@@ -269,7 +304,10 @@ void sim_yield(struct sim_agent *a);
 
 /*
  * Block the agent until another agent calls sim_wake(); its clock becomes
- * max(own clock, waker's clock) on wake-up.
+ * max(own clock, waker's clock) on wake-up (@waker NULL: from outside
+ * sim_run, the clock stays).  sim_wake() on an agent that is not blocked
+ * does nothing; on one blocked in a primitive below (wait queue, lock,
+ * completion, mailbox, join) it is a programming error (sim_fatal).
  */
 void sim_block(struct sim_agent *a);
 void sim_wake(struct sim_agent *waker, struct sim_agent *a);
@@ -295,6 +333,145 @@ uint64_t sim_rand(struct sim_agent *a);
 
 /* Run seed (engine.seed). */
 uint64_t sim_seed(const struct sim *s);
+
+/*
+ * Where an agent's time went while it could not run: @idle, cycles spent
+ * blocked (sim_block, wait queues, mutexes, completions, mailbox, join);
+ * @spin, cycles spent waiting for a spinlock (busy, not idle).
+ */
+uint64_t sim_idle_cycles(const struct sim_agent *a);
+uint64_t sim_spin_cycles(const struct sim_agent *a);
+
+/* ------------------------------------------------------------------ */
+/* Synchronisation in simulated time                                   */
+/* ------------------------------------------------------------------ */
+
+/*
+ * For software models (the system-software layer): kernel-style
+ * primitives whose waits take simulated time.  Every call is made by the
+ * running agent @a (or @waker/@from, which may be NULL only outside
+ * sim_run()), first calls sim_sync() on it (they touch shared state), and
+ * blocks it when it must wait.  A woken agent's clock becomes max(its own
+ * clock, the clock of the agent that woke it); it then runs in the usual
+ * (clock, id) order.  Everything is FIFO and independent of the quantum.
+ * The structures are owned by the caller; zero-filled they are ready
+ * (free lock, empty queue, not-done completion), except a lock's kind and
+ * acquire cost (sim_lock_init).  See docs/architecture.md "Synchronisation".
+ */
+
+/* A FIFO of blocked agents (Linux wait_queue_head / swait). */
+struct sim_waitq {
+	struct sim_agent *head, *tail;   /* private: oldest waiter first */
+	unsigned n;                      /* private: waiters */
+};
+
+void sim_waitq_init(struct sim_waitq *q);
+/* Block @a at the tail of @q until a wake-up takes it off. */
+void sim_waitq_wait(struct sim_waitq *q, struct sim_agent *a);
+/* Wake the oldest waiter.  Return: false if @q was empty. */
+bool sim_waitq_wake_one(struct sim_waitq *q, struct sim_agent *waker);
+/* Wake every waiter, oldest first.  Return: how many. */
+unsigned sim_waitq_wake_all(struct sim_waitq *q, struct sim_agent *waker);
+unsigned sim_waitq_len(const struct sim_waitq *q);
+
+/*
+ * A lock held for simulated time.  Acquiring a free lock costs
+ * acquire_cycles (the atomic that takes it).  Acquiring a held lock
+ * queues the agent (FIFO, as Linux's queued spinlock; a Linux mutex hands
+ * off likewise once its first waiter sets MUTEX_FLAG_HANDOFF, here always:
+ * no stealing): when the owner releases at cycle R, ownership passes to
+ * the oldest waiter, whose clock becomes max(own, R), then + acquire_cycles.
+ * Release costs nothing (charge what the model wants with sim_advance).
+ * A spinlock and a mutex differ only in accounting: a spinlock waiter's
+ * wait counts as spin cycles (busy), a mutex waiter's as idle cycles.
+ */
+enum sim_lock_kind {
+	SIM_LOCK_SPIN,    /* spinlock: waiting is busy time */
+	SIM_LOCK_MUTEX,   /* sleeping mutex: waiting is idle time */
+};
+
+struct sim_lock {
+	enum sim_lock_kind kind;
+	uint64_t acquire_cycles;     /* charged on every acquisition */
+	struct sim_agent *owner;     /* NULL: free */
+	struct sim_waitq waiters;    /* queued acquirers */
+	uint64_t held_since;         /* owner's clock when it got the lock */
+	/* statistics (read them; the lock only increments) */
+	uint64_t acquired;           /* acquisitions */
+	uint64_t contended;          /* acquisitions that had to wait */
+	uint64_t wait_cycles;        /* cycles waited by those */
+	uint64_t hold_cycles;        /* cycles held, summed over releases */
+};
+
+void sim_lock_init(struct sim_lock *l, enum sim_lock_kind kind, uint64_t acquire_cycles);
+void sim_lock_acquire(struct sim_lock *l, struct sim_agent *a);
+/* Take the lock only if free (then costs acquire_cycles).  Return: taken. */
+bool sim_lock_try(struct sim_lock *l, struct sim_agent *a);
+/* Release (sim_fatal if @a is not the owner); hands off to the oldest waiter. */
+void sim_lock_release(struct sim_lock *l, struct sim_agent *a);
+
+/*
+ * A completion (Linux kernel/sched/completion.c): complete() gives one
+ * "done" to the oldest waiter, or keeps it for the next wait if nobody
+ * waits; complete_all() lets every present and future waiter through
+ * until reinit.
+ */
+struct sim_completion {
+	unsigned done;            /* UINT_MAX: completed for all (complete_all) */
+	struct sim_waitq wq;
+};
+
+void sim_completion_init(struct sim_completion *c);
+/* Back to not done (reinit_completion), ordered as @a's operation. */
+void sim_completion_reinit(struct sim_completion *c, struct sim_agent *a);
+void sim_wait_for_completion(struct sim_completion *c, struct sim_agent *a);
+/* Take a "done" without waiting.  Return: false if none. */
+bool sim_try_wait_for_completion(struct sim_completion *c, struct sim_agent *a);
+void sim_complete(struct sim_completion *c, struct sim_agent *waker);
+void sim_complete_all(struct sim_completion *c, struct sim_agent *waker);
+/* Would a wait return at once? */
+bool sim_completion_done(const struct sim_completion *c);
+
+/*
+ * Each agent's mailbox: work posted to it as fn(target, arg), stamped with
+ * the sender's clock, run by the target in post order when it polls (only
+ * messages stamped at or before its clock: it cannot see a message before
+ * it was sent) or while it waits on the mailbox.
+ */
+typedef void (*sim_msg_fn)(struct sim_agent *self, void *arg);
+
+/*
+ * Post fn(@to, arg) to @to's mailbox, stamped with @from's clock (@from
+ * NULL, outside sim_run(): stamped 0).  Wakes @to if it waits on its
+ * mailbox.  @to must have a body.
+ */
+void sim_post(struct sim_agent *from, struct sim_agent *to, sim_msg_fn fn, void *arg);
+/* Run the due messages of @a's mailbox, oldest first.  Return: how many ran. */
+unsigned sim_mailbox_poll(struct sim_agent *a);
+/*
+ * Wait until @a's mailbox has a message, then run the due ones (the
+ * earliest-stamped first becomes due by waiting until its stamp).
+ * Returns early with 0 when @a is asked to stop (sim_agent_stop).
+ * Return: how many ran.
+ */
+unsigned sim_mailbox_wait(struct sim_agent *a);
+/* Messages waiting in @a's mailbox (due or not). */
+unsigned sim_mailbox_len(const struct sim_agent *a);
+
+/*
+ * Ask @a to stop (Linux kthread_stop): sets its stop flag and wakes it if
+ * it waits on its mailbox.  The body sees the flag through
+ * sim_agent_should_stop() and returns when it likes.
+ */
+void sim_agent_stop(struct sim_agent *from, struct sim_agent *a);
+bool sim_agent_should_stop(struct sim_agent *a);
+/*
+ * Block @a until @target's body has returned; @a's clock becomes max(own,
+ * target's clock when it returned).  A passive target returns at once.
+ */
+void sim_agent_join(struct sim_agent *a, struct sim_agent *target);
+/* @a's body has returned (a passive agent: always true). */
+bool sim_agent_done(const struct sim_agent *a);
 
 /* ------------------------------------------------------------------ */
 /* Coroutines (exposed for the benchmark; agents use them internally)  */
@@ -358,8 +535,9 @@ uint32_t sim_mem_write64(struct sim_mem *m, int agent, enum sim_mem_src src,
 /*
  * The frame cache at the start of every struct sim_mem: a direct-mapped
  * cache of recently used frames.  It is public only so that
- * sim_mem_load64() below can inline its hit path; nothing else may touch
- * it.  It changes host speed only, never results.
+ * sim_mem_load64() below can inline its hit path (and sim_sync_id() its
+ * standalone-memory test); nothing else may touch it.  It changes host
+ * speed only, never results.
  */
 #define SIM_MEM_FC_SIZE 1024
 struct sim_mem_fc {
@@ -367,7 +545,20 @@ struct sim_mem_fc {
 	uint8_t *ptr[SIM_MEM_FC_SIZE];   /* frame data (never-written frames: a shared read-only frame) */
 	uint32_t flat_lat;               /* cycles per access of the default timing */
 	bool flat;                       /* the default (flat) timing is installed */
+	bool owned;                      /* a simulator's memory (sim_start): sim_sync_id works */
 };
+
+/* @m is a simulator's memory (sim_start), not a standalone one (sim_mem_new). */
+static inline bool sim_mem_owned(const struct sim_mem *m)
+{
+	return m && ((const struct sim_mem_fc *)(const void *)m)->owned;
+}
+
+static inline void sim_sync_id(struct sim_mem *m, int agent)
+{
+	if (sim_mem_owned(m))
+		sim_sync_id_slow(m, agent);
+}
 
 uint64_t sim_mem_load64_slow(struct sim_mem *m, int agent, enum sim_mem_src src,
 			     uint64_t pa, uint64_t *cycles);

@@ -420,6 +420,7 @@ int s2_walk(struct s2_pgt *p, uint64_t addr, uint64_t size, const struct s2_walk
 	d.end = (idx + size + SIM_PAGE_SIZE - 1) & ~(SIM_PAGE_SIZE - 1);
 	if (d.end == 0 || d.end > limit)
 		d.end = limit;
+	sim_sync_id(p->mem, p->agent);   /* other agents walk this table: global order */
 	return s2_walk_table(&d, p->root, s2_root_sz(p), 0);
 }
 

@@ -641,6 +641,7 @@ static int s2_hw_walk(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *
 {
 	const struct s2_fmt_ops *f = wk->p->fmt;
 
+	sim_sync_id(wk->p->mem, h->req->agent);   /* tables other agents change: global order */
 	if (f == &s2_fmt_npt)
 		return s2_hw_walk_npt(h, wk, r);
 	if (f == &s1_fmt_x86_64)

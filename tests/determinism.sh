@@ -3,7 +3,10 @@
 # builds of protsim (make test passes an -O2 and an -O0 build), and from
 # two runs of the same build.  Compares: the default scenario's outputs,
 # every script test's stdout, and guest programs' output and stats in both
-# CPU modes.  Prints "N passed, N failed"; exit 1 on any difference.
+# CPU modes.  Then the quantum: engine.quantum trades speed only, never
+# the order of operations on shared state, so the same outputs (and exit
+# codes) come at quantum 1, 7 and 10^6.
+# Prints "N passed, N failed"; exit 1 on any difference.
 set -u
 A=$1
 B=$2
@@ -49,6 +52,47 @@ if [ -d "$GUEST_DIR" ]; then
 			"$A" exec "$GUEST_DIR/$g.elf" --mode $m --stats --set vm.vcpus=2 > "$T/$g.$m.a" 2>&1
 			"$B" exec "$GUEST_DIR/$g.elf" --mode $m --stats --set vm.vcpus=2 > "$T/$g.$m.b" 2>&1
 			same "exec $g --mode $m" "$T/$g.$m.a" "$T/$g.$m.b"
+		done
+	done
+fi
+
+# 4. quantum 1 (exact) vs 7 and 10^6: every script test (output and exit
+#    code), the default scenario (stats and log; config.json names the
+#    quantum), guest programs with 1, 2 and 3 vCPUs, NPT and SNP
+QUANTA="7 1000000"
+for s in tests/scripts/*.ps; do
+	n=$(basename "$s" .ps)
+	"$A" script "$s" > "$T/$n.q1" 2>&1
+	echo "exit $?" >> "$T/$n.q1"
+	for q in $QUANTA; do
+		"$A" script "$s" --set engine.quantum=$q > "$T/$n.q$q" 2>&1
+		echo "exit $?" >> "$T/$n.q$q"
+		same "script $n (quantum 1 vs $q)" "$T/$n.q1" "$T/$n.q$q"
+	done
+done
+for q in $QUANTA; do
+	"$A" run workloads/scenarios/default.ini --seed 3 --set engine.quantum=$q \
+		--out "$T/q$q" --quiet || true
+	for f in stats.json stats.txt workload.log; do
+		same "run $f (quantum 1 vs $q)" "$T/a1/$f" "$T/q$q/$f"
+	done
+done
+if [ -d "$GUEST_DIR" ]; then
+	for g in hello smp pvalidate; do
+		[ -f "$GUEST_DIR/$g.elf" ] || continue
+		for v in 1 2 3; do
+			for t in npt snp; do
+				o="$T/$g.$v.$t"
+				"$A" exec "$GUEST_DIR/$g.elf" --stats --set vm.vcpus=$v --set vm.type=$t \
+					> "$o.q1" 2>&1
+				echo "exit $?" >> "$o.q1"
+				for q in $QUANTA; do
+					"$A" exec "$GUEST_DIR/$g.elf" --stats --set vm.vcpus=$v \
+						--set vm.type=$t --set engine.quantum=$q > "$o.q$q" 2>&1
+					echo "exit $?" >> "$o.q$q"
+					same "exec $g vcpus=$v $t (quantum 1 vs $q)" "$o.q1" "$o.q$q"
+				done
+			done
 		done
 	done
 fi
