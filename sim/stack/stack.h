@@ -2,12 +2,12 @@
  * stack.h - the system-software layer of protsim: the whole public
  * interface of sim/stack/.
  *
- * The stack is the software that drives the hardware models (rmp, stage2,
- * iommu, cpu): the host's page allocator first; the machine, its VMs and
- * vCPUs, the run loop and the hosts (minimal, SNP/KVM, pKVM) build on it.
- * Dependencies point down: this layer uses the hardware models' public
- * headers and the engine (sim/sim.h); nothing below includes this file.
- * Reference: docs/stack.md.
+ * The stack is the host software that drives the hardware models (rmp,
+ * stage2, iommu, cpu): the module list every command builds its machine
+ * from, the registry of VMs with their nested tables (the stack module),
+ * and the host page allocator those tables come from.  Dependencies point
+ * down: this layer uses the hardware models' public headers and the engine
+ * (sim/sim.h); nothing below includes this file.  Reference: docs/stack.md.
  */
 #ifndef PROTSIM_STACK_H
 #define PROTSIM_STACK_H
@@ -39,11 +39,10 @@ extern const struct sim_module stack_module;
 /* ------------------------------------------------------------------ */
 
 /*
- * Every page that host software takes (nested tables, guest stage-1
- * pools, IO page tables, the hypervisor's pool, VMM and guest_memfd
- * backing) comes from one allocator over a range of host physical memory.
- * It hands out 4K pages (order 0) and naturally aligned 2M blocks
- * (order 9, a huge folio), in the manner of the kernel's buddy allocator
+ * Host software takes its pages (the VMs' nested tables today) from an
+ * allocator over a range of host physical memory.  It hands out 4K pages
+ * (order 0) and naturally aligned 2M blocks (order 9, a huge folio), in
+ * the manner of the kernel's buddy allocator
  * restricted to those two orders: a 2M block is whole-free, split into
  * 4K pages, or whole-allocated; a split block whose 512 pages are all free
  * again merges back into a whole-free block.  Freed 4K pages wait on a hot
