@@ -278,7 +278,7 @@ static void dhv_npf(void *arg, struct cpu_hart *h, struct cpu_exit *e)
 	e->kill_code = 1;
 }
 
-/* GHCB MSR protocol codes (protection-semantics.md 4.1). */
+/* GHCB MSR protocol codes (GHCB specification, AMD 56421, MSR protocol). */
 static void dhv_vmgexit(void *arg, struct cpu_hart *h, struct cpu_exit *e)
 {
 	struct cpu_vm *vm = arg;

@@ -4,7 +4,7 @@
  * and the event log ring.  No script or configuration code here (see
  * iommu_mod.c).
  *
- * See 'AMD IOMMU and SNP' in the shared reference (section 10.1) for the
+ * See docs/iommu.md ('DMA and the RMP') and Linux iommu_snp_enable() for the
  * checks, and docs/iommu.md for every modelling choice.
  */
 #include "iommu/iommu_int.h"
@@ -907,7 +907,7 @@ enum iommu_cause iommu_dma(struct iommu *io, const struct iommu_who *who, uint32
 		/*
 		 * With SNP on, every device write is RMP-checked whatever the
 		 * DTE mode (Linux iommu_snp_enable() refuses SNP with the
-		 * IOMMU in passthrough; shared reference section 0 and 10.1);
+		 * IOMMU in passthrough: Linux iommu_snp_enable());
 		 * reads only with rmp.iommu_check_reads.  A read that is not
 		 * checked costs and counts nothing.
 		 */

@@ -26,7 +26,7 @@
  * Functional results are separate from timing: every operation returns
  * its result and reports the cycles it costs (profile values plus the
  * memory cycles of the accesses it made); the caller advances its clock.
- * See docs/iommu.md and the shared reference, section 10.
+ * See docs/iommu.md.
  */
 #ifndef PROTSIM_IOMMU_H
 #define PROTSIM_IOMMU_H

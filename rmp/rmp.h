@@ -460,7 +460,7 @@ struct rmp_gaccess {
 /*
  * Guest access.  Private (C=1, fetches, walks): covered, guest-owned,
  * reverse-map GPA, mutable, page size, validated, VMPL permission, in this
- * order.  The page-size check is an equality (shared reference §1.9, KVM
+ * order.  The page-size check is an equality (AMD APM vol. 2 15.36.10, KVM
  * `sev_handle_rmp_fault`): a 2M/1G nested leaf needs a 2M entry, a 4K
  * leaf a 4K entry; it faults without SIZEM.  Shared (C=0) writes, and a
  * non-SNP guest's writes and page-table accesses: hypervisor-owned.

@@ -47,8 +47,8 @@ static inline void no_fault(struct rmp_fault *f)
  * through a 2M/1G mapping) must be hypervisor-owned.  A 2M check reads
  * only the 2M-base entry: its region count says whether any 4K entry of
  * the region is assigned.  A table read faults without W in its error
- * code; an A/D update is a write to the table page (shared reference
- * §1.9.4: a 4K write).
+ * code; an A/D update is a write to the table page (AMD APM vol. 2 15.36.10:
+ * a 4K write).
  */
 enum rmp_fault_kind rmp_check_host_access(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
 					  enum rmp_host_access kind, uint64_t map_size,

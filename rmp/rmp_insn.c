@@ -2,31 +2,52 @@
  * rmp_insn.c - the SNP instructions: RMPUPDATE, PSMASH, RMPREAD (host) and
  * PVALIDATE, RMPADJUST, RMPQUERY (guest).
  *
- * Each one is check (no side effects) then commit (cannot fail).  The
- * checks follow the APM vol. 3 instruction pages in the order given in
- * docs/rmp.md; the order of RMPUPDATE's checks is [unconfirmed] and is the
- * one of the shared reference §2.2.  A successful instruction holds the
- * entry lock from who->now for its whole duration (profile latency plus the
- * memory cycles it spent on entries).
+ * Each one is check (no side effects) then commit (cannot fail), as the
+ * transitions of pKVM's mem_protect.c are: a struct insn carries the
+ * instruction through insn_begin(), refusals end it with insn_fail() /
+ * insn_fault(), and the commit with insn_commit() (entry lock) or
+ * insn_done() (read-only).  The checks follow the APM vol. 3 instruction
+ * pages in the order given in docs/rmp.md (the APM does not give an order
+ * for RMPUPDATE's; docs/rmp.md says which protsim uses).  A successful
+ * instruction holds the entry lock from who->now for its whole duration
+ * (profile latency plus the memory cycles it spent on entries).
  */
 #include "rmp/rmp_int.h"
 
 #include <string.h>
 
 /*
- * Start an instruction: clear @res; #UD when SNP is off; else order it
- * among the agents (rmp_sync) before it reads any entry or lock.
+ * One instruction under way: the model, who runs it, which instruction,
+ * its result, and the memory cycles its caller had spent before it (so
+ * that the entry lock covers the instruction's own memory time).
  */
-static bool insn_begin(const struct rmp *r, const struct rmp_who *w, struct rmp_result *res,
-		       bool page_2m)
+struct insn {
+	struct rmp *r;
+	struct rmp_who *who;
+	enum rmp_insn insn;
+	struct rmp_result *res;
+	uint64_t mem0;
+};
+
+/*
+ * Start instruction @insn: clear @res; #UD when SNP is off (return false:
+ * the caller ends with insn_fail(x, RMP_RC_FAULT)); else order it among
+ * the agents (rmp_sync) before it reads any entry or lock.
+ */
+static bool insn_begin(struct insn *x, struct rmp *r, struct rmp_who *w, enum rmp_insn insn,
+		       struct rmp_result *res, bool page_2m)
 {
+	x->r = r;
+	x->who = w;
+	x->insn = insn;
+	x->res = res;
+	x->mem0 = w->mem_cycles;
 	memset(res, 0, sizeof(*res));
 	res->page_2m = page_2m;
 	if (rmp_enabled(r)) {
 		rmp_sync(r, w);
 		return true;
 	}
-	res->rc = RMP_RC_FAULT;
 	res->fault.kind = RMP_FAULT_UD;
 	return false;
 }
@@ -45,38 +66,57 @@ static void count_fault(struct rmp *r, const struct rmp_fault *f)
 }
 
 /*
- * Finish an instruction with @rc: latency, stats, and on success the entry
+ * Finish @x with @rc: latency, stats, and on success with @lock the entry
  * lock on @spa (2M region if @lock_2m) for the instruction's duration.  A
  * successful RMPUPDATE or PSMASH with update_flush_tlb also flushes every
  * TLB (its cost is in the latency, so the lock is held through it) and
  * tells the change hooks.
  */
-static enum rmp_rc insn_end(struct rmp *r, struct rmp_who *w, enum rmp_insn insn,
-			    struct rmp_result *res, enum rmp_rc rc, uint64_t mem0,
-			    bool lock, uint64_t spa, bool lock_2m)
+static enum rmp_rc insn_end(struct insn *x, enum rmp_rc rc, bool lock, uint64_t spa, bool lock_2m)
 {
+	struct rmp *r = x->r;
+	struct rmp_result *res = x->res;
+
 	res->rc = rc;
 	if (!r) {
 		res->latency = 0;
 		return rc;
 	}
-	res->latency = rmp_latency(r, insn, res->page_2m, rc);
+	res->latency = rmp_latency(r, x->insn, res->page_2m, rc);
 	if (rc == RMP_RC_FAULT) {
-		r->ctr.insn_fault[insn]++;
+		r->ctr.insn_fault[x->insn]++;
 		count_fault(r, &res->fault);
 	} else {
-		r->ctr.insn[insn][rc]++;
+		r->ctr.insn[x->insn][rc]++;
 	}
 	if (rc == RMP_RC_SUCCESS && lock)
-		rmp_lock_add(r, w, spa, lock_2m, res->latency + (w->mem_cycles - mem0));
-	if (rc == RMP_RC_SUCCESS && (insn == RMP_INSN_RMPUPDATE || insn == RMP_INSN_PSMASH)) {
+		rmp_lock_add(r, x->who, spa, lock_2m, res->latency + (x->who->mem_cycles - x->mem0));
+	if (rc == RMP_RC_SUCCESS && (x->insn == RMP_INSN_RMPUPDATE || x->insn == RMP_INSN_PSMASH)) {
 		if (r->cfg.update_flush_tlb)
 			r->ctr.tlb_flushes++;
 		for (unsigned i = 0; i < r->nhooks; i++)
-			r->hook[i].fn(r->hook[i].arg, insn, lock_2m ? RMP_REGION(spa) : spa,
+			r->hook[i].fn(r->hook[i].arg, x->insn, lock_2m ? RMP_REGION(spa) : spa,
 				      lock_2m ? SIM_SZ_2M : SIM_SZ_4K);
 	}
 	return rc;
+}
+
+/* A check refused the instruction (@rc, or RMP_RC_FAULT with res->fault set): nothing changed. */
+static enum rmp_rc insn_fail(struct insn *x, enum rmp_rc rc)
+{
+	return insn_end(x, rc, false, 0, false);
+}
+
+/* Success: the entries of @spa were (or could have been) changed; the entry lock is taken. */
+static enum rmp_rc insn_commit(struct insn *x, uint64_t spa, bool lock_2m)
+{
+	return insn_end(x, RMP_RC_SUCCESS, true, spa, lock_2m);
+}
+
+/* Success of a read-only instruction: no lock. */
+static enum rmp_rc insn_done(struct insn *x)
+{
+	return insn_end(x, RMP_RC_SUCCESS, false, 0, false);
 }
 
 bool rmp_update_flushes_tlb(const struct rmp *rmp)
@@ -93,14 +133,14 @@ void rmp_add_change_hook(struct rmp *rmp, rmp_change_fn fn, void *arg)
 	rmp->nhooks++;
 }
 
-static enum rmp_rc insn_fault(struct rmp *r, struct rmp_who *w, enum rmp_insn insn,
-			      struct rmp_result *res, enum rmp_fault_kind kind, uint64_t code,
-			      uint64_t addr, uint64_t mem0)
+/* A fault of the instruction: @kind with @code at @addr. */
+static enum rmp_rc insn_fault(struct insn *x, enum rmp_fault_kind kind, uint64_t code,
+			      uint64_t addr)
 {
-	res->fault.kind = kind;
-	res->fault.code = code;
-	res->fault.addr = addr;
-	return insn_end(r, w, insn, res, RMP_RC_FAULT, mem0, false, 0, false);
+	x->res->fault.kind = kind;
+	x->res->fault.code = code;
+	x->res->fault.addr = addr;
+	return insn_fail(x, RMP_RC_FAULT);
 }
 
 static uint64_t new_hi(uint64_t old_hi)
@@ -171,17 +211,18 @@ enum rmp_rc rmp_update(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
 		       const struct rmp_update_in *in, struct rmp_result *res)
 {
 	struct rmp *r = rmp;
-	uint64_t mem0 = who->mem_cycles, a, ab;
+	struct insn x;
+	uint64_t a, ab;
 	struct rmp_raw cur, base, n;
 	enum rmp_lock_hit lh;
 	enum rmp_rc rc;
 	bool was4k, is4k, was2m, is2m;
 
-	if (!insn_begin(r, who, res, in->page_2m))
-		return insn_end(r, who, RMP_INSN_RMPUPDATE, res, RMP_RC_FAULT, mem0, false, 0, false);
+	if (!insn_begin(&x, rmp, who, RMP_INSN_RMPUPDATE, res, in->page_2m))
+		return insn_fail(&x, RMP_RC_FAULT);
 	rc = update_input_check(r, spa, in);
 	if (rc != RMP_RC_SUCCESS)
-		return insn_end(r, who, RMP_INSN_RMPUPDATE, res, rc, mem0, false, 0, false);
+		return insn_fail(&x, rc);
 	rmp_rst_read(r, who, spa);
 	rmp_addr_of(r, spa, &a);
 	rmp_addr_of(r, RMP_REGION(spa), &ab);
@@ -192,25 +233,20 @@ enum rmp_rc rmp_update(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
 		rmp_raw_read(r, who, ab, &base);
 
 	if (rmp_raw_immutable(&cur))
-		return insn_end(r, who, RMP_INSN_RMPUPDATE, res, RMP_RC_FAIL_PERMISSION, mem0,
-				false, 0, false);
+		return insn_fail(&x, RMP_RC_FAIL_PERMISSION);
 	if (rmp_inuse_find(r, spa, in->page_2m) >= 0)
-		return insn_end(r, who, RMP_INSN_RMPUPDATE, res, RMP_RC_FAIL_INUSE, mem0, false, 0,
-				false);
+		return insn_fail(&x, RMP_RC_FAIL_INUSE);
 	lh = rmp_lock_conflict(r, who, spa, in->page_2m);
 	if (lh != RMP_LOCK_NONE) {
 		r->ctr.lock_conflicts++;
-		return insn_end(r, who, RMP_INSN_RMPUPDATE, res,
-				lh == RMP_LOCK_SAME ? RMP_RC_FAIL_INUSE : RMP_RC_FAIL_OVERLAP, mem0,
-				false, 0, false);
+		return insn_fail(&x, lh == RMP_LOCK_SAME ? RMP_RC_FAIL_INUSE : RMP_RC_FAIL_OVERLAP);
 	}
 	if (in->page_2m ? rmp_region_count(&base) != 0
 			: (a != ab && rmp_raw_assigned(&base) && rmp_raw_2m(&base)) ||
 			  (a == ab && rmp_raw_assigned(&cur) && rmp_raw_2m(&cur)))
-		return insn_end(r, who, RMP_INSN_RMPUPDATE, res, RMP_RC_FAIL_OVERLAP, mem0, false,
-				0, false);
+		return insn_fail(&x, RMP_RC_FAIL_OVERLAP);
 
-	/* Commit. */
+	/* Commit: the entry (any mutable state) => @in, Validated/VMSA/VMPL1..3 cleared. */
 	n.lo = (in->assigned ? RMP_LO_ASSIGNED : 0) | (in->page_2m ? RMP_LO_PAGESIZE : 0) |
 	       (in->immutable ? RMP_LO_IMMUTABLE : 0) | (in->gpa & RMP_LO_GPA_MASK) |
 	       ((uint64_t)in->asid << RMP_LO_ASID_SHIFT);
@@ -233,8 +269,7 @@ enum rmp_rc rmp_update(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
 		write_region(r, who, a, &n, is2m);
 	else
 		rmp_raw_write(r, who, a, &n);
-	return insn_end(r, who, RMP_INSN_RMPUPDATE, res, RMP_RC_SUCCESS, mem0, true, spa,
-			in->page_2m);
+	return insn_commit(&x, spa, in->page_2m);
 }
 
 void rmp_update_in_decode(const uint8_t raw[16], struct rmp_update_in *in)
@@ -266,31 +301,33 @@ enum rmp_rc rmp_psmash(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
 		       struct rmp_result *res)
 {
 	struct rmp *r = rmp;
-	uint64_t mem0 = who->mem_cycles, ab, a;
+	struct insn x;
+	uint64_t ab, a;
 	struct rmp_raw e2;
 	uint8_t *buf;
 
-	if (!insn_begin(r, who, res, true))
-		return insn_end(r, who, RMP_INSN_PSMASH, res, RMP_RC_FAULT, mem0, false, 0, false);
+	if (!insn_begin(&x, rmp, who, RMP_INSN_PSMASH, res, true))
+		return insn_fail(&x, RMP_RC_FAULT);
 	if (spa & (SIM_SZ_2M - 1) || !rmp_addr_of(r, spa, &ab) ||
 	    !rmp_addr_of(r, spa + SIM_SZ_2M - 1, &a))
-		return insn_end(r, who, RMP_INSN_PSMASH, res, RMP_RC_FAIL_INPUT, mem0, false, 0, false);
+		return insn_fail(&x, RMP_RC_FAIL_INPUT);
 	rmp_rst_read(r, who, spa);
 	rmp_raw_read(r, who, ab, &e2);
 	if (rmp_raw_immutable(&e2))
-		return insn_end(r, who, RMP_INSN_PSMASH, res, RMP_RC_FAIL_PERMISSION, mem0, false, 0,
-				false);
+		return insn_fail(&x, RMP_RC_FAIL_PERMISSION);
 	if (rmp_inuse_find(r, spa, true) >= 0)
-		return insn_end(r, who, RMP_INSN_PSMASH, res, RMP_RC_FAIL_INUSE, mem0, false, 0, false);
+		return insn_fail(&x, RMP_RC_FAIL_INUSE);
 	if (rmp_lock_conflict(r, who, spa, true) != RMP_LOCK_NONE) {
 		r->ctr.lock_conflicts++;
-		return insn_end(r, who, RMP_INSN_PSMASH, res, RMP_RC_FAIL_INUSE, mem0, false, 0, false);
+		return insn_fail(&x, RMP_RC_FAIL_INUSE);
 	}
 	if (!rmp_raw_assigned(&e2) || !rmp_raw_2m(&e2))
-		return insn_end(r, who, RMP_INSN_PSMASH, res, RMP_RC_FAIL_BADADDR, mem0, false, 0,
-				false);
+		return insn_fail(&x, RMP_RC_FAIL_BADADDR);
 
-	/* Commit: all 512 entries (the sub-entry marks replaced) in one 8 KiB write. */
+	/*
+	 * Commit: one assigned 2M entry => 512 assigned 4K entries (the
+	 * sub-entry marks replaced), in one 8 KiB write.
+	 */
 	buf = r->scratch;
 	for (unsigned i = 0; i < 512; i++) {
 		uint64_t lo = (e2.lo & ~(RMP_LO_PAGESIZE | RMP_LO_GPA_MASK)) |
@@ -306,7 +343,7 @@ enum rmp_rc rmp_psmash(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
 	who->mem_cycles += sim_mem_write(r->mem, who->agent, SIM_SRC_RMP, ab, buf,
 					 512 * RMP_ENTRY_SIZE);
 	r->ctr.entry_writes += 512;
-	return insn_end(r, who, RMP_INSN_PSMASH, res, RMP_RC_SUCCESS, mem0, true, spa, true);
+	return insn_commit(&x, spa, true);
 }
 
 /* ------------------------------------------------------------------ */
@@ -317,17 +354,18 @@ enum rmp_rc rmp_read(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
 		     struct rmp_read_out *out, struct rmp_result *res)
 {
 	struct rmp *r = rmp;
-	uint64_t mem0 = who->mem_cycles, ab;
+	struct insn x;
+	uint64_t ab;
 	struct rmp_eff eff;
 	struct rmp_raw base;
 	struct rmp_entry *e = &out->ent;
 
 	memset(out, 0, sizeof(*out));
 	out->ent.perms[0] = RMP_PERM_ALL;
-	if (!insn_begin(r, who, res, false))
-		return insn_end(r, who, RMP_INSN_RMPREAD, res, RMP_RC_FAULT, mem0, false, 0, false);
+	if (!insn_begin(&x, rmp, who, RMP_INSN_RMPREAD, res, false))
+		return insn_fail(&x, RMP_RC_FAULT);
 	if (spa & (SIM_SZ_4K - 1) || !rmp_is_covered(r, spa))
-		return insn_end(r, who, RMP_INSN_RMPREAD, res, RMP_RC_FAIL_INPUT, mem0, false, 0, false);
+		return insn_fail(&x, RMP_RC_FAIL_INPUT);
 	rmp_lookup(r, who, spa, &eff);
 	rmp_decode(&eff.e, eff.gpa, e);
 	rmp_addr_of(r, RMP_REGION(spa), &ab);
@@ -345,7 +383,7 @@ enum rmp_rc rmp_read(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
 		out->raw[12 + b] = (uint8_t)(e->asid >> (8 * b));
 	for (unsigned v = 0; v < RMP_NUM_VMPL; v++)
 		res->perms[v] = e->perms[v];
-	return insn_end(r, who, RMP_INSN_RMPREAD, res, RMP_RC_SUCCESS, mem0, false, 0, false);
+	return insn_done(&x);
 }
 
 /* ------------------------------------------------------------------ */
@@ -393,116 +431,116 @@ static bool gpage_aligned(const struct rmp_gpage *pg, bool page_2m)
 enum rmp_rc rmp_pvalidate(struct rmp *rmp, struct rmp_who *who, const struct rmp_gpage *pg,
 			  bool page_2m, bool validate, struct rmp_result *res)
 {
-	const enum rmp_insn I = RMP_INSN_PVALIDATE;
 	struct rmp *r = rmp;
-	uint64_t mem0 = who->mem_cycles, npf;
+	struct insn x;
+	uint64_t npf;
 	struct rmp_eff eff;
 
-	if (!insn_begin(r, who, res, page_2m))
-		return insn_end(r, who, I, res, RMP_RC_FAULT, mem0, false, 0, false);
+	if (!insn_begin(&x, rmp, who, RMP_INSN_PVALIDATE, res, page_2m))
+		return insn_fail(&x, RMP_RC_FAULT);
 	if (pg->vmpl != 0)
-		return insn_fault(r, who, I, res, RMP_FAULT_GP, 0, 0, mem0);
+		return insn_fault(&x, RMP_FAULT_GP, 0, 0);
 	if (!gpage_aligned(pg, page_2m))
-		return insn_end(r, who, I, res, RMP_RC_FAIL_INPUT, mem0, false, 0, false);
+		return insn_fail(&x, RMP_RC_FAIL_INPUT);
 	npf = ginsn_access(r, who, pg, pg->spa, pg->gpa, &eff);
 	if (!npf && !page_2m && rmp_raw_2m(&eff.e))
 		npf = RMP_NPF_P | RMP_NPF_RMP | RMP_NPF_ENC | RMP_NPF_FINAL | RMP_NPF_SIZEM;
 	if (npf)
-		return insn_fault(r, who, I, res, RMP_FAULT_NPF, npf, pg->gpa, mem0);
+		return insn_fault(&x, RMP_FAULT_NPF, npf, pg->gpa);
 	if (page_2m && !rmp_raw_2m(&eff.e))
-		return insn_end(r, who, I, res, RMP_RC_FAIL_SIZEMISMATCH, mem0, false, 0, false);
+		return insn_fail(&x, RMP_RC_FAIL_SIZEMISMATCH);
 	if (rmp_lock_conflict(r, who, pg->spa, page_2m) != RMP_LOCK_NONE) {
 		r->ctr.lock_conflicts++;
-		return insn_end(r, who, I, res, RMP_RC_FAIL_INUSE, mem0, false, 0, false);
+		return insn_fail(&x, RMP_RC_FAIL_INUSE);
 	}
 	if (rmp_raw_validated(&eff.e) == validate) {
 		r->ctr.pvalidate_unchanged++;
 		res->changed = false;
-		return insn_end(r, who, I, res, RMP_RC_SUCCESS, mem0, true, pg->spa, page_2m);
+		return insn_commit(&x, pg->spa, page_2m);
 	}
-	/* Commit. */
+	/* Commit: Validated !@validate => @validate. */
 	eff.e.lo = validate ? eff.e.lo | RMP_LO_VALIDATED : eff.e.lo & ~RMP_LO_VALIDATED;
 	rmp_raw_write_lo(r, who, eff.addr, eff.e.lo);
 	res->changed = true;
-	return insn_end(r, who, I, res, RMP_RC_SUCCESS, mem0, true, pg->spa, page_2m);
+	return insn_commit(&x, pg->spa, page_2m);
 }
 
 /*
  * RMPADJUST.  Guest-owned, validated => VMPL @target's mask = @perms, and
  * (VMPL0) VMSA = @vmsa.  At VMPL > 0 the VMSA input is ignored, without
- * error (shared reference §2.5; edk2 `BaseVmsaRmpAdjust`: "the VMSA change
+ * error (AMD APM vol. 3 RMPADJUST; edk2 `BaseVmsaRmpAdjust`: "the VMSA change
  * is only made when running at VMPL0 and is ignored otherwise").
  */
 enum rmp_rc rmp_adjust(struct rmp *rmp, struct rmp_who *who, const struct rmp_gpage *pg,
 		       bool page_2m, unsigned target, uint8_t perms, bool vmsa,
 		       struct rmp_result *res)
 {
-	const enum rmp_insn I = RMP_INSN_RMPADJUST;
 	struct rmp *r = rmp;
-	uint64_t mem0 = who->mem_cycles, npf;
+	struct insn x;
+	uint64_t npf;
 	struct rmp_eff eff;
 	uint8_t mine;
 
-	if (!insn_begin(r, who, res, page_2m))
-		return insn_end(r, who, I, res, RMP_RC_FAULT, mem0, false, 0, false);
+	if (!insn_begin(&x, rmp, who, RMP_INSN_RMPADJUST, res, page_2m))
+		return insn_fail(&x, RMP_RC_FAULT);
 	if (pg->vmpl >= RMP_NUM_VMPL)
-		return insn_fault(r, who, I, res, RMP_FAULT_GP, 0, 0, mem0);
+		return insn_fault(&x, RMP_FAULT_GP, 0, 0);
 	if (pg->vmpl != 0)
 		vmsa = false;   /* ignored: never checked, never written */
 	if (target >= RMP_NUM_VMPL || (perms & RMP_PERM_RSVD) ||
 	    ((perms & RMP_PERM_W) && !(perms & RMP_PERM_R)) || !gpage_aligned(pg, page_2m) ||
 	    (vmsa && page_2m))
-		return insn_end(r, who, I, res, RMP_RC_FAIL_INPUT, mem0, false, 0, false);
+		return insn_fail(&x, RMP_RC_FAIL_INPUT);
 	if (target <= pg->vmpl)
-		return insn_end(r, who, I, res, RMP_RC_FAIL_PERMISSION, mem0, false, 0, false);
+		return insn_fail(&x, RMP_RC_FAIL_PERMISSION);
 	npf = ginsn_access(r, who, pg, pg->spa, pg->gpa, &eff);
 	if (!npf && !page_2m && rmp_raw_2m(&eff.e))
 		npf = RMP_NPF_P | RMP_NPF_RMP | RMP_NPF_ENC | RMP_NPF_FINAL | RMP_NPF_SIZEM;
 	if (npf)
-		return insn_fault(r, who, I, res, RMP_FAULT_NPF, npf, pg->gpa, mem0);
+		return insn_fault(&x, RMP_FAULT_NPF, npf, pg->gpa);
 	if (page_2m && !rmp_raw_2m(&eff.e))
-		return insn_end(r, who, I, res, RMP_RC_FAIL_SIZEMISMATCH, mem0, false, 0, false);
+		return insn_fail(&x, RMP_RC_FAIL_SIZEMISMATCH);
 	if (!rmp_raw_validated(&eff.e))
-		return insn_fault(r, who, I, res, RMP_FAULT_VC, RMP_VC_NOT_VALIDATED, pg->gpa, mem0);
+		return insn_fault(&x, RMP_FAULT_VC, RMP_VC_NOT_VALIDATED, pg->gpa);
 	mine = rmp_raw_perms(&eff.e, pg->vmpl);
 	if (perms & ~mine)
-		return insn_end(r, who, I, res, RMP_RC_FAIL_PERMISSION, mem0, false, 0, false);
+		return insn_fail(&x, RMP_RC_FAIL_PERMISSION);
 	if (rmp_inuse_find(r, pg->spa, page_2m) >= 0)
-		return insn_end(r, who, I, res, RMP_RC_FAIL_INUSE, mem0, false, 0, false);
+		return insn_fail(&x, RMP_RC_FAIL_INUSE);
 	if (rmp_lock_conflict(r, who, pg->spa, page_2m) != RMP_LOCK_NONE) {
 		r->ctr.lock_conflicts++;
-		return insn_end(r, who, I, res, RMP_RC_FAIL_INUSE, mem0, false, 0, false);
+		return insn_fail(&x, RMP_RC_FAIL_INUSE);
 	}
-	/* Commit. */
+	/* Commit: VMPL @target's mask => @perms; (VMPL0) VMSA => @vmsa. */
 	eff.e.hi = (eff.e.hi & ~(0xffull << RMP_HI_PERM_SHIFT(target))) |
 		   (uint64_t)perms << RMP_HI_PERM_SHIFT(target);
 	if (pg->vmpl == 0)
 		eff.e.lo = vmsa ? eff.e.lo | RMP_LO_VMSA : eff.e.lo & ~RMP_LO_VMSA;
 	rmp_raw_write(r, who, eff.addr, &eff.e);
-	return insn_end(r, who, I, res, RMP_RC_SUCCESS, mem0, true, pg->spa, page_2m);
+	return insn_commit(&x, pg->spa, page_2m);
 }
 
 /* RMPQUERY: read-only; no lock. */
 enum rmp_rc rmp_query(struct rmp *rmp, struct rmp_who *who, const struct rmp_gpage *pg,
 		      struct rmp_result *res)
 {
-	const enum rmp_insn I = RMP_INSN_RMPQUERY;
 	struct rmp *r = rmp;
-	uint64_t mem0 = who->mem_cycles, npf;
+	struct insn x;
+	uint64_t npf;
 	struct rmp_eff eff;
 
-	if (!insn_begin(r, who, res, false))
-		return insn_end(r, who, I, res, RMP_RC_FAULT, mem0, false, 0, false);
+	if (!insn_begin(&x, rmp, who, RMP_INSN_RMPQUERY, res, false))
+		return insn_fail(&x, RMP_RC_FAULT);
 	if (pg->vmpl >= RMP_NUM_VMPL)
-		return insn_fault(r, who, I, res, RMP_FAULT_GP, 0, 0, mem0);
+		return insn_fault(&x, RMP_FAULT_GP, 0, 0);
 	if (!gpage_aligned(pg, false))
-		return insn_end(r, who, I, res, RMP_RC_FAIL_INPUT, mem0, false, 0, false);
+		return insn_fail(&x, RMP_RC_FAIL_INPUT);
 	npf = ginsn_access(r, who, pg, pg->spa, pg->gpa, &eff);
 	if (npf)
-		return insn_fault(r, who, I, res, RMP_FAULT_NPF, npf, pg->gpa, mem0);
+		return insn_fault(&x, RMP_FAULT_NPF, npf, pg->gpa);
 	for (unsigned v = 0; v < RMP_NUM_VMPL; v++)
 		res->perms[v] = rmp_raw_perms(&eff.e, v);
-	insn_end(r, who, I, res, RMP_RC_SUCCESS, mem0, false, 0, false);
+	insn_done(&x);
 	res->page_2m = rmp_raw_2m(&eff.e);
 	return RMP_RC_SUCCESS;
 }

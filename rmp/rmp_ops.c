@@ -1,7 +1,7 @@
 /*
  * rmp_ops.c - the rmp module: configuration keys, attach/detach/summary,
  * and the RMP operations of the operation language (spelled exactly as in
- * the shared design doc script-language.md; extensions in docs/rmp.md):
+ * docs/script.md; extensions in docs/rmp.md):
  *
  *   rmpupdate spa= [assigned=] [asid=] [gpa=] [size=4k|2m] [immutable=]
  *   psmash    spa=

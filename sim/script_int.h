@@ -13,8 +13,7 @@
  * and by sim/ops_mem.c (the engine ops, declared as sim_core_ops in
  * sim_int.h).  Never included outside sim/ and tests/test_script.c.
  *
- * The language itself is specified in the shared design doc
- * script-language.md and documented as implemented in docs/script.md.
+ * The language itself is documented in docs/script.md.
  */
 #ifndef PROTSIM_SCRIPT_INT_H
 #define PROTSIM_SCRIPT_INT_H

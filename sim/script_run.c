@@ -20,7 +20,7 @@
  * Each line prints one result line when it completes; `expect` lines
  * check the result of the operation just above them.
  *
- * The language is specified in script-language.md (shared design) and
+ * The language is documented in docs/script.md and
  * documented as implemented in docs/script.md.
  */
 #include "sim/script_int.h"

@@ -1,6 +1,6 @@
 /*
  * s2_fmt_amdv1.c - AMD IOMMU v1 ("host") IO page-table entries, the only
- * IO page tables SNP allows (protection-semantics.md 10).
+ * IO page tables SNP allows (AMD IOMMU specification 48882; Linux iommu_snp_enable()).
  *
  * See 'I/O Page Tables for Host Translations' in the AMD I/O
  * Virtualization Technology (IOMMU) Specification:

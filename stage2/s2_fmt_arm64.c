@@ -2,7 +2,7 @@
  * s2_fmt_arm64.c - VMSAv8-64 stage-2 descriptors, 4K granule.
  *
  * See 'Stage 2 translation table descriptor formats' (VMSAv8-64) in the
- * Arm ARM; bit positions as in protection-semantics.md 6.5:
+ * Arm ARM (VMSAv8-64 stage 2 descriptors; Linux kvm_pgtable.h):
  *
  *   0 valid, 1 table/page (0 = block at levels 1-2), [5:2] MemAttr,
  *   [7:6] S2AP (6 = read, 7 = write), [9:8] SH (0b11 inner shareable),

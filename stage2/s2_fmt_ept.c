@@ -3,7 +3,7 @@
  * control (MBEC) and accessed/dirty flags enabled (EPTP bit 6).
  *
  * See 'EPT Translation Mechanism' (Intel SDM vol. 3C) and
- * protection-semantics.md 7.1:
+ * the Intel SDM vol. 3C (EPT entries; Linux vmx.h):
  *
  *   0 R, 1 W, 2 X (supervisor execute under MBEC), [5:3] memory type
  *   (leaf: 0 UC, 6 WB), 6 IPAT, 7 PS (1G/2M leaf), 8 A, 9 D (leaf),

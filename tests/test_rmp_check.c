@@ -1,6 +1,6 @@
 /*
  * test_rmp_check.c - the RMP access checks, one table row per rule of the
- * shared reference §1.8/§1.9: host writes (4K, 2M, 1G) and page-table
+ * AMD APM vol. 2 15.36.10, Table 15-39: host writes (4K, 2M, 1G) and page-table
  * accesses, guest private and shared accesses in check priority order
  * (page size as an equality), non-SNP guests, DMA.  Every row
  * also asserts that the check left the entries unchanged.

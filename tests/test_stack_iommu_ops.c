@@ -277,7 +277,7 @@ Test(iommu_script, placement)
  * after, the event log and the statistics.  Linux iommu_snp_enable()
  * refuses SNP with the IOMMU in passthrough, so with SNP on a device
  * write to an assigned page is an RMP fault whatever the DTE mode
- * (shared reference, sections 0 and 10.1); reads are not RMP-checked
+ * (Linux iommu_snp_enable()); reads are not RMP-checked
  * (rmp.iommu_check_reads=0, the default) and return the page as it is.
  */
 struct mode_case {
