@@ -99,4 +99,45 @@ static inline bool s2_perm_ok(const struct s2_fmt_ops *f, uint8_t perms, bool en
 	return false;
 }
 
+/* s2_xlate.c and s2_mmu.c: the MMU's caches and their entries. */
+/* Payload of a TLB / nested-TLB entry. */
+struct s2_tlbe {
+	uint64_t base;        /* output page base (SPA) */
+	uint64_t ipa;         /* nested TLB: guest-physical page base */
+	uint8_t sz;           /* size class of the entry */
+	uint8_t s2_sz;        /* nested TLB: size class of the stage-2 leaf (for the check) */
+	uint8_t perms;        /* stage-2 permissions (AND over the walk) */
+	uint8_t s1_perms;     /* nested TLB: stage-1 permissions */
+	bool s1_user;         /* nested TLB: stage-1 user flag */
+	bool c;               /* nested TLB: C-bit of the stage-1 leaf */
+	bool dirty;           /* writes allowed without an A/D update */
+	uint8_t chk_key;      /* cached check result is for (c | vmpl << 1) */
+	uint8_t chk_ok;       /* bit per access kind (bit 3: table read, bit 4: table A/D write)
+				 that passed */
+};
+
+/* Payload of a walk-cache entry. */
+struct s2_pwce {
+	uint64_t next;        /* next table address */
+	uint8_t perms;        /* permissions ANDed from the root through this entry */
+	bool user;            /* user flag ANDed likewise */
+};
+
+struct s2_mmu {
+	struct s2_mmu_cfg cfg;                 /* geometry */
+	const struct s2_timing *t;             /* profile values */
+	struct s2_stats *st;                   /* counters (maybe shared) */
+	struct s2_stats own;                   /* used when none was given */
+	struct tlb *tlb[S2_TLB_MAX_LEVELS];
+	struct tlb *ntlb;
+	struct tlb *pwc[2];                    /* [0] stage 1, [1] stage 2 */
+	bool has_tlb[S2_TLB_MAX_LEVELS];       /* level l has ways */
+	bool any_tlb;                          /* some level has ways */
+	bool has_ntlb;                         /* nested TLB has ways */
+	bool has_pwc[2];                       /* walk caches have ways */
+	uint8_t szmask[S2_TLB_MAX_LEVELS];     /* leaf sizes inserted in tlb[l] since it was empty */
+	uint8_t nszmask;                       /* same for the nested TLB */
+};
+
+
 #endif /* PROTSIM_S2_INT_H */
