@@ -23,7 +23,7 @@ static double run(struct iommu *io, unsigned pages, unsigned n, const char *name
 		  uint64_t *hits, uint64_t *walks)
 {
 	const struct iommu_counters *c = iommu_counters(io);
-	struct iommu_who who = { 0, 0 };
+	struct sim_who who = { .now = 0, .agent = 0 };
 	struct iommu_dma_res r;
 	uint64_t h0 = c->iotlb_hit, w0 = c->walks, t0, t1, sum = 0;
 	uint8_t buf[8] = { 0 };
@@ -89,7 +89,7 @@ void bench_iommu(void)
 	if (!io)
 		goto out;
 	for (unsigned i = 0; i < 1000; i++) {   /* warm-up: fill the IOTLB */
-		struct iommu_who who = { 0, 0 };
+		struct sim_who who = { .now = 0, .agent = 0 };
 		struct iommu_dma_res r;
 
 		iommu_dma(io, &who, 0, IOVA0 + (uint64_t)(i % HIT_PAGES) * 0x1000, false, NULL, 8, &r);

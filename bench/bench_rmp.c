@@ -44,7 +44,7 @@ static void run(const char *label, enum rmp_mode mode, uint64_t mem, unsigned se
 	struct sim_err err;
 	struct sim_mem *m = sim_mem_new(mem, 120);
 	struct rmp *r;
-	struct rmp_who w = { 0, 0, 0 };
+	struct sim_who w = { 0, 0, 0 };
 	struct rmp_result res;
 	struct rmp_fault f;
 	struct rmp_gaccess ga = { .asid = 1, .vmpl = 0, .kind = RMP_ACC_READ, .c_bit = 1,
@@ -137,7 +137,7 @@ static void run(const char *label, enum rmp_mode mode, uint64_t mem, unsigned se
 	 */
 	w.now += 1ull << 30;
 	for (unsigned i = 0; i < NLOCKS; i++) {
-		struct rmp_who w1 = { w.now - 10, 1, 0 };
+		struct sim_who w1 = { w.now - 10, 1, 0 };
 		struct rmp_update_in in = { 0 };
 
 		rmp_update(r, &w1, mem / 4 + (64 + (uint64_t)i) * 0x200000, &in, &res);

@@ -152,7 +152,7 @@ static int rmp_guest_insn(struct cpu_hart *h, const struct rv_dinsn *d, uint64_t
 	struct cpu_vm *vm = h->vm;
 	uint64_t va = h->x[10];
 	bool page_2m = (h->x[11] & 1) != 0;
-	struct rmp_who who;
+	struct sim_who who;
 	struct rmp_result res;
 	struct rmp_gpage pg;
 	struct rv_xl xl;

@@ -200,7 +200,7 @@ static int rmp_hook(void *arg, const struct s2_check *chk, uint64_t *cycles)
 {
 	struct cpu_vm *vm = arg;
 	struct cpu_hart *h = vm->cur;
-	struct rmp_who who = { .now = now_of(h), .agent = sim_agent_id(h->agent) };
+	struct sim_who who = { .now = now_of(h), .agent = sim_agent_id(h->agent) };
 	struct rmp_gaccess a = {
 		.asid = vm->asid, .vmpl = vm->vmpl, .gpa = chk->gpa, .spa = chk->spa,
 		.c_bit = chk->c, .user = chk->user, .snp = vm->type == CPU_VM_SNP,
@@ -554,7 +554,7 @@ int cpu_world_enter(struct cpu_hart *h)
 		return 0;
 	sim_sync(h->agent);   /* VMRUN reads the RMP, in-use marks and the VMSA */
 	if (vm->type == CPU_VM_SNP) {
-		struct rmp_who who = { .now = sim_now(h->agent), .agent = sim_agent_id(h->agent) };
+		struct sim_who who = { .now = sim_now(h->agent), .agent = sim_agent_id(h->agent) };
 		struct rmp_vmrun_in in = {
 			.asid = vm->asid, .vmcb = vm->vmcb_base + h->id * 0x2000ull,
 			.vmsa = vmsa_spa(h), .vmsa_gpa = vm->vmsa_gpa, .avic = RMP_NO_ADDR,
@@ -591,7 +591,7 @@ void cpu_world_exit(struct cpu_hart *h)
 	cyc += vmsa_xfer(h, true);
 	h->vmsa_valid = true;
 	if (vm->type == CPU_VM_SNP) {
-		struct rmp_who who = { .now = sim_now(h->agent), .agent = sim_agent_id(h->agent) };
+		struct sim_who who = { .now = sim_now(h->agent), .agent = sim_agent_id(h->agent) };
 
 		rmp_vmexit(vm->rmp, &who);
 		cyc += who.mem_cycles + vm->lat.snp_switch;

@@ -316,7 +316,7 @@ static uint64_t pool_peek(const struct iommu_pool *p, uint64_t k)
  * Check-then-commit: the pages are checked before the first store.
  * Return: true if @pa passes; false with the fault kept (iommu_host_fault).
  */
-static bool host_page_ok(struct iommu *io, struct rmp_who *rw, uint64_t pa)
+static bool host_page_ok(struct iommu *io, struct sim_who *rw, uint64_t pa)
 {
 	struct rmp_fault f;
 
@@ -333,11 +333,11 @@ static bool host_page_ok(struct iommu *io, struct rmp_who *rw, uint64_t pa)
  * A prediction that ends in an error leaves the outcome to the operation.
  * *@cyc gets the checks' memory cycles.  Return: false if refused.
  */
-static bool host_table_writes(struct iommu *io, const struct iommu_who *who, struct s2_pgt *t,
+static bool host_table_writes(struct iommu *io, const struct sim_who *who, struct s2_pgt *t,
 			      enum s2_wset_op op, uint64_t iova, uint64_t pa, uint64_t size,
 			      const struct s2_prot *prot, uint64_t *cyc)
 {
-	struct rmp_who rw = { who ? who->now : 0, who ? who->agent : -1, 0 };
+	struct sim_who rw = { who ? who->now : 0, who ? who->agent : -1, 0 };
 	struct s2_wset ws = { 0 };
 	bool ok = true;
 
@@ -367,7 +367,7 @@ bool iommu_host_fault(const struct iommu *io, struct rmp_fault *f)
 }
 
 /* Not attached => attached. */
-int iommu_attach(struct iommu *io, const struct iommu_who *who, uint32_t dev,
+int iommu_attach(struct iommu *io, const struct sim_who *who, uint32_t dev,
 		 enum iommu_mode mode, int vm, struct s2_pgt *s2, uint64_t *cycles)
 {
 	struct iommu_dte *d;
@@ -386,7 +386,7 @@ int iommu_attach(struct iommu *io, const struct iommu_who *who, uint32_t dev,
 	case IOMMU_MODE_SNP:
 		/* The root comes from the pool and is zeroed: a host store. */
 		if (rmp_enabled(io->rmp) && pool_peek(&io->pool, 0) != S2_NO_PAGE) {
-			struct rmp_who rw = { who ? who->now : 0, who ? who->agent : -1, 0 };
+			struct sim_who rw = { who ? who->now : 0, who ? who->agent : -1, 0 };
 			bool ok = host_page_ok(io, &rw, pool_peek(&io->pool, 0));
 
 			add_cycles(cycles, rw.mem_cycles);
@@ -421,7 +421,7 @@ int iommu_attach(struct iommu *io, const struct iommu_who *who, uint32_t dev,
 }
 
 /* Attached => not attached (table freed, the device's IOTLB entries dropped). */
-int iommu_detach(struct iommu *io, const struct iommu_who *who, uint32_t dev, uint64_t *cycles)
+int iommu_detach(struct iommu *io, const struct sim_who *who, uint32_t dev, uint64_t *cycles)
 {
 	struct iommu_dte *d;
 	uint64_t c = 0;
@@ -482,7 +482,7 @@ static struct s2_pgt *io_table(struct iommu *io, uint32_t dev, int *rc)
 	return io->dte[dev].table;
 }
 
-int iommu_map(struct iommu *io, const struct iommu_who *who, uint32_t dev, uint64_t iova,
+int iommu_map(struct iommu *io, const struct sim_who *who, uint32_t dev, uint64_t iova,
 	      uint64_t pa, uint64_t size, uint8_t perms, uint64_t *cycles)
 {
 	struct s2_prot prot;
@@ -514,7 +514,7 @@ int iommu_map(struct iommu *io, const struct iommu_who *who, uint32_t dev, uint6
 	return rc;
 }
 
-int iommu_unmap(struct iommu *io, const struct iommu_who *who, uint32_t dev, uint64_t iova,
+int iommu_unmap(struct iommu *io, const struct sim_who *who, uint32_t dev, uint64_t iova,
 		uint64_t size, uint64_t *cycles)
 {
 	struct s2_pgt *t;
@@ -796,7 +796,7 @@ struct pg_fault {
  * Translate the page of @va for device @d: IOTLB, else a walk that fills
  * it.  Return the cause (NONE: *@spa set).
  */
-static enum iommu_cause xlate(struct iommu *io, const struct iommu_who *who, uint32_t dev,
+static enum iommu_cause xlate(struct iommu *io, const struct sim_who *who, uint32_t dev,
 			      const struct iommu_dte *d, uint64_t va, bool write, uint64_t *spa,
 			      uint64_t *cyc, struct iommu_dma_res *res, struct pg_fault *pf)
 {
@@ -868,7 +868,7 @@ static uint64_t lines(uint64_t pa, uint32_t n)
 	return ((pa + n - 1) >> 6) - (pa >> 6) + 1;
 }
 
-enum iommu_cause iommu_dma(struct iommu *io, const struct iommu_who *who, uint32_t dev,
+enum iommu_cause iommu_dma(struct iommu *io, const struct sim_who *who, uint32_t dev,
 			   uint64_t iova, bool write, void *buf, uint32_t len,
 			   struct iommu_dma_res *res)
 {
@@ -912,7 +912,7 @@ enum iommu_cause iommu_dma(struct iommu *io, const struct iommu_who *who, uint32
 		 * checked costs and counts nothing.
 		 */
 		if (pf.cause == IOMMU_CAUSE_NONE && dma_rmp_checked(io, write)) {
-			struct rmp_who rw = { who->now + cyc, who->agent, 0 };
+			struct sim_who rw = { who->now + cyc, who->agent, 0 };
 			struct rmp_fault f;
 
 			io->ctr.rmp_checks++;
@@ -977,7 +977,7 @@ static void dma_agent_body(struct sim_agent *a, void *arg)
 
 	for (size_t i = 0; i < ag->n; i++) {
 		struct iommu_dma_desc *dd = &ag->descs[i];
-		struct iommu_who who;
+		struct sim_who who;
 
 		sim_wait_until(a, dd->at);
 		dd->start = sim_now(a);

@@ -189,10 +189,6 @@ enum iommu_mode {
 const char *iommu_mode_name(enum iommu_mode m);
 
 /* Who asks and when (agent id for memory timing, clock for RMP locks). */
-struct iommu_who {
-	int agent;             /* requesting agent id, -1 none */
-	uint64_t now;          /* its clock at the start of the operation */
-};
 
 /*
  * Attach device @dev: not attached => attached in @mode.  snp: a new empty
@@ -204,7 +200,7 @@ struct iommu_who {
  * (stage2 without @s2), IOMMU_ERR_INVAL (bad mode), IOMMU_ERR_NOMEM,
  * IOMMU_ERR_RMP (snp: the root page the pool would hand out is assigned).
  */
-int iommu_attach(struct iommu *io, const struct iommu_who *who, uint32_t dev,
+int iommu_attach(struct iommu *io, const struct sim_who *who, uint32_t dev,
 		 enum iommu_mode mode, int vm, struct s2_pgt *s2, uint64_t *cycles);
 
 /*
@@ -212,7 +208,7 @@ int iommu_attach(struct iommu *io, const struct iommu_who *who, uint32_t dev,
  * invalidates the device's IOTLB entries (as the driver does).
  * Return: IOMMU_OK, IOMMU_ERR_NODEV, IOMMU_ERR_DETACHED.
  */
-int iommu_detach(struct iommu *io, const struct iommu_who *who, uint32_t dev, uint64_t *cycles);
+int iommu_detach(struct iommu *io, const struct sim_who *who, uint32_t dev, uint64_t *cycles);
 
 /*
  * The host-write fault of the last call that returned IOMMU_ERR_RMP
@@ -239,7 +235,7 @@ bool iommu_dev_info(const struct iommu *io, uint32_t dev, enum iommu_mode *mode,
  * IOMMU_ERR_PERMS, IOMMU_ERR_INVAL, IOMMU_ERR_NOMEM (may leave part mapped),
  * IOMMU_ERR_RMP (nothing written).
  */
-int iommu_map(struct iommu *io, const struct iommu_who *who, uint32_t dev, uint64_t iova,
+int iommu_map(struct iommu *io, const struct sim_who *who, uint32_t dev, uint64_t iova,
 	      uint64_t pa, uint64_t size, uint8_t perms, uint64_t *cycles);
 
 /*
@@ -250,7 +246,7 @@ int iommu_map(struct iommu *io, const struct iommu_who *who, uint32_t dev, uint6
  * IOMMU_ERR_ALIGN, IOMMU_ERR_RANGE, IOMMU_ERR_INVAL, IOMMU_ERR_NOMEM,
  * IOMMU_ERR_RMP (nothing written).
  */
-int iommu_unmap(struct iommu *io, const struct iommu_who *who, uint32_t dev, uint64_t iova,
+int iommu_unmap(struct iommu *io, const struct sim_who *who, uint32_t dev, uint64_t iova,
 		uint64_t size, uint64_t *cycles);
 
 /*
@@ -299,7 +295,7 @@ struct iommu_dma_res {
  * event is logged.  @who->now is the start cycle (RMP locks).
  * Return: IOMMU_CAUSE_NONE or the cause (details in @res).
  */
-enum iommu_cause iommu_dma(struct iommu *io, const struct iommu_who *who, uint32_t dev,
+enum iommu_cause iommu_dma(struct iommu *io, const struct sim_who *who, uint32_t dev,
 			   uint64_t iova, bool write, void *buf, uint32_t len,
 			   struct iommu_dma_res *res);
 

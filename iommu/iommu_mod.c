@@ -166,10 +166,10 @@ static struct iommu *call_io(struct sim_call *c)
 	return io;
 }
 
-static struct iommu_who call_who(struct sim_call *c)
+static struct sim_who call_who(struct sim_call *c)
 {
 	struct sim_agent *a = sim_call_agent(c);
-	struct iommu_who w = { sim_agent_id(a), sim_now(a) };
+	struct sim_who w = { .now = sim_now(a), .agent = sim_agent_id(a) };
 
 	return w;
 }
@@ -219,7 +219,7 @@ static const char *const kind_choices[] = { "read", "write", NULL };
 static void op_attach(struct sim_call *c)
 {
 	struct iommu *io = call_io(c);
-	struct iommu_who who = call_who(c);
+	struct sim_who who = call_who(c);
 	enum iommu_mode mode = (enum iommu_mode)sim_arg_enum(c, "mode", IOMMU_MODE_SNP);
 	struct s2_pgt *t = NULL;
 	uint64_t vm = sim_arg_u64(c, "vm", 0), cycles = 0;
@@ -242,7 +242,7 @@ static void op_attach(struct sim_call *c)
 static void op_detach(struct sim_call *c)
 {
 	struct iommu *io = call_io(c);
-	struct iommu_who who = call_who(c);
+	struct sim_who who = call_who(c);
 	uint64_t cycles = 0;
 	uint32_t dev;
 	int rc;
@@ -280,7 +280,7 @@ static bool arg_perms(struct sim_call *c, uint8_t *perms)
 static void op_map(struct sim_call *c)
 {
 	struct iommu *io = call_io(c);
-	struct iommu_who who = call_who(c);
+	struct sim_who who = call_who(c);
 	uint64_t cycles = 0;
 	uint32_t dev;
 	uint8_t perms;
@@ -301,7 +301,7 @@ static void op_map(struct sim_call *c)
 static void op_unmap(struct sim_call *c)
 {
 	struct iommu *io = call_io(c);
-	struct iommu_who who = call_who(c);
+	struct sim_who who = call_who(c);
 	uint64_t cycles = 0;
 	uint32_t dev;
 	int rc;
@@ -392,7 +392,7 @@ static void op_log(struct sim_call *c)
 static void op_dma(struct sim_call *c)
 {
 	struct iommu *io = call_io(c);
-	struct iommu_who who = call_who(c);
+	struct sim_who who = call_who(c);
 	bool write = sim_arg_enum(c, "kind", 0) == 1;
 	uint64_t len = sim_arg_u64(c, "len", 8), fill = sim_arg_u64(c, "fill", 0xa5);
 	struct iommu_dma_res res;

@@ -165,7 +165,7 @@ static void put_le64(uint8_t *p, uint64_t v)
 		p[i] = (uint8_t)v;
 }
 
-void rmp_raw_write(struct rmp *r, struct rmp_who *w, uint64_t addr, const struct rmp_raw *e)
+void rmp_raw_write(struct rmp *r, struct sim_who *w, uint64_t addr, const struct rmp_raw *e)
 {
 	uint8_t b[16];
 
@@ -179,7 +179,7 @@ void rmp_raw_write(struct rmp *r, struct rmp_who *w, uint64_t addr, const struct
 	}
 }
 
-static void write_q(struct rmp *r, struct rmp_who *w, uint64_t addr, uint64_t v)
+static void write_q(struct rmp *r, struct sim_who *w, uint64_t addr, uint64_t v)
 {
 	uint8_t b[8];
 
@@ -192,12 +192,12 @@ static void write_q(struct rmp *r, struct rmp_who *w, uint64_t addr, uint64_t v)
 	}
 }
 
-void rmp_raw_write_lo(struct rmp *r, struct rmp_who *w, uint64_t addr, uint64_t lo)
+void rmp_raw_write_lo(struct rmp *r, struct sim_who *w, uint64_t addr, uint64_t lo)
 {
 	write_q(r, w, addr, lo);
 }
 
-void rmp_raw_write_hi(struct rmp *r, struct rmp_who *w, uint64_t addr, uint64_t hi)
+void rmp_raw_write_hi(struct rmp *r, struct sim_who *w, uint64_t addr, uint64_t hi)
 {
 	write_q(r, w, addr + 8, hi);
 }

@@ -237,12 +237,11 @@ uint64_t rmp_end(const struct rmp *rmp);
 /* Requester and results                                               */
 /* ------------------------------------------------------------------ */
 
-/* Who asks, and when.  Locks and in-use marks depend only on these. */
-struct rmp_who {
-	uint64_t now;          /* the agent's clock at the start of the operation */
-	int agent;             /* requesting agent id (-1: none) */
-	uint64_t mem_cycles;   /* accumulator: memory cycles spent on RMP entries */
-};
+/*
+ * Who asks, and when: struct sim_who (sim/sim.h).  Locks and in-use marks
+ * depend only on now and agent; mem_cycles accumulates the memory cycles
+ * spent on RMP entries.
+ */
 
 /* Decoded architectural entry. */
 struct rmp_entry {
@@ -313,7 +312,7 @@ void rmp_update_in_decode(const uint8_t raw[16], struct rmp_update_in *in);
  *     assigned 4K entries, or a lock held on the other granularity;
  *   FAULT (#UD) when SNP is off.
  */
-enum rmp_rc rmp_update(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
+enum rmp_rc rmp_update(struct rmp *rmp, struct sim_who *who, uint64_t spa,
 		       const struct rmp_update_in *in, struct rmp_result *res);
 
 /*
@@ -325,7 +324,7 @@ enum rmp_rc rmp_update(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
  * assigned 2M entry); FAULT (#UD) when SNP is off.  A success flushes
  * every TLB with update_flush_tlb, as RMPUPDATE.
  */
-enum rmp_rc rmp_psmash(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
+enum rmp_rc rmp_psmash(struct rmp *rmp, struct sim_who *who, uint64_t spa,
 		       struct rmp_result *res);
 
 /* RMPREAD's 16-byte architectural output. */
@@ -339,7 +338,7 @@ struct rmp_read_out {
  * Takes no lock.  Return: SUCCESS; FAIL_INPUT (misaligned or not
  * covered); FAULT (#UD) when SNP is off.
  */
-enum rmp_rc rmp_read(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
+enum rmp_rc rmp_read(struct rmp *rmp, struct sim_who *who, uint64_t spa,
 		     struct rmp_read_out *out, struct rmp_result *res);
 
 /* ------------------------------------------------------------------ */
@@ -366,7 +365,7 @@ struct rmp_gpage {
  *   #NPF(RMP,ENC,FINAL,SIZEM) (4K request on a 2M entry: SIZEM is set only
  *   for this PVALIDATE/RMPADJUST size mismatch, APM 15.36.10).
  */
-enum rmp_rc rmp_pvalidate(struct rmp *rmp, struct rmp_who *who, const struct rmp_gpage *pg,
+enum rmp_rc rmp_pvalidate(struct rmp *rmp, struct sim_who *who, const struct rmp_gpage *pg,
 			  bool page_2m, bool validate, struct rmp_result *res);
 
 /*
@@ -381,7 +380,7 @@ enum rmp_rc rmp_pvalidate(struct rmp *rmp, struct rmp_who *who, const struct rmp
  *   running guest, or locked); FAULT: #UD, #NPF as PVALIDATE, #VC(0x404)
  *   if the page is not validated.
  */
-enum rmp_rc rmp_adjust(struct rmp *rmp, struct rmp_who *who, const struct rmp_gpage *pg,
+enum rmp_rc rmp_adjust(struct rmp *rmp, struct sim_who *who, const struct rmp_gpage *pg,
 		       bool page_2m, unsigned target, uint8_t perms, bool vmsa,
 		       struct rmp_result *res);
 
@@ -392,7 +391,7 @@ enum rmp_rc rmp_adjust(struct rmp *rmp, struct rmp_who *who, const struct rmp_gp
  * #NPF(RMP,ENC,FINAL) (not covered, wrong owner or GPA, immutable, 2M
  * nested leaf on a 4K entry).
  */
-enum rmp_rc rmp_query(struct rmp *rmp, struct rmp_who *who, const struct rmp_gpage *pg,
+enum rmp_rc rmp_query(struct rmp *rmp, struct sim_who *who, const struct rmp_gpage *pg,
 		      struct rmp_result *res);
 
 /* ------------------------------------------------------------------ */
@@ -427,12 +426,12 @@ enum rmp_host_access {
  * Return: RMP_FAULT_NONE, or RMP_FAULT_PF with @f = #PF(W,RMP) (data
  * write, A/D update) or #PF(RMP) (table read).
  */
-enum rmp_fault_kind rmp_check_host_access(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
+enum rmp_fault_kind rmp_check_host_access(struct rmp *rmp, struct sim_who *who, uint64_t spa,
 					  enum rmp_host_access kind, uint64_t map_size,
 					  struct rmp_fault *f);
 
 /* rmp_check_host_access() of a data write (@write) or read. */
-enum rmp_fault_kind rmp_check_host(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
+enum rmp_fault_kind rmp_check_host(struct rmp *rmp, struct sim_who *who, uint64_t spa,
 				   bool write, uint64_t map_size, struct rmp_fault *f);
 
 enum rmp_access {
@@ -468,7 +467,7 @@ struct rmp_gaccess {
  * Faults: #NPF with RMP and ENC/FINAL|PAGE/VMPL bits, or #VC(0x404).
  * Return: RMP_FAULT_NONE, RMP_FAULT_NPF or RMP_FAULT_VC (@f filled).
  */
-enum rmp_fault_kind rmp_check_guest(struct rmp *rmp, struct rmp_who *who,
+enum rmp_fault_kind rmp_check_guest(struct rmp *rmp, struct sim_who *who,
 				    const struct rmp_gaccess *a, struct rmp_fault *f);
 
 /*
@@ -476,7 +475,7 @@ enum rmp_fault_kind rmp_check_guest(struct rmp *rmp, struct rmp_who *who,
  * checked only with iommu_check_reads.
  * Return: RMP_FAULT_NONE or RMP_FAULT_IOMMU.
  */
-enum rmp_fault_kind rmp_check_dma(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
+enum rmp_fault_kind rmp_check_dma(struct rmp *rmp, struct sim_who *who, uint64_t spa,
 				  bool write, struct rmp_fault *f);
 
 /* ------------------------------------------------------------------ */
@@ -502,14 +501,14 @@ struct rmp_vmrun_in {
  * (also: misaligned AVIC page, ASID 0 or above max_asid, VMSA in use
  * elsewhere).  With SNP off: always NONE and nothing is marked.
  */
-enum rmp_fault_kind rmp_vmrun(struct rmp *rmp, struct rmp_who *who,
+enum rmp_fault_kind rmp_vmrun(struct rmp *rmp, struct sim_who *who,
 			      const struct rmp_vmrun_in *in, struct rmp_fault *f);
 
 /*
  * #VMEXIT on who->agent: clear its in-use marks.
  * Return: 0, or -1 if the agent is not in guest mode (SNP off: always 0).
  */
-int rmp_vmexit(struct rmp *rmp, struct rmp_who *who);
+int rmp_vmexit(struct rmp *rmp, struct sim_who *who);
 
 /* The agent using @spa as VMCB/VMSA/AVIC page, or -1. */
 int rmp_in_use(const struct rmp *rmp, uint64_t spa);

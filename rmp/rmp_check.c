@@ -50,7 +50,7 @@ static inline void no_fault(struct rmp_fault *f)
  * code; an A/D update is a write to the table page (AMD APM vol. 2 15.36.10:
  * a 4K write).
  */
-enum rmp_fault_kind rmp_check_host_access(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
+enum rmp_fault_kind rmp_check_host_access(struct rmp *rmp, struct sim_who *who, uint64_t spa,
 					  enum rmp_host_access kind, uint64_t map_size,
 					  struct rmp_fault *f)
 {
@@ -91,7 +91,7 @@ enum rmp_fault_kind rmp_check_host_access(struct rmp *rmp, struct rmp_who *who, 
 	return RMP_FAULT_NONE;
 }
 
-enum rmp_fault_kind rmp_check_host(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
+enum rmp_fault_kind rmp_check_host(struct rmp *rmp, struct sim_who *who, uint64_t spa,
 				   bool write, uint64_t map_size, struct rmp_fault *f)
 {
 	return rmp_check_host_access(rmp, who, spa, write ? RMP_HOST_WRITE : RMP_HOST_READ,
@@ -146,7 +146,7 @@ static RMP_COLD enum rmp_fault_kind guest_npf(struct rmp *r, const struct rmp_ga
  * leaf needs a 2M entry and a 4K leaf a 4K entry.  Either mismatch is an
  * RMP #NPF without SIZEM, which belongs to PVALIDATE/RMPADJUST.
  */
-enum rmp_fault_kind rmp_check_guest(struct rmp *rmp, struct rmp_who *who,
+enum rmp_fault_kind rmp_check_guest(struct rmp *rmp, struct sim_who *who,
 				    const struct rmp_gaccess *a, struct rmp_fault *f)
 {
 	struct rmp *r = rmp;
@@ -190,7 +190,7 @@ enum rmp_fault_kind rmp_check_guest(struct rmp *rmp, struct rmp_who *who,
 }
 
 /* DMA: writes (and reads with iommu_check_reads) must be hypervisor-owned. */
-enum rmp_fault_kind rmp_check_dma(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
+enum rmp_fault_kind rmp_check_dma(struct rmp *rmp, struct sim_who *who, uint64_t spa,
 				  bool write, struct rmp_fault *f)
 {
 	struct rmp *r = rmp;
@@ -232,7 +232,7 @@ static bool page_ok(uint64_t spa)
 }
 
 /* A page that must be hypervisor-owned for VMRUN (VMCB, AVIC). */
-static bool hv_owned(struct rmp *r, struct rmp_who *w, uint64_t spa)
+static bool hv_owned(struct rmp *r, struct sim_who *w, uint64_t spa)
 {
 	struct rmp_eff eff;
 
@@ -261,7 +261,7 @@ static enum rmp_fault_kind vmrun_fail(struct rmp *r, struct rmp_fault *f, enum r
  * Table 15-41), as the VMSA checks do.  A misaligned AVIC page address is
  * illegal VMCB state, also VMEXIT_INVALID.
  */
-enum rmp_fault_kind rmp_vmrun(struct rmp *rmp, struct rmp_who *who,
+enum rmp_fault_kind rmp_vmrun(struct rmp *rmp, struct sim_who *who,
 			      const struct rmp_vmrun_in *in, struct rmp_fault *f)
 {
 	struct rmp *r = rmp;
@@ -302,7 +302,7 @@ enum rmp_fault_kind rmp_vmrun(struct rmp *rmp, struct rmp_who *who,
 }
 
 /* #VMEXIT.  Guest mode => host mode: the agent's pages are no longer in use. */
-int rmp_vmexit(struct rmp *rmp, struct rmp_who *who)
+int rmp_vmexit(struct rmp *rmp, struct sim_who *who)
 {
 	struct rmp_running *x;
 

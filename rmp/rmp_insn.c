@@ -23,7 +23,7 @@
  */
 struct insn {
 	struct rmp *r;
-	struct rmp_who *who;
+	struct sim_who *who;
 	enum rmp_insn insn;
 	struct rmp_result *res;
 	uint64_t mem0;
@@ -34,7 +34,7 @@ struct insn {
  * the caller ends with insn_fail(x, RMP_RC_FAULT)); else order it among
  * the agents (rmp_sync) before it reads any entry or lock.
  */
-static bool insn_begin(struct insn *x, struct rmp *r, struct rmp_who *w, enum rmp_insn insn,
+static bool insn_begin(struct insn *x, struct rmp *r, struct sim_who *w, enum rmp_insn insn,
 		       struct rmp_result *res, bool page_2m)
 {
 	x->r = r;
@@ -178,7 +178,7 @@ static enum rmp_rc update_input_check(const struct rmp *r, uint64_t spa,
  * other pages of its region: RMP_LO_SUB2M marks (@mark) or zero, in one
  * 8 KiB write (timed when @w is non-NULL), as PSMASH writes its entries.
  */
-static void write_region(struct rmp *r, struct rmp_who *w, uint64_t ab,
+static void write_region(struct rmp *r, struct sim_who *w, uint64_t ab,
 			 const struct rmp_raw *base, bool mark)
 {
 	uint8_t *buf = r->scratch;
@@ -207,7 +207,7 @@ static void write_region(struct rmp *r, struct rmp_who *w, uint64_t ab,
  * Assigning a 2M page marks its 511 other raw entries (RMP_LO_SUB2M);
  * unassigning it clears them.
  */
-enum rmp_rc rmp_update(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
+enum rmp_rc rmp_update(struct rmp *rmp, struct sim_who *who, uint64_t spa,
 		       const struct rmp_update_in *in, struct rmp_result *res)
 {
 	struct rmp *r = rmp;
@@ -297,7 +297,7 @@ void rmp_update_in_decode(const uint8_t raw[16], struct rmp_update_in *in)
  * PSMASH.  Assigned 2M entry => 512 assigned 4K entries with GPA base+i*4K
  * and the same ASID, immutable, Validated, VMSA and VMPL permissions.
  */
-enum rmp_rc rmp_psmash(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
+enum rmp_rc rmp_psmash(struct rmp *rmp, struct sim_who *who, uint64_t spa,
 		       struct rmp_result *res)
 {
 	struct rmp *r = rmp;
@@ -350,7 +350,7 @@ enum rmp_rc rmp_psmash(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
 /* RMPREAD                                                             */
 /* ------------------------------------------------------------------ */
 
-enum rmp_rc rmp_read(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
+enum rmp_rc rmp_read(struct rmp *rmp, struct sim_who *who, uint64_t spa,
 		     struct rmp_read_out *out, struct rmp_result *res)
 {
 	struct rmp *r = rmp;
@@ -399,7 +399,7 @@ enum rmp_rc rmp_read(struct rmp *rmp, struct rmp_who *who, uint64_t spa,
  * effective entry of @spa into @eff.
  * Return: 0, or the EXITINFO1 of the #NPF to raise.
  */
-static uint64_t ginsn_access(struct rmp *r, struct rmp_who *w, const struct rmp_gpage *pg,
+static uint64_t ginsn_access(struct rmp *r, struct sim_who *w, const struct rmp_gpage *pg,
 			     uint64_t spa, uint64_t gpa, struct rmp_eff *eff)
 {
 	const uint64_t npf = RMP_NPF_P | RMP_NPF_RMP | RMP_NPF_ENC | RMP_NPF_FINAL;
@@ -428,7 +428,7 @@ static bool gpage_aligned(const struct rmp_gpage *pg, bool page_2m)
 /*
  * PVALIDATE.  Guest-owned, Validated = !@validate => Validated = @validate.
  */
-enum rmp_rc rmp_pvalidate(struct rmp *rmp, struct rmp_who *who, const struct rmp_gpage *pg,
+enum rmp_rc rmp_pvalidate(struct rmp *rmp, struct sim_who *who, const struct rmp_gpage *pg,
 			  bool page_2m, bool validate, struct rmp_result *res)
 {
 	struct rmp *r = rmp;
@@ -471,7 +471,7 @@ enum rmp_rc rmp_pvalidate(struct rmp *rmp, struct rmp_who *who, const struct rmp
  * error (AMD APM vol. 3 RMPADJUST; edk2 `BaseVmsaRmpAdjust`: "the VMSA change
  * is only made when running at VMPL0 and is ignored otherwise").
  */
-enum rmp_rc rmp_adjust(struct rmp *rmp, struct rmp_who *who, const struct rmp_gpage *pg,
+enum rmp_rc rmp_adjust(struct rmp *rmp, struct sim_who *who, const struct rmp_gpage *pg,
 		       bool page_2m, unsigned target, uint8_t perms, bool vmsa,
 		       struct rmp_result *res)
 {
@@ -521,7 +521,7 @@ enum rmp_rc rmp_adjust(struct rmp *rmp, struct rmp_who *who, const struct rmp_gp
 }
 
 /* RMPQUERY: read-only; no lock. */
-enum rmp_rc rmp_query(struct rmp *rmp, struct rmp_who *who, const struct rmp_gpage *pg,
+enum rmp_rc rmp_query(struct rmp *rmp, struct sim_who *who, const struct rmp_gpage *pg,
 		      struct rmp_result *res)
 {
 	struct rmp *r = rmp;

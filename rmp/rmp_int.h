@@ -102,9 +102,9 @@ struct rmp_eff {
 
 /* rmp.c: entry writes, decoding */
 /* Write one entry (or one quadword): timed when @w is non-NULL, else poke. */
-void rmp_raw_write(struct rmp *r, struct rmp_who *w, uint64_t addr, const struct rmp_raw *e);
-void rmp_raw_write_lo(struct rmp *r, struct rmp_who *w, uint64_t addr, uint64_t lo);
-void rmp_raw_write_hi(struct rmp *r, struct rmp_who *w, uint64_t addr, uint64_t hi);
+void rmp_raw_write(struct rmp *r, struct sim_who *w, uint64_t addr, const struct rmp_raw *e);
+void rmp_raw_write_lo(struct rmp *r, struct sim_who *w, uint64_t addr, uint64_t lo);
+void rmp_raw_write_hi(struct rmp *r, struct sim_who *w, uint64_t addr, uint64_t hi);
 void rmp_decode(const struct rmp_raw *e, uint64_t gpa, struct rmp_entry *ent);
 uint32_t rmp_region_count(const struct rmp_raw *base_entry);
 
@@ -125,7 +125,7 @@ uint32_t rmp_region_count(const struct rmp_raw *base_entry);
  * an access whose agent is already ordered (a vCPU batch, a DMA request,
  * a table walk, a script line), and the check path stays free.
  */
-static inline void rmp_sync(const struct rmp *r, const struct rmp_who *w)
+static inline void rmp_sync(const struct rmp *r, const struct sim_who *w)
 {
 	if (r)
 		sim_sync_id(r->mem, w->agent);
@@ -192,7 +192,7 @@ static inline uint64_t rmp_le64(const uint8_t *p)
  * table's pages are firmware pages that nothing else writes.  No read for
  * an index beyond the RST (not covered) or with @w NULL (untimed).
  */
-RMP_HOT void rmp_rst_read(struct rmp *r, struct rmp_who *w, uint64_t spa)
+RMP_HOT void rmp_rst_read(struct rmp *r, struct sim_who *w, uint64_t spa)
 {
 	uint64_t seg, v;
 
@@ -207,7 +207,7 @@ RMP_HOT void rmp_rst_read(struct rmp *r, struct rmp_who *w, uint64_t spa)
 }
 
 /* Read one entry: timed (one sim_mem_read) when @w is non-NULL, else peek. */
-RMP_HOT void rmp_raw_read(struct rmp *r, struct rmp_who *w, uint64_t addr, struct rmp_raw *e)
+RMP_HOT void rmp_raw_read(struct rmp *r, struct sim_who *w, uint64_t addr, struct rmp_raw *e)
 {
 	uint8_t b[RMP_ENTRY_SIZE];
 
@@ -260,7 +260,7 @@ static inline bool rmp_raw_sub2m(const struct rmp_raw *e)
  * marks: two reads for every page that is not a 2M base and not an
  * assigned 4K page, as before the marks were modelled).
  */
-RMP_HOT void rmp_lookup(struct rmp *r, struct rmp_who *w, uint64_t spa, struct rmp_eff *out)
+RMP_HOT void rmp_lookup(struct rmp *r, struct sim_who *w, uint64_t spa, struct rmp_eff *out)
 {
 	uint64_t a4, off = spa & (SIM_SZ_2M - 1) & ~(SIM_SZ_4K - 1);
 
@@ -315,17 +315,17 @@ static inline unsigned rmp_lock_bucket(uint64_t page)
  * record has expired (the common case), or none is in the region's bucket.
  * A lock conflicts only within one 2M region, so this is exact as a filter.
  */
-static inline bool rmp_lock_none(const struct rmp *r, const struct rmp_who *w, uint64_t spa)
+static inline bool rmp_lock_none(const struct rmp *r, const struct sim_who *w, uint64_t spa)
 {
 	return w->now >= r->lock_max_until || !r->lock_bucket[rmp_lock_bucket(RMP_PAGE(spa))];
 }
 
 /* Another agent's lock that conflicts with an instruction on @spa now. */
-enum rmp_lock_hit rmp_lock_conflict(const struct rmp *r, const struct rmp_who *w,
+enum rmp_lock_hit rmp_lock_conflict(const struct rmp *r, const struct sim_who *w,
 				    uint64_t spa, bool is_2m);
 
 /* Another agent holds a lock covering @spa's page (or, @region, any page of its 2M region). */
-static inline bool rmp_lock_hit(const struct rmp *r, const struct rmp_who *w, uint64_t spa,
+static inline bool rmp_lock_hit(const struct rmp *r, const struct sim_who *w, uint64_t spa,
 				bool region)
 {
 	if (rmp_lock_none(r, w, spa))
@@ -333,7 +333,7 @@ static inline bool rmp_lock_hit(const struct rmp *r, const struct rmp_who *w, ui
 	return rmp_lock_conflict(r, w, spa, region) != RMP_LOCK_NONE;
 }
 
-void rmp_lock_add(struct rmp *r, const struct rmp_who *w, uint64_t spa, bool is_2m,
+void rmp_lock_add(struct rmp *r, const struct sim_who *w, uint64_t spa, bool is_2m,
 		  uint64_t hold);
 /* Agent using page @spa (or, @region, any page of its 2M region) in use, or -1. */
 int rmp_inuse_find(const struct rmp *r, uint64_t spa, bool region);

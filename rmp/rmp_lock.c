@@ -17,12 +17,12 @@
 
 #include <stdlib.h>
 
-static bool lock_live(const struct rmp_lock *l, const struct rmp_who *w)
+static bool lock_live(const struct rmp_lock *l, const struct sim_who *w)
 {
 	return l->agent != w->agent && l->start <= w->now && w->now < l->until;
 }
 
-enum rmp_lock_hit rmp_lock_conflict(const struct rmp *r, const struct rmp_who *w,
+enum rmp_lock_hit rmp_lock_conflict(const struct rmp *r, const struct sim_who *w,
 				    uint64_t spa, bool is_2m)
 {
 	uint64_t page = RMP_PAGE(spa), rpage = RMP_PAGE(RMP_REGION(spa));
@@ -50,7 +50,7 @@ enum rmp_lock_hit rmp_lock_conflict(const struct rmp *r, const struct rmp_who *w
 	return same ? RMP_LOCK_SAME : other ? RMP_LOCK_OTHER : RMP_LOCK_NONE;
 }
 
-void rmp_lock_add(struct rmp *r, const struct rmp_who *w, uint64_t spa, bool is_2m,
+void rmp_lock_add(struct rmp *r, const struct sim_who *w, uint64_t spa, bool is_2m,
 		  uint64_t hold)
 {
 	struct rmp_lock *l;

@@ -189,7 +189,7 @@ struct opctx {
 	struct sim_call *c;
 	struct sim_agent *a;
 	struct rmp *r;
-	struct rmp_who who;
+	struct sim_who who;
 };
 
 static void ctx_init(struct opctx *x, struct sim_call *c)

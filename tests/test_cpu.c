@@ -1068,7 +1068,7 @@ Test(cpu, rmpupdate_global_flush_reaches_the_vcpu_tlbs)
 		uint32_t code[] = { LD(3, 0, 1) };
 		struct rmp_update_in in = { .gpa = 0, .assigned = false };
 		struct rmp_result res;
-		struct rmp_who who = { .now = 0, .agent = -1 };
+		struct sim_who who = { .now = 0, .agent = -1 };
 		uint64_t before;
 
 		tvm_new(&t, sets);

@@ -39,7 +39,7 @@ static struct rmp *rmp;
 static struct iommu *io;
 static struct s2_pgt *vm_s2;
 static uint64_t s2_next;
-static const struct iommu_who WHO = { 0, 0 };
+static const struct sim_who WHO = { .now = 0, .agent = 0 };
 
 static uint64_t t_alloc(void *arg)
 {

@@ -31,7 +31,7 @@ struct host_env {
 static void host_body(struct sim_agent *a, void *arg)
 {
 	struct host_env *h = arg;
-	struct iommu_who who;
+	struct sim_who who;
 	uint64_t cyc = 0;
 
 	while (sim_now(a) < h->at)          /* private work, no sync of its own */

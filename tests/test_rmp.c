@@ -277,7 +277,7 @@ ParameterizedTest(struct icase *c, rmp, insn)
 {
 	struct sim_mem *m;
 	struct rmp *r = rmp_test_new(&m, NULL);
-	struct rmp_who w = who_at(1000, 0);
+	struct sim_who w = who_at(1000, 0);
 	struct rmp_result res;
 	struct rmp_gpage pg = c->pg;
 	enum rmp_rc rc = RMP_RC_FAULT;
@@ -325,7 +325,7 @@ Test(rmp, psmash_all_entries)
 {
 	struct sim_mem *m;
 	struct rmp *r = rmp_test_new(&m, NULL);
-	struct rmp_who w = who_at(0, 0);
+	struct sim_who w = who_at(0, 0);
 	struct rmp_result res;
 	struct tent t2 = { .a = 1, .p2m = 1, .val = 1, .asid = 9, .gpa = G2M, .p1 = RW, .p3 = 8 };
 
@@ -410,7 +410,7 @@ Test(rmp, sub2m_marks)
 {
 	struct sim_mem *m;
 	struct rmp *r = rmp_test_new(&m, NULL);
-	struct rmp_who w = who_at(0, 0);
+	struct sim_who w = who_at(0, 0);
 	struct rmp_result res;
 	struct rmp_read_out out;
 	struct rmp_update_in as2m = { .gpa = G2M, .assigned = 1, .page_2m = 1, .asid = 1 };
@@ -519,7 +519,7 @@ Test(rmp, update_flush_tlb)
 	struct rmp_config cfg;
 	struct sim_mem *m;
 	struct rmp *r;
-	struct rmp_who w = who_at(1000, 0), w1;
+	struct sim_who w = who_at(1000, 0), w1;
 	struct rmp_result res;
 	struct rmp_update_in in = { .gpa = GP4K, .assigned = 1, .asid = 1 };
 	struct rmp_update_in in2m = { .gpa = G2M, .assigned = 1, .page_2m = 1, .asid = 1 };
@@ -579,7 +579,7 @@ Test(rmp, lookup_memory_cost)
 {
 	struct sim_mem *m;
 	struct rmp *r = rmp_test_new(&m, NULL);
-	struct rmp_who w = who_at(0, 0);
+	struct sim_who w = who_at(0, 0);
 	struct rmp_fault f;
 
 	put(r, B2M, GUEST2MV(1, G2M));
@@ -604,7 +604,7 @@ Test(rmp, update_memory_cost)
 {
 	struct sim_mem *m;
 	struct rmp *r = rmp_test_new(&m, NULL);
-	struct rmp_who w = who_at(0, 0);
+	struct sim_who w = who_at(0, 0);
 	struct rmp_result res;
 	struct rmp_update_in in = { .gpa = GP4K, .assigned = 1, .asid = 1 };
 
@@ -619,7 +619,7 @@ Test(rmp, rmpquery)
 {
 	struct sim_mem *m;
 	struct rmp *r = rmp_test_new(&m, NULL);
-	struct rmp_who w = who_at(0, 0);
+	struct sim_who w = who_at(0, 0);
 	struct rmp_result res;
 	struct rmp_gpage pg = PG(1, 2, GP4K, P4K, SIM_SZ_4K);
 
@@ -653,7 +653,7 @@ Test(rmp, rmpread)
 {
 	struct sim_mem *m;
 	struct rmp *r = rmp_test_new(&m, NULL);
-	struct rmp_who w = who_at(0, 0);
+	struct sim_who w = who_at(0, 0);
 	struct rmp_result res;
 	struct rmp_read_out out;
 	static const uint8_t want_raw[16] = {
@@ -685,7 +685,7 @@ Test(rmp, table_pages_are_firmware)
 {
 	struct sim_mem *m;
 	struct rmp *r = rmp_test_new(&m, NULL);
-	struct rmp_who w = who_at(0, 0);
+	struct sim_who w = who_at(0, 0);
 	struct rmp_result res;
 	struct rmp_update_in in = { 0 };
 	struct rmp_fault f;
@@ -830,7 +830,7 @@ Test(rmp, table_pages_in_whole_regions)
 	struct sim_err err = { "" };
 	struct sim_mem *m = sim_mem_new(1ull << 30, MEM_LAT);
 	struct rmp *r;
-	struct rmp_who w1 = who_at(0, 0), w2 = who_at(0, 0);
+	struct sim_who w1 = who_at(0, 0), w2 = who_at(0, 0);
 	struct rmp_result res;
 	struct rmp_read_out o1, o2;
 	struct rmp_update_in in = { 0 };
@@ -875,7 +875,7 @@ Test(rmp, mode_off)
 	struct rmp_config cfg;
 	struct sim_mem *m;
 	struct rmp *r, *off;
-	struct rmp_who w = who_at(0, 0);
+	struct sim_who w = who_at(0, 0);
 	struct rmp_result res;
 	struct rmp_update_in in = { .gpa = 0, .assigned = 1, .asid = 1 };
 	struct rmp_gpage pg = PG(1, 0, 0, 0, SIM_SZ_4K);

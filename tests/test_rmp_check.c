@@ -154,7 +154,7 @@ ParameterizedTest(struct gcase *c, rmp_check, guest)
 {
 	struct sim_mem *m;
 	struct rmp *r = rmp_test_new(&m, NULL);
-	struct rmp_who w = who_at(0, 0);
+	struct sim_who w = who_at(0, 0);
 	struct rmp_gaccess a = c->a;
 	struct rmp_fault f;
 	enum rmp_fault_kind k;
@@ -246,7 +246,7 @@ ParameterizedTest(struct hcase *c, rmp_check, host)
 {
 	struct sim_mem *m;
 	struct rmp *r = rmp_test_new(&m, NULL);
-	struct rmp_who w = who_at(0, 0);
+	struct sim_who w = who_at(0, 0);
 	struct rmp_fault f;
 	enum rmp_fault_kind k;
 
@@ -277,7 +277,7 @@ Test(rmp_check, dma)
 	struct rmp_config cfg;
 	struct sim_mem *m;
 	struct rmp *r = rmp_test_new(&m, NULL);
-	struct rmp_who w = who_at(0, 3);
+	struct sim_who w = who_at(0, 3);
 	struct rmp_fault f;
 
 	put(r, P4K, GUESTV(1, GP4K));

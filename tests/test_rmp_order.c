@@ -79,7 +79,7 @@ struct oenv {
 
 static int run_op(struct rmp *r, struct sim_agent *a, const struct rop *o)
 {
-	struct rmp_who w = { .now = sim_now(a), .agent = sim_agent_id(a) };
+	struct sim_who w = { .now = sim_now(a), .agent = sim_agent_id(a) };
 	struct rmp_result res;
 	struct rmp_fault f;
 	struct rmp_gpage pg = { 1, 0, GPA, P, SIM_SZ_4K };

@@ -13,7 +13,7 @@
 /* 4K RMPUPDATE at T0 by agent 0: returns its lock window length. */
 static uint64_t update_4k_at(struct rmp *r, uint64_t spa, int agent, uint64_t now)
 {
-	struct rmp_who w = who_at(now, agent);
+	struct sim_who w = who_at(now, agent);
 	struct rmp_result res;
 	struct rmp_update_in in = { .gpa = GP4K, .assigned = 1, .asid = 1 };
 
@@ -29,7 +29,7 @@ Test(rmp_race, update_vs_pvalidate_window)
 	uint64_t win = update_4k_at(r, P4K, 0, T0);
 	struct rmp_gpage pg = { 1, 0, GP4K, P4K, SIM_SZ_4K };
 	struct rmp_result res;
-	struct rmp_who w;
+	struct sim_who w;
 
 	cr_assert_eq(win, 1100 + 4 * MEM_LAT);
 	w = who_at(T0 + win - 1, 1);
@@ -53,14 +53,14 @@ Test(rmp_race, update_then_pvalidate_after_window)
 	uint64_t win = update_4k_at(r, P4K, 0, T0);
 	struct rmp_gpage pg = { 1, 0, GP4K, P4K, SIM_SZ_4K };
 	struct rmp_result res;
-	struct rmp_who w = who_at(T0 + win, 1);
+	struct sim_who w = who_at(T0 + win, 1);
 
 	cr_assert_eq(rmp_pvalidate(r, &w, &pg, false, true, &res), RMP_RC_SUCCESS);
 	cr_assert(res.changed);
 	assert_stored(r, P4K, GUESTV(1, GP4K), "validated");
 	/* And PVALIDATE now holds the lock: RMPUPDATE by agent 0 is refused. */
 	{
-		struct rmp_who w0 = who_at(T0 + win + 1, 0);
+		struct sim_who w0 = who_at(T0 + win + 1, 0);
 		struct rmp_update_in in = { 0 };
 
 		cr_assert_eq(rmp_update(r, &w0, P4K, &in, &res), RMP_RC_FAIL_INUSE);
@@ -97,7 +97,7 @@ ParameterizedTest(struct lcase *c, rmp_race, granularity)
 {
 	struct sim_mem *m;
 	struct rmp *r = rmp_test_new(&m, NULL);
-	struct rmp_who w0 = who_at(T0, 0), w1 = who_at(T0 + 50, 1);
+	struct sim_who w0 = who_at(T0, 0), w1 = who_at(T0 + 50, 1);
 	struct rmp_result res;
 	struct rmp_update_in sh2m = { .page_2m = 1 };
 	struct rmp_update_in sh4k = { 0 };
@@ -127,7 +127,7 @@ Test(rmp_race, psmash_vs_update)
 {
 	struct sim_mem *m;
 	struct rmp *r = rmp_test_new(&m, NULL);
-	struct rmp_who w0 = who_at(T0, 0), w1;
+	struct sim_who w0 = who_at(T0, 0), w1;
 	struct rmp_result res;
 	struct rmp_update_in sh = { 0 };
 	uint64_t win;
@@ -154,7 +154,7 @@ Test(rmp_race, spurious_faults)
 	struct rmp_fault f;
 	struct rmp_gaccess ga = { .asid = 1, .gpa = GP4K, .spa = P4K, .kind = RMP_ACC_WRITE,
 				  .c_bit = 1, .snp = 1, .map_size = SIM_SZ_4K };
-	struct rmp_who w;
+	struct sim_who w;
 	uint64_t win;
 
 	for (int on = 0; on < 2; on++) {
@@ -164,7 +164,7 @@ Test(rmp_race, spurious_faults)
 		put(r, P4K, GUESTV(1, GP4K));
 		/* Agent 0 changes another page of the region at 2M granularity? No: 4K on P4K. */
 		{
-			struct rmp_who w0 = who_at(T0, 0);
+			struct sim_who w0 = who_at(T0, 0);
 			struct rmp_result res;
 			struct rmp_gpage pg = { 1, 0, GP4K, P4K, SIM_SZ_4K };
 
@@ -189,7 +189,7 @@ Test(rmp_race, spurious_host_write)
 {
 	struct sim_mem *m;
 	struct rmp *r = rmp_test_new(&m, NULL);
-	struct rmp_who w0 = who_at(T0, 0), w1 = who_at(T0 + 10, 1);
+	struct sim_who w0 = who_at(T0, 0), w1 = who_at(T0 + 10, 1);
 	struct rmp_result res;
 	struct rmp_update_in sh = { 0 };
 	struct rmp_fault f;
@@ -260,7 +260,7 @@ ParameterizedTest(struct vcase *c, rmp_race, vmrun_checks)
 {
 	struct sim_mem *m;
 	struct rmp *r = rmp_test_new(&m, NULL);
-	struct rmp_who w = who_at(0, 2);
+	struct sim_who w = who_at(0, 2);
 	struct rmp_vmrun_in in = { 1, VMCB, VMSA, GP4K, AVIC };
 	struct rmp_fault f;
 	enum rmp_fault_kind k;
@@ -298,7 +298,7 @@ Test(rmp_race, inuse_until_vmexit)
 {
 	struct sim_mem *m;
 	struct rmp *r = rmp_test_new(&m, NULL);
-	struct rmp_who cpu1 = who_at(T0, 1), cpu0 = who_at(T0 + 100000, 0);
+	struct sim_who cpu1 = who_at(T0, 1), cpu0 = who_at(T0 + 100000, 0);
 	struct rmp_vmrun_in in = { 1, VMCB, VMSA, RMP_NO_ADDR, RMP_NO_ADDR };
 	struct rmp_update_in sh = { 0 }, sh2m = { .page_2m = 1 };
 	struct rmp_gpage pg = { 1, 0, GP4K, VMSA, SIM_SZ_4K };
@@ -316,7 +316,7 @@ Test(rmp_race, inuse_until_vmexit)
 	cr_assert_eq(rmp_counters(r)->lock_conflicts, 0, "in use is not a lock conflict");
 	/* Another agent may not run the same VMSA / VMCB. */
 	{
-		struct rmp_who cpu3 = who_at(T0, 3);
+		struct sim_who cpu3 = who_at(T0, 3);
 		struct rmp_vmrun_in in2 = { 1, VMCB + 0x1000, VMSA, RMP_NO_ADDR, RMP_NO_ADDR };
 
 		cr_assert_eq(rmp_vmrun(r, &cpu3, &in2, &f), RMP_FAULT_VMEXIT_INVALID);
@@ -343,7 +343,7 @@ Test(rmp_race, erratum_2m_inuse)
 	struct rmp_config cfg;
 	struct sim_mem *m;
 	struct rmp *r;
-	struct rmp_who w = who_at(0, 0), host = who_at(0, 1);
+	struct sim_who w = who_at(0, 0), host = who_at(0, 1);
 	struct rmp_vmrun_in in = { 1, B2M + SIM_SZ_2M, VMSA, RMP_NO_ADDR, RMP_NO_ADDR };
 	struct rmp_fault f;
 
@@ -375,7 +375,7 @@ Test(rmp_race, deterministic_replay)
 		struct rmp_result res;
 
 		for (uint64_t i = 0; i < 64; i++) {
-			struct rmp_who w = who_at(T0 + i * 37, (int)(i % 3));
+			struct sim_who w = who_at(T0 + i * 37, (int)(i % 3));
 			struct rmp_update_in in = { .gpa = i << 12, .assigned = i & 1, .asid = i & 1 };
 			struct rmp_gpage pg = { 1, 0, i << 12, B2M + ((i % 8) << 12), SIM_SZ_4K };
 
@@ -393,7 +393,7 @@ Test(rmp_race, deterministic_replay)
 /* Shared -> shared RMPUPDATE of @spa by @agent at @now: a lock, no owner change. */
 static uint64_t lock_page_at(struct rmp *r, uint64_t spa, int agent, uint64_t now)
 {
-	struct rmp_who w = who_at(now, agent);
+	struct sim_who w = who_at(now, agent);
 	struct rmp_result res;
 	struct rmp_update_in sh = { 0 };
 
@@ -415,7 +415,7 @@ Test(rmp_race, lock_filter_buckets)
 	struct rmp_config cfg;
 	struct rmp *r;
 	struct rmp_fault f;
-	struct rmp_who w;
+	struct sim_who w;
 	uint64_t win, win1, t1;
 
 	rmp_config_default(&cfg);

@@ -64,7 +64,7 @@ Test(rmp_seg, instructions_across_segments)
 {
 	struct sim_mem *m;
 	struct rmp *r = seg_new(&m, 4 * GB, 30, 2);
-	struct rmp_who w = who_at(0, 0);
+	struct sim_who w = who_at(0, 0);
 	struct rmp_result res;
 	struct rmp_fault f;
 	struct rmp_update_in in = { .gpa = 0x200000, .assigned = 1, .page_2m = 1, .asid = 3 };
@@ -144,7 +144,7 @@ static struct rst_case rst_cases[] = {
 #define RST_G 0x40000000ull   /* segment 1 */
 
 /* Run @op on @r from a fresh @w: a 4K guest page at RST_G + 0x5000 and a 2M one at RST_G + 2M. */
-static void rst_run(struct rmp *r, enum rst_op op, struct rmp_who *w)
+static void rst_run(struct rmp *r, enum rst_op op, struct sim_who *w)
 {
 	struct rmp_result res;
 	struct rmp_read_out out;
@@ -214,7 +214,7 @@ ParameterizedTest(struct rst_case *c, rmp_seg, rst_reads_are_charged)
 		struct sim_err err = { "" };
 		struct sim_mem *m;
 		struct rmp *r;
-		struct rmp_who w = who_at(0, 0);
+		struct sim_who w = who_at(0, 0);
 		struct rmp_entry g4 = tent_entry(&(struct tent)GUESTV(1, 0x5000));
 		struct rmp_entry g2 = tent_entry(&(struct tent)GUEST2MV(1, 0x200000));
 
@@ -258,7 +258,7 @@ Test(rmp_seg, contiguous_partial_coverage_and_base)
 	struct sim_err err = { "" };
 	struct sim_mem *m = sim_mem_new(MEM_SIZE, MEM_LAT);
 	struct rmp *r;
-	struct rmp_who w = who_at(0, 0);
+	struct sim_who w = who_at(0, 0);
 	struct rmp_result res;
 	struct rmp_update_in in = { .gpa = 0, .assigned = 1, .asid = 1 };
 
@@ -360,7 +360,7 @@ Test(rmp_seg, module_attach_and_stats)
 	cr_assert_eq(rmp_config(r)->lat.vmrun, 250);
 	cr_assert(rmp_config(r)->spurious_faults);
 	{
-		struct rmp_who w = who_at(0, 0);
+		struct sim_who w = who_at(0, 0);
 		struct rmp_result res;
 		struct rmp_update_in in = { .gpa = 0, .assigned = 1, .asid = 1 };
 

@@ -131,9 +131,9 @@ static inline void assert_stored(struct rmp *r, uint64_t spa, struct tent t, con
 		  want.perms[2], want.perms[3]);
 }
 
-static inline struct rmp_who who_at(uint64_t now, int agent)
+static inline struct sim_who who_at(uint64_t now, int agent)
 {
-	struct rmp_who w = { now, agent, 0 };
+	struct sim_who w = { now, agent, 0 };
 
 	return w;
 }

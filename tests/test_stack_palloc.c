@@ -227,7 +227,7 @@ Test(palloc, in_use_vmsa_page_is_held)
 
 	/* A page that is not assigned but is the running vCPU's VMCB. */
 	{
-		struct rmp_who who = { .now = 0, .agent = 1, .mem_cycles = 0 };
+		struct sim_who who = { .now = 0, .agent = 1, .mem_cycles = 0 };
 		struct rmp_vmrun_in in;
 		struct rmp_fault f;
 		struct rmp_entry v = tent_entry(&GUESTV(1, 0x9000));

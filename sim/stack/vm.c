@@ -133,7 +133,7 @@ static int vm_rmp_check(void *arg, const struct s2_check *chk, uint64_t *cycles)
 	struct stack_vm *v = arg;
 	struct stack *st = v->st;
 	struct sim_agent *a = chk->agent >= 0 ? sim_agent_by_id(st->s, chk->agent) : NULL;
-	struct rmp_who who = { .now = a ? sim_now(a) : 0, .agent = chk->agent };
+	struct sim_who who = { .now = a ? sim_now(a) : 0, .agent = chk->agent };
 	struct rmp_gaccess ga = {
 		.asid = v->asid, .vmpl = chk->vmpl, .gpa = chk->gpa, .spa = chk->spa,
 		.c_bit = chk->c, .user = chk->user, .snp = v->asid != 0, .map_size = chk->size,
@@ -176,7 +176,7 @@ const char *stack_vm_fault_str(const struct stack_vm *v, const struct s2_fault *
  * never hands out an assigned page; a guest stage-1 table's new pages are
  * the guest pages above its root, checked too.
  */
-static bool host_page_ok(struct stack *st, struct rmp_who *who, uint64_t pa, struct host_wr *hw)
+static bool host_page_ok(struct stack *st, struct sim_who *who, uint64_t pa, struct host_wr *hw)
 {
 	uint64_t before = who->mem_cycles;
 	bool ok = rmp_check_host(st->rmp, who, pa, true, SIM_SZ_4K, &hw->f) == RMP_FAULT_NONE;
@@ -185,10 +185,10 @@ static bool host_page_ok(struct stack *st, struct rmp_who *who, uint64_t pa, str
 	return ok;
 }
 
-static struct rmp_who who_of(struct stack *st, int agent)
+static struct sim_who who_of(struct stack *st, int agent)
 {
 	struct sim_agent *a = agent >= 0 ? sim_agent_by_id(st->s, agent) : NULL;
-	struct rmp_who who = { .now = a ? sim_now(a) : 0, .agent = agent };
+	struct sim_who who = { .now = a ? sim_now(a) : 0, .agent = agent };
 
 	return who;
 }
@@ -198,7 +198,7 @@ bool stack_table_writes_ok(struct stack_vm *v, struct s2_pgt *p, bool s1, int ag
 			   uint64_t leaf, const struct s2_prot *prot, struct host_wr *hw)
 {
 	struct stack *st = v->st;
-	struct rmp_who who = who_of(st, agent);
+	struct sim_who who = who_of(st, agent);
 	struct s2_wset ws = { 0 };
 	bool ok = true;
 
@@ -224,7 +224,7 @@ bool stack_table_writes_ok(struct stack_vm *v, struct s2_pgt *p, bool s1, int ag
 
 bool stack_root_write_ok(struct stack *st, int agent, uint64_t pa, struct host_wr *hw)
 {
-	struct rmp_who who = who_of(st, agent);
+	struct sim_who who = who_of(st, agent);
 
 	memset(hw, 0, sizeof(*hw));
 	if (!rmp_enabled(st->rmp))
