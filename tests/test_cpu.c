@@ -1056,6 +1056,47 @@ Test(cpu, npt_vm_load_from_assigned_page_is_not_checked)
 }
 
 /*
+ * The RMP page-size check is an equality (AMD APM vol. 2 15.36.10; KVM
+ * sev_handle_rmp_fault PSMASHes a 2M entry under a 4K NPT leaf): a vCPU
+ * access through a 4K nested leaf onto a 2M RMP entry is an RMP #NPF,
+ * without SIZEM (that bit is for PVALIDATE/RMPADJUST).
+ */
+Test(cpu, snp_4k_leaf_onto_2m_rmp_entry_is_an_rmp_npf, .init = cr_redirect_stderr)
+{
+	static const char *const sets[] = { "vm.type", "snp", "vm.mem_size", "4m", NULL };
+	const uint64_t data = RAM + 0x200000;   /* GPA = SPA: its own 2M region */
+	uint32_t code[] = { LD(3, 0, 1) };
+	struct rmp_entry e;
+	struct sim_err err;
+	struct tvm t;
+	uint64_t spa;
+
+	tvm_new(&t, sets);
+	tvm_code(&t, RAM, code, 1);
+	/* The data page is mapped by a 4K nested leaf (a first touch)... */
+	cr_assert(!cpu_vm_map_page(t.vm, NULL, data, &err), "%s", err.msg);
+	cr_assert(!cpu_vm_gpa_to_spa(t.vm, data, &spa));
+	/* ...but its RMP entry becomes a 2M one, assigned and validated. */
+	memset(&e, 0, sizeof(e));
+	e.assigned = true;
+	e.page_2m = true;
+	e.validated = true;
+	e.asid = t.vm->asid;
+	e.gpa = data;
+	e.perms[0] = RMP_PERM_ALL;
+	cr_assert_eq(rmp_fw_write(t.vm->rmp, spa, &e), RMP_RC_SUCCESS);
+	cpu_hart_set_reg(t.h, 1, data + 8);
+	tvm_run(&t, 1);
+	cr_assert_eq(t.h->st.exits[CPU_EXIT_NPF], 2, "the code page's first touch, then the RMP fault");
+	cr_assert(t.h->exit.npf_info & RMP_NPF_RMP, "EXITINFO1 0x%llx",
+		  (unsigned long long)t.h->exit.npf_info);
+	cr_assert_eq(t.h->exit.npf_info & RMP_NPF_SIZEM, 0);
+	cr_assert_eq(t.h->exit.npf_gpa, data + 8);
+	cr_assert_eq(cpu_vm_state(t.vm), CPU_VM_KILLED, "the default hypervisor stops the VM");
+	tvm_free(&t);
+}
+
+/*
  * rmp.update_flush_tlb: a host RMPUPDATE flushes every TLB of the machine,
  * the vCPUs' stage-2 TLBs included (seen at the vCPU's next batch).
  */
