@@ -237,20 +237,33 @@ static void op_xlate_finish(struct sim_call *c, struct stack_vm *v, int rc,
 	sim_advance(sim_call_agent(c), x->cycles);
 }
 
+/*
+ * The access an `s2 access` (@s2_only) or `access` line asks for, made by
+ * its agent.  Only a stage-2-only access gives the C-bit; a 2D walk takes
+ * it from the stage-1 leaf.
+ */
+static struct s2_req access_req(struct sim_call *c, const struct stack_vm *v, bool s2_only)
+{
+	struct s2_req req = { .src = SIM_SRC_PTW };
+
+	req.vmpl = (uint8_t)sim_arg_u64(c, "vmpl", 0);
+	req.acc = (enum s2_access)sim_arg_enum(c, "kind", 0);
+	req.user = sim_arg_bool(c, "user", false);
+	req.c = s2_only && sim_arg_bool(c, "c", v->asid != 0);
+	req.agent = agent_of(c);
+	return req;
+}
+
 static void op_s2_access(struct sim_call *c)
 {
 	struct stack_vm *v = op_vm(c);
-	struct s2_req req = { .src = SIM_SRC_PTW };
+	struct s2_req req;
 	struct s2_xlate x;
 	int rc;
 
 	if (!v)
 		return;
-	req.vmpl = (uint8_t)sim_arg_u64(c, "vmpl", 0);
-	req.acc = (enum s2_access)sim_arg_enum(c, "kind", 0);
-	req.user = sim_arg_bool(c, "user", false);
-	req.c = sim_arg_bool(c, "c", v->asid != 0);
-	req.agent = agent_of(c);
+	req = access_req(c, v, true);
 	rc = s2_mmu_translate(s2_ctx_mmu(v->st->s2, req.agent), &v->space,
 			      sim_arg_u64(c, "ipa", 0), &req, &x);
 	op_xlate_finish(c, v, rc, &x);
@@ -259,7 +272,7 @@ static void op_s2_access(struct sim_call *c)
 static void op_access(struct sim_call *c)
 {
 	struct stack_vm *v = op_vm(c);
-	struct s2_req req = { .src = SIM_SRC_PTW };
+	struct s2_req req;
 	struct s2_xlate x;
 	int rc;
 
@@ -269,10 +282,7 @@ static void op_access(struct sim_call *c)
 		sim_call_result(c, "ERROR(nos1)");
 		return;
 	}
-	req.vmpl = (uint8_t)sim_arg_u64(c, "vmpl", 0);
-	req.acc = (enum s2_access)sim_arg_enum(c, "kind", 0);
-	req.user = sim_arg_bool(c, "user", false);
-	req.agent = agent_of(c);
+	req = access_req(c, v, false);
 	rc = s2_mmu_translate_2d(s2_ctx_mmu(v->st->s2, req.agent), &v->space,
 				 sim_arg_u64(c, "va", 0), &req, &x);
 	op_xlate_finish(c, v, rc, &x);
