@@ -88,7 +88,11 @@ static const struct sim_cli_cmd shell_cmd = {
 	"shell", "", 0, 0, sim_opts,
 	"Type operations interactively (the language of protsim script).",
 	"Each line runs as soon as it is typed; errors are reported and the shell\n"
-	"goes on.  `help [OP]` lists operations, `quit` (or end of input) leaves.\n",
+	"goes on.  Commands: `help [PREFIX]` (operations and commands), `stats\n"
+	"[PREFIX]` (the counters now), `reset` (a fresh machine, same configuration),\n"
+	"`source FILE` (its lines as if typed), `quit` (or end of input).  On a\n"
+	"terminal: Tab completes, Ctrl-C cancels the line, history is kept in\n"
+	"$XDG_STATE_HOME/protsim/history (default ~/.local/state/protsim/history).\n",
 	"0  the shell ended normally (errors inside it do not change this)\n"
 	"2  bad usage or configuration; the machine could not go on\n", 2,
 };
@@ -478,7 +482,7 @@ static int cmd_shell(const struct sim_cli *cl)
 	int rc = apply_opts(s, cl);
 
 	if (!rc)
-		rc = sim_script_run(s, stdin, "<stdin>", stdout, stderr, true);
+		rc = sim_shell_run(&s, stdin, "<stdin>", stdout, stderr);   /* reset replaces s */
 	sim_free(s);
 	return rc;
 }
@@ -503,7 +507,7 @@ static size_t ops_tables(const struct sim_op *tabs[], const char *titles[], size
 	return n;
 }
 
-/* Does operation @name fall under @want ("s2" matches "s2 map"), as the shell's help? */
+/* Does operation @name fall under the words @want ("s2" matches "s2 map", not "s2x")? */
 static bool op_match(const char *name, const char *want)
 {
 	size_t l = strlen(want);

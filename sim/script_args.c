@@ -85,19 +85,21 @@ static bool in_range(const struct sim_arg_spec *spec, uint64_t v, bool open)
 static int range_why(const struct sim_arg_spec *spec, const char *text, bool size, char *why,
 		     size_t whylen)
 {
-	char a[32], b[32];
+	char a[32], b[32], q[SIM_QUOTE_MAX];
 
 	if (size && spec->max == 0)
-		snprintf(why, whylen, "%s is not at least %s", text, fmt_bound(spec->min, true, a));
+		snprintf(why, whylen, "%s is not at least %s", sim_script_show(text, q),
+			 fmt_bound(spec->min, true, a));
 	else
-		snprintf(why, whylen, "%s is not in %s..%s", text, fmt_bound(spec->min, size, a),
-			 fmt_bound(spec->max, size, b));
+		snprintf(why, whylen, "%s is not in %s..%s", sim_script_show(text, q),
+			 fmt_bound(spec->min, size, a), fmt_bound(spec->max, size, b));
 	return -1;
 }
 
 static int check_perms(const struct sim_arg_spec *spec, const char *text, uint64_t *val,
 		       char *why, size_t whylen)
 {
+	char q[SIM_QUOTE_MAX];
 	size_t used;
 
 	if (strcmp(text, "none") == 0)
@@ -117,7 +119,8 @@ static int check_perms(const struct sim_arg_spec *spec, const char *text, uint64
 		return 0;
 bad:
 	*val = 0;
-	used = (size_t)snprintf(why, whylen, "'%s' is not none or letters from ", text);
+	used = (size_t)snprintf(why, whylen, "%s is not none or letters from ",
+				sim_quote(text, q));
 	for (const char *p = spec->letters; *p && used < whylen; p++)
 		used += (size_t)snprintf(why + used, whylen - used, "%s%c",
 					 p == spec->letters ? "" : ", ", *p);
@@ -129,7 +132,7 @@ bad:
 int sim_script_check_value(const struct sim_arg_spec *spec, const char *text, uint64_t *val,
 			   char *why, size_t whylen)
 {
-	char b[32];
+	char b[32], q[SIM_QUOTE_MAX];
 	bool bv;
 
 	*val = 0;
@@ -139,30 +142,35 @@ int sim_script_check_value(const struct sim_arg_spec *spec, const char *text, ui
 	case SIM_ARG_ADDR:
 		if (sim_parse_u64(text, val) != 0) {
 			snprintf(why, whylen,
-				 "'%s' is not a number (decimal or 0x hex, at most 64 bits)", text);
+				 "%s is not a number (decimal or 0x hex, at most 64 bits)",
+				 sim_quote(text, q));
 			return -1;
 		}
 		if (spec->type == SIM_ARG_INT && !in_range(spec, *val, false))
 			return range_why(spec, text, false, why, whylen);
 		if (spec->type == SIM_ARG_ADDR && *val >= SIM_PA_LIMIT) {
-			snprintf(why, whylen, "%s is not below 2^%u", text, SIM_PA_BITS);
+			snprintf(why, whylen, "%s is not below 2^%u", sim_script_show(text, q),
+				 SIM_PA_BITS);
 			return -1;
 		}
 		if (spec->type == SIM_ARG_ADDR && spec->align > 1 && (*val & (spec->align - 1))) {
-			snprintf(why, whylen, "%s is not %s-aligned", text, fmt_size(spec->align, b));
+			snprintf(why, whylen, "%s is not %s-aligned", sim_script_show(text, q),
+				 fmt_size(spec->align, b));
 			return -1;
 		}
 		return 0;
 	case SIM_ARG_SIZE:
 	case SIM_ARG_SIZESET:
 		if (sim_parse_size(text, val) != 0) {
-			snprintf(why, whylen, "'%s' is not a size (bytes, or 4k/2m/1g)", text);
+			snprintf(why, whylen, "%s is not a size (bytes, or 4k/2m/1g)",
+				 sim_quote(text, q));
 			return -1;
 		}
 		if (spec->type == SIM_ARG_SIZE && !in_range(spec, *val, true))
 			return range_why(spec, text, true, why, whylen);
 		if (spec->type == SIM_ARG_SIZESET && !(is_pow2(*val) && (*val & spec->sizes))) {
-			size_t used = (size_t)snprintf(why, whylen, "%s is not one of ", text);
+			size_t used = (size_t)snprintf(why, whylen, "%s is not one of ",
+							 sim_script_show(text, q));
 
 			put_sizes(spec->sizes, why, whylen, used);
 			return -1;
@@ -173,7 +181,7 @@ int sim_script_check_value(const struct sim_arg_spec *spec, const char *text, ui
 			*val = bv;
 			return 0;
 		}
-		snprintf(why, whylen, "'%s' is not 0 or 1", text);
+		snprintf(why, whylen, "%s is not 0 or 1", sim_quote(text, q));
 		return -1;
 	case SIM_ARG_ENUM: {
 		size_t used;
@@ -184,7 +192,7 @@ int sim_script_check_value(const struct sim_arg_spec *spec, const char *text, ui
 				return 0;
 			}
 		}
-		used = (size_t)snprintf(why, whylen, "'%s' is not one of ", text);
+		used = (size_t)snprintf(why, whylen, "%s is not one of ", sim_quote(text, q));
 		for (unsigned i = 0; spec->choices && spec->choices[i] && used < whylen; i++)
 			used += (size_t)snprintf(why + used, whylen - used, "%s%s", i ? "|" : "",
 						 spec->choices[i]);

@@ -50,6 +50,16 @@ void sim_script_split(const char *line, struct sim_script_words *w);
 void sim_script_words_free(struct sim_script_words *w);
 
 /*
+ * User text (a word, a key, an expect line) for a message: @text itself
+ * when it is 1 to 60 printable ASCII characters (space included) without
+ * a quote or backslash, else sim_quote(@text, @buf) (quoted, control and non-ASCII
+ * bytes escaped, cut to 60 characters).  So "frob: unknown operation"
+ * reads as before, and no message shows more than ~60 characters of
+ * user text or a raw control byte.
+ */
+const char *sim_script_show(const char *text, char buf[SIM_QUOTE_MAX]);
+
+/*
  * Check @text against an argument's spec: its type and the spec's bounds,
  * alignment, size set or letters.  On success store the value the op
  * reads (see enum sim_arg_type) in *@val and return 0.  Otherwise write
@@ -131,13 +141,25 @@ struct script_src {
 
 /*
  * Set @src up from @in: a regular file is read in place from its current
- * offset; anything else (a pipe, a terminal, a memory stream) is copied to
- * an unnamed temporary file first.  Return 0, or -1 with a message (the
+ * offset; anything else (a pipe, a terminal, a memory stream, /dev/zero)
+ * is copied to an unnamed temporary file first.  The copy ends after the
+ * first line that breaks a reading rule (longer than SIM_SCRIPT_LINE_MAX
+ * bytes, or holding a NUL byte), which a cursor then reports: an endless
+ * input takes no more than that.  Return 0, or -1 with a message (the
  * system's reason) in @why.
  */
 int sim_script_src_file(struct script_src *src, FILE *in, char *why, size_t whylen);
 void sim_script_src_text(struct script_src *src, const char *text);
 void sim_script_src_close(struct script_src *src);
+
+/* Why a cursor stopped before the end of its text. */
+enum script_read_fail {
+	SCRIPT_READ_OK,       /* no failure */
+	SCRIPT_READ_IO,       /* a read error: errno in ioerr */
+	SCRIPT_READ_LONG,     /* a line longer than SIM_SCRIPT_LINE_MAX bytes */
+	SCRIPT_READ_NUL,      /* a line holding a NUL byte, at column nulcol */
+	SCRIPT_READ_LINES,    /* more than INT_MAX - 1 lines (line numbers are int) */
+};
 
 /* A reading position in a source, with its own buffer. */
 struct script_cursor {
@@ -149,20 +171,48 @@ struct script_cursor {
 	size_t blen;                   /* file: bytes in buf */
 	char *line;                    /* the line last read, NUL-terminated */
 	size_t lcap;                   /* bytes allocated for line */
+	enum script_read_fail fail;    /* why the last call returned NULL early */
+	int ioerr;                     /* SCRIPT_READ_IO: errno */
+	size_t nulcol;                 /* SCRIPT_READ_NUL: 1-based column of the NUL */
 };
 
 /* Start reading @src at offset @pos, where line number @lineno + 1 begins. */
 void sim_script_cursor_init(struct script_cursor *cur, const struct script_src *src, uint64_t pos,
 			    int lineno);
 /*
- * The next line without its newline (a NUL byte ends its text), valid
- * until the next call; *@start is the offset where it began.  NULL at the
- * end, or on a read error (-1 in *@err, errno set; else 0).
+ * The next line without its newline, valid until the next call; *@start
+ * is the offset where it began.  A UTF-8 byte order mark (EF BB BF) at
+ * offset 0 is skipped.  NULL at the end (0 in *@err), or -1 in *@err when
+ * the line cannot be read: a read error, a line longer than
+ * SIM_SCRIPT_LINE_MAX bytes or one holding a NUL byte (cur->fail says
+ * which; sim_script_cursor_report() prints it).
  */
 char *sim_script_cursor_next(struct script_cursor *cur, uint64_t *start, int *err);
+/* @line past a UTF-8 byte order mark (EF BB BF) it starts with, if any. */
+const char *sim_script_skip_bom(const char *line);
 /* Go back to offset @pos, where line @lineno + 1 begins (a line read earlier). */
 void sim_script_cursor_seek(struct script_cursor *cur, uint64_t pos, int lineno);
 void sim_script_cursor_free(struct script_cursor *cur);
+
+struct script;
+
+/*
+ * Print why @cur stopped (its failure, on the line after the last one it
+ * read): "NAME:LINE: line longer than 65536 bytes (the limit)",
+ * "NAME:LINE: NUL byte at column N (a script is text)", "NAME:LINE: more
+ * than N lines (the limit)" or "NAME:LINE: cannot read: REASON".
+ * Return 2.
+ */
+int sim_script_cursor_report(struct script *sc, const struct script_cursor *cur);
+
+/*
+ * A line read by other means (the shell's standard input, readline) that
+ * breaks the same rules: print the message for line @lineno and return 2;
+ * 0 if @line (@len bytes, may hold NULs) is fine.  With @len over
+ * SIM_SCRIPT_LINE_MAX, @line is not read (a reader that stopped at the
+ * limit passes SIM_SCRIPT_LINE_MAX + 1).
+ */
+int sim_script_line_check(struct script *sc, const char *line, size_t len, int lineno);
 
 /* ------------------------------------------------------------------ */
 /* The interpreter's state                                             */
@@ -206,8 +256,6 @@ struct script_line {
 	size_t nkv;                       /* number of result fields */
 };
 
-struct script;
-
 /* One script agent: a physical CPU. */
 struct script_cpu {
 	struct script *sc;                /* the interpreter */
@@ -228,6 +276,8 @@ struct script {
 	const char *name;                 /* for messages: "NAME:LINE: ..." */
 	FILE *out, *errf;                 /* results; messages */
 	bool interactive;                 /* shell: run each line as it comes */
+	struct sim **sp;                  /* shell: where `reset` puts a new simulator, or NULL */
+	int depth;                        /* shell: files being read by `source` */
 	const struct sim_op **ops;        /* core ops, then every module's */
 	size_t nops;                      /* number of ops */
 	int ncpus;                        /* 0 until the first operation line */
@@ -291,6 +341,9 @@ enum script_line_kind sim_script_parse_line(struct script *sc, struct sim_script
  */
 int sim_script_line_agent(const char *text);
 
+/* The machine line's short names and the config keys they set; {NULL, NULL} ends. */
+extern const char *const sim_script_machine_keys[][2];
+
 /* The CPU count is fixed at the first operation line. */
 void sim_script_fix_cpus(struct script *sc);
 
@@ -320,5 +373,8 @@ int sim_script_check_stuck(struct script *sc);
 
 /* The shell: read and run @in line by line.  0, or 2 when it cannot go on. */
 int sim_script_shell(struct script *sc, FILE *in);
+
+/* Is @word a shell command (help, stats, reset, source, quit, exit)? */
+bool sim_script_shell_cmd(const char *word);
 
 #endif /* PROTSIM_SCRIPT_INT_H */

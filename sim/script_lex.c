@@ -61,6 +61,16 @@ void sim_script_words_free(struct sim_script_words *w)
 	w->n = 0;
 }
 
+const char *sim_script_show(const char *text, char buf[SIM_QUOTE_MAX])
+{
+	size_t n = 0;
+
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+		if (*p < ' ' || *p >= 0x7f || *p == '\'' || *p == '\\' || ++n > 60)
+			return sim_quote(text, buf);
+	return n ? text : sim_quote(text, buf);
+}
+
 bool sim_script_token_ok(const char *tok)
 {
 	const char *open = strchr(tok, '(');

@@ -1,9 +1,34 @@
 /*
  * script_parse.c - parsing the operation language: the table of
  * operations (the engine's and every module's), and one line into a
- * parsed operation, an expect line or the machine line.  Every argument
- * value is checked against its op's spec here (script_args.c), so a
- * malformed line is found before anything runs.
+ * parsed operation, an expect line or the machine line.
+ *
+ * Found here, in the check pass of a script, before anything runs (exit
+ * 2, nothing printed on stdout): every rule of one line alone --
+ *   - the line: at most SIM_SCRIPT_LINE_MAX bytes, no NUL byte
+ *     (script_read.c);
+ *   - @CYCLE: a number, at most 2^48, first on the line; cpuN: canonical,
+ *     below machine.cpus; the operation: known (one or two words);
+ *   - each argument: key=value, a declared key, given once, not empty,
+ *     and its value against its spec (script_args.c: the type, INT
+ *     bounds, ADDR below 2^52 and aligned, SIZE bounds, the SIZESET sizes,
+ *     the ENUM choices, 0|1, PERMS letters once each); required keys given;
+ *   - expect: right after an op line, a well-formed result token, fields
+ *     key=value;
+ *   - machine: before the first op, once, known keys with values, mem and
+ *     cpus given, each value valid for its config key (sim_cfg_set) --
+ *     and, on a machine already built, equal to the machine's.
+ * Found when the line runs (exit 2 from there; the lines before it have
+ * printed): a rule an op checks itself with sim_call_bad_arg(), one that
+ * spans arguments or depends on the machine's configuration -- today
+ * `mem write` value= wider than size=; `host_access` map= other than 4k
+ * with kind=ptread|ptwrite; `s2 create` levels= outside the format's
+ * range; `tlbi` ipa= without vm=; dev= at or above iommu.devices (the
+ * IOMMU ops and dma); `iommu inval` all=1 with dev=, iova= or size=,
+ * neither dev= nor all=1, size= without iova=; `dma` fill= without
+ * kind=write -- and, in script_run.c, an @CYCLE earlier than its agent's
+ * clock, a machine that cannot be built (sim_start()) and a deadlock.
+ * docs/script.md lists them with their messages.
  */
 #include "sim/script_int.h"
 
@@ -147,20 +172,110 @@ void sim_script_fix_cpus(struct script *sc)
 	}
 }
 
-/* machine mem=SIZE cpus=N [profile=NAME] [rmp=...] [rmp_base=ADDR] [rmp_segment=SIZE] [a.b=V]... */
+const char *const sim_script_machine_keys[][2] = {
+	{ "mem", "machine.mem" },
+	{ "cpus", "machine.cpus" },
+	{ "profile", "machine.profile" },
+	{ "rmp", "rmp.mode" },
+	{ "rmp_base", "rmp.base" },
+	{ "rmp_segment", "rmp.segment_size" },
+	{ NULL, NULL },
+};
+
+/*
+ * Was @key given on the command line?  sim_cli_apply() names its source
+ * after the option ("--set", "--seed"), without a line number; a file
+ * value's source is "FILE:LINE".
+ */
+static bool key_from_cli(const struct sim *s, const char *key)
+{
+	const char *where;
+
+	if (!sim_cfg_has_key(s, key) || !sim_cfg_is_set(s, key))
+		return false;
+	where = sim_cfg_origin(s, key);
+	return strncmp(where, "--", 2) == 0 && !strchr(where, ':');
+}
+
+/* Do @a and @b hold the same value for @key (as numbers, choices or text)? */
+static bool key_same(const struct sim *a, const struct sim *b, const char *key)
+{
+	const struct sim_cfg_key **keys;
+	size_t n = sim_cfg_keys(a, &keys);
+
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(keys[i]->name, key) != 0)
+			continue;
+		switch (keys[i]->type) {
+		case SIM_CFG_U64:
+		case SIM_CFG_SIZE:
+		case SIM_CFG_BOOL:
+			return sim_cfg_u64(a, key) == sim_cfg_u64(b, key);
+		case SIM_CFG_ENUM:
+			return sim_cfg_enum(a, key) == sim_cfg_enum(b, key);
+		case SIM_CFG_STR:
+			break;
+		}
+		break;
+	}
+	return strcmp(sim_cfg_str(a, key), sim_cfg_str(b, key)) == 0;
+}
+
+/*
+ * The machine line on a machine already built (a `protsim run` workload:
+ * the scenario file built it).  It can change nothing, so each value
+ * must be valid and equal to the machine's; keys from the command line
+ * are skipped, as on an unbuilt machine.  0, or 2 after the message.
+ */
+static int machine_match(struct script *sc, const struct sim_script_words *w, const char **cfgkey,
+			 char **key, int lineno)
+{
+	struct sim *tmp = sim_new(sim_modules(sc->s));
+	char q[SIM_QUOTE_MAX], q2[SIM_QUOTE_MAX];
+	struct sim_err err;
+	int rc = 0;
+
+	for (size_t i = 1; i < w->n && !rc; i++) {
+		const char *val = strchr(w->w[i], '=') + 1, *where;
+
+		if (key_from_cli(sc->s, cfgkey[i]))
+			continue;
+		if (sim_cfg_set(tmp, cfgkey[i], val, sc->name, lineno, &err) != 0) {
+			fflush(sc->out);
+			fprintf(sc->errf, "%s\n", err.msg);
+			rc = 2;
+			break;
+		}
+		if (key_same(tmp, sc->s, cfgkey[i]))
+			continue;
+		where = sim_cfg_origin(sc->s, cfgkey[i]);
+		rc = sim_script_err(sc, lineno,
+				    "%s: %s differs from the machine built from the scenario "
+				    "(%s = %s, %s%s); a workload runs on that machine: drop the "
+				    "machine line or put its keys in the scenario file",
+				    key[i], sim_script_show(val, q), cfgkey[i],
+				    sim_script_show(sim_cfg_str(sc->s, cfgkey[i]), q2),
+				    strcmp(where, "default") == 0 ? "the " : "from ", where);
+	}
+	sim_free(tmp);
+	return rc;
+}
+
+/*
+ * machine mem=SIZE cpus=N [profile=NAME] [rmp=...] [rmp_base=ADDR] [rmp_segment=SIZE] [a.b=V]...
+ *
+ * Precedence, lowest first (docs/config.md): defaults < latency profile <
+ * scenario file < command line.  The machine line stands where a scenario
+ * file does: it sets its keys, except those given on the command line
+ * (--set, --seed), which keep their value (silently; docs/script.md).  On
+ * a machine already built it must match (machine_match()).
+ */
 static int parse_machine(struct script *sc, const struct sim_script_words *w, int lineno)
 {
-	static const char *const map[][2] = {
-		{ "mem", "machine.mem" },
-		{ "cpus", "machine.cpus" },
-		{ "profile", "machine.profile" },
-		{ "rmp", "rmp.mode" },
-		{ "rmp_base", "rmp.base" },
-		{ "rmp_segment", "rmp.segment_size" },
-	};
 	const char **cfgkey = sim_xcalloc(w->n, sizeof(*cfgkey));
 	char **key = sim_xcalloc(w->n, sizeof(*key));
 	bool has_mem = false, has_cpus = false;
+	char q[SIM_QUOTE_MAX];
 	struct sim_err err;
 	int rc = 0;
 
@@ -173,37 +288,37 @@ static int parse_machine(struct script *sc, const struct sim_script_words *w, in
 				    sc->machine_line);
 		goto out;
 	}
-	if (sim_started(sc->s)) {
-		rc = sim_script_err(sc, lineno, "machine: the machine is already built");
-		goto out;
-	}
 	for (size_t i = 1; i < w->n; i++) {
 		const char *eq = strchr(w->w[i], '=');
 
 		if (!eq || eq == w->w[i]) {
-			rc = sim_script_err(sc, lineno, "%s: not a key=value argument", w->w[i]);
+			rc = sim_script_err(sc, lineno, "%s: not a key=value argument",
+					    sim_script_show(w->w[i], q));
 			goto out;
 		}
 		key[i] = sim_xstrdup(w->w[i]);
 		key[i][eq - w->w[i]] = '\0';
 		if (!eq[1]) {
-			rc = sim_script_err(sc, lineno, "%s: missing value", key[i]);
+			rc = sim_script_err(sc, lineno, "%s: missing value",
+					    sim_script_show(key[i], q));
 			goto out;
 		}
-		for (size_t m = 0; m < sizeof(map) / sizeof(map[0]); m++)
-			if (strcmp(key[i], map[m][0]) == 0)
-				cfgkey[i] = map[m][1];
+		for (size_t m = 0; sim_script_machine_keys[m][0]; m++)
+			if (strcmp(key[i], sim_script_machine_keys[m][0]) == 0)
+				cfgkey[i] = sim_script_machine_keys[m][1];
 		if (!cfgkey[i] && strchr(key[i], '.'))
 			cfgkey[i] = key[i];
 		if (!cfgkey[i]) {
 			rc = sim_script_err(sc, lineno,
 					    "%s: unknown machine key (mem, cpus, profile, rmp, rmp_base, "
-					    "rmp_segment, or a dotted config key)", key[i]);
+					    "rmp_segment, or a dotted config key)",
+					    sim_script_show(key[i], q));
 			goto out;
 		}
 		for (size_t j = 1; j < i; j++) {
 			if (strcmp(cfgkey[j], cfgkey[i]) == 0) {
-				rc = sim_script_err(sc, lineno, "%s: given twice", key[i]);
+				rc = sim_script_err(sc, lineno, "%s: given twice",
+						    sim_script_show(key[i], q));
 				goto out;
 			}
 		}
@@ -215,7 +330,15 @@ static int parse_machine(struct script *sc, const struct sim_script_words *w, in
 				    !has_mem ? "mem" : "cpus");
 		goto out;
 	}
+	if (sim_started(sc->s)) {
+		rc = machine_match(sc, w, cfgkey, key, lineno);
+		if (!rc)
+			sc->machine_line = lineno;
+		goto out;
+	}
 	for (size_t i = 1; i < w->n; i++) {
+		if (key_from_cli(sc->s, cfgkey[i]))
+			continue;
 		if (sim_cfg_set(sc->s, cfgkey[i], strchr(w->w[i], '=') + 1, sc->name, lineno,
 				&err) != 0) {
 			fflush(sc->out);
@@ -238,6 +361,8 @@ static int parse_expect(struct script *sc, struct sim_script_words *w, int linen
 			bool has_target, struct script_expect **out)
 {
 	struct script_expect *e;
+	char q[SIM_QUOTE_MAX];
+	char *text;
 
 	if (!has_target)
 		return sim_script_err(sc, lineno, "expect: must directly follow an operation line");
@@ -246,19 +371,26 @@ static int parse_expect(struct script *sc, struct sim_script_words *w, int linen
 	if (!sim_script_token_ok(w->w[1]))
 		return sim_script_err(sc, lineno,
 				      "%s: malformed result (expected NAME or NAME(ITEM,...))",
-				      w->w[1]);
+				      sim_script_show(w->w[1], q));
 	for (size_t i = 2; i < w->n; i++) {
-		const char *eq = strchr(w->w[i], '=');
+		char *eq = strchr(w->w[i], '=');
 
 		if (!eq || eq == w->w[i])
-			return sim_script_err(sc, lineno, "%s: not a field=value", w->w[i]);
-		if (!eq[1])
-			return sim_script_err(sc, lineno, "%.*s: missing value", (int)(eq - w->w[i]),
-					      w->w[i]);
+			return sim_script_err(sc, lineno, "%s: not a field=value",
+					      sim_script_show(w->w[i], q));
+		if (!eq[1]) {
+			*eq = '\0';
+			sim_script_err(sc, lineno, "%s: missing value", sim_script_show(w->w[i], q));
+			*eq = '=';
+			return 2;
+		}
 	}
 	e = sim_xcalloc(1, sizeof(*e));
 	e->lineno = lineno;
-	e->text = sim_script_words_join(w, 1);
+	/* The text is for the failure message only: shown as sim_script_show() does. */
+	text = sim_script_words_join(w, 1);
+	e->text = sim_xstrdup(sim_script_show(text, q));
+	free(text);
 	e->words = *w;
 	memset(w, 0, sizeof(*w));
 	e->tok = e->words.w[1];
@@ -285,15 +417,16 @@ static int parse_op(struct script *sc, struct sim_script_words *w, int lineno,
 	bool has_cycle = false;
 	uint64_t cycle = 0;
 	int cpu = 0;
-	char why[256];
+	char why[256], q[SIM_QUOTE_MAX], q2[SIM_QUOTE_MAX];
 
 	if (w->w[0][0] == '@') {
 		if (sim_parse_u64(w->w[0] + 1, &cycle) != 0)
 			return sim_script_err(sc, lineno,
-					      "%s: not a cycle number (decimal or 0x hex)", w->w[0]);
+					      "%s: not a cycle number (decimal or 0x hex)",
+					      sim_script_show(w->w[0], q));
 		if (cycle > SIM_SCRIPT_CYCLE_MAX)
 			return sim_script_err(sc, lineno, "%s: cycle too large (at most 2^48)",
-					      w->w[0]);
+					      sim_script_show(w->w[0], q));
 		has_cycle = true;
 		i++;
 	}
@@ -304,14 +437,15 @@ static int parse_op(struct script *sc, struct sim_script_words *w, int lineno,
 		if (cpu < 0 || cpu >= ncpus)
 			return sim_script_err(sc, lineno,
 					      "%s: no such agent (the machine has cpu0..cpu%d)",
-					      w->w[i], ncpus - 1);
+					      sim_script_show(w->w[i], q), ncpus - 1);
 		i++;
 	}
 	if (i == w->n)
-		return sim_script_err(sc, lineno, "%s: missing operation", w->w[i - 1]);
+		return sim_script_err(sc, lineno, "%s: missing operation",
+				      sim_script_show(w->w[i - 1], q));
 	if (w->w[i][0] == '@')
 		return sim_script_err(sc, lineno, "%s: the start cycle must come first on the line",
-				      w->w[i]);
+				      sim_script_show(w->w[i], q));
 	if (strcmp(w->w[i], "machine") == 0 || strcmp(w->w[i], "expect") == 0)
 		return sim_script_err(sc, lineno,
 				      "%s: must be on a line of its own (no @CYCLE or agent)",
@@ -324,13 +458,15 @@ static int parse_op(struct script *sc, struct sim_script_words *w, int lineno,
 		if (op)
 			i += 2;
 		else if (ops_is_prefix(sc, w->w[i]))
-			return sim_script_err(sc, lineno, "%s %s: unknown operation", w->w[i],
-					      w->w[i + 1]);
+			return sim_script_err(sc, lineno, "%s %s: unknown operation",
+					      sim_script_show(w->w[i], q),
+					      sim_script_show(w->w[i + 1], q2));
 	}
 	if (!op) {
 		op = ops_find(sc, w->w[i]);
 		if (!op)
-			return sim_script_err(sc, lineno, "%s: unknown operation", w->w[i]);
+			return sim_script_err(sc, lineno, "%s: unknown operation",
+					      sim_script_show(w->w[i], q));
 		i++;
 	}
 	while (op->args && op->args[nspec].key)
@@ -352,7 +488,8 @@ static int parse_op(struct script *sc, struct sim_script_words *w, int lineno,
 		if (!l->args_text)
 			l->args_text = sim_script_words_join(w, i);
 		if (!eq || eq == word) {
-			sim_script_err(sc, lineno, "%s: not a key=value argument", word);
+			sim_script_err(sc, lineno, "%s: not a key=value argument",
+				       sim_script_show(word, q));
 			goto bad;
 		}
 		*eq = '\0';
@@ -360,7 +497,8 @@ static int parse_op(struct script *sc, struct sim_script_words *w, int lineno,
 			if (strcmp(op->args[k].key, word) == 0)
 				spec = &op->args[k];
 		if (!spec) {
-			sim_script_err(sc, lineno, "%s: unknown argument of '%s'", word, op->name);
+			sim_script_err(sc, lineno, "%s: unknown argument of '%s'",
+				       sim_script_show(word, q), op->name);
 			goto bad;
 		}
 		for (size_t k = 0; k < l->nargs; k++) {
@@ -417,7 +555,7 @@ enum script_line_kind sim_script_parse_line(struct script *sc, struct sim_script
 	if (strcmp(w->w[0], "expect") == 0)
 		return parse_expect(sc, w, lineno, has_target, ep) ? SCRIPT_LINE_ERROR
 								   : SCRIPT_LINE_EXPECT;
-	if (!sc->interactive && (strcmp(w->w[0], "help") == 0 || strcmp(w->w[0], "quit") == 0)) {
+	if (!sc->interactive && sim_script_shell_cmd(w->w[0])) {
 		sim_script_err(sc, lineno, "%s: only available in protsim shell", w->w[0]);
 		return SCRIPT_LINE_ERROR;
 	}

@@ -7,7 +7,8 @@
  *  1. Check: every line is parsed and checked (operation, arguments and
  *     their values, expect lines, the machine line, which is applied to
  *     the configuration), then dropped.  A malformed line stops the script
- *     with exit 2 before the machine is even built.  This pass also notes
+ *     with exit 2 before the machine is even built (script_parse.c lists
+ *     what this finds and what only the run finds).  This pass also notes
  *     where each CPU's first operation line is and how many it has.
  *  2. Run: the machine is started and one coroutine agent per physical CPU
  *     (cpu0 .. cpuN-1) runs that CPU's lines in file order.  Each agent
@@ -181,7 +182,7 @@ static struct script_line *cpu_read_fail(struct script_cpu *cpu, int err, bool p
 	struct script *sc = cpu->sc;
 
 	if (err)
-		sim_script_err(sc, cpu->cur.lineno + 1, "cannot read: %s", strerror(errno));
+		sim_script_cursor_report(sc, &cpu->cur);
 	else if (!printed)
 		sim_script_err(sc, cpu->cur.lineno + 1, "cpu%d: the script changed while it ran",
 			       cpu->idx);
@@ -391,7 +392,7 @@ static int check_pass(struct script *sc)
 		sim_script_words_free(&w);
 	}
 	if (!rc && err)
-		rc = sim_script_err(sc, cur.lineno + 1, "cannot read: %s", strerror(errno));
+		rc = sim_script_cursor_report(sc, &cur);
 	sim_script_cursor_free(&cur);
 	return rc;
 }

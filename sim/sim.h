@@ -692,6 +692,11 @@ int sim_stat_get(const struct sim *s, const char *name, uint64_t *out);
 
 /* Writers: plain text and JSON (via jansson). */
 void sim_stats_write_text(const struct sim *s, FILE *out);
+/*
+ * The text of the statistics named PREFIX or PREFIX.something (all when
+ * @prefix is NULL), columns sized to those; returns how many were printed.
+ */
+size_t sim_stats_write_text_prefix(const struct sim *s, FILE *out, const char *prefix);
 int sim_stats_write_json(const struct sim *s, const char *path, struct sim_err *err);
 int sim_cfg_write_json(const struct sim *s, const char *path, struct sim_err *err);
 
@@ -829,13 +834,38 @@ void sim_call_printf(struct sim_call *c, const char *fmt, ...) __attribute__((fo
 const char *sim_fmt_size(uint64_t bytes, char buf[32]);
 
 /*
+ * The longest line a script or the shell reads, in bytes (without its
+ * newline).  A longer line, or one holding a NUL byte, is an error
+ * ("FILE:LINE: line longer than 65536 bytes"), so that no input is read
+ * without bound.
+ */
+#define SIM_SCRIPT_LINE_MAX 65536u
+
+/*
  * Run a script.  @name is used in messages ("FILE:LINE: ...").  Output goes
  * to @out, errors to @errf.  A script is read twice, each time as a stream
  * (memory does not grow with its length): once to check every line, then
  * by each agent for its own lines.  @in is read with pread() when it is a
  * regular file, else first copied to an unnamed temporary file.
+ *
+ * What is found before anything runs (the check pass; exit 2, nothing on
+ * @out): every rule of one line alone -- the line's length and bytes, the
+ * operation and agent names, each argument against its spec
+ * (enum sim_arg_type: type, bounds, alignment, size set, letters,
+ * choices), unknown, repeated and missing arguments, the @CYCLE word, the
+ * form and place of expect and machine lines, and the machine line's
+ * values (checked by the configuration).  What is found when the line
+ * runs (exit 2, lines before it have printed): a rule an op checks with
+ * sim_call_bad_arg() (across arguments, or against the machine's
+ * configuration), an @CYCLE earlier than the agent's clock, a machine
+ * that cannot be built (sim_start()) and a deadlock.
+ *
+ * On a machine already built (a `protsim run` workload), a machine line
+ * must match the machine's configuration.  A key set on the command line
+ * (--set, --seed) is never changed by a machine line.
+ *
  * @interactive: execute each line as it is read (shell), keep going after
- * errors.
+ * errors; `reset` is refused (see sim_shell_run()).
  * Return: 0 all good, 1 an expectation failed, 2 a malformed line or
  * machine error.
  */
@@ -845,6 +875,20 @@ int sim_script_run(struct sim *s, FILE *in, const char *name, FILE *out, FILE *e
 /* Run script text (for tests and `protsim run` workloads). Same returns. */
 int sim_script_run_text(struct sim *s, const char *text, const char *name, FILE *out,
 			FILE *errf);
+
+/*
+ * The shell (`protsim shell`): read @in line by line and run each line at
+ * once; errors are reported and the shell goes on.  On a terminal it uses
+ * libedit (prompt, banner, Tab completion, history kept in
+ * $XDG_STATE_HOME/protsim/history or ~/.local/state/protsim/history,
+ * Ctrl-C cancels the line being typed); otherwise it prints no prompt.
+ * Shell commands: help [PREFIX], stats [PREFIX], reset, source FILE,
+ * quit/exit.  `reset` replaces *@sp by a fresh simulator with the same
+ * configuration and frees the old one; the caller frees *@sp at the end.
+ * Return: 0, or 2 when the shell could not go on (a machine that cannot
+ * be built, a deadlock, an input line longer than SIM_SCRIPT_LINE_MAX).
+ */
+int sim_shell_run(struct sim **sp, FILE *in, const char *name, FILE *out, FILE *errf);
 
 /* ------------------------------------------------------------------ */
 /* Command line (sim/cli.c): one option parser for every command       */

@@ -358,6 +358,14 @@ static const char *stat_text_value(const struct sim *s, const struct stat_ent *e
 	return buf;
 }
 
+/* Is @name PREFIX or PREFIX.something (any name when @prefix is NULL)? */
+static bool stat_under(const char *name, const char *prefix)
+{
+	size_t l = prefix ? strlen(prefix) : 0;
+
+	return !prefix || (strncmp(name, prefix, l) == 0 && (name[l] == '\0' || name[l] == '.'));
+}
+
 /*
  * name  value  # description
  * Histograms: a summary line in the same columns, then one indented line
@@ -365,14 +373,22 @@ static const char *stat_text_value(const struct sim *s, const struct stat_ent *e
  */
 void sim_stats_write_text(const struct sim *s, FILE *out)
 {
+	sim_stats_write_text_prefix(s, out, NULL);
+}
+
+size_t sim_stats_write_text_prefix(const struct sim *s, FILE *out, const char *prefix)
+{
 	const struct sim_stats *st = s->stats;
 	int wn = 0, wv = 0;
 	char buf[64], lab[48];
+	size_t shown = 0;
 
 	for (size_t i = 0; i < st->n; i++) {
 		const struct stat_ent *e = st->ent[i];
 		int n = (int)strlen(e->name);
 
+		if (!stat_under(e->name, prefix))
+			continue;
 		if (n > wn)
 			wn = n;
 		if (e->kind != STAT_HIST) {
@@ -384,6 +400,9 @@ void sim_stats_write_text(const struct sim *s, FILE *out)
 	for (size_t i = 0; i < st->n; i++) {
 		const struct stat_ent *e = st->ent[i];
 
+		if (!stat_under(e->name, prefix))
+			continue;
+		shown++;
 		if (e->kind != STAT_HIST) {
 			fprintf(out, "%-*s  %*s  # %s\n", wn, e->name, wv, stat_text_value(s, e, buf),
 				e->desc);
@@ -414,6 +433,7 @@ void sim_stats_write_text(const struct sim *s, FILE *out)
 						(unsigned long long)h->bucket[b]);
 		}
 	}
+	return shown;
 }
 
 /* ------------------------------------------------------------------ */

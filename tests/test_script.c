@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "sim/sim.h"
@@ -1212,15 +1213,38 @@ Test(script, shell_help)
 	cr_assert(strstr(r.out, "quit"), "%s", r.out);
 	run_free(&r);
 
-	r = run_shell("help mem\nhelp me\nhelp fake two\n");
+	/*
+	 * help PREFIX: the operations and commands whose name starts with
+	 * PREFIX, as the shell's own help line says ("help me" lists both
+	 * mem ops, "help re" the reset command); nothing: a message.
+	 */
+	r = run_shell("help me\nhelp fake two\nhelp re\nhelp zz\nhelp tyeps\n");
 	cr_assert_str_eq(r.out,
 			 "  mem write pa=ADDR value=N [size=1|2|4|8]\n"
 			 "      store size bytes (default 8) of value, little-endian, at physical "
 			 "address pa\n"
 			 "  mem read pa=ADDR [size=1|2|4|8]\n"
 			 "      load size bytes (default 8) at physical address pa: OK value=0x...\n"
-			 "no operation named 'me'\n"
-			 "  fake two [a=N]\n      a two-word op\n");
+			 "  fake two [a=N]\n      a two-word op\n"
+			 "  reset\n      a fresh machine with the same configuration (clocks at 0, "
+			 "new memory and models)\n");
+	cr_assert_str_eq(r.err,
+			 "shell:4: help: no operation or command starts with 'zz'\n"
+			 "shell:5: help: no operation or command starts with 'tyeps' (did you mean "
+			 "'types'?)\n");
+	run_free(&r);
+}
+
+/* `help` alone also lists the shell's commands, each with its help line. */
+Test(script, shell_help_lists_the_commands)
+{
+	static const char *const cmds[] = { "  help [PREFIX]\n", "  stats [PREFIX]\n",
+					    "  reset\n", "  source FILE\n", "  quit\n",
+					    "  exit\n", NULL };
+	struct run r = run_shell("help\n");
+
+	for (size_t i = 0; cmds[i]; i++)
+		cr_assert(strstr(r.out, cmds[i]), "%s missing: %s", cmds[i], r.out);
 	run_free(&r);
 }
 
@@ -1420,5 +1444,585 @@ Test(script, script_changed_while_it_ran)
 	snprintf(text, sizeof(text), "[0] cpu0 trunc path=%s -> OK (0 cycles)\n", path);
 	cr_assert_str_eq(r.out, text);
 	cr_assert_str_eq(r.err, "c.ps:2: cpu1: the script changed while it ran\n");
+	run_free(&r);
+}
+
+/* ------------------------------------------------------------------ */
+/* Shell commands: stats, reset, source                                */
+/* ------------------------------------------------------------------ */
+
+/* count: a module with a statistic, so that `stats` and `reset` show something. */
+struct count_model {
+	uint64_t n;
+};
+
+static const struct sim_module count_mod;
+
+static int count_attach(struct sim *s, struct sim_err *err)
+{
+	struct count_model *m = calloc(1, sizeof(*m));
+
+	(void)err;
+	cr_assert(m);
+	sim_stat_counter(s, "fake.count", &m->n, "count ops run");
+	sim_set_model(s, &count_mod, m);
+	return 0;
+}
+
+static void count_detach(struct sim *s)
+{
+	free(sim_get_model(s, &count_mod));
+}
+
+static void op_count(struct sim_call *c)
+{
+	struct count_model *m = sim_get_model(sim_call_sim(c), &count_mod);
+
+	m->n++;
+	sim_call_result(c, "OK");
+	sim_call_field_u64(c, "n", m->n);
+}
+
+static const struct sim_op count_ops[] = {
+	{ "count", NULL, "count one", op_count },
+	{ NULL, NULL, NULL, NULL }
+};
+static const struct sim_module count_mod = {
+	.name = "count", .ops = count_ops, .attach = count_attach, .detach = count_detach,
+};
+static const struct sim_module *const count_mods[] = { &fake_mod, &count_mod, NULL };
+
+/*
+ * Run @len bytes of @text through sim_shell_run() on @s (`reset` may
+ * replace it): the final simulator in *@final (else freed).
+ */
+static struct run run_shell_on(struct sim *s, const char *text, size_t len, struct sim **final)
+{
+	struct run r = { 0 };
+	FILE *in = fmemopen((void *)text, len, "r");
+	FILE *out = open_memstream(&r.out, &r.outn), *err = open_memstream(&r.err, &r.errn);
+
+	cr_assert(in && out && err);
+	r.rc = sim_shell_run(&s, in, "shell", out, err);
+	fclose(in);
+	fclose(out);
+	fclose(err);
+	if (final)
+		*final = s;
+	else
+		sim_free(s);
+	return r;
+}
+
+/* A file with @text, its path in @path (a mkstemp template). */
+static void write_file(char *path, const char *text)
+{
+	int fd = mkstemp(path);
+
+	cr_assert(fd >= 0);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+Test(script, shell_stats_reset_and_source)
+{
+	char path[] = "/tmp/protsim_sourceXXXXXX";
+	char *text, *want_err;
+	struct run r;
+
+	write_file(path, "count\nexpect OK n=3\nfrob\n@100 t\nexpect OK\n");
+	text = sim_xprintf("stats\ncount\ncount\nstats fake\nstats fake.count\nstats nope\n"
+			   "reset\nstats\n@5 t\ncount\nstats\nsource %s\nt\nquit\nt\n", path);
+	r = run_shell_on(sim_new(count_mods), text, strlen(text), NULL);
+	cr_assert_eq(r.rc, 0);
+	cr_assert_str_eq(r.out,
+			 "[0] cpu0 count -> OK n=1 (0 cycles)\n"
+			 "[0] cpu0 count -> OK n=2 (0 cycles)\n"
+			 "fake.count  2  # count ops run\n"
+			 "fake.count  2  # count ops run\n"
+			 "reset: a fresh machine with the same configuration\n"
+			 /* a fresh machine: clocks from 0, the counter from 0 */
+			 "[5] cpu0 t -> OK (0 cycles)\n"
+			 "[5] cpu0 count -> OK n=1 (0 cycles)\n"
+			 "fake.count  1  # count ops run\n"
+			 /* the sourced lines, as if typed */
+			 "[5] cpu0 count -> OK n=2 (0 cycles)\n"
+			 "[100] cpu0 t -> OK (0 cycles)\n"
+			 "[100] cpu0 t -> OK (0 cycles)\n");
+	want_err = sim_xprintf("shell:1: stats: no machine yet (the first operation builds it)\n"
+			       "shell:6: stats: no statistic named nope or nope.*\n"
+			       "shell:8: stats: no machine yet (the first operation builds it)\n"
+			       "%s:2: expect failed: expected OK n=3; got OK n=2\n"
+			       "%s:3: frob: unknown operation\n", path, path);
+	cr_assert_str_eq(r.err, want_err);
+	run_free(&r);
+	free(want_err);
+	free(text);
+	unlink(path);
+}
+
+/*
+ * reset keeps every key that was set, with its origin: --set still wins
+ * over a machine line typed after the reset, which is allowed again (the
+ * new machine is not built yet).
+ */
+Test(script, shell_reset_keeps_the_configuration)
+{
+	const char *text = "machine mem=64m cpus=2\n"
+			   "cpu2 t lat=4\n"
+			   "reset\n"
+			   "machine mem=32m cpus=1 engine.seed=9\n"
+			   "cpu2 t\n"
+			   "reset\n"
+			   "t\n";
+	struct sim *s = sim_new(mods), *end;
+	struct sim_err err;
+	struct run r;
+
+	cr_assert_eq(sim_cfg_set(s, "machine.cpus", "3", "--set", 0, &err), 0);
+	r = run_shell_on(s, text, strlen(text), &end);
+	cr_assert_eq(r.rc, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "[0] cpu2 t lat=4 -> OK (4 cycles)\n"
+				"reset: a fresh machine with the same configuration\n"
+				"[0] cpu2 t -> OK (0 cycles)\n"
+				"reset: a fresh machine with the same configuration\n"
+				"[0] cpu0 t -> OK (0 cycles)\n");
+	cr_assert_str_eq(r.err, "");
+	cr_assert_eq(sim_cfg_u64(end, "machine.mem"), 32ull << 20);
+	cr_assert_eq(sim_cfg_u64(end, "machine.cpus"), 3);
+	cr_assert_eq(sim_cfg_u64(end, "engine.seed"), 9);
+	cr_assert_str_eq(sim_cfg_origin(end, "machine.cpus"), "--set");
+	cr_assert_str_eq(sim_cfg_origin(end, "machine.mem"), "shell:4");
+	cr_assert(sim_started(end));
+	sim_free(end);
+	run_free(&r);
+}
+
+/* sim_script_run(..., true): the caller owns the simulator, so no reset. */
+Test(script, shell_reset_needs_sim_shell_run)
+{
+	struct run r = run_shell("t lat=2\nreset\nt\n");
+
+	cr_assert_eq(r.rc, 0);
+	cr_assert_str_eq(r.out, "[0] cpu0 t lat=2 -> OK (2 cycles)\n[2] cpu0 t -> OK (0 cycles)\n");
+	cr_assert_str_eq(r.err, "shell:2: reset: not available here (the caller owns the simulator; "
+				"see sim_shell_run())\n");
+	run_free(&r);
+}
+
+/* Inline text: Criterion runs each case in a new process (no pointers to static data). */
+struct cmd_case {
+	char line[64];      /* one shell line (after "t\n") */
+	char err[128];      /* its message after "shell:2: " */
+};
+
+static struct cmd_case cmd_cases[] = {
+	{ "reset now", "reset: takes no argument" },
+	{ "stats a b", "stats: one PREFIX at most" },
+	{ "source", "source: missing FILE" },
+	{ "source a b", "source: one FILE at a time" },
+	{ "source /nonexistent/x.ps", "source: /nonexistent/x.ps: cannot read: No such file or "
+				      "directory" },
+	{ "source /dev/zero", "source: /dev/zero: not a regular file" },
+	{ "source /tmp", "source: /tmp: not a regular file" },
+	{ "source /tmp/\x01", "source: '/tmp/\\x01': cannot read: No such file or directory" },
+	{ "help \x1b[2J", "help: no operation or command starts with '\\x1b[2J'" },
+	{ "stats \x1b[2J", "stats: no statistic named '\\x1b[2J' or '\\x1b[2J'.*" },
+};
+
+ParameterizedTestParameters(script, shell_command_errors)
+{
+	return cr_make_param_array(struct cmd_case, cmd_cases,
+				   sizeof(cmd_cases) / sizeof(cmd_cases[0]));
+}
+
+ParameterizedTest(struct cmd_case *c, script, shell_command_errors)
+{
+	char *text = sim_xprintf("t\n%s\nt lat=1\n", c->line);
+	char *want = sim_xprintf("shell:2: %s\n", c->err);
+	struct run r = run_shell_on(sim_new(count_mods), text, strlen(text), NULL);
+
+	cr_assert_eq(r.rc, 0);
+	cr_assert_str_eq(r.out, "[0] cpu0 t -> OK (0 cycles)\n[0] cpu0 t lat=1 -> OK (1 cycles)\n");
+	cr_assert_str_eq(r.err, want);
+	run_free(&r);
+	free(want);
+	free(text);
+}
+
+/* A file that sources itself stops 8 files deep; `quit` in a sourced file leaves the shell. */
+Test(script, shell_source_depth_and_quit)
+{
+	char self[] = "/tmp/protsim_selfXXXXXX", quit[] = "/tmp/protsim_quitXXXXXX";
+	int fd = mkstemp(self);
+	char *text, *line, *want;
+	struct run r;
+
+	cr_assert(fd >= 0);
+	line = sim_xprintf("t lat=1\nsource %s\n", self);
+	cr_assert_eq(write(fd, line, strlen(line)), (ssize_t)strlen(line));
+	close(fd);
+	write_file(quit, "t lat=10\nquit\nt lat=100\n");
+	text = sim_xprintf("source %s\nsource %s\nt lat=1000\n", self, quit);
+	r = run_shell_on(sim_new(mods), text, strlen(text), NULL);
+	cr_assert_eq(r.rc, 0);
+	/* 8 files deep: 8 lines "t lat=1", then the message, then the quit file. */
+	cr_assert_str_eq(r.out, "[0] cpu0 t lat=1 -> OK (1 cycles)\n"
+				"[1] cpu0 t lat=1 -> OK (1 cycles)\n"
+				"[2] cpu0 t lat=1 -> OK (1 cycles)\n"
+				"[3] cpu0 t lat=1 -> OK (1 cycles)\n"
+				"[4] cpu0 t lat=1 -> OK (1 cycles)\n"
+				"[5] cpu0 t lat=1 -> OK (1 cycles)\n"
+				"[6] cpu0 t lat=1 -> OK (1 cycles)\n"
+				"[7] cpu0 t lat=1 -> OK (1 cycles)\n"
+				"[8] cpu0 t lat=10 -> OK (10 cycles)\n");
+	want = sim_xprintf("%s:2: source: %s: more than 8 files deep\n", self, self);
+	cr_assert_str_eq(r.err, want);
+	run_free(&r);
+	free(want);
+	free(text);
+	free(line);
+	unlink(self);
+	unlink(quit);
+}
+
+/* ------------------------------------------------------------------ */
+/* Input limits: line length, NUL bytes, a byte order mark            */
+/* ------------------------------------------------------------------ */
+
+/* @n copies of @ch. */
+static char *repeat(char ch, size_t n)
+{
+	char *p = malloc(n + 1);
+
+	cr_assert(p);
+	memset(p, ch, n);
+	p[n] = '\0';
+	return p;
+}
+
+/*
+ * The shell: a NUL byte is an error and the shell goes on; a line of
+ * exactly SIM_SCRIPT_LINE_MAX bytes is read; one byte more ends the shell
+ * (exit 2) after reading no more than the limit.
+ */
+Test(script, shell_input_limits)
+{
+	char *max = repeat('x', SIM_SCRIPT_LINE_MAX), *over = repeat('y', SIM_SCRIPT_LINE_MAX + 1);
+	struct sim_sbuf b = { 0 };
+	struct run r;
+
+	max[0] = '#';
+	sim_sbuf_printf(&b, "t lat=1\n");
+	sim_sbuf_printf(&b, "t%c\n", 'X');          /* the X becomes a NUL below */
+	sim_sbuf_printf(&b, "t lat=2\n%s\nt lat=3\n%s\nt lat=4\n", max, over);
+	*strchr(b.p, 'X') = '\0';
+	r = run_shell_on(sim_new(mods), b.p, b.n, NULL);
+	cr_assert_eq(r.rc, 2);
+	cr_assert_str_eq(r.out, "[0] cpu0 t lat=1 -> OK (1 cycles)\n"
+				"[1] cpu0 t lat=2 -> OK (2 cycles)\n"
+				"[3] cpu0 t lat=3 -> OK (3 cycles)\n");
+	cr_assert_str_eq(r.err, "shell:2: NUL byte at column 2 (a script is text)\n"
+				"shell:6: line longer than 65536 bytes (the limit)\n");
+	run_free(&r);
+	sim_sbuf_free(&b);
+	free(max);
+	free(over);
+}
+
+struct limit_case {
+	char name[48];      /* what it shows */
+	char head[32];      /* text before the long part */
+	char fill;          /* the long part: this byte ... */
+	size_t nfill;       /* ... this many times (0: none) */
+	char tail[16];      /* text after it */
+	int rc;
+	char out[80];
+	char err[64];       /* after "NAME:" */
+};
+
+static struct limit_case limit_cases[] = {
+	{ "a line of exactly the limit", "t lat=1\n", '#', SIM_SCRIPT_LINE_MAX, "\nt lat=2\n", 0,
+	  "[0] cpu0 t lat=1 -> OK (1 cycles)\n[1] cpu0 t lat=2 -> OK (2 cycles)\n", "" },
+	{ "one byte more", "t lat=1\n", '#', SIM_SCRIPT_LINE_MAX + 1, "\nt lat=2\n", 2, "",
+	  "2: line longer than 65536 bytes (the limit)\n" },
+	{ "a megabyte line without a newline", "t\n", 'a', 1u << 20, "", 2, "",
+	  "2: line longer than 65536 bytes (the limit)\n" },
+	{ "a byte order mark is skipped", "\xef\xbb\xbft lat=1\nt\n", 0, 0, "", 0,
+	  "[0] cpu0 t lat=1 -> OK (1 cycles)\n[1] cpu0 t -> OK (0 cycles)\n", "" },
+	{ "a BOM-only first line is blank", "\xef\xbb\xbf\nt\n", 0, 0, "", 0,
+	  "[0] cpu0 t -> OK (0 cycles)\n", "" },
+	{ "a byte order mark inside is a word", "t\n\xef\xbb\xbft\n", 0, 0, "", 2, "",
+	  "2: '\\xef\\xbb\\xbft': unknown operation\n" },
+};
+
+ParameterizedTestParameters(script, batch_input_limits)
+{
+	return cr_make_param_array(struct limit_case, limit_cases,
+				   sizeof(limit_cases) / sizeof(limit_cases[0]));
+}
+
+/* The same text in memory, from a regular file and from a pipe: the same result. */
+ParameterizedTest(struct limit_case *c, script, batch_input_limits, .timeout = 30)
+{
+	char *fill = repeat(c->fill, c->nfill);
+	char *text = sim_xprintf("%s%s%s", c->head, fill, c->tail), *want;
+	size_t len = strlen(text);
+
+	for (int how = 0; how < 3; how++) {
+		static const char *const names[] = { "t.ps", "f.ps", "p.ps" };
+		struct run r;
+
+		if (how == 0) {
+			r = run_text(text, NULL);
+		} else if (how == 1) {
+			FILE *f = tmpfile();
+
+			cr_assert(f);
+			cr_assert_eq(fwrite(text, 1, len, f), len);
+			rewind(f);
+			r = run_file(f, names[how]);
+			fclose(f);
+		} else {
+			int fd[2];
+			pid_t pid;
+			FILE *in;
+
+			cr_assert_eq(pipe(fd), 0);
+			pid = fork();
+			cr_assert(pid >= 0);
+			if (pid == 0) {
+				close(fd[0]);
+				_exit(write(fd[1], text, len) == (ssize_t)len ? 0 : 1);
+			}
+			close(fd[1]);
+			in = fdopen(fd[0], "r");
+			cr_assert(in);
+			r = run_file(in, names[how]);
+			fclose(in);
+			waitpid(pid, NULL, 0);
+		}
+		want = c->err[0] ? sim_xprintf("%s:%s", names[how], c->err) : sim_xstrdup("");
+		cr_assert_eq(r.rc, c->rc, "%s (%s): %s", c->name, names[how], r.err);
+		cr_assert_str_eq(r.out, c->out, "%s (%s)", c->name, names[how]);
+		cr_assert_str_eq(r.err, want, "%s (%s)", c->name, names[how]);
+		free(want);
+		run_free(&r);
+	}
+	free(text);
+	free(fill);
+}
+
+/* NUL bytes: from a file, and /dev/zero (which never ends) is refused at its first byte. */
+Test(script, batch_nul_bytes, .timeout = 30)
+{
+	static const char text[] = "t\nt lat=1\0\n";
+	FILE *f = tmpfile();
+	struct run r;
+
+	cr_assert(f);
+	cr_assert_eq(fwrite(text, 1, sizeof(text) - 1, f), sizeof(text) - 1);
+	rewind(f);
+	r = run_file(f, "f.ps");
+	fclose(f);
+	cr_assert_eq(r.rc, 2);
+	cr_assert_str_eq(r.out, "");
+	cr_assert_str_eq(r.err, "f.ps:2: NUL byte at column 8 (a script is text)\n");
+	run_free(&r);
+
+	f = fopen("/dev/zero", "r");
+	cr_assert(f);
+	r = run_file(f, "/dev/zero");
+	fclose(f);
+	cr_assert_eq(r.rc, 2);
+	cr_assert_str_eq(r.err, "/dev/zero:1: NUL byte at column 1 (a script is text)\n");
+	run_free(&r);
+}
+
+/* An endless line from a pipe: the copy stops past the limit; the writer is still writing. */
+Test(script, batch_endless_pipe_is_bounded, .timeout = 30)
+{
+	int fd[2], st;
+	pid_t pid;
+	FILE *in;
+	struct run r;
+
+	cr_assert_eq(pipe(fd), 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		char buf[4096];
+
+		close(fd[0]);
+		memset(buf, 'a', sizeof(buf));
+		signal(SIGPIPE, SIG_DFL);
+		for (;;)
+			if (write(fd[1], buf, sizeof(buf)) < 0)
+				_exit(3);
+	}
+	close(fd[1]);
+	in = fdopen(fd[0], "r");
+	cr_assert(in);
+	r = run_file(in, "<stdin>");
+	fclose(in);
+	waitpid(pid, &st, 0);
+	cr_assert_eq(r.rc, 2);
+	cr_assert_str_eq(r.err, "<stdin>:1: line longer than 65536 bytes (the limit)\n");
+	/* The writer ended only because the reader stopped reading. */
+	cr_assert(WIFSIGNALED(st) ? WTERMSIG(st) == SIGPIPE : WEXITSTATUS(st) == 3);
+	run_free(&r);
+}
+
+/* ------------------------------------------------------------------ */
+/* User text in messages: quoted, escaped, cut                        */
+/* ------------------------------------------------------------------ */
+
+struct quote_case {
+	char text[96];      /* the script */
+	char err[192];      /* the whole message */
+};
+
+static struct quote_case quote_cases[] = {
+	{ "frob\x01\n", "t.ps:1: 'frob\\x01': unknown operation\n" },
+	{ "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n",
+	  "t.ps:1: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA...': unknown "
+	  "operation\n" },
+	{ "t zz\x1b=1\n", "t.ps:1: 'zz\\x1b': unknown argument of 't'\n" },
+	{ "t zz\x1b\n", "t.ps:1: 'zz\\x1b': not a key=value argument\n" },
+	{ "types n=\x07\n",
+	  "t.ps:1: n: '\\x07' is not a number (decimal or 0x hex, at most 64 bits)\n" },
+	{ "types n=1 e=rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr\n",
+	  "t.ps:1: e: 'rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr...' is not one "
+	  "of read|write|fetch\n" },
+	{ "chk i=0000000000000000000000000000000000000000000000000000000000000000009\n",
+	  "t.ps:1: i: '000000000000000000000000000000000000000000000000000000000...' is not in "
+	  "0..3\n" },
+	{ "chk p=r\xc3\xa9\n",
+	  "t.ps:1: p: 'r\\xc3\\xa9' is not none or letters from r, w, u, s (each at most once)\n" },
+	{ "@\x01 t\n", "t.ps:1: '@\\x01': not a cycle number (decimal or 0x hex)\n" },
+	{ "fake tw\x7f\n", "t.ps:1: fake 'tw\\x7f': unknown operation\n" },
+	{ "machine mem\x01=1 cpus=1\n",
+	  "t.ps:1: 'mem\\x01': unknown machine key (mem, cpus, profile, rmp, rmp_base, "
+	  "rmp_segment, or a dotted config key)\n" },
+	{ "t\nexpect OK\x1b[1m\n", "t.ps:2: expect failed: expected 'OK\\x1b[1m'; got OK\n" },
+	{ "t\nexpect OK(\x01\n", "t.ps:2: 'OK(\\x01': malformed result (expected NAME or "
+				 "NAME(ITEM,...))\n" },
+	{ "t\nexpect OK a\x02=\n", "t.ps:2: 'a\\x02': missing value\n" },
+};
+
+ParameterizedTestParameters(script, messages_quote_user_text)
+{
+	return cr_make_param_array(struct quote_case, quote_cases,
+				   sizeof(quote_cases) / sizeof(quote_cases[0]));
+}
+
+ParameterizedTest(struct quote_case *c, script, messages_quote_user_text)
+{
+	struct run r = run_text(c->text, NULL);
+
+	cr_assert_neq(r.rc, 0);
+	cr_assert_str_eq(r.err, c->err);
+	run_free(&r);
+}
+
+/* ------------------------------------------------------------------ */
+/* The machine line against the command line and a built machine      */
+/* ------------------------------------------------------------------ */
+
+struct prec_case {
+	char key[16], val[8], src[16]; /* set before the script, from @src (line 0) */
+	char script[48];
+	char check[16];                /* then: this key ... */
+	uint64_t want;                 /* ... has this value */
+	char origin[16];               /* ... from there */
+};
+
+static struct prec_case prec_cases[] = {
+	/* --set wins over the machine line */
+	{ "machine.mem", "1g", "--set", "machine mem=256m cpus=1\nt\n", "machine.mem", 1ull << 30,
+	  "--set" },
+	{ "machine.mem", "1g", "--set", "machine mem=256m cpus=1\nt\n", "machine.cpus", 1, "t.ps:1" },
+	{ "engine.seed", "3", "--seed", "machine mem=64m cpus=1 engine.seed=9\nt\n", "engine.seed",
+	  3, "--seed" },
+	/* a file's value (a scenario's) is below the machine line */
+	{ "machine.mem", "1g", "sc.ini:4", "machine mem=256m cpus=1\nt\n", "machine.mem",
+	  256ull << 20, "t.ps:1" },
+};
+
+ParameterizedTestParameters(script, machine_line_below_the_command_line)
+{
+	return cr_make_param_array(struct prec_case, prec_cases,
+				   sizeof(prec_cases) / sizeof(prec_cases[0]));
+}
+
+ParameterizedTest(struct prec_case *c, script, machine_line_below_the_command_line)
+{
+	struct sim *s = sim_new(mods);
+	struct sim_err err;
+	struct run r = { 0 };
+	FILE *out = open_memstream(&r.out, &r.outn), *errf = open_memstream(&r.err, &r.errn);
+
+	cr_assert_eq(sim_cfg_set(s, c->key, c->val, c->src, 0, &err), 0, "%s", err.msg);
+	r.rc = sim_script_run_text(s, c->script, "t.ps", out, errf);
+	fclose(out);
+	fclose(errf);
+	cr_assert_eq(r.rc, 0, "%s", r.err);
+	cr_assert_str_eq(r.err, "");
+	cr_assert_eq(sim_cfg_u64(s, c->check), c->want);
+	cr_assert_str_eq(sim_cfg_origin(s, c->check), c->origin);
+	sim_free(s);
+	run_free(&r);
+}
+
+struct built_case {
+	char script[64];
+	int rc;
+	char out[32];
+	char err[224];
+};
+
+static struct built_case built_cases[] = {
+	{ "machine mem=64m cpus=2\nt\n", 0, "[0] cpu0 t -> OK (0 cycles)\n", "" },
+	{ "machine mem=0x4000000 cpus=2 profile=generic\nt\n", 0, "[0] cpu0 t -> OK (0 cycles)\n",
+	  "" },
+	/* machine.cpus came from --set: the line's value is not compared */
+	{ "machine mem=64m cpus=7\nt\n", 0, "[0] cpu0 t -> OK (0 cycles)\n", "" },
+	{ "machine mem=128m cpus=2\nt\n", 2, "",
+	  "w.ps:1: mem: 128m differs from the machine built from the scenario (machine.mem = 64m, "
+	  "from sc.ini:2); a workload runs on that machine: drop the machine line or put its keys "
+	  "in the scenario file\n" },
+	{ "machine mem=64m cpus=2 engine.quantum=8\nt\n", 2, "",
+	  "w.ps:1: engine.quantum: 8 differs from the machine built from the scenario "
+	  "(engine.quantum = 1, the default); a workload runs on that machine: drop the machine "
+	  "line or put its keys in the scenario file\n" },
+	{ "machine mem=64m cpus=2 engine.nosuch=1\nt\n", 2, "",
+	  "w.ps:1: engine.nosuch: unknown key\n" },
+	{ "machine mem=64m\nt\n", 2, "", "w.ps:1: cpus: missing (required by 'machine')\n" },
+};
+
+ParameterizedTestParameters(script, machine_line_on_a_built_machine)
+{
+	return cr_make_param_array(struct built_case, built_cases,
+				   sizeof(built_cases) / sizeof(built_cases[0]));
+}
+
+/* A `protsim run` workload: the scenario built the machine; a machine line must match it. */
+ParameterizedTest(struct built_case *c, script, machine_line_on_a_built_machine)
+{
+	struct sim *s = sim_new(mods);
+	struct sim_err err;
+	struct run r = { 0 };
+	FILE *out = open_memstream(&r.out, &r.outn), *errf = open_memstream(&r.err, &r.errn);
+
+	cr_assert_eq(sim_cfg_set(s, "machine.mem", "64m", "sc.ini", 2, &err), 0);
+	cr_assert_eq(sim_cfg_set(s, "machine.cpus", "2", "--set", 0, &err), 0);
+	cr_assert_eq(sim_start(s, &err), 0, "%s", err.msg);
+	r.rc = sim_script_run_text(s, c->script, "w.ps", out, errf);
+	fclose(out);
+	fclose(errf);
+	cr_assert_eq(r.rc, c->rc, "%s", r.err);
+	cr_assert_str_eq(r.out, c->out);
+	cr_assert_str_eq(r.err, c->err);
+	sim_free(s);
 	run_free(&r);
 }

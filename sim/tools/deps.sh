@@ -8,7 +8,7 @@
 set -eu
 
 PKGS="make gcc pkg-config libelf-dev libzstd-dev libcriterion-dev libjansson-dev libedit-dev
-      gnuplot-nox gcc-riscv64-unknown-elf binutils-riscv64-unknown-elf picolibc-riscv64-unknown-elf
+      python3 gnuplot-nox gcc-riscv64-unknown-elf binutils-riscv64-unknown-elf picolibc-riscv64-unknown-elf
       ${PROTSIM_DEPS_EXTRA:-}"
 
 missing=""

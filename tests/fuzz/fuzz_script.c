@@ -5,7 +5,9 @@
  * simulator with the engine ops and a small module whose ops take every
  * argument type (one refuses its argument at run time; `fz chk` aborts if
  * a value that breaks its spec gets past the parse-time checkers), then
- * typed line by line into the shell on another fresh simulator.  Any
+ * typed line by line into the shell (sim_shell_run(): its commands too,
+ * `reset` replacing the simulator; `source` reads regular files only, so
+ * an input naming a device cannot block) on another fresh simulator.  Any
  * crash, sanitizer report, leak or sim_fatal() abort is a bug: bad input
  * must only ever give exit codes 0, 1 or 2 (the shell: 0 or 2).
  *
@@ -187,10 +189,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (in) {
 			s = sim_new(fz_mods);
 			sim_cfg_set(s, "engine.stack_kb", "64", "fuzz", 0, NULL);
-			rc = sim_script_run(s, in, "fuzz", sink, sink, true);
+			rc = sim_shell_run(&s, in, "fuzz", sink, sink);
 			if (rc != 0 && rc != 2)
 				abort();
-			sim_free(s);
+			sim_free(s);   /* the last one, after any reset */
 			fclose(in);
 		}
 	}
