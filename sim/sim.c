@@ -1,6 +1,6 @@
 /*
- * sim.c - simulator lifetime: create, configure, start, free; module
- * slots; error helpers; the engine's own configuration keys; embedded
+ * sim.c - simulator lifetime: create, configure, start, free; the
+ * modules' models and their order (.needs); error helpers; the engine's own configuration keys; embedded
  * latency profiles.
  */
 #include "sim/sim_int.h"
