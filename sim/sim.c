@@ -1,7 +1,7 @@
 /*
  * sim.c - simulator lifetime: create, configure, start, free; the
- * modules' models and their order (.needs); error helpers; the engine's own configuration keys; embedded
- * latency profiles.
+ * modules' models and their order (.needs); error helpers; the engine's
+ * own configuration keys; embedded latency profiles.
  */
 #include "sim/sim_int.h"
 
