@@ -375,8 +375,8 @@ static void stack_summary(struct sim *s, FILE *out)
 		return;
 	for (unsigned i = 0; i < S2_MAX_VMS; i++)
 		n += st->vm[i] != NULL;
-	fprintf(out, "stack: %u VMs, nested-table pages %llu in use at 0x%llx\n", n,
-		(unsigned long long)stack_palloc_stats(st->pool)->pages,
+	fprintf(out, "stack: %u VM%s, nested-table pages %llu in use at 0x%llx\n", n,
+		n == 1 ? "" : "s", (unsigned long long)stack_palloc_stats(st->pool)->pages,
 		(unsigned long long)stack_palloc_base(st->pool));
 }
 
