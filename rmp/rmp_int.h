@@ -239,16 +239,6 @@ static inline uint8_t rmp_raw_perms(const struct rmp_raw *e, unsigned vmpl)
 }
 
 /*
- * A raw entry that is not a 2M-base entry and has the page-size bit set is
- * the mark of a 4K page inside an assigned 2M entry (RMP_LO_SUB2M): a real
- * 4K entry never has that bit.
- */
-static inline bool rmp_raw_sub2m(const struct rmp_raw *e)
-{
-	return (e->lo & RMP_LO_SUB2M) == RMP_LO_SUB2M;
-}
-
-/*
  * The effective entry of @spa (§1.7), timed when @w is non-NULL: the
  * 2M-base entry when it is an assigned 2M entry, else the page's own
  * entry.  The page's own entry is read first; the base entry only when
@@ -266,7 +256,8 @@ RMP_HOT void rmp_lookup(struct rmp *r, struct sim_who *w, uint64_t spa, struct r
 
 	out->via_2m = false;
 	out->have_base = false;
-	rmp_rst_read(r, w, spa);
+	if (__builtin_expect(r->cfg.mode == RMP_MODE_SEGMENTED, 0))
+		rmp_rst_read(r, w, spa);
 	if (!rmp_addr_of(r, spa, &a4)) {
 		out->covered = false;
 		out->addr = 0;
@@ -281,7 +272,12 @@ RMP_HOT void rmp_lookup(struct rmp *r, struct sim_who *w, uint64_t spa, struct r
 		out->via_2m = rmp_raw_assigned(&out->e) && rmp_raw_2m(&out->e);
 		out->have_base = true;
 		out->base = out->e;
-	} else if (!rmp_raw_assigned(&out->e) || rmp_raw_sub2m(&out->e)) {
+	} else if ((out->e.lo & RMP_LO_SUB2M) != RMP_LO_ASSIGNED) {
+		/*
+		 * Not an assigned 4K entry: unassigned, or the mark of a page of an
+		 * assigned 2M entry (assigned and page-size set on a non-base entry,
+		 * which a real 4K entry never has).
+		 */
 		uint64_t a2 = a4 - RMP_PAGE(off) * RMP_ENTRY_SIZE;
 
 		rmp_raw_read(r, w, a2, &out->base);
