@@ -212,6 +212,88 @@ Test(stack_vm_ops, host_table_writes_refused_by_the_rmp)
 	cr_expect_eq(held, 1, "the guest's pool page, set aside for good");
 }
 
+/* Counter @name of machine @s (asserts it exists). */
+static uint64_t stat_of(const struct sim *s, const char *name)
+{
+	uint64_t v = 0;
+
+	cr_assert_eq(sim_stat_get(s, name, &v), 0, "no statistic %s", name);
+	return v;
+}
+
+/*
+ * Per-VM statistics (vmN.*): table operations and their RMP refusals,
+ * translations and their faults, for each VM on its own.
+ */
+Test(stack_vm_ops, per_vm_statistics)
+{
+	static const char text[] =
+		"machine mem=256m cpus=1\n"
+		"s2 create vm=1 format=npt asid=1\n"
+		"s2 create vm=2 format=npt\n"
+		"s2 map vm=1 ipa=0x1000 pa=0x200000 size=4k perms=rw\n"
+		"s2 map vm=1 ipa=0x2000 pa=0x201000 size=4k perms=r\n"
+		"s2 map vm=2 ipa=0x1000 pa=0x300000 size=4k perms=rw\n"
+		/* VM 1: the RMP refuses (the page is not assigned to ASID 1), a stage-2
+		 * permission fault, an unmapped IPA; VM 2: one good access. */
+		"s2 access vm=1 ipa=0x1000 kind=read\n"
+		"expect #NPF(RMP,ENC,FINAL)\n"
+		"s2 access vm=1 ipa=0x2000 kind=write\n"
+		"s2 access vm=1 ipa=0x9000 kind=read\n"
+		"s2 access vm=2 ipa=0x1000 kind=read c=0\n"
+		"expect OK pa=0x300000\n"
+		/* VM 2's table page becomes a guest's: its next map is refused. */
+		"rmpupdate spa=0x%llx assigned=1 asid=5 gpa=0x0\n"
+		"s2 map vm=2 ipa=0x3000 pa=0x302000 size=4k perms=rw\n";
+	struct sim *s = sim_new(mods);
+	char *out = NULL, buf[2048];
+	size_t n = 0;
+	FILE *o = open_memstream(&out, &n);
+	uint64_t leaf_table, v;
+	int rc;
+
+	/* First the same VMs alone, to find VM 2's leaf table page by walking. */
+	rc = sim_script_run_text(s, "machine mem=256m cpus=1\n"
+				 "s2 create vm=1 format=npt asid=1\n"
+				 "s2 create vm=2 format=npt\n"
+				 "s2 map vm=1 ipa=0x1000 pa=0x200000 size=4k perms=rw\n"
+				 "s2 map vm=1 ipa=0x2000 pa=0x201000 size=4k perms=r\n"
+				 "s2 map vm=2 ipa=0x1000 pa=0x300000 size=4k perms=rw\n"
+				 "s2 walk vm=2 ipa=0x1000\n", "probe.ps", o, o);
+	fclose(o);
+	cr_assert_eq(rc, 0, "%s", out);
+	{
+		/* The "L1 addr=0x..." line: the leaf table holding the entry. */
+		const char *l1 = strstr(out, "L1 addr=0x");
+
+		cr_assert_not_null(l1, "%s", out);
+		leaf_table = strtoull(l1 + strlen("L1 addr="), NULL, 16) & ~0xfffull;
+	}
+	free(out);
+	sim_free(s);
+
+	s = sim_new(mods);
+	out = NULL;
+	o = open_memstream(&out, &n);
+	snprintf(buf, sizeof(buf), text, (unsigned long long)leaf_table);
+	rc = sim_script_run_text(s, buf, "t.ps", o, o);
+	fclose(o);
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert(strstr(out, "#PF(W,RMP)"), "the refused map: %s", out);
+	cr_expect_eq(stat_of(s, "vm1.table_ops"), 2);
+	cr_expect_eq(stat_of(s, "vm1.table_refused"), 0);
+	cr_expect_eq(stat_of(s, "vm1.accesses"), 3);
+	cr_expect_eq(stat_of(s, "vm1.faults"), 3);
+	cr_expect_eq(stat_of(s, "vm1.rmp_faults"), 1);
+	cr_expect_eq(stat_of(s, "vm2.table_ops"), 2);
+	cr_expect_eq(stat_of(s, "vm2.table_refused"), 1);
+	cr_expect_eq(stat_of(s, "vm2.accesses"), 1);
+	cr_expect_eq(stat_of(s, "vm2.faults"), 0);
+	cr_expect_eq(sim_stat_get(s, "vm3.accesses", &v), -1, "no VM 3");
+	free(out);
+	sim_free(s);
+}
+
 /*
  * rmp.update_flush_tlb: every successful RMPUPDATE/PSMASH flushes every
  * MMU of the machine (each agent's) through the RMP change hook: counted

@@ -24,7 +24,19 @@ struct stack_vm {
 	struct s2_space space;           /* what an MMU translates with */
 	struct s2_check_hook hook;       /* -> the RMP check of the VM's accesses */
 	struct rmp_fault last;           /* the last refused RMP check */
+	struct stack_vm_stats {          /* vmN.* (registered at creation) */
+		uint64_t table_ops;      /* table operations that changed or could change a table */
+		uint64_t refused;        /* of those, refused by the RMP (host write to an assigned page) */
+		uint64_t accesses;       /* s2 access / access translations */
+		uint64_t faults;         /* of those, faulted (stage 1, stage 2 or RMP) */
+		uint64_t rmp_faults;     /* of those, refused by the RMP check */
+	} ctr;
+	struct sim_stat_group *stats;
 };
+
+/* Count a finished table operation (@refused: the RMP refused it) / a translation of @v. */
+void stack_vm_count_op(struct stack_vm *v, bool refused);
+void stack_vm_count_access(struct stack_vm *v, int rc, const struct s2_fault *f);
 
 /* The host software of one machine: the stack module's model. */
 struct stack {

@@ -8,6 +8,7 @@
 #include "sim/stack/stack_int.h"
 #include "iommu/iommu.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,6 +237,35 @@ bool stack_root_write_ok(struct stack *st, int agent, uint64_t pa, struct host_w
 /* The registry                                                        */
 /* ------------------------------------------------------------------ */
 
+/* Per-VM statistics, vmN.* (sim_stat_group_add: one group per VM). */
+static const struct sim_stat_desc vm_stat_desc[] = {
+#define F(f) offsetof(struct stack_vm, ctr.f)
+	{ "table_ops", SIM_STAT_COUNTER, F(table_ops),
+	  "Operations on the VM's tables (s2 map/unmap/protect/annotate, s1 map)" },
+	{ "table_refused", SIM_STAT_COUNTER, F(refused),
+	  "Of those, refused: a table page the host would write is RMP-assigned" },
+	{ "accesses", SIM_STAT_COUNTER, F(accesses), "Translations (s2 access, access)" },
+	{ "faults", SIM_STAT_COUNTER, F(faults), "Of those, faulted (any stage, or the RMP)" },
+	{ "rmp_faults", SIM_STAT_COUNTER, F(rmp_faults), "Of those, refused by the RMP check" },
+	{ NULL, 0, 0, NULL },
+#undef F
+};
+
+void stack_vm_count_op(struct stack_vm *v, bool refused)
+{
+	v->ctr.table_ops++;
+	v->ctr.refused += refused;
+}
+
+void stack_vm_count_access(struct stack_vm *v, int rc, const struct s2_fault *f)
+{
+	v->ctr.accesses++;
+	if (rc) {
+		v->ctr.faults++;
+		v->ctr.rmp_faults += f->type == S2_FAULT_CHECK;
+	}
+}
+
 int stack_vm_create(struct stack *st, unsigned id, const struct s2_fmt_ops *fmt, unsigned levels,
 		    uint32_t asid)
 {
@@ -260,6 +290,12 @@ int stack_vm_create(struct stack *st, unsigned id, const struct s2_fmt_ops *fmt,
 	v->space.vmid = id;
 	v->space.s2 = v->s2;
 	v->space.hook = &v->hook;
+	{
+		char prefix[16];
+
+		snprintf(prefix, sizeof(prefix), "vm%u", id);
+		v->stats = sim_stat_group_add(st->s, prefix, vm_stat_desc, v);
+	}
 	st->vm[id] = v;
 	return S2_OK;
 }
@@ -357,6 +393,7 @@ static void stack_detach(struct sim *s)
 	for (unsigned i = 0; i < S2_MAX_VMS; i++) {
 		if (!st->vm[i])
 			continue;
+		sim_stat_group_remove(s, st->vm[i]->stats);
 		s2_pgt_free(st->vm[i]->s1);
 		s2_pgt_free(st->vm[i]->s2);
 		free(st->vm[i]);

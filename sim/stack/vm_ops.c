@@ -122,10 +122,13 @@ static bool s2_writes_ok(struct sim_call *c, struct stack_vm *v, enum s2_wset_op
 			 uint64_t pa, uint64_t size, uint64_t leaf, const struct s2_prot *prot)
 {
 	struct host_wr hw;
+	bool ok;
 
 	stack_op_begin(v->st, agent_of(c));
-	if (!stack_table_writes_ok(v, v->s2, false, agent_of(c), op, ipa, pa, size, leaf, prot,
-				   &hw)) {
+	ok = stack_table_writes_ok(v, v->s2, false, agent_of(c), op, ipa, pa, size, leaf, prot,
+				   &hw);
+	stack_vm_count_op(v, !ok);
+	if (!ok) {
 		op_host_fault(c, &hw);
 		return false;
 	}
@@ -224,6 +227,7 @@ static void op_xlate_finish(struct sim_call *c, struct stack_vm *v, int rc,
 {
 	char buf[128];
 
+	stack_vm_count_access(v, rc, &x->fault);
 	if (rc) {
 		sim_call_result(c, "%s", stack_vm_fault_str(v, &x->fault, buf, sizeof(buf)));
 		if (x->fault.type != S2_FAULT_CHECK)
@@ -349,6 +353,7 @@ static void op_s1_map(struct sim_call *c)
 	struct host_wr hw;
 	uint64_t va = sim_arg_u64(c, "va", 0), ipa = sim_arg_u64(c, "ipa", 0);
 	uint64_t size = sim_arg_u64(c, "size", 0);
+	bool ok;
 
 	if (!v)
 		return;
@@ -358,8 +363,10 @@ static void op_s1_map(struct sim_call *c)
 	}
 	prot.user = sim_arg_bool(c, "user", false);
 	prot.c = sim_arg_bool(c, "c", v->asid != 0);
-	if (!stack_table_writes_ok(v, v->s1, true, agent_of(c), S2_WSET_MAP, va, ipa, size, size,
-				   &prot, &hw)) {
+	ok = stack_table_writes_ok(v, v->s1, true, agent_of(c), S2_WSET_MAP, va, ipa, size, size,
+				   &prot, &hw);
+	stack_vm_count_op(v, !ok);
+	if (!ok) {
 		op_host_fault(c, &hw);
 		return;
 	}
