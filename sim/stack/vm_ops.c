@@ -258,38 +258,41 @@ static struct s2_req access_req(struct sim_call *c, const struct stack_vm *v, bo
 	return req;
 }
 
-static void op_s2_access(struct sim_call *c)
+/*
+ * One translation of the VM named by vm=: stage 2 alone (`s2 access`,
+ * @two_d false, of ipa=) or the nested walk (`access`, of va=).
+ */
+static void op_translate(struct sim_call *c, bool two_d)
 {
 	struct stack_vm *v = op_vm(c);
 	struct s2_req req;
 	struct s2_xlate x;
+	struct s2_mmu *m;
 	int rc;
 
 	if (!v)
 		return;
-	req = access_req(c, v, true);
-	rc = s2_mmu_translate(s2_ctx_mmu(v->st->s2, req.agent), &v->space,
-			      sim_arg_u64(c, "ipa", 0), &req, &x);
+	if (two_d && !v->s1) {
+		sim_call_result(c, "ERROR(nos1)");
+		return;
+	}
+	req = access_req(c, v, !two_d);
+	m = s2_ctx_mmu(v->st->s2, req.agent);
+	if (two_d)
+		rc = s2_mmu_translate_2d(m, &v->space, sim_arg_u64(c, "va", 0), &req, &x);
+	else
+		rc = s2_mmu_translate(m, &v->space, sim_arg_u64(c, "ipa", 0), &req, &x);
 	op_xlate_finish(c, v, rc, &x);
+}
+
+static void op_s2_access(struct sim_call *c)
+{
+	op_translate(c, false);
 }
 
 static void op_access(struct sim_call *c)
 {
-	struct stack_vm *v = op_vm(c);
-	struct s2_req req;
-	struct s2_xlate x;
-	int rc;
-
-	if (!v)
-		return;
-	if (!v->s1) {
-		sim_call_result(c, "ERROR(nos1)");
-		return;
-	}
-	req = access_req(c, v, false);
-	rc = s2_mmu_translate_2d(s2_ctx_mmu(v->st->s2, req.agent), &v->space,
-				 sim_arg_u64(c, "va", 0), &req, &x);
-	op_xlate_finish(c, v, rc, &x);
+	op_translate(c, true);
 }
 
 static void op_tlbi(struct sim_call *c)
