@@ -59,9 +59,10 @@ ALL_LIBS := $(foreach m,$(MODULES),$(if $(SRC_$(m)),$(call lib_of,$(m))))
 
 # A test file's module is the part of its name after test_ up to _ or .c:
 # tests/test_rmp.c and tests/test_rmp_race.c -> rmp.  s2/tlb -> stage2,
-# rv/elf -> cpu; anything unknown -> sim.
+# rv/elf -> cpu; cpu -> stack (its tests run guests in the stack's VMs);
+# anything unknown -> sim.
 test_stem = $(word 1,$(subst _, ,$(patsubst test_%,%,$(basename $(notdir $(1))))))
-MODMAP    := rmp:rmp s2:stage2 tlb:stage2 iommu:iommu cpu:cpu rv:cpu elf:cpu stack:stack wl:wl
+MODMAP    := rmp:rmp s2:stage2 tlb:stage2 iommu:iommu cpu:stack rv:cpu elf:cpu stack:stack wl:wl
 map_mod   = $(strip $(foreach p,$(MODMAP),$(if $(filter $(1),$(word 1,$(subst :, ,$(p)))),$(word 2,$(subst :, ,$(p))))))
 test_mod  = $(or $(call map_mod,$(call test_stem,$(1))),sim)
 

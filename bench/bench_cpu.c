@@ -28,6 +28,7 @@
  */
 #include "bench/bench.h"
 #include "cpu/cpu.h"
+#include "sim/stack/stack.h"
 #include "rmp/rmp.h"
 #include "stage2/s2.h"
 
@@ -81,10 +82,12 @@ static void series_add(struct series *s, double count, uint64_t ns)
 }
 
 /* A simulator built for this run: the cpu module and the modules it needs. */
+/* The VM of `protsim exec`: VM 0, its statistics names. */
+static const struct stack_guest_cfg bench_gc = { .id = 0, .vcpu_prefix = "", .vm_prefix = "vm" };
+
 static struct sim *sim_for(const char *mode, const char *type, struct sim_err *err)
 {
-	static const struct sim_module *const mods[] = { &rmp_module, &s2_module, &cpu_module, NULL };
-	struct sim *s = sim_new(mods);
+	struct sim *s = sim_new(stack_modules);
 
 	if (sim_cfg_set(s, "cpu.mode", mode, "bench", 0, err) ||
 	    sim_cfg_set(s, "vm.type", type, "bench", 0, err) || sim_start(s, err)) {
@@ -105,30 +108,30 @@ static uint64_t run_sim(const char *prog, const char *mode, const char *type, ui
 	struct sim_err err;
 	struct sim *s = sim_for(mode, type, &err);
 	struct cpu_elf *elf = NULL;
-	struct cpu_vm *vm = NULL;
+	struct stack_vm *vm = NULL;
 	FILE *null = fopen("/dev/null", "w");
 	uint64_t t0, c0, insns = 0;
 
 	*ns = *cpu_ns = 0;
 	if (!s || cpu_elf_open(prog, sim_cfg_u64(s, "vm.mem_base"), sim_cfg_u64(s, "vm.mem_size"),
 			       &elf, &err) ||
-	    !(vm = cpu_vm_new(s, null, &err)) || cpu_vm_load(vm, elf, &err)) {
+	    !(vm = stack_guest_new(s, &bench_gc, null, &err)) || stack_guest_load(vm, elf, &err)) {
 		printf("  cpu: %s\n", err.msg);
 		goto out;
 	}
-	cpu_vm_start(vm, 0);
+	stack_guest_start(vm, 0);
 	t0 = bench_now_ns();
 	c0 = cpu_now_ns();
 	sim_run(s);
 	*cpu_ns = cpu_now_ns() - c0;
 	*ns = bench_now_ns() - t0;
-	insns = cpu_hart_insns(cpu_vm_hart(vm, 0));
-	if (cpu_vm_state(vm) != CPU_VM_EXITED || cpu_vm_exit_code(vm) != 0) {
+	insns = cpu_hart_insns(cpu_vm_hart(stack_guest_cpu(vm), 0));
+	if (stack_guest_state(vm) != STACK_VM_EXITED || stack_guest_exit_code(vm) != 0) {
 		printf("  cpu: %s did not exit cleanly\n", prog);
 		*ns = *cpu_ns = 0;
 	}
 out:
-	cpu_vm_free(vm);
+	stack_guest_free(vm);
 	cpu_elf_free(elf);
 	sim_free(s);
 	if (null)
@@ -167,17 +170,17 @@ static uint64_t run_loop(const uint32_t *code, size_t n, const char *mode, uint6
 {
 	struct sim_err err;
 	struct sim *s = sim_for(mode, "npt", &err);
-	struct cpu_vm *vm = NULL;
+	struct stack_vm *vm = NULL;
 	struct cpu_hart *h;
 	uint64_t base, spa, t0, c0, insns = 0;
 
 	*ns = *cpu_ns = 0;
-	if (!s || !(vm = cpu_vm_new(s, NULL, &err))) {
+	if (!s || !(vm = stack_guest_new(s, &bench_gc, NULL, &err))) {
 		printf("  cpu: %s\n", err.msg);
 		goto out;
 	}
 	base = sim_cfg_u64(s, "vm.mem_base");
-	if (cpu_vm_gpa_to_spa(vm, base, &spa)) {
+	if (stack_guest_gpa_to_spa(vm, base, &spa)) {
 		printf("  cpu: guest RAM not mapped\n");
 		goto out;
 	}
@@ -185,24 +188,24 @@ static uint64_t run_loop(const uint32_t *code, size_t n, const char *mode, uint6
 	/* the data (written, so its frame exists: loads of never-written memory read zero slowly) */
 	for (unsigned i = 0; i < 16; i++)
 		sim_mem_poke64(sim_mem(s), spa + 0x10000 + 8 * i, i);
-	h = cpu_vm_hart(vm, 0);
+	h = cpu_vm_hart(stack_guest_cpu(vm), 0);
 	cpu_hart_set_pc(h, base);
 	cpu_hart_set_reg(h, 1, base + 0x10000);
 	cpu_hart_set_reg(h, 7, base + 0x10040);
 	cpu_hart_set_reg(h, 2, 1);
-	cpu_vm_start(vm, LOOP_INSNS);
+	stack_guest_start(vm, LOOP_INSNS);
 	t0 = bench_now_ns();
 	c0 = cpu_now_ns();
 	sim_run(s);
 	*cpu_ns = cpu_now_ns() - c0;
 	*ns = bench_now_ns() - t0;
 	insns = cpu_hart_insns(h);
-	if (cpu_vm_state(vm) != CPU_VM_LIMIT || insns != LOOP_INSNS) {
+	if (stack_guest_state(vm) != STACK_VM_LIMIT || insns != LOOP_INSNS) {
 		printf("  cpu: loop stopped early (%llu instructions)\n", (unsigned long long)insns);
 		*ns = *cpu_ns = 0;
 	}
 out:
-	cpu_vm_free(vm);
+	stack_guest_free(vm);
 	sim_free(s);
 	return insns;
 }

@@ -1,18 +1,24 @@
 /*
- * cpu.h - the protsim CPU: RV64IMAC + Zicsr + Zifencei vCPUs (harts) that
- * run bare-metal ELF guest programs, with x86-style control registers
- * (CR0/CR4 and the GHCB MSR as custom CSRs), CR write intercepts, VM
- * exits to a hypervisor hook, SNP custom instructions (PVALIDATE,
- * RMPADJUST, RMPQUERY, VMGEXIT, HYPERCALL) and a cycle model (fast mode:
- * fixed CPI; detailed mode: in-order core with L1I/L1D/L2/LLC caches).
- * This header is the whole public interface of cpu/.
+ * cpu.h - the protsim CPU: RV64IMAC + Zicsr + Zifencei harts that run
+ * bare-metal ELF guest programs, with x86-style control registers
+ * (CR0/CR4 and the GHCB MSR as custom CSRs), CR write intercepts, SNP
+ * custom instructions (PVALIDATE, RMPADJUST, RMPQUERY, VMGEXIT,
+ * HYPERCALL), a CLINT, and a cycle model (fast mode: fixed CPI; detailed
+ * mode: in-order core with L1I/L1D/L2/LLC caches).  This header is the
+ * whole public interface of cpu/.
  *
  * Guest-visible ABI (instruction encodings, CSR numbers, trap causes):
  * docs/guest-abi.md.  Model and configuration: docs/cpu.md.
  *
- * A VM owns one or more harts; each hart is an engine agent
- * (SIM_AGENT_VCPU) that runs instructions in batches and advances its
- * clock once per batch (cpu.batch), so runs stay deterministic.
+ * The CPU is hardware only.  The host software (sim/stack) owns the VM:
+ * it builds the guest platform (struct cpu_vm: harts, memory window,
+ * devices) around a nested table it owns, and runs each vCPU with
+ * cpu_vmrun(), a hardware operation on the calling agent (world switch
+ * in, guest instructions until a #VMEXIT, world switch out) that returns
+ * the exit; the host answers it (struct cpu_reply) and re-enters, as
+ * KVM's vcpu_run loop does.  Inside cpu_vmrun the hart runs instructions
+ * in batches and advances the caller's clock once per batch (cpu.batch),
+ * so runs stay deterministic.
  */
 #ifndef PROTSIM_CPU_H
 #define PROTSIM_CPU_H
@@ -26,33 +32,8 @@
 struct cpu_vm;
 struct cpu_hart;
 
-/* The CPU module ("cpu"): keys cpu.*, cache.*, vm.*, lat.cpu.*. */
+/* The CPU module ("cpu"): keys cpu.*, cache.*, lat.cpu.* (hardware costs). */
 extern const struct sim_module cpu_module;
-
-/*
- * `protsim exec PROG.elf [--set KEY=VALUE]... [--seed N] [--mode fast|detailed]
- * [--max-insns N] [--stats]`; argv[0] is "exec".  Options are parsed by
- * sim_cli_parse() from cpu_exec_cmd (its --help text lists the exit codes).
- * The machine is built from @modules (the CLI passes the stack's list; the
- * cpu module must be in it).
- *
- * Exit status: the guest's exit code when it is 0..CPU_EXEC_RC_GUEST_MAX
- * (HTIF exit), and for every other outcome a code of 120..127, which a
- * guest exit never gives (docs/guest-abi.md):
- */
-extern const struct sim_cli_cmd cpu_exec_cmd;
-int cpu_exec_main(int argc, char **argv, const struct sim_module *const *modules);
-#define CPU_EXEC_RC_GUEST_MAX 119   /* guest exit codes 0..119 are passed through */
-#define CPU_EXEC_RC_GUEST_BIG 120   /* the guest exited with a code outside 0..119 */
-#define CPU_EXEC_RC_USAGE     121   /* bad command line */
-#define CPU_EXEC_RC_INPUT     122   /* bad configuration or ELF file: nothing ran */
-#define CPU_EXEC_RC_OUTPUT    123   /* the console output could not be written */
-#define CPU_EXEC_RC_LIMIT     124   /* the instruction limit was reached */
-#define CPU_EXEC_RC_HALT      125   /* every vCPU halted with nothing to wake it */
-#define CPU_EXEC_RC_KILLED    126   /* the hypervisor stopped the VM */
-
-/* Default --max-insns: stops a program that never ends (0 = no limit). */
-#define CPU_EXEC_MAX_INSNS 1000000000ull
 
 /* ------------------------------------------------------------------ */
 /* ELF loading (libelf)                                                */
@@ -99,40 +80,41 @@ int cpu_elf_open(const char *path, uint64_t mem_base, uint64_t mem_size,
 		 struct cpu_elf **out, struct sim_err *err);
 void cpu_elf_free(struct cpu_elf *e);
 
+
 /* ------------------------------------------------------------------ */
-/* VM exits and the hypervisor hook                                    */
+/* VM exits and the host's reply                                       */
 /* ------------------------------------------------------------------ */
 
-/* ORDER: cpu_exit_names[] in vm.c. */
+/*
+ * Why cpu_vmrun() returned.  ORDER: cpu_exit_names[] in vm.c.  The first
+ * CPU_EXIT_GUEST reasons are caused by a guest instruction and counted
+ * per vCPU (vcpuN.exits.<name>); the others come from outside the guest.
+ */
 enum cpu_exit_reason {
 	CPU_EXIT_NPF,        /* nested page fault: stage-2 or RMP (#NPF) */
 	CPU_EXIT_VMGEXIT,    /* VMGEXIT (GHCB MSR protocol value in ghcb) */
 	CPU_EXIT_HYPERCALL,  /* HYPERCALL: nr + 4 args */
 	CPU_EXIT_CR_WRITE,   /* write to an intercepted CR0/CR4 bit */
 	CPU_EXIT_HLT,        /* WFI (x86 HLT) */
+	CPU_EXIT_INTR,       /* kicked (cpu_vcpu_kick: a physical interrupt, VMEXIT_INTR) */
+	CPU_EXIT_INVALID,    /* VMRUN refused the state it was given (VMEXIT_INVALID): no guest ran */
+	CPU_EXIT_BUDGET,     /* the host's instruction budget (vmcb->budget) is used up */
 	CPU_EXIT_COUNT
 };
+#define CPU_EXIT_GUEST CPU_EXIT_INTR
 extern const char *const cpu_exit_names[CPU_EXIT_COUNT];  /* "npf", ... */
 
-/* What the hypervisor asks the vCPU to do after an exit. */
-enum cpu_hv_action {
-	CPU_HV_RETRY,        /* re-execute the exiting instruction (e.g. NPF fixed) */
-	CPU_HV_SKIP,         /* complete it: pc += its length (results already set) */
-	CPU_HV_INJECT,       /* deliver exception inject_cause/inject_tval to the guest */
-	CPU_HV_BLOCK,        /* halt the vCPU until cpu_hart_wake() (HLT) */
-	CPU_HV_KILL,         /* stop the whole VM; exit code kill_code */
-};
-
-/* One VM exit, filled by the CPU; the handler reads it and sets the reply. */
+/* One VM exit: what the hardware reports (AMD VMCB EXITCODE/EXITINFO1/2). */
 struct cpu_exit {
 	enum cpu_exit_reason reason;
+	uint64_t cycle;      /* the caller's clock when the guest stopped (before the switch out) */
 	uint64_t pc;         /* guest pc of the exiting instruction */
-	uint64_t len;        /* its length in bytes */
+	uint64_t len;        /* its length in bytes (the next RIP is pc + len) */
 	/* NPF */
 	uint64_t npf_info;   /* EXITINFO1 bits (rmp/rmp.h and s2 fault bits) */
 	uint64_t npf_gpa;    /* EXITINFO2: faulting GPA */
 	uint64_t gva;        /* the guest virtual address, where known */
-	char fault[64];      /* fault token, e.g. "#NPF(W,RMP,ENC,FINAL)" */
+	char fault[64];      /* fault token, e.g. "#NPF(W,RMP,ENC,FINAL)"; INVALID: why */
 	/* VMGEXIT: the GHCB MSR value; HYPERCALL: a0..a4 */
 	uint64_t ghcb;
 	uint64_t args[5];
@@ -140,117 +122,194 @@ struct cpu_exit {
 	unsigned cr;         /* 0 or 4 */
 	uint64_t cr_old;     /* value before the write */
 	uint64_t cr_new;     /* attempted value */
-	/* reply */
-	enum cpu_hv_action action;
-	uint64_t ret;        /* SKIP after HYPERCALL: a0; after VMGEXIT: new GHCB MSR */
-	bool cr_allow;       /* SKIP after CR_WRITE: perform the write */
-	uint64_t inject_cause;
-	uint64_t inject_tval;
-	int kill_code;
+};
+
+/* Trap causes a host injects (docs/guest-abi.md "Trap causes"). */
+#define CPU_CAUSE_FETCH_ACCESS 1
+#define CPU_CAUSE_LOAD_ACCESS  5
+#define CPU_CAUSE_STORE_ACCESS 7
+#define CPU_CAUSE_GP           25   /* #GP(0) */
+
+/* How the host completes an exit before the next VMRUN. */
+enum cpu_reply_action {
+	CPU_REPLY_RETRY,     /* re-execute the exiting instruction (e.g. NPF fixed) */
+	CPU_REPLY_SKIP,      /* complete it: pc += its length, with the results below */
+	CPU_REPLY_INJECT,    /* deliver exception inject_cause/inject_tval (EVENTINJ) */
+	CPU_REPLY_RESUME,    /* nothing to complete (INTR, BUDGET): continue where it stopped */
 };
 
 /*
- * The hypervisor seen by the vCPUs.  Each member is called inside the
- * vCPU's agent (it may sim_advance() the vCPU's agent to model handler
- * time), after the hardware world switch (VMSA saved, vmexit costs
- * charged); it reads @e and sets e->action and the reply fields.  A NULL
- * member means the default minimal hypervisor's behaviour for that exit
- * (see docs/cpu.md "Default hypervisor").
+ * The host's answer to the last exit, applied by the next cpu_vmrun() on
+ * the restored guest state (the fields of the VMCB/GHCB the host writes).
  */
-struct cpu_hv_ops {
-	const char *name;
-	/* Stage-2 or RMP fault on a guest access. */
-	void (*npf)(void *hv, struct cpu_hart *vcpu, struct cpu_exit *e);
-	/* VMGEXIT with the GHCB MSR protocol value in e->ghcb. */
-	void (*vmgexit)(void *hv, struct cpu_hart *vcpu, struct cpu_exit *e);
-	/* HYPERCALL: e->args[0] = nr, args[1..4] = arguments. */
-	void (*hypercall)(void *hv, struct cpu_hart *vcpu, struct cpu_exit *e);
-	/* Write to an intercepted CR bit: e->cr, e->cr_old, e->cr_new. */
-	void (*cr_write)(void *hv, struct cpu_hart *vcpu, struct cpu_exit *e);
-	/* WFI with no interrupt pending. */
-	void (*hlt)(void *hv, struct cpu_hart *vcpu, struct cpu_exit *e);
+struct cpu_reply {
+	enum cpu_reply_action action;
+	uint64_t ret;        /* SKIP after HYPERCALL: a0; after VMGEXIT: the new GHCB MSR */
+	bool cr_allow;       /* SKIP after CR_WRITE: perform the write */
+	uint64_t inject_cause;
+	uint64_t inject_tval;
 };
 
-/* The default minimal hypervisor (also used for NULL members). */
-extern const struct cpu_hv_ops cpu_default_hv;
+/*
+ * The host's instruction budget, shared by the vCPUs it points to (a
+ * simulation control, not architectural): a vCPU leaves with
+ * CPU_EXIT_BUDGET once @used reaches @max (0: no limit).  @used counts
+ * instructions retired plus traps taken; a retried instruction counts once.
+ */
+struct cpu_budget {
+	uint64_t max;
+	uint64_t used;
+};
 
 /* ------------------------------------------------------------------ */
-/* VMs and harts                                                       */
+/* The guest platform and its harts                                    */
 /* ------------------------------------------------------------------ */
 
 enum cpu_vm_type {
-	CPU_VM_BARE,   /* no stage-2: GPA = SPA */
+	CPU_VM_BARE,   /* no stage-2: GPA = SPA inside the RAM window */
 	CPU_VM_NPT,    /* stage-2 (AMD NPT format) translates every access */
-	CPU_VM_SNP,    /* NPT + RMP checks; memory private and validated from the guest's view */
+	CPU_VM_SNP,    /* NPT + RMP checks of every access as the guest's */
 };
 
 enum cpu_mode { CPU_MODE_FAST, CPU_MODE_DETAILED };
 
-enum cpu_vm_state {
-	CPU_VM_RUNNING,
-	CPU_VM_EXITED,     /* the program wrote an HTIF exit */
-	CPU_VM_LIMIT,      /* instruction limit reached */
-	CPU_VM_HALTED,     /* every vCPU halted with nobody to wake it */
-	CPU_VM_KILLED,     /* the hypervisor stopped the VM */
+struct s2_pgt;
+
+/*
+ * A write-watched word of guest RAM (HTIF tohost): stores to it go the
+ * slow way and, once stored, call @fn with the word's value when it is
+ * non-zero (inside the storing hart's instruction, at no cost).  The
+ * host device may stop the VM (cpu_vcpu_kick every hart).
+ */
+typedef void (*cpu_doorbell_fn)(void *arg, struct cpu_hart *h, uint64_t value);
+
+/*
+ * A hart's interrupt line was raised by another hart (CLINT msip): the
+ * host wakes it if it is blocked in HLT (KVM's kvm_vcpu_kick).
+ */
+typedef void (*cpu_irq_fn)(void *arg, struct cpu_hart *from, struct cpu_hart *to);
+
+/* What the host builds a guest platform with. */
+struct cpu_vm_cfg {
+	enum cpu_vm_type type;
+	unsigned nharts;           /* 1..64 */
+	uint64_t mem_base;         /* guest RAM window (bare: the only GPAs that exist) */
+	uint64_t mem_size;
+	uint64_t spa_base;         /* bare: SPA of mem_base */
+	struct s2_pgt *npt;        /* NPT/SNP: the host's nested table (host keeps ownership) */
+	uint32_t vmid;             /* TLB tag of the nested translations */
+	uint32_t asid;             /* SNP: the guest's ASID */
+	unsigned vmpl;             /* SNP: VMPL the harts run at */
+	bool cbit_pte;             /* SNP: C-bit of data accesses from Sv PTE bit 8 (else always 1) */
+	uint64_t cr_intercept[2];  /* CR0 / CR4 bits whose change exits (initial, per hart) */
+	const char *vcpu_prefix;   /* stats: "" gives vcpuN.*, "vm1." gives vm1.vcpuN.* */
+	const char *vm_prefix;     /* stats: "vm" gives vm.s2.*, vm.npf_maps... */
+	cpu_irq_fn irq;            /* may be NULL */
+	void *irq_arg;
 };
 
 /*
- * Create the VM described by the vm.* and cpu.* keys of started sim @s
- * (the cpu module must be attached), with its memory, stage-2 tables
- * (NPT/SNP), RMP state (SNP) and harts.  Console output goes to @console
- * (may be NULL: discarded).  Return: the VM or NULL with @err.
+ * Build the guest platform described by @cfg on started sim @s (the cpu
+ * module attached): harts (reset, pc = mem_base), their TLBs and walk
+ * caches on @cfg->npt, the RMP check (SNP, or any VM when the RMP is on),
+ * the CLINT, caches (detailed mode).  Return: the VM or NULL with @err.
  */
-struct cpu_vm *cpu_vm_new(struct sim *s, FILE *console, struct sim_err *err);
+struct cpu_vm *cpu_vm_new(struct sim *s, const struct cpu_vm_cfg *cfg, struct sim_err *err);
 void cpu_vm_free(struct cpu_vm *vm);
 
-/* Use @ops (with @arg) as the hypervisor; default cpu_default_hv. */
-void cpu_vm_set_hv(struct cpu_vm *vm, const struct cpu_hv_ops *ops, void *arg);
-
 /*
- * Back the guest RAM page (vm.page_size) holding @gpa, as the default
- * hypervisor does on a guest's first touch (#NPF, not present): its
- * nested-table leaf to the page's SPA with all permissions and, for SNP,
- * its RMP entry assigned to vm.asid at its GPA and validated.  Nothing
- * is done if the page is already mapped.  The table accesses are timed
- * accesses of @h's agent, charged to @h (call it from @h's exit handler;
- * @h NULL: agent -1, not charged).  Return: 0, or -1 with @err naming the
- * key to change (vm.pt_pool when the table pool is used up).
+ * A platform device on the guest's physical bus: loads and stores (not
+ * fetches, not atomics: an access fault) to [base, base + size) go to
+ * it, inline in the accessing hart's instruction, never through stage 2
+ * or a TLB.  @off is the offset in the device, @len 1, 2, 4 or 8.  The
+ * CLINT is the first device of every VM (docs/guest-abi.md).
  */
-int cpu_vm_map_page(struct cpu_vm *vm, struct cpu_hart *h, uint64_t gpa, struct sim_err *err);
+struct cpu_dev_ops {
+	const char *name;
+	uint64_t (*read)(void *arg, struct cpu_hart *h, uint64_t off, unsigned len);
+	void (*write)(void *arg, struct cpu_hart *h, uint64_t off, unsigned len, uint64_t val);
+};
+#define CPU_MAX_DEVS 8
+/* Map @ops over GPA [@base, @base + @size).  Return 0, or -1 (overlap, full, RAM window). */
+int cpu_vm_add_device(struct cpu_vm *vm, uint64_t base, uint64_t size,
+		      const struct cpu_dev_ops *ops, void *arg);
 
-/*
- * Copy @elf into guest memory (at p_paddr, zero-filling to memsz), set
- * every hart's pc to the entry point and remember tohost/fromhost.
- * Return: 0, or -1 with @err (a segment outside this VM's memory).
- */
-int cpu_vm_load(struct cpu_vm *vm, const struct cpu_elf *elf, struct sim_err *err);
+/* Watch guest RAM word @gpa (8 bytes) with @fn; 0 or -1 when @gpa is outside the RAM window. */
+int cpu_vm_set_doorbell(struct cpu_vm *vm, uint64_t gpa, cpu_doorbell_fn fn, void *arg);
 
-/*
- * Create the harts' agents; sim_run() then runs them.  @max_insns (0 =
- * no limit) caps instructions retired plus traps taken, over all harts.
- */
-void cpu_vm_start(struct cpu_vm *vm, uint64_t max_insns);
-
-enum cpu_vm_state cpu_vm_state(const struct cpu_vm *vm);
-int cpu_vm_exit_code(const struct cpu_vm *vm);    /* valid when EXITED/KILLED */
 unsigned cpu_vm_nharts(const struct cpu_vm *vm);
 struct cpu_hart *cpu_vm_hart(struct cpu_vm *vm, unsigned i);
-/* Guest physical address -> system physical address (untimed); -1 if unmapped. */
+enum cpu_vm_type cpu_vm_type(const struct cpu_vm *vm);
+/* Guest RAM window GPA -> SPA (bare VMs; the host's own layout for others); -1 outside. */
 int cpu_vm_gpa_to_spa(const struct cpu_vm *vm, uint64_t gpa, uint64_t *spa);
 
-/* Hart accessors (debuggers, tests, hypervisor models). */
+/*
+ * The host-owned per-vCPU control state handed to VMRUN (AMD VMCB control
+ * area and the VMSA's address).  The host fills it once and may change
+ * it between runs; the reply is read by the next cpu_vmrun().
+ */
+struct cpu_vmcb {
+	uint64_t vmcb_spa;          /* the VMCB page (SNP: must be hypervisor-owned) */
+	uint64_t vmsa_spa;          /* SNP: the VMSA page (assigned, VMSA, this ASID) */
+	uint64_t vmsa_gpa;          /* SNP: the GPA its RMP entry records */
+	struct cpu_budget *budget;  /* may be NULL: no limit */
+	struct cpu_reply reply;     /* the host's answer to the last exit */
+	bool has_reply;             /* reply is pending (set by the host, cleared by VMRUN) */
+};
+
+/*
+ * VMRUN on the calling agent, which must be @h's agent (cpu_hart_bind):
+ * world switch in (SNP: the RMP's VMRUN checks of the VMCB and VMSA, then
+ * the VMSA state load), apply @vmcb->reply, run guest instructions until
+ * an exit, world switch out (VMSA save), everything charged to the agent.
+ * Prints nothing.  Return: the exit reason, with @exit filled.
+ */
+enum cpu_exit_reason cpu_vmrun(struct cpu_hart *h, struct cpu_vmcb *vmcb, struct cpu_exit *exit);
+
+/*
+ * Make @h's caller agent (the vCPU thread that runs cpu_vmrun) @a; the
+ * hart's clocks and statistics are that agent's.
+ */
+void cpu_hart_bind(struct cpu_hart *h, struct sim_agent *a);
+
+/*
+ * Kick @h from agent @from (an IPI): a hart in guest mode leaves with
+ * CPU_EXIT_INTR at its next instruction boundary (the batch it is in
+ * stops there); a hart not in guest mode leaves its next cpu_vmrun()
+ * before running any instruction.  The kick stays pending until then.
+ */
+void cpu_vcpu_kick(struct sim_agent *from, struct cpu_hart *h);
+
+/* What cpu_vcpu_tlbi() drops. */
+enum cpu_tlbi {
+	CPU_TLBI_L0,       /* the combined translations (after an RMP entry changed) */
+	CPU_TLBI_ALL,      /* also the hart's stage-2 TLBs and walk caches */
+};
+/* Invalidate @h's cached translations (no cost: the caller charges the TLB flush). */
+void cpu_vcpu_tlbi(struct cpu_hart *h, enum cpu_tlbi what);
+
+/* Hart accessors (debuggers, tests, host software). */
 uint64_t cpu_hart_reg(const struct cpu_hart *h, unsigned i);
 void cpu_hart_set_reg(struct cpu_hart *h, unsigned i, uint64_t v);
 uint64_t cpu_hart_pc(const struct cpu_hart *h);
 void cpu_hart_set_pc(struct cpu_hart *h, uint64_t pc);
 unsigned cpu_hart_priv(const struct cpu_hart *h);       /* 0 U, 1 S, 3 M */
+unsigned cpu_hart_id(const struct cpu_hart *h);
+const char *cpu_hart_name(const struct cpu_hart *h);    /* "vcpu0" */
 /* Read a CSR with no privilege check; -1 if it does not exist. */
 int cpu_hart_csr(struct cpu_hart *h, unsigned csr, uint64_t *val);
 uint64_t cpu_hart_insns(const struct cpu_hart *h);
 struct sim_agent *cpu_hart_agent(const struct cpu_hart *h);
 /* Set the CR write intercept mask of this vCPU (@cr 0 or 4). */
 void cpu_hart_set_cr_intercept(struct cpu_hart *h, unsigned cr, uint64_t mask);
-/* Wake a vCPU blocked by CPU_HV_BLOCK (from agent @waker). */
-void cpu_hart_wake(struct sim_agent *waker, struct cpu_hart *h);
+/*
+ * The cycle at which @h's armed machine timer fires (mie.MTIE set and
+ * mtimecmp programmed), for a host that sleeps in HLT; false if none.
+ */
+bool cpu_hart_timer_cycle(const struct cpu_hart *h, uint64_t *cycle);
+/* Add host-side cycles spent for this vCPU (exit handling) to vcpuN.cycles. */
+void cpu_hart_account(struct cpu_hart *h, uint64_t cycles);
+/* Stop counting: publish the final instruction count (at the vCPU's end). */
+void cpu_hart_finish(struct cpu_hart *h);
 
 #endif /* PROTSIM_CPU_H */

@@ -257,7 +257,7 @@ struct rv_dpage {
 enum cpu_stop {
 	CPU_STOP_BUDGET = 0,  /* batch done */
 	CPU_STOP_EXIT,        /* VM exit pending (h->exit) */
-	CPU_STOP_HALT,        /* program finished (HTIF exit) or VM stopped */
+	CPU_STOP_HALT,        /* kicked (h->done): leave guest mode */
 };
 
 struct cpu_cache;
@@ -274,67 +274,56 @@ struct cpu_lat {
 	uint32_t vmexit;     /* both modes: hardware #VMEXIT world switch */
 	uint32_t vmrun;      /* both modes: hardware VMRUN world switch */
 	uint32_t snp_switch; /* both modes: extra per switch for an SNP VMSA (encrypt+integrity) */
-	uint32_t hv_exit;    /* both modes: default hypervisor's handling of one exit */
 	uint32_t rmp_insn;   /* PVALIDATE/RMPADJUST/RMPQUERY: added to the RMP model's latency */
 };
 
-/* The VM: memory layout, harts, HTIF, hypervisor, protection state. */
+/*
+ * The guest platform: harts, the RAM window, the doorbell word, the CLINT,
+ * the nested paging context the host gave it and the RMP check.
+ */
 struct cpu_vm {
 	struct sim *sim;
 	struct sim_mem *mem;
 	enum cpu_vm_type type;
 	enum cpu_mode mode;
-	uint64_t mem_base;         /* guest RAM: GPA base (vm.mem_base) */
-	uint64_t mem_size;         /* guest RAM size (vm.mem_size) */
-	uint64_t spa_base;         /* system physical address backing mem_base (vm.spa_base) */
+	uint64_t mem_base;         /* guest RAM window: GPA base */
+	uint64_t mem_size;         /* its size */
+	uint64_t spa_base;         /* bare: SPA backing mem_base */
 	unsigned nharts;
 	struct cpu_hart **harts;
 	struct cpu_lat lat;
 	uint64_t batch;            /* instructions per sim_advance (cpu.batch) */
 	unsigned line_shift;       /* log2 of the cache line size */
-	/* HTIF */
-	bool has_tohost;
-	uint64_t tohost;           /* GPA of tohost */
-	uint64_t fromhost;         /* GPA of fromhost (0: none) */
-	FILE *console;
-	/* run state */
-	enum cpu_vm_state state;
-	int exit_code;
-	uint64_t max_insns;        /* 0 = no limit */
-	uint64_t total_exec;       /* instructions retired + traps, all harts */
-	bool started;
-	/* hypervisor */
-	const struct cpu_hv_ops *hv;
-	void *hv_arg;
+	/* the doorbell word (HTIF tohost), cpu_vm_set_doorbell */
+	bool has_bell;
+	uint64_t bell_spa;         /* SPA of the watched word */
+	cpu_doorbell_fn bell_fn;
+	void *bell_arg;
+	struct cpu_bus_dev {       /* the platform bus (cpu_vm_add_device) */
+		uint64_t base, size;
+		const struct cpu_dev_ops *ops;
+		void *arg;
+	} dev[CPU_MAX_DEVS];
+	unsigned ndev;
+	cpu_irq_fn irq;            /* interrupt raised on a hart by another (CLINT) */
+	void *irq_arg;
 	/* protection */
-	struct rmp *rmp;           /* SNP: the machine's RMP */
-	struct s2_ctx *s2;         /* NPT/SNP: the stage-2 model */
-	struct s2_pgt *npt;        /* NPT/SNP: this VM's nested table */
-	uint32_t asid;             /* SNP: guest ASID (vm.asid) */
-	uint64_t page_size;        /* NPT leaf and RMP entry size of guest RAM (vm.page_size) */
-	bool cbit_in_pte;          /* SNP: C-bit from the Sv PTE (vm.cbit_pte), else always 1 */
+	struct rmp *rmp;           /* the machine's RMP (may be off) */
+	struct s2_pgt *npt;        /* NPT/SNP: the host's nested table */
+	uint32_t asid;             /* SNP: guest ASID */
+	bool cbit_in_pte;          /* SNP: C-bit from the Sv PTE, else always 1 */
 	struct cpu_cache_stats *cst; /* detailed: cache counters (cache.*) */
-	unsigned vmpl;             /* SNP: VMPL the vCPUs run at (vm.vmpl) */
-	uint64_t vmcb_base;        /* SPA of the per-vCPU VMCB pages */
-	uint64_t vmsa_base;        /* SPA of the per-vCPU VMSA pages */
-	uint64_t vmsa_gpa;         /* GPA recorded in the VMSA pages' RMP entries */
-	uint64_t pt_pool_next;     /* next free SPA in the VM's table pool */
-	uint64_t pt_pool_end;
-	uint64_t pt_pool_size;     /* vm.pt_pool */
-	uint64_t npf_maps;         /* pages mapped on a first-touch #NPF (vm.npf_maps) */
-	uint64_t tohost_spa;       /* SPA of tohost */
+	unsigned vmpl;             /* SNP: VMPL the vCPUs run at */
 	struct s2_space space;     /* NPT/SNP: stage-2 translation context */
 	struct s2_space space_nochk; /* the same without the RMP hook (PVALIDATE's own lookup) */
 	bool nocheck;              /* translate the final page through space_nochk */
-	struct s2_check_hook hook; /* SNP: RMP check on every final and table SPA */
+	struct s2_check_hook hook; /* the RMP check on every final and table SPA */
 	struct s2_timing s2_timing;
-	struct s2_stats s2_stats;  /* registered as vm.s2.* */
+	struct s2_stats s2_stats;  /* registered as <vm_prefix>.s2.* */
 	struct cpu_hart *cur;      /* hart whose access is being checked */
 	struct rmp_fault last_fault; /* the RMP fault behind an S2_FAULT_CHECK */
-	unsigned running;          /* harts not done */
-	unsigned blocked;          /* harts blocked in HLT */
-	uint64_t cr_icpt[2];       /* vm.cr0_intercept / vm.cr4_intercept at creation */
-	unsigned cr_policy;        /* default HV's answer to CR writes: 0 allow, 1 deny (#GP) */
+	char vcpu_prefix[24];      /* stats names (struct cpu_vm_cfg) */
+	char vm_prefix[24];
 	/* detailed mode: shared last-level cache */
 	struct cpu_cache *llc;
 	uint32_t dram_lat;
@@ -395,19 +384,16 @@ struct cpu_hart {
 
 	/* exits */
 	struct cpu_exit exit;      /* the pending exit (CPU_STOP_EXIT) */
+	struct cpu_budget *budget; /* during cpu_vmrun: the host's instruction budget, or NULL */
 	unsigned exit_rd;          /* CR write exit: destination register of the CSR insn */
 	uint64_t mtimecmp;         /* CLINT */
 	struct s2_mmu *mmu;        /* NPT/SNP: this vCPU's TLBs and walk caches */
 	struct cpu_s1_walk *s1w;   /* prot.c: guest stage-1 tables and walk state (stage2/ walker) */
-	uint64_t rmp_gen;          /* RMP entry writes seen at the last L0 check */
-	uint64_t s2_gen;           /* stage-2 invalidations seen at the last L0 check */
-	uint64_t rmp_flush_gen;    /* RMP global TLB flushes (rmp.update_flush_tlb) seen */
 	bool in_guest;             /* between VMRUN and #VMEXIT */
 	bool vmsa_valid;           /* the VMSA page holds saved state */
-	bool blocked;              /* in sim_block (HLT) */
 	bool exit_pending;
 	bool halted;               /* in WFI, waiting for a wake-up */
-	bool done;                 /* stopped for good */
+	bool done;                 /* a kick is pending: leave guest mode at the next boundary */
 
 	/* identity */
 	unsigned id;               /* hart id (mhartid) */
@@ -481,13 +467,6 @@ int rv_atomic(struct cpu_hart *h, enum rv_atomic_kind k, uint64_t va, unsigned l
 uint64_t rv_phys_read(struct cpu_hart *h, uint64_t spa, unsigned len);
 void rv_phys_write(struct cpu_hart *h, uint64_t spa, unsigned len, uint64_t val);
 
-/* HTIF (vm.c): a store of @val to tohost by hart @h. */
-void cpu_htif_tohost(struct cpu_hart *h, uint64_t val);
-/* Stop every hart of the VM with @state (EXITED/KILLED/LIMIT/HALTED). */
-void cpu_vm_stop(struct cpu_vm *vm, enum cpu_vm_state state, int code);
-
-/* Exits (exit.c): deliver h->exit to the hypervisor and apply its reply. */
-void cpu_exit_handle(struct cpu_hart *h);
 /* Prepare an exit of @reason for the instruction at @pc (length @len). */
 struct cpu_exit *cpu_exit_begin(struct cpu_hart *h, enum cpu_exit_reason reason,
 				uint64_t pc, unsigned len);

@@ -10,8 +10,6 @@
 #include "rmp/rmp.h"
 #include "stage2/s2.h"
 
-#define RV_DEV_CLINT 1
-
 /* The result of translating one virtual address. */
 struct rv_xl {
 	uint64_t va;          /* virtual address */
@@ -23,7 +21,7 @@ struct rv_xl {
 	bool ram;             /* guest RAM (not a device) */
 	bool cacheable;       /* may go into the L0 TLB */
 	bool tohost_page;     /* the page holds tohost (stores stay on the slow path) */
-	unsigned dev;         /* RV_DEV_* or 0 */
+	unsigned dev;         /* 1 + index of the bus device (vm->dev[]), or 0 */
 };
 
 int rv_translate(struct cpu_hart *h, uint64_t va, enum s2_access acc, struct rv_xl *xl);
@@ -46,21 +44,20 @@ int cpu_gpa_translate(struct cpu_hart *h, uint64_t gpa, enum s2_access acc, stru
 int cpu_gpa_table(struct cpu_hart *h, uint64_t gpa, uint64_t va, enum s2_access acc,
 		  uint64_t *spa);
 
-/* CLINT registers (msip, mtimecmp, mtime). */
-uint64_t cpu_clint_read(struct cpu_hart *h, uint64_t gpa, unsigned len);
-void cpu_clint_write(struct cpu_hart *h, uint64_t gpa, unsigned len, uint64_t val);
+/* The CLINT device (msip, mtimecmp, mtime), added by cpu_vm_new. */
+extern const struct cpu_dev_ops cpu_clint_ops;
 /* Update mip.MTIP of @h from mtime and mtimecmp. */
 void cpu_clint_tick(struct cpu_hart *h);
 uint64_t cpu_mtime(const struct cpu_hart *h);
 
-/* Protection generations: flush the L0 TLB if RMP or stage 2 changed. */
-void cpu_prot_sync(struct cpu_hart *h);
-
 /* VM set-up of the protection state (prot.c), called by cpu_vm_new. */
-int cpu_prot_setup(struct cpu_vm *vm, struct sim_err *err);
+int cpu_prot_setup(struct cpu_vm *vm, uint32_t vmid, struct sim_err *err);
 void cpu_prot_free(struct cpu_vm *vm);
-/* World switches around a batch (SNP: rmp_vmrun/vmexit and VMSA save/restore). */
-int cpu_world_enter(struct cpu_hart *h);
-void cpu_world_exit(struct cpu_hart *h);
+/*
+ * World switches (SNP: rmp_vmrun/vmexit and VMSA save/restore), charged to
+ * the hart's agent.  Enter: 0, or -1 with *@f when VMRUN refuses the state.
+ */
+int cpu_world_enter(struct cpu_hart *h, const struct cpu_vmcb *vmcb, struct rmp_fault *f);
+void cpu_world_exit(struct cpu_hart *h, const struct cpu_vmcb *vmcb);
 
 #endif /* PROTSIM_CPU_PROT_H */

@@ -1,7 +1,18 @@
 /*
- * exit.c - VM exits (world switch, hypervisor hook, applying its reply),
- * the protsim custom instructions (PVALIDATE, RMPADJUST, RMPQUERY,
- * VMGEXIT, HYPERCALL) and the default minimal hypervisor.
+ * exit.c - VMRUN: the world switch in, the host's reply, the guest's
+ * batches until a #VMEXIT, the world switch out; kicks; the protsim
+ * custom instructions (PVALIDATE, RMPADJUST, RMPQUERY, VMGEXIT,
+ * HYPERCALL).
+ *
+ * Batching and determinism: a hart runs cpu.batch instructions (fewer at
+ * an exit, a kick, the host's budget or the lookahead horizon, see
+ * batch_budget) and then advances its agent's clock once by the cycles
+ * they took.  Other agents run only at those points, so a hart's memory
+ * effects inside a batch appear to other agents at the batch's end; RMP
+ * instructions and exits flush the batch first, so they happen at their
+ * exact cycle.  Batch boundaries depend only on counts of instructions
+ * and on simulated clocks, never on the host, so runs are deterministic;
+ * cpu.batch=1 interleaves harts instruction by instruction.
  */
 #include "cpu/cpu_prot.h"
 
@@ -18,96 +29,151 @@ struct cpu_exit *cpu_exit_begin(struct cpu_hart *h, enum cpu_exit_reason reason,
 	return e;
 }
 
-static void hv_charge(struct cpu_hart *h, uint64_t cyc)
+/*
+ * The instructions a batch may run.  cpu.batch, the host's budget, and
+ * the lookahead horizon: no batch runs past the clock of a runnable agent
+ * that is not a vCPU (a host CPU, a DMA engine), so that a kick or an RMP
+ * change from it reaches this hart at its first instruction boundary at
+ * or after the agent's cycle (fast mode; in detailed mode the batch may
+ * overrun by its own stall cycles).  vCPUs of the same VM interleave by
+ * cpu.batch among themselves.
+ */
+static uint64_t batch_budget(struct cpu_hart *h)
 {
-	sim_advance(h->agent, cyc);
-	h->st.cycles += cyc;
+	struct cpu_vm *vm = h->vm;
+	uint64_t budget = vm->batch, now = sim_now(h->agent);
+	uint64_t hz = sim_horizon(h->agent, ~(1u << SIM_AGENT_VCPU)), n;
+
+	if (hz != UINT64_MAX) {
+		n = hz > now ? hz - now : 1;
+		if (vm->mode == CPU_MODE_FAST)
+			n = (n + vm->lat.cpi - 1) / vm->lat.cpi;
+		if (n < budget)
+			budget = n;
+	}
+	if (h->budget && h->budget->max && h->budget->max - h->budget->used < budget)
+		budget = h->budget->max - h->budget->used;
+	return budget;
 }
 
-/* Block the vCPU until woken (CLINT msip from another hart, or the VM stops). */
-static void block(struct cpu_hart *h)
+/* Run batches until an exit, a kick or the end of the budget. */
+static enum cpu_exit_reason run_guest(struct cpu_hart *h, struct cpu_exit *out)
 {
 	struct cpu_vm *vm = h->vm;
 
-	sim_sync(h->agent);   /* the blocked/running counts are the VM's shared state */
-	h->blocked = true;
-	vm->blocked++;
-	if (vm->blocked == vm->running) {
-		/* nobody left to wake anyone */
-		cpu_vm_stop(vm, CPU_VM_HALTED, 0);
-	} else {
-		uint64_t t0 = sim_now(h->agent);
+	for (;;) {
+		uint64_t budget, exec = 0, stall = 0, cyc;
+		enum cpu_stop why;
 
-		sim_block(h->agent);
-		h->st.cycles += sim_now(h->agent) - t0;
+		if (h->done) {
+			h->done = false;
+			memset(out, 0, sizeof(*out));
+			out->reason = CPU_EXIT_INTR;
+			out->cycle = sim_now(h->agent);
+			out->pc = h->pc;
+			return CPU_EXIT_INTR;
+		}
+		if (h->budget && h->budget->max && h->budget->used >= h->budget->max) {
+			memset(out, 0, sizeof(*out));
+			out->reason = CPU_EXIT_BUDGET;
+			out->cycle = sim_now(h->agent);
+			out->pc = h->pc;
+			return CPU_EXIT_BUDGET;
+		}
+		sim_sync(h->agent);          /* the batch is one step, in global order */
+		budget = batch_budget(h);
+		sim_hold(h->agent, true);
+		cpu_clint_tick(h);
+		if (h->mip & h->mie)
+			rv_check_irq(h);
+		if (vm->mode == CPU_MODE_FAST)
+			why = rv_run_fast(h, budget, &exec, &stall);
+		else
+			why = rv_run_detailed(h, budget, &exec, &stall);
+		cyc = (vm->mode == CPU_MODE_FAST ? exec * vm->lat.cpi : exec + stall) +
+		      h->batch_extra;
+		h->batch_extra = 0;
+		h->st.cycles += cyc;
+		h->st.insns = h->instret;
+		if (h->budget)
+			h->budget->used += exec;
+		sim_advance(h->agent, cyc);
+		sim_hold(h->agent, false);
+		if (why == CPU_STOP_EXIT) {
+			h->exit_pending = false;
+			h->st.exits[h->exit.reason]++;
+			h->exit.cycle = sim_now(h->agent);
+			*out = h->exit;
+			return h->exit.reason;
+		}
 	}
-	vm->blocked--;
-	h->blocked = false;
 }
 
-void cpu_exit_handle(struct cpu_hart *h)
+/* The host's reply to the last exit, on the state VMRUN just restored. */
+static void apply_reply(struct cpu_hart *h, const struct cpu_reply *r)
 {
-	struct cpu_vm *vm = h->vm;
-	struct cpu_exit *e = &h->exit;
-	const struct cpu_hv_ops *hv = vm->hv;
-	void (*fn)(void *, struct cpu_hart *, struct cpu_exit *) = NULL;
-	void (*def)(void *, struct cpu_hart *, struct cpu_exit *) = NULL;
+	const struct cpu_exit *e = &h->exit;
 
-	h->exit_pending = false;
-	h->st.exits[e->reason]++;
-	cpu_world_exit(h);
-	switch (e->reason) {
-	case CPU_EXIT_NPF: fn = hv->npf; def = cpu_default_hv.npf; break;
-	case CPU_EXIT_VMGEXIT: fn = hv->vmgexit; def = cpu_default_hv.vmgexit; break;
-	case CPU_EXIT_HYPERCALL: fn = hv->hypercall; def = cpu_default_hv.hypercall; break;
-	case CPU_EXIT_CR_WRITE: fn = hv->cr_write; def = cpu_default_hv.cr_write; break;
-	case CPU_EXIT_HLT: fn = hv->hlt; def = cpu_default_hv.hlt; break;
-	case CPU_EXIT_COUNT: break;
-	}
-	e->action = CPU_HV_RETRY;
-	if (fn && hv != &cpu_default_hv)
-		fn(vm->hv_arg, h, e);
-	else
-		def(vm, h, e);
-	if (e->action == CPU_HV_KILL) {
-		cpu_vm_stop(vm, CPU_VM_KILLED, e->kill_code);
-		return;
-	}
-	if (e->action == CPU_HV_BLOCK)
-		block(h);
-	if (h->done)
-		return;
-	if (cpu_world_enter(h))
-		return;
-	/* the reply takes effect on the restored state */
-	switch (e->action) {
-	case CPU_HV_RETRY:
+	switch (r->action) {
+	case CPU_REPLY_RETRY:
 		h->pc = e->pc;
+		/* a retried instruction (#NPF resolved) counts once, when it completes */
+		if (h->budget && h->budget->used)
+			h->budget->used--;
 		break;
-	case CPU_HV_SKIP:
-	case CPU_HV_BLOCK:
+	case CPU_REPLY_SKIP:
 		h->pc = e->pc + e->len;
-		if (e->action == CPU_HV_BLOCK)
-			break;
 		if (e->reason == CPU_EXIT_HYPERCALL) {
-			h->x[10] = e->ret;
+			h->x[10] = r->ret;
 		} else if (e->reason == CPU_EXIT_VMGEXIT) {
-			h->ghcb = e->ret;
-			h->x[10] = e->ret;
+			h->ghcb = r->ret;
+			h->x[10] = r->ret;
 		} else if (e->reason == CPU_EXIT_CR_WRITE) {
 			h->x[h->exit_rd] = e->cr_old;
-			if (e->cr_allow)
+			if (r->cr_allow)
 				cpu_cr_commit(h, e->cr, e->cr_new);
 		}
 		break;
-	case CPU_HV_INJECT:
+	case CPU_REPLY_INJECT:
 		h->pc = e->pc;
-		rv_trap(h, e->inject_cause, e->inject_tval);
+		rv_trap(h, r->inject_cause, r->inject_tval);
 		break;
-	case CPU_HV_KILL:
+	case CPU_REPLY_RESUME:
 		break;
 	}
 	h->x[RV_RD_SINK] = 0;
+}
+
+enum cpu_exit_reason cpu_vmrun(struct cpu_hart *h, struct cpu_vmcb *vmcb, struct cpu_exit *out)
+{
+	enum cpu_exit_reason r;
+	struct rmp_fault f;
+
+	h->budget = vmcb->budget;
+	if (cpu_world_enter(h, vmcb, &f)) {
+		memset(out, 0, sizeof(*out));
+		out->reason = CPU_EXIT_INVALID;
+		out->cycle = sim_now(h->agent);
+		out->pc = h->pc;
+		rmp_fault_format(&f, out->fault, sizeof(out->fault));
+		vmcb->has_reply = false;
+		return CPU_EXIT_INVALID;
+	}
+	if (vmcb->has_reply) {
+		apply_reply(h, &vmcb->reply);
+		vmcb->has_reply = false;
+	}
+	r = run_guest(h, out);
+	h->exit = *out;
+	cpu_world_exit(h, vmcb);
+	return r;
+}
+
+void cpu_vcpu_kick(struct sim_agent *from, struct cpu_hart *h)
+{
+	if (from)
+		sim_sync(from);
+	h->done = true;
 }
 
 /* ------------------------------------------------------------------ */
@@ -233,134 +299,3 @@ int rv_exec_custom(struct cpu_hart *h, const struct rv_dinsn *d, uint64_t pc)
 	}
 }
 
-/* ------------------------------------------------------------------ */
-/* The default minimal hypervisor (docs/cpu.md "Default hypervisor")    */
-/* ------------------------------------------------------------------ */
-
-/*
- * #NPF: outside guest RAM an access fault is injected; a not-present
- * fault inside it is a first touch: the page is mapped (for SNP also
- * assigned and validated, cpu_vm_map_page) and the access retried, as
- * KVM's kvm_mmu_page_fault handles a fault without PFERR_PRESENT; any
- * other fault (RMP, permission) stops the VM.
- */
-static void dhv_npf(void *arg, struct cpu_hart *h, struct cpu_exit *e)
-{
-	struct cpu_vm *vm = arg;
-	struct sim_err err;
-
-	hv_charge(h, vm->lat.hv_exit);
-	if (!(e->npf_info & RMP_NPF_RMP) &&
-	    (e->npf_gpa < vm->mem_base || e->npf_gpa - vm->mem_base >= vm->mem_size)) {
-		/* no memory there: an access fault, as an MMIO abort would be */
-		e->action = CPU_HV_INJECT;
-		e->inject_cause = (e->npf_info & RMP_NPF_ID) ? RV_CAUSE_FETCH_ACCESS
-				: (e->npf_info & RMP_NPF_W) ? RV_CAUSE_STORE_ACCESS
-				: RV_CAUSE_LOAD_ACCESS;
-		e->inject_tval = e->gva ? e->gva : e->npf_gpa;
-		return;
-	}
-	if (!(e->npf_info & (RMP_NPF_RMP | RMP_NPF_P))) {
-		if (cpu_vm_map_page(vm, h, e->npf_gpa, &err) == 0) {
-			e->action = CPU_HV_RETRY;
-			return;
-		}
-		fprintf(stderr, "protsim: %s: %s gpa=0x%llx at pc=0x%llx: %s; VM stopped\n", h->name,
-			e->fault, (unsigned long long)e->npf_gpa, (unsigned long long)e->pc, err.msg);
-		e->action = CPU_HV_KILL;
-		e->kill_code = 1;
-		return;
-	}
-	fprintf(stderr, "protsim: %s: %s gpa=0x%llx at pc=0x%llx: the default hypervisor does "
-		"not resolve nested page faults; VM stopped\n", h->name, e->fault,
-		(unsigned long long)e->npf_gpa, (unsigned long long)e->pc);
-	e->action = CPU_HV_KILL;
-	e->kill_code = 1;
-}
-
-/* GHCB MSR protocol codes (GHCB specification, AMD 56421, MSR protocol). */
-static void dhv_vmgexit(void *arg, struct cpu_hart *h, struct cpu_exit *e)
-{
-	struct cpu_vm *vm = arg;
-	uint64_t req = e->ghcb, code = req & 0xfff;
-
-	hv_charge(h, vm->lat.hv_exit);
-	e->action = CPU_HV_SKIP;
-	switch (code) {
-	case 0x002:   /* SEV_INFO: protocol 1..2, C-bit position 51 */
-		e->ret = (2ull << 48) | (1ull << 32) | (51ull << 24) | 0x001;
-		break;
-	case 0x080:   /* hypervisor features: SNP, AP creation */
-		e->ret = (3ull << 12) | 0x081;
-		break;
-	case 0x014:   /* page-state change: not supported here (error in [63:32]) */
-		e->ret = (1ull << 32) | 0x015;
-		break;
-	case 0x100:   /* terminate */
-		fprintf(stderr, "protsim: %s: guest requested termination (reason set %llu, code %llu)\n",
-			h->name, (unsigned long long)((req >> 12) & 0xf),
-			(unsigned long long)((req >> 16) & 0xff));
-		e->action = CPU_HV_KILL;
-		e->kill_code = (int)((req >> 16) & 0xff);
-		break;
-	default:      /* unknown request: answered with 0 (no such response code) */
-		e->ret = 0;
-		break;
-	}
-}
-
-static void dhv_hypercall(void *arg, struct cpu_hart *h, struct cpu_exit *e)
-{
-	struct cpu_vm *vm = arg;
-
-	hv_charge(h, vm->lat.hv_exit);
-	e->action = CPU_HV_SKIP;
-	switch (e->args[0]) {
-	case 0:  e->ret = 0; break;                     /* PROTSIM_HC_NOP */
-	case 1:  e->ret = 1; break;                     /* PROTSIM_HC_VERSION */
-	default: e->ret = (uint64_t)-1000; break;       /* -KVM_ENOSYS */
-	}
-}
-
-static void dhv_cr_write(void *arg, struct cpu_hart *h, struct cpu_exit *e)
-{
-	struct cpu_vm *vm = arg;
-
-	hv_charge(h, vm->lat.hv_exit);
-	if (vm->cr_policy == 0) {
-		e->action = CPU_HV_SKIP;
-		e->cr_allow = true;
-	} else {
-		e->action = CPU_HV_INJECT;
-		e->inject_cause = RV_CAUSE_GP;
-		e->inject_tval = 0;
-	}
-}
-
-static void dhv_hlt(void *arg, struct cpu_hart *h, struct cpu_exit *e)
-{
-	struct cpu_vm *vm = arg;
-
-	hv_charge(h, vm->lat.hv_exit);
-	if ((h->mie & (1ull << RV_IRQ_MTI)) && h->mtimecmp != ~0ull &&
-	    h->mtimecmp < (~0ull / CPU_MTIME_DIV)) {
-		/* a timer is armed: sleep until it fires */
-		uint64_t t = h->mtimecmp * CPU_MTIME_DIV + h->cycle_base;
-		uint64_t t0 = sim_now(h->agent);
-
-		sim_wait_until(h->agent, t);
-		h->st.cycles += sim_now(h->agent) - t0;
-		e->action = CPU_HV_SKIP;
-		return;
-	}
-	e->action = CPU_HV_BLOCK;
-}
-
-const struct cpu_hv_ops cpu_default_hv = {
-	.name = "default",
-	.npf = dhv_npf,
-	.vmgexit = dhv_vmgexit,
-	.hypercall = dhv_hypercall,
-	.cr_write = dhv_cr_write,
-	.hlt = dhv_hlt,
-};

@@ -107,11 +107,11 @@ void rv_phys_write(struct cpu_hart *h, uint64_t spa, unsigned len, uint64_t val)
 		memcpy(f + (spa & 0xfff), &val, len);
 	else
 		sim_mem_poke(vm->mem, spa, &val, len);
-	if (RV_UNLIKELY(vm->has_tohost) && spa < vm->tohost_spa + 8 && spa + len > vm->tohost_spa) {
-		uint64_t t = sim_mem_peek64(vm->mem, vm->tohost_spa);
+	if (RV_UNLIKELY(vm->has_bell) && spa < vm->bell_spa + 8 && spa + len > vm->bell_spa) {
+		uint64_t t = sim_mem_peek64(vm->mem, vm->bell_spa);
 
 		if (t)
-			cpu_htif_tohost(h, t);
+			vm->bell_fn(vm->bell_arg, h, t);
 	}
 }
 
@@ -146,11 +146,14 @@ int rv_translate(struct cpu_hart *h, uint64_t va, enum s2_access acc, struct rv_
 		xl->gpa = va;
 		xl->size = SIM_SZ_4K;
 	}
-	/* devices (never cached in the L0 TLB) */
-	if (xl->gpa >= CPU_CLINT_BASE && xl->gpa < CPU_CLINT_BASE + CPU_CLINT_SIZE &&
-	    acc != S2_ACC_FETCH) {
-		xl->dev = RV_DEV_CLINT;
-		return 0;
+	/* devices on the platform bus (never cached in the L0 TLB) */
+	if (acc != S2_ACC_FETCH) {
+		for (unsigned i = 0; i < vm->ndev; i++) {
+			if (xl->gpa - vm->dev[i].base < vm->dev[i].size) {
+				xl->dev = i + 1;
+				return 0;
+			}
+		}
 	}
 	if (xl->gpa < vm->mem_base || xl->gpa - vm->mem_base >= vm->mem_size) {
 		if (vm->type == CPU_VM_BARE) {
@@ -162,7 +165,7 @@ int rv_translate(struct cpu_hart *h, uint64_t va, enum s2_access acc, struct rv_
 	if (st)
 		return st;
 	xl->ram = true;
-	if (vm->has_tohost && (xl->spa & ~0xfffull) == (vm->tohost_spa & ~0xfffull))
+	if (vm->has_bell && (xl->spa & ~0xfffull) == (vm->bell_spa & ~0xfffull))
 		xl->tohost_page = true;
 	return 0;
 }
@@ -189,7 +192,9 @@ int rv_load_slow(struct cpu_hart *h, uint64_t va, unsigned len, uint64_t *val, u
 	if (st)
 		return st;
 	if (xl.dev) {
-		*val = cpu_clint_read(h, xl.gpa, len);
+		const struct cpu_bus_dev *dv = &h->vm->dev[xl.dev - 1];
+
+		*val = dv->ops->read(dv->arg, h, xl.gpa - dv->base, len);
 		return 0;
 	}
 	*val = rv_phys_read(h, xl.spa, len);
@@ -229,7 +234,9 @@ int rv_store_slow(struct cpu_hart *h, uint64_t va, unsigned len, uint64_t val, u
 	if (st)
 		return st;
 	if (xl.dev) {
-		cpu_clint_write(h, xl.gpa, len, val);
+		const struct cpu_bus_dev *dv = &h->vm->dev[xl.dev - 1];
+
+		dv->ops->write(dv->arg, h, xl.gpa - dv->base, len, val);
 		return 0;
 	}
 	if (h->vm->mode == CPU_MODE_DETAILED)

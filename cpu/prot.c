@@ -294,30 +294,11 @@ int cpu_gpa_table(struct cpu_hart *h, uint64_t gpa, uint64_t va, enum s2_access 
 	return st;
 }
 
-void cpu_prot_sync(struct cpu_hart *h)
+void cpu_vcpu_tlbi(struct cpu_hart *h, enum cpu_tlbi what)
 {
-	struct cpu_vm *vm = h->vm;
-	uint64_t rg = 0, sg = 0;
-
-	if (vm->rmp)
-		rg = rmp_counters(vm->rmp)->entry_writes;
-	if (vm->type != CPU_VM_BARE)
-		sg = vm->s2_stats.tlbi_all + vm->s2_stats.tlbi_vm + vm->s2_stats.tlbi_ipa;
-	/*
-	 * rmp.update_flush_tlb: an RMPUPDATE/PSMASH flushed every TLB of the
-	 * machine (its cost was charged to the instruction): this vCPU's
-	 * stage-2 TLBs and walk caches go too, not only its L0 translations.
-	 */
-	if (vm->rmp && h->mmu && rmp_counters(vm->rmp)->tlb_flushes != h->rmp_flush_gen) {
-		h->rmp_flush_gen = rmp_counters(vm->rmp)->tlb_flushes;
+	if (what == CPU_TLBI_ALL && h->mmu)
 		(void)s2_mmu_tlbi_all(h->mmu);
-		sg = vm->s2_stats.tlbi_all + vm->s2_stats.tlbi_vm + vm->s2_stats.tlbi_ipa;
-	}
-	if (rg != h->rmp_gen || sg != h->s2_gen) {
-		h->rmp_gen = rg;
-		h->s2_gen = sg;
-		rv_tlb_flush(h);
-	}
+	rv_tlb_flush(h);
 }
 
 /* ------------------------------------------------------------------ */
@@ -337,10 +318,10 @@ void cpu_clint_tick(struct cpu_hart *h)
 		h->mip &= ~(1ull << RV_IRQ_MTI);
 }
 
-uint64_t cpu_clint_read(struct cpu_hart *h, uint64_t gpa, unsigned len)
+static uint64_t clint_read(void *arg, struct cpu_hart *h, uint64_t off, unsigned len)
 {
-	uint64_t off = gpa - CPU_CLINT_BASE, v = 0;
-	struct cpu_vm *vm = h->vm;
+	struct cpu_vm *vm = arg;
+	uint64_t v = 0;
 
 	if (off < 0x4000 && off / 4 < vm->nharts)
 		v = (vm->harts[off / 4]->mip >> RV_IRQ_MSI) & 1;
@@ -351,18 +332,17 @@ uint64_t cpu_clint_read(struct cpu_hart *h, uint64_t gpa, unsigned len)
 	return len == 8 ? v : v & 0xffffffffull;
 }
 
-void cpu_clint_write(struct cpu_hart *h, uint64_t gpa, unsigned len, uint64_t val)
+static void clint_write(void *arg, struct cpu_hart *h, uint64_t off, unsigned len, uint64_t val)
 {
-	uint64_t off = gpa - CPU_CLINT_BASE;
-	struct cpu_vm *vm = h->vm;
+	struct cpu_vm *vm = arg;
 
 	if (off < 0x4000 && off / 4 < vm->nharts) {
 		struct cpu_hart *t = vm->harts[off / 4];
 
 		if (val & 1) {
 			t->mip |= 1ull << RV_IRQ_MSI;
-			if (t->blocked)
-				cpu_hart_wake(h->agent, t);
+			if (vm->irq)
+				vm->irq(vm->irq_arg, h, t);
 		} else {
 			t->mip &= ~(1ull << RV_IRQ_MSI);
 		}
@@ -377,71 +357,27 @@ void cpu_clint_write(struct cpu_hart *h, uint64_t gpa, unsigned len, uint64_t va
 	/* mtime is read-only here */
 }
 
+const struct cpu_dev_ops cpu_clint_ops = { "clint", clint_read, clint_write };
+
 /* ------------------------------------------------------------------ */
 /* VM set-up                                                           */
 /* ------------------------------------------------------------------ */
 
-static uint64_t pool_alloc(void *arg)
-{
-	struct cpu_vm *vm = arg;
-	uint64_t p;
-
-	if (vm->pt_pool_next >= vm->pt_pool_end)
-		return S2_NO_PAGE;
-	p = vm->pt_pool_next;
-	vm->pt_pool_next += SIM_PAGE_SIZE;
-	return p;
-}
-
-static const struct s2_mm_ops pool_ops = { .alloc_page = pool_alloc };
-
-/*
- * A page of guest RAM the RMP does not cover, in *@spa.  Holes in the
- * coverage start at 1 GiB boundaries (segments are 1 GiB multiples and
- * cover whole GBs from their start; a contiguous table covers from 0),
- * so the first page and each GB boundary in RAM are enough to check.
- */
-static bool ram_uncovered(const struct cpu_vm *vm, uint64_t *spa)
-{
-	uint64_t end = vm->spa_base + vm->mem_size;
-
-	for (uint64_t p = vm->spa_base; p < end; p = (p | ((1ull << 30) - 1)) + 1) {
-		if (!rmp_is_covered(vm->rmp, p)) {
-			*spa = p;
-			return true;
-		}
-	}
-	return false;
-}
-
-int cpu_prot_setup(struct cpu_vm *vm, struct sim_err *err)
+int cpu_prot_setup(struct cpu_vm *vm, uint32_t vmid, struct sim_err *err)
 {
 	struct s2_mmu_cfg mcfg;
-	uint64_t spa;
-	int rc;
 
 	for (unsigned i = 0; i < vm->nharts; i++)
 		if (s1_walk_new(vm->harts[i], err))
 			return -1;
 	if (vm->type == CPU_VM_BARE)
 		return 0;
-	if (!sim_get_model(vm->sim, &s2_module))
-		return sim_err_set(err, "vm.type: '%s' needs the stage-2 module (s2)",
-				   vm->type == CPU_VM_SNP ? "snp" : "npt");
+	if (!vm->npt)
+		return sim_err_set(err, "cpu: an NPT or SNP VM needs the host's nested table");
 	if (vm->type == CPU_VM_SNP && !rmp_enabled(vm->rmp))
 		return sim_err_set(err, "vm.type: 'snp' needs the RMP enabled (rmp.mode)");
 	s2_timing_from_sim(vm->sim, &vm->s2_timing);
-	vm->npt = s2_pgt_new(s2_fmt(S2_FMT_NPT), 4, vm->mem, S2_NO_PAGE, &pool_ops, vm, &rc);
-	if (!vm->npt)
-		return sim_err_set(err, "vm.pt_pool: cannot create the nested table: %s",
-				   s2_rc_name(rc));
-	/* guest RAM is mapped on first touch (cpu_vm_map_page, from the #NPF handler) */
-	if (vm->mem_base + vm->mem_size > s2_pgt_ia_limit(vm->npt))
-		return sim_err_set(err, "vm.mem_size: guest RAM 0x%llx + 0x%llx is beyond the nested "
-				   "table's reach (0x%llx)", (unsigned long long)vm->mem_base,
-				   (unsigned long long)vm->mem_size,
-				   (unsigned long long)s2_pgt_ia_limit(vm->npt));
-	vm->space.vmid = vm->type == CPU_VM_SNP ? vm->asid : 1;
+	vm->space.vmid = vmid;
 	vm->space.s2 = vm->npt;
 	vm->space.s1 = NULL;
 	if (vm->type == CPU_VM_SNP || rmp_enabled(vm->rmp)) {
@@ -458,24 +394,6 @@ int cpu_prot_setup(struct cpu_vm *vm, struct sim_err *err)
 		if (!vm->harts[i]->mmu)
 			return sim_err_set(err, "s2: bad TLB geometry for the vCPUs");
 	}
-	if (vm->type == CPU_VM_SNP) {
-		/*
-		 * launch: the VMSA pages (the firmware's work); guest RAM is
-		 * assigned and validated on first touch (cpu_vm_map_page)
-		 */
-		if (ram_uncovered(vm, &spa))
-			return sim_err_set(err, "vm.spa_base: guest page 0x%llx is not RMP-covered",
-					   (unsigned long long)spa);
-		for (unsigned i = 0; i < vm->nharts; i++) {
-			struct rmp_entry ent = {
-				.assigned = true, .validated = true, .vmsa = true, .asid = vm->asid,
-				.gpa = vm->vmsa_gpa,
-			};
-			ent.perms[0] = RMP_PERM_ALL;
-			if (rmp_fw_write(vm->rmp, vm->vmsa_base + i * 0x2000ull, &ent) != RMP_RC_SUCCESS)
-				return sim_err_set(err, "vm.spa_base: VMSA page not RMP-covered");
-		}
-	}
 	return 0;
 }
 
@@ -488,8 +406,6 @@ void cpu_prot_free(struct cpu_vm *vm)
 			s2_mmu_free(vm->harts[i]->mmu);
 		s1_walk_free(vm->harts[i]->s1w);
 	}
-	if (vm->npt)
-		s2_pgt_free(vm->npt);
 }
 
 /* ------------------------------------------------------------------ */
@@ -513,13 +429,8 @@ static uint64_t *vmsa_csr(struct cpu_hart *h, unsigned k)
 	return r[k];
 }
 
-static uint64_t vmsa_spa(const struct cpu_hart *h)
-{
-	return h->vm->vmsa_base + h->id * 0x2000ull;
-}
-
-/* Save (@save) or restore the register state through timed memory accesses. */
-static uint64_t vmsa_xfer(struct cpu_hart *h, bool save)
+/* Save (@save) or restore the register state through timed memory accesses at @spa. */
+static uint64_t vmsa_xfer(struct cpu_hart *h, uint64_t spa, bool save)
 {
 	uint8_t buf[0x110 + 8 * VMSA_NCSR];
 	uint64_t pr = h->priv, cyc;
@@ -531,9 +442,9 @@ static uint64_t vmsa_xfer(struct cpu_hart *h, bool save)
 		memcpy(buf + 0x108, &pr, 8);
 		for (unsigned k = 0; k < VMSA_NCSR; k++)
 			memcpy(buf + 0x110 + 8 * k, vmsa_csr(h, k), 8);
-		return sim_mem_write(h->vm->mem, agent, SIM_SRC_DATA, vmsa_spa(h), buf, sizeof(buf));
+		return sim_mem_write(h->vm->mem, agent, SIM_SRC_DATA, spa, buf, sizeof(buf));
 	}
-	cyc = sim_mem_read(h->vm->mem, agent, SIM_SRC_DATA, vmsa_spa(h), buf, sizeof(buf));
+	cyc = sim_mem_read(h->vm->mem, agent, SIM_SRC_DATA, spa, buf, sizeof(buf));
 	memcpy(h->x, buf, 8 * 32);
 	h->x[0] = 0;
 	memcpy(&h->pc, buf + 0x100, 8);
@@ -545,7 +456,7 @@ static uint64_t vmsa_xfer(struct cpu_hart *h, bool save)
 	return cyc;
 }
 
-int cpu_world_enter(struct cpu_hart *h)
+int cpu_world_enter(struct cpu_hart *h, const struct cpu_vmcb *vmcb, struct rmp_fault *f)
 {
 	struct cpu_vm *vm = h->vm;
 	uint64_t cyc = vm->lat.vmrun;
@@ -556,23 +467,16 @@ int cpu_world_enter(struct cpu_hart *h)
 	if (vm->type == CPU_VM_SNP) {
 		struct sim_who who = { .now = sim_now(h->agent), .agent = sim_agent_id(h->agent) };
 		struct rmp_vmrun_in in = {
-			.asid = vm->asid, .vmcb = vm->vmcb_base + h->id * 0x2000ull,
-			.vmsa = vmsa_spa(h), .vmsa_gpa = vm->vmsa_gpa, .avic = RMP_NO_ADDR,
+			.asid = vm->asid, .vmcb = vmcb->vmcb_spa, .vmsa = vmcb->vmsa_spa,
+			.vmsa_gpa = vmcb->vmsa_gpa, .avic = RMP_NO_ADDR,
 		};
-		struct rmp_fault f;
 
-		if (rmp_vmrun(vm->rmp, &who, &in, &f) != RMP_FAULT_NONE) {
-			char tok[64];
-
-			rmp_fault_format(&f, tok, sizeof(tok));
-			fprintf(stderr, "protsim: %s: VMRUN failed: %s\n", h->name, tok);
-			cpu_vm_stop(vm, CPU_VM_KILLED, 1);
+		if (rmp_vmrun(vm->rmp, &who, &in, f) != RMP_FAULT_NONE)
 			return -1;
-		}
 		cyc += who.mem_cycles + vm->lat.snp_switch;
 	}
 	if (h->vmsa_valid)
-		cyc += vmsa_xfer(h, false);
+		cyc += vmsa_xfer(h, vmcb->vmsa_spa, false);
 	h->in_guest = true;
 	rv_tlb_flush(h);
 	sim_advance(h->agent, cyc);
@@ -580,7 +484,7 @@ int cpu_world_enter(struct cpu_hart *h)
 	return 0;
 }
 
-void cpu_world_exit(struct cpu_hart *h)
+void cpu_world_exit(struct cpu_hart *h, const struct cpu_vmcb *vmcb)
 {
 	struct cpu_vm *vm = h->vm;
 	uint64_t cyc = vm->lat.vmexit;
@@ -588,7 +492,7 @@ void cpu_world_exit(struct cpu_hart *h)
 	if (!h->in_guest)
 		return;
 	sim_sync(h->agent);   /* #VMEXIT writes the VMSA, clears in-use marks */
-	cyc += vmsa_xfer(h, true);
+	cyc += vmsa_xfer(h, vmcb->vmsa_spa, true);
 	h->vmsa_valid = true;
 	if (vm->type == CPU_VM_SNP) {
 		struct sim_who who = { .now = sim_now(h->agent), .agent = sim_agent_id(h->agent) };

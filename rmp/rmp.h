@@ -547,9 +547,12 @@ enum rmp_rc rmp_fw_write(struct rmp *rmp, uint64_t spa, const struct rmp_entry *
 
 /*
  * Change notification, for models above the RMP that cache check results
- * (stage-2 TLBs with s2.rmpupdate_flush): @fn is called after every
- * successful RMPUPDATE and PSMASH with the SPA range whose entries changed.
- * At most RMP_MAX_HOOKS hooks; adding more is a programming error.
+ * (stage-2 TLBs with s2.rmpupdate_flush, a vCPU's combined translations):
+ * @fn is called after every successful instruction that wrote RMP entries
+ * (RMPUPDATE, PSMASH, PVALIDATE, RMPADJUST; @insn says which) with the SPA
+ * range of the entries (4K, or the 2M region).  Untimed firmware writes
+ * (rmp_fw_write) are not reported.  At most RMP_MAX_HOOKS hooks; adding
+ * more is a programming error.
  */
 #define RMP_MAX_HOOKS 4
 typedef void (*rmp_change_fn)(void *arg, enum rmp_insn insn, uint64_t spa, uint64_t size);

@@ -27,6 +27,7 @@ struct insn {
 	enum rmp_insn insn;
 	struct rmp_result *res;
 	uint64_t mem0;
+	uint64_t writes0;   /* r->ctr.entry_writes at the start */
 };
 
 /*
@@ -42,6 +43,7 @@ static bool insn_begin(struct insn *x, struct rmp *r, struct sim_who *w, enum rm
 	x->insn = insn;
 	x->res = res;
 	x->mem0 = w->mem_cycles;
+	x->writes0 = r ? r->ctr.entry_writes : 0;
 	memset(res, 0, sizeof(*res));
 	res->page_2m = page_2m;
 	if (rmp_enabled(r)) {
@@ -69,8 +71,8 @@ static void count_fault(struct rmp *r, const struct rmp_fault *f)
  * Finish @x with @rc: latency, stats, and on success with @lock the entry
  * lock on @spa (2M region if @lock_2m) for the instruction's duration.  A
  * successful RMPUPDATE or PSMASH with update_flush_tlb also flushes every
- * TLB (its cost is in the latency, so the lock is held through it) and
- * tells the change hooks.
+ * TLB (its cost is in the latency, so the lock is held through it); every
+ * successful instruction that wrote entries tells the change hooks.
  */
 static enum rmp_rc insn_end(struct insn *x, enum rmp_rc rc, bool lock, uint64_t spa, bool lock_2m)
 {
@@ -91,13 +93,13 @@ static enum rmp_rc insn_end(struct insn *x, enum rmp_rc rc, bool lock, uint64_t 
 	}
 	if (rc == RMP_RC_SUCCESS && lock)
 		rmp_lock_add(r, x->who, spa, lock_2m, res->latency + (x->who->mem_cycles - x->mem0));
-	if (rc == RMP_RC_SUCCESS && (x->insn == RMP_INSN_RMPUPDATE || x->insn == RMP_INSN_PSMASH)) {
-		if (r->cfg.update_flush_tlb)
-			r->ctr.tlb_flushes++;
+	if (rc == RMP_RC_SUCCESS && (x->insn == RMP_INSN_RMPUPDATE || x->insn == RMP_INSN_PSMASH) &&
+	    r->cfg.update_flush_tlb)
+		r->ctr.tlb_flushes++;
+	if (rc == RMP_RC_SUCCESS && r->ctr.entry_writes != x->writes0)
 		for (unsigned i = 0; i < r->nhooks; i++)
 			r->hook[i].fn(r->hook[i].arg, x->insn, lock_2m ? RMP_REGION(spa) : spa,
 				      lock_2m ? SIM_SZ_2M : SIM_SZ_4K);
-	}
 	return rc;
 }
 

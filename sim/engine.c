@@ -244,6 +244,20 @@ struct sim_agent *sim_agent_by_id(const struct sim *s, int id)
 	return id >= 0 && id < s->eng->n ? s->eng->agents[id] : NULL;
 }
 
+uint64_t sim_horizon(const struct sim_agent *a, unsigned kinds)
+{
+	const struct sim_engine *e = a->sim->eng;
+	uint64_t h = UINT64_MAX;
+
+	for (int i = 0; i < e->hn; i++) {
+		const struct sim_agent *b = e->heap[i];
+
+		if (b != a && ((kinds >> b->kind) & 1) && b->clock < h)
+			h = b->clock;
+	}
+	return h;
+}
+
 uint64_t sim_max_cycle(const struct sim *s)
 {
 	uint64_t m = 0;

@@ -134,7 +134,7 @@ static int cmd_version(const struct sim_cli *cl);
 /* exec builds its machine from the same module list as every command. */
 static int cmd_exec(int argc, char **argv)
 {
-	return cpu_exec_main(argc, argv, stack_modules);
+	return stack_exec_main(argc, argv);
 }
 
 struct cmd {
@@ -148,7 +148,7 @@ struct cmd {
 static const struct cmd cmds[] = {
 	{ &run_cmd, cmd_run, NULL, 2 },
 	{ &script_cmd, cmd_script, NULL, 2 },
-	{ &cpu_exec_cmd, NULL, cmd_exec, CPU_EXEC_RC_OUTPUT },
+	{ &stack_exec_cmd, NULL, cmd_exec, STACK_EXEC_RC_OUTPUT },
 	{ &shell_cmd, cmd_shell, NULL, 2 },
 	{ &help_cmd, cmd_help, NULL, 2 },
 	{ &version_cmd, cmd_version, NULL, 2 },

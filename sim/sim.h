@@ -313,6 +313,16 @@ void sim_hold(struct sim_agent *a, bool hold);
 /* Advance to @cycle if it is later than now (an idle wait). */
 void sim_wait_until(struct sim_agent *a, uint64_t cycle);
 
+/*
+ * Conservative lookahead: the smallest clock of the runnable agents other
+ * than @a whose kind is in @kinds (a mask of 1u << enum sim_agent_kind),
+ * or UINT64_MAX if there is none.  None of them can act before that
+ * clock, so @a may run private work up to it and still see their next
+ * action (a kick, a change of shared state) at its exact cycle.  An agent
+ * blocked without a deadline is not runnable: whoever wakes it is.
+ */
+uint64_t sim_horizon(const struct sim_agent *a, unsigned kinds);
+
 /* Give other agents at the same or earlier time a chance to run. */
 void sim_yield(struct sim_agent *a);
 

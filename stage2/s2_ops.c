@@ -272,7 +272,8 @@ static void s2_on_rmp_change(void *arg, enum rmp_insn insn, uint64_t spa, uint64
 {
 	struct s2_ctx *c = s2_ctx_get(arg);
 
-	(void)insn;
+	if (insn != RMP_INSN_RMPUPDATE && insn != RMP_INSN_PSMASH)
+		return;   /* the guest's own PVALIDATE/RMPADJUST: no TLB maintenance */
 	if (c && rmp_update_flushes_tlb(c->rmp)) {
 		for (size_t i = 0; i < c->nmmu; i++)
 			if (c->mmu[i])

@@ -11,29 +11,31 @@
 
 #include "cpu/cpu_int.h"
 #include "cpu/cpu_prot.h"
+#include "tests/guest_vm.h"
 
 #include "tests/rv_enc.h"
 
 /* ---- a machine with one VM ---- */
 struct tvm {
 	struct sim *s;
-	struct cpu_vm *vm;
+	struct stack_vm *v;      /* the VM, as the stack keeps it */
+	struct cpu_vm *vm;       /* its guest platform */
 	struct cpu_hart *h;
 };
 
 static void tvm_new(struct tvm *t, const char *const *sets)
 {
-	static const struct sim_module *const mods[] = { &rmp_module, &s2_module, &cpu_module, NULL };
 	struct sim_err err;
 
-	t->s = sim_new(mods);
+	t->s = sim_new(stack_modules);
 	cr_assert(!sim_cfg_set(t->s, "vm.mem_size", "2m", "test", 0, &err), "%s", err.msg);
 	cr_assert(!sim_cfg_set(t->s, "vm.type", "bare", "test", 0, &err), "%s", err.msg);
 	for (; sets && *sets; sets += 2)
 		cr_assert(!sim_cfg_set(t->s, sets[0], sets[1], "test", 0, &err), "%s", err.msg);
 	cr_assert(!sim_start(t->s, &err), "%s", err.msg);
-	t->vm = cpu_vm_new(t->s, NULL, &err);
-	cr_assert(t->vm, "%s", err.msg);
+	t->v = tg_vm_new(t->s, NULL, &err);
+	cr_assert(t->v, "%s", err.msg);
+	t->vm = stack_guest_cpu(t->v);
 	t->h = cpu_vm_hart(t->vm, 0);
 	t->h->mtvec = RAM + 0x800;   /* trap handler address (its code is never run) */
 }
@@ -46,14 +48,13 @@ static void tvm_code(struct tvm *t, uint64_t gpa, const uint32_t *code, size_t n
 /* Run @n instructions (retired + traps) from the current pc. */
 static void tvm_run(struct tvm *t, uint64_t n)
 {
-	cpu_vm_start(t->vm, n);
+	stack_guest_start(t->v, n);
 	sim_run(t->s);
 }
 
 static void tvm_free(struct tvm *t)
 {
-	cpu_vm_free(t->vm);
-	sim_free(t->s);
+	sim_free(t->s);   /* the stack destroys its VMs */
 }
 
 /* ------------------------------------------------------------------ */
@@ -581,7 +582,7 @@ ParameterizedTest(struct trig_case *c, cpu, trigger_csr)
 Test(cpu, breakpoint_test_without_triggers_passes)
 {
 	struct tvm t;
-	uint64_t tohost = RAM + 0x3000, spa;
+	uint64_t tohost = RAM + 0x3000;
 	enum { A0 = 10, A1 = 11, A2 = 12, T0 = 5, T1 = 6 };
 	uint32_t code[] = {
 		/* 0x00 */ AUIPC(T0, 0x3),                 /* t0 = tohost */
@@ -613,16 +614,13 @@ Test(cpu, breakpoint_test_without_triggers_passes)
 
 	tvm_new(&t, NULL);
 	tvm_code(&t, RAM, code, sizeof(code) / 4);
-	cr_assert(!cpu_vm_gpa_to_spa(t.vm, tohost, &spa));
-	t.vm->has_tohost = true;
-	t.vm->tohost = tohost;
-	t.vm->tohost_spa = spa;
+	cr_assert(!stack_guest_set_htif(t.v, tohost, 0, NULL));
 	t.h->mtvec = RAM + 0x70;   /* any other trap: fail 3 */
 	cpu_hart_set_reg(t.h, A1, 0x8);
 	cpu_hart_set_reg(t.h, T1, MCONTROL_EXEC_M);
 	tvm_run(&t, 200);
-	cr_assert_eq(cpu_vm_state(t.vm), CPU_VM_EXITED);
-	cr_assert_eq(cpu_vm_exit_code(t.vm), 0, "failed check %d", cpu_vm_exit_code(t.vm));
+	cr_assert_eq(stack_guest_state(t.v), STACK_VM_EXITED);
+	cr_assert_eq(stack_guest_exit_code(t.v), 0, "failed check %d", stack_guest_exit_code(t.v));
 	cr_assert_eq(t.h->st.traps, 1, "only the optional tcontrol write trapped");
 	cr_assert_eq(t.h->mcause, RV_CAUSE_ILLEGAL);
 	cr_assert_eq(t.h->mepc, RAM + 0x10);
@@ -908,7 +906,7 @@ Test(cpu, wfi_with_no_wakeup_halts_the_vm)
 	tvm_new(&t, NULL);
 	tvm_code(&t, RAM, code, 2);
 	tvm_run(&t, 10);
-	cr_assert_eq(cpu_vm_state(t.vm), CPU_VM_HALTED);
+	cr_assert_eq(stack_guest_state(t.v), STACK_VM_HALTED);
 	cr_assert_eq(t.h->st.exits[CPU_EXIT_HLT], 1);
 	cr_assert_eq(cpu_hart_reg(t.h, 3), 0);
 	tvm_free(&t);
@@ -992,7 +990,7 @@ ParameterizedTest(struct wfi_case *c, cpu, wfi_wake)
 		cr_assert_eq(t.h->pc, RAM + 8, "%s", c->name);
 	} else {
 		cr_assert_eq(t.h->st.exits[CPU_EXIT_HLT], 1, "%s: HLT exit", c->name);
-		cr_assert_eq(cpu_vm_state(t.vm), CPU_VM_HALTED, "%s", c->name);
+		cr_assert_eq(stack_guest_state(t.v), STACK_VM_HALTED, "%s", c->name);
 		cr_assert_eq(cpu_hart_reg(t.h, 3), 0, "%s: stalled in WFI", c->name);
 	}
 	tvm_free(&t);
@@ -1005,7 +1003,7 @@ ParameterizedTest(struct wfi_case *c, cpu, wfi_wake)
  * #NPF and does not land; a load from it passes.
  */
 static void npt_vm_on_assigned_page(uint32_t insn, uint64_t *npf_info, uint64_t *word,
-				    enum cpu_vm_state *state, uint64_t *x3)
+				    enum stack_vm_state *state, uint64_t *x3)
 {
 	static const char *const sets[] = { "vm.type", "npt", NULL };
 	struct tvm t;
@@ -1027,7 +1025,7 @@ static void npt_vm_on_assigned_page(uint32_t insn, uint64_t *npf_info, uint64_t 
 	tvm_run(&t, 1);
 	*npf_info = t.h->exit.npf_info;
 	*word = sim_mem_peek64(sim_mem(t.s), data_spa);
-	*state = cpu_vm_state(t.vm);
+	*state = stack_guest_state(t.v);
 	*x3 = cpu_hart_reg(t.h, 3);
 	tvm_free(&t);
 }
@@ -1035,24 +1033,24 @@ static void npt_vm_on_assigned_page(uint32_t insn, uint64_t *npf_info, uint64_t 
 Test(cpu, npt_vm_store_to_assigned_page_is_an_rmp_npf, .init = cr_redirect_stderr)
 {
 	uint64_t info, word, x3;
-	enum cpu_vm_state st;
+	enum stack_vm_state st;
 
 	npt_vm_on_assigned_page(SD(3, 0, 1), &info, &word, &st, &x3);
 	cr_assert(info & RMP_NPF_RMP, "EXITINFO1 0x%llx has the RMP bit", (unsigned long long)info);
 	cr_assert(info & RMP_NPF_W);
 	cr_assert_eq(info & RMP_NPF_ENC, 0, "a non-SNP access is not private");
 	cr_assert_eq(word, 0x1111, "the store did not land");
-	cr_assert_eq(st, CPU_VM_KILLED, "the default hypervisor stops the VM");
+	cr_assert_eq(st, STACK_VM_KILLED, "the default hypervisor stops the VM");
 }
 
 Test(cpu, npt_vm_load_from_assigned_page_is_not_checked)
 {
 	uint64_t info, word, x3;
-	enum cpu_vm_state st;
+	enum stack_vm_state st;
 
 	npt_vm_on_assigned_page(LD(3, 0, 1), &info, &word, &st, &x3);
 	cr_assert_eq(x3, 0x1111, "the load read the page");
-	cr_assert_neq(st, CPU_VM_KILLED);
+	cr_assert_neq(st, STACK_VM_KILLED);
 }
 
 /*
@@ -1074,7 +1072,7 @@ Test(cpu, snp_4k_leaf_onto_2m_rmp_entry_is_an_rmp_npf, .init = cr_redirect_stder
 	tvm_new(&t, sets);
 	tvm_code(&t, RAM, code, 1);
 	/* The data page is mapped by a 4K nested leaf (a first touch)... */
-	cr_assert(!cpu_vm_map_page(t.vm, NULL, data, &err), "%s", err.msg);
+	cr_assert(!stack_guest_map_page(t.v, NULL, data, &err), "%s", err.msg);
 	cr_assert(!cpu_vm_gpa_to_spa(t.vm, data, &spa));
 	/* ...but its RMP entry becomes a 2M one, assigned and validated. */
 	memset(&e, 0, sizeof(e));
@@ -1092,13 +1090,14 @@ Test(cpu, snp_4k_leaf_onto_2m_rmp_entry_is_an_rmp_npf, .init = cr_redirect_stder
 		  (unsigned long long)t.h->exit.npf_info);
 	cr_assert_eq(t.h->exit.npf_info & RMP_NPF_SIZEM, 0);
 	cr_assert_eq(t.h->exit.npf_gpa, data + 8);
-	cr_assert_eq(cpu_vm_state(t.vm), CPU_VM_KILLED, "the default hypervisor stops the VM");
+	cr_assert_eq(stack_guest_state(t.v), STACK_VM_KILLED, "the default hypervisor stops the VM");
 	tvm_free(&t);
 }
 
 /*
  * rmp.update_flush_tlb: a host RMPUPDATE flushes every TLB of the machine,
- * the vCPUs' stage-2 TLBs included (seen at the vCPU's next batch).
+ * the vCPUs' stage-2 TLBs included (the stack's RMP change hook invalidates
+ * them with cpu_vcpu_tlbi at the RMPUPDATE).
  */
 Test(cpu, rmpupdate_global_flush_reaches_the_vcpu_tlbs)
 {
@@ -1119,7 +1118,6 @@ Test(cpu, rmpupdate_global_flush_reaches_the_vcpu_tlbs)
 		before = t.vm->s2_stats.tlbi_all;
 		cr_assert_eq(rmp_update(sim_get_model(t.s, &rmp_module), &who, 0x10000000, &in, &res),
 			     RMP_RC_SUCCESS);
-		cpu_prot_sync(t.h);
 		cr_assert_eq(t.vm->s2_stats.tlbi_all - before, (uint64_t)on,
 			     "flush on=%d: the vCPU's stage-2 TLB flushed %d time(s)", on, on);
 		tvm_free(&t);
@@ -1160,14 +1158,13 @@ Test(cpu, htif_console_syscall_and_exit)
 	struct tvm t;
 	char *out = NULL;
 	size_t len = 0;
+	FILE *con;
 	uint64_t th = RAM + 0x3000, magic = RAM + 0x3100, buf = RAM + 0x3200;
 	uint32_t code[] = { SD(2, 0, 1), SD(4, 0, 1), SD(5, 0, 1), ADDI(6, 0, 1) };
 
 	tvm_new(&t, NULL);
-	t.vm->console = open_memstream(&out, &len);
-	t.vm->has_tohost = true;
-	t.vm->tohost = t.vm->tohost_spa = th;
-	t.vm->fromhost = th + 0x40;
+	con = open_memstream(&out, &len);
+	cr_assert(!stack_guest_set_htif(t.v, th, th + 0x40, con));
 	tvm_code(&t, RAM, code, 4);
 	sim_mem_poke64(sim_mem(t.s), magic, 64);          /* write(1, buf, 3) */
 	sim_mem_poke64(sim_mem(t.s), magic + 8, 1);
@@ -1179,16 +1176,16 @@ Test(cpu, htif_console_syscall_and_exit)
 	cpu_hart_set_reg(t.h, 4, magic);
 	cpu_hart_set_reg(t.h, 5, (7 << 1) | 1);
 	tvm_run(&t, 100);
-	fclose(t.vm->console);
+	fclose(con);
 	cr_assert_str_eq(out, "Zabc");
 	cr_assert_eq(sim_mem_peek64(sim_mem(t.s), magic), 3, "write returned 3");
 	cr_assert_eq(sim_mem_peek64(sim_mem(t.s), th), 0, "tohost consumed");
 	cr_assert_eq(sim_mem_peek64(sim_mem(t.s), th + 0x40), 1, "fromhost = 1 after a syscall");
-	cr_assert_eq(cpu_vm_state(t.vm), CPU_VM_EXITED);
-	cr_assert_eq(cpu_vm_exit_code(t.vm), 7);
+	cr_assert_eq(stack_guest_state(t.v), STACK_VM_EXITED);
+	cr_assert_eq(stack_guest_exit_code(t.v), 7);
 	cr_assert_eq(cpu_hart_reg(t.h, 6), 0, "nothing runs after the exit");
 	cr_assert_eq(cpu_hart_insns(t.h), 3);
-	t.vm->console = NULL;
+	stack_guest_set_htif(t.v, th, th + 0x40, NULL);
 	free(out);
 	tvm_free(&t);
 }

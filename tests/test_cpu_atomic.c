@@ -23,6 +23,7 @@
 
 #include "cpu/cpu_int.h"
 
+#include "tests/guest_vm.h"
 #include "tests/rv_enc.h"
 
 #define M64 0xffffffffffffffffull
@@ -35,7 +36,8 @@
 
 struct tvm {
 	struct sim *s;
-	struct cpu_vm *vm;
+	struct stack_vm *v;      /* the VM, as the stack keeps it */
+	struct cpu_vm *vm;       /* its guest platform */
 	struct cpu_hart *h;
 };
 
@@ -52,12 +54,11 @@ static const char *const free_probe_keys[] = { "lat.s2.tlb_l1", "lat.s2.tlb_l2",
 static void tvm_new(struct tvm *t, const char *type, const char *mode, const char *batch,
 		    const char *const *extra, bool free_probe)
 {
-	static const struct sim_module *const mods[] = { &rmp_module, &s2_module, &cpu_module, NULL };
 	static const uint32_t handler[] = { CSRRS(30, 0x341, 0), ADDI(30, 30, 4),
 					    CSRRW(0, 0x341, 30), MRET };
 	struct sim_err err;
 
-	t->s = sim_new(mods);
+	t->s = sim_new(stack_modules);
 	cr_assert(!sim_cfg_set(t->s, "vm.mem_size", "2m", "test", 0, &err), "%s", err.msg);
 	cr_assert(!sim_cfg_set(t->s, "vm.type", type, "test", 0, &err), "%s", err.msg);
 	cr_assert(!sim_cfg_set(t->s, "cpu.mode", mode, "test", 0, &err), "%s", err.msg);
@@ -71,8 +72,9 @@ static void tvm_new(struct tvm *t, const char *type, const char *mode, const cha
 	for (; extra && *extra; extra += 2)
 		cr_assert(!sim_cfg_set(t->s, extra[0], extra[1], "test", 0, &err), "%s", err.msg);
 	cr_assert(!sim_start(t->s, &err), "%s", err.msg);
-	t->vm = cpu_vm_new(t->s, NULL, &err);
-	cr_assert(t->vm, "%s", err.msg);
+	t->v = tg_vm_new(t->s, NULL, &err);
+	cr_assert(t->v, "%s", err.msg);
+	t->vm = stack_guest_cpu(t->v);
 	t->h = cpu_vm_hart(t->vm, 0);
 	t->h->mtvec = HANDLER;
 	/*
@@ -82,21 +84,20 @@ static void tvm_new(struct tvm *t, const char *type, const char *mode, const cha
 	 */
 	if (strcmp(type, "bare"))
 		for (uint64_t off = 0; off < 2ull << 20; off += 0x1000)
-			cr_assert(!cpu_vm_map_page(t->vm, NULL, RAM + off, &err), "%s", err.msg);
+			cr_assert(!stack_guest_map_page(t->v, NULL, RAM + off, &err), "%s", err.msg);
 	sim_mem_poke(sim_mem(t->s), HANDLER, handler, sizeof(handler));
 }
 
 static void tvm_free(struct tvm *t)
 {
-	cpu_vm_free(t->vm);
-	sim_free(t->s);
+	sim_free(t->s);   /* the stack destroys its VMs */
 }
 
 /* Run from RAM until @n instructions (retired + traps) or the VM stops. */
 static void tvm_run(struct tvm *t, uint64_t n)
 {
 	cpu_hart_set_pc(t->h, RAM);
-	cpu_vm_start(t->vm, n);
+	stack_guest_start(t->v, n);
 	sim_run(t->s);
 }
 
@@ -104,7 +105,7 @@ static void tvm_run(struct tvm *t, uint64_t n)
 struct outcome {
 	uint64_t x[32];
 	uint64_t pc, insns, cycles, traps, mcause, mtval, mepc, npf;
-	enum cpu_vm_state state;
+	enum stack_vm_state state;
 	int exit_code;
 	uint64_t mem[24];          /* D .. D + 0xc0 */
 	struct cpu_cache_stats cache;
@@ -124,8 +125,8 @@ static void outcome_of(const struct tvm *t, struct outcome *o)
 	o->mtval = t->h->mtval;
 	o->mepc = t->h->mepc;
 	o->npf = t->h->st.exits[CPU_EXIT_NPF];
-	o->state = cpu_vm_state(t->vm);
-	o->exit_code = o->state == CPU_VM_EXITED ? cpu_vm_exit_code(t->vm) : 0;
+	o->state = stack_guest_state(t->v);
+	o->exit_code = o->state == STACK_VM_EXITED ? stack_guest_exit_code(t->v) : 0;
 	for (unsigned i = 0; i < 24; i++)
 		o->mem[i] = sim_mem_peek64(sim_mem(t->s), D + 8 * i);
 	o->cache = *t->vm->cst;
@@ -191,16 +192,14 @@ struct prog {
 	bool s1_walk;
 };
 
-/* #NPF: stop the VM (as the default hypervisor does, without its message). */
-static void quiet_npf(void *hv, struct cpu_hart *vcpu, struct cpu_exit *e)
+/* #NPF: stop the VM (as the minimal host does, without its message). */
+static int quiet_npf(struct stack_vcpu *vc, const struct cpu_exit *e, struct cpu_reply *r)
 {
-	(void)hv;
-	(void)vcpu;
-	e->action = CPU_HV_KILL;
-	e->kill_code = 99;
+	(void)e;
+	(void)r;
+	stack_guest_stop(vc->vm, STACK_VM_KILLED, 99);
+	return 0;
 }
-
-static const struct cpu_hv_ops quiet_hv = { .name = "test", .npf = quiet_npf };
 
 static void run_one(const struct prog *p, const char *type, const char *mode, const char *batch,
 		    bool slow, bool free_probe, struct outcome *o)
@@ -208,7 +207,12 @@ static void run_one(const struct prog *p, const char *type, const char *mode, co
 	struct tvm t;
 
 	tvm_new(&t, type, mode, batch, p->extra, free_probe);
-	cpu_vm_set_hv(t.vm, &quiet_hv, NULL);
+	static struct stack_host quiet_host;
+
+	quiet_host = stack_host_minimal;
+	quiet_host.name = "test";
+	quiet_host.exit[CPU_EXIT_NPF] = quiet_npf;
+	stack_guest_set_host(t.v, &quiet_host);
 	sim_mem_poke(sim_mem(t.s), RAM, p->code, p->n * 4);
 	for (size_t i = 0; i < p->nmem; i++)
 		sim_mem_poke64(sim_mem(t.s), D + 8 * i, p->mem[i]);
@@ -550,7 +554,7 @@ ParameterizedTest(struct perm_case *c, cpu_atomic, permissions)
 	cr_assert_eq(o.mem[0], 0x5555, "%s: memory unchanged", c->name);
 	if (c->npf) {
 		cr_assert_eq(o.npf, 1, "%s: #NPF exit", c->name);
-		cr_assert_eq(o.state, CPU_VM_KILLED, "%s: the hypervisor stopped the VM", c->name);
+		cr_assert_eq(o.state, STACK_VM_KILLED, "%s: the hypervisor stopped the VM", c->name);
 		cr_assert_eq(o.insns, at);
 		return;
 	}
@@ -576,12 +580,7 @@ ParameterizedTest(struct perm_case *c, cpu_atomic, permissions)
 
 static void with_tohost(struct tvm *t)
 {
-	uint64_t spa;
-
-	cr_assert(!cpu_vm_gpa_to_spa(t->vm, TOHOST, &spa));
-	t->vm->has_tohost = true;
-	t->vm->tohost = TOHOST;
-	t->vm->tohost_spa = spa;
+	cr_assert(!stack_guest_set_htif(t->v, TOHOST, 0, NULL));
 }
 
 /* The tohost page is never in the write entries: an AMO or SC to it reaches HTIF. */
@@ -598,7 +597,7 @@ Test(cpu_atomic, amo_and_sc_to_tohost_exit)
 		struct outcome o;
 
 		run_everywhere(&p, &o);
-		cr_assert_eq(o.state, CPU_VM_EXITED, "%s", p.name);
+		cr_assert_eq(o.state, STACK_VM_EXITED, "%s", p.name);
 		cr_assert_eq(o.exit_code, 7, "%s", p.name);
 		cr_assert_eq(o.insns, 3);
 	}

@@ -9,11 +9,12 @@
 #include <stdlib.h>
 
 #include "cpu/cpu_int.h"
+#include "tests/guest_vm.h"
 
 struct run {
 	char *out;                 /* console output */
 	size_t len;
-	enum cpu_vm_state state;
+	enum stack_vm_state state;
 	int code;
 	uint64_t insns[4], cycles[4], traps[4], exits[4][CPU_EXIT_COUNT];
 	uint64_t rmp_pvalidate_ok;
@@ -21,12 +22,12 @@ struct run {
 
 static void run_prog(const char *prog, const char *const *sets, uint64_t max, struct run *r)
 {
-	static const struct sim_module *const mods[] = { &rmp_module, &s2_module, &cpu_module, NULL };
 	const char *dir = getenv("GUEST_DIR") ? getenv("GUEST_DIR") : "build/guest";
 	char path[512];
 	struct sim_err err;
-	struct sim *s = sim_new(mods);
+	struct sim *s = sim_new(stack_modules);
 	struct cpu_elf *elf;
+	struct stack_vm *v;
 	struct cpu_vm *vm;
 	FILE *con;
 
@@ -38,14 +39,15 @@ static void run_prog(const char *prog, const char *const *sets, uint64_t max, st
 	cr_assert(!cpu_elf_open(path, sim_cfg_u64(s, "vm.mem_base"), sim_cfg_u64(s, "vm.mem_size"),
 				&elf, &err), "%s (run make guest)", err.msg);
 	con = open_memstream(&r->out, &r->len);
-	vm = cpu_vm_new(s, con, &err);
-	cr_assert(vm, "%s", err.msg);
-	cr_assert(!cpu_vm_load(vm, elf, &err), "%s", err.msg);
-	cpu_vm_start(vm, max);
+	v = tg_vm_new(s, con, &err);
+	cr_assert(v, "%s", err.msg);
+	vm = stack_guest_cpu(v);
+	cr_assert(!stack_guest_load(v, elf, &err), "%s", err.msg);
+	stack_guest_start(v, max);
 	sim_run(s);
 	fclose(con);
-	r->state = cpu_vm_state(vm);
-	r->code = cpu_vm_exit_code(vm);
+	r->state = stack_guest_state(v);
+	r->code = stack_guest_exit_code(v);
 	for (unsigned i = 0; i < cpu_vm_nharts(vm) && i < 4; i++) {
 		struct cpu_hart *h = cpu_vm_hart(vm, i);
 
@@ -55,7 +57,7 @@ static void run_prog(const char *prog, const char *const *sets, uint64_t max, st
 		memcpy(r->exits[i], h->st.exits, sizeof(r->exits[i]));
 	}
 	sim_stat_get(s, "rmp.pvalidate.success", &r->rmp_pvalidate_ok);
-	cpu_vm_free(vm);
+	stack_guest_free(v);
 	cpu_elf_free(elf);
 	sim_free(s);
 }
@@ -70,7 +72,7 @@ Test(guest, hello)
 	struct run r;
 
 	run_prog("hello", NULL, 0, &r);
-	cr_assert_eq(r.state, CPU_VM_EXITED);
+	cr_assert_eq(r.state, STACK_VM_EXITED);
 	cr_assert_eq(r.code, 0);
 	cr_assert_str_eq(r.out, hello_out);
 	free(r.out);
@@ -86,7 +88,7 @@ Test(guest, every_vm_type_same_result)
 
 	for (int i = 0; i < 3; i++) {
 		run_prog("compute_small", types[i], 0, &r[i]);
-		cr_assert_eq(r[i].state, CPU_VM_EXITED);
+		cr_assert_eq(r[i].state, STACK_VM_EXITED);
 		cr_assert_eq(r[i].code, 0);
 		cr_assert_str_eq(r[i].out, "compute: iters=2 checksum=0x0dbe8308af2c6c86\n");
 	}
@@ -138,7 +140,7 @@ Test(guest, deterministic_multi_hart_detailed)
 
 	run_prog("smp", sets, 0, &a);
 	run_prog("smp", sets, 0, &b);
-	cr_assert_eq(a.state, CPU_VM_EXITED);
+	cr_assert_eq(a.state, STACK_VM_EXITED);
 	cr_assert_eq(a.code, 0, "%s", a.out);
 	cr_assert_str_eq(a.out, "harts=4 lrsc=4000 amo=4000\n");
 	cr_assert_str_eq(a.out, b.out);
@@ -184,7 +186,7 @@ Test(guest, snp_pvalidate_rmpadjust_demo)
 	struct run r;
 
 	run_prog("pvalidate", sets, 0, &r);
-	cr_assert_eq(r.state, CPU_VM_EXITED);
+	cr_assert_eq(r.state, STACK_VM_EXITED);
 	cr_assert_eq(r.code, 0);
 	cr_assert_str_eq(r.out, pvalidate_out);
 	cr_assert_eq(r.exits[0][CPU_EXIT_VMGEXIT], 1);
@@ -241,7 +243,7 @@ Test(guest, instruction_limit)
 	struct run r;
 
 	run_prog("hello", NULL, 500, &r);
-	cr_assert_eq(r.state, CPU_VM_LIMIT);
+	cr_assert_eq(r.state, STACK_VM_LIMIT);
 	cr_assert_eq(r.insns[0] + r.traps[0], 500);
 	free(r.out);
 }

@@ -17,25 +17,26 @@
 
 #include "cpu/cpu_int.h"
 
+#include "tests/guest_vm.h"
 #include "tests/rv_enc.h"
 
 #define C_ADDI(rd, imm) ((uint16_t)(0x0001 | ((imm) & 0x1f) << 2 | (rd) << 7 | ((imm) >> 5 & 1) << 12))
 
 struct tvm {
 	struct sim *s;
-	struct cpu_vm *vm;
+	struct stack_vm *v;      /* the VM, as the stack keeps it */
+	struct cpu_vm *vm;       /* its guest platform */
 	struct cpu_hart *h;
 };
 
 /* A bare VM with 2 MiB of RAM in @mode, cpu.batch @batch, plus @extra key/value pairs. */
 static void tvm_new(struct tvm *t, const char *mode, unsigned batch, const char *const *extra)
 {
-	static const struct sim_module *const mods[] = { &rmp_module, &s2_module, &cpu_module, NULL };
 	struct sim_err err;
 	char b[16];
 
 	snprintf(b, sizeof(b), "%u", batch);
-	t->s = sim_new(mods);
+	t->s = sim_new(stack_modules);
 	cr_assert(!sim_cfg_set(t->s, "vm.mem_size", "2m", "test", 0, &err), "%s", err.msg);
 	cr_assert(!sim_cfg_set(t->s, "vm.type", "bare", "test", 0, &err), "%s", err.msg);
 	cr_assert(!sim_cfg_set(t->s, "cpu.mode", mode, "test", 0, &err), "%s", err.msg);
@@ -43,8 +44,9 @@ static void tvm_new(struct tvm *t, const char *mode, unsigned batch, const char 
 	for (; extra && *extra; extra += 2)
 		cr_assert(!sim_cfg_set(t->s, extra[0], extra[1], "test", 0, &err), "%s", err.msg);
 	cr_assert(!sim_start(t->s, &err), "%s", err.msg);
-	t->vm = cpu_vm_new(t->s, NULL, &err);
-	cr_assert(t->vm, "%s", err.msg);
+	t->v = tg_vm_new(t->s, NULL, &err);
+	cr_assert(t->v, "%s", err.msg);
+	t->vm = stack_guest_cpu(t->v);
 	t->h = cpu_vm_hart(t->vm, 0);
 	t->h->mtvec = RAM + 0x800;   /* no test here traps */
 }
@@ -62,15 +64,14 @@ static void tvm_poke16(struct tvm *t, uint64_t gpa, uint16_t v)
 static void tvm_run(struct tvm *t, uint64_t pc, uint64_t n)
 {
 	cpu_hart_set_pc(t->h, pc);
-	cpu_vm_start(t->vm, n);
+	stack_guest_start(t->v, n);
 	sim_run(t->s);
-	cr_assert_eq(cpu_vm_state(t->vm), CPU_VM_LIMIT);
+	cr_assert_eq(stack_guest_state(t->v), STACK_VM_LIMIT);
 }
 
 static void tvm_free(struct tvm *t)
 {
-	cpu_vm_free(t->vm);
-	sim_free(t->s);
+	sim_free(t->s);   /* the stack destroys its VMs */
 }
 
 /* What a run leaves behind; equal for every cpu.batch. */
@@ -340,7 +341,7 @@ Test(cpu_loop, l1d_counts_match_reference_lru)
 		cpu_hart_set_reg(t.h, 1, base);
 		tvm_run(&t, RAM, n);
 		for (unsigned l = 0; l < 7; l++)    /* 424-byte VMSA save at the exit */
-			ref_access(&rc, (t.vm->vmsa_base >> 6) + l);
+			ref_access(&rc, (t.v->guest->vcpu[0].vmcb.vmsa_spa >> 6) + l);
 		outcome_of(&t, &o);
 		cr_assert_eq(o.cache.hit[1], rc.hit, "batch %u: l1d hits %llu, reference %llu",
 			     batches[b], (unsigned long long)o.cache.hit[1],

@@ -495,6 +495,7 @@ Test(rmp, sub2m_marks_firmware)
 
 struct hook_log {
 	unsigned calls;
+	enum rmp_insn insn;
 	uint64_t spa, size;
 };
 
@@ -502,17 +503,18 @@ static void log_hook(void *arg, enum rmp_insn insn, uint64_t spa, uint64_t size)
 {
 	struct hook_log *l = arg;
 
-	(void)insn;
 	l->calls++;
+	l->insn = insn;
 	l->spa = spa;
 	l->size = size;
 }
 
 /*
  * update_flush_tlb: every successful RMPUPDATE and PSMASH pays lat.tlb_flush
- * on top of its latency (so it holds its lock through the flush), counts a
- * flush and tells the change hooks; failed instructions do neither.  Off
- * (the default), nothing changes.
+ * on top of its latency (so it holds its lock through the flush) and counts
+ * a flush; failed instructions do neither.  Off (the default), nothing
+ * changes.  Every successful instruction that wrote entries (PVALIDATE
+ * too) tells the change hooks which it was; a failed one does not.
  */
 Test(rmp, update_flush_tlb)
 {
@@ -554,12 +556,16 @@ Test(rmp, update_flush_tlb)
 	w1 = who_at(1000 + 1877 + 4 * MEM_LAT, 1);
 	cr_assert_eq(rmp_pvalidate(r, &w1, &pg, false, true, &res), RMP_RC_SUCCESS);
 	cr_assert_eq(res.latency, 700, "PVALIDATE flushes nothing");
+	cr_assert_eq(rmp_counters(r)->tlb_flushes, 1);
+	cr_assert_eq(log.calls, 2, "the hooks are told of the PVALIDATE's write");
+	cr_assert_eq(log.insn, RMP_INSN_PVALIDATE);
+	cr_assert_eq(log.spa, P4K);
 	/* A failure flushes nothing. */
 	w = who_at(100000, 0);
 	cr_assert_eq(rmp_update(r, &w, P4K + 8, &in, &res), RMP_RC_FAIL_INPUT);
 	cr_assert_eq(res.latency, 100);
 	cr_assert_eq(rmp_counters(r)->tlb_flushes, 1);
-	cr_assert_eq(log.calls, 1);
+	cr_assert_eq(log.calls, 2);
 	/* 2M RMPUPDATE and PSMASH. */
 	cr_assert_eq(rmp_update(r, &w, B2M + SIM_SZ_2M, &in2m, &res), RMP_RC_SUCCESS);
 	cr_assert_eq(res.latency, 3000 + 777);
@@ -568,7 +574,8 @@ Test(rmp, update_flush_tlb)
 	cr_assert_eq(res.latency, rmp_latency(r, RMP_INSN_PSMASH, true, RMP_RC_SUCCESS));
 	cr_assert_eq(rmp_psmash(r, &w, B2M + SIM_SZ_2M, &res), RMP_RC_FAIL_BADADDR);
 	cr_assert_eq(rmp_counters(r)->tlb_flushes, 3);
-	cr_assert_eq(log.calls, 3);
+	cr_assert_eq(log.calls, 4);
+	cr_assert_eq(log.insn, RMP_INSN_PSMASH);
 	cr_assert_eq(log.spa, B2M + SIM_SZ_2M);
 	cr_assert_eq(log.size, SIM_SZ_2M);
 	rmp_test_free(r, m);

@@ -18,6 +18,9 @@
 #include "sim/sim.h"
 
 struct rmp;
+struct cpu_elf;
+struct cpu_vm;
+struct cpu_hart;
 
 /*
  * The modules of a protsim machine, NULL-terminated, in attach order:
@@ -122,5 +125,98 @@ uint64_t stack_palloc_size(const struct stack_palloc *pa);
 
 /* Register stack.palloc.* (prefix "stack.palloc") with @s. */
 void stack_palloc_register_stats(struct stack_palloc *pa, struct sim *s);
+
+/* ------------------------------------------------------------------ */
+/* VMs that run guest programs                                         */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A VM of the registry that runs an ELF guest on vCPUs: built from the
+ * vm.* keys; its nested table, VMCB and VMSA pages from the host page
+ * allocator; one vCPU thread agent per vCPU running the host's vcpu_run
+ * loop over cpu_vmrun() with the "minimal" host's exit handlers.
+ */
+struct stack_vm;
+
+enum stack_vm_state {
+	STACK_VM_RUNNING,
+	STACK_VM_EXITED,     /* the program wrote an HTIF exit */
+	STACK_VM_LIMIT,      /* instruction limit reached */
+	STACK_VM_HALTED,     /* every vCPU halted with nobody to wake it */
+	STACK_VM_KILLED,     /* the host stopped the VM */
+};
+extern const char *const stack_vm_state_names[];   /* "running", ... */
+
+struct stack_guest_cfg {
+	unsigned id;                 /* VM number in the registry (vm=) */
+	const char *keys;            /* its keys: "vm" (NULL: the same) or "vm0".."vm3" */
+	uint64_t spa_base;           /* its RAM's system address; 0: the .spa_base key */
+	const char *vcpu_prefix;     /* stats of its vCPUs: "" (vcpuN.*) or "vm1." (vm1.vcpuN.*) */
+	const char *vm_prefix;       /* its VM-wide stats: "vm" (vm.s2.*) or "vm1" */
+};
+
+/*
+ * Build the VM on started machine @s; console output (HTIF) to @console
+ * (NULL: discarded).  Return: the VM, or NULL with @err ("key: message").
+ */
+struct stack_vm *stack_guest_new(struct sim *s, const struct stack_guest_cfg *gc, FILE *console,
+				 struct sim_err *err);
+/* Copy @elf into guest RAM; every vCPU starts at its entry.  0, or -1 with @err. */
+int stack_guest_load(struct stack_vm *v, const struct cpu_elf *elf, struct sim_err *err);
+/*
+ * The VMM's HTIF device on guest RAM words @tohost (and @fromhost, 0 for
+ * none), console output to @console (stack_guest_load sets it from the
+ * ELF's symbols).  0, or -1 when @tohost is not in guest RAM.
+ */
+int stack_guest_set_htif(struct stack_vm *v, uint64_t tohost, uint64_t fromhost, FILE *console);
+/* Create the vCPU threads; sim_run() runs them.  @max_insns: 0 = no limit. */
+void stack_guest_start(struct stack_vm *v, uint64_t max_insns);
+enum stack_vm_state stack_guest_state(const struct stack_vm *v);
+int stack_guest_exit_code(const struct stack_vm *v);      /* EXITED/KILLED */
+struct cpu_vm *stack_guest_cpu(struct stack_vm *v);
+/* Guest RAM GPA -> its backing SPA (untimed); -1 outside guest RAM. */
+int stack_guest_gpa_to_spa(const struct stack_vm *v, uint64_t gpa, uint64_t *spa);
+/*
+ * Map the guest RAM page holding @gpa as the minimal host does on a first
+ * touch (for SNP also assign and validate it), charged to @h's thread
+ * (@h NULL: not charged).  0, or -1 with @err naming the key to change.
+ */
+int stack_guest_map_page(struct stack_vm *v, struct cpu_hart *h, uint64_t gpa,
+			 struct sim_err *err);
+/* Stop every vCPU with @state (kicked out of guest mode, woken if halted). */
+void stack_guest_stop(struct stack_vm *v, enum stack_vm_state state, int code);
+/* Kick vCPU @vcpu of @v from agent @from: it leaves guest mode (CPU_EXIT_INTR). */
+void stack_vcpu_kick(struct sim_agent *from, struct stack_vm *v, unsigned vcpu);
+/* Destroy the VM (its pages back to the allocator; a VMSA page reclaimed first). */
+void stack_guest_free(struct stack_vm *v);
+
+/* ------------------------------------------------------------------ */
+/* protsim exec                                                        */
+/* ------------------------------------------------------------------ */
+
+/*
+ * `protsim exec PROG.elf [--set KEY=VALUE]... [--seed N] [--mode fast|detailed]
+ * [--max-insns N] [--stats]`; argv[0] is "exec".  Options are parsed by
+ * sim_cli_parse() from stack_exec_cmd (its --help text lists the exit
+ * codes).  The machine is built from stack_modules; the program runs as
+ * VM 0 of the registry.
+ *
+ * Exit status: the guest's exit code when it is 0..STACK_EXEC_RC_GUEST_MAX
+ * (HTIF exit), and for every other outcome a code of 120..127, which a
+ * guest exit never gives (docs/guest-abi.md):
+ */
+extern const struct sim_cli_cmd stack_exec_cmd;
+int stack_exec_main(int argc, char **argv);
+#define STACK_EXEC_RC_GUEST_MAX 119   /* guest exit codes 0..119 are passed through */
+#define STACK_EXEC_RC_GUEST_BIG 120   /* the guest exited with a code outside 0..119 */
+#define STACK_EXEC_RC_USAGE     121   /* bad command line */
+#define STACK_EXEC_RC_INPUT     122   /* bad configuration or ELF file: nothing ran */
+#define STACK_EXEC_RC_OUTPUT    123   /* the console output could not be written */
+#define STACK_EXEC_RC_LIMIT     124   /* the instruction limit was reached */
+#define STACK_EXEC_RC_HALT      125   /* every vCPU halted with nothing to wake it */
+#define STACK_EXEC_RC_KILLED    126   /* the host stopped the VM */
+
+/* Default --max-insns: stops a program that never ends (0 = no limit). */
+#define STACK_EXEC_MAX_INSNS 1000000000ull
 
 #endif /* PROTSIM_STACK_H */

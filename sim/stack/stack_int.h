@@ -5,6 +5,7 @@
 #define PROTSIM_STACK_INT_H
 
 #include "sim/stack/stack.h"
+#include "cpu/cpu.h"
 #include "rmp/rmp.h"
 #include "stage2/s2.h"
 
@@ -32,7 +33,108 @@ struct stack_vm {
 		uint64_t rmp_faults;     /* of those, refused by the RMP check */
 	} ctr;
 	struct sim_stat_group *stats;
+	uint64_t table_quota;            /* bytes of nested-table pages it may hold (0: no limit) */
+	uint64_t table_pages;            /* nested-table pages it holds */
+	struct stack_guest *guest;       /* a VM that runs a guest program (guest.c), or NULL */
 };
+
+/* One vCPU of a guest VM: its hart, the VMCB the host hands VMRUN, its thread's state. */
+struct stack_vcpu {
+	struct stack_vm *vm;
+	struct cpu_hart *h;
+	struct cpu_vmcb vmcb;
+	bool blocked;                    /* halted (HLT) in the host, waiting for a wake-up */
+	char name[16];                   /* its thread agent: "vcpu0" */
+};
+
+/*
+ * A host kind: one exit handler per exit reason.  A handler runs on the
+ * vCPU thread after the #VMEXIT, charges its own time, fills the reply
+ * and returns 1 to re-enter the guest, 0 to stop this vCPU.
+ */
+typedef int (*stack_exit_fn)(struct stack_vcpu *vc, const struct cpu_exit *e, struct cpu_reply *r);
+struct stack_host {
+	const char *name;
+	stack_exit_fn exit[CPU_EXIT_COUNT];
+};
+extern const struct stack_host stack_host_minimal;
+/* Run @v's vCPUs with @host's exit handlers (NULL: minimal). */
+void stack_guest_set_host(struct stack_vm *v, const struct stack_host *host);
+
+/* The run state of a VM with a guest program (guest.c). */
+struct stack_guest {
+	char keys[8];                    /* its key prefix: "vm", "vm0".. (error messages) */
+	enum cpu_vm_type type;
+	uint64_t mem_base, mem_size, spa_base;   /* guest RAM and its backing */
+	uint64_t page_size;              /* vm.page_size */
+	uint32_t asid;
+	unsigned cr_policy;              /* minimal host: 0 allow, 1 deny (#GP) */
+	uint64_t hv_exit;                /* lat.cpu.hv_exit */
+	struct sim_mem *mem;
+	FILE *console;
+	const struct stack_host *host;
+	struct cpu_vm *cpu;              /* the guest platform (hardware) */
+	unsigned nvcpu;
+	struct stack_vcpu *vcpu;
+	struct cpu_budget budget;        /* the instruction limit, shared by the vCPUs */
+	enum stack_vm_state state;
+	int exit_code;
+	unsigned running;                /* vCPU threads not finished */
+	unsigned blocked;                /* of those, halted */
+	bool has_tohost;
+	uint64_t tohost_spa;
+	uint64_t fromhost;               /* GPA (0: none) */
+	uint64_t npf_maps;               /* pages mapped on a first-touch #NPF */
+};
+
+/*
+ * The keys of a VM with a guest program, declared once for every VM that
+ * has them: prefix @P ("vm" for `protsim exec`; "vm0".."vm3" for the VMs of
+ * a `protsim run` scenario, which also have .elf and .max_insns), the
+ * default system address of its RAM @SPA ("0": placed after the previous
+ * VM's) and ASID @ASID.  @WHO names the VM in the descriptions.
+ */
+extern const char *const stack_vm_type_choices[];
+extern const char *const stack_psize_choices[];
+extern const char *const stack_policy_choices[];
+#define STACK_GUEST_KEYS(P, SPA, ASID, WHO) \
+	{ P ".type", SIM_CFG_ENUM, 0, 0, "npt", stack_vm_type_choices, \
+	  WHO ": bare (GPA = SPA + offset), npt (stage 2, AMD NPT) or snp (NPT + RMP, memory assigned and validated)" }, \
+	{ P ".vcpus", SIM_CFG_U64, 1, 64, "1", NULL, WHO ": vCPUs (harts)" }, \
+	{ P ".mem_base", SIM_CFG_SIZE, 0, SIM_PA_LIMIT, "0x80000000", NULL, \
+	  WHO ": guest physical address of guest RAM" }, \
+	{ P ".mem_size", SIM_CFG_SIZE, 64 << 10, 1ull << 40, "64m", NULL, \
+	  WHO ": guest RAM size (mapped on first touch: host cost follows the pages the guest touches)" }, \
+	{ P ".spa_base", SIM_CFG_SIZE, 0, SIM_PA_LIMIT, SPA, NULL, \
+	  WHO ": system physical address backing guest RAM, outside the host page pool (s2.pool_base)" \
+	  "; 0: after the previous VM's RAM" }, \
+	{ P ".page_size", SIM_CFG_ENUM, 0, 0, "4k", stack_psize_choices, \
+	  WHO ": nested-table leaf and RMP entry size for guest RAM" }, \
+	{ P ".pt_pool", SIM_CFG_SIZE, 64 << 10, 4ull << 30, "2m", NULL, \
+	  WHO ": bytes of nested-table pages it may take from the host page pool" }, \
+	{ P ".asid", SIM_CFG_U64, 1, 1023, ASID, NULL, WHO ": SNP: the guest's ASID" }, \
+	{ P ".vmpl", SIM_CFG_U64, 0, 3, "0", NULL, WHO ": SNP: VMPL the vCPUs run at" }, \
+	{ P ".cbit_pte", SIM_CFG_BOOL, 0, 1, "0", NULL, \
+	  WHO ": SNP: take the C-bit of data accesses from Sv PTE bit 8 (else every access is private)" }, \
+	{ P ".cr0_intercept", SIM_CFG_U64, 0, UINT64_MAX, "0", NULL, \
+	  WHO ": CR0 bits whose change exits to the host (e.g. 0x10000 = WP)" }, \
+	{ P ".cr4_intercept", SIM_CFG_U64, 0, UINT64_MAX, "0", NULL, \
+	  WHO ": CR4 bits whose change exits to the host (e.g. 0x300000 = SMEP|SMAP)" }, \
+	{ P ".cr_policy", SIM_CFG_ENUM, 0, 0, "deny", stack_policy_choices, \
+	  WHO ": the minimal host's answer to an intercepted CR write: allow, or deny with #GP" },
+#define STACK_RUN_VM_KEYS(P, ASID) \
+	{ P ".elf", SIM_CFG_STR, 0, 0, "", NULL, \
+	  "VM " P " of the scenario: its guest program (RV64 ELF, beside the scenario file); empty: no such VM" }, \
+	{ P ".max_insns", SIM_CFG_U64, 0, UINT64_MAX, "1000000000", NULL, \
+	  "VM " P ": stop after this many instructions and traps, all vCPUs (0: no limit)" }, \
+	STACK_GUEST_KEYS(P, "0", ASID, "VM " P)
+#define STACK_RUN_VMS 4      /* vm0 .. vm3 */
+
+/* guest.c */
+/* The rules of the keys of VM @prefix ("vm", "vm0"...), at attach. */
+int stack_guest_check(struct sim *s, const char *prefix, struct sim_err *err);
+/* Destroy VM @v: its tables back to the allocator, its statistics kept. */
+void stack_vm_destroy(struct stack_vm *v);
 
 /* Count a finished table operation (@refused: the RMP refused it) / a translation of @v. */
 void stack_vm_count_op(struct stack_vm *v, bool refused);

@@ -18,6 +18,15 @@ static const struct sim_cfg_key stack_keys[] = {
 	  "Host pages for the VMs' nested tables, 4K aligned; 0 = just below the RMP (or the top of memory)" },
 	{ "s2.pool_size", SIM_CFG_SIZE, SIM_PAGE_SIZE, 1ull << 40, "16m", NULL,
 	  "Bytes of host memory for the VMs' nested tables (multiple of 4k)" },
+	/* the VM of `protsim exec` (guest.c) */
+	STACK_GUEST_KEYS("vm", "0x80000000", "1", "the VM")
+	{ "lat.cpu.hv_exit", SIM_CFG_U64, 0, 1000000, NULL, NULL,
+	  "default hypervisor: cycles to handle one exit (KVM-like dispatch)" },
+	/* the VMs of a `protsim run` scenario (guest.c): [vm0] .. [vm3] */
+	STACK_RUN_VM_KEYS("vm0", "1")
+	STACK_RUN_VM_KEYS("vm1", "2")
+	STACK_RUN_VM_KEYS("vm2", "3")
+	STACK_RUN_VM_KEYS("vm3", "4")
 	{ NULL, 0, 0, 0, NULL, NULL, NULL }
 };
 
@@ -57,8 +66,11 @@ static uint64_t vm_table_alloc(void *arg)
 	struct host_wr hw;
 	uint64_t pa;
 
+	if (v->table_quota && (v->table_pages + 1) * SIM_PAGE_SIZE > v->table_quota)
+		return S2_NO_PAGE;
 	if (stack_palloc_get(st->pool, false, &pa))
 		return S2_NO_PAGE;
+	v->table_pages++;
 	if (!stack_root_write_ok(st, st->op_agent, pa, &hw))
 		sim_fatal("stack: the host page allocator handed out assigned page 0x%llx",
 			  (unsigned long long)pa);
@@ -70,6 +82,7 @@ static void vm_table_free(void *arg, uint64_t pa)
 {
 	struct stack_vm *v = arg;
 
+	v->table_pages--;
 	stack_palloc_put(v->st->pool, pa, false);
 }
 
@@ -79,6 +92,10 @@ static void vm_table_tlbi(void *arg, uint64_t ia, uint64_t bytes)
 	struct stack_vm *v = arg;
 
 	s2_ctx_tlbi_range(v->st->s2, v->id, ia, bytes);
+	/* a guest VM's vCPUs cache its translations in their own TLBs */
+	for (unsigned i = 0; v->guest && i < v->guest->nvcpu; i++)
+		if (v->guest->vcpu[i].h)
+			cpu_vcpu_tlbi(v->guest->vcpu[i].h, CPU_TLBI_ALL);
 }
 
 static const struct s2_mm_ops vm_s2_mm = {
@@ -272,7 +289,7 @@ int stack_vm_create(struct stack *st, unsigned id, const struct s2_fmt_ops *fmt,
 	struct stack_vm *v;
 	int rc;
 
-	if (id >= S2_MAX_VMS || !fmt || fmt->stage != 2)
+	if (id >= S2_MAX_VMS || (fmt && fmt->stage != 2))
 		return S2_ERR_INVAL;
 	if (st->vm[id])
 		return S2_ERR_EXISTS;
@@ -280,8 +297,9 @@ int stack_vm_create(struct stack *st, unsigned id, const struct s2_fmt_ops *fmt,
 	v->st = st;
 	v->id = id;
 	v->asid = asid;
-	v->s2 = s2_pgt_new(fmt, levels, st->mem, S2_NO_PAGE, &vm_s2_mm, v, &rc);
-	if (!v->s2) {
+	/* fmt NULL: a VM without stage 2 (a bare guest VM) */
+	v->s2 = fmt ? s2_pgt_new(fmt, levels, st->mem, S2_NO_PAGE, &vm_s2_mm, v, &rc) : NULL;
+	if (fmt && !v->s2) {
 		free(v);
 		return rc;
 	}
@@ -298,6 +316,21 @@ int stack_vm_create(struct stack *st, unsigned id, const struct s2_fmt_ops *fmt,
 	}
 	st->vm[id] = v;
 	return S2_OK;
+}
+
+void stack_vm_destroy(struct stack_vm *v)
+{
+	struct stack *st = v->st;
+
+	if (v->guest) {
+		stack_guest_free(v);   /* frees its run state, then comes back here */
+		return;
+	}
+	st->vm[v->id] = NULL;
+	sim_stat_group_remove(st->s, v->stats);
+	s2_pgt_free(v->s1);
+	s2_pgt_free(v->s2);
+	free(v);
 }
 
 struct stack_vm *stack_vm_find(struct stack *st, unsigned id)
@@ -337,6 +370,30 @@ static struct s2_pgt *vm_table_of(void *arg, unsigned id)
 /* The module                                                          */
 /* ------------------------------------------------------------------ */
 
+/*
+ * An RMP instruction wrote entries: the vCPUs of every guest VM drop their
+ * combined translations (which hold RMP check results); with
+ * rmp.update_flush_tlb an RMPUPDATE or PSMASH flushed every TLB of the
+ * machine, so their stage-2 TLBs and walk caches go too.
+ */
+static void on_rmp_change(void *arg, enum rmp_insn insn, uint64_t spa, uint64_t size)
+{
+	struct stack *st = arg;
+	enum cpu_tlbi what = CPU_TLBI_L0;
+
+	(void)spa;
+	(void)size;
+	if ((insn == RMP_INSN_RMPUPDATE || insn == RMP_INSN_PSMASH) && rmp_update_flushes_tlb(st->rmp))
+		what = CPU_TLBI_ALL;
+	for (unsigned i = 0; i < S2_MAX_VMS; i++) {
+		struct stack_guest *g = st->vm[i] ? st->vm[i]->guest : NULL;
+
+		for (unsigned k = 0; g && k < g->nvcpu; k++)
+			if (g->vcpu[k].h)
+				cpu_vcpu_tlbi(g->vcpu[k].h, what);
+	}
+}
+
 static int stack_attach(struct sim *s, struct sim_err *err)
 {
 	struct rmp *rmp = sim_get_model(s, &rmp_module);
@@ -365,6 +422,16 @@ static int stack_attach(struct sim *s, struct sim_err *err)
 				     (unsigned long long)mem);
 	if (!s2_ctx_get(s))
 		return sim_err_set(err, "stack: the machine has no stage-2 module (s2)");
+	if (stack_guest_check(s, "vm", err))
+		return -1;
+	for (unsigned i = 0; i < STACK_RUN_VMS; i++) {
+		char k[16], p[8];
+
+		snprintf(p, sizeof(p), "vm%u", i);
+		snprintf(k, sizeof(k), "%s.elf", p);
+		if (sim_cfg_str(s, k)[0] && stack_guest_check(s, p, err))
+			return -1;
+	}
 	st = sim_xcalloc(1, sizeof(*st));
 	st->s = s;
 	st->mem = sim_mem(s);
@@ -380,6 +447,8 @@ static int stack_attach(struct sim *s, struct sim_err *err)
 			 "Table pages given back (tables emptied by unmap, destroyed tables)");
 	if (io)
 		iommu_set_vm_tables(io, vm_table_of, st);
+	if (rmp)
+		rmp_add_change_hook(rmp, on_rmp_change, st);
 	sim_set_model(s, &stack_module, st);
 	return 0;
 }
@@ -390,14 +459,9 @@ static void stack_detach(struct sim *s)
 
 	if (!st)
 		return;
-	for (unsigned i = 0; i < S2_MAX_VMS; i++) {
-		if (!st->vm[i])
-			continue;
-		sim_stat_group_remove(s, st->vm[i]->stats);
-		s2_pgt_free(st->vm[i]->s1);
-		s2_pgt_free(st->vm[i]->s2);
-		free(st->vm[i]);
-	}
+	for (unsigned i = 0; i < S2_MAX_VMS; i++)
+		if (st->vm[i])
+			stack_vm_destroy(st->vm[i]);
 	stack_palloc_free_all(st->pool);
 	free(st);
 	sim_set_model(s, &stack_module, NULL);

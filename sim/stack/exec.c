@@ -1,16 +1,16 @@
 /*
  * exec.c - `protsim exec PROG.elf [--set KEY=VALUE]... [--seed N]
  * [--mode fast|detailed] [--max-insns N] [--stats]`: run one guest
- * program on the default machine (one VM of vm.vcpus harts; NPT by
- * default, SNP with --set vm.type=snp), console output on stdout.
+ * program on the default machine as VM 0 of the stack (vm.vcpus vCPUs;
+ * NPT by default, SNP with --set vm.type=snp), console output on stdout.
  *
  * Options are parsed by the engine's one parser (sim_cli_parse) from the
  * table below, as for every other command.  Exit status: the guest's own
  * exit code when it is 0..119, else one of the codes 120..127 that only
- * protsim gives (cpu/cpu.h, docs/guest-abi.md), so a guest that exits 1
+ * protsim gives (sim/stack/stack.h, docs/guest-abi.md), so a guest that exits 1
  * or 2 is never mistaken for a failed check or bad usage.
  */
-#include "cpu/cpu_int.h"
+#include "sim/stack/stack_int.h"
 
 #include <stdlib.h>
 
@@ -25,7 +25,7 @@ static const struct sim_cli_opt exec_opts[] = {
 	{ NULL, 0, NULL, NULL, NULL }
 };
 
-const struct sim_cli_cmd cpu_exec_cmd = {
+const struct sim_cli_cmd stack_exec_cmd = {
 	"exec", "PROG.elf", 1, 1, exec_opts,
 	"Run an RV64 guest program; exit with its exit code.",
 	"PROG.elf is a bare-metal RV64IMAC program (docs/guest-abi.md: HTIF console\n"
@@ -41,28 +41,29 @@ const struct sim_cli_cmd cpu_exec_cmd = {
 	"124     the instruction limit was reached\n"
 	"125     every vCPU halted with nothing to wake it\n"
 	"126     the hypervisor stopped the VM\n",
-	CPU_EXEC_RC_USAGE,
+	STACK_EXEC_RC_USAGE,
 };
 
-int cpu_exec_main(int argc, char **argv, const struct sim_module *const *modules)
+int stack_exec_main(int argc, char **argv)
 {
 	const char *prog, *v;
-	uint64_t max_insns = CPU_EXEC_MAX_INSNS;
+	uint64_t max_insns = STACK_EXEC_MAX_INSNS;
 	struct sim_err err;
 	struct sim_cli cl;
 	struct sim *s = NULL;
 	struct cpu_elf *elf = NULL;
-	struct cpu_vm *vm = NULL;
-	int rc = CPU_EXEC_RC_INPUT, code;
+	struct stack_vm *vm = NULL;
+	const struct stack_guest_cfg gc = { .id = 0, .vcpu_prefix = "", .vm_prefix = "vm" };
+	int rc = STACK_EXEC_RC_INPUT, code;
 
-	switch (sim_cli_parse(&cpu_exec_cmd, argc, argv, &cl)) {
+	switch (sim_cli_parse(&stack_exec_cmd, argc, argv, &cl)) {
 	case SIM_CLI_RUN:
 		break;
 	case SIM_CLI_HELP:
 		rc = 0;
 		goto out;
 	default:
-		rc = CPU_EXEC_RC_USAGE;
+		rc = STACK_EXEC_RC_USAGE;
 		goto out;
 	}
 	prog = cl.args[0];
@@ -70,11 +71,11 @@ int cpu_exec_main(int argc, char **argv, const struct sim_module *const *modules
 	if (v && sim_parse_u64(v, &max_insns)) {
 		char q[SIM_QUOTE_MAX];
 
-		rc = sim_cli_usage_error(&cpu_exec_cmd, "--max-insns: expected a number, got %s",
+		rc = sim_cli_usage_error(&stack_exec_cmd, "--max-insns: expected a number, got %s",
 					 sim_quote(v, q));
 		goto out;
 	}
-	s = sim_new(modules);
+	s = sim_new(stack_modules);
 	if (sim_cli_apply(s, &cl, &err) || sim_start(s, &err))
 		goto out_err;
 	if (cpu_elf_open(prog, sim_cfg_u64(s, "vm.mem_base"), sim_cfg_u64(s, "vm.mem_size"),
@@ -83,57 +84,57 @@ int cpu_exec_main(int argc, char **argv, const struct sim_module *const *modules
 	if (!elf->has_tohost)
 		fprintf(stderr, "protsim: %s: no 'tohost' symbol: the program cannot report its "
 			"exit (HTIF)\n", prog);
-	vm = cpu_vm_new(s, stdout, &err);
-	if (!vm || cpu_vm_load(vm, elf, &err)) {
+	vm = stack_guest_new(s, &gc, stdout, &err);
+	if (!vm || stack_guest_load(vm, elf, &err)) {
 		/* "key: message" about the VM's keys: name where they were set */
 		sim_cfg_error_locate(s, &err);
 		goto out_err;
 	}
-	cpu_vm_start(vm, max_insns);
+	stack_guest_start(vm, max_insns);
 	sim_run(s);
-	switch (cpu_vm_state(vm)) {
-	case CPU_VM_EXITED:
-		code = cpu_vm_exit_code(vm);
-		if (code >= 0 && code <= CPU_EXEC_RC_GUEST_MAX) {
+	switch (stack_guest_state(vm)) {
+	case STACK_VM_EXITED:
+		code = stack_guest_exit_code(vm);
+		if (code >= 0 && code <= STACK_EXEC_RC_GUEST_MAX) {
 			rc = code;
 			break;
 		}
 		fprintf(stderr, "protsim: %s: the guest exited with code %d (outside 0..%d: "
-			"exit status %d)\n", prog, code, CPU_EXEC_RC_GUEST_MAX,
-			CPU_EXEC_RC_GUEST_BIG);
-		rc = CPU_EXEC_RC_GUEST_BIG;
+			"exit status %d)\n", prog, code, STACK_EXEC_RC_GUEST_MAX,
+			STACK_EXEC_RC_GUEST_BIG);
+		rc = STACK_EXEC_RC_GUEST_BIG;
 		break;
-	case CPU_VM_LIMIT:
+	case STACK_VM_LIMIT:
 		fprintf(stderr, "protsim: %s: instruction limit reached (%llu instructions; "
 			"--max-insns N to change it, 0 for none)\n", prog,
 			(unsigned long long)max_insns);
-		rc = CPU_EXEC_RC_LIMIT;
+		rc = STACK_EXEC_RC_LIMIT;
 		break;
-	case CPU_VM_KILLED:
+	case STACK_VM_KILLED:
 		fprintf(stderr, "protsim: %s: VM stopped by the hypervisor (code %d)\n", prog,
-			cpu_vm_exit_code(vm));
-		rc = CPU_EXEC_RC_KILLED;
+			stack_guest_exit_code(vm));
+		rc = STACK_EXEC_RC_KILLED;
 		break;
-	case CPU_VM_HALTED:
-	case CPU_VM_RUNNING:
+	case STACK_VM_HALTED:
+	case STACK_VM_RUNNING:
 		fprintf(stderr, "protsim: %s: every vCPU is halted (WFI with no wake-up source)\n",
 			prog);
-		rc = CPU_EXEC_RC_HALT;
+		rc = STACK_EXEC_RC_HALT;
 		break;
 	}
 	if (fflush(stdout) || ferror(stdout)) {
 		fprintf(stderr, "protsim: %s: cannot write the console output to standard output\n",
 			prog);
-		rc = CPU_EXEC_RC_OUTPUT;
+		rc = STACK_EXEC_RC_OUTPUT;
 	}
 	if (sim_cli_flag(&cl, "stats"))
 		sim_stats_write_text(s, stderr);
 	goto out;
 out_err:
 	fprintf(stderr, "protsim: %s\n", err.msg);
-	rc = CPU_EXEC_RC_INPUT;
+	rc = STACK_EXEC_RC_INPUT;
 out:
-	cpu_vm_free(vm);
+	stack_guest_free(vm);
 	cpu_elf_free(elf);
 	sim_free(s);
 	sim_cli_free(&cl);
