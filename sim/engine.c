@@ -19,7 +19,8 @@
  *
  * The second half of the file: kernel-style synchronisation in simulated
  * time (wait queues, locks, completions, mailboxes, stop/join), built on
- * one FIFO of blocked agents.
+ * one FIFO of blocked agents; last, the machine's host CPUs, agents that
+ * serve their mailbox.
  */
 #include "sim/sim_int.h"
 
@@ -63,6 +64,7 @@ struct sim_agent {
 	unsigned mb_n;            /* messages in it */
 	bool stop_req;            /* sim_agent_stop() asked */
 	bool finished;            /* body returned */
+	bool host;                /* a host CPU: a post restarts its returned loop */
 	struct sim_waitq joiners; /* agents in sim_agent_join() on this one */
 	uint64_t idle, spin;      /* cycles spent blocked / spinning */
 	uint64_t rng[4];          /* xoshiro256** state */
@@ -79,6 +81,9 @@ struct sim_engine {
 	uint64_t seed;               /* engine.seed */
 	size_t stack_bytes;          /* engine.stack_kb * 1024 */
 	bool stop;                   /* sim_stop() requested */
+	bool configured;             /* sim_engine_configure() ran: host CPUs may exist */
+	struct sim_agent **host;     /* host CPUs cpu0..nhost-1, created on first request */
+	unsigned nhost;
 	uint64_t switches;           /* resumes so far */
 	void (*tick)(void *arg);     /* progress hook */
 	void *tick_arg;
@@ -116,6 +121,7 @@ void sim_engine_free(struct sim_engine *e)
 		free(e->agents[i]);
 	}
 	free(e->agents);
+	free(e->host);
 	free(e->heap);
 	free(e);
 }
@@ -125,6 +131,7 @@ void sim_engine_configure(struct sim_engine *e, const struct sim *s)
 	e->quantum = sim_cfg_u64(s, "engine.quantum");
 	e->seed = sim_cfg_u64(s, "engine.seed");
 	e->stack_bytes = (size_t)sim_cfg_u64(s, "engine.stack_kb") * 1024;
+	e->configured = true;
 }
 
 void sim_engine_set_tick(struct sim_engine *e, void (*fn)(void *arg), void *arg)
@@ -671,6 +678,8 @@ void sim_complete_all(struct sim_completion *c, struct sim_agent *waker)
 
 /* ---- mailboxes ---- */
 
+static void host_restart(struct sim_agent *a, uint64_t stamp);
+
 void sim_post(struct sim_agent *from, struct sim_agent *to, sim_msg_fn fn, void *arg)
 {
 	struct sim_msg *m;
@@ -690,6 +699,8 @@ void sim_post(struct sim_agent *from, struct sim_agent *to, sim_msg_fn fn, void 
 	to->mb_n++;
 	if (to->state == AGENT_BLOCKED && to->wait == WAIT_MAILBOX)
 		make_ready(to, m->stamp);
+	else if (to->host && to->state == AGENT_DONE)
+		host_restart(to, m->stamp);
 }
 
 unsigned sim_mailbox_len(const struct sim_agent *a)
@@ -733,27 +744,31 @@ unsigned sim_mailbox_poll(struct sim_agent *a)
 	return n;
 }
 
+/* @a's mailbox holds messages, none due yet: idle until the earliest is. */
+static void mb_idle_until_due(struct sim_agent *a)
+{
+	uint64_t first = UINT64_MAX, t0 = a->clock;
+
+	for (const struct sim_msg *m = a->mb_head; m; m = m->next)
+		if (m->stamp < first)
+			first = m->stamp;
+	sim_wait_until(a, first);
+	a->idle += a->clock - t0;
+}
+
 unsigned sim_mailbox_wait(struct sim_agent *a)
 {
 	for (;;) {
 		unsigned n = sim_mailbox_poll(a);
-		uint64_t first = UINT64_MAX;
 
 		if (n)
 			return n;
 		if (a->stop_req)
 			return 0;
-		for (const struct sim_msg *m = a->mb_head; m; m = m->next)
-			if (m->stamp < first)
-				first = m->stamp;
-		if (a->mb_head) {
-			uint64_t t0 = a->clock;
-
-			sim_wait_until(a, first);   /* idle until the earliest is due */
-			a->idle += a->clock - t0;
-		} else {
+		if (a->mb_head)
+			mb_idle_until_due(a);
+		else
 			block_as(a, WAIT_MAILBOX, false);
-		}
 	}
 }
 
@@ -789,4 +804,72 @@ void sim_agent_join(struct sim_agent *a, struct sim_agent *target)
 		sim_wait_until(a, target->clock);
 	else
 		wq_wait(&target->joiners, a, false);
+}
+
+/* ------------------------------------------------------------------ */
+/* The machine's host CPUs                                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A host CPU's body: serve the mailbox, in post order, until asked to
+ * stop with nothing left in it.  A message posted before the stop but not
+ * yet due (stamped after the CPU's clock) is still waited for and run.
+ */
+static void host_cpu_body(struct sim_agent *a, void *arg)
+{
+	(void)arg;
+	for (;;) {
+		if (sim_mailbox_wait(a))
+			continue;
+		if (!a->mb_head)
+			return;
+		mb_idle_until_due(a);
+	}
+}
+
+/*
+ * A message was posted to host CPU @a after its loop returned: run the
+ * loop again from max(its clock, @stamp), the gap counted idle as a wait
+ * on the mailbox would.  The stop request stays: it returns once its
+ * mailbox is empty again.
+ */
+static void host_restart(struct sim_agent *a, uint64_t stamp)
+{
+	if (stamp > a->clock) {
+		a->idle += stamp - a->clock;
+		a->clock = stamp;
+	}
+	a->finished = false;
+	a->state = AGENT_READY;
+	heap_push(a->sim->eng, a);
+}
+
+unsigned sim_host_cpus(const struct sim *s)
+{
+	return (unsigned)sim_cfg_u64(s, "machine.cpus");
+}
+
+struct sim_agent *sim_host_cpu(struct sim *s, unsigned i)
+{
+	struct sim_engine *e = s->eng;
+
+	if (!e->configured)
+		sim_fatal("engine: host CPU %u asked for before sim_start() (the machine is not built)",
+			  i);
+	if (!e->host) {
+		unsigned n = sim_host_cpus(s);
+
+		e->host = sim_xcalloc(n, sizeof(*e->host));
+		for (unsigned k = 0; k < n; k++) {
+			char name[16];
+
+			snprintf(name, sizeof(name), "cpu%u", k);
+			e->host[k] = sim_agent_new(s, name, SIM_AGENT_CPU, host_cpu_body, NULL);
+			e->host[k]->host = true;
+		}
+		e->nhost = n;
+	}
+	if (i >= e->nhost)
+		sim_fatal("engine: no host CPU %u (the machine has cpu0..cpu%u)", i, e->nhost - 1);
+	return e->host[i];
 }

@@ -6,7 +6,7 @@
  *   script_args.c   typed argument values, spec checks, usage lines
  *   script_parse.c  the op table; one line -> a parsed op, expect or machine line
  *   script_read.c   where the text comes from: sources and cursors
- *   script_run.c    agents, running lines in start order, expect, the batch run
+ *   script_run.c    lines posted to the host CPUs, run in start order, expect, the batch run
  *   script_shell.c  `protsim shell`
  *   script_call.c   growable strings and the sim_call API of the ops
  *
@@ -249,20 +249,19 @@ struct script_line {
 	size_t nargs;                     /* number of parsed arguments */
 	struct script_expect *exp;        /* expect lines checking this op */
 	struct script_expect **exp_tail;  /* where the next expect is linked */
-	struct script_line *next;         /* shell: next line queued on the same cpu */
+	struct script *sc;                /* shell: its interpreter (the line is a message's arg) */
 	bool done;                        /* ran to completion, result below */
 	char *res;                        /* result token */
 	struct sim_script_kv *kv;         /* result fields */
 	size_t nkv;                       /* number of result fields */
 };
 
-/* One script agent: a physical CPU. */
+/* What the interpreter keeps of one host CPU, cpuN. */
 struct script_cpu {
 	struct script *sc;                /* the interpreter */
 	int idx;                          /* N of cpuN */
-	struct sim_agent *agent;          /* created when the machine starts */
-	struct script_line *head, *tail;  /* shell: lines still to run, in order */
-	struct sim_call *call;            /* op in flight (on the coroutine stack) */
+	struct sim_agent *agent;          /* the machine's host CPU (sim_host_cpu), once started */
+	struct sim_call *call;            /* op in flight (on the agent's coroutine stack) */
 	struct script_line *line;         /* batch: the line being run, owned */
 	uint64_t first_pos;               /* batch: offset of its first op line */
 	int first_lineno;                 /* batch: that line's number */
@@ -282,12 +281,11 @@ struct script {
 	size_t nops;                      /* number of ops */
 	int ncpus;                        /* 0 until the first operation line */
 	struct script_cpu *cpus;          /* [ncpus] */
-	bool agents;                      /* agents created */
+	bool agents;                      /* the host CPUs are looked up (cpus[i].agent) */
 	const struct script_src *src;     /* batch: the text, read by each agent's cursor */
 	struct script_line *target;       /* shell: op an expect line would check, or NULL */
 	struct script_line *last;         /* shell: the last op line run */
 	int machine_line;                 /* line of the machine line, 0 = none */
-	bool closing;                     /* agents return when out of lines */
 	bool stopped;                     /* batch: a failure stopped the run */
 	int rc;                           /* 0, 1 (expect failed) or 2 (malformed/machine) */
 };
@@ -365,8 +363,17 @@ int sim_script_err(struct script *sc, int lineno, const char *fmt, ...)
 bool sim_script_expect_check(struct script *sc, const struct script_line *l,
 			     const struct script_expect *e);
 
-/* Build the machine (unless built) and create the cpuN agents.  0 or 2. */
+/* Build the machine (unless built) and look up its host CPUs cpuN.  0 or 2. */
 int sim_script_start(struct script *sc);
+
+/*
+ * Shell: post op line @l (owned by the caller) to its CPU's mailbox; the
+ * next sim_run() runs it there.
+ */
+void sim_script_post_line(struct script *sc, struct script_line *l);
+
+/* Ask every host CPU to stop (the interpreter posts no more lines). */
+void sim_script_stop_cpus(struct script *sc);
 
 /* After sim_run(): an agent still inside an op is blocked for good.  0 or 2. */
 int sim_script_check_stuck(struct script *sc);

@@ -10,19 +10,20 @@
  *     with exit 2 before the machine is even built (script_parse.c lists
  *     what this finds and what only the run finds).  This pass also notes
  *     where each CPU's first operation line is and how many it has.
- *  2. Run: the machine is started and one coroutine agent per physical CPU
- *     (cpu0 .. cpuN-1) runs that CPU's lines in file order.  Each agent
- *     reads the text with its own cursor and parses only its own next
- *     operation line (and the expect lines below it) when it is ready to
- *     start it, so at most one line per agent is held.  The engine
- *     interleaves the agents by (cycle, agent id), so lines of different
- *     CPUs run in start-cycle order, whatever their distance in the file.
+ *  2. Run: the machine is started and each of its host CPUs (cpu0 ..
+ *     cpuN-1, agents of the engine: sim_host_cpu()) runs its lines in file
+ *     order, as messages posted to its mailbox: one per line, which reads
+ *     the line from the CPU's own cursor, parses only it (and the expect
+ *     lines below it) when the CPU is ready to start it, runs it, then
+ *     posts the message for the next line.  So at most one line per CPU
+ *     is held.  The engine interleaves the agents by (cycle, agent id), so
+ *     lines of different CPUs run in start-cycle order, whatever their
+ *     distance in the file.
  *
  * Each line prints one result line when it completes; `expect` lines
  * check the result of the operation just above them.
  *
- * The language is documented in docs/script.md and
- * documented as implemented in docs/script.md.
+ * The language is documented, as implemented, in docs/script.md.
  */
 #include "sim/script_int.h"
 
@@ -169,7 +170,7 @@ static void run_line(struct script_cpu *cpu, struct script_line *l)
 }
 
 /* ------------------------------------------------------------------ */
-/* Agents                                                              */
+/* The host CPUs' lines                                                */
 /* ------------------------------------------------------------------ */
 
 /*
@@ -268,42 +269,50 @@ static struct script_line *cpu_read_line(struct script_cpu *cpu)
 	return l;
 }
 
-/* The body of agent cpuN: run its lines in order. */
-static void cpu_body(struct sim_agent *a, void *arg)
+/*
+ * Batch: the message that runs host CPU @a's next line.  The line is read
+ * only now, when it is the CPU's turn, so at most one line per CPU is
+ * held; once it has run, the message posts itself again while the CPU has
+ * lines (after any work posted to the CPU meanwhile).
+ */
+static void cpu_next_line(struct sim_agent *a, void *arg)
 {
 	struct script_cpu *cpu = arg;
 	struct script *sc = cpu->sc;
+	struct script_line *l;
+
+	if (sc->stopped)
+		return;
+	l = cpu_read_line(cpu);
+	if (!l)
+		return;
+	cpu->line = l;
+	run_line(cpu, l);
+	cpu->line = NULL;
+	sim_script_line_free(l);
+	if (!sc->stopped && cpu->nlines)
+		sim_post(a, a, cpu_next_line, cpu);
+}
+
+/* Shell: the message that runs one typed line on its CPU. */
+static void cpu_typed_line(struct sim_agent *a, void *arg)
+{
+	struct script_line *l = arg;
 
 	(void)a;
-	for (;;) {
-		struct script_line *l;
+	run_line(&l->sc->cpus[l->cpu], l);
+}
 
-		if (sc->stopped)
-			return;
-		if (!sc->interactive) {
-			/* Batch: read the next line only now, when it is this agent's turn. */
-			l = cpu_read_line(cpu);
-			if (!l)
-				return;
-			cpu->line = l;
-			run_line(cpu, l);
-			cpu->line = NULL;
-			sim_script_line_free(l);
-			continue;
-		}
-		/* Shell: lines are queued as they are typed. */
-		l = cpu->head;
-		if (!l) {
-			if (sc->closing)
-				return;
-			sim_block(cpu->agent);
-			continue;
-		}
-		cpu->head = l->next;
-		if (!cpu->head)
-			cpu->tail = NULL;
-		run_line(cpu, l);
-	}
+void sim_script_post_line(struct script *sc, struct script_line *l)
+{
+	l->sc = sc;
+	sim_post(NULL, sc->cpus[l->cpu].agent, cpu_typed_line, l);
+}
+
+void sim_script_stop_cpus(struct script *sc)
+{
+	for (int i = 0; sc->agents && i < sc->ncpus; i++)
+		sim_agent_stop(NULL, sc->cpus[i].agent);
 }
 
 int sim_script_start(struct script *sc)
@@ -319,12 +328,10 @@ int sim_script_start(struct script *sc)
 		fflush(sc->errf);
 		return 2;
 	}
-	for (int i = 0; i < sc->ncpus; i++) {
-		char name[16];
-
-		snprintf(name, sizeof(name), "cpu%d", i);
-		sc->cpus[i].agent = sim_agent_new(sc->s, name, SIM_AGENT_CPU, cpu_body, &sc->cpus[i]);
-	}
+	if (sim_host_cpus(sc->s) != (unsigned)sc->ncpus)
+		sim_fatal("script: %d CPUs, the machine has %u", sc->ncpus, sim_host_cpus(sc->s));
+	for (int i = 0; i < sc->ncpus; i++)
+		sc->cpus[i].agent = sim_host_cpu(sc->s, (unsigned)i);
 	sc->agents = true;
 	return 0;
 }
@@ -403,14 +410,22 @@ static int run_batch(struct script *sc)
 		return 2;
 	if (sim_script_start(sc))
 		return 2;
-	sc->closing = true;
+	/*
+	 * Each CPU's first line, then a stop: the interpreter posts nothing
+	 * more, each line's message posts the next, and a CPU returns once
+	 * its last line has run (or the run has stopped).
+	 */
+	for (int i = 0; i < sc->ncpus; i++)
+		if (sc->cpus[i].nlines)
+			sim_post(NULL, sc->cpus[i].agent, cpu_next_line, &sc->cpus[i]);
+	sim_script_stop_cpus(sc);
 	sim_run(sc->s);
 	if (sc->stopped) {
 		/*
 		 * Drain: let ops that were in flight when the run stopped
-		 * finish (silently; no new line starts), so that no agent is
-		 * left suspended inside this interpreter if the caller runs
-		 * the simulator again.
+		 * finish (silently; no new line starts) and the CPUs return,
+		 * so that no agent is left suspended inside this interpreter
+		 * if the caller runs the simulator again.
 		 */
 		sim_run(sc->s);
 		return sc->rc;

@@ -1,10 +1,9 @@
 /*
  * script_shell.c - `protsim shell`: the operation language one typed line
- * at a time.  Each line runs at once: the line is queued on its CPU's
- * agent, which blocks when its queue is empty and is woken when a line for
- * it arrives, and the scheduler runs until the line's op completes.  Agent
- * clocks persist from line to line.  Errors are reported and the shell
- * goes on.
+ * at a time.  Each line runs at once: it is posted as a message to its
+ * host CPU's mailbox (the CPU waits on it between lines), and the
+ * scheduler runs until the line's op completes.  Agent clocks persist
+ * from line to line.  Errors are reported and the shell goes on.
  *
  * Besides the language, the shell has its own commands (shell_cmds[]):
  * help, stats, reset, source, quit/exit.  On a terminal it reads with
@@ -148,15 +147,13 @@ static void shell_stats(struct script *sc, const struct sim_script_words *w, int
 }
 
 /*
- * Let the agents finish (each returns when its queue is empty) and drop
- * what the interpreter holds of this machine: agents, the last line.
+ * Let the host CPUs finish (stopped, each returns: its mailbox is empty)
+ * and drop what the interpreter holds of this machine: CPUs, the last line.
  */
 static void shell_close_machine(struct script *sc)
 {
 	if (sc->agents) {
-		sc->closing = true;
-		for (int i = 0; i < sc->ncpus; i++)
-			sim_wake(NULL, sc->cpus[i].agent);
+		sim_script_stop_cpus(sc);
 		sim_run(sc->s);
 	}
 	for (int i = 0; i < sc->ncpus; i++) {
@@ -169,7 +166,6 @@ static void shell_close_machine(struct script *sc)
 	sc->cpus = NULL;
 	sc->ncpus = 0;
 	sc->agents = false;
-	sc->closing = false;
 	sc->last = sc->target = NULL;
 	sc->machine_line = 0;
 }
@@ -215,18 +211,6 @@ static void shell_reset(struct script *sc, const struct sim_script_words *w, int
 /* ------------------------------------------------------------------ */
 /* Lines                                                               */
 /* ------------------------------------------------------------------ */
-
-static void cpu_queue(struct script *sc, struct script_line *l)
-{
-	struct script_cpu *cpu = &sc->cpus[l->cpu];
-
-	l->next = NULL;
-	if (cpu->tail)
-		cpu->tail->next = l;
-	else
-		cpu->head = l;
-	cpu->tail = l;
-}
 
 static int shell_source(struct script *sc, const struct sim_script_words *w, int lineno);
 
@@ -275,8 +259,7 @@ static int shell_line(struct script *sc, const char *text, int lineno)
 			sim_script_line_free(l);
 			break;
 		}
-		cpu_queue(sc, l);
-		sim_wake(NULL, sc->cpus[l->cpu].agent);
+		sim_script_post_line(sc, l);
 		sim_run(sc->s);
 		if (sim_script_check_stuck(sc)) {
 			rc = 2;
@@ -847,11 +830,9 @@ int sim_script_shell(struct script *sc, FILE *in)
 		cands.cap = 0;
 		shell_sc = NULL;
 	}
-	/* Let idle agents finish. */
+	/* Let the idle host CPUs finish. */
 	if (sc->agents && rc == 0) {
-		sc->closing = true;
-		for (int i = 0; i < sc->ncpus; i++)
-			sim_wake(NULL, sc->cpus[i].agent);
+		sim_script_stop_cpus(sc);
 		sim_run(sc->s);
 	}
 	return rc;

@@ -28,7 +28,7 @@ const struct sim_cfg_key sim_engine_keys[] = {
 	  "Simulated DRAM size in bytes (physical addresses 0 .. mem-1 are RAM; "
 	  "`protsim exec` needs room for vm.spa_base + vm.mem_size)" },
 	{ "machine.cpus", SIM_CFG_U64, 1, 256, "2", NULL,
-	  "Physical (host) CPUs; script agents cpu0 .. cpuN-1" },
+	  "Physical (host) CPUs: the machine's agents cpu0 .. cpuN-1, where script lines run" },
 	{ "machine.profile", SIM_CFG_STR, 0, 0, "generic", NULL,
 	  "Latency profile: sim/profiles/NAME.prof, embedded in the binary (see `protsim help profiles`)" },
 	{ "engine.seed", SIM_CFG_U64, 0, UINT64_MAX, "1", NULL,

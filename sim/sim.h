@@ -222,7 +222,7 @@ const struct sim_module *const *sim_modules(const struct sim *s);
 /* ------------------------------------------------------------------ */
 
 enum sim_agent_kind {
-	SIM_AGENT_CPU,    /* physical (host) CPU: script agents cpu0..N-1 */
+	SIM_AGENT_CPU,    /* physical (host) CPU: the machine's cpu0..N-1 (sim_host_cpu) */
 	SIM_AGENT_VCPU,   /* guest vCPU */
 	SIM_AGENT_DMA,    /* DMA engine */
 	SIM_AGENT_OTHER,
@@ -467,7 +467,8 @@ typedef void (*sim_msg_fn)(struct sim_agent *self, void *arg);
 /*
  * Post fn(@to, arg) to @to's mailbox, stamped with @from's clock (@from
  * NULL, outside sim_run(): stamped 0).  Wakes @to if it waits on its
- * mailbox.  @to must have a body.
+ * mailbox, and starts a host CPU's loop again if it has returned (see
+ * sim_host_cpu()).  @to must have a body.
  */
 void sim_post(struct sim_agent *from, struct sim_agent *to, sim_msg_fn fn, void *arg);
 /* Run the due messages of @a's mailbox, oldest first.  Return: how many ran. */
@@ -496,6 +497,43 @@ bool sim_agent_should_stop(struct sim_agent *a);
 void sim_agent_join(struct sim_agent *a, struct sim_agent *target);
 /* @a's body has returned (a passive agent: always true). */
 bool sim_agent_done(const struct sim_agent *a);
+
+/* ------------------------------------------------------------------ */
+/* The machine's host CPUs                                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The machine's physical CPUs belong to the engine: agents cpu0 ..
+ * cpuN-1 (N = machine.cpus, kind SIM_AGENT_CPU) whose body serves the
+ * agent's mailbox.  Whoever has work for a CPU (the script interpreter,
+ * one message per line; the system-software layer) posts it there with
+ * sim_post(), and the CPU runs the messages one after the other in post
+ * order, each when due (never before its stamp), with its own clock:
+ * what a message's handler spends delays the next one.  Between
+ * messages it waits on its mailbox (idle time).
+ *
+ * Lifetime: sim_agent_stop() declares that no more work is coming; the
+ * CPU then returns once its mailbox is empty, after running everything
+ * posted before the stop (including what its own handlers post, and
+ * messages not due yet, which it waits for), so that sim_run() ends.  A
+ * CPU not asked to stop waits on its mailbox, and sim_run() counts it
+ * as blocked.  A message posted to a CPU whose loop has returned starts
+ * the loop again on the same agent at max(its clock, the stamp), the gap
+ * counted idle; the stop still holds, so it returns once its mailbox is
+ * empty again.  Every message posted to a host CPU thus runs.
+ */
+
+/* The number of host CPUs: machine.cpus. */
+unsigned sim_host_cpus(const struct sim *s);
+
+/*
+ * Host CPU @i (cpu@i).  The first call, from sim_start() on (a module's
+ * attach may make it), creates all of them at once, cpu0 .. cpuN-1 with
+ * consecutive ids in that order, after every agent created before: a
+ * machine that never asks has no host-CPU agents.  @i >= sim_host_cpus()
+ * or a call before sim_start() is a programming error (sim_fatal).
+ */
+struct sim_agent *sim_host_cpu(struct sim *s, unsigned i);
 
 /* ------------------------------------------------------------------ */
 /* Coroutines (exposed for the benchmark; agents use them internally)  */

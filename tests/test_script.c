@@ -530,6 +530,101 @@ Test(script, stopped_run_drains_ops_in_flight)
 }
 
 /* ------------------------------------------------------------------ */
+/* The lines run on the machine's host CPUs                            */
+/* ------------------------------------------------------------------ */
+
+Test(script, lines_run_on_the_machines_host_cpus)
+{
+	struct sim *s;
+	struct run r = run_text("t lat=5\ncpu1 t lat=3\n", &s);
+	char *out = NULL;
+	size_t n = 0;
+	FILE *o;
+
+	cr_assert_eq(r.rc, 0, "%s", r.err);
+	cr_assert_eq(sim_agent_count(s), 2);
+	for (unsigned i = 0; i < 2; i++)
+		cr_expect_eq(sim_host_cpu(s, i), sim_agent_by_id(s, (int)i));
+	cr_expect_eq(sim_now(sim_host_cpu(s, 0)), 5);
+	cr_expect_eq(sim_now(sim_host_cpu(s, 1)), 3);
+	/* A second script on this machine goes on on the same CPUs, clocks kept. */
+	o = open_memstream(&out, &n);
+	cr_assert_eq(sim_script_run_text(s, "t lat=1\ncpu1 t\n", "u.ps", o, o), 0);
+	fclose(o);
+	cr_expect_str_eq(out, "[3] cpu1 t -> OK (0 cycles)\n[5] cpu0 t lat=1 -> OK (1 cycles)\n");
+	cr_expect_eq(sim_agent_count(s), 2);
+	free(out);
+	sim_free(s);
+	run_free(&r);
+}
+
+/* kick to=N cost=C: posts to host CPU N a message that takes C cycles. */
+static uint64_t kick_ran_at;
+
+static void kick_msg(struct sim_agent *self, void *arg)
+{
+	kick_ran_at = sim_now(self);
+	sim_advance(self, (uint64_t)(uintptr_t)arg);
+}
+
+static void op_kick(struct sim_call *c)
+{
+	struct sim_agent *to = sim_host_cpu(sim_call_sim(c), (unsigned)sim_arg_u64(c, "to", 0));
+
+	sim_post(sim_call_agent(c), to, kick_msg, (void *)(uintptr_t)sim_arg_u64(c, "cost", 0));
+	sim_call_result(c, "OK");
+}
+
+static const struct sim_arg_spec kick_args[] = {
+	SIM_A_INT("to", true, 0, 255),
+	SIM_A_U64("cost", true),
+	SIM_A_END
+};
+static const struct sim_op kick_ops[] = {
+	{ "kick", kick_args, "post work to a host CPU", op_kick },
+	{ NULL, NULL, NULL, NULL }
+};
+static const struct sim_module kick_mod = { .name = "kick", .ops = kick_ops };
+
+/*
+ * Work another agent posts to a host CPU runs there between its lines, in
+ * post order: cpu1's second line is posted when its first completes, after
+ * the kick, so it starts when the kick's 7 cycles are done.  Batch and shell.
+ */
+Test(script, work_posted_to_a_cpu_runs_between_its_lines)
+{
+	static const struct sim_module *const kmods[] = { &fake_mod, &kick_mod, NULL };
+	static const char text[] = "cpu1 t lat=5\n@0 cpu0 kick to=1 cost=7\ncpu1 t\n";
+	static const char *const want[2] = {
+		"[0] cpu0 kick to=1 cost=7 -> OK (0 cycles)\n"
+		"[0] cpu1 t lat=5 -> OK (5 cycles)\n"
+		"[12] cpu1 t -> OK (0 cycles)\n",
+		"[0] cpu1 t lat=5 -> OK (5 cycles)\n"
+		"[0] cpu0 kick to=1 cost=7 -> OK (0 cycles)\n"
+		"[12] cpu1 t -> OK (0 cycles)\n",
+	};
+
+	for (int shell = 0; shell < 2; shell++) {
+		struct sim *s = sim_new(kmods);
+		char *out = NULL;
+		size_t n = 0;
+		FILE *o = open_memstream(&out, &n), *in = fmemopen((void *)text, strlen(text), "r");
+		int rc;
+
+		kick_ran_at = 0;
+		rc = shell ? sim_script_run(s, in, "k.ps", o, o, true)
+			   : sim_script_run_text(s, text, "k.ps", o, o);
+		fclose(o);
+		fclose(in);
+		cr_assert_eq(rc, 0, "%s", out);
+		cr_expect_str_eq(out, want[shell], "shell=%d", shell);
+		cr_expect_eq(kick_ran_at, 5, "shell=%d: after cpu1's first line", shell);
+		free(out);
+		sim_free(s);
+	}
+}
+
+/* ------------------------------------------------------------------ */
 /* Malformed lines: exit 2 before anything runs                       */
 /* ------------------------------------------------------------------ */
 

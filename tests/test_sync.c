@@ -642,3 +642,285 @@ Test(sync, stop_is_seen_in_order_and_join_waits_for_the_body)
 		sim_free(s);
 	}
 }
+
+/* ------------------------------------------------------------------ */
+/* The machine's host CPUs                                             */
+/* ------------------------------------------------------------------ */
+
+/* A started machine with @cpus host CPUs at @quantum. */
+static struct sim *mk_cpus(const char *quantum, const char *cpus)
+{
+	struct sim *s = sim_new(NULL);
+	struct sim_err err;
+
+	cr_assert_eq(sim_cfg_set(s, "engine.quantum", quantum, "--set", 0, &err), 0, "%s", err.msg);
+	cr_assert_eq(sim_cfg_set(s, "machine.cpus", cpus, "--set", 0, &err), 0, "%s", err.msg);
+	cr_assert_eq(sim_start(s, &err), 0, "%s", err.msg);
+	return s;
+}
+
+/* What the host CPUs ran: per agent id, each message's tag and start clock. */
+struct hc_env {
+	struct sim *s;
+	int n[4];
+	int tag[4][8];
+	uint64_t at[4][8];
+	uint64_t cost;            /* cycles each message takes */
+	int self_post;            /* the message with this tag posts tag 8 to its own CPU */
+	int stop_run;             /* the message with this tag calls sim_stop() */
+	uint64_t joined[2];       /* hc_client: clock after joining cpu0, cpu1 */
+};
+
+static struct hc_env *hc_cur;
+
+static void hc_handler(struct sim_agent *self, void *arg)
+{
+	struct hc_env *e = hc_cur;
+	int id = sim_agent_id(self), tag = (int)(intptr_t)arg;
+
+	cr_assert_lt(e->n[id], 8);
+	e->tag[id][e->n[id]] = tag;
+	e->at[id][e->n[id]++] = sim_now(self);
+	if (tag == e->self_post)
+		sim_post(self, self, hc_handler, (void *)8);
+	if (tag == e->stop_run)
+		sim_stop(e->s);
+	sim_advance(self, e->cost);
+}
+
+/* Expect host CPU @id to have run @n messages: tags @tags at clocks @at. */
+static void hc_expect(const struct hc_env *e, int id, int n, const int *tags, const uint64_t *at,
+		      const char *q)
+{
+	cr_assert_eq(e->n[id], n, "q=%s: cpu%d ran %d messages", q, id, e->n[id]);
+	for (int i = 0; i < n; i++) {
+		cr_expect_eq(e->tag[id][i], tags[i], "q=%s: cpu%d message %d", q, id, i);
+		cr_expect_eq(e->at[id][i], at[i], "q=%s: cpu%d message %d at %llu", q, id, i,
+			     (unsigned long long)e->at[id][i]);
+	}
+}
+
+Test(sync, host_cpus_are_created_once_in_id_order_after_earlier_agents)
+{
+	struct sim *s = mk_cpus("1", "3");
+	struct sim_agent *first = sim_agent_new(s, "first", SIM_AGENT_OTHER, NULL, NULL);
+
+	cr_assert_eq(sim_host_cpus(s), 3);
+	cr_assert_eq(sim_agent_count(s), 1, "none before the first request");
+	cr_assert_eq(sim_agent_id(sim_host_cpu(s, 2)), 3, "all created by the first call");
+	cr_assert_eq(sim_agent_count(s), 4);
+	cr_assert_eq(sim_agent_id(first), 0);
+	for (unsigned i = 0; i < 3; i++) {
+		struct sim_agent *a = sim_host_cpu(s, i);
+		char name[16];
+
+		snprintf(name, sizeof(name), "cpu%u", i);
+		cr_expect_eq(a, sim_host_cpu(s, i), "the same agent every time");
+		cr_expect_eq(sim_agent_id(a), (int)i + 1);
+		cr_expect_str_eq(sim_agent_name(a), name);
+		cr_expect_eq(sim_agent_kind(a), SIM_AGENT_CPU);
+		cr_expect_eq(sim_now(a), 0);
+	}
+	cr_assert_eq(sim_agent_count(s), 4, "later calls create nothing");
+	/* Not asked to stop, they wait on their mailboxes. */
+	cr_expect_eq(sim_run(s), 3);
+	for (unsigned i = 0; i < 3; i++)
+		cr_expect_not(sim_agent_done(sim_host_cpu(s, i)));
+	/* Asked to stop with nothing to do, they return; the clocks stay. */
+	for (unsigned i = 0; i < 3; i++)
+		sim_agent_stop(NULL, sim_host_cpu(s, i));
+	cr_expect_eq(sim_run(s), 0);
+	for (unsigned i = 0; i < 3; i++) {
+		cr_expect(sim_agent_done(sim_host_cpu(s, i)));
+		cr_expect_eq(sim_now(sim_host_cpu(s, i)), 0);
+		cr_expect_eq(sim_idle_cycles(sim_host_cpu(s, i)), 0);
+	}
+	sim_free(s);
+}
+
+/* Posts to both CPUs at 100 and 150, stops them at 300, joins them. */
+static void hc_client(struct sim_agent *a, void *arg)
+{
+	struct hc_env *e = arg;
+	struct sim_agent *c0 = sim_host_cpu(e->s, 0), *c1 = sim_host_cpu(e->s, 1);
+
+	sim_advance(a, 100);
+	sim_post(a, c0, hc_handler, (void *)4);
+	sim_advance(a, 50);
+	sim_post(a, c1, hc_handler, (void *)5);
+	sim_post(a, c1, hc_handler, (void *)6);
+	sim_advance(a, 150);
+	sim_agent_stop(a, c0);
+	sim_agent_stop(a, c1);
+	sim_agent_join(a, c0);
+	e->joined[0] = sim_now(a);
+	sim_agent_join(a, c1);
+	e->joined[1] = sim_now(a);
+}
+
+Test(sync, host_cpus_run_posted_work_in_post_order_at_their_cycles)
+{
+	for (size_t q = 0; q < NQ; q++) {
+		struct sim *s = mk_cpus(quanta[q], "2");
+		struct hc_env e = { .s = s, .cost = 10, .self_post = 1 };
+		struct sim_agent *c0 = sim_host_cpu(s, 0), *c1 = sim_host_cpu(s, 1);
+		static const int tags0[] = { 3, 4 }, tags1[] = { 1, 2, 8, 5, 6 };
+		static const uint64_t at0[] = { 0, 100 }, at1[] = { 0, 10, 20, 150, 160 };
+
+		hc_cur = &e;
+		sim_post(NULL, c1, hc_handler, (void *)1);   /* posts 8 to cpu1: after 2 */
+		sim_post(NULL, c1, hc_handler, (void *)2);
+		sim_post(NULL, c0, hc_handler, (void *)3);
+		sim_agent_new(s, "client", SIM_AGENT_OTHER, hc_client, &e);
+		cr_assert_eq(sim_run(s), 0);
+		hc_expect(&e, 0, 2, tags0, at0, quanta[q]);
+		hc_expect(&e, 1, 5, tags1, at1, quanta[q]);
+		/* The stop at 300 wakes each from its mailbox; each returns there. */
+		cr_expect(sim_agent_done(c0) && sim_agent_done(c1));
+		cr_expect_eq(sim_now(c0), 300);
+		cr_expect_eq(sim_now(c1), 300);
+		cr_expect_eq(e.joined[0], 300);
+		cr_expect_eq(e.joined[1], 300);
+		/* idle: cpu0 10..100, 110..300; cpu1 30..150, 170..300 */
+		cr_expect_eq(sim_idle_cycles(c0), 90 + 190);
+		cr_expect_eq(sim_idle_cycles(c1), 120 + 130);
+		cr_expect_eq(sim_mailbox_len(c0) + sim_mailbox_len(c1), 0);
+		sim_free(s);
+	}
+}
+
+/* Works 200 cycles in steps of 10 (not held: others run meanwhile). */
+static void hc_long(struct sim_agent *self, void *arg)
+{
+	struct hc_env *e = hc_cur;
+	int id = sim_agent_id(self);
+
+	e->tag[id][e->n[id]] = (int)(intptr_t)arg;
+	e->at[id][e->n[id]++] = sim_now(self);
+	for (int i = 0; i < 20; i++)
+		sim_advance(self, 10);
+}
+
+/* At 100, held, posts tag 2 to cpu0 stamped 600, then stops both CPUs. */
+static void hc_late_poster(struct sim_agent *a, void *arg)
+{
+	struct hc_env *e = arg;
+
+	sim_advance(a, 100);
+	sim_hold(a, true);
+	sim_advance(a, 500);
+	sim_post(a, sim_host_cpu(e->s, 0), hc_handler, (void *)2);
+	sim_agent_stop(a, sim_host_cpu(e->s, 0));
+	sim_agent_stop(a, sim_host_cpu(e->s, 1));
+	sim_hold(a, false);
+}
+
+Test(sync, host_cpu_asked_to_stop_still_runs_work_not_yet_due)
+{
+	for (size_t q = 0; q < NQ; q++) {
+		struct sim *s = mk_cpus(quanta[q], "2");
+		struct hc_env e = { .s = s, .cost = 0 };
+		struct sim_agent *c0 = sim_host_cpu(s, 0), *c1 = sim_host_cpu(s, 1);
+		static const int tags[] = { 1, 2 };
+		static const uint64_t at[] = { 0, 600 };
+
+		hc_cur = &e;
+		sim_post(NULL, c0, hc_long, (void *)1);
+		sim_agent_new(s, "poster", SIM_AGENT_OTHER, hc_late_poster, &e);
+		cr_assert_eq(sim_run(s), 0);
+		/* cpu0 is at 200 when stopped, with a message due at 600: waits, runs it. */
+		hc_expect(&e, 0, 2, tags, at, quanta[q]);
+		cr_expect_eq(sim_now(c0), 600);
+		cr_expect_eq(sim_idle_cycles(c0), 400);
+		/* cpu1 waited on its mailbox: the stop wakes it at the stopper's 600. */
+		cr_expect_eq(e.n[1], 0);
+		cr_expect_eq(sim_now(c1), 600);
+		cr_expect_eq(sim_idle_cycles(c1), 600);
+		cr_expect(sim_agent_done(c0) && sim_agent_done(c1));
+		sim_free(s);
+	}
+}
+
+/* At 500 posts tag 3 to cpu0, whose loop has returned by then. */
+static void hc_waker(struct sim_agent *a, void *arg)
+{
+	struct hc_env *e = arg;
+
+	sim_advance(a, 500);
+	sim_post(a, sim_host_cpu(e->s, 0), hc_handler, (void *)3);
+}
+
+Test(sync, host_cpu_restarts_on_a_post_after_it_returned)
+{
+	struct sim *s = mk_cpus("1", "2");
+	struct hc_env e = { .s = s, .cost = 10 };
+	struct sim_agent *c0 = sim_host_cpu(s, 0), *c1 = sim_host_cpu(s, 1);
+	static const int tags0[] = { 1, 3 }, tags1[] = { 2 };
+	static const uint64_t at0[] = { 0, 500 }, at1[] = { 0 };
+
+	hc_cur = &e;
+	sim_post(NULL, c0, hc_handler, (void *)1);
+	sim_agent_stop(NULL, c0);
+	sim_agent_stop(NULL, c1);
+	cr_assert_eq(sim_run(s), 0);
+	cr_assert(sim_agent_done(c0) && sim_agent_done(c1));
+	cr_assert_eq(sim_now(c0), 10);
+	cr_assert_eq(sim_now(c1), 0);
+	/* A second run: a post from outside starts cpu1 again, at its clock. */
+	sim_post(NULL, c1, hc_handler, (void *)2);
+	cr_expect_not(sim_agent_done(c1));
+	cr_assert_eq(sim_run(s), 0, "still stopped: it returns once its mailbox is empty");
+	cr_expect(sim_agent_done(c1));
+	cr_expect_eq(sim_now(c1), 10);
+	/* A third: a post at 500 starts cpu0 at 500, the gap counted idle. */
+	sim_agent_new(s, "waker", SIM_AGENT_OTHER, hc_waker, &e);
+	cr_assert_eq(sim_run(s), 0);
+	cr_expect(sim_agent_done(c0));
+	cr_expect_eq(sim_now(c0), 510);
+	cr_expect_eq(sim_idle_cycles(c0), 490);
+	hc_expect(&e, 0, 2, tags0, at0, "1");
+	hc_expect(&e, 1, 1, tags1, at1, "1");
+	cr_expect_eq(sim_agent_count(s), 3, "the same agents: no new ones");
+	sim_free(s);
+}
+
+Test(sync, host_cpu_stopped_run_goes_on_in_a_second_run)
+{
+	for (size_t q = 0; q < NQ; q++) {
+		struct sim *s = mk_cpus(quanta[q], "2");
+		struct hc_env e = { .s = s, .cost = 10, .stop_run = 2 };
+		struct sim_agent *c0 = sim_host_cpu(s, 0);
+		static const int tags[] = { 1, 2, 3 };
+		static const uint64_t at[] = { 0, 10, 20 };
+
+		hc_cur = &e;
+		for (int i = 1; i <= 3; i++)
+			sim_post(NULL, c0, hc_handler, (void *)(intptr_t)i);
+		sim_agent_stop(NULL, c0);
+		sim_agent_stop(NULL, sim_host_cpu(s, 1));
+		cr_assert_eq(sim_run(s), 0);
+		/* sim_stop() in message 2: the run ends before message 3. */
+		hc_expect(&e, 0, 2, tags, at, quanta[q]);
+		cr_expect_not(sim_agent_done(c0));
+		cr_expect_eq(sim_mailbox_len(c0), 1);
+		cr_assert_eq(sim_run(s), 0);
+		hc_expect(&e, 0, 3, tags, at, quanta[q]);
+		cr_expect(sim_agent_done(c0));
+		cr_expect_eq(sim_now(c0), 30);
+		sim_free(s);
+	}
+}
+
+Test(sync, host_cpu_before_sim_start_aborts, .signal = SIGABRT)
+{
+	struct sim *s = sim_new(NULL);
+
+	sim_host_cpu(s, 0);
+}
+
+Test(sync, host_cpu_beyond_machine_cpus_aborts, .signal = SIGABRT)
+{
+	struct sim *s = mk_cpus("1", "2");
+
+	sim_host_cpu(s, 2);
+}
