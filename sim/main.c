@@ -375,7 +375,7 @@ static int cmd_run(const struct sim_cli *cl)
 	char *out = NULL, *wl = NULL, *log = NULL;
 	FILE *wlf = NULL, *logf = NULL;
 	bool quiet = sim_cli_flag(cl, "quiet"), verbose = sim_cli_flag(cl, "verbose");
-	int rc = 2, wl_rc = 0;
+	int rc = 2, wl_rc = 0, vm_rc = 0;
 
 	s = sim_new(stack_modules);
 	if (sim_cfg_load_file(s, scenario, &err)) {
@@ -416,12 +416,18 @@ static int cmd_run(const struct sim_cli *cl)
 		}
 	}
 
+	/* the scenario's VMs start first, so that they run beside the workload */
+	if (stack_run_vms_start(s, scenario, out, &err) < 0) {
+		fprintf(stderr, "protsim: %s\n", err.msg);
+		goto out;
+	}
 	if (!quiet)
 		prog = sim_cli_progress_start(s);
 	if (wlf)
 		wl_rc = sim_script_run(s, wlf, wl, logf ? logf : stdout, stderr, false);
 	sim_run(s);
 	sim_cli_progress_end(prog);
+	vm_rc = stack_run_vms_end(s, stderr);
 	if (logf && fclose(logf)) {
 		logf = NULL;
 		fprintf(stderr, "protsim: %s: cannot write: %s\n", log, strerror(errno));
@@ -433,7 +439,7 @@ static int cmd_run(const struct sim_cli *cl)
 		goto out;
 	if (!quiet)
 		run_summary(s, scenario, wl, wl_rc, out, log != NULL);
-	rc = wl_rc;
+	rc = wl_rc ? wl_rc : vm_rc;
 out:
 	if (wlf)
 		fclose(wlf);

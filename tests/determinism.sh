@@ -97,5 +97,41 @@ if [ -d "$GUEST_DIR" ]; then
 	done
 fi
 
+# 5. a scenario whose VMs run beside a workload on the host CPUs (the
+#    vCPUs' batches stop at the host CPUs' clocks): -O2 vs -O0 and quantum
+if [ -d "$GUEST_DIR" ] && [ -f "$GUEST_DIR/smp.elf" ]; then
+	G=$(cd "$GUEST_DIR" && pwd)
+	cat >"$T/vms.ini" <<INI
+[machine]
+mem = 4g
+cpus = 2
+[vm0]
+elf = $G/smp.elf
+vcpus = 4
+[vm1]
+elf = $G/pvalidate.elf
+type = snp
+[workload]
+script = vms.ps
+INI
+	cat >"$T/vms.ps" <<'PS'
+rmpupdate spa=0x20000000 gpa=0x1000 asid=9 assigned=1
+cpu1 nop cycles=5000
+cpu1 rmpupdate spa=0x20001000 gpa=0x2000 asid=9 assigned=1
+@20000 rmpupdate spa=0x20000000 assigned=0
+PS
+	"$A" run "$T/vms.ini" --out "$T/vms.a" --quiet > /dev/null 2>&1
+	"$B" run "$T/vms.ini" --out "$T/vms.b" --quiet > /dev/null 2>&1
+	for f in stats.txt workload.log vm0.console vm1.console; do
+		same "run VMs $f (-O2 vs -O0)" "$T/vms.a/$f" "$T/vms.b/$f"
+	done
+	for q in $QUANTA; do
+		"$A" run "$T/vms.ini" --set engine.quantum=$q --out "$T/vms.q$q" --quiet > /dev/null 2>&1
+		for f in stats.txt workload.log vm0.console vm1.console; do
+			same "run VMs $f (quantum 1 vs $q)" "$T/vms.a/$f" "$T/vms.q$q/$f"
+		done
+	done
+fi
+
 echo "determinism: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -137,6 +137,8 @@ int stack_guest_map_page(struct stack_vm *v, struct cpu_hart *h, uint64_t gpa, s
 		return sim_err_set(err, "%s.mem_size: GPA 0x%llx is not in guest RAM (0x%llx + 0x%llx)",
 				   g->keys, (unsigned long long)gpa, (unsigned long long)g->mem_base,
 				   (unsigned long long)g->mem_size);
+	if (h)
+		sim_sync(cpu_hart_agent(h));   /* the table and the RMP are shared: in global order */
 	stack_op_begin(v->st, agent);
 	if (!stack_table_writes_ok(v, v->s2, false, agent, S2_WSET_MAP, page, spa, g->page_size,
 				   g->page_size, &prot, &hw)) {
@@ -193,7 +195,10 @@ int stack_guest_map_page(struct stack_vm *v, struct cpu_hart *h, uint64_t gpa, s
 void stack_guest_stop(struct stack_vm *v, enum stack_vm_state state, int code)
 {
 	struct stack_guest *g = v->guest;
+	struct sim_agent *cur = sim_current(v->st->s);
 
+	if (cur)
+		sim_sync(cur);   /* the VM's state and its vCPUs' kicks are shared */
 	if (g->state != STACK_VM_RUNNING)
 		return;
 	g->state = state;
@@ -635,7 +640,7 @@ struct stack_vm *stack_guest_new(struct sim *s, const struct stack_guest_cfg *gc
 		struct stack_vcpu *vc = &g->vcpu[i];
 
 		vc->vm = v;
-		snprintf(vc->name, sizeof(vc->name), "vcpu%u", i);
+		snprintf(vc->name, sizeof(vc->name), "%svcpu%u", gc->vcpu_prefix ? gc->vcpu_prefix : "", i);
 		if (control_page(v, &vc->vmcb.vmcb_spa, err) ||
 		    control_page(v, &vc->vmcb.vmsa_spa, err))
 			goto fail;

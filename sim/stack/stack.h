@@ -191,6 +191,24 @@ void stack_vcpu_kick(struct sim_agent *from, struct stack_vm *v, unsigned vcpu);
 void stack_guest_free(struct stack_vm *v);
 
 /* ------------------------------------------------------------------ */
+/* The VMs of a `protsim run` scenario                                 */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Build, load and start the scenario's VMs ([vm0] .. [vm3] with vmN.elf
+ * set; programs beside @scenario, consoles in @out_dir/vmN.console) on
+ * started machine @s, before its workload script runs.  Return: how many
+ * VMs were started, or -1 with @err ("key: message").
+ */
+int stack_run_vms_start(struct sim *s, const char *scenario, const char *out_dir,
+			struct sim_err *err);
+/*
+ * After sim_run(): close the consoles; 0 when every VM exited with code
+ * 0, else 1 with a line on @errf for each that did not.
+ */
+int stack_run_vms_end(struct sim *s, FILE *errf);
+
+/* ------------------------------------------------------------------ */
 /* protsim exec                                                        */
 /* ------------------------------------------------------------------ */
 

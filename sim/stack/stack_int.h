@@ -130,6 +130,10 @@ extern const char *const stack_policy_choices[];
 	STACK_GUEST_KEYS(P, "0", ASID, "VM " P)
 #define STACK_RUN_VMS 4      /* vm0 .. vm3 */
 
+/* run.c */
+void stack_run_vms_summary(struct stack *st, FILE *out);
+void stack_run_vms_free(struct stack *st);
+
 /* guest.c */
 /* The rules of the keys of VM @prefix ("vm", "vm0"...), at attach. */
 int stack_guest_check(struct sim *s, const char *prefix, struct sim_err *err);
@@ -139,6 +143,19 @@ void stack_vm_destroy(struct stack_vm *v);
 /* Count a finished table operation (@refused: the RMP refused it) / a translation of @v. */
 void stack_vm_count_op(struct stack_vm *v, bool refused);
 void stack_vm_count_access(struct stack_vm *v, int rc, const struct s2_fault *f);
+
+/* A VM of the `protsim run` scenario (run.c). */
+struct stack_run_vm {
+	char *prefix;                    /* "vm0": its keys and statistics */
+	char *vcpu_prefix;               /* "vm0." */
+	char *elf;                       /* the program's path */
+	char *console_path;              /* OUT/vm0.console */
+	FILE *console;
+	struct stack_vm *v;
+	uint64_t max_insns;
+	enum stack_vm_state state;       /* at the end */
+	int code;
+};
 
 /* The host software of one machine: the stack module's model. */
 struct stack {
@@ -155,6 +172,7 @@ struct stack {
 	 */
 	int op_agent;
 	uint64_t op_check_cycles;
+	struct stack_run_vm run[STACK_RUN_VMS];   /* the scenario's VMs (run.c) */
 };
 
 /* vm.c */

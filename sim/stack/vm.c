@@ -462,6 +462,7 @@ static void stack_detach(struct sim *s)
 	for (unsigned i = 0; i < S2_MAX_VMS; i++)
 		if (st->vm[i])
 			stack_vm_destroy(st->vm[i]);
+	stack_run_vms_free(st);
 	stack_palloc_free_all(st->pool);
 	free(st);
 	sim_set_model(s, &stack_module, NULL);
@@ -479,6 +480,7 @@ static void stack_summary(struct sim *s, FILE *out)
 	fprintf(out, "stack: %u VM%s, nested-table pages %llu in use at 0x%llx\n", n,
 		n == 1 ? "" : "s", (unsigned long long)stack_palloc_stats(st->pool)->pages,
 		(unsigned long long)stack_palloc_base(st->pool));
+	stack_run_vms_summary(st, out);
 }
 
 const struct sim_module stack_module = {
