@@ -1,11 +1,13 @@
 /*
  * cache.c - detailed mode's cache hierarchy: private L1I, L1D and L2 per
- * vCPU and one shared LLC, set-associative with true LRU (a per-cache
- * access counter: deterministic), write-allocate, no write-back traffic
- * modelled.  The hierarchy is the engine's memory timing while the VM is
- * in detailed mode (sim_mem_set_timing), so stage-1/stage-2 walks and RMP
- * entry reads of a vCPU go through its L1D, L2 and the LLC; accesses of
- * other agents go to the LLC.
+ * vCPU and one LLC for the whole machine (every VM's vCPUs and every
+ * other agent), set-associative with true LRU (a per-cache access
+ * counter: deterministic), write-allocate, no write-back traffic
+ * modelled.  The hierarchy is the CPU module's model; from the first VM
+ * built in detailed mode on, it is the engine's memory timing
+ * (sim_mem_set_timing), so stage-1/stage-2 walks and RMP entry reads of a
+ * vCPU go through its L1D, L2 and the LLC; accesses of other agents (host
+ * CPUs, DMA) go to the LLC.  Its counters are cache.* (all vCPUs).
  *
  * Stall cycles: a fetch that hits the L1I costs nothing (pipelined); a
  * fetch that misses costs the latency of the level that hits.  A data
@@ -19,7 +21,7 @@
 enum { C_L1I, C_L1D, C_L2, C_LLC };
 static const char *const level_name[4] = { "l1i", "l1d", "l2", "llc" };
 
-static struct cpu_cache *cache_new(const struct cpu_vm *vm, unsigned level, unsigned line,
+static struct cpu_cache *cache_new(struct cpu_machine *m, unsigned level, unsigned line,
 				   struct sim_err *err, int *rc)
 {
 	char k[40];
@@ -27,9 +29,9 @@ static struct cpu_cache *cache_new(const struct cpu_vm *vm, unsigned level, unsi
 	struct cpu_cache *c;
 
 	snprintf(k, sizeof(k), "cache.%s.size", level_name[level]);
-	size = sim_cfg_u64(vm->sim, k);
+	size = sim_cfg_u64(m->sim, k);
 	snprintf(k, sizeof(k), "cache.%s.ways", level_name[level]);
-	ways = sim_cfg_u64(vm->sim, k);
+	ways = sim_cfg_u64(m->sim, k);
 	lines = size / line;
 	if (lines % ways || ((lines / ways) & (lines / ways - 1)) || size % line) {
 		*rc = sim_err_set(err, "cache.%s.size: %llu bytes / (%llu ways x %u-byte lines) "
@@ -43,14 +45,14 @@ static struct cpu_cache *cache_new(const struct cpu_vm *vm, unsigned level, unsi
 	c->sets = (unsigned)(lines / ways);
 	c->ways = (unsigned)ways;
 	snprintf(k, sizeof(k), "cache.%s.latency", level_name[level]);
-	c->lat = (uint32_t)sim_cfg_u64(vm->sim, k);
+	c->lat = (uint32_t)sim_cfg_u64(m->sim, k);
 	c->tag = malloc(lines * sizeof(uint64_t));
 	c->stamp = calloc(lines, sizeof(uint64_t));
 	if (!c->tag || !c->stamp)
 		sim_fatal("cpu: out of host memory");
 	memset(c->tag, 0xff, lines * sizeof(uint64_t));   /* hints (0) point at invalid tags */
-	c->hit = &vm->cst->hit[level];
-	c->miss = &vm->cst->miss[level];
+	c->hit = &m->cst.hit[level];
+	c->miss = &m->cst.miss[level];
 	*rc = 0;
 	return c;
 }
@@ -94,13 +96,13 @@ static bool cache_access(struct cpu_cache *c, uint64_t ln)
 }
 
 /* Latency of an access that missed @first's level, through L2, LLC, DRAM. */
-static uint32_t below_l1(struct cpu_vm *vm, struct cpu_cache *l2, uint64_t ln)
+static uint32_t below_l1(const struct cpu_machine *m, struct cpu_cache *l2, uint64_t ln)
 {
 	if (l2 && cache_access(l2, ln))
 		return l2->lat;
-	if (cache_access(vm->llc, ln))
-		return vm->llc->lat;
-	return vm->llc->lat + vm->dram_lat;
+	if (cache_access(m->llc, ln))
+		return m->llc->lat;
+	return m->llc->lat + m->dram_lat;
 }
 
 uint32_t cpu_cache_data(struct cpu_hart *h, uint64_t spa, bool write)
@@ -110,7 +112,7 @@ uint32_t cpu_cache_data(struct cpu_hart *h, uint64_t spa, bool write)
 	(void)write;
 	if (cache_access(h->l1d, ln))
 		return h->l1d->lat - 1;
-	return below_l1(h->vm, h->l2, ln) - 1;
+	return below_l1(h->vm->mach, h->l2, ln) - 1;
 }
 
 uint32_t cpu_cache_fetch(struct cpu_hart *h, uint64_t spa)
@@ -119,98 +121,145 @@ uint32_t cpu_cache_fetch(struct cpu_hart *h, uint64_t spa)
 
 	if (cache_access(h->l1i, ln))
 		return 0;
-	return below_l1(h->vm, h->l2, ln);
+	return below_l1(h->vm->mach, h->l2, ln);
 }
 
-/* The engine's memory timing in detailed mode. */
+/* The engine's memory timing in detailed mode: the hart behind @agent, if any. */
 static uint32_t timing_access(void *arg, int agent, enum sim_mem_src src, uint64_t pa,
 			      uint32_t len, bool write)
 {
-	struct cpu_vm *vm = arg;
-	uint64_t first = pa >> vm->line_shift, last = (pa + (len ? len - 1 : 0)) >> vm->line_shift;
+	struct cpu_machine *m = arg;
+	uint64_t first = pa >> m->line_shift, last = (pa + (len ? len - 1 : 0)) >> m->line_shift;
+	struct cpu_hart *h = agent >= 0 && (size_t)agent < m->nby_agent ? m->by_agent[agent] : NULL;
 	uint32_t cyc = 0;
 
 	(void)write;
-	for (unsigned i = 0; i < vm->nharts; i++) {
-		struct cpu_hart *h = vm->harts[i];
+	for (uint64_t ln = first; ln <= last; ln++) {
+		if (h) {
+			struct cpu_cache *l1 = src == SIM_SRC_FETCH ? h->l1i : h->l1d;
 
-		if (h->agent && sim_agent_id(h->agent) == agent) {
-			for (uint64_t ln = first; ln <= last; ln++) {
-				struct cpu_cache *l1 = src == SIM_SRC_FETCH ? h->l1i : h->l1d;
-
-				cyc += cache_access(l1, ln) ? l1->lat : below_l1(vm, h->l2, ln);
-			}
-			return cyc;
+			cyc += cache_access(l1, ln) ? l1->lat : below_l1(m, h->l2, ln);
+		} else {
+			cyc += below_l1(m, NULL, ln);
 		}
 	}
-	for (uint64_t ln = first; ln <= last; ln++)
-		cyc += below_l1(vm, NULL, ln);
 	return cyc;
+}
+
+struct cpu_machine *cpu_machine_get(const struct sim *s)
+{
+	return sim_get_model(s, &cpu_module);
+}
+
+int cpu_machine_attach(struct sim *s, struct sim_err *err)
+{
+	struct cpu_machine *m = sim_xcalloc(1, sizeof(*m));
+	unsigned line = (unsigned)sim_cfg_u64(s, "cache.line");
+	int rc = 0;
+
+	m->sim = s;
+	m->mode = (enum cpu_mode)sim_cfg_enum(s, "cpu.mode");
+	m->line_shift = (unsigned)__builtin_ctz(line);
+	m->dram_lat = (uint32_t)sim_cfg_u64(s, "lat.mem.dram");
+	if (m->mode == CPU_MODE_DETAILED) {
+		m->llc = cache_new(m, C_LLC, line, err, &rc);
+		if (rc) {
+			free(m);
+			return rc;
+		}
+	}
+	sim_set_model(s, &cpu_module, m);
+	return 0;
+}
+
+void cpu_machine_detach(struct sim *s)
+{
+	struct cpu_machine *m = cpu_machine_get(s);
+
+	if (!m)
+		return;
+	if (m->timing)
+		sim_mem_set_timing(sim_mem(s), NULL);
+	cache_free(m->llc);
+	free(m->by_agent);
+	free(m);
+	sim_set_model(s, &cpu_module, NULL);
+}
+
+void cpu_cache_bind(struct cpu_hart *h)
+{
+	struct cpu_machine *m = h->vm->mach;
+	size_t id = (size_t)sim_agent_id(h->agent);
+
+	if (m->mode != CPU_MODE_DETAILED)
+		return;
+	if (id >= m->nby_agent) {
+		size_t n = id + 16;
+
+		m->by_agent = sim_xrealloc(m->by_agent, n * sizeof(*m->by_agent));
+		memset(m->by_agent + m->nby_agent, 0, (n - m->nby_agent) * sizeof(*m->by_agent));
+		m->nby_agent = n;
+	}
+	m->by_agent[id] = h;
 }
 
 int cpu_cache_setup(struct cpu_vm *vm, struct sim_err *err)
 {
-	unsigned line = (unsigned)sim_cfg_u64(vm->sim, "cache.line");
+	struct cpu_machine *m = vm->mach;
+	unsigned line = 1u << m->line_shift;
 	int rc = 0;
 
-	if (line & (line - 1))
-		return sim_err_set(err, "cache.line: %u: must be a power of two", line);
-	vm->line_shift = (unsigned)__builtin_ctz(line);
-	vm->dram_lat = (uint32_t)sim_cfg_u64(vm->sim, "lat.mem.dram");
-	vm->cst = calloc(1, sizeof(*vm->cst));
-	if (!vm->cst)
-		sim_fatal("cpu: out of host memory");
+	vm->line_shift = m->line_shift;
+	vm->dram_lat = m->dram_lat;
+	vm->cst = &m->cst;
+	vm->llc = m->llc;
 	if (vm->mode != CPU_MODE_DETAILED)
 		return 0;
-	vm->llc = cache_new(vm, C_LLC, line, err, &rc);
-	if (rc)
-		return rc;
 	for (unsigned i = 0; i < vm->nharts; i++) {
 		struct cpu_hart *h = vm->harts[i];
 
-		h->l1i = cache_new(vm, C_L1I, line, err, &rc);
+		h->l1i = cache_new(m, C_L1I, line, err, &rc);
 		if (rc)
 			return rc;
-		h->l1d = cache_new(vm, C_L1D, line, err, &rc);
+		h->l1d = cache_new(m, C_L1D, line, err, &rc);
 		if (rc)
 			return rc;
-		h->l2 = cache_new(vm, C_L2, line, err, &rc);
+		h->l2 = cache_new(m, C_L2, line, err, &rc);
 		if (rc)
 			return rc;
 	}
-	{
-		struct sim_mem_timing t = { .access = timing_access, .arg = vm };
+	if (!m->timing) {
+		/* from the first VM on: the machine's memory timing, and its counters */
+		struct sim_mem_timing t = { .access = timing_access, .arg = m };
 
-		sim_mem_set_timing(vm->mem, &t);
+		sim_mem_set_timing(sim_mem(m->sim), &t);
+		m->timing = true;
+		for (unsigned l = 0; l < 4; l++) {
+			char n[48];
+
+			snprintf(n, sizeof(n), "cache.%s.hit", level_name[l]);
+			sim_stat_counter(m->sim, n, &m->cst.hit[l], "cache hits (all vCPUs)");
+			snprintf(n, sizeof(n), "cache.%s.miss", level_name[l]);
+			sim_stat_counter(m->sim, n, &m->cst.miss[l], "cache misses (all vCPUs)");
+		}
 	}
 	return 0;
 }
 
-void cpu_cache_register(struct cpu_vm *vm)
-{
-	char n[48];
-
-	if (vm->mode != CPU_MODE_DETAILED)
-		return;
-	for (unsigned l = 0; l < 4; l++) {
-		snprintf(n, sizeof(n), "cache.%s.hit", level_name[l]);
-		sim_stat_counter(vm->sim, n, &vm->cst->hit[l], "cache hits (all vCPUs)");
-		snprintf(n, sizeof(n), "cache.%s.miss", level_name[l]);
-		sim_stat_counter(vm->sim, n, &vm->cst->miss[l], "cache misses (all vCPUs)");
-	}
-}
-
 void cpu_cache_free(struct cpu_vm *vm)
 {
-	if (vm->mode == CPU_MODE_DETAILED && vm->llc)
-		sim_mem_set_timing(vm->mem, NULL);
+	struct cpu_machine *m = vm->mach;
+
 	for (unsigned i = 0; vm->harts && i < vm->nharts; i++) {
-		if (!vm->harts[i])
+		struct cpu_hart *h = vm->harts[i];
+
+		if (!h)
 			continue;
-		cache_free(vm->harts[i]->l1i);
-		cache_free(vm->harts[i]->l1d);
-		cache_free(vm->harts[i]->l2);
+		if (m && h->agent && (size_t)sim_agent_id(h->agent) < m->nby_agent &&
+		    m->by_agent[sim_agent_id(h->agent)] == h)
+			m->by_agent[sim_agent_id(h->agent)] = NULL;
+		cache_free(h->l1i);
+		cache_free(h->l1d);
+		cache_free(h->l2);
 	}
-	cache_free(vm->llc);
-	free(vm->cst);
 }

@@ -312,7 +312,8 @@ struct cpu_vm {
 	struct s2_pgt *npt;        /* NPT/SNP: the host's nested table */
 	uint32_t asid;             /* SNP: guest ASID */
 	bool cbit_in_pte;          /* SNP: C-bit from the Sv PTE, else always 1 */
-	struct cpu_cache_stats *cst; /* detailed: cache counters (cache.*) */
+	struct cpu_cache_stats *cst; /* cache counters (cache.*, the machine's) */
+	struct cpu_machine *mach;  /* the CPU module's model */
 	unsigned vmpl;             /* SNP: VMPL the vCPUs run at */
 	struct s2_space space;     /* NPT/SNP: stage-2 translation context */
 	struct s2_space space_nochk; /* the same without the RMP hook (PVALIDATE's own lookup) */
@@ -324,7 +325,7 @@ struct cpu_vm {
 	struct rmp_fault last_fault; /* the RMP fault behind an S2_FAULT_CHECK */
 	char vcpu_prefix[24];      /* stats names (struct cpu_vm_cfg) */
 	char vm_prefix[24];
-	/* detailed mode: shared last-level cache */
+	/* detailed mode: the machine's last-level cache */
 	struct cpu_cache *llc;
 	uint32_t dram_lat;
 };
@@ -488,7 +489,7 @@ struct cpu_cache {
 	uint64_t clock;       /* LRU counter */
 	uint64_t *tag;        /* sets * ways line numbers, ~0 = invalid */
 	uint64_t *stamp;      /* last use */
-	uint64_t *hit;        /* counters in vm->cst */
+	uint64_t *hit;        /* counters in the machine's cst */
 	uint64_t *miss;
 	/* slot in tag[] where line ln was last found or filled, by ln % CPU_CACHE_HINTS */
 	uint32_t hint[CPU_CACHE_HINTS];
@@ -511,10 +512,29 @@ static inline bool cpu_cache_hint_hit(struct cpu_cache *c, uint64_t ln)
 	return true;
 }
 
+/*
+ * The CPU module's model: what every VM of the machine shares, the
+ * detailed mode's LLC and memory timing (cache.c).
+ */
+struct cpu_machine {
+	struct sim *sim;
+	enum cpu_mode mode;
+	unsigned line_shift;
+	uint32_t dram_lat;
+	struct cpu_cache *llc;           /* detailed mode */
+	struct cpu_cache_stats cst;      /* cache.* */
+	bool timing;                     /* the memory timing is installed (first detailed VM) */
+	struct cpu_hart **by_agent;      /* detailed: the hart behind each agent id */
+	size_t nby_agent;
+};
+struct cpu_machine *cpu_machine_get(const struct sim *s);
+int cpu_machine_attach(struct sim *s, struct sim_err *err);
+void cpu_machine_detach(struct sim *s);
 int cpu_cache_setup(struct cpu_vm *vm, struct sim_err *err);
-/* check.c: the cpu, cache and vm keys' rules, at attach (errors name the origin). */
+/* A hart's agent is known (cpu_hart_bind): the memory timing finds it by id. */
+void cpu_cache_bind(struct cpu_hart *h);
+/* check.c: the cpu and cache keys' rules, at attach (errors name the origin). */
 int cpu_cfg_check(struct sim *s, struct sim_err *err);
-void cpu_cache_register(struct cpu_vm *vm);
 void cpu_cache_free(struct cpu_vm *vm);
 /* Detailed-mode caches (cache.c): stall cycles of one access. */
 uint32_t cpu_cache_data(struct cpu_hart *h, uint64_t spa, bool write);

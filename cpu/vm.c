@@ -50,7 +50,7 @@ static const struct sim_cfg_key cpu_keys[] = {
 
 static int cpu_attach(struct sim *s, struct sim_err *err)
 {
-	return cpu_cfg_check(s, err);
+	return cpu_cfg_check(s, err) || cpu_machine_attach(s, err) ? -1 : 0;
 }
 
 const struct sim_module cpu_module = {
@@ -58,6 +58,7 @@ const struct sim_module cpu_module = {
 	.needs = (const char *const[]){ "rmp", "s2", NULL },
 	.keys = cpu_keys,
 	.attach = cpu_attach,
+	.detach = cpu_machine_detach,
 };
 
 /* ------------------------------------------------------------------ */
@@ -107,7 +108,11 @@ void cpu_hart_set_cr_intercept(struct cpu_hart *h, unsigned cr, uint64_t mask)
 
 unsigned cpu_hart_id(const struct cpu_hart *h) { return h->id; }
 const char *cpu_hart_name(const struct cpu_hart *h) { return h->name; }
-void cpu_hart_bind(struct cpu_hart *h, struct sim_agent *a) { h->agent = a; }
+void cpu_hart_bind(struct cpu_hart *h, struct sim_agent *a)
+{
+	h->agent = a;
+	cpu_cache_bind(h);
+}
 
 void cpu_hart_account(struct cpu_hart *h, uint64_t cycles)
 {
@@ -188,7 +193,6 @@ static void register_stats(struct cpu_vm *vm)
 		snprintf(n, sizeof(n), "%s.s2", vm->vm_prefix);
 		s2_stats_register(s, n, &vm->s2_stats, 1);
 	}
-	cpu_cache_register(vm);
 }
 
 struct cpu_vm *cpu_vm_new(struct sim *s, const struct cpu_vm_cfg *cfg, struct sim_err *err)
@@ -222,6 +226,7 @@ struct cpu_vm *cpu_vm_new(struct sim *s, const struct cpu_vm_cfg *cfg, struct si
 	snprintf(vm->vcpu_prefix, sizeof(vm->vcpu_prefix), "%s", cfg->vcpu_prefix ? cfg->vcpu_prefix : "");
 	snprintf(vm->vm_prefix, sizeof(vm->vm_prefix), "%s", cfg->vm_prefix ? cfg->vm_prefix : "vm");
 	vm->rmp = sim_get_model(s, &rmp_module);
+	vm->mach = cpu_machine_get(s);
 	lat_from_sim(vm);
 
 	vm->harts = sim_xcalloc(vm->nharts, sizeof(*vm->harts));
