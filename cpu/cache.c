@@ -146,12 +146,7 @@ static uint32_t timing_access(void *arg, int agent, enum sim_mem_src src, uint64
 	return cyc;
 }
 
-struct cpu_machine *cpu_machine_get(const struct sim *s)
-{
-	return sim_get_model(s, &cpu_module);
-}
-
-int cpu_machine_attach(struct sim *s, struct sim_err *err)
+struct cpu_machine *cpu_machine_new(struct sim *s, struct sim_err *err)
 {
 	struct cpu_machine *m = sim_xcalloc(1, sizeof(*m));
 	unsigned line = (unsigned)sim_cfg_u64(s, "cache.line");
@@ -165,25 +160,21 @@ int cpu_machine_attach(struct sim *s, struct sim_err *err)
 		m->llc = cache_new(m, C_LLC, line, err, &rc);
 		if (rc) {
 			free(m);
-			return rc;
+			return NULL;
 		}
 	}
-	sim_set_model(s, &cpu_module, m);
-	return 0;
+	return m;
 }
 
-void cpu_machine_detach(struct sim *s)
+void cpu_machine_free(struct cpu_machine *m)
 {
-	struct cpu_machine *m = cpu_machine_get(s);
-
 	if (!m)
 		return;
 	if (m->timing)
-		sim_mem_set_timing(sim_mem(s), NULL);
+		sim_mem_set_timing(sim_mem(m->sim), NULL);
 	cache_free(m->llc);
 	free(m->by_agent);
 	free(m);
-	sim_set_model(s, &cpu_module, NULL);
 }
 
 void cpu_cache_bind(struct cpu_hart *h)

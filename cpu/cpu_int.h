@@ -448,10 +448,17 @@ enum cpu_stop rv_run_fast(struct cpu_hart *h, uint64_t budget, uint64_t *execute
 enum cpu_stop rv_run_detailed(struct cpu_hart *h, uint64_t budget, uint64_t *executed,
 			      uint64_t *stall);
 
-/* Custom instructions and system instructions that leave the fast path. */
+/* Custom instructions (custom.c) and system instructions that leave the fast path. */
 int rv_exec_custom(struct cpu_hart *h, const struct rv_dinsn *d, uint64_t pc);
 int rv_exec_wfi(struct cpu_hart *h, uint64_t pc);
 int rv_exec_sfence(struct cpu_hart *h, const struct rv_dinsn *d, uint64_t pc);
+
+/* The hart's clock inside a batch: its agent's clock plus the batch's cycles so far. */
+static inline uint64_t cpu_hart_now(const struct cpu_hart *h)
+{
+	return sim_now(h->agent) + h->batch_stall + h->batch_extra +
+	       h->batch_exec * (h->vm->mode == CPU_MODE_FAST ? h->vm->lat.cpi : 1);
+}
 
 /* Cycle counter as the guest sees it (inside a batch). */
 uint64_t rv_cycle_now(const struct cpu_hart *h);
@@ -468,9 +475,22 @@ int rv_atomic(struct cpu_hart *h, enum rv_atomic_kind k, uint64_t va, unsigned l
 uint64_t rv_phys_read(struct cpu_hart *h, uint64_t spa, unsigned len);
 void rv_phys_write(struct cpu_hart *h, uint64_t spa, unsigned len, uint64_t val);
 
-/* Prepare an exit of @reason for the instruction at @pc (length @len). */
-struct cpu_exit *cpu_exit_begin(struct cpu_hart *h, enum cpu_exit_reason reason,
-				uint64_t pc, unsigned len);
+/*
+ * Prepare an exit of @reason for the instruction at @pc (length @len): the
+ * run loop then stops with CPU_STOP_EXIT and cpu_vmrun() returns it.
+ */
+static inline struct cpu_exit *cpu_exit_begin(struct cpu_hart *h, enum cpu_exit_reason reason,
+					      uint64_t pc, unsigned len)
+{
+	struct cpu_exit *e = &h->exit;
+
+	memset(e, 0, sizeof(*e));
+	e->reason = reason;
+	e->pc = pc;
+	e->len = len;
+	h->exit_pending = true;
+	return e;
+}
 
 /* Cache counters (cache.c). */
 struct cpu_cache_stats {
@@ -527,9 +547,9 @@ struct cpu_machine {
 	struct cpu_hart **by_agent;      /* detailed: the hart behind each agent id */
 	size_t nby_agent;
 };
-struct cpu_machine *cpu_machine_get(const struct sim *s);
-int cpu_machine_attach(struct sim *s, struct sim_err *err);
-void cpu_machine_detach(struct sim *s);
+/* cache.c: NULL with @err on a bad cache geometry. */
+struct cpu_machine *cpu_machine_new(struct sim *s, struct sim_err *err);
+void cpu_machine_free(struct cpu_machine *m);
 int cpu_cache_setup(struct cpu_vm *vm, struct sim_err *err);
 /* A hart's agent is known (cpu_hart_bind): the memory timing finds it by id. */
 void cpu_cache_bind(struct cpu_hart *h);

@@ -30,24 +30,6 @@ static uint8_t *frame_ptr(struct cpu_vm *vm, uint64_t spa, bool alloc)
 /* L0 TLB and decode cache                                             */
 /* ------------------------------------------------------------------ */
 
-void rv_tlb_flush(struct cpu_hart *h)
-{
-	for (unsigned i = 0; i < RV_TLB_SIZE; i++) {
-		h->tlb_r[i].tag = ~0ull;
-		h->tlb_w[i].tag = ~0ull;
-		h->tlb_x[i].tag = ~0ull;
-	}
-	h->last_iline = ~0ull;
-}
-
-void rv_dcache_flush(struct cpu_hart *h)
-{
-	for (unsigned i = 0; i < RV_DCACHE_PAGES; i++)
-		if (h->dcache[i])
-			h->dcache[i]->spa_page = ~0ull;
-	h->st.dcache_flush++;
-}
-
 static struct rv_dpage *dcache_get(struct cpu_hart *h, uint64_t spa_page)
 {
 	unsigned i = (unsigned)((spa_page >> 12) ^ (spa_page >> 20)) & (RV_DCACHE_PAGES - 1);

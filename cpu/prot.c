@@ -183,12 +183,6 @@ int cpu_s1_translate(struct cpu_hart *h, uint64_t va, enum s2_access acc, unsign
 /* GPA -> SPA                                                          */
 /* ------------------------------------------------------------------ */
 
-static uint64_t now_of(const struct cpu_hart *h)
-{
-	return sim_now(h->agent) + h->batch_stall + h->batch_extra +
-	       h->batch_exec * (h->vm->mode == CPU_MODE_FAST ? h->vm->lat.cpi : 1);
-}
-
 /*
  * The RMP check hook of a VM's stage-2 space.  An SNP VM's accesses are
  * checked as the guest's (private or shared); a non-SNP VM on a host with
@@ -200,7 +194,7 @@ static int rmp_hook(void *arg, const struct s2_check *chk, uint64_t *cycles)
 {
 	struct cpu_vm *vm = arg;
 	struct cpu_hart *h = vm->cur;
-	struct sim_who who = { .now = now_of(h), .agent = sim_agent_id(h->agent) };
+	struct sim_who who = { .now = cpu_hart_now(h), .agent = sim_agent_id(h->agent) };
 	struct rmp_gaccess a = {
 		.asid = vm->asid, .vmpl = vm->vmpl, .gpa = chk->gpa, .spa = chk->spa,
 		.c_bit = chk->c, .user = chk->user, .snp = vm->type == CPU_VM_SNP,
@@ -307,7 +301,7 @@ void cpu_vcpu_tlbi(struct cpu_hart *h, enum cpu_tlbi what)
 
 uint64_t cpu_mtime(const struct cpu_hart *h)
 {
-	return now_of(h) / CPU_MTIME_DIV;
+	return cpu_hart_now(h) / CPU_MTIME_DIV;
 }
 
 void cpu_clint_tick(struct cpu_hart *h)

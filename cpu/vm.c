@@ -50,7 +50,18 @@ static const struct sim_cfg_key cpu_keys[] = {
 
 static int cpu_attach(struct sim *s, struct sim_err *err)
 {
-	return cpu_cfg_check(s, err) || cpu_machine_attach(s, err) ? -1 : 0;
+	struct cpu_machine *m;
+
+	if (cpu_cfg_check(s, err) || !(m = cpu_machine_new(s, err)))
+		return -1;
+	sim_set_model(s, &cpu_module, m);
+	return 0;
+}
+
+static void cpu_detach(struct sim *s)
+{
+	cpu_machine_free(sim_get_model(s, &cpu_module));
+	sim_set_model(s, &cpu_module, NULL);
 }
 
 const struct sim_module cpu_module = {
@@ -58,29 +69,12 @@ const struct sim_module cpu_module = {
 	.needs = (const char *const[]){ "rmp", "s2", NULL },
 	.keys = cpu_keys,
 	.attach = cpu_attach,
-	.detach = cpu_machine_detach,
+	.detach = cpu_detach,
 };
 
 /* ------------------------------------------------------------------ */
 /* Harts                                                               */
 /* ------------------------------------------------------------------ */
-
-void rv_hart_reset(struct cpu_hart *h, uint64_t pc)
-{
-	memset(h->x, 0, sizeof(h->x));
-	h->pc = pc;
-	h->priv = RV_PRIV_M;
-	h->mstatus = 0;
-	h->satp = 0;
-	h->medeleg = h->mideleg = h->mie = h->mip = 0;
-	h->mtvec = h->stvec = 0;
-	h->cr0 = CR0_RESET;
-	h->cr4 = CR4_RESET;
-	h->mtimecmp = ~0ull;
-	h->resv_valid = false;
-	rv_update_modes(h);
-	rv_tlb_flush(h);
-}
 
 uint64_t cpu_hart_reg(const struct cpu_hart *h, unsigned i) { return i < 32 ? h->x[i] : 0; }
 void cpu_hart_set_reg(struct cpu_hart *h, unsigned i, uint64_t v) { if (i && i < 32) h->x[i] = v; }
@@ -226,7 +220,7 @@ struct cpu_vm *cpu_vm_new(struct sim *s, const struct cpu_vm_cfg *cfg, struct si
 	snprintf(vm->vcpu_prefix, sizeof(vm->vcpu_prefix), "%s", cfg->vcpu_prefix ? cfg->vcpu_prefix : "");
 	snprintf(vm->vm_prefix, sizeof(vm->vm_prefix), "%s", cfg->vm_prefix ? cfg->vm_prefix : "vm");
 	vm->rmp = sim_get_model(s, &rmp_module);
-	vm->mach = cpu_machine_get(s);
+	vm->mach = sim_get_model(s, &cpu_module);
 	lat_from_sim(vm);
 
 	vm->harts = sim_xcalloc(vm->nharts, sizeof(*vm->harts));
