@@ -21,7 +21,7 @@ static const struct sim_cfg_key stack_keys[] = {
 	/* the VM of `protsim exec` (guest.c) */
 	STACK_GUEST_KEYS("vm", "0x80000000", "1", "the VM")
 	{ "lat.cpu.hv_exit", SIM_CFG_U64, 0, 1000000, NULL, NULL,
-	  "default hypervisor: cycles to handle one exit (KVM-like dispatch)" },
+	  "the minimal host: cycles to handle one exit (KVM-like dispatch)" },
 	/* the VMs of a `protsim run` scenario (guest.c): [vm0] .. [vm3] */
 	STACK_RUN_VM_KEYS("vm0", "1")
 	STACK_RUN_VM_KEYS("vm1", "2")

@@ -7,7 +7,8 @@
 # Each must be a statistic of the default scenario (protsim run
 # workloads/scenarios/default.ini) or of a guest run (protsim exec
 # hello.elf --stats, fast and detailed mode: the cache statistics exist
-# only in detailed mode), or a configuration key (`protsim help config`),
+# only in detailed mode) or of the scenario with two VMs
+# (workloads/scenarios/two_vms.ini), or a configuration key (`protsim help config`),
 # or a file name (stats.txt, workload.log, ...).  Notation: a{b,c} stands
 # for ab and ac; a word ending in N is a number (vcpuN, s2.tlb.lN.hit); a
 # final * is any non-empty rest (vm.s2.*).  A dotted name written with a
@@ -144,6 +145,12 @@ if ! "$P" run workloads/scenarios/default.ini --out "$T/run" -q; then
 	exit 1
 fi
 grep -v '^ ' "$T/run/stats.txt" | awk '{ print $1 }' > "$T/stats"
+# a scenario with VMs (their statistics carry the VM's prefix: vm0., vm1.)
+if ! "$P" run workloads/scenarios/two_vms.ini --out "$T/vms" -q; then
+	echo "FAIL: workloads/scenarios/two_vms.ini did not run"
+	exit 1
+fi
+grep -v '^ ' "$T/vms/stats.txt" | awk '{ print $1 }' >> "$T/stats"
 for mode in fast detailed; do
 	if ! "$P" exec "$G/hello.elf" --stats --mode $mode > /dev/null 2> "$T/exec"; then
 		echo "FAIL: protsim exec $G/hello.elf --stats --mode $mode failed:"
