@@ -518,7 +518,7 @@ uint64_t stack_palloc_size(const struct stack_palloc *pa)
 	return pa->size;
 }
 
-void stack_palloc_register_stats(struct stack_palloc *pa, struct sim *s)
+struct sim_stat_group *stack_palloc_register_stats(struct stack_palloc *pa, struct sim *s)
 {
 	static const struct sim_stat_desc d[] = {
 #define F(f) offsetof(struct stack_palloc_stats, f)
@@ -536,6 +536,5 @@ void stack_palloc_register_stats(struct stack_palloc *pa, struct sim *s)
 #undef F
 	};
 
-	/* The allocator lives as long as the machine: the group is never removed. */
-	(void)sim_stat_group_add(s, "stack.palloc", d, &pa->st);
+	return sim_stat_group_add(s, "stack.palloc", d, &pa->st);
 }

@@ -123,8 +123,11 @@ const struct stack_palloc_stats *stack_palloc_stats(const struct stack_palloc *p
 uint64_t stack_palloc_base(const struct stack_palloc *pa);
 uint64_t stack_palloc_size(const struct stack_palloc *pa);
 
-/* Register stack.palloc.* (prefix "stack.palloc") with @s. */
-void stack_palloc_register_stats(struct stack_palloc *pa, struct sim *s);
+/*
+ * Register stack.palloc.* (prefix "stack.palloc") with @s; the owner
+ * removes the group (sim_stat_group_remove) before freeing the allocator.
+ */
+struct sim_stat_group *stack_palloc_register_stats(struct stack_palloc *pa, struct sim *s);
 
 /* ------------------------------------------------------------------ */
 /* VMs that run guest programs                                         */

@@ -164,6 +164,7 @@ struct stack {
 	struct rmp *rmp;                 /* may be NULL or off */
 	struct s2_ctx *s2;               /* the machine's MMUs */
 	struct stack_palloc *pool;       /* nested-table pages (s2.pool_base, s2.pool_size) */
+	struct sim_stat_group *pool_stats; /* its stack.palloc.* */
 	struct stack_vm *vm[S2_MAX_VMS];
 	/*
 	 * The operation under way: its agent, and the cycles of the RMP checks

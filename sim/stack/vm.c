@@ -440,7 +440,7 @@ static int stack_attach(struct sim *s, struct sim_err *err)
 	st->pool = stack_palloc_new(base, size, rmp, &perr);
 	if (!st->pool)
 		sim_fatal("stack: %s", perr.msg);   /* the range was checked above */
-	stack_palloc_register_stats(st->pool, s);
+	st->pool_stats = stack_palloc_register_stats(st->pool, s);
 	sim_stat_counter(s, "s2.pool.pages", &stack_palloc_stats(st->pool)->pages,
 			 "Nested-table pages in use (host page allocator of the VMs' tables)");
 	sim_stat_counter(s, "s2.pool.frees", &stack_palloc_stats(st->pool)->free_4k,
@@ -463,6 +463,7 @@ static void stack_detach(struct sim *s)
 		if (st->vm[i])
 			stack_vm_destroy(st->vm[i]);
 	stack_run_vms_free(st);
+	sim_stat_group_remove(s, st->pool_stats);
 	stack_palloc_free_all(st->pool);
 	free(st);
 	sim_set_model(s, &stack_module, NULL);
