@@ -142,14 +142,17 @@ static void s1_walk_free(struct cpu_s1_walk *w)
 	free(w);
 }
 
+static uint64_t now_of(const struct cpu_hart *h);
+
 int cpu_s1_translate(struct cpu_hart *h, uint64_t va, enum s2_access acc, unsigned mode,
 		     struct rv_xl *xl)
 {
 	struct cpu_s1_walk *w = h->s1w;
 	struct s2_pgt *p = w->pgt[(h->satp >> 60) == 9];
 	struct s2_policy pol = { .perm_ok = s1_policy, .arg = w };
+	struct sim_who who = { .now = now_of(h), .agent = sim_agent_id(h->agent) };
 	struct s2_req req = {
-		.acc = acc, .user = mode == RV_MODE_U, .agent = sim_agent_id(h->agent),
+		.acc = acc, .user = mode == RV_MODE_U, .who = &who,
 		.src = SIM_SRC_PTW, .policy = &pol,
 	};
 	struct s2_xlate out;
@@ -227,9 +230,10 @@ static int gpa_xlate(struct cpu_hart *h, uint64_t gpa, uint64_t va, bool has_va,
 		     enum s2_access acc, bool table, bool c, struct rv_xl *xl)
 {
 	struct cpu_vm *vm = h->vm;
+	struct sim_who who = { .now = now_of(h), .agent = sim_agent_id(h->agent) };
 	struct s2_req req = {
 		.acc = table ? S2_ACC_READ : acc, .user = h->priv == RV_PRIV_U, .c = c,
-		.vmpl = (uint8_t)vm->vmpl, .agent = sim_agent_id(h->agent), .src = SIM_SRC_PTW,
+		.vmpl = (uint8_t)vm->vmpl, .who = &who, .src = SIM_SRC_PTW,
 	};
 	struct s2_xlate out;
 	struct cpu_exit *e;
@@ -431,7 +435,13 @@ int cpu_prot_setup(struct cpu_vm *vm, struct sim_err *err)
 	if (vm->type == CPU_VM_SNP && !rmp_enabled(vm->rmp))
 		return sim_err_set(err, "vm.type: 'snp' needs the RMP enabled (rmp.mode)");
 	s2_timing_from_sim(vm->sim, &vm->s2_timing);
-	vm->npt = s2_pgt_new(s2_fmt(S2_FMT_NPT), 4, vm->mem, S2_NO_PAGE, &pool_ops, vm, &rc);
+	{
+		struct sim_who setup = { .agent = -1 };
+
+		vm->npt = s2_pgt_new(s2_fmt(S2_FMT_NPT), 4, vm->mem, S2_NO_PAGE, &pool_ops, vm,
+				     &setup, &rc);
+		vm->npt_root_cycles = setup.mem_cycles;
+	}
 	if (!vm->npt)
 		return sim_err_set(err, "vm.pt_pool: cannot create the nested table: %s",
 				   s2_rc_name(rc));

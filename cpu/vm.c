@@ -341,6 +341,10 @@ int cpu_vm_map_page(struct cpu_vm *vm, struct cpu_hart *h, uint64_t gpa, struct 
 {
 	struct s2_prot prot = { .perms = S2_PERM_ALL };
 	uint64_t page = gpa & ~(vm->page_size - 1), spa, cyc;
+	struct sim_who who = {
+		.now = h ? sim_now(h->agent) : 0, .agent = h ? sim_agent_id(h->agent) : -1,
+		.mem_cycles = vm->npt_root_cycles,
+	};
 	int rc, ret = 0;
 
 	if (vm->type == CPU_VM_BARE)
@@ -356,10 +360,9 @@ int cpu_vm_map_page(struct cpu_vm *vm, struct cpu_hart *h, uint64_t gpa, struct 
 	 * the page mapped but not yet assigned; the table writes are charged
 	 * after both.
 	 */
-	s2_pgt_set_agent(vm->npt, h ? sim_agent_id(h->agent) : -1);
-	rc = s2_map(vm->npt, page, spa, vm->page_size, vm->page_size, &prot);
-	s2_pgt_set_agent(vm->npt, -1);
-	cyc = s2_pgt_take_cycles(vm->npt);
+	vm->npt_root_cycles = 0;
+	rc = s2_map(vm->npt, &who, page, spa, vm->page_size, vm->page_size, &prot);
+	cyc = who.mem_cycles;
 	if (rc == S2_ERR_EXISTS) {
 		/* another vCPU's fault mapped it first */
 	} else if (rc == S2_ERR_NOMEM) {

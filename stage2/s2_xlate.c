@@ -6,6 +6,8 @@
  * A translation records what it did (probes, walks, references, memory
  * cycles, check-hook cycles) in struct s2_xlate; s2_latency() prices
  * that from the profile, so functional behaviour and timing stay apart.
+ * Its memory accesses are made by the requester (struct s2_req.who), to
+ * whose mem_cycles the translation adds its memory cycles when it ends.
  *
  * Caches and what they hold (all tagged with the space's vmid):
  *   tlb[l]  stage-2 translations IPA -> PA, one entry per leaf (kind =
@@ -97,6 +99,12 @@ struct s2_walk {
 };
 
 static struct s2_stats s2_null_stats;
+
+/* The requester's agent id (-1: none).  Read where memory is accessed, not on a TLB hit. */
+static inline int s2_req_agent(const struct s2_req *req)
+{
+	return req->who ? req->who->agent : -1;
+}
 
 /* ------------------------------------------------------------------ */
 /* Permissions                                                         */
@@ -299,7 +307,7 @@ static int s2_run_hook(struct s2_hw *h, uint64_t spa, uint64_t gpa, unsigned sz,
 	}
 	chk = (struct s2_check){
 		.spa = spa, .gpa = gpa, .size = s2_sz_bytes(sz), .acc = acc, .c = c,
-		.table = table, .user = user, .vmpl = req->vmpl, .agent = req->agent,
+		.table = table, .user = user, .vmpl = req->vmpl, .agent = s2_req_agent(req),
 	};
 	h->out->ev.checks++;
 	h->st->checks++;
@@ -424,7 +432,7 @@ static int s2_hw_set_ad(struct s2_hw *h, const struct s2_walk *wk, uint64_t pa, 
 		if (rc)
 			return rc;
 	}
-	h->out->mem_cycles += sim_mem_write64(p->mem, h->req->agent, h->req->src, pa, raw);
+	h->out->mem_cycles += sim_mem_write64(p->mem, s2_req_agent(h->req), h->req->src, pa, raw);
 	h->out->ev.ad_updates++;
 	h->st->ad_updates++;
 	return 0;
@@ -507,7 +515,7 @@ s2_hw_walk_with(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r, s2_
 {
 	const struct s2_fmt_ops *f = wk->p->fmt;
 	struct sim_mem *mem = wk->p->mem;
-	const int agent = h->req->agent;
+	const int agent = s2_req_agent(h->req);
 	const enum sim_mem_src src = h->req->src;
 	const bool phys = wk->path == S2_TBL_PHYS;
 	const bool pwc = h->pwc_on[f->stage - 1];
@@ -603,7 +611,7 @@ static int s2_hw_walk(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *
 {
 	const struct s2_fmt_ops *f = wk->p->fmt;
 
-	sim_sync_id(wk->p->mem, h->req->agent);   /* tables other agents change: global order */
+	sim_sync_id(wk->p->mem, s2_req_agent(h->req));   /* tables other agents change: global order */
 	if (f == &s2_fmt_npt)
 		return s2_hw_walk_npt(h, wk, r);
 	if (f == &s1_fmt_x86_64)
@@ -787,14 +795,21 @@ static inline uint64_t s2_latency_of(const struct s2_timing *t, const struct s2_
 	return c;
 }
 
+/*
+ * The end of every translation: statistics, latency, the requester's
+ * memory cycles (only a walk accesses memory: its reads and A/D writes).
+ */
 static inline int s2_hw_finish(struct s2_hw *h, int rc)
 {
 	struct s2_xlate *out = h->out;
 
-	if (out->ev.walks)
+	if (out->ev.walks) {
 		sim_hist_add(&h->st->walk_refs, out->refs);
-	else if (!rc)
+		if (h->req->who)
+			h->req->who->mem_cycles += out->mem_cycles;
+	} else if (!rc) {
 		out->tlb_hit = true;
+	}
 	out->cycles = h->m ? s2_latency_of(h->m->t, out) : out->mem_cycles + out->check_cycles;
 	return rc;
 }
