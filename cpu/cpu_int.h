@@ -311,7 +311,7 @@ struct cpu_vm {
 	struct s2_ctx *s2;         /* NPT/SNP: the stage-2 model */
 	struct s2_pgt *npt;        /* NPT/SNP: this VM's nested table */
 	uint64_t npt_root_cycles;  /* memory cycles of zeroing its root (set-up, no agent):
-				      charged with the first page cpu_vm_map_page maps */
+				      charged with the first map cpu_vm_map_page completes */
 	uint32_t asid;             /* SNP: guest ASID (vm.asid) */
 	uint64_t page_size;        /* NPT leaf and RMP entry size of guest RAM (vm.page_size) */
 	bool cbit_in_pte;          /* SNP: C-bit from the Sv PTE (vm.cbit_pte), else always 1 */

@@ -343,7 +343,6 @@ int cpu_vm_map_page(struct cpu_vm *vm, struct cpu_hart *h, uint64_t gpa, struct 
 	uint64_t page = gpa & ~(vm->page_size - 1), spa, cyc;
 	struct sim_who who = {
 		.now = h ? sim_now(h->agent) : 0, .agent = h ? sim_agent_id(h->agent) : -1,
-		.mem_cycles = vm->npt_root_cycles,
 	};
 	int rc, ret = 0;
 
@@ -360,9 +359,9 @@ int cpu_vm_map_page(struct cpu_vm *vm, struct cpu_hart *h, uint64_t gpa, struct 
 	 * the page mapped but not yet assigned; the table writes are charged
 	 * after both.
 	 */
-	vm->npt_root_cycles = 0;
 	rc = s2_map(vm->npt, &who, page, spa, vm->page_size, vm->page_size, &prot);
-	cyc = who.mem_cycles;
+	cyc = who.mem_cycles + vm->npt_root_cycles;   /* after the map's sync: in global order */
+	vm->npt_root_cycles = 0;
 	if (rc == S2_ERR_EXISTS) {
 		/* another vCPU's fault mapped it first */
 	} else if (rc == S2_ERR_NOMEM) {

@@ -499,8 +499,9 @@ typedef struct s2_wpte (*s2_wdec_fn)(uint64_t raw, unsigned sz);
 
 /*
  * Walk @wk from wk->w to a leaf or a fault, decoding entries with @dec
- * (the format's walk_decode).  Per entry: reach its memory, read it (one
- * timed reference), decode it and descend through a table entry
+ * (the format's walk_decode), its memory accesses made by @agent (the
+ * requester's, read once per walk).  Per entry: reach its memory, read
+ * it (one timed reference), decode it and descend through a table entry
  * (hardware accessed-flag update and walk-cache fill when needed); the
  * last entry gets the full decode and the leaf checks.
  *
@@ -511,11 +512,11 @@ typedef struct s2_wpte (*s2_wdec_fn)(uint64_t raw, unsigned sz);
  * once per built-in format so that @dec is inlined (s2_fmt_int.h).
  */
 static inline __attribute__((always_inline)) int
-s2_hw_walk_with(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r, s2_wdec_fn dec)
+s2_hw_walk_with(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r, s2_wdec_fn dec,
+		const int agent)
 {
 	const struct s2_fmt_ops *f = wk->p->fmt;
 	struct sim_mem *mem = wk->p->mem;
-	const int agent = s2_req_agent(h->req);
 	const enum sim_mem_src src = h->req->src;
 	const bool phys = wk->path == S2_TBL_PHYS;
 	const bool pwc = h->pwc_on[f->stage - 1];
@@ -566,9 +567,9 @@ s2_hw_walk_with(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r, s2_
 	return s2_hw_leaf(h, wk, e, raw, pa, r);
 }
 
-static int s2_hw_walk_a64(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r)
+static int s2_hw_walk_a64(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r, int agent)
 {
-	return s2_hw_walk_with(h, wk, r, s2_a64_wdec);
+	return s2_hw_walk_with(h, wk, r, s2_a64_wdec, agent);
 }
 
 static struct s2_wpte s2_npt_wdec(uint64_t raw, unsigned sz)
@@ -581,50 +582,51 @@ static struct s2_wpte s2_s1x_wdec(uint64_t raw, unsigned sz)
 	return s2_x86_wdec(raw, sz, S1_ADDR_MASK, true);
 }
 
-static int s2_hw_walk_npt(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r)
+static int s2_hw_walk_npt(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r, int agent)
 {
-	return s2_hw_walk_with(h, wk, r, s2_npt_wdec);
+	return s2_hw_walk_with(h, wk, r, s2_npt_wdec, agent);
 }
 
-static int s2_hw_walk_s1x(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r)
+static int s2_hw_walk_s1x(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r, int agent)
 {
-	return s2_hw_walk_with(h, wk, r, s2_s1x_wdec);
+	return s2_hw_walk_with(h, wk, r, s2_s1x_wdec, agent);
 }
 
-static int s2_hw_walk_ept(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r)
+static int s2_hw_walk_ept(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r, int agent)
 {
-	return s2_hw_walk_with(h, wk, r, s2_ept_wdec);
+	return s2_hw_walk_with(h, wk, r, s2_ept_wdec, agent);
 }
 
-static int s2_hw_walk_sv(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r)
+static int s2_hw_walk_sv(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r, int agent)
 {
-	return s2_hw_walk_with(h, wk, r, s2_sv_wdec);
+	return s2_hw_walk_with(h, wk, r, s2_sv_wdec, agent);
 }
 
-static int s2_hw_walk_av1(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r)
+static int s2_hw_walk_av1(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r, int agent)
 {
-	return s2_hw_walk_with(h, wk, r, s2_av1_wdec);
+	return s2_hw_walk_with(h, wk, r, s2_av1_wdec, agent);
 }
 
 /* One hardware walk: the loop made for the table's format, or the generic one. */
 static int s2_hw_walk(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r)
 {
 	const struct s2_fmt_ops *f = wk->p->fmt;
+	const int agent = s2_req_agent(h->req);
 
-	sim_sync_id(wk->p->mem, s2_req_agent(h->req));   /* tables other agents change: global order */
+	sim_sync_id(wk->p->mem, agent);   /* tables other agents change: global order */
 	if (f == &s2_fmt_npt)
-		return s2_hw_walk_npt(h, wk, r);
+		return s2_hw_walk_npt(h, wk, r, agent);
 	if (f == &s1_fmt_x86_64)
-		return s2_hw_walk_s1x(h, wk, r);
+		return s2_hw_walk_s1x(h, wk, r, agent);
 	if (f == &s2_fmt_arm64)
-		return s2_hw_walk_a64(h, wk, r);
+		return s2_hw_walk_a64(h, wk, r, agent);
 	if (f == &s2_fmt_ept)
-		return s2_hw_walk_ept(h, wk, r);
+		return s2_hw_walk_ept(h, wk, r, agent);
 	if (f == &s1_fmt_sv39 || f == &s1_fmt_sv48)
-		return s2_hw_walk_sv(h, wk, r);
+		return s2_hw_walk_sv(h, wk, r, agent);
 	if (f == &s2_fmt_amdv1)
-		return s2_hw_walk_av1(h, wk, r);
-	return s2_hw_walk_with(h, wk, r, f->walk_decode);
+		return s2_hw_walk_av1(h, wk, r, agent);
+	return s2_hw_walk_with(h, wk, r, f->walk_decode, agent);
 }
 
 /* ------------------------------------------------------------------ */
