@@ -66,12 +66,13 @@ static int bench_s2_setup(void)
 	BE.mem = sim_mem_new(1ull << 36, 0);
 	BE.next = B_POOL;
 	BE.s1_next = 0x101000;
-	BE.s2 = s2_pgt_new(s2_fmt(S2_FMT_NPT), 4, BE.mem, S2_NO_PAGE, &b_s2mm, NULL, &rc);
-	if (!BE.s2 || s2_map(BE.s2, 0, B_GBASE, B_GSIZE, SIM_SZ_4K, &rw) != S2_OK)
+	BE.s2 = s2_pgt_new(s2_fmt(S2_FMT_NPT), 4, BE.mem, S2_NO_PAGE, &b_s2mm, NULL, NULL, &rc);
+	if (!BE.s2 || s2_map(BE.s2, NULL, 0, B_GBASE, B_GSIZE, SIM_SZ_4K, &rw) != S2_OK)
 		return -1;
-	BE.s1 = s2_pgt_new(s2_fmt(S1_FMT_X86_64), 4, BE.mem, 0x100000, &b_s1mm, NULL, &rc);
+	BE.s1 = s2_pgt_new(s2_fmt(S1_FMT_X86_64), 4, BE.mem, 0x100000, &b_s1mm, NULL, NULL, &rc);
 	/* 16M of guest virtual space at 4K, onto guest-physical 32M.. */
-	if (!BE.s1 || s2_map(BE.s1, 0x7f0000000000ull, 0x2000000, 0x1000000, SIM_SZ_4K, &rw) != S2_OK)
+	if (!BE.s1 ||
+	    s2_map(BE.s1, NULL, 0x7f0000000000ull, 0x2000000, 0x1000000, SIM_SZ_4K, &rw) != S2_OK)
 		return -1;
 	return 0;
 }
@@ -85,7 +86,7 @@ void bench_s2(void)
 	struct s2_mmu_cfg off = { .tlb_levels = 1, .tlb = { { 1, 0 } }, .ntlb = { 1, 0 },
 				  .pwc_s1 = { 1, 0 }, .pwc_s2 = { 1, 0 } };
 	struct s2_timing t = { .tlb_hit = { 1, 7, 20 }, .ntlb_hit = 1, .pwc_hit = 2, .walk = 5 };
-	struct s2_req q = { .acc = S2_ACC_READ, .agent = -1, .src = SIM_SRC_PTW };
+	struct s2_req q = { .acc = S2_ACC_READ, .who = NULL, .src = SIM_SRC_PTW };
 	struct s2_space sp = { .vmid = 1 };
 	struct s2_mmu *hot, *cold;
 	struct s2_xlate x;

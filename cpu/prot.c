@@ -142,14 +142,16 @@ static void s1_walk_free(struct cpu_s1_walk *w)
 	free(w);
 }
 
+
 int cpu_s1_translate(struct cpu_hart *h, uint64_t va, enum s2_access acc, unsigned mode,
 		     struct rv_xl *xl)
 {
 	struct cpu_s1_walk *w = h->s1w;
 	struct s2_pgt *p = w->pgt[(h->satp >> 60) == 9];
 	struct s2_policy pol = { .perm_ok = s1_policy, .arg = w };
+	struct sim_who who = { .now = cpu_hart_now(h), .agent = sim_agent_id(h->agent) };
 	struct s2_req req = {
-		.acc = acc, .user = mode == RV_MODE_U, .agent = sim_agent_id(h->agent),
+		.acc = acc, .user = mode == RV_MODE_U, .who = &who,
 		.src = SIM_SRC_PTW, .policy = &pol,
 	};
 	struct s2_xlate out;
@@ -221,9 +223,10 @@ static int gpa_xlate(struct cpu_hart *h, uint64_t gpa, uint64_t va, bool has_va,
 		     enum s2_access acc, bool table, bool c, struct rv_xl *xl)
 {
 	struct cpu_vm *vm = h->vm;
+	struct sim_who who = { .now = cpu_hart_now(h), .agent = sim_agent_id(h->agent) };
 	struct s2_req req = {
 		.acc = table ? S2_ACC_READ : acc, .user = h->priv == RV_PRIV_U, .c = c,
-		.vmpl = (uint8_t)vm->vmpl, .agent = sim_agent_id(h->agent), .src = SIM_SRC_PTW,
+		.vmpl = (uint8_t)vm->vmpl, .who = &who, .src = SIM_SRC_PTW,
 	};
 	struct s2_xlate out;
 	struct cpu_exit *e;

@@ -298,6 +298,18 @@ static void add_cycles(uint64_t *cycles, uint64_t v)
 		*cycles += v;
 }
 
+/*
+ * A fresh accumulator for the timed calls (RMP checks, table walks) of an
+ * operation of @who (NULL: no agent): its mem_cycles go into the
+ * operation's reported cost.
+ */
+static struct sim_who who_acc(const struct sim_who *who)
+{
+	struct sim_who w = { who ? who->now : 0, who ? who->agent : -1, 0 };
+
+	return w;
+}
+
 /* The @k-th page pool_alloc() would hand out next (0 = the next), or S2_NO_PAGE. */
 static uint64_t pool_peek(const struct iommu_pool *p, uint64_t k)
 {
@@ -337,7 +349,7 @@ static bool host_table_writes(struct iommu *io, const struct sim_who *who, struc
 			      enum s2_wset_op op, uint64_t iova, uint64_t pa, uint64_t size,
 			      const struct s2_prot *prot, uint64_t *cyc)
 {
-	struct sim_who rw = { who ? who->now : 0, who ? who->agent : -1, 0 };
+	struct sim_who rw = who_acc(who);
 	struct s2_wset ws = { 0 };
 	bool ok = true;
 
@@ -372,6 +384,7 @@ int iommu_attach(struct iommu *io, const struct sim_who *who, uint32_t dev,
 {
 	struct iommu_dte *d;
 	struct s2_pgt *t = NULL;
+	struct sim_who tw = who_acc(who);
 	int rc;
 
 	sim_sync_id(io->mem, who ? who->agent : -1);   /* the device table is shared */
@@ -386,7 +399,7 @@ int iommu_attach(struct iommu *io, const struct sim_who *who, uint32_t dev,
 	case IOMMU_MODE_SNP:
 		/* The root comes from the pool and is zeroed: a host store. */
 		if (rmp_enabled(io->rmp) && pool_peek(&io->pool, 0) != S2_NO_PAGE) {
-			struct sim_who rw = { who ? who->now : 0, who ? who->agent : -1, 0 };
+			struct sim_who rw = who_acc(who);
 			bool ok = host_page_ok(io, &rw, pool_peek(&io->pool, 0));
 
 			add_cycles(cycles, rw.mem_cycles);
@@ -394,11 +407,10 @@ int iommu_attach(struct iommu *io, const struct sim_who *who, uint32_t dev,
 				return IOMMU_ERR_RMP;
 		}
 		t = s2_pgt_new(s2_fmt(S2_FMT_AMDV1), IOMMU_IO_LEVELS, io->mem, S2_NO_PAGE, &io->mm,
-			       &io->pool, &rc);
+			       &io->pool, &tw, &rc);
 		if (!t)
 			return rc_from_s2(rc);
-		s2_pgt_set_agent(t, who ? who->agent : -1);
-		add_cycles(cycles, s2_pgt_take_cycles(t));
+		add_cycles(cycles, tw.mem_cycles);
 		break;
 	case IOMMU_MODE_STAGE2:
 		if (!s2)
@@ -487,6 +499,7 @@ int iommu_map(struct iommu *io, const struct sim_who *who, uint32_t dev, uint64_
 {
 	struct s2_prot prot;
 	struct s2_pgt *t;
+	struct sim_who tw = who_acc(who);
 	uint64_t chk = 0;
 	int rc;
 
@@ -506,9 +519,8 @@ int iommu_map(struct iommu *io, const struct sim_who *who, uint32_t dev, uint64_
 		add_cycles(cycles, io->cfg.lat.map + chk);
 		return IOMMU_ERR_RMP;
 	}
-	s2_pgt_set_agent(t, who ? who->agent : -1);
-	rc = rc_from_s2(s2_map(t, iova, pa, size, 0, &prot));
-	add_cycles(cycles, io->cfg.lat.map + chk + s2_pgt_take_cycles(t));
+	rc = rc_from_s2(s2_map(t, &tw, iova, pa, size, 0, &prot));
+	add_cycles(cycles, io->cfg.lat.map + chk + tw.mem_cycles);
 	if (rc == IOMMU_OK)
 		io->ctr.map++;
 	return rc;
@@ -518,6 +530,7 @@ int iommu_unmap(struct iommu *io, const struct sim_who *who, uint32_t dev, uint6
 		uint64_t size, uint64_t *cycles)
 {
 	struct s2_pgt *t;
+	struct sim_who tw = who_acc(who);
 	uint64_t chk = 0;
 	int rc;
 
@@ -532,9 +545,8 @@ int iommu_unmap(struct iommu *io, const struct sim_who *who, uint32_t dev, uint6
 		add_cycles(cycles, io->cfg.lat.map + chk);
 		return IOMMU_ERR_RMP;
 	}
-	s2_pgt_set_agent(t, who ? who->agent : -1);
-	rc = rc_from_s2(s2_unmap(t, iova, size));
-	add_cycles(cycles, io->cfg.lat.map + chk + s2_pgt_take_cycles(t));
+	rc = rc_from_s2(s2_unmap(t, &tw, iova, size));
+	add_cycles(cycles, io->cfg.lat.map + chk + tw.mem_cycles);
 	if (rc == IOMMU_OK)
 		io->ctr.unmap++;
 	return rc;
@@ -801,6 +813,7 @@ static enum iommu_cause xlate(struct iommu *io, const struct sim_who *who, uint3
 			      uint64_t *cyc, struct iommu_dma_res *res, struct pg_fault *pf)
 {
 	const struct iommu_iotlb_ent *e;
+	struct sim_who tw;
 	struct s2_xlate x;
 	struct s2_req req;
 	unsigned sz;
@@ -831,10 +844,12 @@ static enum iommu_cause xlate(struct iommu *io, const struct sim_who *who, uint3
 	io->ctr.iotlb_miss++;
 	if (va >= s2_pgt_ia_limit(d->table))
 		return IOMMU_CAUSE_TRANSLATION;
+	/* The table walk: its entry reads are the request's, at the clock it has reached. */
+	tw = (struct sim_who){ who->now + *cyc, who->agent, 0 };
 	memset(&req, 0, sizeof(req));
 	req.acc = write ? S2_ACC_WRITE : S2_ACC_READ;
 	req.user = true;
-	req.agent = who->agent;
+	req.who = &tw;
 	req.src = SIM_SRC_IOPT;
 	memset(&x, 0, sizeof(x));
 	ft = s2_translate(d->table, va, &req, &x);
@@ -842,7 +857,7 @@ static enum iommu_cause xlate(struct iommu *io, const struct sim_who *who, uint3
 	io->ctr.walk_refs += x.refs;
 	res->walks++;
 	res->refs += x.refs;
-	*cyc += io->cfg.lat.walk + x.cycles;
+	*cyc += io->cfg.lat.walk + tw.mem_cycles;   /* no check hook: x.cycles = x.mem_cycles */
 	if (ft == S2_FAULT_PERMISSION) {
 		pf->flags = IOMMU_EVF_PR | IOMMU_EVF_PE;
 		return IOMMU_CAUSE_PERMISSION;

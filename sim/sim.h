@@ -251,10 +251,10 @@ uint64_t sim_now(const struct sim_agent *a);
 /*
  * Who performs a timed hardware operation, and when: the one convention
  * of the hardware models' timed calls (the RMP's instructions and checks,
- * the IOMMU's requests).  The operation takes effect at @now on behalf of
- * agent @agent (-1: none) and adds the memory cycles it spends to
- * @mem_cycles; the caller charges them (sim_advance) with the operation's
- * own latency.
+ * the IOMMU's requests, stage 2's table walks and translations).  The
+ * operation takes effect at @now on behalf of agent @agent (-1: none) and
+ * adds the memory cycles it spends to @mem_cycles; the caller charges
+ * them (sim_advance) with the operation's own latency.
  */
 struct sim_who {
 	uint64_t now;          /* the agent's clock at the start of the operation */
@@ -292,7 +292,7 @@ void sim_sync(struct sim_agent *a);
 
 /*
  * sim_sync() for code that knows only the machine's memory and an agent
- * id (the hardware models' struct sim_who, s2_req): syncs agent @agent
+ * id (the hardware models' struct sim_who): syncs agent @agent
  * if it is the running agent of the simulator that owns @m.  Does nothing
  * for a standalone memory (sim_mem_new: one inline test), a NULL @m, or
  * another agent id.  Defined with the memory interface below.

@@ -32,6 +32,14 @@
  * (0 = 4K).  Internally a "size class" (enum s2_sz) numbers the page
  * sizes from 4K up, the same in every format.
  *
+ * Timing: every timed call names who performs it in a struct sim_who
+ * (sim/sim.h), as the RMP and the IOMMU do: the software walks (s2_map,
+ * s2_unmap, s2_protect, s2_annotate, s2_get_leaf, s2_walk, and the root
+ * zeroing of s2_pgt_new) take it as an argument, a hardware translation
+ * in its request (struct s2_req.who).  Each memory access is made by
+ * who->agent, and the memory cycles are added to who->mem_cycles; a NULL
+ * who is no agent (-1), its cycles are dropped.  The caller charges them.
+ *
  * This module never includes rmp/rmp.h outside s2_ops.c: the RMP check
  * of SNP guests comes in through struct s2_check_hook.
  */
@@ -331,12 +339,15 @@ struct s2_pgt;
 /*
  * Create a table of format @fmt with @levels levels over @mem.  @root is
  * the root page's address, or S2_NO_PAGE to take one from @mm (the root
- * is zeroed either way).  @mm and @mm_arg are kept (not copied).
+ * is zeroed either way, a timed write by @who: its memory cycles are
+ * added to who->mem_cycles; NULL: no agent, not reported).  @mm and
+ * @mm_arg are kept (not copied).
  * Return: the table, or NULL with *@rc = S2_ERR_INVAL (bad levels/format),
  * S2_ERR_NOMEM, S2_ERR_ALIGN (root not 4K aligned), S2_ERR_UNMAPPED.
  */
 struct s2_pgt *s2_pgt_new(const struct s2_fmt_ops *fmt, unsigned levels, struct sim_mem *mem,
-			  uint64_t root, const struct s2_mm_ops *mm, void *mm_arg, int *rc);
+			  uint64_t root, const struct s2_mm_ops *mm, void *mm_arg,
+			  struct sim_who *who, int *rc);
 
 /*
  * Make a table object for a table that already exists at @root (e.g. a
@@ -358,7 +369,8 @@ int s2_pgt_set_root(struct s2_pgt *p, uint64_t root);
 
 /*
  * Free the object and give every table page back through mm->free_page
- * (an attached table: the object only; its pages are not its own).
+ * (an attached table: the object only; its pages are not its own).  The
+ * walk that finds the pages has no agent (its cycles are not reported).
  */
 void s2_pgt_free(struct s2_pgt *p);
 
@@ -370,15 +382,6 @@ struct sim_mem *s2_pgt_mem(const struct s2_pgt *p);
 uint64_t s2_pgt_ia_limit(const struct s2_pgt *p);
 /* Table pages in use (root included). */
 uint64_t s2_pgt_pages(const struct s2_pgt *p);
-
-/*
- * Software walks (map, unmap, ...) are table reads/writes by the
- * hypervisor or guest kernel: timed data accesses by agent @agent
- * (default -1).  Their memory cycles accumulate in the table;
- * s2_pgt_take_cycles() returns and clears the sum.
- */
-void s2_pgt_set_agent(struct s2_pgt *p, int agent);
-uint64_t s2_pgt_take_cycles(struct s2_pgt *p);
 
 /* Count of break-before-make sequences performed on this table. */
 uint64_t s2_pgt_bbm_count(const struct s2_pgt *p);
@@ -398,6 +401,8 @@ enum s2_walk_flags {
 /* What a visitor sees. */
 struct s2_visit_ctx {
 	struct s2_pgt *pgt;
+	struct sim_who *who;   /* the walk's software agent (never NULL: s2_walk's @who or
+				  an agent-less one) */
 	uint64_t old;          /* the entry's raw value (re-read before each visit) */
 	uint64_t ptep;         /* memory PA of the entry */
 	uint64_t addr;         /* first input address the entry covers */
@@ -422,13 +427,18 @@ struct s2_walker {
 };
 
 /*
- * Walk [addr, addr + size) of @p (rounded out to 4K).
+ * Walk [addr, addr + size) of @p (rounded out to 4K) as software run by
+ * @who (the hypervisor or a guest kernel): every entry read and written
+ * is a timed data access (SIM_SRC_DATA) by who->agent, its memory cycles
+ * added to who->mem_cycles (NULL: no agent, not reported).  The walk is
+ * ordered among agents first (sim_sync_id on who->agent).
  * Return: S2_OK, S2_ERR_RANGE (outside the input range), S2_ERR_UNMAPPED
  * (a table page was not accessible), or the first non-zero visitor result.
  */
-int s2_walk(struct s2_pgt *p, uint64_t addr, uint64_t size, const struct s2_walker *w);
+int s2_walk(struct s2_pgt *p, struct sim_who *who, uint64_t addr, uint64_t size,
+	    const struct s2_walker *w);
 
-/* Helpers for visitors (charged to the table's agent). */
+/* Helpers for visitors (timed accesses of ctx->who). */
 void s2_visit_set(struct s2_visit_ctx *ctx, uint64_t raw);        /* write the entry */
 /* Allocate and zero a table page; install it as this entry's table. Return S2_OK/S2_ERR_NOMEM/S2_ERR_UNMAPPED. */
 int s2_visit_install_table(struct s2_visit_ctx *ctx, uint64_t *table);
@@ -443,6 +453,12 @@ int s2_visit_split(struct s2_visit_ctx *ctx);
 /* ------------------------------------------------------------------ */
 
 /*
+ * Each is a software walk by @who (see s2_walk): timed table accesses by
+ * who->agent, their memory cycles added to who->mem_cycles (NULL: no
+ * agent, not reported), also when the operation fails part way.
+ */
+
+/*
  * Map [ia, ia + size) to [pa, pa + size) with @prot, using leaves of
  * @leaf bytes (4K/2M/1G; 0 = the largest the format allows at each
  * step given alignment).  Fails without changing anything if any valid
@@ -452,8 +468,8 @@ int s2_visit_split(struct s2_visit_ctx *ctx);
  * S2_ERR_SIZE (leaf size not supported by the format), S2_ERR_PERMS,
  * S2_ERR_EXISTS, S2_ERR_NOMEM (may leave part mapped), S2_ERR_UNMAPPED.
  */
-int s2_map(struct s2_pgt *p, uint64_t ia, uint64_t pa, uint64_t size, uint64_t leaf,
-	   const struct s2_prot *prot);
+int s2_map(struct s2_pgt *p, struct sim_who *who, uint64_t ia, uint64_t pa, uint64_t size,
+	   uint64_t leaf, const struct s2_prot *prot);
 
 /*
  * Unmap [ia, ia + size): leaves become invalid (owner 0).  A block only
@@ -469,7 +485,7 @@ int s2_map(struct s2_pgt *p, uint64_t ia, uint64_t pa, uint64_t size, uint64_t l
  * Return: S2_OK, S2_ERR_INVAL, S2_ERR_ALIGN (not 4K aligned),
  * S2_ERR_RANGE, S2_ERR_NOMEM (split), S2_ERR_UNMAPPED.
  */
-int s2_unmap(struct s2_pgt *p, uint64_t ia, uint64_t size);
+int s2_unmap(struct s2_pgt *p, struct sim_who *who, uint64_t ia, uint64_t size);
 
 /*
  * Set the permissions of every valid leaf in [ia, ia + size) to @perms
@@ -478,17 +494,18 @@ int s2_unmap(struct s2_pgt *p, uint64_t ia, uint64_t size);
  * (checked before any change), S2_ERR_NOENT (no valid leaf in the
  * range), S2_ERR_NOMEM, S2_ERR_UNMAPPED.
  */
-int s2_protect(struct s2_pgt *p, uint64_t ia, uint64_t size, uint8_t perms);
+int s2_protect(struct s2_pgt *p, struct sim_who *who, uint64_t ia, uint64_t size,
+	       uint8_t perms);
 
 /*
  * Find the entry that ends the walk for @ia: a leaf, or the invalid entry
  * (at whatever level) where the walk stops.  Fills *@raw, *@level and
- * *@pte (each may be NULL).  A software walk like the others (its
- * memory cycles accumulate in the table).
+ * *@pte (each may be NULL).  A software walk like the others.
  * Return: S2_OK (valid leaf), S2_ERR_NOENT (invalid/reserved entry),
  * S2_ERR_RANGE, S2_ERR_UNMAPPED.
  */
-int s2_get_leaf(struct s2_pgt *p, uint64_t ia, uint64_t *raw, int *level, struct s2_pte *pte);
+int s2_get_leaf(struct s2_pgt *p, struct sim_who *who, uint64_t ia, uint64_t *raw, int *level,
+		struct s2_pte *pte);
 
 /*
  * Annotate [ia, ia + size) with owner id @owner (pKVM
@@ -499,7 +516,8 @@ int s2_get_leaf(struct s2_pgt *p, uint64_t ia, uint64_t *raw, int *level, struct
  * Return: S2_OK, S2_ERR_INVAL, S2_ERR_ALIGN, S2_ERR_RANGE, S2_ERR_NOMEM,
  * S2_ERR_UNMAPPED.
  */
-int s2_annotate(struct s2_pgt *p, uint64_t ia, uint64_t size, uint8_t owner);
+int s2_annotate(struct s2_pgt *p, struct sim_who *who, uint64_t ia, uint64_t size,
+		uint8_t owner);
 
 /* ------------------------------------------------------------------ */
 /* Write sets: the table pages an operation would write                */
@@ -507,10 +525,10 @@ int s2_annotate(struct s2_pgt *p, uint64_t ia, uint64_t size, uint8_t owner);
 
 /* The management operations s2_write_set() predicts. */
 enum s2_wset_op {
-	S2_WSET_MAP,        /* s2_map(ia, pa, size, leaf, prot) */
-	S2_WSET_UNMAP,      /* s2_unmap(ia, size) */
-	S2_WSET_PROTECT,    /* s2_protect(ia, size, perms) */
-	S2_WSET_ANNOTATE,   /* s2_annotate(ia, size, owner) */
+	S2_WSET_MAP,        /* s2_map(who, ia, pa, size, leaf, prot) */
+	S2_WSET_UNMAP,      /* s2_unmap(who, ia, size) */
+	S2_WSET_PROTECT,    /* s2_protect(who, ia, size, perms) */
+	S2_WSET_ANNOTATE,   /* s2_annotate(who, ia, size, owner) */
 };
 
 struct s2_wset {
@@ -569,13 +587,22 @@ struct s2_policy {
 	void *arg;
 };
 
-/* One access to translate. */
+/*
+ * One access to translate.  @who is the requester: its table reads and
+ * A/D writes are timed memory accesses by who->agent, ordered among
+ * agents (sim_sync_id) before each walk, and their memory cycles are
+ * added to who->mem_cycles, as every timed call does (NULL: no agent,
+ * -1, not reported).  The result reports the same cycles of this
+ * translation alone in out->mem_cycles, inside its whole latency
+ * out->cycles: a caller charges out->cycles, or out->cycles -
+ * out->mem_cycles with who->mem_cycles, never both.
+ */
 struct s2_req {
 	enum s2_access acc;
 	bool user;               /* user-mode access (x86 U/S, RISC-V U, EPT MBEC user-exec) */
 	bool c;                  /* stage-2-only access of an SNP VM: the C-bit (2D: from stage 1) */
 	uint8_t vmpl;            /* VMPL of the access (passed to the check hook) */
-	int agent;               /* requesting agent id (memory timing), -1 none */
+	struct sim_who *who;     /* the requester (agent, memory-cycle accumulator); NULL: none */
 	enum sim_mem_src src;    /* source of table reads: SIM_SRC_PTW (CPU) or SIM_SRC_IOPT */
 	const struct s2_policy *policy;   /* NULL: the format's permission rules */
 };
@@ -590,14 +617,16 @@ struct s2_check {
 	bool table;              /* a guest page-table read */
 	bool user;
 	uint8_t vmpl;
-	int agent;
+	int agent;               /* the requester's agent id (req->who; -1: none) */
 };
 
 /*
  * Called for every final SPA and every guest page-table SPA of an
  * access.  Return 0 to allow, anything else to refuse (the translation
  * fails with S2_FAULT_CHECK and fault.check_rc = that value).  Add the
- * check's own cost to *@cycles.
+ * check's own cost to *@cycles (out->check_cycles: part of out->cycles,
+ * never of the requester's who->mem_cycles, since the hook times its own
+ * memory accesses, e.g. an RMP check at the agent's current clock).
  */
 struct s2_check_hook {
 	int (*check)(void *arg, const struct s2_check *chk, uint64_t *cycles);
@@ -625,10 +654,11 @@ struct s2_xlate {
 	bool c;                  /* C-bit used for the final check */
 	bool tlb_hit;            /* served by a TLB without walking */
 	uint32_t refs;           /* table-entry memory references (24 for a cold 4x4 2D walk) */
-	uint64_t mem_cycles;     /* memory cycles of those references and A/D writes */
+	uint64_t mem_cycles;     /* memory cycles of those references and A/D writes (also
+				    added to req->who->mem_cycles when the translation ends) */
 	uint64_t check_cycles;   /* cycles added by the check hook */
 	struct s2_events ev;     /* probes and walks, for s2_latency() */
-	uint64_t cycles;         /* total latency (set by the s2_mmu_* calls) */
+	uint64_t cycles;         /* total latency, mem_cycles included (s2_latency) */
 	uint64_t raw;            /* the final stage's leaf descriptor (walks only) */
 	struct s2_fault fault;   /* type S2_FAULT_NONE on success */
 };
@@ -653,11 +683,12 @@ uint64_t s2_latency(const struct s2_timing *t, const struct s2_xlate *x);
 /*
  * Translate @ia through @p alone: no TLB, no walk cache, no check hook
  * (IOMMU tables, a CPU's guest stage 1 attached at its root, tests).
- * Table reads are timed memory reads from req->agent with source
- * req->src, each entry reached through p's mm->table_pa if it has one.
+ * Table reads are timed memory reads by req->who with source req->src,
+ * each entry reached through p's mm->table_pa if it has one.
  * Fills @out (out->cycles = memory cycles only; add your own probe
  * costs); out->mem_cycles and out->refs are kept up to date during the
- * walk, so a table_pa hook may read how far the walk got.
+ * walk, so a table_pa hook may read how far the walk got (who->mem_cycles
+ * gets the walk's cycles when it ends).
  * Return: S2_FAULT_NONE or the fault type (details in out->fault).
  */
 int s2_translate(const struct s2_pgt *p, uint64_t ia, const struct s2_req *req,

@@ -16,8 +16,6 @@ struct s2_pgt {
 	uint64_t root;                  /* root table address (table address space) */
 	const struct s2_mm_ops *mm;     /* allocator and address hooks of the owner */
 	void *mm_arg;                   /* their argument */
-	int agent;                      /* agent charged for software walks (-1 none) */
-	uint64_t cycles;                /* memory cycles of software walks, see take_cycles */
 	uint64_t pages;                 /* table pages in use, root included */
 	uint64_t bbm;                   /* break-before-make sequences */
 	uint64_t freed;                 /* table pages freed by unmap */
@@ -69,12 +67,15 @@ static inline bool s2_ia_ok(const struct s2_pgt *p, uint64_t ia, uint64_t *idx_i
 	return true;
 }
 
-/* Software access to a table entry (s2_walk.c): timed data access by p->agent. */
+/*
+ * Software access to table memory (s2_walk.c): timed data accesses by
+ * who->agent (@who never NULL), cycles added to who->mem_cycles.
+ */
 int s2_sw_table_pa(struct s2_pgt *p, uint64_t table, uint64_t *pa);
-uint64_t s2_sw_read(struct s2_pgt *p, uint64_t pa);
-void s2_sw_write(struct s2_pgt *p, uint64_t pa, uint64_t val);
+uint64_t s2_sw_read(struct s2_pgt *p, struct sim_who *who, uint64_t pa);
+void s2_sw_write(struct s2_pgt *p, struct sim_who *who, uint64_t pa, uint64_t val);
 /* Allocate and zero one table page. Return S2_OK, S2_ERR_NOMEM, S2_ERR_UNMAPPED. */
-int s2_sw_alloc_table(struct s2_pgt *p, uint64_t *table);
+int s2_sw_alloc_table(struct s2_pgt *p, struct sim_who *who, uint64_t *table);
 
 /*
  * The format's permission rule, shared by every hardware walk

@@ -80,8 +80,8 @@ static int s2_map_visit(struct s2_visit_ctx *ctx, enum s2_walk_flags when)
 	return s2_visit_install_table(ctx, NULL);
 }
 
-int s2_map(struct s2_pgt *p, uint64_t ia, uint64_t pa, uint64_t size, uint64_t leaf,
-	   const struct s2_prot *prot)
+int s2_map(struct s2_pgt *p, struct sim_who *who, uint64_t ia, uint64_t pa, uint64_t size,
+	   uint64_t leaf, const struct s2_prot *prot)
 {
 	struct s2_walker check = { .visit = s2_map_check_visit, .flags = S2_WALK_LEAF };
 	struct s2_map_data d = { .pa0 = pa, .leaf = leaf, .prot = prot };
@@ -110,10 +110,10 @@ int s2_map(struct s2_pgt *p, uint64_t ia, uint64_t pa, uint64_t size, uint64_t l
 	if (r)
 		return r;
 	(void)s2_ia_ok(p, ia, &d.ia0);
-	r = s2_walk(p, ia, size, &check);
+	r = s2_walk(p, who, ia, size, &check);
 	if (r)
 		return r;
-	return s2_walk(p, ia, size, &w);
+	return s2_walk(p, who, ia, size, &w);
 }
 
 /* ------------------------------------------------------------------ */
@@ -195,7 +195,7 @@ static int s2_unmap_visit(struct s2_visit_ctx *ctx, enum s2_walk_flags when)
 	return s2_inval_visit(ctx, when);
 }
 
-int s2_unmap(struct s2_pgt *p, uint64_t ia, uint64_t size)
+int s2_unmap(struct s2_pgt *p, struct sim_who *who, uint64_t ia, uint64_t size)
 {
 	struct s2_inval_data d = { 0 };
 	struct s2_walker w = { .visit = s2_unmap_visit, .arg = &d,
@@ -204,10 +204,10 @@ int s2_unmap(struct s2_pgt *p, uint64_t ia, uint64_t size)
 
 	if (r)
 		return r;
-	return s2_walk(p, ia, size, &w);
+	return s2_walk(p, who, ia, size, &w);
 }
 
-int s2_annotate(struct s2_pgt *p, uint64_t ia, uint64_t size, uint8_t owner)
+int s2_annotate(struct s2_pgt *p, struct sim_who *who, uint64_t ia, uint64_t size, uint8_t owner)
 {
 	struct s2_inval_data d = { .owner = owner, .annotate = true };
 	struct s2_walker w = { .visit = s2_inval_visit, .arg = &d, .flags = S2_WALK_LEAF };
@@ -215,7 +215,7 @@ int s2_annotate(struct s2_pgt *p, uint64_t ia, uint64_t size, uint8_t owner)
 
 	if (r)
 		return r;
-	return s2_walk(p, ia, size, &w);
+	return s2_walk(p, who, ia, size, &w);
 }
 
 /* ------------------------------------------------------------------ */
@@ -251,7 +251,7 @@ static int s2_protect_visit(struct s2_visit_ctx *ctx, enum s2_walk_flags when)
 	return 0;
 }
 
-int s2_protect(struct s2_pgt *p, uint64_t ia, uint64_t size, uint8_t perms)
+int s2_protect(struct s2_pgt *p, struct sim_who *who, uint64_t ia, uint64_t size, uint8_t perms)
 {
 	struct s2_protect_data d = { .perms = perms };
 	struct s2_walker w = { .visit = s2_protect_visit, .arg = &d, .flags = S2_WALK_LEAF };
@@ -264,7 +264,7 @@ int s2_protect(struct s2_pgt *p, uint64_t ia, uint64_t size, uint8_t perms)
 	r = p->fmt->mk_leaf(S2_SZ_4K, 0, &probe, &raw);
 	if (r)
 		return r;
-	r = s2_walk(p, ia, size, &w);
+	r = s2_walk(p, who, ia, size, &w);
 	if (r)
 		return r;
 	return d.changed ? S2_OK : S2_ERR_NOENT;
@@ -291,7 +291,8 @@ static int s2_leaf_visit(struct s2_visit_ctx *ctx, enum s2_walk_flags when)
 	return -1;   /* stop: one entry is all we want */
 }
 
-int s2_get_leaf(struct s2_pgt *p, uint64_t ia, uint64_t *raw, int *level, struct s2_pte *pte)
+int s2_get_leaf(struct s2_pgt *p, struct sim_who *who, uint64_t ia, uint64_t *raw, int *level,
+		struct s2_pte *pte)
 {
 	struct s2_leaf_data d = { 0 };
 	struct s2_walker w = { .visit = s2_leaf_visit, .arg = &d, .flags = S2_WALK_LEAF };
@@ -300,7 +301,7 @@ int s2_get_leaf(struct s2_pgt *p, uint64_t ia, uint64_t *raw, int *level, struct
 
 	if (!p)
 		return S2_ERR_INVAL;
-	r = s2_walk(p, ia, SIM_PAGE_SIZE, &w);
+	r = s2_walk(p, who, ia, SIM_PAGE_SIZE, &w);
 	if (r != -1)
 		return r ? r : S2_ERR_NOENT;
 	p->fmt->decode(d.raw, d.sz, &e);

@@ -8,8 +8,8 @@
  * LEAF (leaves and invalid entries) and TABLE_POST (after the children),
  * re-reading the entry after each visit, and descends into an entry that
  * a LEAF visitor turned into a table.  Table memory is accessed as
- * timed data accesses of the table's agent (software walks are done by
- * a hypervisor or guest kernel, not by the hardware walker).
+ * timed data accesses of the walk's struct sim_who (software walks are
+ * done by a hypervisor or guest kernel, not by the hardware walker).
  */
 #include "stage2/s2_int.h"
 
@@ -152,20 +152,20 @@ int s2_sw_table_pa(struct s2_pgt *p, uint64_t table, uint64_t *pa)
 	return S2_OK;
 }
 
-uint64_t s2_sw_read(struct s2_pgt *p, uint64_t pa)
+uint64_t s2_sw_read(struct s2_pgt *p, struct sim_who *who, uint64_t pa)
 {
 	uint64_t v;
 
-	p->cycles += sim_mem_read64(p->mem, p->agent, SIM_SRC_DATA, pa, &v);
+	who->mem_cycles += sim_mem_read64(p->mem, who->agent, SIM_SRC_DATA, pa, &v);
 	return v;
 }
 
-void s2_sw_write(struct s2_pgt *p, uint64_t pa, uint64_t val)
+void s2_sw_write(struct s2_pgt *p, struct sim_who *who, uint64_t pa, uint64_t val)
 {
-	p->cycles += sim_mem_write64(p->mem, p->agent, SIM_SRC_DATA, pa, val);
+	who->mem_cycles += sim_mem_write64(p->mem, who->agent, SIM_SRC_DATA, pa, val);
 }
 
-static int s2_zero_table(struct s2_pgt *p, uint64_t table)
+static int s2_zero_table(struct s2_pgt *p, struct sim_who *who, uint64_t table)
 {
 	static const uint8_t zero[SIM_PAGE_SIZE];
 	uint64_t pa;
@@ -175,11 +175,11 @@ static int s2_zero_table(struct s2_pgt *p, uint64_t table)
 		return rc;
 	if (pa + SIM_PAGE_SIZE > SIM_PA_LIMIT)
 		return S2_ERR_RANGE;
-	p->cycles += sim_mem_write(p->mem, p->agent, SIM_SRC_DATA, pa, zero, SIM_PAGE_SIZE);
+	who->mem_cycles += sim_mem_write(p->mem, who->agent, SIM_SRC_DATA, pa, zero, SIM_PAGE_SIZE);
 	return S2_OK;
 }
 
-int s2_sw_alloc_table(struct s2_pgt *p, uint64_t *table)
+int s2_sw_alloc_table(struct s2_pgt *p, struct sim_who *who, uint64_t *table)
 {
 	uint64_t t;
 	int rc;
@@ -192,7 +192,7 @@ int s2_sw_alloc_table(struct s2_pgt *p, uint64_t *table)
 	if (t & (SIM_PAGE_SIZE - 1))
 		sim_fatal("s2: allocator returned unaligned table page 0x%llx",
 			  (unsigned long long)t);
-	rc = s2_zero_table(p, t);
+	rc = s2_zero_table(p, who, t);
 	if (rc) {
 		if (p->mm->free_page)
 			p->mm->free_page(p->mm_arg, t);
@@ -226,7 +226,6 @@ static struct s2_pgt *s2_pgt_alloc(const struct s2_fmt_ops *fmt, unsigned levels
 	p->mem = mem;
 	p->mm = mm;
 	p->mm_arg = mm_arg;
-	p->agent = -1;
 	*rc = S2_OK;
 	return p;
 }
@@ -260,18 +259,22 @@ int s2_pgt_set_root(struct s2_pgt *p, uint64_t root)
 }
 
 struct s2_pgt *s2_pgt_new(const struct s2_fmt_ops *fmt, unsigned levels, struct sim_mem *mem,
-			  uint64_t root, const struct s2_mm_ops *mm, void *mm_arg, int *rc)
+			  uint64_t root, const struct s2_mm_ops *mm, void *mm_arg,
+			  struct sim_who *who, int *rc)
 {
 	struct s2_pgt *p = s2_pgt_alloc(fmt, levels, mem, root, mm, mm_arg, rc);
+	struct sim_who none = { .agent = -1 };
 	int r;
 
 	if (!p)
 		return NULL;
+	if (!who)
+		who = &none;
 	if (root == S2_NO_PAGE) {
-		r = s2_sw_alloc_table(p, &p->root);
+		r = s2_sw_alloc_table(p, who, &p->root);
 	} else {
 		p->root = root;
-		r = s2_zero_table(p, root);
+		r = s2_zero_table(p, who, root);
 		if (!r)
 			p->pages = 1;
 	}
@@ -303,7 +306,7 @@ void s2_pgt_free(struct s2_pgt *p)
 	if (!p)
 		return;
 	if (!p->attached && p->mm && p->mm->free_page) {
-		(void)s2_walk(p, 0, s2_pgt_ia_limit(p), &w);
+		(void)s2_walk(p, NULL, 0, s2_pgt_ia_limit(p), &w);
 		p->mm->free_page(p->mm_arg, p->root);
 	}
 	free(p);
@@ -315,17 +318,8 @@ unsigned s2_pgt_levels(const struct s2_pgt *p) { return p->levels; }
 struct sim_mem *s2_pgt_mem(const struct s2_pgt *p) { return p->mem; }
 uint64_t s2_pgt_ia_limit(const struct s2_pgt *p) { return 1ull << (12 + 9 * p->levels); }
 uint64_t s2_pgt_pages(const struct s2_pgt *p) { return p->pages; }
-void s2_pgt_set_agent(struct s2_pgt *p, int agent) { p->agent = agent; }
 uint64_t s2_pgt_bbm_count(const struct s2_pgt *p) { return p->bbm; }
 uint64_t s2_pgt_freed_count(const struct s2_pgt *p) { return p->freed; }
-
-uint64_t s2_pgt_take_cycles(struct s2_pgt *p)
-{
-	uint64_t c = p->cycles;
-
-	p->cycles = 0;
-	return c;
-}
 
 /* ------------------------------------------------------------------ */
 /* The walker                                                          */
@@ -333,6 +327,7 @@ uint64_t s2_pgt_take_cycles(struct s2_pgt *p)
 
 struct s2_walk_data {
 	struct s2_pgt *p;
+	struct sim_who *who;    /* never NULL */
 	const struct s2_walker *w;
 	uint64_t start, end;    /* index-space range */
 };
@@ -346,13 +341,13 @@ static int s2_walk_entry(struct s2_walk_data *d, struct s2_visit_ctx *ctx)
 	struct s2_pte pte;
 	int r;
 
-	ctx->old = s2_sw_read(d->p, ctx->ptep);
+	ctx->old = s2_sw_read(d->p, d->who, ctx->ptep);
 	f->decode(ctx->old, ctx->sz, &pte);
 	if (pte.type == S2_PTE_TABLE && (w->flags & S2_WALK_TABLE_PRE)) {
 		r = w->visit(ctx, S2_WALK_TABLE_PRE);
 		if (r)
 			return r;
-		ctx->old = s2_sw_read(d->p, ctx->ptep);
+		ctx->old = s2_sw_read(d->p, d->who, ctx->ptep);
 		f->decode(ctx->old, ctx->sz, &pte);
 	}
 	if (pte.type != S2_PTE_TABLE) {
@@ -361,7 +356,7 @@ static int s2_walk_entry(struct s2_walk_data *d, struct s2_visit_ctx *ctx)
 		r = w->visit(ctx, S2_WALK_LEAF);
 		if (r)
 			return r;
-		ctx->old = s2_sw_read(d->p, ctx->ptep);
+		ctx->old = s2_sw_read(d->p, d->who, ctx->ptep);
 		f->decode(ctx->old, ctx->sz, &pte);
 		if (pte.type != S2_PTE_TABLE)
 			return 0;
@@ -372,7 +367,7 @@ static int s2_walk_entry(struct s2_walk_data *d, struct s2_visit_ctx *ctx)
 	if (r)
 		return r;
 	if (w->flags & S2_WALK_TABLE_POST) {
-		ctx->old = s2_sw_read(d->p, ctx->ptep);
+		ctx->old = s2_sw_read(d->p, d->who, ctx->ptep);
 		r = w->visit(ctx, S2_WALK_TABLE_POST);
 	}
 	return r;
@@ -392,6 +387,7 @@ static int s2_walk_table(struct s2_walk_data *d, uint64_t table, unsigned sz, ui
 	for (; addr < d->end && addr < tend; addr += esz) {
 		struct s2_visit_ctx ctx = {
 			.pgt = d->p,
+			.who = d->who,
 			.ptep = tpa + 8ull * s2_index(addr, sz),
 			.addr = addr,
 			.start = d->start,
@@ -407,9 +403,11 @@ static int s2_walk_table(struct s2_walk_data *d, uint64_t table, unsigned sz, ui
 	return 0;
 }
 
-int s2_walk(struct s2_pgt *p, uint64_t addr, uint64_t size, const struct s2_walker *w)
+int s2_walk(struct s2_pgt *p, struct sim_who *who, uint64_t addr, uint64_t size,
+	    const struct s2_walker *w)
 {
-	struct s2_walk_data d = { .p = p, .w = w };
+	struct sim_who none = { .agent = -1 };
+	struct s2_walk_data d = { .p = p, .who = who ? who : &none, .w = w };
 	uint64_t limit = s2_pgt_ia_limit(p), idx;
 
 	if (!size || !w || !w->visit)
@@ -420,7 +418,7 @@ int s2_walk(struct s2_pgt *p, uint64_t addr, uint64_t size, const struct s2_walk
 	d.end = (idx + size + SIM_PAGE_SIZE - 1) & ~(SIM_PAGE_SIZE - 1);
 	if (d.end == 0 || d.end > limit)
 		d.end = limit;
-	sim_sync_id(p->mem, p->agent);   /* other agents walk this table: global order */
+	sim_sync_id(p->mem, d.who->agent);   /* other agents walk this table: global order */
 	return s2_walk_table(&d, p->root, s2_root_sz(p), 0);
 }
 
@@ -430,7 +428,7 @@ int s2_walk(struct s2_pgt *p, uint64_t addr, uint64_t size, const struct s2_walk
 
 void s2_visit_set(struct s2_visit_ctx *ctx, uint64_t raw)
 {
-	s2_sw_write(ctx->pgt, ctx->ptep, raw);
+	s2_sw_write(ctx->pgt, ctx->who, ctx->ptep, raw);
 	ctx->old = raw;
 }
 
@@ -442,7 +440,7 @@ int s2_visit_install_table(struct s2_visit_ctx *ctx, uint64_t *table)
 
 	if (ctx->sz == S2_SZ_4K)
 		return S2_ERR_SIZE;
-	r = s2_sw_alloc_table(p, &t);
+	r = s2_sw_alloc_table(p, ctx->who, &t);
 	if (r)
 		return r;
 	s2_visit_set(ctx, p->fmt->mk_table(t, ctx->sz));
@@ -473,7 +471,7 @@ int s2_visit_split(struct s2_visit_ctx *ctx)
 	f->decode(ctx->old, ctx->sz, &pte);
 	if (pte.type == S2_PTE_TABLE)
 		return S2_OK;
-	r = s2_sw_alloc_table(p, &t);
+	r = s2_sw_alloc_table(p, ctx->who, &t);
 	if (r)
 		return r;
 	r = s2_sw_table_pa(p, t, &tpa);
@@ -489,7 +487,7 @@ int s2_visit_split(struct s2_visit_ctx *ctx)
 			raw = f->mk_invalid(pte.owner);
 		}
 		if (raw)
-			s2_sw_write(p, tpa + 8ull * i, raw);
+			s2_sw_write(p, ctx->who, tpa + 8ull * i, raw);
 	}
 	if (pte.type == S2_PTE_LEAF && f->needs_bbm) {
 		s2_visit_set(ctx, f->mk_invalid(0));

@@ -6,6 +6,8 @@
  * A translation records what it did (probes, walks, references, memory
  * cycles, check-hook cycles) in struct s2_xlate; s2_latency() prices
  * that from the profile, so functional behaviour and timing stay apart.
+ * Its memory accesses are made by the requester (struct s2_req.who), to
+ * whose mem_cycles the translation adds its memory cycles when it ends.
  *
  * Caches and what they hold (all tagged with the space's vmid):
  *   tlb[l]  stage-2 translations IPA -> PA, one entry per leaf (kind =
@@ -97,6 +99,12 @@ struct s2_walk {
 };
 
 static struct s2_stats s2_null_stats;
+
+/* The requester's agent id (-1: none).  Read where memory is accessed, not on a TLB hit. */
+static inline int s2_req_agent(const struct s2_req *req)
+{
+	return req->who ? req->who->agent : -1;
+}
 
 /* ------------------------------------------------------------------ */
 /* Permissions                                                         */
@@ -299,7 +307,7 @@ static int s2_run_hook(struct s2_hw *h, uint64_t spa, uint64_t gpa, unsigned sz,
 	}
 	chk = (struct s2_check){
 		.spa = spa, .gpa = gpa, .size = s2_sz_bytes(sz), .acc = acc, .c = c,
-		.table = table, .user = user, .vmpl = req->vmpl, .agent = req->agent,
+		.table = table, .user = user, .vmpl = req->vmpl, .agent = s2_req_agent(req),
 	};
 	h->out->ev.checks++;
 	h->st->checks++;
@@ -424,7 +432,7 @@ static int s2_hw_set_ad(struct s2_hw *h, const struct s2_walk *wk, uint64_t pa, 
 		if (rc)
 			return rc;
 	}
-	h->out->mem_cycles += sim_mem_write64(p->mem, h->req->agent, h->req->src, pa, raw);
+	h->out->mem_cycles += sim_mem_write64(p->mem, s2_req_agent(h->req), h->req->src, pa, raw);
 	h->out->ev.ad_updates++;
 	h->st->ad_updates++;
 	return 0;
@@ -491,8 +499,9 @@ typedef struct s2_wpte (*s2_wdec_fn)(uint64_t raw, unsigned sz);
 
 /*
  * Walk @wk from wk->w to a leaf or a fault, decoding entries with @dec
- * (the format's walk_decode).  Per entry: reach its memory, read it (one
- * timed reference), decode it and descend through a table entry
+ * (the format's walk_decode), its memory accesses made by @agent (the
+ * requester's, read once per walk).  Per entry: reach its memory, read
+ * it (one timed reference), decode it and descend through a table entry
  * (hardware accessed-flag update and walk-cache fill when needed); the
  * last entry gets the full decode and the leaf checks.
  *
@@ -503,11 +512,11 @@ typedef struct s2_wpte (*s2_wdec_fn)(uint64_t raw, unsigned sz);
  * once per built-in format so that @dec is inlined (s2_fmt_int.h).
  */
 static inline __attribute__((always_inline)) int
-s2_hw_walk_with(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r, s2_wdec_fn dec)
+s2_hw_walk_with(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r, s2_wdec_fn dec,
+		const int agent)
 {
 	const struct s2_fmt_ops *f = wk->p->fmt;
 	struct sim_mem *mem = wk->p->mem;
-	const int agent = h->req->agent;
 	const enum sim_mem_src src = h->req->src;
 	const bool phys = wk->path == S2_TBL_PHYS;
 	const bool pwc = h->pwc_on[f->stage - 1];
@@ -558,9 +567,9 @@ s2_hw_walk_with(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r, s2_
 	return s2_hw_leaf(h, wk, e, raw, pa, r);
 }
 
-static int s2_hw_walk_a64(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r)
+static int s2_hw_walk_a64(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r, int agent)
 {
-	return s2_hw_walk_with(h, wk, r, s2_a64_wdec);
+	return s2_hw_walk_with(h, wk, r, s2_a64_wdec, agent);
 }
 
 static struct s2_wpte s2_npt_wdec(uint64_t raw, unsigned sz)
@@ -573,50 +582,51 @@ static struct s2_wpte s2_s1x_wdec(uint64_t raw, unsigned sz)
 	return s2_x86_wdec(raw, sz, S1_ADDR_MASK, true);
 }
 
-static int s2_hw_walk_npt(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r)
+static int s2_hw_walk_npt(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r, int agent)
 {
-	return s2_hw_walk_with(h, wk, r, s2_npt_wdec);
+	return s2_hw_walk_with(h, wk, r, s2_npt_wdec, agent);
 }
 
-static int s2_hw_walk_s1x(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r)
+static int s2_hw_walk_s1x(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r, int agent)
 {
-	return s2_hw_walk_with(h, wk, r, s2_s1x_wdec);
+	return s2_hw_walk_with(h, wk, r, s2_s1x_wdec, agent);
 }
 
-static int s2_hw_walk_ept(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r)
+static int s2_hw_walk_ept(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r, int agent)
 {
-	return s2_hw_walk_with(h, wk, r, s2_ept_wdec);
+	return s2_hw_walk_with(h, wk, r, s2_ept_wdec, agent);
 }
 
-static int s2_hw_walk_sv(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r)
+static int s2_hw_walk_sv(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r, int agent)
 {
-	return s2_hw_walk_with(h, wk, r, s2_sv_wdec);
+	return s2_hw_walk_with(h, wk, r, s2_sv_wdec, agent);
 }
 
-static int s2_hw_walk_av1(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r)
+static int s2_hw_walk_av1(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r, int agent)
 {
-	return s2_hw_walk_with(h, wk, r, s2_av1_wdec);
+	return s2_hw_walk_with(h, wk, r, s2_av1_wdec, agent);
 }
 
 /* One hardware walk: the loop made for the table's format, or the generic one. */
 static int s2_hw_walk(struct s2_hw *h, struct s2_walk *wk, struct s2_stage_res *r)
 {
 	const struct s2_fmt_ops *f = wk->p->fmt;
+	const int agent = s2_req_agent(h->req);
 
-	sim_sync_id(wk->p->mem, h->req->agent);   /* tables other agents change: global order */
+	sim_sync_id(wk->p->mem, agent);   /* tables other agents change: global order */
 	if (f == &s2_fmt_npt)
-		return s2_hw_walk_npt(h, wk, r);
+		return s2_hw_walk_npt(h, wk, r, agent);
 	if (f == &s1_fmt_x86_64)
-		return s2_hw_walk_s1x(h, wk, r);
+		return s2_hw_walk_s1x(h, wk, r, agent);
 	if (f == &s2_fmt_arm64)
-		return s2_hw_walk_a64(h, wk, r);
+		return s2_hw_walk_a64(h, wk, r, agent);
 	if (f == &s2_fmt_ept)
-		return s2_hw_walk_ept(h, wk, r);
+		return s2_hw_walk_ept(h, wk, r, agent);
 	if (f == &s1_fmt_sv39 || f == &s1_fmt_sv48)
-		return s2_hw_walk_sv(h, wk, r);
+		return s2_hw_walk_sv(h, wk, r, agent);
 	if (f == &s2_fmt_amdv1)
-		return s2_hw_walk_av1(h, wk, r);
-	return s2_hw_walk_with(h, wk, r, f->walk_decode);
+		return s2_hw_walk_av1(h, wk, r, agent);
+	return s2_hw_walk_with(h, wk, r, f->walk_decode, agent);
 }
 
 /* ------------------------------------------------------------------ */
@@ -787,14 +797,21 @@ static inline uint64_t s2_latency_of(const struct s2_timing *t, const struct s2_
 	return c;
 }
 
+/*
+ * The end of every translation: statistics, latency, the requester's
+ * memory cycles (only a walk accesses memory: its reads and A/D writes).
+ */
 static inline int s2_hw_finish(struct s2_hw *h, int rc)
 {
 	struct s2_xlate *out = h->out;
 
-	if (out->ev.walks)
+	if (out->ev.walks) {
 		sim_hist_add(&h->st->walk_refs, out->refs);
-	else if (!rc)
+		if (h->req->who)
+			h->req->who->mem_cycles += out->mem_cycles;
+	} else if (!rc) {
 		out->tlb_hit = true;
+	}
 	out->cycles = h->m ? s2_latency_of(h->m->t, out) : out->mem_cycles + out->check_cycles;
 	return rc;
 }

@@ -469,7 +469,7 @@ static void sv39_rw_clean(struct tvm *t)
 /* Stage 2 maps the data page read-only (NPT). */
 static void npt_ro(struct tvm *t)
 {
-	cr_assert_eq(s2_protect(t->vm->npt, D, 0x1000, S2_PERM_R | S2_PERM_X), S2_OK);
+	cr_assert_eq(s2_protect(t->vm->npt, NULL, D, 0x1000, S2_PERM_R | S2_PERM_X), S2_OK);
 }
 
 /* VMPL1 vCPU: code page all permissions, data page read-only (RMP VMPL1 mask). */

@@ -76,7 +76,7 @@ static bool backed(struct stack_vm *v, uint64_t gpa)
 	struct s2_pte pte;
 	struct rmp_entry e;
 
-	if (s2_get_leaf(vm->npt, page, NULL, NULL, &pte) != S2_OK)
+	if (s2_get_leaf(vm->npt, NULL, page, NULL, NULL, &pte) != S2_OK)
 		return false;
 	cr_assert_eq(pte.addr, spa, "gpa 0x%llx -> 0x%llx", (unsigned long long)gpa,
 		     (unsigned long long)pte.addr);
@@ -99,7 +99,7 @@ static void assert_untouched(struct stack_vm *v, uint64_t gpa)
 	uint64_t spa = (gpa & ~(v->guest->page_size - 1)) - vm->mem_base + vm->spa_base;
 	struct rmp_entry e;
 
-	cr_assert_eq(s2_get_leaf(vm->npt, gpa, NULL, NULL, NULL), S2_ERR_NOENT,
+	cr_assert_eq(s2_get_leaf(vm->npt, NULL, gpa, NULL, NULL, NULL), S2_ERR_NOENT,
 		     "gpa 0x%llx mapped", (unsigned long long)gpa);
 	if (vm->type == CPU_VM_SNP) {
 		cr_assert(rmp_entry_get(vm->rmp, spa, &e));

@@ -125,11 +125,13 @@ static void attach_mode(enum iommu_mode mode)
 	} else if (mode == IOMMU_MODE_STAGE2) {
 		struct s2_prot rw = { .perms = S2_PERM_R | S2_PERM_W }, ro = { .perms = S2_PERM_R };
 
-		vm_s2 = s2_pgt_new(s2_fmt(S2_FMT_ARM64), 4, m, S2_NO_PAGE, &t_mm, NULL, &rc);
+		vm_s2 = s2_pgt_new(s2_fmt(S2_FMT_ARM64), 4, m, S2_NO_PAGE, &t_mm, NULL, NULL, &rc);
 		cr_assert(vm_s2, "s2_pgt_new: %d", rc);
 		for (int k = PK_HV; k <= PK_NOCOV; k++)
-			cr_assert_eq(s2_map(vm_s2, IOVA(k), pk_spa[k], 0x1000, 0x1000, &rw), S2_OK);
-		cr_assert_eq(s2_map(vm_s2, IOVA(PK_RO), pk_spa[PK_RO], 0x1000, 0x1000, &ro), S2_OK);
+			cr_assert_eq(s2_map(vm_s2, NULL, IOVA(k), pk_spa[k], 0x1000, 0x1000, &rw),
+				     S2_OK);
+		cr_assert_eq(s2_map(vm_s2, NULL, IOVA(PK_RO), pk_spa[PK_RO], 0x1000, 0x1000, &ro),
+			     S2_OK);
 		cr_assert_eq(iommu_attach(io, &WHO, DEV, mode, 3, vm_s2, NULL), IOMMU_OK);
 	} else {
 		cr_assert_eq(iommu_attach(io, &WHO, DEV, mode, -1, NULL, NULL), IOMMU_OK);
@@ -385,7 +387,7 @@ Test(iommu, write_only_mapping_and_v1_descriptors, .init = setup, .fini = teardo
 	cr_assert_eq(ev.flags, IOMMU_EVF_PR | IOMMU_EVF_PE);
 
 	cr_assert(iommu_dev_info(io, 1, NULL, NULL, &t));
-	cr_assert_eq(s2_get_leaf(t, IOVA_BASE, &raw, &level, NULL), S2_OK);
+	cr_assert_eq(s2_get_leaf(t, NULL, IOVA_BASE, &raw, &level, NULL), S2_OK);
 	cr_expect_eq(level, 1);
 	cr_expect_eq(raw, pk_spa[PK_HV] | (1ull << 62) | (1ull << 60) | 1, "IW|FC|PR, NL 0");
 	{
@@ -456,7 +458,7 @@ Test(iommu, stage2_donated_page_stale_until_inval, .init = setup, .fini = teardo
 	attach_mode(IOMMU_MODE_STAGE2);
 	cr_assert_eq(dma8(DEV, IOVA(PK_HV), true, &r), C_OK);
 	/* pKVM donates the page away: unmapped from the owner's stage 2. */
-	cr_assert_eq(s2_unmap(vm_s2, IOVA(PK_HV), 0x1000), S2_OK);
+	cr_assert_eq(s2_unmap(vm_s2, NULL, IOVA(PK_HV), 0x1000), S2_OK);
 	cr_assert_eq(dma8(DEV, IOVA(PK_HV), true, &r), C_OK);
 	cr_assert_eq(r.iotlb_hits, 1);
 	cr_assert_eq(iommu_inval_range(io, DEV, IOVA(PK_HV), 0x1000, NULL), 1);

@@ -68,7 +68,7 @@ static void env_init(struct env *e, enum s2_fmt_id id, unsigned levels)
 	e->mem = sim_mem_new(1ull << 40, 10);
 	e->b.next = POOL;
 	e->b.end = POOL + 0x1000000;
-	e->p = s2_pgt_new(s2_fmt(id), levels, e->mem, S2_NO_PAGE, &bump_mm, &e->b, &rc);
+	e->p = s2_pgt_new(s2_fmt(id), levels, e->mem, S2_NO_PAGE, &bump_mm, &e->b, NULL, &rc);
 	cr_assert_not_null(e->p, "pgt_new: %s", s2_rc_name(rc));
 	cr_assert_eq(s2_pgt_root(e->p), POOL);
 }
@@ -82,7 +82,7 @@ static void env_fini(struct env *e)
 
 static struct s2_req RQ(enum s2_access acc, bool user)
 {
-	return (struct s2_req){ .acc = acc, .user = user, .agent = -1, .src = SIM_SRC_PTW };
+	return (struct s2_req){ .acc = acc, .user = user, .who = NULL, .src = SIM_SRC_PTW };
 }
 
 /* ------------------------------------------------------------------ */
@@ -226,8 +226,9 @@ ParameterizedTest(struct desc_case *dc, s2_fmt, map_exact_descriptor)
 
 	cr_assert_eq(s2_perms_parse(dc->perms, &prot.perms), 0);
 	env_init(&e, dc->fmt, dc->levels);
-	cr_assert_eq(s2_map(e.p, dc->ia, dc->pa, dc->size, dc->size, &prot), S2_OK, "%s", dc->name);
-	cr_assert_eq(s2_get_leaf(e.p, dc->ia, &raw, &level, &pte), S2_OK, "%s", dc->name);
+	cr_assert_eq(s2_map(e.p, NULL, dc->ia, dc->pa, dc->size, dc->size, &prot), S2_OK, "%s",
+		     dc->name);
+	cr_assert_eq(s2_get_leaf(e.p, NULL, dc->ia, &raw, &level, &pte), S2_OK, "%s", dc->name);
 	cr_expect_eq(raw, dc->raw, "%s: raw 0x%016llx, expected 0x%016llx", dc->name,
 		     (unsigned long long)raw, (unsigned long long)dc->raw);
 	cr_expect_eq(level, dc->level, "%s: level %d", dc->name, level);
@@ -276,7 +277,7 @@ ParameterizedTest(struct table_case *tc, s2_fmt, table_descriptor)
 	uint64_t raw;
 
 	env_init(&e, tc->fmt, 4);
-	cr_assert_eq(s2_map(e.p, 0, 0x5000, SIM_SZ_4K, 0, &prot), S2_OK);
+	cr_assert_eq(s2_map(e.p, NULL, 0, 0x5000, SIM_SZ_4K, 0, &prot), S2_OK);
 	raw = sim_mem_peek64(e.mem, POOL);   /* root entry 0 -> second table page */
 	if (tc->fmt == S1_FMT_SV48)
 		cr_expect_eq(raw, ((POOL + 0x1000) >> 12 << 10) | tc->expect_low);
@@ -323,10 +324,10 @@ ParameterizedTest(struct refuse_case *rc, s2_fmt, refused_encodings)
 
 	cr_assert_eq(s2_perms_parse(rc->perms, &prot.perms), 0);
 	env_init(&e, rc->fmt, s2_fmt(rc->fmt)->min_levels);
-	cr_expect_eq(s2_map(e.p, 0x200000, 0x200000, rc->size, rc->size, &prot), rc->rc,
+	cr_expect_eq(s2_map(e.p, NULL, 0x200000, 0x200000, rc->size, rc->size, &prot), rc->rc,
 		     "%s perms=%s", s2_fmt(rc->fmt)->name, rc->perms);
 	cr_expect_eq(s2_pgt_pages(e.p), 1, "nothing allocated");
-	cr_expect_eq(s2_get_leaf(e.p, 0x200000, NULL, NULL, NULL), S2_ERR_NOENT);
+	cr_expect_eq(s2_get_leaf(e.p, NULL, 0x200000, NULL, NULL, NULL), S2_ERR_NOENT);
 	env_fini(&e);
 }
 
@@ -446,7 +447,7 @@ ParameterizedTest(struct fault_case *fc, s2_walk, faults)
 
 	cr_assert_eq(s2_perms_parse(fc->perms, &prot.perms), 0);
 	env_init(&e, fc->fmt, fc->levels);
-	cr_assert_eq(s2_map(e.p, 0x200000, 0x800000, SIM_SZ_4K, SIM_SZ_4K, &prot), S2_OK);
+	cr_assert_eq(s2_map(e.p, NULL, 0x200000, 0x800000, SIM_SZ_4K, SIM_SZ_4K, &prot), S2_OK);
 	rc = s2_translate(e.p, fc->ia, &req, &x);
 	cr_expect_eq(rc, fc->type, "%s: rc %d", fc->name, rc);
 	cr_expect_str_eq(s2_fault_str(&x.fault, buf, sizeof(buf)), fc->str, "%s: %s", fc->name, buf);
@@ -474,16 +475,16 @@ Test(s2_walk, hardware_ad_update_writes_the_entry)
 	uint64_t raw;
 
 	env_init(&e, S2_FMT_EPT, 4);
-	cr_assert_eq(s2_map(e.p, 0x200000, 0x800000, SIM_SZ_4K, 0, &prot), S2_OK);
-	cr_assert_eq(s2_get_leaf(e.p, 0x200000, &raw, NULL, NULL), S2_OK);
+	cr_assert_eq(s2_map(e.p, NULL, 0x200000, 0x800000, SIM_SZ_4K, 0, &prot), S2_OK);
+	cr_assert_eq(s2_get_leaf(e.p, NULL, 0x200000, &raw, NULL, NULL), S2_OK);
 	cr_expect_eq(raw & 0x300, 0);
 	cr_assert_eq(s2_translate(e.p, 0x200000, &req, &x), 0);
 	cr_expect_eq(x.ev.ad_updates, 1);
-	cr_assert_eq(s2_get_leaf(e.p, 0x200000, &raw, NULL, NULL), S2_OK);
+	cr_assert_eq(s2_get_leaf(e.p, NULL, 0x200000, &raw, NULL, NULL), S2_OK);
 	cr_expect_eq(raw & 0x300, 0x100, "A set, D still clear");
 	req.acc = S2_ACC_WRITE;
 	cr_assert_eq(s2_translate(e.p, 0x200000, &req, &x), 0);
-	cr_assert_eq(s2_get_leaf(e.p, 0x200000, &raw, NULL, NULL), S2_OK);
+	cr_assert_eq(s2_get_leaf(e.p, NULL, 0x200000, &raw, NULL, NULL), S2_OK);
 	cr_expect_eq(raw & 0x300, 0x300, "A and D set");
 	cr_assert_eq(s2_translate(e.p, 0x200000, &req, &x), 0);
 	cr_expect_eq(x.ev.ad_updates, 0);
@@ -501,8 +502,8 @@ Test(s2_walk, ept_misconfiguration_is_a_translation_fault)
 	struct s2_pte pte;
 
 	env_init(&e, S2_FMT_EPT, 4);
-	cr_assert_eq(s2_map(e.p, 0x200000, 0x800000, SIM_SZ_4K, 0, &prot), S2_OK);
-	s2_get_leaf(e.p, 0x200000, &raw, &level, &pte);
+	cr_assert_eq(s2_map(e.p, NULL, 0x200000, 0x800000, SIM_SZ_4K, 0, &prot), S2_OK);
+	s2_get_leaf(e.p, NULL, 0x200000, &raw, &level, &pte);
 	/* Find the entry's address: walk the tables by hand. */
 	{
 		uint64_t t = POOL;
@@ -515,7 +516,7 @@ Test(s2_walk, ept_misconfiguration_is_a_translation_fault)
 	}
 	cr_expect_eq(s2_translate(e.p, 0x200000, &req, &x), S2_FAULT_TRANSLATION);
 	cr_expect_eq(x.fault.level, 1);
-	cr_expect_eq(s2_get_leaf(e.p, 0x200000, NULL, NULL, &pte), S2_ERR_NOENT);
+	cr_expect_eq(s2_get_leaf(e.p, NULL, 0x200000, NULL, NULL, &pte), S2_ERR_NOENT);
 	cr_expect_eq(pte.type, S2_PTE_RESERVED);
 	env_fini(&e);
 }
@@ -549,11 +550,11 @@ ParameterizedTest(struct split_case *sc, s2_visit, split_on_partial_unmap)
 	unsigned pages;
 
 	env_init(&e, sc->fmt, 4);
-	cr_assert_eq(s2_map(e.p, 0x200000, 0x40200000, SIM_SZ_2M, 0, &prot), S2_OK);
-	cr_assert_eq(s2_get_leaf(e.p, 0x2AB000, &raw, &level, &pte), S2_OK);
+	cr_assert_eq(s2_map(e.p, NULL, 0x200000, 0x40200000, SIM_SZ_2M, 0, &prot), S2_OK);
+	cr_assert_eq(s2_get_leaf(e.p, NULL, 0x2AB000, &raw, &level, &pte), S2_OK);
 	cr_expect_eq(pte.addr, 0x40200000);
 	pages = (unsigned)s2_pgt_pages(e.p);
-	cr_assert_eq(s2_unmap(e.p, 0x201000, SIM_SZ_4K), S2_OK);
+	cr_assert_eq(s2_unmap(e.p, NULL, 0x201000, SIM_SZ_4K), S2_OK);
 	cr_expect_eq(s2_pgt_pages(e.p), pages + 1, "one page-table page for the split");
 	cr_expect_eq(s2_pgt_bbm_count(e.p), sc->bbm);
 	cr_expect_eq(e.b.tlbis, sc->bbm);
@@ -563,7 +564,7 @@ ParameterizedTest(struct split_case *sc, s2_visit, split_on_partial_unmap)
 	}
 	/* Every other 4K page keeps the block's mapping and attributes. */
 	for (uint64_t off = 0; off < SIM_SZ_2M; off += SIM_SZ_4K) {
-		int r = s2_get_leaf(e.p, 0x200000 + off, &raw, &level, &pte);
+		int r = s2_get_leaf(e.p, NULL, 0x200000 + off, &raw, &level, &pte);
 		if (off == 0x1000) {
 			cr_expect_eq(r, S2_ERR_NOENT);
 			cr_expect_eq(raw, 0);
@@ -585,23 +586,23 @@ Test(s2_visit, partial_protect_splits_and_changes_only_the_range)
 	int level;
 
 	env_init(&e, S2_FMT_ARM64, 4);
-	cr_assert_eq(s2_map(e.p, 0x40000000, 0x80000000, SIM_SZ_1G, 0, &prot), S2_OK);
-	cr_assert_eq(s2_protect(e.p, 0x40200000, 0x3000, S2_PERM_R), S2_OK);
+	cr_assert_eq(s2_map(e.p, NULL, 0x40000000, 0x80000000, SIM_SZ_1G, 0, &prot), S2_OK);
+	cr_assert_eq(s2_protect(e.p, NULL, 0x40200000, 0x3000, S2_PERM_R), S2_OK);
 	/* 1G -> 2M table, the touched 2M -> 4K table. */
 	cr_expect_eq(s2_pgt_pages(e.p), 4);
 	cr_expect_eq(s2_pgt_bbm_count(e.p), 2);
-	cr_assert_eq(s2_get_leaf(e.p, 0x40201000, NULL, &level, &pte), S2_OK);
+	cr_assert_eq(s2_get_leaf(e.p, NULL, 0x40201000, NULL, &level, &pte), S2_OK);
 	cr_expect_eq(level, 3);
 	cr_expect_eq(pte.prot.perms, S2_PERM_R);
 	cr_expect_eq(pte.addr, 0x80201000);
-	cr_assert_eq(s2_get_leaf(e.p, 0x40203000, NULL, &level, &pte), S2_OK);
+	cr_assert_eq(s2_get_leaf(e.p, NULL, 0x40203000, NULL, &level, &pte), S2_OK);
 	cr_expect_eq(level, 3);
 	cr_expect_eq(pte.prot.perms, S2_PERM_ALL);
-	cr_assert_eq(s2_get_leaf(e.p, 0x40400000, NULL, &level, &pte), S2_OK);
+	cr_assert_eq(s2_get_leaf(e.p, NULL, 0x40400000, NULL, &level, &pte), S2_OK);
 	cr_expect_eq(level, 2, "the other 2M blocks stay blocks");
 	cr_expect_eq(pte.addr, 0x80400000);
-	cr_expect_eq(s2_protect(e.p, 0x0, 0x1000, S2_PERM_R), S2_ERR_NOENT);
-	cr_expect_eq(s2_protect(e.p, 0x40200000, 0x1000, S2_PERM_W | S2_PERM_XU), S2_OK,
+	cr_expect_eq(s2_protect(e.p, NULL, 0x0, 0x1000, S2_PERM_R), S2_ERR_NOENT);
+	cr_expect_eq(s2_protect(e.p, NULL, 0x40200000, 0x1000, S2_PERM_W | S2_PERM_XU), S2_OK,
 		     "arm64 accepts W without R and EL0-only execute");
 	env_fini(&e);
 }
@@ -640,12 +641,13 @@ ParameterizedTest(struct err_case *ec, s2_visit, map_errors_change_nothing)
 	unsigned pages;
 
 	env_init(&e, ec->fmt, 4);
-	cr_assert_eq(s2_map(e.p, 0x200000, 0x9000, SIM_SZ_4K, 0, &prot), S2_OK);
-	cr_assert_eq(s2_map(e.p, 0x400000, 0x400000, SIM_SZ_2M, 0, &prot), S2_OK);
+	cr_assert_eq(s2_map(e.p, NULL, 0x200000, 0x9000, SIM_SZ_4K, 0, &prot), S2_OK);
+	cr_assert_eq(s2_map(e.p, NULL, 0x400000, 0x400000, SIM_SZ_2M, 0, &prot), S2_OK);
 	pages = (unsigned)s2_pgt_pages(e.p);
-	s2_get_leaf(e.p, ec->ia, &raw_before, NULL, NULL);
-	cr_expect_eq(s2_map(e.p, ec->ia, ec->pa, ec->size, ec->leaf, &prot), ec->rc, "%s", ec->name);
-	s2_get_leaf(e.p, ec->ia, &raw_after, NULL, NULL);
+	s2_get_leaf(e.p, NULL, ec->ia, &raw_before, NULL, NULL);
+	cr_expect_eq(s2_map(e.p, NULL, ec->ia, ec->pa, ec->size, ec->leaf, &prot), ec->rc, "%s",
+		     ec->name);
+	s2_get_leaf(e.p, NULL, ec->ia, &raw_after, NULL, NULL);
 	cr_expect_eq(raw_after, raw_before, "%s", ec->name);
 	cr_expect_eq(s2_pgt_pages(e.p), pages, "%s", ec->name);
 	env_fini(&e);
@@ -659,16 +661,16 @@ Test(s2_visit, map_range_uses_largest_blocks)
 
 	env_init(&e, S2_FMT_NPT, 4);
 	/* [1G - 4K, 2G + 2M + 4K): 4K, 1G, 2M, 4K. */
-	cr_assert_eq(s2_map(e.p, 0x3FFFF000, 0x3FFFF000, 0x40202000, 0, &prot), S2_OK);
-	s2_get_leaf(e.p, 0x3FFFF000, NULL, &level, NULL);
+	cr_assert_eq(s2_map(e.p, NULL, 0x3FFFF000, 0x3FFFF000, 0x40202000, 0, &prot), S2_OK);
+	s2_get_leaf(e.p, NULL, 0x3FFFF000, NULL, &level, NULL);
 	cr_expect_eq(level, 1);
-	s2_get_leaf(e.p, 0x40000000, NULL, &level, NULL);
+	s2_get_leaf(e.p, NULL, 0x40000000, NULL, &level, NULL);
 	cr_expect_eq(level, 3);
-	s2_get_leaf(e.p, 0x80000000, NULL, &level, NULL);
+	s2_get_leaf(e.p, NULL, 0x80000000, NULL, &level, NULL);
 	cr_expect_eq(level, 2);
-	s2_get_leaf(e.p, 0x80200000, NULL, &level, NULL);
+	s2_get_leaf(e.p, NULL, 0x80200000, NULL, &level, NULL);
 	cr_expect_eq(level, 1);
-	cr_expect_eq(s2_get_leaf(e.p, 0x80201000, NULL, NULL, NULL), S2_ERR_NOENT);
+	cr_expect_eq(s2_get_leaf(e.p, NULL, 0x80201000, NULL, NULL, NULL), S2_ERR_NOENT);
 	env_fini(&e);
 }
 
@@ -679,7 +681,7 @@ Test(s2_visit, nomem_is_reported)
 
 	env_init(&e, S2_FMT_ARM64, 4);
 	e.b.end = e.b.next + 0x1000;   /* one more page only */
-	cr_expect_eq(s2_map(e.p, 0x200000, 0x1000, 0x1000, 0, &prot), S2_ERR_NOMEM);
+	cr_expect_eq(s2_map(e.p, NULL, 0x200000, 0x1000, 0x1000, 0, &prot), S2_ERR_NOMEM);
 	env_fini(&e);
 }
 
@@ -692,29 +694,29 @@ Test(s2_visit, annotate_writes_owner_ids_in_invalid_entries)
 	int level;
 
 	env_init(&e, S2_FMT_ARM64, 4);
-	cr_assert_eq(s2_map(e.p, 0x200000, 0x200000, SIM_SZ_2M, 0, &prot), S2_OK);
+	cr_assert_eq(s2_map(e.p, NULL, 0x200000, 0x200000, SIM_SZ_2M, 0, &prot), S2_OK);
 	/* Donate one page of the block to owner 1 (pKVM HYP): split + annotate. */
-	cr_assert_eq(s2_annotate(e.p, 0x3FF000, 0x1000, 1), S2_OK);
-	cr_expect_eq(s2_get_leaf(e.p, 0x3FF000, &raw, &level, &pte), S2_ERR_NOENT);
+	cr_assert_eq(s2_annotate(e.p, NULL, 0x3FF000, 0x1000, 1), S2_OK);
+	cr_expect_eq(s2_get_leaf(e.p, NULL, 0x3FF000, &raw, &level, &pte), S2_ERR_NOENT);
 	cr_expect_eq(raw, 1ull << 2, "owner in bits [9:2], valid clear");
 	cr_expect_eq(level, 3);
 	cr_expect_eq(pte.owner, 1);
-	cr_expect_eq(s2_get_leaf(e.p, 0x3FE000, NULL, &level, &pte), S2_OK);
+	cr_expect_eq(s2_get_leaf(e.p, NULL, 0x3FE000, NULL, &level, &pte), S2_OK);
 	cr_expect_eq(level, 3);
 	/* A 2M annotation of unmapped space stays one invalid block entry. */
-	cr_assert_eq(s2_annotate(e.p, 0x600000, SIM_SZ_2M, 2), S2_OK);
-	cr_expect_eq(s2_get_leaf(e.p, 0x700000, &raw, &level, &pte), S2_ERR_NOENT);
+	cr_assert_eq(s2_annotate(e.p, NULL, 0x600000, SIM_SZ_2M, 2), S2_OK);
+	cr_expect_eq(s2_get_leaf(e.p, NULL, 0x700000, &raw, &level, &pte), S2_ERR_NOENT);
 	cr_expect_eq(raw, 2ull << 2);
 	cr_expect_eq(level, 2);
 	/* Mapping over an annotated block: split keeps the rest annotated. */
-	cr_assert_eq(s2_map(e.p, 0x601000, 0x601000, 0x1000, 0, &prot), S2_OK);
-	cr_expect_eq(s2_get_leaf(e.p, 0x600000, &raw, &level, &pte), S2_ERR_NOENT);
+	cr_assert_eq(s2_map(e.p, NULL, 0x601000, 0x601000, 0x1000, 0, &prot), S2_OK);
+	cr_expect_eq(s2_get_leaf(e.p, NULL, 0x600000, &raw, &level, &pte), S2_ERR_NOENT);
 	cr_expect_eq(pte.owner, 2);
 	cr_expect_eq(level, 3);
-	cr_expect_eq(s2_get_leaf(e.p, 0x601000, NULL, NULL, NULL), S2_OK);
+	cr_expect_eq(s2_get_leaf(e.p, NULL, 0x601000, NULL, NULL, NULL), S2_OK);
 	/* Owner 0 clears. */
-	cr_assert_eq(s2_annotate(e.p, 0x600000, 0x1000, 0), S2_OK);
-	cr_expect_eq(s2_get_leaf(e.p, 0x600000, &raw, NULL, NULL), S2_ERR_NOENT);
+	cr_assert_eq(s2_annotate(e.p, NULL, 0x600000, 0x1000, 0), S2_OK);
+	cr_expect_eq(s2_get_leaf(e.p, NULL, 0x600000, &raw, NULL, NULL), S2_ERR_NOENT);
 	cr_expect_eq(raw, 0);
 	env_fini(&e);
 }
@@ -780,15 +782,15 @@ Test(s2_walker, visits_pre_leaf_post_in_order)
 			       .flags = S2_WALK_LEAF | S2_WALK_TABLE_PRE | S2_WALK_TABLE_POST };
 
 	env_init(&e, S2_FMT_NPT, 4);
-	cr_assert_eq(s2_map(e.p, 0x200000, 0x1000, 0x2000, 0, &prot), S2_OK);
-	cr_assert_eq(s2_walk(e.p, 0x200000, 0x4000, &w), S2_OK);
+	cr_assert_eq(s2_map(e.p, NULL, 0x200000, 0x1000, 0x2000, 0, &prot), S2_OK);
+	cr_assert_eq(s2_walk(e.p, NULL, 0x200000, 0x4000, &w), S2_OK);
 	/* PML4E, PDPTE, PDE are tables (pre+post); 4 PTEs are leaves/invalid. */
 	cr_expect_eq(t.pre, 3);
 	cr_expect_eq(t.post, 3);
 	cr_expect_eq(t.leaf, 4);
 	cr_expect_eq(t.first_leaf_addr, 0x200000);
-	cr_expect_eq(s2_walk(e.p, 0, 0, &w), S2_ERR_INVAL);
-	cr_expect_eq(s2_walk(e.p, 1ull << 48, 0x1000, &w), S2_ERR_RANGE);
+	cr_expect_eq(s2_walk(e.p, NULL, 0, 0, &w), S2_ERR_INVAL);
+	cr_expect_eq(s2_walk(e.p, NULL, 1ull << 48, 0x1000, &w), S2_ERR_RANGE);
 	env_fini(&e);
 }
 
@@ -851,12 +853,13 @@ ParameterizedTest(struct ad_case *ac, s2_walk, accessed_dirty_per_format)
 	uint64_t raw;
 
 	env_init(&e, ac->fmt, ac->levels);
-	cr_assert_eq(s2_map(e.p, 0x200000, 0x800000, SIM_SZ_4K, 0, &prot), S2_OK, "%s", ac->name);
-	cr_assert_eq(s2_get_leaf(e.p, 0x200000, &raw, NULL, NULL), S2_OK);
+	cr_assert_eq(s2_map(e.p, NULL, 0x200000, 0x800000, SIM_SZ_4K, 0, &prot), S2_OK, "%s",
+		     ac->name);
+	cr_assert_eq(s2_get_leaf(e.p, NULL, 0x200000, &raw, NULL, NULL), S2_OK);
 	cr_expect_eq(raw & (ac->a | ac->d), 0, "%s: mapped with A/D clear", ac->name);
 
 	cr_expect_eq(s2_translate(e.p, 0x200000, &req, &x), ac->read_rc, "%s read", ac->name);
-	cr_assert_eq(s2_get_leaf(e.p, 0x200000, &raw, NULL, NULL), S2_OK);
+	cr_assert_eq(s2_get_leaf(e.p, NULL, 0x200000, &raw, NULL, NULL), S2_OK);
 	if (ac->read_rc) {
 		cr_expect_eq(x.fault.type, S2_FAULT_ACCESS, "%s", ac->name);
 		cr_expect_eq(x.ev.ad_updates, 0, "%s", ac->name);
@@ -869,7 +872,7 @@ ParameterizedTest(struct ad_case *ac, s2_walk, accessed_dirty_per_format)
 
 	req.acc = S2_ACC_WRITE;
 	cr_expect_eq(s2_translate(e.p, 0x200000, &req, &x), ac->write_rc, "%s write", ac->name);
-	cr_assert_eq(s2_get_leaf(e.p, 0x200000, &raw, NULL, NULL), S2_OK);
+	cr_assert_eq(s2_get_leaf(e.p, NULL, 0x200000, &raw, NULL, NULL), S2_OK);
 	if (!ac->write_rc) {
 		cr_expect_eq(x.ev.ad_updates, 1, "%s", ac->name);
 		cr_expect_eq(raw & (ac->a | ac->d), ac->a | ac->d, "%s: A and D set", ac->name);
@@ -916,19 +919,19 @@ ParameterizedTest(struct free_case *fc, s2_visit, unmap_frees_empty_tables)
 	unsigned tlbis;
 
 	env_init(&e, fc->fmt, fc->levels);
-	cr_assert_eq(s2_map(e.p, 0x200000, 0x800000, SIM_SZ_4K, SIM_SZ_4K, &prot), S2_OK);
-	cr_assert_eq(s2_map(e.p, 0x201000, 0x801000, SIM_SZ_4K, SIM_SZ_4K, &prot), S2_OK);
+	cr_assert_eq(s2_map(e.p, NULL, 0x200000, 0x800000, SIM_SZ_4K, SIM_SZ_4K, &prot), S2_OK);
+	cr_assert_eq(s2_map(e.p, NULL, 0x201000, 0x801000, SIM_SZ_4K, SIM_SZ_4K, &prot), S2_OK);
 	cr_assert_eq(s2_pgt_pages(e.p), fc->levels, "%s: root and one table per level", fc->name);
 
 	tlbis = e.b.tlbis;
-	cr_assert_eq(s2_unmap(e.p, 0x200000, SIM_SZ_4K), S2_OK);
+	cr_assert_eq(s2_unmap(e.p, NULL, 0x200000, SIM_SZ_4K), S2_OK);
 	cr_expect_eq(s2_pgt_pages(e.p), fc->levels, "%s: the table still maps 0x201000", fc->name);
 	cr_expect_eq(s2_pgt_freed_count(e.p), 0);
 	cr_expect_eq(e.b.frees, 0);
 	cr_expect_eq(e.b.tlbis, tlbis, "%s: a leaf unmap does not invalidate", fc->name);
 	cr_expect_eq(s2_translate(e.p, 0x201000, &req, &x), 0);
 
-	cr_assert_eq(s2_unmap(e.p, 0x201000, SIM_SZ_4K), S2_OK);
+	cr_assert_eq(s2_unmap(e.p, NULL, 0x201000, SIM_SZ_4K), S2_OK);
 	cr_expect_eq(s2_pgt_pages(e.p), 1, "%s: only the root is left", fc->name);
 	cr_expect_eq(s2_pgt_freed_count(e.p), fc->levels - 1);
 	cr_expect_eq(e.b.frees, fc->levels - 1);
@@ -939,7 +942,7 @@ ParameterizedTest(struct free_case *fc, s2_visit, unmap_frees_empty_tables)
 	cr_expect_eq(x.refs, 1, "%s: the walk stops at the root entry", fc->name);
 	cr_expect_eq(sim_mem_peek64(e.mem, s2_pgt_root(e.p)), 0);
 
-	cr_assert_eq(s2_map(e.p, 0x201000, 0x801000, SIM_SZ_4K, SIM_SZ_4K, &prot), S2_OK);
+	cr_assert_eq(s2_map(e.p, NULL, 0x201000, 0x801000, SIM_SZ_4K, SIM_SZ_4K, &prot), S2_OK);
 	cr_expect_eq(s2_pgt_pages(e.p), fc->levels);
 	cr_expect_eq(s2_translate(e.p, 0x201000, &req, &x), 0);
 	cr_expect_eq(x.pa, 0x801000);
@@ -953,14 +956,14 @@ Test(s2_visit, unmap_keeps_tables_with_owner_ids)
 	struct s2_prot prot = { .perms = S2_PERM_R | S2_PERM_W };
 
 	env_init(&e, S2_FMT_ARM64, 4);
-	cr_assert_eq(s2_map(e.p, 0x200000, 0x800000, 2 * SIM_SZ_4K, SIM_SZ_4K, &prot), S2_OK);
-	cr_assert_eq(s2_annotate(e.p, 0x203000, SIM_SZ_4K, 3), S2_OK);
-	cr_assert_eq(s2_unmap(e.p, 0x200000, 0x4000), S2_OK);
+	cr_assert_eq(s2_map(e.p, NULL, 0x200000, 0x800000, 2 * SIM_SZ_4K, SIM_SZ_4K, &prot), S2_OK);
+	cr_assert_eq(s2_annotate(e.p, NULL, 0x203000, SIM_SZ_4K, 3), S2_OK);
+	cr_assert_eq(s2_unmap(e.p, NULL, 0x200000, 0x4000), S2_OK);
 	cr_expect_eq(s2_pgt_pages(e.p), 4);
 	cr_expect_eq(s2_pgt_freed_count(e.p), 0);
-	cr_assert_eq(s2_annotate(e.p, 0x203000, SIM_SZ_4K, 0), S2_OK);
+	cr_assert_eq(s2_annotate(e.p, NULL, 0x203000, SIM_SZ_4K, 0), S2_OK);
 	cr_expect_eq(s2_pgt_pages(e.p), 4, "annotate never frees");
-	cr_assert_eq(s2_unmap(e.p, 0x0, 0x400000), S2_OK);
+	cr_assert_eq(s2_unmap(e.p, NULL, 0x0, 0x400000), S2_OK);
 	cr_expect_eq(s2_pgt_pages(e.p), 1, "owner 0 again: the next unmap frees");
 	env_fini(&e);
 }
@@ -973,11 +976,12 @@ Test(s2_visit, unmap_without_free_page_keeps_tables)
 	struct sim_mem *mem = sim_mem_new(1ull << 40, 10);
 	struct bump b = { .next = POOL, .end = POOL + 0x100000 };
 	int rc;
-	struct s2_pgt *p = s2_pgt_new(s2_fmt(S2_FMT_NPT), 4, mem, S2_NO_PAGE, &alloc_only, &b, &rc);
+	struct s2_pgt *p = s2_pgt_new(s2_fmt(S2_FMT_NPT), 4, mem, S2_NO_PAGE, &alloc_only, &b, NULL,
+				      &rc);
 
 	cr_assert_not_null(p);
-	cr_assert_eq(s2_map(p, 0x200000, 0x800000, SIM_SZ_4K, SIM_SZ_4K, &prot), S2_OK);
-	cr_assert_eq(s2_unmap(p, 0x200000, SIM_SZ_4K), S2_OK);
+	cr_assert_eq(s2_map(p, NULL, 0x200000, 0x800000, SIM_SZ_4K, SIM_SZ_4K, &prot), S2_OK);
+	cr_assert_eq(s2_unmap(p, NULL, 0x200000, SIM_SZ_4K), S2_OK);
 	cr_expect_eq(s2_pgt_pages(p), 4);
 	cr_expect_eq(s2_pgt_freed_count(p), 0);
 	s2_pgt_free(p);
@@ -1004,7 +1008,8 @@ Test(s2_fmt, amdv1_next_level_rules)
 		uint64_t root, pde;
 
 		env_init(&e, S2_FMT_AMDV1, 4);
-		cr_assert_eq(s2_map(e.p, 0x200000, 0x800000, SIM_SZ_4K, SIM_SZ_4K, &prot), S2_OK);
+		cr_assert_eq(s2_map(e.p, NULL, 0x200000, 0x800000, SIM_SZ_4K, SIM_SZ_4K, &prot),
+			     S2_OK);
 		root = s2_pgt_root(e.p);
 		pde = sim_mem_peek64(e.mem, root);
 		cr_assert_eq((pde >> 9) & 7, 3);

@@ -61,7 +61,7 @@ static uint64_t s1_alloc(void *arg)
 
 static bool s1_table_pa(void *arg, uint64_t gpa, uint64_t *pa)
 {
-	struct s2_req q = { .acc = S2_ACC_READ, .agent = -1, .src = SIM_SRC_PTW };
+	struct s2_req q = { .acc = S2_ACC_READ, .who = NULL, .src = SIM_SRC_PTW };
 	struct s2_xlate x;
 
 	(void)arg;
@@ -113,18 +113,20 @@ static void rig_build(enum s2_fmt_id s2fmt, bool with_s1)
 
 	R.mem = sim_mem_new(1ull << 36, MEMLAT);
 	R.next = POOL;
-	R.s2 = s2_pgt_new(s2_fmt(s2fmt), 4, R.mem, S2_NO_PAGE, &s2mm, NULL, &rc);
+	R.s2 = s2_pgt_new(s2_fmt(s2fmt), 4, R.mem, S2_NO_PAGE, &s2mm, NULL, NULL, &rc);
 	cr_assert_not_null(R.s2);
 	/* Guest memory [0, 4M) in 4K pages: every table page of stage 1 is a 4K leaf. */
-	cr_assert_eq(s2_map(R.s2, 0, GBASE, 0x400000, SIM_SZ_4K, &rw), S2_OK);
+	cr_assert_eq(s2_map(R.s2, NULL, 0, GBASE, 0x400000, SIM_SZ_4K, &rw), S2_OK);
 	R.sp.vmid = 3;
 	R.sp.s2 = R.s2;
 	if (with_s1) {
 		struct s2_prot p = { .perms = S2_PERM_R | S2_PERM_W, .c = true };
 		R.s1_next = 0x101000;
-		R.s1 = s2_pgt_new(s2_fmt(S1_FMT_X86_64), 4, R.mem, 0x100000, &s1mm, NULL, &rc);
+		R.s1 = s2_pgt_new(s2_fmt(S1_FMT_X86_64), 4, R.mem, 0x100000, &s1mm, NULL, NULL,
+				  &rc);
 		cr_assert_not_null(R.s1);
-		cr_assert_eq(s2_map(R.s1, 0x400000000ull, 0x300000, 0x2000, SIM_SZ_4K, &p), S2_OK);
+		cr_assert_eq(s2_map(R.s1, NULL, 0x400000000ull, 0x300000, 0x2000, SIM_SZ_4K, &p),
+			     S2_OK);
 		R.sp.s1 = R.s1;
 	}
 	R.m = s2_mmu_new(&R.cfg, &R.t, &R.st);
@@ -148,7 +150,7 @@ static void teardown(void)
 
 static struct s2_req RQ(enum s2_access acc)
 {
-	return (struct s2_req){ .acc = acc, .agent = -1, .src = SIM_SRC_PTW };
+	return (struct s2_req){ .acc = acc, .who = NULL, .src = SIM_SRC_PTW };
 }
 
 static int xl(uint64_t ipa, enum s2_access acc, struct s2_xlate *x)
@@ -248,7 +250,7 @@ ParameterizedTest(struct stale_case *sc, s2_mmu, stale_until_tlbi)
 
 	rig_build(sc->fmt, false);
 	cr_assert_eq(xl(0x7000, S2_ACC_WRITE, &x), 0);
-	cr_assert_eq(s2_unmap(R.s2, 0x7000, 0x1000), S2_OK);
+	cr_assert_eq(s2_unmap(R.s2, NULL, 0x7000, 0x1000), S2_OK);
 	/* The walk would fault now, but the TLB still has the entry. */
 	cr_expect_eq(xl(0x7000, S2_ACC_WRITE, &x), 0);
 	cr_expect_eq(x.pa, GBASE + 0x7000);
@@ -275,13 +277,13 @@ Test(s2_mmu, reduced_permission_stale_relaxed_permission_rewalks)
 
 	rig_build(S2_FMT_NPT, false);
 	cr_assert_eq(xl(0x9000, S2_ACC_WRITE, &x), 0);
-	cr_assert_eq(s2_protect(R.s2, 0x9000, 0x1000, S2_PERM_R), S2_OK);
+	cr_assert_eq(s2_protect(R.s2, NULL, 0x9000, 0x1000, S2_PERM_R), S2_OK);
 	cr_expect_eq(xl(0x9000, S2_ACC_WRITE, &x), 0, "stale rw entry still allows the write");
 	s2_mmu_tlbi_ipa(R.m, R.sp.vmid, 0x9000);
 	cr_expect_eq(xl(0x9000, S2_ACC_WRITE, &x), S2_FAULT_PERMISSION);
 	cr_expect_eq(x.fault.code, 0x100000007ull);
 	cr_assert_eq(xl(0x9000, S2_ACC_READ, &x), 0);      /* fills a read-only entry */
-	cr_assert_eq(s2_protect(R.s2, 0x9000, 0x1000, S2_PERM_R | S2_PERM_W), S2_OK);
+	cr_assert_eq(s2_protect(R.s2, NULL, 0x9000, 0x1000, S2_PERM_R | S2_PERM_W), S2_OK);
 	cr_expect_eq(xl(0x9000, S2_ACC_WRITE, &x), 0, "relaxing needs no TLBI: re-walk");
 	cr_expect_eq(x.refs > 0, true);
 }
@@ -305,10 +307,10 @@ ParameterizedTest(struct bbm_case *bc, s2_mmu, split_break_before_make)
 	struct s2_xlate x;
 
 	rig_build(bc->fmt, false);
-	cr_assert_eq(s2_map(R.s2, 0x40000000, 0x80000000, SIM_SZ_2M, 0, &rw), S2_OK);
+	cr_assert_eq(s2_map(R.s2, NULL, 0x40000000, 0x80000000, SIM_SZ_2M, 0, &rw), S2_OK);
 	cr_assert_eq(xl(0x40000000, S2_ACC_READ, &x), 0);
 	cr_expect_eq(x.size, SIM_SZ_2M);
-	cr_assert_eq(s2_unmap(R.s2, 0x40001000, 0x1000), S2_OK);
+	cr_assert_eq(s2_unmap(R.s2, NULL, 0x40001000, 0x1000), S2_OK);
 	cr_assert_eq(xl(0x40001000, S2_ACC_READ, &x), bc->stale_block ? 0 : S2_FAULT_TRANSLATION);
 	cr_assert_eq(xl(0x40002000, S2_ACC_READ, &x), 0);
 	cr_expect_eq(x.size, bc->stale_block ? SIM_SZ_2M : SIM_SZ_4K);
@@ -401,7 +403,7 @@ Test(s2_mmu, two_d_faults_report_their_stage)
 	/* Guest maps a GPA stage 2 does not: stage-2 fault on the final GPA. */
 	{
 		struct s2_prot p = { .perms = S2_PERM_R };
-		cr_assert_eq(s2_map(R.s1, 0x500000000ull, 0x800000, 0x1000, 0, &p), S2_OK);
+		cr_assert_eq(s2_map(R.s1, NULL, 0x500000000ull, 0x800000, 0x1000, 0, &p), S2_OK);
 	}
 	cr_expect_eq(xl2(0x500000000ull, S2_ACC_READ, &x), S2_FAULT_TRANSLATION);
 	cr_expect_eq(x.fault.stage, 2);
@@ -410,7 +412,7 @@ Test(s2_mmu, two_d_faults_report_their_stage)
 	cr_expect_eq(x.fault.code, 0x181, "EPT: read, GLA valid, final translation");
 	cr_expect_str_eq(s2_fault_str(&x.fault, buf, sizeof(buf)), "#S2F(level=2,type=translation)");
 	/* A guest table page that stage 2 makes read-only: EPT A/D treats table reads as writes. */
-	cr_assert_eq(s2_protect(R.s2, 0x103000, 0x1000, S2_PERM_R), S2_OK);
+	cr_assert_eq(s2_protect(R.s2, NULL, 0x103000, 0x1000, S2_PERM_R), S2_OK);
 	s2_mmu_tlbi_all(R.m);
 	cr_expect_eq(xl2(0x400000000ull, S2_ACC_READ, &x), S2_FAULT_PERMISSION);
 	cr_expect_eq(x.fault.stage, 2);
@@ -424,7 +426,7 @@ Test(s2_mmu, two_d_npt_table_fault_sets_page_bit)
 	struct s2_xlate x;
 
 	rig_build(S2_FMT_NPT, true);
-	cr_assert_eq(s2_unmap(R.s2, 0x102000, 0x1000), S2_OK);
+	cr_assert_eq(s2_unmap(R.s2, NULL, 0x102000, 0x1000), S2_OK);
 	cr_expect_eq(xl2(0x400000000ull, S2_ACC_READ, &x), S2_FAULT_TRANSLATION);
 	cr_expect_eq(x.fault.table, true);
 	cr_expect_eq(x.fault.code, (1ull << 33) | 0x4, "#NPF: U, PAGE (guest table)");
@@ -529,8 +531,8 @@ Test(s2_mmu, two_d_guest_ad_update_needs_stage2_write)
 	struct s2_xlate x;
 
 	rig_build(S2_FMT_NPT, true);
-	cr_assert_eq(s2_map(R.s1, 0x400002000ull, 0x302000, 0x1000, SIM_SZ_4K, &noad), S2_OK);
-	cr_assert_eq(s2_protect(R.s2, 0x100000, 0x4000, S2_PERM_R), S2_OK);
+	cr_assert_eq(s2_map(R.s1, NULL, 0x400002000ull, 0x302000, 0x1000, SIM_SZ_4K, &noad), S2_OK);
+	cr_assert_eq(s2_protect(R.s2, NULL, 0x100000, 0x4000, S2_PERM_R), S2_OK);
 
 	cr_assert_eq(xl2(0x400000000ull, S2_ACC_READ, &x), 0, "A already set: reads suffice");
 	cr_expect_eq(x.ev.ad_updates, 0);
@@ -543,14 +545,14 @@ Test(s2_mmu, two_d_guest_ad_update_needs_stage2_write)
 	cr_expect_eq(x.fault.code, (1ull << 0) | (1ull << 1) | (1ull << 2) | (1ull << 33));
 	cr_expect_eq(x.fault.va, 0x400002000ull);
 	cr_expect_eq(x.ev.ad_updates, 0);
-	cr_assert_eq(s2_get_leaf(R.s1, 0x400002000ull, &raw, NULL, NULL), S2_OK);
+	cr_assert_eq(s2_get_leaf(R.s1, NULL, 0x400002000ull, &raw, NULL, NULL), S2_OK);
 	cr_expect_eq(raw & (1ull << 5), 0, "A still clear");
 
-	cr_assert_eq(s2_protect(R.s2, 0x100000, 0x4000, rw.perms), S2_OK);
+	cr_assert_eq(s2_protect(R.s2, NULL, 0x100000, 0x4000, rw.perms), S2_OK);
 	s2_mmu_tlbi_all(R.m);
 	cr_assert_eq(xl2(0x400002000ull, S2_ACC_WRITE, &x), 0);
 	cr_expect_eq(x.ev.ad_updates, 1, "A and D in one write");
-	cr_assert_eq(s2_get_leaf(R.s1, 0x400002000ull, &raw, NULL, NULL), S2_OK);
+	cr_assert_eq(s2_get_leaf(R.s1, NULL, 0x400002000ull, &raw, NULL, NULL), S2_OK);
 	cr_expect_eq(raw & 0x60, 0x60);
 }
 
@@ -566,8 +568,9 @@ Test(s2_mmu, two_d_check_sees_stage2_leaf_size)
 	struct s2_xlate x;
 
 	rig_build(S2_FMT_NPT, true);
-	cr_assert_eq(s2_map(R.s2, 0x400000, GBASE + 0x400000, SIM_SZ_2M, SIM_SZ_2M, &rw), S2_OK);
-	cr_assert_eq(s2_map(R.s1, 0x500000000ull, 0x401000, 0x1000, SIM_SZ_4K, &rw), S2_OK);
+	cr_assert_eq(s2_map(R.s2, NULL, 0x400000, GBASE + 0x400000, SIM_SZ_2M, SIM_SZ_2M, &rw),
+		     S2_OK);
+	cr_assert_eq(s2_map(R.s1, NULL, 0x500000000ull, 0x401000, 0x1000, SIM_SZ_4K, &rw), S2_OK);
 	R.hook = (struct s2_check_hook){ .check = hook_fn };
 	R.sp.hook = &R.hook;
 	cr_assert_eq(xl2(0x500000010ull, S2_ACC_READ, &x), 0);
@@ -600,7 +603,7 @@ Test(s2_mmu, two_d_guest_ad_update_is_checked)
 
 	R.cfg.cache_check = true;
 	rig_build(S2_FMT_NPT, true);
-	cr_assert_eq(s2_map(R.s1, 0x400002000ull, 0x302000, 0x1000, SIM_SZ_4K, &noad), S2_OK);
+	cr_assert_eq(s2_map(R.s1, NULL, 0x400002000ull, 0x302000, 0x1000, SIM_SZ_4K, &noad), S2_OK);
 	R.hook = (struct s2_check_hook){ .check = hook_fn };
 	R.sp.hook = &R.hook;
 	/* Warm the walk (table reads checked and cached) on a page needing no update. */
@@ -620,13 +623,13 @@ Test(s2_mmu, two_d_guest_ad_update_is_checked)
 	cr_expect_eq(R.last.spa, GBASE + 0x103000);
 	cr_expect_eq(R.last.size, SIM_SZ_4K);
 	cr_expect_eq(R.last.c, true);
-	cr_assert_eq(s2_get_leaf(R.s1, 0x400002000ull, &raw, NULL, NULL), S2_OK);
+	cr_assert_eq(s2_get_leaf(R.s1, NULL, 0x400002000ull, &raw, NULL, NULL), S2_OK);
 	cr_expect_eq(raw & 0x60, 0, "A and D still clear");
 	/* Allowed: one write check, then the update. */
 	R.refuse_table_write = false;
 	cr_assert_eq(xl2(0x400002000ull, S2_ACC_WRITE, &x), 0);
 	cr_expect_eq(R.table_write_checks, 2);
 	cr_expect_eq(x.ev.ad_updates, 1);
-	cr_assert_eq(s2_get_leaf(R.s1, 0x400002000ull, &raw, NULL, NULL), S2_OK);
+	cr_assert_eq(s2_get_leaf(R.s1, NULL, 0x400002000ull, &raw, NULL, NULL), S2_OK);
 	cr_expect_eq(raw & 0x60, 0x60);
 }

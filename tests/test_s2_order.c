@@ -64,31 +64,27 @@ static void sagent(struct sim_agent *a, void *arg)
 
 	for (int i = 0; i < e->k->nops; i++) {
 		const struct sop *o = &e->k->ops[i];
-		struct s2_req req = { .acc = S2_ACC_READ, .agent = sim_agent_id(a), .src = SIM_SRC_PTW };
+		struct sim_who who;
+		struct s2_req req = { .acc = S2_ACC_READ, .who = &who, .src = SIM_SRC_PTW };
 		struct s2_xlate x;
-		uint64_t cyc;
 
 		if (o->agent != sim_agent_id(a))
 			continue;
 		while (sim_now(a) < o->at)       /* private work, no sync of its own */
 			sim_advance(a, o->at - sim_now(a) < 64 ? o->at - sim_now(a) : 64);
+		who = (struct sim_who){ .now = sim_now(a), .agent = sim_agent_id(a) };
 		switch (o->kind) {
 		case S_WALK:
 			e->got[i] = s2_translate(e->p, IA, &req, &x);
-			cyc = x.cycles;
 			break;
 		case S_MAP:
-			s2_pgt_set_agent(e->p, sim_agent_id(a));
-			e->got[i] = s2_map(e->p, IA, PA, SIM_SZ_4K, SIM_SZ_4K, &rw);
-			cyc = s2_pgt_take_cycles(e->p);
+			e->got[i] = s2_map(e->p, &who, IA, PA, SIM_SZ_4K, SIM_SZ_4K, &rw);
 			break;
 		default:
-			s2_pgt_set_agent(e->p, sim_agent_id(a));
-			e->got[i] = s2_unmap(e->p, IA, SIM_SZ_4K);
-			cyc = s2_pgt_take_cycles(e->p);
+			e->got[i] = s2_unmap(e->p, &who, IA, SIM_SZ_4K);
 			break;
 		}
-		sim_advance(a, cyc + 1);
+		sim_advance(a, who.mem_cycles + 1);
 	}
 }
 
@@ -110,10 +106,11 @@ Test(s2_order, walks_and_changes_by_two_agents_in_global_order)
 			cr_assert_eq(sim_cfg_set(s, "engine.quantum", quanta[q], "--set", 0, &err), 0);
 			cr_assert_eq(sim_start(s, &err), 0, "%s", err.msg);
 			pool_next = POOL;
-			e.p = s2_pgt_new(s2_fmt(S2_FMT_NPT), 4, sim_mem(s), S2_NO_PAGE, &pool_mm, NULL, &rc);
+			e.p = s2_pgt_new(s2_fmt(S2_FMT_NPT), 4, sim_mem(s), S2_NO_PAGE, &pool_mm, NULL,
+					 NULL, &rc);
 			cr_assert_not_null(e.p);
 			if (k->mapped)
-				cr_assert_eq(s2_map(e.p, IA, PA, SIM_SZ_4K, SIM_SZ_4K, &rw), S2_OK);
+				cr_assert_eq(s2_map(e.p, NULL, IA, PA, SIM_SZ_4K, SIM_SZ_4K, &rw), S2_OK);
 			sim_agent_new(s, "cpu0", SIM_AGENT_CPU, sagent, &e);
 			sim_agent_new(s, "cpu1", SIM_AGENT_CPU, sagent, &e);
 			cr_assert_eq(sim_run(s), 0);

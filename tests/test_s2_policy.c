@@ -93,9 +93,9 @@ static void rig(enum s2_fmt_id fmt, unsigned levels, const struct s2_prot *prot)
 	memset(&R, 0, sizeof(R));
 	R.mem = sim_mem_new(1ull << 36, MEMLAT);
 	R.next = ROOT + 0x1000;
-	R.sw = s2_pgt_new(s2_fmt(fmt), levels, R.mem, ROOT, &sw_mm, NULL, &rc);
+	R.sw = s2_pgt_new(s2_fmt(fmt), levels, R.mem, ROOT, &sw_mm, NULL, NULL, &rc);
 	cr_assert_not_null(R.sw, "pgt_new: %s", s2_rc_name(rc));
-	cr_assert_eq(s2_map(R.sw, VA, GPA, SIM_SZ_4K, SIM_SZ_4K, prot), S2_OK);
+	cr_assert_eq(s2_map(R.sw, NULL, VA, GPA, SIM_SZ_4K, SIM_SZ_4K, prot), S2_OK);
 	R.hw = s2_pgt_attach(s2_fmt(fmt), levels, R.mem, ROOT, &hw_mm, NULL, &rc);
 	cr_assert_not_null(R.hw, "attach: %s", s2_rc_name(rc));
 	cr_assert_eq(rc, S2_OK);
@@ -111,7 +111,7 @@ static void unrig(void)
 static struct s2_req RQ(enum s2_access acc, bool user, const struct s2_policy *pol)
 {
 	return (struct s2_req){
-		.acc = acc, .user = user, .agent = -1, .src = SIM_SRC_PTW, .policy = pol,
+		.acc = acc, .user = user, .who = NULL, .src = SIM_SRC_PTW, .policy = pol,
 	};
 }
 
@@ -424,9 +424,9 @@ Test(s2_policy, nested_tlb_hits_ask_the_policy_stage2_never)
 	rig(S1_FMT_X86_64, 4, &rw);
 	s2_pool = 0x40000000;
 	/* stage 2: guest-physical [0, 16M) at GOFF, read-only */
-	sp.s2 = s2_pgt_new(s2_fmt(S2_FMT_NPT), 4, R.mem, S2_NO_PAGE, &s2mm, NULL, &rc);
+	sp.s2 = s2_pgt_new(s2_fmt(S2_FMT_NPT), 4, R.mem, S2_NO_PAGE, &s2mm, NULL, NULL, &rc);
 	cr_assert_not_null(sp.s2);
-	cr_assert_eq(s2_map(sp.s2, 0, GOFF, 0x1000000, SIM_SZ_4K, &ro), S2_OK);
+	cr_assert_eq(s2_map(sp.s2, NULL, 0, GOFF, 0x1000000, SIM_SZ_4K, &ro), S2_OK);
 	sp.s1 = R.sw;
 	m = s2_mmu_new(&cfg, &t, &st);
 	cr_assert_not_null(m);

@@ -139,7 +139,7 @@ ParameterizedTest(struct fmt_case *tc, s2_wset, matches_the_operation)
 	nfreed = 0;
 	rnd_state = 0x9e3779b97f4a7c15ull ^ (uint64_t)tc->fmt;
 	p = s2_pgt_new(s2_fmt(tc->fmt), tc->levels, m, S2_NO_PAGE, tc->frees ? &mm_free : &mm_keep,
-		       NULL, &rc);
+		       NULL, NULL, &rc);
 	cr_assert_not_null(p, "s2_pgt_new: %d", rc);
 	for (unsigned it = 0; it < 3000; it++) {
 		enum s2_wset_op op = (enum s2_wset_op)(rnd() % 4);
@@ -174,10 +174,10 @@ ParameterizedTest(struct fmt_case *tc, s2_wset, matches_the_operation)
 		rec.on = true;
 		before = allocs;
 		switch (op) {
-		case S2_WSET_MAP:      orc = s2_map(p, ia, pa, size, leaf, &prot); break;
-		case S2_WSET_UNMAP:    orc = s2_unmap(p, ia, size); break;
-		case S2_WSET_PROTECT:  orc = s2_protect(p, ia, size, prot.perms); break;
-		case S2_WSET_ANNOTATE: orc = s2_annotate(p, ia, size, owner); break;
+		case S2_WSET_MAP:      orc = s2_map(p, NULL, ia, pa, size, leaf, &prot); break;
+		case S2_WSET_UNMAP:    orc = s2_unmap(p, NULL, ia, size); break;
+		case S2_WSET_PROTECT:  orc = s2_protect(p, NULL, ia, size, prot.perms); break;
+		case S2_WSET_ANNOTATE: orc = s2_annotate(p, NULL, ia, size, owner); break;
 		}
 		rec.on = false;
 		if (pr != S2_OK) {

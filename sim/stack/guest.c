@@ -128,6 +128,7 @@ int stack_guest_map_page(struct stack_vm *v, struct cpu_hart *h, uint64_t gpa, s
 	struct s2_prot prot = { .perms = S2_PERM_ALL };
 	uint64_t page = gpa & ~(g->page_size - 1), spa, cyc;
 	int agent = h ? sim_agent_id(cpu_hart_agent(h)) : -1, rc, ret = 0;
+	struct sim_who who = { 0 };
 	struct host_wr hw;
 
 	if (!v->s2)
@@ -152,10 +153,15 @@ int stack_guest_map_page(struct stack_vm *v, struct cpu_hart *h, uint64_t gpa, s
 				   g->keys, (unsigned long long)hw.f.addr, (unsigned long long)page, tok);
 	}
 	stack_vm_count_op(v, false);
-	s2_pgt_set_agent(v->s2, agent);
-	rc = s2_map(v->s2, page, spa, g->page_size, g->page_size, &prot);
-	s2_pgt_set_agent(v->s2, -1);
-	cyc = s2_pgt_take_cycles(v->s2) + stack_op_check_cycles(v->st) + hw.cycles;
+	who.now = h ? sim_now(cpu_hart_agent(h)) : 0;
+	who.agent = agent;
+	rc = s2_map(v->s2, &who, page, spa, g->page_size, g->page_size, &prot);
+	/*
+	 * The root's zeroing is charged to the first map, as KVM allocates a
+	 * VM's root lazily when its first vCPU loads the MMU (kvm_mmu_load).
+	 */
+	cyc = who.mem_cycles + g->root_cycles + stack_op_check_cycles(v->st) + hw.cycles;
+	g->root_cycles = 0;
 	if (rc == S2_ERR_EXISTS) {
 		/* another vCPU's fault mapped it first */
 	} else if (rc == S2_ERR_NOMEM) {
@@ -616,8 +622,14 @@ struct stack_vm *stack_guest_new(struct sim *s, const struct stack_guest_cfg *gc
 		free(g);
 		return NULL;
 	}
-	rc = stack_vm_create(st, gc->id, g->type == CPU_VM_BARE ? NULL : s2_fmt(S2_FMT_NPT), 4,
-			     g->type == CPU_VM_SNP ? g->asid : 0);
+	{
+		struct sim_who root = { .agent = -1 };   /* the root's zeroing: see stack_guest_map_page */
+
+		rc = stack_vm_create(st, &root, gc->id,
+				     g->type == CPU_VM_BARE ? NULL : s2_fmt(S2_FMT_NPT), 4,
+				     g->type == CPU_VM_SNP ? g->asid : 0);
+		g->root_cycles = root.mem_cycles;
+	}
 	if (rc != S2_OK) {
 		sim_err_set(err, "%s: VM %u: %s", rc == S2_ERR_NOMEM ? "s2.pool_size" : P,
 			    gc->id, rc == S2_ERR_EXISTS ? "exists already" : s2_rc_name(rc));

@@ -85,6 +85,7 @@ struct stack_guest {
 	uint64_t tohost_spa;
 	uint64_t fromhost;               /* GPA (0: none) */
 	uint64_t npf_maps;               /* pages mapped on a first-touch #NPF */
+	uint64_t root_cycles;            /* the nested root's zeroing, charged to the first map */
 };
 
 /*
@@ -178,17 +179,23 @@ struct stack {
 
 /* vm.c */
 struct stack *stack_get(const struct sim *s);
-/* Create VM @id: S2_OK, S2_ERR_EXISTS, S2_ERR_INVAL, S2_ERR_NOMEM (pool used up). */
-int stack_vm_create(struct stack *st, unsigned id, const struct s2_fmt_ops *fmt, unsigned levels,
-		    uint32_t asid);
+/*
+ * Create VM @id, its nested root zeroed by @who (memory cycles added to
+ * who->mem_cycles): S2_OK, S2_ERR_EXISTS, S2_ERR_INVAL, S2_ERR_NOMEM
+ * (pool used up).
+ */
+int stack_vm_create(struct stack *st, struct sim_who *who, unsigned id,
+		    const struct s2_fmt_ops *fmt, unsigned levels, uint32_t asid);
 struct stack_vm *stack_vm_find(struct stack *st, unsigned id);
 /*
  * Give VM @v a guest stage-1 table of @fmt rooted at guest-physical
- * @root; further table pages are taken from root + 4K upward (guest
- * memory the caller keeps free).  S2_OK, S2_ERR_EXISTS, S2_ERR_INVAL,
- * S2_ERR_ALIGN, S2_ERR_RANGE, or the table's own error (root unmapped).
+ * @root, zeroed by @who (memory cycles added to who->mem_cycles); further
+ * table pages are taken from root + 4K upward (guest memory the caller
+ * keeps free).  S2_OK, S2_ERR_EXISTS, S2_ERR_INVAL, S2_ERR_ALIGN,
+ * S2_ERR_RANGE, or the table's own error (root unmapped).
  */
-int stack_vm_s1_create(struct stack_vm *v, const struct s2_fmt_ops *fmt, uint64_t root);
+int stack_vm_s1_create(struct stack_vm *v, struct sim_who *who, const struct s2_fmt_ops *fmt,
+		       uint64_t root);
 /* System address of guest-physical @gpa through @v's stage 2 (untimed); false if unmapped. */
 bool stack_vm_gpa_spa(struct stack_vm *v, uint64_t gpa, uint64_t *spa);
 /* A fault of @v as printed: the RMP token of the last refused check, or the stage-2 fault. */

@@ -118,7 +118,7 @@ static uint64_t vm_s1_alloc(void *arg)
 
 bool stack_vm_gpa_spa(struct stack_vm *v, uint64_t gpa, uint64_t *spa)
 {
-	struct s2_req req = { .acc = S2_ACC_READ, .agent = -1, .src = SIM_SRC_PTW };
+	struct s2_req req = { .acc = S2_ACC_READ, .who = NULL, .src = SIM_SRC_PTW };
 	struct s2_xlate x;
 
 	if (s2_translate(v->s2, gpa, &req, &x))
@@ -283,8 +283,8 @@ void stack_vm_count_access(struct stack_vm *v, int rc, const struct s2_fault *f)
 	}
 }
 
-int stack_vm_create(struct stack *st, unsigned id, const struct s2_fmt_ops *fmt, unsigned levels,
-		    uint32_t asid)
+int stack_vm_create(struct stack *st, struct sim_who *who, unsigned id,
+		    const struct s2_fmt_ops *fmt, unsigned levels, uint32_t asid)
 {
 	struct stack_vm *v;
 	int rc;
@@ -298,7 +298,7 @@ int stack_vm_create(struct stack *st, unsigned id, const struct s2_fmt_ops *fmt,
 	v->id = id;
 	v->asid = asid;
 	/* fmt NULL: a VM without stage 2 (a bare guest VM) */
-	v->s2 = fmt ? s2_pgt_new(fmt, levels, st->mem, S2_NO_PAGE, &vm_s2_mm, v, &rc) : NULL;
+	v->s2 = fmt ? s2_pgt_new(fmt, levels, st->mem, S2_NO_PAGE, &vm_s2_mm, v, who, &rc) : NULL;
 	if (fmt && !v->s2) {
 		free(v);
 		return rc;
@@ -338,7 +338,8 @@ struct stack_vm *stack_vm_find(struct stack *st, unsigned id)
 	return st && id < S2_MAX_VMS ? st->vm[id] : NULL;
 }
 
-int stack_vm_s1_create(struct stack_vm *v, const struct s2_fmt_ops *fmt, uint64_t root)
+int stack_vm_s1_create(struct stack_vm *v, struct sim_who *who, const struct s2_fmt_ops *fmt,
+		       uint64_t root)
 {
 	int rc;
 
@@ -351,7 +352,7 @@ int stack_vm_s1_create(struct stack_vm *v, const struct s2_fmt_ops *fmt, uint64_
 	if (root >= SIM_PA_LIMIT)
 		return S2_ERR_RANGE;
 	v->s1_next = root + SIM_PAGE_SIZE;
-	v->s1 = s2_pgt_new(fmt, fmt->min_levels, v->st->mem, root, &vm_s1_mm, v, &rc);
+	v->s1 = s2_pgt_new(fmt, fmt->min_levels, v->st->mem, root, &vm_s1_mm, v, who, &rc);
 	if (!v->s1)
 		return rc;
 	v->space.s1 = v->s1;

@@ -44,6 +44,15 @@ static int agent_of(struct sim_call *c)
 	return sim_agent_id(sim_call_agent(c));
 }
 
+/* The line's agent as a timed call names it (struct sim_who): at its clock now. */
+static struct sim_who op_who(struct sim_call *c)
+{
+	struct sim_agent *a = sim_call_agent(c);
+	struct sim_who who = { .now = sim_now(a), .agent = sim_agent_id(a) };
+
+	return who;
+}
+
 /* The VM named by vm= (ERROR(novm) printed if it does not exist). */
 static struct stack_vm *op_vm(struct sim_call *c)
 {
@@ -74,9 +83,10 @@ static void op_host_fault(struct sim_call *c, const struct host_wr *hw)
 
 /*
  * Print OK or ERROR(reason) for a management result; charge the table
- * work and the RMP checks of the new table pages it took.
+ * work (the memory cycles in @who, if any) and the RMP checks of the new
+ * table pages it took.
  */
-static void op_finish(struct sim_call *c, struct s2_pgt *p, int rc)
+static void op_finish(struct sim_call *c, const struct sim_who *who, int rc)
 {
 	uint64_t checks = stack_op_check_cycles(stack_get(sim_call_sim(c)));
 
@@ -84,10 +94,8 @@ static void op_finish(struct sim_call *c, struct s2_pgt *p, int rc)
 		sim_call_result(c, "ERROR(%s)", s2_rc_name(rc));
 	else
 		sim_call_result(c, "OK");
-	if (p) {
-		s2_pgt_set_agent(p, -1);
-		sim_advance(sim_call_agent(c), s2_pgt_take_cycles(p));
-	}
+	if (who)
+		sim_advance(sim_call_agent(c), who->mem_cycles);
 	sim_advance(sim_call_agent(c), checks);
 }
 
@@ -97,6 +105,7 @@ static void op_s2_create(struct sim_call *c)
 	const struct s2_fmt_ops *f = s2_fmt_by_name(s2_fmt_choices[sim_arg_enum(c, "format", 0)]);
 	unsigned vm = (unsigned)sim_arg_u64(c, "vm", 0);
 	uint64_t levels = sim_arg_u64(c, "levels", f->max_levels);
+	struct sim_who who = op_who(c);
 	int rc;
 
 	if (levels < f->min_levels || levels > f->max_levels) {
@@ -109,8 +118,9 @@ static void op_s2_create(struct sim_call *c)
 	}
 	/* The root comes from the host page allocator: never an assigned page. */
 	stack_op_begin(st, agent_of(c));
-	rc = stack_vm_create(st, vm, f, (unsigned)levels, (uint32_t)sim_arg_u64(c, "asid", 0));
-	op_finish(c, rc ? NULL : st->vm[vm]->s2, rc);
+	rc = stack_vm_create(st, &who, vm, f, (unsigned)levels,
+			     (uint32_t)sim_arg_u64(c, "asid", 0));
+	op_finish(c, rc ? NULL : &who, rc);
 }
 
 /*
@@ -142,22 +152,28 @@ static void op_s2_map(struct sim_call *c)
 	struct s2_prot prot = { .perms = arg_perms(c) };
 	uint64_t ipa = sim_arg_u64(c, "ipa", 0), pa = sim_arg_u64(c, "pa", 0);
 	uint64_t size = sim_arg_u64(c, "size", 0);
+	struct sim_who who;
+	int rc;
 
 	if (!v || !s2_writes_ok(c, v, S2_WSET_MAP, ipa, pa, size, size, &prot))
 		return;
-	s2_pgt_set_agent(v->s2, agent_of(c));
-	op_finish(c, v->s2, s2_map(v->s2, ipa, pa, size, size, &prot));
+	who = op_who(c);
+	rc = s2_map(v->s2, &who, ipa, pa, size, size, &prot);
+	op_finish(c, &who, rc);
 }
 
 static void op_s2_unmap(struct sim_call *c)
 {
 	struct stack_vm *v = op_vm(c);
 	uint64_t ipa = sim_arg_u64(c, "ipa", 0), size = sim_arg_u64(c, "size", 0);
+	struct sim_who who;
+	int rc;
 
 	if (!v || !s2_writes_ok(c, v, S2_WSET_UNMAP, ipa, 0, size, 0, NULL))
 		return;
-	s2_pgt_set_agent(v->s2, agent_of(c));
-	op_finish(c, v->s2, s2_unmap(v->s2, ipa, size));
+	who = op_who(c);
+	rc = s2_unmap(v->s2, &who, ipa, size);
+	op_finish(c, &who, rc);
 }
 
 static void op_s2_protect(struct sim_call *c)
@@ -165,11 +181,14 @@ static void op_s2_protect(struct sim_call *c)
 	struct stack_vm *v = op_vm(c);
 	struct s2_prot prot = { .perms = arg_perms(c) };
 	uint64_t ipa = sim_arg_u64(c, "ipa", 0), size = sim_arg_u64(c, "size", 0);
+	struct sim_who who;
+	int rc;
 
 	if (!v || !s2_writes_ok(c, v, S2_WSET_PROTECT, ipa, 0, size, 0, &prot))
 		return;
-	s2_pgt_set_agent(v->s2, agent_of(c));
-	op_finish(c, v->s2, s2_protect(v->s2, ipa, size, prot.perms));
+	who = op_who(c);
+	rc = s2_protect(v->s2, &who, ipa, size, prot.perms);
+	op_finish(c, &who, rc);
 }
 
 static void op_s2_annotate(struct sim_call *c)
@@ -177,11 +196,14 @@ static void op_s2_annotate(struct sim_call *c)
 	struct stack_vm *v = op_vm(c);
 	uint64_t ipa = sim_arg_u64(c, "ipa", 0), size = sim_arg_u64(c, "size", 0);
 	uint8_t owner = (uint8_t)sim_arg_u64(c, "owner", 0);
+	struct sim_who who;
+	int rc;
 
 	if (!v || !s2_writes_ok(c, v, S2_WSET_ANNOTATE, ipa, 0, size, 0, NULL))
 		return;
-	s2_pgt_set_agent(v->s2, agent_of(c));
-	op_finish(c, v->s2, s2_annotate(v->s2, ipa, size, owner));
+	who = op_who(c);
+	rc = s2_annotate(v->s2, &who, ipa, size, owner);
+	op_finish(c, &who, rc);
 }
 
 /*
@@ -221,7 +243,7 @@ static void op_s2_walk(struct sim_call *c)
 	}
 }
 
-/* Print a translation's outcome and charge its latency. */
+/* Print a translation's outcome and charge its latency (x->cycles: memory included). */
 static void op_xlate_finish(struct sim_call *c, struct stack_vm *v, int rc,
 			    const struct s2_xlate *x)
 {
@@ -243,10 +265,11 @@ static void op_xlate_finish(struct sim_call *c, struct stack_vm *v, int rc,
 
 /*
  * The access an `s2 access` (@s2_only) or `access` line asks for, made by
- * its agent.  Only a stage-2-only access gives the C-bit; a 2D walk takes
- * it from the stage-1 leaf.
+ * its agent (@who).  Only a stage-2-only access gives the C-bit; a 2D walk
+ * takes it from the stage-1 leaf.
  */
-static struct s2_req access_req(struct sim_call *c, const struct stack_vm *v, bool s2_only)
+static struct s2_req access_req(struct sim_call *c, const struct stack_vm *v, bool s2_only,
+				struct sim_who *who)
 {
 	struct s2_req req = { .src = SIM_SRC_PTW };
 
@@ -254,7 +277,7 @@ static struct s2_req access_req(struct sim_call *c, const struct stack_vm *v, bo
 	req.acc = (enum s2_access)sim_arg_enum(c, "kind", 0);
 	req.user = sim_arg_bool(c, "user", false);
 	req.c = s2_only && sim_arg_bool(c, "c", v->asid != 0);
-	req.agent = agent_of(c);
+	req.who = who;
 	return req;
 }
 
@@ -265,6 +288,7 @@ static struct s2_req access_req(struct sim_call *c, const struct stack_vm *v, bo
 static void op_translate(struct sim_call *c, bool two_d)
 {
 	struct stack_vm *v = op_vm(c);
+	struct sim_who who = op_who(c);
 	struct s2_req req;
 	struct s2_xlate x;
 	struct s2_mmu *m;
@@ -276,8 +300,8 @@ static void op_translate(struct sim_call *c, bool two_d)
 		sim_call_result(c, "ERROR(nos1)");
 		return;
 	}
-	req = access_req(c, v, !two_d);
-	m = s2_ctx_mmu(v->st->s2, req.agent);
+	req = access_req(c, v, !two_d, &who);
+	m = s2_ctx_mmu(v->st->s2, who.agent);
 	if (two_d)
 		rc = s2_mmu_translate_2d(m, &v->space, sim_arg_u64(c, "va", 0), &req, &x);
 	else
@@ -333,6 +357,7 @@ static void op_s1_create(struct sim_call *c)
 	const struct s2_fmt_ops *f = s2_fmt_by_name(s1_fmt_choices[sim_arg_enum(c, "format", 0)]);
 	struct stack_vm *v = op_vm(c);
 	struct host_wr hw = { 0 };
+	struct sim_who who;
 	uint64_t root = sim_arg_u64(c, "root", 0), spa;
 	int rc;
 
@@ -344,9 +369,10 @@ static void op_s1_create(struct sim_call *c)
 		op_host_fault(c, &hw);
 		return;
 	}
-	rc = stack_vm_s1_create(v, f, root);
+	who = op_who(c);
+	rc = stack_vm_s1_create(v, &who, f, root);
 	sim_advance(sim_call_agent(c), hw.cycles);
-	op_finish(c, rc ? NULL : v->s1, rc);
+	op_finish(c, rc ? NULL : &who, rc);
 }
 
 static void op_s1_map(struct sim_call *c)
@@ -354,9 +380,11 @@ static void op_s1_map(struct sim_call *c)
 	struct stack_vm *v = op_vm(c);
 	struct s2_prot prot = { .perms = arg_perms(c) };
 	struct host_wr hw;
+	struct sim_who who;
 	uint64_t va = sim_arg_u64(c, "va", 0), ipa = sim_arg_u64(c, "ipa", 0);
 	uint64_t size = sim_arg_u64(c, "size", 0);
 	bool ok;
+	int rc;
 
 	if (!v)
 		return;
@@ -374,8 +402,9 @@ static void op_s1_map(struct sim_call *c)
 		return;
 	}
 	sim_advance(sim_call_agent(c), hw.cycles);
-	s2_pgt_set_agent(v->s1, agent_of(c));
-	op_finish(c, v->s1, s2_map(v->s1, va, ipa, size, size, &prot));
+	who = op_who(c);
+	rc = s2_map(v->s1, &who, va, ipa, size, size, &prot);
+	op_finish(c, &who, rc);
 }
 
 /*
