@@ -170,6 +170,62 @@ static void pool_free(void *arg, uint64_t addr)
 	p->free[p->nfree++] = addr;
 }
 
+/*
+ * A page from the host's allocator: never an assigned page, but the
+ * driver's zeroing store is a host write, RMP-checked (and charged to the
+ * operation that takes the page, io->alloc_who).
+ */
+static uint64_t src_alloc(void *arg)
+{
+	struct iommu *io = arg;
+	struct sim_who none = { .agent = -1 };
+	struct rmp_fault f;
+	uint64_t pa = io->src.alloc(io->src.arg);
+
+	if (pa != S2_NO_PAGE && rmp_enabled(io->rmp) &&
+	    rmp_check_host(io->rmp, io->alloc_who ? io->alloc_who : &none, pa, true, SIM_SZ_4K,
+			   &f) != RMP_FAULT_NONE)
+		sim_fatal("iommu: the host page allocator handed out assigned page 0x%llx",
+			  (unsigned long long)pa);
+	return pa;
+}
+
+static void src_free(void *arg, uint64_t pa)
+{
+	struct iommu *io = arg;
+
+	io->src.free(io->src.arg, pa);
+}
+
+void iommu_set_page_source(struct iommu *io, const struct iommu_page_source *src)
+{
+	io->src = *src;
+	io->has_src = true;
+	io->mm.alloc_page = src_alloc;
+	io->mm.free_page = src_free;
+}
+
+void iommu_drop_tables(struct iommu *io)
+{
+	for (uint32_t d = 0; d < io->cfg.devices; d++) {
+		if (io->dte[d].own_table)
+			s2_pgt_free(io->dte[d].table);
+		memset(&io->dte[d], 0, sizeof(io->dte[d]));
+		io->dte[d].domain = (uint16_t)d;
+	}
+	if (io->iotlb)
+		(void)tlb_inval_all(io->iotlb);
+	io->has_src = false;
+	io->mm.alloc_page = pool_alloc;
+	io->mm.free_page = pool_free;
+}
+
+/* The mm_arg of an IO table: the pool, or the IOMMU itself with a page source. */
+static void *mm_arg(struct iommu *io)
+{
+	return io->has_src ? (void *)io : (void *)&io->pool;
+}
+
 /* ------------------------------------------------------------------ */
 /* Creation                                                            */
 /* ------------------------------------------------------------------ */
@@ -359,7 +415,8 @@ static bool host_table_writes(struct iommu *io, const struct sim_who *who, struc
 	}
 	for (size_t i = 0; ok && i < ws.n; i++)
 		ok = host_page_ok(io, &rw, ws.pages[i]);
-	for (uint64_t k = 0; ok && k < ws.new_tables; k++) {
+	/* new tables from the host's allocator: checked as they are taken (src_alloc) */
+	for (uint64_t k = 0; ok && !io->has_src && k < ws.new_tables; k++) {
 		uint64_t pg = pool_peek(&io->pool, k);
 
 		if (pg == S2_NO_PAGE)
@@ -398,7 +455,7 @@ int iommu_attach(struct iommu *io, const struct sim_who *who, uint32_t dev,
 	switch (mode) {
 	case IOMMU_MODE_SNP:
 		/* The root comes from the pool and is zeroed: a host store. */
-		if (rmp_enabled(io->rmp) && pool_peek(&io->pool, 0) != S2_NO_PAGE) {
+		if (!io->has_src && rmp_enabled(io->rmp) && pool_peek(&io->pool, 0) != S2_NO_PAGE) {
 			struct sim_who rw = who_acc(who);
 			bool ok = host_page_ok(io, &rw, pool_peek(&io->pool, 0));
 
@@ -406,8 +463,10 @@ int iommu_attach(struct iommu *io, const struct sim_who *who, uint32_t dev,
 			if (!ok)
 				return IOMMU_ERR_RMP;
 		}
+		io->alloc_who = &tw;
 		t = s2_pgt_new(s2_fmt(S2_FMT_AMDV1), IOMMU_IO_LEVELS, io->mem, S2_NO_PAGE, &io->mm,
-			       &io->pool, &tw, &rc);
+			       mm_arg(io), &tw, &rc);
+		io->alloc_who = NULL;
 		if (!t)
 			return rc_from_s2(rc);
 		add_cycles(cycles, tw.mem_cycles);
@@ -519,7 +578,9 @@ int iommu_map(struct iommu *io, const struct sim_who *who, uint32_t dev, uint64_
 		add_cycles(cycles, io->cfg.lat.map + chk);
 		return IOMMU_ERR_RMP;
 	}
+	io->alloc_who = &tw;
 	rc = rc_from_s2(s2_map(t, &tw, iova, pa, size, 0, &prot));
+	io->alloc_who = NULL;
 	add_cycles(cycles, io->cfg.lat.map + chk + tw.mem_cycles);
 	if (rc == IOMMU_OK)
 		io->ctr.map++;

@@ -174,6 +174,28 @@ void iommu_set_rmp(struct iommu *io, struct rmp *rmp);
 typedef struct s2_pgt *(*iommu_vm_table_fn)(void *arg, unsigned vm);
 void iommu_set_vm_tables(struct iommu *io, iommu_vm_table_fn fn, void *arg);
 
+/*
+ * Where the driver takes IO table pages: the host's page allocator.
+ * @alloc returns a 4K page (S2_NO_PAGE when none is left) that must not
+ * be RMP-assigned (the allocator guarantees it; the driver's zeroing
+ * store is still RMP-checked and a violation is a programming error);
+ * @free gives one back.  Without a source (a standalone IOMMU) the pages
+ * come from the pool [pool_base, pool_base + pool_size), whose next
+ * pages are RMP-checked before an operation that would take them.
+ */
+struct iommu_page_source {
+	uint64_t (*alloc)(void *arg);
+	void (*free)(void *arg, uint64_t pa);
+	void *arg;
+};
+void iommu_set_page_source(struct iommu *io, const struct iommu_page_source *src);
+/*
+ * The host software goes away: every IO table the IOMMU built is freed
+ * (its pages given back to the source) and its device left detached;
+ * the page source is forgotten.  Untimed, uncounted (machine teardown).
+ */
+void iommu_drop_tables(struct iommu *io);
+
 /* ------------------------------------------------------------------ */
 /* Device table and IO tables (the host driver's requests)            */
 /* ------------------------------------------------------------------ */

@@ -15,9 +15,9 @@
 
 static const struct sim_cfg_key stack_keys[] = {
 	{ "s2.pool_base", SIM_CFG_U64, 0, SIM_PA_LIMIT - 1, "0", NULL,
-	  "Host pages for the VMs' nested tables, 4K aligned; 0 = just below the RMP (or the top of memory)" },
+	  "The host page allocator's range (nested tables, IO tables, VMCB/VMSA pages), 4K aligned; 0 = just below the RMP (or the top of memory)" },
 	{ "s2.pool_size", SIM_CFG_SIZE, SIM_PAGE_SIZE, 1ull << 40, "16m", NULL,
-	  "Bytes of host memory for the VMs' nested tables (multiple of 4k)" },
+	  "Bytes of host memory in the host page allocator (multiple of 4k)" },
 	/* the VM of `protsim exec` (guest.c) */
 	STACK_GUEST_KEYS("vm", "0x80000000", "1", "the VM")
 	{ "lat.cpu.hv_exit", SIM_CFG_U64, 0, 1000000, NULL, NULL,
@@ -395,6 +395,22 @@ static void on_rmp_change(void *arg, enum rmp_insn insn, uint64_t spa, uint64_t 
 	}
 }
 
+/* The IOMMU driver's IO table pages: from the host page allocator too. */
+static uint64_t io_page_alloc(void *arg)
+{
+	struct stack *st = arg;
+	uint64_t pa;
+
+	return stack_palloc_get(st->pool, false, &pa) ? S2_NO_PAGE : pa;
+}
+
+static void io_page_free(void *arg, uint64_t pa)
+{
+	struct stack *st = arg;
+
+	stack_palloc_put(st->pool, pa, false);
+}
+
 static int stack_attach(struct sim *s, struct sim_err *err)
 {
 	struct rmp *rmp = sim_get_model(s, &rmp_module);
@@ -443,11 +459,15 @@ static int stack_attach(struct sim *s, struct sim_err *err)
 		sim_fatal("stack: %s", perr.msg);   /* the range was checked above */
 	st->pool_stats = stack_palloc_register_stats(st->pool, s);
 	sim_stat_counter(s, "s2.pool.pages", &stack_palloc_stats(st->pool)->pages,
-			 "Nested-table pages in use (host page allocator of the VMs' tables)");
+			 "Host pages in use: nested and IO tables, VMCB/VMSA pages (the host page allocator)");
 	sim_stat_counter(s, "s2.pool.frees", &stack_palloc_stats(st->pool)->free_4k,
-			 "Table pages given back (tables emptied by unmap, destroyed tables)");
-	if (io)
+			 "Pages given back (tables emptied by unmap, destroyed tables and VMs)");
+	if (io) {
+		const struct iommu_page_source src = { io_page_alloc, io_page_free, st };
+
 		iommu_set_vm_tables(io, vm_table_of, st);
+		iommu_set_page_source(io, &src);
+	}
 	if (rmp)
 		rmp_add_change_hook(rmp, on_rmp_change, st);
 	sim_set_model(s, &stack_module, st);
@@ -464,6 +484,8 @@ static void stack_detach(struct sim *s)
 		if (st->vm[i])
 			stack_vm_destroy(st->vm[i]);
 	stack_run_vms_free(st);
+	if (sim_get_model(s, &iommu_module))
+		iommu_drop_tables(sim_get_model(s, &iommu_module));   /* their pages are the pool's */
 	sim_stat_group_remove(s, st->pool_stats);
 	stack_palloc_free_all(st->pool);
 	free(st);
