@@ -26,15 +26,17 @@ struct bench_s2_env {
 
 static struct bench_s2_env BE;
 
-static uint64_t b_s2_alloc(void *arg)
+static uint64_t b_s2_alloc(void *arg, struct sim_who *who)
 {
+	(void)who;
 	(void)arg;
 	BE.next += 0x1000;
 	return BE.next - 0x1000;
 }
 
-static uint64_t b_s1_alloc(void *arg)
+static uint64_t b_s1_alloc(void *arg, struct sim_who *who)
 {
+	(void)who;
 	(void)arg;
 	BE.s1_next += 0x1000;
 	return BE.s1_next - 0x1000;

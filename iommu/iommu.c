@@ -137,11 +137,12 @@ static int check_config(const struct sim_mem *m, const struct iommu_config *c,
 /* The IO table pool (struct s2_mm_ops for the walker)                 */
 /* ------------------------------------------------------------------ */
 
-static uint64_t pool_alloc(void *arg)
+static uint64_t pool_alloc(void *arg, struct sim_who *who)
 {
 	struct iommu_pool *p = arg;
 	uint64_t a;
 
+	(void)who;
 	if (p->nfree)
 		return p->free[--p->nfree];
 	if (p->next >= p->base + p->size)
@@ -173,18 +174,16 @@ static void pool_free(void *arg, uint64_t addr)
 /*
  * A page from the host's allocator: never an assigned page, but the
  * driver's zeroing store is a host write, RMP-checked (and charged to the
- * operation that takes the page, io->alloc_who).
+ * operation that takes the page, @who).
  */
-static uint64_t src_alloc(void *arg)
+static uint64_t src_alloc(void *arg, struct sim_who *who)
 {
 	struct iommu *io = arg;
-	struct sim_who none = { .agent = -1 };
 	struct rmp_fault f;
 	uint64_t pa = io->src.alloc(io->src.arg);
 
 	if (pa != S2_NO_PAGE && rmp_enabled(io->rmp) &&
-	    rmp_check_host(io->rmp, io->alloc_who ? io->alloc_who : &none, pa, true, SIM_SZ_4K,
-			   &f) != RMP_FAULT_NONE)
+	    rmp_check_host(io->rmp, who, pa, true, SIM_SZ_4K, &f) != RMP_FAULT_NONE)
 		sim_fatal("iommu: the host page allocator handed out assigned page 0x%llx",
 			  (unsigned long long)pa);
 	return pa;
@@ -463,10 +462,8 @@ int iommu_attach(struct iommu *io, const struct sim_who *who, uint32_t dev,
 			if (!ok)
 				return IOMMU_ERR_RMP;
 		}
-		io->alloc_who = &tw;
 		t = s2_pgt_new(s2_fmt(S2_FMT_AMDV1), IOMMU_IO_LEVELS, io->mem, S2_NO_PAGE, &io->mm,
 			       mm_arg(io), &tw, &rc);
-		io->alloc_who = NULL;
 		if (!t)
 			return rc_from_s2(rc);
 		add_cycles(cycles, tw.mem_cycles);
@@ -578,9 +575,7 @@ int iommu_map(struct iommu *io, const struct sim_who *who, uint32_t dev, uint64_
 		add_cycles(cycles, io->cfg.lat.map + chk);
 		return IOMMU_ERR_RMP;
 	}
-	io->alloc_who = &tw;
 	rc = rc_from_s2(s2_map(t, &tw, iova, pa, size, 0, &prot));
-	io->alloc_who = NULL;
 	add_cycles(cycles, io->cfg.lat.map + chk + tw.mem_cycles);
 	if (rc == IOMMU_OK)
 		io->ctr.map++;

@@ -55,7 +55,6 @@ struct iommu {
 	struct s2_mm_ops mm;          /* allocator handed to the IO tables */
 	struct iommu_page_source src; /* the host's allocator (iommu_set_page_source), or none */
 	bool has_src;
-	struct sim_who *alloc_who;    /* the operation taking pages: its zeroing checks' cycles */
 	struct tlb *iotlb;            /* NULL when iotlb_ways == 0 */
 	unsigned log_head;            /* next slot software reads */
 	unsigned log_tail;            /* next slot hardware writes */

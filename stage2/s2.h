@@ -307,10 +307,13 @@ const struct s2_fmt_ops *s2_fmt_by_name(const char *name);
  */
 struct s2_mm_ops {
 	/*
-	 * Called when the walker needs a new table page.  Return the 4K-aligned
-	 * address of a page (the walker zeroes it), or S2_NO_PAGE.
+	 * Called when the walker needs a new table page, for the operation of
+	 * @who (never NULL).  Return the 4K-aligned address of a page (the
+	 * walker zeroes it), or S2_NO_PAGE.  Work the allocator itself times
+	 * (a host allocator's RMP check of the store that will zero the page)
+	 * adds its memory cycles to who->mem_cycles, like the walk's own.
 	 */
-	uint64_t (*alloc_page)(void *arg);
+	uint64_t (*alloc_page)(void *arg, struct sim_who *who);
 	/* Called when a table page is given back (s2_pgt_free). May be NULL. */
 	void (*free_page)(void *arg, uint64_t addr);
 	/*

@@ -186,7 +186,7 @@ int s2_sw_alloc_table(struct s2_pgt *p, struct sim_who *who, uint64_t *table)
 
 	if (!p->mm || !p->mm->alloc_page)
 		return S2_ERR_NOMEM;
-	t = p->mm->alloc_page(p->mm_arg);
+	t = p->mm->alloc_page(p->mm_arg, who);
 	if (t == S2_NO_PAGE)
 		return S2_ERR_NOMEM;
 	if (t & (SIM_PAGE_SIZE - 1))

@@ -41,10 +41,11 @@ static struct s2_pgt *vm_s2;
 static uint64_t s2_next;
 static const struct sim_who WHO = { .now = 0, .agent = 0 };
 
-static uint64_t t_alloc(void *arg)
+static uint64_t t_alloc(void *arg, struct sim_who *who)
 {
 	uint64_t a = s2_next;
 
+	(void)who;
 	(void)arg;
 	s2_next += 0x1000;
 	return a;

@@ -22,10 +22,11 @@ struct bump {
 	uint64_t tlbi_ia, tlbi_bytes;
 };
 
-static uint64_t bump_alloc(void *arg)
+static uint64_t bump_alloc(void *arg, struct sim_who *who)
 {
 	struct bump *b = arg;
 
+	(void)who;
 	if (b->next >= b->end)
 		return S2_NO_PAGE;
 	b->allocs++;

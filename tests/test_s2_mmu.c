@@ -36,8 +36,9 @@ struct rig {
 
 static struct rig R;
 
-static uint64_t s2_alloc(void *arg)
+static uint64_t s2_alloc(void *arg, struct sim_who *who)
 {
+	(void)who;
 	(void)arg;
 	R.next += 0x1000;
 	return R.next - 0x1000;
@@ -52,8 +53,9 @@ static void bbm_tlbi(void *arg, uint64_t ia, uint64_t bytes)
 
 static const struct s2_mm_ops s2mm = { .alloc_page = s2_alloc, .tlbi = bbm_tlbi };
 
-static uint64_t s1_alloc(void *arg)
+static uint64_t s1_alloc(void *arg, struct sim_who *who)
 {
+	(void)who;
 	(void)arg;
 	R.s1_next += 0x1000;
 	return R.s1_next - 0x1000;

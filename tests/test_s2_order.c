@@ -16,8 +16,9 @@
 
 static uint64_t pool_next;
 
-static uint64_t pool_alloc(void *arg)
+static uint64_t pool_alloc(void *arg, struct sim_who *who)
 {
+	(void)who;
 	(void)arg;
 	pool_next += 0x1000;
 	return pool_next - 0x1000;

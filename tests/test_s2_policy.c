@@ -38,8 +38,9 @@ static struct {
 	bool pol_answer;
 } R;
 
-static uint64_t g_alloc(void *arg)
+static uint64_t g_alloc(void *arg, struct sim_who *who)
 {
+	(void)who;
 	(void)arg;
 	R.next += 0x1000;
 	return R.next - 0x1000;
@@ -396,8 +397,9 @@ Test(s2_policy, does_not_replace_the_accessed_dirty_rules)
 
 static uint64_t s2_pool;
 
-static uint64_t pool_alloc(void *arg)
+static uint64_t pool_alloc(void *arg, struct sim_who *who)
 {
+	(void)who;
 	(void)arg;
 	s2_pool += 0x1000;
 	return s2_pool - 0x1000;

@@ -71,8 +71,9 @@ static void rec_expect_all(int agent, enum sim_mem_src src, const char *what)
 
 static uint64_t pool_next;
 
-static uint64_t pool_alloc(void *arg)
+static uint64_t pool_alloc(void *arg, struct sim_who *who)
 {
+	(void)who;
 	(void)arg;
 	pool_next += 0x1000;
 	return pool_next - 0x1000;
@@ -330,8 +331,9 @@ static int spy_check(void *arg, const struct s2_check *chk, uint64_t *cycles)
 #define GBASE 0x10000000ull
 static uint64_t s1_next;
 
-static uint64_t s1_alloc(void *arg)
+static uint64_t s1_alloc(void *arg, struct sim_who *who)
 {
+	(void)who;
 	(void)arg;
 	s1_next += 0x1000;
 	return s1_next - 0x1000;

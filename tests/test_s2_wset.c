@@ -56,8 +56,9 @@ static uint32_t t_access(void *arg, int agent, enum sim_mem_src src, uint64_t pa
 static const struct sim_mem_timing timing = { .access = t_access };
 
 /* Bump allocator with LIFO reuse, as the script pool and the IOMMU pool. */
-static uint64_t t_alloc(void *arg)
+static uint64_t t_alloc(void *arg, struct sim_who *who)
 {
+	(void)who;
 	(void)arg;
 	allocs++;
 	if (nfreed)

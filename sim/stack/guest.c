@@ -140,7 +140,6 @@ int stack_guest_map_page(struct stack_vm *v, struct cpu_hart *h, uint64_t gpa, s
 				   (unsigned long long)g->mem_size);
 	if (h)
 		sim_sync(cpu_hart_agent(h));   /* the table and the RMP are shared: in global order */
-	stack_op_begin(v->st, agent);
 	if (!stack_table_writes_ok(v, v->s2, false, agent, S2_WSET_MAP, page, spa, g->page_size,
 				   g->page_size, &prot, &hw)) {
 		char tok[64];
@@ -160,7 +159,7 @@ int stack_guest_map_page(struct stack_vm *v, struct cpu_hart *h, uint64_t gpa, s
 	 * The root's zeroing is charged to the first map, as KVM allocates a
 	 * VM's root lazily when its first vCPU loads the MMU (kvm_mmu_load).
 	 */
-	cyc = who.mem_cycles + g->root_cycles + stack_op_check_cycles(v->st) + hw.cycles;
+	cyc = who.mem_cycles + g->root_cycles + hw.cycles;
 	g->root_cycles = 0;
 	if (rc == S2_ERR_EXISTS) {
 		/* another vCPU's fault mapped it first */

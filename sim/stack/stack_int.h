@@ -167,13 +167,6 @@ struct stack {
 	struct stack_palloc *pool;       /* nested-table pages (s2.pool_base, s2.pool_size) */
 	struct sim_stat_group *pool_stats; /* its stack.palloc.* */
 	struct stack_vm *vm[S2_MAX_VMS];
-	/*
-	 * The operation under way: its agent, and the cycles of the RMP checks
-	 * of the host's stores into the table pages it took (charged with the
-	 * operation's table work).
-	 */
-	int op_agent;
-	uint64_t op_check_cycles;
 	struct stack_run_vm run[STACK_RUN_VMS];   /* the scenario's VMs (run.c) */
 };
 
@@ -223,9 +216,6 @@ bool stack_table_writes_ok(struct stack_vm *v, struct s2_pgt *p, bool s1, int ag
 /* Check the one page a new table root at system address @pa would be (zeroed). */
 bool stack_root_write_ok(struct stack *st, int agent, uint64_t pa, struct host_wr *hw);
 
-/* Start a table operation of agent @agent; the cycles of its page checks so far (and reset). */
-void stack_op_begin(struct stack *st, int agent);
-uint64_t stack_op_check_cycles(struct stack *st);
 
 /* vm_ops.c */
 extern const struct sim_op stack_vm_ops[];

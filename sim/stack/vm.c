@@ -39,27 +39,13 @@ struct stack *stack_get(const struct sim *s)
 /* Nested-table pages: the host page allocator                         */
 /* ------------------------------------------------------------------ */
 
-void stack_op_begin(struct stack *st, int agent)
-{
-	st->op_agent = agent;
-	st->op_check_cycles = 0;
-}
-
-uint64_t stack_op_check_cycles(struct stack *st)
-{
-	uint64_t c = st->op_check_cycles;
-
-	st->op_check_cycles = 0;
-	return c;
-}
-
 /*
  * A new table page: from the host page allocator, which never hands out
  * an assigned page; the host's stores into it (zeroing, entries) are
  * still RMP-checked by the hardware, a check that passes and costs its
  * entry read, charged with the operation.
  */
-static uint64_t vm_table_alloc(void *arg)
+static uint64_t vm_table_alloc(void *arg, struct sim_who *who)
 {
 	struct stack_vm *v = arg;
 	struct stack *st = v->st;
@@ -71,10 +57,10 @@ static uint64_t vm_table_alloc(void *arg)
 	if (stack_palloc_get(st->pool, false, &pa))
 		return S2_NO_PAGE;
 	v->table_pages++;
-	if (!stack_root_write_ok(st, st->op_agent, pa, &hw))
+	if (!stack_root_write_ok(st, who->agent, pa, &hw))
 		sim_fatal("stack: the host page allocator handed out assigned page 0x%llx",
 			  (unsigned long long)pa);
-	st->op_check_cycles += hw.cycles;
+	who->mem_cycles += hw.cycles;
 	return pa;
 }
 
@@ -105,11 +91,12 @@ static const struct s2_mm_ops vm_s2_mm = {
 };
 
 /* Guest stage-1 table pages: GPAs from the root upward, reached through stage 2. */
-static uint64_t vm_s1_alloc(void *arg)
+static uint64_t vm_s1_alloc(void *arg, struct sim_who *who)
 {
 	struct stack_vm *v = arg;
 	uint64_t g = v->s1_next;
 
+	(void)who;
 	if (g >= SIM_PA_LIMIT)
 		return S2_NO_PAGE;
 	v->s1_next += SIM_PAGE_SIZE;

@@ -83,20 +83,17 @@ static void op_host_fault(struct sim_call *c, const struct host_wr *hw)
 
 /*
  * Print OK or ERROR(reason) for a management result; charge the table
- * work (the memory cycles in @who, if any) and the RMP checks of the new
- * table pages it took.
+ * work: the memory cycles in @who (if any), the RMP checks of the new
+ * table pages it took included.
  */
 static void op_finish(struct sim_call *c, const struct sim_who *who, int rc)
 {
-	uint64_t checks = stack_op_check_cycles(stack_get(sim_call_sim(c)));
-
 	if (rc)
 		sim_call_result(c, "ERROR(%s)", s2_rc_name(rc));
 	else
 		sim_call_result(c, "OK");
 	if (who)
 		sim_advance(sim_call_agent(c), who->mem_cycles);
-	sim_advance(sim_call_agent(c), checks);
 }
 
 static void op_s2_create(struct sim_call *c)
@@ -117,7 +114,6 @@ static void op_s2_create(struct sim_call *c)
 		return;
 	}
 	/* The root comes from the host page allocator: never an assigned page. */
-	stack_op_begin(st, agent_of(c));
 	rc = stack_vm_create(st, &who, vm, f, (unsigned)levels,
 			     (uint32_t)sim_arg_u64(c, "asid", 0));
 	op_finish(c, rc ? NULL : &who, rc);
@@ -134,7 +130,6 @@ static bool s2_writes_ok(struct sim_call *c, struct stack_vm *v, enum s2_wset_op
 	struct host_wr hw;
 	bool ok;
 
-	stack_op_begin(v->st, agent_of(c));
 	ok = stack_table_writes_ok(v, v->s2, false, agent_of(c), op, ipa, pa, size, leaf, prot,
 				   &hw);
 	stack_vm_count_op(v, !ok);
