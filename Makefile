@@ -73,7 +73,6 @@ PROTSIM   := $(BUILD)/protsim
 
 ALL_OBJS := $(foreach m,$(MODULES),$(call objs_of,$(m))) $(BUILD)/sim/main.o \
             $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(TEST_SRCS))
-DEPS     := $(ALL_OBJS:.o=.d)
 
 .PHONY: all deps run test test-scripts test-unit asan bench fuzz guest install uninstall clean layers FORCE
 .DEFAULT_GOAL := all
@@ -244,4 +243,4 @@ $(BUILD)/protsim.1: $(PROTSIM) sim/tools/manpage.sh
 clean:
 	rm -rf $(BUILD) build-asan build-O0 build-fuzz out
 
--include $(DEPS)
+-include $(ALL_OBJS:.o=.d)
