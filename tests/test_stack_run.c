@@ -14,8 +14,9 @@
 
 #include "cpu/cpu.h"
 #include "sim/stack/stack_int.h"
+#include "tests/rv_enc.h"
 
-#define RAM 0x80000000ull
+
 
 static struct sim *machine(const char *const *sets)
 {
@@ -328,4 +329,133 @@ Test(stack_run, rmpupdate_flush_reaches_the_vcpus_through_the_hook)
 			     (unsigned long long)(after - before));
 		sim_free(s);
 	}
+}
+
+/* ------------------------------------------------------------------ */
+/* The device bus                                                      */
+/* ------------------------------------------------------------------ */
+
+#define DEV_BASE 0x10000000ull
+
+struct tdev {
+	unsigned reads, writes;
+	uint64_t last_off, last_val;
+	unsigned last_len;
+};
+
+static uint64_t tdev_read(void *arg, struct cpu_hart *h, uint64_t off, unsigned len)
+{
+	struct tdev *d = arg;
+
+	(void)h;
+	d->reads++;
+	d->last_off = off;
+	d->last_len = len;
+	return 0x1122334455667788ull + off;
+}
+
+static void tdev_write(void *arg, struct cpu_hart *h, uint64_t off, unsigned len, uint64_t val)
+{
+	struct tdev *d = arg;
+
+	(void)h;
+	d->writes++;
+	d->last_off = off;
+	d->last_len = len;
+	d->last_val = val;
+}
+
+static const struct cpu_dev_ops tdev_ops = { "test", tdev_read, tdev_write };
+
+/*
+ * A device the host maps on the guest's bus: loads and stores reach it
+ * inline (offset, length, value), never through stage 2 (no #NPF for its
+ * loads and stores); a fetch is not a device access (it goes to stage 2,
+ * which has nothing there: the host injects an access fault).  Overlapping the RAM
+ * window, the CLINT or another device is refused.
+ */
+Test(stack_run, device_bus_loads_and_stores_reach_the_device)
+{
+	static const char *const sets[] = { "vm.type", "npt", NULL };
+	struct sim *s = machine(sets);
+	struct stack_vm *v = guest(s, NULL);
+	struct cpu_vm *cv = stack_guest_cpu(v);
+	struct cpu_hart *h = cpu_vm_hart(cv, 0);
+	struct tdev d = { 0 };
+	/* x1 = DEV_BASE; sd x2, 8(x1); ld x3, 16(x1); then jump into the device */
+	uint32_t code[] = { SD(2, 8, 1), LD(3, 16, 1), 0x00008067u /* jalr x0, 0(x1) */ };
+	uint64_t spa;
+
+	cr_assert_eq(cpu_vm_add_device(cv, DEV_BASE, 0x1000, &tdev_ops, &d), 0);
+	cr_assert_eq(cpu_vm_add_device(cv, DEV_BASE + 0x800, 0x1000, &tdev_ops, &d), -1, "overlap");
+	cr_assert_eq(cpu_vm_add_device(cv, 0x02000000, 0x10, &tdev_ops, &d), -1, "the CLINT's");
+	cr_assert_eq(cpu_vm_add_device(cv, RAM, 0x1000, &tdev_ops, &d), -1, "guest RAM");
+	cr_assert(!stack_guest_gpa_to_spa(v, RAM, &spa));
+	sim_mem_poke(sim_mem(s), spa, code, sizeof(code));
+	cpu_hart_set_reg(h, 1, DEV_BASE);
+	cpu_hart_set_reg(h, 2, 0xabcdef);
+	stack_guest_start(v, 4);
+	sim_run(s);
+	cr_assert_eq(d.writes, 1);
+	cr_assert_eq(d.last_val, 0xabcdef);
+	cr_assert_eq(d.reads, 1);
+	cr_assert_eq(d.last_off, 16);
+	cr_assert_eq(d.last_len, 8);
+	cr_assert_eq(cpu_hart_reg(h, 3), 0x1122334455667788ull + 16);
+	{
+		uint64_t npf = 0, cause = 0;
+
+		cr_assert(!sim_stat_get(s, "vm3.vcpu0.exits.npf", &npf));
+		/* the code page's first touch; the fetch is not a device access: stage 2 has no
+		 * entry there, and the minimal host injects an access fault */
+		cr_assert_eq(npf, 2, "npf %llu", (unsigned long long)npf);
+		cr_assert(!cpu_hart_csr(h, 0x342, &cause));
+		cr_assert_eq(cause, 1, "the fetch from the device: an instruction access fault (mcause %llu, npf %llu)", (unsigned long long)cause, (unsigned long long)npf);
+	}
+	sim_free(s);
+}
+
+/* ------------------------------------------------------------------ */
+/* A kick wakes a halted vCPU                                           */
+/* ------------------------------------------------------------------ */
+
+static void late_kicker(struct sim_agent *a, void *arg)
+{
+	struct stack_vm *v = arg;
+
+	sim_wait_until(a, 100000);
+	stack_vcpu_kick(a, v, 0);
+}
+
+/*
+ * vCPU 0 halts (WFI, nothing pending) while vCPU 1 spins; a kick from a
+ * host agent wakes it at the kick's cycle and it resumes after its WFI
+ * (a spurious wake-up, which WFI allows: RISC-V privileged spec, "Wait for
+ * Interrupt"), then stores and spins.
+ */
+Test(stack_run, a_kick_wakes_a_halted_vcpu)
+{
+	static const char *const sets[] = { "vm.type", "npt", "vm.vcpus", "2", NULL };
+	struct sim *s = machine(sets);
+	struct stack_vm *v = guest(s, NULL);
+	struct cpu_vm *cv = stack_guest_cpu(v);
+	/* hart 0: wfi; sd x2, 0(x1); j .   hart 1 (at +0x100): j . */
+	uint32_t code0[] = { WFI, SD(2, 0, 1), J(0, 0) };
+	uint32_t code1[] = { J(0, 0) };
+	uint64_t spa, halted_for = 0;
+
+	cr_assert(!stack_guest_gpa_to_spa(v, RAM, &spa));
+	sim_mem_poke(sim_mem(s), spa, code0, sizeof(code0));
+	sim_mem_poke(sim_mem(s), spa + 0x100, code1, sizeof(code1));
+	cpu_hart_set_reg(cpu_vm_hart(cv, 0), 1, RAM + 0x2000);
+	cpu_hart_set_reg(cpu_vm_hart(cv, 0), 2, 0x77);
+	cpu_hart_set_pc(cpu_vm_hart(cv, 1), RAM + 0x100);
+	sim_agent_new(s, "cpu0", SIM_AGENT_CPU, late_kicker, v);
+	stack_guest_start(v, 400000);
+	sim_run(s);
+	cr_assert_eq(stack_guest_state(v), STACK_VM_LIMIT);
+	cr_assert_eq(sim_mem_peek64(sim_mem(s), spa + 0x2000), 0x77, "vCPU 0 ran after its WFI");
+	cr_assert(!sim_stat_get(s, "vm3.vcpu0.exits.hlt", &halted_for));
+	cr_assert_eq(halted_for, 1);
+	sim_free(s);
 }

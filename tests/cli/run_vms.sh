@@ -74,6 +74,26 @@ INI
 [ $rc -eq 1 ] || fail "limit: exit $rc"
 grep -q "^protsim: vm0: .*compute_small.elf: limit$" "$T/err" || fail "limit: $(cat "$T/err")"
 
+# Bad VM keys: file, line and key named; nothing runs (exit 2).
+refused() { # name ini-text expected-message
+	printf "$2" >"$T/$1.ini"
+	"$P" run "$T/$1.ini" --out "$T/$1.out" --quiet 2>"$T/err"; rc=$?
+	[ $rc -eq 2 ] || fail "$1: exit $rc"
+	grep -q "$3" "$T/err" || fail "$1: $(cat "$T/err")"
+}
+refused bad '[vm1]\nelf = '"$G"'/hello.elf\nvcpus = 65\n' "bad.ini:3: vm1.vcpus"
+refused noelf '[vm2]\nelf = nosuch.elf\n' "noelf.ini:2: vm2.elf"
+refused align '[vm0]\nelf = '"$G"'/hello.elf\nspa_base = 0x80000800\n' "align.ini:3: vm0.spa_base"
+exit 0 fails the run, naming it.
+cat >"$T/lim.ini" <<INI
+[vm0]
+elf = $G/compute_small.elf
+max_insns = 1000
+INI
+"$P" run "$T/lim.ini" --out "$T/d" --quiet 2>"$T/err"; rc=$?
+[ $rc -eq 1 ] || fail "limit: exit $rc"
+grep -q "^protsim: vm0: .*compute_small.elf: limit$" "$T/err" || fail "limit: $(cat "$T/err")"
+
 # Bad VM keys: file, line and key named; nothing runs.
 printf '[vm1]\nelf = %s/hello.elf\nvcpus = 65\n' "$G" >"$T/bad.ini"
 "$P" run "$T/bad.ini" --out "$T/e" --quiet 2>"$T/err"; rc=$?
