@@ -67,6 +67,7 @@ struct sim_agent {
 	bool host;                /* a host CPU: a post restarts its returned loop */
 	struct sim_waitq joiners; /* agents in sim_agent_join() on this one */
 	uint64_t idle, spin;      /* cycles spent blocked / spinning */
+	struct sim_stat_group *stats;  /* agent.NAME.* */
 	uint64_t rng[4];          /* xoshiro256** state */
 };
 
@@ -118,6 +119,7 @@ void sim_engine_free(struct sim_engine *e)
 			m = next;
 		}
 		sim_coro_free(e->agents[i]->co);
+		sim_stat_group_remove(e->sim, e->agents[i]->stats);
 		free(e->agents[i]);
 	}
 	free(e->agents);
@@ -208,6 +210,29 @@ static void agent_seed(struct sim_agent *a, uint64_t seed)
 		a->rng[i] = splitmix64(&x);
 }
 
+/*
+ * agent.NAME.{cycles,idle,spin}: where its clock ended, and the cycles it
+ * spent blocked and spinning.  A name met again gets _ID appended.
+ */
+static void agent_stats(struct sim_agent *a)
+{
+	static const struct sim_stat_desc d[] = {
+		{ "cycles", SIM_STAT_COUNTER, offsetof(struct sim_agent, clock),
+		  "the agent's clock: cycles it has run, waited and idled" },
+		{ "idle", SIM_STAT_COUNTER, offsetof(struct sim_agent, idle),
+		  "cycles it spent blocked (waiting, halted, idle)" },
+		{ "spin", SIM_STAT_COUNTER, offsetof(struct sim_agent, spin),
+		  "cycles it spent spinning on a lock" },
+		{ NULL, 0, 0, NULL },
+	};
+	char prefix[64];
+
+	snprintf(prefix, sizeof(prefix), "agent.%s", a->name);
+	if (sim_stat_has_prefix(a->sim, prefix))
+		snprintf(prefix, sizeof(prefix), "agent.%s_%d", a->name, a->id);
+	a->stats = sim_stat_group_add(a->sim, prefix, d, a);
+}
+
 struct sim_agent *sim_agent_new(struct sim *s, const char *name, enum sim_agent_kind kind,
 				sim_agent_fn fn, void *arg)
 {
@@ -228,6 +253,7 @@ struct sim_agent *sim_agent_new(struct sim *s, const char *name, enum sim_agent_
 	a->arg = arg;
 	agent_seed(a, e->seed);
 	e->agents[e->n++] = a;
+	agent_stats(a);
 	if (fn) {
 		a->state = AGENT_READY;
 		heap_push(e, a);

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* From the Makefile: the commit built and the build type (--version only). */
@@ -75,8 +76,16 @@ static const struct sim_cli_opt sim_opts[] = {
 	{ NULL, 0, NULL, NULL, NULL }
 };
 
+static const struct sim_cli_opt script_opts[] = {
+	SIM_CLI_OPT_SET,
+	SIM_CLI_OPT_SEED,
+	{ "out", 0, "DIR", NULL,
+	  "also write the output set to DIR: stats, config.json, run.json, workload.log (docs/outputs.md)" },
+	{ NULL, 0, NULL, NULL, NULL }
+};
+
 static const struct sim_cli_cmd script_cmd = {
-	"script", "FILE|-", 1, 1, sim_opts,
+	"script", "FILE|-", 1, 1, script_opts,
 	"Run an operation-language script (- reads standard input).",
 	"One operation per line, optionally pinned to a cycle and a CPU, each\n"
 	"optionally checked by an `expect` line (docs/script.md; protsim help ops).\n"
@@ -131,10 +140,18 @@ static int cmd_shell(const struct sim_cli *cl);
 static int cmd_help(const struct sim_cli *cl);
 static int cmd_version(const struct sim_cli *cl);
 
+/* The whole command line, for run.json. */
+static int g_argc;
+static char **g_argv;
+
 /* exec builds its machine from the same module list as every command. */
 static int cmd_exec(int argc, char **argv)
 {
-	return stack_exec_main(argc, argv);
+	struct sim_run_meta m = {
+		.command = "exec", .argc = g_argc, .argv = g_argv, .commit = PROTSIM_COMMIT,
+	};
+
+	return stack_exec_main(argc, argv, &m);
 }
 
 struct cmd {
@@ -237,35 +254,6 @@ static FILE *open_input(const char *path)
 /* ------------------------------------------------------------------ */
 
 /* mkdir -p.  Return 0, or -1 with errno. */
-static int mkdir_p(const char *path)
-{
-	char *p = sim_xprintf("%s", path);
-	struct stat st;
-
-	for (char *q = p + 1; *q; q++) {
-		if (*q != '/')
-			continue;
-		*q = 0;
-		if (mkdir(p, 0777) && errno != EEXIST) {
-			free(p);
-			return -1;
-		}
-		*q = '/';
-	}
-	if (mkdir(p, 0777) && errno != EEXIST) {
-		free(p);
-		return -1;
-	}
-	free(p);
-	if (stat(path, &st))
-		return -1;
-	if (!S_ISDIR(st.st_mode)) {
-		errno = ENOTDIR;
-		return -1;
-	}
-	return 0;
-}
-
 /* @rel relative to the directory of @base, unless absolute. Caller frees. */
 static char *path_beside(const char *base, const char *rel)
 {
@@ -333,37 +321,31 @@ static void run_summary(struct sim *s, const char *scenario, const char *wl, int
 	       log ? ",workload.log" : "");
 }
 
-static int write_outputs(struct sim *s, const char *dir)
+static double host_seconds(void)
 {
-	struct sim_err err;
-	char *path;
-	FILE *f;
+	struct timespec t;
 
-	path = sim_xprintf("%s/stats.json", dir);
-	if (sim_stats_write_json(s, path, &err))
-		goto fail;
-	free(path);
-	path = sim_xprintf("%s/config.json", dir);
-	if (sim_cfg_write_json(s, path, &err))
-		goto fail;
-	free(path);
-	path = sim_xprintf("%s/stats.txt", dir);
-	f = fopen(path, "w");
-	if (!f) {
-		sim_err_set(&err, "%s: cannot write: %s", path, strerror(errno));
-		goto fail;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* The output set (sim_outputs_write) of command @cmd on @input; 0 or 2. */
+static int write_outputs(struct sim *s, const char *dir, const char *cmd, const char *input,
+			 int status, double t0)
+{
+	struct sim_run_meta m = {
+		.command = cmd, .input = input, .argc = g_argc, .argv = g_argv,
+		.commit = PROTSIM_COMMIT, .exit_status = status,
+		.error = status ? "the run did not succeed (see the log and stderr)" : NULL,
+		.host_seconds = host_seconds() - t0,
+	};
+	struct sim_err err;
+
+	if (sim_outputs_write(s, dir, &m, &err)) {
+		fprintf(stderr, "protsim: %s\n", err.msg);
+		return 2;
 	}
-	sim_stats_write_text(s, f);
-	if (fclose(f)) {
-		sim_err_set(&err, "%s: cannot write: %s", path, strerror(errno));
-		goto fail;
-	}
-	free(path);
 	return 0;
-fail:
-	fprintf(stderr, "protsim: %s\n", err.msg);
-	free(path);
-	return 2;
 }
 
 static int cmd_run(const struct sim_cli *cl)
@@ -376,6 +358,7 @@ static int cmd_run(const struct sim_cli *cl)
 	FILE *wlf = NULL, *logf = NULL;
 	bool quiet = sim_cli_flag(cl, "quiet"), verbose = sim_cli_flag(cl, "verbose");
 	int rc = 2, wl_rc = 0, vm_rc = 0;
+	double t0 = host_seconds();
 
 	s = sim_new(stack_modules);
 	if (sim_cfg_load_file(s, scenario, &err)) {
@@ -402,7 +385,7 @@ static int cmd_run(const struct sim_cli *cl)
 	}
 	out = sim_cli_value(cl, "out") ? sim_xprintf("%s", sim_cli_value(cl, "out"))
 				       : default_out(scenario);
-	if (mkdir_p(out)) {
+	if (sim_mkdir_p(out)) {
 		fprintf(stderr, "protsim: %s: cannot create the output directory: %s\n", out,
 			strerror(errno));
 		goto out;
@@ -435,11 +418,13 @@ static int cmd_run(const struct sim_cli *cl)
 	}
 	logf = NULL;
 
-	if (write_outputs(s, out))
+	rc = wl_rc ? wl_rc : vm_rc;
+	if (write_outputs(s, out, "run", scenario, rc, t0)) {
+		rc = 2;
 		goto out;
+	}
 	if (!quiet)
 		run_summary(s, scenario, wl, wl_rc, out, log != NULL);
-	rc = wl_rc ? wl_rc : vm_rc;
 out:
 	if (wlf)
 		fclose(wlf);
@@ -458,26 +443,46 @@ out:
 
 static int cmd_script(const struct sim_cli *cl)
 {
-	const char *path = cl->args[0];
+	const char *path = cl->args[0], *dir = sim_cli_value(cl, "out");
 	struct sim *s = sim_new(stack_modules);
-	FILE *f;
+	FILE *f = NULL, *log = NULL, *out = stdout;
+	double t0 = host_seconds();
+	char *logpath = NULL;
 	int rc = apply_opts(s, cl);
 
 	if (rc)
 		goto out;
-	if (!strcmp(path, "-")) {
-		rc = sim_script_run(s, stdin, "<stdin>", stdout, stderr, false);
-		goto out;
+	if (dir) {
+		/* the result lines go to stdout and to DIR/workload.log */
+		logpath = sim_xprintf("%s/workload.log", dir);
+		if (sim_mkdir_p(dir) || !(log = fopen(logpath, "w"))) {
+			fprintf(stderr, "protsim: %s: cannot write: %s\n", logpath, strerror(errno));
+			rc = 2;
+			goto out;
+		}
+		out = sim_tee_open(stdout, log);
 	}
-	f = open_input(path);
-	if (!f) {
+	if (!strcmp(path, "-")) {
+		rc = sim_script_run(s, stdin, "<stdin>", out, stderr, false);
+	} else if (!(f = open_input(path))) {
 		fprintf(stderr, "protsim: %s: cannot read: %s\n", path, strerror(errno));
 		rc = 2;
 		goto out;
+	} else {
+		rc = sim_script_run(s, f, path, out, stderr, false);
 	}
-	rc = sim_script_run(s, f, path, stdout, stderr, false);
-	fclose(f);
+	if (dir && write_outputs(s, dir, "script", path, rc, t0))
+		rc = 2;
 out:
+	if (f)
+		fclose(f);
+	if (out != stdout)
+		fclose(out);
+	if (log && fclose(log)) {
+		fprintf(stderr, "protsim: %s: cannot write\n", logpath);
+		rc = 2;
+	}
+	free(logpath);
 	sim_free(s);
 	return rc;
 }
@@ -747,6 +752,8 @@ int main(int argc, char **argv)
 	struct sim_cli cl;
 	int rc;
 
+	g_argc = argc;
+	g_argv = argv;
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

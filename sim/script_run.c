@@ -92,6 +92,25 @@ bool sim_script_expect_check(struct script *sc, const struct script_line *l,
 	return false;
 }
 
+/*
+ * ops.NAME.cycles: a histogram of the cycles each line of operation NAME
+ * took, from its start to its result (spaces in NAME become '_').
+ */
+static void op_latency(struct script *sc, const char *op, uint64_t cycles)
+{
+	char name[96];
+	size_t n = (size_t)snprintf(name, sizeof(name), "ops.%s", op);
+
+	for (size_t i = 0; i < n && i < sizeof(name); i++)
+		if (name[i] == ' ')
+			name[i] = '_';
+	if (n + sizeof(".cycles") > sizeof(name))
+		return;
+	memcpy(name + n, ".cycles", sizeof(".cycles"));
+	sim_hist_add(sim_stat_hist_owned(sc->s, name, "cycles of each line of this operation, "
+					 "from its start to its result"), cycles);
+}
+
 /* Print the result of the op run on line @l and check its expects. */
 static void run_line_finish(struct script *sc, struct script_line *l, struct sim_call *c,
 			    uint64_t start)
@@ -117,6 +136,7 @@ static void run_line_finish(struct script *sc, struct script_line *l, struct sim
 	for (size_t i = 0; i < c->nkv; i++)
 		fprintf(sc->out, " %s=%s", c->kv[i].key, c->kv[i].val);
 	fprintf(sc->out, " (%llu cycles)\n", (unsigned long long)(sim_now(a) - start));
+	op_latency(sc, l->op->name, sim_now(a) - start);
 	if (sc->interactive)
 		fflush(sc->out);
 	/* Keep the result for expect lines. */

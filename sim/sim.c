@@ -126,6 +126,8 @@ struct sim *sim_new(const struct sim_module *const *modules)
 			sim_cfg_add_keys(s->cfg, modules[i]->keys);
 	s->stats = sim_stats_new();
 	s->eng = sim_engine_new(s);
+	sim_stat_fn(s, "sim.cycles", sim_max_cycle,
+		    "simulated cycles: the latest clock any agent reached");
 	return s;
 }
 

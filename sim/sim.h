@@ -707,6 +707,16 @@ void sim_hist_add(struct sim_hist *h, uint64_t v);
  */
 void sim_stat_counter(struct sim *s, const char *name, const uint64_t *val, const char *desc);
 void sim_stat_hist(struct sim *s, const char *name, const struct sim_hist *h, const char *desc);
+/* A counter computed when read: @fn(@s) (the machine's total cycles, sim.cycles). */
+void sim_stat_fn(struct sim *s, const char *name, uint64_t (*fn)(const struct sim *s),
+		 const char *desc);
+/*
+ * A histogram whose storage the registry owns (lives as long as @s): for
+ * software that records samples under names it makes up as it runs (a
+ * script's operations, a VM's exits).  Registering @name again returns
+ * the same histogram.
+ */
+struct sim_hist *sim_stat_hist_owned(struct sim *s, const char *name, const char *desc);
 /* A derived rate: value(@num) / value(@den) * @scale; printed "-" when den is 0. */
 void sim_stat_formula(struct sim *s, const char *name, const char *num, const char *den,
 		      double scale, const char *desc);
@@ -746,6 +756,36 @@ void sim_stats_write_text(const struct sim *s, FILE *out);
  */
 size_t sim_stats_write_text_prefix(const struct sim *s, FILE *out, const char *prefix);
 int sim_stats_write_json(const struct sim *s, const char *path, struct sim_err *err);
+/* CSV: a header line of column names, then one line of values (docs/outputs.md). */
+void sim_stats_write_csv(const struct sim *s, FILE *out);
+/* The sum of every counter whose last name component is @last ("insns": all vCPUs'). */
+uint64_t sim_stats_sum_named(const struct sim *s, const char *last);
+
+/*
+ * The output set of a command that ran a machine (`run`, `script`,
+ * `exec`), written into @dir (created as with mkdir -p): stats.txt,
+ * stats.json, stats.csv, config.json and run.json, the run's metadata
+ * (docs/outputs.md).  Return: 0, or -1 with @err naming the file.
+ */
+struct sim_run_meta {
+	const char *command;       /* "run", "script", "exec" */
+	const char *input;         /* the scenario, script or program */
+	int argc;                  /* the command line */
+	char *const *argv;
+	const char *commit;        /* the commit the binary was built from */
+	int exit_status;           /* the command's exit status */
+	const char *error;         /* what stopped the run (NULL: nothing) */
+	double host_seconds;       /* wall time of the run */
+};
+int sim_outputs_write(struct sim *s, const char *dir, const struct sim_run_meta *m,
+		      struct sim_err *err);
+/* mkdir -p @path.  Return: 0, or -1 with errno. */
+int sim_mkdir_p(const char *path);
+/*
+ * A stream that writes everything to @a and @b (line buffered); closing
+ * it flushes both and closes neither.
+ */
+FILE *sim_tee_open(FILE *a, FILE *b);
 int sim_cfg_write_json(const struct sim *s, const char *path, struct sim_err *err);
 
 /* ------------------------------------------------------------------ */

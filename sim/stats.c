@@ -32,6 +32,9 @@ struct stat_ent {
 	char *num;                  /* STAT_FORMULA: numerator counter */
 	char *den;                  /* STAT_FORMULA: denominator counter */
 	double scale;               /* STAT_FORMULA: multiplier */
+	uint64_t (*fn)(const struct sim *s);   /* STAT_COUNTER read by a function (sim_stat_fn) */
+	const struct sim *sim;      /* ... of this machine */
+	bool owned;                 /* a histogram the registry owns (sim_stat_hist_owned) */
 	char *desc;                 /* one line, copied */
 	/* Kept values of a removed group's entry (val / h point here then). */
 	uint64_t kept;
@@ -156,6 +159,34 @@ void sim_stat_hist(struct sim *s, const char *name, const struct sim_hist *h, co
 	stat_add(s, name, STAT_HIST, desc)->h = h;
 }
 
+void sim_stat_fn(struct sim *s, const char *name, uint64_t (*fn)(const struct sim *s),
+		 const char *desc)
+{
+	struct stat_ent *e = stat_add(s, name, STAT_COUNTER, desc);
+
+	e->fn = fn;
+	e->sim = s;
+}
+
+struct sim_hist *sim_stat_hist_owned(struct sim *s, const char *name, const char *desc)
+{
+	ptrdiff_t at = stat_find(s->stats, name);
+	struct stat_ent *e;
+
+	if (at >= 0) {
+		e = s->stats->ent[at];
+		if (!e->owned)
+			sim_fatal("stats: '%s' registered twice", name);
+		return e->kept_h;
+	}
+	e = stat_add(s, name, STAT_HIST, desc);
+	e->kept_h = sim_xrealloc(NULL, sizeof(*e->kept_h));
+	memset(e->kept_h, 0, sizeof(*e->kept_h));
+	e->h = e->kept_h;
+	e->owned = true;
+	return e->kept_h;
+}
+
 /*
  * The operands are looked up when printing, so a formula may be
  * registered before its counters (modules attach in order).
@@ -246,7 +277,7 @@ void sim_stat_group_remove(struct sim *s, struct sim_stat_group *g)
 /* The one place a counter is read (a warm-up snapshot would subtract here). */
 static uint64_t stat_read(const struct stat_ent *e)
 {
-	return *e->val;
+	return e->fn ? e->fn(e->sim) : *e->val;
 }
 
 /* The one place a histogram is read (see stat_read). */
@@ -502,4 +533,80 @@ int sim_stats_write_json(const struct sim *s, const char *path, struct sim_err *
 	rc = sim_json_write_file(root, path, err);
 	json_decref(root);
 	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* CSV                                                                 */
+/* ------------------------------------------------------------------ */
+
+/*
+ * One header line of column names and one line of values: a counter is
+ * one column, a formula one column (empty when undefined), a histogram
+ * four (NAME.count, NAME.sum, NAME.min, NAME.max; min and max empty when
+ * it has no sample).  Names contain no comma or quote (stat_name_ok), so
+ * no field needs quoting.  Rows of several runs of one configuration line
+ * up column for column.
+ */
+void sim_stats_write_csv(const struct sim *s, FILE *out)
+{
+	static const char *const hcol[] = { "count", "sum", "min", "max" };
+	const struct sim_stats *st = s->stats;
+	bool first = true;
+
+	for (size_t i = 0; i < st->n; i++) {
+		const struct stat_ent *e = st->ent[i];
+
+		if (e->kind == STAT_HIST) {
+			for (unsigned k = 0; k < 4; k++) {
+				fprintf(out, "%s%s.%s", first ? "" : ",", e->name, hcol[k]);
+				first = false;
+			}
+		} else {
+			fprintf(out, "%s%s", first ? "" : ",", e->name);
+			first = false;
+		}
+	}
+	fputc('\n', out);
+	first = true;
+	for (size_t i = 0; i < st->n; i++) {
+		const struct stat_ent *e = st->ent[i];
+		double d;
+
+		if (!first)
+			fputc(',', out);
+		first = false;
+		if (e->kind == STAT_COUNTER) {
+			fprintf(out, "%llu", (unsigned long long)stat_read(e));
+		} else if (e->kind == STAT_HIST) {
+			const struct sim_hist *h = stat_hist(e);
+
+			fprintf(out, "%llu,%llu,", (unsigned long long)h->count,
+				(unsigned long long)h->sum);
+			if (h->count)
+				fprintf(out, "%llu,%llu", (unsigned long long)h->min,
+					(unsigned long long)h->max);
+			else
+				fputc(',', out);
+		} else if (stat_formula(s, e, &d) && d == d) {
+			fprintf(out, "%.6f", d);
+		}
+	}
+	fputc('\n', out);
+}
+
+uint64_t sim_stats_sum_named(const struct sim *s, const char *last)
+{
+	const struct sim_stats *st = s->stats;
+	size_t l = strlen(last);
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < st->n; i++) {
+		const struct stat_ent *e = st->ent[i];
+		size_t n = strlen(e->name);
+
+		if (e->kind == STAT_COUNTER && n > l && e->name[n - l - 1] == '.' &&
+		    !strcmp(e->name + n - l, last))
+			sum += stat_read(e);
+	}
+	return sum;
 }

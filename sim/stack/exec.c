@@ -12,7 +12,10 @@
  */
 #include "sim/stack/stack_int.h"
 
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 static const struct sim_cli_opt exec_opts[] = {
 	SIM_CLI_OPT_SET,
@@ -22,6 +25,8 @@ static const struct sim_cli_opt exec_opts[] = {
 	{ "max-insns", 0, "N", NULL,
 	  "stop after N instructions and traps, all vCPUs (default 1000000000; 0 = none)" },
 	{ "stats", 0, NULL, NULL, "print every statistic on stderr at the end" },
+	{ "out", 0, "DIR", NULL,
+	  "also write the output set to DIR: stats, config.json, run.json, console.log (docs/outputs.md)" },
 	{ NULL, 0, NULL, NULL, NULL }
 };
 
@@ -37,15 +42,28 @@ const struct sim_cli_cmd stack_exec_cmd = {
 	"120     the guest exited with a code outside 0..119 (printed on stderr)\n"
 	"121     bad usage\n"
 	"122     bad configuration or ELF file (nothing ran)\n"
-	"123     the console output could not be written\n"
+	"123     the console output or the --out files could not be written\n"
 	"124     the instruction limit was reached\n"
 	"125     every vCPU halted with nothing to wake it\n"
 	"126     the hypervisor stopped the VM\n",
 	STACK_EXEC_RC_USAGE,
 };
 
-int stack_exec_main(int argc, char **argv)
+/* Wall-clock seconds, for run.json. */
+static double host_seconds(void)
 {
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+int stack_exec_main(int argc, char **argv, const struct sim_run_meta *meta)
+{
+	const char *dir;
+	char *logpath = NULL;
+	FILE *log = NULL, *console = stdout;
+	double t0 = host_seconds();
 	const char *prog, *v;
 	uint64_t max_insns = STACK_EXEC_MAX_INSNS;
 	struct sim_err err;
@@ -84,7 +102,18 @@ int stack_exec_main(int argc, char **argv)
 	if (!elf->has_tohost)
 		fprintf(stderr, "protsim: %s: no 'tohost' symbol: the program cannot report its "
 			"exit (HTIF)\n", prog);
-	vm = stack_guest_new(s, &gc, stdout, &err);
+	dir = sim_cli_value(&cl, "out");
+	if (dir) {
+		/* the console goes to stdout and to DIR/console.log */
+		logpath = sim_xprintf("%s/console.log", dir);
+		if (sim_mkdir_p(dir) || !(log = fopen(logpath, "w"))) {
+			fprintf(stderr, "protsim: %s: cannot write: %s\n", logpath, strerror(errno));
+			rc = STACK_EXEC_RC_OUTPUT;
+			goto out;
+		}
+		console = sim_tee_open(stdout, log);
+	}
+	vm = stack_guest_new(s, &gc, console, &err);
 	if (!vm || stack_guest_load(vm, elf, &err)) {
 		/* "key: message" about the VM's keys: name where they were set */
 		sim_cfg_error_locate(s, &err);
@@ -122,6 +151,9 @@ int stack_exec_main(int argc, char **argv)
 		rc = STACK_EXEC_RC_HALT;
 		break;
 	}
+	if (console != stdout && fclose(console))
+		rc = STACK_EXEC_RC_OUTPUT;
+	console = stdout;
 	if (fflush(stdout) || ferror(stdout)) {
 		fprintf(stderr, "protsim: %s: cannot write the console output to standard output\n",
 			prog);
@@ -129,11 +161,31 @@ int stack_exec_main(int argc, char **argv)
 	}
 	if (sim_cli_flag(&cl, "stats"))
 		sim_stats_write_text(s, stderr);
+	if (dir) {
+		struct sim_run_meta m = *meta;
+
+		m.input = prog;
+		m.exit_status = rc;
+		m.error = rc > STACK_EXEC_RC_GUEST_MAX ? "the program did not exit normally "
+			  "(see stderr)" : NULL;
+		m.host_seconds = host_seconds() - t0;
+		if (sim_outputs_write(s, dir, &m, &err)) {
+			fprintf(stderr, "protsim: %s\n", err.msg);
+			rc = STACK_EXEC_RC_OUTPUT;
+		}
+	}
 	goto out;
 out_err:
 	fprintf(stderr, "protsim: %s\n", err.msg);
 	rc = STACK_EXEC_RC_INPUT;
 out:
+	if (console != stdout)
+		fclose(console);
+	if (log && fclose(log)) {
+		fprintf(stderr, "protsim: %s: cannot write\n", logpath);
+		rc = STACK_EXEC_RC_OUTPUT;
+	}
+	free(logpath);
 	stack_guest_free(vm);
 	cpu_elf_free(elf);
 	sim_free(s);

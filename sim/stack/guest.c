@@ -491,6 +491,23 @@ const struct stack_host stack_host_minimal = {
 /* The vCPU thread: KVM's vcpu_run                                     */
 /* ------------------------------------------------------------------ */
 
+/*
+ * PREFIX.exit_cycles.REASON: a histogram of the cycles from the guest
+ * stopping on an exit of REASON to the end of its handling (the world
+ * switch out and the host's work; a halt's sleep included).
+ */
+static void exit_latency(struct stack_guest *g, enum cpu_exit_reason why, uint64_t cycles)
+{
+	if (!g->exit_lat[why]) {
+		char n[64];
+
+		snprintf(n, sizeof(n), "%s.exit_cycles.%s", g->stat_prefix, cpu_exit_names[why]);
+		g->exit_lat[why] = sim_stat_hist_owned(g->sim, n, "cycles from the guest stopping "
+						       "on this exit to the end of its handling");
+	}
+	sim_hist_add(g->exit_lat[why], cycles);
+}
+
 static void vcpu_body(struct sim_agent *a, void *arg)
 {
 	struct stack_vcpu *vc = arg;
@@ -500,9 +517,12 @@ static void vcpu_body(struct sim_agent *a, void *arg)
 
 	for (;;) {
 		enum cpu_exit_reason why = cpu_vmrun(vc->h, &vc->vmcb, &e);
+		int again;
 
 		memset(&vc->vmcb.reply, 0, sizeof(vc->vmcb.reply));
-		if (!g->host->exit[why](vc, &e, &vc->vmcb.reply))
+		again = g->host->exit[why](vc, &e, &vc->vmcb.reply);
+		exit_latency(g, why, sim_now(a) - e.cycle);
+		if (!again)
 			break;
 		vc->vmcb.has_reply = true;
 	}
@@ -597,6 +617,8 @@ struct stack_vm *stack_guest_new(struct sim *s, const struct stack_guest_cfg *gc
 	g->cr_policy = key_enum(s, P, "cr_policy");
 	g->hv_exit = sim_cfg_u64(s, "lat.cpu.hv_exit");
 	g->mem = sim_mem(s);
+	g->sim = s;
+	snprintf(g->stat_prefix, sizeof(g->stat_prefix), "%s", gc->vm_prefix ? gc->vm_prefix : "vm");
 	g->console = console;
 	g->host = &stack_host_minimal;
 	g->state = STACK_VM_RUNNING;

@@ -227,7 +227,8 @@ int stack_run_vms_end(struct sim *s, FILE *errf);
  * guest exit never gives (docs/guest-abi.md):
  */
 extern const struct sim_cli_cmd stack_exec_cmd;
-int stack_exec_main(int argc, char **argv);
+/* @meta: the CLI's part of run.json (command line, commit) for --out. */
+int stack_exec_main(int argc, char **argv, const struct sim_run_meta *meta);
 #define STACK_EXEC_RC_GUEST_MAX 119   /* guest exit codes 0..119 are passed through */
 #define STACK_EXEC_RC_GUEST_BIG 120   /* the guest exited with a code outside 0..119 */
 #define STACK_EXEC_RC_USAGE     121   /* bad command line */

@@ -86,6 +86,9 @@ struct stack_guest {
 	uint64_t fromhost;               /* GPA (0: none) */
 	uint64_t npf_maps;               /* pages mapped on a first-touch #NPF */
 	uint64_t root_cycles;            /* the nested root's zeroing, charged to the first map */
+	struct sim *sim;
+	char stat_prefix[24];            /* its VM-wide statistics: "vm", "vm1" */
+	struct sim_hist *exit_lat[CPU_EXIT_COUNT];   /* PREFIX.exit_cycles.REASON */
 };
 
 /*

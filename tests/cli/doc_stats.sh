@@ -52,7 +52,7 @@ check() {
 				continue
 			}
 			if (t !~ /^[a-z][A-Za-z0-9_{},*-]*(\.[A-Za-z0-9_{},*-]+)+$/) continue
-			if (t ~ /\.(txt|json|md|c|h|sh|ps|ini|log|prof|S|ld|mk|def|in|elf|console)$/) continue
+			if (t ~ /\.(txt|json|md|c|h|sh|ps|ini|log|prof|S|ld|mk|def|in|elf|console|csv)$/) continue
 			one(t)
 		}
 	}

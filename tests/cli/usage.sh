@@ -31,7 +31,7 @@ expect_rc 2 run a.ini --out
 grep -q "^protsim run: --out needs a value (DIR)$" "$T/err" || fail "missing value message"
 expect_rc 2 run a.ini --quiet=1
 expect_rc 2 script
-expect_rc 2 script a.ps --out x
+expect_rc 2 script a.ps --quiet
 expect_rc 2 shell extra
 expect_rc 2 help bogus
 expect_rc 2 help ops --markdown
