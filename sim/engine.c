@@ -217,7 +217,7 @@ static void agent_seed(struct sim_agent *a, uint64_t seed)
 static void agent_stats(struct sim_agent *a)
 {
 	static const struct sim_stat_desc d[] = {
-		{ "cycles", SIM_STAT_COUNTER, offsetof(struct sim_agent, clock),
+		{ "cycles", SIM_STAT_CLOCK, offsetof(struct sim_agent, clock),
 		  "the agent's clock: cycles it has run, waited and idled" },
 		{ "idle", SIM_STAT_COUNTER, offsetof(struct sim_agent, idle),
 		  "cycles it spent blocked (waiting, halted, idle)" },

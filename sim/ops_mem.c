@@ -70,6 +70,17 @@ static void op_nop(struct sim_call *c)
 	sim_call_result(c, "OK");
 }
 
+/* The region of interest starts at this line's cycle (sim_stats_roi). */
+static void op_roi(struct sim_call *c)
+{
+	sim_stats_roi(sim_call_sim(c), sim_now(sim_call_agent(c)));
+	sim_call_result(c, "OK");
+}
+
+static const struct sim_arg_spec roi_args[] = {
+	SIM_A_END
+};
+
 static const struct sim_arg_spec mem_write_args[] = {
 	SIM_A_U64M("pa", true, "ADDR"),                  /* physical address */
 	SIM_A_U64("value", true),                        /* value, stored little-endian */
@@ -95,5 +106,8 @@ const struct sim_op sim_core_ops[] = {
 	{ "mem read", mem_read_args,
 	  "load size bytes (default 8) at physical address pa: OK value=0x...", op_mem_read },
 	{ "nop", nop_args, "idle for N cycles", op_nop },
+	{ "roi", roi_args,
+	  "the region of interest starts here: every statistic counts from this line's cycle on",
+	  op_roi },
 	{ NULL, NULL, NULL, NULL }
 };

@@ -38,6 +38,9 @@ const struct sim_cfg_key sim_engine_keys[] = {
 	  "before yielding; operations on shared state keep (cycle, agent) order at any value" },
 	{ "engine.stack_kb", SIM_CFG_U64, 64, 65536, "256", NULL,
 	  "Coroutine stack per agent, in KiB" },
+	{ "stats.roi_cycle", SIM_CFG_U64, 0, UINT64_MAX, "0", NULL,
+	  "The region of interest starts at this cycle: statistics count from it on (0: from the start; "
+	  "the script operation `roi` marks it from a script)" },
 	{ "workload.script", SIM_CFG_STR, 0, 0, "", NULL,
 	  "`protsim run`: operation-language script to run (relative to the scenario file)" },
 	{ "lat.mem.dram", SIM_CFG_U64, 0, 100000, NULL, NULL,
@@ -136,6 +139,17 @@ const struct sim_module *const *sim_modules(const struct sim *s)
 	return s->modules;
 }
 
+/* stats.roi_cycle: an agent that starts the region of interest at that cycle. */
+static void roi_body(struct sim_agent *a, void *arg)
+{
+	struct sim *s = sim_agent_sim(a);
+
+	(void)arg;
+	sim_wait_until(a, sim_cfg_u64(s, "stats.roi_cycle"));
+	sim_sync(a);   /* after every action before the cycle, before every one at or after it */
+	sim_stats_roi(s, sim_now(a));
+}
+
 int sim_start(struct sim *s, struct sim_err *err)
 {
 	const char *pname, *ptext;
@@ -171,6 +185,8 @@ int sim_start(struct sim *s, struct sim_err *err)
 		s->attached = (int)i + 1;
 	}
 	s->started = true;
+	if (sim_cfg_u64(s, "stats.roi_cycle"))
+		(void)sim_agent_new(s, "roi", SIM_AGENT_OTHER, roi_body, NULL);
 	return 0;
 }
 

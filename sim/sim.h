@@ -731,7 +731,8 @@ void sim_stat_formula(struct sim *s, const char *name, const char *num, const ch
  * run, so owners choose prefixes never used before in the run
  * (sim_stat_has_prefix).  A name already registered is sim_fatal.
  */
-enum sim_stat_type { SIM_STAT_COUNTER, SIM_STAT_HIST };
+/* SIM_STAT_CLOCK: a counter that is a clock (a region of interest counts it from its cycle). */
+enum sim_stat_type { SIM_STAT_COUNTER, SIM_STAT_HIST, SIM_STAT_CLOCK };
 struct sim_stat_desc {
 	const char *name;          /* under the prefix, dotted */
 	enum sim_stat_type type;
@@ -756,9 +757,23 @@ void sim_stats_write_text(const struct sim *s, FILE *out);
  */
 size_t sim_stats_write_text_prefix(const struct sim *s, FILE *out, const char *prefix);
 int sim_stats_write_json(const struct sim *s, const char *path, struct sim_err *err);
+/*
+ * Start the region of interest at @cycle (now): from here on every counter
+ * counts from its current value (its value so far is subtracted in every
+ * output), a clock (sim.cycles, agent.*.cycles) from @cycle, and every
+ * histogram starts empty; formulas follow their counters.  The
+ * script's `roi` operation and the stats.roi_cycle key call it
+ * (docs/outputs.md "Region of interest").  May be called several times:
+ * the last one wins.
+ */
+void sim_stats_roi(struct sim *s, uint64_t cycle);
+
 /* CSV: a header line of column names, then one line of values (docs/outputs.md). */
 void sim_stats_write_csv(const struct sim *s, FILE *out);
-/* The sum of every counter whose last name component is @last ("insns": all vCPUs'). */
+/*
+ * The sum of every counter whose last name component is @last ("insns":
+ * all vCPUs'), over the whole run (a region of interest is not applied).
+ */
 uint64_t sim_stats_sum_named(const struct sim *s, const char *last);
 
 /*

@@ -6,9 +6,9 @@
  * description, and reads the value when printing.  Derived rates are
  * formulas over two counters.  Output is always sorted by name.
  *
- * Warm-up: a later sim_stats_snapshot() will copy every counter and
- * histogram at the end of warm-up; stat_read() and stat_hist() are the
- * only places that read a value, so the snapshot is subtracted there.
+ * Region of interest (sim_stats_roi): every counter's value is kept as a
+ * base that stat_read(), the one place a counter is read, subtracts from
+ * then on; histograms are emptied in place.
  */
 #include "sim/sim_int.h"
 
@@ -35,6 +35,8 @@ struct stat_ent {
 	uint64_t (*fn)(const struct sim *s);   /* STAT_COUNTER read by a function (sim_stat_fn) */
 	const struct sim *sim;      /* ... of this machine */
 	bool owned;                 /* a histogram the registry owns (sim_stat_hist_owned) */
+	uint64_t base;              /* STAT_COUNTER: its value at the start of the ROI */
+	bool clock;                 /* a clock: the ROI's base is the ROI's cycle */
 	char *desc;                 /* one line, copied */
 	/* Kept values of a removed group's entry (val / h point here then). */
 	uint64_t kept;
@@ -48,6 +50,7 @@ struct sim_stat_group {
 };
 
 struct sim_stats {
+	unsigned roi_count;         /* sim_stats_roi() calls so far */
 	struct stat_ent **ent;      /* sorted by name */
 	size_t n;                   /* entries in use */
 	size_t cap;                 /* entries allocated */
@@ -166,6 +169,7 @@ void sim_stat_fn(struct sim *s, const char *name, uint64_t (*fn)(const struct si
 
 	e->fn = fn;
 	e->sim = s;
+	e->clock = true;   /* sim.cycles is the only one so far */
 }
 
 struct sim_hist *sim_stat_hist_owned(struct sim *s, const char *name, const char *desc)
@@ -233,8 +237,10 @@ struct sim_stat_group *sim_stat_group_add(struct sim *s, const char *prefix,
 
 		switch (tab[i].type) {
 		case SIM_STAT_COUNTER:
+		case SIM_STAT_CLOCK:
 			g->ent[i] = stat_add(s, name, STAT_COUNTER, tab[i].desc);
 			g->ent[i]->val = (const uint64_t *)(const void *)(b + tab[i].offset);
+			g->ent[i]->clock = tab[i].type == SIM_STAT_CLOCK;
 			break;
 		case SIM_STAT_HIST:
 			g->ent[i] = stat_add(s, name, STAT_HIST, tab[i].desc);
@@ -262,7 +268,7 @@ void sim_stat_group_remove(struct sim *s, struct sim_stat_group *g)
 		struct stat_ent *e = g->ent[i];
 
 		if (e->kind == STAT_COUNTER) {
-			e->kept = *e->val;
+			e->kept = *e->val;   /* the base still applies to the kept value */
 			e->val = &e->kept;
 		} else {
 			e->kept_h = sim_xrealloc(NULL, sizeof(*e->kept_h));
@@ -277,7 +283,25 @@ void sim_stat_group_remove(struct sim *s, struct sim_stat_group *g)
 /* The one place a counter is read (a warm-up snapshot would subtract here). */
 static uint64_t stat_read(const struct stat_ent *e)
 {
-	return e->fn ? e->fn(e->sim) : *e->val;
+	return (e->fn ? e->fn(e->sim) : *e->val) - e->base;
+}
+
+void sim_stats_roi(struct sim *s, uint64_t cycle)
+{
+	struct sim_stats *st = s->stats;
+
+	for (size_t i = 0; i < st->n; i++) {
+		struct stat_ent *e = st->ent[i];
+		uint64_t v = e->fn ? e->fn(e->sim) : (e->val ? *e->val : 0);
+
+		if (e->kind == STAT_COUNTER && e->clock)
+			e->base = v < cycle ? v : cycle;
+		else if (e->kind == STAT_COUNTER)
+			e->base = v;
+		else if (e->kind == STAT_HIST)
+			memset((struct sim_hist *)(uintptr_t)e->h, 0, sizeof(*e->h));
+	}
+	st->roi_count++;
 }
 
 /* The one place a histogram is read (see stat_read). */
@@ -606,7 +630,7 @@ uint64_t sim_stats_sum_named(const struct sim *s, const char *last)
 
 		if (e->kind == STAT_COUNTER && n > l && e->name[n - l - 1] == '.' &&
 		    !strcmp(e->name + n - l, last))
-			sum += stat_read(e);
+			sum += stat_read(e) + e->base;   /* the whole run, ROI or not */
 	}
 	return sum;
 }

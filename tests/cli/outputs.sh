@@ -72,6 +72,22 @@ done
 cmp -s "$T/r1100/stats.txt" "$T/r5000/stats.txt" && fail "lat.rmp.rmpupdate does not change stats.txt"
 grep -q '^ops.rmpupdate.cycles ' "$T/r5000/stats.txt" || fail "run: no ops.rmpupdate.cycles"
 
+# Region of interest: the `roi` operation and stats.roi_cycle
+printf 'rmpupdate spa=0x200000 assigned=1 asid=1 gpa=0\nroi\nrmpupdate spa=0x201000 assigned=1 asid=1 gpa=0x1000\n' >"$T/roi.ps"
+"$P" script "$T/roi.ps" --out "$T/roi" >/dev/null || fail "roi script exit $?"
+python3 - "$T/roi/stats.json" <<'PY' || fail "roi statistics"
+import json, sys
+st = json.load(open(sys.argv[1]))
+assert st["rmp.rmpupdate.success"] == 1, st["rmp.rmpupdate.success"]   # 2 ran, 1 after the roi
+assert st["ops.rmpupdate.cycles"]["count"] == 1, st["ops.rmpupdate.cycles"]
+assert st["sim.cycles"] == 1580 and st["agent.cpu0.cycles"] == 1580, st["sim.cycles"]
+assert st["ops.roi.cycles"]["count"] == 1
+PY
+"$P" run workloads/scenarios/default.ini --set stats.roi_cycle=50000 --out "$T/roic" -q || fail "roi run"
+a=$(grep '^sim.cycles ' "$T/r1100/stats.txt" | awk '{print $2}')
+b=$(grep '^sim.cycles ' "$T/roic/stats.txt" | awk '{print $2}')
+[ "$((a - 50000))" = "$b" ] || fail "stats.roi_cycle: sim.cycles $b, whole run $a"
+
 # an output directory that cannot be made
 "$P" exec "$G/hello.elf" --out /proc/protsim-no >/dev/null 2>"$T/err"; rc=$?
 [ $rc -eq 123 ] || fail "unwritable --out: exit $rc"
