@@ -54,6 +54,7 @@ static const struct sim_cli_opt run_opts[] = {
 	SIM_CLI_OPT_SET,
 	SIM_CLI_OPT_SEED,
 	{ "out", 0, "DIR", NULL, "output directory (default: out/<scenario file name>)" },
+	{ "timeline", 0, "FILE", NULL, "write the run's timeline to FILE (Chrome trace JSON, docs/outputs.md)" },
 	{ "quiet", 'q', NULL, NULL, "no progress line and no summary" },
 	{ "verbose", 0, NULL, NULL, "workload output on stdout instead of DIR/workload.log" },
 	{ NULL, 0, NULL, NULL, NULL }
@@ -81,6 +82,7 @@ static const struct sim_cli_opt script_opts[] = {
 	SIM_CLI_OPT_SEED,
 	{ "out", 0, "DIR", NULL,
 	  "also write the output set to DIR: stats, config.json, run.json, workload.log (docs/outputs.md)" },
+	{ "timeline", 0, "FILE", NULL, "write the run's timeline to FILE (Chrome trace JSON, docs/outputs.md)" },
 	{ NULL, 0, NULL, NULL, NULL }
 };
 
@@ -399,6 +401,11 @@ static int cmd_run(const struct sim_cli *cl)
 		}
 	}
 
+	if (sim_cli_value(cl, "timeline") &&
+	    sim_timeline_open(s, sim_cli_value(cl, "timeline"), &err)) {
+		fprintf(stderr, "protsim: %s\n", err.msg);
+		goto out;
+	}
 	/* the scenario's VMs start first, so that they run beside the workload */
 	if (stack_run_vms_start(s, scenario, out, &err) < 0) {
 		fprintf(stderr, "protsim: %s\n", err.msg);
@@ -411,6 +418,10 @@ static int cmd_run(const struct sim_cli *cl)
 	sim_run(s);
 	sim_cli_progress_end(prog);
 	vm_rc = stack_run_vms_end(s, stderr);
+	if (sim_timeline_close(s, &err)) {
+		fprintf(stderr, "protsim: %s\n", err.msg);
+		vm_rc = 2;
+	}
 	if (logf && fclose(logf)) {
 		logf = NULL;
 		fprintf(stderr, "protsim: %s: cannot write: %s\n", log, strerror(errno));
@@ -462,6 +473,15 @@ static int cmd_script(const struct sim_cli *cl)
 		}
 		out = sim_tee_open(stdout, log);
 	}
+	if (sim_cli_value(cl, "timeline")) {
+		struct sim_err err;
+
+		if (sim_timeline_open(s, sim_cli_value(cl, "timeline"), &err)) {
+			fprintf(stderr, "protsim: %s\n", err.msg);
+			rc = 2;
+			goto out;
+		}
+	}
 	if (!strcmp(path, "-")) {
 		rc = sim_script_run(s, stdin, "<stdin>", out, stderr, false);
 	} else if (!(f = open_input(path))) {
@@ -470,6 +490,14 @@ static int cmd_script(const struct sim_cli *cl)
 		goto out;
 	} else {
 		rc = sim_script_run(s, f, path, out, stderr, false);
+	}
+	{
+		struct sim_err err;
+
+		if (sim_timeline_close(s, &err)) {
+			fprintf(stderr, "protsim: %s\n", err.msg);
+			rc = 2;
+		}
 	}
 	if (dir && write_outputs(s, dir, "script", path, rc, t0))
 		rc = 2;

@@ -137,6 +137,14 @@ static void run_line_finish(struct script *sc, struct script_line *l, struct sim
 		fprintf(sc->out, " %s=%s", c->kv[i].key, c->kv[i].val);
 	fprintf(sc->out, " (%llu cycles)\n", (unsigned long long)(sim_now(a) - start));
 	op_latency(sc, l->op->name, sim_now(a) - start);
+	if (sim_timeline_on(sc->s)) {
+		char *res = sim_json_quote(sim_sbuf_str(&c->res));
+		char *args = sim_xprintf("\"line\":%d,\"result\":%s", l->lineno, res);
+
+		sim_timeline_span(sc->s, sim_agent_id(a), "op", l->op->name, start, sim_now(a), args);
+		free(args);
+		free(res);
+	}
 	if (sc->interactive)
 		fflush(sc->out);
 	/* Keep the result for expect lines. */

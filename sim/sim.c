@@ -41,6 +41,8 @@ const struct sim_cfg_key sim_engine_keys[] = {
 	{ "stats.roi_cycle", SIM_CFG_U64, 0, UINT64_MAX, "0", NULL,
 	  "The region of interest starts at this cycle: statistics count from it on (0: from the start; "
 	  "the script operation `roi` marks it from a script)" },
+	{ "timeline.cap", SIM_CFG_U64, 1, 100000000, "1000000", NULL,
+	  "Most events a --timeline file keeps (later ones are dropped, with a message)" },
 	{ "workload.script", SIM_CFG_STR, 0, 0, "", NULL,
 	  "`protsim run`: operation-language script to run (relative to the scenario file)" },
 	{ "lat.mem.dram", SIM_CFG_U64, 0, 100000, NULL, NULL,
@@ -202,6 +204,7 @@ void sim_free(struct sim *s)
 	for (int i = s->attached - 1; i >= 0; i--)
 		if (s->modules[i]->detach)
 			s->modules[i]->detach(s);
+	(void)sim_timeline_close(s, NULL);   /* a run that did not close it: written now */
 	sim_engine_free(s->eng);
 	sim_mem_free(s->mem);
 	sim_stats_free(s->stats);

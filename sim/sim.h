@@ -794,6 +794,28 @@ struct sim_run_meta {
 };
 int sim_outputs_write(struct sim *s, const char *dir, const struct sim_run_meta *m,
 		      struct sim_err *err);
+/*
+ * The timeline (docs/outputs.md "Timeline"): Chrome trace-event JSON that
+ * Perfetto and chrome://tracing open.  sim_timeline_open() starts it (the
+ * file must be writable); sim_timeline_close() writes it.  While it is
+ * off, the record calls return at once (check sim_timeline_on() before
+ * building arguments).  @agent is the track (an agent id); times are
+ * cycles; @args, when not NULL, is the members of a JSON object
+ * (""gpa":"0x1000"").  At most timeline.max_events are kept.
+ */
+int sim_timeline_open(struct sim *s, const char *path, struct sim_err *err);
+int sim_timeline_close(struct sim *s, struct sim_err *err);
+bool sim_timeline_on(const struct sim *s);
+void sim_timeline_span(struct sim *s, int agent, const char *cat, const char *name, uint64_t t0,
+		       uint64_t t1, const char *args);
+void sim_timeline_instant(struct sim *s, int agent, const char *cat, const char *name, uint64_t t,
+			  const char *args);
+/* @s as a JSON string literal, quotes included (malloc'd: free it). */
+char *sim_json_quote(const char *s);
+/* A flow arrow @id: its start (@start) or its end, on @agent at @t. */
+void sim_timeline_flow(struct sim *s, bool start, uint64_t id, int agent, uint64_t t,
+		       const char *name);
+
 /* mkdir -p @path.  Return: 0, or -1 with errno. */
 int sim_mkdir_p(const char *path);
 /*

@@ -20,6 +20,7 @@ struct sim {
 	void **model;                       /* model of modules[i], see sim_set_model() */
 	int attached;                       /* modules attached so far (for detach) */
 	bool started;                       /* sim_start() succeeded */
+	struct sim_timeline *timeline;      /* --timeline, or NULL (timeline.c) */
 };
 
 /* config.c */

@@ -11,6 +11,7 @@
 #include <criterion/redirect.h>
 
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "cpu/cpu.h"
 #include "sim/stack/stack_int.h"
@@ -457,5 +458,104 @@ Test(stack_run, a_kick_wakes_a_halted_vcpu)
 	cr_assert_eq(sim_mem_peek64(sim_mem(s), spa + 0x2000), 0x77, "vCPU 0 ran after its WFI");
 	cr_assert(!sim_stat_get(s, "vm3.vcpu0.exits.hlt", &halted_for));
 	cr_assert_eq(halted_for, 1);
+	sim_free(s);
+}
+
+/* ------------------------------------------------------------------ */
+/* The timeline of a kick                                               */
+/* ------------------------------------------------------------------ */
+
+#include <jansson.h>
+
+/*
+ * The kick is on the kicker's track at its cycle, an arrow goes from it
+ * to the vCPU's track at the cycle the guest stopped, where its guest span
+ * ends and the INTR exit's span starts.
+ */
+Test(stack_run, timeline_shows_the_kick_and_its_arrow)
+{
+	static const char *const sets[] = { "vm.type", "npt", NULL };
+	char path[] = "/tmp/protsim_tlXXXXXX";
+	int fd = mkstemp(path);
+	struct sim *s = machine(sets);
+	struct hand t = { 0 };
+	struct sim_err err;
+	json_error_t jerr;
+	json_t *root, *ev, *e;
+	size_t i;
+	int kicker_id, vcpu_id, saw = 0;
+
+	cr_assert(fd >= 0);
+	close(fd);
+	t.v = guest(s, "compute_small");
+	kicker_id = sim_agent_id(sim_agent_new(s, "cpu0", SIM_AGENT_CPU, kicker, &t));
+	vcpu_id = sim_agent_id(sim_agent_new(s, "vcpu0", SIM_AGENT_VCPU, hand_vcpu, &t));
+	cr_assert(!sim_timeline_open(s, path, &err), "%s", err.msg);
+	/* the hand-written loop records nothing itself: the kick comes from the stack */
+	sim_run(s);
+	cr_assert(!sim_timeline_close(s, &err), "%s", err.msg);
+	root = json_load_file(path, 0, &jerr);
+	cr_assert(root, "%s", jerr.text);
+	ev = json_object_get(root, "traceEvents");
+	json_array_foreach(ev, i, e) {
+		const char *ph = json_string_value(json_object_get(e, "ph"));
+		double ts = json_number_value(json_object_get(e, "ts"));
+		int tid = (int)json_integer_value(json_object_get(e, "tid"));
+
+		if (!strcmp(ph, "i")) {
+			cr_assert_eq(tid, kicker_id);
+			cr_assert_float_eq(ts, KICK_AT / 1000.0, 1e-9);
+			saw |= 1;
+		} else if (!strcmp(ph, "s")) {
+			cr_assert_eq(tid, kicker_id);
+			cr_assert_float_eq(ts, KICK_AT / 1000.0, 1e-9);
+			saw |= 2;
+		} else if (!strcmp(ph, "f")) {
+			cr_assert_eq(tid, vcpu_id, "the arrow ends on the vCPU's track");
+			saw |= 4;
+		}
+	}
+	cr_assert_eq(saw, 1 | 2, "the hand loop has no exit handler: only the kick's start (%d)", saw);
+	json_decref(root);
+	unlink(path);
+	sim_free(s);
+}
+
+/* With the stack's own run loop the arrow ends at the INTR exit, at the kick's cycle. */
+Test(stack_run, timeline_kick_arrow_ends_at_the_intr_exit)
+{
+	static const char *const sets[] = { "vm.type", "npt", NULL };
+	char path[] = "/tmp/protsim_tlXXXXXX";
+	int fd = mkstemp(path);
+	struct sim *s = machine(sets);
+	struct stack_vm *v = guest(s, "compute_small");
+	struct sim_err err;
+	json_error_t jerr;
+	json_t *root, *ev, *e;
+	size_t i;
+	int ends = 0;
+
+	cr_assert(fd >= 0);
+	close(fd);
+	sim_agent_new(s, "cpu0", SIM_AGENT_CPU, late_kicker, v);   /* kicks vCPU 0 at 100000 */
+	stack_guest_start(v, 0);
+	cr_assert(!sim_timeline_open(s, path, &err), "%s", err.msg);
+	sim_run(s);
+	cr_assert(!sim_timeline_close(s, &err), "%s", err.msg);
+	root = json_load_file(path, 0, &jerr);
+	cr_assert(root, "%s", jerr.text);
+	ev = json_object_get(root, "traceEvents");
+	json_array_foreach(ev, i, e) {
+		const char *ph = json_string_value(json_object_get(e, "ph"));
+
+		if (!strcmp(ph, "f")) {
+			cr_assert_float_eq(json_number_value(json_object_get(e, "ts")), 100.0, 1e-9,
+					   "the guest stopped at the kick's cycle 100000");
+			ends++;
+		}
+	}
+	cr_assert_eq(ends, 1);
+	json_decref(root);
+	unlink(path);
 	sim_free(s);
 }

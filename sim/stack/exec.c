@@ -27,6 +27,7 @@ static const struct sim_cli_opt exec_opts[] = {
 	{ "stats", 0, NULL, NULL, "print every statistic on stderr at the end" },
 	{ "out", 0, "DIR", NULL,
 	  "also write the output set to DIR: stats, config.json, run.json, console.log (docs/outputs.md)" },
+	{ "timeline", 0, "FILE", NULL, "write the run's timeline to FILE (Chrome trace JSON, docs/outputs.md)" },
 	{ NULL, 0, NULL, NULL, NULL }
 };
 
@@ -119,8 +120,19 @@ int stack_exec_main(int argc, char **argv, const struct sim_run_meta *meta)
 		sim_cfg_error_locate(s, &err);
 		goto out_err;
 	}
+	if (sim_cli_value(&cl, "timeline") &&
+	    sim_timeline_open(s, sim_cli_value(&cl, "timeline"), &err)) {
+		fprintf(stderr, "protsim: %s\n", err.msg);
+		rc = STACK_EXEC_RC_OUTPUT;
+		goto out;
+	}
 	stack_guest_start(vm, max_insns);
 	sim_run(s);
+	if (sim_timeline_close(s, &err)) {
+		fprintf(stderr, "protsim: %s\n", err.msg);
+		rc = STACK_EXEC_RC_OUTPUT;
+		goto out;
+	}
 	switch (stack_guest_state(vm)) {
 	case STACK_VM_EXITED:
 		code = stack_guest_exit_code(vm);

@@ -221,6 +221,14 @@ void stack_vcpu_kick(struct sim_agent *from, struct stack_vm *v, unsigned vcpu)
 {
 	struct stack_vcpu *vc = &v->guest->vcpu[vcpu];
 
+	if (from && sim_timeline_on(v->st->s)) {
+		sim_sync(from);
+		vc->kick_flow = ++v->st->flows;
+		sim_timeline_instant(v->st->s, sim_agent_id(from), "kick", vc->name, sim_now(from),
+				     NULL);
+		sim_timeline_flow(v->st->s, true, vc->kick_flow, sim_agent_id(from), sim_now(from),
+				  "kick");
+	}
 	cpu_vcpu_kick(from, vc->h);
 	if (vc->blocked)
 		sim_wake(from, cpu_hart_agent(vc->h));
@@ -508,6 +516,34 @@ static void exit_latency(struct stack_guest *g, enum cpu_exit_reason why, uint64
 	sim_hist_add(g->exit_lat[why], cycles);
 }
 
+/*
+ * The timeline of one VMRUN: the guest's run (world switch in included)
+ * up to the cycle it stopped, then the exit's handling (world switch out
+ * and the host's work); an #NPF also as an instant with its address; a
+ * kick's arrow ends at the INTR exit it caused.
+ */
+static void timeline_run(struct stack_vcpu *vc, struct sim_agent *a, const struct cpu_exit *e,
+			 uint64_t t_in)
+{
+	struct sim *s = vc->vm->guest->sim;
+	int id = sim_agent_id(a);
+	char name[48], args[160];
+
+	snprintf(args, sizeof(args), "\"pc\":\"0x%llx\"", (unsigned long long)e->pc);
+	sim_timeline_span(s, id, "guest", "guest", t_in, e->cycle, args);
+	snprintf(name, sizeof(name), "exit %s", cpu_exit_names[e->reason]);
+	if (e->reason == CPU_EXIT_NPF) {
+		snprintf(args, sizeof(args), "\"gpa\":\"0x%llx\",\"info\":\"0x%llx\"",
+			 (unsigned long long)e->npf_gpa, (unsigned long long)e->npf_info);
+		sim_timeline_instant(s, id, "fault", "npf", e->cycle, args);
+	}
+	sim_timeline_span(s, id, "exit", name, e->cycle, sim_now(a), NULL);
+	if (e->reason == CPU_EXIT_INTR && vc->kick_flow) {
+		sim_timeline_flow(s, false, vc->kick_flow, id, e->cycle, "kick");
+		vc->kick_flow = 0;
+	}
+}
+
 static void vcpu_body(struct sim_agent *a, void *arg)
 {
 	struct stack_vcpu *vc = arg;
@@ -516,12 +552,15 @@ static void vcpu_body(struct sim_agent *a, void *arg)
 	struct cpu_exit e;
 
 	for (;;) {
+		uint64_t t_in = sim_now(a);
 		enum cpu_exit_reason why = cpu_vmrun(vc->h, &vc->vmcb, &e);
 		int again;
 
 		memset(&vc->vmcb.reply, 0, sizeof(vc->vmcb.reply));
 		again = g->host->exit[why](vc, &e, &vc->vmcb.reply);
 		exit_latency(g, why, sim_now(a) - e.cycle);
+		if (sim_timeline_on(g->sim))
+			timeline_run(vc, a, &e, t_in);
 		if (!again)
 			break;
 		vc->vmcb.has_reply = true;

@@ -44,6 +44,7 @@ struct stack_vcpu {
 	struct cpu_hart *h;
 	struct cpu_vmcb vmcb;
 	bool blocked;                    /* halted (HLT) in the host, waiting for a wake-up */
+	uint64_t kick_flow;              /* timeline: the arrow of a pending kick, or 0 */
 	char name[16];                   /* its thread agent: "vcpu0" */
 };
 
@@ -171,6 +172,7 @@ struct stack {
 	struct sim_stat_group *pool_stats; /* its stack.palloc.* */
 	struct stack_vm *vm[S2_MAX_VMS];
 	struct stack_run_vm run[STACK_RUN_VMS];   /* the scenario's VMs (run.c) */
+	uint64_t flows;                  /* timeline flow ids handed out */
 };
 
 /* vm.c */

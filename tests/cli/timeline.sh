@@ -1,0 +1,88 @@
+#!/bin/sh
+# --timeline FILE (run, script, exec): Chrome trace-event JSON as its
+# format defines it (checked with a real JSON parser: event phases and
+# their fields, one named track per agent, durations and timestamps),
+# script lines as spans with their line and result, guest runs and exits
+# of a VM, deterministic bytes, the event cap with its message, and an
+# unwritable file refused before the run.
+# Run: PROTSIM=build/protsim GUEST_DIR=build/guest sh tests/cli/timeline.sh
+set -u
+P=${PROTSIM:-build/protsim}
+G=${GUEST_DIR:-build/guest}
+T=$(mktemp -d) || exit 2
+trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+check() { # FILE: the trace-event format's rules
+	python3 - "$1" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert isinstance(d, dict) and isinstance(d["traceEvents"], list), "object form"
+ev = d["traceEvents"]
+named = {e["tid"] for e in ev if e["ph"] == "M" and e["name"] == "thread_name"}
+flows = {}
+for e in ev:
+    assert e["ph"] in "MXisf", e
+    assert isinstance(e["pid"], int) and isinstance(e["tid"], int), e
+    assert isinstance(e["name"], str) and e["name"], e
+    if e["ph"] == "M":
+        assert e["name"] in ("process_name", "thread_name") and "name" in e["args"], e
+        continue
+    assert e["tid"] in named, ("track without a name", e)
+    assert isinstance(e["ts"], (int, float)) and e["ts"] >= 0, e
+    assert isinstance(e["cat"], str), e
+    if e["ph"] == "X":
+        assert isinstance(e["dur"], (int, float)) and e["dur"] >= 0, e
+    if e["ph"] == "i":
+        assert e["s"] in ("t", "p", "g"), e
+    if e["ph"] in "sf":
+        flows.setdefault(e["id"], []).append(e["ph"])
+for i, p in flows.items():
+    assert p == ["s", "f"], ("flow", i, p)
+print(len(ev))
+PY
+}
+
+# script: one span per line, with its line number and result
+"$P" script tests/scripts/rmp_race_pvalidate.ps --timeline "$T/s.json" >/dev/null || fail "script exit $?"
+check "$T/s.json" >/dev/null || fail "script timeline"
+python3 - "$T/s.json" <<'PY' || fail "script spans"
+import json, sys
+ev = [e for e in json.load(open(sys.argv[1]))["traceEvents"] if e["ph"] == "X"]
+assert ev and all(e["cat"] == "op" for e in ev), ev
+pv = [e for e in ev if e["name"] == "pvalidate"]
+assert pv and pv[0]["args"]["result"] == "FAIL_INUSE", pv
+assert all(isinstance(e["args"]["line"], int) for e in ev)
+PY
+
+# exec: guest runs and exits on each vCPU's track; the same bytes twice
+"$P" exec "$G/smp.elf" --set vm.vcpus=4 --timeline "$T/e1.json" >/dev/null || fail "exec exit $?"
+"$P" exec "$G/smp.elf" --set vm.vcpus=4 --timeline "$T/e2.json" >/dev/null || fail "exec 2 exit $?"
+cmp -s "$T/e1.json" "$T/e2.json" || fail "timeline differs between two runs"
+check "$T/e1.json" >/dev/null || fail "exec timeline"
+python3 - "$T/e1.json" <<'PY' || fail "exec spans"
+import json, sys
+ev = json.load(open(sys.argv[1]))["traceEvents"]
+names = {e["args"]["name"] for e in ev if e["ph"] == "M" and e["name"] == "thread_name"}
+assert {"vcpu0", "vcpu1", "vcpu2", "vcpu3"} <= names, names
+x = [e for e in ev if e["ph"] == "X"]
+assert any(e["cat"] == "guest" for e in x) and any(e["name"] == "exit npf" for e in x), x[:4]
+assert any(e["ph"] == "i" and e["name"] == "npf" and e["args"]["gpa"].startswith("0x") for e in ev)
+PY
+
+# run: the default scenario, valid too
+"$P" run workloads/scenarios/default.ini --out "$T/r" --timeline "$T/r.json" -q || fail "run exit $?"
+check "$T/r.json" >/dev/null || fail "run timeline"
+
+# the cap
+"$P" exec "$G/smp.elf" --set vm.vcpus=4 --set timeline.cap=5 --timeline "$T/c.json" \
+	>/dev/null 2>"$T/err" || fail "capped exec exit $?"
+[ "$(check "$T/c.json")" = 10 ] || fail "capped timeline: $(check "$T/c.json") events"   # 5 + 5 names
+grep -q "timeline cut at timeline.cap=5 events" "$T/err" || fail "no cap message: $(cat "$T/err")"
+
+# an unwritable file: refused before anything runs
+"$P" exec "$G/hello.elf" --timeline /proc/protsim-no/t.json >"$T/out" 2>"$T/err"; rc=$?
+[ $rc -eq 123 ] || fail "unwritable timeline: exit $rc"
+grep -q "/proc/protsim-no/t.json: cannot write the timeline" "$T/err" || fail "message: $(cat "$T/err")"
+[ -s "$T/out" ] && fail "the program ran"
+exit 0
