@@ -128,6 +128,19 @@ static const struct sim_cli_cmd help_cmd = {
 	"2  bad usage: an unknown topic, operation or key\n", 2,
 };
 
+static const struct sim_cli_cmd compare_cmd = {
+	"compare", "DIR_A DIR_B", 2, 2, NULL,
+	"Show what differs between two runs' output directories.",
+	"DIR_A and DIR_B are output directories of run, script --out or exec --out\n"
+	"(docs/outputs.md).  The configuration keys that differ come first, then\n"
+	"the statistics, each with both values, the change and the relative change,\n"
+	"largest relative change first (a statistic in one run only comes first);\n"
+	"histograms are compared by count and mean.\n",
+	"0  the runs' configuration and statistics are the same\n"
+	"1  they differ\n"
+	"2  bad usage, or a directory without a readable config.json and stats.json\n", 2,
+};
+
 static const struct sim_cli_cmd version_cmd = {
 	"version", "", 0, 0, NULL,
 	"Print the version, the commit it was built from and the build type.",
@@ -141,6 +154,7 @@ static int cmd_script(const struct sim_cli *cl);
 static int cmd_shell(const struct sim_cli *cl);
 static int cmd_help(const struct sim_cli *cl);
 static int cmd_version(const struct sim_cli *cl);
+static int cmd_compare(const struct sim_cli *cl);
 
 /* The whole command line, for run.json. */
 static int g_argc;
@@ -169,6 +183,7 @@ static const struct cmd cmds[] = {
 	{ &script_cmd, cmd_script, NULL, 2 },
 	{ &stack_exec_cmd, NULL, cmd_exec, STACK_EXEC_RC_OUTPUT },
 	{ &shell_cmd, cmd_shell, NULL, 2 },
+	{ &compare_cmd, cmd_compare, NULL, 2 },
 	{ &help_cmd, cmd_help, NULL, 2 },
 	{ &version_cmd, cmd_version, NULL, 2 },
 	{ NULL, NULL, NULL, 0 }
@@ -512,6 +527,18 @@ out:
 	}
 	free(logpath);
 	sim_free(s);
+	return rc;
+}
+
+static int cmd_compare(const struct sim_cli *cl)
+{
+	struct sim_err err;
+	int rc = sim_compare(cl->args[0], cl->args[1], stdout, &err);
+
+	if (rc < 0) {
+		fprintf(stderr, "protsim: %s\n", err.msg);
+		return 2;
+	}
 	return rc;
 }
 

@@ -816,6 +816,13 @@ char *sim_json_quote(const char *s);
 void sim_timeline_flow(struct sim *s, bool start, uint64_t id, int agent, uint64_t t,
 		       const char *name);
 
+/*
+ * `protsim compare`: print to @out what differs between the output sets
+ * in @dir_a and @dir_b (config.json, then stats.json; docs/outputs.md).
+ * Return: 0 same, 1 different, -1 with @err (a missing or bad file).
+ */
+int sim_compare(const char *dir_a, const char *dir_b, FILE *out, struct sim_err *err);
+
 /* mkdir -p @path.  Return: 0, or -1 with errno. */
 int sim_mkdir_p(const char *path);
 /*
