@@ -823,6 +823,7 @@ void sim_timeline_flow(struct sim *s, bool start, uint64_t id, int agent, uint64
  */
 int sim_compare(const char *dir_a, const char *dir_b, FILE *out, struct sim_err *err);
 
+
 /* mkdir -p @path.  Return: 0, or -1 with errno. */
 int sim_mkdir_p(const char *path);
 /*
@@ -1076,6 +1077,13 @@ enum sim_cli_rc {
 	SIM_CLI_HELP,    /* --help was printed on stdout: exit 0 */
 	SIM_CLI_USAGE,   /* a usage error was printed on stderr: exit cmd->usage_rc */
 };
+
+/*
+ * `protsim sweep` (docs/sweeps.md): @cl parsed from the sweep command's
+ * table (--grid, --zip, -j, --out, --merge); @self is the protsim binary
+ * each point runs.  Return: the exit status.
+ */
+int sim_sweep_main(const struct sim_cli *cl, const char *self);
 
 /*
  * Parse argv[1..argc) of @cmd (argv[0] is the command name): options
