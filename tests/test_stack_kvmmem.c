@@ -781,3 +781,62 @@ Test(kvm_mem, init_rules)
 	cr_assert_str_eq(stack_kvm_vm_type_names[STACK_KVM_VM_SW_PROTECTED], "sw_protected");
 	sim_free(s);
 }
+
+/* The post-set hook: once per slot the changed range meets, with the part inside it. */
+struct hook_log {
+	unsigned n;
+	struct { uint16_t slot; uint64_t start, end, attrs; int agent; } e[4];
+};
+
+static void log_post_set(void *arg, struct stack_vm *v, struct sim_who *who,
+			 const struct stack_kvm_slot *slot, uint64_t start, uint64_t end,
+			 uint64_t attributes)
+{
+	struct hook_log *l = arg;
+
+	(void)v;
+	cr_assert_lt(l->n, 4);
+	l->e[l->n].slot = slot->id;
+	l->e[l->n].start = start;
+	l->e[l->n].end = end;
+	l->e[l->n].attrs = attributes;
+	l->e[l->n].agent = who ? who->agent : -2;
+	l->n++;
+}
+
+Test(kvm_mem, post_set_hook_per_slot)
+{
+	struct sim *s = machine(NULL);
+	struct stack_vm *v = kvm_vm(s, 1, STACK_KVM_VM_SW_PROTECTED);
+	const struct req a = { 3, 0, G, M2, 0, NOFILE, 0 }, b = { 1, 0, G + 2 * M2, M2, 0, NOFILE, 0 };
+	struct sim_who who = { .agent = 5 };
+	static struct hook_log l;
+	const struct stack_kvm_attr_hook h = { log_post_set, &l };
+	static struct tfile f;
+
+	cr_assert_eq(do_req(v, &a, &f, &f), 0);
+	cr_assert_eq(do_req(v, &b, &f, &f), 0);
+	cr_assert_eq(stack_kvm_set_attr_hook(v, &h), 0);
+	/* from inside slot 3 to inside slot 1, across the gap between them */
+	cr_assert_eq(stack_kvm_set_memory_attributes(v, &who, G + M2 - K4, 2 * M2, P, 0), 0);
+	cr_assert_eq(l.n, 2);
+	cr_assert_eq(l.e[0].slot, 3);
+	cr_assert_eq(l.e[0].start, GFN(G + M2 - K4));
+	cr_assert_eq(l.e[0].end, GFN(G + M2));
+	cr_assert_eq(l.e[1].slot, 1);
+	cr_assert_eq(l.e[1].start, GFN(G + 2 * M2));
+	cr_assert_eq(l.e[1].end, GFN(G + 3 * M2 - K4));
+	cr_assert_eq(l.e[1].attrs, P);
+	cr_assert_eq(l.e[1].agent, 5);
+	/* nothing to do: no call; a refused call: none either */
+	cr_assert_eq(stack_kvm_set_memory_attributes(v, &who, G + M2 - K4, K4, P, 0), 0);
+	cr_assert_eq(stack_kvm_set_memory_attributes(v, &who, G, K4, P, 1), -EINVAL);
+	cr_assert_eq(l.n, 2);
+	/* outside every slot: none */
+	cr_assert_eq(stack_kvm_set_memory_attributes(v, &who, 8 * G, K4, P, 0), 0);
+	cr_assert_eq(l.n, 2);
+	cr_assert_eq(stack_kvm_set_attr_hook(v, NULL), 0);
+	cr_assert_eq(stack_kvm_set_memory_attributes(v, &who, G, K4, P, 0), 0);
+	cr_assert_eq(l.n, 2);
+	sim_free(s);
+}

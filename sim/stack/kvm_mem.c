@@ -732,6 +732,26 @@ int stack_kvm_set_memory_attributes(struct stack_vm *v, struct sim_who *who, uin
 	else
 		attr_clear(km, start, end);
 	km->ctr.attr_changes++;
+	/* kvm_arch_post_set_memory_attributes(), per slot the range meets */
+	for (size_t i = 0; km->hook.post_set && i < km->nslots; i++) {
+		const struct stack_kvm_slot *sl = &km->slots[i];
+		uint64_t s = sl->base_gfn > start ? sl->base_gfn : start;
+		uint64_t e = sl->base_gfn + sl->npages < end ? sl->base_gfn + sl->npages : end;
+
+		if (s < e)
+			km->hook.post_set(km->hook.arg, v, who, sl, s, e, attributes);
+	}
+	return 0;
+}
+
+int stack_kvm_set_attr_hook(struct stack_vm *v, const struct stack_kvm_attr_hook *hook)
+{
+	if (!v->kvm)
+		return -ENOENT;
+	if (hook)
+		v->kvm->hook = *hook;
+	else
+		memset(&v->kvm->hook, 0, sizeof(v->kvm->hook));
 	return 0;
 }
 

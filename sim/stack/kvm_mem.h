@@ -101,6 +101,19 @@ struct stack_kvm_range {
 	uint64_t start, end;
 };
 
+/*
+ * Called after an attribute change is stored, once for each memslot the
+ * changed range meets, with the part inside it (GFNs [start, end)), as
+ * kvm_handle_gfn_range() calls kvm_arch_post_set_memory_attributes(): where
+ * the SNP host and guest_memfd models learn of conversions.
+ */
+struct stack_kvm_attr_hook {
+	void (*post_set)(void *arg, struct stack_vm *v, struct sim_who *who,
+			 const struct stack_kvm_slot *slot, uint64_t start, uint64_t end,
+			 uint64_t attributes);
+	void *arg;
+};
+
 /* A VM's KVM memory state (one per VM; struct stack_vm .kvm). */
 struct stack_kvm_mem {
 	struct stack_vm *v;
@@ -119,6 +132,7 @@ struct stack_kvm_mem {
 		uint64_t backing_pages;      /* 4K pages of VMM backing held from the host allocator */
 	} ctr;
 	struct sim_stat_group *stats;
+	struct stack_kvm_attr_hook hook;  /* post_set NULL: none */
 };
 
 /*
@@ -127,6 +141,8 @@ struct stack_kvm_mem {
  * one), -EINVAL (bad type).
  */
 int stack_kvm_mem_init(struct stack_vm *v, enum stack_kvm_vm_type type, const char *prefix);
+/* Install @hook (NULL: none) for @v's attribute changes; -ENOENT without KVM state. */
+int stack_kvm_set_attr_hook(struct stack_vm *v, const struct stack_kvm_attr_hook *hook);
 /* Drop it (stack_vm_destroy): slots deleted without zaps, backing back to the allocator. */
 void stack_kvm_mem_free(struct stack_vm *v);
 
