@@ -549,13 +549,16 @@ Test(kvm_mem, zap_cycles)
 	cr_assert_eq(do_req(v, &slot, &f, &f), 0);
 	map(v, G, SPA_RAM, K4);
 	map(v, G + K4, SPA_RAM + K4, K4);
+	cr_assert_eq(stat(s, "s2.tlbi.vm"), 0);
 	cr_assert_eq(stack_kvm_set_memory_attributes(v, &who, G, K4, P, 0), 0);
 	cr_assert_eq(who.mem_cycles, 1000 + 9 * 10 + 77, "zap: %llu",
 		     (unsigned long long)who.mem_cycles);
+	cr_assert_eq(stat(s, "s2.tlbi.vm"), 1, "one flush of the VM's entries");
 	/* a page in the same table that is not mapped: the walk without the write, no flush */
 	who.mem_cycles = 0;
 	cr_assert_eq(stack_kvm_set_memory_attributes(v, &who, G + 2 * K4, K4, P, 0), 0);
 	cr_assert_eq(who.mem_cycles, 8 * 10, "empty zap: %llu", (unsigned long long)who.mem_cycles);
+	cr_assert_eq(stat(s, "s2.tlbi.vm"), 1, "nothing zapped, no flush");
 	/* no memslot there: no zap at all */
 	who.mem_cycles = 0;
 	cr_assert_eq(stack_kvm_set_memory_attributes(v, &who, 8 * G, K4, P, 0), 0);
@@ -688,6 +691,16 @@ Test(kvm_mem, backing_on_use_in_2m_and_4k_pieces)
 	cr_assert_eq(stack_kvm_backing(v, 3 * G + 3 * K4, false, &x), 0);
 	cr_assert_eq(x, SPA_RAM + 3 * K4);
 	cr_assert_eq(stat(s, "vm1.mem.backing_pages"), 1026);
+	/* a move keeps the backing: the same pages at the new GPAs */
+	{
+		const struct req mv = { 1, 0, 4 * G + K4, M2, 0, NOFILE, 0 };
+		uint64_t z;
+
+		cr_assert_eq(do_req(v, &mv, &f, &f), 0);
+		cr_assert_eq(stack_kvm_backing(v, 2 * G + K4, false, &z), -ENOENT);
+		cr_assert_eq(stack_kvm_backing(v, 4 * G + 2 * K4, false, &z), 0);
+		cr_assert_eq(z, y);
+	}
 	/* deleting slot 0 gives its blocks back */
 	cr_assert_eq(do_req(v, &del, &f, &f), 0);
 	cr_assert_eq(stat(s, "vm1.mem.backing_pages"), 2);

@@ -41,7 +41,10 @@ extern const char *const stack_kvm_vm_type_names[];   /* "default", "sw_protecte
 /* struct kvm_memory_attributes .attributes */
 #define STACK_KVM_MEMORY_ATTRIBUTE_PRIVATE (1ull << 3)
 
-/* x86 limits: KVM_MEM_SLOTS_NUM (SHRT_MAX), KVM_USER_MEM_SLOTS (3 internal slots), KVM_MEM_MAX_NR_PAGES */
+/*
+ * x86 limits: KVM_MEM_SLOTS_NUM (SHRT_MAX), KVM_USER_MEM_SLOTS (3 internal
+ * slots below it), KVM_MEM_MAX_NR_PAGES.
+ */
 #define STACK_KVM_MEM_SLOTS_NUM     32767u
 #define STACK_KVM_USER_MEM_SLOTS    32764u
 #define STACK_KVM_MEM_MAX_NR_PAGES  ((1ull << 31) - 1)
