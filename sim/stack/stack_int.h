@@ -8,6 +8,7 @@
 #include "cpu/cpu.h"
 #include "rmp/rmp.h"
 #include "stage2/s2.h"
+#include "sim/stack/kvm_mem.h"   /* KVM memory: memslots and attributes (kvm_mem.c) */
 
 /*
  * One VM of the machine: its nested (stage-2) table, whose pages come from
@@ -36,6 +37,8 @@ struct stack_vm {
 	uint64_t table_quota;            /* bytes of nested-table pages it may hold (0: no limit) */
 	uint64_t table_pages;            /* nested-table pages it holds */
 	struct stack_guest *guest;       /* a VM that runs a guest program (guest.c), or NULL */
+	/* KVM memory (kvm_mem.c) */
+	struct stack_kvm_mem *kvm;       /* memslots and attributes, or NULL */
 };
 
 /* One vCPU of a guest VM: its hart, the VMCB the host hands VMRUN, its thread's state. */

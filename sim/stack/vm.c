@@ -314,6 +314,8 @@ void stack_vm_destroy(struct stack_vm *v)
 		return;
 	}
 	st->vm[v->id] = NULL;
+	/* KVM memory (kvm_mem.c): slots and their backing go first */
+	stack_kvm_mem_free(v);
 	sim_stat_group_remove(st->s, v->stats);
 	s2_pgt_free(v->s1);
 	s2_pgt_free(v->s2);
