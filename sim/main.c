@@ -151,6 +151,24 @@ static const struct sim_cli_cmd sweep_cmd = {
 	"2  bad usage, or the sweep's directory could not be written\n", 2,
 };
 
+static const struct sim_cli_opt plot_opts[] = {
+	{ "x", 0, "COLUMN", NULL, "the x axis: a column of the CSV (e.g. grid.lat.rmp.rmpupdate)" },
+	{ "y", 0, "COLUMN", NULL, "the y axis: a column (e.g. sim.cycles)" },
+	{ "by", 0, "COLUMN", NULL, "one line per value of this column" },
+	{ "out", 0, "BASE", NULL, "write BASE.png and BASE.svg (default: the CSV's name without .csv)" },
+	{ NULL, 0, NULL, NULL, NULL }
+};
+
+static const struct sim_cli_cmd plot_cmd = {
+	"plot", "CSV", 1, 1, plot_opts,
+	"Plot a column against another of a CSV (a sweep's) as PNG and SVG.",
+	"CSV has a header line of column names (a sweep's sweep.csv, a stats.csv).\n"
+	"Rows whose x or y is not a number (a failed point) are left out.  Needs\n"
+	"gnuplot (make deps installs it).  docs/sweeps.md, \"Plots\".\n",
+	"0  the plots were written\n"
+	"2  bad usage, a missing column, a malformed CSV, or gnuplot failed\n", 2,
+};
+
 static const struct sim_cli_cmd compare_cmd = {
 	"compare", "DIR_A DIR_B", 2, 2, NULL,
 	"Show what differs between two runs' output directories.",
@@ -179,6 +197,7 @@ static int cmd_help(const struct sim_cli *cl);
 static int cmd_version(const struct sim_cli *cl);
 static int cmd_compare(const struct sim_cli *cl);
 static int cmd_sweep(const struct sim_cli *cl);
+static int cmd_plot(const struct sim_cli *cl);
 
 /* The whole command line, for run.json. */
 static int g_argc;
@@ -209,6 +228,7 @@ static const struct cmd cmds[] = {
 	{ &shell_cmd, cmd_shell, NULL, 2 },
 	{ &sweep_cmd, cmd_sweep, NULL, 2 },
 	{ &compare_cmd, cmd_compare, NULL, 2 },
+	{ &plot_cmd, cmd_plot, NULL, 2 },
 	{ &help_cmd, cmd_help, NULL, 2 },
 	{ &version_cmd, cmd_version, NULL, 2 },
 	{ NULL, NULL, NULL, 0 }
@@ -566,6 +586,32 @@ static int cmd_sweep(const struct sim_cli *cl)
 	}
 	self[n] = 0;
 	return sim_sweep_main(cl, self);
+}
+
+static int cmd_plot(const struct sim_cli *cl)
+{
+	const char *x = sim_cli_value(cl, "x"), *y = sim_cli_value(cl, "y");
+	const char *csv = cl->args[0];
+	size_t n = strlen(csv);
+	char *base;
+	struct sim_err err;
+	int rc;
+
+	if (!x || !y)
+		return sim_cli_usage_error(&plot_cmd, "give the axes: --x COLUMN --y COLUMN");
+	if (sim_cli_value(cl, "out"))
+		base = sim_xprintf("%s", sim_cli_value(cl, "out"));
+	else if (n > 4 && !strcmp(csv + n - 4, ".csv"))
+		base = sim_xprintf("%.*s", (int)(n - 4), csv);
+	else
+		base = sim_xprintf("%s", csv);
+	rc = sim_plot(csv, x, y, sim_cli_value(cl, "by"), base, stdout, &err);
+	free(base);
+	if (rc) {
+		fprintf(stderr, "protsim: %s\n", err.msg);
+		return 2;
+	}
+	return 0;
 }
 
 static int cmd_compare(const struct sim_cli *cl)

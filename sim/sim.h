@@ -824,6 +824,15 @@ void sim_timeline_flow(struct sim *s, bool start, uint64_t id, int agent, uint64
 int sim_compare(const char *dir_a, const char *dir_b, FILE *out, struct sim_err *err);
 
 
+/*
+ * `protsim plot`: Y against X of the CSV @csv (a header line of names),
+ * one line per value of column @by (NULL: one line), into @base.png and
+ * @base.svg through gnuplot (the data in @base.dat); a line on @msg.
+ * Return: 0, or -1 with @err (file, column, row).
+ */
+int sim_plot(const char *csv, const char *x, const char *y, const char *by, const char *base,
+	     FILE *msg, struct sim_err *err);
+
 /* mkdir -p @path.  Return: 0, or -1 with errno. */
 int sim_mkdir_p(const char *path);
 /*
