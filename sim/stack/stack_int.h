@@ -8,6 +8,7 @@
 #include "cpu/cpu.h"
 #include "rmp/rmp.h"
 #include "stage2/s2.h"
+#include "sim/stack/snp_int.h"
 
 /*
  * One VM of the machine: its nested (stage-2) table, whose pages come from
@@ -168,6 +169,12 @@ struct stack {
 	struct sim_stat_group *pool_stats; /* its stack.palloc.* */
 	struct stack_vm *vm[S2_MAX_VMS];
 	struct stack_run_vm run[STACK_RUN_VMS];   /* the scenario's VMs (run.c) */
+	/* SNP: the ASIDs and mirrors (asid.c), the firmware (snp_fw.c) */
+	struct stack_asids *asids;
+	struct sim_stat_group *asid_stats;     /* its stack.asid.* */
+	struct stack_snp_fw *snp_fw;
+	struct sim_stat_group *snp_fw_stats;   /* its stack.snp_fw.* */
+	/* end SNP */
 };
 
 /* vm.c */
