@@ -585,3 +585,122 @@ Test(snpfw, names_and_errnos)
 	cr_assert_str_eq(stack_snp_page_type_name((enum stack_snp_page_type)0), "?");
 	cr_assert_str_eq(stack_snp_page_type_name((enum stack_snp_page_type)7), "?");
 }
+
+/* ------------------------------------------------------------------ */
+/* SNP_PAGE_RECLAIM and KVM's population of a page                      */
+/* ------------------------------------------------------------------ */
+
+struct rec {
+	const char *name;
+	struct rmp_entry ent;
+	uint64_t off;              /* added to SPA */
+	enum stack_snp_status want;
+};
+
+static const struct rec recs[] = {
+	{ "firmware page", { .assigned = true, .immutable = true }, 0, STACK_SNP_SUCCESS },
+	{ "pre-guest page", PREG(ASID, GPA), 0, STACK_SNP_SUCCESS },
+	{ "hypervisor-owned", { 0 }, 0, STACK_SNP_INVALID_PAGE_STATE },
+	{ "guest-valid (mutable)", { .assigned = true, .validated = true, .asid = ASID, .gpa = GPA },
+	  0, STACK_SNP_INVALID_PAGE_STATE },
+	{ "2M firmware entry", { .assigned = true, .immutable = true, .page_2m = true }, 0,
+	  STACK_SNP_INVALID_PAGE_SIZE },
+	{ "misaligned", { .assigned = true, .immutable = true }, 8, STACK_SNP_INVALID_ADDRESS },
+};
+
+Test(snpfw, page_reclaim)
+{
+	for (size_t i = 0; i < sizeof(recs) / sizeof(recs[0]); i++) {
+		const struct rec *t = &recs[i];
+		struct sim *s = machine();
+		struct rmp_entry before, after;
+		uint64_t cycles = 0;
+
+		set_entry(s, SPA, &t->ent);
+		before = entry(s, SPA);
+		cr_assert_eq(stack_snp_page_reclaim(fw_of(s), SPA + t->off, &cycles), t->want, "%s",
+			     t->name);
+		cr_assert_eq(cycles, sim_cfg_u64(s, "lat.stack.fw_cmd"), "%s", t->name);
+		after = entry(s, SPA);
+		if (t->want == STACK_SNP_SUCCESS)
+			cr_assert(after.assigned && !after.immutable && after.asid == 0 &&
+				  after.gpa == 0 && !after.validated && !after.vmsa,
+				  "%s: the Reclaim state", t->name);
+		else
+			assert_same_entry(&before, &after, t->name);
+		sim_free(s);
+	}
+}
+
+struct pop {
+	const char *name;
+	bool assigned_before;      /* the page is a guest's already */
+	uint64_t spa;              /* 0: SPA */
+	bool running;              /* the launch has finished */
+	uint32_t cpuid_count;
+	enum stack_snp_page_type type;
+	int rc;
+	enum stack_snp_status fw;
+	bool taken;
+};
+
+static const struct pop pops[] = {
+	{ "a shared page", false, 0, false, 0, STACK_SNP_PAGE_NORMAL, 0, STACK_SNP_SUCCESS, true },
+	{ "a vmsa page", false, 0, false, 0, STACK_SNP_PAGE_VMSA, 0, STACK_SNP_SUCCESS, true },
+	{ "already assigned", true, 0, false, 0, STACK_SNP_PAGE_NORMAL, -EEXIST, STACK_SNP_SUCCESS,
+	  false },
+	{ "not covered", false, 1ull << 50, false, 0, STACK_SNP_PAGE_NORMAL, -EINVAL,
+	  STACK_SNP_SUCCESS, false },
+	{ "firmware refuses the CPUID page", false, 0, false, 65, STACK_SNP_PAGE_CPUID, -EIO,
+	  STACK_SNP_INVALID_PARAM, false },
+	{ "launch finished", false, 0, true, 0, STACK_SNP_PAGE_NORMAL, -EIO,
+	  STACK_SNP_INVALID_GUEST_STATE, false },
+};
+
+Test(snpfw, kvm_populate_one_page)
+{
+	for (size_t i = 0; i < sizeof(pops) / sizeof(pops[0]); i++) {
+		const struct pop *t = &pops[i];
+		struct sim *s = machine();
+		struct stack_snp_guest *g = launched(s);
+		struct stack_snp_update how = { .type = t->type };
+		struct sim_who who = { .now = 0, .agent = -1 };
+		uint64_t gpa = t->type == STACK_SNP_PAGE_VMSA ? STACK_SNP_VMSA_GPA : GPA;
+		uint64_t cycles = 0, cmd = sim_cfg_u64(s, "lat.stack.fw_cmd"),
+			 pg = sim_cfg_u64(s, "lat.stack.fw_page"), upd, want_cycles = 0;
+		struct rmp_entry before, after;
+		enum stack_snp_status fw = 0x77;
+		uint8_t page[SIM_PAGE_SIZE] = { 0 };
+
+		memcpy(page, &t->cpuid_count, sizeof(t->cpuid_count));
+		sim_mem_poke(stack_get(s)->mem, SPA, page, sizeof(page));
+		if (t->running)
+			cr_assert_eq(stack_snp_launch_finish(g, NULL), STACK_SNP_SUCCESS);
+		if (t->assigned_before)
+			pre_guest(s, SPA, ASID, GPA);
+		before = entry(s, SPA);
+		cr_assert_eq(stack_snp_kvm_populate(g, &who, t->spa ? t->spa : SPA, gpa, &how, &fw,
+						    &cycles), t->rc, "%s", t->name);
+		cr_assert_eq(fw, t->fw, "%s: %s", t->name, stack_snp_status_name(fw));
+		after = entry(s, SPA);
+		upd = rmp_latency(stack_get(s)->rmp, RMP_INSN_RMPUPDATE, false, RMP_RC_SUCCESS);
+		if (t->taken) {
+			cr_assert(after.assigned && after.validated && !after.immutable &&
+				  after.asid == ASID && after.gpa == gpa, "%s", t->name);
+			cr_assert_eq(after.vmsa, t->type == STACK_SNP_PAGE_VMSA, "%s", t->name);
+			want_cycles = upd + cmd + pg;
+		} else if (t->rc == -EIO) {
+			/* RMPUPDATE, the refused command, SNP_PAGE_RECLAIM, RMPUPDATE to shared */
+			cr_assert(!after.assigned && !after.immutable && after.asid == 0,
+				  "%s: back to the hypervisor", t->name);
+			want_cycles = upd + cmd + cmd + upd;
+		} else {
+			assert_same_entry(&before, &after, t->name);
+		}
+		cr_assert_eq(cycles, want_cycles, "%s: cycles %llu", t->name,
+			     (unsigned long long)cycles);
+		cr_assert_eq(who.mem_cycles > 0, t->taken || t->rc == -EIO, "%s: entry accesses",
+			     t->name);
+		sim_free(s);
+	}
+}

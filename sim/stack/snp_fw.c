@@ -365,6 +365,70 @@ enum stack_snp_status stack_snp_launch_update(struct stack_snp_guest *g,
 	return STACK_SNP_SUCCESS;
 }
 
+enum stack_snp_status stack_snp_page_reclaim(struct stack_snp_fw *fw, uint64_t spa,
+					     uint64_t *cycles)
+{
+	static const struct rmp_entry reclaim_ent = { .assigned = true };
+	struct rmp_entry e;
+
+	if ((spa & (SIM_PAGE_SIZE - 1)) || !rmp_entry_get(fw->st->rmp, spa, &e))
+		return cmd_done(fw, STACK_SNP_INVALID_ADDRESS, cycles);
+	if (e.page_2m)
+		return cmd_done(fw, STACK_SNP_INVALID_PAGE_SIZE, cycles);
+	if (!e.assigned || !e.immutable)
+		return cmd_done(fw, STACK_SNP_INVALID_PAGE_STATE, cycles);
+	if (rmp_fw_write(fw->st->rmp, spa, &reclaim_ent) != RMP_RC_SUCCESS)
+		sim_fatal("stack: SNP firmware: cannot reclaim 0x%llx", (unsigned long long)spa);
+	return cmd_done(fw, STACK_SNP_SUCCESS, cycles);
+}
+
+/* The hypervisor's RMPUPDATE of @spa (KVM's rmp_make_private / rmp_make_shared). */
+static int host_rmpupdate(struct stack *st, struct sim_who *who, uint64_t spa,
+			  const struct rmp_update_in *in, uint64_t *cycles)
+{
+	struct rmp_result res;
+	enum rmp_rc rc = rmp_update(st->rmp, who, spa, in, &res);
+
+	if (cycles)
+		*cycles += res.latency;
+	return rc == RMP_RC_SUCCESS ? 0 : -EFAULT;
+}
+
+int stack_snp_kvm_populate(struct stack_snp_guest *g, struct sim_who *who, uint64_t spa,
+			   uint64_t gpa, const struct stack_snp_update *how,
+			   enum stack_snp_status *fw_error, uint64_t *cycles)
+{
+	struct stack *st = g->fw->st;
+	struct stack_snp_update u = *how;
+	const struct rmp_update_in pre_guest = {
+		.gpa = gpa, .assigned = true, .immutable = true, .asid = g->asid,
+	};
+	const struct rmp_update_in shared = { 0 };
+	struct rmp_entry e;
+	uint64_t done;
+	int rc;
+
+	*fw_error = STACK_SNP_SUCCESS;
+	/* "Failed to ensure GFN ... RMP entry is initial shared state" */
+	if (!rmp_entry_get(st->rmp, spa, &e))
+		return -EINVAL;
+	if (e.assigned)
+		return -EEXIST;
+	rc = host_rmpupdate(st, who, spa, &pre_guest, cycles);
+	if (rc)
+		return rc;
+	u.spa = spa;
+	u.gpa = gpa;
+	u.npages = 1;
+	*fw_error = stack_snp_launch_update(g, &u, &done, cycles);
+	if (*fw_error == STACK_SNP_SUCCESS)
+		return 0;
+	/* snp_page_reclaim(); a page left assigned is the caller's to leak (snp_leak_pages) */
+	if (stack_snp_page_reclaim(g->fw, spa, cycles) == STACK_SNP_SUCCESS)
+		host_rmpupdate(st, who, spa, &shared, cycles);
+	return stack_snp_errno(*fw_error);
+}
+
 enum stack_snp_status stack_snp_launch_finish(struct stack_snp_guest *g, uint64_t *cycles)
 {
 	if (g->state != STACK_SNP_GSTATE_LAUNCH || !g->asid)

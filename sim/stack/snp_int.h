@@ -200,6 +200,29 @@ struct stack_snp_update {
 enum stack_snp_status stack_snp_launch_update(struct stack_snp_guest *g,
 					      const struct stack_snp_update *u, uint64_t *done,
 					      uint64_t *cycles);
+/*
+ * KVM's population of one page (sev_gmem_post_populate(), one 4K page per
+ * call): the page must be shared (-EEXIST if assigned, -EINVAL if not
+ * RMP-covered); RMPUPDATE makes it Pre-Guest for the guest's ASID at @gpa
+ * (timed on @who: memory cycles in who->mem_cycles, the instruction's
+ * latency in *@cycles; refused: -EFAULT, as rmpupdate()); then
+ * LAUNCH_UPDATE.  A refused LAUNCH_UPDATE returns -EIO with the status in
+ * *@fw_error, and the page is reclaimed (SNP_PAGE_RECLAIM, then RMPUPDATE
+ * to hypervisor-owned: snp_page_reclaim()).  @type, @imi, @vmpl_perms as
+ * in struct stack_snp_update.  Return: 0 or the negative errno.
+ */
+int stack_snp_kvm_populate(struct stack_snp_guest *g, struct sim_who *who, uint64_t spa,
+			   uint64_t gpa, const struct stack_snp_update *how,
+			   enum stack_snp_status *fw_error, uint64_t *cycles);
+/*
+ * SNP_PAGE_RECLAIM of @spa: a page with Immutable set (a firmware or
+ * Pre-Guest page) becomes a Reclaim page (assigned, ASID 0, mutable),
+ * which the hypervisor can RMPUPDATE back to itself.  INVALID_ADDRESS (not
+ * 4K aligned or not covered), INVALID_PAGE_SIZE (2M), INVALID_PAGE_STATE
+ * (not assigned or mutable).
+ */
+enum stack_snp_status stack_snp_page_reclaim(struct stack_snp_fw *fw, uint64_t spa,
+					     uint64_t *cycles);
 /* SNP_LAUNCH_FINISH: LAUNCH -> RUNNING; the digest is the measurement. */
 enum stack_snp_status stack_snp_launch_finish(struct stack_snp_guest *g, uint64_t *cycles);
 /*
