@@ -25,12 +25,12 @@ O       ?= 2
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-PKGS    := libelf libzstd jansson libedit
+PKGS    := libelf libzstd jansson libedit nettle
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wformat=2 -Wno-format-nonliteral
 CFLAGS  ?= -O$(O) -g
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. $(WARN) $(CFLAGS) $(EXTRA_CFLAGS)
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lelf -lzstd -ljansson -ledit) -lm
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lelf -lzstd -ljansson -ledit -lnettle) -lm
 CRIT_LIBS := $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
 
 # ORDER: modules from the top layer down (link order).

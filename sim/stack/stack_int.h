@@ -9,6 +9,7 @@
 #include "rmp/rmp.h"
 #include "stage2/s2.h"
 #include "sim/stack/kvm_mem.h"   /* KVM memory: memslots and attributes (kvm_mem.c) */
+#include "sim/stack/snp_int.h"
 
 /*
  * One VM of the machine: its nested (stage-2) table, whose pages come from
@@ -176,6 +177,12 @@ struct stack {
 	struct stack_vm *vm[S2_MAX_VMS];
 	struct stack_run_vm run[STACK_RUN_VMS];   /* the scenario's VMs (run.c) */
 	uint64_t flows;                  /* timeline flow ids handed out */
+	/* SNP: the ASIDs and mirrors (asid.c), the firmware (snp_fw.c) */
+	struct stack_asids *asids;
+	struct sim_stat_group *asid_stats;     /* its stack.asid.* */
+	struct stack_snp_fw *snp_fw;
+	struct sim_stat_group *snp_fw_stats;   /* its stack.snp_fw.* */
+	/* end SNP */
 };
 
 /* vm.c */

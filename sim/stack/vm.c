@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const char *const stack_asid_recycle_choices[] = { "immediate", "flush", NULL };
+
 static const struct sim_cfg_key stack_keys[] = {
 	{ "s2.pool_base", SIM_CFG_U64, 0, SIM_PA_LIMIT - 1, "0", NULL,
 	  "The host page allocator's range (nested tables, IO tables, VMCB/VMSA pages), 4K aligned; 0 = just below the RMP (or the top of memory)" },
@@ -27,6 +29,18 @@ static const struct sim_cfg_key stack_keys[] = {
 	STACK_RUN_VM_KEYS("vm1", "2")
 	STACK_RUN_VM_KEYS("vm2", "3")
 	STACK_RUN_VM_KEYS("vm3", "4")
+	/* SNP: the ASIDs and mirrors (asid.c), the firmware (snp_fw.c) */
+	{ "snp.asids", SIM_CFG_U64, 1, 1023, "509", NULL,
+	  "SNP ASIDs 1..N the host hands to SNP VMs (an EPYC 7003 reports 509 encrypted guests, all given to SNP)" },
+	{ "snp.mirror", SIM_CFG_BOOL, 0, 1, "0", NULL,
+	  "A mirror VM (KVM_CAP_VM_COPY_ENC_CONTEXT_FROM) of an SNP VM: 0 refused with EINVAL (as Linux), 1 allowed (the migration helper)" },
+	{ "snp.asid_recycle", SIM_CFG_ENUM, 0, 0, "immediate", stack_asid_recycle_choices,
+	  "A released SNP ASID: immediate (free at once) or flush (KVM: waits until none is free, then one DF_FLUSH frees them all)" },
+	{ "lat.stack.fw_cmd", SIM_CFG_U64, 0, 100000000, NULL, NULL,
+	  "SNP firmware: cycles the host waits for one command (mailbox round trip to the AMD-SP)" },
+	{ "lat.stack.fw_page", SIM_CFG_U64, 0, 100000000, NULL, NULL,
+	  "SNP firmware: cycles of SNP_LAUNCH_UPDATE's work on one 4K page (encryption, SHA-384), on top of fw_cmd" },
+	/* end SNP */
 	{ NULL, 0, 0, 0, NULL, NULL, NULL }
 };
 
@@ -428,6 +442,12 @@ static int stack_attach(struct sim *s, struct sim_err *err)
 				     (unsigned long long)mem);
 	if (!s2_ctx_get(s))
 		return sim_err_set(err, "stack: the machine has no stage-2 module (s2)");
+	/* SNP: the host's ASIDs are ASIDs the hardware accepts */
+	if (rmp_enabled(rmp) && sim_cfg_u64(s, "snp.asids") > sim_cfg_u64(s, "rmp.max_asid"))
+		return sim_cfg_error(s, "snp.asids", err, "%llu: must not exceed rmp.max_asid (%llu)",
+				     (unsigned long long)sim_cfg_u64(s, "snp.asids"),
+				     (unsigned long long)sim_cfg_u64(s, "rmp.max_asid"));
+	/* end SNP */
 	if (stack_guest_check(s, "vm", err))
 		return -1;
 	for (unsigned i = 0; i < STACK_RUN_VMS; i++) {
@@ -459,6 +479,14 @@ static int stack_attach(struct sim *s, struct sim_err *err)
 	}
 	if (rmp)
 		rmp_add_change_hook(rmp, on_rmp_change, st);
+	/* SNP: the ASIDs and mirrors, the firmware */
+	st->asids = stack_asids_new((uint32_t)sim_cfg_u64(s, "snp.asids"), sim_cfg_bool(s, "snp.mirror"),
+				    sim_cfg_enum(s, "snp.asid_recycle") == 1);
+	st->asid_stats = stack_asids_register_stats(st->asids, s);
+	st->snp_fw = stack_snp_fw_new(st, sim_cfg_u64(s, "lat.stack.fw_cmd"),
+				      sim_cfg_u64(s, "lat.stack.fw_page"));
+	st->snp_fw_stats = stack_snp_fw_register_stats(st->snp_fw, s);
+	/* end SNP */
 	sim_set_model(s, &stack_module, st);
 	return 0;
 }
@@ -473,6 +501,12 @@ static void stack_detach(struct sim *s)
 		if (st->vm[i])
 			stack_vm_destroy(st->vm[i]);
 	stack_run_vms_free(st);
+	/* SNP: guest contexts give their pages back before the allocator goes */
+	sim_stat_group_remove(s, st->snp_fw_stats);
+	stack_snp_fw_free(st->snp_fw);
+	sim_stat_group_remove(s, st->asid_stats);
+	stack_asids_free(st->asids);
+	/* end SNP */
 	if (sim_get_model(s, &iommu_module))
 		iommu_drop_tables(sim_get_model(s, &iommu_module));   /* their pages are the pool's */
 	sim_stat_group_remove(s, st->pool_stats);
