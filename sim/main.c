@@ -134,6 +134,8 @@ static const struct sim_cli_opt sweep_opts[] = {
 	{ "jobs", 'j', "N", NULL, "run N points at a time (default 1)" },
 	{ "out", 0, "DIR", NULL, "the sweep's directory (default out/sweep): DIR/pNNNN per point, DIR/sweep.csv" },
 	{ "merge", 0, "DIR", NULL, "only merge the points already in DIR into DIR/sweep.csv" },
+	{ "emit", 0, "parallel|slurm", NULL,
+	  "do not run: write DIR/jobs.txt for GNU parallel (and DIR/sweep.sbatch, a Slurm array job)" },
 	{ NULL, 0, NULL, NULL, NULL }
 };
 

@@ -386,6 +386,105 @@ out:
 }
 
 /* ------------------------------------------------------------------ */
+/* Emitting the points for GNU parallel or Slurm                        */
+/* ------------------------------------------------------------------ */
+
+/* @s as a shell word: single quotes, a quote as '\''. */
+static void sh_word(FILE *f, const char *s)
+{
+	fputc('\'', f);
+	for (; *s; s++) {
+		if (*s == '\'')
+			fputs("'\\''", f);
+		else
+			fputc(*s, f);
+	}
+	fputc('\'', f);
+}
+
+static char *absolute(const char *path)
+{
+	char *r = realpath(path, NULL);
+
+	return r ? r : sim_xstrdup(path);
+}
+
+/*
+ * DIR/jobs.txt: one shell command per point, in point order (its output
+ * in DIR/pNNNN.log); with @slurm also DIR/sweep.sbatch, an array job whose
+ * task i runs line i + 1.  Paths are absolute, so the jobs run from any
+ * directory of a machine that shares the files.
+ */
+static int emit(const struct sweep *sw, bool slurm, struct sim_err *err)
+{
+	char *dir = absolute(sw->dir), *scen = absolute(sw->scenario);
+	char *jobs = sim_xprintf("%s/jobs.txt", dir), *sb = NULL;
+	FILE *f = fopen(jobs, "w");
+	int rc = 0;
+
+	if (!f) {
+		rc = sim_err_set(err, "%s: cannot write: %s", jobs, strerror(errno));
+		goto out;
+	}
+	for (size_t p = 0; p < sw->npoints; p++) {
+		char *d = sim_xprintf("%s/p%04zu", dir, p), *log = sim_xprintf("%s.log", d);
+
+		sh_word(f, sw->self);
+		fputs(" run ", f);
+		sh_word(f, scen);
+		for (size_t k = 0; k < sw->ng; k++) {
+			char *kv = sim_xprintf("%s=%s", sw->g[k].key, sw->g[k].vals[point_index(sw, p, k)]);
+
+			fputs(" --set ", f);
+			sh_word(f, kv);
+			free(kv);
+		}
+		fputs(" --out ", f);
+		sh_word(f, d);
+		fputs(" -q >", f);
+		sh_word(f, log);
+		fputs(" 2>&1\n", f);
+		free(d);
+		free(log);
+	}
+	if (fclose(f)) {
+		rc = sim_err_set(err, "%s: cannot write", jobs);
+		goto out;
+	}
+	if (!slurm) {
+		printf("sweep: %zu points in %s\nrun them with:  parallel -j N < %s\n"
+		       "then merge:     %s sweep --merge %s\n", sw->npoints, jobs, jobs, sw->self,
+		       dir);
+		goto out;
+	}
+	sb = sim_xprintf("%s/sweep.sbatch", dir);
+	f = fopen(sb, "w");
+	if (!f) {
+		rc = sim_err_set(err, "%s: cannot write: %s", sb, strerror(errno));
+		goto out;
+	}
+	fprintf(f, "#!/bin/sh\n#SBATCH --job-name=protsim-sweep\n#SBATCH --array=0-%zu\n"
+		"#SBATCH --ntasks=1\n#SBATCH --output=", sw->npoints - 1);
+	fprintf(f, "%s/slurm-%%a.out\n", dir);
+	fprintf(f, "# protsim sweep: task i runs line i + 1 of jobs.txt (docs/sweeps.md)\n"
+		"line=$(sed -n \"$((SLURM_ARRAY_TASK_ID + 1))p\" ");
+	sh_word(f, jobs);
+	fprintf(f, ")\nexec sh -c \"$line\"\n");
+	if (fclose(f)) {
+		rc = sim_err_set(err, "%s: cannot write", sb);
+		goto out;
+	}
+	printf("sweep: %zu points in %s\nsubmit:      sbatch %s\nthen merge:  %s sweep --merge %s\n",
+	       sw->npoints, jobs, sb, sw->self, dir);
+out:
+	free(dir);
+	free(scen);
+	free(jobs);
+	free(sb);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
 /* The command                                                         */
 /* ------------------------------------------------------------------ */
 
@@ -519,6 +618,18 @@ int sim_sweep_main(const struct sim_cli *cl, const char *self)
 		}
 		if (write_plan(&sw, &err))
 			goto fail;
+		if (sim_cli_value(cl, "emit")) {
+			const char *e = sim_cli_value(cl, "emit");
+
+			if (strcmp(e, "parallel") && strcmp(e, "slurm")) {
+				sim_err_set(&err, "--emit %s: expected parallel or slurm", e);
+				goto fail;
+			}
+			if (emit(&sw, !strcmp(e, "slurm"), &err))
+				goto fail;
+			rc = 0;
+			goto out;
+		}
 		failed = run_points(&sw, (unsigned)jobs);
 	}
 	if (merge(&sw, &err))
