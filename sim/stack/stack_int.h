@@ -8,6 +8,7 @@
 #include "cpu/cpu.h"
 #include "rmp/rmp.h"
 #include "stage2/s2.h"
+#include "sim/stack/gmem.h"
 
 /*
  * One VM of the machine: its nested (stage-2) table, whose pages come from
@@ -168,6 +169,7 @@ struct stack {
 	struct sim_stat_group *pool_stats; /* its stack.palloc.* */
 	struct stack_vm *vm[S2_MAX_VMS];
 	struct stack_run_vm run[STACK_RUN_VMS];   /* the scenario's VMs (run.c) */
+	struct stack_gmem_ctx *gmem;     /* guest_memfd files and stack.gmem.* (gmem.c) */
 };
 
 /* vm.c */

@@ -27,6 +27,9 @@ static const struct sim_cfg_key stack_keys[] = {
 	STACK_RUN_VM_KEYS("vm1", "2")
 	STACK_RUN_VM_KEYS("vm2", "3")
 	STACK_RUN_VM_KEYS("vm3", "4")
+	/* guest_memfd (gmem.c) */
+	{ "gmem.page_size", SIM_CFG_ENUM, 0, 0, "4k", stack_psize_choices,
+	  "guest_memfd folio size: 4k, or 2m (2M folios where a 2M-aligned range fits in the file; a 2M RMP entry when the faulting range allows)" },
 	{ NULL, 0, 0, 0, NULL, NULL, NULL }
 };
 
@@ -457,6 +460,8 @@ static int stack_attach(struct sim *s, struct sim_err *err)
 	}
 	if (rmp)
 		rmp_add_change_hook(rmp, on_rmp_change, st);
+	if (stack_gmem_init(st, err))
+		sim_fatal("stack: %s", err->msg);   /* cannot fail today */
 	sim_set_model(s, &stack_module, st);
 	return 0;
 }
@@ -471,6 +476,7 @@ static void stack_detach(struct sim *s)
 		if (st->vm[i])
 			stack_vm_destroy(st->vm[i]);
 	stack_run_vms_free(st);
+	stack_gmem_fini(st);
 	if (sim_get_model(s, &iommu_module))
 		iommu_drop_tables(sim_get_model(s, &iommu_module));   /* their pages are the pool's */
 	sim_stat_group_remove(s, st->pool_stats);
