@@ -906,3 +906,53 @@ Test(gmem, stats_registered)
 	cr_assert_eq(v, 1);
 	env_free(&e);   /* an open file is freed with the machine */
 }
+
+/*
+ * A page is cleared at its first fault (kvm_gmem_prepare_folio), so the
+ * guest never sees what its last user left; populate keeps the content
+ * (the firmware measures what the VMM put there).
+ */
+Test(gmem, first_fault_clears_populate_keeps)
+{
+	static const uint64_t junk = 0x5ec12e7da7a0f00dull;
+	struct env e;
+	struct stack_gmem *f, *g;
+	struct sim_who w = who_at(T0, 0);
+	uint64_t cyc = 0, a, b, spa;
+	struct pop p = { 0 };
+
+	env_new(&e, NULL);
+	p.e = &e;
+	/* A 4K page and a 2M block that held data, given back. */
+	cr_assert_eq(stack_palloc_get(e.st->pool, false, &a), 0);
+	cr_assert_eq(stack_palloc_get(e.st->pool, true, &b), 0);
+	sim_mem_poke64(e.st->mem, a + 0x10, junk);
+	sim_mem_poke64(e.st->mem, b + 0x5008, junk);
+	sim_mem_poke64(e.st->mem, b + 0x1ff000, junk);
+	stack_palloc_put(e.st->pool, a, false);
+	stack_palloc_put(e.st->pool, b, true);
+
+	f = file_new(&e, 0x4000, 0);
+	cr_assert_eq(stack_gmem_get_pfn(f, &w, 0, G0, false, &spa, &cyc), 0);
+	cr_assert_eq(spa, a, "the page given back is reused first");
+	cr_assert_eq(sim_mem_peek64(e.st->mem, a + 0x10), 0);
+
+	g = file_new(&e, SIM_SZ_2M, STACK_GMEM_FLAG_HUGE);
+	cr_assert_eq(stack_gmem_get_pfn(g, &w, 0x3000, G0 + 0x3000, true, &spa, &cyc), 0);
+	cr_assert_eq(spa, b + 0x3000);
+	cr_assert_eq(sim_mem_peek64(e.st->mem, b + 0x5008), 0, "the whole 2M folio is cleared");
+	cr_assert_eq(sim_mem_peek64(e.st->mem, b + 0x1ff000), 0);
+	stack_gmem_release(g, &w, &cyc);
+
+	/* Populate: the VMM's data stays for the firmware to measure. */
+	cr_assert_eq(stack_gmem_fallocate(f, &w, STACK_GMEM_FALLOC_KEEP_SIZE, 0x1000, 0x1000, &cyc),
+		     0);
+	spa = page_spa(f, 0x1000, NULL);
+	sim_mem_poke64(e.st->mem, spa + 0x20, junk);
+	cr_assert_eq(stack_gmem_populate(f, &w, 0x1000, G0 + 0x1000, 1, pop_fn, &p, &cyc), 0);
+	cr_assert_eq(sim_mem_peek64(e.st->mem, spa + 0x20), junk);
+	/* ... and a later fault on it clears nothing. */
+	cr_assert_eq(stack_gmem_get_pfn(f, &w, 0x1000, G0 + 0x1000, false, &spa, &cyc), 0);
+	cr_assert_eq(sim_mem_peek64(e.st->mem, spa + 0x20), junk);
+	env_free(&e);
+}

@@ -440,6 +440,21 @@ static void folio_drop(struct stack_gmem *f, size_t i)
 /* Prepare (first private fault) and invalidate (punch, release)       */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Clear @n pages from @spa before their first use (kvm_gmem_prepare_folio
+ * clears a folio that is not up to date, so a guest never sees what the
+ * page held before).  Untimed; a frame never written reads as zero already.
+ */
+static void clear_pages(struct stack_gmem_ctx *c, uint64_t spa, unsigned n)
+{
+	for (unsigned p = 0; p < n; p++) {
+		void *fr = sim_mem_frame(c->st->mem, spa + (uint64_t)p * SIM_SZ_4K, false);
+
+		if (fr)
+			memset(fr, 0, SIM_SZ_4K);
+	}
+}
+
 /* Every page of the 2M region at @spa is unassigned (sev.c is_pfn_range_shared). */
 static bool region_shared(const struct stack_gmem_ctx *c, uint64_t spa)
 {
@@ -469,7 +484,12 @@ static int prepare(struct gmem_op *op, struct gmem_folio *fo, unsigned p, uint64
 	struct rmp_entry e;
 	bool big;
 
-	if (!c->rmp || !f->vm->asid || (rmp_entry_effective(c->rmp, spa, &e) && e.assigned)) {
+	if (c->rmp && f->vm->asid && rmp_entry_effective(c->rmp, spa, &e) && e.assigned) {
+		set_pbit(fo, p, true);   /* sev_gmem_prepare: already assigned, nothing to do */
+		return 0;
+	}
+	if (!c->rmp || !f->vm->asid) {
+		clear_pages(c, spa, 1);
 		set_pbit(fo, p, true);
 		return 0;
 	}
@@ -479,6 +499,9 @@ static int prepare(struct gmem_op *op, struct gmem_folio *fo, unsigned p, uint64
 	in.asid = f->vm->asid;
 	in.page_2m = big;
 	in.gpa = big ? gpa & ~(SIM_SZ_2M - 1) : gpa;
+	for (unsigned q = big ? 0 : p; q < (big ? PAGES_2M : p + 1); q++)
+		if (!pbit(fo, q))
+			clear_pages(c, fo->spa + (uint64_t)q * SIM_SZ_4K, 1);
 	if (op_update(op, big ? fo->spa : spa, &in) != RMP_RC_SUCCESS) {
 		c->ctr.prepare_fail++;
 		return -EINVAL;

@@ -137,14 +137,15 @@ int stack_gmem_fallocate(struct stack_gmem *f, struct sim_who *who, unsigned mod
 /*
  * kvm_gmem_get_pfn for the page at @offset, which the faulting VM maps at
  * guest-physical @gpa: the folio is taken if absent; the first time the
- * page is used it is prepared (sev_gmem_prepare): RMPUPDATE to assigned,
- * the VM's ASID, at @gpa.  At 2M (the whole folio, at the 2M-aligned GPA)
- * when the folio is 2M, @allow_2m (the caller's 2M GPA range is aligned,
- * inside the slot and private) and no page of the folio is assigned yet;
- * else 4K for this page.  A page already assigned is not updated.  A VM
- * without an ASID is not prepared.  *@spa: the page's system address.
- * -EINVAL: @offset past the end or not 4K aligned, @gpa not 4K aligned,
- * or the RMP refused (the page is left as it was); -ENOMEM.
+ * page is used it is cleared (untimed) and prepared (sev_gmem_prepare):
+ * RMPUPDATE to assigned, the VM's ASID, at @gpa.  At 2M (the whole folio,
+ * at the 2M-aligned GPA) when the folio is 2M, @allow_2m (the caller's 2M
+ * GPA range is aligned, inside the slot and private) and no page of the
+ * folio is assigned yet; else 4K for this page.  A page already assigned
+ * is neither cleared nor updated.  A VM without an ASID has its page
+ * cleared only.  *@spa: the page's system address.  -EINVAL: @offset past
+ * the end or not 4K aligned, @gpa not 4K aligned, or the RMP refused (the
+ * RMP entry is left as it was); -ENOMEM.
  */
 int stack_gmem_get_pfn(struct stack_gmem *f, struct sim_who *who, uint64_t offset,
 		       uint64_t gpa, bool allow_2m, uint64_t *spa, uint64_t *cycles);
