@@ -10,6 +10,7 @@
 #include "stage2/s2.h"
 #include "sim/stack/kvm_mem.h"   /* KVM memory: memslots and attributes (kvm_mem.c) */
 #include "sim/stack/snp_int.h"
+#include "sim/stack/gmem.h"
 
 /*
  * One VM of the machine: its nested (stage-2) table, whose pages come from
@@ -183,6 +184,7 @@ struct stack {
 	struct stack_snp_fw *snp_fw;
 	struct sim_stat_group *snp_fw_stats;   /* its stack.snp_fw.* */
 	/* end SNP */
+	struct stack_gmem_ctx *gmem;     /* guest_memfd files and stack.gmem.* (gmem.c) */
 };
 
 /* vm.c */

@@ -41,6 +41,9 @@ static const struct sim_cfg_key stack_keys[] = {
 	{ "lat.stack.fw_page", SIM_CFG_U64, 0, 100000000, NULL, NULL,
 	  "SNP firmware: cycles of SNP_LAUNCH_UPDATE's work on one 4K page (encryption, SHA-384), on top of fw_cmd" },
 	/* end SNP */
+	/* guest_memfd (gmem.c) */
+	{ "gmem.page_size", SIM_CFG_ENUM, 0, 0, "4k", stack_psize_choices,
+	  "guest_memfd folio size: 4k, or 2m (2M folios where a 2M-aligned range fits in the file; a 2M RMP entry when the faulting range allows)" },
 	{ NULL, 0, 0, 0, NULL, NULL, NULL }
 };
 
@@ -487,6 +490,8 @@ static int stack_attach(struct sim *s, struct sim_err *err)
 				      sim_cfg_u64(s, "lat.stack.fw_page"));
 	st->snp_fw_stats = stack_snp_fw_register_stats(st->snp_fw, s);
 	/* end SNP */
+	if (stack_gmem_init(st, err))
+		sim_fatal("stack: %s", err->msg);   /* cannot fail today */
 	sim_set_model(s, &stack_module, st);
 	return 0;
 }
@@ -507,6 +512,7 @@ static void stack_detach(struct sim *s)
 	sim_stat_group_remove(s, st->asid_stats);
 	stack_asids_free(st->asids);
 	/* end SNP */
+	stack_gmem_fini(st);
 	if (sim_get_model(s, &iommu_module))
 		iommu_drop_tables(sim_get_model(s, &iommu_module));   /* their pages are the pool's */
 	sim_stat_group_remove(s, st->pool_stats);
