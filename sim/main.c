@@ -29,7 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 /* From the Makefile: the commit built and the build type (--version only). */
@@ -385,14 +384,6 @@ static void run_summary(struct sim *s, const char *scenario, const char *wl, int
 	       log ? ",workload.log" : "");
 }
 
-static double host_seconds(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 /* The output set (sim_outputs_write) of command @cmd on @input; 0 or 2. */
 static int write_outputs(struct sim *s, const char *dir, const char *cmd, const char *input,
 			 int status, double t0)
@@ -401,7 +392,7 @@ static int write_outputs(struct sim *s, const char *dir, const char *cmd, const 
 		.command = cmd, .input = input, .argc = g_argc, .argv = g_argv,
 		.commit = PROTSIM_COMMIT, .exit_status = status,
 		.error = status ? "the run did not succeed (see the log and stderr)" : NULL,
-		.host_seconds = host_seconds() - t0,
+		.host_seconds = sim_host_seconds() - t0,
 	};
 	struct sim_err err;
 
@@ -422,7 +413,7 @@ static int cmd_run(const struct sim_cli *cl)
 	FILE *wlf = NULL, *logf = NULL;
 	bool quiet = sim_cli_flag(cl, "quiet"), verbose = sim_cli_flag(cl, "verbose");
 	int rc = 2, wl_rc = 0, vm_rc = 0;
-	double t0 = host_seconds();
+	double t0 = sim_host_seconds();
 
 	s = sim_new(stack_modules);
 	if (sim_cfg_load_file(s, scenario, &err)) {
@@ -519,7 +510,7 @@ static int cmd_script(const struct sim_cli *cl)
 	const char *path = cl->args[0], *dir = sim_cli_value(cl, "out");
 	struct sim *s = sim_new(stack_modules);
 	FILE *f = NULL, *log = NULL, *out = stdout;
-	double t0 = host_seconds();
+	double t0 = sim_host_seconds();
 	char *logpath = NULL;
 	int rc = apply_opts(s, cl);
 

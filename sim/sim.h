@@ -833,6 +833,9 @@ int sim_compare(const char *dir_a, const char *dir_b, FILE *out, struct sim_err 
 int sim_plot(const char *csv, const char *x, const char *y, const char *by, const char *base,
 	     FILE *msg, struct sim_err *err);
 
+/* The host's monotonic clock in seconds (run.json's host_seconds). */
+double sim_host_seconds(void);
+
 /* mkdir -p @path.  Return: 0, or -1 with errno. */
 int sim_mkdir_p(const char *path);
 /*

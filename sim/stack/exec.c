@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static const struct sim_cli_opt exec_opts[] = {
 	SIM_CLI_OPT_SET,
@@ -50,21 +49,12 @@ const struct sim_cli_cmd stack_exec_cmd = {
 	STACK_EXEC_RC_USAGE,
 };
 
-/* Wall-clock seconds, for run.json. */
-static double host_seconds(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 int stack_exec_main(int argc, char **argv, const struct sim_run_meta *meta)
 {
 	const char *dir;
 	char *logpath = NULL;
 	FILE *log = NULL, *console = stdout;
-	double t0 = host_seconds();
+	double t0 = sim_host_seconds();
 	const char *prog, *v;
 	uint64_t max_insns = STACK_EXEC_MAX_INSNS;
 	struct sim_err err;
@@ -180,7 +170,7 @@ int stack_exec_main(int argc, char **argv, const struct sim_run_meta *meta)
 		m.exit_status = rc;
 		m.error = rc > STACK_EXEC_RC_GUEST_MAX ? "the program did not exit normally "
 			  "(see stderr)" : NULL;
-		m.host_seconds = host_seconds() - t0;
+		m.host_seconds = sim_host_seconds() - t0;
 		if (sim_outputs_write(s, dir, &m, &err)) {
 			fprintf(stderr, "protsim: %s\n", err.msg);
 			rc = STACK_EXEC_RC_OUTPUT;
