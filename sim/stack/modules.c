@@ -15,5 +15,6 @@ const struct sim_module *const stack_modules[] = {
 	&iommu_module,
 	&cpu_module,
 	&stack_module,
+	&stack_kvm_module,
 	NULL
 };

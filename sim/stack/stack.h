@@ -37,6 +37,13 @@ extern const struct sim_module *const stack_modules[];
  */
 extern const struct sim_module stack_module;
 
+/*
+ * The KVM operations of the language (`vm create`, `vm destroy`, `gmem
+ * create|alloc|punch`, `vm memslot`, `vm attr`, `vm page`: docs/script.md),
+ * a module of their own after the stack module.
+ */
+extern const struct sim_module stack_kvm_module;
+
 /* ------------------------------------------------------------------ */
 /* The host physical-page allocator                                    */
 /* ------------------------------------------------------------------ */

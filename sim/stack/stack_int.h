@@ -36,6 +36,8 @@ struct stack_vm {
 		uint64_t rmp_faults;     /* of those, refused by the RMP check */
 	} ctr;
 	struct sim_stat_group *stats;
+	char prefix[16];                 /* its statistics' prefix: vmN (vmN_G when re-created) */
+	unsigned nvcpus;                 /* `vm create vcpus=` (KVM VMs) */
 	uint64_t table_quota;            /* bytes of nested-table pages it may hold (0: no limit) */
 	uint64_t table_pages;            /* nested-table pages it holds */
 	struct stack_guest *guest;       /* a VM that runs a guest program (guest.c), or NULL */
@@ -177,6 +179,8 @@ struct stack {
 	struct sim_stat_group *pool_stats; /* its stack.palloc.* */
 	struct stack_vm *vm[S2_MAX_VMS];
 	struct stack_run_vm run[STACK_RUN_VMS];   /* the scenario's VMs (run.c) */
+#define STACK_MAX_FDS 1024
+	struct stack_gmem *fd[STACK_MAX_FDS];     /* the guest_memfd files the script named (ops_kvm.c) */
 	uint64_t flows;                  /* timeline flow ids handed out */
 	/* SNP: the ASIDs and mirrors (asid.c), the firmware (snp_fw.c) */
 	struct stack_asids *asids;

@@ -312,12 +312,14 @@ int stack_vm_create(struct stack *st, struct sim_who *who, unsigned id,
 	v->space.vmid = id;
 	v->space.s2 = v->s2;
 	v->space.hook = &v->hook;
-	{
-		char prefix[16];
-
-		snprintf(prefix, sizeof(prefix), "vm%u", id);
-		v->stats = sim_stat_group_add(st->s, prefix, vm_stat_desc, v);
-	}
+	/*
+	 * vmN, or vmN_G for the G-th VM N of the run (a statistic's name is
+	 * taken for the whole run, and a destroyed VM's are kept)
+	 */
+	snprintf(v->prefix, sizeof(v->prefix), "vm%u", id);
+	for (unsigned g = 2; sim_stat_has_prefix(st->s, v->prefix); g++)
+		snprintf(v->prefix, sizeof(v->prefix), "vm%u_%u", id, g);
+	v->stats = sim_stat_group_add(st->s, v->prefix, vm_stat_desc, v);
 	st->vm[id] = v;
 	return S2_OK;
 }

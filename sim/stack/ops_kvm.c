@@ -1,0 +1,383 @@
+/*
+ * ops_kvm.c - the operations of the language that are KVM ioctls on VMs,
+ * their memory and guest_memfd (docs/script.md "VMs, memory and
+ * guest_memfd"; the spelling is the v2 contract):
+ *
+ *   vm create   vm=N type=default|sw_protected|snp|pkvm [vcpus=N] [asid=N] -> OK [asid=N]
+ *   vm destroy  vm=N                                                      -> OK
+ *   gmem create vm=N fd=N size=SIZE [flags=N]                             -> OK fd=N
+ *   vm memslot  vm=N slot=N gpa=ADDR size=SIZE [gmem=FD] [offset=ADDR] [spa=ADDR] -> OK
+ *   vm attr     vm=N gpa=ADDR size=SIZE private=0|1                       -> OK
+ *   gmem punch  fd=N offset=ADDR size=SIZE                                -> OK
+ *   gmem alloc  fd=N offset=ADDR size=SIZE                                -> OK
+ *   vm page     vm=N gpa=ADDR          -> OK private= mapped= spa= [the RMP entry]
+ *
+ * A refusal prints ERROR(ERRNO), the name of the errno the ioctl returns.
+ * Each runs on the line's agent; its table walks, RMP instructions and
+ * checks are timed and charged to it.  The models are kvm_mem.c (memslots,
+ * attributes), gmem.c (guest_memfd) and asid.c (SNP ASIDs).
+ */
+#define _GNU_SOURCE   /* strerrorname_np */
+#include "sim/stack/stack_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const vm_type_choices[] = { "default", "sw_protected", "snp", "pkvm", NULL };
+
+static struct sim_who who_of_call(struct sim_call *c)
+{
+	struct sim_agent *a = sim_call_agent(c);
+	struct sim_who who = { .now = sim_now(a), .agent = sim_agent_id(a) };
+
+	return who;
+}
+
+/* OK, or ERROR(ENAME) for a negative errno @rc; charge @cycles and the memory cycles. */
+static void finish(struct sim_call *c, int rc, const struct sim_who *who, uint64_t cycles)
+{
+	if (rc < 0) {
+		const char *n = strerrorname_np(-rc);
+
+		sim_call_result(c, "ERROR(%s)", n ? n : "EINVAL");
+	} else {
+		sim_call_result(c, "OK");
+	}
+	sim_advance(sim_call_agent(c), cycles + (who ? who->mem_cycles : 0));
+}
+
+/* The KVM VM named by vm= (a VM made by `vm create`), or NULL with ERROR(ENOENT). */
+static struct stack_vm *kvm_vm(struct sim_call *c)
+{
+	struct stack *st = stack_get(sim_call_sim(c));
+	struct stack_vm *v = stack_vm_find(st, (unsigned)sim_arg_u64(c, "vm", 0));
+
+	if (!v || !v->kvm) {
+		finish(c, -ENOENT, NULL, 0);
+		return NULL;
+	}
+	return v;
+}
+
+/* The open guest_memfd named by fd= (or by @key), or NULL with ERROR(EBADF). */
+static struct stack_gmem *gmem_fd(struct sim_call *c, const char *key)
+{
+	struct stack *st = stack_get(sim_call_sim(c));
+	uint64_t fd = sim_arg_u64(c, key, 0);
+
+	if (fd >= STACK_MAX_FDS || !st->fd[fd]) {
+		finish(c, -EBADF, NULL, 0);
+		return NULL;
+	}
+	return st->fd[fd];
+}
+
+/* ------------------------------------------------------------------ */
+/* VMs                                                                 */
+/* ------------------------------------------------------------------ */
+
+static void op_vm_create(struct sim_call *c)
+{
+	struct stack *st = stack_get(sim_call_sim(c));
+	unsigned id = (unsigned)sim_arg_u64(c, "vm", 0);
+	unsigned type = sim_arg_enum(c, "type", 0);
+	uint32_t asid = 0;
+	struct sim_who who = who_of_call(c);
+	char prefix[32];
+	int rc;
+
+	if (type == 3) {
+		sim_call_bad_arg(c, "type", "pkvm needs `machine host=pkvm`, which this build "
+				 "does not have yet");
+		return;
+	}
+	if (stack_vm_find(st, id)) {
+		finish(c, -EEXIST, NULL, 0);
+		return;
+	}
+	if (type == STACK_KVM_VM_SNP) {
+		rc = stack_asid_new(st->asids, (uint32_t)sim_arg_u64(c, "asid", 0), &asid);
+		if (rc) {
+			finish(c, rc, NULL, 0);
+			return;
+		}
+	}
+	rc = stack_vm_create(st, &who, id, s2_fmt(S2_FMT_NPT), 4, asid);
+	if (rc != S2_OK) {
+		if (asid)
+			stack_asid_put(st->asids, asid, false);
+		finish(c, rc == S2_ERR_NOMEM ? -ENOMEM : -EINVAL, &who, 0);
+		return;
+	}
+	snprintf(prefix, sizeof(prefix), "%s.mem", st->vm[id]->prefix);
+	if (stack_kvm_mem_init(st->vm[id], (enum stack_kvm_vm_type)type, prefix))
+		sim_fatal("stack: vm create: %s: cannot set up KVM memory", prefix);
+	st->vm[id]->nvcpus = (unsigned)sim_arg_u64(c, "vcpus", 1);
+	finish(c, 0, &who, 0);
+	if (asid)
+		sim_call_field_u64(c, "asid", asid);
+}
+
+/*
+ * KVM's VM teardown as the VMM ending does it: its guest_memfd files are
+ * closed (their memslots deleted first), so every private page goes back
+ * to the hypervisor (RMPUPDATE, PSMASH first where needed; a page that
+ * cannot be reclaimed is leaked), then the memslots and the tables, then
+ * the ASID (free once no mirror uses it).
+ */
+static void op_vm_destroy(struct sim_call *c)
+{
+	struct stack *st = stack_get(sim_call_sim(c));
+	struct stack_vm *v = kvm_vm(c);
+	struct sim_who who = who_of_call(c);
+	uint64_t cycles = 0;
+	uint32_t asid;
+
+	if (!v)
+		return;
+	asid = v->asid;
+	stack_kvm_mem_free(v);   /* unbinds the guest_memfd slots */
+	for (unsigned fd = 0; fd < STACK_MAX_FDS; fd++) {
+		if (st->fd[fd] && stack_gmem_vm(st->fd[fd]) == v) {
+			stack_gmem_release(st->fd[fd], &who, &cycles);
+			st->fd[fd] = NULL;
+		}
+	}
+	stack_vm_destroy(v);
+	if (asid)
+		stack_asid_put(st->asids, asid, false);
+	finish(c, 0, &who, cycles);
+}
+
+/* ------------------------------------------------------------------ */
+/* guest_memfd                                                         */
+/* ------------------------------------------------------------------ */
+
+static void op_gmem_create(struct sim_call *c)
+{
+	struct stack *st = stack_get(sim_call_sim(c));
+	struct stack_vm *v = kvm_vm(c);
+	uint64_t fd = sim_arg_u64(c, "fd", 0);
+	struct stack_gmem *f;
+	int rc;
+
+	if (!v)
+		return;
+	if (st->fd[fd]) {
+		sim_call_bad_arg(c, "fd", "fd %llu is open already", (unsigned long long)fd);
+		return;
+	}
+	rc = stack_gmem_create(v, sim_arg_u64(c, "size", 0), sim_arg_u64(c, "flags", 0), &f);
+	if (!rc)
+		st->fd[fd] = f;
+	finish(c, rc, NULL, 0);
+	if (!rc)
+		sim_call_field_u64(c, "fd", fd);
+}
+
+static void fallocate_op(struct sim_call *c, unsigned mode)
+{
+	struct stack_gmem *f = gmem_fd(c, "fd");
+	struct sim_who who = who_of_call(c);
+	uint64_t cycles = 0;
+	int rc;
+
+	if (!f)
+		return;
+	rc = stack_gmem_fallocate(f, &who, mode, sim_arg_u64(c, "offset", 0),
+				  sim_arg_u64(c, "size", 0), &cycles);
+	finish(c, rc, &who, cycles);
+}
+
+static void op_gmem_alloc(struct sim_call *c)
+{
+	fallocate_op(c, STACK_GMEM_FALLOC_KEEP_SIZE);
+}
+
+static void op_gmem_punch(struct sim_call *c)
+{
+	fallocate_op(c, STACK_GMEM_FALLOC_KEEP_SIZE | STACK_GMEM_FALLOC_PUNCH_HOLE);
+}
+
+/* ------------------------------------------------------------------ */
+/* Memslots and attributes                                             */
+/* ------------------------------------------------------------------ */
+
+/* The binding key of memslot @slot of VM @v in a guest_memfd. */
+static const void *slot_key(const struct stack_vm *v, uint32_t slot)
+{
+	return (const void *)(uintptr_t)(((uintptr_t)v->id << 32 | slot) + 1);
+}
+
+static int gmem_bind(void *file, struct stack_vm *v, uint32_t slot, uint64_t offset,
+		     uint64_t npages)
+{
+	return stack_gmem_bind(file, v, slot_key(v, slot), offset, npages * SIM_PAGE_SIZE);
+}
+
+static void gmem_unbind(void *file, struct stack_vm *v, uint32_t slot)
+{
+	(void)stack_gmem_unbind(file, slot_key(v, slot));
+}
+
+static const struct stack_kvm_gmem_ops gmem_ops = { gmem_bind, gmem_unbind };
+
+static void op_vm_memslot(struct sim_call *c)
+{
+	struct stack_vm *v = kvm_vm(c);
+	struct sim_who who = who_of_call(c);
+	struct stack_kvm_region r = {
+		.slot = (uint32_t)sim_arg_u64(c, "slot", 0),
+		.gpa = sim_arg_u64(c, "gpa", 0),
+		.size = sim_arg_u64(c, "size", 0),
+		.spa = sim_arg_has(c, "spa") ? sim_arg_u64(c, "spa", 0) : STACK_KVM_SPA_ALLOC,
+		.gmem_offset = sim_arg_u64(c, "offset", 0),
+	};
+
+	if (!v)
+		return;
+	if (sim_arg_has(c, "gmem")) {
+		struct stack_gmem *f = gmem_fd(c, "gmem");
+
+		if (!f)
+			return;
+		r.flags |= STACK_KVM_MEM_GUEST_MEMFD;
+		r.gmem = f;
+		r.gmem_ops = &gmem_ops;
+	}
+	finish(c, stack_kvm_set_memory_region(v, &who, &r), &who, 0);
+}
+
+static void op_vm_attr(struct sim_call *c)
+{
+	struct stack_vm *v = kvm_vm(c);
+	struct sim_who who = who_of_call(c);
+
+	if (!v)
+		return;
+	finish(c, stack_kvm_set_memory_attributes(v, &who, sim_arg_u64(c, "gpa", 0),
+						  sim_arg_u64(c, "size", 0),
+						  sim_arg_bool(c, "private", false) ?
+						  STACK_KVM_MEMORY_ATTRIBUTE_PRIVATE : 0, 0),
+	       &who, 0);
+}
+
+/* What backs a GPA now; on SNP the effective RMP entry of that page, as rmpread prints it. */
+static void op_vm_page(struct sim_call *c)
+{
+	struct stack_vm *v = kvm_vm(c);
+	struct sim_who who = who_of_call(c);
+	struct stack_kvm_page pg;
+	struct rmp_entry e;
+	int rc;
+
+	if (!v)
+		return;
+	rc = stack_kvm_page_query(v, &who, sim_arg_u64(c, "gpa", 0), &pg);
+	finish(c, rc, &who, 0);
+	if (rc)
+		return;
+	sim_call_field_u64(c, "private", pg.private_);
+	sim_call_field_u64(c, "mapped", pg.mapped);
+	if (pg.mapped)
+		sim_call_field_hex(c, "spa", pg.spa);
+	if (v->asid && pg.mapped && rmp_entry_get(v->st->rmp, pg.spa & ~0xfffull, &e)) {
+		sim_call_field_u64(c, "assigned", e.assigned);
+		sim_call_field(c, "size", "%s", e.page_2m ? "2m" : "4k");
+		sim_call_field_u64(c, "asid", e.asid);
+		sim_call_field_hex(c, "gpa", e.gpa);
+		sim_call_field_u64(c, "validated", e.validated);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* The table                                                           */
+/* ------------------------------------------------------------------ */
+
+static const struct sim_arg_spec vm_create_args[] = {
+	SIM_A_INT("vm", true, 0, S2_MAX_VMS - 1),
+	SIM_A_ENUM("type", true, vm_type_choices),
+	SIM_A_INT("vcpus", false, 0, 64),
+	SIM_A_INT("asid", false, 1, 1023),
+	SIM_A_END
+};
+
+static const struct sim_arg_spec vm_only_args[] = {
+	SIM_A_INT("vm", true, 0, S2_MAX_VMS - 1),
+	SIM_A_END
+};
+
+static const struct sim_arg_spec gmem_create_args[] = {
+	SIM_A_INT("vm", true, 0, S2_MAX_VMS - 1),
+	SIM_A_INT("fd", true, 0, STACK_MAX_FDS - 1),
+	SIM_A_SIZE("size", true),
+	SIM_A_U64("flags", false),
+	SIM_A_END
+};
+
+static const struct sim_arg_spec gmem_range_args[] = {
+	SIM_A_INT("fd", true, 0, STACK_MAX_FDS - 1),
+	SIM_A_ADDR("offset", true),
+	SIM_A_SIZE("size", true),
+	SIM_A_END
+};
+
+static const struct sim_arg_spec vm_memslot_args[] = {
+	SIM_A_INT("vm", true, 0, S2_MAX_VMS - 1),
+	SIM_A_INT("slot", true, 0, UINT32_MAX),
+	SIM_A_ADDR("gpa", true),
+	SIM_A_SIZE("size", true),
+	SIM_A_INT("gmem", false, 0, STACK_MAX_FDS - 1),
+	SIM_A_ADDR("offset", false),
+	SIM_A_ADDR("spa", false),
+	SIM_A_END
+};
+
+static const struct sim_arg_spec vm_attr_args[] = {
+	SIM_A_INT("vm", true, 0, S2_MAX_VMS - 1),
+	SIM_A_ADDR("gpa", true),
+	SIM_A_SIZE("size", true),
+	SIM_A_BOOL("private", true),
+	SIM_A_END
+};
+
+static const struct sim_arg_spec vm_page_args[] = {
+	SIM_A_INT("vm", true, 0, S2_MAX_VMS - 1),
+	SIM_A_ADDR("gpa", true),
+	SIM_A_END
+};
+
+static const struct sim_op stack_kvm_ops[] = {
+	{ "vm create", vm_create_args,
+	  "KVM_CREATE_VM: VM vm of type (snp: the lowest free ASID, or asid=): OK [asid=N]",
+	  op_vm_create },
+	{ "vm destroy", vm_only_args,
+	  "tear VM vm down: its guest_memfd files closed (pages back to the hypervisor), slots, tables, ASID",
+	  op_vm_destroy },
+	{ "gmem create", gmem_create_args,
+	  "KVM_CREATE_GUEST_MEMFD: file fd of size bytes bound to VM vm: OK fd=N", op_gmem_create },
+	{ "gmem alloc", gmem_range_args, "fallocate(): folios for [offset, offset + size)",
+	  op_gmem_alloc },
+	{ "gmem punch", gmem_range_args,
+	  "fallocate(PUNCH_HOLE): [offset, offset + size) freed, its private pages made shared",
+	  op_gmem_punch },
+	{ "vm memslot", vm_memslot_args,
+	  "KVM_SET_USER_MEMORY_REGION2: slot of VM vm at gpa (size 0 deletes; gmem= a guest_memfd)",
+	  op_vm_memslot },
+	{ "vm attr", vm_attr_args, "KVM_SET_MEMORY_ATTRIBUTES: [gpa, gpa + size) private or shared",
+	  op_vm_attr },
+	{ "vm page", vm_page_args,
+	  "what backs gpa now: OK private= mapped= spa= (SNP: the page's RMP entry)", op_vm_page },
+	{ NULL, NULL, NULL, NULL }
+};
+
+/*
+ * The KVM operations as a module of their own ("kvm", after the stack
+ * module whose VMs, allocator, ASIDs and guest_memfd files they use).
+ */
+const struct sim_module stack_kvm_module = {
+	.name = "kvm",
+	.needs = (const char *const[]){ "stack", NULL },
+	.ops = stack_kvm_ops,
+};
