@@ -11,6 +11,9 @@
  *   gmem punch  fd=N offset=ADDR size=SIZE                                -> OK
  *   gmem alloc  fd=N offset=ADDR size=SIZE                                -> OK
  *   vm page     vm=N gpa=ADDR          -> OK private= mapped= spa= [the RMP entry]
+ *   snp launch_start  vm=N [policy=N]
+ *   snp launch_update vm=N gpa=ADDR size=SIZE [type=normal|zero|unmeasured|secrets|cpuid|vmsa]
+ *   snp launch_finish vm=N                                                -> OK measurement=...
  *
  * A refusal prints ERROR(ERRNO), the name of the errno the ioctl returns.
  * Each runs on the line's agent; its table walks, RMP instructions and
@@ -137,6 +140,10 @@ static void op_vm_destroy(struct sim_call *c)
 	if (!v)
 		return;
 	asid = v->asid;
+	if (v->snp) {
+		stack_snp_decommission(v->snp);   /* the firmware forgets the guest */
+		v->snp = NULL;
+	}
 	stack_kvm_mem_free(v);   /* unbinds the guest_memfd slots */
 	for (unsigned fd = 0; fd < STACK_MAX_FDS; fd++) {
 		if (st->fd[fd] && stack_gmem_vm(st->fd[fd]) == v) {
@@ -263,31 +270,188 @@ static void op_vm_attr(struct sim_call *c)
 	       &who, 0);
 }
 
-/* What backs a GPA now; on SNP the effective RMP entry of that page, as rmpread prints it. */
+/*
+ * What backs a GPA now: whether it is private, whether the nested table
+ * maps it, and the page behind it (the mapping's; for a private GPA of a
+ * guest_memfd slot the file's page; for a shared one the VMM's backing),
+ * and on SNP the effective RMP entry of that page, as rmpread prints it.
+ */
 static void op_vm_page(struct sim_call *c)
 {
 	struct stack_vm *v = kvm_vm(c);
 	struct sim_who who = who_of_call(c);
+	uint64_t gpa = sim_arg_u64(c, "gpa", 0), spa = 0;
+	const struct stack_kvm_slot *sl;
 	struct stack_kvm_page pg;
 	struct rmp_entry e;
+	bool backed = false, big, prepared;
 	int rc;
 
 	if (!v)
 		return;
-	rc = stack_kvm_page_query(v, &who, sim_arg_u64(c, "gpa", 0), &pg);
+	rc = stack_kvm_page_query(v, &who, gpa, &pg);
 	finish(c, rc, &who, 0);
 	if (rc)
 		return;
 	sim_call_field_u64(c, "private", pg.private_);
 	sim_call_field_u64(c, "mapped", pg.mapped);
-	if (pg.mapped)
-		sim_call_field_hex(c, "spa", pg.spa);
-	if (v->asid && pg.mapped && rmp_entry_get(v->st->rmp, pg.spa & ~0xfffull, &e)) {
+	sl = stack_kvm_gfn_to_slot(v, gpa >> 12);
+	if (pg.mapped) {
+		spa = pg.spa;
+		backed = true;
+	} else if (pg.private_ && sl && sl->gmem &&
+		   !stack_gmem_page(sl->gmem, sl->gmem_offset + (gpa & ~0xfffull) -
+				    (sl->base_gfn << 12), &spa, &big, &prepared)) {
+		spa |= gpa & 0xfff;
+		backed = true;
+	} else if (!pg.private_ && pg.shared_backed) {
+		spa = pg.shared_spa;
+		backed = true;
+	}
+	if (backed)
+		sim_call_field_hex(c, "spa", spa);
+	if (v->asid && backed && rmp_entry_get(v->st->rmp, spa & ~0xfffull, &e)) {
 		sim_call_field_u64(c, "assigned", e.assigned);
 		sim_call_field(c, "size", "%s", e.page_2m ? "2m" : "4k");
 		sim_call_field_u64(c, "asid", e.asid);
 		sim_call_field_hex(c, "gpa", e.gpa);
 		sim_call_field_u64(c, "validated", e.validated);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* SNP launch (KVM_SEV_SNP_LAUNCH_*, through the firmware model)        */
+/* ------------------------------------------------------------------ */
+
+static const char *const page_type_choices[] = {
+	"normal", "vmsa", "zero", "unmeasured", "secrets", "cpuid", NULL
+};
+
+/* The SNP VM of vm=, or NULL with ERROR(EINVAL) (not SNP) / ERROR(ENOENT). */
+static struct stack_vm *snp_vm(struct sim_call *c)
+{
+	struct stack_vm *v = kvm_vm(c);
+
+	if (v && v->kvm->type != STACK_KVM_VM_SNP) {
+		finish(c, -EINVAL, NULL, 0);
+		return NULL;
+	}
+	return v;
+}
+
+/* A refused firmware command: ERROR(EIO) with the firmware's status (the ioctl's fw_error). */
+static void fw_finish(struct sim_call *c, enum stack_snp_status st, const struct sim_who *who,
+		      uint64_t cycles)
+{
+	finish(c, stack_snp_errno(st), who, cycles);
+	if (st != STACK_SNP_SUCCESS)
+		sim_call_field(c, "fw_error", "%s", stack_snp_status_name(st));
+}
+
+/*
+ * snp_launch_start: the guest context (SNP_GCTX_CREATE), SNP_LAUNCH_START
+ * with the policy, SNP_ACTIVATE with the VM's ASID.
+ */
+static void op_snp_launch_start(struct sim_call *c)
+{
+	struct stack *st = stack_get(sim_call_sim(c));
+	struct stack_vm *v = snp_vm(c);
+	struct sim_who who = who_of_call(c);
+	enum stack_snp_status s;
+	uint64_t cycles = 0;
+
+	if (!v)
+		return;
+	if (v->snp) {
+		finish(c, -EINVAL, NULL, 0);   /* KVM: the launch has started already */
+		return;
+	}
+	s = stack_snp_gctx_create(st->snp_fw, &v->snp, &cycles);
+	if (s == STACK_SNP_SUCCESS)
+		s = stack_snp_launch_start(v->snp, sim_arg_u64(c, "policy", STACK_SNP_POLICY_DEFAULT),
+					   &cycles);
+	if (s == STACK_SNP_SUCCESS)
+		s = stack_snp_activate(v->snp, v->asid, &cycles);
+	if (s != STACK_SNP_SUCCESS && v->snp) {
+		stack_snp_decommission(v->snp);
+		v->snp = NULL;
+	}
+	fw_finish(c, s, &who, cycles);
+}
+
+struct populate {
+	struct stack_vm *v;
+	struct stack_snp_update how;
+	enum stack_snp_status fw;
+};
+
+static int populate_page(void *arg, struct sim_who *who, uint64_t gpa, uint64_t spa,
+			 uint64_t *cycles)
+{
+	struct populate *p = arg;
+
+	return stack_snp_kvm_populate(p->v->snp, who, spa, gpa, &p->how, &p->fw, cycles);
+}
+
+/*
+ * snp_launch_update (sev_gmem_post_populate through kvm_gmem_populate):
+ * the range must be inside one guest_memfd memslot and private; each page
+ * is taken from the file, made Pre-Guest and given to LAUNCH_UPDATE.
+ */
+static void op_snp_launch_update(struct sim_call *c)
+{
+	struct stack_vm *v = snp_vm(c);
+	struct sim_who who = who_of_call(c);
+	uint64_t gpa = sim_arg_u64(c, "gpa", 0), size = sim_arg_u64(c, "size", 0), cycles = 0;
+	const struct stack_kvm_slot *sl;
+	struct populate p = { 0 };
+	int rc;
+
+	if (!v)
+		return;
+	if (!v->snp || stack_snp_gstate(v->snp) != STACK_SNP_GSTATE_LAUNCH ||
+	    (gpa | size) & (SIM_PAGE_SIZE - 1) || !size || gpa + size < gpa) {
+		finish(c, -EINVAL, NULL, 0);
+		return;
+	}
+	sl = stack_kvm_gfn_to_slot(v, gpa >> 12);
+	if (!sl || !sl->gmem || ((gpa + size - 1) >> 12) >= sl->base_gfn + sl->npages ||
+	    !stack_kvm_range_has_attributes(v, gpa >> 12, (gpa + size) >> 12,
+					    STACK_KVM_MEMORY_ATTRIBUTE_PRIVATE)) {
+		finish(c, -EINVAL, NULL, 0);   /* KVM: not private guest_memfd memory */
+		return;
+	}
+	p.v = v;
+	p.how.type = (enum stack_snp_page_type)(sim_arg_enum(c, "type", 0) + 1);
+	rc = stack_gmem_populate(sl->gmem, &who, sl->gmem_offset + gpa - (sl->base_gfn << 12), gpa,
+				 size >> 12, populate_page, &p, &cycles);
+	finish(c, rc, &who, cycles);
+	if (rc == -EIO)
+		sim_call_field(c, "fw_error", "%s", stack_snp_status_name(p.fw));
+}
+
+static void op_snp_launch_finish(struct sim_call *c)
+{
+	struct stack_vm *v = snp_vm(c);
+	struct sim_who who = who_of_call(c);
+	enum stack_snp_status s;
+	uint64_t cycles = 0;
+
+	if (!v)
+		return;
+	if (!v->snp) {
+		finish(c, -EINVAL, NULL, 0);
+		return;
+	}
+	s = stack_snp_launch_finish(v->snp, &cycles);
+	fw_finish(c, s, &who, cycles);
+	if (s == STACK_SNP_SUCCESS) {
+		const uint8_t *d = stack_snp_digest(v->snp);
+		char hex[2 * STACK_SNP_DIGEST_SIZE + 1];
+
+		for (unsigned i = 0; i < STACK_SNP_DIGEST_SIZE; i++)
+			snprintf(hex + 2 * i, 3, "%02x", d[i]);
+		sim_call_field(c, "measurement", "%s", hex);
 	}
 }
 
@@ -342,6 +506,20 @@ static const struct sim_arg_spec vm_attr_args[] = {
 	SIM_A_END
 };
 
+static const struct sim_arg_spec snp_start_args[] = {
+	SIM_A_INT("vm", true, 0, S2_MAX_VMS - 1),
+	SIM_A_U64("policy", false),
+	SIM_A_END
+};
+
+static const struct sim_arg_spec snp_update_args[] = {
+	SIM_A_INT("vm", true, 0, S2_MAX_VMS - 1),
+	SIM_A_ADDR("gpa", true),
+	SIM_A_SIZE("size", true),
+	SIM_A_ENUM("type", false, page_type_choices),
+	SIM_A_END
+};
+
 static const struct sim_arg_spec vm_page_args[] = {
 	SIM_A_INT("vm", true, 0, S2_MAX_VMS - 1),
 	SIM_A_ADDR("gpa", true),
@@ -369,6 +547,14 @@ static const struct sim_op stack_kvm_ops[] = {
 	  op_vm_attr },
 	{ "vm page", vm_page_args,
 	  "what backs gpa now: OK private= mapped= spa= (SNP: the page's RMP entry)", op_vm_page },
+	{ "snp launch_start", snp_start_args,
+	  "KVM_SEV_SNP_LAUNCH_START: the firmware's guest context, LAUNCH_START with policy, ACTIVATE",
+	  op_snp_launch_start },
+	{ "snp launch_update", snp_update_args,
+	  "KVM_SEV_SNP_LAUNCH_UPDATE: the private guest_memfd pages of [gpa, gpa + size) measured into the guest",
+	  op_snp_launch_update },
+	{ "snp launch_finish", vm_only_args,
+	  "KVM_SEV_SNP_LAUNCH_FINISH: OK measurement=HEX (the launch digest)", op_snp_launch_finish },
 	{ NULL, NULL, NULL, NULL }
 };
 
