@@ -11,6 +11,7 @@
  *   gmem punch  fd=N offset=ADDR size=SIZE                                -> OK
  *   gmem alloc  fd=N offset=ADDR size=SIZE                                -> OK
  *   vm page     vm=N gpa=ADDR          -> OK private= mapped= spa= [the RMP entry]
+ *   vm mirror   vm=N from=M            -> OK asid=A
  *   snp launch_start  vm=N [policy=N]
  *   snp launch_update vm=N gpa=ADDR size=SIZE [type=normal|zero|unmeasured|secrets|cpuid|vmsa]
  *   snp launch_finish vm=N                                                -> OK measurement=...
@@ -136,6 +137,7 @@ static void op_vm_destroy(struct sim_call *c)
 	struct sim_who who = who_of_call(c);
 	uint64_t cycles = 0;
 	uint32_t asid;
+	bool mirror;
 
 	if (!v)
 		return;
@@ -151,10 +153,53 @@ static void op_vm_destroy(struct sim_call *c)
 			st->fd[fd] = NULL;
 		}
 	}
+	mirror = v->mirror;
 	stack_vm_destroy(v);
 	if (asid)
-		stack_asid_put(st->asids, asid, false);
+		stack_asid_put(st->asids, asid, mirror);
 	finish(c, 0, &who, cycles);
+}
+
+/*
+ * vm mirror: VM N is created and KVM_CAP_VM_COPY_ENC_CONTEXT_FROM enabled
+ * on it (sev_vm_copy_enc_context_from): it shares M's encryption context,
+ * its ASID, which then outlives M until the last mirror is gone.  An SNP
+ * source is refused (-EINVAL) unless snp.mirror=1 (the migration helper).
+ */
+static void op_vm_mirror(struct sim_call *c)
+{
+	struct stack *st = stack_get(sim_call_sim(c));
+	unsigned id = (unsigned)sim_arg_u64(c, "vm", 0);
+	struct stack_vm *src = stack_vm_find(st, (unsigned)sim_arg_u64(c, "from", 0));
+	struct sim_who who = who_of_call(c);
+	char prefix[32];
+	int rc;
+
+	if (stack_vm_find(st, id)) {
+		finish(c, -EEXIST, NULL, 0);
+		return;
+	}
+	if (!src || !src->kvm) {
+		finish(c, -ENOENT, NULL, 0);
+		return;
+	}
+	rc = stack_asid_mirror(st->asids, src->asid, src->mirror);
+	if (rc) {
+		finish(c, rc, NULL, 0);
+		return;
+	}
+	rc = stack_vm_create(st, &who, id, s2_fmt(S2_FMT_NPT), 4, src->asid);
+	if (rc != S2_OK) {
+		stack_asid_put(st->asids, src->asid, true);
+		finish(c, rc == S2_ERR_NOMEM ? -ENOMEM : -EINVAL, &who, 0);
+		return;
+	}
+	st->vm[id]->mirror = true;
+	snprintf(prefix, sizeof(prefix), "%s.mem", st->vm[id]->prefix);
+	if (stack_kvm_mem_init(st->vm[id], src->kvm->type, prefix))
+		sim_fatal("stack: vm mirror: %s: cannot set up KVM memory", prefix);
+	finish(c, 0, &who, 0);
+	sim_call_field_u64(c, "asid", src->asid);
 }
 
 /* ------------------------------------------------------------------ */
@@ -472,6 +517,12 @@ static const struct sim_arg_spec vm_only_args[] = {
 	SIM_A_END
 };
 
+static const struct sim_arg_spec vm_mirror_args[] = {
+	SIM_A_INT("vm", true, 0, S2_MAX_VMS - 1),
+	SIM_A_INT("from", true, 0, S2_MAX_VMS - 1),
+	SIM_A_END
+};
+
 static const struct sim_arg_spec gmem_create_args[] = {
 	SIM_A_INT("vm", true, 0, S2_MAX_VMS - 1),
 	SIM_A_INT("fd", true, 0, STACK_MAX_FDS - 1),
@@ -533,6 +584,9 @@ static const struct sim_op stack_kvm_ops[] = {
 	{ "vm destroy", vm_only_args,
 	  "tear VM vm down: its guest_memfd files closed (pages back to the hypervisor), slots, tables, ASID",
 	  op_vm_destroy },
+	{ "vm mirror", vm_mirror_args,
+	  "VM vm shares VM from's encryption context (KVM_CAP_VM_COPY_ENC_CONTEXT_FROM): OK asid=A",
+	  op_vm_mirror },
 	{ "gmem create", gmem_create_args,
 	  "KVM_CREATE_GUEST_MEMFD: file fd of size bytes bound to VM vm: OK fd=N", op_gmem_create },
 	{ "gmem alloc", gmem_range_args, "fallocate(): folios for [offset, offset + size)",

@@ -38,6 +38,7 @@ struct stack_vm {
 	struct sim_stat_group *stats;
 	char prefix[16];                 /* its statistics' prefix: vmN (vmN_G when re-created) */
 	unsigned nvcpus;                 /* `vm create vcpus=` (KVM VMs) */
+	bool mirror;                     /* a mirror VM: its ASID is another VM's (vm mirror) */
 	struct stack_snp_guest *snp;     /* the firmware's guest context (snp launch_start) */
 	uint64_t table_quota;            /* bytes of nested-table pages it may hold (0: no limit) */
 	uint64_t table_pages;            /* nested-table pages it holds */
