@@ -79,6 +79,18 @@ static int rmp_guest_insn(struct cpu_hart *h, const struct rv_dinsn *d, uint64_t
 		rmp_query(vm->rmp, &who, &pg, &res);
 		break;
 	}
+	if (sim_timeline_on(vm->sim)) {
+		/* the instruction on the vCPU's track, at its cycle inside the batch */
+		char args[96];
+
+		snprintf(args, sizeof(args), "\"gpa\":\"0x%llx\",\"rc\":\"%s\"",
+			 (unsigned long long)pg.gpa,
+			 rmp_rc_name(d->op == RV_OP_pvalidate ? RMP_INSN_PVALIDATE :
+				     d->op == RV_OP_rmpadjust ? RMP_INSN_RMPADJUST : RMP_INSN_RMPQUERY,
+				     res.rc));
+		sim_timeline_span(vm->sim, who.agent, "rmp", rv_op_name[d->op], who.now,
+				  who.now + res.latency + who.mem_cycles + vm->lat.rmp_insn, args);
+	}
 	h->batch_extra += res.latency + who.mem_cycles + vm->lat.rmp_insn;
 	rv_tlb_flush(h);
 	if (res.rc == RMP_RC_FAULT)

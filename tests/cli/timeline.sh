@@ -70,6 +70,21 @@ assert any(e["cat"] == "guest" for e in x) and any(e["name"] == "exit npf" for e
 assert any(e["ph"] == "i" and e["name"] == "npf" and e["args"]["gpa"].startswith("0x") for e in ev)
 PY
 
+# the SNP guest instructions on the vCPU's track, inside its guest span
+"$P" exec "$G/pvalidate.elf" --set vm.type=snp --timeline "$T/pv.json" >/dev/null 2>&1
+check "$T/pv.json" >/dev/null || fail "pvalidate timeline"
+python3 - "$T/pv.json" <<'PY' || fail "rmp spans"
+import json, sys
+ev = json.load(open(sys.argv[1]))["traceEvents"]
+rmp = [e for e in ev if e.get("cat") == "rmp"]
+assert {e["name"] for e in rmp} >= {"pvalidate", "rmpadjust", "rmpquery"}, rmp
+assert any(e["args"]["rc"] == "FAIL_PERMISSION" for e in rmp), rmp
+guest = [e for e in ev if e.get("cat") == "guest"]
+for r in rmp:   # nested in a guest span of the same track
+    assert any(g["tid"] == r["tid"] and g["ts"] <= r["ts"] and r["ts"] + r["dur"] <= g["ts"] + g["dur"] + 1e-9
+               for g in guest), r
+PY
+
 # run: the default scenario, valid too
 "$P" run workloads/scenarios/default.ini --out "$T/r" --timeline "$T/r.json" -q || fail "run exit $?"
 check "$T/r.json" >/dev/null || fail "run timeline"
