@@ -279,8 +279,10 @@ struct trace_rd {
 	size_t zleft;                      /* ZSTD_decompressStream's hint: 0 at a frame's end */
 	bool eof;                          /* no more compressed input */
 	bool started;                      /* some input was seen */
-	unsigned char *w;                  /* decompressed bytes not yet decoded */
-	size_t wlen, wcap;
+	unsigned char *buf;                /* the window: decompressed bytes */
+	size_t bufcap;
+	unsigned char *w;                  /* in it, those not yet decoded */
+	size_t wlen;
 	uint64_t base;                     /* stream offset of w[0] */
 	char **agents;                     /* names by id, from agent records */
 	size_t nagents;
@@ -308,24 +310,29 @@ static int rd_err(struct trace_rd *r, uint64_t off, const char *fmt, ...)
  */
 static int rd_more(struct trace_rd *r)
 {
-	if (r->wcap - r->wlen < ZSTD_DStreamOutSize()) {
-		r->wcap = r->wlen + ZSTD_DStreamOutSize();
-		r->w = sim_xrealloc(r->w, r->wcap);
+	if (r->w != r->buf) {              /* only a part of a record is left: move it down */
+		memmove(r->buf, r->w, r->wlen);
+		r->w = r->buf;
+	}
+	if (r->bufcap - r->wlen < ZSTD_DStreamOutSize()) {
+		r->bufcap = r->wlen + ZSTD_DStreamOutSize();
+		r->buf = sim_xrealloc(r->buf, r->bufcap);
+		r->w = r->buf;
 	}
 	if (r->raw) {
 		size_t n = r->nmem - r->offmem;
 
 		if (!n)
 			return 0;
-		if (n > r->wcap - r->wlen)
-			n = r->wcap - r->wlen;
+		if (n > r->bufcap - r->wlen)
+			n = r->bufcap - r->wlen;
 		memcpy(r->w + r->wlen, r->mem + r->offmem, n);
 		r->offmem += n;
 		r->wlen += n;
 		return 1;
 	}
 	for (;;) {
-		ZSTD_outBuffer out = { r->w, r->wcap, r->wlen };
+		ZSTD_outBuffer out = { r->w, r->bufcap, r->wlen };
 		ZSTD_inBuffer in;
 		size_t rc;
 
@@ -385,7 +392,7 @@ static int rd_need(struct trace_rd *r, size_t n)
 
 static void rd_drop(struct trace_rd *r, size_t n)
 {
-	memmove(r->w, r->w + n, r->wlen - n);
+	r->w += n;
 	r->wlen -= n;
 	r->base += n;
 }
@@ -608,7 +615,7 @@ static int rd_main(struct trace_rd *r)
 	rc = rd_run(r);
 	ZSTD_freeDStream(r->ds);
 	free(r->ibuf);
-	free(r->w);
+	free(r->buf);
 	for (size_t i = 0; i < r->nagents; i++)
 		free(r->agents[i]);
 	free(r->agents);
