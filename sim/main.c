@@ -54,6 +54,7 @@ static const struct sim_cli_opt run_opts[] = {
 	SIM_CLI_OPT_SEED,
 	{ "out", 0, "DIR", NULL, "output directory (default: out/<scenario file name>)" },
 	{ "timeline", 0, "FILE", NULL, "write the run's timeline to FILE (Chrome trace JSON, docs/outputs.md)" },
+	{ "trace", 0, "FILE", NULL, "write the run's event trace to FILE (zstd binary records, docs/trace.md)" },
 	{ "quiet", 'q', NULL, NULL, "no progress line and no summary" },
 	{ "verbose", 0, NULL, NULL, "workload output on stdout instead of DIR/workload.log" },
 	{ NULL, 0, NULL, NULL, NULL }
@@ -82,6 +83,7 @@ static const struct sim_cli_opt script_opts[] = {
 	{ "out", 0, "DIR", NULL,
 	  "also write the output set to DIR: stats, config.json, run.json, workload.log (docs/outputs.md)" },
 	{ "timeline", 0, "FILE", NULL, "write the run's timeline to FILE (Chrome trace JSON, docs/outputs.md)" },
+	{ "trace", 0, "FILE", NULL, "write the run's event trace to FILE (zstd binary records, docs/trace.md)" },
 	{ NULL, 0, NULL, NULL, NULL }
 };
 
@@ -183,6 +185,18 @@ static const struct sim_cli_cmd compare_cmd = {
 	"2  bad usage, or a directory without a readable config.json and stats.json\n", 2,
 };
 
+static const struct sim_cli_cmd trace_cmd = {
+	"trace", "dump FILE", 2, 2, NULL,
+	"Show the records of an event trace (--trace FILE) as text.",
+	"FILE is a trace written by run, script or exec --trace (docs/trace.md):\n"
+	"zstd-compressed, a PROTSIMT header, then length-prefixed records.  Each\n"
+	"record is printed on one line.  A file that is not a trace, of another\n"
+	"format version, cut short or corrupt is an error naming the file and the\n"
+	"byte offset (in the decompressed stream) of the record at fault.\n",
+	"0  the whole trace was shown\n"
+	"2  bad usage, or the file cannot be read or is not a whole trace\n", 2,
+};
+
 static const struct sim_cli_cmd version_cmd = {
 	"version", "", 0, 0, NULL,
 	"Print the version, the commit it was built from and the build type.",
@@ -199,6 +213,7 @@ static int cmd_version(const struct sim_cli *cl);
 static int cmd_compare(const struct sim_cli *cl);
 static int cmd_sweep(const struct sim_cli *cl);
 static int cmd_plot(const struct sim_cli *cl);
+static int cmd_trace(const struct sim_cli *cl);
 
 /* The whole command line, for run.json. */
 static int g_argc;
@@ -230,6 +245,7 @@ static const struct cmd cmds[] = {
 	{ &sweep_cmd, cmd_sweep, NULL, 2 },
 	{ &compare_cmd, cmd_compare, NULL, 2 },
 	{ &plot_cmd, cmd_plot, NULL, 2 },
+	{ &trace_cmd, cmd_trace, NULL, 2 },
 	{ &help_cmd, cmd_help, NULL, 2 },
 	{ &version_cmd, cmd_version, NULL, 2 },
 	{ NULL, NULL, NULL, 0 }
@@ -459,6 +475,10 @@ static int cmd_run(const struct sim_cli *cl)
 		fprintf(stderr, "protsim: %s\n", err.msg);
 		goto out;
 	}
+	if (sim_cli_value(cl, "trace") && sim_trace_open(s, sim_cli_value(cl, "trace"), &err)) {
+		fprintf(stderr, "protsim: %s\n", err.msg);
+		goto out;
+	}
 	/* the scenario's VMs start first, so that they run beside the workload */
 	if (stack_run_vms_start(s, scenario, out, &err) < 0) {
 		fprintf(stderr, "protsim: %s\n", err.msg);
@@ -472,6 +492,10 @@ static int cmd_run(const struct sim_cli *cl)
 	sim_cli_progress_end(prog);
 	vm_rc = stack_run_vms_end(s, stderr);
 	if (sim_timeline_close(s, &err)) {
+		fprintf(stderr, "protsim: %s\n", err.msg);
+		vm_rc = 2;
+	}
+	if (sim_trace_close(s, &err)) {
 		fprintf(stderr, "protsim: %s\n", err.msg);
 		vm_rc = 2;
 	}
@@ -535,6 +559,15 @@ static int cmd_script(const struct sim_cli *cl)
 			goto out;
 		}
 	}
+	if (sim_cli_value(cl, "trace")) {
+		struct sim_err err;
+
+		if (sim_trace_open(s, sim_cli_value(cl, "trace"), &err)) {
+			fprintf(stderr, "protsim: %s\n", err.msg);
+			rc = 2;
+			goto out;
+		}
+	}
 	if (!strcmp(path, "-")) {
 		rc = sim_script_run(s, stdin, "<stdin>", out, stderr, false);
 	} else if (!(f = open_input(path))) {
@@ -548,6 +581,10 @@ static int cmd_script(const struct sim_cli *cl)
 		struct sim_err err;
 
 		if (sim_timeline_close(s, &err)) {
+			fprintf(stderr, "protsim: %s\n", err.msg);
+			rc = 2;
+		}
+		if (sim_trace_close(s, &err)) {
 			fprintf(stderr, "protsim: %s\n", err.msg);
 			rc = 2;
 		}
@@ -601,6 +638,22 @@ static int cmd_plot(const struct sim_cli *cl)
 	rc = sim_plot(csv, x, y, sim_cli_value(cl, "by"), base, stdout, &err);
 	free(base);
 	if (rc) {
+		fprintf(stderr, "protsim: %s\n", err.msg);
+		return 2;
+	}
+	return 0;
+}
+
+static int cmd_trace(const struct sim_cli *cl)
+{
+	struct sim_err err;
+
+	if (strcmp(cl->args[0], "dump")) {
+		fprintf(stderr, "protsim: trace: unknown subcommand '%s' (dump)\n", cl->args[0]);
+		return 2;
+	}
+	if (sim_trace_dump(cl->args[1], stdout, &err)) {
+		fflush(stdout);
 		fprintf(stderr, "protsim: %s\n", err.msg);
 		return 2;
 	}

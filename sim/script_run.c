@@ -145,6 +145,15 @@ static void run_line_finish(struct script *sc, struct script_line *l, struct sim
 		free(args);
 		free(res);
 	}
+	if (sim_trace_on(sc->s)) {
+		struct sim_trace_field *kv = sim_xcalloc(c->nkv + 1, sizeof(*kv));
+
+		for (size_t i = 0; i < c->nkv; i++)
+			kv[i] = (struct sim_trace_field){ c->kv[i].key, c->kv[i].val };
+		sim_trace_op(sc->s, sim_agent_id(a), start, sim_now(a), l->lineno, l->op->name,
+			     l->args_text, sim_sbuf_str(&c->res), kv, c->nkv);
+		free(kv);
+	}
 	if (sc->interactive)
 		fflush(sc->out);
 	/* Keep the result for expect lines. */

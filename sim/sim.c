@@ -205,6 +205,7 @@ void sim_free(struct sim *s)
 		if (s->modules[i]->detach)
 			s->modules[i]->detach(s);
 	(void)sim_timeline_close(s, NULL);   /* a run that did not close it: written now */
+	(void)sim_trace_close(s, NULL);
 	sim_engine_free(s->eng);
 	sim_mem_free(s->mem);
 	sim_stats_free(s->stats);

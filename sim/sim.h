@@ -836,6 +836,52 @@ int sim_plot(const char *csv, const char *x, const char *y, const char *by, cons
 /* The host's monotonic clock in seconds (run.json's host_seconds). */
 double sim_host_seconds(void);
 
+/*
+ * The trace (docs/trace.md): a binary, zstd-compressed record of the
+ * operations each agent performed (script lines, guest VM exits) with
+ * their start and end cycles and results.  sim_trace_open() creates the
+ * file and starts the stream; the records go out as they come;
+ * sim_trace_close() ends it (names every agent, writes the end record).
+ * While it is off the record calls return at once.
+ */
+#define SIM_TRACE_VERSION    1u
+#define SIM_TRACE_MAX_RECORD (1u << 20)   /* a record's size field, at most */
+#define SIM_TRACE_MAX_AGENTS 65536u       /* agent ids a reader keeps names for */
+enum sim_trace_type {                     /* a record's type byte */
+	SIM_TRACE_AGENT = 1,
+	SIM_TRACE_OP = 2,
+	SIM_TRACE_EXIT = 3,
+	SIM_TRACE_END = 4,
+};
+struct sim_trace_field {
+	const char *key, *val;
+};
+struct sim_trace_exit {
+	uint64_t stop;                        /* the cycle the guest stopped */
+	uint64_t end;                         /* the end of the exit's handling */
+	uint32_t reason;                      /* its code, and its name */
+	const char *name;
+	uint64_t pc;
+	uint64_t gpa, info;                   /* #NPF: EXITINFO2 (GPA), EXITINFO1; else 0 */
+};
+int sim_trace_open(struct sim *s, const char *path, struct sim_err *err);
+int sim_trace_close(struct sim *s, struct sim_err *err);
+bool sim_trace_on(const struct sim *s);
+void sim_trace_op(struct sim *s, int agent, uint64_t t0, uint64_t t1, int line, const char *op,
+		  const char *args, const char *result, const struct sim_trace_field *kv,
+		  size_t nkv);
+void sim_trace_exit(struct sim *s, int agent, const struct sim_trace_exit *e);
+/*
+ * The records of trace file @path as text on @out, one line each
+ * (protsim trace dump).  Return: 0, or -1 with @err naming the file and
+ * the byte offset in the decompressed stream of the record at fault.
+ * _mem reads @n bytes at @buf, already @decompressed or not; @name names
+ * them in errors.
+ */
+int sim_trace_dump(const char *path, FILE *out, struct sim_err *err);
+int sim_trace_dump_mem(const void *buf, size_t n, bool decompressed, const char *name, FILE *out,
+		       struct sim_err *err);
+
 /* mkdir -p @path.  Return: 0, or -1 with errno. */
 int sim_mkdir_p(const char *path);
 /*

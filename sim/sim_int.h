@@ -21,6 +21,7 @@ struct sim {
 	int attached;                       /* modules attached so far (for detach) */
 	bool started;                       /* sim_start() succeeded */
 	struct sim_timeline *timeline;      /* --timeline, or NULL (timeline.c) */
+	struct sim_trace *trace;            /* --trace, or NULL (trace.c) */
 };
 
 /* config.c */

@@ -2,8 +2,8 @@
 # determinism.sh A B - the same inputs give byte-identical outputs from two
 # builds of protsim (make test passes an -O2 and an -O0 build), and from
 # two runs of the same build.  Compares: the default scenario's outputs,
-# every script test's stdout, and guest programs' output and stats in both
-# CPU modes.  Then the quantum: engine.quantum trades speed only, never
+# every script test's stdout, and guest programs' output, stats and
+# --trace file in both CPU modes.  Then the quantum: engine.quantum trades speed only, never
 # the order of operations on shared state, so the same outputs (and exit
 # codes) come at quantum 1, 7 and 10^6.
 # Prints "N passed, N failed"; exit 1 on any difference.
@@ -49,9 +49,12 @@ if [ -d "$GUEST_DIR" ]; then
 	for g in hello compute_small smp; do
 		[ -f "$GUEST_DIR/$g.elf" ] || continue
 		for m in fast detailed; do
-			"$A" exec "$GUEST_DIR/$g.elf" --mode $m --stats --set vm.vcpus=2 > "$T/$g.$m.a" 2>&1
-			"$B" exec "$GUEST_DIR/$g.elf" --mode $m --stats --set vm.vcpus=2 > "$T/$g.$m.b" 2>&1
+			"$A" exec "$GUEST_DIR/$g.elf" --mode $m --stats --set vm.vcpus=2 \
+				--trace "$T/$g.$m.a.zst" > "$T/$g.$m.a" 2>&1
+			"$B" exec "$GUEST_DIR/$g.elf" --mode $m --stats --set vm.vcpus=2 \
+				--trace "$T/$g.$m.b.zst" > "$T/$g.$m.b" 2>&1
 			same "exec $g --mode $m" "$T/$g.$m.a" "$T/$g.$m.b"
+			same "exec $g --mode $m --trace" "$T/$g.$m.a.zst" "$T/$g.$m.b.zst"
 		done
 	done
 fi

@@ -27,6 +27,7 @@ static const struct sim_cli_opt exec_opts[] = {
 	{ "out", 0, "DIR", NULL,
 	  "also write the output set to DIR: stats, config.json, run.json, console.log (docs/outputs.md)" },
 	{ "timeline", 0, "FILE", NULL, "write the run's timeline to FILE (Chrome trace JSON, docs/outputs.md)" },
+	{ "trace", 0, "FILE", NULL, "write the run's event trace to FILE (zstd binary records, docs/trace.md)" },
 	{ NULL, 0, NULL, NULL, NULL }
 };
 
@@ -116,9 +117,19 @@ int stack_exec_main(int argc, char **argv, const struct sim_run_meta *meta)
 		rc = STACK_EXEC_RC_OUTPUT;
 		goto out;
 	}
+	if (sim_cli_value(&cl, "trace") && sim_trace_open(s, sim_cli_value(&cl, "trace"), &err)) {
+		fprintf(stderr, "protsim: %s\n", err.msg);
+		rc = STACK_EXEC_RC_OUTPUT;
+		goto out;
+	}
 	stack_guest_start(vm, max_insns);
 	sim_run(s);
 	if (sim_timeline_close(s, &err)) {
+		fprintf(stderr, "protsim: %s\n", err.msg);
+		rc = STACK_EXEC_RC_OUTPUT;
+		goto out;
+	}
+	if (sim_trace_close(s, &err)) {
 		fprintf(stderr, "protsim: %s\n", err.msg);
 		rc = STACK_EXEC_RC_OUTPUT;
 		goto out;

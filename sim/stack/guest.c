@@ -561,6 +561,12 @@ static void vcpu_body(struct sim_agent *a, void *arg)
 		exit_latency(g, why, sim_now(a) - e.cycle);
 		if (sim_timeline_on(g->sim))
 			timeline_run(vc, a, &e, t_in);
+		if (sim_trace_on(g->sim))
+			sim_trace_exit(g->sim, sim_agent_id(a), &(struct sim_trace_exit){
+				.stop = e.cycle, .end = sim_now(a), .reason = (uint32_t)why,
+				.name = cpu_exit_names[why], .pc = e.pc,
+				.gpa = why == CPU_EXIT_NPF ? e.npf_gpa : 0,
+				.info = why == CPU_EXIT_NPF ? e.npf_info : 0 });
 		if (!again)
 			break;
 		vc->vmcb.has_reply = true;

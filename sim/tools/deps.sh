@@ -7,7 +7,7 @@
 # packages (e.g. qemu-system-misc for the CPU benchmark's reference run).
 set -eu
 
-PKGS="make gcc pkg-config libelf-dev libzstd-dev libcriterion-dev libjansson-dev libedit-dev nettle-dev
+PKGS="make gcc pkg-config libelf-dev libzstd-dev zstd libcriterion-dev libjansson-dev libedit-dev nettle-dev
       python3 gnuplot-nox gcc-riscv64-unknown-elf binutils-riscv64-unknown-elf picolibc-riscv64-unknown-elf
       parallel slurm-wlm munge
       ${PROTSIM_DEPS_EXTRA:-}"
