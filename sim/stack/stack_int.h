@@ -73,6 +73,25 @@ extern const struct stack_host stack_host_minimal;
 /* Run @v's vCPUs with @host's exit handlers (NULL: minimal). */
 void stack_guest_set_host(struct stack_vm *v, const struct stack_host *host);
 
+/*
+ * The VMM's HTIF device (guest.c; docs/guest-abi.md "HTIF"): the console,
+ * the write() syscall proxy and the exit request of a program, on its
+ * tohost/fromhost words.  Guest memory is reached through @gpa_to_spa
+ * (untimed: a device's view).
+ */
+struct stack_htif {
+	struct sim_mem *mem;
+	int (*gpa_to_spa)(void *arg, uint64_t gpa, uint64_t *spa);   /* 0, or -1: no memory */
+	void (*exit)(void *arg, int code);   /* the program asked to exit */
+	void *arg;
+	uint64_t tohost_spa;             /* the tohost word */
+	uint64_t fromhost;               /* its GPA (0: none) */
+	uint64_t max_len;                /* the longest write() it copies */
+	FILE *console;                   /* NULL: output dropped */
+};
+/* A non-zero value stored to tohost. */
+void stack_htif_tohost(struct stack_htif *d, uint64_t val);
+
 /* The run state of a VM with a guest program (guest.c). */
 struct stack_guest {
 	char keys[8];                    /* its key prefix: "vm", "vm0".. (error messages) */
@@ -94,8 +113,7 @@ struct stack_guest {
 	unsigned running;                /* vCPU threads not finished */
 	unsigned blocked;                /* of those, halted */
 	bool has_tohost;
-	uint64_t tohost_spa;
-	uint64_t fromhost;               /* GPA (0: none) */
+	struct stack_htif htif;          /* the VMM's HTIF device on tohost */
 	uint64_t npf_maps;               /* pages mapped on a first-touch #NPF */
 	uint64_t root_cycles;            /* the nested root's zeroing, charged to the first map */
 	struct sim *sim;
