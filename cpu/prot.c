@@ -268,6 +268,13 @@ static int gpa_xlate(struct cpu_hart *h, uint64_t gpa, uint64_t va, bool has_va,
 		rmp_fault_format(&vm->last_fault, e->fault, sizeof(e->fault));
 	} else {
 		e->npf_info = out.fault.code | (table ? RMP_NPF_PAGE : RMP_NPF_FINAL);
+		/*
+		 * An SNP guest's private access sets ENC (EXITINFO1 bit 34) in
+		 * every #NPF it takes, not only the RMP ones: KVM tells a private
+		 * fault from a shared one by it (PFERR_GUEST_ENC_MASK).
+		 */
+		if (vm->type == CPU_VM_SNP && req.c)
+			e->npf_info |= RMP_NPF_ENC;
 		e->npf_gpa = gpa;
 		s2_fault_str(&out.fault, e->fault, sizeof(e->fault));
 	}

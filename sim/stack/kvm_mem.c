@@ -393,6 +393,7 @@ static int zap_run(struct stack_kvm_mem *km, struct sim_who *who, const struct z
 		for (unsigned k = 0; v->guest && k < v->guest->nvcpu; k++)
 			if (v->guest->vcpu[k].h)
 				cpu_vcpu_tlbi(v->guest->vcpu[k].h, CPU_TLBI_ALL);
+		stack_kvm_cpu_tlbi(v, CPU_TLBI_ALL);
 		if (who)
 			who->mem_cycles += cost;
 		km->ctr.pages_zapped += pages;

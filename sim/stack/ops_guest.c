@@ -114,6 +114,7 @@ void stack_kvm_run_free(struct stack_vm *v, struct sim_who *who)
 
 	if (!r)
 		return;
+	stack_kvm_cpu_free(v);   /* its harts first: they use the VMSA pages */
 	for (unsigned k = 0; k < STACK_KVM_MAX_VCPUS; k++) {
 		uint64_t spa = r->vcpu[k].vmsa_spa;
 		struct rmp_update_in in = { 0 };
@@ -1012,6 +1013,12 @@ const struct sim_op stack_guest_ops[] = {
 	{ "vcpu state", vcpu_args, "the vCPU's state: OK pc= sp= power_off= ran= [ghcb=] [vmsa=]",
 	  op_vcpu_state },
 	{ "vcpu reset", vcpu_args, "the vCPU back to its reset state", op_vcpu_reset },
+	{ "vm load", stack_vm_load_args,
+	  "the VMM copies an RV64 ELF program into VM vm's memory: OK entry= base= size=",
+	  stack_op_vm_load },
+	{ "vcpu run", stack_vcpu_run_args,
+	  "KVM_RUN: the program runs on vCPU vcpu until it exits, halts or max_insns: OK exit= ...",
+	  stack_op_vcpu_run },
 	{ "guest access", access_args,
 	  "the guest accesses gpa (private: the C-bit, default 1 on SNP): OK spa= exits= user_exits=",
 	  op_guest_access },

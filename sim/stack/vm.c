@@ -423,6 +423,8 @@ static void on_rmp_change(void *arg, enum rmp_insn insn, uint64_t spa, uint64_t 
 		for (unsigned k = 0; g && k < g->nvcpu; k++)
 			if (g->vcpu[k].h)
 				cpu_vcpu_tlbi(g->vcpu[k].h, what);
+		if (st->vm[i])
+			stack_kvm_cpu_tlbi(st->vm[i], what);
 	}
 }
 

@@ -1,0 +1,472 @@
+/*
+ * kvm_vcpu.c - guest programs on the VMs of `vm create`: the VMM loads an
+ * RV64 ELF into guest memory (`vm load`), and KVM_RUN runs a vCPU on the
+ * line's agent (`vcpu run`): cpu_vmrun() until the program exits, an exit
+ * the host cannot answer, or the instruction limit, with KVM's exit
+ * handling (kvm_mmu.c, kvm_sev.c) and the VMM (vmm.c) in between, as the
+ * scripted guest actions use them (docs/script.md "vCPUs").
+ *
+ *   vm load  vm=N elf=PATH                    -> OK entry= base= size=
+ *   vcpu run vm=N vcpu=K [max_insns=N] [boot=GPA]
+ *            -> OK entry_pc= entry_sp= exit=... [code=N] exits= user_exits= insns=
+ *
+ * The console (HTIF) is the VMM's debug port: it reads the program's
+ * tohost/fromhost words and write() buffers through the nested mapping
+ * (untimed, a device's view of memory, as the minimal host's HTIF); its
+ * output is printed before the result line, one `console:` line each.
+ */
+#define _GNU_SOURCE   /* strerrorname_np, open_memstream */
+#include "sim/stack/stack_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PAGE_4K 0x1000ull
+#define STACK_KVM_MAX_RETRIES 64   /* the same #NPF this many times: the run stops (stuck) */
+
+/* The guest platform of a KVM VM that runs a program. */
+struct stack_kvm_cpu {
+	struct cpu_vm *cpu;              /* built at the first `vcpu run` */
+	unsigned nharts;
+	struct cpu_vmcb vmcb[STACK_KVM_MAX_VCPUS];
+	struct cpu_budget budget;
+	bool loaded;
+	uint64_t entry;
+	bool has_tohost;
+	uint64_t tohost, fromhost;       /* GPAs */
+	struct stack_htif htif;
+	bool exited;                     /* the program asked to exit (HTIF) */
+	int code;
+	char *out;                       /* console output of the current run */
+	size_t outlen;
+	FILE *outf;
+};
+
+static void put_errno(struct sim_call *c, int err)
+{
+	const char *n = strerrorname_np(err);
+
+	sim_call_result(c, "ERROR(%s)", n ? n : "EINVAL");
+}
+
+static struct stack_vm *kvm_vm_of(struct sim_call *c)
+{
+	struct stack_vm *v = stack_vm_find(stack_get(sim_call_sim(c)),
+					   (unsigned)sim_arg_u64(c, "vm", 0));
+
+	if (!v || !v->kvm || !v->run) {
+		put_errno(c, ENOENT);
+		return NULL;
+	}
+	return v;
+}
+
+static struct stack_kvm_cpu *kcpu(struct stack_vm *v)
+{
+	if (!v->run->cpu)
+		v->run->cpu = sim_xcalloc(1, sizeof(*v->run->cpu));
+	return v->run->cpu;
+}
+
+void stack_kvm_cpu_free(struct stack_vm *v)
+{
+	struct stack_kvm_cpu *k = v->run ? v->run->cpu : NULL;
+
+	if (!k)
+		return;
+	cpu_vm_free(k->cpu);
+	for (unsigned i = 0; i < STACK_KVM_MAX_VCPUS; i++)
+		if (k->vmcb[i].vmcb_spa)
+			stack_palloc_put(v->st->pool, k->vmcb[i].vmcb_spa, false);
+	free(k);
+	v->run->cpu = NULL;
+}
+
+void stack_kvm_cpu_tlbi(struct stack_vm *v, enum cpu_tlbi what)
+{
+	struct stack_kvm_cpu *k = v->run ? v->run->cpu : NULL;
+
+	for (unsigned i = 0; k && k->cpu && i < k->nharts; i++)
+		cpu_vcpu_tlbi(cpu_vm_hart(k->cpu, i), what);
+}
+
+/*
+ * The page behind @gpa as the VMM and its devices see it: the page the
+ * nested table maps, else the guest_memfd page of a private GFN, else
+ * the VMM's own (taken on use when @alloc).  0, or -1.
+ */
+static int page_of(struct stack_vm *v, uint64_t gpa, bool alloc, uint64_t *spa)
+{
+	const struct stack_kvm_slot *sl = stack_kvm_gfn_to_slot(v, gpa >> 12);
+	bool big, prepared;
+
+	if (!sl)
+		return -1;
+	if (stack_vm_gpa_spa(v, gpa, spa))
+		return 0;
+	if (sl->gmem && stack_kvm_get_memory_attributes(v, gpa >> 12) &&
+	    v->st->snp_backing == STACK_SNP_BACKING_GMEM) {
+		uint64_t off = sl->gmem_offset + ((gpa >> 12) - sl->base_gfn) * PAGE_4K;
+
+		if (stack_gmem_page(sl->gmem, off, spa, &big, &prepared)) {
+			struct sim_who none = { .agent = -1 };
+			uint64_t cyc = 0;
+
+			if (!alloc || stack_gmem_fallocate(sl->gmem, &none, STACK_GMEM_FALLOC_KEEP_SIZE,
+							   off & ~(PAGE_4K - 1), PAGE_4K, &cyc) ||
+			    stack_gmem_page(sl->gmem, off, spa, &big, &prepared))
+				return -1;
+		}
+		*spa |= gpa & (PAGE_4K - 1);
+		return 0;
+	}
+	return stack_kvm_backing(v, gpa, alloc, spa) ? -1 : 0;
+}
+
+static int htif_gpa_to_spa(void *arg, uint64_t gpa, uint64_t *spa)
+{
+	return page_of(arg, gpa, false, spa);
+}
+
+static void htif_exit(void *arg, int code)
+{
+	struct stack_vm *v = arg;
+
+	v->run->cpu->exited = true;
+	v->run->cpu->code = code;
+}
+
+/* ------------------------------------------------------------------ */
+/* vm load                                                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The VMM copies the program into guest memory, as QEMU's loader does
+ * before the launch: each page of each segment goes to the page behind
+ * its GPA (a private GFN of a guest_memfd slot: the file's page, not
+ * prepared, so that `snp launch_update` measures it in place; else the
+ * VMM's own page).  Every page of every segment must be in a memslot.
+ */
+void stack_op_vm_load(struct sim_call *c)
+{
+	struct stack_vm *v = kvm_vm_of(c);
+	struct cpu_elf *elf = NULL;
+	struct sim_err err;
+	uint64_t lo = UINT64_MAX, hi = 0, pages = 0;
+	struct stack_kvm_cpu *k;
+
+	if (!v)
+		return;
+	if (cpu_elf_open(sim_arg_str(c, "elf", ""), 0, SIM_PA_LIMIT, &elf, &err)) {
+		sim_call_bad_arg(c, "elf", "%s", err.msg);
+		return;
+	}
+	for (unsigned i = 0; i < elf->nseg; i++) {
+		const struct cpu_elf_seg *sg = &elf->seg[i];
+
+		for (uint64_t a = sg->paddr & ~(PAGE_4K - 1); a < sg->paddr + sg->memsz; a += PAGE_4K) {
+			if (!stack_kvm_gfn_to_slot(v, a >> 12)) {
+				sim_call_bad_arg(c, "elf", "%s: segment page 0x%llx is in no memslot of VM %u",
+						 elf->path, (unsigned long long)a, v->id);
+				cpu_elf_free(elf);
+				return;
+			}
+		}
+	}
+	for (unsigned i = 0; i < elf->nseg; i++) {
+		const struct cpu_elf_seg *sg = &elf->seg[i];
+
+		for (uint64_t off = 0; off < sg->memsz;) {
+			uint64_t gpa = sg->paddr + off, n = PAGE_4K - (gpa & (PAGE_4K - 1)), spa;
+			static const uint8_t zero[PAGE_4K];
+
+			if (n > sg->memsz - off)
+				n = sg->memsz - off;
+			if (page_of(v, gpa, true, &spa)) {
+				cpu_elf_free(elf);
+				put_errno(c, ENOMEM);
+				return;
+			}
+			if (off < sg->filesz) {
+				uint64_t m = sg->filesz - off < n ? sg->filesz - off : n;
+
+				sim_mem_poke(v->st->mem, spa, (const uint8_t *)sg->data + off, m);
+				if (m < n)
+					sim_mem_poke(v->st->mem, spa + m, zero, n - m);
+			} else {
+				sim_mem_poke(v->st->mem, spa, zero, n);
+			}
+			pages++;
+			off += n;
+		}
+		if (sg->paddr < lo)
+			lo = sg->paddr;
+		if (sg->paddr + sg->memsz > hi)
+			hi = sg->paddr + sg->memsz;
+	}
+	k = kcpu(v);
+	k->loaded = true;
+	k->entry = elf->entry;
+	k->has_tohost = elf->has_tohost;
+	k->tohost = elf->tohost;
+	k->fromhost = elf->has_fromhost ? elf->fromhost : 0;
+	lo &= ~(PAGE_4K - 1);
+	hi = (hi + PAGE_4K - 1) & ~(PAGE_4K - 1);
+	cpu_elf_free(elf);
+	sim_call_result(c, "OK");
+	sim_call_field_hex(c, "entry", k->entry);
+	sim_call_field_hex(c, "base", lo);
+	sim_call_field_hex(c, "size", hi - lo);
+	/* the copy: one page clear's worth of memory traffic per page */
+	sim_advance(sim_call_agent(c), v->st->lat.ioctl + pages * v->st->lat.page_clear);
+	stack_check_after(c);
+}
+
+/* ------------------------------------------------------------------ */
+/* vcpu run                                                            */
+/* ------------------------------------------------------------------ */
+
+/* The guest platform, at the first run: harts for the vCPUs created so far. */
+static int platform(struct sim_call *c, struct stack_vm *v, struct stack_kvm_cpu *k)
+{
+	struct cpu_vm_cfg cfg = { 0 };
+	struct sim_err err;
+	uint64_t tspa;
+	char vp[24];
+
+	if (k->cpu)
+		return 0;
+	if (!k->has_tohost || page_of(v, k->tohost & ~(PAGE_4K - 1), true, &tspa)) {
+		sim_call_bad_arg(c, "vm", "the program has no tohost word in guest memory (HTIF)");
+		return -1;
+	}
+	for (unsigned i = 0; i < STACK_KVM_MAX_VCPUS; i++)
+		if (v->run->vcpu[i].created)
+			k->nharts = i + 1;
+	snprintf(vp, sizeof(vp), "%s.", v->prefix);
+	cfg.type = v->asid ? CPU_VM_SNP : CPU_VM_NPT;
+	cfg.nharts = k->nharts;
+	/* the RAM window is the tohost page: the doorbell's (stage 2 serves the rest) */
+	cfg.mem_base = k->tohost & ~(PAGE_4K - 1);
+	cfg.mem_size = PAGE_4K;
+	cfg.spa_base = tspa;
+	cfg.npt = v->s2;
+	cfg.vmid = v->id;
+	cfg.asid = v->asid;
+	cfg.vcpu_prefix = vp;
+	cfg.vm_prefix = v->prefix;
+	k->cpu = cpu_vm_new(v->st->s, &cfg, &err);
+	if (!k->cpu) {
+		sim_call_bad_arg(c, "vm", "%s", err.msg);
+		return -1;
+	}
+	k->htif.mem = v->st->mem;
+	k->htif.gpa_to_spa = htif_gpa_to_spa;
+	k->htif.exit = htif_exit;
+	k->htif.arg = v;
+	k->htif.max_len = 1ull << 20;
+	k->htif.fromhost = k->fromhost;
+	k->htif.tohost_spa = tspa | (k->tohost & (PAGE_4K - 1));
+	for (unsigned i = 0; i < k->nharts; i++) {
+		struct cpu_hart *h = cpu_vm_hart(k->cpu, i);
+
+		if (stack_palloc_get(v->st->pool, false, &k->vmcb[i].vmcb_spa)) {
+			sim_call_bad_arg(c, "vm", "s2.pool_size: no host page left for a VMCB");
+			return -1;
+		}
+		k->vmcb[i].vmsa_spa = v->run->vcpu[i].vmsa_spa;
+		k->vmcb[i].vmsa_gpa = STACK_SNP_VMSA_GPA;
+		k->vmcb[i].budget = &k->budget;
+		cpu_hart_set_pc(h, k->entry);
+		cpu_hart_set_reg(h, 10, i);   /* a0: hart id */
+	}
+	return 0;
+}
+
+static void tohost_bell(void *arg, struct cpu_hart *h, uint64_t val)
+{
+	struct stack_vm *v = arg;
+
+	(void)h;
+	stack_htif_tohost(&v->run->cpu->htif, val);
+	if (v->run->cpu->exited)
+		cpu_vcpu_kick(NULL, h);
+}
+
+/* The host's outcome of one exit: re-enter, or stop with @why. */
+static const char *handle(struct stack_vm *v, unsigned idx, struct cpu_hart *h,
+			  const struct cpu_exit *e, struct cpu_reply *r, uint64_t *uexits)
+{
+	struct sim_agent *a = cpu_hart_agent(h);
+	struct sim_who who = { .now = sim_now(a), .agent = sim_agent_id(a) };
+	struct stack_uexit ue = { 0 };
+	uint64_t cyc = 0;
+	enum stack_kvm_rc rc;
+
+	switch (e->reason) {
+	case CPU_EXIT_NPF:
+		v->run->ctr.exits[CPU_EXIT_NPF]++;
+		cyc = v->st->lat.kvm_exit;
+		rc = stack_kvm_npf(v, idx, &who, e->npf_gpa, e->npf_info, &ue, &cyc);
+		break;
+	case CPU_EXIT_VMGEXIT:
+		rc = stack_kvm_vmgexit(v, idx, &who, e->ghcb, &ue, &cyc);
+		break;
+	case CPU_EXIT_HYPERCALL:
+		rc = stack_kvm_hypercall(v, idx, &who, e->args, &ue, &cyc);
+		break;
+	case CPU_EXIT_CR_WRITE:
+		sim_advance(a, v->st->lat.kvm_exit);
+		r->action = CPU_REPLY_SKIP;
+		r->cr_allow = true;
+		return NULL;
+	case CPU_EXIT_HLT:
+		sim_advance(a, v->st->lat.kvm_exit);
+		r->action = CPU_REPLY_SKIP;
+		return "hlt";
+	case CPU_EXIT_INTR:
+		r->action = CPU_REPLY_RESUME;
+		return v->run->cpu->exited ? "exited" : NULL;
+	case CPU_EXIT_BUDGET:
+		r->action = CPU_REPLY_RESUME;
+		return "limit";
+	default:
+		return "invalid";
+	}
+	while (rc == STACK_KVM_USER) {
+		(*uexits)++;
+		if (!stack_vmm_handle(v, &who, &ue, &cyc)) {
+			rc = STACK_KVM_FATAL;
+			break;
+		}
+		rc = stack_kvm_complete_user(v, idx, &who, &ue, &cyc);
+	}
+	sim_advance(a, cyc + who.mem_cycles);
+	switch (rc) {
+	case STACK_KVM_RETRY:
+		r->action = CPU_REPLY_RETRY;
+		return NULL;
+	case STACK_KVM_DONE:
+		if (e->reason == CPU_EXIT_NPF) {
+			/* emulated MMIO: no device there; the VMM reports an access fault */
+			r->action = CPU_REPLY_INJECT;
+			r->inject_cause = (e->npf_info & RMP_NPF_W) ? CPU_CAUSE_STORE_ACCESS
+					: CPU_CAUSE_LOAD_ACCESS;
+			r->inject_tval = e->npf_gpa;
+			return NULL;
+		}
+		r->action = CPU_REPLY_SKIP;
+		r->ret = v->run->vcpu[idx].resp;
+		return NULL;
+	default:
+		v->run->killed = true;
+		return ue.reason == STACK_UEXIT_SYSTEM_EVENT ? "terminated" : "killed";
+	}
+}
+
+void stack_op_vcpu_run(struct sim_call *c)
+{
+	struct stack_vm *v = kvm_vm_of(c);
+	unsigned idx = (unsigned)sim_arg_u64(c, "vcpu", 0);
+	struct stack_kvm_cpu *k;
+	struct stack_kvm_vcpu *vc;
+	struct cpu_hart *h;
+	struct sim_agent *a = sim_call_agent(c);
+	uint64_t exits = 0, uexits = 0, insns0, budget, last_gpa = UINT64_MAX, last_info = 0;
+	unsigned same = 0;
+	const char *why = NULL;
+	struct cpu_exit e;
+
+	if (!v)
+		return;
+	vc = &v->run->vcpu[idx];
+	k = v->run->cpu;
+	if (!vc->created) {
+		put_errno(c, ENOENT);
+		return;
+	}
+	if (v->run->killed) {
+		sim_call_result(c, "KILLED");
+		return;
+	}
+	if (vc->power_off || !k || !k->loaded ||
+	    (v->kvm->type == STACK_KVM_VM_SNP &&
+	     (!v->snp || stack_snp_gstate(v->snp) != STACK_SNP_GSTATE_RUNNING || !vc->vmsa_spa))) {
+		put_errno(c, EINVAL);
+		return;
+	}
+	if (platform(c, v, k))
+		return;
+	if (idx >= k->nharts) {
+		put_errno(c, EINVAL);   /* created after the platform was built */
+		return;
+	}
+	h = cpu_vm_hart(k->cpu, idx);
+	cpu_hart_bind(h, a);
+	if (cpu_vm_set_doorbell(k->cpu, k->tohost, tohost_bell, v))
+		sim_fatal("stack: vcpu run: the tohost window");
+	if (sim_arg_has(c, "boot") && !vc->ran)
+		cpu_hart_set_reg(h, 11, sim_arg_u64(c, "boot", 0));   /* a1: the boot parameters */
+	vc->ran = true;
+	sim_call_field_hex(c, "entry_pc", cpu_hart_pc(h));
+	sim_call_field_hex(c, "entry_sp", cpu_hart_reg(h, 2));
+	k->outf = open_memstream(&k->out, &k->outlen);
+	k->htif.console = k->outf;
+	budget = sim_arg_u64(c, "max_insns", STACK_EXEC_MAX_INSNS);
+	k->budget.max = budget;
+	k->budget.used = 0;
+	insns0 = cpu_hart_insns(h);
+	while (!why && !k->exited) {
+		enum cpu_exit_reason r = cpu_vmrun(h, &k->vmcb[idx], &e);
+
+		memset(&k->vmcb[idx].reply, 0, sizeof(k->vmcb[idx].reply));
+		exits += r < CPU_EXIT_GUEST;
+		why = handle(v, idx, h, &e, &k->vmcb[idx].reply, &uexits);
+		k->vmcb[idx].has_reply = true;
+		/* the same #NPF again and again with nothing changing: the guest is stuck */
+		if (r == CPU_EXIT_NPF && e.npf_gpa == last_gpa && e.npf_info == last_info) {
+			if (++same == STACK_KVM_MAX_RETRIES && !why)
+				why = "stuck";
+		} else {
+			same = 0;
+		}
+		last_gpa = r == CPU_EXIT_NPF ? e.npf_gpa : UINT64_MAX;
+		last_info = e.npf_info;
+	}
+	fclose(k->outf);
+	k->htif.console = NULL;
+	for (char *p = k->out, *nl; p && *p; p = nl + 1) {
+		nl = strchr(p, '\n');
+		if (!nl) {
+			sim_call_printf(c, "console: %s", p);
+			break;
+		}
+		sim_call_printf(c, "console: %.*s", (int)(nl - p), p);
+	}
+	free(k->out);
+	k->out = NULL;
+	if (k->exited)
+		why = "exited";
+	sim_call_result(c, "%s", v->run->killed ? "KILLED" : "OK");
+	sim_call_field(c, "exit", "%s", why);
+	if (k->exited)
+		sim_call_field_u64(c, "code", (uint64_t)k->code);
+	else if (!strcmp(why, "invalid") || !strcmp(why, "stuck"))
+		sim_call_field(c, "fault", "%s", e.fault);
+	if (!strcmp(why, "stuck"))
+		sim_call_field_hex(c, "gpa", e.npf_gpa);
+	sim_call_field_u64(c, "exits", exits);
+	sim_call_field_u64(c, "user_exits", uexits);
+	sim_call_field_u64(c, "insns", cpu_hart_insns(h) - insns0);
+	stack_check_after(c);
+}
+
+const struct sim_arg_spec stack_vm_load_args[] = {
+	SIM_A_INT("vm", true, 0, S2_MAX_VMS - 1), SIM_A_STR("elf", true), SIM_A_END
+};
+const struct sim_arg_spec stack_vcpu_run_args[] = {
+	SIM_A_INT("vm", true, 0, S2_MAX_VMS - 1), SIM_A_INT("vcpu", true, 0, STACK_KVM_MAX_VCPUS - 1),
+	SIM_A_U64("max_insns", false), SIM_A_ADDR("boot", false), SIM_A_END
+};
