@@ -451,14 +451,10 @@ static const struct msr_case msr_cases[] = {
 	  .nx = 1, .x = { { .gpa = 0x300000, .npages = 1, .attrs = ENC } },
 	  .ctr = { MSR_REQ, .psc_msr = 1 } },
 	{ .name = "PSC: hypercall.ret EINVAL (+22) is a valid failure: error response",
-	  .bug = "kvm_is_valid_map_gpa_range_ret() (x86.h, used by snp_complete_psc_msr) accepts "
-		 "0, EINVAL and EAGAIN as positive values; the model accepts 0 and -22 and fails "
-		 "KVM_RUN on +22",
 	  .msr = MSR_PSC(0x300, OP_PRIVATE), .rets = { 22 }, .rc = STACK_KVM_DONE,
 	  .nx = 1, .x = { { .gpa = 0x300000, .npages = 1, .attrs = ENC } },
 	  .resp = MSR_PSC_ERROR, .ctr = { MSR_REQ, .psc_msr = 1, .psc_errors = 1 } },
 	{ .name = "PSC: hypercall.ret EAGAIN (+11) is a valid failure: error response",
-	  .bug = "kvm_is_valid_map_gpa_range_ret() accepts EAGAIN; the model fails KVM_RUN",
 	  .msr = MSR_PSC(0x300, OP_PRIVATE), .rets = { 11 }, .rc = STACK_KVM_DONE,
 	  .nx = 1, .x = { { .gpa = 0x300000, .npages = 1, .attrs = ENC } },
 	  .resp = MSR_PSC_ERROR, .ctr = { MSR_REQ, .psc_msr = 1, .psc_errors = 1 } },
@@ -483,14 +479,9 @@ static const struct msr_case msr_cases[] = {
 	  .msr = 0x123456000ull | 0x0fe, .rc = STACK_KVM_DONE, .resp = 0x123456000ull | 0x0fe,
 	  .ctr = { MSR_REQ } },
 	{ .name = "preferred GHCB GPA request: no preference",
-	  .bug = "sev_handle_vmgexit_msr_protocol answers GHCB_MSR_PREF_GPA_REQ (0x010) with "
-		 "GHCB_MSR_PREF_GPA_NONE << 12 | 0x011 (reference 4.1 lists 0x010/0x011); the model "
-		 "leaves the MSR unchanged",
 	  .msr = 0x010, .rc = STACK_KVM_DONE, .resp = (0xfffffffffffffull << 12) | 0x011,
 	  .ctr = { MSR_REQ } },
 	{ .name = "GHCB MSR 0 (no GHCB): back to the guest",
-	  .bug = "sev_handle_vmgexit: a GHCB GPA of 0 returns to the guest (\"GHCB gpa is not "
-		 "set\", return 1); the model fails KVM_RUN (not the registered GPA)",
 	  .msr = 0, .rc = STACK_KVM_DONE, .resp = 0, .ctr = { X_VMGEXIT } },
 };
 
@@ -641,18 +632,11 @@ static const struct nae_case nae_cases[] = {
 	  .rc = STACK_KVM_DONE, .nx = 1, .x = { { .gpa = 0x264000, .npages = 412, .attrs = ENC } },
 	  .hdr_out = HDR(1, 0), .cur_page = { 512 }, .ctr = { NAE, .psc_entries = 1 } },
 	{ .name = "a 2M entry half done: the exit's size attribute is the entry's (PAGE_SZ_2M)",
-	  .bug = "snp_begin_psc sets args[2] |= entry_start.pagesize ? KVM_MAP_GPA_RANGE_PAGE_SZ_2M "
-		 ": _4K, i.e. from the entry, also when a partly done 2M entry goes on as 4K pages; "
-		 "the model gives PAGE_SZ_4K",
 	  .hdr = HDR(0, 0), .n = 1, .ent = { ENT(0x200, OP_PRIVATE, 1, 100) },
 	  .rc = STACK_KVM_DONE, .nx = 1,
 	  .x = { { .gpa = 0x264000, .npages = 412, .attrs = ENC | SZ2M } },
 	  .hdr_out = HDR(1, 0), .cur_page = { 512 }, .ctr = { NAE, .psc_entries = 1 } },
 	{ .name = "a 2M entry half done, then the next 4K GFN: two exits",
-	  .bug = "snp_begin_psc coalesces on entry.gfn == entry_start.gfn + npages with the "
-		 "entry's own GFN (not advanced by cur_page) and npages already reduced by it, so "
-		 "the 4K entry at gfn + 512 does not join the remainder (an upstream quirk: an entry "
-		 "at gfn + 412 would); the model joins it (one exit of 413 pages)",
 	  .hdr = HDR(0, 1), .n = 2,
 	  .ent = { ENT(0x200, OP_PRIVATE, 1, 100), ENT(0x400, OP_PRIVATE, 0, 0) },
 	  .rc = STACK_KVM_DONE, .nx = 2,
@@ -749,10 +733,6 @@ static const struct nae_case nae_cases[] = {
 		   ENT(0x302, OP_PRIVATE, 0, 0) },
 	  .rc = STACK_KVM_DONE, .cur_page = { 0, 0, 0 }, .ctr = { NAE } },
 	{ .name = "cur_entry > end_entry: the header is left as it was",
-	  .bug = "snp_begin_psc only advances cur_entry over entries it walks; with cur_entry > "
-		 "end_entry it answers 0 and leaves the header alone; the model writes "
-		 "cur_entry = end_entry + 1, moving it backwards (the Linux guest's vmgexit_psc "
-		 "then terminates: cur_entry went back)",
 	  .hdr = HDR(5, 2), .n = 3,
 	  .ent = { ENT(0x300, OP_PRIVATE, 0, 0), ENT(0x301, OP_PRIVATE, 0, 0),
 		   ENT(0x302, OP_PRIVATE, 0, 0) },
@@ -780,8 +760,6 @@ static const struct nae_case nae_cases[] = {
 	  .rc = STACK_KVM_FATAL, .nx = 1, .x = { { .gpa = 0x300000, .npages = 1, .attrs = ENC } },
 	  .hdr_out = HDR(0, 0), .cur_page = { 0 }, .ctr = { NAE } },
 	{ .name = "hypercall.ret EINVAL (+22): GENERIC",
-	  .bug = "kvm_is_valid_map_gpa_range_ret() (used by snp_complete_one_psc) accepts EINVAL "
-		 "and EAGAIN as positive values; the model fails KVM_RUN on +22",
 	  .hdr = HDR(0, 0), .n = 1, .ent = { ENT(0x300, OP_PRIVATE, 0, 0) }, .rets = { 22 },
 	  .rc = STACK_KVM_DONE, .nx = 1, .x = { { .gpa = 0x300000, .npages = 1, .attrs = ENC } },
 	  .info2 = PSC_GENERIC, .hdr_out = HDR(0, 0), .cur_page = { 0 },
@@ -835,13 +813,9 @@ static const struct nae_case nae_cases[] = {
 	  .hdr = HDR(0, 0), .n = 1, .ent = { ENT(0x300, OP_PRIVATE, 0, 0) },
 	  .rc = STACK_KVM_FATAL, .hdr_out = HDR(0, 0), .cur_page = { 0 }, .ctr = { X_VMGEXIT } },
 	{ .name = "the registered GHCB cannot be mapped (no memslot): back to the guest",
-	  .bug = "sev_handle_vmgexit: when kvm_vcpu_map of the GHCB fails it returns 1 (\"Without "
-		 "a GHCB, just return right back to the guest\"); the model fails KVM_RUN",
 	  .reg_gpa = 0x40000000, .msr = 0x40000000, .no_ghcb = true,
 	  .rc = STACK_KVM_DONE, .ctr = { X_VMGEXIT } },
 	{ .name = "sw_exit_code not valid: info_1 2, info_2 MISSING_INPUT",
-	  .bug = "sev_es_validate_vmgexit answers GHCB_ERR_MISSING_INPUT = 4 (asm/sev-common.h); "
-		 "the model answers 1 (GHCB_ERR_NOT_REGISTERED's value)",
 	  .drop = DROP_CODE, .hdr = HDR(0, 0), .n = 1, .ent = { ENT(0x300, OP_PRIVATE, 0, 0) },
 	  .hdr_out = HDR(0, 0), .cur_page = { 0 }, BAD_GHCB(GHCB_ERR_MISSING_INPUT) },
 	{ .name = "sw_exit_code not valid: refused with info_1 2 (info_2 not compared)",
@@ -849,15 +823,12 @@ static const struct nae_case nae_cases[] = {
 	  .drop = DROP_CODE, .hdr = HDR(0, 0), .n = 1, .ent = { ENT(0x300, OP_PRIVATE, 0, 0) },
 	  .hdr_out = HDR(0, 0), .cur_page = { 0 }, BAD_GHCB(GHCB_ERR_MISSING_INPUT) },
 	{ .name = "sw_exit_info_1 not valid: MISSING_INPUT",
-	  .bug = "GHCB_ERR_MISSING_INPUT is 4; the model answers 1",
 	  .drop = DROP_INFO1, .hdr = HDR(0, 0), .n = 1, .ent = { ENT(0x300, OP_PRIVATE, 0, 0) },
 	  .hdr_out = HDR(0, 0), .cur_page = { 0 }, BAD_GHCB(GHCB_ERR_MISSING_INPUT) },
 	{ .name = "sw_exit_info_2 not valid: MISSING_INPUT",
-	  .bug = "GHCB_ERR_MISSING_INPUT is 4; the model answers 1",
 	  .drop = DROP_INFO2, .hdr = HDR(0, 0), .n = 1, .ent = { ENT(0x300, OP_PRIVATE, 0, 0) },
 	  .hdr_out = HDR(0, 0), .cur_page = { 0 }, BAD_GHCB(GHCB_ERR_MISSING_INPUT) },
 	{ .name = "sw_scratch not valid: MISSING_INPUT",
-	  .bug = "GHCB_ERR_MISSING_INPUT is 4; the model answers 1",
 	  .drop = DROP_SCRATCH, .hdr = HDR(0, 0), .n = 1, .ent = { ENT(0x300, OP_PRIVATE, 0, 0) },
 	  .hdr_out = HDR(0, 0), .cur_page = { 0 }, BAD_GHCB(GHCB_ERR_MISSING_INPUT) },
 	{ .name = "sw_scratch not valid: refused (info_2 not compared)",
@@ -865,7 +836,6 @@ static const struct nae_case nae_cases[] = {
 	  .drop = DROP_SCRATCH, .hdr = HDR(0, 0), .n = 1, .ent = { ENT(0x300, OP_PRIVATE, 0, 0) },
 	  .hdr_out = HDR(0, 0), .cur_page = { 0 }, BAD_GHCB(GHCB_ERR_MISSING_INPUT) },
 	{ .name = "an unknown exit code: INVALID_EVENT",
-	  .bug = "sev_es_validate_vmgexit answers GHCB_ERR_INVALID_EVENT = 6; the model answers 5",
 	  .code = 0x8000ffffull, .hdr = HDR(0, 0), .n = 1, .ent = { ENT(0x300, OP_PRIVATE, 0, 0) },
 	  .hdr_out = HDR(0, 0), .cur_page = { 0 }, BAD_GHCB(GHCB_ERR_INVALID_EVENT) },
 	{ .name = "an unknown exit code: refused (info_2 not compared)",
@@ -873,7 +843,6 @@ static const struct nae_case nae_cases[] = {
 	  .code = 0x8000ffffull, .hdr = HDR(0, 0), .n = 1, .ent = { ENT(0x300, OP_PRIVATE, 0, 0) },
 	  .hdr_out = HDR(0, 0), .cur_page = { 0 }, BAD_GHCB(GHCB_ERR_INVALID_EVENT) },
 	{ .name = "ghcb_usage 1: INVALID_USAGE",
-	  .bug = "sev_es_validate_vmgexit answers GHCB_ERR_INVALID_USAGE = 2; the model answers 4",
 	  .usage = 1, .hdr = HDR(0, 0), .n = 1, .ent = { ENT(0x300, OP_PRIVATE, 0, 0) },
 	  .hdr_out = HDR(0, 0), .cur_page = { 0 }, BAD_GHCB(GHCB_ERR_INVALID_USAGE) },
 	{ .name = "ghcb_usage 1: refused (info_2 not compared)",
@@ -881,8 +850,6 @@ static const struct nae_case nae_cases[] = {
 	  .usage = 1, .hdr = HDR(0, 0), .n = 1, .ent = { ENT(0x300, OP_PRIVATE, 0, 0) },
 	  .hdr_out = HDR(0, 0), .cur_page = { 0 }, BAD_GHCB(GHCB_ERR_INVALID_USAGE) },
 	{ .name = "scratch below the shared buffer: INVALID_SCRATCH_AREA",
-	  .bug = "setup_vmgexit_scratch answers GHCB_ERR_INVALID_SCRATCH_AREA = 3; the model "
-		 "answers 2 (GHCB_ERR_INVALID_USAGE's value)",
 	  .scratch = 0x7f8, .hdr = HDR(0, 0), .n = 1, .ent = { ENT(0x300, OP_PRIVATE, 0, 0) },
 	  .hdr_out = HDR(0, 0), .cur_page = { 0 }, BAD_GHCB(GHCB_ERR_INVALID_SCRATCH_AREA) },
 	{ .name = "scratch below the shared buffer: refused (info_2 not compared)",
@@ -890,8 +857,6 @@ static const struct nae_case nae_cases[] = {
 	  .scratch = 0x7f8, .hdr = HDR(0, 0), .n = 1, .ent = { ENT(0x300, OP_PRIVATE, 0, 0) },
 	  .hdr_out = HDR(0, 0), .cur_page = { 0 }, BAD_GHCB(GHCB_ERR_INVALID_SCRATCH_AREA) },
 	{ .name = "scratch in the page below the GHCB: INVALID_SCRATCH_AREA (GHCB v2)",
-	  .bug = "setup_vmgexit_scratch: outside the GHCB page with ghcb_version >= 2 is "
-		 "GHCB_ERR_INVALID_SCRATCH_AREA = 3; the model answers 2",
 	  .scratch = (uint64_t)-0x800, .hdr = HDR(0, 0), .n = 1,
 	  .ent = { ENT(0x300, OP_PRIVATE, 0, 0) },
 	  .hdr_out = HDR(0, 0), .cur_page = { 0 }, BAD_GHCB(GHCB_ERR_INVALID_SCRATCH_AREA) },
@@ -1082,14 +1047,10 @@ static const struct hc_case hc_cases[] = {
 	{ .name = "a GFN range that wraps: -KVM_EINVAL",
 	  .args = { HC, 0x1000, UINT64_MAX, 0 }, .resp = (uint64_t)-22, .ctr = { X_HCALL } },
 	{ .name = "a range ending past 2^64 bytes but not wrapping in GFNs: exits",
-	  .bug = "kvm_emulate_hypercall checks gpa_to_gfn(gpa) + npages <= gpa_to_gfn(gpa) (GFN "
-		 "arithmetic); the model checks gpa + (npages << 12) <= gpa and answers -22",
 	  .args = { HC, 0xfffffffffffff000ull, 2, 0 },
 	  .nx = 1, .x = { .gpa = 0xfffffffffffff000ull, .npages = 2, .attrs = 0 }, .resp = 0,
 	  .ctr = { X_HCALL } },
 	{ .name = "unknown attribute bits: passed on to the VMM",
-	  .bug = "kvm_emulate_hypercall does not check the attributes of KVM_HC_MAP_GPA_RANGE (only "
-		 "alignment, npages != 0 and the GFN wrap); the model answers -KVM_EINVAL",
 	  .args = { HC, 0x300000, 1, 0x4 },
 	  .nx = 1, .x = { .gpa = 0x300000, .npages = 1, .attrs = 0x4 }, .resp = 0,
 	  .ctr = { X_HCALL } },

@@ -22,6 +22,9 @@
 #define MSR_INFO(v)          ((v) & 0xfffull)
 #define MSR_SEV_INFO_REQ     0x002
 #define MSR_SEV_INFO_RESP    0x001
+#define MSR_PREF_GPA_REQ     0x010
+#define MSR_PREF_GPA_RESP    0x011
+#define MSR_PREF_GPA_NONE    0xfffffffffffffull   /* GHCB_MSR_PREF_GPA_NONE: no preference */
 #define MSR_REG_GPA_REQ      0x012
 #define MSR_REG_GPA_RESP     0x013
 #define MSR_PSC_REQ          0x014
@@ -44,10 +47,11 @@
 #define GHCB_SHARED_BUF      0x800
 #define GHCB_SHARED_END      0xff0
 #define GHCB_USAGE           0xffc
-#define GHCB_ERR_MISSING_INPUT 1
-#define GHCB_ERR_INVALID_INPUT 2
-#define GHCB_ERR_INVALID_USAGE 4
-#define GHCB_ERR_INVALID_EVENT 5
+/* sw_exit_info_2 of a refused event (Linux asm/sev-common.h GHCB_ERR_*) */
+#define GHCB_ERR_INVALID_USAGE        2
+#define GHCB_ERR_INVALID_SCRATCH_AREA 3
+#define GHCB_ERR_MISSING_INPUT        4
+#define GHCB_ERR_INVALID_EVENT        6
 
 /* NAE PSC (SVM_VMGEXIT_PSC; reference protection-semantics.md 4.2) */
 #define SVM_VMGEXIT_PSC      0x80000010ull
@@ -198,10 +202,14 @@ static bool exit_on_map_gpa(const struct stack_vm *v)
 	return v->run->hc_exit_mask & (1ull << STACK_KVM_HC_MAP_GPA_RANGE);
 }
 
-/* A hypercall return value the VMM may give MAP_GPA_RANGE (kvm_is_valid_map_gpa_range_ret). */
+/*
+ * A return value the VMM may give MAP_GPA_RANGE (kvm_is_valid_map_gpa_range_ret:
+ * 0, EINVAL, EAGAIN; and -EINVAL, which the model's VMM answers); any other
+ * makes KVM_RUN fail.
+ */
 static bool valid_map_ret(int64_t ret)
 {
-	return ret == 0 || ret == -KVM_EINVAL;
+	return ret == 0 || ret == KVM_EINVAL || ret == 11 || ret == -KVM_EINVAL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -249,6 +257,9 @@ static enum stack_kvm_rc msr_protocol(struct stack_vm *v, struct stack_kvm_vcpu 
 	case MSR_SEV_INFO_REQ:
 		vc->resp = ((uint64_t)GHCB_PROTO_MAX << 48) | ((uint64_t)GHCB_PROTO_MIN << 32) |
 			   ((uint64_t)CBIT_POS << 24) | MSR_SEV_INFO_RESP;
+		return STACK_KVM_DONE;
+	case MSR_PREF_GPA_REQ:
+		vc->resp = (MSR_PREF_GPA_NONE << 12) | MSR_PREF_GPA_RESP;
 		return STACK_KVM_DONE;
 	case MSR_REG_GPA_REQ:
 		/* the GFN is echoed in the response; later GHCB calls must use it */
@@ -344,18 +355,22 @@ static enum stack_kvm_rc psc_begin(struct stack_vm *v, struct stack_kvm_vcpu *vc
 		if (cp) {
 			/* a 2M entry partly done: the rest as 4K pages */
 			huge = false;
-			gfn += cp;
 			npages -= cp;
 		}
 		break;
 	}
-	/* cur_entry moves past what was skipped */
-	wr64(v, d, (hdr & ~0xffffull) | (idx > end ? end + 1 : idx));
+	/* cur_entry moves past what was skipped (not at all when it was past end_entry) */
+	wr64(v, d, (hdr & ~0xffffull) | idx);
 	if (idx > end)
 		return psc_done(v, vc, 0);
 	first = rd64(v, d + 8 + 8ull * idx);
 	vc->psc_idx = idx;
 	vc->psc_inflight = 1;
+	/*
+	 * Coalesce as snp_begin_psc does: the next entry joins when its GFN is
+	 * the first entry's own GFN plus the pages gathered so far (for a
+	 * partly done 2M entry, its remaining pages: an upstream quirk kept).
+	 */
 	while (++idx <= end) {
 		uint64_t e = rd64(v, d + 8 + 8ull * idx);
 		bool eh = (e >> 56) & 1;
@@ -367,6 +382,8 @@ static enum stack_kvm_rc psc_begin(struct stack_vm *v, struct stack_kvm_vcpu *vc
 		vc->psc_inflight++;
 		npages += huge ? 512 : 1;
 	}
+	gfn += first & 0xfff;   /* the range starts past the pages already done */
+	huge = (first >> 56) & 1;   /* the exit's size attribute is the entry's */
 	op = (unsigned)(first >> 52) & 0xf;
 	if (legacy(v)) {
 		int rc = legacy_psc(v, who, gfn << 12, npages, op == PSC_OP_PRIVATE, cycles);
@@ -394,10 +411,13 @@ static enum stack_kvm_rc nae_event(struct stack_vm *v, struct stack_kvm_vcpu *vc
 	uint64_t g, code, scratch;
 	unsigned reason = 0;
 
+	vc->resp = vc->ghcb_msr;
+	if (!gpa)
+		return STACK_KVM_DONE;    /* "GHCB gpa is not set": back to the guest */
 	if (v->asid && gpa != vc->ghcb_gpa)
 		return STACK_KVM_FATAL;   /* "GHCB GPA is not registered": KVM_RUN -EINVAL */
 	if (shared_spa(v, gpa, &g))
-		return STACK_KVM_FATAL;   /* kvm_vcpu_map failed */
+		return STACK_KVM_DONE;    /* kvm_vcpu_map failed: "just return right back" */
 	code = rd64(v, g + GHCB_SW_EXIT_CODE);
 	scratch = rd64(v, g + GHCB_SW_SCRATCH);
 	if (rd64(v, g + GHCB_USAGE - 4) >> 32)
@@ -410,7 +430,7 @@ static enum stack_kvm_rc nae_event(struct stack_vm *v, struct stack_kvm_vcpu *vc
 	else if (!valid_bit(v, g, GHCB_SW_SCRATCH))
 		reason = GHCB_ERR_MISSING_INPUT;
 	else if (scratch < gpa + GHCB_SHARED_BUF || scratch + 8 > gpa + GHCB_SHARED_END)
-		reason = GHCB_ERR_INVALID_INPUT;   /* SNP: the descriptor is in the shared buffer */
+		reason = GHCB_ERR_INVALID_SCRATCH_AREA;   /* GHCB v2: in the shared buffer */
 	/* the valid bitmap is cleared once read (sev_es_sync_from_ghcb) */
 	wr64(v, g + GHCB_VALID_BITMAP, 0);
 	wr64(v, g + GHCB_VALID_BITMAP + 8, 0);
@@ -457,8 +477,9 @@ enum stack_kvm_rc stack_kvm_vmgexit(struct stack_vm *v, unsigned vcpu, struct si
 /*
  * kvm_emulate_hypercall: KVM_HC_MAP_GPA_RANGE goes to the VMM when it
  * enabled the exit (KVM_CAP_EXIT_HYPERCALL), with its arguments checked
- * first (-KVM_EINVAL: unaligned, empty or wrapping range, unknown
- * attribute bits); every other number is -KVM_ENOSYS.
+ * first (-KVM_EINVAL: an unaligned GPA, no pages, a GFN range that wraps;
+ * the attributes are the VMM's to check); every other number is
+ * -KVM_ENOSYS.
  */
 enum stack_kvm_rc stack_kvm_hypercall(struct stack_vm *v, unsigned vcpu, struct sim_who *who,
 				      const uint64_t args[5], struct stack_uexit *ue,
@@ -475,8 +496,7 @@ enum stack_kvm_rc stack_kvm_hypercall(struct stack_vm *v, unsigned vcpu, struct 
 		vc->resp = (uint64_t)-STACK_KVM_ENOSYS;
 		return STACK_KVM_DONE;
 	}
-	if ((gpa & 0xfff) || !npages || gpa + (npages << 12) <= gpa ||
-	    (attrs & ~(STACK_KVM_MAP_GPA_RANGE_ENCRYPTED | STACK_KVM_MAP_GPA_RANGE_PAGE_SZ_2M))) {
+	if ((gpa & 0xfff) || !npages || (gpa >> 12) + npages <= (gpa >> 12)) {
 		vc->resp = (uint64_t)-KVM_EINVAL;
 		return STACK_KVM_DONE;
 	}
