@@ -117,7 +117,7 @@ struct pexp {
 struct step {
 	enum op op;
 	uint32_t pfn;           /* page (or first page) */
-	uint32_t gfn;
+	uint64_t gfn;
 	uint32_t n;             /* pages (host ranges), granules (guest ranges); 0 means 1 */
 	int vm;                 /* 0 non-protected, 1 protected */
 	int rc;                 /* host ops: errno; guest ops: the errno behind R0 */
@@ -214,8 +214,9 @@ static struct seq seqs[] = {
 		{ OP_SHARE_HYP, PA_, 0, 0, 0, -EPERM, P_GUEST(G1), P_HOST, { { NOP, NOP }, { OWN, NOP } } },
 		{ OP_USE_DMA, PA_, 0, 0, 0, -EPERM, P_GUEST(G1), P_HOST, { { NOP, NOP }, { OWN, NOP } } },
 		{ OP_RECLAIM, PA_, 0, 0, 0, -EPERM, P_GUEST(G1), P_HOST, { { NOP, NOP }, { OWN, NOP } } },
+		{ OP_DONATE_GUEST, PB_, 1ull << 36, 0, 1, -EINVAL, P_GUEST(G1), P_HOST, { { NOP, NOP }, { OWN, NOP } } },
 		{ OP_DONATE_GUEST, PB_, G2, 0, 1, 0, P_GUEST(G1), P_GUEST(G2), { { NOP, NOP }, { OWN, OWN } } },
-	}, 8 },
+	}, 9 },
 	{ "guest_share_unshare", PA_, PB_, { G1, G2 }, {
 		{ OP_DONATE_GUEST, PA_, G1, 0, 1, 0, P_GUEST(G1), P_HOST, { { NOP, NOP }, { OWN, NOP } } },
 		{ OP_G_UNSHARE, 0, G1, 0, 1, -EPERM, P_GUEST(G1), P_HOST, { { NOP, NOP }, { OWN, NOP } } },
@@ -1023,7 +1024,24 @@ Test(pkvm, exact_costs)
 	cr_assert_eq(stack_pkvm_host_access(e.pk, &e.who, ((uint64_t)PC_ + 3) << 12, false,
 					    STACK_PKVM_BY_KERNEL, &r, &c), 0);
 	cr_assert_geq(c, 500 + 200);
-	/* teardown: the host shares' BBM-free unmap plus one VMID flush */
+	/* a 2M share_guest over a lazily mapped 2M block: the block broken once */
+	cr_assert_eq(stack_pkvm_host_access(e.pk, &e.who, 0x1400000, false, STACK_PKVM_BY_KERNEL,
+					    &r, NULL), 0);
+	cr_assert(r.mapped && r.map_size == SIM_SZ_2M);
+	c = 0;
+	cr_assert_eq(stack_pkvm_host_share_guest(e.pk, &e.who, 0x1400, G3, 512, e.vm[0], S2_PERM_R, &c), 0);
+	cr_assert_eq(c, 500 + tl, "c=%llu", (unsigned long long)c);
+	/*
+	 * unshared at once: the guest's block, its level-2 and level-1 tables
+	 * left empty and freed (a TLBI each, as stage2_unmap_put_pte), then
+	 * the host's 512 pages in one range TLBI
+	 */
+	c = 0;
+	cr_assert_eq(stack_pkvm_host_unshare_guest(e.pk, &e.who, G3, 512, e.vm[0], &c), 0);
+	cr_assert_eq(c, 500 + 4 * tl, "c=%llu", (unsigned long long)c);
+	cr_assert_eq(stack_pkvm_vm_memcache(e.pk, e.vm[0]), META_N - 2, "freed tables back in the memcache");
+	check(&e, "2m");
+	/* teardown: no shares left, one VMID flush */
 	c = 0;
 	cr_assert_eq(stack_pkvm_vm_teardown(e.pk, &e.who, e.vm[0], &c), 0);
 	cr_assert_eq(c, 500 + t->tlbi_vm);

@@ -289,8 +289,8 @@ static void peek_range(const struct s2_pgt *p, uint64_t lo, uint64_t hi, leaf_fn
 
 struct leaf_count {
 	uint64_t lo, hi;
-	uint64_t n;
-	uint64_t start[PAGES_2M + 2], end[PAGES_2M + 2];   /* the first ones, for TLBIs */
+	uint64_t n;                /* valid leaves meeting [lo, hi) */
+	uint64_t start, end;       /* the first one's part of the range */
 };
 
 static void count_valid(void *arg, uint64_t ia, uint64_t size, const struct s2_pte *pte)
@@ -299,9 +299,9 @@ static void count_valid(void *arg, uint64_t ia, uint64_t size, const struct s2_p
 
 	if (pte->type != S2_PTE_LEAF)
 		return;
-	if (c->n < sizeof(c->start) / sizeof(c->start[0])) {
-		c->start[c->n] = ia > c->lo ? ia : c->lo;
-		c->end[c->n] = ia + size < c->hi ? ia + size : c->hi;
+	if (!c->n) {
+		c->start = ia > c->lo ? ia : c->lo;
+		c->end = ia + size < c->hi ? ia + size : c->hi;
 	}
 	c->n++;
 }
@@ -474,16 +474,17 @@ static uint64_t host_state_tables(struct stack_pkvm *pk, uint64_t pa, uint64_t s
 	return wset_tables(pk->host, S2_WSET_ANNOTATE, pa, 0, size, 0, NULL) + whole_2m(pa, size);
 }
 
-/* One TLBI per valid leaf of @c (over its part of the range). */
+/*
+ * Invalidate the valid leaves of @c a change removed: one TLBI by IPA for
+ * one leaf, one range TLBI (FEAT_TLBIRANGE, as kvm_tlb_flush_vmid_range)
+ * for several.
+ */
 static void tlbi_leaves(struct stack_pkvm *pk, uint32_t vmid, const struct leaf_count *c,
 			uint64_t *ctr, bool bbm)
 {
-	uint64_t n = c->n < sizeof(c->start) / sizeof(c->start[0]) ? c->n :
-		     sizeof(c->start) / sizeof(c->start[0]);
-
-	for (uint64_t i = 0; i < n; i++)
-		tlbi_range(pk, vmid, c->start[i], c->end[i] - c->start[i], ctr);
-	if (c->n > n)   /* more leaves than recorded: one more range TLBI covers them */
+	if (c->n == 1)
+		tlbi_range(pk, vmid, c->start, c->end - c->start, ctr);
+	else if (c->n > 1)
 		tlbi_range(pk, vmid, c->lo, c->hi - c->lo, ctr);
 	if (bbm)
 		pk->ctr.bbm += c->n;
@@ -1182,6 +1183,14 @@ struct s2_pgt *stack_pkvm_vm_pgt(struct stack_pkvm *pk, uint32_t handle)
 /* Host <-> guest                                                      */
 /* ------------------------------------------------------------------ */
 
+/* GFNs [gfn, gfn + n) are inside @vm's IPA space. */
+static bool gfns_ok(const struct pkvm_vm *vm, uint64_t gfn, uint64_t n)
+{
+	uint64_t lim = s2_pgt_ia_limit(vm->pgt) >> 12;
+
+	return gfn < lim && n <= lim - gfn;
+}
+
 /* nr must be 1 or a 2M block (__guest_check_transition_size). */
 static int transition_size(uint64_t pa, uint64_t ipa, uint64_t nr, uint64_t *size)
 {
@@ -1209,7 +1218,7 @@ int stack_pkvm_host_share_guest(struct stack_pkvm *pk, struct sim_who *who, uint
 	hvc_begin(&op, pk, who, cycles);
 	vm = vm_live(pk, handle, 0);
 	if (!vm || (perms & ~S2_PERM_ALL) || !pfns_ok(pk, pfn, nr) ||
-	    transition_size(pa, ipa, nr, &size) || ipa >= s2_pgt_ia_limit(vm->pgt))
+	    !gfns_ok(vm, gfn, nr) || transition_size(pa, ipa, nr, &size))
 		return hvc_end(&op, -EINVAL);
 	rc = guest_check(&op, vm, ipa, size, STACK_PKVM_NOPAGE);
 	for (uint64_t a = pa; !rc && a < pa + size; a += PAGE) {
@@ -1236,10 +1245,12 @@ int stack_pkvm_host_share_guest(struct stack_pkvm *pk, struct sim_who *who, uint
 	 * Initiator (host):  OWNED  => SHARED_OWNED (or SHARED_OWNED, count + 1)
 	 * Completer (guest): NOPAGE => SHARED_BORROWED
 	 */
+	if (fresh == nr)   /* one change of the whole range: a block is broken once */
+		host_set_state(&op, pa, size, STACK_PKVM_SHARED_OWNED);
 	for (uint64_t a = pa; a < pa + size; a += PAGE) {
 		struct pkvm_meta *m = meta(pk, a);
 
-		if (!m->share_guest)
+		if (!m->share_guest && fresh != nr)
 			host_set_state(&op, a, PAGE, STACK_PKVM_SHARED_OWNED);
 		m->share_guest++;
 	}
@@ -1254,12 +1265,12 @@ int stack_pkvm_host_unshare_guest(struct stack_pkvm *pk, struct sim_who *who, ui
 	struct pkvm_op op;
 	struct pkvm_vm *vm;
 	struct s2_pte pte;
-	uint64_t ipa = gfn << 12, pa, size, raw;
+	uint64_t ipa = gfn << 12, pa, size, raw, last = 0;
 	int level, rc;
 
 	hvc_begin(&op, pk, who, cycles);
 	vm = vm_live(pk, handle, 0);
-	if (!vm || (nr != 1 && nr != PAGES_2M) || ipa >= s2_pgt_ia_limit(vm->pgt))
+	if (!vm || (nr != 1 && nr != PAGES_2M) || !gfns_ok(vm, gfn, nr))
 		return hvc_end(&op, -EINVAL);
 	size = nr << 12;
 	/* __check_host_shared_guest */
@@ -1285,10 +1296,14 @@ int stack_pkvm_host_unshare_guest(struct stack_pkvm *pk, struct sim_who *who, ui
 	 * Completer (guest): SHARED_BORROWED => NOPAGE
 	 */
 	guest_unmap(&op, vm, ipa, size);
+	for (uint64_t a = pa; a < pa + size; a += PAGE)
+		last += meta_peek(pk, a)->share_guest == 1;
+	if (last == nr)    /* every page goes back: one change of the whole range */
+		host_set_state(&op, pa, size, STACK_PKVM_OWNED);
 	for (uint64_t a = pa; a < pa + size; a += PAGE) {
 		struct pkvm_meta *m = meta(pk, a);
 
-		if (!--m->share_guest)
+		if (!--m->share_guest && last != nr)
 			host_set_state(&op, a, PAGE, STACK_PKVM_OWNED);
 	}
 	pk->ctr.unshare_guest += nr;
@@ -1307,7 +1322,7 @@ int stack_pkvm_host_donate_guest(struct stack_pkvm *pk, struct sim_who *who, uin
 
 	hvc_begin(&op, pk, who, cycles);
 	vm = vm_live(pk, handle, 1);
-	if (!vm || !pfns_ok(pk, pfn, 1) || ipa >= s2_pgt_ia_limit(vm->pgt))
+	if (!vm || !pfns_ok(pk, pfn, 1) || !gfns_ok(vm, gfn, 1))
 		return hvc_end(&op, -EINVAL);
 	rc = host_check(&op, pa, PAGE, STACK_PKVM_OWNED);
 	if (!rc)

@@ -9,7 +9,9 @@
  * Conventions:
  *  - Functions return 0 or the negative errno the hypervisor returns for
  *    the same input (-EPERM, -EBUSY, -EINVAL, -ENOMEM, -EFAULT, -ENOENT,
- *    -E2BIG).  Every transition is checked first (no side effects) and
+ *    -E2BIG, -ENOSPC).  Host hypercalls cost cfg.hvc_cycles each, refused
+ *    or not; hypervisor-internal paths (pins, hyp_donate_host) cost only
+ *    their table work.  Every transition is checked first (no side effects) and
  *    then committed; a commit that fails is a model bug (sim_fatal).
  *  - Timed functions name who performs them (struct sim_who): the table
  *    walks and writes of the stage-2 library are timed memory accesses by
@@ -195,7 +197,8 @@ int stack_pkvm_host_donate_hyp(struct stack_pkvm *pk, struct sim_who *who, uint6
 int stack_pkvm_hyp_donate_host(struct stack_pkvm *pk, struct sim_who *who, uint64_t pfn,
 			       uint64_t n, uint64_t *cycles);
 /*
- * hyp_pin_shared_mem / hyp_unpin_shared_mem over @n pages: pinning needs
+ * hyp_pin_shared_mem / hyp_unpin_shared_mem over @n pages (hypervisor-
+ * internal: the hyp pins what it reads on the host's behalf): pinning needs
  * host SHARED_OWNED and hyp SHARED_BORROWED for every page (-EPERM), then
  * counts a reference on each.  Unpin drops one (-EINVAL: not pinned: the
  * kernel's BUG_ON).  Both -EINVAL on a range outside memory.
