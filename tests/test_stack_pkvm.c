@@ -214,9 +214,24 @@ static struct seq seqs[] = {
 		{ OP_SHARE_HYP, PA_, 0, 0, 0, -EPERM, P_GUEST(G1), P_HOST, { { NOP, NOP }, { OWN, NOP } } },
 		{ OP_USE_DMA, PA_, 0, 0, 0, -EPERM, P_GUEST(G1), P_HOST, { { NOP, NOP }, { OWN, NOP } } },
 		{ OP_RECLAIM, PA_, 0, 0, 0, -EPERM, P_GUEST(G1), P_HOST, { { NOP, NOP }, { OWN, NOP } } },
+		{ OP_HYP_DONATE_HOST, PA_, 0, 0, 0, -EPERM, P_GUEST(G1), P_HOST, { { NOP, NOP }, { OWN, NOP } } },
 		{ OP_DONATE_GUEST, PB_, 1ull << 36, 0, 1, -EINVAL, P_GUEST(G1), P_HOST, { { NOP, NOP }, { OWN, NOP } } },
 		{ OP_DONATE_GUEST, PB_, G2, 0, 1, 0, P_GUEST(G1), P_GUEST(G2), { { NOP, NOP }, { OWN, OWN } } },
-	}, 9 },
+	}, 10 },
+	{ "cross_refusals", PA_, PB_, { G1, G2 }, {
+		{ OP_SHARE_GUEST, PA_, G1, 0, 0, 0, P_NPSHARE(1), P_HOST, { { SB, NOP }, { NOP, NOP } } },
+		{ OP_SHARE_HYP, PA_, 0, 0, 0, -EPERM, P_NPSHARE(1), P_HOST, { { SB, NOP }, { NOP, NOP } } },
+		{ OP_UNSHARE_HYP, PA_, 0, 0, 0, -EPERM, P_NPSHARE(1), P_HOST, { { SB, NOP }, { NOP, NOP } } },
+		{ OP_PIN, PA_, 0, 0, 0, -EPERM, P_NPSHARE(1), P_HOST, { { SB, NOP }, { NOP, NOP } } },
+		{ OP_DONATE_HYP, PA_, 0, 0, 0, -EPERM, P_NPSHARE(1), P_HOST, { { SB, NOP }, { NOP, NOP } } },
+		{ OP_HYP_DONATE_HOST, PA_, 0, 0, 0, -EPERM, P_NPSHARE(1), P_HOST, { { SB, NOP }, { NOP, NOP } } },
+		{ OP_DONATE_GUEST, PB_, G1, 0, 1, 0, P_NPSHARE(1), P_GUEST(G1), { { SB, NOP }, { OWN, NOP } } },
+		/* a range with one page the host cannot use: refused whole */
+		{ OP_USE_DMA, PA_, 0, 2, 0, -EPERM, P_NPSHARE(1), P_GUEST(G1), { { SB, NOP }, { OWN, NOP } } },
+		{ OP_G_SHARE, 0, G1, 0, 1, 0, P_NPSHARE(1), P_GSHARED(G1, 0), { { SB, NOP }, { SO, NOP } } },
+		/* the host only borrows B: it cannot lend it on */
+		{ OP_SHARE_GUEST, PB_, G2, 0, 0, -EPERM, P_NPSHARE(1), P_GSHARED(G1, 0), { { SB, NOP }, { SO, NOP } } },
+	}, 10 },
 	{ "guest_share_unshare", PA_, PB_, { G1, G2 }, {
 		{ OP_DONATE_GUEST, PA_, G1, 0, 1, 0, P_GUEST(G1), P_HOST, { { NOP, NOP }, { OWN, NOP } } },
 		{ OP_G_UNSHARE, 0, G1, 0, 1, -EPERM, P_GUEST(G1), P_HOST, { { NOP, NOP }, { OWN, NOP } } },
@@ -334,7 +349,10 @@ static void assert_page(struct env *e, uint32_t pfn, const struct pexp *x, const
 			     p.host_owner, x->owner);
 	cr_assert_eq(p.vm, x->vm < 0 ? 0 : e->vm[x->vm], "%s: pfn 0x%x: held by vm 0x%x", what, pfn,
 		     p.vm);
-	if (x->vm >= 0)
+	if (x->vm < 0)
+		cr_assert_eq(p.guest, x->share ? STACK_PKVM_SHARED_BORROWED : STACK_PKVM_NOPAGE,
+			     "%s: pfn 0x%x: guest side %s", what, pfn, stack_pkvm_state_names[p.guest]);
+	else
 		cr_assert(p.gfn == x->gfn && p.guest == tstate[x->guest],
 			  "%s: pfn 0x%x: guest gfn 0x%llx %s, want gfn 0x%llx %s", what, pfn,
 			  (unsigned long long)p.gfn, stack_pkvm_state_names[p.guest],

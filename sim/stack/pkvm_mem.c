@@ -1940,6 +1940,8 @@ int stack_pkvm_page(const struct stack_pkvm *pk, uint64_t pfn, struct stack_pkvm
 		out->vm = vm->handle;
 		out->gfn = m->gfn;
 		out->guest = peek_state(vm->pgt, m->gfn << 12, false, NULL, NULL, NULL);
+	} else if (m->share_guest) {
+		out->guest = STACK_PKVM_SHARED_BORROWED;   /* non-protected guests borrow it */
 	}
 	out->share_guest = m->share_guest;
 	out->pin = m->pin;

@@ -419,7 +419,9 @@ struct stack_pkvm_page {
 	uint32_t vm;                     /* handle of the guest that owns or borrows it from
 					    the guest side (guest OWNED / SHARED_OWNED), 0: none */
 	uint64_t gfn;                    /* ... at this GFN */
-	enum stack_pkvm_state guest;     /* ... in that guest's stage 2 (NOPAGE if vm = 0) */
+	enum stack_pkvm_state guest;     /* ... in that guest's stage 2; with vm = 0:
+					    SHARED_BORROWED when non-protected guests borrow
+					    it (share_guest > 0), else NOPAGE */
 	uint32_t share_guest;            /* host_share_guest_count */
 	uint32_t pin;                    /* hyp pins */
 	uint32_t dma;                    /* host DMA mappings */
