@@ -447,6 +447,54 @@ Test(pkvm, lazy_idmap_largest_block)
 	env_free(&e);
 }
 
+/* A 3-level host stage 2 over 2 GiB: a 1G block where a whole 1G is the host's, split on demand. */
+Test(pkvm, lazy_idmap_1g_three_levels)
+{
+	struct sim *s = sim_new(stack_modules);
+	struct sim_err err = { "" };
+	struct sim_who who = who_at(0, 0);
+	struct stack_pkvm_cfg cfg;
+	struct stack_pkvm_acc_res r;
+	struct stack_pkvm_page p;
+	struct stack_pkvm *pk;
+	char msg[256] = "";
+	uint64_t g = SIM_SZ_1G;
+
+	cr_assert_eq(sim_cfg_set(s, "machine.mem", "4g", "test", 0, &err), 0, "%s", err.msg);
+	cr_assert_eq(sim_start(s, &err), 0, "%s", err.msg);
+	stack_pkvm_cfg_default(&cfg);
+	cfg.host_levels = 3;
+	cfg.mem_base = g;
+	cfg.mem_size = 2 * g;
+	cfg.pool_base = 2 * g + SIM_SZ_2M;
+	cfg.pool_pages = 64;
+	pk = stack_pkvm_new(NULL, sim_mem(s), s2_ctx_get(s), &cfg, &who, &err);
+	cr_assert_not_null(pk, "%s", err.msg);
+	cr_assert_eq(stack_pkvm_host_access(pk, &who, g + 0x1234, true, STACK_PKVM_BY_KERNEL, &r, NULL), 0);
+	cr_assert(r.result == STACK_PKVM_ACC_OK && r.map_size == SIM_SZ_1G);
+	/* the second 1G holds the pool: 2M there */
+	cr_assert_eq(stack_pkvm_host_access(pk, &who, 2 * g + 8 * SIM_SZ_2M, false, STACK_PKVM_BY_KERNEL,
+					    &r, NULL), 0);
+	cr_assert(r.result == STACK_PKVM_ACC_OK && r.map_size == SIM_SZ_2M);
+	cr_assert_eq(stack_pkvm_check(pk, msg, sizeof(msg)), 0, "%s", msg);
+	/* a page of the 1G block given to the hyp: the block split twice, the page gone */
+	cr_assert_eq(stack_pkvm_host_donate_hyp(pk, &who, (g + 0x5000) >> 12, 1, NULL), 0);
+	cr_assert_eq(stack_pkvm_stats(pk)->bbm, 2);
+	cr_assert_eq(stack_pkvm_host_access(pk, &who, g + 0x5000, false, STACK_PKVM_BY_KERNEL, &r, NULL), 0);
+	cr_assert_eq(r.result, STACK_PKVM_ACC_OOPS);
+	cr_assert_eq(stack_pkvm_page(pk, (g + 0x6000) >> 12, &p), 0);
+	cr_assert(p.host_mapped && p.host_map_size == SIM_SZ_4K);
+	cr_assert_eq(stack_pkvm_page(pk, (g + SIM_SZ_2M) >> 12, &p), 0);
+	cr_assert(p.host_mapped && p.host_map_size == SIM_SZ_2M);
+	cr_assert_eq(stack_pkvm_host_access(pk, &who, g + 0x6000, true, STACK_PKVM_BY_USER, &r, NULL), 0);
+	cr_assert(r.result == STACK_PKVM_ACC_OK && !r.mapped);
+	cr_assert_eq(stack_pkvm_check(pk, msg, sizeof(msg)), 0, "%s", msg);
+	cr_assert_eq(stack_pkvm_stats(pk)->idmap_1g, 1);
+	cr_assert_eq(stack_pkvm_stats(pk)->idmap_2m, 1);
+	stack_pkvm_free(pk);
+	sim_free(s);
+}
+
 /* An access to a page the host gave away: the abort pKVM injects, by who accessed it. */
 static const struct {
 	enum stack_pkvm_by by;
