@@ -208,22 +208,25 @@ static uint64_t mm_alloc(void *arg, struct sim_who *who)
 static void mm_free(void *arg, uint64_t addr)
 {
 	struct pkvm_mm *m = arg;
-	size_t cap;
 
 	if (m->vm) {
 		push(&m->vm->mc, &m->vm->nmc, &m->vm->capmc, addr);
 		return;
 	}
-	/* the pool array never grows: it was sized for every pool page */
-	cap = m->pk->npool + 1;
-	push(&m->pk->pool, &m->pk->npool, &cap, addr);
+	if (m->pk->npool >= m->pk->cfg.pool_pages)
+		sim_fatal("pkvm: table page 0x%llx freed into a full hyp pool", (unsigned long long)addr);
+	m->pk->pool[m->pk->npool++] = addr;
 }
 
-/* TLBI by IPA over [ia, ia + bytes) of @vmid, DSB: counted, its cost charged. */
+/*
+ * TLBI by IPA over [ia, ia + bytes) of @vmid and DSB: counted, its cost
+ * charged.  @ctr is the hyp's counter: its stage 1 has no TLB modelled
+ * (nothing the model runs translates through it), so no MMU is touched.
+ */
 static void tlbi_range(struct stack_pkvm *pk, uint32_t vmid, uint64_t ia, uint64_t bytes,
 		       uint64_t *ctr)
 {
-	if (pk->s2)
+	if (pk->s2 && ctr != &pk->ctr.tlbi_hyp)
 		s2_ctx_tlbi_range(pk->s2, vmid, ia, bytes);
 	(*ctr)++;
 	if (pk->op)
