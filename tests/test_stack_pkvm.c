@@ -1190,6 +1190,58 @@ Test(pkvm, checker_catches_violations)
 	env_free(&e);
 }
 
+/* The host calls by name, as an interpreter dispatches them. */
+static const struct {
+	const char *name;
+	struct stack_pkvm_hcall_args a;
+	int vm;                 /* which VM's handle goes in a.vm (-1: none) */
+	int rc;
+} hc_cases[] = {
+	{ "host_share_hyp", { .pfn = PA_ }, -1, 0 },
+	{ "hyp_pin", { .pfn = PA_ }, -1, 0 },
+	{ "host_unshare_hyp", { .pfn = PA_ }, -1, -EBUSY },
+	{ "hyp_unpin", { .pfn = PA_ }, -1, 0 },
+	{ "hyp_unpin", { .pfn = PA_ }, -1, -EINVAL },
+	{ "host_unshare_hyp", { .pfn = PA_ }, -1, 0 },
+	{ "host_donate_hyp", { .pfn = PA_, .n = 2 }, -1, 0 },
+	{ "host_share_guest", { .pfn = PC_, .gfn = G1 }, 0, 0 },
+	{ "host_share_guest", { .pfn = PC_, .gfn = G2, .perms = S2_PERM_R, .has_perms = true }, 0, 0 },
+	{ "host_share_guest", { .pfn = PC_ + 1, .gfn = G3, .n = 512 }, 0, -EINVAL },
+	{ "host_unshare_guest", { .gfn = G1 }, 0, 0 },
+	{ "host_donate_guest", { .pfn = PD_, .gfn = G1 }, 1, 0 },
+	{ "host_donate_guest", { .pfn = PD_, .gfn = G2 }, 0, -EINVAL },
+	{ "host_reclaim", { .pfn = PD_ }, -1, -EPERM },
+};
+
+Test(pkvm, hcall_table)
+{
+	struct env e;
+	struct s2_path path;
+
+	cr_assert_eq(stack_pkvm_hcall_find("host_share_hyp"), STACK_PKVM_HC_SHARE_HYP);
+	cr_assert_eq(stack_pkvm_hcall_find("host_reclaim"), STACK_PKVM_HC_RECLAIM);
+	cr_assert_eq(stack_pkvm_hcall_find("host_share"), STACK_PKVM_HC_COUNT);
+	env_new(&e);
+	for (size_t i = 0; i < sizeof(hc_cases) / sizeof(hc_cases[0]); i++) {
+		struct stack_pkvm_hcall_args a = hc_cases[i].a;
+		enum stack_pkvm_hcall hc = stack_pkvm_hcall_find(hc_cases[i].name);
+		int rc;
+
+		cr_assert_neq(hc, STACK_PKVM_HC_COUNT, "%s", hc_cases[i].name);
+		if (hc_cases[i].vm >= 0)
+			a.vm = e.vm[hc_cases[i].vm];
+		rc = stack_pkvm_hcall(e.pk, &e.who, hc, &a, NULL);
+		cr_assert_eq(rc, hc_cases[i].rc, "case %zu %s: %d", i, hc_cases[i].name, rc);
+		check(&e, hc_cases[i].name);
+	}
+	/* the default permissions are RWX, given ones are used */
+	cr_assert_eq(s2_pgt_path(stack_pkvm_vm_pgt(e.pk, e.vm[0]), (uint64_t)G2 << 12, &path), S2_PATH_OK);
+	cr_assert_eq(path.perms, S2_PERM_R);
+	cr_assert_eq(path.sw, STACK_PKVM_SHARED_BORROWED);
+	cr_assert_eq(stack_pkvm_stats(e.pk)->hvc, 2 + 11);   /* pins are not hypercalls */
+	env_free(&e);
+}
+
 Test(pkvm, name_tables)
 {
 	cr_assert_eq(sizeof(stack_pkvm_state_names) / sizeof(stack_pkvm_state_names[0]),
@@ -1197,6 +1249,12 @@ Test(pkvm, name_tables)
 	cr_assert_str_eq(stack_pkvm_state_names[STACK_PKVM_SHARED_BORROWED], "shared_borrowed");
 	cr_assert_str_eq(stack_pkvm_access_names[STACK_PKVM_ACC_EFAULT], "efault");
 	cr_assert_eq(sizeof(tstate) / sizeof(tstate[0]), STACK_PKVM_STATES);
+	cr_assert_eq(sizeof(stack_pkvm_hcalls) / sizeof(stack_pkvm_hcalls[0]), STACK_PKVM_HC_COUNT);
+	for (unsigned i = 0; i < STACK_PKVM_HC_COUNT; i++) {
+		cr_assert_not_null(stack_pkvm_hcalls[i].name);
+		cr_assert_eq(stack_pkvm_hcall_find(stack_pkvm_hcalls[i].name), i, "%s",
+			     stack_pkvm_hcalls[i].name);
+	}
 	for (size_t i = 0; i < sizeof(seqs) / sizeof(seqs[0]); i++) {
 		cr_assert(seqs[i].n > 0 && seqs[i].n <= MAX_STEPS, "%s", seqs[i].name);
 		static const struct step none;

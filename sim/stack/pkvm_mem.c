@@ -1771,6 +1771,127 @@ int stack_pkvm_vm_destroy(struct stack_pkvm *pk, struct sim_who *who, uint32_t h
 }
 
 /* ------------------------------------------------------------------ */
+/* The host calls by name (hyp-main.c host_hcall[])                    */
+/* ------------------------------------------------------------------ */
+
+#define A_P  STACK_PKVM_ARG_PFN
+#define A_G  STACK_PKVM_ARG_GFN
+#define A_V  STACK_PKVM_ARG_VM
+#define A_N  STACK_PKVM_ARG_N
+#define A_R  STACK_PKVM_ARG_PERMS
+/* ORDER: enum stack_pkvm_hcall; hcall_fns[] below. */
+const struct stack_pkvm_hcall_desc stack_pkvm_hcalls[STACK_PKVM_HC_COUNT] = {
+	{ "host_share_hyp", A_P },
+	{ "host_unshare_hyp", A_P },
+	{ "host_donate_hyp", A_P | A_N },
+	{ "hyp_pin", A_P | A_N },
+	{ "hyp_unpin", A_P | A_N },
+	{ "host_share_guest", A_V | A_P | A_G | A_R | A_N },
+	{ "host_unshare_guest", A_V | A_G | A_N },
+	{ "host_donate_guest", A_V | A_P | A_G },
+	{ "host_reclaim", A_P },
+};
+#undef A_P
+#undef A_G
+#undef A_V
+#undef A_N
+#undef A_R
+
+typedef int (*hcall_fn)(struct stack_pkvm *pk, struct sim_who *who,
+			const struct stack_pkvm_hcall_args *a, uint64_t n, uint64_t *cycles);
+
+static int hc_share_hyp(struct stack_pkvm *pk, struct sim_who *who,
+			const struct stack_pkvm_hcall_args *a, uint64_t n, uint64_t *cycles)
+{
+	(void)n;
+	return stack_pkvm_host_share_hyp(pk, who, a->pfn, cycles);
+}
+
+static int hc_unshare_hyp(struct stack_pkvm *pk, struct sim_who *who,
+			  const struct stack_pkvm_hcall_args *a, uint64_t n, uint64_t *cycles)
+{
+	(void)n;
+	return stack_pkvm_host_unshare_hyp(pk, who, a->pfn, cycles);
+}
+
+static int hc_donate_hyp(struct stack_pkvm *pk, struct sim_who *who,
+			 const struct stack_pkvm_hcall_args *a, uint64_t n, uint64_t *cycles)
+{
+	return stack_pkvm_host_donate_hyp(pk, who, a->pfn, n, cycles);
+}
+
+static int hc_pin(struct stack_pkvm *pk, struct sim_who *who,
+		  const struct stack_pkvm_hcall_args *a, uint64_t n, uint64_t *cycles)
+{
+	return stack_pkvm_hyp_pin(pk, who, a->pfn, n, cycles);
+}
+
+static int hc_unpin(struct stack_pkvm *pk, struct sim_who *who,
+		    const struct stack_pkvm_hcall_args *a, uint64_t n, uint64_t *cycles)
+{
+	return stack_pkvm_hyp_unpin(pk, who, a->pfn, n, cycles);
+}
+
+static int hc_share_guest(struct stack_pkvm *pk, struct sim_who *who,
+			  const struct stack_pkvm_hcall_args *a, uint64_t n, uint64_t *cycles)
+{
+	uint8_t perms = a->has_perms ? a->perms : (uint8_t)S2_PERM_ALL;
+
+	return stack_pkvm_host_share_guest(pk, who, a->pfn, a->gfn, n, a->vm, perms, cycles);
+}
+
+static int hc_unshare_guest(struct stack_pkvm *pk, struct sim_who *who,
+			    const struct stack_pkvm_hcall_args *a, uint64_t n, uint64_t *cycles)
+{
+	return stack_pkvm_host_unshare_guest(pk, who, a->gfn, n, a->vm, cycles);
+}
+
+static int hc_donate_guest(struct stack_pkvm *pk, struct sim_who *who,
+			   const struct stack_pkvm_hcall_args *a, uint64_t n, uint64_t *cycles)
+{
+	(void)n;
+	return stack_pkvm_host_donate_guest(pk, who, a->pfn, a->gfn, a->vm, cycles);
+}
+
+static int hc_reclaim(struct stack_pkvm *pk, struct sim_who *who,
+		      const struct stack_pkvm_hcall_args *a, uint64_t n, uint64_t *cycles)
+{
+	(void)n;
+	return stack_pkvm_host_reclaim_page(pk, who, a->pfn, cycles);
+}
+
+/* ORDER: enum stack_pkvm_hcall. */
+static const hcall_fn hcall_fns[STACK_PKVM_HC_COUNT] = {
+	[STACK_PKVM_HC_SHARE_HYP] = hc_share_hyp,
+	[STACK_PKVM_HC_UNSHARE_HYP] = hc_unshare_hyp,
+	[STACK_PKVM_HC_DONATE_HYP] = hc_donate_hyp,
+	[STACK_PKVM_HC_PIN] = hc_pin,
+	[STACK_PKVM_HC_UNPIN] = hc_unpin,
+	[STACK_PKVM_HC_SHARE_GUEST] = hc_share_guest,
+	[STACK_PKVM_HC_UNSHARE_GUEST] = hc_unshare_guest,
+	[STACK_PKVM_HC_DONATE_GUEST] = hc_donate_guest,
+	[STACK_PKVM_HC_RECLAIM] = hc_reclaim,
+};
+
+enum stack_pkvm_hcall stack_pkvm_hcall_find(const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < STACK_PKVM_HC_COUNT; i++)
+		if (!strcmp(stack_pkvm_hcalls[i].name, name))
+			break;
+	return (enum stack_pkvm_hcall)i;
+}
+
+int stack_pkvm_hcall(struct stack_pkvm *pk, struct sim_who *who, enum stack_pkvm_hcall hc,
+		     const struct stack_pkvm_hcall_args *a, uint64_t *cycles)
+{
+	if ((unsigned)hc >= STACK_PKVM_HC_COUNT)
+		sim_fatal("pkvm: host call %d out of range", (int)hc);
+	return hcall_fns[hc](pk, who, a, a->n ? a->n : 1, cycles);
+}
+
+/* ------------------------------------------------------------------ */
 /* Accesses                                                            */
 /* ------------------------------------------------------------------ */
 

@@ -249,6 +249,53 @@ int stack_pkvm_host_unshare_guest(struct stack_pkvm *pk, struct sim_who *who, ui
 int stack_pkvm_host_donate_guest(struct stack_pkvm *pk, struct sim_who *who, uint64_t pfn,
 				 uint64_t gfn, uint32_t handle, uint64_t *cycles);
 
+/*
+ * The host calls by the names of the script's `pkvm` operations
+ * (design/script-language.md, "pKVM"), one handler each, as hyp-main.c's
+ * host_hcall[] table: what an interpreter dispatches through.  ORDER:
+ * stack_pkvm_hcalls[] in pkvm_mem.c.
+ */
+enum stack_pkvm_hcall {
+	STACK_PKVM_HC_SHARE_HYP,       /* host_share_hyp     pfn */
+	STACK_PKVM_HC_UNSHARE_HYP,     /* host_unshare_hyp   pfn */
+	STACK_PKVM_HC_DONATE_HYP,      /* host_donate_hyp    pfn [n] */
+	STACK_PKVM_HC_PIN,             /* hyp_pin            pfn [n] */
+	STACK_PKVM_HC_UNPIN,           /* hyp_unpin          pfn [n] */
+	STACK_PKVM_HC_SHARE_GUEST,     /* host_share_guest   vm pfn gfn [perms] [n] */
+	STACK_PKVM_HC_UNSHARE_GUEST,   /* host_unshare_guest vm gfn [n] */
+	STACK_PKVM_HC_DONATE_GUEST,    /* host_donate_guest  vm pfn gfn */
+	STACK_PKVM_HC_RECLAIM,         /* host_reclaim       pfn */
+	STACK_PKVM_HC_COUNT
+};
+
+/* The arguments a call takes (struct stack_pkvm_hcall_desc.args). */
+#define STACK_PKVM_ARG_PFN   (1u << 0)
+#define STACK_PKVM_ARG_GFN   (1u << 1)
+#define STACK_PKVM_ARG_VM    (1u << 2)
+#define STACK_PKVM_ARG_N     (1u << 3)   /* optional, default 1 */
+#define STACK_PKVM_ARG_PERMS (1u << 4)   /* optional, default rwx */
+
+struct stack_pkvm_hcall_args {
+	uint64_t pfn;
+	uint64_t gfn;
+	uint64_t n;                /* 0: 1 */
+	uint32_t vm;               /* handle */
+	uint8_t perms;             /* S2_PERM_*; 0 with !has_perms: R|W|X */
+	bool has_perms;
+};
+
+struct stack_pkvm_hcall_desc {
+	const char *name;          /* the script's operation name */
+	unsigned args;             /* STACK_PKVM_ARG_* it reads */
+};
+extern const struct stack_pkvm_hcall_desc stack_pkvm_hcalls[STACK_PKVM_HC_COUNT];
+
+/* The call named @name, or STACK_PKVM_HC_COUNT. */
+enum stack_pkvm_hcall stack_pkvm_hcall_find(const char *name);
+/* Run call @hc with @a: the return of the function it names. */
+int stack_pkvm_hcall(struct stack_pkvm *pk, struct sim_who *who, enum stack_pkvm_hcall hc,
+		     const struct stack_pkvm_hcall_args *a, uint64_t *cycles);
+
 /* ------------------------------------------------------------------ */
 /* VMs                                                                 */
 /* ------------------------------------------------------------------ */
