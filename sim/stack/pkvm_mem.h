@@ -54,8 +54,8 @@ extern const char *const stack_pkvm_state_names[STACK_PKVM_STATES];
 
 /*
  * Owner ids in invalid host stage-2 entries (bits [9:2]).  HOST = 0 and
- * HYP = 1 everywhere; GUEST = 2 as in kernels since v6.13 (numbering
- * beyond HYP varies by version: docs/pkvm.md).
+ * HYP = 1 everywhere; GUEST = 2 as in the kernels that list the guest as
+ * a component (numbering beyond HYP varies by version: docs/pkvm.md).
  */
 enum stack_pkvm_owner {
 	STACK_PKVM_ID_HOST = 0,
