@@ -1188,6 +1188,22 @@ Test(pkvm, checker_catches_violations)
 	cr_assert_eq(stack_pkvm_check(e.pk, msg, sizeof(msg)), -1);
 	cr_assert_str_eq(msg, "pkvm: pfn 0x1010: share count 0, 1 guests borrow it");
 	env_free(&e);
+
+	/* whole untouched 2M regions are checked at once: blocks there are still seen */
+	env_new(&e);
+	prot.sw = 0;
+	cr_assert_eq(s2_map(stack_pkvm_host_pgt(e.pk), &e.who, 0x1400000, 0x1600000, SIM_SZ_2M,
+			    SIM_SZ_2M, &prot), S2_OK);
+	cr_assert_eq(stack_pkvm_check(e.pk, msg, sizeof(msg)), -1);
+	cr_assert_str_eq(msg, "pkvm: pfn 0x1400: host stage 2 maps it to 0x1600000 (not identity)");
+	env_free(&e);
+	env_new(&e);
+	prot.sw = STACK_PKVM_SHARED_OWNED;
+	cr_assert_eq(s2_map(stack_pkvm_host_pgt(e.pk), &e.who, 0x1400000, 0x1400000, SIM_SZ_2M,
+			    SIM_SZ_2M, &prot), S2_OK);
+	cr_assert_eq(stack_pkvm_check(e.pk, msg, sizeof(msg)), -1);
+	cr_assert_str_eq(msg, "pkvm: pfn 0x1400: a 2097152-byte host block in state shared_owned");
+	env_free(&e);
 }
 
 /* The host calls by name, as an interpreter dispatches them. */
