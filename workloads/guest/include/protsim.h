@@ -28,6 +28,9 @@ static inline void protsim_puts(const char *s)
 		protsim_putchar(*s++);
 }
 
+/* a1 at entry (crt.S): the GPA of the VMM's boot-parameters page, 0 if none. */
+extern uint64_t protsim_boot_arg;
+
 /* HTIF exit: device 0 command 0, payload (code << 1) | 1.  Never returns. */
 __attribute__((noreturn)) void protsim_exit(int code);
 
