@@ -40,6 +40,9 @@ $(GUEST_SDK_LIB): $(GUEST_OUT)/trap.o $(GUEST_OUT)/htif.o
 $(GUEST_OUT)/crt.o: $(GUEST_SRC)/crt.S
 	@mkdir -p $(@D)
 	$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
+$(GUEST_OUT)/crt_snp.o: $(GUEST_SRC)/crt.S
+	@mkdir -p $(@D)
+	$(GUEST_CC) $(GUEST_CFLAGS) -DPROTSIM_BOOT_ARG -c $< -o $@
 $(GUEST_OUT)/trap.o: $(GUEST_SRC)/lib/trap.S
 	@mkdir -p $(@D)
 	$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
@@ -58,7 +61,10 @@ $(GUEST_OUT)/lib/%.o: $(GUEST_SRC)/lib/%.c $(GUEST_SNP_HDRS)
 	@mkdir -p $(@D)
 	$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
 $(patsubst %.elf,%.o,$(GUEST_SNP_ELFS)): $(GUEST_SNP_HDRS)
-$(GUEST_SNP_ELFS): $(GUEST_OUT)/%.elf: $(GUEST_OUT)/%.o $(GUEST_LIB) $(GUEST_SNP_LIB) $(GUEST_SRC)/link.ld
-	$(GUEST_CC) $(GUEST_LDFLAGS) $(GUEST_LIB) $< $(GUEST_SNP_LIB) -o $@
+# their start-up keeps a1 (the boot-parameters GPA): crt_snp.o
+GUEST_SNP_CRT := $(GUEST_OUT)/crt_snp.o $(GUEST_OUT)/trap.o $(GUEST_OUT)/htif.o
+$(GUEST_SNP_ELFS): $(GUEST_OUT)/%.elf: $(GUEST_OUT)/%.o $(GUEST_SNP_CRT) $(GUEST_SNP_LIB) \
+                   $(GUEST_SRC)/link.ld
+	$(GUEST_CC) $(GUEST_LDFLAGS) $(GUEST_SNP_CRT) $< $(GUEST_SNP_LIB) -o $@
 
 .PRECIOUS: $(GUEST_OUT)/%.o
