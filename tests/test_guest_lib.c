@@ -1043,3 +1043,83 @@ Test(guest_lib, virtqueue)
 	}
 	cr_assert_eq(q.nfree, 8);
 }
+
+Test(guest_lib, per_hart_ghcb)
+{
+	std_map(0);
+	NO_TERM(boot());
+	uint64_t g0 = snp.ghcb_gpa[0];
+	/* hart 1 without a GHCB: its PSC goes page by page through the MSR protocol */
+	snp_host.hart = 1;
+	unsigned msr = m.msr_psc, nae = m.nae_calls;
+	uint64_t g = 0;
+	NO_TERM(g = snp_alloc_pages(2));
+	NO_TERM(snp_set_memory_decrypted(g, 2));
+	cr_assert_eq(m.msr_psc, msr + 2);
+	cr_assert_eq(m.nae_calls, nae);
+	/* with its own GHCB (registered: the mock now answers NAE events on it) */
+	NO_TERM(snp_ghcb_setup(1));
+	cr_assert_neq(snp.ghcb_gpa[1], g0);
+	cr_assert_eq(m.ghcb, snp.ghcb_gpa[1]);
+	NO_TERM(snp_set_memory_encrypted(g, 2));
+	cr_assert_eq(m.nae_calls, nae + 1);
+	cr_assert_eq(count_pages(g, g + 2 * 4096, 0xff, PG_PRIV | PG_VAL), 2);
+}
+
+/*
+ * Random conversions (fixed seed): shared and private ranges of 1..600
+ * pages over 8 MiB of accepted memory, with the host processing 1..5
+ * entries a call and 2M or 4K RMP entries, both transports.  After each
+ * step the mock RMP and the C-bits match a model: shared = not assigned
+ * and C clear, private = assigned, validated and C set.
+ */
+Test(guest_lib, random_conversions_match_the_model)
+{
+	static uint8_t model[2048];        /* 1 = shared, over [UNA, UNA + 8M) */
+	static unsigned step, conversions;
+	static uint64_t x, first, n;
+	static bool share;
+
+	std_map(8ull << 20);
+	NO_TERM(boot());
+	memset(model, 0, sizeof(model));
+	x = 12345;
+	for (step = 0; step < 300; step++) {
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		first = (x >> 20) % 2048;
+		n = 1 + (x >> 40) % 600;
+		share = (x >> 8) & 1;
+
+		if (first + n > 2048)
+			n = 2048 - first;
+		m.max_per_call = 1 + (unsigned)((x >> 12) % 5);
+		m.rmp_2m = (x >> 16) & 1;
+		snp.psc = (x >> 18) & 1 ? SNP_PSC_MSR : SNP_PSC_GHCB;
+		/* only whole runs in one state change (as Linux callers do) */
+		for (uint64_t i = first; i < first + n; i++)
+			if (model[i] != model[first]) {
+				n = i - first;
+				break;
+			}
+		if (model[first] == share)
+			continue;
+		if (share)
+			NO_TERM(snp_set_memory_decrypted(UNA_GPA + first * 4096, n));
+		else
+			NO_TERM(snp_set_memory_encrypted(UNA_GPA + first * 4096, n));
+		memset(model + first, share, n);
+		conversions++;
+		for (unsigned i = 0; i < 2048; i++) {
+			uint64_t g = UNA_GPA + i * 4096ull;
+			uint8_t st = *pg(g) & (PG_PRIV | PG_VAL);
+			bool c = (snp_pt_lookup(g, NULL) & SNP_PTE_C) != 0;
+
+			cr_assert_eq(st, model[i] ? 0 : PG_PRIV | PG_VAL, "step %u page %u state %u",
+				     step, i, st);
+			cr_assert_eq(c, !model[i], "step %u page %u C-bit", step, i);
+		}
+	}
+	cr_assert_eq(m.bad_order + m.bad_pvalidate + m.bad_valid_bitmap, 0);
+	cr_assert_gt(snp.st.pt_splits, 2);
+	cr_assert_gt(conversions, 100, "%u conversions", conversions);
+}

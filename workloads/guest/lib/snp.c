@@ -342,7 +342,7 @@ static void pvalidate_entries(const struct snp_psc_desc *d)
  */
 static uint64_t set_pages_batch(struct snp_psc_desc *d, uint64_t gpa, uint64_t end, unsigned op)
 {
-	unsigned i = 0;
+	unsigned i = 0, hart = snp_arch_hartid();
 
 	memset(d, 0, sizeof(*d));
 	while (gpa < end && i < SNP_PSC_MAX_ENTRY) {
@@ -360,8 +360,9 @@ static uint64_t set_pages_batch(struct snp_psc_desc *d, uint64_t gpa, uint64_t e
 	/* validation is rescinded before the page goes to shared */
 	if (op == SNP_PSC_OP_SHARED)
 		pvalidate_entries(d);
-	if (snp.psc == SNP_PSC_GHCB && snp.ghcb_gpa[0]) {
-		vmgexit_psc(0, d);
+	/* the NAE event through this vCPU's GHCB; the MSR protocol before it exists */
+	if (snp.psc == SNP_PSC_GHCB && hart < SNP_MAX_HARTS && snp.ghcb_gpa[hart]) {
+		vmgexit_psc(hart, d);
 	} else {
 		for (unsigned k = 0; k <= d->hdr.end_entry; k++) {
 			uint64_t e = d->entries[k], gfn = SNP_PSC_E_GFN(e);

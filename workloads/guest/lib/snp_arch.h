@@ -38,6 +38,11 @@ static inline uint64_t snp_arch_sev_status(void)
 	return csr_read(CSR_SEV_STATUS);
 }
 
+static inline unsigned snp_arch_hartid(void)
+{
+	return (unsigned)csr_read(mhartid);
+}
+
 static inline void *snp_va(uint64_t gpa)
 {
 	return (void *)(uintptr_t)gpa;
@@ -84,6 +89,7 @@ struct snp_host_arch {
 	void (*halt)(void);            /* must not return (the tests longjmp) */
 	void (*paging_on)(uint64_t root);
 	uint64_t sev_status;
+	unsigned hart;                 /* the calling vCPU */
 	uint8_t *mem;                  /* fake guest memory: GPAs [mem_base, mem_base + mem_size) */
 	uint64_t mem_base, mem_size;
 };
@@ -110,6 +116,11 @@ static inline long snp_arch_hypercall(unsigned long nr, unsigned long a, unsigne
 static inline uint64_t snp_arch_sev_status(void)
 {
 	return snp_host.sev_status;
+}
+
+static inline unsigned snp_arch_hartid(void)
+{
+	return snp_host.hart;
 }
 
 static inline void *snp_va(uint64_t gpa)

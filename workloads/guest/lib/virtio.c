@@ -25,14 +25,6 @@ bool vq_device(unsigned *qsize, uint64_t *capacity)
 	return false;
 }
 
-static uint64_t shared_page(void)
-{
-	uint64_t g = snp_alloc_pages(1);
-
-	snp_set_memory_decrypted(g, 1);
-	memset(snp_va(g), 0, SNP_PAGE_SIZE);
-	return g;
-}
 
 long vq_setup(struct vq *q, unsigned qsize, uint64_t capacity)
 {
@@ -41,10 +33,12 @@ long vq_setup(struct vq *q, unsigned qsize, uint64_t capacity)
 		return -22;   /* -EINVAL */
 	q->size = qsize;
 	q->capacity = capacity;
-	/* 16 * 256, 4 + 2 * 256 and 4 + 8 * 256 bytes: one page each */
-	q->desc_gpa = shared_page();
-	q->avail_gpa = shared_page();
-	q->used_gpa = shared_page();
+	/* 16 * 256, 4 + 2 * 256 and 4 + 8 * 256 bytes: one page each, shared in one request */
+	q->desc_gpa = snp_alloc_pages(3);
+	snp_set_memory_decrypted(q->desc_gpa, 3);
+	memset(snp_va(q->desc_gpa), 0, 3 * SNP_PAGE_SIZE);
+	q->avail_gpa = q->desc_gpa + SNP_PAGE_SIZE;
+	q->used_gpa = q->desc_gpa + 2 * SNP_PAGE_SIZE;
 	q->desc = snp_va(q->desc_gpa);
 	q->avail = snp_va(q->avail_gpa);
 	q->used = snp_va(q->used_gpa);
