@@ -1123,3 +1123,20 @@ Test(guest_lib, random_conversions_match_the_model)
 	cr_assert_gt(snp.st.pt_splits, 2);
 	cr_assert_gt(conversions, 100, "%u conversions", conversions);
 }
+
+/* No RAM range: boot's own pages (page tables, GHCB) accept their unit over the MSR protocol. */
+Test(guest_lib, boot_without_ram_range)
+{
+	add(WBASE, IMG_END - WBASE, SNP_RANGE_RESERVED, 0);
+	add(BP_GPA, 4096, SNP_RANGE_RESERVED, 0);
+	add(UNA_GPA, 8ull << 20, SNP_RANGE_UNACCEPTED, 0);
+	NO_TERM(boot());
+	cr_assert_eq(m.msr_psc, 512 + 1, "the first unit page by page, then the GHCB to shared");
+	cr_assert_eq(m.ndesc, 1);
+	cr_assert_eq(m.desc_size[0], 3, "the other three units in one NAE request");
+	cr_assert_eq(snp.st.pages_accepted, 4 * 512);
+	cr_assert_eq(snp_unaccepted_bitmap[0], 0);
+	cr_assert(snp.ghcb_gpa[0] >= UNA_GPA && snp.ghcb_gpa[0] < UNA_GPA + SNP_2M);
+	cr_assert_eq(count_pages(UNA_GPA, UNA_GPA + (8ull << 20), PG_PRIV | PG_VAL, PG_PRIV | PG_VAL),
+		     4 * 512 - 1);
+}
