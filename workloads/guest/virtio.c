@@ -7,7 +7,7 @@
  *
  * Command line: sectors=N plus the library's accept= psc= page=.
  * Exit 0: every request completed with status OK and the data matched;
- * 2 no device, 3 setup refused, 4 a request did not complete (10M polls),
+ * 2 no device, 3 setup refused (or a queue under 3 descriptors), 4 a request did not complete (10M polls),
  * 5 a request failed, 1 the data differs.
  */
 #include <stdio.h>
@@ -60,6 +60,10 @@ static int pass(unsigned type, uint64_t n, uint64_t priv, uint64_t *bad)
 				break;
 			next += cnt;
 			used++;
+		}
+		if (!used) {
+			printf("virtio: no room on the ring\n");
+			return 4;
 		}
 		vq_kick(&q);
 		for (unsigned left = used; left;) {
@@ -123,6 +127,10 @@ int main(void)
 	rc = vq_setup(&q, qsize, capacity);
 	if (rc) {
 		printf("virtio: setup refused: %ld\n", rc);
+		return 3;
+	}
+	if (q.size < 3) {
+		printf("virtio: a queue of %u descriptors cannot hold a request (3)\n", q.size);
 		return 3;
 	}
 	printf("virtio: queue of %u at desc 0x%llx avail 0x%llx used 0x%llx (shared)\n", q.size,
