@@ -7,8 +7,9 @@
  *
  * Command line: sectors=N plus the library's accept= psc= page=.
  * Exit 0: every request completed with status OK and the data matched;
- * 2 no device, 3 setup refused (or a queue under 3 descriptors), 4 a request did not complete (10M polls),
- * 5 a request failed, 1 the data differs.
+ * 1 the data differs, 2 no device, 3 setup refused (or a queue under 3
+ * descriptors), 4 a request did not complete (10M polls), 5 a request
+ * failed.
  */
 #include <stdio.h>
 #include <string.h>
