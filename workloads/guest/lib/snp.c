@@ -246,7 +246,8 @@ void snp_ghcb_setup(unsigned hart)
 static void vmgexit_psc(unsigned hart, const struct snp_psc_desc *d)
 {
 	uint8_t *g = snp_va(snp.ghcb_gpa[hart]);
-	volatile struct snp_psc_desc *b = (volatile struct snp_psc_desc *)(void *)(g + GHCB_OFF_SHARED_BUF);
+	volatile struct snp_psc_desc *b =
+		(volatile struct snp_psc_desc *)(void *)(g + GHCB_OFF_SHARED_BUF);
 	unsigned n = d->hdr.end_entry + 1u, cur0, end0, prev, stalls = 0;
 	enum snp_fail why = SNP_FAIL_NONE;
 
@@ -308,7 +309,7 @@ static void vmgexit_psc(unsigned hart, const struct snp_psc_desc *d)
 	}
 }
 
-/* PVALIDATE every entry of @d (validate for private, rescind for shared), 2M with the 4K fallback. */
+/* PVALIDATE each entry of @d (validate: private, rescind: shared), 2M with the 4K fallback. */
 static void pvalidate_entries(const struct snp_psc_desc *d)
 {
 	for (unsigned i = 0; i <= d->hdr.end_entry; i++) {

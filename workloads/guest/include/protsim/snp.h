@@ -108,7 +108,7 @@ struct snp_boot_params {
 #define SNP_TERM_BP_COUNT           0x22u   /* boot parameters: nr_ranges > 64 */
 #define SNP_TERM_BP_CMDLINE         0x23u   /* boot parameters: command line not NUL-terminated */
 #define SNP_TERM_BP_TYPE            0x24u   /* boot parameters: unknown range type */
-#define SNP_TERM_BP_ALIGN           0x25u   /* a range misaligned, empty or wrapping; the page misaligned */
+#define SNP_TERM_BP_ALIGN           0x25u   /* a range misaligned, empty or wrapping; the page too */
 #define SNP_TERM_BP_OVERLAP         0x26u   /* two ranges overlap */
 #define SNP_TERM_BP_DEVICE          0x27u   /* a DEVICE range with size != 0 or a bad queue size */
 #define SNP_TERM_BP_RESERVED        0x28u   /* the image or the boot page inside RAM/UNACCEPTED */
