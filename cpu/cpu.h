@@ -165,6 +165,13 @@ struct cpu_budget {
 /* The guest platform and its harts                                    */
 /* ------------------------------------------------------------------ */
 
+/*
+ * An SNP guest with translation off (M mode, satp bare) makes a shared
+ * data access (C-bit 0) by setting this bit, the C-bit position SEV_INFO
+ * reports, in the address: the access goes to the address without it.
+ */
+#define CPU_SHARED_ALIAS (1ull << 51)
+
 enum cpu_vm_type {
 	CPU_VM_BARE,   /* no stage-2: GPA = SPA inside the RAM window */
 	CPU_VM_NPT,    /* stage-2 (AMD NPT format) translates every access */

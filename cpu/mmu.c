@@ -127,6 +127,15 @@ int rv_translate(struct cpu_hart *h, uint64_t va, enum s2_access acc, struct rv_
 	} else {
 		xl->gpa = va;
 		xl->size = SIM_SZ_4K;
+		/*
+		 * Translation off in an SNP guest: a data access with the
+		 * shared-alias bit (the C-bit position, 51) set is a shared
+		 * access (C=0) to the address without it (docs/guest-abi.md).
+		 */
+		if (vm->type == CPU_VM_SNP && acc != S2_ACC_FETCH && (va & CPU_SHARED_ALIAS)) {
+			xl->gpa = va & ~CPU_SHARED_ALIAS;
+			xl->c = false;
+		}
 	}
 	/* devices on the platform bus (never cached in the L0 TLB) */
 	if (acc != S2_ACC_FETCH) {

@@ -1095,6 +1095,36 @@ Test(cpu, snp_4k_leaf_onto_2m_rmp_entry_is_an_rmp_npf, .init = cr_redirect_stder
 }
 
 /*
+ * The shared alias (CPU_SHARED_ALIAS, bit 51): with translation off an SNP
+ * guest's data access with the bit set is shared (C=0) and goes to the
+ * address without it.  A shared store to the guest's own assigned page
+ * is an RMP #NPF without ENC at that GPA; the same store without the bit
+ * (private) succeeds.
+ */
+Test(cpu, snp_shared_alias_bit_makes_a_shared_access, .init = cr_redirect_stderr)
+{
+	static const char *const sets[] = { "vm.type", "snp", NULL };
+	const uint64_t data = RAM + 0x3000;
+	uint32_t code[] = { SD(3, 0, 1), SD(3, 0, 2) };
+	struct sim_err err;
+	struct tvm t;
+
+	tvm_new(&t, sets);
+	tvm_code(&t, RAM, code, 2);
+	cr_assert(!stack_guest_map_page(t.v, NULL, data, &err), "%s", err.msg);
+	cpu_hart_set_reg(t.h, 1, data);
+	cpu_hart_set_reg(t.h, 2, data | CPU_SHARED_ALIAS);
+	cpu_hart_set_reg(t.h, 3, 0x55);
+	tvm_run(&t, 2);
+	cr_assert_eq(cpu_hart_pc(t.h), RAM + 4, "the private store retired, the shared one faulted");
+	cr_assert(t.h->exit.npf_info & RMP_NPF_RMP, "EXITINFO1 0x%llx",
+		  (unsigned long long)t.h->exit.npf_info);
+	cr_assert_eq(t.h->exit.npf_info & RMP_NPF_ENC, 0, "a shared access");
+	cr_assert_eq(t.h->exit.npf_gpa, data, "the GPA without the alias bit");
+	tvm_free(&t);
+}
+
+/*
  * rmp.update_flush_tlb: a host RMPUPDATE flushes every TLB of the machine,
  * the vCPUs' stage-2 TLBs included (the stack's RMP change hook invalidates
  * them with cpu_vcpu_tlbi at the RMPUPDATE).

@@ -248,65 +248,93 @@ static void guest_irq(void *arg, struct cpu_hart *from, struct cpu_hart *to)
 /* The VMM's HTIF device: tohost/fromhost as Spike and qemu -M spike    */
 /* ------------------------------------------------------------------ */
 
-static void fromhost_write(struct stack_guest *g, uint64_t v)
+static void fromhost_write(struct stack_htif *d, uint64_t v)
 {
 	uint64_t spa;
 
-	if (g->fromhost && gpa_to_spa(g, g->fromhost, &spa) == 0)
-		sim_mem_poke64(g->mem, spa, v);
+	if (d->fromhost && d->gpa_to_spa(d->arg, d->fromhost, &spa) == 0)
+		sim_mem_poke64(d->mem, spa, v);
+}
+
+/* Guest bytes [gpa, gpa + len) are in guest memory (one page at a time). */
+static bool guest_range(struct stack_htif *d, uint64_t gpa, uint64_t len)
+{
+	uint64_t spa;
+
+	if (gpa + len < gpa || d->gpa_to_spa(d->arg, gpa, &spa))
+		return false;
+	for (uint64_t a = (gpa & ~0xfffull) + 0x1000; a < gpa + len; a += 0x1000)
+		if (d->gpa_to_spa(d->arg, a, &spa))
+			return false;
+	return true;
 }
 
 /* The syscall proxy: magic_mem[0] = number, [1..3] = arguments. */
-static void htif_syscall(struct stack_guest *g, uint64_t gpa)
+static void htif_syscall(struct stack_htif *d, uint64_t gpa)
 {
-	uint64_t spa, end, mm[4], ret = (uint64_t)-38;   /* -ENOSYS */
+	uint64_t spa, mm[4], ret = (uint64_t)-38;   /* -ENOSYS */
 
-	/* the 32-byte block must lie in guest RAM; else the request is dropped */
-	if (gpa_to_spa(g, gpa + 31, &end) || gpa_to_spa(g, gpa, &spa))
+	/* the 32-byte block must lie in guest memory; else the request is dropped */
+	if (!guest_range(d, gpa, 32) || d->gpa_to_spa(d->arg, gpa, &spa))
 		return;
-	sim_mem_peek(g->mem, spa, mm, sizeof(mm));
+	sim_mem_peek(d->mem, spa, mm, sizeof(mm));
 	if (mm[0] == 64 && (mm[1] == 1 || mm[1] == 2)) {   /* write(fd, buf, len) */
-		uint64_t bspa;
-
 		ret = (uint64_t)-14;   /* -EFAULT */
-		if (mm[3] <= g->mem_size && gpa_to_spa(g, mm[2], &bspa) == 0 &&
-		    (mm[3] == 0 || gpa_to_spa(g, mm[2] + mm[3] - 1, &bspa) == 0)) {
-			gpa_to_spa(g, mm[2], &bspa);
+		if (mm[3] <= d->max_len && guest_range(d, mm[2], mm[3])) {
 			for (uint64_t i = 0; i < mm[3]; i++) {
+				uint64_t bspa;
 				uint8_t ch;
 
-				sim_mem_peek(g->mem, bspa + i, &ch, 1);
-				if (g->console)
-					fputc(ch, g->console);
+				(void)d->gpa_to_spa(d->arg, mm[2] + i, &bspa);
+				sim_mem_peek(d->mem, bspa, &ch, 1);
+				if (d->console)
+					fputc(ch, d->console);
 			}
 			ret = mm[3];
 		}
 	}
-	sim_mem_poke64(g->mem, spa, ret);
-	fromhost_write(g, 1);
+	sim_mem_poke64(d->mem, spa, ret);
+	fromhost_write(d, 1);
+}
+
+void stack_htif_tohost(struct stack_htif *d, uint64_t val)
+{
+	unsigned dev = (unsigned)(val >> 56), cmd = (unsigned)(val >> 48) & 0xff;
+	uint64_t payload = val & ((1ull << 48) - 1);
+
+	sim_mem_poke64(d->mem, d->tohost_spa, 0);
+	if (dev == 0 && cmd == 0) {
+		if (payload & 1)
+			d->exit(d->arg, (int)(payload >> 1));
+		else
+			htif_syscall(d, payload);
+	} else if (dev == 1 && cmd == 1) {
+		if (d->console)
+			fputc((int)(payload & 0xff), d->console);
+		fromhost_write(d, (val >> 48 << 48) | 0x100 | (payload & 0xff));
+	}
+	/* other devices and commands: consumed and ignored (docs/guest-abi.md) */
 }
 
 /* A non-zero store to tohost (docs/guest-abi.md "HTIF"). */
 static void htif_tohost(void *arg, struct cpu_hart *h, uint64_t val)
 {
 	struct stack_vm *v = arg;
-	struct stack_guest *g = v->guest;
-	unsigned dev = (unsigned)(val >> 56), cmd = (unsigned)(val >> 48) & 0xff;
-	uint64_t payload = val & ((1ull << 48) - 1);
 
 	(void)h;
-	sim_mem_poke64(g->mem, g->tohost_spa, 0);
-	if (dev == 0 && cmd == 0) {
-		if (payload & 1)
-			stack_guest_stop(v, STACK_VM_EXITED, (int)(payload >> 1));
-		else
-			htif_syscall(g, payload);
-	} else if (dev == 1 && cmd == 1) {
-		if (g->console)
-			fputc((int)(payload & 0xff), g->console);
-		fromhost_write(g, (val >> 48 << 48) | 0x100 | (payload & 0xff));
-	}
-	/* other devices and commands: consumed and ignored (docs/guest-abi.md) */
+	stack_htif_tohost(&v->guest->htif, val);
+}
+
+static int htif_gpa_to_spa(void *arg, uint64_t gpa, uint64_t *spa)
+{
+	struct stack_vm *v = arg;
+
+	return gpa_to_spa(v->guest, gpa, spa);
+}
+
+static void htif_exit(void *arg, int code)
+{
+	stack_guest_stop(arg, STACK_VM_EXITED, code);
 }
 
 /* ------------------------------------------------------------------ */
@@ -795,12 +823,17 @@ int stack_guest_set_htif(struct stack_vm *v, uint64_t tohost, uint64_t fromhost,
 {
 	struct stack_guest *g = v->guest;
 
-	if (gpa_to_spa(g, tohost, &g->tohost_spa) ||
+	if (gpa_to_spa(g, tohost, &g->htif.tohost_spa) ||
 	    cpu_vm_set_doorbell(g->cpu, tohost, htif_tohost, v))
 		return -1;
 	g->has_tohost = true;
-	g->fromhost = fromhost;
-	g->console = console;
+	g->htif.mem = g->mem;
+	g->htif.gpa_to_spa = htif_gpa_to_spa;
+	g->htif.exit = htif_exit;
+	g->htif.arg = v;
+	g->htif.max_len = g->mem_size;
+	g->htif.fromhost = fromhost;
+	g->htif.console = g->console = console;
 	return 0;
 }
 

@@ -8,7 +8,8 @@
 # workloads/scenarios/default.ini) or of a guest run (protsim exec
 # hello.elf --stats, fast and detailed mode: the cache statistics exist
 # only in detailed mode) or of the scenario with two VMs
-# (workloads/scenarios/two_vms.ini), or a configuration key (`protsim help config`),
+# (workloads/scenarios/two_vms.ini) or of tests/scripts/guest_snp.ps (KVM
+# VMs and guest actions), or a configuration key (`protsim help config`),
 # or a file name (stats.txt, workload.log, ...).  Notation: a{b,c} stands
 # for ab and ac; a word ending in N is a number (vcpuN, s2.tlb.lN.hit); a
 # final * is any non-empty rest (vm.s2.*).  A dotted name written with a
@@ -16,6 +17,7 @@
 # Run from the repository root: PROTSIM=build/protsim sh tests/cli/doc_stats.sh
 set -u
 P=${PROTSIM:-build/protsim}
+case $P in */*) case $P in /*) ;; *) P=$(pwd)/$P ;; esac ;; esac
 G=${GUEST_DIR:-build/guest}
 
 # check STATS KEYS PAGE...: print every name of the pages that is neither a
@@ -151,6 +153,12 @@ if ! "$P" run workloads/scenarios/two_vms.ini --out "$T/vms" -q; then
 	exit 1
 fi
 grep -v '^ ' "$T/vms/stats.txt" | awk '{ print $1 }' >> "$T/stats"
+# KVM VMs and scripted guest actions (vmN.exits.npf, vmN.user_exits.*, ...)
+if ! (cd tests/scripts && "$P" script guest_snp.ps --out "$T/kvm" > /dev/null); then
+	echo "FAIL: tests/scripts/guest_snp.ps did not run"
+	exit 1
+fi
+grep -v '^ ' "$T/kvm/stats.txt" | awk '{ print $1 }' >> "$T/stats"
 for mode in fast detailed; do
 	if ! "$P" exec "$G/hello.elf" --stats --mode $mode > /dev/null 2> "$T/exec"; then
 		echo "FAIL: protsim exec $G/hello.elf --stats --mode $mode failed:"
