@@ -76,6 +76,7 @@ static struct {
 	unsigned nhc;
 	long hc_ret;
 	uint64_t paging_root;
+	unsigned shared_refs;
 } m;
 
 void *snp_host_va(uint64_t gpa)
@@ -84,6 +85,19 @@ void *snp_host_va(uint64_t gpa)
 		cr_assert_fail("the library touched GPA 0x%llx outside the window",
 			       (unsigned long long)gpa);
 	return snp_host.mem + (gpa - WBASE);
+}
+
+static uint8_t *pg(uint64_t gpa);
+
+/* Every access through a shared pointer: the page must be shared by then. */
+void *snp_host_shared(uint64_t gpa, uint64_t alias)
+{
+	m.shared_refs++;
+	cr_assert_eq(alias, snp.cbit_pte ? 0 : 1ull << 51, "alias 0x%llx",
+		     (unsigned long long)alias);
+	cr_assert_eq(*pg(gpa), 0, "shared access to GPA 0x%llx while private",
+		     (unsigned long long)gpa);
+	return snp_host_va(gpa);
 }
 
 static uint8_t *pg(uint64_t gpa)
@@ -415,7 +429,7 @@ Test(guest_lib, bp_valid_sorted_and_cmdline)
 	add(UNA_GPA, 4ull << 20, SNP_RANGE_UNACCEPTED, 0);
 	add(WBASE, IMG_END - WBASE, SNP_RANGE_RESERVED, 0);
 	add(BP_GPA, 4096, SNP_RANGE_RESERVED, 0);
-	strcpy(bp->cmdline, "  accept=lazy psc=msr page=4k touch=16m ");
+	strcpy(bp->cmdline, "  accept=lazy psc=msr page=4k cbit=pte touch=16m ");
 	NO_TERM(parse());
 	cr_assert_eq(snp.nr_ranges, 5);
 	cr_assert_eq(snp.ranges[0].gpa, WBASE);
@@ -426,6 +440,7 @@ Test(guest_lib, bp_valid_sorted_and_cmdline)
 	cr_assert_eq(snp.accept, SNP_ACCEPT_LAZY);
 	cr_assert_eq(snp.psc, SNP_PSC_MSR);
 	cr_assert_not(snp.prefer_2m);
+	cr_assert(snp.cbit_pte);
 	char v[16];
 	uint64_t sz = 0;
 	cr_assert(snp_cmdline_get("touch", v, sizeof(v)));
@@ -433,7 +448,7 @@ Test(guest_lib, bp_valid_sorted_and_cmdline)
 	cr_assert(snp_parse_size(v, &sz));
 	cr_assert_eq(sz, 16ull << 20);
 	cr_assert_not(snp_cmdline_get("touc", v, sizeof(v)));
-	static const char *const keys[] = { "accept", "psc", "page", "touch", NULL };
+	static const char *const keys[] = { "accept", "psc", "page", "cbit", "touch", NULL };
 	NO_TERM(snp_cmdline_check(keys));
 	unsigned qs = 0;
 	uint64_t cap = 1;
@@ -488,6 +503,7 @@ Test(guest_lib, bp_errors)
 	BP_CASE(SNP_TERM_BP_CMDKEY, strcpy(bp->cmdline, "accept=sometimes"));
 	BP_CASE(SNP_TERM_BP_CMDKEY, strcpy(bp->cmdline, "psc=carrier-pigeon"));
 	BP_CASE(SNP_TERM_BP_CMDKEY, strcpy(bp->cmdline, "page=1g"));
+	BP_CASE(SNP_TERM_BP_CMDKEY, strcpy(bp->cmdline, "cbit=yes"));
 	fresh();
 	std_map(0);
 	EXPECT_TERM(snp_boot_params(BP_GPA + 8, WBASE, IMG_END, 0, 0), SNP_TERM_SET_LINUX,
@@ -532,6 +548,10 @@ Test(guest_lib, negotiation_failures)
 	EXPECT_TERM(boot(), SNP_TERM_SET_GEN, SNP_TERM_PROT_UNSUPPORTED, SNP_FAIL_PROTOCOL);
 	fresh();
 	std_map(0);
+	m.sev_info = (2ull << 48) | (1ull << 32) | (7ull << 24) | GHCB_MSR_SEV_INFO_RESP;   /* C-bit 7 */
+	EXPECT_TERM(boot(), SNP_TERM_SET_GEN, SNP_TERM_PROT_UNSUPPORTED, SNP_FAIL_PROTOCOL);
+	fresh();
+	std_map(0);
 	m.features = GHCB_HV_FT_SNP_AP;   /* no SNP bit */
 	EXPECT_TERM(boot(), SNP_TERM_SET_GEN, SNP_TERM_SNP_UNSUPPORTED, SNP_FAIL_FEATURES);
 	fresh();
@@ -543,6 +563,7 @@ Test(guest_lib, negotiation_failures)
 Test(guest_lib, ghcb_setup_order)
 {
 	std_map(0);
+	strcpy(bp->cmdline, "cbit=pte");
 	NO_TERM(boot());
 	cr_assert_eq(snp.ghcb_version, 2);
 	cr_assert_eq(snp.hv_features, GHCB_HV_FT_SNP | GHCB_HV_FT_SNP_AP);
@@ -821,6 +842,7 @@ Test(guest_lib, out_of_memory)
 Test(guest_lib, set_memory_order_and_cbit)
 {
 	std_map(0);
+	strcpy(bp->cmdline, "cbit=pte");
 	NO_TERM(boot());
 	uint64_t g = 0;
 	NO_TERM(g = snp_alloc_pages(4));
@@ -855,7 +877,7 @@ Test(guest_lib, page_tables)
 	/* 1G-aligned unaccepted memory gets a 1G leaf */
 	std_map(0);
 	add(0xc0000000ull, 1ull << 30, SNP_RANGE_UNACCEPTED, 0);
-	strcpy(bp->cmdline, "accept=lazy");
+	strcpy(bp->cmdline, "accept=lazy cbit=pte");
 	NO_TERM(boot());
 	uint64_t size = 0, pte;
 	pte = snp_pt_lookup(0xc0000000ull + 12345 * 4096, &size);
@@ -892,6 +914,7 @@ Test(guest_lib, page_tables)
 Test(guest_lib, bounce_buffers)
 {
 	std_map(0);
+	strcpy(bp->cmdline, "cbit=pte");
 	NO_TERM(boot());
 	unsigned calls = m.nae_calls;
 	uint64_t a = 0, b = 0;
@@ -1081,6 +1104,7 @@ Test(guest_lib, random_conversions_match_the_model)
 	static bool share;
 
 	std_map(8ull << 20);
+	strcpy(bp->cmdline, "cbit=pte");
 	NO_TERM(boot());
 	memset(model, 0, sizeof(model));
 	x = 12345;
@@ -1139,4 +1163,27 @@ Test(guest_lib, boot_without_ram_range)
 	cr_assert(snp.ghcb_gpa[0] >= UNA_GPA && snp.ghcb_gpa[0] < UNA_GPA + SNP_2M);
 	cr_assert_eq(count_pages(UNA_GPA, UNA_GPA + (8ull << 20), PG_PRIV | PG_VAL, PG_PRIV | PG_VAL),
 		     4 * 512 - 1);
+}
+
+/* The default: no page tables; the GHCB and the rings through the C-bit alias (bit 51). */
+Test(guest_lib, cbit_alias_default)
+{
+	std_map(0);
+	add(0, 0, SNP_RANGE_DEVICE, 16);
+	NO_TERM(boot());
+	cr_assert_not(snp.cbit_pte);
+	cr_assert_not(snp.paging);
+	cr_assert_eq(m.paging_root, 0);
+	cr_assert_eq(snp.cbit_pos, 51);
+	cr_assert_eq(snp_pt_lookup(RAM_GPA, NULL), 0);
+	unsigned refs = m.shared_refs;
+	cr_assert_gt(refs, 0, "the GHCB zeroed through the alias");
+	uint64_t g = 0;
+	NO_TERM(g = snp_alloc_pages(1));
+	NO_TERM(snp_set_memory_decrypted(g, 1));
+	cr_assert_gt(m.shared_refs, refs, "the NAE PSC through the alias");
+	cr_assert_eq((uint8_t *)snp_shared_ptr(g), snp_host.mem + (g - WBASE));
+	static struct vq q;
+	NO_TERM(vq_setup(&q, 16, 0));
+	cr_assert_eq((void *)q.used, snp_host_va(q.used_gpa));
 }

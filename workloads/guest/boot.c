@@ -5,7 +5,7 @@
  * bytes, and print what it took.
  *
  * Command line (boot parameters): accept=eager|lazy psc=msr|ghcb
- * page=4k|2m touch=SIZE (bytes: 4096, 64k, 16m, 1g; default 1m).  Without boot
+ * page=4k|2m cbit=alias|pte touch=SIZE (bytes: 4096, 64k, 16m, 1g; default 1m).  Without boot
  * parameters (protsim exec) the free part of the link script's RAM is the
  * memory and no SNP call is made.  Exit 0 when every touched page reads
  * back what was written.
@@ -17,7 +17,7 @@
 
 extern char __ram_start[], __ram_end[], __pages[];
 
-static const char *const keys[] = { "accept", "psc", "page", "touch", NULL };
+static const char *const keys[] = { "accept", "psc", "page", "cbit", "touch", NULL };
 
 int main(void)
 {
@@ -46,10 +46,11 @@ int main(void)
 		       snp.paging ? " (SNP: C-bit page tables on)" : "");
 	else
 		printf("boot: %s guest, %u ranges: RAM %llu KiB, unaccepted %llu KiB; "
-		       "accept=%s psc=%s page=%s\n", snp.snp ? "SNP" : "non-SNP", snp.nr_ranges,
+		       "accept=%s psc=%s page=%s cbit=%s\n", snp.snp ? "SNP" : "non-SNP", snp.nr_ranges,
 		       (unsigned long long)(ram >> 10), (unsigned long long)(unacc >> 10),
 		       snp.accept == SNP_ACCEPT_LAZY ? "lazy" : "eager",
-		       snp.psc == SNP_PSC_MSR ? "msr" : "ghcb", snp.prefer_2m ? "2m" : "4k");
+		       snp.psc == SNP_PSC_MSR ? "msr" : "ghcb", snp.prefer_2m ? "2m" : "4k",
+		       snp.cbit_pte ? "pte" : "alias");
 	if (snp.snp)
 		printf("boot: GHCB protocol %u, features 0x%llx, GHCB at 0x%llx\n", snp.ghcb_version,
 		       (unsigned long long)snp.hv_features, (unsigned long long)snp.ghcb_gpa[0]);

@@ -5,7 +5,7 @@
  * sectors= sectors (default 64) from private memory through bounce
  * buffers, read them back into private memory and compare.
  *
- * Command line: sectors=N plus the library's accept= psc= page=.
+ * Command line: sectors=N plus the library's accept= psc= page= cbit=.
  * Exit 0: every request completed with status OK and the data matched;
  * 1 the data differs, 2 no device, 3 setup refused (or a queue under 3
  * descriptors), 4 a request did not complete (10M polls), 5 a request
@@ -19,7 +19,7 @@
 
 extern char __ram_start[], __ram_end[], __pages[];
 
-static const char *const keys[] = { "accept", "psc", "page", "sectors", NULL };
+static const char *const keys[] = { "accept", "psc", "page", "cbit", "sectors", NULL };
 
 #define SECT_PER_REQ  8u                         /* 4 KiB: one bounce page */
 #define MAX_INFLIGHT  16u
@@ -55,7 +55,7 @@ static int pass(unsigned type, uint64_t n, uint64_t priv, uint64_t *bad)
 			if (type == VBLK_T_OUT) {
 				for (unsigned b = 0; b < r->len; b++)
 					src[b] = pattern(next + b / VBLK_SECTOR, b % VBLK_SECTOR);
-				memcpy((void *)(uintptr_t)r->data_gpa, src, r->len);   /* bounce */
+				memcpy(snp_shared_ptr(r->data_gpa), src, r->len);   /* bounce */
 			}
 			if (vq_add(&q, r, type, next))
 				break;
@@ -88,7 +88,7 @@ static int pass(unsigned type, uint64_t n, uint64_t priv, uint64_t *bad)
 				return 5;
 			}
 			if (type == VBLK_T_IN) {
-				memcpy(dst, (const void *)(uintptr_t)r->data_gpa, r->len);   /* bounce */
+				memcpy(dst, snp_shared_ptr(r->data_gpa), r->len);   /* bounce */
 				for (unsigned b = 0; b < r->len; b++)
 					if (dst[b] != pattern(sect + b / VBLK_SECTOR, b % VBLK_SECTOR))
 						(*bad)++;

@@ -27,6 +27,7 @@ void snp_reset(void)
 	snp.accept = SNP_ACCEPT_EAGER;
 	snp.psc = SNP_PSC_GHCB;
 	snp.prefer_2m = true;
+	snp.cbit_pos = 51;
 }
 
 __attribute__((noreturn)) static void bp_fail(unsigned code, const char *what, int idx)
@@ -158,6 +159,14 @@ static void cmdline_library_keys(void)
 			snp.psc = SNP_PSC_GHCB;
 		else
 			bp_fail(SNP_TERM_BP_CMDKEY, "psc= wants msr or ghcb", -1);
+	}
+	if (snp_cmdline_get("cbit", v, sizeof(v))) {
+		if (!strcmp(v, "alias"))
+			snp.cbit_pte = false;
+		else if (!strcmp(v, "pte"))
+			snp.cbit_pte = true;
+		else
+			bp_fail(SNP_TERM_BP_CMDKEY, "cbit= wants alias or pte", -1);
 	}
 	if (snp_cmdline_get("page", v, sizeof(v))) {
 		if (!strcmp(v, "4k"))
@@ -495,9 +504,14 @@ void snp_init(unsigned hart)
 		snp_negotiate();
 	}
 	bm_setup();
-	/* the C-bit map whenever the CPU runs an SNP guest (no SNP call in it) */
-	if (sev_snp)
+	/*
+	 * cbit=pte: the C-bit map (needs vm.cbit_pte=1); also without boot
+	 * parameters on an SNP vCPU, where it is all private (no SNP call in it)
+	 */
+	if (sev_snp && (snp.cbit_pte || !snp.boot_gpa)) {
+		snp.cbit_pte = true;
 		snp_paging_init();
+	}
 	if (snp.snp)
 		snp_ghcb_setup(hart);
 	accept_partial_units();

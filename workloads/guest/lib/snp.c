@@ -91,6 +91,11 @@ void snp_terminate(unsigned set, unsigned code, enum snp_fail why)
 	snp_arch_halt();
 }
 
+void *snp_shared_ptr(uint64_t gpa)
+{
+	return snp_arch_shared(gpa, snp.cbit_pte ? 0 : 1ull << snp.cbit_pos);
+}
+
 static uint64_t vmgexit(uint64_t msr)
 {
 	snp.st.vmgexits++;
@@ -124,6 +129,10 @@ void snp_negotiate(void)
 		snp_terminate(SNP_TERM_SET_GEN, SNP_TERM_PROT_UNSUPPORTED, SNP_FAIL_PROTOCOL);
 	max = (unsigned)GHCB_MSR_PROTO_MAX(v);
 	min = (unsigned)GHCB_MSR_PROTO_MIN(v);
+	/* the C-bit position: shared accesses go through gpa | 1 << pos */
+	snp.cbit_pos = (unsigned)GHCB_MSR_CBIT_POS(v);
+	if (snp.cbit_pos < 32 || snp.cbit_pos > 62)
+		snp_terminate(SNP_TERM_SET_GEN, SNP_TERM_PROT_UNSUPPORTED, SNP_FAIL_PROTOCOL);
 	if (max < GHCB_PROTOCOL_MIN || min > GHCB_PROTOCOL_MAX)
 		snp_terminate(SNP_TERM_SET_GEN, SNP_TERM_PROT_UNSUPPORTED, SNP_FAIL_PROTOCOL);
 	snp.ghcb_version = max < GHCB_PROTOCOL_MAX ? max : GHCB_PROTOCOL_MAX;
@@ -203,7 +212,7 @@ static void ghcb_invalidate(uint8_t *g)
 /* Returns 0 when sw_exit_info_1 says OK, else its low 32 bits. */
 static uint32_t ghcb_hv_call(unsigned hart, uint64_t code, uint64_t info1, uint64_t info2)
 {
-	uint8_t *g = snp_va(snp.ghcb_gpa[hart]);
+	uint8_t *g = snp_shared_ptr(snp.ghcb_gpa[hart]);
 
 	*(volatile uint16_t *)(void *)(g + GHCB_OFF_PROTO_VERSION) = (uint16_t)snp.ghcb_version;
 	*(volatile uint32_t *)(void *)(g + GHCB_OFF_USAGE) = 0;
@@ -231,7 +240,7 @@ void snp_ghcb_setup(unsigned hart)
 	snp.st.pages_shared++;
 	if (snp.paging)
 		snp_pt_set_cbit(gpa, 1, false);
-	memset(snp_va(gpa), 0, SNP_PAGE_SIZE);
+	memset(snp_shared_ptr(gpa), 0, SNP_PAGE_SIZE);
 	v = vmgexit((gfn << 12) | GHCB_MSR_REG_GPA_REQ);
 	if ((v & GHCB_MSR_INFO_MASK) != GHCB_MSR_REG_GPA_RESP || (v >> 12) != gfn)
 		snp_terminate(SNP_TERM_SET_LINUX, SNP_TERM_REGISTER, SNP_FAIL_REGISTER);
@@ -245,7 +254,7 @@ void snp_ghcb_setup(unsigned hart)
 /* NAE PSC of @d (copied into the GHCB's shared buffer), re-issued until done. */
 static void vmgexit_psc(unsigned hart, const struct snp_psc_desc *d)
 {
-	uint8_t *g = snp_va(snp.ghcb_gpa[hart]);
+	uint8_t *g = snp_shared_ptr(snp.ghcb_gpa[hart]);
 	volatile struct snp_psc_desc *b =
 		(volatile struct snp_psc_desc *)(void *)(g + GHCB_OFF_SHARED_BUF);
 	unsigned n = d->hdr.end_entry + 1u, cur0, end0, prev, stalls = 0;

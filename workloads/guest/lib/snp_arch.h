@@ -48,6 +48,16 @@ static inline void *snp_va(uint64_t gpa)
 	return (void *)(uintptr_t)gpa;
 }
 
+/*
+ * A shared page: through the C-bit alias (@alias = 1 << C-bit position:
+ * translation off, docs/guest-abi.md) or, with the C-bit map, the identity
+ * (the PTE's C-bit is clear).
+ */
+static inline void *snp_arch_shared(uint64_t gpa, uint64_t alias)
+{
+	return (void *)(uintptr_t)(gpa | alias);
+}
+
 static inline void snp_arch_mb(void)
 {
 	__asm__ volatile("fence rw, rw" ::: "memory");
@@ -96,6 +106,8 @@ struct snp_host_arch {
 extern struct snp_host_arch snp_host;
 
 void *snp_host_va(uint64_t gpa);   /* aborts outside the window */
+/* a shared access (the test checks the page is shared at that moment) */
+void *snp_host_shared(uint64_t gpa, uint64_t alias);
 
 static inline long snp_arch_pvalidate(uint64_t va, int big, int validate, int *cf)
 {
@@ -126,6 +138,11 @@ static inline unsigned snp_arch_hartid(void)
 static inline void *snp_va(uint64_t gpa)
 {
 	return snp_host_va(gpa);
+}
+
+static inline void *snp_arch_shared(uint64_t gpa, uint64_t alias)
+{
+	return snp_host_shared(gpa, alias);
 }
 
 static inline void snp_arch_mb(void)

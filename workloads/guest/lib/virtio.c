@@ -36,12 +36,13 @@ long vq_setup(struct vq *q, unsigned qsize, uint64_t capacity)
 	/* 16 * 256, 4 + 2 * 256 and 4 + 8 * 256 bytes: one page each, shared in one request */
 	q->desc_gpa = snp_alloc_pages(3);
 	snp_set_memory_decrypted(q->desc_gpa, 3);
-	memset(snp_va(q->desc_gpa), 0, 3 * SNP_PAGE_SIZE);
+	for (unsigned i = 0; i < 3; i++)
+		memset(snp_shared_ptr(q->desc_gpa + i * SNP_PAGE_SIZE), 0, SNP_PAGE_SIZE);
 	q->avail_gpa = q->desc_gpa + SNP_PAGE_SIZE;
 	q->used_gpa = q->desc_gpa + 2 * SNP_PAGE_SIZE;
-	q->desc = snp_va(q->desc_gpa);
-	q->avail = snp_va(q->avail_gpa);
-	q->used = snp_va(q->used_gpa);
+	q->desc = snp_shared_ptr(q->desc_gpa);
+	q->avail = snp_shared_ptr(q->avail_gpa);
+	q->used = snp_shared_ptr(q->used_gpa);
 	/* the free list through the next fields */
 	for (unsigned i = 0; i < qsize; i++)
 		q->desc[i].next = (uint16_t)(i + 1 < qsize ? i + 1 : 0);
@@ -62,8 +63,8 @@ static uint16_t desc_get(struct vq *q)
 
 int vq_add(struct vq *q, struct vblk_req *r, unsigned type, uint64_t sector)
 {
-	volatile struct vblk_req_hdr *h = snp_va(r->hdr_gpa);
-	volatile uint8_t *status = (volatile uint8_t *)snp_va(r->hdr_gpa) + sizeof(struct vblk_req_hdr);
+	volatile struct vblk_req_hdr *h = snp_shared_ptr(r->hdr_gpa);
+	volatile uint8_t *status = (volatile uint8_t *)(h + 1);
 	uint16_t d0, d1, d2;
 
 	if (q->nfree < 3)
@@ -136,7 +137,7 @@ unsigned vq_reap(struct vq *q, struct vblk_req *reqs, unsigned nreqs)
 				r->inflight = false;
 				r->done = true;
 				r->used_len = len;
-				r->status = *((volatile uint8_t *)snp_va(r->hdr_gpa) +
+				r->status = *((volatile uint8_t *)snp_shared_ptr(r->hdr_gpa) +
 					      sizeof(struct vblk_req_hdr));
 				chain_free(q, (uint16_t)id);
 				break;

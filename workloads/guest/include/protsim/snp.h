@@ -71,6 +71,7 @@ struct snp_boot_params {
 /* SEV_INFO response: max version 63:48, min version 47:32, C-bit 31:24 */
 #define GHCB_MSR_PROTO_MAX(v)   (((v) >> 48) & 0xffff)
 #define GHCB_MSR_PROTO_MIN(v)   (((v) >> 32) & 0xffff)
+#define GHCB_MSR_CBIT_POS(v)    (((v) >> 24) & 0xff)
 #define GHCB_PROTOCOL_MIN       1u
 #define GHCB_PROTOCOL_MAX       2u
 #define GHCB_SNP_PROTOCOL_MIN   2u      /* SNP needs version 2 */
@@ -96,7 +97,7 @@ struct snp_boot_params {
 /* Set 0 (general, GHCB specification) */
 #define SNP_TERM_SET_GEN            0u
 #define SNP_TERM_GEN_REQ            0u      /* general request */
-#define SNP_TERM_PROT_UNSUPPORTED   1u      /* no common GHCB protocol version */
+#define SNP_TERM_PROT_UNSUPPORTED   1u      /* no common GHCB protocol version (or a bad C-bit) */
 #define SNP_TERM_SNP_UNSUPPORTED    2u      /* the hypervisor lacks the SNP feature */
 /* Set 1 (Linux's codes 0..2; protsim's from 0x20) */
 #define SNP_TERM_SET_LINUX          1u
@@ -279,6 +280,8 @@ struct snp_state {
 	unsigned ghcb_version;
 	uint64_t hv_features;
 	uint64_t ghcb_gpa[SNP_MAX_HARTS];
+	unsigned cbit_pos;          /* the C-bit position SEV_INFO reported (51) */
+	bool cbit_pte;              /* cbit=pte: shared pages through PTEs, else the address alias */
 	bool paging;                /* Sv39 identity map with the C-bit in PTE bit 8 */
 	uint64_t pt_root;
 	/* memory map (sorted by gpa) */
@@ -302,7 +305,14 @@ extern uint64_t snp_unaccepted_bitmap[SNP_BITMAP_UNITS / 64];
 /* the library's console output (printf on the guest) */
 void snp_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Reset the library state (the defaults: eager, ghcb, 2M preferred). */
+/*
+ * A pointer for accessing the shared page at @gpa: the C-bit alias
+ * gpa | 1 << cbit_pos (translation off, the default) or, with the C-bit
+ * map (cbit=pte), the identity address whose PTE has the C-bit clear.
+ */
+void *snp_shared_ptr(uint64_t gpa);
+
+/* Reset the library state (the defaults: eager, ghcb, 2M preferred, C-bit alias). */
 void snp_reset(void);
 /* Stop the guest: GHCB MSR terminate request; never returns. */
 __attribute__((noreturn)) void snp_terminate(unsigned set, unsigned code, enum snp_fail why);
