@@ -128,6 +128,12 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(call libs_of,$(call test_mod,$@)) $(CRIT_LIBS) $(LDLIBS)
 $(foreach t,$(TEST_BINS),$(eval $(t): $(call libs_of,$(call test_mod,$(t)))))
 
+# The guest kernel library's test compiles the guest library's C for the
+# host (workloads/guest/lib/snp_arch.h keeps the RV64 parts out).
+$(BUILD)/tests/test_guest_lib.o: ALL_CFLAGS += -Iworkloads/guest/include
+$(BUILD)/tests/test_guest_lib.o: $(wildcard workloads/guest/lib/*.c workloads/guest/lib/*.h \
+                                  workloads/guest/include/protsim/*.h)
+
 # ... and all of them in one binary for `make test`.
 $(UNIT): $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(TEST_SRCS)) $(ALL_LIBS)
 	@$(if $(Q),echo "  LD      $@")

@@ -27,13 +27,21 @@ _start:
 	li	t1, 0x1f			/* NAPOT, R W X */
 	csrw	pmpcfg0, t1
 	bnez	t0, secondary
+#ifdef PROTSIM_BOOT_ARG
+	mv	s1, a1				/* boot parameters (kept across the .bss loop) */
+#endif
 	la	t0, __bss_start
 	la	t1, __bss_end
 1:	bgeu	t0, t1, 2f
 	sd	zero, 0(t0)
 	addi	t0, t0, 8
 	j	1b
-2:	la	a0, __tls_base
+2:
+#ifdef PROTSIM_BOOT_ARG
+	la	t0, protsim_boot_arg
+	sd	s1, 0(t0)
+#endif
+	la	a0, __tls_base
 	call	_init_tls
 	la	a0, __tls_base
 	call	_set_tls
@@ -77,3 +85,8 @@ trap_vector:
 	.globl	protsim_boot_done
 protsim_boot_done:
 	.zero	8
+#ifdef PROTSIM_BOOT_ARG
+	.globl	protsim_boot_arg
+protsim_boot_arg:
+	.zero	8
+#endif

@@ -1,5 +1,6 @@
 # guest.mk - RV64 guest programs (included by the top Makefile).
 #   make guest  ->  $(BUILD)/guest/{hello,compute,compute_small,smp,pvalidate,crwrite}.elf
+#                   and the SNP guest kernel library's programs {boot,virtio}.elf
 # riscv64-unknown-elf-gcc + picolibc (stdio), our own crt and flat linker
 # script (workloads/guest/link.ld); -misa-spec=2.2 so that I includes Zicsr/
 # Zifencei without an _zicsr suffix (which would pick the wrong multilib);
@@ -22,6 +23,14 @@ GUEST_LIB    := $(GUEST_OUT)/crt.o $(GUEST_OUT)/trap.o $(GUEST_OUT)/htif.o
 GUEST_SDK_LIB := $(GUEST_OUT)/libprotsim-guest.a
 GUEST_PROGS  := hello compute compute_small smp pvalidate crwrite
 GUEST_ELFS   := $(patsubst %,$(GUEST_OUT)/%.elf,$(GUEST_PROGS))
+# The SNP guest kernel library (lib/snp.c ...: docs/guest-kernel.md), linked
+# as objects into the programs built on it.
+GUEST_SNP_LIB   := $(patsubst %,$(GUEST_OUT)/lib/%.o,snp mem pgtable virtio)
+GUEST_SNP_HDRS  := $(GUEST_SRC)/include/protsim.h $(GUEST_SRC)/include/protsim/snp.h \
+                   $(GUEST_SRC)/lib/snp_arch.h
+GUEST_SNP_PROGS := boot virtio
+GUEST_SNP_ELFS  := $(patsubst %,$(GUEST_OUT)/%.elf,$(GUEST_SNP_PROGS))
+GUEST_ELFS      += $(GUEST_SNP_ELFS)
 
 guest:: $(GUEST_ELFS) $(GUEST_SDK_LIB)
 
@@ -31,6 +40,9 @@ $(GUEST_SDK_LIB): $(GUEST_OUT)/trap.o $(GUEST_OUT)/htif.o
 $(GUEST_OUT)/crt.o: $(GUEST_SRC)/crt.S
 	@mkdir -p $(@D)
 	$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
+$(GUEST_OUT)/crt_snp.o: $(GUEST_SRC)/crt.S
+	@mkdir -p $(@D)
+	$(GUEST_CC) $(GUEST_CFLAGS) -DPROTSIM_BOOT_ARG -c $< -o $@
 $(GUEST_OUT)/trap.o: $(GUEST_SRC)/lib/trap.S
 	@mkdir -p $(@D)
 	$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
@@ -45,5 +57,14 @@ $(GUEST_OUT)/compute_small.o: $(GUEST_SRC)/compute.c $(GUEST_SRC)/include/protsi
 	$(GUEST_CC) $(GUEST_CFLAGS) -DITERS=2 -c $< -o $@
 $(GUEST_OUT)/%.elf: $(GUEST_OUT)/%.o $(GUEST_LIB) $(GUEST_SRC)/link.ld
 	$(GUEST_CC) $(GUEST_LDFLAGS) $(GUEST_LIB) $< -o $@
+$(GUEST_OUT)/lib/%.o: $(GUEST_SRC)/lib/%.c $(GUEST_SNP_HDRS)
+	@mkdir -p $(@D)
+	$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
+$(patsubst %.elf,%.o,$(GUEST_SNP_ELFS)): $(GUEST_SNP_HDRS)
+# their start-up keeps a1 (the boot-parameters GPA): crt_snp.o
+GUEST_SNP_CRT := $(GUEST_OUT)/crt_snp.o $(GUEST_OUT)/trap.o $(GUEST_OUT)/htif.o
+$(GUEST_SNP_ELFS): $(GUEST_OUT)/%.elf: $(GUEST_OUT)/%.o $(GUEST_SNP_CRT) $(GUEST_SNP_LIB) \
+                   $(GUEST_SRC)/link.ld
+	$(GUEST_CC) $(GUEST_LDFLAGS) $(GUEST_SNP_CRT) $< $(GUEST_SNP_LIB) -o $@
 
 .PRECIOUS: $(GUEST_OUT)/%.o

@@ -28,6 +28,13 @@ static inline void protsim_puts(const char *s)
 		protsim_putchar(*s++);
 }
 
+/*
+ * a1 at entry: the GPA of the VMM's boot-parameters page, 0 if none.  Kept
+ * by crt_snp.o (crt.S with -DPROTSIM_BOOT_ARG), the start-up of the guest
+ * kernel library's programs (guest.mk).
+ */
+extern uint64_t protsim_boot_arg;
+
 /* HTIF exit: device 0 command 0, payload (code << 1) | 1.  Never returns. */
 __attribute__((noreturn)) void protsim_exit(int code);
 
