@@ -34,6 +34,7 @@ struct stack_kvm_cpu {
 	struct cpu_budget budget;
 	bool loaded;
 	uint64_t entry;
+	uint64_t image_base, image_size; /* the pages `vm load` wrote */
 	bool has_tohost;
 	uint64_t tohost, fromhost;       /* GPAs */
 	struct stack_htif htif;
@@ -82,6 +83,19 @@ void stack_kvm_cpu_free(struct stack_vm *v)
 			stack_palloc_put(v->st->pool, k->vmcb[i].vmcb_spa, false);
 	free(k);
 	v->run->cpu = NULL;
+}
+
+bool stack_kvm_cpu_regs(struct stack_vm *v, unsigned vcpu, uint64_t *pc, uint64_t *sp)
+{
+	struct stack_kvm_cpu *k = v->run ? v->run->cpu : NULL;
+	struct cpu_hart *h;
+
+	if (!k || !k->cpu || vcpu >= k->nharts)
+		return false;
+	h = cpu_vm_hart(k->cpu, vcpu);
+	*pc = cpu_hart_pc(h);
+	*sp = cpu_hart_reg(h, 2);
+	return true;
 }
 
 void stack_kvm_cpu_tlbi(struct stack_vm *v, enum cpu_tlbi what)
@@ -209,6 +223,8 @@ void stack_op_vm_load(struct sim_call *c)
 	k = kcpu(v);
 	k->loaded = true;
 	k->entry = elf->entry;
+	k->image_base = lo & ~(PAGE_4K - 1);
+	k->image_size = ((hi + PAGE_4K - 1) & ~(PAGE_4K - 1)) - k->image_base;
 	k->has_tohost = elf->has_tohost;
 	k->tohost = elf->tohost;
 	k->fromhost = elf->has_fromhost ? elf->fromhost : 0;
@@ -221,6 +237,129 @@ void stack_op_vm_load(struct sim_call *c)
 	sim_call_field_hex(c, "size", hi - lo);
 	/* the copy: one page clear's worth of memory traffic per page */
 	sim_advance(sim_call_agent(c), v->st->lat.ioctl + pages * v->st->lat.page_clear);
+	stack_check_after(c);
+}
+
+/* ------------------------------------------------------------------ */
+/* vm boot: the boot-parameters page (docs/guest-abi.md)               */
+/* ------------------------------------------------------------------ */
+
+#define BOOT_MAGIC    0x544f4f424d495350ull   /* "PSIMBOOT" */
+#define BOOT_CMDLINE  512
+#define BOOT_RANGES   64
+enum { R_RAM = 1, R_UNACCEPTED = 2, R_RESERVED = 3 };
+
+struct boot_range {
+	uint64_t gpa, size;
+	uint32_t type, flags;
+};
+
+/* Add [lo, hi) of @type, cut around the reserved ranges @res (sorted, disjoint). */
+static int add_cut(struct boot_range *r, unsigned *n, uint64_t lo, uint64_t hi, uint32_t type,
+		   const struct boot_range *res, unsigned nres)
+{
+	for (unsigned i = 0; i < nres && lo < hi; i++) {
+		uint64_t rl = res[i].gpa, rh = res[i].gpa + res[i].size;
+
+		if (rh <= lo || rl >= hi)
+			continue;
+		if (rl > lo) {
+			if (*n == BOOT_RANGES)
+				return -1;
+			r[(*n)++] = (struct boot_range){ lo, rl - lo, type, 0 };
+		}
+		lo = rh;
+	}
+	if (lo < hi) {
+		if (*n == BOOT_RANGES)
+			return -1;
+		r[(*n)++] = (struct boot_range){ lo, hi - lo, type, 0 };
+	}
+	return 0;
+}
+
+/*
+ * The VMM writes the boot-parameters page at @gpa, as QEMU builds the
+ * firmware's memory map: the program's image and the page itself
+ * RESERVED, every other page of the memslots UNACCEPTED (private memory
+ * the guest accepts before use), the command line (`,` stands for a
+ * space).  The page is private guest memory like the image, for the
+ * launch to measure.
+ */
+void stack_op_vm_boot(struct sim_call *c)
+{
+	struct stack_vm *v = kvm_vm_of(c);
+	uint64_t gpa = sim_arg_u64(c, "gpa", 0), spa;
+	const char *cmd = sim_arg_str(c, "cmdline", "");
+	struct stack_kvm_cpu *k;
+	struct boot_range res[2], r[BOOT_RANGES];
+	unsigned n = 0, nres = 0;
+	uint8_t page[PAGE_4K];
+	uint32_t u32;
+
+	if (!v)
+		return;
+	k = v->run->cpu;
+	if (!k || !k->loaded) {
+		sim_call_bad_arg(c, "vm", "VM %u has no program: `vm load` first", v->id);
+		return;
+	}
+	if (strlen(cmd) >= BOOT_CMDLINE) {
+		sim_call_bad_arg(c, "cmdline", "at most %d bytes", BOOT_CMDLINE - 1);
+		return;
+	}
+	if (gpa < k->image_base + k->image_size && k->image_base < gpa + PAGE_4K) {
+		sim_call_bad_arg(c, "gpa", "0x%llx is inside the program's image",
+				 (unsigned long long)gpa);
+		return;
+	}
+	if (page_of(v, gpa, true, &spa)) {
+		sim_call_bad_arg(c, "gpa", "0x%llx is in no memslot of VM %u",
+				 (unsigned long long)gpa, v->id);
+		return;
+	}
+	/* the reserved ranges, sorted */
+	res[nres++] = (struct boot_range){ k->image_base, k->image_size, R_RESERVED, 0 };
+	res[nres++] = (struct boot_range){ gpa, PAGE_4K, R_RESERVED, 0 };
+	if (res[1].gpa < res[0].gpa) {
+		struct boot_range t = res[0];
+
+		res[0] = res[1];
+		res[1] = t;
+	}
+	for (unsigned i = 0; i < nres; i++)
+		r[n++] = res[i];
+	for (size_t i = 0; i < v->kvm->nslots; i++) {
+		const struct stack_kvm_slot *sl = &v->kvm->slots[i];
+
+		if (sl->as_id == 0 &&
+		    add_cut(r, &n, sl->base_gfn << 12, (sl->base_gfn + sl->npages) << 12,
+			    R_UNACCEPTED, res, nres)) {
+			sim_call_bad_arg(c, "vm", "more than %d memory ranges", BOOT_RANGES);
+			return;
+		}
+	}
+	memset(page, 0, sizeof(page));
+	memcpy(page, &(uint64_t){ BOOT_MAGIC }, 8);
+	u32 = 1;
+	memcpy(page + 8, &u32, 4);
+	u32 = n;
+	memcpy(page + 12, &u32, 4);
+	for (size_t i = 0; cmd[i]; i++)
+		page[16 + i] = cmd[i] == ',' ? ' ' : (uint8_t)cmd[i];
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t *e = page + 16 + BOOT_CMDLINE + 24 * i;
+
+		memcpy(e, &r[i].gpa, 8);
+		memcpy(e + 8, &r[i].size, 8);
+		memcpy(e + 16, &r[i].type, 4);
+		memcpy(e + 20, &r[i].flags, 4);
+	}
+	sim_mem_poke(v->st->mem, spa & ~(PAGE_4K - 1), page, sizeof(page));
+	sim_call_result(c, "OK");
+	sim_call_field_hex(c, "gpa", gpa);
+	sim_call_field_u64(c, "ranges", n);
+	sim_advance(sim_call_agent(c), v->st->lat.ioctl + v->st->lat.page_clear);
 	stack_check_after(c);
 }
 
@@ -465,6 +604,10 @@ void stack_op_vcpu_run(struct sim_call *c)
 
 const struct sim_arg_spec stack_vm_load_args[] = {
 	SIM_A_INT("vm", true, 0, S2_MAX_VMS - 1), SIM_A_STR("elf", true), SIM_A_END
+};
+const struct sim_arg_spec stack_vm_boot_args[] = {
+	SIM_A_INT("vm", true, 0, S2_MAX_VMS - 1), SIM_A_ADDR_ALIGN("gpa", true, PAGE_4K),
+	SIM_A_STR("cmdline", false), SIM_A_END
 };
 const struct sim_arg_spec stack_vcpu_run_args[] = {
 	SIM_A_INT("vm", true, 0, S2_MAX_VMS - 1), SIM_A_INT("vcpu", true, 0, STACK_KVM_MAX_VCPUS - 1),

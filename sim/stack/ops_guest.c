@@ -905,9 +905,12 @@ static void op_vcpu_state(struct sim_call *c)
 
 	if (!vc)
 		return;
+	uint64_t pc = vc->pc, sp = vc->sp;
+
+	(void)stack_kvm_cpu_regs(v, (unsigned)(vc - v->run->vcpu), &pc, &sp);
 	sim_call_result(c, "OK");
-	sim_call_field_hex(c, "pc", vc->pc);
-	sim_call_field_hex(c, "sp", vc->sp);
+	sim_call_field_hex(c, "pc", pc);
+	sim_call_field_hex(c, "sp", sp);
 	sim_call_field_u64(c, "power_off", vc->power_off);
 	sim_call_field_u64(c, "ran", vc->ran);
 	if (vc->ghcb_gpa != UINT64_MAX)
@@ -1016,6 +1019,9 @@ const struct sim_op stack_guest_ops[] = {
 	{ "vm load", stack_vm_load_args,
 	  "the VMM copies an RV64 ELF program into VM vm's memory: OK entry= base= size=",
 	  stack_op_vm_load },
+	{ "vm boot", stack_vm_boot_args,
+	  "the VMM writes the boot-parameters page at gpa (image and page reserved, the rest unaccepted; cmdline: `,` for a space)",
+	  stack_op_vm_boot },
 	{ "vcpu run", stack_vcpu_run_args,
 	  "KVM_RUN: the program runs on vCPU vcpu until it exits, halts or max_insns: OK exit= ...",
 	  stack_op_vcpu_run },

@@ -276,11 +276,14 @@ void stack_check_after(struct sim_call *c);
 /* ops_guest.c */
 extern const struct sim_op stack_guest_ops[];
 /* kvm_vcpu.c: guest programs on KVM VMs (`vm load`, `vcpu run`) */
-extern const struct sim_arg_spec stack_vm_load_args[], stack_vcpu_run_args[];
+extern const struct sim_arg_spec stack_vm_load_args[], stack_vm_boot_args[], stack_vcpu_run_args[];
 void stack_op_vm_load(struct sim_call *c);
+void stack_op_vm_boot(struct sim_call *c);
 void stack_op_vcpu_run(struct sim_call *c);
 /* Drop VM @v's program platform (harts, VMCB pages); invalidate its harts' translations. */
 void stack_kvm_cpu_free(struct stack_vm *v);
 void stack_kvm_cpu_tlbi(struct stack_vm *v, enum cpu_tlbi what);
+/* The pc and sp of vCPU @vcpu's hart, when the VM runs a program; else false. */
+bool stack_kvm_cpu_regs(struct stack_vm *v, unsigned vcpu, uint64_t *pc, uint64_t *sp);
 
 #endif /* PROTSIM_STACK_INT_H */
