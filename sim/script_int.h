@@ -372,6 +372,14 @@ int sim_script_start(struct script *sc);
  */
 void sim_script_post_line(struct script *sc, struct script_line *l);
 
+/*
+ * Run op line @l on host CPU @cpu, inside the CPU's agent: wait for its
+ * start (l->cycle when l->has_cycle: not before the agent's clock), run
+ * it, print its result line, record it (statistics, timeline, trace),
+ * keep its result in l->res and l->kv (l->done) and check its expects.
+ */
+void sim_script_run_line(struct script_cpu *cpu, struct script_line *l);
+
 /* Ask every host CPU to stop (the interpreter posts no more lines). */
 void sim_script_stop_cpus(struct script *sc);
 
