@@ -292,6 +292,7 @@ struct acc_run {
 	bool failed;
 	struct replay_ctr {
 		uint64_t accesses, kind[4], pieces, split, s1_pages, s2_leaves;
+		uint64_t kind_cycles[4], kind_misses[4];
 		uint64_t cycles, xlate_cycles, data_cycles, tlb_hits, tlb_misses, walks, refs;
 		uint64_t checks, check_cycles, faults;
 	} c;
@@ -434,10 +435,12 @@ static int do_access(struct acc_run *ar, unsigned kind, uint64_t va, uint32_t si
 		rc = s2_mmu_translate_2d(ar->mmu, &ar->v->space, va, &req, &x);
 		ar->c.pieces++;
 		ar->c.xlate_cycles += x.cycles;
-		if (x.tlb_hit)
+		if (x.tlb_hit) {
 			ar->c.tlb_hits++;
-		else
+		} else {
 			ar->c.tlb_misses++;
+			ar->c.kind_misses[kind]++;
+		}
 		ar->c.walks += x.ev.walks;
 		ar->c.refs += x.refs;
 		ar->c.checks += x.ev.checks;
@@ -463,6 +466,7 @@ static int do_access(struct acc_run *ar, unsigned kind, uint64_t va, uint32_t si
 		left -= n;
 	}
 	ar->c.cycles += total;
+	ar->c.kind_cycles[kind] += total;
 	sim_hist_add(ar->lat, total);
 	sim_advance(ar->a, total);
 	return 0;
@@ -556,12 +560,6 @@ static int acc_setup(struct acc_run *ar)
 			"reach (0x%llx)\n", (unsigned long long)s2_pgt_ia_limit(ar->v->s2));
 		return 2;
 	}
-	if (ar->mem_size < S1_TABLES + ar->s1sz) {
-		fprintf(stderr, "protsim: replay.vm.mem_size: at least %llu MiB (the stage-1 tables "
-			"take %llu MiB)\n", (unsigned long long)((S1_TABLES + ar->s1sz) >> 20),
-			(unsigned long long)(S1_TABLES >> 20));
-		return 2;
-	}
 	/* the stage-1 tables' guest RAM, mapped (and private) before the root is written */
 	for (uint64_t g = ar->mem_base; g < ar->mem_base + S1_TABLES; g += ar->s2sz)
 		if (map_s2(ar, g))
@@ -585,6 +583,17 @@ static int acc_setup(struct acc_run *ar)
 	sim_stat_counter(s, "replay.loads", &ar->c.kind[1], "of those, loads");
 	sim_stat_counter(s, "replay.stores", &ar->c.kind[2], "of those, stores");
 	sim_stat_counter(s, "replay.modifies", &ar->c.kind[3], "of those, modifies (load and store)");
+	for (unsigned k = 0; k < 4; k++) {
+		static const char *const pl[] = { "fetches", "loads", "stores", "modifies" };
+		char n1[48], n2[48], d1[96], d2[96];
+
+		snprintf(n1, sizeof(n1), "replay.%s_cycles", pl[k]);
+		snprintf(d1, sizeof(d1), "cycles of the %s (translations and data)", pl[k]);
+		snprintf(n2, sizeof(n2), "replay.%s_tlb_misses", pl[k]);
+		snprintf(d2, sizeof(d2), "translations of the %s that walked", pl[k]);
+		sim_stat_counter(s, n1, &ar->c.kind_cycles[k], d1);
+		sim_stat_counter(s, n2, &ar->c.kind_misses[k], d2);
+	}
 	sim_stat_counter(s, "replay.split", &ar->c.split, "accesses that cross a 4K page");
 	sim_stat_counter(s, "replay.translations", &ar->c.pieces,
 			 "2D translations (one per 4K piece of an access)");
@@ -638,6 +647,15 @@ static void report_access(struct acc_run *ar, FILE *f)
 	per(f, c->data_cycles, c->accesses);
 	fprintf(f, "\n  TLB hits                 %llu\n  TLB misses               %llu\n",
 		(unsigned long long)c->tlb_hits, (unsigned long long)c->tlb_misses);
+	fprintf(f, "  by kind                  accesses   TLB misses        cycles  per access\n");
+	for (unsigned k = 0; k < 4; k++) {
+		fprintf(f, "    %-8s %19llu %12llu %13llu", sim_trace_access_kinds[k],
+			(unsigned long long)c->kind[k], (unsigned long long)c->kind_misses[k],
+			(unsigned long long)c->kind_cycles[k]);
+		if (c->kind[k])
+			fprintf(f, "  %10.2f", (double)c->kind_cycles[k] / (double)c->kind[k]);
+		fputc('\n', f);
+	}
 	fprintf(f, "  walks                    %llu (%llu table references)\n",
 		(unsigned long long)c->walks, (unsigned long long)c->refs);
 	fprintf(f, "  RMP checks               %llu (%llu cycles)\n", (unsigned long long)c->checks,

@@ -55,7 +55,7 @@ static const struct sim_cfg_key stack_keys[] = {
 	{ "replay.vm.asid", SIM_CFG_U64, 1, 1023, "1", NULL, "replay of an access trace: the SNP VM's ASID" },
 	{ "replay.vm.mem_base", SIM_CFG_SIZE, 0, SIM_PA_LIMIT, "0x80000000", NULL,
 	  "replay of an access trace: guest physical address of guest RAM (multiple of 2m; its first 8 MiB hold the guest's stage-1 tables)" },
-	{ "replay.vm.mem_size", SIM_CFG_SIZE, 16 << 20, 1ull << 40, "1g", NULL,
+	{ "replay.vm.mem_size", SIM_CFG_SIZE, 10 << 20, 1ull << 40, "1g", NULL,
 	  "replay of an access trace: guest RAM (multiple of 2m): each page the trace touches takes the next one" },
 	{ "replay.vm.spa_base", SIM_CFG_SIZE, 0, SIM_PA_LIMIT, "1g", NULL,
 	  "replay of an access trace: system physical address backing guest RAM (multiple of 2m), below the RMP and outside the host page pool" },
