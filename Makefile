@@ -224,7 +224,9 @@ fuzz: deps guest $(PROTSIM) $(addprefix build-fuzz/fuzz_,$(FUZZERS))
 	@$(PROTSIM) script tests/scripts/rmp_race_pvalidate.ps --trace build-fuzz/seed.zst >/dev/null
 	@{ printf '\000'; cat build-fuzz/seed.zst; } > build-fuzz/corpus-trace/seed-zstd
 	@{ printf '\001'; zstd -dcq build-fuzz/seed.zst; } > build-fuzz/corpus-trace/seed-raw
-	@{ printf '\002'; cat tests/cli/data/small.lackey; } > build-fuzz/corpus-lackey/seed
+	@$(PROTSIM) import lackey workloads/lackey/ls-head.lackey -o build-fuzz/seed-access.zst --limit 100 >/dev/null
+	@{ printf '\001'; zstd -dcq build-fuzz/seed-access.zst; } > build-fuzz/corpus-trace/seed-access
+	@{ printf '\002'; head -c 3000 workloads/lackey/ls-head.lackey; } > build-fuzz/corpus-lackey/seed
 	@cp -n tests/scripts/*.ps build-fuzz/corpus-script/ 2>/dev/null || true
 	@cp -n workloads/scenarios/*.ini sim/profiles/*.prof build-fuzz/corpus-config/ 2>/dev/null || true
 	@cp -n $(BUILD)/guest/*.elf build-fuzz/corpus-elf/ 2>/dev/null || true

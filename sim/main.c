@@ -190,8 +190,9 @@ static const struct sim_cli_cmd compare_cmd = {
 static const struct sim_cli_cmd trace_cmd = {
 	"trace", "dump FILE", 2, 2, NULL,
 	"Show the records of an event trace (--trace FILE) as text.",
-	"FILE is a trace written by run, script or exec --trace (docs/trace.md):\n"
-	"zstd-compressed, a PROTSIMT header, then length-prefixed records.  Each\n"
+	"FILE is a trace written by run, script or exec --trace, or by protsim\n"
+	"import (docs/trace.md): zstd-compressed, a PROTSIMT header, then\n"
+	"length-prefixed records (config, agent, op, exit, access, end).  Each\n"
 	"record is printed on one line.  A file that is not a trace, of another\n"
 	"format version, cut short or corrupt is an error naming the file and the\n"
 	"byte offset (in the decompressed stream) of the record at fault.\n",

@@ -7,6 +7,7 @@
  *   script_parse.c  the op table; one line -> a parsed op, expect or machine line
  *   script_read.c   where the text comes from: sources and cursors
  *   script_run.c    lines posted to the host CPUs, run in start order, expect, the batch run
+ *   script_replay.c a trace's lines run again on their CPUs (protsim replay)
  *   script_shell.c  `protsim shell`
  *   script_call.c   growable strings and the sim_call API of the ops
  *
