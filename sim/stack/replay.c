@@ -757,17 +757,17 @@ int stack_replay_main(int argc, char **argv, const struct sim_run_meta *meta)
 		if (tpath) {
 			fprintf(stderr, "protsim: --trace: the replay of an access trace runs no "
 				"operations to record\n");
-			goto out;
+			goto done;
 		}
 		ar = sim_xcalloc(1, sizeof(*ar));
 		ar->r = &r;
 		if (acc_setup(ar))
-			goto out;
+			goto done;
 		sim_post(NULL, ar->a, acc_body, ar);
 		sim_agent_stop(NULL, ar->a);
 		sim_run(r.s);
 		if (ar->failed)
-			goto out;
+			goto done;
 		report_access(ar, out);
 		rc = 0;
 	} else {
@@ -776,36 +776,39 @@ int stack_replay_main(int argc, char **argv, const struct sim_run_meta *meta)
 		/* a run's trace: its lines, in memory (a script's lines are few) */
 		for (; r.rc > 0; next(&r)) {
 			if (r.rec.type == SIM_TRACE_OP && add_op(&r))
-				goto out;
+				goto done;
 			if (r.rec.type == SIM_TRACE_EXIT)
 				r.exits++;
 			if (r.rec.type == SIM_TRACE_ACCESS) {
 				rec_error(&r, "an access record in the trace of a run");
-				goto out;
+				goto done;
 			}
 		}
 		if (r.rc < 0)
-			goto out;
+			goto done;
 		if (tpath && sim_trace_open(r.s, tpath, &err)) {
 			fprintf(stderr, "protsim: %s\n", err.msg);
-			goto out;
+			goto done;
 		}
 		null = log ? NULL : fopen("/dev/null", "w");
 		if (sim_script_replay(r.s, r.lines, r.n, r.path, log ? log : null, stderr))
-			goto out;
+			goto done;
 		if (sim_trace_close(r.s, &err)) {
 			fprintf(stderr, "protsim: %s\n", err.msg);
-			goto out;
+			goto done;
 		}
 		ncpus = (int)sim_cfg_u64(r.s, "machine.cpus");
 		rc = report_lines(&r, out, ncpus) ? 1 : 0;
 	}
+done:
+	/* the output set, also after a failure (run.json says why) */
 	if (dir) {
 		struct sim_run_meta m = *meta;
 
 		m.input = r.path;
 		m.exit_status = rc;
-		m.error = rc ? "some results differ (replay.txt)" : NULL;
+		m.error = rc == 1 ? "some results differ (replay.txt)" :
+			  rc ? "the replay stopped (see stderr)" : NULL;
 		m.host_seconds = sim_host_seconds() - t0;
 		if (sim_outputs_write(r.s, dir, &m, &err)) {
 			fprintf(stderr, "protsim: %s\n", err.msg);
