@@ -298,9 +298,9 @@ static void usage(FILE *out)
 	for (const struct cmd *c = cmds; c->cli; c++)
 		fprintf(out, "  %-8s %s\n", c->cli->name, c->cli->summary);
 	fprintf(out, "\nprotsim COMMAND --help describes a command's options and exit status.\n"
-		     "Exit status: 0 ok, 1 an expectation failed, 2 bad usage, configuration or "
-		     "input;\nexec passes the guest's exit code (0..119) and keeps 120..127 for "
-		     "itself.\n");
+		     "Exit status: 0 ok, 1 an expectation failed (replay: a result differs), 2 bad\n"
+		     "usage, configuration or input; exec passes the guest's exit code (0..119) and\n"
+		     "keeps 120..127 for itself.\n");
 }
 
 static const struct cmd *cmd_find(const char *name)
