@@ -420,11 +420,26 @@ static uint64_t ginsn_access(struct rmp *r, struct sim_who *w, const struct rmp_
 	return 0;
 }
 
+/*
+ * The input check of a guest instruction: the address it names aligned to
+ * the request's size (the guest's own operand: FAIL_INPUT), the page it
+ * translates to 4K aligned.  For a 2M request the translation's alignment
+ * is only known to matter once the RMP entry is found to be 2M: a 2M
+ * request whose GPA lies in a 4K nested leaf meets a 4K entry and gets
+ * FAIL_SIZEMISMATCH (APM Table 15-40; the Linux guest's 2M-then-4K
+ * fallback relies on it), see spa_aligned_2m().
+ */
 static bool gpage_aligned(const struct rmp_gpage *pg, bool page_2m)
 {
 	uint64_t size = page_2m ? SIM_SZ_2M : SIM_SZ_4K;
 
-	return !((pg->gpa | pg->spa) & (size - 1)) && pg->spa < SIM_PA_LIMIT;
+	return !(pg->gpa & (size - 1)) && !(pg->spa & (SIM_SZ_4K - 1)) && pg->spa < SIM_PA_LIMIT;
+}
+
+/* A 2M request on a 2M entry: the page itself must be the 2M page's base. */
+static bool spa_aligned_2m(const struct rmp_gpage *pg, bool page_2m)
+{
+	return !page_2m || !(pg->spa & (SIM_SZ_2M - 1));
 }
 
 /*
@@ -451,6 +466,8 @@ enum rmp_rc rmp_pvalidate(struct rmp *rmp, struct sim_who *who, const struct rmp
 		return insn_fault(&x, RMP_FAULT_NPF, npf, pg->gpa);
 	if (page_2m && !rmp_raw_2m(&eff.e))
 		return insn_fail(&x, RMP_RC_FAIL_SIZEMISMATCH);
+	if (!spa_aligned_2m(pg, page_2m))
+		return insn_fail(&x, RMP_RC_FAIL_INPUT);
 	if (rmp_lock_conflict(r, who, pg->spa, page_2m) != RMP_LOCK_NONE) {
 		r->ctr.lock_conflicts++;
 		return insn_fail(&x, RMP_RC_FAIL_INUSE);
@@ -502,6 +519,8 @@ enum rmp_rc rmp_adjust(struct rmp *rmp, struct sim_who *who, const struct rmp_gp
 		return insn_fault(&x, RMP_FAULT_NPF, npf, pg->gpa);
 	if (page_2m && !rmp_raw_2m(&eff.e))
 		return insn_fail(&x, RMP_RC_FAIL_SIZEMISMATCH);
+	if (!spa_aligned_2m(pg, page_2m))
+		return insn_fail(&x, RMP_RC_FAIL_INPUT);
 	if (!rmp_raw_validated(&eff.e))
 		return insn_fault(&x, RMP_FAULT_VC, RMP_VC_NOT_VALIDATED, pg->gpa);
 	mine = rmp_raw_perms(&eff.e, pg->vmpl);

@@ -167,6 +167,11 @@ static struct icase cases[] = {
 	  .code = NPF_BASE },
 	{ "pvalidate-2m-on-4k-entries", .op = PVAL, .is2m = 1, .pg = PG(1, 0, G2M, B2M, SIM_SZ_4K),
 	  .init_b = GUEST(1, G2M), .rc = RMP_RC_FAIL_SIZEMISMATCH },
+	/* a 2M request in a 4K nested leaf: the page's 4K entry, SIZEMISMATCH (not FAIL_INPUT
+	   for the page's alignment): the Linux guest's 2M-then-4K fallback */
+	{ "pvalidate-2m-4k-leaf-unaligned-page", .op = PVAL, .is2m = 1,
+	  .pg = PG(1, 0, G2M, P4K, SIM_SZ_4K), .init_p = GUEST(1, G2M),
+	  .rc = RMP_RC_FAIL_SIZEMISMATCH },
 	{ "pvalidate-2m-map2m-on-4k", .op = PVAL, .is2m = 1, .pg = PGB, .init_b = GUEST(1, G2M),
 	  .rc = RMP_RC_FAULT, .fault = RMP_FAULT_NPF, .code = NPF_BASE },
 	{ "pvalidate-2m-on-2m", .op = PVAL, .is2m = 1, .pg = PGB, .init_b = GUEST2M(1, G2M),

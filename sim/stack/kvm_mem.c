@@ -400,6 +400,16 @@ static int zap_run(struct stack_kvm_mem *km, struct sim_who *who, const struct z
 	return 0;
 }
 
+int stack_kvm_zap_range(struct stack_vm *v, struct sim_who *who, uint64_t start, uint64_t end)
+{
+	struct zap z = { 0 };
+
+	if (!v->kvm || !v->s2 || end <= start)
+		return 0;
+	zap_plan(v->kvm, start, end, &z);
+	return zap_run(v->kvm, who, &z, 1);
+}
+
 /* ------------------------------------------------------------------ */
 /* KVM_SET_USER_MEMORY_REGION2                                         */
 /* ------------------------------------------------------------------ */

@@ -181,6 +181,14 @@ uint64_t stack_kvm_get_memory_attributes(const struct stack_vm *v, uint64_t gfn)
 bool stack_kvm_range_has_attributes(const struct stack_vm *v, uint64_t start, uint64_t end,
 				    uint64_t attributes);
 
+/*
+ * Zap the nested-table leaves of GPAs [@start, @end) (kvm_zap_gfn_range:
+ * leaves only partly inside go whole), then flush the VM's TLBs if one
+ * went.  0, or -EFAULT when a table page to write is RMP-assigned
+ * (nothing changed).
+ */
+int stack_kvm_zap_range(struct stack_vm *v, struct sim_who *who, uint64_t start, uint64_t end);
+
 /* The slot of address space 0 holding @gfn (gfn_to_memslot), or NULL. */
 const struct stack_kvm_slot *stack_kvm_gfn_to_slot(const struct stack_vm *v, uint64_t gfn);
 /* Slot @id of address space @as_id (id_to_memslot), or NULL. */

@@ -16,5 +16,6 @@ const struct sim_module *const stack_modules[] = {
 	&cpu_module,
 	&stack_module,
 	&stack_kvm_module,
+	&stack_guest_module,
 	NULL
 };

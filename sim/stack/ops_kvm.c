@@ -49,6 +49,7 @@ static void finish(struct sim_call *c, int rc, const struct sim_who *who, uint64
 		sim_call_result(c, "OK");
 	}
 	sim_advance(sim_call_agent(c), cycles + (who ? who->mem_cycles : 0));
+	stack_check_after(c);
 }
 
 /* The KVM VM named by vm= (a VM made by `vm create`), or NULL with ERROR(ENOENT). */
@@ -118,6 +119,7 @@ static void op_vm_create(struct sim_call *c)
 	if (stack_kvm_mem_init(st->vm[id], (enum stack_kvm_vm_type)type, prefix))
 		sim_fatal("stack: vm create: %s: cannot set up KVM memory", prefix);
 	st->vm[id]->nvcpus = (unsigned)sim_arg_u64(c, "vcpus", 1);
+	stack_kvm_run_init(st->vm[id], st->vm[id]->prefix);
 	finish(c, 0, &who, 0);
 	if (asid)
 		sim_call_field_u64(c, "asid", asid);
@@ -142,10 +144,13 @@ static void op_vm_destroy(struct sim_call *c)
 	if (!v)
 		return;
 	asid = v->asid;
+	stack_kvm_run_free(v, &who);   /* the vCPUs go first (sev_free_vcpu: VMSA pages reclaimed) */
 	if (v->snp) {
 		stack_snp_decommission(v->snp);   /* the firmware forgets the guest */
 		v->snp = NULL;
 	}
+	if (st->snp_backing == STACK_SNP_BACKING_LEGACY)
+		(void)stack_kvm_legacy_reclaim(v, &who);   /* the VMM's pages back to the hypervisor */
 	stack_kvm_mem_free(v);   /* unbinds the guest_memfd slots */
 	for (unsigned fd = 0; fd < STACK_MAX_FDS; fd++) {
 		if (st->fd[fd] && stack_gmem_vm(st->fd[fd]) == v) {
@@ -198,6 +203,8 @@ static void op_vm_mirror(struct sim_call *c)
 	snprintf(prefix, sizeof(prefix), "%s.mem", st->vm[id]->prefix);
 	if (stack_kvm_mem_init(st->vm[id], src->kvm->type, prefix))
 		sim_fatal("stack: vm mirror: %s: cannot set up KVM memory", prefix);
+	st->vm[id]->nvcpus = 1;
+	stack_kvm_run_init(st->vm[id], st->vm[id]->prefix);
 	finish(c, 0, &who, 0);
 	sim_call_field_u64(c, "asid", src->asid);
 }
@@ -205,6 +212,32 @@ static void op_vm_mirror(struct sim_call *c)
 /* ------------------------------------------------------------------ */
 /* guest_memfd                                                         */
 /* ------------------------------------------------------------------ */
+
+/*
+ * kvm_gmem_invalidate_begin: before a punch or release of file bytes
+ * [start, end), the nested mappings of every GFN bound to them are zapped.
+ */
+static void gmem_invalidate(void *arg, struct stack_gmem *f, struct sim_who *who, uint64_t start,
+			    uint64_t end, uint64_t *cycles)
+{
+	struct stack_vm *v = stack_gmem_vm(f);
+
+	(void)arg;
+	(void)cycles;
+	if (!v || !v->kvm)
+		return;
+	for (size_t i = 0; i < v->kvm->nslots; i++) {
+		const struct stack_kvm_slot *sl = &v->kvm->slots[i];
+		uint64_t lo = sl->gmem_offset, hi = lo + (sl->npages << 12);
+
+		if (sl->gmem != f || end <= lo || start >= hi)
+			continue;
+		lo = start > lo ? start : lo;
+		hi = end < hi ? end : hi;
+		(void)stack_kvm_zap_range(v, who, (sl->base_gfn << 12) + lo - sl->gmem_offset,
+					  (sl->base_gfn << 12) + hi - sl->gmem_offset);
+	}
+}
 
 static void op_gmem_create(struct sim_call *c)
 {
@@ -221,8 +254,10 @@ static void op_gmem_create(struct sim_call *c)
 		return;
 	}
 	rc = stack_gmem_create(v, sim_arg_u64(c, "size", 0), sim_arg_u64(c, "flags", 0), &f);
-	if (!rc)
+	if (!rc) {
 		st->fd[fd] = f;
+		stack_gmem_set_invalidate(f, gmem_invalidate, NULL);
+	}
 	finish(c, rc, NULL, 0);
 	if (!rc)
 		sim_call_field_u64(c, "fd", fd);
@@ -355,7 +390,7 @@ static void op_vm_page(struct sim_call *c)
 	}
 	if (backed)
 		sim_call_field_hex(c, "spa", spa);
-	if (v->asid && backed && rmp_entry_get(v->st->rmp, spa & ~0xfffull, &e)) {
+	if (v->asid && backed && rmp_entry_effective(v->st->rmp, spa & ~0xfffull, &e)) {
 		sim_call_field_u64(c, "assigned", e.assigned);
 		sim_call_field(c, "size", "%s", e.page_2m ? "2m" : "4k");
 		sim_call_field_u64(c, "asid", e.asid);
@@ -439,6 +474,35 @@ static int populate_page(void *arg, struct sim_who *who, uint64_t gpa, uint64_t 
 }
 
 /*
+ * snp.backing=legacy: LAUNCH_UPDATE on the VMM's own pages (the 2021
+ * series pinned the userspace range): the range must lie in one memslot;
+ * each page of its backing is made Pre-Guest and given to the firmware.
+ */
+static void launch_update_legacy(struct sim_call *c, struct stack_vm *v,
+				 const struct stack_kvm_slot *sl, uint64_t gpa, uint64_t size,
+				 struct populate *p)
+{
+	struct sim_who who = who_of_call(c);
+	uint64_t cycles = 0;
+	int rc = 0;
+
+	if (!sl || ((gpa + size - 1) >> 12) >= sl->base_gfn + sl->npages) {
+		finish(c, -EINVAL, NULL, 0);
+		return;
+	}
+	for (uint64_t a = gpa; a < gpa + size && !rc; a += SIM_PAGE_SIZE) {
+		uint64_t spa;
+
+		rc = stack_kvm_backing(v, a, true, &spa);
+		if (!rc)
+			rc = populate_page(p, &who, a, spa & ~(SIM_PAGE_SIZE - 1), &cycles);
+	}
+	finish(c, rc, &who, cycles);
+	if (rc == -EIO)
+		sim_call_field(c, "fw_error", "%s", stack_snp_status_name(p->fw));
+}
+
+/*
  * snp_launch_update (sev_gmem_post_populate through kvm_gmem_populate):
  * the range must be inside one guest_memfd memslot and private; each page
  * is taken from the file, made Pre-Guest and given to LAUNCH_UPDATE.
@@ -460,14 +524,18 @@ static void op_snp_launch_update(struct sim_call *c)
 		return;
 	}
 	sl = stack_kvm_gfn_to_slot(v, gpa >> 12);
+	p.v = v;
+	p.how.type = (enum stack_snp_page_type)(sim_arg_enum(c, "type", 0) + 1);
+	if (v->st->snp_backing == STACK_SNP_BACKING_LEGACY) {
+		launch_update_legacy(c, v, sl, gpa, size, &p);
+		return;
+	}
 	if (!sl || !sl->gmem || ((gpa + size - 1) >> 12) >= sl->base_gfn + sl->npages ||
 	    !stack_kvm_range_has_attributes(v, gpa >> 12, (gpa + size) >> 12,
 					    STACK_KVM_MEMORY_ATTRIBUTE_PRIVATE)) {
 		finish(c, -EINVAL, NULL, 0);   /* KVM: not private guest_memfd memory */
 		return;
 	}
-	p.v = v;
-	p.how.type = (enum stack_snp_page_type)(sim_arg_enum(c, "type", 0) + 1);
 	rc = stack_gmem_populate(sl->gmem, &who, sl->gmem_offset + gpa - (sl->base_gfn << 12), gpa,
 				 size >> 12, populate_page, &p, &cycles);
 	finish(c, rc, &who, cycles);
@@ -475,17 +543,56 @@ static void op_snp_launch_update(struct sim_call *c)
 		sim_call_field(c, "fw_error", "%s", stack_snp_status_name(p.fw));
 }
 
+/*
+ * snp_launch_update_vmsa: each vCPU's VMSA page (from the host page
+ * allocator) is made Pre-Guest at KVM's INITIAL_VMSA_GPA and given to
+ * LAUNCH_UPDATE as a VMSA page, which leaves it assigned, validated and
+ * VMSA.  Return: 0, or the negative errno of the first failure (with the
+ * firmware's status in *@fw).
+ */
+static int launch_vmsas(struct stack_vm *v, struct sim_who *who, enum stack_snp_status *fw,
+			uint64_t *cycles)
+{
+	struct stack_snp_update how = { .type = STACK_SNP_PAGE_VMSA };
+
+	for (unsigned k = 0; k < STACK_KVM_MAX_VCPUS; k++) {
+		struct stack_kvm_vcpu *vc = &v->run->vcpu[k];
+		uint64_t spa;
+		int rc;
+
+		if (!vc->created || vc->vmsa_spa)
+			continue;
+		if (stack_palloc_get(v->st->pool, false, &spa))
+			return -ENOMEM;
+		rc = stack_snp_kvm_populate(v->snp, who, spa, STACK_SNP_VMSA_GPA, &how, fw, cycles);
+		if (rc) {
+			stack_palloc_put(v->st->pool, spa, false);   /* leaked if still assigned */
+			return rc;
+		}
+		vc->vmsa_spa = spa;
+	}
+	return 0;
+}
+
 static void op_snp_launch_finish(struct sim_call *c)
 {
 	struct stack_vm *v = snp_vm(c);
 	struct sim_who who = who_of_call(c);
-	enum stack_snp_status s;
+	enum stack_snp_status s, fw = STACK_SNP_SUCCESS;
 	uint64_t cycles = 0;
+	int rc;
 
 	if (!v)
 		return;
-	if (!v->snp) {
+	if (!v->snp || stack_snp_gstate(v->snp) != STACK_SNP_GSTATE_LAUNCH) {
 		finish(c, -EINVAL, NULL, 0);
+		return;
+	}
+	rc = launch_vmsas(v, &who, &fw, &cycles);
+	if (rc) {
+		finish(c, rc, &who, cycles);
+		if (rc == -EIO)
+			sim_call_field(c, "fw_error", "%s", stack_snp_status_name(fw));
 		return;
 	}
 	s = stack_snp_launch_finish(v->snp, &cycles);

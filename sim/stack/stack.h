@@ -44,6 +44,14 @@ extern const struct sim_module stack_module;
  */
 extern const struct sim_module stack_kvm_module;
 
+/*
+ * The vCPU operations and scripted guest actions (`vm cap`, `vcpu
+ * create|state|reset`, `guest access|pvalidate|psc|accept|share|unshare|
+ * ghcb|hypercall`: docs/script.md), run through KVM's exit handling and
+ * the VMM; a module after the KVM module.
+ */
+extern const struct sim_module stack_guest_module;
+
 /* ------------------------------------------------------------------ */
 /* The host physical-page allocator                                    */
 /* ------------------------------------------------------------------ */

@@ -11,6 +11,7 @@
 #include "sim/stack/kvm_mem.h"   /* KVM memory: memslots and attributes (kvm_mem.c) */
 #include "sim/stack/snp_int.h"
 #include "sim/stack/gmem.h"
+#include "sim/stack/kvm_run.h"    /* KVM at run time: vCPUs, exits, the VMM */
 
 /*
  * One VM of the machine: its nested (stage-2) table, whose pages come from
@@ -45,6 +46,7 @@ struct stack_vm {
 	struct stack_guest *guest;       /* a VM that runs a guest program (guest.c), or NULL */
 	/* KVM memory (kvm_mem.c) */
 	struct stack_kvm_mem *kvm;       /* memslots and attributes, or NULL */
+	struct stack_kvm_run *run;       /* vCPUs, exits and the VMM (ops_guest.c), or NULL */
 };
 
 /* One vCPU of a guest VM: its hart, the VMCB the host hands VMRUN, its thread's state. */
@@ -191,6 +193,12 @@ struct stack {
 	struct sim_stat_group *snp_fw_stats;   /* its stack.snp_fw.* */
 	/* end SNP */
 	struct stack_gmem_ctx *gmem;     /* guest_memfd files and stack.gmem.* (gmem.c) */
+	/* KVM at run time (lat.stack.*, lat.cpu.* world switches, strategy keys) */
+	struct stack_lat lat;
+	uint64_t lat_vmrun, lat_vmexit, lat_snp_switch, lat_rmp_insn;
+	enum stack_snp_backing snp_backing;
+	bool snp_prefault;
+	bool check;                      /* stack.check: the invariant checker after every op */
 };
 
 /* vm.c */
@@ -242,5 +250,12 @@ bool stack_root_write_ok(struct stack *st, int agent, uint64_t pa, struct host_w
 
 /* vm_ops.c */
 extern const struct sim_op stack_vm_ops[];
+/* check.c */
+/* Verify the stack's invariants: 0, or -1 with the first violation in @msg. */
+int stack_check(struct stack *st, char *msg, size_t len);
+/* With stack.check=1: check after op @c; a violation stops the script at its line. */
+void stack_check_after(struct sim_call *c);
+/* ops_guest.c */
+extern const struct sim_op stack_guest_ops[];
 
 #endif /* PROTSIM_STACK_INT_H */

@@ -14,6 +14,7 @@
 #include <string.h>
 
 static const char *const stack_asid_recycle_choices[] = { "immediate", "flush", NULL };
+static const char *const stack_backing_choices[] = { "gmem", "legacy", NULL };
 
 static const char *const stack_replay_s1_choices[] = { "x86_64", "sv48", "sv39", NULL };
 
@@ -42,6 +43,10 @@ static const struct sim_cfg_key stack_keys[] = {
 	  "SNP firmware: cycles the host waits for one command (mailbox round trip to the AMD-SP)" },
 	{ "lat.stack.fw_page", SIM_CFG_U64, 0, 100000000, NULL, NULL,
 	  "SNP firmware: cycles of SNP_LAUNCH_UPDATE's work on one 4K page (encryption, SHA-384), on top of fw_cmd" },
+	{ "snp.backing", SIM_CFG_ENUM, 0, 0, "gmem", stack_backing_choices,
+	  "Where an SNP guest's private memory lives: gmem (only in guest_memfd; the VMM converts, pages are assigned on the next fault) or legacy (one backing; KVM RMPUPDATEs the VMM's pages in the PSC handler, the 2021 series)" },
+	{ "snp.prefault", SIM_CFG_BOOL, 0, 1, "0", NULL,
+	  "1: after a to-private page-state change the VMM maps the range (KVM_PRE_FAULT_MEMORY), so the guest takes no #NPF" },
 	/* end SNP */
 	/* the VM of an access trace's replay (replay.c) */
 	{ "replay.vm.snp", SIM_CFG_BOOL, 0, 1, "1", NULL,
@@ -59,6 +64,23 @@ static const struct sim_cfg_key stack_keys[] = {
 	  "replay of an access trace: guest RAM (multiple of 2m): each page the trace touches takes the next one" },
 	{ "replay.vm.spa_base", SIM_CFG_SIZE, 0, SIM_PA_LIMIT, "1g", NULL,
 	  "replay of an access trace: system physical address backing guest RAM (multiple of 2m), below the RMP and outside the host page pool" },
+	/* KVM at run time and the VMM (kvm_mmu.c, kvm_sev.c, vmm.c, ops_guest.c) */
+	{ "stack.check", SIM_CFG_BOOL, 0, 1, "0", NULL,
+	  "1: check the stack's invariants after every KVM, guest_memfd, SNP and guest operation; a violation stops the script at its line (docs/stack.md)" },
+	{ "lat.stack.kvm_exit", SIM_CFG_U64, 0, 100000000, NULL, NULL,
+	  "KVM: cycles to dispatch and handle one exit in the kernel (beyond the hardware world switch)" },
+	{ "lat.stack.user_exit", SIM_CFG_U64, 0, 100000000, NULL, NULL,
+	  "KVM_RUN returning to the VMM and the VMM calling it again (one exit to userspace)" },
+	{ "lat.stack.ioctl", SIM_CFG_U64, 0, 100000000, NULL, NULL,
+	  "one KVM or guest_memfd ioctl/fallocate from the VMM (syscall and dispatch)" },
+	{ "lat.stack.page_clear", SIM_CFG_U64, 0, 100000000, NULL, NULL,
+	  "clearing one 4K page the host hands a guest (a new guest_memfd folio page)" },
+	{ "lat.stack.psc_entry", SIM_CFG_U64, 0, 100000000, NULL, NULL,
+	  "KVM's work on one page-state-change entry (read, check, write back)" },
+	{ "lat.stack.kick", SIM_CFG_U64, 0, 100000000, NULL, NULL,
+	  "kicking a vCPU out of guest mode (IPI and the wait for it to leave)" },
+	{ "lat.stack.signal", SIM_CFG_U64, 0, 100000000, NULL, NULL,
+	  "delivering a signal to a VMM thread" },
 	/* guest_memfd (gmem.c) */
 	{ "gmem.page_size", SIM_CFG_ENUM, 0, 0, "4k", stack_psize_choices,
 	  "guest_memfd folio size: 4k, or 2m (2M folios where a 2M-aligned range fits in the file; a 2M RMP entry when the faulting range allows)" },
@@ -351,7 +373,8 @@ void stack_vm_destroy(struct stack_vm *v)
 		return;
 	}
 	st->vm[v->id] = NULL;
-	/* KVM memory (kvm_mem.c): slots and their backing go first */
+	/* KVM: the vCPUs (VMSA pages reclaimed), then slots and their backing */
+	stack_kvm_run_free(v, NULL);
 	stack_kvm_mem_free(v);
 	sim_stat_group_remove(st->s, v->stats);
 	s2_pgt_free(v->s1);
@@ -510,6 +533,7 @@ static int stack_attach(struct sim *s, struct sim_err *err)
 				      sim_cfg_u64(s, "lat.stack.fw_page"));
 	st->snp_fw_stats = stack_snp_fw_register_stats(st->snp_fw, s);
 	/* end SNP */
+	stack_kvm_read_keys(st);
 	if (stack_gmem_init(st, err))
 		sim_fatal("stack: %s", err->msg);   /* cannot fail today */
 	sim_set_model(s, &stack_module, st);

@@ -1,0 +1,138 @@
+/*
+ * vmm.c - the VMM's answers to the exits KVM gives it (a QEMU-like
+ * process: accel/kvm/kvm-all.c kvm_cpu_exec, kvm_convert_memory; target
+ * i386 kvm_handle_hypercall).  It runs on the thread that called KVM_RUN
+ * and pays lat.stack.ioctl for each ioctl it makes.
+ *
+ *   MEMORY_FAULT          convert the page to what the guest used (an
+ *                         implicit conversion), then re-enter
+ *   HYPERCALL
+ *     MAP_GPA_RANGE       convert the range (ret 0, or -EINVAL when the
+ *                         range is not guest memory)
+ *   MMIO                  no device there: reads give all ones, writes
+ *                         are dropped (QEMU's unassigned memory)
+ *   SYSTEM_EVENT          the guest asked to terminate: the VM stops
+ */
+#include "sim/stack/stack_int.h"
+
+#include <errno.h>
+#include <string.h>
+
+const char *const stack_uexit_names[STACK_UEXIT_COUNT] = {
+	"none", "memory_fault", "hypercall", "mmio", "system_event",
+};
+
+/* Whether every GFN of [gpa, gpa + size) is in a memslot. */
+static bool guest_ram(struct stack_vm *v, uint64_t gpa, uint64_t size)
+{
+	for (uint64_t g = gpa >> 12; g < (gpa + size) >> 12;) {
+		const struct stack_kvm_slot *sl = stack_kvm_gfn_to_slot(v, g);
+
+		if (!sl)
+			return false;
+		g = sl->base_gfn + sl->npages;
+	}
+	return true;
+}
+
+/*
+ * The old backing of a converted range is discarded (QEMU
+ * ram_block_discard_guest_memfd_range / ram_block_discard_range):
+ * to-shared punches the guest_memfd pages of every guest_memfd slot in
+ * the range (on SNP they go back to the hypervisor); to-private drops the
+ * VMM's shared pages (counted; their host pages stay with the slot, the
+ * model keeps a slot's backing until the slot goes).
+ */
+static int discard(struct stack_vm *v, struct sim_who *who, uint64_t gpa, uint64_t size,
+		   bool to_private, uint64_t *cycles)
+{
+	for (uint64_t g = gpa >> 12; g < (gpa + size) >> 12;) {
+		const struct stack_kvm_slot *sl = stack_kvm_gfn_to_slot(v, g);
+		uint64_t end = (gpa + size) >> 12, n;
+
+		if (!sl)
+			return -EINVAL;
+		if (end > sl->base_gfn + sl->npages)
+			end = sl->base_gfn + sl->npages;
+		n = end - g;
+		if (!to_private && sl->gmem) {
+			int rc;
+
+			*cycles += v->st->lat.ioctl;
+			rc = stack_gmem_fallocate(sl->gmem, who, STACK_GMEM_FALLOC_KEEP_SIZE |
+						  STACK_GMEM_FALLOC_PUNCH_HOLE,
+						  sl->gmem_offset + ((g - sl->base_gfn) << 12), n << 12,
+						  cycles);
+			if (rc)
+				return rc;
+			v->run->ctr.pages_punched += n;
+		} else if (to_private) {
+			v->run->ctr.shared_discarded += n;
+		}
+		g = end;
+	}
+	return 0;
+}
+
+int stack_vmm_convert(struct stack_vm *v, struct sim_who *who, uint64_t gpa, uint64_t size,
+		      bool to_private, uint64_t *cycles)
+{
+	struct stack *st = v->st;
+	int rc;
+
+	if (!size || (gpa | size) & 0xfff || gpa + size < gpa || !guest_ram(v, gpa, size))
+		return -EINVAL;
+	*cycles += st->lat.ioctl;
+	rc = stack_kvm_set_memory_attributes(v, who, gpa, size,
+					     to_private ? STACK_KVM_MEMORY_ATTRIBUTE_PRIVATE : 0, 0);
+	if (rc)
+		return rc;
+	v->run->ctr.conversions++;
+	v->run->ctr.pages_converted += size >> 12;
+	rc = discard(v, who, gpa, size, to_private, cycles);
+	if (rc)
+		return rc;
+	if (to_private && st->snp_prefault) {
+		uint64_t mapped = 0;
+
+		*cycles += st->lat.ioctl;
+		rc = stack_kvm_prefault(v, who, gpa, size, &mapped, cycles);
+		v->run->ctr.prefaulted += mapped;
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+bool stack_vmm_handle(struct stack_vm *v, struct sim_who *who, struct stack_uexit *ue,
+		      uint64_t *cycles)
+{
+	int rc;
+
+	*cycles += v->st->lat.user_exit;
+	v->run->ctr.user_exits[ue->reason]++;
+	switch (ue->reason) {
+	case STACK_UEXIT_MEMORY_FAULT:
+		rc = stack_vmm_convert(v, who, ue->gpa, ue->size,
+				       ue->flags & STACK_KVM_MEMORY_EXIT_FLAG_PRIVATE, cycles);
+		return rc == 0;
+	case STACK_UEXIT_HYPERCALL:
+		if (ue->nr != STACK_KVM_HC_MAP_GPA_RANGE) {
+			ue->ret = -STACK_KVM_ENOSYS;
+			return true;
+		}
+		rc = stack_vmm_convert(v, who, ue->args[0], ue->args[1] << 12,
+				       ue->args[2] & STACK_KVM_MAP_GPA_RANGE_ENCRYPTED, cycles);
+		ue->ret = rc ? -22 : 0;
+		return true;
+	case STACK_UEXIT_MMIO:
+		return true;
+	case STACK_UEXIT_SYSTEM_EVENT:
+		v->run->killed = true;
+		return false;
+	case STACK_UEXIT_NONE:
+	case STACK_UEXIT_COUNT:
+		break;
+	}
+	return false;
+}
