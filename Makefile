@@ -11,7 +11,7 @@
 #   make install    PREFIX=/usr/local DESTDIR=  (make uninstall: the same variables)
 #   make asan       the unit tests under ASan+UBSan (part of `make test`)
 #   make layers     check every include against the module dependency lists
-#   make fuzz       libFuzzer on the script, config, ELF and trace readers (FUZZ_TIME=60 s each)
+#   make fuzz       libFuzzer on the script, config, ELF, trace and lackey readers (FUZZ_TIME=60 s each)
 #
 # Variables: BUILD (output dir, default build), CC, O (optimisation level);
 # for `make bench`: SPIKE, BENCH_RUNS, BENCH (see the bench target).
@@ -205,15 +205,16 @@ guest::
 
 # Coverage-guided fuzzing of every parser (clang + libFuzzer, ASan, UBSan):
 # the script interpreter (with the RMP, stage-2 and IOMMU ops), scenario
-# and profile files with every module's attach checks, ELF files, and
-# trace files (protsim trace dump: the zstd layer and the record decoder).
+# and profile files with every module's attach checks, ELF files, trace
+# files (protsim trace dump: the zstd layer and the record decoder), and
+# valgrind Lackey logs (protsim import lackey).
 # FUZZ_TIME seconds each (default 60).  Crashes are left in build-fuzz/.
 FUZZ_TIME ?= 60
 FUZZ_CC   := clang
 FUZZ_FLAGS = -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. \
              -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_SRCS  = $(SRC_sim) $(SRC_rmp) $(SRC_stage2) $(SRC_iommu) $(SRC_cpu) $(SRC_stack)
-FUZZERS   := script config elf trace
+FUZZERS   := script config elf trace lackey
 
 build-fuzz/fuzz_script: tests/fuzz/fuzz_script.c $(FUZZ_SRCS)
 	@mkdir -p $(@D)
@@ -224,11 +225,14 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS)
 
 fuzz: deps guest $(PROTSIM) $(addprefix build-fuzz/fuzz_,$(FUZZERS))
 	@mkdir -p build-fuzz/corpus-script build-fuzz/corpus-config build-fuzz/corpus-elf \
-	  build-fuzz/corpus-trace
+	  build-fuzz/corpus-trace build-fuzz/corpus-lackey
 	@# trace seeds: the first byte picks the layer (tests/fuzz/fuzz_trace.c)
 	@$(PROTSIM) script tests/scripts/rmp_race_pvalidate.ps --trace build-fuzz/seed.zst >/dev/null
 	@{ printf '\000'; cat build-fuzz/seed.zst; } > build-fuzz/corpus-trace/seed-zstd
 	@{ printf '\001'; zstd -dcq build-fuzz/seed.zst; } > build-fuzz/corpus-trace/seed-raw
+	@$(PROTSIM) import lackey workloads/lackey/ls-head.lackey -o build-fuzz/seed-access.zst --limit 100 >/dev/null
+	@{ printf '\001'; zstd -dcq build-fuzz/seed-access.zst; } > build-fuzz/corpus-trace/seed-access
+	@{ printf '\002'; head -c 3000 workloads/lackey/ls-head.lackey; } > build-fuzz/corpus-lackey/seed
 	@cp -n tests/scripts/*.ps build-fuzz/corpus-script/ 2>/dev/null || true
 	@cp -n workloads/scenarios/*.ini sim/profiles/*.prof build-fuzz/corpus-config/ 2>/dev/null || true
 	@cp -n $(BUILD)/guest/*.elf build-fuzz/corpus-elf/ 2>/dev/null || true
@@ -237,6 +241,7 @@ fuzz: deps guest $(PROTSIM) $(addprefix build-fuzz/fuzz_,$(FUZZERS))
 	cd build-fuzz && ./fuzz_config -max_total_time=$(FUZZ_TIME) -max_len=1024 corpus-config
 	cd build-fuzz && ./fuzz_elf -max_total_time=$(FUZZ_TIME) -max_len=65536 corpus-elf
 	cd build-fuzz && ./fuzz_trace -max_total_time=$(FUZZ_TIME) -max_len=4096 corpus-trace
+	cd build-fuzz && ./fuzz_lackey -max_total_time=$(FUZZ_TIME) -max_len=4096 corpus-lackey
 
 # make install PREFIX=... DESTDIR=...: the binary, protsim(1), scenarios,
 # docs and labs, the guest SDK and the prebuilt guest programs, listed in

@@ -6,6 +6,8 @@
  *   protsim exec PROG.elf [--set KEY=VALUE]... [--seed N] [--mode M] [--max-insns N] [--stats]
  *   protsim shell [--set KEY=VALUE]... [--seed N]
  *   protsim help [config [KEY] [--markdown] | ops [OP] | profiles | COMMAND]
+ *   protsim replay TRACE [--set KEY=VALUE]... [--seed N] [--out DIR] [--trace FILE]
+ *   protsim import lackey FILE [-o OUT.zst] [--limit N]
  *   protsim version            (also: protsim --version, protsim -V)
  *
  * Every command takes -h / --help.  Options are parsed by sim_cli_parse()
@@ -188,13 +190,34 @@ static const struct sim_cli_cmd compare_cmd = {
 static const struct sim_cli_cmd trace_cmd = {
 	"trace", "dump FILE", 2, 2, NULL,
 	"Show the records of an event trace (--trace FILE) as text.",
-	"FILE is a trace written by run, script or exec --trace (docs/trace.md):\n"
-	"zstd-compressed, a PROTSIMT header, then length-prefixed records.  Each\n"
+	"FILE is a trace written by run, script or exec --trace, or by protsim\n"
+	"import (docs/trace.md): zstd-compressed, a PROTSIMT header, then\n"
+	"length-prefixed records (config, agent, op, exit, access, end).  Each\n"
 	"record is printed on one line.  A file that is not a trace, of another\n"
 	"format version, cut short or corrupt is an error naming the file and the\n"
 	"byte offset (in the decompressed stream) of the record at fault.\n",
 	"0  the whole trace was shown\n"
 	"2  bad usage, or the file cannot be read or is not a whole trace\n", 2,
+};
+
+static const struct sim_cli_opt import_opts[] = {
+	{ "output", 'o', "OUT.zst", NULL, "the access trace to write (default: FILE.zst)" },
+	{ "limit", 0, "N", NULL, "import the first N accesses only" },
+	{ NULL, 0, NULL, NULL, NULL }
+};
+
+static const struct sim_cli_cmd import_cmd = {
+	"import", "lackey FILE", 2, 2, import_opts,
+	"Turn a valgrind Lackey memory trace into an access trace for replay.",
+	"FILE is the log of `valgrind --tool=lackey --trace-mem=yes --log-file=FILE\n"
+	"PROG`: lines `I  ADDR,SIZE` (instruction fetch), ` L`, ` S`, ` M ADDR,SIZE`\n"
+	"(load, store, modify), valgrind's `==PID==` lines (skipped).  Each access\n"
+	"becomes an access record of a protsim trace (docs/trace.md), which\n"
+	"`protsim replay` runs as guest accesses of one VM.  A line of any other\n"
+	"form is an error naming the file, the line and the rule it breaks.\n",
+	"0  the trace was written\n"
+	"2  bad usage, an unreadable file or a bad line (nothing is left at OUT.zst),\n"
+	"   or the trace could not be written\n", 2,
 };
 
 static const struct sim_cli_cmd version_cmd = {
@@ -214,6 +237,7 @@ static int cmd_compare(const struct sim_cli *cl);
 static int cmd_sweep(const struct sim_cli *cl);
 static int cmd_plot(const struct sim_cli *cl);
 static int cmd_trace(const struct sim_cli *cl);
+static int cmd_import(const struct sim_cli *cl);
 
 /* The whole command line, for run.json. */
 static int g_argc;
@@ -227,6 +251,15 @@ static int cmd_exec(int argc, char **argv)
 	};
 
 	return stack_exec_main(argc, argv, &m);
+}
+
+static int cmd_replay(int argc, char **argv)
+{
+	struct sim_run_meta m = {
+		.command = "replay", .argc = g_argc, .argv = g_argv, .commit = PROTSIM_COMMIT,
+	};
+
+	return stack_replay_main(argc, argv, &m);
 }
 
 struct cmd {
@@ -246,6 +279,8 @@ static const struct cmd cmds[] = {
 	{ &compare_cmd, cmd_compare, NULL, 2 },
 	{ &plot_cmd, cmd_plot, NULL, 2 },
 	{ &trace_cmd, cmd_trace, NULL, 2 },
+	{ &stack_replay_cmd, NULL, cmd_replay, 2 },
+	{ &import_cmd, cmd_import, NULL, 2 },
 	{ &help_cmd, cmd_help, NULL, 2 },
 	{ &version_cmd, cmd_version, NULL, 2 },
 	{ NULL, NULL, NULL, 0 }
@@ -263,9 +298,9 @@ static void usage(FILE *out)
 	for (const struct cmd *c = cmds; c->cli; c++)
 		fprintf(out, "  %-8s %s\n", c->cli->name, c->cli->summary);
 	fprintf(out, "\nprotsim COMMAND --help describes a command's options and exit status.\n"
-		     "Exit status: 0 ok, 1 an expectation failed, 2 bad usage, configuration or "
-		     "input;\nexec passes the guest's exit code (0..119) and keeps 120..127 for "
-		     "itself.\n");
+		     "Exit status: 0 ok, 1 an expectation failed (replay: a result differs), 2 bad\n"
+		     "usage, configuration or input; exec passes the guest's exit code (0..119) and\n"
+		     "keeps 120..127 for itself.\n");
 }
 
 static const struct cmd *cmd_find(const char *name)
@@ -279,12 +314,12 @@ static const struct cmd *cmd_find(const char *name)
 /* An unknown first word: the closest command or global option. */
 static int unknown_command(const char *word)
 {
-	const char *names[16];
+	const char *names[24];
 	size_t n = 0;
 	const char *best;
 	char q[SIM_QUOTE_MAX];
 
-	for (const struct cmd *c = cmds; c->cli && n < 12; c++)
+	for (const struct cmd *c = cmds; c->cli && n < 20; c++)
 		names[n++] = c->cli->name;
 	names[n++] = "--help";
 	names[n++] = "--version";
@@ -658,6 +693,38 @@ static int cmd_trace(const struct sim_cli *cl)
 		return 2;
 	}
 	return 0;
+}
+
+static int cmd_import(const struct sim_cli *cl)
+{
+	const char *o = sim_cli_value(cl, "output"), *lim = sim_cli_value(cl, "limit");
+	struct sim_lackey_count cnt;
+	uint64_t limit = 0;
+	struct sim_err err;
+	char *out;
+	char q[SIM_QUOTE_MAX];
+	int rc;
+
+	if (strcmp(cl->args[0], "lackey"))
+		return sim_cli_usage_error(&import_cmd, "unknown trace format %s (lackey)",
+					   sim_quote(cl->args[0], q));
+	if (lim && (sim_parse_u64(lim, &limit) || !limit))
+		return sim_cli_usage_error(&import_cmd, "--limit: expected a number of accesses "
+					   "(1 or more), got %s", sim_quote(lim, q));
+	out = o ? sim_xstrdup(o) : sim_xprintf("%s.zst", cl->args[1]);
+	rc = sim_import_lackey(cl->args[1], out, limit, &cnt, &err);
+	if (rc) {
+		fprintf(stderr, "protsim: %s\n", err.msg);
+	} else {
+		printf("%s: %llu accesses (%llu fetches, %llu loads, %llu stores, %llu modifies) "
+		       "from %llu lines (%llu skipped)%s\n", out, (unsigned long long)cnt.accesses,
+		       (unsigned long long)cnt.kind[0], (unsigned long long)cnt.kind[1],
+		       (unsigned long long)cnt.kind[2], (unsigned long long)cnt.kind[3],
+		       (unsigned long long)cnt.lines, (unsigned long long)cnt.skipped,
+		       limit && cnt.accesses == limit ? " (--limit reached)" : "");
+	}
+	free(out);
+	return rc ? 2 : 0;
 }
 
 static int cmd_compare(const struct sim_cli *cl)

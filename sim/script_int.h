@@ -7,6 +7,7 @@
  *   script_parse.c  the op table; one line -> a parsed op, expect or machine line
  *   script_read.c   where the text comes from: sources and cursors
  *   script_run.c    lines posted to the host CPUs, run in start order, expect, the batch run
+ *   script_replay.c a trace's lines run again on their CPUs (protsim replay)
  *   script_shell.c  `protsim shell`
  *   script_call.c   growable strings and the sim_call API of the ops
  *
@@ -371,6 +372,14 @@ int sim_script_start(struct script *sc);
  * next sim_run() runs it there.
  */
 void sim_script_post_line(struct script *sc, struct script_line *l);
+
+/*
+ * Run op line @l on host CPU @cpu, inside the CPU's agent: wait for its
+ * start (l->cycle when l->has_cycle: not before the agent's clock), run
+ * it, print its result line, record it (statistics, timeline, trace),
+ * keep its result in l->res and l->kv (l->done) and check its expects.
+ */
+void sim_script_run_line(struct script_cpu *cpu, struct script_line *l);
 
 /* Ask every host CPU to stop (the interpreter posts no more lines). */
 void sim_script_stop_cpus(struct script *sc);

@@ -171,7 +171,7 @@ static void run_line_finish(struct script *sc, struct script_line *l, struct sim
 }
 
 /* Run one line on its agent (inside the agent's coroutine). */
-static void run_line(struct script_cpu *cpu, struct script_line *l)
+void sim_script_run_line(struct script_cpu *cpu, struct script_line *l)
 {
 	struct script *sc = cpu->sc;
 	struct sim_agent *a = cpu->agent;
@@ -324,7 +324,7 @@ static void cpu_next_line(struct sim_agent *a, void *arg)
 	if (!l)
 		return;
 	cpu->line = l;
-	run_line(cpu, l);
+	sim_script_run_line(cpu, l);
 	cpu->line = NULL;
 	sim_script_line_free(l);
 	if (!sc->stopped && cpu->nlines)
@@ -337,7 +337,7 @@ static void cpu_typed_line(struct sim_agent *a, void *arg)
 	struct script_line *l = arg;
 
 	(void)a;
-	run_line(&l->sc->cpus[l->cpu], l);
+	sim_script_run_line(&l->sc->cpus[l->cpu], l);
 }
 
 void sim_script_post_line(struct script *sc, struct script_line *l)

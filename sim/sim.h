@@ -839,20 +839,31 @@ double sim_host_seconds(void);
 /*
  * The trace (docs/trace.md): a binary, zstd-compressed record of the
  * operations each agent performed (script lines, guest VM exits) with
- * their start and end cycles and results.  sim_trace_open() creates the
- * file and starts the stream; the records go out as they come;
- * sim_trace_close() ends it (names every agent, writes the end record).
- * While it is off the record calls return at once.
+ * their start and end cycles and results, after a record of the run's
+ * configuration.  sim_trace_open() creates the file and starts the
+ * stream; the records go out as they come; sim_trace_close() ends it
+ * (names every agent, writes the end record).  While it is off the
+ * record calls return at once.
  */
-#define SIM_TRACE_VERSION    1u
+#define SIM_TRACE_VERSION    2u
 #define SIM_TRACE_MAX_RECORD (1u << 20)   /* a record's size field, at most */
 #define SIM_TRACE_MAX_AGENTS 65536u       /* agent ids a reader keeps names for */
+#define SIM_TRACE_ACCESS_MAX (1u << 20)   /* an access record's size, at most */
 enum sim_trace_type {                     /* a record's type byte */
 	SIM_TRACE_AGENT = 1,
 	SIM_TRACE_OP = 2,
 	SIM_TRACE_EXIT = 3,
 	SIM_TRACE_END = 4,
+	SIM_TRACE_CONFIG = 5,             /* the keys the run set: key, value pairs */
+	SIM_TRACE_ACCESS = 6,             /* a memory access of a program (protsim import) */
 };
+enum sim_trace_access_kind {              /* an access record's kind byte */
+	SIM_TRACE_FETCH = 0,
+	SIM_TRACE_LOAD = 1,
+	SIM_TRACE_STORE = 2,
+	SIM_TRACE_MODIFY = 3,             /* a load and a store of the same bytes */
+};
+extern const char *const sim_trace_access_kinds[];   /* "fetch", "load", ..., NULL */
 struct sim_trace_field {
 	const char *key, *val;
 };
@@ -872,6 +883,64 @@ void sim_trace_op(struct sim *s, int agent, uint64_t t0, uint64_t t1, int line, 
 		  size_t nkv);
 void sim_trace_exit(struct sim *s, int agent, const struct sim_trace_exit *e);
 /*
+ * A trace written without a machine (protsim import): create the file
+ * (NULL with @err if it cannot be), add access records, finish (the end
+ * record; 0, or -1 with @err when a write failed; @t is freed either way).
+ */
+struct sim_trace *sim_trace_create(const char *path, struct sim_err *err);
+void sim_trace_access(struct sim_trace *t, unsigned kind, uint64_t va, uint32_t size);
+int sim_trace_finish(struct sim_trace *t, struct sim_err *err);
+
+/*
+ * Reading a trace, one record per call.  A string field is its bytes as
+ * stored (not NUL-terminated, may hold any byte); the fields of op and
+ * config records are NUL-terminated copies (cut at a NUL byte) in @kv.
+ * Everything a record points to stays valid until the next call.
+ */
+struct sim_trace_str {
+	const char *p;
+	uint32_t n;
+};
+struct sim_trace_rec {
+	uint8_t type;                     /* enum sim_trace_type */
+	uint64_t offset;                  /* of the record, in the decompressed stream */
+	uint32_t agent;                   /* agent, op, exit */
+	uint64_t t0, t1;                  /* op: start, end; exit: stop, end of handling */
+	uint32_t line;                    /* op */
+	uint32_t reason;                  /* exit */
+	uint64_t pc, gpa, info;           /* exit */
+	struct sim_trace_str name;        /* agent: its name; op: the op; exit: the reason */
+	struct sim_trace_str args, result;   /* op */
+	const struct sim_trace_field *kv; /* op: result fields; config: the keys */
+	size_t nkv;
+	uint8_t kind;                     /* access: enum sim_trace_access_kind */
+	uint64_t va;                      /* access: virtual address */
+	uint32_t size;                    /* access: bytes, 1..SIM_TRACE_ACCESS_MAX */
+	uint64_t count;                   /* end: records before it */
+	const unsigned char *body;        /* the record's body (after the type byte) */
+	size_t body_len, kv_at;           /* its length; where the pairs start (op, config) */
+};
+struct sim_trace_reader;
+/* Open trace @path (NULL with @err "PATH: cannot read: ..."). */
+struct sim_trace_reader *sim_trace_reader_open(const char *path, struct sim_err *err);
+/* @n bytes at @buf, already @decompressed or not; @name names them in errors. */
+struct sim_trace_reader *sim_trace_reader_mem(const void *buf, size_t n, bool decompressed,
+					      const char *name);
+/*
+ * The next record in @rec: 1 a record, 0 the end record (checked: its
+ * count, nothing after it; @rec->count), -1 an error in @err naming the
+ * file and the byte offset of the record at fault.  After 0 or -1 no
+ * more records are read.
+ */
+int sim_trace_next(struct sim_trace_reader *r, struct sim_trace_rec *rec, struct sim_err *err);
+/* The name an agent record gave agent @id (unprintable bytes as '?'), or NULL. */
+const char *sim_trace_agent_name(const struct sim_trace_reader *r, uint32_t id);
+const char *sim_trace_reader_name(const struct sim_trace_reader *r);
+/* @rec as one line of `protsim trace dump`. */
+void sim_trace_rec_print(const struct sim_trace_reader *r, const struct sim_trace_rec *rec,
+			 FILE *out);
+void sim_trace_reader_close(struct sim_trace_reader *r);
+/*
  * The records of trace file @path as text on @out, one line each
  * (protsim trace dump).  Return: 0, or -1 with @err naming the file and
  * the byte offset in the decompressed stream of the record at fault.
@@ -881,6 +950,34 @@ void sim_trace_exit(struct sim *s, int agent, const struct sim_trace_exit *e);
 int sim_trace_dump(const char *path, FILE *out, struct sim_err *err);
 int sim_trace_dump_mem(const void *buf, size_t n, bool decompressed, const char *name, FILE *out,
 		       struct sim_err *err);
+
+/*
+ * Importing valgrind Lackey traces (protsim import lackey, sim/import.c,
+ * docs/trace.md "Importing").  sim_lackey_line() reads one line (@n bytes,
+ * no newline): 1 an access in @acc, 0 a line to skip (valgrind's
+ * "==PID==" and "--PID--" lines, an empty line), -1 not a lackey line
+ * (the rule broken in @why).  sim_lackey_parse() reads @in to its end
+ * (or @limit accesses, 0 = all), calls @fn for each access and counts in
+ * @cnt; an error names "NAME:LINE: rule".  sim_import_lackey() writes the
+ * accesses of @path as the access trace @out (removed on an error).
+ * Return: 0, or -1 with @err.
+ */
+struct sim_lackey_access {
+	unsigned kind;                /* enum sim_trace_access_kind */
+	uint64_t va;
+	uint32_t size;
+};
+struct sim_lackey_count {
+	uint64_t lines, skipped, accesses;
+	uint64_t kind[4];             /* by enum sim_trace_access_kind */
+};
+int sim_lackey_line(const char *line, size_t n, struct sim_lackey_access *acc, char *why,
+		    size_t whylen);
+int sim_lackey_parse(FILE *in, const char *name, uint64_t limit,
+		     void (*fn)(void *arg, const struct sim_lackey_access *acc), void *arg,
+		     struct sim_lackey_count *cnt, struct sim_err *err);
+int sim_import_lackey(const char *path, const char *out, uint64_t limit,
+		      struct sim_lackey_count *cnt, struct sim_err *err);
 
 /* mkdir -p @path.  Return: 0, or -1 with errno. */
 int sim_mkdir_p(const char *path);
@@ -1066,6 +1163,31 @@ int sim_script_run(struct sim *s, FILE *in, const char *name, FILE *out, FILE *e
 /* Run script text (for tests and `protsim run` workloads). Same returns. */
 int sim_script_run_text(struct sim *s, const char *text, const char *name, FILE *out,
 			FILE *errf);
+
+/*
+ * One recorded script line to run again (protsim replay, docs/trace.md):
+ * on host CPU @cpu, operation @op with argument text @args.  A CPU's
+ * first line starts at @start; each later one @gap cycles after the end
+ * of the CPU's previous line (the recording's idle time between them).
+ */
+struct sim_replay_line {
+	unsigned cpu;
+	uint32_t line;                /* the line number in the recorded script */
+	char *op, *args;
+	uint64_t start, gap;
+	/* set by sim_script_replay() */
+	bool done;                    /* it ran */
+	uint64_t t0, t1;              /* its start and end cycles */
+	char *result;                 /* "TOKEN key=value..." (caller frees) */
+};
+/*
+ * Run @n lines, each CPU's in array order, on machine @s (started here if
+ * not yet): their result lines on @out, messages ("NAME:LINE: ...") on
+ * @errf.  Return: 0 every line ran; 2 a line does not parse on this
+ * machine, failed at run time, or deadlocked (message printed).
+ */
+int sim_script_replay(struct sim *s, struct sim_replay_line *lines, size_t n, const char *name,
+		      FILE *out, FILE *errf);
 
 /*
  * The shell (`protsim shell`): read @in line by line and run each line at

@@ -3,7 +3,7 @@
 # builds of protsim (make test passes an -O2 and an -O0 build), and from
 # two runs of the same build.  Compares: the default scenario's outputs,
 # every script test's stdout, and guest programs' output, stats and
-# --trace file in both CPU modes.  Then the quantum: engine.quantum trades speed only, never
+# --trace file in both CPU modes, and protsim replay's outputs.  Then the quantum: engine.quantum trades speed only, never
 # the order of operations on shared state, so the same outputs (and exit
 # codes) come at quantum 1, 7 and 10^6.
 # Prints "N passed, N failed"; exit 1 on any difference.
@@ -135,6 +135,22 @@ PS
 		done
 	done
 fi
+
+# 6. protsim replay: a script's trace with a slower RMPUPDATE, and an
+#    imported access trace at 2M, -O2 vs -O0 (outputs, report, new trace)
+"$A" script tests/scripts/rmp_race_pvalidate.ps --trace "$T/race.zst" > /dev/null 2>&1
+"$A" import lackey workloads/lackey/ls-head.lackey -o "$T/ls.zst" > /dev/null 2>&1
+for r in a b; do
+	case $r in a) P=$A ;; *) P=$B ;; esac
+	"$P" replay "$T/race.zst" --set lat.rmp.rmpupdate=5000 --out "$T/rp.$r" \
+		--trace "$T/rp.$r.zst" > /dev/null 2>&1
+	"$P" replay "$T/ls.zst" --set replay.vm.page_size=2m --out "$T/ra.$r" > /dev/null 2>&1
+done
+for f in stats.json stats.txt config.json replay.txt workload.log; do
+	same "replay $f (-O2 vs -O0)" "$T/rp.a/$f" "$T/rp.b/$f"
+	same "replay of an access trace $f (-O2 vs -O0)" "$T/ra.a/$f" "$T/ra.b/$f"
+done
+same "replay --trace (-O2 vs -O0)" "$T/rp.a.zst" "$T/rp.b.zst"
 
 echo "determinism: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

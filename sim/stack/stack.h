@@ -253,6 +253,15 @@ int stack_exec_main(int argc, char **argv, const struct sim_run_meta *meta);
 #define STACK_EXEC_RC_HALT      125   /* every vCPU halted with nothing to wake it */
 #define STACK_EXEC_RC_KILLED    126   /* the host stopped the VM */
 
+/*
+ * `protsim replay TRACE [--set KEY=VALUE]... [--seed N] [--out DIR]
+ * [--trace FILE]` (replay.c, docs/trace.md "Replay"); argv[0] is
+ * "replay".  Exit status: 0 the same results, 1 some differ, 2 bad usage
+ * or input.
+ */
+extern const struct sim_cli_cmd stack_replay_cmd;
+int stack_replay_main(int argc, char **argv, const struct sim_run_meta *meta);
+
 /* Default --max-insns: stops a program that never ends (0 = no limit). */
 #define STACK_EXEC_MAX_INSNS 1000000000ull
 

@@ -16,6 +16,8 @@
 static const char *const stack_asid_recycle_choices[] = { "immediate", "flush", NULL };
 static const char *const stack_backing_choices[] = { "gmem", "legacy", NULL };
 
+static const char *const stack_replay_s1_choices[] = { "x86_64", "sv48", "sv39", NULL };
+
 static const struct sim_cfg_key stack_keys[] = {
 	{ "s2.pool_base", SIM_CFG_U64, 0, SIM_PA_LIMIT - 1, "0", NULL,
 	  "The host page allocator's range (nested tables, IO tables, VMCB/VMSA pages), 4K aligned; 0 = just below the RMP (or the top of memory)" },
@@ -46,6 +48,22 @@ static const struct sim_cfg_key stack_keys[] = {
 	{ "snp.prefault", SIM_CFG_BOOL, 0, 1, "0", NULL,
 	  "1: after a to-private page-state change the VMM maps the range (KVM_PRE_FAULT_MEMORY), so the guest takes no #NPF" },
 	/* end SNP */
+	/* the VM of an access trace's replay (replay.c) */
+	{ "replay.vm.snp", SIM_CFG_BOOL, 0, 1, "1", NULL,
+	  "replay of an access trace: an SNP VM (its pages assigned and validated in the RMP, every translation RMP-checked), or 0 a plain NPT VM" },
+	{ "replay.vm.page_size", SIM_CFG_ENUM, 0, 0, "4k", stack_psize_choices,
+	  "replay of an access trace: the VM's private backing: nested-table leaf and RMP entry size, 4k or 2m" },
+	{ "replay.vm.s1_format", SIM_CFG_ENUM, 0, 0, "x86_64", stack_replay_s1_choices,
+	  "replay of an access trace: the guest's stage-1 table format (x86_64: 4 levels, as a Linux process on x86-64)" },
+	{ "replay.vm.s1_page_size", SIM_CFG_ENUM, 0, 0, "4k", stack_psize_choices,
+	  "replay of an access trace: the guest's stage-1 leaf size (4k, or 2m as with transparent huge pages)" },
+	{ "replay.vm.asid", SIM_CFG_U64, 1, 1023, "1", NULL, "replay of an access trace: the SNP VM's ASID" },
+	{ "replay.vm.mem_base", SIM_CFG_SIZE, 0, SIM_PA_LIMIT, "0x80000000", NULL,
+	  "replay of an access trace: guest physical address of guest RAM (multiple of 2m; its first 8 MiB hold the guest's stage-1 tables)" },
+	{ "replay.vm.mem_size", SIM_CFG_SIZE, 10 << 20, 1ull << 40, "1g", NULL,
+	  "replay of an access trace: guest RAM (multiple of 2m): each page the trace touches takes the next one" },
+	{ "replay.vm.spa_base", SIM_CFG_SIZE, 0, SIM_PA_LIMIT, "1g", NULL,
+	  "replay of an access trace: system physical address backing guest RAM (multiple of 2m), below the RMP and outside the host page pool" },
 	/* KVM at run time and the VMM (kvm_mmu.c, kvm_sev.c, vmm.c, ops_guest.c) */
 	{ "stack.check", SIM_CFG_BOOL, 0, 1, "0", NULL,
 	  "1: check the stack's invariants after every KVM, guest_memfd, SNP and guest operation; a violation stops the script at its line (docs/stack.md)" },

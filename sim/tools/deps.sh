@@ -9,7 +9,7 @@ set -eu
 
 PKGS="make gcc pkg-config libelf-dev libzstd-dev zstd libcriterion-dev libjansson-dev libedit-dev nettle-dev
       python3 gnuplot-nox gcc-riscv64-unknown-elf binutils-riscv64-unknown-elf picolibc-riscv64-unknown-elf
-      parallel slurm-wlm munge
+      parallel slurm-wlm munge valgrind
       ${PROTSIM_DEPS_EXTRA:-}"
 
 missing=""

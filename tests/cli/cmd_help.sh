@@ -31,7 +31,7 @@ bad() {
 }
 
 # 1. Every command: -h and --help describe its options and exit status, exit 0.
-for c in run script exec shell help version; do
+for c in run script exec shell help version replay import; do
 	for h in --help -h; do
 		ok $c $h
 		head -n 1 "$T/out" | grep -q "^usage: protsim $c" || fail "$c $h: first line $(head -n 1 "$T/out")"

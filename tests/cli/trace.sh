@@ -34,8 +34,10 @@ python3 - "$T/s.out" "$T/s.dump" <<'PY' || fail "script records"
 import re, sys
 out = [l for l in open(sys.argv[1]).read().splitlines() if l.startswith("[")]
 dump = open(sys.argv[2]).read().splitlines()
-assert dump[0] == "trace version 1", dump[0]
+assert dump[0] == "trace version 2", dump[0]
 assert dump[-1] == "end %d records" % (len(dump) - 2), dump[-1]
+# the config record first: the keys the script's machine line set
+assert dump[1] == "config 2 keys machine.cpus=3 machine.mem=64m", dump[1]
 ops = [l for l in dump if l.startswith("op ")]
 assert len(ops) == len(out) == 9, (len(ops), len(out))
 names = {}
@@ -70,8 +72,11 @@ cmp -s "$T/e1.zst" "$T/e2.zst" || fail "exec trace differs between two runs"
 "$P" exec "$G/smp.elf" --set vm.vcpus=4 --set engine.quantum=1000000 --trace "$T/eq.zst" \
 	>/dev/null || fail "exec quantum exit $?"
 "$P" trace dump "$T/eq.zst" >"$T/eq.dump" || fail "dump quantum exit $?"
-sort "$T/e.dump" >"$T/e.sorted"
-sort "$T/eq.dump" >"$T/eq.sorted"
+# (the config records differ by engine.quantum, which the second run set)
+grep -qx "config 2 keys engine.quantum=1000000 vm.vcpus=4" "$T/eq.dump" ||
+	fail "quantum: config record $(grep '^config' "$T/eq.dump")"
+grep -v '^config ' "$T/e.dump" | sort >"$T/e.sorted"
+grep -v '^config ' "$T/eq.dump" | sort >"$T/eq.sorted"
 cmp -s "$T/e.sorted" "$T/eq.sorted" || fail "quantum 10^6: other records"
 for v in vcpu0 vcpu1 vcpu2 vcpu3; do
 	grep "^exit .* $v " "$T/e.dump" >"$T/a"
@@ -138,23 +143,24 @@ bad "$T/g.zst" "$T/g.zst: byte 0: not a zstd-compressed trace: Unknown frame des
 bad "$T/empty.zst" "$T/empty.zst: byte 0: empty file, not a zstd-compressed trace"
 bad "$T/none.zst" "$T/none.zst: cannot read: No such file or directory"
 
-# the decompressed stream changed: another magic, version 2, a record cut, data after the end
+# the decompressed stream changed: another magic, version 3, a record cut, data after the end
 zstd -dcq "$T/s1.zst" >"$T/raw" || fail "zstd -d"
 python3 - "$T/raw" "$T" <<'PY' || fail "mutate"
 import sys
 raw, d = open(sys.argv[1], "rb").read(), sys.argv[2]
 open(d + "/magic", "wb").write(b"PROTSIMX" + raw[8:])
-open(d + "/v2", "wb").write(raw[:8] + (2).to_bytes(4, "little") + raw[12:])
+open(d + "/v2", "wb").write(raw[:8] + (3).to_bytes(4, "little") + raw[12:])
 open(d + "/cut", "wb").write(raw[:20])
 open(d + "/after", "wb").write(raw + raw[12:29])
 open(d + "/len", "w").write(str(len(raw)))
+open(d + "/size", "w").write(str(int.from_bytes(raw[12:16], "little")))
 PY
 for f in magic v2 cut after; do zstd -qcf "$T/$f" >"$T/$f.zst" || fail "zstd"; done
 bad "$T/magic.zst" "$T/magic.zst: byte 0: not a protsim trace (no PROTSIMT header)"
-bad "$T/v2.zst" "$T/v2.zst: byte 8: format version 2: this protsim reads version 1"
-bad "$T/cut.zst" "$T/cut.zst: byte 12: the record is cut short (4 of 13 bytes)"
+bad "$T/v2.zst" "$T/v2.zst: byte 8: format version 3: this protsim reads version 2"
+bad "$T/cut.zst" "$T/cut.zst: byte 12: the record is cut short (4 of $(cat "$T/size") bytes)"
 bad "$T/after.zst" "$T/after.zst: byte $(cat "$T/len"): data after the end record"
-grep -qx "end 12 records" "$T/out" || fail "after: the trace before the extra data is shown"
+grep -qx "end 13 records" "$T/out" || fail "after: the trace before the extra data is shown"
 
 # usage
 "$P" trace list "$T/s1.zst" >"$T/out" 2>"$T/err"; rc=$?
