@@ -109,6 +109,7 @@ void bench_sink(uint64_t v)
 #pragma weak bench_s2
 #pragma weak bench_iommu
 #pragma weak bench_cpu
+#pragma weak bench_stack
 
 /* `bench [MODULE]...`: the named benchmarks only (default: all). */
 int main(int argc, char **argv)
@@ -118,7 +119,7 @@ int main(int argc, char **argv)
 		void (*fn)(void);
 	} benches[] = {
 		{ "engine", bench_engine }, { "rmp", bench_rmp },   { "stage2", bench_s2 },
-		{ "iommu", bench_iommu },   { "cpu", bench_cpu },
+		{ "iommu", bench_iommu },   { "cpu", bench_cpu },     { "stack", bench_stack },
 	};
 
 	size_t nb = sizeof(benches) / sizeof(benches[0]);
@@ -129,7 +130,7 @@ int main(int argc, char **argv)
 		while (i < nb && strcmp(argv[a], benches[i].name) != 0)
 			i++;
 		if (i == nb) {
-			fprintf(stderr, "bench: unknown benchmark '%s' (engine, rmp, stage2, iommu, cpu)\n",
+			fprintf(stderr, "bench: unknown benchmark '%s' (engine, rmp, stage2, iommu, cpu, stack)\n",
 				argv[a]);
 			return 2;
 		}

@@ -40,5 +40,6 @@ void bench_rmp(void);
 void bench_s2(void);
 void bench_iommu(void);
 void bench_cpu(void);
+void bench_stack(void);
 
 #endif
