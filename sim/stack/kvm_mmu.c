@@ -201,6 +201,9 @@ enum stack_kvm_rc stack_kvm_npf(struct stack_vm *v, unsigned vcpu, struct sim_wh
 	uint64_t size;
 	int rc;
 
+	v->run->ctr.exits[CPU_EXIT_NPF]++;
+	*cycles += v->st->lat.kvm_exit;
+
 	/*
 	 * The access's private-ness: on SNP the C-bit (EXITINFO1 ENC); on a
 	 * sw_protected VM the attribute itself; a default VM has none.

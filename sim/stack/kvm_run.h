@@ -39,6 +39,18 @@ struct stack_lat {
 	uint64_t signal;         /* delivering a signal to a VMM thread */
 };
 
+/* The GHCB page (GHCB specification, AMD 56421, "GHCB layout"; Linux struct ghcb). */
+#define STACK_GHCB_SW_EXIT_CODE    0x390
+#define STACK_GHCB_SW_EXIT_INFO_1  0x398
+#define STACK_GHCB_SW_EXIT_INFO_2  0x3a0
+#define STACK_GHCB_SW_SCRATCH      0x3a8
+#define STACK_GHCB_VALID_BITMAP    0x3f0   /* 16 bytes: bit n = the qword at 8n is valid */
+#define STACK_GHCB_SHARED_BUF      0x800   /* 2032 bytes */
+#define STACK_GHCB_SHARED_END      0xff0
+#define STACK_GHCB_PROTO_VERSION   0xffa   /* u16 */
+#define STACK_GHCB_USAGE           0xffc   /* u32, 0: standard */
+#define STACK_SVM_VMGEXIT_PSC      0x80000010ull
+
 /* struct kvm_run exit reasons the model gives the VMM (include/uapi/linux/kvm.h). */
 enum stack_uexit_reason {
 	STACK_UEXIT_NONE,

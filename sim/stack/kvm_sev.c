@@ -38,23 +38,13 @@
 #define GHCB_PROTO_MIN       1
 #define CBIT_POS             51
 
-/* GHCB page (GHCB spec table "GHCB layout"; Linux struct ghcb) */
-#define GHCB_SW_EXIT_CODE    0x390
-#define GHCB_SW_EXIT_INFO_1  0x398
-#define GHCB_SW_EXIT_INFO_2  0x3a0
-#define GHCB_SW_SCRATCH      0x3a8
-#define GHCB_VALID_BITMAP    0x3f0
-#define GHCB_SHARED_BUF      0x800
-#define GHCB_SHARED_END      0xff0
-#define GHCB_USAGE           0xffc
 /* sw_exit_info_2 of a refused event (Linux asm/sev-common.h GHCB_ERR_*) */
 #define GHCB_ERR_INVALID_USAGE        2
 #define GHCB_ERR_INVALID_SCRATCH_AREA 3
 #define GHCB_ERR_MISSING_INPUT        4
 #define GHCB_ERR_INVALID_EVENT        6
 
-/* NAE PSC (SVM_VMGEXIT_PSC; reference protection-semantics.md 4.2) */
-#define SVM_VMGEXIT_PSC      0x80000010ull
+/* NAE PSC (STACK_SVM_VMGEXIT_PSC; reference protection-semantics.md 4.2) */
 #define PSC_MAX_COUNT        253
 #define PSC_ERROR_INVALID_HDR   ((1ull << 32) | 1)
 #define PSC_ERROR_INVALID_ENTRY ((1ull << 32) | 2)
@@ -92,7 +82,7 @@ static void wr64(struct stack_vm *v, uint64_t spa, uint64_t x)
 static bool valid_bit(struct stack_vm *v, uint64_t ghcb, unsigned off)
 {
 	unsigned bit = off / 8;
-	uint64_t w = rd64(v, ghcb + GHCB_VALID_BITMAP + (bit / 64) * 8);
+	uint64_t w = rd64(v, ghcb + STACK_GHCB_VALID_BITMAP + (bit / 64) * 8);
 
 	return (w >> (bit % 64)) & 1;
 }
@@ -295,8 +285,8 @@ static enum stack_kvm_rc psc_done(struct stack_vm *v, struct stack_kvm_vcpu *vc,
 	uint64_t g;
 
 	if (!shared_spa(v, vc->ghcb_gpa, &g)) {
-		wr64(v, g + GHCB_SW_EXIT_INFO_1, 0);
-		wr64(v, g + GHCB_SW_EXIT_INFO_2, ret);
+		wr64(v, g + STACK_GHCB_SW_EXIT_INFO_1, 0);
+		wr64(v, g + STACK_GHCB_SW_EXIT_INFO_2, ret);
 	}
 	v->run->ctr.psc_errors += ret != 0;
 	vc->cont = STACK_KVM_CONT_NONE;
@@ -418,26 +408,26 @@ static enum stack_kvm_rc nae_event(struct stack_vm *v, struct stack_kvm_vcpu *vc
 		return STACK_KVM_FATAL;   /* "GHCB GPA is not registered": KVM_RUN -EINVAL */
 	if (shared_spa(v, gpa, &g))
 		return STACK_KVM_DONE;    /* kvm_vcpu_map failed: "just return right back" */
-	code = rd64(v, g + GHCB_SW_EXIT_CODE);
-	scratch = rd64(v, g + GHCB_SW_SCRATCH);
-	if (rd64(v, g + GHCB_USAGE - 4) >> 32)
+	code = rd64(v, g + STACK_GHCB_SW_EXIT_CODE);
+	scratch = rd64(v, g + STACK_GHCB_SW_SCRATCH);
+	if (rd64(v, g + STACK_GHCB_USAGE - 4) >> 32)
 		reason = GHCB_ERR_INVALID_USAGE;
-	else if (!valid_bit(v, g, GHCB_SW_EXIT_CODE) || !valid_bit(v, g, GHCB_SW_EXIT_INFO_1) ||
-		 !valid_bit(v, g, GHCB_SW_EXIT_INFO_2))
+	else if (!valid_bit(v, g, STACK_GHCB_SW_EXIT_CODE) || !valid_bit(v, g, STACK_GHCB_SW_EXIT_INFO_1) ||
+		 !valid_bit(v, g, STACK_GHCB_SW_EXIT_INFO_2))
 		reason = GHCB_ERR_MISSING_INPUT;
-	else if (code != SVM_VMGEXIT_PSC)
+	else if (code != STACK_SVM_VMGEXIT_PSC)
 		reason = GHCB_ERR_INVALID_EVENT;
-	else if (!valid_bit(v, g, GHCB_SW_SCRATCH))
+	else if (!valid_bit(v, g, STACK_GHCB_SW_SCRATCH))
 		reason = GHCB_ERR_MISSING_INPUT;
-	else if (scratch < gpa + GHCB_SHARED_BUF || scratch + 8 > gpa + GHCB_SHARED_END)
+	else if (scratch < gpa + STACK_GHCB_SHARED_BUF || scratch + 8 > gpa + STACK_GHCB_SHARED_END)
 		reason = GHCB_ERR_INVALID_SCRATCH_AREA;   /* GHCB v2: in the shared buffer */
 	/* the valid bitmap is cleared once read (sev_es_sync_from_ghcb) */
-	wr64(v, g + GHCB_VALID_BITMAP, 0);
-	wr64(v, g + GHCB_VALID_BITMAP + 8, 0);
+	wr64(v, g + STACK_GHCB_VALID_BITMAP, 0);
+	wr64(v, g + STACK_GHCB_VALID_BITMAP + 8, 0);
 	vc->resp = vc->ghcb_msr;
 	if (reason) {
-		wr64(v, g + GHCB_SW_EXIT_INFO_1, 2);
-		wr64(v, g + GHCB_SW_EXIT_INFO_2, reason);
+		wr64(v, g + STACK_GHCB_SW_EXIT_INFO_1, 2);
+		wr64(v, g + STACK_GHCB_SW_EXIT_INFO_2, reason);
 		return STACK_KVM_DONE;
 	}
 	v->run->ctr.psc_nae++;
@@ -451,7 +441,7 @@ static enum stack_kvm_rc nae_event(struct stack_vm *v, struct stack_kvm_vcpu *vc
 		if (shared_spa(v, scratch, &d))
 			return psc_done(v, vc, PSC_ERROR_GENERIC);
 		end = (rd64(v, d) >> 16) & 0xffff;
-		if (end < PSC_MAX_COUNT && scratch + 8 + 8 * (end + 1) > gpa + GHCB_SHARED_END)
+		if (end < PSC_MAX_COUNT && scratch + 8 + 8 * (end + 1) > gpa + STACK_GHCB_SHARED_END)
 			return psc_done(v, vc, PSC_ERROR_INVALID_HDR);
 	}
 	return psc_begin(v, vc, who, ue, cycles);

@@ -446,15 +446,9 @@ static const char *handle(struct stack_vm *v, unsigned idx, struct cpu_hart *h,
 
 	switch (e->reason) {
 	case CPU_EXIT_NPF:
-		v->run->ctr.exits[CPU_EXIT_NPF]++;
-		cyc = v->st->lat.kvm_exit;
-		rc = stack_kvm_npf(v, idx, &who, e->npf_gpa, e->npf_info, &ue, &cyc);
-		break;
 	case CPU_EXIT_VMGEXIT:
-		rc = stack_kvm_vmgexit(v, idx, &who, e->ghcb, &ue, &cyc);
-		break;
 	case CPU_EXIT_HYPERCALL:
-		rc = stack_kvm_hypercall(v, idx, &who, e->args, &ue, &cyc);
+		rc = stack_kvm_handle(v, idx, &who, e, &ue, &cyc, uexits);
 		break;
 	case CPU_EXIT_CR_WRITE:
 		sim_advance(a, v->st->lat.kvm_exit);
@@ -473,14 +467,6 @@ static const char *handle(struct stack_vm *v, unsigned idx, struct cpu_hart *h,
 		return "limit";
 	default:
 		return "invalid";
-	}
-	while (rc == STACK_KVM_USER) {
-		(*uexits)++;
-		if (!stack_vmm_handle(v, &who, &ue, &cyc)) {
-			rc = STACK_KVM_FATAL;
-			break;
-		}
-		rc = stack_kvm_complete_user(v, idx, &who, &ue, &cyc);
 	}
 	sim_advance(a, cyc + who.mem_cycles);
 	switch (rc) {

@@ -39,14 +39,6 @@
 #define MAX_TRIES 64          /* re-entries of one instruction before the action gives up */
 #define PSC_BATCH 64          /* Linux: VMGEXIT_PSC_MAX_ENTRY, the guest's batch */
 
-/* The GHCB's fields (see kvm_sev.c) as the guest writes them. */
-#define GHCB_SW_EXIT_CODE    0x390
-#define GHCB_SW_EXIT_INFO_1  0x398
-#define GHCB_SW_EXIT_INFO_2  0x3a0
-#define GHCB_SW_SCRATCH      0x3a8
-#define GHCB_VALID_BITMAP    0x3f0
-#define GHCB_SHARED_BUF      0x800
-#define GHCB_PROTO_VERSION   0xffa
 
 /* ------------------------------------------------------------------ */
 /* Run state, keys                                                     */
@@ -188,31 +180,6 @@ static uint64_t switch_cost(const struct gact *g, uint64_t base)
 	return base + (g->v->asid ? g->st->lat_snp_switch : 0);
 }
 
-/*
- * One #VMEXIT and everything the host does before the next VMRUN: KVM's
- * handling (@rc, already computed, its cycles in *@cyc), the VMM for each
- * exit KVM hands on, KVM's completion.  Return: the KVM outcome (RETRY or
- * DONE), or FATAL with g->killed set.
- */
-static enum stack_kvm_rc host_loop(struct gact *g, enum stack_kvm_rc rc, struct sim_who *who,
-				   struct stack_uexit *ue, uint64_t *cyc)
-{
-	while (rc == STACK_KVM_USER) {
-		g->user_exits++;
-		if (!stack_vmm_handle(g->v, who, ue, cyc)) {
-			rc = STACK_KVM_FATAL;
-			break;
-		}
-		rc = stack_kvm_complete_user(g->v, g->k, who, ue, cyc);
-	}
-	charge(g, *cyc + who->mem_cycles + switch_cost(g, g->st->lat_vmrun));
-	if (rc == STACK_KVM_FATAL) {
-		g->killed = true;
-		g->v->run->killed = true;
-	}
-	return rc;
-}
-
 /* Leave the guest: the hardware's #VMEXIT. */
 static void vmexit(struct gact *g, enum cpu_exit_reason why)
 {
@@ -223,50 +190,56 @@ static void vmexit(struct gact *g, enum cpu_exit_reason why)
 				     sim_now(g->a), NULL);
 }
 
-static enum stack_kvm_rc exit_npf(struct gact *g, uint64_t gpa, uint64_t info)
+/*
+ * One #VMEXIT @e and everything the host does before the next VMRUN
+ * (stack_kvm_handle: KVM, the VMM for each exit KVM hands on, KVM's
+ * completion), then VMRUN.  Return: RETRY or DONE (the answer in the
+ * vCPU's resp), or FATAL with g->killed set.
+ */
+static enum stack_kvm_rc to_host(struct gact *g, const struct cpu_exit *e)
 {
 	struct sim_who who;
-	struct stack_uexit ue = { 0 };
+	struct stack_uexit ue;
 	uint64_t cyc = 0;
 	enum stack_kvm_rc rc;
 
-	vmexit(g, CPU_EXIT_NPF);
+	vmexit(g, e->reason);
 	who = who_now(g);
-	g->v->run->ctr.exits[CPU_EXIT_NPF]++;
-	cyc += g->st->lat.kvm_exit;
-	rc = stack_kvm_npf(g->v, g->k, &who, gpa, info, &ue, &cyc);
-	return host_loop(g, rc, &who, &ue, &cyc);
+	rc = stack_kvm_handle(g->v, g->k, &who, e, &ue, &cyc, &g->user_exits);
+	charge(g, cyc + who.mem_cycles + switch_cost(g, g->st->lat_vmrun));
+	if (rc == STACK_KVM_FATAL) {
+		g->killed = true;
+		g->v->run->killed = true;
+	}
+	return rc;
+}
+
+static enum stack_kvm_rc exit_npf(struct gact *g, uint64_t gpa, uint64_t info)
+{
+	struct cpu_exit e = { .reason = CPU_EXIT_NPF, .npf_gpa = gpa, .npf_info = info };
+
+	return to_host(g, &e);
 }
 
 /* VMGEXIT with the GHCB MSR = @msr: the MSR's value on return, or false (killed). */
 static bool do_vmgexit(struct gact *g, uint64_t msr, uint64_t *resp)
 {
-	struct sim_who who;
-	struct stack_uexit ue = { 0 };
-	uint64_t cyc = 0;
-	enum stack_kvm_rc rc;
+	struct cpu_exit e = { .reason = CPU_EXIT_VMGEXIT, .ghcb = msr };
+	bool ok = to_host(g, &e) != STACK_KVM_FATAL;
 
-	vmexit(g, CPU_EXIT_VMGEXIT);
-	who = who_now(g);
-	rc = stack_kvm_vmgexit(g->v, g->k, &who, msr, &ue, &cyc);
-	rc = host_loop(g, rc, &who, &ue, &cyc);
 	*resp = g->vc->resp;
-	return rc != STACK_KVM_FATAL;
+	return ok;
 }
 
 static bool do_hypercall(struct gact *g, const uint64_t args[5], uint64_t *ret)
 {
-	struct sim_who who;
-	struct stack_uexit ue = { 0 };
-	uint64_t cyc = 0;
-	enum stack_kvm_rc rc;
+	struct cpu_exit e = { .reason = CPU_EXIT_HYPERCALL };
+	bool ok;
 
-	vmexit(g, CPU_EXIT_HYPERCALL);
-	who = who_now(g);
-	rc = stack_kvm_hypercall(g->v, g->k, &who, args, &ue, &cyc);
-	rc = host_loop(g, rc, &who, &ue, &cyc);
+	memcpy(e.args, args, sizeof(e.args));
+	ok = to_host(g, &e) != STACK_KVM_FATAL;
 	*ret = g->vc->resp;
-	return rc != STACK_KVM_FATAL;
+	return ok;
 }
 
 /* EXITINFO1 of a stage-2 fault of a guest access (the RMP check's faults carry their own). */
@@ -525,7 +498,7 @@ static int psc_nae(struct gact *g, const uint64_t *ent, unsigned n)
 
 	buf[0] = (uint64_t)(n - 1) << 16;
 	memcpy(buf + 1, ent, n * 8ull);
-	rc = guest_copy(g, gpa + GHCB_SHARED_BUF, buf, (n + 1) * 8ull, true, false);
+	rc = guest_copy(g, gpa + STACK_GHCB_SHARED_BUF, buf, (n + 1) * 8ull, true, false);
 	if (rc)
 		return rc;
 	for (;;) {
@@ -533,17 +506,17 @@ static int psc_nae(struct gact *g, const uint64_t *ent, unsigned n)
 		uint16_t ver = 2;
 
 		memset(bitmap, 0, sizeof(bitmap));
-		if ((rc = ghcb_set(g, GHCB_SW_EXIT_CODE, 0x80000010ull, bitmap)) ||
-		    (rc = ghcb_set(g, GHCB_SW_EXIT_INFO_1, 0, bitmap)) ||
-		    (rc = ghcb_set(g, GHCB_SW_EXIT_INFO_2, 0, bitmap)) ||
-		    (rc = ghcb_set(g, GHCB_SW_SCRATCH, gpa + GHCB_SHARED_BUF, bitmap)) ||
-		    (rc = guest_copy(g, gpa + GHCB_VALID_BITMAP, bitmap, 16, true, false)) ||
-		    (rc = guest_copy(g, gpa + GHCB_PROTO_VERSION, &ver, 2, true, false)))
+		if ((rc = ghcb_set(g, STACK_GHCB_SW_EXIT_CODE, STACK_SVM_VMGEXIT_PSC, bitmap)) ||
+		    (rc = ghcb_set(g, STACK_GHCB_SW_EXIT_INFO_1, 0, bitmap)) ||
+		    (rc = ghcb_set(g, STACK_GHCB_SW_EXIT_INFO_2, 0, bitmap)) ||
+		    (rc = ghcb_set(g, STACK_GHCB_SW_SCRATCH, gpa + STACK_GHCB_SHARED_BUF, bitmap)) ||
+		    (rc = guest_copy(g, gpa + STACK_GHCB_VALID_BITMAP, bitmap, 16, true, false)) ||
+		    (rc = guest_copy(g, gpa + STACK_GHCB_PROTO_VERSION, &ver, 2, true, false)))
 			return rc;
 		if (!do_vmgexit(g, gpa, &resp))
 			return -1;
-		if ((rc = guest_copy(g, gpa + GHCB_SW_EXIT_INFO_2, &info2, 8, false, false)) ||
-		    (rc = guest_copy(g, gpa + GHCB_SHARED_BUF, &hdr, 8, false, false)))
+		if ((rc = guest_copy(g, gpa + STACK_GHCB_SW_EXIT_INFO_2, &info2, 8, false, false)) ||
+		    (rc = guest_copy(g, gpa + STACK_GHCB_SHARED_BUF, &hdr, 8, false, false)))
 			return rc;
 		(void)zero;
 		if (info2)

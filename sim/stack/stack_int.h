@@ -268,6 +268,19 @@ bool stack_root_write_ok(struct stack *st, int agent, uint64_t pa, struct host_w
 
 /* vm_ops.c */
 extern const struct sim_op stack_vm_ops[];
+/* vmm.c */
+/*
+ * One exit of vCPU @vcpu through the host (NPF, VMGEXIT, HYPERCALL):
+ * KVM's handling, then while KVM hands the exit on, the VMM's turn
+ * (counted in *@uexits) and KVM's completion.  Hardware time in
+ * who->mem_cycles, software time in *@cycles.  Return: RETRY, DONE (the
+ * answer in the vCPU's resp) or FATAL (the VM stops; @ue is the last exit
+ * to the VMM).
+ */
+enum stack_kvm_rc stack_kvm_handle(struct stack_vm *v, unsigned vcpu, struct sim_who *who,
+				   const struct cpu_exit *e, struct stack_uexit *ue, uint64_t *cycles,
+				   uint64_t *uexits);
+
 /* check.c */
 /* Verify the stack's invariants: 0, or -1 with the first violation in @msg. */
 int stack_check(struct stack *st, char *msg, size_t len);

@@ -136,3 +136,33 @@ bool stack_vmm_handle(struct stack_vm *v, struct sim_who *who, struct stack_uexi
 	}
 	return false;
 }
+
+enum stack_kvm_rc stack_kvm_handle(struct stack_vm *v, unsigned vcpu, struct sim_who *who,
+				   const struct cpu_exit *e, struct stack_uexit *ue, uint64_t *cycles,
+				   uint64_t *uexits)
+{
+	enum stack_kvm_rc rc;
+
+	memset(ue, 0, sizeof(*ue));
+	switch (e->reason) {
+	case CPU_EXIT_NPF:
+		rc = stack_kvm_npf(v, vcpu, who, e->npf_gpa, e->npf_info, ue, cycles);
+		break;
+	case CPU_EXIT_VMGEXIT:
+		rc = stack_kvm_vmgexit(v, vcpu, who, e->ghcb, ue, cycles);
+		break;
+	case CPU_EXIT_HYPERCALL:
+		rc = stack_kvm_hypercall(v, vcpu, who, e->args, ue, cycles);
+		break;
+	default:
+		sim_fatal("stack: kvm: exit %d is not KVM's to handle here", (int)e->reason);
+	}
+	/* KVM_RUN returns to the VMM, which calls it again: KVM completes the exit */
+	while (rc == STACK_KVM_USER) {
+		(*uexits)++;
+		if (!stack_vmm_handle(v, who, ue, cycles))
+			return STACK_KVM_FATAL;
+		rc = stack_kvm_complete_user(v, vcpu, who, ue, cycles);
+	}
+	return rc;
+}
