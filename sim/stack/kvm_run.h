@@ -146,6 +146,12 @@ struct stack_kvm_run {
 	struct stack_kvm_vcpu vcpu[STACK_KVM_MAX_VCPUS];
 	uint64_t hc_exit_mask;           /* KVM_CAP_EXIT_HYPERCALL: bit N = exit on hypercall N */
 	struct stack_kvm_cpu *cpu;       /* the guest platform of a program (kvm_vcpu.c), or NULL */
+	struct stack_kvm_last_run {      /* the last `vcpu run` (for summaries) */
+		bool valid;
+		char exit[16];           /* "exited", "hlt", ... */
+		int code;
+		uint64_t cycles, exits, user_exits, insns;
+	} last;
 	bool killed;                     /* the VMM gave up on the VM (KVM_RUN failed, terminate) */
 	struct stack_kvm_stats ctr;
 	struct sim_stat_group *stats;

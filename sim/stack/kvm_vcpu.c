@@ -286,6 +286,14 @@ static int add_cut(struct boot_range *r, unsigned *n, uint64_t lo, uint64_t hi, 
  * space).  The page is private guest memory like the image, for the
  * launch to measure.
  */
+void stack_kvm_image(struct stack_vm *v, uint64_t *base, uint64_t *size)
+{
+	struct stack_kvm_cpu *k = v->run ? v->run->cpu : NULL;
+
+	*base = k && k->loaded ? k->image_base : 0;
+	*size = k && k->loaded ? k->image_size : 0;
+}
+
 void stack_op_vm_boot(struct sim_call *c)
 {
 	struct stack_vm *v = kvm_vm_of(c);
@@ -500,6 +508,7 @@ void stack_op_vcpu_run(struct sim_call *c)
 	struct cpu_hart *h;
 	struct sim_agent *a = sim_call_agent(c);
 	uint64_t exits = 0, uexits = 0, insns0, budget, last_gpa = UINT64_MAX, last_info = 0;
+	uint64_t t_start = sim_now(a);
 	unsigned same = 0;
 	const char *why = NULL;
 	struct cpu_exit e;
@@ -576,6 +585,13 @@ void stack_op_vcpu_run(struct sim_call *c)
 		why = "exited";
 	sim_call_result(c, "%s", v->run->killed ? "KILLED" : "OK");
 	sim_call_field(c, "exit", "%s", why);
+	v->run->last.valid = true;
+	snprintf(v->run->last.exit, sizeof(v->run->last.exit), "%s", why);
+	v->run->last.code = k->exited ? k->code : 0;
+	v->run->last.cycles = sim_now(a) - t_start;
+	v->run->last.exits = exits;
+	v->run->last.user_exits = uexits;
+	v->run->last.insns = cpu_hart_insns(h) - insns0;
 	if (k->exited)
 		sim_call_field_u64(c, "code", (uint64_t)k->code);
 	else if (!strcmp(why, "invalid") || !strcmp(why, "stuck"))

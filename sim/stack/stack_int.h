@@ -166,6 +166,8 @@ extern const char *const stack_policy_choices[];
 
 /* run.c */
 void stack_run_vms_summary(struct stack *st, FILE *out);
+/* The scenario's SNP VM on the KVM host ([snp] section, snp.elf): boot it (run.c). */
+int stack_run_snp(struct sim *s, const char *scenario, const char *out_dir, struct sim_err *err);
 void stack_run_vms_free(struct stack *st);
 
 /* guest.c */
@@ -217,6 +219,8 @@ struct stack {
 	enum stack_snp_backing snp_backing;
 	bool snp_prefault;
 	bool check;                      /* stack.check: the invariant checker after every op */
+	unsigned snp_vm;                 /* the scenario's SNP VM (kvm.vm) when it has one, else ~0 */
+	char *snp_log, *snp_elf;         /* its log (OUT/kvm.log) and program */
 };
 
 /* vm.c */
@@ -296,6 +300,8 @@ void stack_op_vcpu_run(struct sim_call *c);
 /* Drop VM @v's program platform (harts, VMCB pages); invalidate its harts' translations. */
 void stack_kvm_cpu_free(struct stack_vm *v);
 void stack_kvm_cpu_tlbi(struct stack_vm *v, enum cpu_tlbi what);
+/* The pages `vm load` wrote into @v (0, 0: none). */
+void stack_kvm_image(struct stack_vm *v, uint64_t *base, uint64_t *size);
 /* The pc and sp of vCPU @vcpu's hart, when the VM runs a program; else false. */
 bool stack_kvm_cpu_regs(struct stack_vm *v, unsigned vcpu, uint64_t *pc, uint64_t *sp);
 

@@ -15,6 +15,8 @@
 
 static const char *const stack_asid_recycle_choices[] = { "immediate", "flush", NULL };
 static const char *const stack_backing_choices[] = { "gmem", "legacy", NULL };
+static const char *const stack_accept_choices[] = { "eager", "lazy", NULL };
+static const char *const stack_psc_choices[] = { "ghcb", "msr", NULL };
 
 static const char *const stack_replay_s1_choices[] = { "x86_64", "sv48", "sv39", NULL };
 
@@ -81,6 +83,18 @@ static const struct sim_cfg_key stack_keys[] = {
 	  "kicking a vCPU out of guest mode (IPI and the wait for it to leave)" },
 	{ "lat.stack.signal", SIM_CFG_U64, 0, 100000000, NULL, NULL,
 	  "delivering a signal to a VMM thread" },
+	/* the SNP VM of a `protsim run` scenario on the KVM host (run.c) */
+	{ "kvm.elf", SIM_CFG_STR, 0, 0, "", NULL,
+	  "The scenario's SNP VM on the KVM host: its program (RV64 ELF beside the scenario, on the guest kernel library, e.g. boot.elf); empty: none" },
+	{ "kvm.vm", SIM_CFG_U64, 0, S2_MAX_VMS - 1, "4", NULL, "its VM number (statistics vmN.*)" },
+	{ "kvm.mem_size", SIM_CFG_SIZE, 4 << 20, 1ull << 40, "256m", NULL,
+	  "its memory: one guest_memfd memslot at 0x80000000, all private" },
+	{ "kvm.accept", SIM_CFG_ENUM, 0, 0, "eager", stack_accept_choices,
+	  "the guest's acceptance: eager (all memory at boot) or lazy (2M units on first allocation)" },
+	{ "kvm.psc", SIM_CFG_ENUM, 0, 0, "ghcb", stack_psc_choices,
+	  "the guest's page-state-change transport: ghcb (NAE batches) or msr (one 4K page a request)" },
+	{ "kvm.touch", SIM_CFG_SIZE, 0, 1ull << 40, "1m", NULL, "bytes the program allocates and writes after boot" },
+	{ "kvm.max_insns", SIM_CFG_U64, 1, UINT64_MAX, "1000000000", NULL, "stop after this many guest instructions" },
 	/* guest_memfd (gmem.c) */
 	{ "gmem.page_size", SIM_CFG_ENUM, 0, 0, "4k", stack_psize_choices,
 	  "guest_memfd folio size: 4k, or 2m (2M folios where a 2M-aligned range fits in the file; a 2M RMP entry when the faulting range allows)" },
@@ -511,6 +525,7 @@ static int stack_attach(struct sim *s, struct sim_err *err)
 	st->mem = sim_mem(s);
 	st->rmp = rmp;
 	st->s2 = s2_ctx_get(s);
+	st->snp_vm = UINT32_MAX;
 	st->pool = stack_palloc_new(base, size, rmp, &perr);
 	if (!st->pool)
 		sim_fatal("stack: %s", perr.msg);   /* the range was checked above */
@@ -576,7 +591,7 @@ static void stack_summary(struct sim *s, FILE *out)
 		return;
 	for (unsigned i = 0; i < S2_MAX_VMS; i++)
 		n += st->vm[i] != NULL;
-	fprintf(out, "stack: %u VM%s, nested-table pages %llu in use at 0x%llx\n", n,
+	fprintf(out, "stack: %u VM%s, host pages %llu in use (tables, guest_memfd, VMCB/VMSA) at 0x%llx\n", n,
 		n == 1 ? "" : "s", (unsigned long long)stack_palloc_stats(st->pool)->pages,
 		(unsigned long long)stack_palloc_base(st->pool));
 	stack_run_vms_summary(st, out);
