@@ -415,10 +415,10 @@ static int folio_get(struct stack_gmem *f, uint64_t off, struct gmem_folio **out
  * folio explicitly, a 2M folio by the allocator's free, which leaks each
  * such page and frees the others.
  */
-static void folio_drop(struct stack_gmem *f, size_t i)
+/* Give folio @fo's pages back to the allocator (leaking those still assigned); the caller unlinks it. */
+static void folio_drop(struct stack_gmem *f, struct gmem_folio *fo)
 {
 	struct stack_gmem_ctx *c = f->ctx;
-	struct gmem_folio *fo = f->fol[i];
 	uint64_t owned = 0;
 
 	for (unsigned p = 0; p < folio_pages(fo); p++)
@@ -431,8 +431,6 @@ static void folio_drop(struct stack_gmem *f, size_t i)
 	else
 		stack_palloc_put(c->st->pool, fo->spa, false);
 	free(fo);
-	memmove(&f->fol[i], &f->fol[i + 1], (f->nfol - i - 1) * sizeof(*f->fol));
-	f->nfol--;
 	c->ctr.folios--;
 }
 
@@ -577,7 +575,7 @@ static void invalidate(struct gmem_op *op, struct gmem_folio *fo, unsigned p0, u
 static void range_release(struct gmem_op *op, uint64_t start, uint64_t end)
 {
 	struct stack_gmem *f = op->f;
-	size_t i;
+	size_t i, keep;
 
 	if (f->inval && start < end) {
 		struct sim_who w = op_who(op);
@@ -586,18 +584,23 @@ static void range_release(struct gmem_op *op, uint64_t start, uint64_t end)
 		f->inval(f->inval_arg, f, &w, start, end, &cyc);
 		op_spent(op, cyc, w.mem_cycles);
 	}
-	i = folio_lower(f, start);
+	/* the folios the range covers wholly go; the array is closed up once */
+	i = keep = folio_lower(f, start);
 	while (i < f->nfol && f->fol[i]->start < end) {
-		struct gmem_folio *fo = f->fol[i];
+		struct gmem_folio *fo = f->fol[i++];
 		uint64_t a = start > fo->start ? start : fo->start;
 		uint64_t b = end < folio_end(fo) ? end : folio_end(fo);
 
 		invalidate(op, fo, (unsigned)((a - fo->start) / SIM_SZ_4K),
 			   (unsigned)((b - fo->start) / SIM_SZ_4K));
 		if (a == fo->start && b == folio_end(fo))
-			folio_drop(f, i);
+			folio_drop(f, fo);
 		else
-			i++;
+			f->fol[keep++] = fo;
+	}
+	if (keep != i) {
+		memmove(&f->fol[keep], &f->fol[i], (f->nfol - i) * sizeof(*f->fol));
+		f->nfol -= i - keep;
 	}
 }
 
