@@ -67,6 +67,8 @@ extern const char *const stack_uexit_names[STACK_UEXIT_COUNT];   /* "none", "mem
 #define STACK_KVM_MAP_GPA_RANGE_ENCRYPTED    (1ull << 4)
 #define STACK_KVM_MEMORY_EXIT_FLAG_PRIVATE   (1ull << 3)
 #define STACK_KVM_ENOSYS                     1000       /* KVM_ENOSYS: unknown hypercall */
+#define STACK_HC_VIRTIO_SETUP                0x100      /* the VMM's block device (vmm_blk.c) */
+#define STACK_HC_VIRTIO_NOTIFY               0x101
 
 /* An exit to the VMM (the fields of struct kvm_run it reads and writes). */
 struct stack_uexit {
@@ -139,6 +141,8 @@ struct stack_kvm_stats {
 	uint64_t prefaulted;             /* VMM: pages mapped ahead (snp.prefault=1) */
 	uint64_t pages_punched;          /* VMM: 4K pages of guest_memfd punched on to-shared */
 	uint64_t shared_discarded;       /* VMM: 4K pages of shared backing dropped on to-private */
+	uint64_t blk_requests;           /* VMM: block requests served */
+	uint64_t blk_bytes;              /* VMM: bytes they moved */
 };
 
 /* The KVM and VMM state of a VM that runs (struct stack_vm .run). */
@@ -146,6 +150,7 @@ struct stack_kvm_run {
 	struct stack_kvm_vcpu vcpu[STACK_KVM_MAX_VCPUS];
 	uint64_t hc_exit_mask;           /* KVM_CAP_EXIT_HYPERCALL: bit N = exit on hypercall N */
 	struct stack_kvm_cpu *cpu;       /* the guest platform of a program (kvm_vcpu.c), or NULL */
+	struct stack_vblk *blk;          /* the VMM's block device (vmm_blk.c), or NULL */
 	struct stack_kvm_last_run {      /* the last `vcpu run` (for summaries) */
 		bool valid;
 		char exit[16];           /* "exited", "hlt", ... */
@@ -220,6 +225,13 @@ enum stack_kvm_rc stack_kvm_complete_user(struct stack_vm *v, unsigned vcpu, str
  */
 bool stack_vmm_handle(struct stack_vm *v, struct sim_who *who, struct stack_uexit *ue,
 		      uint64_t *cycles);
+/* vmm_blk.c: the VMM's virtio-like block device of @sectors 512-byte sectors */
+int stack_vblk_create(struct stack_vm *v, uint64_t sectors);   /* 0, -EEXIST */
+void stack_vblk_free(struct stack_vm *v);
+bool stack_vblk_present(const struct stack_vm *v);
+/* The device's hypercalls (ue->nr, ue->args[1..4]): true when served (ue->ret set). */
+bool stack_vblk_hypercall(struct stack_vm *v, struct stack_uexit *ue, uint64_t *cycles);
+
 /*
  * Convert [@gpa, @gpa + @size) to private or shared as the VMM does
  * (QEMU kvm_convert_memory): KVM_SET_MEMORY_ATTRIBUTES, then the old

@@ -482,6 +482,16 @@ enum stack_kvm_rc stack_kvm_hypercall(struct stack_vm *v, unsigned vcpu, struct 
 	v->run->ctr.exits[CPU_EXIT_HYPERCALL]++;
 	v->run->ctr.hypercalls++;
 	*cycles += v->st->lat.kvm_exit;
+	if ((args[0] == STACK_HC_VIRTIO_SETUP || args[0] == STACK_HC_VIRTIO_NOTIFY) &&
+	    stack_vblk_present(v)) {
+		/* the device's doorbell: to the VMM (protsim's stand-in for an MMIO exit) */
+		memset(ue, 0, sizeof(*ue));
+		ue->reason = STACK_UEXIT_HYPERCALL;
+		ue->nr = args[0];
+		memcpy(ue->args, args, 5 * sizeof(args[0]));
+		vc->cont = STACK_KVM_CONT_HYPERCALL;
+		return STACK_KVM_USER;
+	}
 	if (args[0] != STACK_KVM_HC_MAP_GPA_RANGE || !exit_on_map_gpa(v)) {
 		vc->resp = (uint64_t)-STACK_KVM_ENOSYS;
 		return STACK_KVM_DONE;

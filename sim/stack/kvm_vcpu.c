@@ -247,7 +247,7 @@ void stack_op_vm_load(struct sim_call *c)
 #define BOOT_MAGIC    0x544f4f424d495350ull   /* "PSIMBOOT" */
 #define BOOT_CMDLINE  512
 #define BOOT_RANGES   64
-enum { R_RAM = 1, R_UNACCEPTED = 2, R_RESERVED = 3 };
+enum { R_RAM = 1, R_UNACCEPTED = 2, R_RESERVED = 3, R_DEVICE = 4 };
 
 struct boot_range {
 	uint64_t gpa, size;
@@ -337,6 +337,19 @@ void stack_op_vm_boot(struct sim_call *c)
 	}
 	for (unsigned i = 0; i < nres; i++)
 		r[n++] = res[i];
+	if (sim_arg_has(c, "disk")) {
+		uint64_t q = sim_arg_u64(c, "queue", 64);
+
+		if (!q || q > 256 || (q & (q - 1))) {
+			sim_call_bad_arg(c, "queue", "%llu: a power of two, 1..256", (unsigned long long)q);
+			return;
+		}
+		if (stack_vblk_create(v, sim_arg_u64(c, "disk", 0))) {
+			sim_call_bad_arg(c, "disk", "VM %u has its block device already", v->id);
+			return;
+		}
+		r[n++] = (struct boot_range){ sim_arg_u64(c, "disk", 0), 0, R_DEVICE, (uint32_t)q };
+	}
 	for (size_t i = 0; i < v->kvm->nslots; i++) {
 		const struct stack_kvm_slot *sl = &v->kvm->slots[i];
 
@@ -609,7 +622,8 @@ const struct sim_arg_spec stack_vm_load_args[] = {
 };
 const struct sim_arg_spec stack_vm_boot_args[] = {
 	SIM_A_INT("vm", true, 0, S2_MAX_VMS - 1), SIM_A_ADDR_ALIGN("gpa", true, PAGE_4K),
-	SIM_A_STR("cmdline", false), SIM_A_END
+	SIM_A_STR("cmdline", false), SIM_A_INT("disk", false, 1, 1u << 24),
+	SIM_A_INT("queue", false, 1, 256), SIM_A_END
 };
 const struct sim_arg_spec stack_vcpu_run_args[] = {
 	SIM_A_INT("vm", true, 0, S2_MAX_VMS - 1), SIM_A_INT("vcpu", true, 0, STACK_KVM_MAX_VCPUS - 1),

@@ -77,6 +77,8 @@ static const struct sim_stat_desc kvm_stat_desc[] = {
 	{ "prefaulted", SIM_STAT_COUNTER, F(prefaulted), "VMM: pages mapped ahead after a to-private change (snp.prefault=1)" },
 	{ "pages_punched", SIM_STAT_COUNTER, F(pages_punched), "VMM: guest_memfd pages punched on to-shared" },
 	{ "shared_discarded", SIM_STAT_COUNTER, F(shared_discarded), "VMM: shared pages discarded on to-private" },
+	{ "blk_requests", SIM_STAT_COUNTER, F(blk_requests), "VMM: block-device requests served" },
+	{ "blk_bytes", SIM_STAT_COUNTER, F(blk_bytes), "VMM: bytes the block device moved" },
 	{ NULL, 0, 0, NULL },
 };
 #undef F
@@ -107,6 +109,7 @@ void stack_kvm_run_free(struct stack_vm *v, struct sim_who *who)
 	if (!r)
 		return;
 	stack_kvm_cpu_free(v);   /* its harts first: they use the VMSA pages */
+	stack_vblk_free(v);
 	for (unsigned k = 0; k < STACK_KVM_MAX_VCPUS; k++) {
 		uint64_t spa = r->vcpu[k].vmsa_spa;
 		struct rmp_update_in in = { 0 };

@@ -76,10 +76,12 @@ static int pass(unsigned type, uint64_t n, uint64_t priv, uint64_t *bad)
 				return 4;
 			}
 		}
+		uint64_t base = done_sect;   /* the first sector of this round's requests */
+
 		for (unsigned i = 0; i < used; i++) {
 			struct vblk_req *r = &reqs[i];
 			uint8_t *dst = (uint8_t *)(uintptr_t)priv + i * SNP_PAGE_SIZE;
-			uint64_t sect = done_sect + (uint64_t)i * SECT_PER_REQ;
+			uint64_t sect = base + (uint64_t)i * SECT_PER_REQ;
 
 			if (!r->done || r->status != VBLK_S_OK) {
 				printf("virtio: %s of sector %llu: status %u\n",

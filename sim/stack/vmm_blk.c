@@ -1,0 +1,209 @@
+/*
+ * vmm_blk.c - the VMM's virtio-like block device (docs/guest-abi.md "The
+ * virtio-like block device"): one split virtqueue in memory the guest
+ * shares, whose descriptors carry guest-physical addresses; a disk of
+ * `disk=` 512-byte sectors in the VMM's memory.  The guest sets the queue
+ * up and notifies with the hypercalls PROTSIM_HC_VIRTIO_SETUP (0x100) and
+ * PROTSIM_HC_VIRTIO_NOTIFY (0x101), which KVM gives the VMM as
+ * KVM_EXIT_HYPERCALL (protsim's stand-in for a virtio-mmio queue-notify
+ * write, which would reach the VMM as an MMIO exit).
+ *
+ * The VMM reads and writes the rings and buffers through its own mapping
+ * of guest memory (the memslots' shared backing); a buffer in a private
+ * page is refused (the request completes with IOERR), as the VMM cannot
+ * read private memory.  It serves the queue at the notify, on the vCPU
+ * thread that made it [model choice: QEMU serves a virtqueue in its
+ * main loop or an I/O thread; here the requests complete before the
+ * guest resumes], charging lat.stack.ioctl per request and
+ * lat.stack.page_clear per 4K copied.
+ */
+#include "sim/stack/stack_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define VIRTQ_DESC_F_NEXT  1
+#define VIRTQ_DESC_F_WRITE 2
+#define VBLK_T_IN          0
+#define VBLK_T_OUT         1
+#define VBLK_S_OK          0
+#define VBLK_S_IOERR       1
+#define VBLK_S_UNSUPP      2
+#define SECTOR             512u
+#define MAX_CHAIN          16u
+
+struct stack_vblk {
+	uint64_t sectors;
+	uint8_t *disk;                   /* allocated on first write, zero before */
+	bool ready;
+	uint64_t desc, avail, used;      /* GPAs */
+	unsigned n;
+	uint16_t last_avail;
+};
+
+/* Guest-physical bytes through the VMM's mapping (shared backing only). */
+static int vmm_rw(struct stack_vm *v, uint64_t gpa, void *buf, size_t len, bool write)
+{
+	while (len) {
+		size_t n = 4096 - (gpa & 4095);
+		uint64_t spa;
+
+		if (n > len)
+			n = len;
+		if (stack_kvm_get_memory_attributes(v, gpa >> 12) || stack_kvm_backing(v, gpa, true, &spa))
+			return -EFAULT;   /* private memory, or none */
+		if (write)
+			sim_mem_poke(v->st->mem, spa, buf, n);
+		else
+			sim_mem_peek(v->st->mem, spa, buf, n);
+		buf = (char *)buf + n;
+		gpa += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int stack_vblk_create(struct stack_vm *v, uint64_t sectors)
+{
+	if (v->run->blk)
+		return -EEXIST;
+	v->run->blk = sim_xcalloc(1, sizeof(*v->run->blk));
+	v->run->blk->sectors = sectors;
+	return 0;
+}
+
+void stack_vblk_free(struct stack_vm *v)
+{
+	if (!v->run || !v->run->blk)
+		return;
+	free(v->run->blk->disk);
+	free(v->run->blk);
+	v->run->blk = NULL;
+}
+
+bool stack_vblk_present(const struct stack_vm *v)
+{
+	return v->run && v->run->blk;
+}
+
+/* PROTSIM_HC_VIRTIO_SETUP: the rings' GPAs and the queue size. */
+static int64_t setup(struct stack_vm *v, const uint64_t *a)
+{
+	struct stack_vblk *b = v->run->blk;
+	uint64_t n = a[4];
+
+	if (!n || n > 256 || (n & (n - 1)) || (a[1] & 15) || (a[2] & 1) || (a[3] & 3))
+		return -EINVAL;
+	b->desc = a[1];
+	b->avail = a[2];
+	b->used = a[3];
+	b->n = (unsigned)n;
+	b->last_avail = 0;
+	b->ready = true;
+	return 0;
+}
+
+/* One request, the chain from descriptor @head: its status, *@written bytes the device wrote. */
+static uint8_t request(struct stack_vm *v, struct stack_vblk *b, uint16_t head, uint32_t *written,
+		       uint64_t *copied)
+{
+	struct { uint64_t addr; uint32_t len; uint16_t flags, next; } d[MAX_CHAIN];
+	struct { uint32_t type, reserved; uint64_t sector; } hdr;
+	unsigned nd = 0;
+	uint16_t i = head;
+	uint8_t st = VBLK_S_OK;
+
+	*written = 0;
+	do {
+		if (nd == MAX_CHAIN || i >= b->n || vmm_rw(v, b->desc + 16ull * i, &d[nd], 16, false))
+			return VBLK_S_IOERR;
+		i = d[nd].next;
+	} while (d[nd++].flags & VIRTQ_DESC_F_NEXT);
+	if (nd < 2 || d[0].len < sizeof(hdr) || (d[0].flags & VIRTQ_DESC_F_WRITE) ||
+	    !(d[nd - 1].flags & VIRTQ_DESC_F_WRITE) || d[nd - 1].len < 1 ||
+	    vmm_rw(v, d[0].addr, &hdr, sizeof(hdr), false))
+		return VBLK_S_IOERR;
+	if (hdr.type != VBLK_T_IN && hdr.type != VBLK_T_OUT) {
+		st = VBLK_S_UNSUPP;
+	} else {
+		uint64_t sector = hdr.sector;
+
+		for (unsigned k = 1; k + 1 < nd && st == VBLK_S_OK; k++) {
+			uint64_t len = d[k].len;
+			bool in = hdr.type == VBLK_T_IN;
+
+			if ((len % SECTOR) || sector > b->sectors || len / SECTOR > b->sectors - sector ||
+			    in != !!(d[k].flags & VIRTQ_DESC_F_WRITE)) {
+				st = VBLK_S_IOERR;
+				break;
+			}
+			if (!b->disk && !in)
+				b->disk = sim_xcalloc(b->sectors ? b->sectors : 1, SECTOR);
+			if (in) {
+				static const uint8_t zero[SECTOR];
+
+				for (uint64_t o = 0; o < len && st == VBLK_S_OK; o += SECTOR)
+					if (vmm_rw(v, d[k].addr + o, b->disk ? b->disk +
+						   (sector + o / SECTOR) * SECTOR : (uint8_t *)zero,
+						   SECTOR, true))
+						st = VBLK_S_IOERR;
+				*written += (uint32_t)len;
+			} else if (vmm_rw(v, d[k].addr, b->disk + sector * SECTOR, len, false)) {
+				st = VBLK_S_IOERR;
+			}
+			*copied += len;
+			sector += len / SECTOR;
+		}
+	}
+	if (vmm_rw(v, d[nd - 1].addr, &st, 1, true))
+		return VBLK_S_IOERR;
+	*written += 1;
+	return st;
+}
+
+/* PROTSIM_HC_VIRTIO_NOTIFY: serve every request the guest made available. */
+static int64_t notify(struct stack_vm *v, uint64_t *cycles)
+{
+	struct stack_vblk *b = v->run->blk;
+	uint16_t idx;
+	uint64_t copied = 0;
+
+	if (!b->ready || vmm_rw(v, b->avail + 2, &idx, 2, false))
+		return -EINVAL;
+	while (b->last_avail != idx) {
+		uint16_t head, used_idx;
+		uint32_t elem[2], written;
+
+		if (vmm_rw(v, b->avail + 4 + 2ull * (b->last_avail % b->n), &head, 2, false) ||
+		    vmm_rw(v, b->used + 2, &used_idx, 2, false))
+			return -EFAULT;
+		(void)request(v, b, head, &written, &copied);
+		elem[0] = head;
+		elem[1] = written;
+		if (vmm_rw(v, b->used + 4 + 8ull * (used_idx % b->n), elem, 8, true))
+			return -EFAULT;
+		used_idx++;
+		if (vmm_rw(v, b->used + 2, &used_idx, 2, true))
+			return -EFAULT;
+		b->last_avail++;
+		v->run->ctr.blk_requests++;
+		*cycles += v->st->lat.ioctl;
+	}
+	v->run->ctr.blk_bytes += copied;
+	*cycles += (copied + 4095) / 4096 * v->st->lat.page_clear;
+	return 0;
+}
+
+bool stack_vblk_hypercall(struct stack_vm *v, struct stack_uexit *ue, uint64_t *cycles)
+{
+	if (!stack_vblk_present(v))
+		return false;
+	if (ue->nr == STACK_HC_VIRTIO_SETUP)
+		ue->ret = setup(v, ue->args);
+	else if (ue->nr == STACK_HC_VIRTIO_NOTIFY)
+		ue->ret = notify(v, cycles);
+	else
+		return false;
+	return true;
+}
