@@ -182,6 +182,7 @@ int stack_gmem_init(struct stack *st, struct sim_err *err)
 		{ "punches", SIM_STAT_COUNTER, F(punches), "fallocate PUNCH_HOLE calls that succeeded" },
 		{ "prepare_4k", SIM_STAT_COUNTER, F(prepare_4k), "4K RMPUPDATEs to private at a page's first fault" },
 		{ "prepare_2m", SIM_STAT_COUNTER, F(prepare_2m), "2M RMPUPDATEs to private at a 2M folio's first fault" },
+		{ "cleared", SIM_STAT_COUNTER, F(cleared), "4K pages cleared at their first use (kvm_gmem_prepare_folio)" },
 		{ "prepare_fail", SIM_STAT_COUNTER, F(prepare_fail), "prepares the RMP refused (-EINVAL)" },
 		{ "populated", SIM_STAT_COUNTER, F(populated), "pages the launch populate callback accepted" },
 		{ "invalidate_4k", SIM_STAT_COUNTER, F(invalidate_4k), "4K RMPUPDATEs back to shared (punch, release)" },
@@ -445,6 +446,7 @@ static void folio_drop(struct stack_gmem *f, struct gmem_folio *fo)
  */
 static void clear_pages(struct stack_gmem_ctx *c, uint64_t spa, unsigned n)
 {
+	c->ctr.cleared += n;
 	for (unsigned p = 0; p < n; p++) {
 		void *fr = sim_mem_frame(c->st->mem, spa + (uint64_t)p * SIM_SZ_4K, false);
 

@@ -56,6 +56,7 @@ struct stack_gmem_stats {
 	uint64_t punches;          /* PUNCH_HOLE calls that succeeded */
 	uint64_t prepare_4k;       /* 4K RMPUPDATEs to private at a first fault */
 	uint64_t prepare_2m;       /* 2M RMPUPDATEs to private at a first fault */
+	uint64_t cleared;          /* 4K pages cleared at their first use */
 	uint64_t prepare_fail;     /* prepares refused by the RMP (-EINVAL) */
 	uint64_t populated;        /* pages the populate callback accepted */
 	uint64_t invalidate_4k;    /* 4K RMPUPDATEs back to shared */

@@ -106,6 +106,7 @@ static int faultin_map(struct stack_vm *v, struct sim_who *who, const struct sta
 
 	if (priv && !legacy(v)) {
 		bool allow_2m;
+		uint64_t cleared;
 		uint64_t off = gmem_off(sl, gfn);
 		struct rmp_entry e;
 		bool big = false, prepared;
@@ -114,8 +115,11 @@ static int faultin_map(struct stack_vm *v, struct sim_who *who, const struct sta
 			return -EFAULT;   /* private access to a slot without guest_memfd */
 		allow_2m = range_2m_ok(v, sl, gfn, STACK_KVM_MEMORY_ATTRIBUTE_PRIVATE) &&
 			   ((off ^ (gfn << 12)) & (PAGE_2M - 1)) == 0;
+		cleared = stack_gmem_stats(v->st)->cleared;
 		rc = stack_gmem_get_pfn(sl->gmem, who, off, gpa & ~(PAGE_4K - 1), allow_2m, &spa,
 					cycles);
+		/* the pages guest_memfd cleared for their first use (kvm_gmem_prepare_folio) */
+		*cycles += (stack_gmem_stats(v->st)->cleared - cleared) * v->st->lat.page_clear;
 		if (rc)
 			return rc == -ENOMEM ? -ENOMEM : -EFAULT;
 		(void)stack_gmem_page(sl->gmem, off, &spa, &big, &prepared);
