@@ -547,27 +547,42 @@ static void exit_latency(struct stack_guest *g, enum cpu_exit_reason why, uint64
 /*
  * The timeline of one VMRUN: the guest's run (world switch in included)
  * up to the cycle it stopped, then the exit's handling (world switch out
- * and the host's work); an #NPF also as an instant with its address; a
- * kick's arrow ends at the INTR exit it caused.
+ * and the host's work); an #NPF also as an instant with its address.  And
+ * the exit's record in the event trace.  (Any VM's vCPU: guest.c's and
+ * kvm_vcpu.c's.)
  */
-static void timeline_run(struct stack_vcpu *vc, struct sim_agent *a, const struct cpu_exit *e,
-			 uint64_t t_in)
+void stack_record_exit(struct sim *s, struct sim_agent *a, const struct cpu_exit *e,
+		       uint64_t t_in)
 {
-	struct sim *s = vc->vm->guest->sim;
 	int id = sim_agent_id(a);
-	char name[48], args[160];
 
-	snprintf(args, sizeof(args), "\"pc\":\"0x%llx\"", (unsigned long long)e->pc);
-	sim_timeline_span(s, id, "guest", "guest", t_in, e->cycle, args);
-	snprintf(name, sizeof(name), "exit %s", cpu_exit_names[e->reason]);
-	if (e->reason == CPU_EXIT_NPF) {
-		snprintf(args, sizeof(args), "\"gpa\":\"0x%llx\",\"info\":\"0x%llx\"",
-			 (unsigned long long)e->npf_gpa, (unsigned long long)e->npf_info);
-		sim_timeline_instant(s, id, "fault", "npf", e->cycle, args);
+	if (sim_timeline_on(s)) {
+		char name[48], args[160];
+
+		snprintf(args, sizeof(args), "\"pc\":\"0x%llx\"", (unsigned long long)e->pc);
+		sim_timeline_span(s, id, "guest", "guest", t_in, e->cycle, args);
+		snprintf(name, sizeof(name), "exit %s", cpu_exit_names[e->reason]);
+		if (e->reason == CPU_EXIT_NPF) {
+			snprintf(args, sizeof(args), "\"gpa\":\"0x%llx\",\"info\":\"0x%llx\"",
+				 (unsigned long long)e->npf_gpa, (unsigned long long)e->npf_info);
+			sim_timeline_instant(s, id, "fault", "npf", e->cycle, args);
+		}
+		sim_timeline_span(s, id, "exit", name, e->cycle, sim_now(a), NULL);
 	}
-	sim_timeline_span(s, id, "exit", name, e->cycle, sim_now(a), NULL);
-	if (e->reason == CPU_EXIT_INTR && vc->kick_flow) {
-		sim_timeline_flow(s, false, vc->kick_flow, id, e->cycle, "kick");
+	if (sim_trace_on(s))
+		sim_trace_exit(s, id, &(struct sim_trace_exit){
+			.stop = e->cycle, .end = sim_now(a), .reason = (uint32_t)e->reason,
+			.name = cpu_exit_names[e->reason], .pc = e->pc,
+			.gpa = e->reason == CPU_EXIT_NPF ? e->npf_gpa : 0,
+			.info = e->reason == CPU_EXIT_NPF ? e->npf_info : 0 });
+}
+
+/* A kick's arrow ends at the INTR exit it caused. */
+static void timeline_kick(struct stack_vcpu *vc, struct sim_agent *a, const struct cpu_exit *e)
+{
+	if (e->reason == CPU_EXIT_INTR && vc->kick_flow && sim_timeline_on(vc->vm->guest->sim)) {
+		sim_timeline_flow(vc->vm->guest->sim, false, vc->kick_flow, sim_agent_id(a), e->cycle,
+				  "kick");
 		vc->kick_flow = 0;
 	}
 }
@@ -587,14 +602,8 @@ static void vcpu_body(struct sim_agent *a, void *arg)
 		memset(&vc->vmcb.reply, 0, sizeof(vc->vmcb.reply));
 		again = g->host->exit[why](vc, &e, &vc->vmcb.reply);
 		exit_latency(g, why, sim_now(a) - e.cycle);
-		if (sim_timeline_on(g->sim))
-			timeline_run(vc, a, &e, t_in);
-		if (sim_trace_on(g->sim))
-			sim_trace_exit(g->sim, sim_agent_id(a), &(struct sim_trace_exit){
-				.stop = e.cycle, .end = sim_now(a), .reason = (uint32_t)why,
-				.name = cpu_exit_names[why], .pc = e.pc,
-				.gpa = why == CPU_EXIT_NPF ? e.npf_gpa : 0,
-				.info = why == CPU_EXIT_NPF ? e.npf_info : 0 });
+		stack_record_exit(g->sim, a, &e, t_in);
+		timeline_kick(vc, a, &e);
 		if (!again)
 			break;
 		vc->vmcb.has_reply = true;

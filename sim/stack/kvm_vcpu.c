@@ -566,11 +566,13 @@ void stack_op_vcpu_run(struct sim_call *c)
 	k->budget.used = 0;
 	insns0 = cpu_hart_insns(h);
 	while (!why && !k->exited) {
+		uint64_t t_in = sim_now(a);
 		enum cpu_exit_reason r = cpu_vmrun(h, &k->vmcb[idx], &e);
 
 		memset(&k->vmcb[idx].reply, 0, sizeof(k->vmcb[idx].reply));
 		exits += r < CPU_EXIT_GUEST;
 		why = handle(v, idx, h, &e, &k->vmcb[idx].reply, &uexits);
+		stack_record_exit(v->st->s, a, &e, t_in);
 		k->vmcb[idx].has_reply = true;
 		/* the same #NPF again and again with nothing changing: the guest is stuck */
 		if (r == CPU_EXIT_NPF && e.npf_gpa == last_gpa && e.npf_info == last_info) {

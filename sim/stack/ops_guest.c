@@ -184,13 +184,10 @@ static uint64_t switch_cost(const struct gact *g, uint64_t base)
 }
 
 /* Leave the guest: the hardware's #VMEXIT. */
-static void vmexit(struct gact *g, enum cpu_exit_reason why)
+static void vmexit(struct gact *g)
 {
 	g->exits++;
 	charge(g, switch_cost(g, g->st->lat_vmexit));
-	if (sim_timeline_on(g->st->s))
-		sim_timeline_instant(g->st->s, sim_agent_id(g->a), "exit", cpu_exit_names[why],
-				     sim_now(g->a), NULL);
 }
 
 /*
@@ -206,10 +203,18 @@ static enum stack_kvm_rc to_host(struct gact *g, const struct cpu_exit *e)
 	uint64_t cyc = 0;
 	enum stack_kvm_rc rc;
 
-	vmexit(g, e->reason);
+	uint64_t t0 = sim_now(g->a);
+
+	vmexit(g);
 	who = who_now(g);
 	rc = stack_kvm_handle(g->v, g->k, &who, e, &ue, &cyc, &g->user_exits);
 	charge(g, cyc + who.mem_cycles + switch_cost(g, g->st->lat_vmrun));
+	if (sim_timeline_on(g->st->s)) {
+		char name[48];
+
+		snprintf(name, sizeof(name), "exit %s", cpu_exit_names[e->reason]);
+		sim_timeline_span(g->st->s, sim_agent_id(g->a), "exit", name, t0, sim_now(g->a), NULL);
+	}
 	if (rc == STACK_KVM_FATAL) {
 		g->killed = true;
 		g->v->run->killed = true;

@@ -171,6 +171,9 @@ int stack_run_snp(struct sim *s, const char *scenario, const char *out_dir, stru
 void stack_run_vms_free(struct stack *st);
 
 /* guest.c */
+/* One VMRUN on the timeline (guest span, exit span, #NPF instant) and the exit in the trace. */
+void stack_record_exit(struct sim *s, struct sim_agent *a, const struct cpu_exit *e,
+		       uint64_t t_in);
 /* The rules of the keys of VM @prefix ("vm", "vm0"...), at attach. */
 int stack_guest_check(struct sim *s, const char *prefix, struct sim_err *err);
 /* Destroy VM @v: its tables back to the allocator, its statistics kept. */

@@ -162,6 +162,18 @@ enum stack_kvm_rc stack_kvm_handle(struct stack_vm *v, unsigned vcpu, struct sim
 	/* KVM_RUN returns to the VMM, which calls it again: KVM completes the exit */
 	while (rc == STACK_KVM_USER) {
 		(*uexits)++;
+		if (sim_timeline_on(v->st->s)) {
+			char args[96];
+
+			if (ue->reason == STACK_UEXIT_HYPERCALL)
+				snprintf(args, sizeof(args), "\"nr\":%llu,\"a0\":\"0x%llx\"",
+					 (unsigned long long)ue->nr, (unsigned long long)ue->args[0]);
+			else
+				snprintf(args, sizeof(args), "\"gpa\":\"0x%llx\"",
+					 (unsigned long long)ue->gpa);
+			sim_timeline_instant(v->st->s, who->agent, "vmm", stack_uexit_names[ue->reason],
+					     who->now + *cycles, args);
+		}
 		if (!stack_vmm_handle(v, who, ue, cycles))
 			return STACK_KVM_FATAL;
 		rc = stack_kvm_complete_user(v, vcpu, who, ue, cycles);

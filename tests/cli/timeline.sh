@@ -89,6 +89,15 @@ PY
 "$P" run workloads/scenarios/default.ini --out "$T/r" --timeline "$T/r.json" -q || fail "run exit $?"
 check "$T/r.json" >/dev/null || fail "run timeline"
 
+# an SNP guest on the KVM host (snp-boot.ini): its exits and the VMM's turns on cpu0's track
+"$P" run workloads/scenarios/snp-boot.ini --set kvm.elf="$G/boot.elf" --set kvm.mem_size=8m \
+	--out "$T/k" --timeline "$T/k.json" -q || fail "snp-boot run exit $?"
+check "$T/k.json" >/dev/null || fail "snp-boot timeline"
+for pat in '"name":"exit npf"' '"name":"exit vmgexit"' '"cat":"vmm"' '"name":"hypercall"' \
+	'"cat":"guest"' '"name":"npf"'; do
+	grep -q "$pat" "$T/k.json" || fail "snp-boot timeline: no $pat"
+done
+
 # the cap
 "$P" exec "$G/smp.elf" --set vm.vcpus=4 --set timeline.cap=5 --timeline "$T/c.json" \
 	>/dev/null 2>"$T/err" || fail "capped exec exit $?"
