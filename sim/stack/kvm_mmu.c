@@ -48,6 +48,24 @@ static bool range_2m_ok(const struct stack_vm *v, const struct stack_kvm_slot *s
 	       stack_kvm_range_has_attributes(v, b, b + 512, attr);
 }
 
+/* The valid nested leaf for @gpa, if any: its size and the address it gives @gpa (a timed walk). */
+static bool leaf_of(struct stack_vm *v, struct sim_who *who, uint64_t gpa, struct stack_kvm_page *pg)
+{
+	const struct s2_fmt_ops *f = s2_pgt_fmt(v->s2);
+	struct s2_pte pte;
+	uint64_t raw;
+	int level;
+
+	if (gpa >= s2_pgt_ia_limit(v->s2) || s2_get_leaf(v->s2, who, gpa, &raw, &level, &pte) != S2_OK)
+		return false;
+	pg->leaf_size = PAGE_4K;
+	for (unsigned sz = 0; sz < S2_SZ_COUNT; sz++)
+		if (f->arch_level(sz, s2_pgt_levels(v->s2)) == level)
+			pg->leaf_size = s2_sz_bytes(sz);
+	pg->spa = pte.addr + (gpa & (pg->leaf_size - 1));
+	return true;
+}
+
 /*
  * Install a leaf for @gpa -> @spa of @size (4K or 2M) with every
  * permission, as the TDP MMU's map does: a valid leaf that already gives
@@ -64,7 +82,7 @@ static int tdp_map(struct stack_vm *v, struct sim_who *who, uint64_t gpa, uint64
 	struct host_wr hw;
 	int rc;
 
-	if (!stack_kvm_page_query(v, who, gpa, &pg) && pg.mapped) {
+	if (leaf_of(v, who, gpa, &pg)) {
 		if (pg.leaf_size == size && pg.spa == spa)
 			return 0;
 		if (stack_kvm_zap(v, who, base, size))
