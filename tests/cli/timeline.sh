@@ -90,7 +90,7 @@ PY
 check "$T/r.json" >/dev/null || fail "run timeline"
 
 # an SNP guest on the KVM host (snp-boot.ini): its exits and the VMM's turns on cpu0's track
-"$P" run workloads/scenarios/snp-boot.ini --set kvm.elf="$G/boot.elf" --set kvm.mem_size=8m \
+"$P" run workloads/scenarios/snp-boot.ini --set kvm.elf="$(cd "$G" && pwd)/boot.elf" --set kvm.mem_size=8m \
 	--out "$T/k" --timeline "$T/k.json" -q || fail "snp-boot run exit $?"
 check "$T/k.json" >/dev/null || fail "snp-boot timeline"
 for pat in '"name":"exit npf"' '"name":"exit vmgexit"' '"cat":"vmm"' '"name":"hypercall"' \
