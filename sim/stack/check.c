@@ -154,7 +154,9 @@ static void check_kvm(struct chk *k)
 		}
 	}
 	for (unsigned c = 0; v->run && c < STACK_KVM_MAX_VCPUS && !k->bad; c++) {
-		uint64_t spa = v->run->vcpu[c].vmsa_spa;
+		/* KVM's own VMSA page while the vCPU uses it (a VMSA an AP creation gave is the guest's) */
+		uint64_t spa = v->run->vcpu[c].vmsa_spa == v->run->vcpu[c].kvm_vmsa_spa ?
+			       v->run->vcpu[c].vmsa_spa : 0;
 		struct rmp_entry e;
 
 		if (spa && rmp_entry_effective(k->st->rmp, spa, &e) &&

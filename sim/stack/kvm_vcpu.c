@@ -106,6 +106,17 @@ void stack_kvm_cpu_tlbi(struct stack_vm *v, enum cpu_tlbi what)
 		cpu_vcpu_tlbi(cpu_vm_hart(k->cpu, i), what);
 }
 
+void stack_kvm_vcpu_kick(struct stack_vm *v, unsigned vcpu, uint64_t *cycles)
+{
+	struct stack_kvm_cpu *k = v->run ? v->run->cpu : NULL;
+
+	v->run->ctr.kicks++;
+	if (!k || !k->cpu || vcpu >= k->nharts)
+		return;
+	cpu_vcpu_kick(NULL, cpu_vm_hart(k->cpu, vcpu));
+	*cycles += v->st->lat.kick;
+}
+
 /*
  * The page behind @gpa as the VMM and its devices see it: the page the
  * nested table maps, else the guest_memfd page of a private GFN, else
@@ -437,7 +448,7 @@ static int platform(struct sim_call *c, struct stack_vm *v, struct stack_kvm_cpu
 			return -1;
 		}
 		k->vmcb[i].vmsa_spa = v->run->vcpu[i].vmsa_spa;
-		k->vmcb[i].vmsa_gpa = STACK_SNP_VMSA_GPA;
+		k->vmcb[i].vmsa_gpa = v->run->vcpu[i].vmsa_gpa;
 		k->vmcb[i].budget = &k->budget;
 		cpu_hart_set_pc(h, k->entry);
 		cpu_hart_set_reg(h, 10, i);   /* a0: hart id */
@@ -538,6 +549,14 @@ void stack_op_vcpu_run(struct sim_call *c)
 		sim_call_result(c, "KILLED");
 		return;
 	}
+	if (v->kvm->type == STACK_KVM_VM_SNP && vc->ap_request) {
+		/* vcpu_enter_guest: KVM_REQ_UPDATE_PROTECTED_GUEST_STATE first */
+		struct sim_who who = { .now = sim_now(a), .agent = sim_agent_id(a) };
+		uint64_t cyc = 0;
+
+		(void)stack_kvm_ap_update(v, idx, &who, false, &cyc);
+		sim_advance(a, cyc + who.mem_cycles);
+	}
 	if (vc->power_off || !k || !k->loaded ||
 	    (v->kvm->type == STACK_KVM_VM_SNP &&
 	     (!v->snp || stack_snp_gstate(v->snp) != STACK_SNP_GSTATE_RUNNING || !vc->vmsa_spa))) {
@@ -551,6 +570,8 @@ void stack_op_vcpu_run(struct sim_call *c)
 		return;
 	}
 	h = cpu_vm_hart(k->cpu, idx);
+	k->vmcb[idx].vmsa_spa = vc->vmsa_spa;   /* an AP's VMSA may have replaced KVM's */
+	k->vmcb[idx].vmsa_gpa = vc->vmsa_gpa;
 	cpu_hart_bind(h, a);
 	if (cpu_vm_set_doorbell(k->cpu, k->tohost, tohost_bell, v))
 		sim_fatal("stack: vcpu run: the tohost window");

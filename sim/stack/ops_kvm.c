@@ -560,7 +560,7 @@ static int launch_vmsas(struct stack_vm *v, struct sim_who *who, enum stack_snp_
 		uint64_t spa;
 		int rc;
 
-		if (!vc->created || vc->vmsa_spa)
+		if (!vc->created || vc->kvm_vmsa_spa)
 			continue;
 		if (stack_palloc_get(v->st->pool, false, &spa))
 			return -ENOMEM;
@@ -569,7 +569,8 @@ static int launch_vmsas(struct stack_vm *v, struct sim_who *who, enum stack_snp_
 			stack_palloc_put(v->st->pool, spa, false);   /* leaked if still assigned */
 			return rc;
 		}
-		vc->vmsa_spa = spa;
+		vc->vmsa_spa = vc->kvm_vmsa_spa = spa;
+		vc->vmsa_gpa = STACK_SNP_VMSA_GPA;
 	}
 	return 0;
 }
