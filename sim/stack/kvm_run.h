@@ -250,6 +250,8 @@ bool stack_kvm_vmsa_ok(struct stack_vm *v, unsigned vcpu);
  * in guest mode while another line runs: nothing to interrupt.
  */
 void stack_kvm_vcpu_kick(struct stack_vm *v, unsigned vcpu, uint64_t *cycles);
+/* Whether vCPU @vcpu (-1: any vCPU) of @v is in a `vcpu run` now (another agent's line). */
+bool stack_kvm_vcpu_running(const struct stack_vm *v, int vcpu);
 
 /*
  * KVM_RUN after the VMM handled @ue: complete the exit (DONE with the

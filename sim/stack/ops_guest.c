@@ -725,6 +725,10 @@ static bool gact_begin(struct sim_call *c, struct gact *g)
 		put_errno(c, ENOENT);
 		return false;
 	}
+	if (stack_kvm_vcpu_running(g->v, (int)g->k)) {
+		put_errno(c, EBUSY);   /* its thread is in KVM_RUN on another agent */
+		return false;
+	}
 	if (g->vc->power_off ||
 	    (g->v->kvm->type == STACK_KVM_VM_SNP &&
 	     (!g->v->snp || stack_snp_gstate(g->v->snp) != STACK_SNP_GSTATE_RUNNING || !g->vc->vmsa_spa))) {

@@ -143,6 +143,10 @@ static void op_vm_destroy(struct sim_call *c)
 
 	if (!v)
 		return;
+	if (stack_kvm_vcpu_running(v, -1)) {
+		finish(c, -EBUSY, NULL, 0);   /* a vCPU thread is in KVM_RUN (another agent's line) */
+		return;
+	}
 	asid = v->asid;
 	stack_kvm_run_free(v, &who);   /* the vCPUs go first (sev_free_vcpu: VMSA pages reclaimed) */
 	if (v->snp) {
