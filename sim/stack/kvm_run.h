@@ -155,6 +155,7 @@ struct stack_kvm_stats {
 	uint64_t shared_discarded;       /* VMM: 4K pages of shared backing dropped on to-private */
 	uint64_t blk_requests;           /* VMM: block requests served */
 	uint64_t blk_bytes;              /* VMM: bytes they moved */
+	uint64_t blk_wakeups;            /* VMM: notifies that woke its I/O thread */
 	uint64_t ap_requests;            /* AP creation events (create, create on INIT, destroy) */
 	uint64_t ap_errors;              /* of those, refused (GHCB_ERR_INVALID_INPUT) */
 	uint64_t ap_updates;             /* vCPU state updates applied (a VMSA switched or dropped) */
@@ -271,9 +272,12 @@ bool stack_vmm_handle(struct stack_vm *v, struct sim_who *who, struct stack_uexi
 /* vmm_blk.c: the VMM's virtio-like block device of @sectors 512-byte sectors */
 int stack_vblk_create(struct stack_vm *v, uint64_t sectors);   /* 0, -EEXIST */
 void stack_vblk_free(struct stack_vm *v);
+/* The VMM I/O threads' own state (their agents stay to the end of the run). */
+void stack_iothreads_free(struct stack *st);
 bool stack_vblk_present(const struct stack_vm *v);
 /* The device's hypercalls (ue->nr, ue->args[1..4]): true when served (ue->ret set). */
-bool stack_vblk_hypercall(struct stack_vm *v, struct stack_uexit *ue, uint64_t *cycles);
+bool stack_vblk_hypercall(struct stack_vm *v, struct sim_who *who, struct stack_uexit *ue,
+			  uint64_t *cycles);
 
 /*
  * Convert [@gpa, @gpa + @size) to private or shared as the VMM does

@@ -79,6 +79,7 @@ static const struct sim_stat_desc kvm_stat_desc[] = {
 	{ "shared_discarded", SIM_STAT_COUNTER, F(shared_discarded), "VMM: shared pages discarded on to-private" },
 	{ "blk_requests", SIM_STAT_COUNTER, F(blk_requests), "VMM: block-device requests served" },
 	{ "blk_bytes", SIM_STAT_COUNTER, F(blk_bytes), "VMM: bytes the block device moved" },
+	{ "blk_wakeups", SIM_STAT_COUNTER, F(blk_wakeups), "VMM: notifies that woke its I/O thread (vmm.io_thread=1)" },
 	{ "ap_requests", SIM_STAT_COUNTER, F(ap_requests), "AP creation VMGEXITs (create, create on INIT, destroy)" },
 	{ "ap_errors", SIM_STAT_COUNTER, F(ap_errors), "of those, refused (GHCB_ERR_INVALID_INPUT)" },
 	{ "ap_updates", SIM_STAT_COUNTER, F(ap_updates), "vCPU state updates applied at entry or INIT (VMSA switched or dropped)" },
@@ -152,6 +153,7 @@ void stack_kvm_read_keys(struct stack *st)
 	st->lat_rmp_insn = sim_cfg_u64(s, "lat.cpu.rmp_insn");
 	st->snp_backing = (enum stack_snp_backing)sim_cfg_enum(s, "snp.backing");
 	st->snp_prefault = sim_cfg_bool(s, "snp.prefault");
+	st->io_thread = sim_cfg_bool(s, "vmm.io_thread");
 	st->check = sim_cfg_bool(s, "stack.check");
 }
 

@@ -222,6 +222,8 @@ struct stack {
 	uint64_t lat_vmrun, lat_vmexit, lat_snp_switch, lat_rmp_insn;
 	enum stack_snp_backing snp_backing;
 	bool snp_prefault;
+	bool io_thread;                  /* vmm.io_thread: the block device served by an I/O thread */
+	struct stack_iothread *iothread[S2_MAX_VMS];   /* the VMM's I/O thread of VM slot N (vmm_blk.c) */
 	bool check;                      /* stack.check: the invariant checker after every op */
 	unsigned snp_vm;                 /* the scenario's SNP VM (kvm.vm) when it has one, else ~0 */
 	char *snp_log, *snp_elf;         /* its log (OUT/kvm.log) and program */

@@ -117,7 +117,7 @@ bool stack_vmm_handle(struct stack_vm *v, struct sim_who *who, struct stack_uexi
 				       ue->flags & STACK_KVM_MEMORY_EXIT_FLAG_PRIVATE, cycles);
 		return rc == 0;
 	case STACK_UEXIT_HYPERCALL:
-		if (stack_vblk_hypercall(v, ue, cycles))
+		if (stack_vblk_hypercall(v, who, ue, cycles))
 			return true;
 		if (ue->nr != STACK_KVM_HC_MAP_GPA_RANGE) {
 			ue->ret = -STACK_KVM_ENOSYS;
