@@ -32,7 +32,13 @@ GUEST_SNP_PROGS := boot virtio
 GUEST_SNP_ELFS  := $(patsubst %,$(GUEST_OUT)/%.elf,$(GUEST_SNP_PROGS))
 GUEST_ELFS      += $(GUEST_SNP_ELFS)
 
-guest:: $(GUEST_ELFS) $(GUEST_SDK_LIB)
+# The SDK's SNP library: the guest kernel library's objects.
+GUEST_SDK_SNP_LIB := $(GUEST_OUT)/libprotsim-snp.a
+
+guest:: $(GUEST_ELFS) $(GUEST_SDK_LIB) $(GUEST_SDK_SNP_LIB) $(GUEST_OUT)/crt_snp.o
+
+$(GUEST_SDK_SNP_LIB): $(GUEST_SNP_LIB)
+	rm -f $@ && riscv64-unknown-elf-ar rcs $@ $^
 
 $(GUEST_SDK_LIB): $(GUEST_OUT)/trap.o $(GUEST_OUT)/htif.o
 	rm -f $@ && riscv64-unknown-elf-ar rcs $@ $^
