@@ -1,0 +1,199 @@
+/*
+ * heki.h - guest-kernel control-register protection, three designs
+ * (docs/cr-protection.md; reference protection-semantics.md §7, §8):
+ *
+ *   kvm  Heki in KVM (RFC v2, Nov 2023, patches 02/19 and 03/19):
+ *        KVM_HC_LOCK_CR_UPDATE pins CR0/CR4 bits per VM, every guest
+ *        CR0/CR4 write is checked against the pins (#GP), and
+ *        KVM_CAP_HEKI_CONFIGURE / KVM_CAP_HEKI_DENIAL give the VMM exits.
+ *   vmm  the VMM's CR filter (`vm cr_filter`): a write that changes a
+ *        masked bit exits to the VMM, whose vmm.cr_policy answers.
+ *   vtl  a more privileged level in the guest (VTL1) that intercepts
+ *        VTL0's CR writes (`vtl intercept`) and sets VTL0's stage-2
+ *        permissions (`vtl protect`), reached by a VTL call at a
+ *        modelled cost (lat.stack.vtl_switch).
+ *
+ * Private to sim/stack (included by stack_int.h).  The state of a VM is
+ * made on first use, so VMs that never use these have none (and no
+ * vmN.heki.* statistics).
+ */
+#ifndef PROTSIM_STACK_HEKI_H
+#define PROTSIM_STACK_HEKI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sim/sim.h"
+
+struct stack_vm;
+struct stack_uexit;
+struct cpu_exit;
+
+/* include/uapi/linux/kvm_para.h (RFC v2 02/19) */
+#define STACK_KVM_HC_LOCK_CR_UPDATE       13
+#define STACK_KVM_LOCK_CR_UPDATE_VERSION  (1ull << 0)
+#define STACK_HEKI_ABI_VERSION            1
+/* include/uapi/linux/kvm.h (RFC v2 03/19): the reasons of both exits and caps */
+#define STACK_KVM_HEKI_EXIT_REASON_CR0    (1ull << 0)
+#define STACK_KVM_HEKI_EXIT_REASON_CR4    (1ull << 1)
+#define STACK_KVM_HEKI_EXIT_REASON_VALID_MASK \
+	(STACK_KVM_HEKI_EXIT_REASON_CR0 | STACK_KVM_HEKI_EXIT_REASON_CR4)
+#define STACK_KVM_EINVAL                  22
+
+/* x86 control-register bits (arch/x86/include/uapi/asm/processor-flags.h) */
+#define STACK_X86_CR0_PE        (1ull << 0)
+#define STACK_X86_CR0_ET        (1ull << 4)
+#define STACK_X86_CR0_NE        (1ull << 5)
+#define STACK_X86_CR0_WP        (1ull << 16)
+#define STACK_X86_CR0_AM        (1ull << 18)
+#define STACK_X86_CR0_NW        (1ull << 29)
+#define STACK_X86_CR0_CD        (1ull << 30)
+#define STACK_X86_CR0_PG        (1ull << 31)
+#define STACK_X86_CR4_PAE       (1ull << 5)
+#define STACK_X86_CR4_UMIP      (1ull << 11)
+#define STACK_X86_CR4_FSGSBASE  (1ull << 16)
+#define STACK_X86_CR4_SMEP      (1ull << 20)
+#define STACK_X86_CR4_SMAP      (1ull << 21)
+#define STACK_X86_CR4_CET       (1ull << 23)
+/* arch/x86/kernel/cpu/common.c cr4_pinned_mask (as of the RFC) */
+#define STACK_HEKI_CR4_PINNED_MASK \
+	(STACK_X86_CR4_SMEP | STACK_X86_CR4_SMAP | STACK_X86_CR4_UMIP | \
+	 STACK_X86_CR4_FSGSBASE | STACK_X86_CR4_CET)
+/* the bits a guest may write (the CPU model's CR0_VALID / CR4_VALID: others #GP) */
+#define STACK_X86_CR0_VALID     0xe005003full
+#define STACK_X86_CR4_VALID     0x1ff7fffull
+/* after INIT (SDM Vol 3A 10.1.1 "Processor State After Reset") */
+#define STACK_X86_CR0_INIT      (STACK_X86_CR0_CD | STACK_X86_CR0_NW | STACK_X86_CR0_ET)
+#define STACK_X86_CR4_INIT      0ull
+/* a scripted vCPU before any reset: a booted kernel's (the CPU model's CR0_RESET/CR4_RESET) */
+#define STACK_X86_CR0_BOOTED    (STACK_X86_CR0_PE | STACK_X86_CR0_ET | STACK_X86_CR0_WP | STACK_X86_CR0_PG)
+#define STACK_X86_CR4_BOOTED    (STACK_X86_CR4_SMEP | STACK_X86_CR4_SMAP)
+
+/* vmm.cr_policy: the VMM's answer to a CR-filter or Heki denial exit (a const ops table). */
+enum stack_cr_answer { STACK_CR_ALLOW, STACK_CR_DENY, STACK_CR_KILL };
+struct stack_cr_policy {
+	const char *name;
+	/* the answer to a write of @val to CR@cr (was @old) */
+	enum stack_cr_answer (*answer)(unsigned cr, uint64_t old, uint64_t val);
+};
+extern const struct stack_cr_policy *const stack_cr_policies[];   /* by vmm.cr_policy's index */
+
+/* The machine's configuration of these designs (the heki module's keys). */
+struct stack_heki_cfg {
+	const struct stack_cr_policy *policy;   /* vmm.cr_policy */
+	bool reset_unpins;                       /* heki.reset_unpins */
+	unsigned mem_denial;                     /* vtl.mem_denial: 0 #GP, 1 #PF, 2 kill */
+	uint64_t host_cr0, host_cr4;             /* heki.host_cr0/cr4: the host's read_cr0()/__read_cr4() */
+	uint64_t vtl_switch;                     /* lat.stack.vtl_switch: one VTL call or return */
+	uint64_t vtl_work;                       /* lat.stack.vtl_work: VTL1 handling one intercept */
+	uint64_t sha_kbyte;                      /* lat.stack.sha_kbyte: VTL1's SHA-256, cycles per KiB */
+};
+
+/* vmN.heki.* */
+struct stack_heki_stats {
+	uint64_t lock_calls;         /* KVM_HC_LOCK_CR_UPDATE hypercalls */
+	uint64_t lock_einval;        /* of those, answered -KVM_EINVAL */
+	uint64_t cr_exits;           /* CR0/CR4 write exits KVM handled */
+	uint64_t cr_denied;          /* CR writes refused (#GP), any design */
+	uint64_t cr_allowed;         /* CR writes that took an exit and were performed */
+	uint64_t configure_exits;    /* KVM_EXIT_HEKI_CONFIGURE given to the VMM */
+	uint64_t denial_exits;       /* KVM_EXIT_HEKI_DENIAL given to the VMM */
+	uint64_t filter_exits;       /* CR-filter exits given to the VMM */
+	uint64_t vtl_calls;          /* switches VTL0 -> VTL1 (intercepts and VTL calls) */
+	uint64_t vtl_denied;         /* of VTL1's answers, refusals */
+	uint64_t kexec_ok;           /* kexec images VTL1 accepted */
+	uint64_t kexec_refused;      /* kexec images VTL1 refused (hash not on the allow-list) */
+	uint64_t mem_denials;        /* guest accesses refused by VTL0's stage-2 view */
+	uint64_t resets;             /* vCPU resets (INIT) */
+};
+
+#define STACK_VTL_MAX_RANGES 32
+#define STACK_VTL_MAX_HASHES 8
+#define STACK_VTL_PERM_R  1u
+#define STACK_VTL_PERM_W  2u
+#define STACK_VTL_PERM_X  4u   /* supervisor execute (EPT bit 2 with MBEC) */
+#define STACK_VTL_PERM_UX 8u   /* user execute (EPT bit 10 with MBEC) */
+
+/* A VM's second level (VTL1) and VTL0's permission view (vtl.c). */
+struct stack_vtl {
+	bool enabled;
+	unsigned level;                  /* the level the VM's vCPUs are in: 0 or 1 */
+	uint64_t icpt[2];                /* VTL0 CR0/CR4 bits whose change VTL1 intercepts */
+	struct { uint64_t gpa, size; unsigned perms; } range[STACK_VTL_MAX_RANGES];
+	unsigned nranges;
+	uint8_t allow[STACK_VTL_MAX_HASHES][32];   /* kexec allow-list: SHA-256 of accepted images */
+	unsigned nallow;
+};
+
+/* The per-VM state (struct kvm's heki_* fields, the VMM's filter, the VTL). */
+struct stack_heki {
+	uint64_t pinned_cr0, pinned_cr4;            /* kvm->heki_pinned_cr0/cr4 */
+	uint64_t configure_exit_reason;             /* KVM_CAP_HEKI_CONFIGURE */
+	uint64_t denial_exit_reason;                /* KVM_CAP_HEKI_DENIAL */
+	uint64_t filter[2];                         /* vm cr_filter: CR0/CR4 bits the VMM watches */
+	uint64_t cr[64][2];                         /* scripted vCPUs' CR0/CR4 (guest cr_write) */
+	bool cr_set[64];                            /* cr[k] holds a value (else the booted one) */
+	struct stack_vtl vtl;
+	struct stack_heki_stats ctr;
+	struct sim_stat_group *stats;
+};
+
+/* The state of @v, made on first use (@make), or NULL. */
+struct stack_heki *stack_heki_of(struct stack_vm *v, bool make);
+void stack_heki_free(struct stack_vm *v);
+
+/*
+ * kvm_emulate_hypercall's KVM_HC_LOCK_CR_UPDATE (heki_lock_cr): DONE with
+ * the answer in the vCPU's resp, or USER (KVM_EXIT_HEKI_CONFIGURE).
+ */
+int stack_heki_lock_cr(struct stack_vm *v, unsigned vcpu, const uint64_t args[5],
+		       struct stack_uexit *ue, uint64_t *cycles);
+/*
+ * KVM's handling of a CR0/CR4 write exit (handle_cr: heki_check_cr, the
+ * VTL1 intercept, the VMM's filter): DONE (perform the write), GP, or USER.
+ */
+int stack_heki_cr_exit(struct stack_vm *v, unsigned vcpu, struct sim_who *who,
+		       const struct cpu_exit *e, struct stack_uexit *ue, uint64_t *cycles);
+/* The VMM's turn for a Heki or CR-filter exit: false to stop the VM (vmm.cr_policy=kill). */
+bool stack_heki_vmm(struct stack_vm *v, struct stack_uexit *ue, uint64_t *cycles);
+/* KVM's completion of such an exit (complete_heki_*_exit): DONE or GP. */
+int stack_heki_complete(struct stack_vm *v, unsigned vcpu, struct stack_uexit *ue, int cont);
+/* The CR0 (@cr 0) or CR4 bits whose change exits for @v (pins | filter | VTL intercepts). */
+uint64_t stack_heki_intercept(struct stack_vm *v, unsigned cr);
+/* Program every hart of @v's program platform with those masks. */
+void stack_heki_sync(struct stack_vm *v);
+/* A scripted vCPU's CR value and its commit. */
+uint64_t stack_heki_vcpu_cr(struct stack_vm *v, unsigned vcpu, unsigned cr);
+void stack_heki_vcpu_set_cr(struct stack_vm *v, unsigned vcpu, unsigned cr, uint64_t val);
+/* INIT of a vCPU (vcpu reset): CRs to their INIT values; pins per heki.reset_unpins. */
+void stack_heki_vcpu_reset(struct stack_vm *v, unsigned vcpu);
+/*
+ * KVM_ENABLE_CAP for KVM_CAP_HEKI_CONFIGURE (@denial false) or
+ * KVM_CAP_HEKI_DENIAL: 0 or -EINVAL (a mask outside the valid reasons).
+ */
+int stack_heki_enable_cap(struct stack_vm *v, bool denial, uint64_t mask);
+
+/* VTL calls from VTL0 (protsim's hypercall numbers, beside the VMM's device's 0x100/0x101) */
+#define STACK_HC_VTL_CALL   0x110   /* an empty VTL call and return */
+#define STACK_HC_VTL_KEXEC  0x111   /* a0 = image GPA, a1 = size: VTL1 checks it, then tears down */
+
+/* vtl.c: 0 or a negative errno (-EEXIST enabled twice; -ENOENT no VTL; -ENOSPC full) */
+int stack_vtl_enable(struct stack_vm *v);
+int stack_vtl_intercept(struct stack_vm *v, unsigned cr, uint64_t mask);
+int stack_vtl_protect(struct stack_vm *v, uint64_t gpa, uint64_t size, unsigned perms);
+int stack_vtl_allow(struct stack_vm *v, const uint8_t sha[32]);
+/*
+ * VTL0's stage-2 view: 0 when VTL0 may make access @acc (0 read, 1
+ * write, 2 fetch; @user: a user-mode fetch) at @gpa, else -1 (a denial,
+ * counted).  Always 0 for a VM without a VTL.
+ */
+int stack_vtl_check(struct stack_vm *v, uint64_t gpa, unsigned acc, bool user);
+/* The host's cycles to report one such denial to VTL1 (beyond the world switches). */
+uint64_t stack_vtl_denial_cycles(struct stack_vm *v);
+/* A VTL call (STACK_HC_VTL_*) of vCPU @vcpu: DONE with the answer in its resp. */
+int stack_vtl_hypercall(struct stack_vm *v, unsigned vcpu, const uint64_t args[5],
+			uint64_t *cycles);
+void stack_vtl_sha256(const void *data, size_t len, uint8_t out[32]);
+
+#endif /* PROTSIM_STACK_HEKI_H */

@@ -1,0 +1,206 @@
+/*
+ * vtl.c - design `vtl` (heki.h, docs/cr-protection.md): a VM with a more
+ * privileged level in the guest, VTL1, as Hyper-V's Virtual Secure Mode
+ * (TLFS "Virtual Secure Mode": VTL protections, secure intercepts,
+ * HvCallVtlCall / HvCallVtlReturn) and the reply to Heki v1 proposed.
+ *
+ * VTL1 has its own vCPU context and its own stage-2 view of guest memory
+ * (full access); VTL0's view is restricted by VTL1 (`vtl protect`), as
+ * with EPTP switching (one EPT per level; the hypervisor switches EPTP on
+ * a VTL switch).  The model keeps VTL0's restrictions as a list of
+ * ranges that KVM checks before VTL0's stage-2 translation (the
+ * permission bits of VTL0's EPT); VTL1's view is the VM's stage 2.  A VTL
+ * switch (call or return) costs lat.stack.vtl_switch; VTL1's handling of
+ * one intercept lat.stack.vtl_work.
+ *
+ * kexec from VTL0 goes through VTL1 (a VTL call, protsim's hypercall
+ * STACK_HC_VTL_KEXEC): VTL1 hashes the new image with SHA-256 (nettle,
+ * the library of the SNP launch digest) and compares it with its
+ * allow-list (`vtl allow`); an accepted image makes VTL1 tear itself
+ * down (intercepts and VTL0's restrictions go) before the jump.
+ */
+#include "sim/stack/stack_int.h"
+
+#include <errno.h>
+#include <nettle/sha2.h>
+#include <string.h>
+
+int stack_vtl_enable(struct stack_vm *v)
+{
+	struct stack_heki *h = stack_heki_of(v, true);
+
+	if (h->vtl.enabled)
+		return -EEXIST;
+	/* off => on: VTL1 exists; the vCPUs run VTL0 after VTL1 booted */
+	memset(&h->vtl, 0, sizeof(h->vtl));
+	h->vtl.enabled = true;
+	h->vtl.level = 0;
+	stack_heki_sync(v);
+	return 0;
+}
+
+/* The VTL of @v, or NULL when it has none. */
+static struct stack_vtl *vtl_of(struct stack_vm *v)
+{
+	struct stack_heki *h = stack_heki_of(v, false);
+
+	return h && h->vtl.enabled ? &h->vtl : NULL;
+}
+
+int stack_vtl_intercept(struct stack_vm *v, unsigned cr, uint64_t mask)
+{
+	struct stack_vtl *t = vtl_of(v);
+
+	if (!t)
+		return -ENOENT;
+	if (mask & ~(cr == 0 ? STACK_X86_CR0_VALID : STACK_X86_CR4_VALID))
+		return -EINVAL;
+	t->icpt[cr == 0 ? 0 : 1] = mask;
+	stack_heki_sync(v);
+	return 0;
+}
+
+/*
+ * VTL1 restricts VTL0's view of [gpa, gpa + size) to @perms; a later
+ * range over the same pages replaces their permissions (the last one
+ * that covers a page wins).  -ENOSPC when the list is full.
+ */
+int stack_vtl_protect(struct stack_vm *v, uint64_t gpa, uint64_t size, unsigned perms)
+{
+	struct stack_vtl *t = vtl_of(v);
+
+	if (!t)
+		return -ENOENT;
+	if (t->nranges == STACK_VTL_MAX_RANGES)
+		return -ENOSPC;
+	t->range[t->nranges].gpa = gpa;
+	t->range[t->nranges].size = size;
+	t->range[t->nranges].perms = perms;
+	t->nranges++;
+	/* VTL0's EPT entries of the range are rewritten: its cached translations go */
+	stack_kvm_cpu_tlbi(v, CPU_TLBI_ALL);
+	return 0;
+}
+
+int stack_vtl_allow(struct stack_vm *v, const uint8_t sha[32])
+{
+	struct stack_vtl *t = vtl_of(v);
+
+	if (!t)
+		return -ENOENT;
+	for (unsigned i = 0; i < t->nallow; i++)
+		if (!memcmp(t->allow[i], sha, 32))
+			return -EEXIST;
+	if (t->nallow == STACK_VTL_MAX_HASHES)
+		return -ENOSPC;
+	memcpy(t->allow[t->nallow++], sha, 32);
+	return 0;
+}
+
+int stack_vtl_check(struct stack_vm *v, uint64_t gpa, unsigned acc, bool user)
+{
+	struct stack_vtl *t = vtl_of(v);
+	unsigned need;
+
+	if (!t || t->level != 0)
+		return 0;
+	/* EPT with MBEC (reference §7.2): R for reads, W for writes, X (supervisor) or UX (user) for fetches */
+	need = acc == 0 ? STACK_VTL_PERM_R : acc == 1 ? STACK_VTL_PERM_W
+	       : user ? STACK_VTL_PERM_UX : STACK_VTL_PERM_X;
+	for (unsigned i = t->nranges; i-- > 0;) {
+		if (gpa - t->range[i].gpa < t->range[i].size) {
+			if (t->range[i].perms & need)
+				return 0;
+			stack_heki_of(v, false)->ctr.mem_denials++;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+uint64_t stack_vtl_denial_cycles(struct stack_vm *v)
+{
+	/* KVM takes the EPT violation and reports it to VTL1 (switch in, VTL1's handling, return) */
+	return v->st->lat.kvm_exit + 2 * v->st->heki.vtl_switch + v->st->heki.vtl_work;
+}
+
+void stack_vtl_sha256(const void *data, size_t len, uint8_t out[32])
+{
+	struct sha256_ctx c;
+
+	sha256_init(&c);
+	sha256_update(&c, len, data);
+	sha256_digest(&c, SHA256_DIGEST_SIZE, out);
+}
+
+/*
+ * VTL0's VTL calls (hypercalls from VTL0 that switch to VTL1 and back):
+ *   STACK_HC_VTL_CALL   a0 ignored: an empty call (the round trip)
+ *   STACK_HC_VTL_KEXEC  a0 = the new image's GPA, a1 = its size (at most
+ *                       16 MiB): 0 (VTL1 accepted it and tore itself
+ *                       down), -EPERM (hash not allowed), -EINVAL (no
+ *                       guest memory there), -ENOENT (no VTL)
+ */
+int stack_vtl_hypercall(struct stack_vm *v, unsigned vcpu, const uint64_t args[5],
+			uint64_t *cycles)
+{
+	struct stack_vtl *t = vtl_of(v);
+	struct stack_heki *h = stack_heki_of(v, true);
+	struct stack_kvm_vcpu *vc = &v->run->vcpu[vcpu];
+	uint64_t gpa = args[1], size = args[2];
+	uint8_t sha[32];
+	bool ok = false;
+
+	if (!t) {
+		vc->resp = (uint64_t)-ENOENT;
+		return STACK_KVM_DONE;
+	}
+	h->ctr.vtl_calls++;
+	*cycles += 2 * v->st->heki.vtl_switch;   /* VTL0 -> VTL1, and the return */
+	if (args[0] == STACK_HC_VTL_CALL) {
+		vc->resp = 0;
+		return STACK_KVM_DONE;
+	}
+	*cycles += v->st->heki.vtl_work;
+	if (!size || size > (16u << 20) || gpa + size < gpa) {
+		vc->resp = (uint64_t)-EINVAL;
+		return STACK_KVM_DONE;
+	}
+	/* VTL1 reads the image through its own (full) view of guest memory */
+	{
+		struct sha256_ctx c;
+		uint8_t buf[4096];
+
+		sha256_init(&c);
+		for (uint64_t off = 0; off < size;) {
+			uint64_t a = gpa + off, spa, n = 4096 - (a & 4095);
+
+			if (n > size - off)
+				n = size - off;
+			if (!stack_vm_gpa_spa(v, a, &spa)) {
+				vc->resp = (uint64_t)-EINVAL;
+				return STACK_KVM_DONE;
+			}
+			sim_mem_peek(v->st->mem, spa, buf, n);
+			sha256_update(&c, n, buf);
+			off += n;
+		}
+		sha256_digest(&c, SHA256_DIGEST_SIZE, sha);
+	}
+	*cycles += (size * v->st->heki.sha_kbyte + 1023) / 1024;
+	for (unsigned i = 0; i < t->nallow; i++)
+		ok |= !memcmp(t->allow[i], sha, 32);
+	if (!ok) {
+		h->ctr.kexec_refused++;
+		h->ctr.vtl_denied++;
+		vc->resp = (uint64_t)-EPERM;
+		return STACK_KVM_DONE;
+	}
+	/* on => off: VTL1 tears itself down before the jump (its intercepts, VTL0's restrictions) */
+	h->ctr.kexec_ok++;
+	memset(&h->vtl, 0, sizeof(h->vtl));
+	stack_heki_sync(v);
+	stack_kvm_cpu_tlbi(v, CPU_TLBI_ALL);
+	vc->resp = 0;
+	return STACK_KVM_DONE;
+}
