@@ -368,3 +368,80 @@ Test(heki, enable_cap)
 	}
 	box_end(&b);
 }
+
+/* ------------------------------------------------------------------ */
+/* VTL0's permission view                                              */
+/* ------------------------------------------------------------------ */
+
+/* EPT with MBEC (reference §7.2): R reads, W writes, XS supervisor fetches, XU user fetches. */
+Test(heki, vtl_view)
+{
+	static const struct {
+		const char *name;
+		uint64_t gpa;
+		unsigned acc;
+		bool user;
+		int rc;
+		unsigned perms;
+	} rows[] = {
+		{ "text: read", 0x10000, 0, false, 0, S2_PERM_R | S2_PERM_XS },
+		{ "text: write", 0x1f000, 1, false, -1, S2_PERM_R | S2_PERM_XS },
+		{ "text: supervisor fetch", 0x10000, 2, false, 0, S2_PERM_R | S2_PERM_XS },
+		{ "text: user fetch (no XU)", 0x10000, 2, true, -1, S2_PERM_R | S2_PERM_XS },
+		{ "rodata: read", 0x20000, 0, false, 0, S2_PERM_R },
+		{ "rodata: write", 0x20000, 1, false, -1, S2_PERM_R },
+		{ "rodata: fetch", 0x20000, 2, false, -1, S2_PERM_R },
+		{ "data: write", 0x30000, 1, false, 0, S2_PERM_R | S2_PERM_W },
+		{ "data: fetch", 0x30000, 2, false, -1, S2_PERM_R | S2_PERM_W },
+		{ "page tables (later range over data): write", 0x38000, 1, false, -1, S2_PERM_R },
+		{ "user code: user fetch", 0x40000, 2, true, 0, S2_PERM_R | S2_PERM_XU },
+		{ "user code: supervisor fetch (SMEP-like)", 0x40000, 2, false, -1, S2_PERM_R | S2_PERM_XU },
+		{ "outside every range", 0x50000, 1, false, 0, S2_PERM_ALL },
+	};
+	struct box b;
+
+	box_new(&b, NULL,
+		"vtl enable vm=1\n"
+		"vtl protect vm=1 gpa=0x10000 size=64k perms=rx\n"
+		"vtl protect vm=1 gpa=0x20000 size=64k perms=r\n"
+		"vtl protect vm=1 gpa=0x30000 size=64k perms=rw\n"
+		"vtl protect vm=1 gpa=0x38000 size=4k perms=r\n"
+		"vtl protect vm=1 gpa=0x40000 size=64k perms=ru\n");
+	for (size_t i = 0; i < NROWS(rows); i++) {
+		cr_assert_eq(stack_vtl_check(b.v, rows[i].gpa, rows[i].acc, rows[i].user), rows[i].rc,
+			     "%s", rows[i].name);
+		cr_assert_eq(stack_vtl_perms(b.v, rows[i].gpa), rows[i].perms, "%s: perms", rows[i].name);
+	}
+	cr_assert(stack_vtl_restricts(b.v, 0, 0x200000));
+	cr_assert(!stack_vtl_restricts(b.v, 0x200000, 0x200000));
+	box_end(&b);
+}
+
+/* A refused VTL0 access through KVM's #NPF path: VTL1 is told, then #GP or the VM stops. */
+Test(heki, vtl_denial)
+{
+	static const struct {
+		const char *keys;
+		enum stack_kvm_rc rc;
+	} rows[] = { { "vtl.mem_denial=gp", STACK_KVM_GP }, { "vtl.mem_denial=kill", STACK_KVM_FATAL } };
+
+	for (size_t i = 0; i < NROWS(rows); i++) {
+		struct cpu_exit e = { .reason = CPU_EXIT_NPF, .npf_gpa = 0x10000,
+				      .npf_info = RMP_NPF_P | RMP_NPF_W | RMP_NPF_FINAL };
+		struct stack_uexit ue;
+		struct box b;
+		struct stack *st;
+		enum stack_kvm_rc rc;
+
+		box_new(&b, rows[i].keys, "vtl enable vm=1\nvtl protect vm=1 gpa=0x10000 size=4k perms=rx\n");
+		rc = stack_kvm_handle(b.v, 0, &b.who, &e, &ue, &b.cyc, &b.uexits);
+		st = stack_get(b.s);
+		cr_assert_eq(rc, rows[i].rc, "%s: rc %s", rows[i].keys, rc_names[rc]);
+		cr_assert_eq(b.v->run->killed, rows[i].rc == STACK_KVM_FATAL);
+		cr_assert_eq(ctr_of(&b).mem_denials, 1);
+		cr_assert_eq(ctr_of(&b).vtl_calls, 1);
+		cr_assert_eq(b.cyc, st->lat.kvm_exit + 2 * st->heki.vtl_switch + st->heki.vtl_work);
+		cr_assert_eq(b.uexits, 0);
+		box_end(&b);
+	}
+}

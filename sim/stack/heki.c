@@ -401,7 +401,6 @@ void stack_heki_vcpu_reset(struct stack_vm *v, unsigned vcpu)
 	if (v->st->heki.reset_unpins)
 		h->pinned_cr0 = h->pinned_cr4 = 0;   /* pinned: P => 0 */
 	h->filter[0] = h->filter[1] = 0;
-	if (h->vtl.enabled)
-		memset(&h->vtl, 0, sizeof(h->vtl));
+	stack_vtl_teardown(v);
 	stack_heki_sync(v);
 }

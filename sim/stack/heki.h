@@ -83,7 +83,7 @@ extern const struct stack_cr_policy *const stack_cr_policies[];   /* by vmm.cr_p
 struct stack_heki_cfg {
 	const struct stack_cr_policy *policy;   /* vmm.cr_policy */
 	bool reset_unpins;                       /* heki.reset_unpins */
-	unsigned mem_denial;                     /* vtl.mem_denial: 0 #GP, 1 #PF, 2 kill */
+	unsigned mem_denial;                     /* vtl.mem_denial: 0 #GP, 1 kill */
 	uint64_t host_cr0, host_cr4;             /* heki.host_cr0/cr4: the host's read_cr0()/__read_cr4() */
 	uint64_t vtl_switch;                     /* lat.stack.vtl_switch: one VTL call or return */
 	uint64_t vtl_work;                       /* lat.stack.vtl_work: VTL1 handling one intercept */
@@ -110,10 +110,6 @@ struct stack_heki_stats {
 
 #define STACK_VTL_MAX_RANGES 32
 #define STACK_VTL_MAX_HASHES 8
-#define STACK_VTL_PERM_R  1u
-#define STACK_VTL_PERM_W  2u
-#define STACK_VTL_PERM_X  4u   /* supervisor execute (EPT bit 2 with MBEC) */
-#define STACK_VTL_PERM_UX 8u   /* user execute (EPT bit 10 with MBEC) */
 
 /* A VM's second level (VTL1) and VTL0's permission view (vtl.c). */
 struct stack_vtl {
@@ -183,14 +179,24 @@ int stack_vtl_enable(struct stack_vm *v);
 int stack_vtl_intercept(struct stack_vm *v, unsigned cr, uint64_t mask);
 int stack_vtl_protect(struct stack_vm *v, uint64_t gpa, uint64_t size, unsigned perms);
 int stack_vtl_allow(struct stack_vm *v, const uint8_t sha[32]);
+/* VTL1 goes (kexec accepted, reset): intercepts dropped, VTL0's restricted leaves zapped. */
+void stack_vtl_teardown(struct stack_vm *v);
 /*
  * VTL0's stage-2 view: 0 when VTL0 may make access @acc (0 read, 1
- * write, 2 fetch; @user: a user-mode fetch) at @gpa, else -1 (a denial,
- * counted).  Always 0 for a VM without a VTL.
+ * write, 2 fetch; @user: a user-mode fetch) at @gpa, else -1.  Always 0
+ * for a VM without a VTL.
  */
 int stack_vtl_check(struct stack_vm *v, uint64_t gpa, unsigned acc, bool user);
-/* The host's cycles to report one such denial to VTL1 (beyond the world switches). */
-uint64_t stack_vtl_denial_cycles(struct stack_vm *v);
+/* The S2_PERM_* of VTL0's leaf for @gpa (S2_PERM_ALL without a VTL or a range). */
+unsigned stack_vtl_perms(struct stack_vm *v, uint64_t gpa);
+/* Whether VTL0's view restricts any page of [@gpa, @gpa + @size). */
+bool stack_vtl_restricts(struct stack_vm *v, uint64_t gpa, uint64_t size);
+/*
+ * KVM's EPT-violation path for a refused VTL0 access: VTL1 is told (a
+ * switch in, its handling, a return), counted; then GP or FATAL as
+ * vtl.mem_denial says.
+ */
+int stack_vtl_deny(struct stack_vm *v, uint64_t *cycles);
 /* A VTL call (STACK_HC_VTL_*) of vCPU @vcpu: DONE with the answer in its resp. */
 int stack_vtl_hypercall(struct stack_vm *v, unsigned vcpu, const uint64_t args[5],
 			uint64_t *cycles);

@@ -76,11 +76,30 @@ static bool leaf_of(struct stack_vm *v, struct sim_who *who, uint64_t gpa, struc
 static int tdp_map(struct stack_vm *v, struct sim_who *who, uint64_t gpa, uint64_t spa,
 		   uint64_t size)
 {
-	const struct s2_prot prot = { .perms = S2_PERM_ALL };
+	struct s2_prot prot = { .perms = S2_PERM_ALL };
 	struct stack_kvm_page pg;
-	uint64_t base = gpa & ~(size - 1), pbase = spa & ~(size - 1);
+	uint64_t base, pbase;
 	struct host_wr hw;
 	int rc;
+
+	/* heki.h: VTL0's view restricts the leaf; a 2M range with restrictions is split */
+	if (size > PAGE_4K && stack_vtl_restricts(v, gpa & ~(size - 1), size)) {
+		spa = (spa & ~(size - 1)) + (gpa & (size - 1) & ~(PAGE_4K - 1));
+		size = PAGE_4K;
+	}
+	prot.perms = (uint8_t)stack_vtl_perms(v, gpa);
+	if (prot.perms != S2_PERM_ALL) {
+		/*
+		 * The nested format (AMD NPT) has one execute bit and no
+		 * execute-only: XS or XU give X, and a leaf is always readable.
+		 * Refused accesses never get here (stack_kvm_npf asks VTL0's
+		 * view first); docs/cr-protection.md.
+		 */
+		prot.perms = S2_PERM_R | (prot.perms & S2_PERM_W) |
+			     ((prot.perms & S2_PERM_X) ? S2_PERM_X : 0);
+	}
+	base = gpa & ~(size - 1);
+	pbase = spa & ~(size - 1);
 
 	if (leaf_of(v, who, gpa, &pg)) {
 		if (pg.leaf_size == size && pg.spa == spa)
@@ -225,6 +244,11 @@ enum stack_kvm_rc stack_kvm_npf(struct stack_vm *v, unsigned vcpu, struct sim_wh
 
 	v->run->ctr.exits[CPU_EXIT_NPF]++;
 	*cycles += v->st->lat.kvm_exit;
+	/* heki.h: a violation of VTL0's permission view goes to VTL1, which denies it */
+	if (!(info & RMP_NPF_RMP) &&
+	    stack_vtl_check(v, gpa, (info & RMP_NPF_ID) ? 2 : (info & RMP_NPF_W) ? 1 : 0,
+			    info & RMP_NPF_U))
+		return (enum stack_kvm_rc)stack_vtl_deny(v, cycles);
 
 	/*
 	 * The access's private-ness: on SNP the C-bit (EXITINFO1 ENC); on a

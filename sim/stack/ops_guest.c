@@ -284,20 +284,6 @@ static int translate(struct gact *g, uint64_t gpa, enum s2_access acc, bool c, b
 
 	if (!checked)
 		sp.hook = NULL;
-	/* heki.h: VTL0's own stage-2 view (EPTP switching) refuses: KVM reports it to VTL1 */
-	if (stack_vtl_check(g->v, gpa, acc == S2_ACC_READ ? 0 : acc == S2_ACC_WRITE ? 1 : 2, false)) {
-		static const char *const seen[] = { "#GP", "#PF(VTL)" };
-
-		vmexit(g);
-		charge(g, stack_vtl_denial_cycles(g->v) + switch_cost(g, g->st->lat_vmrun));
-		if (g->st->heki.mem_denial == 2) {
-			g->killed = true;
-			g->v->run->killed = true;
-			return -1;
-		}
-		snprintf(g->fault, sizeof(g->fault), "%s", seen[g->st->heki.mem_denial]);
-		return 1;
-	}
 	for (unsigned t = 0; t < MAX_TRIES; t++) {
 		struct sim_who who = who_now(g);
 		struct s2_req req = { .acc = acc, .c = c, .who = &who, .src = SIM_SRC_PTW };
@@ -329,6 +315,9 @@ static int translate(struct gact *g, uint64_t gpa, enum s2_access acc, bool c, b
 		switch (exit_npf(g, fgpa, info)) {
 		case STACK_KVM_FATAL:
 			return -1;
+		case STACK_KVM_GP:   /* heki.h: VTL0's view refused it (vtl.mem_denial=gp) */
+			snprintf(g->fault, sizeof(g->fault), "#GP");
+			return 1;
 		case STACK_KVM_DONE:
 			return 2;   /* emulated MMIO: no memory behind it */
 		default:

@@ -22,7 +22,7 @@
 #define PAGE_4K 0x1000ull
 
 static const char *const cr_policy_choices[] = { "allow", "deny", "kill", "pin", NULL };
-static const char *const mem_denial_choices[] = { "gp", "pf", "kill", NULL };
+static const char *const mem_denial_choices[] = { "gp", "kill", NULL };
 
 static const struct sim_cfg_key heki_keys[] = {
 	{ "vmm.cr_policy", SIM_CFG_ENUM, 0, 0, "deny", cr_policy_choices,
@@ -34,7 +34,7 @@ static const struct sim_cfg_key heki_keys[] = {
 	{ "heki.host_cr4", SIM_CFG_U64, 0, UINT64_MAX, "0x370ef0", NULL,
 	  "The host's CR4 (KVM_HC_LOCK_CR_UPDATE: CR4 bits not set in it are ignored; the default has no CET)" },
 	{ "vtl.mem_denial", SIM_CFG_ENUM, 0, 0, "gp", mem_denial_choices,
-	  "What VTL0 sees when VTL1's permission view refuses its access: gp (#GP), pf (#PF), kill (VTL1 stops the VM)" },
+	  "What VTL0 sees when its permission view (set by VTL1) refuses an access: gp (#GP injected), kill (VTL1 stops the VM)" },
 	{ "lat.stack.vtl_switch", SIM_CFG_U64, 0, 100000000, NULL, NULL,
 	  "One VTL switch (VTL call or return: exit, EPTP and vCPU-context switch, entry)" },
 	{ "lat.stack.vtl_work", SIM_CFG_U64, 0, 100000000, NULL, NULL,
@@ -168,7 +168,7 @@ static void op_vtl_protect(struct sim_call *c)
 		return;
 	}
 	/* EPT: W without R, or X without R where execute-only is unsupported, is a misconfiguration */
-	if ((perms & STACK_VTL_PERM_W) && !(perms & STACK_VTL_PERM_R)) {
+	if ((perms & S2_PERM_W) && !(perms & S2_PERM_R)) {
 		sim_call_bad_arg(c, "perms", "w needs r (EPT misconfiguration)");
 		return;
 	}

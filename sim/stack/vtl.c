@@ -39,6 +39,21 @@ int stack_vtl_enable(struct stack_vm *v)
 	return 0;
 }
 
+/* VTL1 goes: its intercepts, and VTL0's restricted leaves (zapped: they fault in with every permission). */
+void stack_vtl_teardown(struct stack_vm *v)
+{
+	struct stack_heki *h = stack_heki_of(v, false);
+	struct sim_who none = { .agent = -1 };
+
+	if (!h || !h->vtl.enabled)
+		return;
+	for (unsigned i = 0; i < h->vtl.nranges; i++)
+		(void)stack_kvm_zap(v, &none, h->vtl.range[i].gpa, h->vtl.range[i].size);
+	memset(&h->vtl, 0, sizeof(h->vtl));
+	stack_heki_sync(v);
+	stack_kvm_cpu_tlbi(v, CPU_TLBI_ALL);
+}
+
 /* The VTL of @v, or NULL when it has none. */
 static struct stack_vtl *vtl_of(struct stack_vm *v)
 {
@@ -68,6 +83,7 @@ int stack_vtl_intercept(struct stack_vm *v, unsigned cr, uint64_t mask)
 int stack_vtl_protect(struct stack_vm *v, uint64_t gpa, uint64_t size, unsigned perms)
 {
 	struct stack_vtl *t = vtl_of(v);
+	struct sim_who none = { .agent = -1 };
 
 	if (!t)
 		return -ENOENT;
@@ -77,7 +93,9 @@ int stack_vtl_protect(struct stack_vm *v, uint64_t gpa, uint64_t size, unsigned 
 	t->range[t->nranges].size = size;
 	t->range[t->nranges].perms = perms;
 	t->nranges++;
-	/* VTL0's EPT entries of the range are rewritten: its cached translations go */
+	/* VTL0's EPT leaves of the range go (kvm_zap_gfn_range); the next fault maps them restricted */
+	if (stack_kvm_zap(v, &none, gpa, size))
+		return -EFAULT;
 	stack_kvm_cpu_tlbi(v, CPU_TLBI_ALL);
 	return 0;
 }
@@ -97,31 +115,50 @@ int stack_vtl_allow(struct stack_vm *v, const uint8_t sha[32])
 	return 0;
 }
 
-int stack_vtl_check(struct stack_vm *v, uint64_t gpa, unsigned acc, bool user)
+/* The permissions of VTL0's leaf for @gpa: the last range that covers it, else all. */
+unsigned stack_vtl_perms(struct stack_vm *v, uint64_t gpa)
 {
 	struct stack_vtl *t = vtl_of(v);
-	unsigned need;
 
 	if (!t || t->level != 0)
-		return 0;
-	/* EPT with MBEC (reference §7.2): R for reads, W for writes, X (supervisor) or UX (user) for fetches */
-	need = acc == 0 ? STACK_VTL_PERM_R : acc == 1 ? STACK_VTL_PERM_W
-	       : user ? STACK_VTL_PERM_UX : STACK_VTL_PERM_X;
-	for (unsigned i = t->nranges; i-- > 0;) {
-		if (gpa - t->range[i].gpa < t->range[i].size) {
-			if (t->range[i].perms & need)
-				return 0;
-			stack_heki_of(v, false)->ctr.mem_denials++;
-			return -1;
-		}
-	}
-	return 0;
+		return S2_PERM_ALL;
+	for (unsigned i = t->nranges; i-- > 0;)
+		if (gpa - t->range[i].gpa < t->range[i].size)
+			return t->range[i].perms;
+	return S2_PERM_ALL;
 }
 
-uint64_t stack_vtl_denial_cycles(struct stack_vm *v)
+bool stack_vtl_restricts(struct stack_vm *v, uint64_t gpa, uint64_t size)
 {
-	/* KVM takes the EPT violation and reports it to VTL1 (switch in, VTL1's handling, return) */
-	return v->st->lat.kvm_exit + 2 * v->st->heki.vtl_switch + v->st->heki.vtl_work;
+	struct stack_vtl *t = vtl_of(v);
+
+	for (unsigned i = 0; t && i < t->nranges; i++)
+		if (t->range[i].gpa < gpa + size && gpa < t->range[i].gpa + t->range[i].size)
+			return true;
+	return false;
+}
+
+int stack_vtl_check(struct stack_vm *v, uint64_t gpa, unsigned acc, bool user)
+{
+	/* EPT with MBEC (reference §7.2): R reads, W writes, XS (supervisor) or XU (user) fetches */
+	unsigned need = acc == 0 ? S2_PERM_R : acc == 1 ? S2_PERM_W : user ? S2_PERM_XU : S2_PERM_XS;
+
+	return (stack_vtl_perms(v, gpa) & need) ? 0 : -1;
+}
+
+int stack_vtl_deny(struct stack_vm *v, uint64_t *cycles)
+{
+	struct stack_heki *h = stack_heki_of(v, true);
+
+	h->ctr.mem_denials++;
+	h->ctr.vtl_calls++;
+	h->ctr.vtl_denied++;
+	*cycles += 2 * v->st->heki.vtl_switch + v->st->heki.vtl_work;
+	if (v->st->heki.mem_denial == 1) {
+		v->run->killed = true;   /* VTL1 stops the VM */
+		return STACK_KVM_FATAL;
+	}
+	return STACK_KVM_GP;
 }
 
 void stack_vtl_sha256(const void *data, size_t len, uint8_t out[32])
@@ -198,9 +235,7 @@ int stack_vtl_hypercall(struct stack_vm *v, unsigned vcpu, const uint64_t args[5
 	}
 	/* on => off: VTL1 tears itself down before the jump (its intercepts, VTL0's restrictions) */
 	h->ctr.kexec_ok++;
-	memset(&h->vtl, 0, sizeof(h->vtl));
-	stack_heki_sync(v);
-	stack_kvm_cpu_tlbi(v, CPU_TLBI_ALL);
+	stack_vtl_teardown(v);
 	vc->resp = 0;
 	return STACK_KVM_DONE;
 }
