@@ -190,6 +190,21 @@ int stack_heki_lock_cr(struct stack_vm *v, unsigned vcpu, const uint64_t args[5]
 
 	(void)cycles;   /* the hypercall exit's dispatch is charged by the caller */
 	h->ctr.lock_calls++;
+	switch (v->st->heki.design) {
+	case STACK_CR_KVM:
+		break;
+	case STACK_CR_VMM:
+		/* KVM_EXIT_HYPERCALL: the VMM implements the ABI (complete_hypercall_exit) */
+		memset(ue, 0, sizeof(*ue));
+		ue->reason = STACK_UEXIT_HYPERCALL;
+		ue->nr = args[0];
+		memcpy(ue->args, args + 1, 4 * sizeof(args[0]));
+		vc->cont = STACK_KVM_CONT_HYPERCALL;
+		return STACK_KVM_USER;
+	default:
+		vc->resp = (uint64_t)-STACK_KVM_ENOSYS;   /* a host without CONFIG_HEKI */
+		return STACK_KVM_DONE;
+	}
 	/* kvm_emulate_hypercall: a0 > U32_MAX is -KVM_EINVAL before heki_lock_cr */
 	if (args[1] > UINT32_MAX)
 		ret = -STACK_KVM_EINVAL;
@@ -277,6 +292,35 @@ int stack_heki_cr_exit(struct stack_vm *v, unsigned vcpu, struct sim_who *who,
 	}
 	h->ctr.cr_allowed++;
 	return STACK_KVM_DONE;
+}
+
+bool stack_heki_vmm_lock(struct stack_vm *v, struct stack_uexit *ue)
+{
+	struct stack_heki *h = stack_heki_of(v, true);
+	const struct stack_heki_cfg *cfg = &v->st->heki;
+	uint64_t cr = ue->args[0], pin = ue->args[1], flags = ue->args[2];
+	unsigned i = cr == 4;
+
+	/* the same rules as heki_lock_cr, kept by the VMM */
+	if (flags) {
+		ue->ret = flags == STACK_KVM_LOCK_CR_UPDATE_VERSION && !cr && !pin ? STACK_HEKI_ABI_VERSION
+										   : -STACK_KVM_EINVAL;
+		return true;
+	}
+	if (!pin || (cr != 0 && cr != 4) ||
+	    (cr == 0 && (!(pin & STACK_X86_CR0_WP) || (pin & cfg->host_cr0) != pin)) ||
+	    (cr == 4 && (pin & STACK_HEKI_CR4_PINNED_MASK) != pin)) {
+		h->ctr.lock_einval++;
+		ue->ret = -STACK_KVM_EINVAL;
+		return true;
+	}
+	if (cr == 4)
+		pin &= cfg->host_cr4;
+	/* filter: F => F | pin (KVM_X86_SET_CR_FILTER-like ioctl; vmm.cr_policy answers its exits) */
+	h->filter[i] |= pin;
+	stack_heki_sync(v);
+	ue->ret = 0;
+	return true;
 }
 
 bool stack_heki_vmm(struct stack_vm *v, struct stack_uexit *ue, uint64_t *cycles)

@@ -23,9 +23,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "sim/sim.h"
 
+struct stack;
 struct stack_vm;
 struct stack_uexit;
 struct cpu_exit;
@@ -79,8 +81,17 @@ struct stack_cr_policy {
 };
 extern const struct stack_cr_policy *const stack_cr_policies[];   /* by vmm.cr_policy's index */
 
+/* heki.cr_protection: who offers the guest CR protection (docs/cr-protection.md). */
+enum stack_cr_design {
+	STACK_CR_NONE,   /* KVM without Heki: KVM_HC_LOCK_CR_UPDATE is -KVM_ENOSYS */
+	STACK_CR_KVM,    /* Heki in KVM */
+	STACK_CR_VMM,    /* KVM hands KVM_HC_LOCK_CR_UPDATE to the VMM, which pins with its CR filter */
+	STACK_CR_VTL,    /* the scenario's VM gets a VTL1; no Heki in KVM */
+};
+
 /* The machine's configuration of these designs (the heki module's keys). */
 struct stack_heki_cfg {
+	enum stack_cr_design design;             /* heki.cr_protection */
 	const struct stack_cr_policy *policy;   /* vmm.cr_policy */
 	bool reset_unpins;                       /* heki.reset_unpins */
 	unsigned mem_denial;                     /* vtl.mem_denial: 0 #GP, 1 kill */
@@ -88,6 +99,10 @@ struct stack_heki_cfg {
 	uint64_t vtl_switch;                     /* lat.stack.vtl_switch: one VTL call or return */
 	uint64_t vtl_work;                       /* lat.stack.vtl_work: VTL1 handling one intercept */
 	uint64_t sha_kbyte;                      /* lat.stack.sha_kbyte: VTL1's SHA-256, cycles per KiB */
+	/* the scenario's run (heki_run.c) */
+	bool ran;
+	unsigned run_vm;
+	char *run_elf, *run_log;
 };
 
 /* vmN.heki.* */
@@ -120,6 +135,7 @@ struct stack_vtl {
 	unsigned nranges;
 	uint8_t allow[STACK_VTL_MAX_HASHES][32];   /* kexec allow-list: SHA-256 of accepted images */
 	unsigned nallow;
+	bool locked;                     /* VTL0 said its boot is over (STACK_HC_VTL_LOCK) */
 };
 
 /* The per-VM state (struct kvm's heki_* fields, the VMM's filter, the VTL). */
@@ -151,6 +167,12 @@ int stack_heki_lock_cr(struct stack_vm *v, unsigned vcpu, const uint64_t args[5]
  */
 int stack_heki_cr_exit(struct stack_vm *v, unsigned vcpu, struct sim_who *who,
 		       const struct cpu_exit *e, struct stack_uexit *ue, uint64_t *cycles);
+/*
+ * design vmm: the VMM's own KVM_HC_LOCK_CR_UPDATE (KVM_EXIT_HYPERCALL):
+ * the seed's validation in userspace, the pin becoming the VMM's CR
+ * filter of those bits; ue->ret set.  true.
+ */
+bool stack_heki_vmm_lock(struct stack_vm *v, struct stack_uexit *ue);
 /* The VMM's turn for a Heki or CR-filter exit: false to stop the VM (vmm.cr_policy=kill). */
 bool stack_heki_vmm(struct stack_vm *v, struct stack_uexit *ue, uint64_t *cycles);
 /* KVM's completion of such an exit (complete_heki_*_exit): DONE or GP. */
@@ -173,6 +195,19 @@ int stack_heki_enable_cap(struct stack_vm *v, bool denial, uint64_t mask);
 /* VTL calls from VTL0 (protsim's hypercall numbers, beside the VMM's device's 0x100/0x101) */
 #define STACK_HC_VTL_CALL   0x110   /* an empty VTL call and return */
 #define STACK_HC_VTL_KEXEC  0x111   /* a0 = image GPA, a1 = size: VTL1 checks it, then tears down */
+#define STACK_HC_VTL_PROTECT   0x112   /* a0 = GPA, a1 = size, a2 = perms (S2_PERM_*): until the lock */
+#define STACK_HC_VTL_INTERCEPT 0x113   /* a0 = CR (0 or 4), a1 = mask: until the lock */
+#define STACK_HC_VTL_LOCK      0x114   /* end of VTL0's boot: VTL1 takes no more requests */
+#define STACK_HC_VTL_FIRST     STACK_HC_VTL_CALL
+#define STACK_HC_VTL_LAST      STACK_HC_VTL_LOCK
+
+/*
+ * heki_run.c: the scenario's CR-protection VM ([heki], heki.elf): 0 none,
+ * 1 run, or -1 with @err; its summary lines; freeing its names.
+ */
+int stack_run_heki(struct sim *s, const char *scenario, const char *out_dir, struct sim_err *err);
+void stack_heki_summary(struct sim *s, FILE *out);
+void stack_run_heki_free(struct stack *st);
 
 /* vtl.c: 0 or a negative errno (-EEXIST enabled twice; -ENOENT no VTL; -ENOSPC full) */
 int stack_vtl_enable(struct stack_vm *v);

@@ -494,7 +494,7 @@ enum stack_kvm_rc stack_kvm_hypercall(struct stack_vm *v, unsigned vcpu, struct 
 	}
 	if (args[0] == STACK_KVM_HC_LOCK_CR_UPDATE)   /* heki.c: Heki's hypercall (RFC v2 02/19) */
 		return (enum stack_kvm_rc)stack_heki_lock_cr(v, vcpu, args, ue, cycles);
-	if (args[0] == STACK_HC_VTL_CALL || args[0] == STACK_HC_VTL_KEXEC)   /* vtl.c */
+	if (args[0] >= STACK_HC_VTL_FIRST && args[0] <= STACK_HC_VTL_LAST)   /* vtl.c */
 		return (enum stack_kvm_rc)stack_vtl_hypercall(v, vcpu, args, cycles);
 	if (args[0] != STACK_KVM_HC_MAP_GPA_RANGE || !exit_on_map_gpa(v)) {
 		vc->resp = (uint64_t)-STACK_KVM_ENOSYS;

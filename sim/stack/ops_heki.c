@@ -23,8 +23,11 @@
 
 static const char *const cr_policy_choices[] = { "allow", "deny", "kill", "pin", NULL };
 static const char *const mem_denial_choices[] = { "gp", "kill", NULL };
+static const char *const design_choices[] = { "none", "kvm", "vmm", "vtl", NULL };
 
 static const struct sim_cfg_key heki_keys[] = {
+	{ "heki.cr_protection", SIM_CFG_ENUM, 0, 0, "kvm", design_choices,
+	  "Who protects the guest kernel's control registers: none (KVM without Heki: hypercall 13 is -KVM_ENOSYS), kvm (Heki in KVM), vmm (KVM hands hypercall 13 to the VMM, which pins with its CR filter), vtl (the scenario's VM gets a VTL1; no Heki in KVM)" },
 	{ "vmm.cr_policy", SIM_CFG_ENUM, 0, 0, "deny", cr_policy_choices,
 	  "The VMM's answer to a CR-filter exit (vm cr_filter) or a Heki denial exit: allow (perform the write), deny (#GP), kill (stop the VM), pin (deny a write that clears a watched bit, allow one that sets); a Heki denial ends in #GP whatever the VMM says, unless it kills" },
 	{ "heki.reset_unpins", SIM_CFG_BOOL, 0, 1, "0", NULL,
@@ -35,6 +38,14 @@ static const struct sim_cfg_key heki_keys[] = {
 	  "The host's CR4 (KVM_HC_LOCK_CR_UPDATE: CR4 bits not set in it are ignored; the default has no CET)" },
 	{ "vtl.mem_denial", SIM_CFG_ENUM, 0, 0, "gp", mem_denial_choices,
 	  "What VTL0 sees when its permission view (set by VTL1) refuses an access: gp (#GP injected), kill (VTL1 stops the VM)" },
+	{ "heki.elf", SIM_CFG_STR, 0, 0, "", NULL,
+	  "The scenario's CR-protection VM: its program (RV64 ELF beside the scenario, e.g. heki_attack.elf), run under heki.cr_protection; empty: none" },
+	{ "heki.vm", SIM_CFG_U64, 0, S2_MAX_VMS - 1, "5", NULL, "its VM number (statistics vmN.*, vmN.heki.*)" },
+	{ "heki.mem_size", SIM_CFG_SIZE, 4 << 20, 1ull << 32, "16m", NULL,
+	  "its memory: one memslot at 0x80000000 (the VMM's pages)" },
+	{ "heki.max_insns", SIM_CFG_U64, 1, UINT64_MAX, "100000000", NULL, "stop after this many guest instructions" },
+	{ "heki.kexec_sha256", SIM_CFG_STR, 0, 0, "", NULL,
+	  "heki.cr_protection=vtl: the SHA-256 (64 hex digits) VTL1's kexec allow-list holds; empty: none" },
 	{ "lat.stack.vtl_switch", SIM_CFG_U64, 0, 100000000, NULL, NULL,
 	  "One VTL switch (VTL call or return: exit, EPTP and vCPU-context switch, entry)" },
 	{ "lat.stack.vtl_work", SIM_CFG_U64, 0, 100000000, NULL, NULL,
@@ -51,6 +62,7 @@ static int heki_attach(struct sim *s, struct sim_err *err)
 	(void)err;
 	if (!st)
 		return 0;
+	st->heki.design = (enum stack_cr_design)sim_cfg_enum(s, "heki.cr_protection");
 	st->heki.policy = stack_cr_policies[sim_cfg_enum(s, "vmm.cr_policy")];
 	st->heki.reset_unpins = sim_cfg_bool(s, "heki.reset_unpins");
 	st->heki.host_cr0 = sim_cfg_u64(s, "heki.host_cr0");
@@ -239,10 +251,20 @@ static const struct sim_op heki_ops[] = {
 	{ NULL, NULL, NULL, NULL }
 };
 
+static void heki_detach(struct sim *s)
+{
+	struct stack *st = stack_get(s);
+
+	if (st)
+		stack_run_heki_free(st);
+}
+
 const struct sim_module stack_heki_module = {
 	.name = "heki",
 	.needs = (const char *const[]){ "stack", "kvm", NULL },
 	.keys = heki_keys,
 	.ops = heki_ops,
 	.attach = heki_attach,
+	.detach = heki_detach,
+	.summary = stack_heki_summary,
 };

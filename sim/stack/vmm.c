@@ -120,6 +120,8 @@ bool stack_vmm_handle(struct stack_vm *v, struct sim_who *who, struct stack_uexi
 	case STACK_UEXIT_HYPERCALL:
 		if (stack_vblk_hypercall(v, ue, cycles))
 			return true;
+		if (ue->nr == STACK_KVM_HC_LOCK_CR_UPDATE)   /* heki.c: design vmm */
+			return stack_heki_vmm_lock(v, ue);
 		if (ue->nr != STACK_KVM_HC_MAP_GPA_RANGE) {
 			ue->ret = -STACK_KVM_ENOSYS;
 			return true;

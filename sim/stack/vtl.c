@@ -173,6 +173,9 @@ void stack_vtl_sha256(const void *data, size_t len, uint8_t out[32])
 /*
  * VTL0's VTL calls (hypercalls from VTL0 that switch to VTL1 and back):
  *   STACK_HC_VTL_CALL   a0 ignored: an empty call (the round trip)
+ *   STACK_HC_VTL_PROTECT, _INTERCEPT, _LOCK: VTL0's boot hands VTL1 its
+ *                       layout (`vtl protect`) and CR intercepts (`vtl
+ *                       intercept`); after the lock: -EPERM
  *   STACK_HC_VTL_KEXEC  a0 = the new image's GPA, a1 = its size (at most
  *                       16 MiB): 0 (VTL1 accepted it and tore itself
  *                       down), -EPERM (hash not allowed), -EINVAL (no
@@ -199,6 +202,31 @@ int stack_vtl_hypercall(struct stack_vm *v, unsigned vcpu, const uint64_t args[5
 		return STACK_KVM_DONE;
 	}
 	*cycles += v->st->heki.vtl_work;
+	if (args[0] != STACK_HC_VTL_KEXEC) {
+		int rc;
+
+		/* VTL0's boot hands VTL1 its layout and intercepts, until it locks */
+		if (t->locked) {
+			h->ctr.vtl_denied++;
+			vc->resp = (uint64_t)-EPERM;
+			return STACK_KVM_DONE;
+		}
+		if (args[0] == STACK_HC_VTL_LOCK) {
+			t->locked = true;
+			rc = 0;
+		} else if (args[0] == STACK_HC_VTL_INTERCEPT) {
+			rc = args[1] == 0 || args[1] == 4 ? stack_vtl_intercept(v, (unsigned)args[1], args[2])
+							   : -EINVAL;
+		} else {
+			rc = (args[1] | args[2]) & 0xfff || !args[2] || args[1] + args[2] < args[1] ||
+			     (args[3] & ~(uint64_t)S2_PERM_ALL) ||
+			     ((args[3] & S2_PERM_W) && !(args[3] & S2_PERM_R))
+				     ? -EINVAL
+				     : stack_vtl_protect(v, args[1], args[2], (unsigned)args[3]);
+		}
+		vc->resp = (uint64_t)(int64_t)rc;
+		return STACK_KVM_DONE;
+	}
 	if (!size || size > (16u << 20) || gpa + size < gpa) {
 		vc->resp = (uint64_t)-EINVAL;
 		return STACK_KVM_DONE;
