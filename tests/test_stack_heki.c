@@ -445,3 +445,65 @@ Test(heki, vtl_denial)
 		box_end(&b);
 	}
 }
+
+/* ------------------------------------------------------------------ */
+/* Heki's memory protection (KVM_HC_PROTECT_MEMORY, simplified)        */
+/* ------------------------------------------------------------------ */
+
+Test(heki, protect_memory)
+{
+	static const struct {
+		const char *name, *keys;
+		uint64_t gpa, size, perms;
+		uint64_t ret;
+		unsigned nmem;
+	} rows[] = {
+		{ "text r-x", NULL, 0x10000, 0x4000, S2_PERM_R | S2_PERM_XS, 0, 1 },
+		{ "misaligned gpa", NULL, 0x10010, 0x1000, S2_PERM_R, EINV, 0 },
+		{ "misaligned size", NULL, 0x10000, 0x800, S2_PERM_R, EINV, 0 },
+		{ "empty", NULL, 0x10000, 0, S2_PERM_R, EINV, 0 },
+		{ "wrapping", NULL, 0xfffffffffffff000ull, 0x2000, S2_PERM_R, EINV, 0 },
+		{ "unknown permission bits", NULL, 0x10000, 0x1000, 0x10, EINV, 0 },
+		{ "w without r", NULL, 0x10000, 0x1000, S2_PERM_W, EINV, 0 },
+		{ "design vmm: not KVM's", "heki.cr_protection=vmm", 0x10000, 0x1000, S2_PERM_R,
+		  (uint64_t)-1000, 0 },
+		{ "design none", "heki.cr_protection=none", 0x10000, 0x1000, S2_PERM_R, (uint64_t)-1000, 0 },
+	};
+
+	for (size_t i = 0; i < NROWS(rows); i++) {
+		struct cpu_exit e = { .reason = CPU_EXIT_HYPERCALL,
+				      .args = { STACK_KVM_HC_PROTECT_MEMORY, rows[i].gpa, rows[i].size,
+						rows[i].perms } };
+		struct stack_uexit ue;
+		struct box b;
+		struct stack_heki *h;
+		enum stack_kvm_rc rc;
+
+		box_new(&b, rows[i].keys, NULL);
+		rc = stack_kvm_handle(b.v, 0, &b.who, &e, &ue, &b.cyc, &b.uexits);
+		cr_assert_eq(rc, STACK_KVM_DONE, "%s", rows[i].name);
+		cr_assert_eq(b.v->run->vcpu[0].resp, rows[i].ret, "%s: ret %lld", rows[i].name,
+			     (long long)b.v->run->vcpu[0].resp);
+		h = stack_heki_of(b.v, false);
+		cr_assert_eq(h ? h->nmem : 0, rows[i].nmem, "%s", rows[i].name);
+		cr_assert_eq(b.uexits, 0, "%s", rows[i].name);
+		box_end(&b);
+	}
+}
+
+/* Ranges only take permissions away: the effective view is the AND of every range over a page. */
+Test(heki, protect_memory_sticky)
+{
+	struct box b;
+
+	box_new(&b, NULL,
+		"guest hypercall vm=1 nr=14 a0=0x10000 a1=0x2000 a2=5\n"    /* r-x (XS) */
+		"guest hypercall vm=1 nr=14 a0=0x10000 a1=0x1000 a2=3\n");  /* rw- over it */
+	cr_assert_eq(stack_vtl_perms(b.v, 0x10000), S2_PERM_R, "r-x AND rw- = r--");
+	cr_assert_eq(stack_vtl_perms(b.v, 0x11000), S2_PERM_R | S2_PERM_XS);
+	cr_assert_eq(stack_vtl_perms(b.v, 0x12000), S2_PERM_ALL);
+	cr_assert_eq(stack_vtl_check(b.v, 0x10000, 1, false), -1);
+	cr_assert_eq(stack_vtl_check(b.v, 0x10000, 2, false), -1);
+	cr_assert_eq(stack_vtl_check(b.v, 0x11000, 2, false), 0);
+	box_end(&b);
+}

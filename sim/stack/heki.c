@@ -180,6 +180,34 @@ static int64_t heki_lock_cr(struct stack_vm *v, struct stack_heki *h, uint64_t c
 	return -STACK_KVM_EINVAL;
 }
 
+/*
+ * KVM_HC_PROTECT_MEMORY (simplified, heki.h): [a0, a0 + a1) keeps only
+ * the permissions a2; 0, -KVM_EINVAL (misaligned, empty, wrapping,
+ * unknown bits, W without R) or -ENOSPC.  KVM zaps the range so that its
+ * leaves fault in restricted (reference §7.3: "applies them to every
+ * future EPT leaf"; huge pages split).
+ */
+static int64_t protect_memory(struct stack_vm *v, struct stack_heki *h, const uint64_t args[5])
+{
+	uint64_t gpa = args[1], size = args[2], perms = args[3];
+	struct sim_who none = { .agent = -1 };
+
+	if ((gpa | size) & 0xfff || !size || gpa + size < gpa || (perms & ~(uint64_t)S2_PERM_ALL) ||
+	    ((perms & S2_PERM_W) && !(perms & S2_PERM_R)))
+		return -STACK_KVM_EINVAL;
+	if (h->nmem == STACK_HEKI_MAX_MEM)
+		return -ENOSPC;
+	/* ranges: R => R + {gpa, size, perms} (sticky: nothing removes one) */
+	h->mem[h->nmem].gpa = gpa;
+	h->mem[h->nmem].size = size;
+	h->mem[h->nmem].perms = (unsigned)perms;
+	h->nmem++;
+	if (stack_kvm_zap(v, &none, gpa, size))
+		return -EFAULT;
+	stack_kvm_cpu_tlbi(v, CPU_TLBI_ALL);
+	return 0;
+}
+
 int stack_heki_lock_cr(struct stack_vm *v, unsigned vcpu, const uint64_t args[5],
 		       struct stack_uexit *ue, uint64_t *cycles)
 {
@@ -189,6 +217,11 @@ int stack_heki_lock_cr(struct stack_vm *v, unsigned vcpu, const uint64_t args[5]
 	bool exit = false;
 
 	(void)cycles;   /* the hypercall exit's dispatch is charged by the caller */
+	if (args[0] == STACK_KVM_HC_PROTECT_MEMORY) {
+		vc->resp = v->st->heki.design == STACK_CR_KVM ? (uint64_t)protect_memory(v, h, args)
+							      : (uint64_t)-STACK_KVM_ENOSYS;
+		return STACK_KVM_DONE;
+	}
 	h->ctr.lock_calls++;
 	switch (v->st->heki.design) {
 	case STACK_CR_KVM:
@@ -442,8 +475,14 @@ void stack_heki_vcpu_reset(struct stack_vm *v, unsigned vcpu)
 	h->ctr.resets++;
 	stack_heki_vcpu_set_cr(v, vcpu, 0, STACK_X86_CR0_INIT);
 	stack_heki_vcpu_set_cr(v, vcpu, 4, STACK_X86_CR4_INIT);
-	if (v->st->heki.reset_unpins)
+	if (v->st->heki.reset_unpins) {
+		struct sim_who none = { .agent = -1 };
+
 		h->pinned_cr0 = h->pinned_cr4 = 0;   /* pinned: P => 0 */
+		for (unsigned i = 0; i < h->nmem; i++)   /* memory protections: R => {} */
+			(void)stack_kvm_zap(v, &none, h->mem[i].gpa, h->mem[i].size);
+		h->nmem = 0;
+	}
 	h->filter[0] = h->filter[1] = 0;
 	stack_vtl_teardown(v);
 	stack_heki_sync(v);

@@ -35,6 +35,14 @@ struct cpu_exit;
 /* include/uapi/linux/kvm_para.h (RFC v2 02/19) */
 #define STACK_KVM_HC_LOCK_CR_UPDATE       13
 #define STACK_KVM_LOCK_CR_UPDATE_VERSION  (1ull << 0)
+/*
+ * Heki's memory protection (KVM_HC_PROTECT_MEMORY, 14 in RFC v3; v1's
+ * KVM_HC_LOCK_MEM_PAGE_RANGES): protsim's simplified arguments a0 = GPA,
+ * a1 = size, a2 = the S2_PERM_* the range keeps (the RFC passes a page of
+ * ranges and attributes); sticky, each call can only take permissions away.
+ */
+#define STACK_KVM_HC_PROTECT_MEMORY       14
+#define STACK_HEKI_MAX_MEM                32
 #define STACK_HEKI_ABI_VERSION            1
 /* include/uapi/linux/kvm.h (RFC v2 03/19): the reasons of both exits and caps */
 #define STACK_KVM_HEKI_EXIT_REASON_CR0    (1ull << 0)
@@ -95,6 +103,7 @@ struct stack_heki_cfg {
 	const struct stack_cr_policy *policy;   /* vmm.cr_policy */
 	bool reset_unpins;                       /* heki.reset_unpins */
 	unsigned mem_denial;                     /* vtl.mem_denial: 0 #GP, 1 kill */
+	unsigned heki_mem_denial;                /* heki.mem_denial: 0 #GP, 1 kill */
 	uint64_t host_cr0, host_cr4;             /* heki.host_cr0/cr4: the host's read_cr0()/__read_cr4() */
 	uint64_t vtl_switch;                     /* lat.stack.vtl_switch: one VTL call or return */
 	uint64_t vtl_work;                       /* lat.stack.vtl_work: VTL1 handling one intercept */
@@ -147,6 +156,8 @@ struct stack_heki {
 	uint64_t cr[64][2];                         /* scripted vCPUs' CR0/CR4 (guest cr_write) */
 	bool cr_set[64];                            /* cr[k] holds a value (else the booted one) */
 	struct stack_vtl vtl;
+	struct { uint64_t gpa, size; unsigned perms; } mem[STACK_HEKI_MAX_MEM];   /* KVM_HC_PROTECT_MEMORY */
+	unsigned nmem;
 	struct stack_heki_stats ctr;
 	struct sim_stat_group *stats;
 };
@@ -222,16 +233,21 @@ void stack_vtl_teardown(struct stack_vm *v);
  * for a VM without a VTL.
  */
 int stack_vtl_check(struct stack_vm *v, uint64_t gpa, unsigned acc, bool user);
-/* The S2_PERM_* of VTL0's leaf for @gpa (S2_PERM_ALL without a VTL or a range). */
+/*
+ * The S2_PERM_* of the guest's leaf for @gpa: VTL0's view (when a VTL
+ * is on) and Heki's KVM_HC_PROTECT_MEMORY ranges together; S2_PERM_ALL
+ * where neither restricts it.
+ */
 unsigned stack_vtl_perms(struct stack_vm *v, uint64_t gpa);
-/* Whether VTL0's view restricts any page of [@gpa, @gpa + @size). */
+/* Whether either restricts any page of [@gpa, @gpa + @size). */
 bool stack_vtl_restricts(struct stack_vm *v, uint64_t gpa, uint64_t size);
 /*
- * KVM's EPT-violation path for a refused VTL0 access: VTL1 is told (a
- * switch in, its handling, a return), counted; then GP or FATAL as
- * vtl.mem_denial says.
+ * KVM's EPT-violation path for a refused access at @gpa: a VTL0 view
+ * refusal goes to VTL1 (a switch in, its handling, a return), then GP or
+ * FATAL as vtl.mem_denial says; a Heki range's is KVM's own denial
+ * (heki.mem_denial).  Counted.
  */
-int stack_vtl_deny(struct stack_vm *v, uint64_t *cycles);
+int stack_vtl_deny(struct stack_vm *v, uint64_t gpa, unsigned acc, uint64_t *cycles);
 /* A VTL call (STACK_HC_VTL_*) of vCPU @vcpu: DONE with the answer in its resp. */
 int stack_vtl_hypercall(struct stack_vm *v, unsigned vcpu, const uint64_t args[5],
 			uint64_t *cycles);

@@ -3,7 +3,8 @@
  * set; docs/cr-protection.md): the VMM's sequence of ioctls, written in
  * the operation language and run on cpu0 (its lines in OUT/heki.log):
  * VM heki.vm of type default with heki.mem_size of memory at 0x80000000,
- * the program loaded, for heki.cr_protection=vtl a VTL1 (`vtl enable`)
+ * the program loaded, the VMM's block device (64 sectors, with the
+ * boot-parameters page at 0x80800000, which the programs ignore), for heki.cr_protection=vtl a VTL1 (`vtl enable`)
  * with the kexec allow-list entry heki.kexec_sha256, then vCPU 0 run until
  * the program exits.  The design decides the rest (heki.h): the guest
  * finds what the host offers.  The summary prints one line per run:
@@ -68,9 +69,10 @@ int stack_run_heki(struct sim *s, const char *scenario, const char *out_dir, str
 	text = sim_xprintf("vm create vm=%u type=default\n"
 			   "vm memslot vm=%u slot=0 gpa=0x80000000 size=0x%llx\n"
 			   "vm load vm=%u elf=%s\n"
+			   "vm boot vm=%u gpa=0x80800000 disk=64\n"
 			   "%s"
 			   "vcpu run vm=%u vcpu=0 max_insns=%llu\n",
-			   id, id, (unsigned long long)sim_cfg_u64(s, "heki.mem_size"), id, path, extra,
+			   id, id, (unsigned long long)sim_cfg_u64(s, "heki.mem_size"), id, path, id, extra,
 			   id, (unsigned long long)sim_cfg_u64(s, "heki.max_insns"));
 	free(extra);
 	rc = sim_script_run_text(s, text, "heki", logf, stderr);
@@ -97,7 +99,8 @@ void stack_run_heki_free(struct stack *st)
 
 /*
  * The verdict of the program's exit code (heki_attack.c, heki_kexec.c):
- * attack: bit 0 WP cleared, bit 1 SMEP cleared, bit 2 text patched;
+ * attack: bit 0 WP cleared, bit 1 SMEP cleared, bit 2 text patched, bit 3
+ * the VMM's device wrote kernel text;
  * kexec: 0 done, 1 a CR write refused, 2 VTL1 refused the image.
  */
 static void verdict(FILE *out, const char *elf, int code)
@@ -107,12 +110,13 @@ static void verdict(FILE *out, const char *elf, int code)
 					     : code == 2 ? "refused by VTL1 (image not allowed)" : "unknown");
 		return;
 	}
-	if (!code) {
+	if (!(code & 7))
 		fprintf(out, "attack blocked (WP, SMEP, text)");
-		return;
-	}
-	fprintf(out, "attack succeeded:%s%s%s", code & 1 ? " WP cleared" : "", code & 2 ? " SMEP cleared" : "",
-		code & 4 ? " text patched" : "");
+	else
+		fprintf(out, "attack succeeded:%s%s%s", code & 1 ? " WP cleared" : "",
+			code & 2 ? " SMEP cleared" : "", code & 4 ? " text patched" : "");
+	if (code & 8)
+		fprintf(out, "; the VMM's device wrote kernel text (confused deputy)");
 }
 
 void stack_heki_summary(struct sim *s, FILE *out)

@@ -246,13 +246,16 @@ enum stack_kvm_rc stack_kvm_npf(struct stack_vm *v, unsigned vcpu, struct sim_wh
 	*cycles += v->st->lat.kvm_exit;
 	/*
 	 * heki.h: a violation of VTL0's permission view goes to VTL1, which
-	 * denies it.  NPT's EXITINFO1 U bit is set for every nested walk (the
+	 * denies it; one of Heki's protected ranges, KVM denies itself.  NPT's EXITINFO1 U bit is set for every nested walk (the
 	 * APM), so it does not tell a user-mode fetch: fetches count as the
 	 * kernel's (MBEC's user-execute bit is EPT's; docs/cr-protection.md).
 	 */
-	if (!(info & RMP_NPF_RMP) &&
-	    stack_vtl_check(v, gpa, (info & RMP_NPF_ID) ? 2 : (info & RMP_NPF_W) ? 1 : 0, false))
-		return (enum stack_kvm_rc)stack_vtl_deny(v, cycles);
+	if (!(info & RMP_NPF_RMP)) {
+		unsigned acc = (info & RMP_NPF_ID) ? 2 : (info & RMP_NPF_W) ? 1 : 0;
+
+		if (stack_vtl_check(v, gpa, acc, false))
+			return (enum stack_kvm_rc)stack_vtl_deny(v, gpa, acc, cycles);
+	}
 
 	/*
 	 * The access's private-ness: on SNP the C-bit (EXITINFO1 ENC); on a

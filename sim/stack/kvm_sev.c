@@ -492,7 +492,8 @@ enum stack_kvm_rc stack_kvm_hypercall(struct stack_vm *v, unsigned vcpu, struct 
 		vc->cont = STACK_KVM_CONT_HYPERCALL;
 		return STACK_KVM_USER;
 	}
-	if (args[0] == STACK_KVM_HC_LOCK_CR_UPDATE)   /* heki.c: Heki's hypercall (RFC v2 02/19) */
+	if (args[0] == STACK_KVM_HC_LOCK_CR_UPDATE ||   /* heki.c: Heki's hypercalls (RFC v2 02/19) */
+	    args[0] == STACK_KVM_HC_PROTECT_MEMORY)
 		return (enum stack_kvm_rc)stack_heki_lock_cr(v, vcpu, args, ue, cycles);
 	if (args[0] >= STACK_HC_VTL_FIRST && args[0] <= STACK_HC_VTL_LAST)   /* vtl.c */
 		return (enum stack_kvm_rc)stack_vtl_hypercall(v, vcpu, args, cycles);

@@ -46,6 +46,8 @@ static const struct sim_cfg_key heki_keys[] = {
 	{ "heki.max_insns", SIM_CFG_U64, 1, UINT64_MAX, "100000000", NULL, "stop after this many guest instructions" },
 	{ "heki.kexec_sha256", SIM_CFG_STR, 0, 0, "", NULL,
 	  "heki.cr_protection=vtl: the SHA-256 (64 hex digits) VTL1's kexec allow-list holds; empty: none" },
+	{ "heki.mem_denial", SIM_CFG_ENUM, 0, 0, "gp", mem_denial_choices,
+	  "What the guest sees when KVM refuses an access to a range it protected with Heki (KVM_HC_PROTECT_MEMORY): gp (#GP injected), kill (KVM stops the VM)" },
 	{ "lat.stack.vtl_switch", SIM_CFG_U64, 0, 100000000, NULL, NULL,
 	  "One VTL switch (VTL call or return: exit, EPTP and vCPU-context switch, entry)" },
 	{ "lat.stack.vtl_work", SIM_CFG_U64, 0, 100000000, NULL, NULL,
@@ -68,6 +70,7 @@ static int heki_attach(struct sim *s, struct sim_err *err)
 	st->heki.host_cr0 = sim_cfg_u64(s, "heki.host_cr0");
 	st->heki.host_cr4 = sim_cfg_u64(s, "heki.host_cr4");
 	st->heki.mem_denial = sim_cfg_enum(s, "vtl.mem_denial");
+	st->heki.heki_mem_denial = sim_cfg_enum(s, "heki.mem_denial");
 	st->heki.vtl_switch = sim_cfg_u64(s, "lat.stack.vtl_switch");
 	st->heki.vtl_work = sim_cfg_u64(s, "lat.stack.vtl_work");
 	st->heki.sha_kbyte = sim_cfg_u64(s, "lat.stack.sha_kbyte");

@@ -115,8 +115,8 @@ int stack_vtl_allow(struct stack_vm *v, const uint8_t sha[32])
 	return 0;
 }
 
-/* The permissions of VTL0's leaf for @gpa: the last range that covers it, else all. */
-unsigned stack_vtl_perms(struct stack_vm *v, uint64_t gpa)
+/* The permissions VTL0's view gives @gpa (all without a VTL). */
+static unsigned vtl_view(struct stack_vm *v, uint64_t gpa)
 {
 	struct stack_vtl *t = vtl_of(v);
 
@@ -128,34 +128,62 @@ unsigned stack_vtl_perms(struct stack_vm *v, uint64_t gpa)
 	return S2_PERM_ALL;
 }
 
+/* The permissions Heki's ranges leave @gpa: every range over it takes its share away. */
+static unsigned heki_view(struct stack_vm *v, uint64_t gpa)
+{
+	struct stack_heki *h = stack_heki_of(v, false);
+	unsigned p = S2_PERM_ALL;
+
+	for (unsigned i = 0; h && i < h->nmem; i++)
+		if (gpa - h->mem[i].gpa < h->mem[i].size)
+			p &= h->mem[i].perms;
+	return p;
+}
+
+unsigned stack_vtl_perms(struct stack_vm *v, uint64_t gpa)
+{
+	return vtl_view(v, gpa) & heki_view(v, gpa);
+}
+
 bool stack_vtl_restricts(struct stack_vm *v, uint64_t gpa, uint64_t size)
 {
 	struct stack_vtl *t = vtl_of(v);
+	struct stack_heki *h = stack_heki_of(v, false);
 
 	for (unsigned i = 0; t && i < t->nranges; i++)
 		if (t->range[i].gpa < gpa + size && gpa < t->range[i].gpa + t->range[i].size)
 			return true;
+	for (unsigned i = 0; h && i < h->nmem; i++)
+		if (h->mem[i].gpa < gpa + size && gpa < h->mem[i].gpa + h->mem[i].size)
+			return true;
 	return false;
+}
+
+static unsigned need_of(unsigned acc, bool user)
+{
+	/* EPT with MBEC (reference §7.2): R reads, W writes, XS (supervisor) or XU (user) fetches */
+	return acc == 0 ? S2_PERM_R : acc == 1 ? S2_PERM_W : user ? S2_PERM_XU : S2_PERM_XS;
 }
 
 int stack_vtl_check(struct stack_vm *v, uint64_t gpa, unsigned acc, bool user)
 {
-	/* EPT with MBEC (reference §7.2): R reads, W writes, XS (supervisor) or XU (user) fetches */
-	unsigned need = acc == 0 ? S2_PERM_R : acc == 1 ? S2_PERM_W : user ? S2_PERM_XU : S2_PERM_XS;
-
-	return (stack_vtl_perms(v, gpa) & need) ? 0 : -1;
+	return (stack_vtl_perms(v, gpa) & need_of(acc, user)) ? 0 : -1;
 }
 
-int stack_vtl_deny(struct stack_vm *v, uint64_t *cycles)
+int stack_vtl_deny(struct stack_vm *v, uint64_t gpa, unsigned acc, uint64_t *cycles)
 {
 	struct stack_heki *h = stack_heki_of(v, true);
+	bool vtl = !(vtl_view(v, gpa) & need_of(acc, false));
+	unsigned what = vtl ? v->st->heki.mem_denial : v->st->heki.heki_mem_denial;
 
 	h->ctr.mem_denials++;
-	h->ctr.vtl_calls++;
-	h->ctr.vtl_denied++;
-	*cycles += 2 * v->st->heki.vtl_switch + v->st->heki.vtl_work;
-	if (v->st->heki.mem_denial == 1) {
-		v->run->killed = true;   /* VTL1 stops the VM */
+	if (vtl) {
+		h->ctr.vtl_calls++;
+		h->ctr.vtl_denied++;
+		*cycles += 2 * v->st->heki.vtl_switch + v->st->heki.vtl_work;
+	}
+	if (what == 1) {
+		v->run->killed = true;   /* VTL1 (or KVM for Heki) stops the VM */
 		return STACK_KVM_FATAL;
 	}
 	return STACK_KVM_GP;

@@ -6,7 +6,9 @@
  *
  *   KVM_HC_LOCK_CR_UPDATE version query answers >= 1: a Heki host (KVM
  *     itself, design kvm, or the VMM behind KVM_EXIT_HYPERCALL, design
- *     vmm): pin CR0.WP, then CR4 & cr4_pinned_mask (kvm_lock_crs);
+ *     vmm): pin CR0.WP, then CR4 & cr4_pinned_mask (kvm_lock_crs), then
+ *     ask for memory protection (KVM_HC_PROTECT_MEMORY: KVM has it, the
+ *     VMM's design does not);
  *   else a VTL call answers 0: the kernel runs in VTL0 under a VTL1
  *     (design vtl): it hands VTL1 its layout (text r+x supervisor,
  *     rodata r, data rw), asks it to intercept CR0.WP and CR4.SMEP/SMAP,
@@ -27,6 +29,7 @@
 
 #define HC_LOCK_CR_UPDATE   13
 #define LOCK_CR_VERSION     1
+#define HC_PROTECT_MEMORY   14    /* protsim's simplified KVM_HC_PROTECT_MEMORY: gpa, size, perms */
 #define HC_VTL_CALL         0x110
 #define HC_VTL_KEXEC        0x111
 #define HC_VTL_PROTECT      0x112
@@ -67,8 +70,19 @@ static enum design kernel_protect(void)
 	if (v >= 1) {
 		long a = protsim_hypercall(HC_LOCK_CR_UPDATE, 0, CR0_WP, 0, 0);
 		long b = protsim_hypercall(HC_LOCK_CR_UPDATE, 4, csr_read(CSR_CR4) & CR4_PINNED, 0, 0);
+		long m;
 
 		printf("kernel: Heki ABI %ld: pin CR0.WP -> %ld, pin CR4 -> %ld\n", v, a, b);
+		/* mark_readonly(), then Heki's memory protection where the host has it */
+		m = protsim_hypercall(HC_PROTECT_MEMORY, base, text - base, VTL_R | VTL_X, 0);
+		if (m == 0) {
+			if (ro > text)
+				m |= protsim_hypercall(HC_PROTECT_MEMORY, text, ro - text, VTL_R, 0);
+			else
+				ro = text;
+			m |= protsim_hypercall(HC_PROTECT_MEMORY, ro, end - ro, VTL_R | VTL_W, 0);
+		}
+		printf("kernel: Heki memory protection (text r-x, rodata r--, data rw-) -> %ld\n", m);
 		return D_HEKI;
 	}
 	if (protsim_hypercall(HC_VTL_CALL, 0, 0, 0, 0) == 0) {
