@@ -242,7 +242,7 @@ static const struct sim_op heki_ops[] = {
 	{ "vm cr_filter", cr_filter_args,
 	  "the VMM's CR filter: the guest's writes to CR cr that change a bit of mask exit to the VMM (vmm.cr_policy answers)",
 	  op_vm_cr_filter },
-	{ "vtl enable", vm_args, "give VM vm a more privileged level, VTL1 (its own vCPU context and memory view)",
+	{ "vtl enable", vm_args, "give VM vm a more privileged level, VTL1, with its own view of memory",
 	  op_vtl_enable },
 	{ "vtl protect", protect_args,
 	  "VTL1 sets VTL0's permissions on [gpa, gpa + size): r, w, x (supervisor execute), u (user execute)",

@@ -178,6 +178,9 @@ enum stack_kvm_rc stack_kvm_handle(struct stack_vm *v, unsigned vcpu, struct sim
 			if (ue->reason == STACK_UEXIT_HYPERCALL)
 				snprintf(args, sizeof(args), "\"nr\":%llu,\"a0\":\"0x%llx\"",
 					 (unsigned long long)ue->nr, (unsigned long long)ue->args[0]);
+			else if (ue->reason >= STACK_UEXIT_HEKI_CONFIGURE)   /* heki.h */
+				snprintf(args, sizeof(args), "\"cr_value\":\"0x%llx\"",
+					 (unsigned long long)ue->cr_value);
 			else
 				snprintf(args, sizeof(args), "\"gpa\":\"0x%llx\"",
 					 (unsigned long long)ue->gpa);
