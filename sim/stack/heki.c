@@ -487,3 +487,85 @@ void stack_heki_vcpu_reset(struct stack_vm *v, unsigned vcpu)
 	stack_vtl_teardown(v);
 	stack_heki_sync(v);
 }
+
+/* ------------------------------------------------------------------ */
+/* Invariants (check.c, stack.check=1)                                 */
+/* ------------------------------------------------------------------ */
+
+struct heki_chk {
+	struct stack_vm *v;
+	char *msg;
+	size_t len;
+	bool bad;
+};
+
+/*
+ * The leaf permissions the nested format gives a view of @perms
+ * (kvm_mmu.c tdp_map: AMD NPT has one X bit and readable leaves).
+ */
+static unsigned leaf_perms(unsigned perms)
+{
+	if (perms == S2_PERM_ALL)
+		return S2_PERM_ALL;
+	return S2_PERM_R | (perms & S2_PERM_W) | ((perms & S2_PERM_X) ? S2_PERM_X : 0);
+}
+
+/* No valid nested leaf gives a page more than its view (VTL0's, Heki's ranges) allows. */
+static int heki_visit_leaf(struct s2_visit_ctx *ctx, enum s2_walk_flags when)
+{
+	struct heki_chk *k = ctx->arg;
+	struct s2_pte pte;
+	uint64_t size = s2_sz_bytes(ctx->sz);
+
+	(void)when;
+	s2_pgt_fmt(ctx->pgt)->decode(ctx->old, ctx->sz, &pte);
+	if (pte.type != S2_PTE_LEAF)
+		return 0;
+	for (uint64_t o = 0; o < size; o += 0x1000) {
+		unsigned allowed = leaf_perms(stack_vtl_perms(k->v, ctx->addr + o));
+
+		if (pte.prot.perms & ~allowed) {
+			snprintf(k->msg, k->len, "gpa 0x%llx: a nested leaf with perms 0x%x where the "
+				 "guest's view allows 0x%x", (unsigned long long)(ctx->addr + o),
+				 pte.prot.perms, allowed);
+			k->bad = true;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int stack_heki_check(struct stack_vm *v, char *msg, size_t len)
+{
+	struct stack_heki *h = stack_heki_of(v, false);
+	const struct stack_heki_cfg *cfg = &v->st->heki;
+	struct heki_chk k = { .v = v, .msg = msg, .len = len };
+
+	if (!h)
+		return 0;
+	if (h->pinned_cr0 && (!(h->pinned_cr0 & STACK_X86_CR0_WP) || (h->pinned_cr0 & ~cfg->host_cr0)))
+		return snprintf(msg, len, "pinned CR0 0x%llx: without WP or outside the host's CR0",
+				(unsigned long long)h->pinned_cr0), -1;
+	if (h->pinned_cr4 & ~(STACK_HEKI_CR4_PINNED_MASK & cfg->host_cr4))
+		return snprintf(msg, len, "pinned CR4 0x%llx: outside cr4_pinned_mask & the host's CR4",
+				(unsigned long long)h->pinned_cr4), -1;
+	if ((h->filter[0] & ~STACK_X86_CR0_VALID) || (h->filter[1] & ~STACK_X86_CR4_VALID))
+		return snprintf(msg, len, "the VMM's CR filter has bits the CRs do not"), -1;
+	if ((h->configure_exit_reason | h->denial_exit_reason) & ~STACK_KVM_HEKI_EXIT_REASON_VALID_MASK)
+		return snprintf(msg, len, "a Heki exit mask outside the valid reasons"), -1;
+	if (!h->vtl.enabled && (h->vtl.nranges || h->vtl.nallow || h->vtl.locked ||
+				h->vtl.icpt[0] || h->vtl.icpt[1]))
+		return snprintf(msg, len, "VTL state without a VTL"), -1;
+	for (unsigned i = 0; i < h->vtl.nranges; i++)
+		if ((h->vtl.range[i].gpa | h->vtl.range[i].size) & 0xfff)
+			return snprintf(msg, len, "VTL range %u not 4K aligned", i), -1;
+	for (unsigned i = 0; i < h->nmem; i++)
+		if ((h->mem[i].gpa | h->mem[i].size) & 0xfff)
+			return snprintf(msg, len, "Heki range %u not 4K aligned", i), -1;
+	if (h->nmem || h->vtl.nranges) {
+		const struct s2_walker w = { heki_visit_leaf, &k, S2_WALK_LEAF };
+
+		(void)s2_walk(v->s2, NULL, 0, s2_pgt_ia_limit(v->s2), &w);
+	}
+	return k.bad ? -1 : 0;
+}

@@ -192,6 +192,8 @@ int stack_heki_complete(struct stack_vm *v, unsigned vcpu, struct stack_uexit *u
 uint64_t stack_heki_intercept(struct stack_vm *v, unsigned cr);
 /* Program every hart of @v's program platform with those masks. */
 void stack_heki_sync(struct stack_vm *v);
+/* The invariants of @v's CR protection (stack.check): 0, or -1 with the first broken one in @msg. */
+int stack_heki_check(struct stack_vm *v, char *msg, size_t len);
 /* A scripted vCPU's CR value and its commit. */
 uint64_t stack_heki_vcpu_cr(struct stack_vm *v, unsigned vcpu, unsigned cr);
 void stack_heki_vcpu_set_cr(struct stack_vm *v, unsigned vcpu, unsigned cr, uint64_t val);
