@@ -8,6 +8,7 @@
 #include "stage2/s2.h"
 #include "iommu/iommu.h"
 #include "cpu/cpu.h"
+#include "sim/stack/pkvm_host.h"
 
 const struct sim_module *const stack_modules[] = {
 	&rmp_module,
@@ -17,5 +18,6 @@ const struct sim_module *const stack_modules[] = {
 	&stack_module,
 	&stack_kvm_module,
 	&stack_guest_module,
+	&stack_pkvm_module,   /* machine host=pkvm (pkvm_host.c, ops_pkvm.c) */
 	NULL
 };

@@ -28,6 +28,7 @@
  */
 #define _GNU_SOURCE   /* strerrorname_np */
 #include "sim/stack/stack_int.h"
+#include "sim/stack/pkvm_host.h"   /* pKVM hook */
 
 #include <errno.h>
 #include <stddef.h>
@@ -719,6 +720,8 @@ static void op_guest_access(struct sim_call *c)
 	uint64_t spa = 0, leaf;
 	int rc;
 
+	if (stack_pkvm_guest_op(c, STACK_PKVM_GOP_ACCESS))   /* pKVM hook: a pKVM VM (ops_pkvm.c) */
+		return;
 	if (!gact_begin(c, &g))
 		return;
 	acc = (enum s2_access)sim_arg_enum(c, "kind", 0);
@@ -797,11 +800,15 @@ static void op_guest_accept(struct sim_call *c)
 
 static void op_guest_share(struct sim_call *c)
 {
+	if (stack_pkvm_guest_op(c, STACK_PKVM_GOP_SHARE))   /* pKVM hook: a pKVM VM (ops_pkvm.c) */
+		return;
 	conversion_op(c, OP_SHARED, false, false);
 }
 
 static void op_guest_unshare(struct sim_call *c)
 {
+	if (stack_pkvm_guest_op(c, STACK_PKVM_GOP_UNSHARE))   /* pKVM hook: a pKVM VM (ops_pkvm.c) */
+		return;
 	conversion_op(c, OP_PRIVATE, false, false);
 }
 
@@ -826,6 +833,8 @@ static void op_guest_hypercall(struct sim_call *c)
 	uint64_t args[5], ret = 0;
 	bool ok;
 
+	if (stack_pkvm_guest_op(c, STACK_PKVM_GOP_HYPERCALL))   /* pKVM hook: a pKVM VM (ops_pkvm.c) */
+		return;
 	if (!gact_begin(c, &g))
 		return;
 	args[0] = sim_arg_u64(c, "nr", 0);

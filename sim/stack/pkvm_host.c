@@ -1,0 +1,540 @@
+/*
+ * pkvm_host.c - the pKVM host of a machine (`machine host=pkvm`): the
+ * hypervisor model of pkvm_mem.c built over the machine's memory, with its
+ * pool carved out of the host page allocator; the VMs of `vm create` as
+ * the hypervisor's VMs (Linux arch/arm64/kvm/pkvm.c
+ * __pkvm_create_hyp_vm: metadata pages donated at creation; teardown,
+ * reclaim and finalize at destruction, pkvm_destroy_hyp_vm); the host
+ * kernel's handling of a guest stage-2 fault (kvm_handle_guest_abort ->
+ * pkvm_mem_abort: the memslot's page donated to a protected VM, shared
+ * with a non-protected one, the memcache topped up first when short);
+ * the guest's SMCCC calls (kvm_handle_pvm_hvc64) as a scripted guest
+ * makes them (arch/arm64/mm/mem_encrypt.c's set_memory_decrypted /
+ * encrypted for share/unshare, the balloon's relinquish); host accesses
+ * through the host stage 2.  Reference: docs/pkvm.md, "The pKVM host".
+ */
+#include "sim/stack/stack_int.h"
+#include "sim/stack/pkvm_host.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const host_choices[] = { "kvm", "pkvm", NULL };
+
+static const struct sim_cfg_key pkvm_keys[] = {
+	{ "machine.host", SIM_CFG_ENUM, 0, 0, "kvm", host_choices,
+	  "The host software: kvm (an x86-style KVM host with SNP), or pkvm (an arm64-style host "
+	  "kernel deprivileged under pKVM at EL2, with a host stage 2; docs/pkvm.md)" },
+	{ "pkvm.pool_size", SIM_CFG_SIZE, 2 << 20, 64 << 20, "2m", NULL,
+	  "host=pkvm: bytes of the hypervisor's page pool (a multiple of 2m, taken from the host page "
+	  "allocator at boot; the host stage-2 and hyp stage-1 table pages)" },
+	{ "pkvm.guest_range", SIM_CFG_BOOL, 0, 1, "1", NULL,
+	  "host=pkvm: HYP_MEMINFO reports HAS_RANGE (MEM_SHARE/MEM_UNSHARE take a granule count, "
+	  "at most 512 a call); 0: one page a call" },
+	{ "pkvm.meta_pages", SIM_CFG_U64, 2, 512, "16", NULL,
+	  "host=pkvm: host pages donated to the hypervisor for each VM at creation (VM struct, "
+	  "stage-2 root, the rest its memcache); as many again each time the memcache runs short" },
+	{ "lat.pkvm.hvc", SIM_CFG_U64, 0, 100000000, NULL, NULL,
+	  "pKVM: a host hypercall (HVC, dispatch, component locks, return), cycles" },
+	{ "lat.pkvm.guest_hvc", SIM_CFG_U64, 0, 100000000, NULL, NULL,
+	  "pKVM: a guest hypercall handled at EL2, cycles" },
+	{ "lat.pkvm.abort", SIM_CFG_U64, 0, 100000000, NULL, NULL,
+	  "pKVM: a host stage-2 abort taken to EL2 and returned from, cycles" },
+	{ "lat.pkvm.inject", SIM_CFG_U64, 0, 100000000, NULL, NULL,
+	  "pKVM: injecting an abort into the host (ESR/FAR/ELR/SPSR, the vector), cycles" },
+	{ NULL, 0, 0, 0, NULL, NULL, NULL }
+};
+
+/* A run of @pages host pages donated to the hypervisor for a VM. */
+struct meta_run {
+	uint64_t pa;
+	bool big;                        /* a 2M block of the allocator (else 4K pages, one each) */
+	unsigned pages;
+};
+
+/* What the host kernel keeps of one VM (struct kvm's arch.pkvm). */
+struct pvm {
+	bool used;
+	bool protected_vm;
+	uint32_t handle;
+	struct meta_run *meta;           /* the metadata it donated, to free after finalize */
+	size_t nmeta, capmeta;
+	/* KVM_CAP_ARM_PROTECTED_VM (ops_pkvm.c) */
+	bool cap_enabled;
+	uint32_t fw_slot;
+	uint64_t fw_size;
+};
+
+struct stack_pkvm_host {
+	struct sim *s;
+	struct stack *st;
+	struct stack_pkvm *pk;
+	uint64_t pool_base, pool_size;
+	unsigned meta_pages;
+	struct pvm vm[S2_MAX_VMS];
+};
+
+struct stack_pkvm_host *stack_pkvm_host_of(const struct sim *s)
+{
+	return s ? sim_get_model(s, &stack_pkvm_module) : NULL;
+}
+
+struct stack_pkvm *stack_pkvm_host_model(struct stack_pkvm_host *ph)
+{
+	return ph->pk;
+}
+
+static struct stack_pkvm_host *ph_of_vm(const struct stack_vm *v)
+{
+	return v ? stack_pkvm_host_of(v->st->s) : NULL;
+}
+
+static struct pvm *pvm_of(const struct stack_vm *v)
+{
+	struct stack_pkvm_host *ph = ph_of_vm(v);
+
+	return ph && ph->vm[v->id].used ? &ph->vm[v->id] : NULL;
+}
+
+bool stack_pkvm_is_vm(const struct stack_vm *v)
+{
+	return pvm_of(v) != NULL;
+}
+
+uint32_t stack_pkvm_vm_handle(const struct stack_vm *v)
+{
+	struct pvm *p = pvm_of(v);
+
+	return p ? p->handle : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Metadata: runs of host pages from the allocator                     */
+/* ------------------------------------------------------------------ */
+
+/*
+ * @n contiguous host pages (n <= 512): a 2M block when n is large, else
+ * 4K pages one after the other, which the allocator hands out in order
+ * from a block it has split; a run that comes out broken is given back and
+ * a 2M block taken instead.  0 or -ENOMEM.
+ */
+static int meta_get(struct stack_pkvm_host *ph, unsigned n, struct meta_run *r)
+{
+	struct stack_palloc *pool = ph->st->pool;
+	uint64_t got[512];
+	unsigned k = 0;
+
+	r->pages = n;
+	r->big = false;
+	if (n < 64) {
+		for (; k < n; k++) {
+			if (stack_palloc_get(pool, false, &got[k]))
+				break;
+			if (k && got[k] != got[k - 1] + SIM_PAGE_SIZE) {
+				k++;   /* taken, but not next to the others: given back below */
+				break;
+			}
+		}
+		if (k == n) {
+			r->pa = got[0];
+			return 0;
+		}
+		while (k)
+			stack_palloc_put(pool, got[--k], false);
+	}
+	if (stack_palloc_get(pool, true, &r->pa))
+		return -ENOMEM;
+	r->big = true;
+	return 0;
+}
+
+static void meta_put(struct stack_pkvm_host *ph, const struct meta_run *r)
+{
+	if (r->big) {
+		stack_palloc_put(ph->st->pool, r->pa, true);
+		return;
+	}
+	for (unsigned i = 0; i < r->pages; i++)
+		stack_palloc_put(ph->st->pool, r->pa + (uint64_t)i * SIM_PAGE_SIZE, false);
+}
+
+static void meta_push(struct pvm *p, const struct meta_run *r)
+{
+	if (p->nmeta == p->capmeta) {
+		p->capmeta = p->capmeta ? 2 * p->capmeta : 4;
+		p->meta = sim_xrealloc(p->meta, p->capmeta * sizeof(*p->meta));
+	}
+	p->meta[p->nmeta++] = *r;
+}
+
+/* ------------------------------------------------------------------ */
+/* VMs                                                                 */
+/* ------------------------------------------------------------------ */
+
+int stack_pkvm_vm_created(struct stack_vm *v, bool protected_vm, struct sim_who *who,
+			  uint64_t *cycles)
+{
+	struct stack_pkvm_host *ph = ph_of_vm(v);
+	struct pvm *p;
+	struct meta_run r;
+	int rc;
+
+	if (!ph)
+		return 0;
+	p = &ph->vm[v->id];
+	memset(p, 0, sizeof(*p));
+	if (meta_get(ph, ph->meta_pages, &r))
+		return -ENOMEM;
+	/* __pkvm_init_vm: the VM struct, the stage-2 root, the rest the memcache */
+	rc = stack_pkvm_vm_create(ph->pk, who, protected_vm, r.pa >> 12, ph->meta_pages,
+				  &p->handle, cycles);
+	if (rc) {
+		meta_put(ph, &r);
+		return rc;
+	}
+	p->used = true;
+	p->protected_vm = protected_vm;
+	meta_push(p, &r);
+	return 0;
+}
+
+/*
+ * pkvm_destroy_hyp_vm: __pkvm_teardown_vm, every page back with
+ * __pkvm_host_reclaim_page (the guest's own poisoned, its shares ended),
+ * __pkvm_finalize_teardown_vm (the metadata back to the host), then the
+ * host frees the metadata pages.  A failure would leave pages with the
+ * hypervisor: they are leaked (never given back to the allocator).
+ */
+void stack_pkvm_vm_gone(struct stack_vm *v, struct sim_who *who, uint64_t *cycles)
+{
+	struct stack_pkvm_host *ph = ph_of_vm(v);
+	struct pvm *p = pvm_of(v);
+	int rc;
+
+	if (!p)
+		return;
+	rc = stack_pkvm_vm_destroy(ph->pk, who, p->handle, cycles);
+	for (size_t i = 0; !rc && i < p->nmeta; i++)
+		meta_put(ph, &p->meta[i]);
+	free(p->meta);
+	memset(p, 0, sizeof(*p));
+}
+
+int stack_pkvm_memslot_check(const struct stack_vm *v)
+{
+	const struct pvm *p = pvm_of(v);
+
+	return p && p->cap_enabled ? -EPERM : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The host kernel's side of a guest stage-2 fault                     */
+/* ------------------------------------------------------------------ */
+
+/*
+ * pkvm_mem_abort: the page behind @gpa (the memslot's, allocated on first
+ * use) goes to the VM: donated to a protected VM (__pkvm_host_donate_guest),
+ * shared with a non-protected one (__pkvm_host_share_guest, RWX).  When
+ * the VM's memcache is short (-ENOMEM) the host tops it up with another
+ * run of pages (topup_hyp_memcache) and calls again.  -EFAULT: no memslot
+ * covers @gpa (an MMIO exit to the VMM, outside this model).
+ */
+static int host_fault_in(struct stack_pkvm_host *ph, struct stack_vm *v, struct pvm *p,
+			 struct sim_who *who, uint64_t gpa, uint64_t *cycles)
+{
+	uint64_t spa, c;
+	int rc;
+
+	*cycles += ph->st->lat.kvm_exit;
+	if (stack_kvm_backing(v, gpa & ~(SIM_PAGE_SIZE - 1), true, &spa))
+		return -EFAULT;
+	for (int tries = 0; tries < 2; tries++) {
+		struct meta_run r;
+
+		c = 0;
+		if (p->protected_vm)
+			rc = stack_pkvm_host_donate_guest(ph->pk, who, spa >> 12, gpa >> 12, p->handle,
+							  &c);
+		else
+			rc = stack_pkvm_host_share_guest(ph->pk, who, spa >> 12, gpa >> 12, 1, p->handle,
+							 S2_PERM_ALL, &c);
+		*cycles += c;
+		if (rc != -ENOMEM)
+			return rc;
+		if (meta_get(ph, ph->meta_pages, &r))
+			return -ENOMEM;
+		c = 0;
+		rc = stack_pkvm_vm_topup(ph->pk, who, p->handle, r.pa >> 12, r.pages, &c);
+		*cycles += c;
+		if (rc) {
+			meta_put(ph, &r);
+			return rc;
+		}
+		meta_push(p, &r);
+	}
+	return -ENOMEM;
+}
+
+int stack_pkvm_guest_call(struct stack_vm *v, struct sim_who *who, uint64_t regs[4],
+			  struct stack_pkvm_gres *r, uint64_t *cycles)
+{
+	struct stack_pkvm_host *ph = ph_of_vm(v);
+	struct pvm *p = pvm_of(v);
+	uint64_t in[4];
+
+	if (!p)
+		return -EINVAL;
+	memcpy(in, regs, sizeof(in));
+	/* the guest retries after the host has faulted the page in: a bounded loop */
+	for (int tries = 0; tries < 8; tries++) {
+		struct stack_pkvm_hvc_res res;
+		int rc;
+
+		memcpy(regs, in, sizeof(in));
+		r->exits++;
+		rc = stack_pkvm_guest_hvc(ph->pk, who, p->handle, regs, &res, cycles);
+		if (rc)
+			return rc;
+		if (!res.exit_to_host) {
+			r->r0 = regs[0];
+			r->err = res.err;
+			return 0;
+		}
+		r->host_exits++;
+		if (!p->protected_vm || (in[0] != STACK_PKVM_SMCCC_MEM_SHARE &&
+					 in[0] != STACK_PKVM_SMCCC_MEM_UNSHARE)) {
+			/* not pKVM's (a non-protected VM, an unknown call): KVM's SMCCC handler */
+			*cycles += ph->st->lat.kvm_exit;
+			regs[0] = r->r0 = STACK_PKVM_SMCCC_NOT_SUPPORTED;
+			return 0;
+		}
+		/* -EFAULT: the page is not mapped in the guest yet; the host faults it in */
+		rc = host_fault_in(ph, v, p, who, res.fault_ipa, cycles);
+		if (rc) {
+			r->err = rc;
+			regs[0] = r->r0 = STACK_PKVM_SMCCC_INVALID_PARAM;
+			return 0;
+		}
+	}
+	r->err = -ELOOP;
+	return 0;
+}
+
+int stack_pkvm_guest_share(struct stack_vm *v, struct sim_who *who, uint64_t gpa,
+			   uint64_t size, bool share, struct stack_pkvm_gres *r, uint64_t *cycles)
+{
+	struct stack_pkvm_host *ph = ph_of_vm(v);
+	struct pvm *p = pvm_of(v);
+	uint64_t granules = size >> 12;
+	bool range;
+
+	if (!p)
+		return -EINVAL;
+	/*
+	 * A non-protected guest finds no MEM_SHARE service at boot
+	 * (pkvm_init_hyp_services: HYP_MEMINFO not advertised) and registers
+	 * no memory-encryption ops: its set_memory_decrypted does nothing.
+	 */
+	if (!p->protected_vm)
+		return 0;
+	/* the granule and HAS_RANGE, as HYP_MEMINFO told the guest at boot */
+	range = stack_pkvm_cfg(ph->pk)->guest_range;
+	while (granules) {
+		uint64_t regs[4] = { share ? STACK_PKVM_SMCCC_MEM_SHARE : STACK_PKVM_SMCCC_MEM_UNSHARE,
+				     gpa, 0, 0 };
+		uint64_t n = range ? (granules < STACK_PKVM_RANGE_MAX ? granules
+							: STACK_PKVM_RANGE_MAX) : 1;
+
+		if (range)
+			regs[2] = n;
+		int rc = stack_pkvm_guest_call(v, who, regs, r, cycles);
+
+		if (rc)
+			return rc;
+		if (r->r0 != STACK_PKVM_SMCCC_SUCCESS) {
+			if (!r->err)
+				r->err = -EINVAL;
+			return 0;
+		}
+		n = range ? regs[1] : 1;
+		if (!n || n > granules)
+			sim_fatal("pkvm: MEM_%s returned %llu granules of %llu", share ? "SHARE" : "UNSHARE",
+				  (unsigned long long)n, (unsigned long long)granules);
+		r->done += n;
+		granules -= n;
+		gpa += n << 12;
+	}
+	return 0;
+}
+
+int stack_pkvm_guest_relinquish(struct stack_vm *v, struct sim_who *who, uint64_t gpa,
+				struct stack_pkvm_gres *r, uint64_t *cycles)
+{
+	uint64_t regs[4] = { STACK_PKVM_SMCCC_MEM_RELINQUISH, gpa & ~(SIM_PAGE_SIZE - 1), 0, 0 };
+	int rc = stack_pkvm_guest_call(v, who, regs, r, cycles);
+
+	if (!rc && r->r0 == STACK_PKVM_SMCCC_SUCCESS)
+		r->done = 1;
+	else if (!rc && r->r0 == STACK_PKVM_SMCCC_NOT_SUPPORTED)
+		r->err = -EOPNOTSUPP;   /* no such service (a non-protected VM) */
+	else if (!rc && !r->err)
+		r->err = -EINVAL;
+	return rc;
+}
+
+int stack_pkvm_guest_touch(struct stack_vm *v, struct sim_who *who, uint64_t gpa, bool write,
+			   struct stack_pkvm_gres *r, uint64_t *cycles)
+{
+	struct stack_pkvm_host *ph = ph_of_vm(v);
+	struct pvm *p = pvm_of(v);
+
+	if (!p)
+		return -EINVAL;
+	for (int tries = 0; tries < 4; tries++) {
+		uint64_t pa = 0;
+		int rc = stack_pkvm_guest_access(ph->pk, who, p->handle, gpa, write, &pa, cycles);
+
+		if (rc < 0)
+			return rc;
+		if (rc == 0) {
+			r->pa = pa;
+			return 0;
+		}
+		/* a stage-2 fault: a trap to EL2, handed to the host (kvm_handle_guest_abort) */
+		r->exits++;
+		r->host_exits++;
+		if (rc != S2_FAULT_TRANSLATION) {
+			r->err = -EFAULT;   /* a permission fault the host cannot fix: KVM_RUN -EFAULT */
+			return 0;
+		}
+		rc = host_fault_in(ph, v, p, who, gpa, cycles);
+		if (rc) {
+			r->err = rc;
+			return 0;
+		}
+	}
+	r->err = -ELOOP;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Host accesses                                                       */
+/* ------------------------------------------------------------------ */
+
+int stack_pkvm_machine_access(struct sim *s, struct sim_who *who, uint64_t pa, bool write,
+			      enum stack_pkvm_by by, struct stack_pkvm_acc_res *res,
+			      uint64_t *cycles)
+{
+	struct stack_pkvm_host *ph = stack_pkvm_host_of(s);
+
+	if (!ph)
+		return -ENODEV;
+	return stack_pkvm_host_access(ph->pk, who, pa, write, by, res, cycles);
+}
+
+int stack_pkvm_machine_check(struct sim *s, char *msg, size_t len)
+{
+	struct stack_pkvm_host *ph = stack_pkvm_host_of(s);
+
+	return ph ? stack_pkvm_check(ph->pk, msg, len) : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The module                                                          */
+/* ------------------------------------------------------------------ */
+
+static int pkvm_attach(struct sim *s, struct sim_err *err)
+{
+	struct stack *st = stack_get(s);
+	struct stack_pkvm_host *ph;
+	struct stack_pkvm_cfg cfg;
+	struct sim_who who = { .now = 0, .agent = -1 };
+	uint64_t size = sim_cfg_u64(s, "pkvm.pool_size");
+
+	if (sim_cfg_enum(s, "machine.host") != 1)
+		return 0;   /* host=kvm: no hypervisor at EL2 */
+	if (!st)
+		return sim_err_set(err, "host=pkvm: the machine has no host stack (stack module)");
+	if (size & (SIM_SZ_2M - 1))
+		return sim_cfg_error(s, "pkvm.pool_size", err, "0x%llx: must be a multiple of 2m",
+				     (unsigned long long)size);
+	ph = sim_xcalloc(1, sizeof(*ph));
+	ph->s = s;
+	ph->st = st;
+	ph->meta_pages = (unsigned)sim_cfg_u64(s, "pkvm.meta_pages");
+	/* the pool: consecutive 2M blocks of the host page allocator, given at boot */
+	for (uint64_t off = 0; off < size; off += SIM_SZ_2M) {
+		uint64_t pa;
+
+		if (stack_palloc_get(st->pool, true, &pa) || (off && pa != ph->pool_base + off)) {
+			if (off && pa != ph->pool_base + off && pa)
+				stack_palloc_put(st->pool, pa, true);
+			for (uint64_t o = 0; o < off; o += SIM_SZ_2M)
+				stack_palloc_put(st->pool, ph->pool_base + o, true);
+			free(ph);
+			return sim_cfg_error(s, "pkvm.pool_size", err,
+					     "0x%llx: the host page allocator (s2.pool_size) has no "
+					     "contiguous range this large", (unsigned long long)size);
+		}
+		if (!off)
+			ph->pool_base = pa;
+	}
+	ph->pool_size = size;
+	stack_pkvm_cfg_default(&cfg);
+	cfg.mem_base = 0;
+	cfg.mem_size = sim_mem_size(sim_mem(s)) & ~(SIM_PAGE_SIZE - 1);
+	cfg.pool_base = ph->pool_base;
+	cfg.pool_pages = size >> 12;
+	cfg.hvc_cycles = sim_cfg_u64(s, "lat.pkvm.hvc");
+	cfg.guest_hvc_cycles = sim_cfg_u64(s, "lat.pkvm.guest_hvc");
+	cfg.abort_cycles = sim_cfg_u64(s, "lat.pkvm.abort");
+	cfg.inject_cycles = sim_cfg_u64(s, "lat.pkvm.inject");
+	cfg.guest_range = sim_cfg_bool(s, "pkvm.guest_range");
+	ph->pk = stack_pkvm_new(s, sim_mem(s), st->s2, &cfg, &who, err);
+	if (!ph->pk) {
+		for (uint64_t o = 0; o < size; o += SIM_SZ_2M)
+			stack_palloc_put(st->pool, ph->pool_base + o, true);
+		free(ph);
+		return -1;
+	}
+	sim_set_model(s, &stack_pkvm_module, ph);
+	return 0;
+}
+
+static void pkvm_detach(struct sim *s)
+{
+	struct stack_pkvm_host *ph = stack_pkvm_host_of(s);
+
+	if (!ph)
+		return;
+	for (unsigned i = 0; i < S2_MAX_VMS; i++)
+		free(ph->vm[i].meta);   /* the machine is going: the allocator goes with it */
+	stack_pkvm_free(ph->pk);
+	free(ph);
+	sim_set_model(s, &stack_pkvm_module, NULL);
+}
+
+static void pkvm_summary(struct sim *s, FILE *out)
+{
+	struct stack_pkvm_host *ph = stack_pkvm_host_of(s);
+
+	if (!ph)
+		return;
+	fprintf(out, "pkvm: hypervisor pool %llu pages at 0x%llx (%llu free), %llu host hypercalls\n",
+		(unsigned long long)(ph->pool_size >> 12), (unsigned long long)ph->pool_base,
+		(unsigned long long)stack_pkvm_pool_free(ph->pk),
+		(unsigned long long)stack_pkvm_stats(ph->pk)->hvc);
+}
+
+extern const struct sim_op stack_pkvm_ops[];   /* ops_pkvm.c */
+
+const struct sim_module stack_pkvm_module = {
+	.name = "pkvm",
+	.needs = (const char *const[]){ "stack", "kvm", "guest", NULL },
+	.keys = pkvm_keys,
+	.ops = stack_pkvm_ops,
+	.attach = pkvm_attach,
+	.detach = pkvm_detach,
+	.summary = pkvm_summary,
+};
