@@ -17,6 +17,7 @@
  */
 #define _GNU_SOURCE   /* strerrorname_np, open_memstream */
 #include "sim/stack/stack_int.h"
+#include "sim/stack/pkvm_host.h"   /* pKVM hook */
 
 #include <errno.h>
 #include <stdio.h>
@@ -526,6 +527,8 @@ void stack_op_vcpu_run(struct sim_call *c)
 	const char *why = NULL;
 	struct cpu_exit e;
 
+	if (stack_pkvm_op_vcpu_run(c))   /* pKVM hook: KVM_RUN's checks on a pKVM VM */
+		return;
 	if (!v)
 		return;
 	vc = &v->run->vcpu[idx];

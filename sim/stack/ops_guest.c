@@ -940,8 +940,11 @@ static const char *const cap_choices[] = {
  */
 static void op_vm_cap(struct sim_call *c)
 {
-	struct stack_vm *v = kvm_vm_of(c);
+	struct stack_vm *v;
 
+	if (stack_pkvm_op_vm_cap(c))   /* pKVM hook: cap=protected_vm on a pKVM machine */
+		return;
+	v = kvm_vm_of(c);
 	if (!v)
 		return;
 	sim_advance(sim_call_agent(c), v->st->lat.ioctl);

@@ -33,6 +33,8 @@
 #include <errno.h>
 #include <string.h>
 
+#define PSCI_CPU_ON_64 0xC4000003u   /* PSCI 0.2+ CPU_ON, SMC64 */
+
 static struct sim_who who_of(struct sim_call *c)
 {
 	struct sim_agent *a = sim_call_agent(c);
@@ -283,25 +285,28 @@ static void op_dma(struct sim_call *c)
 /* ------------------------------------------------------------------ */
 
 /*
- * The vCPU must exist (ENOENT) and not be powered off (EINVAL), as for
- * every guest action; the guest then traps to EL2 for each call.
+ * Entering the vCPU (KVM_RUN's checks, stack_pkvm_vcpu_enter): it must
+ * exist (ENOENT), not be powered off (EINVAL), and, once protection is
+ * enabled, be the primary or a secondary created powered off and started
+ * by CPU_ON (EPERM); the first to enter is the primary, with its reset
+ * state.  The guest then traps to EL2 for each call.
  * Return: the VM, or NULL with the result set.
  */
 static struct stack_vm *gact_vm(struct sim_call *c)
 {
 	struct stack_vm *v = stack_vm_find(stack_get(sim_call_sim(c)),
 					   (unsigned)sim_arg_u64(c, "vm", 0));
-	unsigned k = (unsigned)sim_arg_u64(c, "vcpu", 0);
+	int rc;
 
-	if (!v || !v->run || !stack_pkvm_is_vm(v) || !v->run->vcpu[k].created) {
+	if (!v || !v->run || !stack_pkvm_is_vm(v)) {
 		sim_call_result(c, "ERROR(ENOENT)");
 		return NULL;
 	}
-	if (v->run->vcpu[k].power_off) {
-		sim_call_result(c, "ERROR(EINVAL)");
+	rc = stack_pkvm_vcpu_enter(v, (unsigned)sim_arg_u64(c, "vcpu", 0));
+	if (rc) {
+		sim_call_result(c, "ERROR(%s)", errname(rc));
 		return NULL;
 	}
-	v->run->vcpu[k].ran = true;
 	return v;
 }
 
@@ -393,6 +398,18 @@ static void guest_hypercall(struct sim_call *c)
 	regs[1] = sim_arg_u64(c, "a0", 0);
 	regs[2] = sim_arg_u64(c, "a1", 0);
 	regs[3] = sim_arg_u64(c, "a2", 0);
+	if (regs[0] == PSCI_CPU_ON_64) {
+		/* PSCI at EL2 for a pKVM VM (pkvm_handle_psci): one trap */
+		int64_t ret = stack_pkvm_psci_cpu_on(v, regs[1], regs[2], regs[3]);
+
+		r.exits = 1;
+		cycles = stack_pkvm_cfg(stack_pkvm_host_model(stack_pkvm_host_of(sim_call_sim(c))))
+				 ->guest_hvc_cycles;
+		gact_finish(c, 0, &r, &who, cycles);
+		sim_call_field(c, "ret", "%lld", (long long)ret);
+		stack_check_after(c);
+		return;
+	}
 	rc = stack_pkvm_guest_call(v, &who, regs, &r, &cycles);
 	r.err = 0;   /* the guest sees R0 */
 	gact_finish(c, rc, &r, &who, cycles);
@@ -424,6 +441,69 @@ bool stack_pkvm_guest_op(struct sim_call *c, enum stack_pkvm_gop op)
 		guest_hypercall(c);
 		break;
 	}
+	return true;
+}
+
+/*
+ * vm cap cap=protected_vm on a pKVM machine (kvm_arm_vm_ioctl_pkvm):
+ * arg0 is the flags (0 ENABLE with the firmware memslot in arg1; 1 INFO:
+ * OK firmware_size=N), anything else -EINVAL.  Other capabilities go on to
+ * KVM's handler.
+ */
+bool stack_pkvm_op_vm_cap(struct sim_call *c)
+{
+	struct stack *st = stack_get(sim_call_sim(c));
+	struct stack_vm *v;
+	struct sim_who who = who_of(c);
+	uint64_t cycles = st->lat.ioctl;
+	int rc;
+
+	if (!stack_pkvm_host_of(sim_call_sim(c)) || sim_arg_enum(c, "cap", 0) != 1)
+		return false;
+	v = stack_vm_find(st, (unsigned)sim_arg_u64(c, "vm", 0));
+	if (!v || !v->run || !stack_pkvm_is_vm(v)) {
+		finish(c, -ENOENT, &who, 0);
+		return true;
+	}
+	switch (sim_arg_u64(c, "arg0", 0)) {
+	case 0:
+		rc = stack_pkvm_enable_protected(v, &who, sim_arg_u64(c, "arg1", 0), &cycles);
+		finish(c, rc, &who, cycles);
+		break;
+	case 1:
+		finish(c, 0, &who, cycles);
+		sim_call_field_u64(c, "firmware_size", stack_pkvm_firmware_size(v));
+		break;
+	default:
+		finish(c, -EINVAL, &who, cycles);
+		break;
+	}
+	return true;
+}
+
+/*
+ * vcpu run on a pKVM VM: KVM_RUN's checks (stack_pkvm_vcpu_enter: -EPERM
+ * for a secondary not created powered off, ...); programs do not run on
+ * pKVM VMs in this build (their CPU would translate through the
+ * hypervisor's guest stage 2: docs/pkvm.md, "Not modelled"), which is a
+ * bad argument once the checks pass.
+ */
+bool stack_pkvm_op_vcpu_run(struct sim_call *c)
+{
+	struct stack *st = stack_get(sim_call_sim(c));
+	struct stack_vm *v = stack_vm_find(st, (unsigned)sim_arg_u64(c, "vm", 0));
+	int rc;
+
+	if (!stack_pkvm_host_of(sim_call_sim(c)) || !stack_pkvm_is_vm(v))
+		return false;
+	rc = stack_pkvm_vcpu_enter(v, (unsigned)sim_arg_u64(c, "vcpu", 0));
+	if (rc) {
+		sim_call_result(c, "ERROR(%s)", errname(rc));
+		sim_advance(sim_call_agent(c), st->lat.ioctl);
+		return true;
+	}
+	sim_call_bad_arg(c, "vm", "programs do not run on pKVM VMs in this build: drive the guest "
+			 "with guest actions (docs/pkvm.md)");
 	return true;
 }
 

@@ -35,6 +35,10 @@ static const struct sim_cfg_key pkvm_keys[] = {
 	{ "pkvm.meta_pages", SIM_CFG_U64, 2, 512, "16", NULL,
 	  "host=pkvm: host pages donated to the hypervisor for each VM at creation (VM struct, "
 	  "stage-2 root, the rest its memcache); as many again each time the memcache runs short" },
+	{ "pkvm.firmware", SIM_CFG_STR, 0, 0, "", NULL,
+	  "host=pkvm: the protected-VM firmware (an RV64 ELF, e.g. build/guest/pvmfw.elf from `make "
+	  "guest`) that `vm cap cap=protected_vm` copies into the VM's firmware memslot; empty: none "
+	  "(the capability then refuses to enable, -EINVAL)" },
 	{ "lat.pkvm.hvc", SIM_CFG_U64, 0, 100000000, NULL, NULL,
 	  "pKVM: a host hypercall (HVC, dispatch, component locks, return), cycles" },
 	{ "lat.pkvm.guest_hvc", SIM_CFG_U64, 0, 100000000, NULL, NULL,
@@ -60,10 +64,12 @@ struct pvm {
 	uint32_t handle;
 	struct meta_run *meta;           /* the metadata it donated, to free after finalize */
 	size_t nmeta, capmeta;
-	/* KVM_CAP_ARM_PROTECTED_VM (ops_pkvm.c) */
+	/* KVM_CAP_ARM_PROTECTED_VM */
 	bool cap_enabled;
 	uint32_t fw_slot;
-	uint64_t fw_size;
+	uint64_t fw_base, fw_end;        /* the slot's IPA range */
+	int primary;                     /* the first vCPU to run, -1: none yet */
+	uint64_t psci_on;                /* secondaries started by PSCI CPU_ON (bit per vCPU) */
 };
 
 struct stack_pkvm_host {
@@ -73,6 +79,8 @@ struct stack_pkvm_host {
 	uint64_t pool_base, pool_size;
 	unsigned meta_pages;
 	struct pvm vm[S2_MAX_VMS];
+	uint8_t *fw;                     /* the firmware image (pkvm.firmware), flat from its base */
+	uint64_t fw_size;                /* its size, 4K multiple (0: no firmware) */
 };
 
 struct stack_pkvm_host *stack_pkvm_host_of(const struct sim *s)
@@ -195,6 +203,7 @@ int stack_pkvm_vm_created(struct stack_vm *v, bool protected_vm, struct sim_who 
 	}
 	p->used = true;
 	p->protected_vm = protected_vm;
+	p->primary = -1;
 	meta_push(p, &r);
 	return 0;
 }
@@ -419,6 +428,130 @@ int stack_pkvm_guest_touch(struct stack_vm *v, struct sim_who *who, uint64_t gpa
 }
 
 /* ------------------------------------------------------------------ */
+/* KVM_CAP_ARM_PROTECTED_VM (the RFC's arch/arm64/kvm/pkvm.c)          */
+/* ------------------------------------------------------------------ */
+
+uint64_t stack_pkvm_firmware_size(const struct stack_vm *v)
+{
+	struct stack_pkvm_host *ph = ph_of_vm(v);
+
+	return ph ? ph->fw_size : 0;
+}
+
+/*
+ * pkvm_vm_ioctl_enable -> pkvm_init_firmware_slot, in the RFC's order:
+ * protection already enabled: -EPERM; no firmware or a slot id beyond
+ * KVM_MEM_SLOTS_NUM: -EINVAL; no such slot: -ENOENT; a slot with flags:
+ * -EINVAL; smaller than the firmware: -ENOMEM.  protsim adds, before
+ * those: a VM not created protected (type=pkvm): -EINVAL (protection is
+ * the VM type here, as the reviewer proposed), and a vCPU has run
+ * already: -EBUSY (the RFC says "before any vCPU has run" without the
+ * errno: a choice, docs/pkvm.md).  Then the host copies the firmware
+ * into the slot, one page at a time through its own stage 2 (a page the
+ * guest already owns refuses the copy: -EFAULT), and the memslots freeze.
+ */
+int stack_pkvm_enable_protected(struct stack_vm *v, struct sim_who *who, uint64_t slot,
+				uint64_t *cycles)
+{
+	struct stack_pkvm_host *ph = ph_of_vm(v);
+	struct pvm *p = pvm_of(v);
+	const struct stack_kvm_slot *sl;
+
+	if (!p || !p->protected_vm)
+		return -EINVAL;
+	if (p->cap_enabled)
+		return -EPERM;
+	for (unsigned k = 0; k < STACK_KVM_MAX_VCPUS; k++)
+		if (v->run->vcpu[k].created && v->run->vcpu[k].ran)
+			return -EBUSY;
+	if (slot >= STACK_KVM_MEM_SLOTS_NUM || !ph->fw_size)
+		return -EINVAL;
+	sl = stack_kvm_id_to_slot(v, 0, (unsigned)slot);
+	if (!sl)
+		return -ENOENT;
+	if (sl->flags)
+		return -EINVAL;
+	if ((sl->npages << 12) < ph->fw_size)
+		return -ENOMEM;
+	for (uint64_t off = 0; off < ph->fw_size; off += SIM_PAGE_SIZE) {
+		struct stack_pkvm_acc_res res;
+		uint64_t spa;
+		int rc;
+
+		if (stack_kvm_backing(v, (sl->base_gfn << 12) + off, true, &spa))
+			return -ENOMEM;
+		rc = stack_pkvm_host_access(ph->pk, who, spa, true, STACK_PKVM_BY_UACCESS, &res, cycles);
+		if (rc)
+			return rc;
+		if (res.result != STACK_PKVM_ACC_OK)
+			return -EFAULT;   /* copy_to_user's fix-up */
+		sim_mem_poke(ph->st->mem, spa, ph->fw + off, SIM_PAGE_SIZE);
+		*cycles += ph->st->lat.page_clear;   /* a page's copy: a page clear's traffic */
+	}
+	p->cap_enabled = true;
+	p->fw_slot = (uint32_t)slot;
+	p->fw_base = sl->base_gfn << 12;
+	p->fw_end = (sl->base_gfn + sl->npages) << 12;
+	return 0;
+}
+
+/*
+ * KVM_RUN's checks on a pKVM VM, and the reset state of the primary
+ * (the RFC's kvm_reset_vcpu for a protected VM): vCPU @k of @v is entered.
+ * -ENOENT: no such vCPU; -EPERM: protection enabled, a primary exists, and
+ * this secondary was neither created powered off nor started by CPU_ON;
+ * -EINVAL: powered off.  The first vCPU to run a VM with protection
+ * enabled is the primary: pc = the firmware slot's IPA base, sp = its IPA
+ * end (the RV64 mapping of the arm64 table, docs/pkvm.md).
+ */
+int stack_pkvm_vcpu_enter(struct stack_vm *v, unsigned k)
+{
+	struct pvm *p = pvm_of(v);
+	struct stack_kvm_vcpu *vc;
+
+	if (!p || k >= STACK_KVM_MAX_VCPUS || !v->run->vcpu[k].created)
+		return -ENOENT;
+	vc = &v->run->vcpu[k];
+	if (p->cap_enabled && p->primary >= 0 && (unsigned)p->primary != k &&
+	    !vc->power_off && !(p->psci_on >> k & 1))
+		return -EPERM;
+	if (vc->power_off)
+		return -EINVAL;
+	if (p->cap_enabled && p->primary < 0) {
+		p->primary = (int)k;
+		vc->pc = p->fw_base;
+		vc->sp = p->fw_end;
+	}
+	vc->ran = true;
+	return 0;
+}
+
+/*
+ * PSCI CPU_ON (SMC64 0xC4000003) from a vCPU of @v: @target (MPIDR: the
+ * vCPU number) starts at @entry with @context in its first argument
+ * register.  PSCI return values: SUCCESS 0, INVALID_PARAMETERS -2,
+ * ALREADY_ON -4 (the PSCI specification, kvm_psci_vcpu_on).
+ */
+int64_t stack_pkvm_psci_cpu_on(struct stack_vm *v, uint64_t target, uint64_t entry,
+			       uint64_t context)
+{
+	struct pvm *p = pvm_of(v);
+	struct stack_kvm_vcpu *vc;
+
+	(void)context;   /* the scripted vCPU keeps pc and sp only */
+	if (!p || target >= STACK_KVM_MAX_VCPUS || !v->run->vcpu[target].created)
+		return -2;
+	vc = &v->run->vcpu[target];
+	if (!vc->power_off)
+		return -4;
+	vc->power_off = false;
+	vc->pc = entry;
+	vc->sp = 0;
+	p->psci_on |= 1ull << target;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* Host accesses                                                       */
 /* ------------------------------------------------------------------ */
 
@@ -443,6 +576,41 @@ int stack_pkvm_machine_check(struct sim *s, char *msg, size_t len)
 /* ------------------------------------------------------------------ */
 /* The module                                                          */
 /* ------------------------------------------------------------------ */
+
+/*
+ * The firmware image: the ELF's loadable bytes laid out flat from its
+ * lowest address, zero-filled, rounded up to 4K (what the RFC's host
+ * keeps in the reserved-memory region linux,pkvm-guest-firmware-memory).
+ */
+static int load_firmware(struct stack_pkvm_host *ph, const char *path, struct sim_err *err)
+{
+	struct cpu_elf *e;
+	uint64_t lo = UINT64_MAX, hi = 0;
+	struct sim_err perr;
+
+	if (!path[0])
+		return 0;
+	if (cpu_elf_open(path, 0, SIM_PA_LIMIT, &e, &perr))
+		return sim_cfg_error(ph->s, "pkvm.firmware", err, "%s", perr.msg);
+	for (unsigned i = 0; i < e->nseg; i++) {
+		if (e->seg[i].paddr < lo)
+			lo = e->seg[i].paddr;
+		if (e->seg[i].paddr + e->seg[i].memsz > hi)
+			hi = e->seg[i].paddr + e->seg[i].memsz;
+	}
+	lo &= ~(SIM_PAGE_SIZE - 1);
+	if (hi - lo > (64ull << 20)) {
+		cpu_elf_free(e);
+		return sim_cfg_error(ph->s, "pkvm.firmware", err, "%s: spans 0x%llx bytes (at most 64m)",
+				     path, (unsigned long long)(hi - lo));
+	}
+	ph->fw_size = (hi - lo + SIM_PAGE_SIZE - 1) & ~(SIM_PAGE_SIZE - 1);
+	ph->fw = sim_xcalloc(1, (size_t)ph->fw_size);
+	for (unsigned i = 0; i < e->nseg; i++)
+		memcpy(ph->fw + (e->seg[i].paddr - lo), e->seg[i].data, (size_t)e->seg[i].filesz);
+	cpu_elf_free(e);
+	return 0;
+}
 
 static int pkvm_attach(struct sim *s, struct sim_err *err)
 {
@@ -481,6 +649,12 @@ static int pkvm_attach(struct sim *s, struct sim_err *err)
 			ph->pool_base = pa;
 	}
 	ph->pool_size = size;
+	if (load_firmware(ph, sim_cfg_str(s, "pkvm.firmware"), err)) {
+		for (uint64_t o = 0; o < size; o += SIM_SZ_2M)
+			stack_palloc_put(st->pool, ph->pool_base + o, true);
+		free(ph);
+		return -1;
+	}
 	stack_pkvm_cfg_default(&cfg);
 	cfg.mem_base = 0;
 	cfg.mem_size = sim_mem_size(sim_mem(s)) & ~(SIM_PAGE_SIZE - 1);
@@ -495,6 +669,7 @@ static int pkvm_attach(struct sim *s, struct sim_err *err)
 	if (!ph->pk) {
 		for (uint64_t o = 0; o < size; o += SIM_SZ_2M)
 			stack_palloc_put(st->pool, ph->pool_base + o, true);
+		free(ph->fw);
 		free(ph);
 		return -1;
 	}
@@ -511,6 +686,7 @@ static void pkvm_detach(struct sim *s)
 	for (unsigned i = 0; i < S2_MAX_VMS; i++)
 		free(ph->vm[i].meta);   /* the machine is going: the allocator goes with it */
 	stack_pkvm_free(ph->pk);
+	free(ph->fw);
 	free(ph);
 	sim_set_model(s, &stack_pkvm_module, NULL);
 }

@@ -103,6 +103,24 @@ enum stack_pkvm_gop {
 	STACK_PKVM_GOP_HYPERCALL,    /* guest hypercall nr=FUNCTION_ID */
 };
 bool stack_pkvm_guest_op(struct sim_call *c, enum stack_pkvm_gop op);
+/* ---- KVM_CAP_ARM_PROTECTED_VM (pkvm_host.c; the RFC's arch/arm64/kvm/pkvm.c) ---- */
+
+/* The firmware's size (pkvm.firmware; 0: none): struct kvm_protected_vm_info.firmware_size. */
+uint64_t stack_pkvm_firmware_size(const struct stack_vm *v);
+/* FLAGS_ENABLE with memslot @slot: 0 or the errno (docs/pkvm.md). */
+int stack_pkvm_enable_protected(struct stack_vm *v, struct sim_who *who, uint64_t slot,
+				uint64_t *cycles);
+/* KVM_RUN's checks and the primary's reset state: 0, -ENOENT, -EPERM, -EINVAL. */
+int stack_pkvm_vcpu_enter(struct stack_vm *v, unsigned k);
+/* PSCI CPU_ON of vCPU @target at @entry: PSCI's return value. */
+int64_t stack_pkvm_psci_cpu_on(struct stack_vm *v, uint64_t target, uint64_t entry,
+			       uint64_t context);
+/*
+ * `vm cap` and `vcpu run` on a pKVM machine (pKVM hooks at the top of
+ * op_vm_cap and stack_op_vcpu_run): true when handled here.
+ */
+bool stack_pkvm_op_vm_cap(struct sim_call *c);
+bool stack_pkvm_op_vcpu_run(struct sim_call *c);
 /* The hypervisor's handle of pKVM VM @v (0: none). */
 uint32_t stack_pkvm_vm_handle(const struct stack_vm *v);
 
