@@ -15,6 +15,7 @@
  */
 #include "sim/stack/stack_int.h"
 #include "sim/stack/pkvm_host.h"
+#include "iommu/iommu.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -81,6 +82,9 @@ struct stack_pkvm_host {
 	struct pvm vm[S2_MAX_VMS];
 	uint8_t *fw;                     /* the firmware image (pkvm.firmware), flat from its base */
 	uint64_t fw_size;                /* its size, 4K multiple (0: no firmware) */
+	/* the host's DMA domain: the IOMMU's identity table the hypervisor keeps */
+	struct iommu *io;
+	struct s2_pgt *dma;
 };
 
 struct stack_pkvm_host *stack_pkvm_host_of(const struct sim *s)
@@ -574,6 +578,98 @@ int stack_pkvm_machine_check(struct sim *s, char *msg, size_t len)
 }
 
 /* ------------------------------------------------------------------ */
+/* The host's DMA domain (kvm_iommu_host_stage2_idmap)                 */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The IOMMU's table for host-controlled devices: an arm64 stage-2
+ * identity map of host memory that the hypervisor keeps equal to what the
+ * host owns or shares.  Built at boot over all of memory (the largest
+ * blocks), without the hyp pool; every page that leaves the host is
+ * unmapped from it before the transition completes (a block split first),
+ * every page that comes back is mapped again; the IOTLBs are invalidated
+ * after an unmap.  Devices reach it with `iommu attach dev=N mode=stage2`
+ * naming no VM of the machine (dma_table_of).  Its table pages come from
+ * the host page allocator (see docs/pkvm.md "DMA").
+ */
+static uint64_t dma_page_alloc(void *arg, struct sim_who *who)
+{
+	struct stack_pkvm_host *ph = arg;
+	uint64_t pa;
+
+	(void)who;
+	return stack_palloc_get(ph->st->pool, false, &pa) ? S2_NO_PAGE : pa;
+}
+
+static void dma_page_free(void *arg, uint64_t pa)
+{
+	struct stack_pkvm_host *ph = arg;
+
+	stack_palloc_put(ph->st->pool, pa, false);
+}
+
+static const struct s2_mm_ops dma_mm = { .alloc_page = dma_page_alloc, .free_page = dma_page_free };
+
+static void dma_unmap(void *arg, struct sim_who *who, uint64_t pa, uint64_t size, uint64_t *cycles)
+{
+	struct stack_pkvm_host *ph = arg;
+	int rc = s2_unmap(ph->dma, who, pa, size);
+
+	if (rc != S2_OK && rc != S2_ERR_NOENT)
+		sim_fatal("pkvm: IOMMU unmap of 0x%llx+0x%llx: %s", (unsigned long long)pa,
+			  (unsigned long long)size, s2_rc_name(rc));
+	(void)iommu_inval_all(ph->io, cycles);
+}
+
+static void dma_map(void *arg, struct sim_who *who, uint64_t pa, uint64_t size, uint64_t *cycles)
+{
+	struct stack_pkvm_host *ph = arg;
+	const struct s2_prot prot = { .perms = S2_PERM_R | S2_PERM_W };
+	int rc;
+
+	(void)cycles;
+	for (uint64_t a = pa; a < pa + size; a += SIM_PAGE_SIZE) {
+		rc = s2_map(ph->dma, who, a, a, SIM_PAGE_SIZE, SIM_PAGE_SIZE, &prot);
+		if (rc != S2_OK && rc != S2_ERR_EXISTS)
+			sim_fatal("pkvm: IOMMU map of 0x%llx: %s", (unsigned long long)a, s2_rc_name(rc));
+	}
+}
+
+/* `iommu attach mode=stage2 vm=N`: VM N's table, or the host's DMA domain when N is no VM. */
+static struct s2_pgt *dma_table_of(void *arg, unsigned id)
+{
+	struct stack_pkvm_host *ph = arg;
+	struct stack_vm *v = stack_vm_find(ph->st, id);
+
+	if (!v)
+		return ph->dma;
+	return stack_pkvm_is_vm(v) ? NULL : v->s2;   /* device assignment to pKVM VMs: not modelled */
+}
+
+static int dma_domain(struct stack_pkvm_host *ph, struct sim_who *who)
+{
+	const struct s2_prot prot = { .perms = S2_PERM_R | S2_PERM_W };
+	const struct stack_pkvm_iommu_ops ops = { dma_unmap, dma_map, ph };
+	uint64_t mem = stack_pkvm_cfg(ph->pk)->mem_size;
+	int rc;
+
+	ph->io = sim_get_model(ph->s, &iommu_module);
+	if (!ph->io)
+		return 0;
+	ph->dma = s2_pgt_new(s2_fmt(S2_FMT_ARM64), 4, ph->st->mem, S2_NO_PAGE, &dma_mm, ph, who, &rc);
+	if (!ph->dma)
+		return -1;
+	rc = s2_map(ph->dma, who, 0, 0, mem, 0, &prot);
+	if (rc == S2_OK)
+		rc = s2_unmap(ph->dma, who, ph->pool_base, ph->pool_size);
+	if (rc != S2_OK)
+		return -1;
+	stack_pkvm_set_iommu_ops(ph->pk, &ops);
+	iommu_set_vm_tables(ph->io, dma_table_of, ph);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* The module                                                          */
 /* ------------------------------------------------------------------ */
 
@@ -673,6 +769,17 @@ static int pkvm_attach(struct sim *s, struct sim_err *err)
 		free(ph);
 		return -1;
 	}
+	if (dma_domain(ph, &who)) {
+		if (ph->dma)
+			s2_pgt_free(ph->dma);
+		stack_pkvm_free(ph->pk);
+		for (uint64_t o = 0; o < size; o += SIM_SZ_2M)
+			stack_palloc_put(st->pool, ph->pool_base + o, true);
+		free(ph->fw);
+		free(ph);
+		return sim_cfg_error(s, "s2.pool_size", err, "the host page allocator has no pages "
+				     "left for the IOMMU's table");
+	}
 	sim_set_model(s, &stack_pkvm_module, ph);
 	return 0;
 }
@@ -686,6 +793,8 @@ static void pkvm_detach(struct sim *s)
 	for (unsigned i = 0; i < S2_MAX_VMS; i++)
 		free(ph->vm[i].meta);   /* the machine is going: the allocator goes with it */
 	stack_pkvm_free(ph->pk);
+	if (ph->dma)
+		s2_pgt_free(ph->dma);
 	free(ph->fw);
 	free(ph);
 	sim_set_model(s, &stack_pkvm_module, NULL);
@@ -707,7 +816,7 @@ extern const struct sim_op stack_pkvm_ops[];   /* ops_pkvm.c */
 
 const struct sim_module stack_pkvm_module = {
 	.name = "pkvm",
-	.needs = (const char *const[]){ "stack", "kvm", "guest", NULL },
+	.needs = (const char *const[]){ "iommu", "stack", "kvm", "guest", NULL },
 	.keys = pkvm_keys,
 	.ops = stack_pkvm_ops,
 	.attach = pkvm_attach,
