@@ -671,7 +671,7 @@ static struct bad_case bad_cases[] = {
 	{ "machine cpus=1\n", "t.ps:1: mem: missing (required by 'machine')" },
 	{ "machine mem=1g cpus=1 foo=3\n",
 	  "t.ps:1: foo: unknown machine key (mem, cpus, profile, rmp, rmp_base, rmp_segment, "
-	  "or a dotted config key)" },
+	  "host, or a dotted config key)" },
 	{ "machine mem=1g cpus=1 no.such=3\n", "t.ps:1: no.such: unknown key" },
 	{ "machine mem=1g cpus=1 rmp=off\n", "t.ps:1: rmp.mode: unknown key" },
 	{ "machine mem=1g cpus=2 mem=2g\n", "t.ps:1: mem: given twice" },
