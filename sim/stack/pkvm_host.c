@@ -587,8 +587,8 @@ int stack_pkvm_machine_check(struct sim *s, char *msg, size_t len)
  * host owns or shares.  Built at boot over all of memory (the largest
  * blocks), without the hyp pool; every page that leaves the host is
  * unmapped from it before the transition completes (a block split first),
- * every page that comes back is mapped again; the IOTLBs are invalidated
- * after an unmap.  Devices reach it with `iommu attach dev=N mode=stage2`
+ * every page that comes back is mapped again; after an unmap the IOTLB
+ * entries of each device in the domain are invalidated by range.  Devices reach it with `iommu attach dev=N mode=stage2`
  * naming no VM of the machine (dma_table_of).  Its table pages come from
  * the host page allocator (see docs/pkvm.md "DMA").
  */
@@ -618,7 +618,19 @@ static void dma_unmap(void *arg, struct sim_who *who, uint64_t pa, uint64_t size
 	if (rc != S2_OK && rc != S2_ERR_NOENT)
 		sim_fatal("pkvm: IOMMU unmap of 0x%llx+0x%llx: %s", (unsigned long long)pa,
 			  (unsigned long long)size, s2_rc_name(rc));
-	(void)iommu_inval_all(ph->io, cycles);
+	/* the IOTLB entries of every device in the domain (an invalidation by range each) */
+	for (uint32_t dev = 0; dev < iommu_config(ph->io)->devices; dev++) {
+		struct s2_pgt *t = NULL;
+		enum iommu_mode mode;
+		uint64_t c = 0;
+		int vm;
+
+		if (!iommu_dev_info(ph->io, dev, &mode, &vm, &t) || t != ph->dma)
+			continue;
+		(void)iommu_inval_range(ph->io, dev, pa, size, &c);   /* sets c */
+		if (cycles)
+			*cycles += c;
+	}
 }
 
 static void dma_map(void *arg, struct sim_who *who, uint64_t pa, uint64_t size, uint64_t *cycles)
