@@ -294,6 +294,12 @@ Test(pkvm_host, machine_rules)
 	cr_assert_not_null(strstr(r.err, "pkvm.pool_size: 0x300000: must be a multiple of 2m"), "%s",
 			   r.err);
 	run_free(&r);
+	r = run_script(NULL, "machine mem=1g cpus=1 host=pkvm s2.pool_size=4m pkvm.pool_size=8m\n"
+			     "nop cycles=1\n");
+	cr_assert_eq(r.rc, 2);
+	cr_assert_not_null(strstr(r.err, "pkvm.pool_size: 0x800000: the host page allocator "
+				  "(s2.pool_size) has no contiguous range this large"), "%s", r.err);
+	run_free(&r);
 	r = run_script(NULL, "machine mem=1g cpus=1 host=pkvm pkvm.firmware=/nonexistent.elf\n"
 			     "nop cycles=1\n");
 	cr_assert_eq(r.rc, 2);

@@ -741,10 +741,11 @@ static int pkvm_attach(struct sim *s, struct sim_err *err)
 	ph->meta_pages = (unsigned)sim_cfg_u64(s, "pkvm.meta_pages");
 	/* the pool: consecutive 2M blocks of the host page allocator, given at boot */
 	for (uint64_t off = 0; off < size; off += SIM_SZ_2M) {
-		uint64_t pa;
+		uint64_t pa = 0;
+		bool got = !stack_palloc_get(st->pool, true, &pa);
 
-		if (stack_palloc_get(st->pool, true, &pa) || (off && pa != ph->pool_base + off)) {
-			if (off && pa != ph->pool_base + off && pa)
+		if (!got || (off && pa != ph->pool_base + off)) {
+			if (got)
 				stack_palloc_put(st->pool, pa, true);
 			for (uint64_t o = 0; o < off; o += SIM_SZ_2M)
 				stack_palloc_put(st->pool, ph->pool_base + o, true);
