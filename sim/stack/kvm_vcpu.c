@@ -99,6 +99,25 @@ bool stack_kvm_cpu_regs(struct stack_vm *v, unsigned vcpu, uint64_t *pc, uint64_
 	return true;
 }
 
+/*
+ * A program the host kernel put into guest memory itself (pKVM: the
+ * protected-VM firmware copied into its slot, pkvm_host.c): what `vm
+ * load` records, without the copy.
+ */
+void stack_kvm_set_program(struct stack_vm *v, uint64_t entry, uint64_t base, uint64_t size,
+			   bool has_tohost, uint64_t tohost, uint64_t fromhost)
+{
+	struct stack_kvm_cpu *k = kcpu(v);
+
+	k->loaded = true;
+	k->entry = entry;
+	k->image_base = base;
+	k->image_size = size;
+	k->has_tohost = has_tohost;
+	k->tohost = tohost;
+	k->fromhost = fromhost;
+}
+
 void stack_kvm_cpu_tlbi(struct stack_vm *v, enum cpu_tlbi what)
 {
 	struct stack_kvm_cpu *k = v->run ? v->run->cpu : NULL;
@@ -415,6 +434,7 @@ static int platform(struct sim_call *c, struct stack_vm *v, struct stack_kvm_cpu
 	cfg.spa_base = tspa;
 	cfg.npt = v->s2;
 	cfg.vmid = v->id;
+	stack_pkvm_vcpu_platform(v, &cfg.npt, &cfg.vmid);   /* pKVM hook: the hyp's guest stage 2 */
 	cfg.asid = v->asid;
 	cfg.vcpu_prefix = vp;
 	cfg.vm_prefix = v->prefix;
@@ -465,7 +485,10 @@ static const char *handle(struct stack_vm *v, unsigned idx, struct cpu_hart *h,
 	struct stack_uexit ue = { 0 };
 	uint64_t cyc = 0;
 	enum stack_kvm_rc rc;
+	const char *why;
 
+	if (stack_pkvm_vcpu_exit(v, idx, h, e, r, &why))   /* pKVM hook: NPF, HYPERCALL at EL2 */
+		return why;
 	switch (e->reason) {
 	case CPU_EXIT_NPF:
 	case CPU_EXIT_VMGEXIT:
@@ -555,6 +578,7 @@ void stack_op_vcpu_run(struct sim_call *c)
 	}
 	h = cpu_vm_hart(k->cpu, idx);
 	cpu_hart_bind(h, a);
+	stack_pkvm_vcpu_regs(v, idx, h);   /* pKVM hook: the primary's reset state, CPU_ON's entry */
 	if (cpu_vm_set_doorbell(k->cpu, k->tohost, tohost_bell, v))
 		sim_fatal("stack: vcpu run: the tohost window");
 	if (sim_arg_has(c, "boot") && !vc->ran)

@@ -33,8 +33,6 @@
 #include <errno.h>
 #include <string.h>
 
-#define PSCI_CPU_ON_64 0xC4000003u   /* PSCI 0.2+ CPU_ON, SMC64 */
-
 static struct sim_who who_of(struct sim_call *c)
 {
 	struct sim_agent *a = sim_call_agent(c);
@@ -398,7 +396,7 @@ static void guest_hypercall(struct sim_call *c)
 	regs[1] = sim_arg_u64(c, "a0", 0);
 	regs[2] = sim_arg_u64(c, "a1", 0);
 	regs[3] = sim_arg_u64(c, "a2", 0);
-	if (regs[0] == PSCI_CPU_ON_64) {
+	if (regs[0] == STACK_PKVM_PSCI_CPU_ON) {
 		/* PSCI at EL2 for a pKVM VM (pkvm_handle_psci): one trap */
 		int64_t ret = stack_pkvm_psci_cpu_on(v, regs[1], regs[2], regs[3]);
 
@@ -482,11 +480,10 @@ bool stack_pkvm_op_vm_cap(struct sim_call *c)
 }
 
 /*
- * vcpu run on a pKVM VM: KVM_RUN's checks (stack_pkvm_vcpu_enter: -EPERM
- * for a secondary not created powered off, ...); programs do not run on
- * pKVM VMs in this build (their CPU would translate through the
- * hypervisor's guest stage 2: docs/pkvm.md, "Not modelled"), which is a
- * bad argument once the checks pass.
+ * vcpu run on a pKVM VM: KVM_RUN's checks first (stack_pkvm_vcpu_enter:
+ * -EPERM for a secondary not created powered off, ...), then the program
+ * runs as on KVM (kvm_vcpu.c) with the pKVM hooks: the hyp's guest stage
+ * 2, the entry registers, stage-2 faults and HVCs at EL2.
  */
 bool stack_pkvm_op_vcpu_run(struct sim_call *c)
 {
@@ -502,9 +499,7 @@ bool stack_pkvm_op_vcpu_run(struct sim_call *c)
 		sim_advance(sim_call_agent(c), st->lat.ioctl);
 		return true;
 	}
-	sim_call_bad_arg(c, "vm", "programs do not run on pKVM VMs in this build: drive the guest "
-			 "with guest actions (docs/pkvm.md)");
-	return true;
+	return false;   /* KVM_RUN goes on (kvm_vcpu.c), through the hyp's guest stage 2 */
 }
 
 static void op_guest_relinquish(struct sim_call *c)

@@ -71,6 +71,8 @@ struct pvm {
 	uint64_t fw_base, fw_end;        /* the slot's IPA range */
 	int primary;                     /* the first vCPU to run, -1: none yet */
 	uint64_t psci_on;                /* secondaries started by PSCI CPU_ON (bit per vCPU) */
+	uint64_t psci_ctx[STACK_KVM_MAX_VCPUS];   /* ... their context argument */
+	uint64_t entered;                /* vCPUs whose hart got its entry registers (bit each) */
 };
 
 struct stack_pkvm_host {
@@ -82,6 +84,9 @@ struct stack_pkvm_host {
 	struct pvm vm[S2_MAX_VMS];
 	uint8_t *fw;                     /* the firmware image (pkvm.firmware), flat from its base */
 	uint64_t fw_size;                /* its size, 4K multiple (0: no firmware) */
+	uint64_t fw_link;                /* the address it is linked at (its lowest, 4K aligned) */
+	uint64_t fw_entry;               /* its entry, tohost and fromhost words (absolute, at */
+	uint64_t fw_tohost, fw_fromhost; /*   the link address; 0: none) */
 	/* the host's DMA domain: the IOMMU's identity table the hypervisor keeps */
 	struct iommu *io;
 	struct s2_pgt *dma;
@@ -496,6 +501,14 @@ int stack_pkvm_enable_protected(struct stack_vm *v, struct sim_who *who, uint64_
 	p->fw_slot = (uint32_t)slot;
 	p->fw_base = sl->base_gfn << 12;
 	p->fw_end = (sl->base_gfn + sl->npages) << 12;
+	/*
+	 * The firmware is the program the primary runs (`vcpu run`) when the
+	 * slot sits at the address the image is linked at (pvmfw.elf is not
+	 * position-independent: 0x80000000).
+	 */
+	if (p->fw_base == ph->fw_link)
+		stack_kvm_set_program(v, ph->fw_entry, p->fw_base, ph->fw_size, ph->fw_tohost != 0,
+				      ph->fw_tohost, ph->fw_fromhost);
 	return 0;
 }
 
@@ -542,7 +555,6 @@ int64_t stack_pkvm_psci_cpu_on(struct stack_vm *v, uint64_t target, uint64_t ent
 	struct pvm *p = pvm_of(v);
 	struct stack_kvm_vcpu *vc;
 
-	(void)context;   /* the scripted vCPU keeps pc and sp only */
 	if (!p || target >= STACK_KVM_MAX_VCPUS || !v->run->vcpu[target].created)
 		return -2;
 	vc = &v->run->vcpu[target];
@@ -552,7 +564,99 @@ int64_t stack_pkvm_psci_cpu_on(struct stack_vm *v, uint64_t target, uint64_t ent
 	vc->pc = entry;
 	vc->sp = 0;
 	p->psci_on |= 1ull << target;
+	p->psci_ctx[target] = context;
 	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Programs on pKVM VMs (kvm_vcpu.c's vcpu run)                        */
+/* ------------------------------------------------------------------ */
+
+void stack_pkvm_vcpu_platform(struct stack_vm *v, struct s2_pgt **npt, uint32_t *vmid)
+{
+	struct stack_pkvm_host *ph = ph_of_vm(v);
+	struct pvm *p = pvm_of(v);
+
+	if (!p)
+		return;
+	*npt = stack_pkvm_vm_pgt(ph->pk, p->handle);
+	*vmid = stack_pkvm_cfg(ph->pk)->guest_vmid_base + (p->handle - STACK_PKVM_HANDLE_BASE);
+}
+
+/*
+ * The registers a vCPU's hart enters with, once: the primary of a VM with
+ * protection enabled starts at the firmware slot's base with sp at its
+ * end and t0 (the RV64 stand-in for X15) = boot protocol version 0, a0-a7
+ * as the VMM left them; a secondary started by CPU_ON at its entry with
+ * the context in a0 (PSCI).
+ */
+void stack_pkvm_vcpu_regs(struct stack_vm *v, unsigned idx, struct cpu_hart *h)
+{
+	struct pvm *p = pvm_of(v);
+
+	if (!p || (p->entered >> idx & 1))
+		return;
+	p->entered |= 1ull << idx;
+	if (p->cap_enabled && p->primary == (int)idx) {
+		cpu_hart_set_pc(h, p->fw_base);
+		cpu_hart_set_reg(h, 2, p->fw_end);
+		cpu_hart_set_reg(h, 5, 0);
+	} else if (p->psci_on >> idx & 1) {
+		cpu_hart_set_pc(h, v->run->vcpu[idx].pc);
+		cpu_hart_set_reg(h, 10, p->psci_ctx[idx]);
+	}
+}
+
+bool stack_pkvm_vcpu_exit(struct stack_vm *v, unsigned idx, struct cpu_hart *h,
+			  const struct cpu_exit *e, struct cpu_reply *r, const char **why)
+{
+	struct stack_pkvm_host *ph = ph_of_vm(v);
+	struct pvm *p = pvm_of(v);
+	struct sim_agent *a;
+	struct sim_who who;
+	uint64_t cyc = 0;
+
+	(void)idx;
+	if (!p || (e->reason != CPU_EXIT_NPF && e->reason != CPU_EXIT_HYPERCALL))
+		return false;
+	a = cpu_hart_agent(h);
+	who = (struct sim_who){ .now = sim_now(a), .agent = sim_agent_id(a) };
+	*why = NULL;
+	if (e->reason == CPU_EXIT_NPF) {
+		/* kvm_handle_guest_abort: the host faults the page in; no memslot: MMIO, no device */
+		int rc = host_fault_in(ph, v, p, &who, e->npf_gpa, &cyc);
+
+		if (rc == -EFAULT) {
+			r->action = CPU_REPLY_INJECT;
+			r->inject_cause = (e->npf_info & RMP_NPF_W) ? CPU_CAUSE_STORE_ACCESS
+					: CPU_CAUSE_LOAD_ACCESS;
+			r->inject_tval = e->npf_gpa;
+		} else if (rc) {
+			v->run->killed = true;   /* KVM_RUN fails: the VMM gives up */
+			*why = "killed";
+		} else {
+			r->action = CPU_REPLY_RETRY;
+		}
+	} else {
+		/* an HVC: SMCCC function id in a0, arguments a1-a3, results a0-a3 */
+		uint64_t regs[4] = { e->args[0], e->args[1], e->args[2], e->args[3] };
+		struct stack_pkvm_gres g = { 0 };
+
+		if (regs[0] == STACK_PKVM_PSCI_CPU_ON) {
+			regs[0] = (uint64_t)stack_pkvm_psci_cpu_on(v, regs[1], regs[2], regs[3]);
+			cyc += stack_pkvm_cfg(ph->pk)->guest_hvc_cycles;
+		} else if (stack_pkvm_guest_call(v, &who, regs, &g, &cyc)) {
+			regs[0] = STACK_PKVM_SMCCC_NOT_SUPPORTED;
+		}
+		r->action = CPU_REPLY_SKIP;
+		r->ret = regs[0];
+		for (unsigned i = 1; i < 4; i++)
+			cpu_hart_set_reg(h, 10 + i, regs[i]);
+	}
+	/* the hypervisor's TLBIs (charged in the call) reach the harts' cached translations */
+	stack_kvm_cpu_tlbi(v, CPU_TLBI_ALL);
+	sim_advance(a, cyc + who.mem_cycles);
+	return true;
 }
 
 /* ------------------------------------------------------------------ */
@@ -713,6 +817,10 @@ static int load_firmware(struct stack_pkvm_host *ph, const char *path, struct si
 				     path, (unsigned long long)(hi - lo));
 	}
 	ph->fw_size = (hi - lo + SIM_PAGE_SIZE - 1) & ~(SIM_PAGE_SIZE - 1);
+	ph->fw_link = lo;
+	ph->fw_entry = e->entry;
+	ph->fw_tohost = e->has_tohost ? e->tohost : 0;
+	ph->fw_fromhost = e->has_fromhost ? e->fromhost : 0;
 	ph->fw = sim_xcalloc(1, (size_t)ph->fw_size);
 	for (unsigned i = 0; i < e->nseg; i++)
 		memcpy(ph->fw + (e->seg[i].paddr - lo), e->seg[i].data, (size_t)e->seg[i].filesz);

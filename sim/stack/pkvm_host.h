@@ -105,6 +105,8 @@ enum stack_pkvm_gop {
 bool stack_pkvm_guest_op(struct sim_call *c, enum stack_pkvm_gop op);
 /* ---- KVM_CAP_ARM_PROTECTED_VM (pkvm_host.c; the RFC's arch/arm64/kvm/pkvm.c) ---- */
 
+#define STACK_PKVM_PSCI_CPU_ON 0xC4000003u   /* PSCI 0.2+ CPU_ON, SMC64 */
+
 /* The firmware's size (pkvm.firmware; 0: none): struct kvm_protected_vm_info.firmware_size. */
 uint64_t stack_pkvm_firmware_size(const struct stack_vm *v);
 /* FLAGS_ENABLE with memslot @slot: 0 or the errno (docs/pkvm.md). */
@@ -121,6 +123,22 @@ int64_t stack_pkvm_psci_cpu_on(struct stack_vm *v, uint64_t target, uint64_t ent
  */
 bool stack_pkvm_op_vm_cap(struct sim_call *c);
 bool stack_pkvm_op_vcpu_run(struct sim_call *c);
+/*
+ * Programs on pKVM VMs (kvm_vcpu.c's `vcpu run`, pKVM hooks):
+ * _platform: the CPU translates through the hypervisor's guest stage 2 of
+ * @v (its table and VMID) instead of KVM's; _regs: the registers a vCPU
+ * enters with the first time (the primary's reset state, a CPU_ON
+ * secondary's entry and context); _exit: a stage-2 fault (the host faults
+ * the page in) or an HVC (the SMCCC calls at EL2) of a pKVM VM: true when
+ * handled, *@why NULL to re-enter or the reason the run stops.
+ */
+struct cpu_hart;
+struct cpu_exit;
+struct cpu_reply;
+void stack_pkvm_vcpu_platform(struct stack_vm *v, struct s2_pgt **npt, uint32_t *vmid);
+void stack_pkvm_vcpu_regs(struct stack_vm *v, unsigned idx, struct cpu_hart *h);
+bool stack_pkvm_vcpu_exit(struct stack_vm *v, unsigned idx, struct cpu_hart *h,
+			  const struct cpu_exit *e, struct cpu_reply *r, const char **why);
 /* The hypervisor's handle of pKVM VM @v (0: none). */
 uint32_t stack_pkvm_vm_handle(const struct stack_vm *v);
 

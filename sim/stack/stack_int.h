@@ -303,6 +303,9 @@ void stack_op_vcpu_run(struct sim_call *c);
 /* Drop VM @v's program platform (harts, VMCB pages); invalidate its harts' translations. */
 void stack_kvm_cpu_free(struct stack_vm *v);
 void stack_kvm_cpu_tlbi(struct stack_vm *v, enum cpu_tlbi what);
+/* A program the host put into @v's memory itself (pKVM's firmware): what `vm load` records. */
+void stack_kvm_set_program(struct stack_vm *v, uint64_t entry, uint64_t base, uint64_t size,
+			   bool has_tohost, uint64_t tohost, uint64_t fromhost);
 /* The pages `vm load` wrote into @v (0, 0: none). */
 void stack_kvm_image(struct stack_vm *v, uint64_t *base, uint64_t *size);
 /* The pc and sp of vCPU @vcpu's hart, when the VM runs a program; else false. */
