@@ -78,12 +78,33 @@ void stack_kvm_cpu_free(struct stack_vm *v)
 
 	if (!k)
 		return;
-	cpu_vm_free(k->cpu);
+	/*
+	 * The platform is retired, not freed: its harts' statistics stay
+	 * registered (a destroyed VM's statistics are kept, and `protsim run`
+	 * writes them at the end), so it goes with the machine
+	 * (stack_kvm_cpu_reap).
+	 */
+	if (k->cpu) {
+		struct stack *st = v->st;
+
+		st->retired_cpu = sim_xrealloc(st->retired_cpu,
+					       (st->nretired_cpu + 1) * sizeof(*st->retired_cpu));
+		st->retired_cpu[st->nretired_cpu++] = k->cpu;
+	}
 	for (unsigned i = 0; i < STACK_KVM_MAX_VCPUS; i++)
 		if (k->vmcb[i].vmcb_spa)
 			stack_palloc_put(v->st->pool, k->vmcb[i].vmcb_spa, false);
 	free(k);
 	v->run->cpu = NULL;
+}
+
+void stack_kvm_cpu_reap(struct stack *st)
+{
+	for (size_t i = 0; i < st->nretired_cpu; i++)
+		cpu_vm_free(st->retired_cpu[i]);
+	free(st->retired_cpu);
+	st->retired_cpu = NULL;
+	st->nretired_cpu = 0;
 }
 
 bool stack_kvm_cpu_regs(struct stack_vm *v, unsigned vcpu, uint64_t *pc, uint64_t *sp)

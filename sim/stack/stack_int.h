@@ -222,6 +222,8 @@ struct stack {
 	enum stack_snp_backing snp_backing;
 	bool snp_prefault;
 	bool check;                      /* stack.check: the invariant checker after every op */
+	struct cpu_vm **retired_cpu;     /* destroyed VMs' guest platforms, kept for their statistics */
+	size_t nretired_cpu;             /*   until the machine goes (stack_kvm_cpu_reap) */
 	unsigned snp_vm;                 /* the scenario's SNP VM (kvm.vm) when it has one, else ~0 */
 	char *snp_log, *snp_elf;         /* its log (OUT/kvm.log) and program */
 };
@@ -300,8 +302,13 @@ extern const struct sim_arg_spec stack_vm_load_args[], stack_vm_boot_args[], sta
 void stack_op_vm_load(struct sim_call *c);
 void stack_op_vm_boot(struct sim_call *c);
 void stack_op_vcpu_run(struct sim_call *c);
-/* Drop VM @v's program platform (harts, VMCB pages); invalidate its harts' translations. */
+/*
+ * Drop VM @v's program platform (VMCB pages back; the harts retired until
+ * stack_kvm_cpu_reap, their statistics kept); invalidate its harts' translations.
+ */
 void stack_kvm_cpu_free(struct stack_vm *v);
+/* Free the retired platforms (machine teardown). */
+void stack_kvm_cpu_reap(struct stack *st);
 void stack_kvm_cpu_tlbi(struct stack_vm *v, enum cpu_tlbi what);
 /* A program the host put into @v's memory itself (pKVM's firmware): what `vm load` records. */
 void stack_kvm_set_program(struct stack_vm *v, uint64_t entry, uint64_t base, uint64_t size,
