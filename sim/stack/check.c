@@ -24,6 +24,7 @@
  *               page allocator.
  */
 #include "sim/stack/stack_int.h"
+#include "sim/stack/pkvm_host.h"   /* pKVM hook */
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -206,6 +207,9 @@ int stack_check(struct stack *st, char *msg, size_t len)
 		if (v->kvm && !k.bad)
 			check_kvm(&k);
 	}
+	/* pKVM hook: the hypervisor's ownership invariants (stack_pkvm_check) */
+	if (!k.bad && stack_pkvm_machine_check(st->s, msg, len))
+		return -1;
 	return k.bad ? -1 : 0;
 }
 

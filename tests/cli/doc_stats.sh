@@ -9,7 +9,9 @@
 # hello.elf --stats, fast and detailed mode: the cache statistics exist
 # only in detailed mode) or of the scenario with two VMs
 # (workloads/scenarios/two_vms.ini) or of tests/scripts/guest_snp.ps (KVM
-# VMs and guest actions) or heki_vtl.ps (vmN.heki.*), or a configuration key (`protsim help config`),
+# VMs and guest actions) or heki_vtl.ps (vmN.heki.*) or of
+# workloads/scenarios/pkvm-share.ini (the pKVM host's stack.pkvm.*), or a
+# configuration key (`protsim help config`),
 # or a file name (stats.txt, workload.log, ...).  Notation: a{b,c} stands
 # for ab and ac; a word ending in N is a number (vcpuN, s2.tlb.lN.hit); a
 # final * is any non-empty rest (vm.s2.*).  A dotted name written with a
@@ -165,6 +167,13 @@ if ! (cd tests/scripts && "$P" script heki_vtl.ps --out "$T/heki" > /dev/null); 
 	exit 1
 fi
 grep -v '^ ' "$T/heki/stats.txt" | awk '{ print $1 }' >> "$T/stats"
+# the pKVM host (stack.pkvm.*)
+if ! "$P" run workloads/scenarios/pkvm-share.ini --set pkvm.firmware="$G/pvmfw.elf" \
+	--out "$T/pkvm" -q; then
+	echo "FAIL: workloads/scenarios/pkvm-share.ini did not run"
+	exit 1
+fi
+grep -v '^ ' "$T/pkvm/stats.txt" | awk '{ print $1 }' >> "$T/stats"
 for mode in fast detailed; do
 	if ! "$P" exec "$G/hello.elf" --stats --mode $mode > /dev/null 2> "$T/exec"; then
 		echo "FAIL: protsim exec $G/hello.elf --stats --mode $mode failed:"
