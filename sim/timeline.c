@@ -33,6 +33,8 @@ struct tl_event {
 struct sim_timeline {
 	char *path;
 	uint64_t max;             /* timeline.cap */
+	bool walks;               /* timeline.walks */
+	uint64_t flows;           /* flow ids handed out */
 	struct tl_event *ev;
 	size_t n, cap;
 	uint64_t dropped;         /* events beyond the cap */
@@ -60,6 +62,7 @@ int sim_timeline_open(struct sim *s, const char *path, struct sim_err *err)
 	t = sim_xcalloc(1, sizeof(*t));
 	t->path = sim_xstrdup(path);
 	t->max = sim_cfg_u64(s, "timeline.cap");
+	t->walks = sim_cfg_bool(s, "timeline.walks");
 	s->timeline = t;
 	return 0;
 }
@@ -121,6 +124,32 @@ void sim_timeline_flow(struct sim *s, bool start, uint64_t id, int agent, uint64
 		return;
 	e->id = id;
 	tl_names(e, "flow", name, NULL);
+}
+
+uint64_t sim_timeline_flow_id(struct sim *s)
+{
+	return s->timeline ? ++s->timeline->flows : 0;
+}
+
+struct sim *sim_timeline_of(const struct sim_mem *m)
+{
+	struct sim *s = sim_mem_owner(m);
+
+	return s && s->timeline ? s : NULL;
+}
+
+struct sim *sim_timeline_walks_of(const struct sim_mem *m)
+{
+	struct sim *s = sim_timeline_of(m);
+
+	return s && s->timeline->walks ? s : NULL;
+}
+
+const char *sim_agent_name_of(const struct sim *s, int id)
+{
+	const struct sim_agent *a = sim_agent_by_id(s, id);
+
+	return a ? sim_agent_name(a) : "none";
 }
 
 char *sim_json_quote(const char *p)
