@@ -19,9 +19,9 @@
  * instead, with its arrow from the holder.  A guest's #NPF is not
  * recorded here: its VM exit is (stack_record_exit).
  */
-static RMP_COLD void fault_timeline(struct rmp *r, const struct sim_who *who,
-				    enum rmp_fault_kind kind, uint64_t code, uint64_t addr,
-				    bool spurious)
+static RMP_COLD enum rmp_fault_kind fault_timeline(struct rmp *r, const struct sim_who *who,
+						   enum rmp_fault_kind kind, uint64_t code,
+						   uint64_t addr, bool spurious)
 {
 	static const char *const names[] = {
 		[RMP_FAULT_PF] = "rmp #PF", [RMP_FAULT_NPF] = "rmp #NPF",
@@ -31,30 +31,39 @@ static RMP_COLD void fault_timeline(struct rmp *r, const struct sim_who *who,
 	char args[96];
 
 	if (!who || who->agent < 0 || !(s = sim_timeline_of(r->mem)))
-		return;
+		return kind;
 	if (spurious) {   /* a guest's: guest_npf() records it (it has the SPA) */
 		if (kind != RMP_FAULT_NPF)
 			rmp_lock_timeline(r, who, addr, false, "host access faulted: entry locked");
-		return;
+		return kind;
 	}
 	if (kind == RMP_FAULT_NPF || kind >= sizeof(names) / sizeof(names[0]) || !names[kind])
-		return;
+		return kind;
 	snprintf(args, sizeof(args), "\"%s\":\"0x%llx\",\"code\":\"0x%llx\"",
 		 kind == RMP_FAULT_VC ? "gpa" : "spa", (unsigned long long)addr,
 		 (unsigned long long)code);
 	sim_timeline_instant(s, who->agent, "fault", names[kind], who->now, args);
+	return kind;
 }
 
-/* Fill @f, count the fault and show it on the timeline.  Out of line: checks normally pass. */
+/*
+ * Fill @f, count the fault and show it on the timeline.  Out of line:
+ * checks normally pass.  @kind_sp is the kind, | RAISE_SPURIOUS for a
+ * spurious fault (six arguments: all in registers on x86-64, so the hot
+ * paths that call it keep their code).
+ */
+#define RAISE_SPURIOUS 0x100u
 static RMP_COLD enum rmp_fault_kind raise(struct rmp *r, const struct sim_who *who,
-					  struct rmp_fault *f, enum rmp_fault_kind kind,
-					  uint64_t code, uint64_t addr, bool spurious)
+					  struct rmp_fault *f, unsigned kind_sp, uint64_t code,
+					  uint64_t addr)
 {
+	enum rmp_fault_kind kind = (enum rmp_fault_kind)(kind_sp & 0xff);
+	bool spurious = (kind_sp & RAISE_SPURIOUS) != 0;
+
 	f->kind = kind;
 	f->code = code;
 	f->addr = addr;
 	f->spurious = spurious;
-	fault_timeline(r, who, kind, code, addr, spurious);
 	if (spurious)
 		r->ctr.spurious_faults++;
 	switch (kind) {
@@ -64,7 +73,8 @@ static RMP_COLD enum rmp_fault_kind raise(struct rmp *r, const struct sim_who *w
 	case RMP_FAULT_IOMMU: r->ctr.faults_iommu++; break;
 	default: break;
 	}
-	return kind;
+	/* a tail call: no frame for it while the timeline is off */
+	return sim_mem_timeline_on(r->mem) ? fault_timeline(r, who, kind, code, addr, spurious) : kind;
 }
 
 static inline void no_fault(struct rmp_fault *f)
@@ -104,11 +114,11 @@ enum rmp_fault_kind rmp_check_host_access(struct rmp *rmp, struct sim_who *who, 
 			return RMP_FAULT_NONE;
 		rmp_raw_read(r, who, ab, &b);
 		if (rmp_raw_assigned(&b) || rmp_region_count(&b))
-			return raise(r, who, f, RMP_FAULT_PF, code, spa, false);
+			return raise(r, who, f, RMP_FAULT_PF, code, spa);
 		if (r->cfg.erratum_2m_inuse && rmp_inuse_find(r, RMP_REGION(spa), false) >= 0)
-			return raise(r, who, f, RMP_FAULT_PF, code, spa, false);
+			return raise(r, who, f, RMP_FAULT_PF, code, spa);
 		if (r->cfg.spurious_faults && rmp_lock_hit(r, who, spa, true))
-			return raise(r, who, f, RMP_FAULT_PF, code, spa, true);
+			return raise(r, who, f, RMP_FAULT_PF | RAISE_SPURIOUS, code, spa);
 		return RMP_FAULT_NONE;
 	}
 	{
@@ -118,9 +128,9 @@ enum rmp_fault_kind rmp_check_host_access(struct rmp *rmp, struct sim_who *who, 
 		if (!eff.covered)
 			return RMP_FAULT_NONE;
 		if (rmp_raw_assigned(&eff.e))
-			return raise(r, who, f, RMP_FAULT_PF, code, spa, false);
+			return raise(r, who, f, RMP_FAULT_PF, code, spa);
 		if (r->cfg.spurious_faults && rmp_lock_hit(r, who, spa, false))
-			return raise(r, who, f, RMP_FAULT_PF, code, spa, true);
+			return raise(r, who, f, RMP_FAULT_PF | RAISE_SPURIOUS, code, spa);
 	}
 	return RMP_FAULT_NONE;
 }
@@ -166,7 +176,7 @@ static RMP_COLD enum rmp_fault_kind guest_npf(struct rmp *r, const struct sim_wh
 
 	if (spurious)
 		rmp_lock_timeline(r, who, a->spa, false, "guest access faulted: entry locked");
-	return raise(r, who, f, RMP_FAULT_NPF, code, a->gpa, spurious);
+	return raise(r, who, f, RMP_FAULT_NPF | (spurious ? RAISE_SPURIOUS : 0), code, a->gpa);
 }
 
 /*
@@ -216,7 +226,7 @@ enum rmp_fault_kind rmp_check_guest(struct rmp *rmp, struct sim_who *who,
 	if (r->cfg.spurious_faults && rmp_lock_hit(r, who, a->spa, false))
 		return guest_npf(r, who, a, f, true, 0, true);
 	if (!rmp_raw_validated(&eff.e))
-		return raise(r, who, f, RMP_FAULT_VC, RMP_VC_NOT_VALIDATED, a->gpa, false);
+		return raise(r, who, f, RMP_FAULT_VC, RMP_VC_NOT_VALIDATED, a->gpa);
 	if (a->vmpl != 0) {
 		uint8_t need = perm_needed(a->kind);
 
@@ -239,7 +249,7 @@ enum rmp_fault_kind rmp_check_dma(struct rmp *rmp, struct sim_who *who, uint64_t
 	r->ctr.checks_dma++;
 	rmp_lookup(r, who, spa, &eff);
 	if (eff.covered && rmp_raw_assigned(&eff.e))
-		return raise(r, who, f, RMP_FAULT_IOMMU, write ? RMP_PF_W : 0, spa, false);
+		return raise(r, who, f, RMP_FAULT_IOMMU, write ? RMP_PF_W : 0, spa);
 	return RMP_FAULT_NONE;
 }
 

@@ -181,6 +181,7 @@ int sim_start(struct sim *s, struct sim_err *err)
 		return -1;
 	sim_engine_configure(s->eng, s);
 	s->mem = sim_mem_create(s);
+	sim_timeline_mem_flag(s);
 	for (size_t i = 0; s->modules[i]; i++) {
 		if (s->modules[i]->attach && s->modules[i]->attach(s, err) != 0) {
 			/* "key: message" from a model: name where the key was set. */

@@ -9,10 +9,10 @@
  * exit's handling), instant events ("i": a kick, a fault) and flow arrows
  * ("s"/"f": from a kick to the exit it causes).  Timestamps are cycles
  * written as nanoseconds (ts in microseconds = cycles / 1000, exactly, in
- * integer arithmetic), so the bytes are deterministic.  Events are kept in
- * memory in the order they were recorded (deterministic) up to
- * timeline.cap; the first one beyond the cap is reported once and
- * the rest dropped.
+ * integer arithmetic).  Events are kept in memory up to timeline.cap
+ * (the first one beyond the cap is reported once and the rest dropped)
+ * and written sorted (cmp_event), so the bytes are deterministic and the
+ * same at any engine.quantum.
  */
 #include "sim/sim_int.h"
 
@@ -64,6 +64,7 @@ int sim_timeline_open(struct sim *s, const char *path, struct sim_err *err)
 	t->max = sim_cfg_u64(s, "timeline.cap");
 	t->walks = sim_cfg_bool(s, "timeline.walks");
 	s->timeline = t;
+	sim_timeline_mem_flag(s);
 	return 0;
 }
 
@@ -126,12 +127,18 @@ void sim_timeline_flow(struct sim *s, bool start, uint64_t id, int agent, uint64
 	tl_names(e, "flow", name, NULL);
 }
 
+void sim_timeline_mem_flag(struct sim *s)
+{
+	if (s->mem)
+		((struct sim_mem_fc *)(void *)s->mem)->timeline = s->timeline != NULL;
+}
+
 uint64_t sim_timeline_flow_id(struct sim *s)
 {
 	return s->timeline ? ++s->timeline->flows : 0;
 }
 
-struct sim *sim_timeline_of(const struct sim_mem *m)
+struct sim *sim_timeline_of_slow(const struct sim_mem *m)
 {
 	struct sim *s = sim_mem_owner(m);
 
@@ -190,6 +197,37 @@ static void put_ts(FILE *f, const char *key, uint64_t c)
 		(unsigned long long)(c % 1000));
 }
 
+static int cmp_str(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "");
+}
+
+/*
+ * The file's order: by start, track, then longer spans first (an outer
+ * span before the spans it holds), then every other field, so the bytes
+ * do not depend on the order agents recorded them in (engine.quantum
+ * changes that order across agents, never the events).
+ */
+static int cmp_event(const void *pa, const void *pb)
+{
+	const struct tl_event *a = pa, *b = pb;
+	int c;
+
+	if (a->t0 != b->t0)
+		return a->t0 < b->t0 ? -1 : 1;
+	if (a->agent != b->agent)
+		return a->agent < b->agent ? -1 : 1;
+	if (a->t1 != b->t1)
+		return a->t1 > b->t1 ? -1 : 1;
+	if (a->ph != b->ph)
+		return a->ph < b->ph ? -1 : 1;
+	if (a->id != b->id)
+		return a->id < b->id ? -1 : 1;
+	if ((c = cmp_str(a->cat, b->cat)) || (c = cmp_str(a->name, b->name)))
+		return c;
+	return cmp_str(a->args, b->args);
+}
+
 int sim_timeline_close(struct sim *s, struct sim_err *err)
 {
 	struct sim_timeline *t = tl_of(s);
@@ -199,11 +237,13 @@ int sim_timeline_close(struct sim *s, struct sim_err *err)
 	if (!t)
 		return 0;
 	s->timeline = NULL;
+	sim_timeline_mem_flag(s);
 	f = fopen(t->path, "w");
 	if (!f) {
 		rc = sim_err_set(err, "%s: cannot write the timeline: %s", t->path, strerror(errno));
 		goto out;
 	}
+	qsort(t->ev, t->n, sizeof(t->ev[0]), cmp_event);
 	fprintf(f, "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"protsim\":");
 	put_str(f, sim_version());
 	fprintf(f, ",\"time\":\"1 cycle = 1 ns\",\"events\":%llu,\"dropped\":%llu},\n"

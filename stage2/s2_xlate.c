@@ -810,10 +810,11 @@ static __attribute__((noinline, cold)) void s2_walk_timeline(const struct s2_hw 
 {
 	const struct s2_pgt *p = h->sp->s2 ? h->sp->s2 : h->sp->s1;
 	const struct s2_xlate *out = h->out;
-	struct sim *s = p ? sim_timeline_walks_of(p->mem) : NULL;
+	struct sim *s;
 	char args[160];
 
-	if (!s)
+	if (!sim_mem_timeline_on(p->mem) || !(s = sim_timeline_walks_of(p->mem)) ||
+	    h->req->who->agent < 0)
 		return;
 	snprintf(args, sizeof(args), "\"ia\":\"0x%llx\",\"walks\":%u,\"refs\":%u%s%s%s",
 		 (unsigned long long)h->ia, (unsigned)out->ev.walks, (unsigned)out->refs,
@@ -832,16 +833,17 @@ static inline int s2_hw_finish(struct s2_hw *h, int rc)
 {
 	struct s2_xlate *out = h->out;
 
+	out->cycles = h->m ? s2_latency_of(h->m->t, out) : out->mem_cycles + out->check_cycles;
 	if (out->ev.walks) {
 		sim_hist_add(&h->st->walk_refs, out->refs);
-		if (h->req->who)
+		if (h->req->who) {
 			h->req->who->mem_cycles += out->mem_cycles;
+			if (!h->req->untimed)
+				s2_walk_timeline(h, rc);   /* returns at once while it is off */
+		}
 	} else if (!rc) {
 		out->tlb_hit = true;
 	}
-	out->cycles = h->m ? s2_latency_of(h->m->t, out) : out->mem_cycles + out->check_cycles;
-	if (out->ev.walks && h->req->who && h->req->who->agent >= 0 && !h->req->untimed)
-		s2_walk_timeline(h, rc);
 	return rc;
 }
 
@@ -920,8 +922,10 @@ static bool s2_ntlb_allows(const struct s2_hw *h, const struct s2_fmt_ops *f1,
 	       !(req->acc == S2_ACC_WRITE && !e->dirty);
 }
 
-static int s2_xlate_2d(struct s2_mmu *m, const struct s2_space *sp, uint64_t va,
-			      const struct s2_req *req, struct s2_xlate *out)
+/* Inlined into its one caller (a nested-TLB hit is the hot path: no call). */
+static inline __attribute__((always_inline)) int
+s2_xlate_2d(struct s2_mmu *m, const struct s2_space *sp, uint64_t va, const struct s2_req *req,
+	    struct s2_xlate *out)
 {
 	const struct s2_pgt *p1 = sp->s1;
 	struct s2_stage_res r1, r2;

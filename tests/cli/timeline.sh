@@ -42,7 +42,8 @@ for e in ev:
     if e["ph"] in "sf":
         flows.setdefault(e["id"], []).append(None)
         flows[e["id"]][-1] = (e["ph"], e["ts"], e["tid"])
-for i, p in flows.items():
+for i, p in flows.items():   # one start, one end, not before the start
+    p.sort(key=lambda x: x[0] != "s")
     assert [x[0] for x in p] == ["s", "f"] and p[0][1] <= p[1][1], ("flow", i, p)
 # spans of one track nest (a viewer draws them as a stack); in cycles, exactly
 tracks = {}
