@@ -199,6 +199,21 @@ bench: deps
 	GUEST_DIR=$(BUILD)/guest SPIKE=$(SPIKE) BENCH_RUNS=$(BENCH_RUNS) BENCH_OUT=$(BENCH_OUT) \
 	  $(BUILD)/bench/bench $(BENCH)
 
+# A timeline in a real viewer (optional; not part of `make test`: it
+# installs Chromium): speedscope's release build from npm, in headless
+# Chromium, loads timelines of the default scenario, a script, a guest
+# program and snp-boot.ini (sim/tools/timeline_check.sh, docs/outputs.md).
+SPEEDSCOPE := speedscope@1.25.0
+VIEWER_DIR := build-viewer
+timeline-check: deps
+	@command -v npm >/dev/null 2>&1 && PROTSIM_DEPS_EXTRA=chromium sh sim/tools/deps.sh || \
+	  PROTSIM_DEPS_EXTRA="chromium nodejs npm" sh sim/tools/deps.sh
+	@$(MAKE) --no-print-directory all guest
+	@test -f $(VIEWER_DIR)/node_modules/speedscope/dist/release/index.html || \
+	  npm install --prefix $(VIEWER_DIR) --no-audit --no-fund --no-save $(SPEEDSCOPE) >/dev/null
+	@sh sim/tools/timeline_check.sh $(PROTSIM) $(BUILD)/guest \
+	  $(VIEWER_DIR)/node_modules/speedscope/dist/release/index.html
+
 # The benchmark's CSVs as bar charts through `protsim plot` (gnuplot);
 # runs `make bench` first when it has not written them yet.
 plots: all
@@ -271,6 +286,6 @@ $(BUILD)/protsim.1: $(PROTSIM) sim/tools/manpage.sh
 	@sh sim/tools/manpage.sh $(PROTSIM) > $@.tmp && mv $@.tmp $@
 
 clean:
-	rm -rf $(BUILD) build-asan build-O0 build-fuzz out
+	rm -rf $(BUILD) build-asan build-O0 build-fuzz build-viewer out
 
 -include $(ALL_OBJS:.o=.d)

@@ -7,9 +7,9 @@
  * vCPU threads, DMA engines), named by metadata events.  Models and host
  * software record duration events ("X": a script line, a guest run, an
  * exit's handling), instant events ("i": a kick, a fault) and flow arrows
- * ("s"/"f": from a kick to the exit it causes).  Timestamps are cycles
- * written as nanoseconds (ts in microseconds = cycles / 1000, exactly, in
- * integer arithmetic).  Events are kept in memory up to timeline.cap
+ * ("s"/"f": a kick to the exit it causes, a lock holder to the agent it
+ * refused).  Timestamps are cycles, written as integers in the format's
+ * microseconds (put_ts).  Events are kept in memory up to timeline.cap
  * (the first one beyond the cap is reported once and the rest dropped)
  * and written sorted (cmp_event), so the bytes are deterministic and the
  * same at any engine.quantum.
@@ -100,9 +100,18 @@ void sim_timeline_span(struct sim *s, int agent, const char *cat, const char *na
 {
 	struct tl_event *e;
 
+	/*
+	 * Something that took no time is an instant: a span of duration 0 is
+	 * valid in the format, but a viewer that turns spans into begin/end
+	 * pairs (speedscope) may order its end before its begin.
+	 */
+	if (t1 <= t0) {
+		sim_timeline_instant(s, agent, cat, name, t0, args);
+		return;
+	}
 	if (!s->timeline || !(e = tl_add(s, 'X', agent, t0)))
 		return;
-	e->t1 = t1 < t0 ? t0 : t1;
+	e->t1 = t1;
 	tl_names(e, cat, name, args);
 }
 
@@ -190,11 +199,16 @@ static void put_str(FILE *f, const char *p)
 	free(q);
 }
 
-/* Cycles as microseconds (1 cycle = 1 ns), exactly. */
+/*
+ * A time: cycles, as the format's microseconds (1 cycle = 1 us on the
+ * viewer's axis).  Integers, so a viewer's ts + dur is exact: with
+ * fractions (cycles / 1000 for 1 cycle = 1 ns) the sum of a span's start
+ * and duration comes out a hair past the next span's start in binary
+ * floating point, and viewers then see spans that do not nest.
+ */
 static void put_ts(FILE *f, const char *key, uint64_t c)
 {
-	fprintf(f, ",\"%s\":%llu.%03llu", key, (unsigned long long)(c / 1000),
-		(unsigned long long)(c % 1000));
+	fprintf(f, ",\"%s\":%llu", key, (unsigned long long)c);
 }
 
 static int cmp_str(const char *a, const char *b)
@@ -244,9 +258,10 @@ int sim_timeline_close(struct sim *s, struct sim_err *err)
 		goto out;
 	}
 	qsort(t->ev, t->n, sizeof(t->ev[0]), cmp_event);
-	fprintf(f, "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"protsim\":");
+	fprintf(f, "{\"otherData\":{\"protsim\":");
 	put_str(f, sim_version());
-	fprintf(f, ",\"time\":\"1 cycle = 1 ns\",\"events\":%llu,\"dropped\":%llu},\n"
+	fprintf(f, ",\"time\":\"ts and dur are cycles (1 cycle = 1 us on the axis)\","
+		"\"events\":%llu,\"dropped\":%llu},\n"
 		"\"traceEvents\":[\n", (unsigned long long)t->n, (unsigned long long)t->dropped);
 	fprintf(f, "{\"ph\":\"M\",\"pid\":1,\"tid\":0,\"name\":\"process_name\","
 		"\"args\":{\"name\":\"protsim machine\"}}");

@@ -45,12 +45,13 @@ for e in ev:
 for i, p in flows.items():   # one start, one end, not before the start
     p.sort(key=lambda x: x[0] != "s")
     assert [x[0] for x in p] == ["s", "f"] and p[0][1] <= p[1][1], ("flow", i, p)
-# spans of one track nest (a viewer draws them as a stack); in cycles, exactly
+# spans of one track nest (a viewer draws them as a stack): ts and dur are
+# integers (cycles), so ts + dur is exact in a viewer's floating point too
 tracks = {}
 for n, e in enumerate(ev):
     if e["ph"] == "X":
-        t0 = round(e["ts"] * 1000)
-        tracks.setdefault(e["tid"], []).append((t0, -round(e["dur"] * 1000), n, e))
+        assert isinstance(e["ts"], int) and isinstance(e["dur"], int), ("cycles, as integers", e)
+        tracks.setdefault(e["tid"], []).append((e["ts"], -e["dur"], n, e))
 for tid, xs in tracks.items():
     xs.sort(key=lambda x: x[:3])
     open_ = []
@@ -123,12 +124,18 @@ lock = [e for e in ev if e.get("cat") == "lock"]
 assert len(lock) == st["rmp.lock_conflicts"], (lock, st["rmp.lock_conflicts"])
 l = lock[0]
 assert l["name"] == "pvalidate refused: entry locked" and name[l["tid"]] == "cpu1", l
-assert l["args"]["holder"] == "cpu0" and l["args"]["locked_at"] <= round(l["ts"] * 1000) < l["args"]["until"], l
+assert l["args"]["holder"] == "cpu0" and l["args"]["locked_at"] <= l["ts"] < l["args"]["until"], l
 s = [e for e in ev if e["ph"] == "s"]
 f = [e for e in ev if e["ph"] == "f" and e["id"] == s[0]["id"]]
-assert name[s[0]["tid"]] == "cpu0" and round(s[0]["ts"] * 1000) == l["args"]["locked_at"], s
+assert name[s[0]["tid"]] == "cpu0" and s[0]["ts"] == l["args"]["locked_at"], s
 assert f and f[0]["tid"] == l["tid"] and f[0]["ts"] == l["ts"], f
 PY
+# README.md's excerpt of this file: its lines as they are in it
+top=$(cd "$(dirname "$0")/../.." && pwd)
+grep '^{"ph":' "$top/README.md" | sed 's/,$//' >"$T/readme" && [ -s "$T/readme" ] || fail "README: no excerpt"
+while IFS= read -r l; do
+	grep -qxF "$l," "$T/r.json" || grep -qxF "$l" "$T/r.json" || fail "README's timeline line is not in the file: $l"
+done <"$T/readme"
 "$P" run workloads/scenarios/default.ini --out "$T/r0" --set timeline.walks=0 --timeline "$T/r0.json" -q ||
 	fail "walks=0 exit $?"
 grep -q '"cat":"walk"' "$T/r0.json" && fail "timeline.walks=0 kept walks"
