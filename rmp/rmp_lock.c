@@ -80,6 +80,8 @@ void rmp_lock_timeline(const struct rmp *r, const struct sim_who *w, uint64_t sp
 		 (unsigned long long)l->start, (unsigned long long)l->until,
 		 (unsigned long long)(l->until - w->now));
 	sim_timeline_instant(s, w->agent, "lock", what, w->now, args);
+	if (l->agent < 0)   /* a holder without an agent: no track to start from */
+		return;
 	id = sim_timeline_flow_id(s);
 	sim_timeline_flow(s, true, id, l->agent, l->start, "rmp entry lock");
 	sim_timeline_flow(s, false, id, w->agent, w->now, "rmp entry lock");

@@ -130,11 +130,13 @@ static int plot_bars(struct pt *pts, size_t npt, size_t skipped, const char *xco
 {
 	char **cat = NULL, **grp = NULL, *dat = sim_xprintf("%s.dat", base);
 	size_t ncat = 0, ngrp = 0, longest = 0;
-	double w;
+	double w, ymax = 0;   /* large values with SI prefixes (12.0M), small ones as they are */
 	FILE *d, *gp;
 	int rc = -1;
 
 	for (size_t i = 0; i < npt; i++) {
+		if (pts[i].y > ymax)
+			ymax = pts[i].y;
 		(void)intern(&cat, &ncat, pts[i].label);
 		(void)intern(&grp, &ngrp, pts[i].group);
 		if (strlen(pts[i].label) > longest)
@@ -170,11 +172,11 @@ static int plot_bars(struct pt *pts, size_t npt, size_t skipped, const char *xco
 		gp_str(gp, ycol);
 		fprintf(gp, " noenhanced\nset ylabel ");
 		gp_str(gp, xcol);
-		fprintf(gp, " noenhanced\n%s\nset grid xtics\nset rmargin 8\nset format x '%%.1s%%c'\n"
+		fprintf(gp, " noenhanced\n%s\nset grid xtics\nset rmargin 8\nset format x '%s'\n"
 			"set xrange [0:*]\nset yrange [%g:-0.6]\nset style fill solid 0.8 border -1\n"
 			"set ytics noenhanced font ',10' (",
 			ngrp > 1 ? "set key bottom right noenhanced opaque" : "unset key",
-			(double)ncat - 0.4);
+			ymax >= 1e4 ? "%.1s%c" : "%g", (double)ncat - 0.4);
 		for (size_t c = 0; c < ncat; c++) {
 			fprintf(gp, "%s", c ? ", " : "");
 			gp_str(gp, cat[c]);
