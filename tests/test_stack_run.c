@@ -549,7 +549,7 @@ Test(stack_run, timeline_kick_arrow_ends_at_the_intr_exit)
 		const char *ph = json_string_value(json_object_get(e, "ph"));
 
 		if (!strcmp(ph, "f")) {
-			cr_assert_float_eq(json_number_value(json_object_get(e, "ts")), 100.0, 1e-9,
+			cr_assert_float_eq(json_number_value(json_object_get(e, "ts")), 100000.0, 1e-9,
 					   "the guest stopped at the kick's cycle 100000");
 			ends++;
 		}

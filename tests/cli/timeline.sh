@@ -1,5 +1,5 @@
 #!/bin/sh
-# --timeline FILE (run, script, exec): Chrome trace-event JSON as its
+# --timeline FILE (run, script, exec, replay): Chrome trace-event JSON as its
 # format defines it (checked with a real JSON parser: event phases and
 # their fields, one named track per agent, durations and timestamps,
 # spans of a track nested, each flow started before it ends), script
@@ -75,6 +75,24 @@ pv = [e for e in ev if e["name"] == "pvalidate"]
 assert pv and pv[0]["args"]["result"] == "FAIL_INUSE", pv
 assert all(isinstance(e["args"]["line"], int) for e in ev)
 PY
+
+# replay: the race of rmp_race_pvalidate.ps again with a slower RMPUPDATE;
+# the replay's lock conflicts (its statistics) with their arrows
+"$P" script tests/scripts/rmp_race_pvalidate.ps --trace "$T/race.zst" >/dev/null || fail "race trace"
+"$P" replay "$T/race.zst" --set lat.rmp.rmpupdate=5000 --out "$T/rp" --timeline "$T/rp.json" >/dev/null
+[ $? -eq 1 ] || fail "replay with a slower RMPUPDATE: results should differ"
+check "$T/rp.json" >/dev/null || fail "replay timeline"
+python3 - "$T/rp.json" "$T/rp/stats.json" <<'PY' || fail "replay timeline events"
+import json, sys
+ev = json.load(open(sys.argv[1]))["traceEvents"]
+st = json.load(open(sys.argv[2]))
+lock = [e for e in ev if e.get("cat") == "lock"]
+assert lock and len(lock) == st["rmp.lock_conflicts"], (lock, st["rmp.lock_conflicts"])
+assert len([e for e in ev if e["ph"] == "s"]) == len(lock), "an arrow per conflict"
+assert all(e["args"]["holder"] == "cpu0" for e in lock), lock
+PY
+"$P" replay "$T/race.zst" --timeline /proc/protsim-no/t.json >"$T/out" 2>"$T/err"
+[ $? -eq 2 ] && grep -q "cannot write the timeline" "$T/err" || fail "replay: unwritable timeline"
 
 # exec: guest runs and exits on each vCPU's track; the same bytes twice
 "$P" exec "$G/smp.elf" --set vm.vcpus=4 --timeline "$T/e1.json" >/dev/null || fail "exec exit $?"
