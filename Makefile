@@ -5,7 +5,10 @@
 #   make test       deps + build, then every test (script, CLI, determinism -O2 vs -O0,
 #                   unit, unit under ASan+UBSan)
 #   make bench      benchmarks (figures side by side in one run; SPIKE=path, BENCH_RUNS=n,
-#                   BENCH=cpu)
+#                   BENCH=cpu); every figure also as CSV in BENCH_OUT (default out/bench)
+#   make plots      the CSVs of the last `make bench` as bar charts (PNG, SVG) in BENCH_OUT/plots
+#   make timeline-check  load a timeline into headless Chromium's trace viewer (optional;
+#                   installs chromium; not part of `make test`)
 #   make guest      RV64 guest programs (riscv64-unknown-elf-gcc + picolibc)
 #   make deps       install missing Debian packages (root), or print the command
 #   make install    PREFIX=/usr/local DESTDIR=  (make uninstall: the same variables)
@@ -74,7 +77,7 @@ PROTSIM   := $(BUILD)/protsim
 ALL_OBJS := $(foreach m,$(MODULES),$(call objs_of,$(m))) $(BUILD)/sim/main.o \
             $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(TEST_SRCS))
 
-.PHONY: all deps run test test-scripts test-unit asan bench fuzz guest install uninstall clean layers FORCE
+.PHONY: all deps run test test-scripts test-unit asan bench plots timeline-check fuzz guest install uninstall clean layers FORCE
 .DEFAULT_GOAL := all
 
 all: $(PROTSIM)
@@ -188,10 +191,34 @@ asan:
 SPIKE      ?=
 BENCH_RUNS ?= 5
 BENCH      ?=
+BENCH_OUT  ?= out/bench
 bench: deps
 	@PROTSIM_DEPS_EXTRA=qemu-system-misc sh sim/tools/deps.sh
 	@$(MAKE) --no-print-directory all $(BUILD)/bench/bench guest
-	GUEST_DIR=$(BUILD)/guest SPIKE=$(SPIKE) BENCH_RUNS=$(BENCH_RUNS) $(BUILD)/bench/bench $(BENCH)
+	@rm -f $(BENCH_OUT)/[0-9][0-9]-*.csv && mkdir -p $(BENCH_OUT)
+	GUEST_DIR=$(BUILD)/guest SPIKE=$(SPIKE) BENCH_RUNS=$(BENCH_RUNS) BENCH_OUT=$(BENCH_OUT) \
+	  $(BUILD)/bench/bench $(BENCH)
+
+# A timeline in a real viewer (optional; not part of `make test`: it
+# installs Chromium): speedscope's release build from npm, in headless
+# Chromium, loads timelines of the default scenario, a script, a guest
+# program and snp-boot.ini (sim/tools/timeline_check.sh, docs/outputs.md).
+SPEEDSCOPE := speedscope@1.25.0
+VIEWER_DIR := build-viewer
+timeline-check: deps
+	@command -v npm >/dev/null 2>&1 && PROTSIM_DEPS_EXTRA=chromium sh sim/tools/deps.sh || \
+	  PROTSIM_DEPS_EXTRA="chromium nodejs npm" sh sim/tools/deps.sh
+	@$(MAKE) --no-print-directory all guest
+	@test -f $(VIEWER_DIR)/node_modules/speedscope/dist/release/index.html || \
+	  npm install --prefix $(VIEWER_DIR) --no-audit --no-fund --no-save $(SPEEDSCOPE) >/dev/null
+	@sh sim/tools/timeline_check.sh $(PROTSIM) $(BUILD)/guest \
+	  $(VIEWER_DIR)/node_modules/speedscope/dist/release/index.html
+
+# The benchmark's CSVs as bar charts through `protsim plot` (gnuplot);
+# runs `make bench` first when it has not written them yet.
+plots: all
+	@ls $(BENCH_OUT)/[0-9][0-9]-*.csv >/dev/null 2>&1 || $(MAKE) --no-print-directory bench
+	@sh sim/tools/plots.sh $(PROTSIM) $(BENCH_OUT)
 
 BENCH_SRCS := $(wildcard bench/*.c)
 $(BUILD)/bench/bench: $(patsubst %.c,$(BUILD)/%.o,$(BENCH_SRCS)) $(ALL_LIBS)
@@ -259,6 +286,6 @@ $(BUILD)/protsim.1: $(PROTSIM) sim/tools/manpage.sh
 	@sh sim/tools/manpage.sh $(PROTSIM) > $@.tmp && mv $@.tmp $@
 
 clean:
-	rm -rf $(BUILD) build-asan build-O0 build-fuzz out
+	rm -rf $(BUILD) build-asan build-O0 build-fuzz build-viewer out
 
 -include $(ALL_OBJS:.o=.d)

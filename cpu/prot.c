@@ -152,7 +152,7 @@ int cpu_s1_translate(struct cpu_hart *h, uint64_t va, enum s2_access acc, unsign
 	struct sim_who who = { .now = cpu_hart_now(h), .agent = sim_agent_id(h->agent) };
 	struct s2_req req = {
 		.acc = acc, .user = mode == RV_MODE_U, .who = &who,
-		.src = SIM_SRC_PTW, .policy = &pol,
+		.src = SIM_SRC_PTW, .policy = &pol, .untimed = h->vm->mode != CPU_MODE_DETAILED,
 	};
 	struct s2_xlate out;
 	int r;
@@ -227,6 +227,7 @@ static int gpa_xlate(struct cpu_hart *h, uint64_t gpa, uint64_t va, bool has_va,
 	struct s2_req req = {
 		.acc = table ? S2_ACC_READ : acc, .user = h->priv == RV_PRIV_U, .c = c,
 		.vmpl = (uint8_t)vm->vmpl, .who = &who, .src = SIM_SRC_PTW,
+		.untimed = vm->mode != CPU_MODE_DETAILED,
 	};
 	struct s2_xlate out;
 	struct cpu_exit *e;

@@ -1055,6 +1055,16 @@ static void dma_agent_body(struct sim_agent *a, void *arg)
 		who.agent = sim_agent_id(a);
 		who.now = dd->start;
 		iommu_dma(ag->io, &who, dd->dev, dd->iova, dd->write, dd->buf, dd->len, &dd->res);
+		if (sim_timeline_on(sim_agent_sim(a))) {   /* the request on the engine's track */
+			char args[128];
+
+			snprintf(args, sizeof(args), "\"dev\":%u,\"iova\":\"0x%llx\",\"len\":%u,"
+				 "\"done\":%u", (unsigned)dd->dev, (unsigned long long)dd->iova,
+				 (unsigned)dd->len, (unsigned)dd->res.done);
+			sim_timeline_span(sim_agent_sim(a), who.agent, "dma",
+					  dd->write ? "dma write" : "dma read", dd->start,
+					  dd->start + dd->res.cycles, args);
+		}
 		sim_advance(a, dd->res.cycles);
 	}
 }

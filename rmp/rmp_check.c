@@ -12,11 +12,54 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Fill @f and count the fault.  Out of line: checks normally pass. */
-static RMP_COLD enum rmp_fault_kind raise(struct rmp *r, struct rmp_fault *f,
-					  enum rmp_fault_kind kind, uint64_t code, uint64_t addr,
-					  bool spurious)
+/*
+ * The timeline of an RMP fault (--timeline only): an instant on the
+ * faulting agent's track, category "fault", with the address and the
+ * error code; a spurious one (the entry was locked) as the lock conflict
+ * instead, with its arrow from the holder.  A guest's #NPF is not
+ * recorded here: its VM exit is (stack_record_exit).
+ */
+static RMP_COLD enum rmp_fault_kind fault_timeline(struct rmp *r, const struct sim_who *who,
+						   enum rmp_fault_kind kind, uint64_t code,
+						   uint64_t addr, bool spurious)
 {
+	static const char *const names[] = {
+		[RMP_FAULT_PF] = "rmp #PF", [RMP_FAULT_NPF] = "rmp #NPF",
+		[RMP_FAULT_VC] = "rmp #VC", [RMP_FAULT_IOMMU] = "rmp iommu fault",
+	};
+	struct sim *s;
+	char args[96];
+
+	if (!who || who->agent < 0 || !(s = sim_timeline_of(r->mem)))
+		return kind;
+	if (spurious) {   /* a guest's: guest_npf() records it (it has the SPA) */
+		if (kind != RMP_FAULT_NPF)
+			rmp_lock_timeline(r, who, addr, false, "host access faulted: entry locked");
+		return kind;
+	}
+	if (kind == RMP_FAULT_NPF || kind >= sizeof(names) / sizeof(names[0]) || !names[kind])
+		return kind;
+	snprintf(args, sizeof(args), "\"%s\":\"0x%llx\",\"code\":\"0x%llx\"",
+		 kind == RMP_FAULT_VC ? "gpa" : "spa", (unsigned long long)addr,
+		 (unsigned long long)code);
+	sim_timeline_instant(s, who->agent, "fault", names[kind], who->now, args);
+	return kind;
+}
+
+/*
+ * Fill @f, count the fault and show it on the timeline.  Out of line:
+ * checks normally pass.  @kind_sp is the kind, | RAISE_SPURIOUS for a
+ * spurious fault (six arguments: all in registers on x86-64, so the hot
+ * paths that call it keep their code).
+ */
+#define RAISE_SPURIOUS 0x100u
+static RMP_COLD enum rmp_fault_kind raise(struct rmp *r, const struct sim_who *who,
+					  struct rmp_fault *f, unsigned kind_sp, uint64_t code,
+					  uint64_t addr)
+{
+	enum rmp_fault_kind kind = (enum rmp_fault_kind)(kind_sp & 0xff);
+	bool spurious = (kind_sp & RAISE_SPURIOUS) != 0;
+
 	f->kind = kind;
 	f->code = code;
 	f->addr = addr;
@@ -30,7 +73,8 @@ static RMP_COLD enum rmp_fault_kind raise(struct rmp *r, struct rmp_fault *f,
 	case RMP_FAULT_IOMMU: r->ctr.faults_iommu++; break;
 	default: break;
 	}
-	return kind;
+	/* a tail call: no frame for it while the timeline is off */
+	return sim_mem_timeline_on(r->mem) ? fault_timeline(r, who, kind, code, addr, spurious) : kind;
 }
 
 static inline void no_fault(struct rmp_fault *f)
@@ -70,11 +114,11 @@ enum rmp_fault_kind rmp_check_host_access(struct rmp *rmp, struct sim_who *who, 
 			return RMP_FAULT_NONE;
 		rmp_raw_read(r, who, ab, &b);
 		if (rmp_raw_assigned(&b) || rmp_region_count(&b))
-			return raise(r, f, RMP_FAULT_PF, code, spa, false);
+			return raise(r, who, f, RMP_FAULT_PF, code, spa);
 		if (r->cfg.erratum_2m_inuse && rmp_inuse_find(r, RMP_REGION(spa), false) >= 0)
-			return raise(r, f, RMP_FAULT_PF, code, spa, false);
+			return raise(r, who, f, RMP_FAULT_PF, code, spa);
 		if (r->cfg.spurious_faults && rmp_lock_hit(r, who, spa, true))
-			return raise(r, f, RMP_FAULT_PF, code, spa, true);
+			return raise(r, who, f, RMP_FAULT_PF | RAISE_SPURIOUS, code, spa);
 		return RMP_FAULT_NONE;
 	}
 	{
@@ -84,9 +128,9 @@ enum rmp_fault_kind rmp_check_host_access(struct rmp *rmp, struct sim_who *who, 
 		if (!eff.covered)
 			return RMP_FAULT_NONE;
 		if (rmp_raw_assigned(&eff.e))
-			return raise(r, f, RMP_FAULT_PF, code, spa, false);
+			return raise(r, who, f, RMP_FAULT_PF, code, spa);
 		if (r->cfg.spurious_faults && rmp_lock_hit(r, who, spa, false))
-			return raise(r, f, RMP_FAULT_PF, code, spa, true);
+			return raise(r, who, f, RMP_FAULT_PF | RAISE_SPURIOUS, code, spa);
 	}
 	return RMP_FAULT_NONE;
 }
@@ -120,7 +164,8 @@ static bool acc_write(enum rmp_access k) { return k == RMP_ACC_WRITE || k == RMP
  * @private_, plus @extra), EXITINFO2 = the GPA.  Computed only here, on
  * the fault path.
  */
-static RMP_COLD enum rmp_fault_kind guest_npf(struct rmp *r, const struct rmp_gaccess *a,
+static RMP_COLD enum rmp_fault_kind guest_npf(struct rmp *r, const struct sim_who *who,
+					      const struct rmp_gaccess *a,
 					      struct rmp_fault *f, bool private_, uint64_t extra,
 					      bool spurious)
 {
@@ -129,7 +174,9 @@ static RMP_COLD enum rmp_fault_kind guest_npf(struct rmp *r, const struct rmp_ga
 			(a->user || a->kind == RMP_ACC_FETCH_USER ? RMP_NPF_U : 0) |
 			(private_ ? RMP_NPF_ENC : 0) | extra;
 
-	return raise(r, f, RMP_FAULT_NPF, code, a->gpa, spurious);
+	if (spurious)
+		rmp_lock_timeline(r, who, a->spa, false, "guest access faulted: entry locked");
+	return raise(r, who, f, RMP_FAULT_NPF | (spurious ? RAISE_SPURIOUS : 0), code, a->gpa);
 }
 
 /*
@@ -166,25 +213,25 @@ enum rmp_fault_kind rmp_check_guest(struct rmp *rmp, struct sim_who *who,
 		if (!eff.covered)
 			return RMP_FAULT_NONE;
 		if (rmp_raw_assigned(&eff.e))
-			return guest_npf(r, a, f, false, 0, false);
+			return guest_npf(r, who, a, f, false, 0, false);
 		if (r->cfg.spurious_faults && rmp_lock_hit(r, who, a->spa, false))
-			return guest_npf(r, a, f, false, 0, true);
+			return guest_npf(r, who, a, f, false, 0, true);
 		return RMP_FAULT_NONE;
 	}
 	if (!eff.covered || !rmp_raw_assigned(&eff.e) || rmp_raw_asid(&eff.e) != a->asid ||
 	    eff.gpa != (a->gpa & ~(SIM_SZ_4K - 1)) || rmp_raw_immutable(&eff.e))
-		return guest_npf(r, a, f, true, 0, false);
+		return guest_npf(r, who, a, f, true, 0, false);
 	if ((a->map_size >= SIM_SZ_2M) != rmp_raw_2m(&eff.e))
-		return guest_npf(r, a, f, true, 0, false);
+		return guest_npf(r, who, a, f, true, 0, false);
 	if (r->cfg.spurious_faults && rmp_lock_hit(r, who, a->spa, false))
-		return guest_npf(r, a, f, true, 0, true);
+		return guest_npf(r, who, a, f, true, 0, true);
 	if (!rmp_raw_validated(&eff.e))
-		return raise(r, f, RMP_FAULT_VC, RMP_VC_NOT_VALIDATED, a->gpa, false);
+		return raise(r, who, f, RMP_FAULT_VC, RMP_VC_NOT_VALIDATED, a->gpa);
 	if (a->vmpl != 0) {
 		uint8_t need = perm_needed(a->kind);
 
 		if (a->vmpl >= RMP_NUM_VMPL || (rmp_raw_perms(&eff.e, a->vmpl) & need) != need)
-			return guest_npf(r, a, f, true, RMP_NPF_VMPL, false);
+			return guest_npf(r, who, a, f, true, RMP_NPF_VMPL, false);
 	}
 	return RMP_FAULT_NONE;
 }
@@ -202,7 +249,7 @@ enum rmp_fault_kind rmp_check_dma(struct rmp *rmp, struct sim_who *who, uint64_t
 	r->ctr.checks_dma++;
 	rmp_lookup(r, who, spa, &eff);
 	if (eff.covered && rmp_raw_assigned(&eff.e))
-		return raise(r, f, RMP_FAULT_IOMMU, write ? RMP_PF_W : 0, spa, false);
+		return raise(r, who, f, RMP_FAULT_IOMMU, write ? RMP_PF_W : 0, spa);
 	return RMP_FAULT_NONE;
 }
 

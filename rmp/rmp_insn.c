@@ -241,6 +241,7 @@ enum rmp_rc rmp_update(struct rmp *rmp, struct sim_who *who, uint64_t spa,
 	lh = rmp_lock_conflict(r, who, spa, in->page_2m);
 	if (lh != RMP_LOCK_NONE) {
 		r->ctr.lock_conflicts++;
+		rmp_lock_timeline(r, who, spa, in->page_2m, "rmpupdate refused: entry locked");
 		return insn_fail(&x, lh == RMP_LOCK_SAME ? RMP_RC_FAIL_INUSE : RMP_RC_FAIL_OVERLAP);
 	}
 	if (in->page_2m ? rmp_region_count(&base) != 0
@@ -321,6 +322,7 @@ enum rmp_rc rmp_psmash(struct rmp *rmp, struct sim_who *who, uint64_t spa,
 		return insn_fail(&x, RMP_RC_FAIL_INUSE);
 	if (rmp_lock_conflict(r, who, spa, true) != RMP_LOCK_NONE) {
 		r->ctr.lock_conflicts++;
+		rmp_lock_timeline(r, who, spa, true, "psmash refused: entry locked");
 		return insn_fail(&x, RMP_RC_FAIL_INUSE);
 	}
 	if (!rmp_raw_assigned(&e2) || !rmp_raw_2m(&e2))
@@ -470,6 +472,7 @@ enum rmp_rc rmp_pvalidate(struct rmp *rmp, struct sim_who *who, const struct rmp
 		return insn_fail(&x, RMP_RC_FAIL_INPUT);
 	if (rmp_lock_conflict(r, who, pg->spa, page_2m) != RMP_LOCK_NONE) {
 		r->ctr.lock_conflicts++;
+		rmp_lock_timeline(r, who, pg->spa, page_2m, "pvalidate refused: entry locked");
 		return insn_fail(&x, RMP_RC_FAIL_INUSE);
 	}
 	if (rmp_raw_validated(&eff.e) == validate) {
@@ -530,6 +533,7 @@ enum rmp_rc rmp_adjust(struct rmp *rmp, struct sim_who *who, const struct rmp_gp
 		return insn_fail(&x, RMP_RC_FAIL_INUSE);
 	if (rmp_lock_conflict(r, who, pg->spa, page_2m) != RMP_LOCK_NONE) {
 		r->ctr.lock_conflicts++;
+		rmp_lock_timeline(r, who, pg->spa, page_2m, "rmpadjust refused: entry locked");
 		return insn_fail(&x, RMP_RC_FAIL_INUSE);
 	}
 	/* Commit: VMPL @target's mask => @perms; (VMPL0) VMSA => @vmsa. */

@@ -331,6 +331,14 @@ static inline bool rmp_lock_hit(const struct rmp *r, const struct sim_who *w, ui
 
 void rmp_lock_add(struct rmp *r, const struct sim_who *w, uint64_t spa, bool is_2m,
 		  uint64_t hold);
+/*
+ * The timeline of a lock conflict (--timeline only; cold): @what by @w on
+ * @spa was refused (or faulted) because another agent holds the entry's
+ * lock: an instant on @w's track and a flow arrow from the holder's
+ * instruction (the lock's start, on its track) to it.
+ */
+void rmp_lock_timeline(const struct rmp *r, const struct sim_who *w, uint64_t spa, bool region,
+		       const char *what);
 /* Agent using page @spa (or, @region, any page of its 2M region) in use, or -1. */
 int rmp_inuse_find(const struct rmp *r, uint64_t spa, bool region);
 

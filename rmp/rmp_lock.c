@@ -51,6 +51,43 @@ enum rmp_lock_hit rmp_lock_conflict(const struct rmp *r, const struct sim_who *w
 	return same ? RMP_LOCK_SAME : other ? RMP_LOCK_OTHER : RMP_LOCK_NONE;
 }
 
+void rmp_lock_timeline(const struct rmp *r, const struct sim_who *w, uint64_t spa, bool region,
+		       const char *what)
+{
+	struct sim *s = sim_timeline_of(r->mem);
+	uint64_t page = RMP_PAGE(spa);
+	const struct rmp_lock *l = NULL;
+	char args[256];
+	uint64_t id;
+
+	if (!s || w->agent < 0)
+		return;
+	/* the holder: the first live lock on the page (@region: in its 2M region) */
+	for (size_t i = 0; i < r->nlocks && !l; i++) {
+		const struct rmp_lock *c = &r->locks[i];
+		uint64_t first = c->page, n = c->is_2m ? SIM_SZ_2M / SIM_SZ_4K : 1;
+
+		if (!lock_live(c, w))
+			continue;
+		if (region ? RMP_REGION(first << SIM_PAGE_SHIFT) == RMP_REGION(spa)
+			   : page >= first && page < first + n)
+			l = c;
+	}
+	if (!l)
+		return;
+	snprintf(args, sizeof(args), "\"spa\":\"0x%llx\",\"holder\":\"%s\",\"held\":\"%s\","
+		 "\"locked_at\":%llu,\"until\":%llu,\"wait\":%llu",
+		 (unsigned long long)spa, sim_agent_name_of(s, l->agent), l->is_2m ? "2m" : "4k",
+		 (unsigned long long)l->start, (unsigned long long)l->until,
+		 (unsigned long long)(l->until - w->now));
+	sim_timeline_instant(s, w->agent, "lock", what, w->now, args);
+	if (l->agent < 0)   /* a holder without an agent: no track to start from */
+		return;
+	id = sim_timeline_flow_id(s);
+	sim_timeline_flow(s, true, id, l->agent, l->start, "rmp entry lock");
+	sim_timeline_flow(s, false, id, w->agent, w->now, "rmp entry lock");
+}
+
 void rmp_lock_add(struct rmp *r, const struct sim_who *w, uint64_t spa, bool is_2m,
 		  uint64_t hold)
 {

@@ -394,6 +394,14 @@ void sim_sync_id_slow(struct sim_mem *m, int agent)
 		sim_sync(a);
 }
 
+/* The owning simulator of a machine memory (timeline.c's sim_timeline_of). */
+struct sim *sim_mem_owner(const struct sim_mem *m)
+{
+	const struct sim_engine *e = sim_mem_owned(m) ? sim_mem_engine(m) : NULL;
+
+	return e ? e->sim : NULL;
+}
+
 void sim_hold(struct sim_agent *a, bool hold)
 {
 	if (hold) {

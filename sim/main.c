@@ -431,7 +431,7 @@ static void run_summary(struct sim *s, const char *scenario, const char *wl, int
 		for (size_t i = 0; i < n; i++)
 			printf("  %-*s  %llu\n", (int)w, names[i], (unsigned long long)vals[i]);
 	}
-	printf("\noutputs: %s/{stats.txt,stats.json,config.json%s}\n", out,
+	printf("\noutputs: %s/{stats.txt,stats.json,stats.csv,config.json,run.json%s}\n", out,
 	       log ? ",workload.log" : "");
 }
 

@@ -43,6 +43,9 @@ const struct sim_cfg_key sim_engine_keys[] = {
 	  "the script operation `roi` marks it from a script)" },
 	{ "timeline.cap", SIM_CFG_U64, 1, 100000000, "1000000", NULL,
 	  "Most events a --timeline file keeps (later ones are dropped, with a message)" },
+	{ "timeline.walks", SIM_CFG_BOOL, 0, 1, "1", NULL,
+	  "A --timeline file shows each address translation that walked page tables (a span per "
+	  "TLB miss; 0: leave them out, for a smaller file)" },
 	{ "workload.script", SIM_CFG_STR, 0, 0, "", NULL,
 	  "`protsim run`: operation-language script to run (relative to the scenario file)" },
 	{ "lat.mem.dram", SIM_CFG_U64, 0, 100000, NULL, NULL,
@@ -178,6 +181,7 @@ int sim_start(struct sim *s, struct sim_err *err)
 		return -1;
 	sim_engine_configure(s->eng, s);
 	s->mem = sim_mem_create(s);
+	sim_timeline_mem_flag(s);
 	for (size_t i = 0; s->modules[i]; i++) {
 		if (s->modules[i]->attach && s->modules[i]->attach(s, err) != 0) {
 			/* "key: message" from a model: name where the key was set. */

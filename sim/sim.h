@@ -608,6 +608,7 @@ struct sim_mem_fc {
 	uint32_t flat_lat;               /* cycles per access of the default timing */
 	bool flat;                       /* the default (flat) timing is installed */
 	bool owned;                      /* a simulator's memory (sim_start): sim_sync_id works */
+	bool timeline;                   /* its simulator's --timeline is on (sim_timeline_of) */
 };
 
 /* @m is a simulator's memory (sim_start), not a standalone one (sim_mem_new). */
@@ -801,7 +802,7 @@ int sim_outputs_write(struct sim *s, const char *dir, const struct sim_run_meta 
  * off, the record calls return at once (check sim_timeline_on() before
  * building arguments).  @agent is the track (an agent id); times are
  * cycles; @args, when not NULL, is the members of a JSON object
- * (""gpa":"0x1000"").  At most timeline.max_events are kept.
+ * (""gpa":"0x1000"").  At most timeline.cap events are kept.
  */
 int sim_timeline_open(struct sim *s, const char *path, struct sim_err *err);
 int sim_timeline_close(struct sim *s, struct sim_err *err);
@@ -815,6 +816,29 @@ char *sim_json_quote(const char *s);
 /* A flow arrow @id: its start (@start) or its end, on @agent at @t. */
 void sim_timeline_flow(struct sim *s, bool start, uint64_t id, int agent, uint64_t t,
 		       const char *name);
+/* A new flow id, unique in the file (0 while the timeline is off). */
+uint64_t sim_timeline_flow_id(struct sim *s);
+/*
+ * For models that hold only the machine's memory (the RMP, stage 2, the
+ * IOMMU): the simulator that owns @m while its timeline is on, else NULL
+ * (no --timeline, or a standalone memory).  While the timeline is off it
+ * is one inline test of a flag in @m, so a model may call it where it
+ * would record (a walk, a fault, a lock conflict), even on a hot path.
+ */
+struct sim *sim_timeline_of_slow(const struct sim_mem *m);
+/* Only the flag: whether sim_timeline_of(@m) would return a simulator (no call). */
+static inline bool sim_mem_timeline_on(const struct sim_mem *m)
+{
+	return m && ((const struct sim_mem_fc *)(const void *)m)->timeline;
+}
+static inline struct sim *sim_timeline_of(const struct sim_mem *m)
+{
+	return sim_mem_timeline_on(m) ? sim_timeline_of_slow(m) : NULL;
+}
+/* The same, for page-table walks: NULL also when timeline.walks is 0. */
+struct sim *sim_timeline_walks_of(const struct sim_mem *m);
+/* The name of agent @id ("cpu0"), or "none" for -1 or an unknown id. */
+const char *sim_agent_name_of(const struct sim *s, int id);
 
 /*
  * `protsim compare`: print to @out what differs between the output sets

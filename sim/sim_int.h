@@ -76,6 +76,10 @@ extern const struct sim_op sim_core_ops[];
 struct sim_mem *sim_mem_create(const struct sim *s);
 /* The engine of the simulator that created @m (NULL: sim_mem_new). */
 struct sim_engine *sim_mem_engine(const struct sim_mem *m);
+/* timeline.c: mark the machine's memory with whether the timeline is on (sim_timeline_of). */
+void sim_timeline_mem_flag(struct sim *s);
+/* The simulator whose memory @m is (NULL: a standalone memory). */
+struct sim *sim_mem_owner(const struct sim_mem *m);
 
 /* profiles.S: embedded latency profiles, NUL-terminated text. */
 const char *sim_profile_text(const char *name);

@@ -7,12 +7,12 @@
  * vCPU threads, DMA engines), named by metadata events.  Models and host
  * software record duration events ("X": a script line, a guest run, an
  * exit's handling), instant events ("i": a kick, a fault) and flow arrows
- * ("s"/"f": from a kick to the exit it causes).  Timestamps are cycles
- * written as nanoseconds (ts in microseconds = cycles / 1000, exactly, in
- * integer arithmetic), so the bytes are deterministic.  Events are kept in
- * memory in the order they were recorded (deterministic) up to
- * timeline.cap; the first one beyond the cap is reported once and
- * the rest dropped.
+ * ("s"/"f": a kick to the exit it causes, a lock holder to the agent it
+ * refused).  Timestamps are cycles, written as integers in the format's
+ * microseconds (put_ts).  Events are kept in memory up to timeline.cap
+ * (the first one beyond the cap is reported once and the rest dropped)
+ * and written sorted (cmp_event), so the bytes are deterministic and the
+ * same at any engine.quantum.
  */
 #include "sim/sim_int.h"
 
@@ -33,6 +33,8 @@ struct tl_event {
 struct sim_timeline {
 	char *path;
 	uint64_t max;             /* timeline.cap */
+	bool walks;               /* timeline.walks */
+	uint64_t flows;           /* flow ids handed out */
 	struct tl_event *ev;
 	size_t n, cap;
 	uint64_t dropped;         /* events beyond the cap */
@@ -60,7 +62,9 @@ int sim_timeline_open(struct sim *s, const char *path, struct sim_err *err)
 	t = sim_xcalloc(1, sizeof(*t));
 	t->path = sim_xstrdup(path);
 	t->max = sim_cfg_u64(s, "timeline.cap");
+	t->walks = sim_cfg_bool(s, "timeline.walks");
 	s->timeline = t;
+	sim_timeline_mem_flag(s);
 	return 0;
 }
 
@@ -96,9 +100,18 @@ void sim_timeline_span(struct sim *s, int agent, const char *cat, const char *na
 {
 	struct tl_event *e;
 
+	/*
+	 * Something that took no time is an instant: a span of duration 0 is
+	 * valid in the format, but a viewer that turns spans into begin/end
+	 * pairs (speedscope) may order its end before its begin.
+	 */
+	if (t1 <= t0) {
+		sim_timeline_instant(s, agent, cat, name, t0, args);
+		return;
+	}
 	if (!s->timeline || !(e = tl_add(s, 'X', agent, t0)))
 		return;
-	e->t1 = t1 < t0 ? t0 : t1;
+	e->t1 = t1;
 	tl_names(e, cat, name, args);
 }
 
@@ -121,6 +134,38 @@ void sim_timeline_flow(struct sim *s, bool start, uint64_t id, int agent, uint64
 		return;
 	e->id = id;
 	tl_names(e, "flow", name, NULL);
+}
+
+void sim_timeline_mem_flag(struct sim *s)
+{
+	if (s->mem)
+		((struct sim_mem_fc *)(void *)s->mem)->timeline = s->timeline != NULL;
+}
+
+uint64_t sim_timeline_flow_id(struct sim *s)
+{
+	return s->timeline ? ++s->timeline->flows : 0;
+}
+
+struct sim *sim_timeline_of_slow(const struct sim_mem *m)
+{
+	struct sim *s = sim_mem_owner(m);
+
+	return s && s->timeline ? s : NULL;
+}
+
+struct sim *sim_timeline_walks_of(const struct sim_mem *m)
+{
+	struct sim *s = sim_timeline_of(m);
+
+	return s && s->timeline->walks ? s : NULL;
+}
+
+const char *sim_agent_name_of(const struct sim *s, int id)
+{
+	const struct sim_agent *a = sim_agent_by_id(s, id);
+
+	return a ? sim_agent_name(a) : "none";
 }
 
 char *sim_json_quote(const char *p)
@@ -154,11 +199,47 @@ static void put_str(FILE *f, const char *p)
 	free(q);
 }
 
-/* Cycles as microseconds (1 cycle = 1 ns), exactly. */
+/*
+ * A time: cycles, as the format's microseconds (1 cycle = 1 us on the
+ * viewer's axis).  Integers, so a viewer's ts + dur is exact: with
+ * fractions (cycles / 1000 for 1 cycle = 1 ns) the sum of a span's start
+ * and duration comes out a hair past the next span's start in binary
+ * floating point, and viewers then see spans that do not nest.
+ */
 static void put_ts(FILE *f, const char *key, uint64_t c)
 {
-	fprintf(f, ",\"%s\":%llu.%03llu", key, (unsigned long long)(c / 1000),
-		(unsigned long long)(c % 1000));
+	fprintf(f, ",\"%s\":%llu", key, (unsigned long long)c);
+}
+
+static int cmp_str(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "");
+}
+
+/*
+ * The file's order: by start, track, then longer spans first (an outer
+ * span before the spans it holds), then every other field, so the bytes
+ * do not depend on the order agents recorded them in (engine.quantum
+ * changes that order across agents, never the events).
+ */
+static int cmp_event(const void *pa, const void *pb)
+{
+	const struct tl_event *a = pa, *b = pb;
+	int c;
+
+	if (a->t0 != b->t0)
+		return a->t0 < b->t0 ? -1 : 1;
+	if (a->agent != b->agent)
+		return a->agent < b->agent ? -1 : 1;
+	if (a->t1 != b->t1)
+		return a->t1 > b->t1 ? -1 : 1;
+	if (a->ph != b->ph)
+		return a->ph < b->ph ? -1 : 1;
+	if (a->id != b->id)
+		return a->id < b->id ? -1 : 1;
+	if ((c = cmp_str(a->cat, b->cat)) || (c = cmp_str(a->name, b->name)))
+		return c;
+	return cmp_str(a->args, b->args);
 }
 
 int sim_timeline_close(struct sim *s, struct sim_err *err)
@@ -170,14 +251,17 @@ int sim_timeline_close(struct sim *s, struct sim_err *err)
 	if (!t)
 		return 0;
 	s->timeline = NULL;
+	sim_timeline_mem_flag(s);
 	f = fopen(t->path, "w");
 	if (!f) {
 		rc = sim_err_set(err, "%s: cannot write the timeline: %s", t->path, strerror(errno));
 		goto out;
 	}
-	fprintf(f, "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"protsim\":");
+	qsort(t->ev, t->n, sizeof(t->ev[0]), cmp_event);
+	fprintf(f, "{\"otherData\":{\"protsim\":");
 	put_str(f, sim_version());
-	fprintf(f, ",\"time\":\"1 cycle = 1 ns\",\"events\":%llu,\"dropped\":%llu},\n"
+	fprintf(f, ",\"time\":\"ts and dur are cycles (1 cycle = 1 us on the axis)\","
+		"\"events\":%llu,\"dropped\":%llu},\n"
 		"\"traceEvents\":[\n", (unsigned long long)t->n, (unsigned long long)t->dropped);
 	fprintf(f, "{\"ph\":\"M\",\"pid\":1,\"tid\":0,\"name\":\"process_name\","
 		"\"args\":{\"name\":\"protsim machine\"}}");

@@ -633,6 +633,8 @@ struct s2_req {
 	struct sim_who *who;     /* the requester (agent, memory-cycle accumulator); NULL: none */
 	enum sim_mem_src src;    /* source of table reads: SIM_SRC_PTW (CPU) or SIM_SRC_IOPT */
 	const struct s2_policy *policy;   /* NULL: the format's permission rules */
+	bool untimed;            /* the requester does not charge the cycles (a fast-mode CPU):
+				    no walk span on the timeline */
 };
 
 /* What the check hook is asked about (an SNP RMP check). */

@@ -52,6 +52,7 @@ struct s2_hw {
 	unsigned ent_sz;
 	uint8_t ent_perms;
 	struct s2_tlbe *ent_e;                 /* the stage-2 TLB entry of that leaf, or NULL */
+	uint64_t ia;                           /* the translated address (the timeline's walk span) */
 };
 
 /* Result of one stage. */
@@ -760,7 +761,7 @@ static int s2_stage2(struct s2_hw *h, uint64_t ipa, enum s2_access acc, bool use
 /* ------------------------------------------------------------------ */
 
 static inline void s2_hw_init(struct s2_hw *h, struct s2_mmu *m, const struct s2_space *sp,
-			      const struct s2_req *req, struct s2_xlate *out)
+			      const struct s2_req *req, struct s2_xlate *out, uint64_t ia)
 {
 	/*
 	 * Field by field: a memset of the whole result (fault included) is a
@@ -783,6 +784,7 @@ static inline void s2_hw_init(struct s2_hw *h, struct s2_mmu *m, const struct s2
 	h->two_d = false;
 	h->pwc_on[0] = m && m->has_pwc[0];
 	h->pwc_on[1] = m && m->has_pwc[1];
+	h->ia = ia;
 }
 
 static inline uint64_t s2_latency_of(const struct s2_timing *t, const struct s2_xlate *x)
@@ -798,6 +800,32 @@ static inline uint64_t s2_latency_of(const struct s2_timing *t, const struct s2_
 }
 
 /*
+ * The timeline's span of a translation that walked (timeline.walks): on
+ * the requester's track from the cycle it started, for the translation's
+ * latency (TLB probes, every stage's walk, the checks), named after the
+ * kind of walk, with the address, the walks and table references it
+ * took, and the fault if any.  Out of line: called only after a walk.
+ */
+static __attribute__((noinline, cold)) void s2_walk_timeline(const struct s2_hw *h, int rc)
+{
+	const struct s2_pgt *p = h->sp->s2 ? h->sp->s2 : h->sp->s1;
+	const struct s2_xlate *out = h->out;
+	struct sim *s;
+	char args[160];
+
+	if (!sim_mem_timeline_on(p->mem) || !(s = sim_timeline_walks_of(p->mem)) ||
+	    h->req->who->agent < 0)
+		return;
+	snprintf(args, sizeof(args), "\"ia\":\"0x%llx\",\"walks\":%u,\"refs\":%u%s%s%s",
+		 (unsigned long long)h->ia, (unsigned)out->ev.walks, (unsigned)out->refs,
+		 rc ? ",\"fault\":\"" : "", rc ? s2_fault_type_name(out->fault.type) : "",
+		 rc ? "\"" : "");
+	sim_timeline_span(s, h->req->who->agent, "walk",
+			  h->two_d ? "2D walk" : p->fmt->stage == 1 ? "stage-1 walk" : "stage-2 walk",
+			  h->req->who->now, h->req->who->now + out->cycles, args);
+}
+
+/*
  * The end of every translation: statistics, latency, the requester's
  * memory cycles (only a walk accesses memory: its reads and A/D writes).
  */
@@ -805,14 +833,17 @@ static inline int s2_hw_finish(struct s2_hw *h, int rc)
 {
 	struct s2_xlate *out = h->out;
 
+	out->cycles = h->m ? s2_latency_of(h->m->t, out) : out->mem_cycles + out->check_cycles;
 	if (out->ev.walks) {
 		sim_hist_add(&h->st->walk_refs, out->refs);
-		if (h->req->who)
+		if (h->req->who) {
 			h->req->who->mem_cycles += out->mem_cycles;
+			if (!h->req->untimed)
+				s2_walk_timeline(h, rc);   /* returns at once while it is off */
+		}
 	} else if (!rc) {
 		out->tlb_hit = true;
 	}
-	out->cycles = h->m ? s2_latency_of(h->m->t, out) : out->mem_cycles + out->check_cycles;
 	return rc;
 }
 
@@ -830,7 +861,7 @@ int s2_translate(const struct s2_pgt *p, uint64_t ia, const struct s2_req *req,
 		sp.s1 = (struct s2_pgt *)p;
 	else
 		sp.s2 = (struct s2_pgt *)p;
-	s2_hw_init(&h, NULL, &sp, req, out);
+	s2_hw_init(&h, NULL, &sp, req, out, ia);
 	if (!s2_ia_ok(p, ia, &idx))
 		return s2_hw_finish(&h, s2_ia_fault(&h, p, ia, req->acc, req->user, false));
 	s2_walk_init(&wk, &h, p, ia, idx, req->acc, req->user, false);
@@ -856,7 +887,7 @@ int s2_mmu_translate(struct s2_mmu *m, const struct s2_space *sp, uint64_t ipa,
 	struct s2_hw h;
 	int rc;
 
-	s2_hw_init(&h, m, sp, req, out);
+	s2_hw_init(&h, m, sp, req, out, ipa);
 	h.st->xlates++;
 	out->ipa = ipa;
 	rc = s2_stage2(&h, ipa, req->acc, req->user, false, &r);
@@ -891,8 +922,10 @@ static bool s2_ntlb_allows(const struct s2_hw *h, const struct s2_fmt_ops *f1,
 	       !(req->acc == S2_ACC_WRITE && !e->dirty);
 }
 
-static int s2_xlate_2d(struct s2_mmu *m, const struct s2_space *sp, uint64_t va,
-			      const struct s2_req *req, struct s2_xlate *out)
+/* Inlined into its one caller (a nested-TLB hit is the hot path: no call). */
+static inline __attribute__((always_inline)) int
+s2_xlate_2d(struct s2_mmu *m, const struct s2_space *sp, uint64_t va, const struct s2_req *req,
+	    struct s2_xlate *out)
 {
 	const struct s2_pgt *p1 = sp->s1;
 	struct s2_stage_res r1, r2;
@@ -904,7 +937,7 @@ static int s2_xlate_2d(struct s2_mmu *m, const struct s2_space *sp, uint64_t va,
 	bool c;
 	int rc;
 
-	s2_hw_init(&h, m, sp, req, out);
+	s2_hw_init(&h, m, sp, req, out, va);
 	h.two_d = true;
 	h.st->xlates_2d++;
 	if (!s2_ia_ok(p1, va, &vidx))
@@ -992,7 +1025,7 @@ static int s2_xlate_1d(struct s2_mmu *m, const struct s2_space *sp, uint64_t va,
 	uint64_t vidx;
 	int rc;
 
-	s2_hw_init(&h, m, sp, req, out);
+	s2_hw_init(&h, m, sp, req, out, va);
 	h.st->xlates++;
 	if (!s2_ia_ok(p1, va, &vidx))
 		return s2_hw_finish(&h, s2_ia_fault(&h, p1, va, req->acc, req->user, false));

@@ -3,7 +3,8 @@
 # builds of protsim (make test passes an -O2 and an -O0 build), and from
 # two runs of the same build.  Compares: the default scenario's outputs,
 # every script test's stdout, and guest programs' output, stats and
-# --trace file in both CPU modes, and protsim replay's outputs.  Then the quantum: engine.quantum trades speed only, never
+# --trace file in both CPU modes, protsim replay's outputs and --timeline
+# files.  Then the quantum: engine.quantum trades speed only, never
 # the order of operations on shared state, so the same outputs (and exit
 # codes) come at quantum 1, 7 and 10^6.
 # Prints "N passed, N failed"; exit 1 on any difference.
@@ -187,6 +188,31 @@ for f in stats.json stats.txt config.json replay.txt workload.log; do
 	same "replay of an access trace $f (-O2 vs -O0)" "$T/ra.a/$f" "$T/ra.b/$f"
 done
 same "replay --trace (-O2 vs -O0)" "$T/rp.a.zst" "$T/rp.b.zst"
+
+# 7. --timeline: the default scenario (walks, faults, a lock conflict) and
+#    an SNP guest on 3 vCPUs in detailed mode (walks, kicks), -O2 vs -O0
+#    and quantum 1 vs 7 and 10^6 (the file is sorted: the same bytes)
+for q in 1 7 1000000; do
+	for r in a b; do
+		case $r in a) P=$A ;; *) P=$B ;; esac
+		[ $r = b ] && [ $q != 1 ] && continue
+		"$P" run workloads/scenarios/default.ini --set engine.quantum=$q --out "$T/tl.$r$q" -q \
+			--timeline "$T/tl.$r$q.json" > /dev/null 2>&1
+		[ -f "$GUEST_DIR/smp.elf" ] && "$P" exec "$GUEST_DIR/smp.elf" --set vm.vcpus=3 \
+			--set vm.type=snp --mode detailed --set engine.quantum=$q \
+			--timeline "$T/tle.$r$q.json" > /dev/null 2>&1
+	done
+done
+same "run --timeline (-O2 vs -O0)" "$T/tl.a1.json" "$T/tl.b1.json"
+for q in 7 1000000; do
+	same "run --timeline (quantum 1 vs $q)" "$T/tl.a1.json" "$T/tl.a$q.json"
+done
+if [ -f "$GUEST_DIR/smp.elf" ]; then
+	same "exec --timeline (-O2 vs -O0)" "$T/tle.a1.json" "$T/tle.b1.json"
+	for q in 7 1000000; do
+		same "exec --timeline (quantum 1 vs $q)" "$T/tle.a1.json" "$T/tle.a$q.json"
+	done
+fi
 
 echo "determinism: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

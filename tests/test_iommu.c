@@ -13,6 +13,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "iommu/iommu.h"
 #include "rmp/rmp.h"
@@ -1020,6 +1021,58 @@ Test(iommu, dma_agents_own_clocks)
 	/* dma1 read before dma0 wrote (cycle 50 < 100); dma0 read its own write. */
 	cr_assert_eq(b2[0], 0);
 	cr_assert_eq(b1[0], 0x5a);
+	iommu_free(d);
+	sim_free(s);
+}
+
+/* With --timeline, each request is a span on its engine's track: from its start for its cycles. */
+Test(iommu, dma_agents_timeline)
+{
+	struct sim *s = sim_new(NULL);
+	struct iommu_config ic;
+	struct sim_err err;
+	struct iommu *d;
+	uint8_t b0[8] = { 0 }, b1[8];
+	struct iommu_dma_desc a0[2];
+	char path[] = "/tmp/protsim-dma-tl-XXXXXX", text[8192];
+	int fd = mkstemp(path);
+	FILE *f;
+	size_t n;
+
+	cr_assert(fd >= 0);
+	close(fd);
+	cr_assert_eq(sim_start(s, &err), 0, "%s", err.msg);
+	cr_assert_eq(sim_timeline_open(s, path, &err), 0, "%s", err.msg);
+	iommu_config_default(&ic);
+	d = iommu_new(sim_mem(s), &ic, &err);
+	cr_assert(d, "%s", err.msg);
+	cr_assert_eq(iommu_attach(d, &WHO, 0, IOMMU_MODE_PASSTHROUGH, -1, NULL, NULL), IOMMU_OK);
+	memset(a0, 0, sizeof(a0));
+	a0[0] = (struct iommu_dma_desc){ .at = 100, .dev = 0, .iova = 0x1000, .len = 8,
+					 .write = true, .buf = b0 };
+	a0[1] = (struct iommu_dma_desc){ .at = 0, .dev = 0, .iova = 0x2000, .len = 8, .buf = b1 };
+	struct sim_agent *x = iommu_dma_agent_new(d, s, "dma0", a0, 2);
+
+	cr_assert_eq(sim_run(s), 0);
+	cr_assert_eq(sim_timeline_close(s, &err), 0, "%s", err.msg);
+	f = fopen(path, "r");
+	cr_assert(f);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	unlink(path);
+	text[n] = 0;
+	/* the engine's track is named; the requests: 147 cycles each (20 + DRAM 120 + 1 line) */
+	cr_assert(strstr(text, "\"name\":\"thread_name\",\"args\":{\"name\":\"dma0\"}"), "%s", text);
+	char want[2][256];
+
+	snprintf(want[0], sizeof(want[0]), "{\"ph\":\"X\",\"pid\":1,\"tid\":%d,\"ts\":100,\"dur\":147,"
+		 "\"cat\":\"dma\",\"name\":\"dma write\",\"args\":{\"dev\":0,\"iova\":\"0x1000\","
+		 "\"len\":8,\"done\":8}}", sim_agent_id(x));
+	snprintf(want[1], sizeof(want[1]), "{\"ph\":\"X\",\"pid\":1,\"tid\":%d,\"ts\":247,\"dur\":147,"
+		 "\"cat\":\"dma\",\"name\":\"dma read\",\"args\":{\"dev\":0,\"iova\":\"0x2000\","
+		 "\"len\":8,\"done\":8}}", sim_agent_id(x));
+	cr_assert(strstr(text, want[0]), "no %s in %s", want[0], text);
+	cr_assert(strstr(text, want[1]), "no %s in %s", want[1], text);
 	iommu_free(d);
 	sim_free(s);
 }

@@ -504,11 +504,11 @@ Test(stack_run, timeline_shows_the_kick_and_its_arrow)
 
 		if (!strcmp(ph, "i")) {
 			cr_assert_eq(tid, kicker_id);
-			cr_assert_float_eq(ts, KICK_AT / 1000.0, 1e-9);
+			cr_assert_float_eq(ts, (double)KICK_AT, 1e-9);   /* ts: cycles */
 			saw |= 1;
 		} else if (!strcmp(ph, "s")) {
 			cr_assert_eq(tid, kicker_id);
-			cr_assert_float_eq(ts, KICK_AT / 1000.0, 1e-9);
+			cr_assert_float_eq(ts, (double)KICK_AT, 1e-9);   /* ts: cycles */
 			saw |= 2;
 		} else if (!strcmp(ph, "f")) {
 			cr_assert_eq(tid, vcpu_id, "the arrow ends on the vCPU's track");
@@ -549,7 +549,7 @@ Test(stack_run, timeline_kick_arrow_ends_at_the_intr_exit)
 		const char *ph = json_string_value(json_object_get(e, "ph"));
 
 		if (!strcmp(ph, "f")) {
-			cr_assert_float_eq(json_number_value(json_object_get(e, "ts")), 100.0, 1e-9,
+			cr_assert_float_eq(json_number_value(json_object_get(e, "ts")), 100000.0, 1e-9,
 					   "the guest stopped at the kick's cycle 100000");
 			ends++;
 		}

@@ -94,6 +94,24 @@ static struct sim_who op_who(const struct gmem_op *op)
 }
 
 /*
+ * The timeline of a retry loop that waited for an RMP entry lock: a span
+ * on the agent's track from the first refused try to the start of the
+ * last try (--timeline only).
+ */
+static void op_wait_timeline(const struct gmem_op *op, uint64_t t0, uint64_t t_last,
+			     unsigned tries, uint64_t spa, const char *name)
+{
+	struct sim *s = op->f->ctx->st->s;
+	char args[96];
+
+	if (tries < 2 || !sim_timeline_on(s))
+		return;
+	snprintf(args, sizeof(args), "\"spa\":\"0x%llx\",\"tries\":%u",
+		 (unsigned long long)spa, tries);
+	sim_timeline_span(s, op->who->agent, "lock", name, t0, t_last, args);
+}
+
+/*
  * RMPUPDATE @spa to @in, retried while FAIL_OVERLAP (Linux rmpupdate():
  * another CPU changes an overlapping range), at most STACK_GMEM_TRIES.
  */
@@ -101,16 +119,20 @@ static enum rmp_rc op_update(struct gmem_op *op, uint64_t spa, const struct rmp_
 {
 	struct stack_gmem_ctx *c = op->f->ctx;
 	enum rmp_rc rc = RMP_RC_FAIL_OVERLAP;
+	uint64_t t0 = op->now, t_last = op->now;
+	unsigned t;
 
-	for (unsigned t = 0; t < STACK_GMEM_TRIES && rc == RMP_RC_FAIL_OVERLAP; t++) {
+	for (t = 0; t < STACK_GMEM_TRIES && rc == RMP_RC_FAIL_OVERLAP; t++) {
 		struct sim_who w = op_who(op);
 		struct rmp_result res;
 
 		if (t)
 			c->ctr.retries++;
+		t_last = op->now;
 		rc = rmp_update(c->rmp, &w, spa, in, &res);
 		op_spent(op, res.latency, w.mem_cycles);
 	}
+	op_wait_timeline(op, t0, t_last, t, spa, "rmpupdate: retried on FAIL_OVERLAP");
 	return rc;
 }
 
@@ -119,16 +141,20 @@ static enum rmp_rc op_psmash(struct gmem_op *op, uint64_t spa)
 {
 	struct stack_gmem_ctx *c = op->f->ctx;
 	enum rmp_rc rc = RMP_RC_FAIL_INUSE;
+	uint64_t t0 = op->now, t_last = op->now;
+	unsigned t;
 
-	for (unsigned t = 0; t < STACK_GMEM_TRIES && rc == RMP_RC_FAIL_INUSE; t++) {
+	for (t = 0; t < STACK_GMEM_TRIES && rc == RMP_RC_FAIL_INUSE; t++) {
 		struct sim_who w = op_who(op);
 		struct rmp_result res;
 
 		if (t)
 			c->ctr.retries++;
+		t_last = op->now;
 		rc = rmp_psmash(c->rmp, &w, spa, &res);
 		op_spent(op, res.latency, w.mem_cycles);
 	}
+	op_wait_timeline(op, t0, t_last, t, spa, "psmash: wait for the entry lock");
 	if (rc == RMP_RC_SUCCESS)
 		c->ctr.psmash++;
 	return rc;

@@ -223,7 +223,7 @@ void stack_vcpu_kick(struct sim_agent *from, struct stack_vm *v, unsigned vcpu)
 
 	if (from && sim_timeline_on(v->st->s)) {
 		sim_sync(from);
-		vc->kick_flow = ++v->st->flows;
+		vc->kick_flow = sim_timeline_flow_id(v->st->s);
 		sim_timeline_instant(v->st->s, sim_agent_id(from), "kick", vc->name, sim_now(from),
 				     NULL);
 		sim_timeline_flow(v->st->s, true, vc->kick_flow, sim_agent_id(from), sim_now(from),

@@ -1,7 +1,7 @@
 /*
  * replay.c - `protsim replay TRACE [--set KEY=VALUE]... [--seed N]
- * [--out DIR] [--trace FILE]`: a trace run again on another configuration
- * (docs/trace.md "Replay").
+ * [--out DIR] [--trace FILE] [--timeline FILE]`: a trace run again on
+ * another configuration (docs/trace.md "Replay").
  *
  * The machine is built from the stack's module list with the keys of the
  * trace's config record (the recorded run's), then --set and --seed on
@@ -36,6 +36,8 @@ static const struct sim_cli_opt replay_opts[] = {
 	  "(docs/outputs.md)" },
 	{ "trace", 0, "FILE", NULL,
 	  "write the replayed run's event trace to FILE (a trace of a run only; docs/trace.md)" },
+	{ "timeline", 0, "FILE", NULL,
+	  "write the replayed run's timeline to FILE (Chrome trace-event JSON; docs/outputs.md)" },
 	{ NULL, 0, NULL, NULL, NULL }
 };
 
@@ -741,6 +743,11 @@ int stack_replay_main(int argc, char **argv, const struct sim_run_meta *meta)
 	}
 	if (build(&r, &cl))
 		goto out;
+	if (sim_cli_value(&cl, "timeline") &&
+	    sim_timeline_open(r.s, sim_cli_value(&cl, "timeline"), &err)) {
+		fprintf(stderr, "protsim: %s\n", err.msg);
+		goto out;
+	}
 	if (dir) {
 		logpath = sim_xprintf("%s/workload.log", dir);
 		reppath = sim_xprintf("%s/replay.txt", dir);
@@ -801,6 +808,10 @@ int stack_replay_main(int argc, char **argv, const struct sim_run_meta *meta)
 		rc = report_lines(&r, out, ncpus) ? 1 : 0;
 	}
 done:
+	if (r.s && sim_timeline_close(r.s, &err)) {
+		fprintf(stderr, "protsim: %s\n", err.msg);
+		rc = 2;
+	}
 	/* the output set, also after a failure (run.json says why) */
 	if (dir) {
 		struct sim_run_meta m = *meta;

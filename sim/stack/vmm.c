@@ -146,11 +146,76 @@ bool stack_vmm_handle(struct stack_vm *v, struct sim_who *who, struct stack_uexi
 	return false;
 }
 
+/* The conversions one exit's VMM turns made (the timeline's conversion span). */
+struct conv_seen {
+	uint64_t gpa;                    /* the first range's */
+	uint64_t pages;
+	unsigned to_private, to_shared;  /* ranges each way */
+};
+
+/*
+ * The timeline of a VMM turn (--timeline only): a span "vmm" named after
+ * the exit KVM gave it, from KVM_RUN's return to the VMM's next KVM_RUN,
+ * with the GPA (or the hypercall's nr and a0) and the pages it converted.
+ */
+static void timeline_vmm(struct stack_vm *v, const struct sim_who *who,
+			 const struct stack_uexit *ue, uint64_t t0, uint64_t t1, uint64_t pages,
+			 struct conv_seen *conv)
+{
+	char args[128];
+	uint64_t gpa = ue->reason == STACK_UEXIT_HYPERCALL ? ue->args[0] : ue->gpa;
+
+	if (ue->reason == STACK_UEXIT_HYPERCALL)
+		snprintf(args, sizeof(args), "\"nr\":%llu,\"a0\":\"0x%llx\",\"converted\":%llu",
+			 (unsigned long long)ue->nr, (unsigned long long)ue->args[0],
+			 (unsigned long long)pages);
+	else if (ue->reason >= STACK_UEXIT_HEKI_CONFIGURE)   /* heki.h */
+		snprintf(args, sizeof(args), "\"cr_value\":\"0x%llx\"",
+			 (unsigned long long)ue->cr_value);
+	else
+		snprintf(args, sizeof(args), "\"gpa\":\"0x%llx\",\"converted\":%llu",
+			 (unsigned long long)ue->gpa, (unsigned long long)pages);
+	sim_timeline_span(v->st->s, who->agent, "vmm", stack_uexit_names[ue->reason], t0, t1, args);
+	if (!pages)
+		return;
+	if (!conv->pages)
+		conv->gpa = gpa;
+	conv->pages += pages;
+	if (ue->reason == STACK_UEXIT_HYPERCALL ? ue->args[2] & STACK_KVM_MAP_GPA_RANGE_ENCRYPTED
+						: ue->flags & STACK_KVM_MEMORY_EXIT_FLAG_PRIVATE)
+		conv->to_private++;
+	else
+		conv->to_shared++;
+}
+
+/*
+ * A private<->shared conversion as one span on the vCPU thread's track:
+ * from KVM taking the guest's request (a PSC, a MAP_GPA_RANGE hypercall,
+ * an implicit conversion's #NPF) through the VMM's attribute changes to
+ * KVM completing the request, inside the exit's span.
+ */
+static void timeline_convert(struct stack_vm *v, const struct sim_who *who,
+			     const struct cpu_exit *e, uint64_t t0, uint64_t t1,
+			     const struct conv_seen *conv)
+{
+	char args[160];
+
+	snprintf(args, sizeof(args), "\"gpa\":\"0x%llx\",\"pages\":%llu,\"ranges\":%u,"
+		 "\"request\":\"%s\"", (unsigned long long)conv->gpa,
+		 (unsigned long long)conv->pages, conv->to_private + conv->to_shared,
+		 cpu_exit_names[e->reason]);
+	sim_timeline_span(v->st->s, who->agent, "convert",
+			  !conv->to_shared ? "convert to private" : !conv->to_private ?
+			  "convert to shared" : "convert (both ways)", t0, t1, args);
+}
+
 enum stack_kvm_rc stack_kvm_handle(struct stack_vm *v, unsigned vcpu, struct sim_who *who,
 				   const struct cpu_exit *e, struct stack_uexit *ue, uint64_t *cycles,
 				   uint64_t *uexits)
 {
 	enum stack_kvm_rc rc;
+	struct conv_seen conv = { 0 };
+	uint64_t t0 = who->now + *cycles + who->mem_cycles;
 
 	memset(ue, 0, sizeof(*ue));
 	switch (e->reason) {
@@ -171,25 +236,18 @@ enum stack_kvm_rc stack_kvm_handle(struct stack_vm *v, unsigned vcpu, struct sim
 	}
 	/* KVM_RUN returns to the VMM, which calls it again: KVM completes the exit */
 	while (rc == STACK_KVM_USER) {
-		(*uexits)++;
-		if (sim_timeline_on(v->st->s)) {
-			char args[96];
+		uint64_t t_vmm = who->now + *cycles + who->mem_cycles;
+		uint64_t pages = v->run->ctr.pages_converted;
 
-			if (ue->reason == STACK_UEXIT_HYPERCALL)
-				snprintf(args, sizeof(args), "\"nr\":%llu,\"a0\":\"0x%llx\"",
-					 (unsigned long long)ue->nr, (unsigned long long)ue->args[0]);
-			else if (ue->reason >= STACK_UEXIT_HEKI_CONFIGURE)   /* heki.h */
-				snprintf(args, sizeof(args), "\"cr_value\":\"0x%llx\"",
-					 (unsigned long long)ue->cr_value);
-			else
-				snprintf(args, sizeof(args), "\"gpa\":\"0x%llx\"",
-					 (unsigned long long)ue->gpa);
-			sim_timeline_instant(v->st->s, who->agent, "vmm", stack_uexit_names[ue->reason],
-					     who->now + *cycles, args);
-		}
+		(*uexits)++;
 		if (!stack_vmm_handle(v, who, ue, cycles))
 			return STACK_KVM_FATAL;
+		if (sim_timeline_on(v->st->s))
+			timeline_vmm(v, who, ue, t_vmm, who->now + *cycles + who->mem_cycles,
+				     v->run->ctr.pages_converted - pages, &conv);
 		rc = stack_kvm_complete_user(v, vcpu, who, ue, cycles);
 	}
+	if (conv.pages)
+		timeline_convert(v, who, e, t0, who->now + *cycles + who->mem_cycles, &conv);
 	return rc;
 }

@@ -1,7 +1,7 @@
 #!/bin/sh
 # `protsim plot CSV --x COL --y COL [--by COL]`: PNG and SVG from a
 # sweep's CSV (gnuplot), one line per --by value, rows without numbers
-# left out and counted; a missing column, a malformed row and missing
+# left out and counted, a bar chart for a non-numeric X; a missing column, a malformed row and missing
 # axes are errors naming the file, the row or the column.
 # Run: PROTSIM=build/protsim sh tests/cli/plot.sh
 set -u
@@ -28,6 +28,23 @@ grep -q 'grid.b=x' "$T/s.svg" && grep -q 'grid.b=y' "$T/s.svg" || fail "one line
 [ "$(tr '\n' ' ' <"$T/s.dat")" = "1 10 2 20 3 25   1 15 " ] || fail "data: $(cat "$T/s.dat")"
 "$P" plot "$T/s.csv" --x grid.a --y y --out "$T/one" >/dev/null || fail "--out exit $?"
 [ -s "$T/one.png" ] && [ -s "$T/one.svg" ] || fail "--out files"
+
+# a non-numeric X (a benchmark's figure names): horizontal bars, categories
+# in their first row's order, one bar per --by value next to each other
+cat >"$T/b.csv" <<'CSV'
+figure,build,op/s
+"walk, 4 refs",old,100
+tlb hit,old,400
+"walk, 4 refs",new,120
+tlb hit,new,
+CSV
+"$P" plot "$T/b.csv" --x figure --y op/s --by build >"$T/out" || fail "bars exit $?"
+grep -q "^plot: 3 bars (2 categories of 'figure'), 1 rows without numbers left out: $T/b.png $T/b.svg$" \
+	"$T/out" || fail "bars message: $(cat "$T/out")"
+[ "$(tr '\n' ' ' <"$T/b.dat")" = "-0.2 100 0.8 400   0.2 120 " ] ||
+	fail "bars data: $(cat "$T/b.dat")"
+grep -q 'walk, 4 refs' "$T/b.svg" && grep -q 'build=new' "$T/b.svg" || fail "bars: labels or key"
+head -c 8 "$T/b.png" | od -An -c | grep -q 'P   N   G' || fail "bars: not a PNG"
 
 # errors
 "$P" plot "$T/s.csv" --x grid.a --y nope 2>"$T/err"; rc=$?

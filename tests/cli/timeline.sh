@@ -1,10 +1,14 @@
 #!/bin/sh
-# --timeline FILE (run, script, exec): Chrome trace-event JSON as its
+# --timeline FILE (run, script, exec, replay): Chrome trace-event JSON as its
 # format defines it (checked with a real JSON parser: event phases and
-# their fields, one named track per agent, durations and timestamps),
-# script lines as spans with their line and result, guest runs and exits
-# of a VM, deterministic bytes, the event cap with its message, and an
-# unwritable file refused before the run.
+# their fields, one named track per agent, durations and timestamps,
+# spans of a track nested, each flow started before it ends), script
+# lines as spans with their line and result, guest runs and exits of a
+# VM, page-table walks (timed requesters only; timeline.walks=0 leaves
+# them out), RMP faults, RMP entry-lock conflicts with their arrow from
+# the holder, the VMM's turns and private<->shared conversions of a KVM
+# VM against its statistics, deterministic bytes, the event cap with its
+# message, and an unwritable file refused before the run.
 # Run: PROTSIM=build/protsim GUEST_DIR=build/guest sh tests/cli/timeline.sh
 set -u
 P=${PROTSIM:-build/protsim}
@@ -36,9 +40,26 @@ for e in ev:
     if e["ph"] == "i":
         assert e["s"] in ("t", "p", "g"), e
     if e["ph"] in "sf":
-        flows.setdefault(e["id"], []).append(e["ph"])
-for i, p in flows.items():
-    assert p == ["s", "f"], ("flow", i, p)
+        flows.setdefault(e["id"], []).append(None)
+        flows[e["id"]][-1] = (e["ph"], e["ts"], e["tid"])
+for i, p in flows.items():   # one start, one end, not before the start
+    p.sort(key=lambda x: x[0] != "s")
+    assert [x[0] for x in p] == ["s", "f"] and p[0][1] <= p[1][1], ("flow", i, p)
+# spans of one track nest (a viewer draws them as a stack): ts and dur are
+# integers (cycles), so ts + dur is exact in a viewer's floating point too
+tracks = {}
+for n, e in enumerate(ev):
+    if e["ph"] == "X":
+        assert isinstance(e["ts"], int) and isinstance(e["dur"], int), ("cycles, as integers", e)
+        tracks.setdefault(e["tid"], []).append((e["ts"], -e["dur"], n, e))
+for tid, xs in tracks.items():
+    xs.sort(key=lambda x: x[:3])
+    open_ = []
+    for t0, nd, n, e in xs:
+        while open_ and open_[-1][0] <= t0:
+            open_.pop()
+        assert not open_ or t0 - nd <= open_[-1][0], ("spans overlap", open_[-1][1], e)
+        open_.append((t0 - nd, e))
 print(len(ev))
 PY
 }
@@ -54,6 +75,24 @@ pv = [e for e in ev if e["name"] == "pvalidate"]
 assert pv and pv[0]["args"]["result"] == "FAIL_INUSE", pv
 assert all(isinstance(e["args"]["line"], int) for e in ev)
 PY
+
+# replay: the race of rmp_race_pvalidate.ps again with a slower RMPUPDATE;
+# the replay's lock conflicts (its statistics) with their arrows
+"$P" script tests/scripts/rmp_race_pvalidate.ps --trace "$T/race.zst" >/dev/null || fail "race trace"
+"$P" replay "$T/race.zst" --set lat.rmp.rmpupdate=5000 --out "$T/rp" --timeline "$T/rp.json" >/dev/null
+[ $? -eq 1 ] || fail "replay with a slower RMPUPDATE: results should differ"
+check "$T/rp.json" >/dev/null || fail "replay timeline"
+python3 - "$T/rp.json" "$T/rp/stats.json" <<'PY' || fail "replay timeline events"
+import json, sys
+ev = json.load(open(sys.argv[1]))["traceEvents"]
+st = json.load(open(sys.argv[2]))
+lock = [e for e in ev if e.get("cat") == "lock"]
+assert lock and len(lock) == st["rmp.lock_conflicts"], (lock, st["rmp.lock_conflicts"])
+assert len([e for e in ev if e["ph"] == "s"]) == len(lock), "an arrow per conflict"
+assert all(e["args"]["holder"] == "cpu0" for e in lock), lock
+PY
+"$P" replay "$T/race.zst" --timeline /proc/protsim-no/t.json >"$T/out" 2>"$T/err"
+[ $? -eq 2 ] && grep -q "cannot write the timeline" "$T/err" || fail "replay: unwritable timeline"
 
 # exec: guest runs and exits on each vCPU's track; the same bytes twice
 "$P" exec "$G/smp.elf" --set vm.vcpus=4 --timeline "$T/e1.json" >/dev/null || fail "exec exit $?"
@@ -85,9 +124,48 @@ for r in rmp:   # nested in a guest span of the same track
                for g in guest), r
 PY
 
-# run: the default scenario, valid too
+# run: the default scenario: its walks, RMP faults and the lock conflict
+# (cpu1's PVALIDATE refused while cpu0's RMPUPDATE holds the entry)
 "$P" run workloads/scenarios/default.ini --out "$T/r" --timeline "$T/r.json" -q || fail "run exit $?"
 check "$T/r.json" >/dev/null || fail "run timeline"
+python3 - "$T/r.json" "$T/r/stats.json" <<'PY' || fail "default scenario events"
+import json, sys
+ev = json.load(open(sys.argv[1]))["traceEvents"]
+st = json.load(open(sys.argv[2]))
+name = {e["tid"]: e["args"]["name"] for e in ev if e["ph"] == "M" and e["name"] == "thread_name"}
+walks = [e for e in ev if e.get("cat") == "walk"]
+assert {"stage-2 walk", "2D walk"} <= {e["name"] for e in walks}, walks
+assert all(e["args"]["refs"] > 0 and e["args"]["ia"].startswith("0x") for e in walks), walks
+faults = [e for e in ev if e.get("cat") == "fault"]
+assert {"rmp #PF", "rmp #VC", "rmp iommu fault"} <= {e["name"] for e in faults}, faults
+lock = [e for e in ev if e.get("cat") == "lock"]
+assert len(lock) == st["rmp.lock_conflicts"], (lock, st["rmp.lock_conflicts"])
+l = lock[0]
+assert l["name"] == "pvalidate refused: entry locked" and name[l["tid"]] == "cpu1", l
+assert l["args"]["holder"] == "cpu0" and l["args"]["locked_at"] <= l["ts"] < l["args"]["until"], l
+s = [e for e in ev if e["ph"] == "s"]
+f = [e for e in ev if e["ph"] == "f" and e["id"] == s[0]["id"]]
+assert name[s[0]["tid"]] == "cpu0" and s[0]["ts"] == l["args"]["locked_at"], s
+assert f and f[0]["tid"] == l["tid"] and f[0]["ts"] == l["ts"], f
+PY
+# README.md's excerpt of this file: its lines as they are in it
+top=$(cd "$(dirname "$0")/../.." && pwd)
+grep '^{"ph":' "$top/README.md" | sed 's/,$//' >"$T/readme" && [ -s "$T/readme" ] || fail "README: no excerpt"
+while IFS= read -r l; do
+	grep -qxF "$l," "$T/r.json" || grep -qxF "$l" "$T/r.json" || fail "README's timeline line is not in the file: $l"
+done <"$T/readme"
+"$P" run workloads/scenarios/default.ini --out "$T/r0" --set timeline.walks=0 --timeline "$T/r0.json" -q ||
+	fail "walks=0 exit $?"
+grep -q '"cat":"walk"' "$T/r0.json" && fail "timeline.walks=0 kept walks"
+grep -q '"cat":"lock"' "$T/r0.json" || fail "timeline.walks=0 dropped other events"
+
+# a guest's walks: none in fast mode (the CPU does not charge them), spans in detailed mode
+"$P" exec "$G/hello.elf" --set vm.type=snp --timeline "$T/h.json" >/dev/null || fail "hello exit $?"
+grep -q '"cat":"walk"' "$T/h.json" && fail "fast mode: walk spans"
+"$P" exec "$G/hello.elf" --set vm.type=snp --set cpu.mode=detailed --timeline "$T/hd.json" >/dev/null ||
+	fail "detailed hello exit $?"
+check "$T/hd.json" >/dev/null || fail "detailed timeline"
+grep -q '"name":"stage-2 walk"' "$T/hd.json" || fail "detailed mode: no walk spans"
 
 # an SNP guest on the KVM host (snp-boot.ini): its exits and the VMM's turns on cpu0's track
 "$P" run workloads/scenarios/snp-boot.ini --set kvm.elf="$(cd "$G" && pwd)/boot.elf" --set kvm.mem_size=8m \
@@ -97,6 +175,28 @@ for pat in '"name":"exit npf"' '"name":"exit vmgexit"' '"cat":"vmm"' '"name":"hy
 	'"cat":"guest"' '"name":"npf"'; do
 	grep -q "$pat" "$T/k.json" || fail "snp-boot timeline: no $pat"
 done
+# the conversions: one span per exit that converted, inside that exit's span,
+# the VMM's turns inside it; their ranges and pages are the VMM's statistics
+python3 - "$T/k.json" "$T/k/stats.json" <<'PY' || fail "snp-boot conversions"
+import json, sys
+ev = json.load(open(sys.argv[1]))["traceEvents"]
+st = json.load(open(sys.argv[2]))
+x = [e for e in ev if e["ph"] == "X"]
+conv = [e for e in x if e["cat"] == "convert"]
+vmm = [e for e in x if e["cat"] == "vmm"]
+assert {e["name"] for e in conv} == {"convert to private", "convert to shared"}, {e["name"] for e in conv}
+assert sum(e["args"]["ranges"] for e in conv) == st["vm4.conversions"], st["vm4.conversions"]
+assert sum(e["args"]["pages"] for e in conv) == st["vm4.pages_converted"], st["vm4.pages_converted"]
+assert sum(e["args"]["converted"] for e in vmm) == st["vm4.pages_converted"]
+inside = lambda a, b: a["tid"] == b["tid"] and b["ts"] <= a["ts"] and a["ts"] + a["dur"] <= b["ts"] + b["dur"] + 1e-9
+exits = [e for e in x if e["cat"] == "exit"]
+for c in conv:
+    assert any(inside(c, e) for e in exits), ("conversion outside an exit", c)
+    assert c["args"]["request"] in ("vmgexit", "hypercall", "npf"), c
+for v in vmm:
+    if v["args"]["converted"]:
+        assert any(inside(v, c) for c in conv), ("VMM turn outside its conversion", v)
+PY
 
 # the cap
 "$P" exec "$G/smp.elf" --set vm.vcpus=4 --set timeline.cap=5 --timeline "$T/c.json" \
