@@ -228,11 +228,17 @@ static void iothread_serve(struct sim_agent *a, void *arg)
 		uint64_t cyc = 0;
 		int rc;
 
+		uint64_t t0;
+
 		sim_sync(a);
 		sim_hold(a, true);
+		t0 = sim_now(a);
 		v = t->st->vm[t->vm];
 		rc = v && v->run && v->run->blk ? serve_one(v, &cyc) : 0;
 		sim_advance(a, cyc);
+		if (rc > 0 && sim_timeline_on(t->st->s))
+			sim_timeline_span(t->st->s, sim_agent_id(a), "vmm", "blk request", t0, sim_now(a),
+					  NULL);
 		sim_hold(a, false);
 		if (rc <= 0)
 			return;

@@ -198,6 +198,20 @@ for v in vmm:
         assert any(inside(v, c) for c in conv), ("VMM turn outside its conversion", v)
 PY
 
+# the VMM's I/O thread: a track of its own (vm1.io) with a span per block request
+PA=$(cd "$(dirname "$P")" && pwd)/$(basename "$P")
+(cd "$top/tests/scripts" && "$PA" script guest_virtio.ps --timeline "$T/io.json" --out "$T/io") \
+	>/dev/null || fail "guest_virtio.ps timeline"
+python3 - "$T/io.json" "$T/io/stats.json" <<'PY' || fail "I/O thread spans"
+import json, sys
+ev = json.load(open(sys.argv[1]))["traceEvents"]
+st = json.load(open(sys.argv[2]))
+names = {e["tid"]: e["args"]["name"] for e in ev if e["ph"] == "M" and e["name"] == "thread_name"}
+blk = [e for e in ev if e["ph"] == "X" and e["name"] == "blk request"]
+assert len(blk) == st["vm1.blk_requests"] > 0, (len(blk), st["vm1.blk_requests"])
+assert {names[e["tid"]] for e in blk} == {"vm1.io"}, {names[e["tid"]] for e in blk}
+PY
+
 # the cap
 "$P" exec "$G/smp.elf" --set vm.vcpus=4 --set timeline.cap=5 --timeline "$T/c.json" \
 	>/dev/null 2>"$T/err" || fail "capped exec exit $?"
