@@ -222,6 +222,7 @@ enum rv_csr {
 
 #define RV_TLB_BITS 8
 #define RV_TLB_SIZE (1u << RV_TLB_BITS)
+#define RV_TLB_LOG  32u   /* fills remembered for a flush (cpu_hart.tlb_log) */
 /* L0 TLB tag low bits: the translation class of the access. */
 #define RV_MODE_U    0u   /* translated, user */
 #define RV_MODE_S    1u   /* translated, supervisor */
@@ -356,6 +357,13 @@ struct cpu_hart {
 	struct rv_tlb_ent tlb_r[RV_TLB_SIZE];
 	struct rv_tlb_ent tlb_w[RV_TLB_SIZE];
 	struct rv_tlb_ent tlb_x[RV_TLB_SIZE];
+	/*
+	 * The entries filled since the last flush (array << RV_TLB_BITS |
+	 * index), so that a flush resets those only; a full log means every
+	 * entry may be valid.
+	 */
+	uint16_t tlb_log[RV_TLB_LOG];
+	unsigned ntlb_log;
 
 	/* CSRs */
 	uint64_t mstatus, medeleg, mideleg, mie, mip, mtvec, mepc, mcause, mtval, mscratch;
@@ -428,6 +436,8 @@ int rv_csr_insn(struct cpu_hart *h, const struct rv_dinsn *d, uint64_t pc);
 
 /* L0 TLB and decode cache maintenance. */
 void rv_tlb_flush(struct cpu_hart *h);
+/* Entry @idx of TLB array @arr (0 read, 1 write, 2 fetch) becomes valid: remembered for the flush. */
+void rv_tlb_logged(struct cpu_hart *h, unsigned arr, unsigned idx);
 void rv_dcache_flush(struct cpu_hart *h);
 
 /*

@@ -24,6 +24,7 @@ void rv_hart_reset(struct cpu_hart *h, uint64_t pc)
 	h->mtimecmp = ~0ull;
 	h->resv_valid = false;
 	rv_update_modes(h);
+	h->ntlb_log = RV_TLB_LOG;   /* every entry: a new hart's are zero, not invalid */
 	rv_tlb_flush(h);
 }
 
@@ -147,12 +148,29 @@ uint64_t rv_cycle_now(const struct cpu_hart *h)
 
 void rv_tlb_flush(struct cpu_hart *h)
 {
-	for (unsigned i = 0; i < RV_TLB_SIZE; i++) {
-		h->tlb_r[i].tag = ~0ull;
-		h->tlb_w[i].tag = ~0ull;
-		h->tlb_x[i].tag = ~0ull;
+	struct rv_tlb_ent *arr[3] = { h->tlb_r, h->tlb_w, h->tlb_x };
+
+	if (h->ntlb_log < RV_TLB_LOG) {
+		/* only the entries filled since the last flush can be valid */
+		for (unsigned i = 0; i < h->ntlb_log; i++)
+			arr[h->tlb_log[i] >> RV_TLB_BITS][h->tlb_log[i] & (RV_TLB_SIZE - 1)].tag = ~0ull;
+	} else {
+		for (unsigned i = 0; i < RV_TLB_SIZE; i++) {
+			h->tlb_r[i].tag = ~0ull;
+			h->tlb_w[i].tag = ~0ull;
+			h->tlb_x[i].tag = ~0ull;
+		}
 	}
+	h->ntlb_log = 0;
 	h->last_iline = ~0ull;
+}
+
+void rv_tlb_logged(struct cpu_hart *h, unsigned arr, unsigned idx)
+{
+	if (h->ntlb_log < RV_TLB_LOG)
+		h->tlb_log[h->ntlb_log] = (uint16_t)(arr << RV_TLB_BITS | idx);
+	if (h->ntlb_log <= RV_TLB_LOG)
+		h->ntlb_log++;
 }
 
 void rv_dcache_flush(struct cpu_hart *h)

@@ -56,12 +56,14 @@ static struct rv_dpage *dcache_get(struct cpu_hart *h, uint64_t spa_page)
 static void tlb_fill(struct cpu_hart *h, struct rv_tlb_ent *arr, uint64_t va, unsigned mode,
 		     uint64_t spa, uint8_t *frame)
 {
-	struct rv_tlb_ent *e = &arr[(va >> 12) & (RV_TLB_SIZE - 1)];
+	unsigned idx = (unsigned)(va >> 12) & (RV_TLB_SIZE - 1);
+	struct rv_tlb_ent *e = &arr[idx];
 
+	if (e->tag == ~0ull)
+		rv_tlb_logged(h, arr == h->tlb_r ? 0 : arr == h->tlb_w ? 1 : 2, idx);
 	e->tag = (va & ~0xfffull) | mode;
 	e->addend = (uintptr_t)frame - (uintptr_t)(va & ~0xfffull);
 	e->spa_page = spa & ~0xfffull;
-	(void)h;
 }
 
 /* ------------------------------------------------------------------ */
@@ -336,6 +338,8 @@ struct rv_dpage *rv_fetch_page(struct cpu_hart *h, uint64_t pc, int *status)
 		spa_page = xl.spa & ~0xfffull;
 		h->st.tlb_miss++;
 		if (xl.cacheable) {
+			if (e->tag == ~0ull)
+				rv_tlb_logged(h, 2, (unsigned)(pc >> 12) & (RV_TLB_SIZE - 1));
 			e->tag = (pc & ~0xfffull) | h->fmode;
 			e->addend = 0;
 			e->spa_page = spa_page;

@@ -426,12 +426,14 @@ void cpu_prot_free(struct cpu_vm *vm)
 #define VMSA_NCSR 19
 static uint64_t *vmsa_csr(struct cpu_hart *h, unsigned k)
 {
-	uint64_t *r[VMSA_NCSR] = {
-		&h->mstatus, &h->mepc, &h->mcause, &h->mtval, &h->mtvec, &h->medeleg, &h->mideleg,
-		&h->mie, &h->mip, &h->mscratch, &h->sepc, &h->scause, &h->stval, &h->stvec,
-		&h->sscratch, &h->satp, &h->cr0, &h->cr4, &h->ghcb,
+#define O(f) offsetof(struct cpu_hart, f)
+	static const size_t off[VMSA_NCSR] = {
+		O(mstatus), O(mepc), O(mcause), O(mtval), O(mtvec), O(medeleg), O(mideleg),
+		O(mie), O(mip), O(mscratch), O(sepc), O(scause), O(stval), O(stvec),
+		O(sscratch), O(satp), O(cr0), O(cr4), O(ghcb),
 	};
-	return r[k];
+#undef O
+	return (uint64_t *)(void *)((char *)h + off[k]);
 }
 
 /* Save (@save) or restore the register state through timed memory accesses at @spa. */

@@ -227,6 +227,7 @@ struct cpu_vm *cpu_vm_new(struct sim *s, const struct cpu_vm_cfg *cfg, struct si
 	for (unsigned i = 0; i < vm->nharts; i++) {
 		struct cpu_hart *h = sim_xcalloc(1, sizeof(*h));
 
+		h->ntlb_log = RV_TLB_LOG;   /* its software TLB: all zero, flushed whole first */
 		h->vm = vm;
 		h->id = i;
 		snprintf(h->name, sizeof(h->name), "vcpu%u", i);
