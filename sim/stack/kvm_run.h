@@ -112,6 +112,7 @@ struct stack_kvm_vcpu {
 	uint64_t ghcb_gpa;           /* registered GHCB GPA (MSR 0x012), ~0: none (KVM's view) */
 	uint64_t guest_ghcb;         /* the scripted guest's GHCB GPA, ~0: none (the guest's view) */
 	uint64_t vmsa_spa;           /* SNP: its VMSA page (LAUNCH_FINISH), 0: none */
+	bool vmsa_revoked;           /* host.c: a host RMP-fault strategy made it shared (no VMRUN) */
 	/* the exit KVM is in the middle of (complete_userspace_io) */
 	enum stack_kvm_cont cont;
 	uint64_t psc_gpa;            /* NAE PSC: the descriptor's GPA */

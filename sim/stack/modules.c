@@ -17,5 +17,6 @@ const struct sim_module *const stack_modules[] = {
 	&stack_module,
 	&stack_kvm_module,
 	&stack_guest_module,
+	&stack_host_module,   /* host writers, RMP-fault strategies, kexec (host.c) */
 	NULL
 };

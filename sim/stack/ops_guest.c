@@ -680,7 +680,8 @@ static bool gact_begin(struct sim_call *c, struct gact *g)
 	}
 	if (g->vc->power_off ||
 	    (g->v->kvm->type == STACK_KVM_VM_SNP &&
-	     (!g->v->snp || stack_snp_gstate(g->v->snp) != STACK_SNP_GSTATE_RUNNING || !g->vc->vmsa_spa))) {
+	     (!g->v->snp || stack_snp_gstate(g->v->snp) != STACK_SNP_GSTATE_RUNNING || !g->vc->vmsa_spa ||
+	      g->vc->vmsa_revoked))) {   /* host.c: a VMSA made shared cannot VMRUN (pre_sev_run -EINVAL) */
 		put_errno(c, EINVAL);
 		return false;
 	}
