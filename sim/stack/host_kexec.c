@@ -20,7 +20,8 @@
  *   none   nothing: a store to such a page oopses.
  * kind=kdump first reads all of memory to write the dump (reads are not
  * RMP-checked: assigned pages dump as ciphertext) [model choice: the
- * capture kernel reads every page of machine.mem; makedumpfile's
+ * capture kernel reads every page of machine.mem, each page's copy costing
+ * lat.stack.page_clear (a 4K copy at memory bandwidth); makedumpfile's
  * filtering is not modelled].
  */
 #include "sim/stack/host.h"
@@ -76,7 +77,11 @@ bool host_kexec_fault(struct host_ctx *x)
 {
 	if (x->h->kexec_mode != HOST_KEXEC_LAZY)
 		return false;   /* none: an oops; eager: what is left could not be converted */
-	return kexec_convert_page(x->h, x->a, x->spa & ~(SZ_4K - 1));
+	if (!kexec_convert_page(x->h, x->a, x->spa & ~(SZ_4K - 1)))
+		return false;
+	x->converted = true;
+	x->h->w[x->by].converted++;
+	return true;
 }
 
 /* amd_iommu_snp_disable: the event-log pages back to the hypervisor. */
@@ -149,9 +154,10 @@ void host_kexec(struct host *h, struct sim_agent *a, bool kdump)
 		static uint8_t buf[SZ_4K];
 
 		h->k.kdumps++;
+		/* each page: its read, and the copy out at memory bandwidth (lat.stack.page_clear) */
 		for (uint64_t pa = 0; pa < end; pa += SZ_4K)
 			sim_advance(a, sim_mem_read(st->mem, sim_agent_id(a), SIM_SRC_DATA, pa, buf,
-						    (uint32_t)SZ_4K));
+						    (uint32_t)SZ_4K) + st->lat.page_clear);
 		h->k.dump_bytes += end;
 		h->k.dump_cycles += sim_now(a) - t0;
 	} else {

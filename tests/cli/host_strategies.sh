@@ -160,5 +160,63 @@ check locked force_unassign "OOPS spa=0x1202000 panic=0" "$LK_KEPT" "$RD spa=0x1
 check locked convert "$CONV" "$LK_CONV" "$VC" 2 1
 check locked kill_guest "$KILL" "$GONE1" KILLED 2 0
 
+# User writers under snp.backing=legacy (the VMM's pages are the private
+# memory): VM 1's VMM stores into a shared page whose 2M host mapping
+# holds a private 4K page, the shared daemon into a private page, then the
+# daemon serves VM 2, VM 1's VMM stores again, the guest reads its page.
+# A process a strategy kills stops serving: the daemon's death refuses VM
+# 2's request (ESRCH); the VMM's death stops VM 1.
+legacy() {
+	n=$((n + 1))
+	f=$tmp/legacy_$1.ps
+	cat >"$f" <<L
+machine mem=1g cpus=2 stack.check=1 s2.pool_base=0x1000000 s2.pool_size=16m snp.backing=legacy
+vm create vm=1 type=snp
+vm memslot vm=1 slot=0 gpa=0 size=8m
+snp launch_start vm=1
+snp launch_update vm=1 gpa=0 size=8k
+snp launch_finish vm=1
+vm create vm=2 type=snp
+vm memslot vm=2 slot=0 gpa=0 size=4m
+snp launch_start vm=2
+snp launch_finish vm=2
+guest accept vm=1 gpa=0x400000 size=8k via=msr
+host write vm=1 gpa=0x402000 by=vmm
+expect $2
+host write vm=1 gpa=0x401000 by=daemon
+expect $3
+host write vm=2 gpa=0x1000 by=daemon
+expect $4
+host write vm=1 gpa=0x402000 by=vmm
+expect $5
+guest access vm=1 gpa=0x401000 kind=read
+expect $6
+vm page vm=1 gpa=0x401000
+expect $7
+L
+	if ! "$PROTSIM" script "$f" --set host.rmp_fault="$1" --out "$tmp/lo_$1" >"$tmp/out" 2>&1; then
+		echo "FAIL legacy under $1:"
+		sed 's/^/    /' "$tmp/out" | tail -5
+		fail=$((fail + 1))
+		return
+	fi
+	d=$(awk '$1 == "vm2.host.denied" { print $2 }' "$tmp/lo_$1/stats.txt")
+	if [ "${d:-0}" != "$8" ]; then
+		echo "FAIL legacy under $1: vm2.host.denied=${d:-0}, expected $8"
+		fail=$((fail + 1))
+	fi
+}
+P_KEPT='OK private=0 mapped=1 spa=0x1401000 assigned=1 size=4k asid=1 gpa=0x401000 validated=1'
+P_CONV='OK private=0 mapped=1 spa=0x1401000 assigned=0 size=4k asid=0 gpa=0x0 validated=0'
+SB2='SIGBUS spa=0x1402000'
+SB1='SIGBUS spa=0x1401000'
+legacy oops "$SB2" "$SB1" 'ERROR(ESRCH)' 'ERROR(ESRCH)' KILLED "$P_KEPT" 1
+legacy sigbus "$OKW" "$SB1" 'ERROR(ESRCH)' "$OKW" "$RD spa=0x1401000" "$P_KEPT" 1
+legacy force_unassign "$SB2" "$SB1" 'ERROR(ESRCH)' 'ERROR(ESRCH)' KILLED "$P_KEPT" 1
+# legacy KVM has no record of which pages are private: a converted page
+# keeps faulting (the guest loops: ELOOP)
+legacy convert "$OKW" "$CONV" "$OKW" "$OKW" 'ERROR(ELOOP) exits=64 user_exits=0' "$P_CONV" 0
+legacy kill_guest "$OKW" "$KILL" "$OKW" "$OKW" KILLED "$P_CONV" 0
+
 echo "host_strategies: $n cases, $fail failed"
 [ "$fail" -eq 0 ]
