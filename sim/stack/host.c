@@ -79,9 +79,9 @@ static const struct sim_cfg_key host_keys[] = {
 
 #define W(x) offsetof(struct host_wstats, x)
 static const struct sim_stat_desc wstat_desc[] = {
-	{ "writes", SIM_STAT_COUNTER, W(writes), "host write requests served" },
-	{ "reads", SIM_STAT_COUNTER, W(reads), "host read requests served" },
-	{ "bytes", SIM_STAT_COUNTER, W(bytes), "bytes written or read" },
+	{ "writes", SIM_STAT_COUNTER, W(writes), "host write requests it handled (whatever their outcome)" },
+	{ "reads", SIM_STAT_COUNTER, W(reads), "host read requests it handled" },
+	{ "bytes", SIM_STAT_COUNTER, W(bytes), "bytes of the requests that completed" },
 	{ "faults", SIM_STAT_COUNTER, W(faults), "RMP #PFs its stores took" },
 	{ "oops", SIM_STAT_COUNTER, W(oops), "kernel oopses (the task died)" },
 	{ "sigbus", SIM_STAT_COUNTER, W(sigbus), "SIGBUS: the process died" },
@@ -593,6 +593,7 @@ enum host_verdict host_fault(struct host_ctx *x)
 		/* a page the old kernel left assigned: the kexec conversion strategy's */
 		x->h->k.faults++;
 		v = host_kexec_fault(x) ? HOST_V_RETRY : HOST_V_OOPS;
+		wst(x)->cycles += sim_now(x->a) - t0;
 	} else {
 		v = x->by == HOST_BY_KERNEL ? x->h->ops->kernel(x) : x->h->ops->user(x);
 	}

@@ -194,6 +194,7 @@ static void op_host_write(struct sim_call *c)
 	x.a = sim_call_agent(c);
 	x.by = r.by;
 	x.proc = proc_of(r.by, r.v ? r.v->id : 0);
+	r.h->w[r.by].writes++;
 	memset(buf, (int)sim_arg_u64(c, "fill", 0xff), sizeof(buf));
 	while (done < r.len) {
 		uint64_t at = r.addr + done, n = SZ_4K - (at & (SZ_4K - 1));
@@ -261,7 +262,6 @@ static void op_host_write(struct sim_call *c)
 		}
 		done += n;
 	}
-	r.h->w[r.by].writes++;
 	r.h->w[r.by].bytes += r.len;
 	sim_call_result(c, "OK");
 	sim_call_field_u64(c, "converted", x.converted);
@@ -283,6 +283,7 @@ static void op_host_read(struct sim_call *c)
 	x.a = sim_call_agent(c);
 	x.by = r.by;
 	x.proc = proc_of(r.by, r.v ? r.v->id : 0);
+	r.h->w[r.by].reads++;
 	while (done < r.len) {
 		uint64_t at = r.addr + done, n = SZ_4K - (at & (SZ_4K - 1)), spa = at;
 		uint8_t buf[SZ_4K];
@@ -308,7 +309,6 @@ static void op_host_read(struct sim_call *c)
 				value |= (uint64_t)buf[i] << (8 * i);
 		done += n;
 	}
-	r.h->w[r.by].reads++;
 	r.h->w[r.by].bytes += r.len;
 	sim_call_result(c, "OK");
 	sim_call_field_u64(c, "ciphertext", cipher);
