@@ -241,6 +241,9 @@ static void kick_vcpu(struct host_ctx *x, struct stack_vm *v, unsigned k)
 	host_vm(x->h, v)->ctr.kicks++;
 	if (v->guest && k < v->guest->nvcpu)
 		stack_vcpu_kick(x->a, v, k);
+	else if (sim_timeline_on(x->h->st->s))
+		sim_timeline_instant(x->h->st->s, sim_agent_id(x->a), "kick", v->prefix, sim_now(x->a),
+				     NULL);
 	spend(x, x->h->st->lat.kick);
 	if (ag >= 0) {
 		struct sim_who w = { .now = sim_now(x->a), .agent = ag };

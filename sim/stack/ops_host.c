@@ -169,6 +169,9 @@ static bool req_get(struct sim_call *c, struct hreq *r)
 /* The process of the context died of SIGBUS. */
 static void proc_dies(struct host_ctx *x, struct hreq *r)
 {
+	/* force_sig_fault(SIGBUS): its delivery, on the faulting thread */
+	sim_advance(x->a, x->h->st->lat.signal);
+	x->h->w[x->by].cycles += x->h->st->lat.signal;
 	x->h->w[x->by].sigbus++;
 	if (x->by == HOST_BY_DAEMON) {
 		x->h->daemon_dead = true;
