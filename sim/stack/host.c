@@ -70,6 +70,8 @@ static const struct sim_cfg_key host_keys[] = {
 	  "host.rmp_fault=convert: FAIL_INUSE retries of one PSMASH or RMPUPDATE, each after kicking the vCPUs" },
 	{ "host.kexec_convert", SIM_CFG_ENUM, 0, 0, "lazy", kexec_choices,
 	  "After host kexec, pages the old kernel left assigned: lazy (convert on the new kernel's first fault, PSMASH for 2M), eager (scan the RMP at boot), none (faults oops)" },
+	{ "snp.migrate", SIM_CFG_BOOL, 0, 1, "0", NULL,
+	  "vm migrate (KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM) of an SNP VM: 0 refused with EINVAL (as Linux), 1 allowed" },
 	{ NULL, 0, 0, 0, NULL, NULL, NULL }
 };
 
@@ -640,6 +642,7 @@ static int host_attach(struct sim *s, struct sim_err *err)
 	h->fallback_kill = sim_cfg_enum(s, "host.convert_fallback") == 1;
 	h->retries = (unsigned)sim_cfg_u64(s, "host.convert_retries");
 	h->kexec_mode = (enum host_kexec_mode)sim_cfg_enum(s, "host.kexec_convert");
+	h->snp_migrate = sim_cfg_bool(s, "snp.migrate");
 	for (unsigned w = 0; w < HOST_BY_COUNT; w++) {
 		char p[32];
 

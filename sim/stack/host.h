@@ -102,6 +102,7 @@ struct host {
 	struct host_kstats k;
 	struct sim_stat_group *kstats;
 	uint64_t oopses, panics;
+	bool snp_migrate;                   /* snp.migrate: `vm migrate` of an SNP source allowed */
 	uint64_t violations;                /* host stores that landed on an assigned page (must stay 0) */
 	struct host_vm *vms;
 	uint64_t *splits;                   /* (process << 52 | 2M SPA) split to 4K */
@@ -144,6 +145,8 @@ enum host_verdict host_fault(struct host_ctx *x);
 void host_kill_guest(struct host_ctx *x, struct stack_vm *v);
 /* Is the 2M region @spa2m split in process @proc's mapping? */
 bool host_split(const struct host *h, unsigned proc, uint64_t spa2m);
+/* `vm migrate` (migrate.c) */
+void stack_op_vm_migrate(struct sim_call *c);
 /* kexec/kdump (host_kexec.c) */
 void host_kexec(struct host *h, struct sim_agent *a, bool kdump);
 /* lazy kexec: a page the new kernel wrote faulted: convert it (true) or report it (false). */

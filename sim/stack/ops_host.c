@@ -340,6 +340,9 @@ static const struct sim_arg_spec read_args[] = {
 	SIM_A_INT("vm", false, 0, S2_MAX_VMS - 1), SIM_A_ADDR("gpa", false), SIM_A_ADDR("pa", false),
 	SIM_A_SIZE_IN("len", false, 1, MAX_LEN), SIM_A_ENUM("by", false, by_choices), SIM_A_END
 };
+static const struct sim_arg_spec migrate_args[] = {
+	SIM_A_INT("vm", true, 0, S2_MAX_VMS - 1), SIM_A_INT("from", true, 0, S2_MAX_VMS - 1), SIM_A_END
+};
 static const struct sim_arg_spec kexec_args[] = {
 	SIM_A_ENUM("kind", false, kind_choices), SIM_A_END
 };
@@ -353,5 +356,8 @@ const struct sim_op stack_host_ops[] = {
 	{ "host kexec", kexec_args,
 	  "a new host kernel on the same memory: VMs gone without teardown, the RMP kept (host.kexec_convert)",
 	  op_host_kexec },
+	{ "vm migrate", migrate_args,
+	  "KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM: VM vm created with from's encryption context (ASID, firmware context, VMSAs); from is dead",
+	  stack_op_vm_migrate },
 	{ NULL, NULL, NULL, NULL }
 };
