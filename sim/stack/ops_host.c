@@ -192,6 +192,13 @@ static void op_host_write(struct sim_call *c)
 
 	if (!req_get(c, &r))
 		return;
+	/*
+	 * === pKVM dispatch (for the coordinator to wire) ===
+	 * On a `machine host=pkvm` machine, `host write pa=` is a host store
+	 * through the host stage-2 as pKVM programs it (docs/script.md "pKVM"):
+	 * dispatch to the pKVM page-ownership model here, before the RMP path
+	 * below, which is the SNP host's.
+	 */
 	memset(&x, 0, sizeof(x));
 	x.h = r.h;
 	x.a = sim_call_agent(c);
