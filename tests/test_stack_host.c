@@ -272,3 +272,39 @@ Test(host, daemon_death)
 	free(out);
 	sim_free(s);
 }
+
+/* The checker's host rules can fail: a host store on an assigned page, a VMSA gone shared unrevoked. */
+Test(host, checker_rules)
+{
+	char m[256];
+	struct sim *s;
+	struct host *h;
+	struct stack_vm *v;
+	int rc;
+	char *out = run(&s, "machine mem=1g cpus=2 s2.pool_base=0x1000000 s2.pool_size=16m "
+			"host.rmp_fault=convert", setup, &rc);
+
+	cr_assert_eq(rc, 0, "%s", out);
+	h = host_get(s);
+	v = stack_vm_find(stack_get(s), 1);
+	cr_assert_eq(stack_check(stack_get(s), m, sizeof(m)), 0, "%s", m);
+	h->violations = 1;
+	cr_assert_eq(stack_check(stack_get(s), m, sizeof(m)), -1);
+	cr_assert(strstr(m, "host stores landed on assigned pages"), "%s", m);
+	h->violations = 0;
+	/* vCPU 1's VMSA made shared behind KVM's back (no strategy told it) */
+	{
+		struct sim_who who = { .agent = 0 };
+		struct rmp_update_in in = { 0 };
+		struct rmp_result res;
+
+		cr_assert_eq(rmp_update(stack_get(s)->rmp, &who, v->run->vcpu[1].vmsa_spa, &in, &res),
+			     RMP_RC_SUCCESS);
+	}
+	cr_assert_eq(stack_check(stack_get(s), m, sizeof(m)), -1);
+	cr_assert(strstr(m, "VMSA"), "%s", m);
+	v->run->vcpu[1].vmsa_revoked = true;
+	cr_assert_eq(stack_check(stack_get(s), m, sizeof(m)), 0, "%s", m);
+	free(out);
+	sim_free(s);
+}
