@@ -166,8 +166,9 @@ static void check_kvm(struct chk *k)
 		    rmp_in_use(k->st->rmp, spa) >= 0)
 			fail(k, "vcpu%u's VMSA page 0x%llx was converted while its vCPU runs on it",
 			     c, (unsigned long long)spa);
-		else if (spa && !v->run->vcpu[c].vmsa_revoked && rmp_entry_effective(k->st->rmp, spa, &e) &&
-		    (!e.assigned || e.asid != v->asid || !e.vmsa || !e.validated))
+		else if (spa && !v->run->vcpu[c].vmsa_revoked &&
+			 rmp_entry_effective(k->st->rmp, spa, &e) &&
+			 (!e.assigned || e.asid != v->asid || !e.vmsa || !e.validated))
 			fail(k, "vcpu%u's VMSA page 0x%llx is not an assigned, validated VMSA page",
 			     c, (unsigned long long)spa);
 	}
