@@ -16,6 +16,7 @@
 #include "rmp/rmp_int.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static bool lock_live(const struct rmp_lock *l, const struct sim_who *w)
 {
@@ -54,20 +55,20 @@ void rmp_lock_add(struct rmp *r, const struct sim_who *w, uint64_t spa, bool is_
 		  uint64_t hold)
 {
 	struct rmp_lock *l;
-	size_t j = 0;
+	size_t k = 0, i;
 
-	/* Drop records that expired long before now (keep order). */
-	r->lock_max_until = 0;
-	for (size_t i = 0; i < r->nlocks; i++) {
-		if (r->locks[i].until + RMP_LOCK_KEEP <= w->now) {
-			r->lock_bucket[rmp_lock_bucket(r->locks[i].page)]--;
-			continue;
-		}
-		r->locks[j++] = r->locks[i];
-		if (r->locks[i].until > r->lock_max_until)
-			r->lock_max_until = r->locks[i].until;
+	/*
+	 * Drop records that expired long before now.  The records are kept
+	 * sorted by .until (lookups do not depend on their order), so those
+	 * are a prefix, and the last record has the largest .until.
+	 */
+	while (k < r->nlocks && r->locks[k].until + RMP_LOCK_KEEP <= w->now)
+		r->lock_bucket[rmp_lock_bucket(r->locks[k++].page)]--;
+	if (k) {
+		memmove(r->locks, r->locks + k, (r->nlocks - k) * sizeof(*r->locks));
+		r->nlocks -= k;
 	}
-	r->nlocks = j;
+	r->lock_max_until = r->nlocks ? r->locks[r->nlocks - 1].until : 0;
 	if (hold == 0)
 		return;
 	if (r->nlocks == r->caplocks) {
@@ -76,7 +77,11 @@ void rmp_lock_add(struct rmp *r, const struct sim_who *w, uint64_t spa, bool is_
 		if (!r->locks)
 			sim_fatal("rmp: out of memory");
 	}
-	l = &r->locks[r->nlocks++];
+	/* insert in .until order (almost always at the end) */
+	for (i = r->nlocks; i > 0 && r->locks[i - 1].until > w->now + hold; i--)
+		r->locks[i] = r->locks[i - 1];
+	r->nlocks++;
+	l = &r->locks[i];
 	l->page = RMP_PAGE(is_2m ? RMP_REGION(spa) : spa);
 	l->start = w->now;
 	l->until = w->now + hold;

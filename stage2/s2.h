@@ -69,6 +69,8 @@ enum s2_rc {
 	S2_ERR_UNMAPPED,   /* a table page's own address is not accessible (stage-1
 			      table at a GPA that stage 2 does not map) */
 	S2_ERR_INVAL,      /* a bad argument (NULL, zero size, unknown format...) */
+	S2_ERR_BUSY,       /* s2_map_leaf: a table or an owner id where it would go */
+	S2_ERR_REFUSED,    /* s2_map_leaf: the caller's check refused the page to write */
 	S2_RC_COUNT
 };
 
@@ -471,6 +473,29 @@ int s2_visit_split(struct s2_visit_ctx *ctx);
  * S2_ERR_SIZE (leaf size not supported by the format), S2_ERR_PERMS,
  * S2_ERR_EXISTS, S2_ERR_NOMEM (may leave part mapped), S2_ERR_UNMAPPED.
  */
+/*
+ * Map one leaf [ia, ia + leaf) -> pa with @prot in a single walk, as KVM's
+ * kvm_tdp_mmu_map follows one path: the entries on the path are read
+ * (timed) down to the leaf's size class, and
+ *   - a valid leaf on the path: S2_ERR_EXISTS, its size and output address
+ *     in *@found (if given), nothing written;
+ *   - a table where the leaf goes, or an owner-annotated entry on the way:
+ *     S2_ERR_BUSY, nothing written (s2_map handles those);
+ *   - else the first entry that is not a table is the one existing table
+ *     page the map writes: @ok(@arg, page) is asked first (S2_ERR_REFUSED
+ *     when it says no, nothing written), then that entry becomes the leaf,
+ *     or a table followed by new tables down to the leaf (new tables are
+ *     known empty and not read).
+ * Also S2_ERR_INVAL, ALIGN, RANGE, SIZE, PERMS as s2_map; S2_ERR_NOMEM may
+ * leave new empty tables installed.
+ */
+struct s2_leaf_found {
+	uint64_t size, pa;
+};
+int s2_map_leaf(struct s2_pgt *p, struct sim_who *who, uint64_t ia, uint64_t pa, uint64_t leaf,
+		const struct s2_prot *prot, bool (*ok)(void *arg, uint64_t page), void *arg,
+		struct s2_leaf_found *found);
+
 int s2_map(struct s2_pgt *p, struct sim_who *who, uint64_t ia, uint64_t pa, uint64_t size,
 	   uint64_t leaf, const struct s2_prot *prot);
 

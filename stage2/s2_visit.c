@@ -116,6 +116,82 @@ int s2_map(struct s2_pgt *p, struct sim_who *who, uint64_t ia, uint64_t pa, uint
 	return s2_walk(p, who, ia, size, &w);
 }
 
+int s2_map_leaf(struct s2_pgt *p, struct sim_who *who, uint64_t ia, uint64_t pa, uint64_t leaf,
+		const struct s2_prot *prot, bool (*ok)(void *arg, uint64_t page), void *arg,
+		struct s2_leaf_found *found)
+{
+	const struct s2_fmt_ops *f;
+	struct sim_who none = { .agent = -1 };
+	uint64_t idx = 0, table, raw;
+	unsigned lsz, sz;
+	int r;
+
+	if (!prot)
+		return S2_ERR_INVAL;
+	r = s2_range_check(p, ia, leaf);
+	if (r)
+		return r;
+	f = p->fmt;
+	for (lsz = 0; lsz < S2_SZ_COUNT && s2_sz_bytes(lsz) != leaf; lsz++)
+		;
+	if (lsz == S2_SZ_COUNT || !(f->leaf_szs & (1u << lsz)) || lsz >= p->levels)
+		return S2_ERR_SIZE;
+	if ((ia | pa) & (leaf - 1))
+		return S2_ERR_ALIGN;
+	if (pa >= SIM_PA_LIMIT || leaf > SIM_PA_LIMIT - pa)
+		return S2_ERR_RANGE;
+	r = f->mk_leaf(lsz, pa, prot, &raw);
+	if (r)
+		return r;
+	if (!who)
+		who = &none;
+	(void)s2_ia_ok(p, ia, &idx);
+	sim_sync_id(p->mem, who->agent);   /* other agents walk this table: global order */
+	for (table = p->root, sz = s2_root_sz(p);; sz--) {
+		uint64_t tpa, ptep, old;
+		struct s2_pte pte;
+
+		r = s2_sw_table_pa(p, table, &tpa);
+		if (r)
+			return r;
+		ptep = tpa + 8ull * s2_index(idx, sz);
+		old = s2_sw_read(p, who, ptep);
+		f->decode(old, sz, &pte);
+		if (pte.type == S2_PTE_TABLE && sz > lsz) {
+			table = pte.addr;
+			continue;
+		}
+		if (pte.type == S2_PTE_LEAF) {
+			/* a valid leaf on the path: nothing is written */
+			if (found) {
+				found->size = s2_sz_bytes(sz);
+				found->pa = pte.addr;
+			}
+			return S2_ERR_EXISTS;
+		}
+		if (pte.type == S2_PTE_TABLE || pte.owner)
+			return S2_ERR_BUSY;   /* a table where the leaf goes, an owner id: s2_map's cases */
+		/* the one existing page this map writes: the owner's check first */
+		if (ok && !ok(arg, ptep & ~(uint64_t)(SIM_PAGE_SIZE - 1)))
+			return S2_ERR_REFUSED;
+		/* invalid => table chain down to the leaf's size class, then invalid => leaf */
+		for (; sz > lsz; sz--) {
+			uint64_t t, ttpa;
+
+			r = s2_sw_alloc_table(p, who, &t);
+			if (r)
+				return r;
+			s2_sw_write(p, who, ptep, f->mk_table(t, sz));
+			r = s2_sw_table_pa(p, t, &ttpa);
+			if (r)
+				return r;
+			ptep = ttpa + 8ull * s2_index(idx, sz - 1);
+		}
+		s2_sw_write(p, who, ptep, raw);
+		return S2_OK;
+	}
+}
+
 /* ------------------------------------------------------------------ */
 /* unmap and annotate                                                  */
 /* ------------------------------------------------------------------ */

@@ -23,7 +23,7 @@
 
 /* ORDER: enum s2_rc. */
 static const char *const s2_rc_names[S2_RC_COUNT] = {
-	"ok", "exists", "nomem", "align", "range", "perms", "size", "noent", "unmapped", "inval",
+	"ok", "exists", "nomem", "align", "range", "perms", "size", "noent", "unmapped", "inval", "busy", "refused",
 };
 
 const char *s2_rc_name(int rc)

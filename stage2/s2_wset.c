@@ -162,6 +162,21 @@ static int ws_entry(struct ws_data *d, uint64_t ptep, const struct s2_pte *pte, 
 }
 
 /*
+ * Whether every entry of the table page at @tpa outside the visited
+ * indices [@i0, @i1] is 0 (the rest of an UNMAP's emptiness test: the
+ * visited ones end 0).  Stops at the first that is not.
+ */
+static bool ws_rest_zero(const struct ws_data *d, uint64_t tpa, unsigned i0, unsigned i1)
+{
+	const uint64_t *e = sim_mem_frame(d->p->mem, tpa, false);
+
+	for (unsigned i = 0; e && i < 512; i++)
+		if ((i < i0 || i > i1) && e[i])
+			return false;
+	return true;
+}
+
+/*
  * The entries of @table (size class @sz, first covering @base) in walk
  * order.  @empty (UNMAP with frees): set if every entry of the table is 0
  * afterwards, so that the walk's TABLE_POST step frees it.
@@ -170,15 +185,13 @@ static int ws_table(struct ws_data *d, uint64_t table, unsigned sz, uint64_t bas
 {
 	const struct s2_fmt_ops *f = d->p->fmt;
 	uint64_t esz = s2_sz_bytes(sz), tend = base + 512 * esz, tpa;
-	unsigned nonzero = 0;
+	uint64_t first = ws_first(d, sz, base), addr;
+	bool visited_zero = true;   /* every entry the walk visits is 0 afterwards */
 	int r = s2_sw_table_pa(d->p, table, &tpa);
 
 	if (r)
 		return r;
-	if (empty)
-		for (unsigned i = 0; i < 512; i++)
-			nonzero += sim_mem_peek64(d->p->mem, tpa + 8ull * i) != 0;
-	for (uint64_t addr = ws_first(d, sz, base); addr < d->end && addr < tend; addr += esz) {
+	for (addr = first; addr < d->end && addr < tend; addr += esz) {
 		uint64_t ptep = tpa + 8ull * s2_index(addr, sz), raw = sim_mem_peek64(d->p->mem, ptep);
 		bool zero_after = raw == 0;
 		struct s2_pte pte;
@@ -202,13 +215,11 @@ static int ws_table(struct ws_data *d, uint64_t table, unsigned sz, uint64_t bas
 			if (r)
 				return r;
 		}
-		if (raw && zero_after)
-			nonzero--;
-		else if (!raw && !zero_after)
-			nonzero++;
+		visited_zero &= zero_after;
 	}
 	if (empty)
-		*empty = nonzero == 0;
+		*empty = visited_zero && (addr == first ? ws_rest_zero(d, tpa, 1, 0) :
+					  ws_rest_zero(d, tpa, s2_index(first, sz), s2_index(addr - esz, sz)));
 	return 0;
 }
 
@@ -247,6 +258,46 @@ static int ws_args(struct s2_pgt *p, enum s2_wset_op op, uint64_t ia, uint64_t p
 	return r;
 }
 
+/*
+ * MAP of one leaf (size == leaf, arguments checked): what the two passes
+ * of ws_table() find on the single path of d->ia0, in one walk.  Tables
+ * are followed down to the leaf's size class; a leaf on the way fails the
+ * check pass (S2_ERR_EXISTS); the first non-table entry is written, and
+ * every level between it and the leaf's gets a new table.  Return -1 for a
+ * table where the leaf goes (left to the general walk).
+ */
+static int ws_map_one(struct ws_data *d)
+{
+	const struct s2_fmt_ops *f = d->p->fmt;
+	unsigned lsz = 0, sz = s2_root_sz(d->p);
+	uint64_t table = d->p->root;
+
+	while (s2_sz_bytes(lsz) != d->leaf)
+		lsz++;
+	for (;; sz--) {
+		uint64_t tpa, ptep, raw;
+		struct s2_pte pte;
+		int r = s2_sw_table_pa(d->p, table, &tpa);
+
+		if (r)
+			return r;
+		ptep = tpa + 8ull * s2_index(d->start, sz);
+		raw = sim_mem_peek64(d->p->mem, ptep);
+		f->decode(raw, sz, &pte);
+		if (pte.type == S2_PTE_TABLE && sz > lsz) {
+			table = pte.addr;
+			continue;
+		}
+		if (pte.type == S2_PTE_TABLE)
+			return -1;   /* a table where the leaf goes: the general walk decides */
+		if (pte.type == S2_PTE_LEAF)
+			return S2_ERR_EXISTS;
+		ws_add(d->ws, ptep);
+		d->ws->new_tables += sz - lsz;
+		return 0;
+	}
+}
+
 int s2_write_set(struct s2_pgt *p, enum s2_wset_op op, uint64_t ia, uint64_t pa, uint64_t size,
 		 uint64_t leaf, const struct s2_prot *prot, struct s2_wset *ws)
 {
@@ -266,6 +317,13 @@ int s2_write_set(struct s2_pgt *p, enum s2_wset_op op, uint64_t ia, uint64_t pa,
 	if (d.end == 0 || d.end > limit)
 		d.end = limit;
 	d.frees = p->mm && p->mm->free_page;
+	if (op == S2_WSET_MAP && leaf && size == leaf) {
+		r = ws_map_one(&d);
+		if (r >= 0)
+			return r;
+		ws->n = 0;
+		ws->new_tables = 0;
+	}
 	if (op == S2_WSET_MAP) {
 		/* s2_map: a whole check pass before the first store. */
 		d.check = true;

@@ -6,7 +6,11 @@
  * a memory-timing hook), and the predicted count of new tables exactly
  * the pages it takes from the allocator.  When the prediction reports an
  * argument error or an existing mapping, the operation must return the
- * same error and store nothing.
+ * same error and store nothing.  Half the one-leaf maps go through
+ * s2_map_leaf() instead (KVM's one-walk map): it must ask its check about
+ * exactly the one predicted page, store nothing when the check refuses,
+ * report an existing leaf as the path shows it, and otherwise store what
+ * s2_map would.
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -109,6 +113,19 @@ ParameterizedTestParameters(s2_wset, matches_the_operation)
 
 static uint64_t rnd_state;
 
+/* s2_map_leaf's check: records the page it was asked about; refuses when told to. */
+static uint64_t asked_page;
+static unsigned asked;
+static bool refuse;
+
+static bool ok_cb(void *arg, uint64_t page)
+{
+	(void)arg;
+	asked++;
+	asked_page = page;
+	return !refuse;
+}
+
 static uint64_t rnd(void)
 {
 	/* xorshift64*: a fixed sequence per seed. */
@@ -132,6 +149,7 @@ ParameterizedTest(struct fmt_case *tc, s2_wset, matches_the_operation)
 	struct s2_wset ws = { 0 };
 	struct s2_pgt *p;
 	unsigned checked = 0, refused = 0, with_new = 0, frees_seen = 0;
+	unsigned one_ok = 0, one_refused = 0, one_exists = 0;
 	int rc;
 
 	sim_mem_set_timing(m, &timing);
@@ -150,7 +168,9 @@ ParameterizedTest(struct fmt_case *tc, s2_wset, matches_the_operation)
 		uint64_t leaf = 0, pa, freed_before = s2_pgt_freed_count(p);
 		struct s2_prot prot = { .perms = tc->perms[rnd() % 3] };
 		uint8_t owner = (uint8_t)(rnd() % 4);
+		struct s2_leaf_found lf = { 0 };
 		unsigned before;
+		bool one = false;
 		int pr, orc = 0;
 
 		if (op == S2_WSET_MAP) {
@@ -175,12 +195,68 @@ ParameterizedTest(struct fmt_case *tc, s2_wset, matches_the_operation)
 		rec.on = true;
 		before = allocs;
 		switch (op) {
-		case S2_WSET_MAP:      orc = s2_map(p, NULL, ia, pa, size, leaf, &prot); break;
+		case S2_WSET_MAP:
+			if (leaf && size == leaf && rnd() % 2) {
+				one = true;
+				asked = 0;
+				refuse = rnd() % 8 == 0;
+				orc = s2_map_leaf(p, NULL, ia, pa, leaf, &prot, ok_cb, NULL, &lf);
+				if (orc == S2_ERR_BUSY) {
+					/* a table or an owner id in the way: s2_map's job */
+					cr_assert_eq(rec.n, 0, "it %u: map_leaf stored before BUSY", it);
+					cr_assert_eq(allocs, before);
+					one = false;
+					orc = s2_map(p, NULL, ia, pa, size, leaf, &prot);
+				}
+			} else {
+				orc = s2_map(p, NULL, ia, pa, size, leaf, &prot);
+			}
+			break;
 		case S2_WSET_UNMAP:    orc = s2_unmap(p, NULL, ia, size); break;
 		case S2_WSET_PROTECT:  orc = s2_protect(p, NULL, ia, size, prot.perms); break;
 		case S2_WSET_ANNOTATE: orc = s2_annotate(p, NULL, ia, size, owner); break;
 		}
 		rec.on = false;
+		if (one && orc == S2_ERR_REFUSED) {
+			cr_assert_eq(pr, S2_OK, "it %u: refused where the prediction says %d", it, pr);
+			cr_assert_eq(asked, 1);
+			cr_assert_eq(ws.n, 1);
+			cr_assert_eq(asked_page, ws.pages[0], "it %u: asked about 0x%llx, writes 0x%llx", it,
+				     (unsigned long long)asked_page, (unsigned long long)ws.pages[0]);
+			cr_assert_eq(rec.n, 0, "it %u: the refused map stored", it);
+			cr_assert_eq(allocs, before);
+			one_refused++;
+			continue;
+		}
+		if (one && orc == S2_ERR_EXISTS) {
+			struct s2_path path;
+
+			cr_assert_eq(s2_pgt_path(p, ia, &path), S2_PATH_OK);
+			cr_assert_eq(lf.size, path.size);
+			cr_assert_eq(lf.pa, path.pa & ~(path.size - 1));
+			cr_assert_eq(asked, 0);
+			one_exists++;
+		}
+		if (one && orc == S2_OK) {
+			cr_assert_eq(asked, 1);
+			cr_assert_eq(ws.n, 1, "it %u: a one-leaf map writes one existing page", it);
+			cr_assert_eq(asked_page, ws.pages[0]);
+			one_ok++;
+			/* the same map again finds the new leaf and writes nothing */
+			size_t stored = rec.n;
+
+			asked = 0;
+			rec.n = 0;
+			rec.on = true;
+			cr_assert_eq(s2_map_leaf(p, NULL, ia, pa, leaf, &prot, ok_cb, NULL, &lf), S2_ERR_EXISTS);
+			rec.on = false;
+			cr_assert_eq(rec.n, 0);
+			cr_assert_eq(asked, 0);
+			cr_assert_eq(lf.size, leaf);
+			cr_assert_eq(lf.pa, pa);
+			rec.n = stored;   /* the first map's stores, for the checks below */
+			one_exists++;
+		}
 		if (pr != S2_OK) {
 			cr_assert_eq(orc, pr, "it %u op %d ia 0x%llx size 0x%llx: predicted %d, op %d", it,
 				     op, (unsigned long long)ia, (unsigned long long)size, pr, orc);
@@ -216,6 +292,9 @@ ParameterizedTest(struct fmt_case *tc, s2_wset, matches_the_operation)
 	cr_assert_gt(checked, 500, "checked %u", checked);
 	cr_assert_gt(refused, 50, "refused %u", refused);
 	cr_assert_gt(with_new, 50, "with new tables %u", with_new);
+	cr_assert_geq(one_ok, 10, "s2_map_leaf mapped %u", one_ok);
+	cr_assert_geq(one_refused, 1, "s2_map_leaf refused %u", one_refused);
+	cr_assert_geq(one_exists, 1, "s2_map_leaf found a leaf %u", one_exists);
 	if (tc->frees)
 		cr_assert_gt(frees_seen, 5, "unmaps that freed tables: %u", frees_seen);
 	s2_wset_free(&ws);

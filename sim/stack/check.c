@@ -159,13 +159,18 @@ static void check_kvm(struct chk *k)
 		}
 	}
 	for (unsigned c = 0; v->run && c < STACK_KVM_MAX_VCPUS && !k->bad; c++) {
-		uint64_t spa = v->run->vcpu[c].vmsa_spa;
+		/* KVM's own VMSA page while the vCPU uses it (a VMSA an AP creation gave is the guest's) */
+		uint64_t spa = v->run->vcpu[c].vmsa_spa == v->run->vcpu[c].kvm_vmsa_spa ?
+			       v->run->vcpu[c].vmsa_spa : 0;
 		struct rmp_entry e;
 
-		if (spa && rmp_entry_effective(k->st->rmp, spa, &e) && !e.assigned &&
-		    rmp_in_use(k->st->rmp, spa) >= 0)
+		uint64_t run_spa = v->run->vcpu[c].vmsa_spa;
+
+		/* host.c: a VMSA converts only after its vCPU left guest mode */
+		if (run_spa && rmp_entry_effective(k->st->rmp, run_spa, &e) && !e.assigned &&
+		    rmp_in_use(k->st->rmp, run_spa) >= 0)
 			fail(k, "vcpu%u's VMSA page 0x%llx was converted while its vCPU runs on it",
-			     c, (unsigned long long)spa);
+			     c, (unsigned long long)run_spa);
 		else if (spa && !v->run->vcpu[c].vmsa_revoked &&
 			 rmp_entry_effective(k->st->rmp, spa, &e) &&
 			 (!e.assigned || e.asid != v->asid || !e.vmsa || !e.validated))

@@ -43,6 +43,7 @@ struct stack_gmem {
 	bool huge;                       /* 2M folios where they fit */
 	struct gmem_folio **fol;         /* sorted by start */
 	size_t nfol, capfol;
+	size_t hint;                     /* the index last looked up (a cache: lookups are mostly sequential) */
 	struct gmem_binding *bind;
 	size_t nbind, capbind;
 	stack_gmem_invalidate_fn inval;
@@ -346,8 +347,16 @@ void stack_gmem_set_invalidate(struct stack_gmem *f, stack_gmem_invalidate_fn fn
 /* Index of the first folio that ends after @off (nfol if none). */
 static size_t folio_lower(const struct stack_gmem *f, uint64_t off)
 {
-	size_t lo = 0, hi = f->nfol;
+	size_t lo = 0, hi = f->nfol, h = f->hint;
 
+	/* the folio looked up last, or the one after it */
+	if (h < f->nfol && f->fol[h]->start <= off) {
+		if (off < folio_end(f->fol[h]))
+			return h;
+		if (h + 1 == f->nfol || off < folio_end(f->fol[h + 1]))
+			return h + 1;
+		lo = h + 1;
+	}
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
@@ -363,7 +372,11 @@ static struct gmem_folio *folio_find(const struct stack_gmem *f, uint64_t off)
 {
 	size_t i = folio_lower(f, off);
 
-	return i < f->nfol && f->fol[i]->start <= off ? f->fol[i] : NULL;
+	if (i < f->nfol && f->fol[i]->start <= off) {
+		((struct stack_gmem *)f)->hint = i;   /* the lookup cache, not the file's state */
+		return f->fol[i];
+	}
+	return NULL;
 }
 
 /*
@@ -382,6 +395,7 @@ static int folio_get(struct stack_gmem *f, uint64_t off, struct gmem_folio **out
 	bool big;
 
 	if (i < f->nfol && f->fol[i]->start <= off) {
+		f->hint = i;
 		*out = f->fol[i];
 		return 0;
 	}
@@ -401,6 +415,7 @@ static int folio_get(struct stack_gmem *f, uint64_t off, struct gmem_folio **out
 	memmove(&f->fol[i + 1], &f->fol[i], (f->nfol - i) * sizeof(*f->fol));
 	f->fol[i] = fo;
 	f->nfol++;
+	f->hint = i;
 	if (big)
 		c->ctr.alloc_2m++;
 	else

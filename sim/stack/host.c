@@ -37,8 +37,8 @@
  * thread): the GFN's nested leaf is zapped and guest_memfd forgets the
  * page was prepared, so the guest's next private access takes an #NPF,
  * KVM gives the page back (assigned, not validated) and the re-executed
- * access raises #VC(0x404); a VMSA made shared can no longer be run
- * (pre_sev_run: -EINVAL).
+ * access raises #VC(0x404); a VMSA made shared fails the next VMRUN's
+ * VMSA check (VMEXIT_INVALID: KVM_EXIT_FAIL_ENTRY).
  */
 #include "sim/stack/host.h"
 #include "iommu/iommu.h"
@@ -238,6 +238,8 @@ static void kick_vcpu(struct host_ctx *x, struct stack_vm *v, unsigned k)
 	uint64_t vmsa = v->run ? v->run->vcpu[k].vmsa_spa : 0;
 	int ag = vmsa ? rmp_in_use(rmp, vmsa) : -1;
 
+	uint64_t ignored = 0;
+
 	sim_sync(x->a);
 	wst(x)->kicks++;
 	host_vm(x->h, v)->ctr.kicks++;
@@ -246,6 +248,14 @@ static void kick_vcpu(struct host_ctx *x, struct stack_vm *v, unsigned k)
 	else if (sim_timeline_on(x->h->st->s))
 		sim_timeline_instant(x->h->st->s, sim_agent_id(x->a), "kick", v->prefix, sim_now(x->a),
 				     NULL);
+	/*
+	 * KVM's kvm_vcpu_kick (counted in vmN.kicks; a program's hart leaves
+	 * guest mode); the IPI and the wait are charged here for every vCPU
+	 * kicked [model choice: a scripted vCPU that holds an entry lock was
+	 * in guest mode while it executed the instruction]
+	 */
+	if (v->run)
+		stack_kvm_vcpu_kick(v, k, &ignored);
 	spend(x, x->h->st->lat.kick);
 	if (ag >= 0) {
 		struct sim_who w = { .now = sim_now(x->a), .agent = ag };
@@ -301,7 +311,9 @@ static void tell_kvm(struct host_ctx *x, struct stack_vm *v, uint64_t spa, uint6
 
 	if (k >= 0) {
 		v->run->vcpu[k].vmsa_revoked = true;
-		return;
+		if (spa == v->run->vcpu[k].kvm_vmsa_spa)
+			return;   /* KVM's own page: no memslot behind it */
+		/* a VMSA the guest made (AP creation) is a guest_memfd page: on */
 	}
 	sl = v->kvm ? stack_kvm_gfn_to_slot(v, gpa >> 12) : NULL;
 	if (sl && sl->gmem) {
@@ -549,6 +561,9 @@ void host_kill_guest(struct host_ctx *x, struct stack_vm *v)
 		if (vc->vmsa_spa && !vc->vmsa_revoked &&
 		    update(x, vc->vmsa_spa, &shared) == RMP_RC_SUCCESS)
 			vc->vmsa_revoked = true;
+		/* KVM's own launch VMSA when an AP creation replaced it */
+		if (vc->kvm_vmsa_spa && vc->kvm_vmsa_spa != vc->vmsa_spa)
+			(void)update(x, vc->kvm_vmsa_spa, &shared);
 	}
 	for (size_t i = 0; v->kvm && i < v->kvm->nslots; i++) {
 		const struct stack_kvm_slot *sl = &v->kvm->slots[i];

@@ -48,62 +48,62 @@ static bool range_2m_ok(const struct stack_vm *v, const struct stack_kvm_slot *s
 	       stack_kvm_range_has_attributes(v, b, b + 512, attr);
 }
 
-/* The valid nested leaf for @gpa, if any: its size and the address it gives @gpa (a timed walk). */
-static bool leaf_of(struct stack_vm *v, struct sim_who *who, uint64_t gpa, struct stack_kvm_page *pg)
-{
-	const struct s2_fmt_ops *f = s2_pgt_fmt(v->s2);
-	struct s2_pte pte;
-	uint64_t raw;
-	int level;
+/* s2_map_leaf's check of the table page it is about to write: the host store's RMP check. */
+struct tdp_check {
+	struct stack *st;
+	int agent;
+	struct host_wr hw;
+};
 
-	if (gpa >= s2_pgt_ia_limit(v->s2) || s2_get_leaf(v->s2, who, gpa, &raw, &level, &pte) != S2_OK)
-		return false;
-	pg->leaf_size = PAGE_4K;
-	for (unsigned sz = 0; sz < S2_SZ_COUNT; sz++)
-		if (f->arch_level(sz, s2_pgt_levels(v->s2)) == level)
-			pg->leaf_size = s2_sz_bytes(sz);
-	pg->spa = pte.addr + (gpa & (pg->leaf_size - 1));
-	return true;
+static bool tdp_page_ok(void *arg, uint64_t page)
+{
+	struct tdp_check *t = arg;
+
+	return stack_root_write_ok(t->st, t->agent, page, &t->hw);
 }
 
 /*
  * Install a leaf for @gpa -> @spa of @size (4K or 2M) with every
- * permission, as the TDP MMU's map does: a valid leaf that already gives
- * this translation is spurious; any other in the way is zapped first.
- * The host's stores into the table pages are RMP-checked (-EFAULT when one
- * is assigned).  Return: 1 mapped, 0 spurious, negative errno.
+ * permission, as the TDP MMU's map does (kvm_tdp_mmu_map: one walk down
+ * the path): a valid leaf that already gives this translation is
+ * spurious; a different one, or smaller leaves below a 2M mapping, are
+ * zapped first and the map done by the general path.  The host's store
+ * into the table page is RMP-checked first (-EFAULT when it is
+ * assigned).  Return: 1 mapped, 0 spurious, negative errno.
  */
 static int tdp_map(struct stack_vm *v, struct sim_who *who, uint64_t gpa, uint64_t spa,
 		   uint64_t size)
 {
 	const struct s2_prot prot = { .perms = S2_PERM_ALL };
-	struct stack_kvm_page pg;
 	uint64_t base = gpa & ~(size - 1), pbase = spa & ~(size - 1);
+	struct tdp_check t = { .st = v->st, .agent = who->agent };
+	struct s2_leaf_found lf;
 	struct host_wr hw;
 	int rc;
 
-	if (leaf_of(v, who, gpa, &pg)) {
-		if (pg.leaf_size == size && pg.spa == spa)
-			return 0;
-		if (stack_kvm_zap(v, who, base, size))
-			return -EFAULT;
-	} else if (size > PAGE_4K) {
-		/* smaller leaves below a 2M mapping go first (a huge page replaces them) */
-		if (stack_kvm_zap(v, who, base, size))
-			return -EFAULT;
-	}
-	if (!stack_table_writes_ok(v, v->s2, false, who->agent, S2_WSET_MAP, base, pbase, size,
-				   size, &prot, &hw)) {
-		who->mem_cycles += hw.cycles;
+	rc = s2_map_leaf(v->s2, who, base, pbase, size, &prot, tdp_page_ok, &t, &lf);
+	who->mem_cycles += t.hw.cycles;
+	if (rc == S2_ERR_EXISTS && lf.size == size && lf.pa == pbase)
+		return 0;
+	if (rc == S2_ERR_REFUSED)
 		return -EFAULT;
+	if (rc == S2_ERR_EXISTS || rc == S2_ERR_BUSY) {
+		/* something else in the way: zap it, then the general map */
+		if (stack_kvm_zap(v, who, base, size))
+			return -EFAULT;
+		if (!stack_table_writes_ok(v, v->s2, false, who->agent, S2_WSET_MAP, base, pbase, size,
+					   size, &prot, &hw)) {
+			who->mem_cycles += hw.cycles;
+			return -EFAULT;
+		}
+		who->mem_cycles += hw.cycles;
+		rc = s2_map(v->s2, who, base, pbase, size, size, &prot);
 	}
-	who->mem_cycles += hw.cycles;
-	rc = s2_map(v->s2, who, base, pbase, size, size, &prot);
 	if (rc == S2_ERR_NOMEM)
 		return -ENOMEM;
 	if (rc != S2_OK)
-		sim_fatal("stack: kvm: map of gpa 0x%llx (%llu bytes) failed: %d",
-			  (unsigned long long)base, (unsigned long long)size, rc);
+		sim_fatal("stack: kvm: map of gpa 0x%llx (%llu bytes) failed: %s",
+			  (unsigned long long)base, (unsigned long long)size, s2_rc_name(rc));
 	stack_vm_count_op(v, false);
 	v->run->ctr.npf_mapped++;
 	v->run->ctr.npf_mapped_2m += size == PAGE_2M;

@@ -50,6 +50,12 @@ struct stack_lat {
 #define STACK_GHCB_PROTO_VERSION   0xffa   /* u16 */
 #define STACK_GHCB_USAGE           0xffc   /* u32, 0: standard */
 #define STACK_SVM_VMGEXIT_PSC      0x80000010ull
+#define STACK_SVM_VMGEXIT_AP_CREATION 0x80000013ull   /* sw_exit_info_1: request | APIC ID << 32 */
+#define STACK_GHCB_RAX             0x1f8   /* save.rax: the AP's SEV features */
+#define STACK_AP_CREATE_ON_INIT    0       /* SVM_VMGEXIT_AP_CREATE_ON_INIT */
+#define STACK_AP_CREATE            1       /* SVM_VMGEXIT_AP_CREATE */
+#define STACK_AP_DESTROY           2       /* SVM_VMGEXIT_AP_DESTROY */
+#define STACK_SEV_FEAT_SNP_ACTIVE  1ull    /* SVM_SEV_FEAT_SNP_ACTIVE: the VMs' vmsa_features */
 
 /* struct kvm_run exit reasons the model gives the VMM (include/uapi/linux/kvm.h). */
 enum stack_uexit_reason {
@@ -111,8 +117,14 @@ struct stack_kvm_vcpu {
 	uint64_t ghcb_msr;           /* the GHCB MSR's last value */
 	uint64_t ghcb_gpa;           /* registered GHCB GPA (MSR 0x012), ~0: none (KVM's view) */
 	uint64_t guest_ghcb;         /* the scripted guest's GHCB GPA, ~0: none (the guest's view) */
-	uint64_t vmsa_spa;           /* SNP: its VMSA page (LAUNCH_FINISH), 0: none */
-	bool vmsa_revoked;           /* host.c: a host RMP-fault strategy made it shared (no VMRUN) */
+	uint64_t vmsa_spa;           /* SNP: the VMSA VMRUN uses (vmcb->control.vmsa_pa), 0: none */
+	uint64_t vmsa_gpa;           /* the GPA that VMSA's RMP entry must hold */
+	uint64_t kvm_vmsa_spa;       /* KVM's own VMSA page (LAUNCH_FINISH; reclaimed at destroy) */
+	bool vmsa_revoked;           /* host.c: a host RMP-fault strategy made it shared */
+	/* AP creation (sev_snp_ap_creation): the VMSA to switch to at the next entry or INIT */
+	uint64_t ap_vmsa_gpa;        /* snp_vmsa_gpa, ~0: INVALID_PAGE */
+	bool ap_waiting;             /* snp_ap_waiting_for_reset */
+	bool ap_request;             /* KVM_REQ_UPDATE_PROTECTED_GUEST_STATE pending */
 	/* the exit KVM is in the middle of (complete_userspace_io) */
 	enum stack_kvm_cont cont;
 	uint64_t psc_gpa;            /* NAE PSC: the descriptor's GPA */
@@ -144,6 +156,10 @@ struct stack_kvm_stats {
 	uint64_t shared_discarded;       /* VMM: 4K pages of shared backing dropped on to-private */
 	uint64_t blk_requests;           /* VMM: block requests served */
 	uint64_t blk_bytes;              /* VMM: bytes they moved */
+	uint64_t ap_requests;            /* AP creation events (create, create on INIT, destroy) */
+	uint64_t ap_errors;              /* of those, refused (GHCB_ERR_INVALID_INPUT) */
+	uint64_t ap_updates;             /* vCPU state updates applied (a VMSA switched or dropped) */
+	uint64_t kicks;                  /* vCPUs kicked (kvm_vcpu_kick) */
 };
 
 /* The KVM and VMM state of a VM that runs (struct stack_vm .run). */
@@ -210,6 +226,33 @@ enum stack_kvm_rc stack_kvm_hypercall(struct stack_vm *v, unsigned vcpu, struct 
  * assigned, and the host page allocator leaks them when the slot goes).
  */
 uint64_t stack_kvm_legacy_reclaim(struct stack_vm *v, struct sim_who *who);
+
+/*
+ * The entry work of vCPU @vcpu (vcpu_enter_guest's
+ * KVM_REQ_UPDATE_PROTECTED_GUEST_STATE, or an INIT when @init): when an
+ * AP creation is waiting, switch to the new VMSA (the guest_memfd page of
+ * its GPA) or, for AP_DESTROY or a GPA without one, leave the vCPU
+ * without a VMSA (not runnable), as sev_snp_init_protected_guest_state
+ * does.  Return: true when the vCPU has a VMSA to enter with.
+ */
+bool stack_kvm_ap_update(struct stack_vm *v, unsigned vcpu, struct sim_who *who, bool init,
+			 uint64_t *cycles);
+/*
+ * VMRUN's check of the vCPU's VMSA page (APM 15.36.11, untimed here: the
+ * CPU model times it for programs): assigned to the VM's ASID at
+ * vmsa_gpa, VMSA set, mutable.  False: VMEXIT_INVALID
+ * (KVM_EXIT_FAIL_ENTRY; the VMM stops the VM).
+ */
+bool stack_kvm_vmsa_ok(struct stack_vm *v, unsigned vcpu);
+/*
+ * kvm_vcpu_kick of vCPU @vcpu: counted; when the VM runs a program, its
+ * hart leaves guest mode at its next instruction boundary and the kick's
+ * IPI (lat.stack.kick) is charged to *@cycles.  A scripted vCPU is never
+ * in guest mode while another line runs: nothing to interrupt.
+ */
+void stack_kvm_vcpu_kick(struct stack_vm *v, unsigned vcpu, uint64_t *cycles);
+/* Whether vCPU @vcpu (-1: any vCPU) of @v is in a `vcpu run` now (another agent's line). */
+bool stack_kvm_vcpu_running(const struct stack_vm *v, int vcpu);
 
 /*
  * KVM_RUN after the VMM handled @ue: complete the exit (DONE with the

@@ -42,7 +42,9 @@
 #define GHCB_ERR_INVALID_USAGE        2
 #define GHCB_ERR_INVALID_SCRATCH_AREA 3
 #define GHCB_ERR_MISSING_INPUT        4
+#define GHCB_ERR_INVALID_INPUT        5
 #define GHCB_ERR_INVALID_EVENT        6
+#define GHCB_HV_RESP_MALFORMED_INPUT  2   /* sw_exit_info_1 of a refused event */
 
 /* NAE PSC (STACK_SVM_VMGEXIT_PSC; reference protection-semantics.md 4.2) */
 #define PSC_MAX_COUNT        253
@@ -276,6 +278,99 @@ static enum stack_kvm_rc msr_protocol(struct stack_vm *v, struct stack_kvm_vcpu 
 }
 
 /* ------------------------------------------------------------------ */
+/* AP creation                                                         */
+/* ------------------------------------------------------------------ */
+
+/*
+ * sev_snp_ap_creation: the request in @info1's low half for the vCPU
+ * whose APIC ID is its high half (the model's vCPU index), the VMSA GPA
+ * @info2, the AP's SEV features @rax.  CREATE and CREATE_ON_INIT need
+ * the VM's features, a page-aligned GPA inside the guest's physical
+ * address space and not 2M-aligned (the erratum that makes a 2M-aligned
+ * VMSA page unsafe); DESTROY drops the GPA.  The target waits for its
+ * state update, and unless the request is CREATE_ON_INIT it is asked to
+ * do it at once (KVM_REQ_UPDATE_PROTECTED_GUEST_STATE) and kicked.
+ * Return: 0, or -EINVAL (the event is refused).
+ */
+static int ap_creation(struct stack_vm *v, struct sim_who *who, uint64_t info1, uint64_t info2,
+		       uint64_t rax, uint64_t *cycles)
+{
+	unsigned request = (uint32_t)info1, apic_id = (unsigned)(info1 >> 32);
+	struct stack_kvm_vcpu *t;
+
+	(void)who;
+	if (apic_id >= STACK_KVM_MAX_VCPUS || !v->run->vcpu[apic_id].created)
+		return -EINVAL;   /* "invalid AP APIC ID" */
+	t = &v->run->vcpu[apic_id];
+	switch (request) {
+	case STACK_AP_CREATE_ON_INIT:
+	case STACK_AP_CREATE:
+		if (rax != STACK_SEV_FEAT_SNP_ACTIVE)
+			return -EINVAL;   /* "mismatched AP sev_features" */
+		if ((info2 & (SIM_SZ_4K - 1)) || info2 >= (1ull << CBIT_POS))
+			return -EINVAL;   /* page_address_valid() */
+		if (!(info2 & (SIM_SZ_2M - 1)))
+			return -EINVAL;   /* "unsafe as it is 2M aligned" */
+		t->ap_vmsa_gpa = info2;
+		break;
+	case STACK_AP_DESTROY:
+		t->ap_vmsa_gpa = UINT64_MAX;
+		break;
+	default:
+		return -EINVAL;   /* "invalid AP creation request" */
+	}
+	t->ap_waiting = true;
+	if (request != STACK_AP_CREATE_ON_INIT) {
+		t->ap_request = true;
+		/* kvm_vcpu_kick: an IPI if the target is in guest mode, else a wake-up */
+		stack_kvm_vcpu_kick(v, apic_id, cycles);
+	}
+	return 0;
+}
+
+bool stack_kvm_ap_update(struct stack_vm *v, unsigned vcpu, struct sim_who *who, bool init,
+			 uint64_t *cycles)
+{
+	struct stack_kvm_vcpu *vc = &v->run->vcpu[vcpu];
+	const struct stack_kvm_slot *sl;
+	uint64_t gpa = vc->ap_vmsa_gpa, spa;
+
+	if (!init && !vc->ap_request)
+		return vc->vmsa_spa != 0;
+	vc->ap_request = false;
+	if (!v->asid || !vc->ap_waiting)
+		return vc->vmsa_spa != 0;
+	vc->ap_waiting = false;
+	v->run->ctr.ap_updates++;
+	/* offline and not runnable; the VMSA no longer used */
+	vc->vmsa_spa = 0;
+	vc->vmsa_gpa = 0;
+	if (gpa == UINT64_MAX)
+		return false;
+	vc->ap_vmsa_gpa = UINT64_MAX;
+	/* the new VMSA is private guest memory: its page from guest_memfd (kvm_gmem_get_pfn) */
+	sl = stack_kvm_gfn_to_slot(v, gpa >> 12);
+	if (!sl || !sl->gmem ||
+	    stack_gmem_get_pfn(sl->gmem, who, sl->gmem_offset + ((gpa >> 12) - sl->base_gfn) * SIM_SZ_4K,
+			       gpa, false, &spa, cycles))
+		return false;
+	vc->vmsa_spa = spa & ~(SIM_SZ_4K - 1);
+	vc->vmsa_gpa = gpa;
+	return true;
+}
+
+bool stack_kvm_vmsa_ok(struct stack_vm *v, unsigned vcpu)
+{
+	const struct stack_kvm_vcpu *vc = &v->run->vcpu[vcpu];
+	struct rmp_entry e;
+
+	if (!v->asid || !rmp_enabled(v->st->rmp))
+		return true;
+	return vc->vmsa_spa && rmp_entry_effective(v->st->rmp, vc->vmsa_spa, &e) && e.assigned &&
+	       e.asid == v->asid && e.vmsa && !e.immutable && !e.page_2m && e.gpa == vc->vmsa_gpa;
+}
+
+/* ------------------------------------------------------------------ */
 /* The NAE page-state change                                           */
 /* ------------------------------------------------------------------ */
 
@@ -415,6 +510,9 @@ static enum stack_kvm_rc nae_event(struct stack_vm *v, struct stack_kvm_vcpu *vc
 	else if (!valid_bit(v, g, STACK_GHCB_SW_EXIT_CODE) || !valid_bit(v, g, STACK_GHCB_SW_EXIT_INFO_1) ||
 		 !valid_bit(v, g, STACK_GHCB_SW_EXIT_INFO_2))
 		reason = GHCB_ERR_MISSING_INPUT;
+	else if (code == STACK_SVM_VMGEXIT_AP_CREATION && v->asid)
+		reason = (uint32_t)rd64(v, g + STACK_GHCB_SW_EXIT_INFO_1) != STACK_AP_DESTROY &&
+			 !valid_bit(v, g, STACK_GHCB_RAX) ? GHCB_ERR_MISSING_INPUT : 0;
 	else if (code != STACK_SVM_VMGEXIT_PSC)
 		reason = GHCB_ERR_INVALID_EVENT;
 	else if (!valid_bit(v, g, STACK_GHCB_SW_SCRATCH))
@@ -428,6 +526,20 @@ static enum stack_kvm_rc nae_event(struct stack_vm *v, struct stack_kvm_vcpu *vc
 	if (reason) {
 		wr64(v, g + STACK_GHCB_SW_EXIT_INFO_1, 2);
 		wr64(v, g + STACK_GHCB_SW_EXIT_INFO_2, reason);
+		return STACK_KVM_DONE;
+	}
+	if (code == STACK_SVM_VMGEXIT_AP_CREATION) {
+		v->run->ctr.ap_requests++;
+		if (ap_creation(v, who, rd64(v, g + STACK_GHCB_SW_EXIT_INFO_1),
+				rd64(v, g + STACK_GHCB_SW_EXIT_INFO_2), rd64(v, g + STACK_GHCB_RAX),
+				cycles)) {
+			v->run->ctr.ap_errors++;
+			wr64(v, g + STACK_GHCB_SW_EXIT_INFO_1, GHCB_HV_RESP_MALFORMED_INPUT);
+			wr64(v, g + STACK_GHCB_SW_EXIT_INFO_2, GHCB_ERR_INVALID_INPUT);
+		} else {
+			wr64(v, g + STACK_GHCB_SW_EXIT_INFO_1, 0);
+			wr64(v, g + STACK_GHCB_SW_EXIT_INFO_2, 0);
+		}
 		return STACK_KVM_DONE;
 	}
 	v->run->ctr.psc_nae++;

@@ -31,7 +31,9 @@ struct stack_kvm_cpu {
 	struct cpu_vm *cpu;              /* built at the first `vcpu run` */
 	unsigned nharts;
 	struct cpu_vmcb vmcb[STACK_KVM_MAX_VCPUS];
-	struct cpu_budget budget;
+	struct cpu_budget budget[STACK_KVM_MAX_VCPUS];   /* each `vcpu run`'s max_insns */
+	bool running[STACK_KVM_MAX_VCPUS];               /* in KVM_RUN (a `vcpu run` line) */
+	unsigned nrunning;
 	bool loaded;
 	uint64_t entry;
 	uint64_t image_base, image_size; /* the pages `vm load` wrote */
@@ -40,8 +42,8 @@ struct stack_kvm_cpu {
 	struct stack_htif htif;
 	bool exited;                     /* the program asked to exit (HTIF) */
 	int code;
-	char *out;                       /* console output of the current run */
-	size_t outlen;
+	char *out;                       /* console output not printed yet (any vCPU's) */
+	size_t outlen, outdone;
 	FILE *outf;
 };
 
@@ -78,6 +80,9 @@ void stack_kvm_cpu_free(struct stack_vm *v)
 	if (!k)
 		return;
 	cpu_vm_free(k->cpu);
+	if (k->outf)
+		fclose(k->outf);
+	free(k->out);
 	for (unsigned i = 0; i < STACK_KVM_MAX_VCPUS; i++)
 		if (k->vmcb[i].vmcb_spa)
 			stack_palloc_put(v->st->pool, k->vmcb[i].vmcb_spa, false);
@@ -104,6 +109,26 @@ void stack_kvm_cpu_tlbi(struct stack_vm *v, enum cpu_tlbi what)
 
 	for (unsigned i = 0; k && k->cpu && i < k->nharts; i++)
 		cpu_vcpu_tlbi(cpu_vm_hart(k->cpu, i), what);
+}
+
+bool stack_kvm_vcpu_running(const struct stack_vm *v, int vcpu)
+{
+	const struct stack_kvm_cpu *k = v->run ? v->run->cpu : NULL;
+
+	if (!k)
+		return false;
+	return vcpu < 0 ? k->nrunning > 0 : vcpu < STACK_KVM_MAX_VCPUS && k->running[vcpu];
+}
+
+void stack_kvm_vcpu_kick(struct stack_vm *v, unsigned vcpu, uint64_t *cycles)
+{
+	struct stack_kvm_cpu *k = v->run ? v->run->cpu : NULL;
+
+	v->run->ctr.kicks++;
+	if (!k || !k->cpu || vcpu >= k->nharts)
+		return;
+	cpu_vcpu_kick(NULL, cpu_vm_hart(k->cpu, vcpu));
+	*cycles += v->st->lat.kick;
 }
 
 /*
@@ -437,8 +462,8 @@ static int platform(struct sim_call *c, struct stack_vm *v, struct stack_kvm_cpu
 			return -1;
 		}
 		k->vmcb[i].vmsa_spa = v->run->vcpu[i].vmsa_spa;
-		k->vmcb[i].vmsa_gpa = STACK_SNP_VMSA_GPA;
-		k->vmcb[i].budget = &k->budget;
+		k->vmcb[i].vmsa_gpa = v->run->vcpu[i].vmsa_gpa;
+		k->vmcb[i].budget = &k->budget[i];
 		cpu_hart_set_pc(h, k->entry);
 		cpu_hart_set_reg(h, 10, i);   /* a0: hart id */
 	}
@@ -449,10 +474,11 @@ static void tohost_bell(void *arg, struct cpu_hart *h, uint64_t val)
 {
 	struct stack_vm *v = arg;
 
-	(void)h;
 	stack_htif_tohost(&v->run->cpu->htif, val);
-	if (v->run->cpu->exited)
-		cpu_vcpu_kick(NULL, h);
+	if (v->run->cpu->exited)   /* the program is over: every vCPU leaves guest mode */
+		for (unsigned i = 0; i < v->run->cpu->nharts; i++)
+			cpu_vcpu_kick(NULL, cpu_vm_hart(v->run->cpu->cpu, i));
+	(void)h;
 }
 
 /* The host's outcome of one exit: re-enter, or stop with @why. */
@@ -512,22 +538,44 @@ static const char *handle(struct stack_vm *v, unsigned idx, struct cpu_hart *h,
 	}
 }
 
-void stack_op_vcpu_run(struct sim_call *c)
+/* Print the console text the VM's program wrote since the last print, as `console:` lines. */
+static void console_flush(struct sim_call *c, struct stack_kvm_cpu *k)
 {
-	struct stack_vm *v = kvm_vm_of(c);
-	unsigned idx = (unsigned)sim_arg_u64(c, "vcpu", 0);
+	char *p;
+
+	fflush(k->outf);
+	for (p = k->out + k->outdone; p < k->out + k->outlen;) {
+		char *nl = memchr(p, '\n', (size_t)(k->out + k->outlen - p));
+
+		if (!nl) {
+			sim_call_printf(c, "console: %.*s", (int)(k->out + k->outlen - p), p);
+			break;
+		}
+		sim_call_printf(c, "console: %.*s", (int)(nl - p), p);
+		p = nl + 1;
+	}
+	k->outdone = k->outlen;
+}
+
+/*
+ * KVM_RUN of one vCPU.  The interpreter holds the line's agent; while the
+ * guest runs the hold is let go, so that the guest's batches and each
+ * exit's handling are steps of their own and vCPUs of the same VM on other
+ * agents run at the same time, interleaved in global order.  The setup
+ * and the end (the result) stay in the line's held step.
+ */
+static void vcpu_run(struct sim_call *c, struct stack_vm *v, unsigned idx)
+{
 	struct stack_kvm_cpu *k;
 	struct stack_kvm_vcpu *vc;
 	struct cpu_hart *h;
 	struct sim_agent *a = sim_call_agent(c);
-	uint64_t exits = 0, uexits = 0, insns0, budget, last_gpa = UINT64_MAX, last_info = 0;
+	uint64_t exits = 0, uexits = 0, insns0, last_gpa = UINT64_MAX, last_info = 0;
 	uint64_t t_start = sim_now(a);
 	unsigned same = 0;
 	const char *why = NULL;
 	struct cpu_exit e;
 
-	if (!v)
-		return;
 	vc = &v->run->vcpu[idx];
 	k = v->run->cpu;
 	if (!vc->created) {
@@ -537,6 +585,18 @@ void stack_op_vcpu_run(struct sim_call *c)
 	if (v->run->killed) {
 		sim_call_result(c, "KILLED");
 		return;
+	}
+	if (k && k->running[idx]) {
+		put_errno(c, EBUSY);   /* another thread is in KVM_RUN on this vCPU */
+		return;
+	}
+	if (v->kvm->type == STACK_KVM_VM_SNP && vc->ap_request) {
+		/* vcpu_enter_guest: KVM_REQ_UPDATE_PROTECTED_GUEST_STATE first */
+		struct sim_who who = { .now = sim_now(a), .agent = sim_agent_id(a) };
+		uint64_t cyc = 0;
+
+		(void)stack_kvm_ap_update(v, idx, &who, false, &cyc);
+		sim_advance(a, cyc + who.mem_cycles);
 	}
 	if (vc->power_off || !k || !k->loaded ||
 	    (v->kvm->type == STACK_KVM_VM_SNP &&
@@ -551,6 +611,8 @@ void stack_op_vcpu_run(struct sim_call *c)
 		return;
 	}
 	h = cpu_vm_hart(k->cpu, idx);
+	k->vmcb[idx].vmsa_spa = vc->vmsa_spa;   /* an AP's VMSA may have replaced KVM's */
+	k->vmcb[idx].vmsa_gpa = vc->vmsa_gpa;
 	cpu_hart_bind(h, a);
 	if (cpu_vm_set_doorbell(k->cpu, k->tohost, tohost_bell, v))
 		sim_fatal("stack: vcpu run: the tohost window");
@@ -559,16 +621,23 @@ void stack_op_vcpu_run(struct sim_call *c)
 	vc->ran = true;
 	sim_call_field_hex(c, "entry_pc", cpu_hart_pc(h));
 	sim_call_field_hex(c, "entry_sp", cpu_hart_reg(h, 2));
-	k->outf = open_memstream(&k->out, &k->outlen);
-	k->htif.console = k->outf;
-	budget = sim_arg_u64(c, "max_insns", STACK_EXEC_MAX_INSNS);
-	k->budget.max = budget;
-	k->budget.used = 0;
+	if (!k->outf) {
+		k->outf = open_memstream(&k->out, &k->outlen);
+		k->htif.console = k->outf;
+	}
+	k->budget[idx].max = sim_arg_u64(c, "max_insns", STACK_EXEC_MAX_INSNS);
+	k->budget[idx].used = 0;
 	insns0 = cpu_hart_insns(h);
-	while (!why && !k->exited) {
+	k->running[idx] = true;
+	k->nrunning++;
+	sim_hold(a, false);
+	while (!why && !k->exited && !v->run->killed) {   /* host.c: kill_guest stops a running VM */
 		uint64_t t_in = sim_now(a);
 		enum cpu_exit_reason r = cpu_vmrun(h, &k->vmcb[idx], &e);
 
+		/* the exit's handling is one step, in global order */
+		sim_sync(a);
+		sim_hold(a, true);
 		memset(&k->vmcb[idx].reply, 0, sizeof(k->vmcb[idx].reply));
 		exits += r < CPU_EXIT_GUEST;
 		why = handle(v, idx, h, &e, &k->vmcb[idx].reply, &uexits);
@@ -583,19 +652,13 @@ void stack_op_vcpu_run(struct sim_call *c)
 		}
 		last_gpa = r == CPU_EXIT_NPF ? e.npf_gpa : UINT64_MAX;
 		last_info = e.npf_info;
+		sim_hold(a, false);
 	}
-	fclose(k->outf);
-	k->htif.console = NULL;
-	for (char *p = k->out, *nl; p && *p; p = nl + 1) {
-		nl = strchr(p, '\n');
-		if (!nl) {
-			sim_call_printf(c, "console: %s", p);
-			break;
-		}
-		sim_call_printf(c, "console: %.*s", (int)(nl - p), p);
-	}
-	free(k->out);
-	k->out = NULL;
+	sim_sync(a);
+	sim_hold(a, true);
+	k->running[idx] = false;
+	k->nrunning--;
+	console_flush(c, k);
 	if (k->exited)
 		why = "exited";
 	sim_call_result(c, "%s", v->run->killed ? "KILLED" : "OK");
@@ -617,6 +680,15 @@ void stack_op_vcpu_run(struct sim_call *c)
 	sim_call_field_u64(c, "user_exits", uexits);
 	sim_call_field_u64(c, "insns", cpu_hart_insns(h) - insns0);
 	stack_check_after(c);
+}
+
+void stack_op_vcpu_run(struct sim_call *c)
+{
+	struct stack_vm *v = kvm_vm_of(c);
+
+	/* the line is held (setup, the end); vcpu_run lets go while the guest runs */
+	if (v)
+		vcpu_run(c, v, (unsigned)sim_arg_u64(c, "vcpu", 0));
 }
 
 const struct sim_arg_spec stack_vm_load_args[] = {

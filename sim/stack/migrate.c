@@ -113,9 +113,15 @@ void stack_op_vm_migrate(struct sim_call *c)
 		d->ghcb_msr = s->ghcb_msr;
 		d->ghcb_gpa = s->ghcb_gpa;
 		d->guest_ghcb = s->guest_ghcb;
-		d->vmsa_spa = s->vmsa_spa;          /* the VMSA pointer moves; it is nullified on the source */
+		/* the VMSA pointers move; they are nullified on the source */
+		d->vmsa_spa = s->vmsa_spa;
+		d->vmsa_gpa = s->vmsa_gpa;
+		d->kvm_vmsa_spa = s->kvm_vmsa_spa;
 		d->vmsa_revoked = s->vmsa_revoked;
-		s->vmsa_spa = 0;
+		d->ap_vmsa_gpa = s->ap_vmsa_gpa;
+		d->ap_waiting = s->ap_waiting;
+		d->ap_request = s->ap_request;
+		s->vmsa_spa = s->kvm_vmsa_spa = 0;
 	}
 	if (src->run)
 		src->run->killed = true;            /* kvm_vm_dead(source_kvm) */

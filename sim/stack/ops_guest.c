@@ -79,6 +79,10 @@ static const struct sim_stat_desc kvm_stat_desc[] = {
 	{ "shared_discarded", SIM_STAT_COUNTER, F(shared_discarded), "VMM: shared pages discarded on to-private" },
 	{ "blk_requests", SIM_STAT_COUNTER, F(blk_requests), "VMM: block-device requests served" },
 	{ "blk_bytes", SIM_STAT_COUNTER, F(blk_bytes), "VMM: bytes the block device moved" },
+	{ "ap_requests", SIM_STAT_COUNTER, F(ap_requests), "AP creation VMGEXITs (create, create on INIT, destroy)" },
+	{ "ap_errors", SIM_STAT_COUNTER, F(ap_errors), "of those, refused (GHCB_ERR_INVALID_INPUT)" },
+	{ "ap_updates", SIM_STAT_COUNTER, F(ap_updates), "vCPU state updates applied at entry or INIT (VMSA switched or dropped)" },
+	{ "kicks", SIM_STAT_COUNTER, F(kicks), "vCPUs kicked by KVM (kvm_vcpu_kick)" },
 	{ NULL, 0, 0, NULL },
 };
 #undef F
@@ -89,7 +93,8 @@ void stack_kvm_run_init(struct stack_vm *v, const char *prefix)
 
 	v->run = sim_xcalloc(1, sizeof(*v->run));
 	for (unsigned k = 0; k < STACK_KVM_MAX_VCPUS; k++)
-		v->run->vcpu[k].ghcb_gpa = v->run->vcpu[k].guest_ghcb = UINT64_MAX;
+		v->run->vcpu[k].ghcb_gpa = v->run->vcpu[k].guest_ghcb = v->run->vcpu[k].ap_vmsa_gpa =
+			UINT64_MAX;
 	for (unsigned k = 0; k < v->nvcpus && k < STACK_KVM_MAX_VCPUS; k++)
 		v->run->vcpu[k].created = true;
 	snprintf(p, sizeof(p), "%s", prefix);
@@ -111,7 +116,7 @@ void stack_kvm_run_free(struct stack_vm *v, struct sim_who *who)
 	stack_kvm_cpu_free(v);   /* its harts first: they use the VMSA pages */
 	stack_vblk_free(v);
 	for (unsigned k = 0; k < STACK_KVM_MAX_VCPUS; k++) {
-		uint64_t spa = r->vcpu[k].vmsa_spa;
+		uint64_t spa = r->vcpu[k].kvm_vmsa_spa;
 		struct rmp_update_in in = { 0 };
 		struct rmp_result res;
 
@@ -385,6 +390,48 @@ static int pvalidate(struct gact *g, uint64_t gpa, bool big, bool validate, enum
 		if (rc != RMP_RC_FAULT) {
 			*out = rc;
 			*changed = res.changed;
+			return 0;
+		}
+		if (res.fault.kind != RMP_FAULT_NPF) {
+			rmp_fault_format(&res.fault, g->fault, sizeof(g->fault));
+			return 1;
+		}
+		if (exit_npf(g, res.fault.addr, res.fault.code) == STACK_KVM_FATAL)
+			return -1;
+	}
+	snprintf(g->fault, sizeof(g->fault), "ERROR(ELOOP)");
+	return -1;
+}
+
+/*
+ * RMPADJUST of the 4K page @gpa for VMPL @target with @perms, @vmsa the
+ * VMSA bit (snp_set_vmsa): as pvalidate(), an #NPF goes to the host and
+ * the instruction runs again.
+ */
+static int rmpadjust(struct gact *g, uint64_t gpa, unsigned target, uint8_t perms, bool vmsa,
+		     enum rmp_rc *out)
+{
+	for (unsigned t = 0; t < MAX_TRIES; t++) {
+		uint64_t spa, leaf;
+		struct rmp_gpage pg;
+		struct rmp_result res;
+		struct sim_who who;
+		enum rmp_rc rc;
+		int r = translate(g, gpa, S2_ACC_READ, true, false, &spa, &leaf);
+
+		if (r == 2) {
+			snprintf(g->fault, sizeof(g->fault), "ERROR(EFAULT)");
+			return 1;
+		}
+		if (r)
+			return r;
+		pg = (struct rmp_gpage){ .asid = g->v->asid, .gpa = gpa, .spa = spa, .map_size = leaf };
+		who = who_now(g);
+		sim_sync(g->a);
+		rc = rmp_adjust(g->st->rmp, &who, &pg, false, target, perms, vmsa, &res);
+		charge(g, res.latency + who.mem_cycles + g->st->lat_rmp_insn);
+		if (rc != RMP_RC_FAULT) {
+			*out = rc;
 			return 0;
 		}
 		if (res.fault.kind != RMP_FAULT_NPF) {
@@ -678,11 +725,35 @@ static bool gact_begin(struct sim_call *c, struct gact *g)
 		put_errno(c, ENOENT);
 		return false;
 	}
+	if (stack_kvm_vcpu_running(g->v, (int)g->k)) {
+		put_errno(c, EBUSY);   /* its thread is in KVM_RUN on another agent */
+		return false;
+	}
 	if (g->vc->power_off ||
 	    (g->v->kvm->type == STACK_KVM_VM_SNP &&
-	     (!g->v->snp || stack_snp_gstate(g->v->snp) != STACK_SNP_GSTATE_RUNNING || !g->vc->vmsa_spa ||
-	      g->vc->vmsa_revoked))) {   /* host.c: a VMSA made shared cannot VMRUN (pre_sev_run -EINVAL) */
+	     (!g->v->snp || stack_snp_gstate(g->v->snp) != STACK_SNP_GSTATE_RUNNING || !g->vc->vmsa_spa))) {
 		put_errno(c, EINVAL);
+		return false;
+	}
+	if (g->v->kvm->type == STACK_KVM_VM_SNP && g->vc->ap_request) {
+		/* vcpu_enter_guest: KVM_REQ_UPDATE_PROTECTED_GUEST_STATE (an AP creation) */
+		struct sim_who who = who_now(g);
+		uint64_t cyc = 0;
+		bool runnable = stack_kvm_ap_update(g->v, g->k, &who, false, &cyc);
+
+		charge(g, cyc + who.mem_cycles);
+		if (!runnable) {
+			put_errno(c, EINVAL);   /* no VMSA: not runnable */
+			stack_check_after(c);
+			return false;
+		}
+	}
+	if (g->v->kvm->type == STACK_KVM_VM_SNP && !stack_kvm_vmsa_ok(g->v, g->k)) {
+		/* VMRUN: VMEXIT_INVALID, KVM_EXIT_FAIL_ENTRY; the VMM stops the VM */
+		g->v->run->killed = true;
+		sim_call_result(c, "KILLED");
+		sim_call_field(c, "exit", "fail_entry");
+		stack_check_after(c);
 		return false;
 	}
 	g->vc->ran = true;
@@ -821,6 +892,81 @@ static void op_guest_ghcb(struct sim_call *c)
 	gact_end(&g, ghcb_setup(&g, gpa));
 }
 
+static const char *const ap_request_choices[] = { "on_init", "create", "destroy", NULL };
+
+/*
+ * Linux's AP start (wakeup_cpu_via_vmgexit, snp_set_vmsa): for a create,
+ * the guest makes its page at gpa a VMSA (RMPADJUST, target VMPL 1, VMSA
+ * set), then asks with the AP Creation VMGEXIT (sw_exit_info_1 = request
+ * | target << 32, sw_exit_info_2 = gpa, RAX = the SEV features); a
+ * refusal (sw_exit_info_1 low half not 0) is ERROR(EINVAL) with the
+ * answer in ghcb_error=, and the guest takes the VMSA bit back
+ * (snp_cleanup_vmsa).
+ */
+static void op_guest_ap_create(struct sim_call *c)
+{
+	unsigned request = (unsigned)sim_arg_enum(c, "request", 1);
+	uint64_t gpa = sim_arg_u64(c, "gpa", 0), info1, info2, resp, target;
+	uint8_t bitmap[16] = { 0 };
+	enum rmp_rc rrc = RMP_RC_SUCCESS;
+	struct gact g;
+	int rc = 0;
+
+	if (!gact_begin(c, &g))
+		return;
+	if (g.v->kvm->type != STACK_KVM_VM_SNP) {
+		snprintf(g.fault, sizeof(g.fault), "#UD");
+		gact_end(&g, 1);
+		return;
+	}
+	target = sim_arg_u64(c, "target", 0);
+	if (g.vc->guest_ghcb == UINT64_MAX && (rc = ghcb_setup(&g, UINT64_MAX))) {
+		gact_end(&g, rc);
+		return;
+	}
+	if (request != STACK_AP_DESTROY) {
+		rc = rmpadjust(&g, gpa, 1, 0, true, &rrc);
+		if (!rc && rrc != RMP_RC_SUCCESS) {
+			snprintf(g.fault, sizeof(g.fault), "ERROR(%s)", rmp_rc_name(RMP_INSN_RMPADJUST, rrc));
+			rc = 1;
+		}
+		if (rc) {
+			gact_end(&g, rc);
+			return;
+		}
+	}
+	if ((rc = ghcb_set(&g, STACK_GHCB_SW_EXIT_CODE, STACK_SVM_VMGEXIT_AP_CREATION, bitmap)) ||
+	    (rc = ghcb_set(&g, STACK_GHCB_SW_EXIT_INFO_1, request | target << 32, bitmap)) ||
+	    (rc = ghcb_set(&g, STACK_GHCB_SW_EXIT_INFO_2, gpa, bitmap)) ||
+	    (request != STACK_AP_DESTROY &&
+	     (rc = ghcb_set(&g, STACK_GHCB_RAX, sim_arg_u64(c, "features", STACK_SEV_FEAT_SNP_ACTIVE),
+			    bitmap))) ||
+	    (rc = guest_copy(&g, g.vc->guest_ghcb + STACK_GHCB_VALID_BITMAP, bitmap, 16, true, false))) {
+		gact_end(&g, rc);
+		return;
+	}
+	if (!do_vmgexit(&g, g.vc->guest_ghcb, &resp)) {
+		gact_end(&g, -1);
+		return;
+	}
+	if ((rc = guest_copy(&g, g.vc->guest_ghcb + STACK_GHCB_SW_EXIT_INFO_1, &info1, 8, false, false)) ||
+	    (rc = guest_copy(&g, g.vc->guest_ghcb + STACK_GHCB_SW_EXIT_INFO_2, &info2, 8, false, false))) {
+		gact_end(&g, rc);
+		return;
+	}
+	if ((uint32_t)info1) {
+		sim_call_field_hex(c, "ghcb_error", info2);
+		if (request != STACK_AP_DESTROY && (rc = rmpadjust(&g, gpa, 1, 0, false, &rrc))) {
+			gact_end(&g, rc);
+			return;
+		}
+		snprintf(g.fault, sizeof(g.fault), "ERROR(EINVAL)");
+		gact_end(&g, 1);
+		return;
+	}
+	gact_end(&g, 0);
+}
+
 static void op_guest_hypercall(struct sim_call *c)
 {
 	struct gact g;
@@ -914,6 +1060,15 @@ static void op_vcpu_reset(struct sim_call *c)
 	vc->ghcb_gpa = vc->guest_ghcb = UINT64_MAX;
 	vc->ghcb_msr = 0;
 	vc->cont = STACK_KVM_CONT_NONE;
+	{
+		/* INIT: svm_vcpu_reset -> sev_snp_init_protected_guest_state (AP_CREATE_ON_INIT) */
+		struct sim_agent *a = sim_call_agent(c);
+		struct sim_who who = { .now = sim_now(a), .agent = sim_agent_id(a) };
+		uint64_t cyc = 0;
+
+		(void)stack_kvm_ap_update(v, (unsigned)sim_arg_u64(c, "vcpu", 0), &who, true, &cyc);
+		sim_advance(a, cyc + who.mem_cycles);
+	}
 	sim_call_result(c, "OK");
 	sim_advance(sim_call_agent(c), v->st->lat.ioctl);
 	stack_check_after(c);
@@ -985,6 +1140,11 @@ static const struct sim_arg_spec range_args[] = {
 static const struct sim_arg_spec ghcb_args[] = {
 	VM_ARG, SIM_A_ADDR_ALIGN("gpa", true, PAGE_4K), VCPU_ARG(false), SIM_A_END
 };
+static const struct sim_arg_spec ap_create_args[] = {
+	VM_ARG, SIM_A_INT("target", true, 0, STACK_KVM_MAX_VCPUS - 1),
+	SIM_A_ADDR_ALIGN("gpa", true, PAGE_4K), SIM_A_ENUM("request", false, ap_request_choices),
+	SIM_A_U64("features", false), VCPU_ARG(false), SIM_A_END
+};
 static const struct sim_arg_spec hypercall_args[] = {
 	VM_ARG, SIM_A_U64("nr", true), SIM_A_U64("a0", false), SIM_A_U64("a1", false),
 	SIM_A_U64("a2", false), SIM_A_U64("a3", false), VCPU_ARG(false), SIM_A_END
@@ -1022,6 +1182,9 @@ const struct sim_op stack_guest_ops[] = {
 	  op_guest_unshare },
 	{ "guest ghcb", ghcb_args, "the vCPU's GHCB at gpa: made shared and registered (MSR 0x012)",
 	  op_guest_ghcb },
+	{ "guest ap_create", ap_create_args,
+	  "the AP Creation VMGEXIT for vCPU target with the VMSA at gpa (create: RMPADJUST VMSA first)",
+	  op_guest_ap_create },
 	{ "guest hypercall", hypercall_args, "a hypercall from the guest: OK ret=N", op_guest_hypercall },
 	{ NULL, NULL, NULL, NULL }
 };

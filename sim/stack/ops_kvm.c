@@ -143,6 +143,10 @@ static void op_vm_destroy(struct sim_call *c)
 
 	if (!v)
 		return;
+	if (stack_kvm_vcpu_running(v, -1)) {
+		finish(c, -EBUSY, NULL, 0);   /* a vCPU thread is in KVM_RUN (another agent's line) */
+		return;
+	}
 	asid = v->asid;
 	stack_kvm_run_free(v, &who);   /* the vCPUs go first (sev_free_vcpu: VMSA pages reclaimed) */
 	if (v->snp) {
@@ -560,7 +564,7 @@ static int launch_vmsas(struct stack_vm *v, struct sim_who *who, enum stack_snp_
 		uint64_t spa;
 		int rc;
 
-		if (!vc->created || vc->vmsa_spa)
+		if (!vc->created || vc->kvm_vmsa_spa)
 			continue;
 		if (stack_palloc_get(v->st->pool, false, &spa))
 			return -ENOMEM;
@@ -569,7 +573,8 @@ static int launch_vmsas(struct stack_vm *v, struct sim_who *who, enum stack_snp_
 			stack_palloc_put(v->st->pool, spa, false);   /* leaked if still assigned */
 			return rc;
 		}
-		vc->vmsa_spa = spa;
+		vc->vmsa_spa = vc->kvm_vmsa_spa = spa;
+		vc->vmsa_gpa = STACK_SNP_VMSA_GPA;
 	}
 	return 0;
 }

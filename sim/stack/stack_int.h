@@ -205,6 +205,7 @@ struct stack {
 	struct stack_palloc *pool;       /* nested-table pages (s2.pool_base, s2.pool_size) */
 	struct sim_stat_group *pool_stats; /* its stack.palloc.* */
 	struct stack_vm *vm[S2_MAX_VMS];
+	unsigned vm_hi;                  /* every VM's id is below it (loops over vm[] stop there) */
 	struct stack_run_vm run[STACK_RUN_VMS];   /* the scenario's VMs (run.c) */
 #define STACK_MAX_FDS 1024
 	struct stack_gmem *fd[STACK_MAX_FDS];     /* the guest_memfd files the script named (ops_kvm.c) */

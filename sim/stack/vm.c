@@ -375,6 +375,8 @@ int stack_vm_create(struct stack *st, struct sim_who *who, unsigned id,
 		snprintf(v->prefix, sizeof(v->prefix), "vm%u_%u", id, g);
 	v->stats = sim_stat_group_add(st->s, v->prefix, vm_stat_desc, v);
 	st->vm[id] = v;
+	if (id >= st->vm_hi)
+		st->vm_hi = id + 1;
 	return S2_OK;
 }
 
@@ -387,6 +389,8 @@ void stack_vm_destroy(struct stack_vm *v)
 		return;
 	}
 	st->vm[v->id] = NULL;
+	while (st->vm_hi && !st->vm[st->vm_hi - 1])
+		st->vm_hi--;
 	/* KVM: the vCPUs (VMSA pages reclaimed), then slots and their backing */
 	stack_kvm_run_free(v, NULL);
 	stack_kvm_mem_free(v);
@@ -449,7 +453,7 @@ static void on_rmp_change(void *arg, enum rmp_insn insn, uint64_t spa, uint64_t 
 	(void)size;
 	if ((insn == RMP_INSN_RMPUPDATE || insn == RMP_INSN_PSMASH) && rmp_update_flushes_tlb(st->rmp))
 		what = CPU_TLBI_ALL;
-	for (unsigned i = 0; i < S2_MAX_VMS; i++) {
+	for (unsigned i = 0; i < st->vm_hi; i++) {
 		struct stack_guest *g = st->vm[i] ? st->vm[i]->guest : NULL;
 
 		for (unsigned k = 0; g && k < g->nvcpu; k++)

@@ -146,11 +146,11 @@ done
 check immutable kill_guest "OOPS spa=0x3000000 panic=0" "$IMM" - 2 0
 # the VMSA of vCPU 1 running on cpu1: RMPUPDATE is FAIL_INUSE until the
 # vCPU is kicked out (F3: one kick, one retry); F2 has no kick: oops; the
-# vCPU cannot run on a converted VMSA (pre_sev_run: EINVAL)
+# vCPU cannot run on a converted VMSA (VMRUN: VMEXIT_INVALID, the VMM stops the VM)
 check vmsa oops "OOPS spa=0x1003000 panic=0" "$VMSA_KEPT" "$RD spa=0x1201000" 0 0
 check vmsa sigbus "OOPS spa=0x1003000 panic=0" "$VMSA_KEPT" "$RD spa=0x1201000" 0 0
 check vmsa force_unassign "OOPS spa=0x1003000 panic=0" "$VMSA_KEPT" "$RD spa=0x1201000" 0 0
-check vmsa convert "$CONV" "$VMSA_CONV" "ERROR(EINVAL)" 1 1
+check vmsa convert "$CONV" "$VMSA_CONV" "KILLED exit=fail_entry" 1 1
 check vmsa kill_guest "$KILL" "$VMSA_CONV" KILLED 2 0
 # a racing PVALIDATE on vCPU 1 holds the entry lock: F3 kicks the VM's
 # vCPUs and retries; F2 gives up (oops)
