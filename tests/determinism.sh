@@ -136,7 +136,29 @@ PS
 	done
 fi
 
-# 5b. the host-strategy workloads (docs/strategies.md): host writers on
+# 5b. the CR-protection scenarios (docs/cr-protection.md) under each design:
+#     -O2 vs -O0 and quantum
+if [ -d "$GUEST_DIR" ] && [ -f "$GUEST_DIR/heki_attack.elf" ]; then
+	G=$(cd "$GUEST_DIR" && pwd)
+	for sc in attack kexec; do
+		for d in none kvm vmm vtl; do
+			o="$T/heki-$sc-$d"
+			set -- --set heki.elf="$G/heki_$sc.elf" --set heki.cr_protection=$d
+			"$A" run workloads/scenarios/heki-$sc.ini "$@" --out "$o.a" > "$o.a.sum" 2>&1
+			"$B" run workloads/scenarios/heki-$sc.ini "$@" --out "$o.b" > "$o.b.sum" 2>&1
+			for f in stats.txt heki.log; do
+				same "heki-$sc $d $f (-O2 vs -O0)" "$o.a/$f" "$o.b/$f"
+			done
+			for q in $QUANTA; do
+				"$A" run workloads/scenarios/heki-$sc.ini "$@" --set engine.quantum=$q \
+					--out "$o.q$q" --quiet > /dev/null 2>&1
+				same "heki-$sc $d stats.txt (quantum 1 vs $q)" "$o.a/stats.txt" "$o.q$q/stats.txt"
+			done
+		done
+	done
+fi
+
+# 5c. the host-strategy workloads (docs/strategies.md): host writers on
 #     cpu1 racing guest actions on cpu0; -O2 vs -O0 and quantum
 for w in snp-churn snp-multi snp-virtio snp-kexec; do
 	for st in convert kill_guest; do

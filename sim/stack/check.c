@@ -177,6 +177,12 @@ static void check_kvm(struct chk *k)
 			fail(k, "vcpu%u's VMSA page 0x%llx is not an assigned, validated VMSA page",
 			     c, (unsigned long long)spa);
 	}
+	if (!k->bad && v->run) {   /* heki.h: pins, filters, views; no leaf beyond its view */
+		char m[200];
+
+		if (stack_heki_check(v, m, sizeof(m)))
+			fail(k, "%s", m);
+	}
 	if (!k->bad && v->asid && rmp_on(k->st) && k->st->snp_backing == STACK_SNP_BACKING_GMEM) {
 		const struct s2_walker w = { visit_leaf, k, S2_WALK_LEAF };
 

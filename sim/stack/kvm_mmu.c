@@ -74,12 +74,31 @@ static bool tdp_page_ok(void *arg, uint64_t page)
 static int tdp_map(struct stack_vm *v, struct sim_who *who, uint64_t gpa, uint64_t spa,
 		   uint64_t size)
 {
-	const struct s2_prot prot = { .perms = S2_PERM_ALL };
-	uint64_t base = gpa & ~(size - 1), pbase = spa & ~(size - 1);
+	struct s2_prot prot = { .perms = S2_PERM_ALL };
+	uint64_t base, pbase;
 	struct tdp_check t = { .st = v->st, .agent = who->agent };
 	struct s2_leaf_found lf;
 	struct host_wr hw;
 	int rc;
+
+	/* heki.h: VTL0's view restricts the leaf; a 2M range with restrictions is split */
+	if (size > PAGE_4K && stack_vtl_restricts(v, gpa & ~(size - 1), size)) {
+		spa = (spa & ~(size - 1)) + (gpa & (size - 1) & ~(PAGE_4K - 1));
+		size = PAGE_4K;
+	}
+	prot.perms = (uint8_t)stack_vtl_perms(v, gpa);
+	if (prot.perms != S2_PERM_ALL) {
+		/*
+		 * The nested format (AMD NPT) has one execute bit and no
+		 * execute-only: XS or XU give X, and a leaf is always readable.
+		 * Refused accesses never get here (stack_kvm_npf asks VTL0's
+		 * view first); docs/cr-protection.md.
+		 */
+		prot.perms = S2_PERM_R | (prot.perms & S2_PERM_W) |
+			     ((prot.perms & S2_PERM_X) ? S2_PERM_X : 0);
+	}
+	base = gpa & ~(size - 1);
+	pbase = spa & ~(size - 1);
 
 	rc = s2_map_leaf(v->s2, who, base, pbase, size, &prot, tdp_page_ok, &t, &lf);
 	who->mem_cycles += t.hw.cycles;
@@ -225,6 +244,18 @@ enum stack_kvm_rc stack_kvm_npf(struct stack_vm *v, unsigned vcpu, struct sim_wh
 
 	v->run->ctr.exits[CPU_EXIT_NPF]++;
 	*cycles += v->st->lat.kvm_exit;
+	/*
+	 * heki.h: a violation of VTL0's permission view goes to VTL1, which
+	 * denies it; one of Heki's protected ranges, KVM denies itself.  NPT's EXITINFO1 U bit is set for every nested walk (the
+	 * APM), so it does not tell a user-mode fetch: fetches count as the
+	 * kernel's (MBEC's user-execute bit is EPT's; docs/cr-protection.md).
+	 */
+	if (!(info & RMP_NPF_RMP)) {
+		unsigned acc = (info & RMP_NPF_ID) ? 2 : (info & RMP_NPF_W) ? 1 : 0;
+
+		if (stack_vtl_check(v, gpa, acc, false))
+			return (enum stack_kvm_rc)stack_vtl_deny(v, gpa, acc, cycles);
+	}
 
 	/*
 	 * The access's private-ness: on SNP the C-bit (EXITINFO1 ENC); on a

@@ -64,6 +64,10 @@ enum stack_uexit_reason {
 	STACK_UEXIT_HYPERCALL,       /* KVM_EXIT_HYPERCALL (3): KVM_HC_MAP_GPA_RANGE */
 	STACK_UEXIT_MMIO,            /* KVM_EXIT_MMIO (6) */
 	STACK_UEXIT_SYSTEM_EVENT,    /* KVM_EXIT_SYSTEM_EVENT (24): SEV termination request */
+	/* heki.h: Heki (RFC v2 03/19) and the VMM's CR filter */
+	STACK_UEXIT_HEKI_CONFIGURE,  /* KVM_EXIT_HEKI_CONFIGURE (39 in the RFC) */
+	STACK_UEXIT_HEKI_DENIAL,     /* KVM_EXIT_HEKI_DENIAL (40 in the RFC) */
+	STACK_UEXIT_CR_WRITE,        /* the CR filter's exit (protsim's, as KVM_EXIT_X86_WRMSR) */
 	STACK_UEXIT_COUNT
 };
 extern const char *const stack_uexit_names[STACK_UEXIT_COUNT];   /* "none", "memory_fault", ... */
@@ -87,6 +91,9 @@ struct stack_uexit {
 	int64_t ret;
 	/* SYSTEM_EVENT: the guest's termination request (reason set, code) */
 	unsigned term_set, term_code;
+	/* HEKI_*: heki_configure/heki_denial.{reason, cr_pinned|cr_value}; CR_WRITE: cr, old, value */
+	uint64_t heki_reason, cr_value, cr_old;
+	unsigned cr;
 };
 
 /* What a KVM handler tells the vCPU loop. */
@@ -95,6 +102,7 @@ enum stack_kvm_rc {
 	STACK_KVM_DONE,      /* re-enter past the instruction with the answer (VMGEXIT, hypercall) */
 	STACK_KVM_USER,      /* the VMM's turn: the uexit is filled; complete it afterwards */
 	STACK_KVM_FATAL,     /* KVM_RUN fails (-EFAULT, -EINVAL): the VMM gives up on the VM */
+	STACK_KVM_GP,        /* heki.h: inject #GP(0); the instruction is not done (RIP not advanced) */
 };
 
 /* KVM's completion of a user exit (vcpu->arch.complete_userspace_io). */
@@ -106,6 +114,10 @@ enum stack_kvm_cont {
 	STACK_KVM_CONT_PSC_NAE,      /* snp_complete_one_psc */
 	STACK_KVM_CONT_HYPERCALL,    /* complete_hypercall_exit: the return value to a0 */
 	STACK_KVM_CONT_TERMINATE,    /* the guest asked to terminate: the VM goes */
+	/* heki.h */
+	STACK_KVM_CONT_HEKI_CONFIGURE,   /* complete_heki_configure_exit: RAX = 0, skip */
+	STACK_KVM_CONT_HEKI_DENIAL,      /* complete_heki_denial_exit: #GP */
+	STACK_KVM_CONT_CR_WRITE,         /* the VMM's answer to the CR filter's exit */
 };
 
 /* One vCPU of a KVM VM (struct kvm_vcpu and the SEV parts of struct vcpu_svm). */
@@ -156,6 +168,7 @@ struct stack_kvm_stats {
 	uint64_t shared_discarded;       /* VMM: 4K pages of shared backing dropped on to-private */
 	uint64_t blk_requests;           /* VMM: block requests served */
 	uint64_t blk_bytes;              /* VMM: bytes they moved */
+	uint64_t blk_wakeups;            /* VMM: notifies that woke its I/O thread */
 	uint64_t ap_requests;            /* AP creation events (create, create on INIT, destroy) */
 	uint64_t ap_errors;              /* of those, refused (GHCB_ERR_INVALID_INPUT) */
 	uint64_t ap_updates;             /* vCPU state updates applied (a VMSA switched or dropped) */
@@ -175,6 +188,7 @@ struct stack_kvm_run {
 		uint64_t cycles, exits, user_exits, insns;
 	} last;
 	bool killed;                     /* the VMM gave up on the VM (KVM_RUN failed, terminate) */
+	struct stack_heki *heki;         /* heki.h: pins, CR filter, VTL (made on first use), or NULL */
 	struct stack_kvm_stats ctr;
 	struct sim_stat_group *stats;
 };
@@ -272,9 +286,12 @@ bool stack_vmm_handle(struct stack_vm *v, struct sim_who *who, struct stack_uexi
 /* vmm_blk.c: the VMM's virtio-like block device of @sectors 512-byte sectors */
 int stack_vblk_create(struct stack_vm *v, uint64_t sectors);   /* 0, -EEXIST */
 void stack_vblk_free(struct stack_vm *v);
+/* The VMM I/O threads' own state (their agents stay to the end of the run). */
+void stack_iothreads_free(struct stack *st);
 bool stack_vblk_present(const struct stack_vm *v);
 /* The device's hypercalls (ue->nr, ue->args[1..4]): true when served (ue->ret set). */
-bool stack_vblk_hypercall(struct stack_vm *v, struct stack_uexit *ue, uint64_t *cycles);
+bool stack_vblk_hypercall(struct stack_vm *v, struct sim_who *who, struct stack_uexit *ue,
+			  uint64_t *cycles);
 
 /*
  * Convert [@gpa, @gpa + @size) to private or shared as the VMM does

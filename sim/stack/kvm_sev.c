@@ -604,6 +604,11 @@ enum stack_kvm_rc stack_kvm_hypercall(struct stack_vm *v, unsigned vcpu, struct 
 		vc->cont = STACK_KVM_CONT_HYPERCALL;
 		return STACK_KVM_USER;
 	}
+	if (args[0] == STACK_KVM_HC_LOCK_CR_UPDATE ||   /* heki.c: Heki's hypercalls (RFC v2 02/19) */
+	    args[0] == STACK_KVM_HC_PROTECT_MEMORY)
+		return (enum stack_kvm_rc)stack_heki_lock_cr(v, vcpu, args, ue, cycles);
+	if (args[0] >= STACK_HC_VTL_FIRST && args[0] <= STACK_HC_VTL_LAST)   /* vtl.c */
+		return (enum stack_kvm_rc)stack_vtl_hypercall(v, vcpu, args, cycles);
 	if (args[0] != STACK_KVM_HC_MAP_GPA_RANGE || !exit_on_map_gpa(v)) {
 		vc->resp = (uint64_t)-STACK_KVM_ENOSYS;
 		return STACK_KVM_DONE;
@@ -639,6 +644,10 @@ enum stack_kvm_rc stack_kvm_complete_user(struct stack_vm *v, unsigned vcpu, str
 		return STACK_KVM_DONE;
 	case STACK_KVM_CONT_TERMINATE:
 		return STACK_KVM_FATAL;
+	case STACK_KVM_CONT_HEKI_CONFIGURE:   /* heki.c */
+	case STACK_KVM_CONT_HEKI_DENIAL:
+	case STACK_KVM_CONT_CR_WRITE:
+		return (enum stack_kvm_rc)stack_heki_complete(v, vcpu, ue, (int)k);
 	case STACK_KVM_CONT_HYPERCALL:
 		vc->resp = (uint64_t)ue->ret;
 		return STACK_KVM_DONE;

@@ -103,6 +103,17 @@ bool stack_kvm_cpu_regs(struct stack_vm *v, unsigned vcpu, uint64_t *pc, uint64_
 	return true;
 }
 
+/* heki.h: the CR0/CR4 bits whose change exits, on every hart (pins, CR filter, VTL1) */
+void stack_kvm_cpu_cr_intercepts(struct stack_vm *v)
+{
+	struct stack_kvm_cpu *k = v->run ? v->run->cpu : NULL;
+
+	for (unsigned i = 0; k && k->cpu && i < k->nharts; i++) {
+		cpu_hart_set_cr_intercept(cpu_vm_hart(k->cpu, i), 0, stack_heki_intercept(v, 0));
+		cpu_hart_set_cr_intercept(cpu_vm_hart(k->cpu, i), 4, stack_heki_intercept(v, 4));
+	}
+}
+
 void stack_kvm_cpu_tlbi(struct stack_vm *v, enum cpu_tlbi what)
 {
 	struct stack_kvm_cpu *k = v->run ? v->run->cpu : NULL;
@@ -467,6 +478,7 @@ static int platform(struct sim_call *c, struct stack_vm *v, struct stack_kvm_cpu
 		cpu_hart_set_pc(h, k->entry);
 		cpu_hart_set_reg(h, 10, i);   /* a0: hart id */
 	}
+	stack_kvm_cpu_cr_intercepts(v);   /* heki.h */
 	return 0;
 }
 
@@ -495,13 +507,9 @@ static const char *handle(struct stack_vm *v, unsigned idx, struct cpu_hart *h,
 	case CPU_EXIT_NPF:
 	case CPU_EXIT_VMGEXIT:
 	case CPU_EXIT_HYPERCALL:
+	case CPU_EXIT_CR_WRITE:   /* heki.c: the pins, VTL1, the VMM's CR filter */
 		rc = stack_kvm_handle(v, idx, &who, e, &ue, &cyc, uexits);
 		break;
-	case CPU_EXIT_CR_WRITE:
-		sim_advance(a, v->st->lat.kvm_exit);
-		r->action = CPU_REPLY_SKIP;
-		r->cr_allow = true;
-		return NULL;
 	case CPU_EXIT_HLT:
 		sim_advance(a, v->st->lat.kvm_exit);
 		r->action = CPU_REPLY_SKIP;
@@ -531,6 +539,12 @@ static const char *handle(struct stack_vm *v, unsigned idx, struct cpu_hart *h,
 		}
 		r->action = CPU_REPLY_SKIP;
 		r->ret = v->run->vcpu[idx].resp;
+		r->cr_allow = e->reason == CPU_EXIT_CR_WRITE;
+		return NULL;
+	case STACK_KVM_GP:   /* heki.h: #GP(0), the CR write not done */
+		r->action = CPU_REPLY_INJECT;
+		r->inject_cause = CPU_CAUSE_GP;
+		r->inject_tval = 0;
 		return NULL;
 	default:
 		v->run->killed = true;

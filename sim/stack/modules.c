@@ -17,6 +17,7 @@ const struct sim_module *const stack_modules[] = {
 	&stack_module,
 	&stack_kvm_module,
 	&stack_guest_module,
+	&stack_heki_module,     /* CR protection: Heki, the VMM's CR filter, VTLs */
 	&stack_host_module,   /* host writers, RMP-fault strategies, kexec (host.c) */
 	NULL
 };

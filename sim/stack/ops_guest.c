@@ -15,6 +15,7 @@
  *   guest unshare   vm=N gpa=ADDR size=SIZE [via=msr|ghcb] [vcpu=K]
  *   guest ghcb      vm=N gpa=ADDR [vcpu=K]
  *   guest hypercall vm=N nr=N [a0=N] [a1=N] [a2=N] [a3=N] [vcpu=K] -> OK ret=N
+ *   guest cr_write  vm=N cr=0|4 value=N [vcpu=K]            -> OK|#GP cr=VALUE
  *
  * A guest action is guest kernel code run on a vCPU by the line's agent:
  * it enters the guest (VMRUN), makes its accesses through the NPT and the
@@ -79,6 +80,7 @@ static const struct sim_stat_desc kvm_stat_desc[] = {
 	{ "shared_discarded", SIM_STAT_COUNTER, F(shared_discarded), "VMM: shared pages discarded on to-private" },
 	{ "blk_requests", SIM_STAT_COUNTER, F(blk_requests), "VMM: block-device requests served" },
 	{ "blk_bytes", SIM_STAT_COUNTER, F(blk_bytes), "VMM: bytes the block device moved" },
+	{ "blk_wakeups", SIM_STAT_COUNTER, F(blk_wakeups), "VMM: notifies that woke its I/O thread (vmm.io_thread=1)" },
 	{ "ap_requests", SIM_STAT_COUNTER, F(ap_requests), "AP creation VMGEXITs (create, create on INIT, destroy)" },
 	{ "ap_errors", SIM_STAT_COUNTER, F(ap_errors), "of those, refused (GHCB_ERR_INVALID_INPUT)" },
 	{ "ap_updates", SIM_STAT_COUNTER, F(ap_updates), "vCPU state updates applied at entry or INIT (VMSA switched or dropped)" },
@@ -115,6 +117,7 @@ void stack_kvm_run_free(struct stack_vm *v, struct sim_who *who)
 		return;
 	stack_kvm_cpu_free(v);   /* its harts first: they use the VMSA pages */
 	stack_vblk_free(v);
+	stack_heki_free(v);      /* heki.h */
 	for (unsigned k = 0; k < STACK_KVM_MAX_VCPUS; k++) {
 		uint64_t spa = r->vcpu[k].kvm_vmsa_spa;
 		struct rmp_update_in in = { 0 };
@@ -152,6 +155,7 @@ void stack_kvm_read_keys(struct stack *st)
 	st->lat_rmp_insn = sim_cfg_u64(s, "lat.cpu.rmp_insn");
 	st->snp_backing = (enum stack_snp_backing)sim_cfg_enum(s, "snp.backing");
 	st->snp_prefault = sim_cfg_bool(s, "snp.prefault");
+	st->io_thread = sim_cfg_bool(s, "vmm.io_thread");
 	st->check = sim_cfg_bool(s, "stack.check");
 }
 
@@ -318,6 +322,9 @@ static int translate(struct gact *g, uint64_t gpa, enum s2_access acc, bool c, b
 		switch (exit_npf(g, fgpa, info)) {
 		case STACK_KVM_FATAL:
 			return -1;
+		case STACK_KVM_GP:   /* heki.h: VTL0's view refused it (vtl.mem_denial=gp) */
+			snprintf(g->fault, sizeof(g->fault), "#GP");
+			return 1;
 		case STACK_KVM_DONE:
 			return 2;   /* emulated MMIO: no memory behind it */
 		default:
@@ -986,6 +993,53 @@ static void op_guest_hypercall(struct sim_call *c)
 		sim_call_field(c, "ret", "%lld", (long long)ret);
 }
 
+/*
+ * heki.h: MOV to CR0/CR4 by the guest kernel (the scripted vCPU's own
+ * registers).  Reserved bits: #GP from the CPU, no exit.  A write that
+ * changes an intercepted bit (pins, VTL1's intercepts, the VMM's filter)
+ * exits to KVM (handle_cr), which performs it, refuses it with #GP (RIP
+ * not advanced: the register keeps its value) or hands it to the VMM.
+ */
+static void op_guest_cr_write(struct sim_call *c)
+{
+	unsigned cr = (unsigned)sim_arg_u64(c, "cr", 0);
+	uint64_t val = sim_arg_u64(c, "value", 0), old;
+	struct gact g;
+	int rc = 0;
+
+	if (cr != 0 && cr != 4) {
+		sim_call_bad_arg(c, "cr", "%u: 0 or 4", cr);
+		return;
+	}
+	if (!gact_begin(c, &g))
+		return;
+	old = stack_heki_vcpu_cr(g.v, g.k, cr);
+	if (val & ~(cr == 0 ? STACK_X86_CR0_VALID : STACK_X86_CR4_VALID)) {
+		snprintf(g.fault, sizeof(g.fault), "#GP");
+		rc = 1;
+	} else if ((old ^ val) & stack_heki_intercept(g.v, cr)) {
+		struct cpu_exit e = { .reason = CPU_EXIT_CR_WRITE, .cr = cr, .cr_old = old, .cr_new = val };
+
+		switch (to_host(&g, &e)) {
+		case STACK_KVM_DONE:
+			stack_heki_vcpu_set_cr(g.v, g.k, cr, val);
+			break;
+		case STACK_KVM_GP:
+			snprintf(g.fault, sizeof(g.fault), "#GP");
+			rc = 1;
+			break;
+		default:
+			rc = -1;
+			break;
+		}
+	} else {
+		stack_heki_vcpu_set_cr(g.v, g.k, cr, val);
+	}
+	gact_end(&g, rc);
+	if (!g.killed)
+		sim_call_field_hex(c, "cr", stack_heki_vcpu_cr(g.v, g.k, cr));
+}
+
 /* ------------------------------------------------------------------ */
 /* vCPUs and capabilities                                              */
 /* ------------------------------------------------------------------ */
@@ -1069,6 +1123,7 @@ static void op_vcpu_reset(struct sim_call *c)
 		(void)stack_kvm_ap_update(v, (unsigned)sim_arg_u64(c, "vcpu", 0), &who, true, &cyc);
 		sim_advance(a, cyc + who.mem_cycles);
 	}
+	stack_heki_vcpu_reset(v, (unsigned)(vc - v->run->vcpu));   /* heki.h: CRs, pins, filter, VTL */
 	sim_call_result(c, "OK");
 	sim_advance(sim_call_agent(c), v->st->lat.ioctl);
 	stack_check_after(c);
@@ -1082,17 +1137,32 @@ static const char *const cap_choices[] = {
  * KVM_ENABLE_CAP.  exit_hypercall (KVM_CAP_EXIT_HYPERCALL): arg0 is the
  * mask of hypercalls that exit to the VMM; only KVM_HC_MAP_GPA_RANGE's
  * bit (1 << 12) is valid (KVM_EXIT_HYPERCALL_VALID_MASK), else -EINVAL.
- * The others belong to the pKVM and Heki hosts: -EINVAL here, as KVM
- * answers a capability it does not have.
+ * heki_configure / heki_denial (KVM_CAP_HEKI_CONFIGURE/DENIAL, heki.c):
+ * arg0 the mask of KVM_HEKI_EXIT_REASON_CR0 (1) and _CR4 (2), else
+ * -EINVAL; KVM_CHECK_EXTENSION's answer, the mask of known reasons,
+ * is printed as known=.  protected_vm belongs to the pKVM host: -EINVAL
+ * here, as KVM answers a capability it does not have.
  */
 static void op_vm_cap(struct sim_call *c)
 {
 	struct stack_vm *v = kvm_vm_of(c);
+	unsigned cap = sim_arg_enum(c, "cap", 0);
 
 	if (!v)
 		return;
 	sim_advance(sim_call_agent(c), v->st->lat.ioctl);
-	if (sim_arg_enum(c, "cap", 0) != 0) {
+	if (cap == 2 || cap == 3) {   /* heki.h */
+		if (stack_heki_enable_cap(v, cap == 3, sim_arg_u64(c, "arg0", 0))) {
+			put_errno(c, EINVAL);
+			return;
+		}
+		sim_call_result(c, "OK");
+		sim_call_field(c, "ret", "0");
+		sim_call_field_hex(c, "known", STACK_KVM_HEKI_EXIT_REASON_VALID_MASK);
+		stack_check_after(c);
+		return;
+	}
+	if (cap != 0) {
 		put_errno(c, EINVAL);
 		return;
 	}
@@ -1145,6 +1215,9 @@ static const struct sim_arg_spec ap_create_args[] = {
 	SIM_A_ADDR_ALIGN("gpa", true, PAGE_4K), SIM_A_ENUM("request", false, ap_request_choices),
 	SIM_A_U64("features", false), VCPU_ARG(false), SIM_A_END
 };
+static const struct sim_arg_spec cr_write_args[] = {
+	VM_ARG, SIM_A_INT("cr", true, 0, 4), SIM_A_U64("value", true), VCPU_ARG(false), SIM_A_END
+};
 static const struct sim_arg_spec hypercall_args[] = {
 	VM_ARG, SIM_A_U64("nr", true), SIM_A_U64("a0", false), SIM_A_U64("a1", false),
 	SIM_A_U64("a2", false), SIM_A_U64("a3", false), VCPU_ARG(false), SIM_A_END
@@ -1152,7 +1225,7 @@ static const struct sim_arg_spec hypercall_args[] = {
 
 const struct sim_op stack_guest_ops[] = {
 	{ "vm cap", cap_args,
-	  "KVM_ENABLE_CAP: exit_hypercall (arg0: the hypercalls that exit to the VMM, bit 12 = MAP_GPA_RANGE)",
+	  "KVM_ENABLE_CAP: exit_hypercall (arg0: the hypercalls that exit to the VMM, bit 12 = MAP_GPA_RANGE), heki_configure/heki_denial (arg0: bit 0 CR0, bit 1 CR4)",
 	  op_vm_cap },
 	{ "vcpu create", vcpu_create_args, "KVM_CREATE_VCPU: vCPU vcpu of VM vm", op_vcpu_create },
 	{ "vcpu state", vcpu_args, "the vCPU's state: OK pc= sp= power_off= ran= [ghcb=] [vmsa=]",
@@ -1186,6 +1259,9 @@ const struct sim_op stack_guest_ops[] = {
 	  "the AP Creation VMGEXIT for vCPU target with the VMSA at gpa (create: RMPADJUST VMSA first)",
 	  op_guest_ap_create },
 	{ "guest hypercall", hypercall_args, "a hypercall from the guest: OK ret=N", op_guest_hypercall },
+	{ "guest cr_write", cr_write_args,
+	  "the guest kernel writes value to CR0 or CR4 (checked against pins, VTL1, the VMM's filter): OK|#GP cr=",
+	  op_guest_cr_write },
 	{ NULL, NULL, NULL, NULL }
 };
 

@@ -130,6 +130,8 @@ int stack_run_vms_start(struct sim *s, const char *scenario, const char *out_dir
 	n = stack_run_snp(s, scenario, out_dir, err);
 	if (n < 0)
 		return -1;
+	if (stack_run_heki(s, scenario, out_dir, err) < 0)   /* heki_run.c: [heki] */
+		return -1;
 	for (unsigned i = 0; i < STACK_RUN_VMS; i++) {
 		struct stack_run_vm *r = &st->run[i];
 		struct stack_guest_cfg gc = { .id = i };

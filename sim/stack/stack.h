@@ -51,6 +51,8 @@ extern const struct sim_module stack_kvm_module;
  * the VMM; a module after the KVM module.
  */
 extern const struct sim_module stack_guest_module;
+/* CR protection (Heki, the VMM's CR filter, VTLs); a module after the guest module. */
+extern const struct sim_module stack_heki_module;
 
 /*
  * Host software touching guest memory (`host write|read|kexec`), the host

@@ -12,6 +12,7 @@
 #include "sim/stack/snp_int.h"
 #include "sim/stack/gmem.h"
 #include "sim/stack/kvm_run.h"    /* KVM at run time: vCPUs, exits, the VMM */
+#include "sim/stack/heki.h"       /* CR protection: Heki, the VMM's CR filter, VTLs */
 
 /*
  * One VM of the machine: its nested (stage-2) table, whose pages come from
@@ -222,7 +223,10 @@ struct stack {
 	uint64_t lat_vmrun, lat_vmexit, lat_snp_switch, lat_rmp_insn;
 	enum stack_snp_backing snp_backing;
 	bool snp_prefault;
+	bool io_thread;                  /* vmm.io_thread: the block device served by an I/O thread */
+	struct stack_iothread *iothread[S2_MAX_VMS];   /* the VMM's I/O thread of VM slot N (vmm_blk.c) */
 	bool check;                      /* stack.check: the invariant checker after every op */
+	struct stack_heki_cfg heki;      /* heki.h: the heki module's keys (set at its attach) */
 	unsigned snp_vm;                 /* the scenario's SNP VM (kvm.vm) when it has one, else ~0 */
 	char *snp_log, *snp_elf;         /* its log (OUT/kvm.log) and program */
 };
@@ -304,6 +308,8 @@ void stack_op_vcpu_run(struct sim_call *c);
 /* Drop VM @v's program platform (harts, VMCB pages); invalidate its harts' translations. */
 void stack_kvm_cpu_free(struct stack_vm *v);
 void stack_kvm_cpu_tlbi(struct stack_vm *v, enum cpu_tlbi what);
+/* heki.h: program every hart's CR0/CR4 intercepts from stack_heki_intercept(). */
+void stack_kvm_cpu_cr_intercepts(struct stack_vm *v);
 /* The pages `vm load` wrote into @v (0, 0: none). */
 void stack_kvm_image(struct stack_vm *v, uint64_t *base, uint64_t *size);
 /* The pc and sp of vCPU @vcpu's hart, when the VM runs a program; else false. */

@@ -82,7 +82,9 @@ static const struct sim_cfg_key stack_keys[] = {
 	{ "lat.stack.kick", SIM_CFG_U64, 0, 100000000, NULL, NULL,
 	  "kicking a vCPU out of guest mode (IPI and the wait for it to leave)" },
 	{ "lat.stack.signal", SIM_CFG_U64, 0, 100000000, NULL, NULL,
-	  "delivering a signal to a VMM thread" },
+	  "waking a VMM thread: a signal, or the eventfd write that wakes the VMM's I/O thread" },
+	{ "vmm.io_thread", SIM_CFG_BOOL, 0, 1, "1", NULL,
+	  "1: the VMM's block device is served by its I/O thread (an agent of its own, woken at the notify; the guest polls for completions); 0: on the vCPU thread at the notify, before the guest resumes" },
 	/* the SNP VM of a `protsim run` scenario on the KVM host (run.c) */
 	{ "kvm.elf", SIM_CFG_STR, 0, 0, "", NULL,
 	  "The scenario's SNP VM on the KVM host: its program (RV64 ELF beside the scenario, on the guest kernel library, e.g. boot.elf); empty: none" },
@@ -571,6 +573,7 @@ static void stack_detach(struct sim *s)
 		if (st->vm[i])
 			stack_vm_destroy(st->vm[i]);
 	stack_run_vms_free(st);
+	stack_iothreads_free(st);
 	/* SNP: guest contexts give their pages back before the allocator goes */
 	sim_stat_group_remove(s, st->snp_fw_stats);
 	stack_snp_fw_free(st->snp_fw);

@@ -20,6 +20,7 @@
 
 const char *const stack_uexit_names[STACK_UEXIT_COUNT] = {
 	"none", "memory_fault", "hypercall", "mmio", "system_event",
+	"heki_configure", "heki_denial", "cr_write",
 };
 
 /* Whether every GFN of [gpa, gpa + size) is in a memslot. */
@@ -117,8 +118,10 @@ bool stack_vmm_handle(struct stack_vm *v, struct sim_who *who, struct stack_uexi
 				       ue->flags & STACK_KVM_MEMORY_EXIT_FLAG_PRIVATE, cycles);
 		return rc == 0;
 	case STACK_UEXIT_HYPERCALL:
-		if (stack_vblk_hypercall(v, ue, cycles))
+		if (stack_vblk_hypercall(v, who, ue, cycles))
 			return true;
+		if (ue->nr == STACK_KVM_HC_LOCK_CR_UPDATE)   /* heki.c: design vmm */
+			return stack_heki_vmm_lock(v, ue);
 		if (ue->nr != STACK_KVM_HC_MAP_GPA_RANGE) {
 			ue->ret = -STACK_KVM_ENOSYS;
 			return true;
@@ -132,6 +135,10 @@ bool stack_vmm_handle(struct stack_vm *v, struct sim_who *who, struct stack_uexi
 	case STACK_UEXIT_SYSTEM_EVENT:
 		v->run->killed = true;
 		return false;
+	case STACK_UEXIT_HEKI_CONFIGURE:   /* heki.c: the VMM's answers (vmm.cr_policy) */
+	case STACK_UEXIT_HEKI_DENIAL:
+	case STACK_UEXIT_CR_WRITE:
+		return stack_heki_vmm(v, ue, cycles);
 	case STACK_UEXIT_NONE:
 	case STACK_UEXIT_COUNT:
 		break;
@@ -156,6 +163,9 @@ enum stack_kvm_rc stack_kvm_handle(struct stack_vm *v, unsigned vcpu, struct sim
 	case CPU_EXIT_HYPERCALL:
 		rc = stack_kvm_hypercall(v, vcpu, who, e->args, ue, cycles);
 		break;
+	case CPU_EXIT_CR_WRITE:   /* heki.c: handle_cr with the pins, the VTL, the CR filter */
+		rc = (enum stack_kvm_rc)stack_heki_cr_exit(v, vcpu, who, e, ue, cycles);
+		break;
 	default:
 		sim_fatal("stack: kvm: exit %d is not KVM's to handle here", (int)e->reason);
 	}
@@ -168,6 +178,9 @@ enum stack_kvm_rc stack_kvm_handle(struct stack_vm *v, unsigned vcpu, struct sim
 			if (ue->reason == STACK_UEXIT_HYPERCALL)
 				snprintf(args, sizeof(args), "\"nr\":%llu,\"a0\":\"0x%llx\"",
 					 (unsigned long long)ue->nr, (unsigned long long)ue->args[0]);
+			else if (ue->reason >= STACK_UEXIT_HEKI_CONFIGURE)   /* heki.h */
+				snprintf(args, sizeof(args), "\"cr_value\":\"0x%llx\"",
+					 (unsigned long long)ue->cr_value);
 			else
 				snprintf(args, sizeof(args), "\"gpa\":\"0x%llx\"",
 					 (unsigned long long)ue->gpa);

@@ -11,11 +11,14 @@
  * The VMM reads and writes the rings and buffers through its own mapping
  * of guest memory (the memslots' shared backing); a buffer in a private
  * page is refused (the request completes with IOERR), as the VMM cannot
- * read private memory.  It serves the queue at the notify, on the vCPU
- * thread that made it [model choice: QEMU serves a virtqueue in its
- * main loop or an I/O thread; here the requests complete before the
- * guest resumes], charging lat.stack.ioctl per request and
- * lat.stack.page_clear per 4K copied.
+ * read private memory.  With vmm.io_thread=1 (default) the VMM's I/O
+ * thread serves the queue, as QEMU's iothread does: an agent of its own
+ * (vmN.io), which the vCPU thread wakes at the notify (an eventfd write,
+ * lat.stack.signal) before the guest resumes at once; the thread serves
+ * the requests one step each, on its own clock, and the guest polls the
+ * used ring.  With vmm.io_thread=0 the vCPU thread serves them at the
+ * notify, before the guest resumes.  Either way a request costs
+ * lat.stack.ioctl and lat.stack.page_clear per 4K copied.
  */
 #include "sim/stack/stack_int.h"
 
@@ -162,47 +165,144 @@ static uint8_t request(struct stack_vm *v, struct stack_vblk *b, uint16_t head, 
 	return st;
 }
 
-/* PROTSIM_HC_VIRTIO_NOTIFY: serve every request the guest made available. */
-static int64_t notify(struct stack_vm *v, uint64_t *cycles)
+/*
+ * Serve the next request the guest made available, if any: read the
+ * chain, do it, put it on the used ring.  Return 1 served (its cost in
+ * *@cycles), 0 none left, -EINVAL (queue not set up) or -EFAULT (a ring
+ * the VMM cannot reach).
+ */
+static int serve_one(struct stack_vm *v, uint64_t *cycles)
 {
 	struct stack_vblk *b = v->run->blk;
-	uint16_t idx;
+	uint16_t idx, head, used_idx;
+	uint32_t elem[2], written;
 	uint64_t copied = 0;
 
 	if (!b->ready || vmm_rw(v, b->avail + 2, &idx, 2, false))
 		return -EINVAL;
-	while (b->last_avail != idx) {
-		uint16_t head, used_idx;
-		uint32_t elem[2], written;
-
-		if (vmm_rw(v, b->avail + 4 + 2ull * (b->last_avail % b->n), &head, 2, false) ||
-		    vmm_rw(v, b->used + 2, &used_idx, 2, false))
-			return -EFAULT;
-		(void)request(v, b, head, &written, &copied);
-		elem[0] = head;
-		elem[1] = written;
-		if (vmm_rw(v, b->used + 4 + 8ull * (used_idx % b->n), elem, 8, true))
-			return -EFAULT;
-		used_idx++;
-		if (vmm_rw(v, b->used + 2, &used_idx, 2, true))
-			return -EFAULT;
-		b->last_avail++;
-		v->run->ctr.blk_requests++;
-		*cycles += v->st->lat.ioctl;
-	}
+	if (b->last_avail == idx)
+		return 0;
+	if (vmm_rw(v, b->avail + 4 + 2ull * (b->last_avail % b->n), &head, 2, false) ||
+	    vmm_rw(v, b->used + 2, &used_idx, 2, false))
+		return -EFAULT;
+	(void)request(v, b, head, &written, &copied);
+	elem[0] = head;
+	elem[1] = written;
+	if (vmm_rw(v, b->used + 4 + 8ull * (used_idx % b->n), elem, 8, true))
+		return -EFAULT;
+	used_idx++;
+	if (vmm_rw(v, b->used + 2, &used_idx, 2, true))
+		return -EFAULT;
+	b->last_avail++;
+	v->run->ctr.blk_requests++;
 	v->run->ctr.blk_bytes += copied;
-	*cycles += (copied + 4095) / 4096 * v->st->lat.page_clear;
-	return 0;
+	*cycles += v->st->lat.ioctl + (copied + 4095) / 4096 * v->st->lat.page_clear;
+	return 1;
 }
 
-bool stack_vblk_hypercall(struct stack_vm *v, struct stack_uexit *ue, uint64_t *cycles)
+/* ------------------------------------------------------------------ */
+/* The VMM's I/O thread                                                */
+/* ------------------------------------------------------------------ */
+
+struct stack_iothread {
+	struct stack *st;
+	unsigned vm;                     /* the VM slot it serves (a destroyed VM's successor too) */
+	struct sim_agent *agent;         /* vmN.io */
+};
+
+/* The thread's loop: sleep on its eventfd (the mailbox) until the end of the run. */
+static void iothread_body(struct sim_agent *a, void *arg)
+{
+	(void)arg;
+	while (!sim_agent_should_stop(a))
+		(void)sim_mailbox_wait(a);
+}
+
+/* The eventfd fired: serve the queue of the VM now in the slot, a request per step. */
+static void iothread_serve(struct sim_agent *a, void *arg)
+{
+	struct stack_iothread *t = arg;
+
+	for (;;) {
+		struct stack_vm *v;
+		uint64_t cyc = 0;
+		int rc;
+
+		sim_sync(a);
+		sim_hold(a, true);
+		v = t->st->vm[t->vm];
+		rc = v && v->run && v->run->blk ? serve_one(v, &cyc) : 0;
+		sim_advance(a, cyc);
+		sim_hold(a, false);
+		if (rc <= 0)
+			return;
+	}
+}
+
+static struct stack_iothread *iothread_of(struct stack_vm *v)
+{
+	struct stack *st = v->st;
+	struct stack_iothread *t = st->iothread[v->id];
+	char name[32];
+
+	if (t)
+		return t;
+	t = sim_xcalloc(1, sizeof(*t));
+	t->st = st;
+	t->vm = v->id;
+	snprintf(name, sizeof(name), "%s.io", v->prefix);
+	t->agent = sim_agent_new(st->s, name, SIM_AGENT_OTHER, iothread_body, t);
+	st->iothread[v->id] = t;
+	return t;
+}
+
+void stack_iothreads_free(struct stack *st)
+{
+	for (unsigned i = 0; i < S2_MAX_VMS; i++) {
+		free(st->iothread[i]);
+		st->iothread[i] = NULL;
+	}
+}
+
+/*
+ * PROTSIM_HC_VIRTIO_NOTIFY, on the vCPU thread: wake the I/O thread (an
+ * eventfd write), or with vmm.io_thread=0 serve every request the guest
+ * made available before it resumes.
+ */
+static int64_t notify(struct stack_vm *v, struct sim_who *who, uint64_t *cycles)
+{
+	struct stack_vblk *b = v->run->blk;
+	int rc;
+
+	if (!b->ready)
+		return -EINVAL;
+	if (v->st->io_thread && who->agent >= 0) {
+		struct sim_agent *from = sim_agent_by_id(v->st->s, who->agent);
+		struct stack_iothread *t = iothread_of(v);
+
+		*cycles += v->st->lat.signal;
+		v->run->ctr.blk_wakeups++;
+		/* stamped at the notifier's clock after the write: the thread runs from then */
+		sim_advance(from, *cycles + who->mem_cycles);
+		who->mem_cycles = 0;
+		*cycles = 0;
+		sim_post(from, t->agent, iothread_serve, t);
+		return 0;
+	}
+	while ((rc = serve_one(v, cycles)) > 0)
+		;
+	return rc;
+}
+
+bool stack_vblk_hypercall(struct stack_vm *v, struct sim_who *who, struct stack_uexit *ue,
+			  uint64_t *cycles)
 {
 	if (!stack_vblk_present(v))
 		return false;
 	if (ue->nr == STACK_HC_VIRTIO_SETUP)
 		ue->ret = setup(v, ue->args);
 	else if (ue->nr == STACK_HC_VIRTIO_NOTIFY)
-		ue->ret = notify(v, cycles);
+		ue->ret = notify(v, who, cycles);
 	else
 		return false;
 	return true;

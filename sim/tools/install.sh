@@ -48,6 +48,10 @@ put 644 "$build/protsim.1" share/man/man1/protsim.1
 for f in workloads/scenarios/*.ini workloads/scenarios/*.ps; do
 	[ -f "$f" ] && put 644 "$f" "share/protsim/scenarios/$(basename "$f")"
 done
+# The scenarios name the tree's guest programs; installed, they are in ../guest.
+for f in "$root"/share/protsim/scenarios/*.ini; do
+	sed -i 's|\.\./\.\./build/guest/|../guest/|' "$f"
+done
 for f in README.md docs/*.md; do
 	put 644 "$f" "share/doc/protsim/$(basename "$f")"
 done
@@ -63,6 +67,12 @@ put 644 "$build/guest/protsim-guest.mk" "$sdk/protsim-guest.mk"
 for f in workloads/guest/sdk/example/*; do
 	put 644 "$f" "$sdk/example/$(basename "$f")"
 done
+# The SNP guest kernel library, and the `boot` program as its example.
+put 644 workloads/guest/include/protsim/snp.h "$sdk/include/protsim/snp.h"
+put 644 "$build/guest/crt_snp.o" "$sdk/lib/crt_snp.o"
+put 644 "$build/guest/libprotsim-snp.a" "$sdk/lib/libprotsim-snp.a"
+put 644 workloads/guest/sdk/example-snp/Makefile "$sdk/example-snp/Makefile"
+put 644 workloads/guest/boot.c "$sdk/example-snp/boot.c"
 for f in "$build"/guest/*.elf; do
 	[ -f "$f" ] && put 644 "$f" "share/protsim/guest/$(basename "$f")"
 done

@@ -21,7 +21,7 @@ GUEST_LDFLAGS := $(GUEST_SDK_LDFLAGS) -T $(GUEST_SRC)/link.ld
 GUEST_LIB    := $(GUEST_OUT)/crt.o $(GUEST_OUT)/trap.o $(GUEST_OUT)/htif.o
 # The SDK's library: everything but the start-up object.
 GUEST_SDK_LIB := $(GUEST_OUT)/libprotsim-guest.a
-GUEST_PROGS  := hello compute compute_small smp pvalidate crwrite
+GUEST_PROGS  := hello compute compute_small smp pvalidate crwrite heki_attack heki_kexec
 GUEST_ELFS   := $(patsubst %,$(GUEST_OUT)/%.elf,$(GUEST_PROGS))
 # The SNP guest kernel library (lib/snp.c ...: docs/guest-kernel.md), linked
 # as objects into the programs built on it.
@@ -32,7 +32,13 @@ GUEST_SNP_PROGS := boot virtio
 GUEST_SNP_ELFS  := $(patsubst %,$(GUEST_OUT)/%.elf,$(GUEST_SNP_PROGS))
 GUEST_ELFS      += $(GUEST_SNP_ELFS)
 
-guest:: $(GUEST_ELFS) $(GUEST_SDK_LIB)
+# The SDK's SNP library: the guest kernel library's objects.
+GUEST_SDK_SNP_LIB := $(GUEST_OUT)/libprotsim-snp.a
+
+guest:: $(GUEST_ELFS) $(GUEST_SDK_LIB) $(GUEST_SDK_SNP_LIB) $(GUEST_OUT)/crt_snp.o
+
+$(GUEST_SDK_SNP_LIB): $(GUEST_SNP_LIB)
+	rm -f $@ && riscv64-unknown-elf-ar rcs $@ $^
 
 $(GUEST_SDK_LIB): $(GUEST_OUT)/trap.o $(GUEST_OUT)/htif.o
 	rm -f $@ && riscv64-unknown-elf-ar rcs $@ $^
@@ -68,3 +74,5 @@ $(GUEST_SNP_ELFS): $(GUEST_OUT)/%.elf: $(GUEST_OUT)/%.o $(GUEST_SNP_CRT) $(GUEST
 	$(GUEST_CC) $(GUEST_LDFLAGS) $(GUEST_SNP_CRT) $< $(GUEST_SNP_LIB) -o $@
 
 .PRECIOUS: $(GUEST_OUT)/%.o
+# the CR-protection programs share heki_guest.h (docs/cr-protection.md)
+$(GUEST_OUT)/heki_attack.o $(GUEST_OUT)/heki_kexec.o: $(GUEST_SRC)/heki_guest.h
