@@ -110,6 +110,7 @@ void bench_sink(uint64_t v)
 #pragma weak bench_iommu
 #pragma weak bench_cpu
 #pragma weak bench_stack
+#pragma weak bench_pkvm
 
 /* `bench [MODULE]...`: the named benchmarks only (default: all). */
 int main(int argc, char **argv)
@@ -120,6 +121,7 @@ int main(int argc, char **argv)
 	} benches[] = {
 		{ "engine", bench_engine }, { "rmp", bench_rmp },   { "stage2", bench_s2 },
 		{ "iommu", bench_iommu },   { "cpu", bench_cpu },     { "stack", bench_stack },
+		{ "pkvm", bench_pkvm },
 	};
 
 	size_t nb = sizeof(benches) / sizeof(benches[0]);
@@ -130,7 +132,7 @@ int main(int argc, char **argv)
 		while (i < nb && strcmp(argv[a], benches[i].name) != 0)
 			i++;
 		if (i == nb) {
-			fprintf(stderr, "bench: unknown benchmark '%s' (engine, rmp, stage2, iommu, cpu, stack)\n",
+			fprintf(stderr, "bench: unknown benchmark '%s' (engine, rmp, stage2, iommu, cpu, stack, pkvm)\n",
 				argv[a]);
 			return 2;
 		}

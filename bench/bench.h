@@ -41,5 +41,6 @@ void bench_s2(void);
 void bench_iommu(void);
 void bench_cpu(void);
 void bench_stack(void);
+void bench_pkvm(void);
 
 #endif

@@ -179,6 +179,7 @@ const char *const sim_script_machine_keys[][2] = {
 	{ "rmp", "rmp.mode" },
 	{ "rmp_base", "rmp.base" },
 	{ "rmp_segment", "rmp.segment_size" },
+	{ "host", "machine.host" },   /* kvm | pkvm (sim/stack/pkvm_host.c) */
 	{ NULL, NULL },
 };
 
@@ -262,7 +263,7 @@ static int machine_match(struct script *sc, const struct sim_script_words *w, co
 }
 
 /*
- * machine mem=SIZE cpus=N [profile=NAME] [rmp=...] [rmp_base=ADDR] [rmp_segment=SIZE] [a.b=V]...
+ * machine mem=SIZE cpus=N [profile=NAME] [rmp=...] [rmp_base=ADDR] [rmp_segment=SIZE] [host=kvm|pkvm] [a.b=V]...
  *
  * Precedence, lowest first (docs/config.md): defaults < latency profile <
  * scenario file < command line.  The machine line stands where a scenario
@@ -311,7 +312,7 @@ static int parse_machine(struct script *sc, const struct sim_script_words *w, in
 		if (!cfgkey[i]) {
 			rc = sim_script_err(sc, lineno,
 					    "%s: unknown machine key (mem, cpus, profile, rmp, rmp_base, "
-					    "rmp_segment, or a dotted config key)",
+					    "rmp_segment, host, or a dotted config key)",
 					    sim_script_show(key[i], q));
 			goto out;
 		}

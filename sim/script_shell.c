@@ -64,7 +64,7 @@ bool sim_script_shell_cmd(const char *word)
 static void help_language(FILE *out)
 {
 	fputs("  machine mem=SIZE cpus=N [profile=NAME] [rmp=contiguous|segmented|off] "
-	      "[rmp_base=ADDR] [rmp_segment=SIZE] [KEY.NAME=VALUE]...\n"
+	      "[rmp_base=ADDR] [rmp_segment=SIZE] [host=kvm|pkvm] [KEY.NAME=VALUE]...\n"
 	      "      configure the machine (before the first operation)\n"
 	      "  [@CYCLE] [cpuN] OP [key=value]...\n"
 	      "      run OP on cpuN (default cpu0), starting at CYCLE\n"

@@ -36,6 +36,20 @@ for f in stats.json stats.txt config.json workload.log; do
 	same "run $f (-O2 vs -O0)" "$T/a1/$f" "$T/b/$f"
 done
 
+# 1b. the pKVM scenario (its firmware from GUEST_DIR): -O2 vs -O0, quantum 1 vs 10^6
+if [ -f "$GUEST_DIR/pvmfw.elf" ]; then
+	for r in a b q; do
+		case $r in a) P=$A; x= ;; b) P=$B; x= ;; q) P=$A; x="--set engine.quantum=1000000" ;; esac
+		# shellcheck disable=SC2086
+		"$P" run workloads/scenarios/pkvm-share.ini --set pkvm.firmware="$GUEST_DIR/pvmfw.elf" \
+			$x --out "$T/pk$r" --quiet || true
+	done
+	for f in stats.json stats.txt workload.log; do
+		same "pkvm-share $f (-O2 vs -O0)" "$T/pka/$f" "$T/pkb/$f"
+		same "pkvm-share $f (quantum 1 vs 10^6)" "$T/pka/$f" "$T/pkq/$f"
+	done
+fi
+
 # 2. every script test
 for s in tests/scripts/*.ps; do
 	n=$(basename "$s" .ps)

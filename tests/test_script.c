@@ -671,7 +671,7 @@ static struct bad_case bad_cases[] = {
 	{ "machine cpus=1\n", "t.ps:1: mem: missing (required by 'machine')" },
 	{ "machine mem=1g cpus=1 foo=3\n",
 	  "t.ps:1: foo: unknown machine key (mem, cpus, profile, rmp, rmp_base, rmp_segment, "
-	  "or a dotted config key)" },
+	  "host, or a dotted config key)" },
 	{ "machine mem=1g cpus=1 no.such=3\n", "t.ps:1: no.such: unknown key" },
 	{ "machine mem=1g cpus=1 rmp=off\n", "t.ps:1: rmp.mode: unknown key" },
 	{ "machine mem=1g cpus=2 mem=2g\n", "t.ps:1: mem: given twice" },
@@ -2009,7 +2009,7 @@ static struct quote_case quote_cases[] = {
 	{ "fake tw\x7f\n", "t.ps:1: fake 'tw\\x7f': unknown operation\n" },
 	{ "machine mem\x01=1 cpus=1\n",
 	  "t.ps:1: 'mem\\x01': unknown machine key (mem, cpus, profile, rmp, rmp_base, "
-	  "rmp_segment, or a dotted config key)\n" },
+	  "rmp_segment, host, or a dotted config key)\n" },
 	{ "t\nexpect OK\x1b[1m\n", "t.ps:2: expect failed: expected 'OK\\x1b[1m'; got OK\n" },
 	{ "t\nexpect OK(\x01\n", "t.ps:2: 'OK(\\x01': malformed result (expected NAME or "
 				 "NAME(ITEM,...))\n" },

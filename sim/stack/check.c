@@ -29,6 +29,7 @@
  */
 #include "sim/stack/stack_int.h"
 #include "sim/stack/host.h"   /* host strategies: revoked VMSAs, VMs dropped by kexec */
+#include "sim/stack/pkvm_host.h"   /* pKVM hook */
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -225,6 +226,9 @@ int stack_check(struct stack *st, char *msg, size_t len)
 		fail(&k, "%llu host stores landed on assigned pages",
 		     (unsigned long long)host_get(st->s)->violations);
 	}
+	/* pKVM hook: the hypervisor's ownership invariants (stack_pkvm_check) */
+	if (!k.bad && stack_pkvm_machine_check(st->s, msg, len))
+		return -1;
 	return k.bad ? -1 : 0;
 }
 

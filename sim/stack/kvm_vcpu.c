@@ -17,6 +17,7 @@
  */
 #define _GNU_SOURCE   /* strerrorname_np, open_memstream */
 #include "sim/stack/stack_int.h"
+#include "sim/stack/pkvm_host.h"   /* pKVM hook */
 
 #include <errno.h>
 #include <stdio.h>
@@ -79,7 +80,19 @@ void stack_kvm_cpu_free(struct stack_vm *v)
 
 	if (!k)
 		return;
-	cpu_vm_free(k->cpu);
+	/*
+	 * The platform is retired, not freed: its harts' statistics stay
+	 * registered (a destroyed VM's statistics are kept, and `protsim run`
+	 * writes them at the end), so it goes with the machine
+	 * (stack_kvm_cpu_reap).
+	 */
+	if (k->cpu) {
+		struct stack *st = v->st;
+
+		st->retired_cpu = sim_xrealloc(st->retired_cpu,
+					       (st->nretired_cpu + 1) * sizeof(*st->retired_cpu));
+		st->retired_cpu[st->nretired_cpu++] = k->cpu;
+	}
 	if (k->outf)
 		fclose(k->outf);
 	free(k->out);
@@ -88,6 +101,15 @@ void stack_kvm_cpu_free(struct stack_vm *v)
 			stack_palloc_put(v->st->pool, k->vmcb[i].vmcb_spa, false);
 	free(k);
 	v->run->cpu = NULL;
+}
+
+void stack_kvm_cpu_reap(struct stack *st)
+{
+	for (size_t i = 0; i < st->nretired_cpu; i++)
+		cpu_vm_free(st->retired_cpu[i]);
+	free(st->retired_cpu);
+	st->retired_cpu = NULL;
+	st->nretired_cpu = 0;
 }
 
 bool stack_kvm_cpu_regs(struct stack_vm *v, unsigned vcpu, uint64_t *pc, uint64_t *sp)
@@ -112,6 +134,25 @@ void stack_kvm_cpu_cr_intercepts(struct stack_vm *v)
 		cpu_hart_set_cr_intercept(cpu_vm_hart(k->cpu, i), 0, stack_heki_intercept(v, 0));
 		cpu_hart_set_cr_intercept(cpu_vm_hart(k->cpu, i), 4, stack_heki_intercept(v, 4));
 	}
+}
+
+/*
+ * A program the host kernel put into guest memory itself (pKVM: the
+ * protected-VM firmware copied into its slot, pkvm_host.c): what `vm
+ * load` records, without the copy.
+ */
+void stack_kvm_set_program(struct stack_vm *v, uint64_t entry, uint64_t base, uint64_t size,
+			   bool has_tohost, uint64_t tohost, uint64_t fromhost)
+{
+	struct stack_kvm_cpu *k = kcpu(v);
+
+	k->loaded = true;
+	k->entry = entry;
+	k->image_base = base;
+	k->image_size = size;
+	k->has_tohost = has_tohost;
+	k->tohost = tohost;
+	k->fromhost = fromhost;
 }
 
 void stack_kvm_cpu_tlbi(struct stack_vm *v, enum cpu_tlbi what)
@@ -450,6 +491,7 @@ static int platform(struct sim_call *c, struct stack_vm *v, struct stack_kvm_cpu
 	cfg.spa_base = tspa;
 	cfg.npt = v->s2;
 	cfg.vmid = v->id;
+	stack_pkvm_vcpu_platform(v, &cfg.npt, &cfg.vmid);   /* pKVM hook: the hyp's guest stage 2 */
 	cfg.asid = v->asid;
 	cfg.vcpu_prefix = vp;
 	cfg.vm_prefix = v->prefix;
@@ -502,7 +544,10 @@ static const char *handle(struct stack_vm *v, unsigned idx, struct cpu_hart *h,
 	struct stack_uexit ue = { 0 };
 	uint64_t cyc = 0;
 	enum stack_kvm_rc rc;
+	const char *why;
 
+	if (stack_pkvm_vcpu_exit(v, idx, h, e, r, &why))   /* pKVM hook: NPF, HYPERCALL at EL2 */
+		return why;
 	switch (e->reason) {
 	case CPU_EXIT_NPF:
 	case CPU_EXIT_VMGEXIT:
@@ -590,6 +635,8 @@ static void vcpu_run(struct sim_call *c, struct stack_vm *v, unsigned idx)
 	const char *why = NULL;
 	struct cpu_exit e;
 
+	if (stack_pkvm_op_vcpu_run(c))   /* pKVM hook: KVM_RUN's checks on a pKVM VM */
+		return;
 	vc = &v->run->vcpu[idx];
 	k = v->run->cpu;
 	if (!vc->created) {
@@ -628,6 +675,7 @@ static void vcpu_run(struct sim_call *c, struct stack_vm *v, unsigned idx)
 	k->vmcb[idx].vmsa_spa = vc->vmsa_spa;   /* an AP's VMSA may have replaced KVM's */
 	k->vmcb[idx].vmsa_gpa = vc->vmsa_gpa;
 	cpu_hart_bind(h, a);
+	stack_pkvm_vcpu_regs(v, idx, h);   /* pKVM hook: the primary's reset state, CPU_ON's entry */
 	if (cpu_vm_set_doorbell(k->cpu, k->tohost, tohost_bell, v))
 		sim_fatal("stack: vcpu run: the tohost window");
 	if (sim_arg_has(c, "boot") && !vc->ran)

@@ -8,6 +8,7 @@
 #include "stage2/s2.h"
 #include "iommu/iommu.h"
 #include "cpu/cpu.h"
+#include "sim/stack/pkvm_host.h"
 
 const struct sim_module *const stack_modules[] = {
 	&rmp_module,
@@ -18,6 +19,7 @@ const struct sim_module *const stack_modules[] = {
 	&stack_kvm_module,
 	&stack_guest_module,
 	&stack_heki_module,     /* CR protection: Heki, the VMM's CR filter, VTLs */
+	&stack_pkvm_module,   /* machine host=pkvm (pkvm_host.c, ops_pkvm.c) */
 	&stack_host_module,   /* host writers, RMP-fault strategies, kexec (host.c) */
 	NULL
 };

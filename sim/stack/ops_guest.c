@@ -29,6 +29,7 @@
  */
 #define _GNU_SOURCE   /* strerrorname_np */
 #include "sim/stack/stack_int.h"
+#include "sim/stack/pkvm_host.h"   /* pKVM hook */
 
 #include <errno.h>
 #include <stddef.h>
@@ -798,6 +799,8 @@ static void op_guest_access(struct sim_call *c)
 	uint64_t spa = 0, leaf;
 	int rc;
 
+	if (stack_pkvm_guest_op(c, STACK_PKVM_GOP_ACCESS))   /* pKVM hook: a pKVM VM (ops_pkvm.c) */
+		return;
 	if (!gact_begin(c, &g))
 		return;
 	acc = (enum s2_access)sim_arg_enum(c, "kind", 0);
@@ -876,11 +879,15 @@ static void op_guest_accept(struct sim_call *c)
 
 static void op_guest_share(struct sim_call *c)
 {
+	if (stack_pkvm_guest_op(c, STACK_PKVM_GOP_SHARE))   /* pKVM hook: a pKVM VM (ops_pkvm.c) */
+		return;
 	conversion_op(c, OP_SHARED, false, false);
 }
 
 static void op_guest_unshare(struct sim_call *c)
 {
+	if (stack_pkvm_guest_op(c, STACK_PKVM_GOP_UNSHARE))   /* pKVM hook: a pKVM VM (ops_pkvm.c) */
+		return;
 	conversion_op(c, OP_PRIVATE, false, false);
 }
 
@@ -980,6 +987,8 @@ static void op_guest_hypercall(struct sim_call *c)
 	uint64_t args[5], ret = 0;
 	bool ok;
 
+	if (stack_pkvm_guest_op(c, STACK_PKVM_GOP_HYPERCALL))   /* pKVM hook: a pKVM VM (ops_pkvm.c) */
+		return;
 	if (!gact_begin(c, &g))
 		return;
 	args[0] = sim_arg_u64(c, "nr", 0);
@@ -1145,9 +1154,12 @@ static const char *const cap_choices[] = {
  */
 static void op_vm_cap(struct sim_call *c)
 {
-	struct stack_vm *v = kvm_vm_of(c);
 	unsigned cap = sim_arg_enum(c, "cap", 0);
+	struct stack_vm *v;
 
+	if (stack_pkvm_op_vm_cap(c))   /* pKVM hook: cap=protected_vm on a pKVM machine */
+		return;
+	v = kvm_vm_of(c);
 	if (!v)
 		return;
 	sim_advance(sim_call_agent(c), v->st->lat.ioctl);

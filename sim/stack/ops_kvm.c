@@ -23,6 +23,7 @@
  */
 #define _GNU_SOURCE   /* strerrorname_np */
 #include "sim/stack/stack_int.h"
+#include "sim/stack/pkvm_host.h"   /* pKVM hook */
 
 #include <errno.h>
 #include <stdlib.h>
@@ -89,12 +90,17 @@ static void op_vm_create(struct sim_call *c)
 	unsigned type = sim_arg_enum(c, "type", 0);
 	uint32_t asid = 0;
 	struct sim_who who = who_of_call(c);
+	uint64_t cycles = 0;
 	char prefix[32];
 	int rc;
 
-	if (type == 3) {
-		sim_call_bad_arg(c, "type", "pkvm needs `machine host=pkvm`, which this build "
-				 "does not have yet");
+	/* pKVM hook: type=pkvm only on a pKVM host, which has no SEV or guest_memfd types */
+	if (type == 3 && !stack_pkvm_host_of(sim_call_sim(c))) {
+		sim_call_bad_arg(c, "type", "pkvm needs `machine host=pkvm`");
+		return;
+	}
+	if (stack_pkvm_host_of(sim_call_sim(c)) && type != 0 && type != 3) {
+		finish(c, -EINVAL, NULL, 0);   /* KVM/arm64: no such VM type */
 		return;
 	}
 	if (stack_vm_find(st, id)) {
@@ -116,11 +122,22 @@ static void op_vm_create(struct sim_call *c)
 		return;
 	}
 	snprintf(prefix, sizeof(prefix), "%s.mem", st->vm[id]->prefix);
-	if (stack_kvm_mem_init(st->vm[id], (enum stack_kvm_vm_type)type, prefix))
+	/* a pKVM VM's memory is KVM's default kind (no private attribute): pKVM hook */
+	if (stack_kvm_mem_init(st->vm[id], type == 3 ? STACK_KVM_VM_DEFAULT :
+			       (enum stack_kvm_vm_type)type, prefix))
 		sim_fatal("stack: vm create: %s: cannot set up KVM memory", prefix);
 	st->vm[id]->nvcpus = (unsigned)sim_arg_u64(c, "vcpus", 1);
 	stack_kvm_run_init(st->vm[id], st->vm[id]->prefix);
-	finish(c, 0, &who, 0);
+	/* pKVM hook: the hypervisor's VM (metadata donated; protected for type=pkvm) */
+	rc = stack_pkvm_vm_created(st->vm[id], type == 3, &who, &cycles);
+	if (rc) {
+		stack_kvm_run_free(st->vm[id], &who);
+		stack_kvm_mem_free(st->vm[id]);
+		stack_vm_destroy(st->vm[id]);
+		finish(c, rc, &who, cycles);
+		return;
+	}
+	finish(c, 0, &who, cycles);
 	if (asid)
 		sim_call_field_u64(c, "asid", asid);
 }
@@ -149,6 +166,7 @@ static void op_vm_destroy(struct sim_call *c)
 	}
 	asid = v->asid;
 	stack_kvm_run_free(v, &who);   /* the vCPUs go first (sev_free_vcpu: VMSA pages reclaimed) */
+	stack_pkvm_vm_gone(v, &who, &cycles);   /* pKVM hook: teardown, reclaim, finalize */
 	if (v->snp) {
 		stack_snp_decommission(v->snp);   /* the firmware forgets the guest */
 		v->snp = NULL;
@@ -328,6 +346,10 @@ static void op_vm_memslot(struct sim_call *c)
 
 	if (!v)
 		return;
+	if (stack_pkvm_memslot_check(v)) {   /* pKVM hook: memslots frozen (protected_vm) */
+		finish(c, -EPERM, NULL, 0);
+		return;
+	}
 	if (sim_arg_has(c, "gmem")) {
 		struct stack_gmem *f = gmem_fd(c, "gmem");
 

@@ -227,6 +227,8 @@ struct stack {
 	struct stack_iothread *iothread[S2_MAX_VMS];   /* the VMM's I/O thread of VM slot N (vmm_blk.c) */
 	bool check;                      /* stack.check: the invariant checker after every op */
 	struct stack_heki_cfg heki;      /* heki.h: the heki module's keys (set at its attach) */
+	struct cpu_vm **retired_cpu;     /* destroyed VMs' guest platforms, kept for their statistics */
+	size_t nretired_cpu;             /*   until the machine goes (stack_kvm_cpu_reap) */
 	unsigned snp_vm;                 /* the scenario's SNP VM (kvm.vm) when it has one, else ~0 */
 	char *snp_log, *snp_elf;         /* its log (OUT/kvm.log) and program */
 };
@@ -305,11 +307,19 @@ extern const struct sim_arg_spec stack_vm_load_args[], stack_vm_boot_args[], sta
 void stack_op_vm_load(struct sim_call *c);
 void stack_op_vm_boot(struct sim_call *c);
 void stack_op_vcpu_run(struct sim_call *c);
-/* Drop VM @v's program platform (harts, VMCB pages); invalidate its harts' translations. */
+/*
+ * Drop VM @v's program platform (VMCB pages back; the harts retired until
+ * stack_kvm_cpu_reap, their statistics kept); invalidate its harts' translations.
+ */
 void stack_kvm_cpu_free(struct stack_vm *v);
+/* Free the retired platforms (machine teardown). */
+void stack_kvm_cpu_reap(struct stack *st);
 void stack_kvm_cpu_tlbi(struct stack_vm *v, enum cpu_tlbi what);
 /* heki.h: program every hart's CR0/CR4 intercepts from stack_heki_intercept(). */
 void stack_kvm_cpu_cr_intercepts(struct stack_vm *v);
+/* A program the host put into @v's memory itself (pKVM's firmware): what `vm load` records. */
+void stack_kvm_set_program(struct stack_vm *v, uint64_t entry, uint64_t base, uint64_t size,
+			   bool has_tohost, uint64_t tohost, uint64_t fromhost);
 /* The pages `vm load` wrote into @v (0, 0: none). */
 void stack_kvm_image(struct stack_vm *v, uint64_t *base, uint64_t *size);
 /* The pc and sp of vCPU @vcpu's hart, when the VM runs a program; else false. */

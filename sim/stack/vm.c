@@ -574,6 +574,7 @@ static void stack_detach(struct sim *s)
 			stack_vm_destroy(st->vm[i]);
 	stack_run_vms_free(st);
 	stack_iothreads_free(st);
+	stack_kvm_cpu_reap(st);   /* destroyed VMs' harts: kept for their statistics until now */
 	/* SNP: guest contexts give their pages back before the allocator goes */
 	sim_stat_group_remove(s, st->snp_fw_stats);
 	stack_snp_fw_free(st->snp_fw);

@@ -9,8 +9,9 @@
 # hello.elf --stats, fast and detailed mode: the cache statistics exist
 # only in detailed mode) or of the scenario with two VMs
 # (workloads/scenarios/two_vms.ini) or of tests/scripts/guest_snp.ps (KVM
-# VMs and guest actions) or heki_vtl.ps (vmN.heki.*) or
-# host_panic_kdump.ps (host writers), or a configuration key
+# VMs and guest actions) or heki_vtl.ps (vmN.heki.*) or of
+# workloads/scenarios/pkvm-share.ini (the pKVM host's stack.pkvm.*) or of
+# tests/scripts/host_panic_kdump.ps (host writers), or a configuration key
 # (`protsim help config`),
 # or a file name (stats.txt, workload.log, ...).  Notation: a{b,c} stands
 # for ab and ac; a word ending in N is a number (vcpuN, s2.tlb.lN.hit); a
@@ -167,6 +168,13 @@ if ! (cd tests/scripts && "$P" script heki_vtl.ps --out "$T/heki" > /dev/null); 
 	exit 1
 fi
 grep -v '^ ' "$T/heki/stats.txt" | awk '{ print $1 }' >> "$T/stats"
+# the pKVM host (stack.pkvm.*)
+if ! "$P" run workloads/scenarios/pkvm-share.ini --set pkvm.firmware="$G/pvmfw.elf" \
+	--out "$T/pkvm" -q; then
+	echo "FAIL: workloads/scenarios/pkvm-share.ini did not run"
+	exit 1
+fi
+grep -v '^ ' "$T/pkvm/stats.txt" | awk '{ print $1 }' >> "$T/stats"
 # host writers and RMP-fault strategies (host.*, vmN.host.*: docs/strategies.md)
 if ! (cd tests/scripts && "$P" script host_panic_kdump.ps --out "$T/host" > /dev/null); then
 	echo "FAIL: tests/scripts/host_panic_kdump.ps did not run"

@@ -22,7 +22,8 @@
  *   build-fuzz/fuzz_script -max_total_time=120 -max_len=512 \
  *     -dict=tests/fuzz/script.dict build-fuzz/corpus tests/scripts
  *
- * With -DFUZZ_WITH_MODULES the RMP, stage-2 and IOMMU modules are built in
+ * With -DFUZZ_WITH_MODULES the RMP, stage-2, IOMMU, CPU and stack modules
+ * (the stack's KVM, guest and pKVM operations too) are built in
  * too, so their ops are fuzzed through the interpreter: add
  *   -DFUZZ_WITH_MODULES $(find rmp stage2 iommu -name '*.c' | sort)
  * to the clang line and tests/fuzz/modules.dict to the dictionary.
@@ -42,6 +43,7 @@
 #include "stage2/s2.h"
 #include "cpu/cpu.h"
 #include "sim/stack/stack.h"
+#include "sim/stack/pkvm_host.h"
 #endif
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -157,7 +159,8 @@ static const struct sim_module fz_mod = { .name = "fz", .ops = fz_ops };
 #ifdef FUZZ_WITH_MODULES
 static const struct sim_module *const fz_mods[] = { &rmp_module, &s2_module, &iommu_module,
 						    &cpu_module, &stack_module, &stack_kvm_module,
-						    &stack_guest_module, &stack_heki_module, &fz_mod, NULL };
+						    &stack_guest_module, &stack_heki_module, &stack_pkvm_module,
+						    &fz_mod, NULL };
 #else
 static const struct sim_module *const fz_mods[] = { &fz_mod, NULL };
 #endif

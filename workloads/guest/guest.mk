@@ -1,6 +1,6 @@
 # guest.mk - RV64 guest programs (included by the top Makefile).
 #   make guest  ->  $(BUILD)/guest/{hello,compute,compute_small,smp,pvalidate,crwrite}.elf
-#                   and the SNP guest kernel library's programs {boot,virtio}.elf
+#                   and the SNP guest kernel library's programs {boot,virtio,pvmfw}.elf
 # riscv64-unknown-elf-gcc + picolibc (stdio), our own crt and flat linker
 # script (workloads/guest/link.ld); -misa-spec=2.2 so that I includes Zicsr/
 # Zifencei without an _zicsr suffix (which would pick the wrong multilib);
@@ -28,7 +28,7 @@ GUEST_ELFS   := $(patsubst %,$(GUEST_OUT)/%.elf,$(GUEST_PROGS))
 GUEST_SNP_LIB   := $(patsubst %,$(GUEST_OUT)/lib/%.o,snp mem pgtable virtio)
 GUEST_SNP_HDRS  := $(GUEST_SRC)/include/protsim.h $(GUEST_SRC)/include/protsim/snp.h \
                    $(GUEST_SRC)/lib/snp_arch.h
-GUEST_SNP_PROGS := boot virtio
+GUEST_SNP_PROGS := boot virtio pvmfw
 GUEST_SNP_ELFS  := $(patsubst %,$(GUEST_OUT)/%.elf,$(GUEST_SNP_PROGS))
 GUEST_ELFS      += $(GUEST_SNP_ELFS)
 
