@@ -173,6 +173,28 @@ if [ -d "$GUEST_DIR" ] && [ -f "$GUEST_DIR/heki_attack.elf" ]; then
 	done
 fi
 
+# 5c. the host-strategy workloads (docs/strategies.md): host writers on
+#     cpu1 racing guest actions on cpu0; -O2 vs -O0 and quantum
+for w in snp-churn snp-multi snp-virtio snp-kexec; do
+	for st in convert kill_guest; do
+		o="$T/$w.$st"
+		"$A" run workloads/scenarios/$w.ini --set host.rmp_fault=$st --out "$o.a" --quiet \
+			> /dev/null 2>&1
+		"$B" run workloads/scenarios/$w.ini --set host.rmp_fault=$st --out "$o.b" --quiet \
+			> /dev/null 2>&1
+		for f in stats.txt workload.log; do
+			same "run $w $st $f (-O2 vs -O0)" "$o.a/$f" "$o.b/$f"
+		done
+		for q in $QUANTA; do
+			"$A" run workloads/scenarios/$w.ini --set host.rmp_fault=$st \
+				--set engine.quantum=$q --out "$o.q$q" --quiet > /dev/null 2>&1
+			for f in stats.txt workload.log; do
+				same "run $w $st $f (quantum 1 vs $q)" "$o.a/$f" "$o.q$q/$f"
+			done
+		done
+	done
+done
+
 # 6. protsim replay: a script's trace with a slower RMPUPDATE, and an
 #    imported access trace at 2M, -O2 vs -O0 (outputs, report, new trace)
 "$A" script tests/scripts/rmp_race_pvalidate.ps --trace "$T/race.zst" > /dev/null 2>&1

@@ -19,11 +19,16 @@
  *   ASIDs       no two VMs that are not mirrors hold one ASID, and every
  *               VM's ASID is in use in the ASID allocator;
  *   VMSAs       each vCPU's VMSA page is assigned to the VM's ASID,
- *               validated and VMSA;
+ *               validated and VMSA (unless a host RMP-fault strategy
+ *               revoked it, host.c), and never unassigned while a CPU
+ *               runs on it (a VMSA converts only after its vCPU exited);
+ *   host stores no host store (host write, host.c) landed on an assigned
+ *               page;  VMs a `host kexec` dropped are not checked;
  *   allocator   no page a VM's tables use is free or leaked in the host
  *               page allocator.
  */
 #include "sim/stack/stack_int.h"
+#include "sim/stack/host.h"   /* host strategies: revoked VMSAs, VMs dropped by kexec */
 #include "sim/stack/pkvm_host.h"   /* pKVM hook */
 
 #include <stdarg.h>
@@ -160,8 +165,16 @@ static void check_kvm(struct chk *k)
 			       v->run->vcpu[c].vmsa_spa : 0;
 		struct rmp_entry e;
 
-		if (spa && rmp_entry_effective(k->st->rmp, spa, &e) &&
-		    (!e.assigned || e.asid != v->asid || !e.vmsa || !e.validated))
+		uint64_t run_spa = v->run->vcpu[c].vmsa_spa;
+
+		/* host.c: a VMSA converts only after its vCPU left guest mode */
+		if (run_spa && rmp_entry_effective(k->st->rmp, run_spa, &e) && !e.assigned &&
+		    rmp_in_use(k->st->rmp, run_spa) >= 0)
+			fail(k, "vcpu%u's VMSA page 0x%llx was converted while its vCPU runs on it",
+			     c, (unsigned long long)run_spa);
+		else if (spa && !v->run->vcpu[c].vmsa_revoked &&
+			 rmp_entry_effective(k->st->rmp, spa, &e) &&
+			 (!e.assigned || e.asid != v->asid || !e.vmsa || !e.validated))
 			fail(k, "vcpu%u's VMSA page 0x%llx is not an assigned, validated VMSA page",
 			     c, (unsigned long long)spa);
 	}
@@ -204,8 +217,14 @@ int stack_check(struct stack *st, char *msg, size_t len)
 				    !st->vm[j]->mirror)
 					fail(&k, "ASID %u is also VM %u's", v->asid, j);
 		}
-		if (v->kvm && !k.bad)
+		if (v->kvm && !k.bad && !host_vm_gone(host_get(st->s), v))   /* host.c: kexec dropped it */
 			check_kvm(&k);
+	}
+	/* host.c: no host store ever landed on an assigned page */
+	if (!k.bad && host_get(st->s) && host_get(st->s)->violations) {
+		k.v = NULL;
+		fail(&k, "%llu host stores landed on assigned pages",
+		     (unsigned long long)host_get(st->s)->violations);
 	}
 	/* pKVM hook: the hypervisor's ownership invariants (stack_pkvm_check) */
 	if (!k.bad && stack_pkvm_machine_check(st->s, msg, len))

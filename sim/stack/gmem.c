@@ -784,6 +784,17 @@ int stack_gmem_page(const struct stack_gmem *f, uint64_t offset, uint64_t *spa, 
 	return 0;
 }
 
+/* host RMP-fault strategies (host.c): the page went shared behind the file's back */
+int stack_gmem_forget(struct stack_gmem *f, uint64_t offset)
+{
+	struct gmem_folio *fo = folio_find(f, offset);
+
+	if (!fo)
+		return -ENOENT;
+	set_pbit(fo, (unsigned)((offset - fo->start) / SIM_SZ_4K), false);
+	return 0;
+}
+
 uint64_t stack_gmem_nr_folios(const struct stack_gmem *f)
 {
 	return f->nfol;

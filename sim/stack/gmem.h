@@ -174,6 +174,13 @@ int stack_gmem_populate(struct stack_gmem *f, struct sim_who *who, uint64_t offs
  */
 int stack_gmem_page(const struct stack_gmem *f, uint64_t offset, uint64_t *spa, bool *big,
 		    bool *prepared);
+/*
+ * A host RMP-fault strategy (host.c) made the page at @offset shared
+ * behind the file's back (RMPUPDATE to the hypervisor): its prepared mark
+ * goes, so the next fault prepares it again (cleared, assigned, not
+ * validated).  0, or -ENOENT for a hole.
+ */
+int stack_gmem_forget(struct stack_gmem *f, uint64_t offset);
 /* Folios in @f now. */
 uint64_t stack_gmem_nr_folios(const struct stack_gmem *f);
 

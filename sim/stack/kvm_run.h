@@ -132,6 +132,7 @@ struct stack_kvm_vcpu {
 	uint64_t vmsa_spa;           /* SNP: the VMSA VMRUN uses (vmcb->control.vmsa_pa), 0: none */
 	uint64_t vmsa_gpa;           /* the GPA that VMSA's RMP entry must hold */
 	uint64_t kvm_vmsa_spa;       /* KVM's own VMSA page (LAUNCH_FINISH; reclaimed at destroy) */
+	bool vmsa_revoked;           /* host.c: a host RMP-fault strategy made it shared */
 	/* AP creation (sev_snp_ap_creation): the VMSA to switch to at the next entry or INIT */
 	uint64_t ap_vmsa_gpa;        /* snp_vmsa_gpa, ~0: INVALID_PAGE */
 	bool ap_waiting;             /* snp_ap_waiting_for_reset */

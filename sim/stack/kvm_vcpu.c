@@ -693,7 +693,7 @@ static void vcpu_run(struct sim_call *c, struct stack_vm *v, unsigned idx)
 	k->running[idx] = true;
 	k->nrunning++;
 	sim_hold(a, false);
-	while (!why && !k->exited) {
+	while (!why && !k->exited && !v->run->killed) {   /* host.c: kill_guest stops a running VM */
 		uint64_t t_in = sim_now(a);
 		enum cpu_exit_reason r = cpu_vmrun(h, &k->vmcb[idx], &e);
 

@@ -20,5 +20,6 @@ const struct sim_module *const stack_modules[] = {
 	&stack_guest_module,
 	&stack_heki_module,     /* CR protection: Heki, the VMM's CR filter, VTLs */
 	&stack_pkvm_module,   /* machine host=pkvm (pkvm_host.c, ops_pkvm.c) */
+	&stack_host_module,   /* host writers, RMP-fault strategies, kexec (host.c) */
 	NULL
 };

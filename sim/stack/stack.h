@@ -54,6 +54,13 @@ extern const struct sim_module stack_guest_module;
 /* CR protection (Heki, the VMM's CR filter, VTLs); a module after the guest module. */
 extern const struct sim_module stack_heki_module;
 
+/*
+ * Host software touching guest memory (`host write|read|kexec`), the host
+ * RMP-fault strategies (host.rmp_fault) and kexec (host.kexec_convert):
+ * host.c, ops_host.c, host_kexec.c; a module after the guest module.
+ */
+extern const struct sim_module stack_host_module;
+
 /* ------------------------------------------------------------------ */
 /* The host physical-page allocator                                    */
 /* ------------------------------------------------------------------ */

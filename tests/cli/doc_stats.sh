@@ -10,8 +10,9 @@
 # only in detailed mode) or of the scenario with two VMs
 # (workloads/scenarios/two_vms.ini) or of tests/scripts/guest_snp.ps (KVM
 # VMs and guest actions) or heki_vtl.ps (vmN.heki.*) or of
-# workloads/scenarios/pkvm-share.ini (the pKVM host's stack.pkvm.*), or a
-# configuration key (`protsim help config`),
+# workloads/scenarios/pkvm-share.ini (the pKVM host's stack.pkvm.*) or of
+# tests/scripts/host_panic_kdump.ps (host writers), or a configuration key
+# (`protsim help config`),
 # or a file name (stats.txt, workload.log, ...).  Notation: a{b,c} stands
 # for ab and ac; a word ending in N is a number (vcpuN, s2.tlb.lN.hit); a
 # final * is any non-empty rest (vm.s2.*).  A dotted name written with a
@@ -174,6 +175,12 @@ if ! "$P" run workloads/scenarios/pkvm-share.ini --set pkvm.firmware="$G/pvmfw.e
 	exit 1
 fi
 grep -v '^ ' "$T/pkvm/stats.txt" | awk '{ print $1 }' >> "$T/stats"
+# host writers and RMP-fault strategies (host.*, vmN.host.*: docs/strategies.md)
+if ! (cd tests/scripts && "$P" script host_panic_kdump.ps --out "$T/host" > /dev/null); then
+	echo "FAIL: tests/scripts/host_panic_kdump.ps did not run"
+	exit 1
+fi
+grep -v '^ ' "$T/host/stats.txt" | awk '{ print $1 }' >> "$T/stats"
 for mode in fast detailed; do
 	if ! "$P" exec "$G/hello.elf" --stats --mode $mode > /dev/null 2> "$T/exec"; then
 		echo "FAIL: protsim exec $G/hello.elf --stats --mode $mode failed:"
