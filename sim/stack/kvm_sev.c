@@ -140,36 +140,46 @@ static bool legacy(const struct stack_vm *v)
 	return v->st->snp_backing == STACK_SNP_BACKING_LEGACY;
 }
 
-uint64_t stack_kvm_legacy_reclaim(struct stack_vm *v, struct sim_who *who)
+/* One page of the VMM's backing back to the hypervisor if it is still the VM's: false when it cannot. */
+static bool legacy_reclaim_page(struct stack_vm *v, struct sim_who *who, uint64_t spa)
 {
 	struct rmp *rmp = v->st->rmp;
+	struct rmp_update_in in = { 0 };
+	struct rmp_result res;
+	struct rmp_entry e;
+
+	if (!rmp_entry_effective(rmp, spa, &e) || !e.assigned || e.asid != v->asid)
+		return true;
+	if (e.page_2m && rmp_psmash(rmp, who, spa & ~0x1fffffull, &res) == RMP_RC_SUCCESS)
+		who->mem_cycles += res.latency;
+	if (rmp_update(rmp, who, spa, &in, &res) != RMP_RC_SUCCESS)
+		return false;
+	who->mem_cycles += res.latency;
+	return true;
+}
+
+uint64_t stack_kvm_legacy_reclaim(struct stack_vm *v, struct sim_who *who)
+{
 	uint64_t leaked = 0;
 
-	if (!v->asid || !rmp_enabled(rmp) || !v->kvm)
+	if (!v->asid || !rmp_enabled(v->st->rmp) || !v->kvm)
 		return 0;
 	for (size_t i = 0; i < v->kvm->nslots; i++) {
 		const struct stack_kvm_slot *sl = &v->kvm->slots[i];
 
+		if (sl->spa != STACK_KVM_SPA_ALLOC) {
+			/* a slot at a given address (spa=): every page of it */
+			for (uint64_t p = 0; p < sl->npages; p++)
+				leaked += !legacy_reclaim_page(v, who, sl->spa + (p << 12));
+			continue;
+		}
 		for (size_t j = 0; j < sl->npieces; j++) {
 			const struct stack_kvm_piece *pc = &sl->pieces[j];
 			uint64_t n = pc->huge ? 512 : 1;
 
-			for (uint64_t k = 0; k < n; k++) {
-				uint64_t spa = pc->spa + (k << 12);
-				struct rmp_update_in in = { 0 };
-				struct rmp_result res;
-				struct rmp_entry e;
-
-				if (!rmp_entry_effective(rmp, spa, &e) || !e.assigned || e.asid != v->asid)
-					continue;
-				if (e.page_2m &&
-				    rmp_psmash(rmp, who, spa & ~0x1fffffull, &res) == RMP_RC_SUCCESS)
-					who->mem_cycles += res.latency;
-				if (rmp_update(rmp, who, spa, &in, &res) == RMP_RC_SUCCESS)
-					who->mem_cycles += res.latency;
-				else
-					leaked++;   /* stays assigned: the allocator leaks it when freed */
-			}
+			/* a page that stays assigned: the allocator leaks it when freed */
+			for (uint64_t k = 0; k < n; k++)
+				leaked += !legacy_reclaim_page(v, who, pc->spa + (k << 12));
 		}
 	}
 	return leaked;
