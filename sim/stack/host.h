@@ -134,6 +134,17 @@ struct host_fault_ops {
 extern const struct host_fault_ops *const host_fault_ops_table[];   /* by host.rmp_fault index */
 
 struct host *host_get(const struct sim *s);
+/*
+ * A store by @v's VMM (its device emulation, on agent @a: the I/O thread,
+ * or the vCPU thread) of @len bytes at @gpa through its own mapping of
+ * guest memory: each page RMP-checked as a user write, a fault answered
+ * by the host.rmp_fault strategy.  Return 0 stored; 1 the machine has no
+ * host model (the caller stores as it likes); -EFAULT or -ENOMEM no
+ * mapping, or the store could not be done; -EPIPE the VMM is dead (it
+ * died of this store's SIGBUS, or before) or the host panicked.
+ */
+int stack_host_vmm_store(struct stack_vm *v, struct sim_agent *a, uint64_t gpa, const void *buf,
+			 size_t len);
 struct host_vm *host_vm(struct host *h, struct stack_vm *v);
 /* @v was dropped by a kexec (NULL @h: no host module). */
 bool host_vm_gone(const struct host *h, const struct stack_vm *v);

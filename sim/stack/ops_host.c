@@ -167,8 +167,58 @@ static bool req_get(struct sim_call *c, struct hreq *r)
 	return true;
 }
 
-/* The process of the context died of SIGBUS. */
-static void proc_dies(struct host_ctx *x, struct hreq *r)
+enum { STORE_OK, STORE_OOPS, STORE_SIGBUS, STORE_LOOP };
+
+/*
+ * Store @n bytes of @buf at x->spa (within one page, through the writer's
+ * mapping of x->map_size): the RMP check of a host write, and on a fault
+ * the host.rmp_fault strategy's verdict, retried while it makes the page
+ * writable.  An oops is counted (and panics with host.panic_on_oops), a
+ * SIGBUS kills the writing process.  Return STORE_*.
+ */
+static int store_page(struct host_ctx *x, const void *buf, uint64_t n)
+{
+	struct host *h = x->h;
+
+	for (unsigned t = 0; t < MAX_TRIES; t++) {
+		struct sim_who w;
+		enum host_verdict vd;
+
+		sim_sync(x->a);
+		w = (struct sim_who){ .now = sim_now(x->a), .agent = sim_agent_id(x->a) };
+		memset(&x->f, 0, sizeof(x->f));
+		if (rmp_check_host_access(h->st->rmp, &w, x->spa, RMP_HOST_WRITE, x->map_size,
+					  &x->f) == RMP_FAULT_NONE) {
+			struct rmp_entry e;
+
+			sim_advance(x->a, w.mem_cycles);
+			/* the invariant: no host store lands on an assigned page */
+			if (rmp_entry_effective(h->st->rmp, x->spa & ~(SZ_4K - 1), &e) && e.assigned)
+				h->violations++;
+			sim_advance(x->a, sim_mem_write(h->st->mem, sim_agent_id(x->a), SIM_SRC_DATA,
+							x->spa, buf, (uint32_t)n));
+			return STORE_OK;
+		}
+		sim_advance(x->a, w.mem_cycles);
+		vd = host_fault(x);
+		if (vd == HOST_V_RETRY)
+			continue;
+		if (vd == HOST_V_OOPS) {
+			h->w[x->by].oops++;
+			h->oopses++;
+			if (h->panic_on_oops) {
+				h->panicked = true;
+				h->panics++;
+			}
+			return STORE_OOPS;
+		}
+		return STORE_SIGBUS;
+	}
+	return STORE_LOOP;
+}
+
+/* The process of the context (the VMM of @v, with its host state @hv, or the daemon) died of SIGBUS. */
+static void proc_dies(struct host_ctx *x, struct stack_vm *v, struct host_vm *hv)
 {
 	/* force_sig_fault(SIGBUS): its delivery, on the faulting thread */
 	sim_advance(x->a, x->h->st->lat.signal);
@@ -176,12 +226,57 @@ static void proc_dies(struct host_ctx *x, struct hreq *r)
 	x->h->w[x->by].sigbus++;
 	if (x->by == HOST_BY_DAEMON) {
 		x->h->daemon_dead = true;
-	} else if (r->hv) {
-		r->hv->vmm_dead = true;
-		r->hv->ctr.vmm_dead = 1;
-		if (r->v->run)
-			r->v->run->killed = true;   /* the VM's own process is gone: so is the VM */
+	} else if (hv) {
+		hv->vmm_dead = true;
+		hv->ctr.vmm_dead = 1;
+		if (v->run)
+			v->run->killed = true;   /* the VM's own process is gone: so is the VM */
 	}
+}
+
+int stack_host_vmm_store(struct stack_vm *v, struct sim_agent *a, uint64_t gpa, const void *buf,
+			 size_t len)
+{
+	struct host *h = host_get(v->st->s);
+	struct host_ctx x;
+	struct host_vm *hv;
+	const uint8_t *p = buf;
+	size_t total = len;
+
+	if (!h)
+		return 1;   /* no host model in this machine: the caller stores */
+	hv = host_vm(h, v);
+	if (h->panicked || hv->vmm_dead)
+		return -EPIPE;
+	memset(&x, 0, sizeof(x));
+	x.h = h;
+	x.a = a;
+	x.by = HOST_BY_VMM;
+	x.proc = proc_of(HOST_BY_VMM, v->id);
+	h->w[HOST_BY_VMM].writes++;
+	while (len) {
+		uint64_t n = SZ_4K - (gpa & (SZ_4K - 1));
+		int rc;
+
+		if (n > len)
+			n = len;
+		x.map_size = SZ_4K;
+		rc = resolve(&x, v, gpa, &x.spa);
+		if (rc)
+			return rc;
+		rc = store_page(&x, p, n);
+		if (rc == STORE_SIGBUS) {
+			proc_dies(&x, v, hv);
+			return -EPIPE;
+		}
+		if (rc)
+			return -EFAULT;
+		gpa += n;
+		p += n;
+		len -= n;
+	}
+	h->w[HOST_BY_VMM].bytes += total;
+	return 0;
 }
 
 /*
@@ -265,11 +360,10 @@ static void op_host_write(struct sim_call *c)
 	memset(buf, (int)sim_arg_u64(c, "fill", 0xff), sizeof(buf));
 	while (done < r.len) {
 		uint64_t at = r.addr + done, n = SZ_4K - (at & (SZ_4K - 1));
-		unsigned t;
+		int rc = 0;
 
 		if (n > r.len - done)
 			n = r.len - done;
-		int rc = 0;
 
 		/* the page is found once: a retry stores to the same page through the same mapping */
 		x.spa = at;
@@ -281,48 +375,22 @@ static void op_host_write(struct sim_call *c)
 			stack_check_after(c);
 			return;
 		}
-		for (t = 0; t < MAX_TRIES; t++) {
-			struct sim_who w;
-			enum host_verdict vd;
-
-			sim_sync(x.a);
-			w = (struct sim_who){ .now = sim_now(x.a), .agent = sim_agent_id(x.a) };
-			memset(&x.f, 0, sizeof(x.f));
-			if (rmp_check_host_access(r.h->st->rmp, &w, x.spa, RMP_HOST_WRITE, x.map_size,
-						  &x.f) == RMP_FAULT_NONE) {
-				struct rmp_entry e;
-
-				sim_advance(x.a, w.mem_cycles);
-				/* the invariant: no host store lands on an assigned page */
-				if (rmp_entry_effective(r.h->st->rmp, x.spa & ~(SZ_4K - 1), &e) && e.assigned)
-					r.h->violations++;
-				sim_advance(x.a, sim_mem_write(sim_mem(sim_call_sim(c)), sim_agent_id(x.a),
-							       SIM_SRC_DATA, x.spa, buf, (uint32_t)n));
-				break;
-			}
-			sim_advance(x.a, w.mem_cycles);
-			vd = host_fault(&x);
-			if (vd == HOST_V_RETRY)
-				continue;
-			if (vd == HOST_V_OOPS) {
-				r.h->w[r.by].oops++;
-				r.h->oopses++;
-				if (r.h->panic_on_oops) {
-					r.h->panicked = true;
-					r.h->panics++;
-				}
-				sim_call_result(c, "OOPS");
-				sim_call_field_hex(c, "spa", x.spa & ~(SZ_4K - 1));
-				sim_call_field_u64(c, "panic", r.h->panicked);
-			} else {
-				proc_dies(&x, &r);
-				sim_call_result(c, "SIGBUS");
-				sim_call_field_hex(c, "spa", x.spa & ~(SZ_4K - 1));
-			}
+		rc = store_page(&x, buf, n);
+		if (rc == STORE_OOPS) {
+			sim_call_result(c, "OOPS");
+			sim_call_field_hex(c, "spa", x.spa & ~(SZ_4K - 1));
+			sim_call_field_u64(c, "panic", r.h->panicked);
 			stack_check_after(c);
 			return;
 		}
-		if (t == MAX_TRIES) {
+		if (rc == STORE_SIGBUS) {
+			proc_dies(&x, r.v, r.hv);
+			sim_call_result(c, "SIGBUS");
+			sim_call_field_hex(c, "spa", x.spa & ~(SZ_4K - 1));
+			stack_check_after(c);
+			return;
+		}
+		if (rc) {
 			put_errno(c, ELOOP);
 			stack_check_after(c);
 			return;

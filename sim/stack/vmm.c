@@ -119,7 +119,7 @@ bool stack_vmm_handle(struct stack_vm *v, struct sim_who *who, struct stack_uexi
 		return rc == 0;
 	case STACK_UEXIT_HYPERCALL:
 		if (stack_vblk_hypercall(v, who, ue, cycles))
-			return true;
+			return !v->run->killed;   /* the VMM died on a device store (SIGBUS): the VM stops */
 		if (ue->nr == STACK_KVM_HC_LOCK_CR_UPDATE)   /* heki.c: design vmm */
 			return stack_heki_vmm_lock(v, ue);
 		if (ue->nr != STACK_KVM_HC_MAP_GPA_RANGE) {

@@ -21,6 +21,7 @@
  * lat.stack.ioctl and lat.stack.page_clear per 4K copied.
  */
 #include "sim/stack/stack_int.h"
+#include "sim/stack/host.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -43,6 +44,7 @@ struct stack_vblk {
 	uint64_t desc, avail, used;      /* GPAs */
 	unsigned n;
 	uint16_t last_avail;
+	struct sim_agent *agent;         /* the thread serving the queue now (its stores' agent) */
 };
 
 /* Guest-physical bytes through the VMM's mapping (shared backing only). */
@@ -56,10 +58,18 @@ static int vmm_rw(struct stack_vm *v, uint64_t gpa, void *buf, size_t len, bool 
 			n = len;
 		if (stack_kvm_get_memory_attributes(v, gpa >> 12) || stack_kvm_backing(v, gpa, true, &spa))
 			return -EFAULT;   /* private memory, or none */
-		if (write)
-			sim_mem_poke(v->st->mem, spa, buf, n);
-		else
-			sim_mem_peek(v->st->mem, spa, buf, n);
+		if (write) {
+			/* a user store: RMP-checked, a fault is the host.rmp_fault strategy's */
+			int rc = v->run->blk->agent ?
+				 stack_host_vmm_store(v, v->run->blk->agent, gpa, buf, n) : 1;
+
+			if (rc < 0)
+				return -EFAULT;
+			if (rc > 0)
+				sim_mem_poke(v->st->mem, spa, buf, n);
+		} else {
+			sim_mem_peek(v->st->mem, spa, buf, n);   /* reads are not RMP-checked */
+		}
 		buf = (char *)buf + n;
 		gpa += n;
 		len -= n;
@@ -234,6 +244,8 @@ static void iothread_serve(struct sim_agent *a, void *arg)
 		sim_hold(a, true);
 		t0 = sim_now(a);
 		v = t->st->vm[t->vm];
+		if (v && v->run && v->run->blk)
+			v->run->blk->agent = a;
 		rc = v && v->run && v->run->blk ? serve_one(v, &cyc) : 0;
 		sim_advance(a, cyc);
 		if (rc > 0 && sim_timeline_on(t->st->s))
@@ -295,6 +307,7 @@ static int64_t notify(struct stack_vm *v, struct sim_who *who, uint64_t *cycles)
 		sim_post(from, t->agent, iothread_serve, t);
 		return 0;
 	}
+	b->agent = who->agent >= 0 ? sim_agent_by_id(v->st->s, who->agent) : NULL;
 	while ((rc = serve_one(v, cycles)) > 0)
 		;
 	return rc;
