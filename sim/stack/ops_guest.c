@@ -364,60 +364,24 @@ static int guest_copy(struct gact *g, uint64_t gpa, void *buf, size_t len, bool 
 	return 0;
 }
 
-/*
- * PVALIDATE @gpa (2M when @big): the RMP instruction's return code, its
- * CF (*@changed false = CF=1), or a guest-visible exception (return 1)
- * or killed (-1).  An #NPF it raises goes to the host and it runs again.
- */
-static int pvalidate(struct gact *g, uint64_t gpa, bool big, bool validate, enum rmp_rc *out,
-		     bool *changed)
-{
-	for (unsigned t = 0; t < MAX_TRIES; t++) {
-		uint64_t spa, leaf;
-		struct rmp_gpage pg;
-		struct rmp_result res;
-		struct sim_who who;
-		enum rmp_rc rc;
-		int r = translate(g, gpa, S2_ACC_READ, true, false, &spa, &leaf);
-
-		if (r == 2) {
-			snprintf(g->fault, sizeof(g->fault), "ERROR(EFAULT)");
-			return 1;
-		}
-		if (r)
-			return r;
-		pg.asid = g->v->asid;
-		pg.vmpl = 0;
-		pg.gpa = gpa;
-		pg.spa = spa;
-		pg.map_size = leaf;
-		who = who_now(g);
-		sim_sync(g->a);
-		rc = rmp_pvalidate(g->st->rmp, &who, &pg, big, validate, &res);
-		charge(g, res.latency + who.mem_cycles + g->st->lat_rmp_insn);
-		if (rc != RMP_RC_FAULT) {
-			*out = rc;
-			*changed = res.changed;
-			return 0;
-		}
-		if (res.fault.kind != RMP_FAULT_NPF) {
-			rmp_fault_format(&res.fault, g->fault, sizeof(g->fault));
-			return 1;
-		}
-		if (exit_npf(g, res.fault.addr, res.fault.code) == STACK_KVM_FATAL)
-			return -1;
-	}
-	snprintf(g->fault, sizeof(g->fault), "ERROR(ELOOP)");
-	return -1;
-}
+/* A guest RMP instruction (PVALIDATE or RMPADJUST) and its operands. */
+struct ginsn {
+	enum rmp_insn insn;
+	bool big, validate;            /* PVALIDATE */
+	unsigned target;               /* RMPADJUST */
+	uint8_t perms;
+	bool vmsa;
+	bool changed;                  /* out: PVALIDATE's CF (false = CF=1) */
+};
 
 /*
- * RMPADJUST of the 4K page @gpa for VMPL @target with @perms, @vmsa the
- * VMSA bit (snp_set_vmsa): as pvalidate(), an #NPF goes to the host and
- * the instruction runs again.
+ * Execute @in on @gpa as the guest kernel does: translate (an #NPF of the
+ * translation goes to the host), run the instruction, and when it raises
+ * an #NPF hand that to the host and run it again.  Return 0 with the
+ * instruction's return code in *@out, 1 for a guest-visible exception
+ * (g->fault), -1 killed or looping.
  */
-static int rmpadjust(struct gact *g, uint64_t gpa, unsigned target, uint8_t perms, bool vmsa,
-		     enum rmp_rc *out)
+static int guest_rmp_insn(struct gact *g, uint64_t gpa, struct ginsn *in, enum rmp_rc *out)
 {
 	for (unsigned t = 0; t < MAX_TRIES; t++) {
 		uint64_t spa, leaf;
@@ -436,10 +400,15 @@ static int rmpadjust(struct gact *g, uint64_t gpa, unsigned target, uint8_t perm
 		pg = (struct rmp_gpage){ .asid = g->v->asid, .gpa = gpa, .spa = spa, .map_size = leaf };
 		who = who_now(g);
 		sim_sync(g->a);
-		rc = rmp_adjust(g->st->rmp, &who, &pg, false, target, perms, vmsa, &res);
+		if (in->insn == RMP_INSN_PVALIDATE)
+			rc = rmp_pvalidate(g->st->rmp, &who, &pg, in->big, in->validate, &res);
+		else
+			rc = rmp_adjust(g->st->rmp, &who, &pg, false, in->target, in->perms, in->vmsa,
+					&res);
 		charge(g, res.latency + who.mem_cycles + g->st->lat_rmp_insn);
 		if (rc != RMP_RC_FAULT) {
 			*out = rc;
+			in->changed = res.changed;
 			return 0;
 		}
 		if (res.fault.kind != RMP_FAULT_NPF) {
@@ -451,6 +420,34 @@ static int rmpadjust(struct gact *g, uint64_t gpa, unsigned target, uint8_t perm
 	}
 	snprintf(g->fault, sizeof(g->fault), "ERROR(ELOOP)");
 	return -1;
+}
+
+/*
+ * PVALIDATE @gpa (2M when @big): the RMP instruction's return code, its
+ * CF (*@changed false = CF=1), or a guest-visible exception (return 1)
+ * or killed (-1).  An #NPF it raises goes to the host and it runs again.
+ */
+static int pvalidate(struct gact *g, uint64_t gpa, bool big, bool validate, enum rmp_rc *out,
+		     bool *changed)
+{
+	struct ginsn in = { .insn = RMP_INSN_PVALIDATE, .big = big, .validate = validate };
+	int rc = guest_rmp_insn(g, gpa, &in, out);
+
+	*changed = in.changed;
+	return rc;
+}
+
+/*
+ * RMPADJUST of the 4K page @gpa for VMPL @target with @perms, @vmsa the
+ * VMSA bit (snp_set_vmsa), as pvalidate().
+ */
+static int rmpadjust(struct gact *g, uint64_t gpa, unsigned target, uint8_t perms, bool vmsa,
+		     enum rmp_rc *out)
+{
+	struct ginsn in = { .insn = RMP_INSN_RMPADJUST, .target = target, .perms = perms,
+			    .vmsa = vmsa };
+
+	return guest_rmp_insn(g, gpa, &in, out);
 }
 
 /* ------------------------------------------------------------------ */
