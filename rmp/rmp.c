@@ -105,14 +105,21 @@ static const struct flag_name pf_flags[] = {
 static int format_flags(char *buf, size_t len, const char *name, const struct flag_name *fl,
 			uint64_t code)
 {
-	char items[128] = "";
+	char items[128];
 	size_t n = 0;
 
+	/* on every RMP fault: the names joined without snprintf (each is short) */
 	for (; fl->name; fl++) {
-		if (!(code & fl->bit))
+		size_t l = strlen(fl->name);
+
+		if (!(code & fl->bit) || n + l + 2 >= sizeof(items))
 			continue;
-		n += (size_t)snprintf(items + n, sizeof(items) - n, "%s%s", n ? "," : "", fl->name);
+		if (n)
+			items[n++] = ',';
+		memcpy(items + n, fl->name, l);
+		n += l;
 	}
+	items[n] = 0;
 	if (!n)
 		return snprintf(buf, len, "%s", name);
 	return snprintf(buf, len, "%s(%s)", name, items);

@@ -117,6 +117,23 @@ const char *s2_fault_str(const struct s2_fault *f, char *buf, size_t len)
 		snprintf(buf, len, "OK");
 	} else if (f->type == S2_FAULT_CHECK) {
 		snprintf(buf, len, "CHECK(%d)", f->check_rc);
+	} else if (f->stage == 2 && f->level >= 0 && f->level <= 9 && len >= 48) {
+		/* the common case, on every nested fault: built without snprintf */
+		const char *t = s2_fault_type_name(f->type);
+		size_t tl = strlen(t);
+		char *p = buf;
+
+		memcpy(p, "#S2F(level=", 11);
+		p += 11;
+		*p++ = (char)('0' + f->level);
+		memcpy(p, ",type=", 6);
+		p += 6;
+		if (tl > len - 20)
+			tl = len - 20;
+		memcpy(p, t, tl);
+		p += tl;
+		*p++ = ')';
+		*p = 0;
 	} else if (f->stage == 2) {
 		snprintf(buf, len, "#S2F(level=%d,type=%s)", f->level, s2_fault_type_name(f->type));
 	} else if (f->fmt == S1_FMT_X86_64) {
