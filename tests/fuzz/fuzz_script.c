@@ -160,7 +160,7 @@ static const struct sim_module fz_mod = { .name = "fz", .ops = fz_ops };
 static const struct sim_module *const fz_mods[] = { &rmp_module, &s2_module, &iommu_module,
 						    &cpu_module, &stack_module, &stack_kvm_module,
 						    &stack_guest_module, &stack_heki_module, &stack_pkvm_module,
-						    &fz_mod, NULL };
+						    &stack_host_module, &fz_mod, NULL };
 #else
 static const struct sim_module *const fz_mods[] = { &fz_mod, NULL };
 #endif
