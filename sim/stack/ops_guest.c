@@ -1225,7 +1225,7 @@ static const struct sim_arg_spec ap_create_args[] = {
 	SIM_A_U64("features", false), VCPU_ARG(false), SIM_A_END
 };
 static const struct sim_arg_spec cr_write_args[] = {
-	VM_ARG, SIM_A_INT("cr", true, 0, 4), SIM_A_U64("value", true), VCPU_ARG(false), SIM_A_END
+	VM_ARG, SIM_A_INTM("cr", true, 0, 4, "0|4"), SIM_A_U64("value", true), VCPU_ARG(false), SIM_A_END
 };
 static const struct sim_arg_spec hypercall_args[] = {
 	VM_ARG, SIM_A_U64("nr", true), SIM_A_U64("a0", false), SIM_A_U64("a1", false),

@@ -227,7 +227,7 @@ static void op_vtl_allow(struct sim_call *c)
 
 #define VM_ARG SIM_A_INT("vm", true, 0, S2_MAX_VMS - 1)
 static const struct sim_arg_spec cr_filter_args[] = {
-	VM_ARG, SIM_A_INT("cr", true, 0, 4), SIM_A_U64("mask", true), SIM_A_END
+	VM_ARG, SIM_A_INTM("cr", true, 0, 4, "0|4"), SIM_A_U64("mask", true), SIM_A_END
 };
 static const struct sim_arg_spec vm_args[] = { VM_ARG, SIM_A_END };
 static const struct sim_arg_spec protect_args[] = {
