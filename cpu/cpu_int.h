@@ -262,6 +262,7 @@ enum cpu_stop {
 };
 
 struct cpu_cache;
+struct cpu_host_core;
 struct cpu_vm;
 
 /* Latencies of the core (lat.cpu.*), cycles. */
@@ -553,9 +554,12 @@ struct cpu_machine {
 	uint32_t dram_lat;
 	struct cpu_cache *llc;           /* detailed mode */
 	struct cpu_cache_stats cst;      /* cache.* */
-	bool timing;                     /* the memory timing is installed (first detailed VM) */
+	bool timing;                     /* the memory timing is installed (detailed: at attach) */
 	struct cpu_hart **by_agent;      /* detailed: the hart behind each agent id */
 	size_t nby_agent;
+	struct cpu_cache_stats hst;      /* cache.host.*: the L1D and L2 of agents with no hart */
+	struct cpu_host_core **by_host;  /* detailed: an agent with no hart's L1D/L2, by agent id */
+	size_t nby_host;
 };
 /* cache.c: NULL with @err on a bad cache geometry. */
 struct cpu_machine *cpu_machine_new(struct sim *s, struct sim_err *err);
