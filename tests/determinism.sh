@@ -49,6 +49,18 @@ if [ -f "$GUEST_DIR/pvmfw.elf" ]; then
 		same "pkvm-share $f (-O2 vs -O0)" "$T/pka/$f" "$T/pkb/$f"
 		same "pkvm-share $f (quantum 1 vs 10^6)" "$T/pka/$f" "$T/pkq/$f"
 	done
+	# the same in detailed mode: the host CPUs' and the I/O thread's own
+	# caches (created on first access, by agent id) beside the vCPU's
+	for r in a b q; do
+		case $r in a) P=$A; x= ;; b) P=$B; x= ;; q) P=$A; x="--set engine.quantum=1000000" ;; esac
+		# shellcheck disable=SC2086
+		"$P" run workloads/scenarios/pkvm-share.ini --set pkvm.firmware="$GUEST_DIR/pvmfw.elf" \
+			--set cpu.mode=detailed $x --out "$T/pkd$r" --quiet || true
+	done
+	for f in stats.json stats.txt workload.log; do
+		same "pkvm-share detailed $f (-O2 vs -O0)" "$T/pkda/$f" "$T/pkdb/$f"
+		same "pkvm-share detailed $f (quantum 1 vs 10^6)" "$T/pkda/$f" "$T/pkdq/$f"
+	done
 fi
 
 # 2. every script test
