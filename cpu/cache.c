@@ -18,7 +18,9 @@
  *     id, then the LLC; it has no L1I (host code is not fetched);
  *   - device sources (SIM_SRC_DMA, SIM_SRC_IOPT: DMA and the IOMMU's
  *     table walks) go to the LLC whoever the agent is: devices sit beyond
- *     the core caches;
+ *     the core caches; so does every access of a DMA engine's agent
+ *     (SIM_AGENT_DMA: the IOMMU's RMP checks of its writes, SIM_SRC_RMP,
+ *     included);
  *   - agent -1 (no agent) goes to the LLC.
  * Counters: cache.{l1i,l1d,l2}.* (all vCPUs), cache.host.{l1d,l2}.* (all
  * host-side agents), cache.llc.* (every access that reached the LLC).
@@ -144,15 +146,18 @@ uint32_t cpu_cache_fetch(struct cpu_hart *h, uint64_t spa)
 
 /*
  * The private L1D and L2 of an agent with no hart (host CPU, I/O thread),
- * created on its first CPU-side access.
+ * created on its first CPU-side access.  A DMA engine's agent
+ * (SIM_AGENT_DMA) is a device whatever the source: its entry has no
+ * caches and all its accesses go to the LLC.
  */
 struct cpu_host_core {
-	struct cpu_cache *l1d, *l2;
+	struct cpu_cache *l1d, *l2;   /* NULL, NULL: a device agent */
 };
 
 static struct cpu_host_core *host_core(struct cpu_machine *m, size_t id)
 {
 	struct cpu_host_core *hc;
+	const struct sim_agent *a;
 	unsigned line = 1u << m->line_shift;
 	struct sim_err err;
 	int rc = 0;
@@ -167,11 +172,14 @@ static struct cpu_host_core *host_core(struct cpu_machine *m, size_t id)
 	if (m->by_host[id])
 		return m->by_host[id];
 	hc = sim_xcalloc(1, sizeof(*hc));
-	hc->l1d = cache_new(m, C_L1D, line, &m->hst, &err, &rc);
-	if (!rc)
-		hc->l2 = cache_new(m, C_L2, line, &m->hst, &err, &rc);
-	if (rc)   /* the geometry was checked at attach (cpu_cfg_check) */
-		sim_fatal("cpu: %s", err.msg);
+	a = sim_agent_by_id(m->sim, (int)id);
+	if (!a || sim_agent_kind(a) != SIM_AGENT_DMA) {
+		hc->l1d = cache_new(m, C_L1D, line, &m->hst, &err, &rc);
+		if (!rc)
+			hc->l2 = cache_new(m, C_L2, line, &m->hst, &err, &rc);
+		if (rc)   /* the geometry was checked at attach (cpu_cfg_check) */
+			sim_fatal("cpu: %s", err.msg);
+	}
 	m->by_host[id] = hc;
 	return hc;
 }
@@ -203,8 +211,11 @@ static uint32_t timing_access(void *arg, int agent, enum sim_mem_src src, uint64
 
 	(void)write;
 	if (!h && agent >= 0 &&
-	    (src == SIM_SRC_DATA || src == SIM_SRC_PTW || src == SIM_SRC_RMP))
+	    (src == SIM_SRC_DATA || src == SIM_SRC_PTW || src == SIM_SRC_RMP)) {
 		hc = host_core(m, (size_t)agent);
+		if (!hc->l1d)
+			hc = NULL;   /* a DMA engine */
+	}
 	for (uint64_t ln = first; ln <= last; ln++) {
 		if (h)
 			cyc += line_access(m, src == SIM_SRC_FETCH ? h->l1i : h->l1d, h->l2, ln);

@@ -229,6 +229,8 @@ Test(cpu_cache, lines_writes_and_no_agent)
  * then each hits its own L1D.  A DMA of the line hits the LLC and fills
  * no private cache: a third agent's data access after it hits only the
  * LLC too.  A line first brought in by DMA is an LLC hit for a host agent.
+ * A DMA engine's agent (SIM_AGENT_DMA) has no private caches even for
+ * CPU-side sources.
  */
 Test(cpu_cache, host_agents_share_only_the_llc)
 {
@@ -249,6 +251,11 @@ Test(cpu_cache, host_agents_share_only_the_llc)
 		{ 3, SIM_SRC_DMA, HOSTPA + LINE, LLC },
 		{ 0, SIM_SRC_DATA, HOSTPA + LINE, LLC },
 		{ 0, SIM_SRC_DATA, HOSTPA + LINE, L1D },
+		/* a DMA engine's agent is a device whatever the source (the IOMMU's RMP checks) */
+		{ 3, SIM_SRC_RMP, HOSTPA + 2 * LINE, MISS },
+		{ 3, SIM_SRC_RMP, HOSTPA + 2 * LINE, LLC },
+		{ 3, SIM_SRC_DATA, HOSTPA + 2 * LINE, LLC },
+		{ 2, SIM_SRC_DATA, HOSTPA + 2 * LINE, LLC },
 	};
 	struct sim *s = machine("detailed", NULL);
 	int id[4];
@@ -262,14 +269,14 @@ Test(cpu_cache, host_agents_share_only_the_llc)
 
 		cr_assert_eq(cyc, steps[i].cyc, "step %zu: %u cycles, expected %u", i, cyc, steps[i].cyc);
 	}
-	/* host L1D: misses at steps 0, 1, 6, 9; hits at 2, 3, 10 */
-	cr_assert_eq(stat(s, "cache.host.l1d.miss"), 4);
+	/* host L1D: misses at steps 0, 1, 6, 9, 14; hits at 2, 3, 10 */
+	cr_assert_eq(stat(s, "cache.host.l1d.miss"), 5);
 	cr_assert_eq(stat(s, "cache.host.l1d.hit"), 3);
-	cr_assert_eq(stat(s, "cache.host.l2.miss"), 4);
+	cr_assert_eq(stat(s, "cache.host.l2.miss"), 5);
 	cr_assert_eq(stat(s, "cache.host.l2.hit"), 0);
-	/* LLC: misses at 0 and 7; hits at 1, 4, 5, 6, 8, 9 */
-	cr_assert_eq(stat(s, "cache.llc.miss"), 2);
-	cr_assert_eq(stat(s, "cache.llc.hit"), 6);
+	/* LLC: misses at 0, 7, 11; hits at 1, 4, 5, 6, 8, 9, 12, 13, 14 */
+	cr_assert_eq(stat(s, "cache.llc.miss"), 3);
+	cr_assert_eq(stat(s, "cache.llc.hit"), 9);
 	sim_free(s);
 }
 
