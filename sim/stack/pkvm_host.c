@@ -38,8 +38,9 @@ static const struct sim_cfg_key pkvm_keys[] = {
 	  "stage-2 root, the rest its memcache); as many again each time the memcache runs short" },
 	{ "pkvm.firmware", SIM_CFG_STR, 0, 0, "", NULL,
 	  "host=pkvm: the protected-VM firmware (an RV64 ELF, e.g. build/guest/pvmfw.elf from `make "
-	  "guest`) that `vm cap cap=protected_vm` copies into the VM's firmware memslot; empty: none "
-	  "(the capability then refuses to enable, -EINVAL)" },
+	  "guest`) that `vm cap cap=protected_vm` copies into the VM's firmware memslot; a relative "
+	  "path set in a file is taken beside that file; empty: none (the capability then refuses "
+	  "to enable, -EINVAL)" },
 	{ "lat.pkvm.hvc", SIM_CFG_U64, 0, 100000000, NULL, NULL,
 	  "pKVM: a host hypercall (HVC, dispatch, component locks, return), cycles" },
 	{ "lat.pkvm.guest_hvc", SIM_CFG_U64, 0, 100000000, NULL, NULL,
@@ -507,8 +508,8 @@ int stack_pkvm_enable_protected(struct stack_vm *v, struct sim_who *who, uint64_
 	 * position-independent: 0x80000000).
 	 */
 	if (p->fw_base == ph->fw_link)
-		stack_kvm_set_program(v, ph->fw_entry, p->fw_base, ph->fw_size, ph->fw_tohost != 0,
-				      ph->fw_tohost, ph->fw_fromhost);
+		stack_kvm_set_firmware(v, ph->fw_entry, p->fw_base, ph->fw_size, ph->fw_tohost != 0,
+				       ph->fw_tohost, ph->fw_fromhost);
 	return 0;
 }
 
@@ -650,8 +651,9 @@ bool stack_pkvm_vcpu_exit(struct stack_vm *v, unsigned idx, struct cpu_hart *h,
 		}
 		r->action = CPU_REPLY_SKIP;
 		r->ret = regs[0];
+		r->nmore = 3;   /* R1-R3 too: the state VMRUN restores next (a1-a3) */
 		for (unsigned i = 1; i < 4; i++)
-			cpu_hart_set_reg(h, 10 + i, regs[i]);
+			r->more[i - 1] = regs[i];
 	}
 	/* the hypervisor's TLBIs (charged in the call) reach the harts' cached translations */
 	stack_kvm_cpu_tlbi(v, CPU_TLBI_ALL);
@@ -835,6 +837,8 @@ static int pkvm_attach(struct sim *s, struct sim_err *err)
 	struct stack_pkvm_cfg cfg;
 	struct sim_who who = { .now = 0, .agent = -1 };
 	uint64_t size = sim_cfg_u64(s, "pkvm.pool_size");
+	char *path;
+	int rc;
 
 	if (sim_cfg_enum(s, "machine.host") != 1)
 		return 0;   /* host=kvm: no hypervisor at EL2 */
@@ -866,7 +870,10 @@ static int pkvm_attach(struct sim *s, struct sim_err *err)
 			ph->pool_base = pa;
 	}
 	ph->pool_size = size;
-	if (load_firmware(ph, sim_cfg_str(s, "pkvm.firmware"), err)) {
+	path = sim_cfg_path(s, "pkvm.firmware");
+	rc = load_firmware(ph, path, err);
+	free(path);
+	if (rc) {
 		for (uint64_t o = 0; o < size; o += SIM_SZ_2M)
 			stack_palloc_put(st->pool, ph->pool_base + o, true);
 		free(ph);

@@ -317,9 +317,9 @@ void stack_kvm_cpu_reap(struct stack *st);
 void stack_kvm_cpu_tlbi(struct stack_vm *v, enum cpu_tlbi what);
 /* heki.h: program every hart's CR0/CR4 intercepts from stack_heki_intercept(). */
 void stack_kvm_cpu_cr_intercepts(struct stack_vm *v);
-/* A program the host put into @v's memory itself (pKVM's firmware): what `vm load` records. */
-void stack_kvm_set_program(struct stack_vm *v, uint64_t entry, uint64_t base, uint64_t size,
-			   bool has_tohost, uint64_t tohost, uint64_t fromhost);
+/* A firmware the host put into @v's memory itself (pKVM): the vCPUs enter it, not `vm load`'s. */
+void stack_kvm_set_firmware(struct stack_vm *v, uint64_t entry, uint64_t base, uint64_t size,
+			    bool has_tohost, uint64_t tohost, uint64_t fromhost);
 /* The pages `vm load` wrote into @v (0, 0: none). */
 void stack_kvm_image(struct stack_vm *v, uint64_t *base, uint64_t *size);
 /* The pc and sp of vCPU @vcpu's hart, when the VM runs a program; else false. */
