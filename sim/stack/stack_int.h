@@ -210,7 +210,6 @@ struct stack {
 	struct stack_run_vm run[STACK_RUN_VMS];   /* the scenario's VMs (run.c) */
 #define STACK_MAX_FDS 1024
 	struct stack_gmem *fd[STACK_MAX_FDS];     /* the guest_memfd files the script named (ops_kvm.c) */
-	uint64_t flows;                  /* timeline flow ids handed out */
 	/* SNP: the ASIDs and mirrors (asid.c), the firmware (snp_fw.c) */
 	struct stack_asids *asids;
 	struct sim_stat_group *asid_stats;     /* its stack.asid.* */
