@@ -245,6 +245,44 @@ static void htif_exit(void *arg, int code)
 /* ------------------------------------------------------------------ */
 
 /*
+ * On a pKVM host the VMM writes guest memory through its own mapping: each
+ * page of the program a user store through the host stage 2, all of them
+ * checked before any is written.  A page the host no longer owns (donated
+ * to the guest: the copy comes after the guest ran) faults: the load fails
+ * with ERROR(EFAULT) and gpa= the first such page, nothing written.  0 to
+ * go on; -1 when the result is set (the ELF freed).
+ */
+static int vmm_copy_check(struct sim_call *c, struct stack_vm *v, struct cpu_elf *elf)
+{
+	struct sim_agent *a = sim_call_agent(c);
+	struct sim_who who = { .now = sim_now(a), .agent = sim_agent_id(a) };
+	uint64_t cyc = 0;
+
+	if (!stack_pkvm_is_vm(v))   /* pKVM hook */
+		return 0;
+	for (unsigned i = 0; i < elf->nseg; i++) {
+		const struct cpu_elf_seg *sg = &elf->seg[i];
+
+		for (uint64_t g = sg->paddr & ~(PAGE_4K - 1); g < sg->paddr + sg->memsz; g += PAGE_4K) {
+			struct stack_pkvm_acc_res res;
+			uint64_t spa;
+
+			if (page_of(v, g, true, &spa) ||
+			    stack_pkvm_machine_access(v->st->s, &who, spa, true, STACK_PKVM_BY_USER, &res,
+						      &cyc) || res.result != STACK_PKVM_ACC_OK) {
+				cpu_elf_free(elf);
+				put_errno(c, EFAULT);
+				sim_call_field_hex(c, "gpa", g);
+				sim_advance(a, v->st->lat.ioctl + cyc + who.mem_cycles);
+				return -1;
+			}
+		}
+	}
+	sim_advance(a, cyc + who.mem_cycles);
+	return 0;
+}
+
+/*
  * The VMM copies the program into guest memory, as QEMU's loader does
  * before the launch: each page of each segment goes to the page behind
  * its GPA (a private GFN of a guest_memfd slot: the file's page, not
@@ -282,6 +320,8 @@ void stack_op_vm_load(struct sim_call *c)
 			}
 		}
 	}
+	if (vmm_copy_check(c, v, elf))
+		return;
 	for (unsigned i = 0; i < elf->nseg; i++) {
 		const struct cpu_elf_seg *sg = &elf->seg[i];
 
