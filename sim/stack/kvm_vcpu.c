@@ -254,31 +254,22 @@ static void htif_exit(void *arg, int code)
  */
 static int vmm_copy_check(struct sim_call *c, struct stack_vm *v, struct cpu_elf *elf)
 {
-	struct sim_agent *a = sim_call_agent(c);
-	struct sim_who who = { .now = sim_now(a), .agent = sim_agent_id(a) };
-	uint64_t cyc = 0;
-
-	if (!stack_pkvm_is_vm(v))   /* pKVM hook */
-		return 0;
 	for (unsigned i = 0; i < elf->nseg; i++) {
 		const struct cpu_elf_seg *sg = &elf->seg[i];
 
 		for (uint64_t g = sg->paddr & ~(PAGE_4K - 1); g < sg->paddr + sg->memsz; g += PAGE_4K) {
-			struct stack_pkvm_acc_res res;
 			uint64_t spa;
 
 			if (page_of(v, g, true, &spa) ||
-			    stack_pkvm_machine_access(v->st->s, &who, spa, true, STACK_PKVM_BY_USER, &res,
-						      &cyc) || res.result != STACK_PKVM_ACC_OK) {
+			    stack_pkvm_vmm_access(v, sim_call_agent(c), spa, true)) {   /* pKVM hook */
 				cpu_elf_free(elf);
 				put_errno(c, EFAULT);
 				sim_call_field_hex(c, "gpa", g);
-				sim_advance(a, v->st->lat.ioctl + cyc + who.mem_cycles);
+				sim_advance(sim_call_agent(c), v->st->lat.ioctl);
 				return -1;
 			}
 		}
 	}
-	sim_advance(a, cyc + who.mem_cycles);
 	return 0;
 }
 
@@ -454,6 +445,11 @@ void stack_op_vm_boot(struct sim_call *c)
 	if (page_of(v, gpa, true, &spa)) {
 		sim_call_bad_arg(c, "gpa", "0x%llx is in no memslot of VM %u",
 				 (unsigned long long)gpa, v->id);
+		return;
+	}
+	if (stack_pkvm_vmm_access(v, sim_call_agent(c), spa, true)) {   /* pKVM hook */
+		put_errno(c, EFAULT);   /* the VMM's store faults: the guest owns the page */
+		sim_advance(sim_call_agent(c), v->st->lat.ioctl);
 		return;
 	}
 	/* the reserved ranges, sorted */

@@ -676,6 +676,23 @@ int stack_pkvm_machine_access(struct sim *s, struct sim_who *who, uint64_t pa, b
 	return stack_pkvm_host_access(ph->pk, who, pa, write, by, res, cycles);
 }
 
+int stack_pkvm_vmm_access(struct stack_vm *v, struct sim_agent *a, uint64_t spa, bool write)
+{
+	struct stack_pkvm_host *ph = ph_of_vm(v);
+	struct sim_who who = { .now = a ? sim_now(a) : 0, .agent = a ? sim_agent_id(a) : -1 };
+	struct stack_pkvm_acc_res res;
+	uint64_t cyc = 0;
+	int rc;
+
+	if (!ph || !pvm_of(v))
+		return 0;
+	rc = stack_pkvm_host_access(ph->pk, &who, spa & ~(SIM_PAGE_SIZE - 1), write,
+				    STACK_PKVM_BY_USER, &res, &cyc);
+	if (a)
+		sim_advance(a, cyc + who.mem_cycles);
+	return rc || res.result != STACK_PKVM_ACC_OK ? -EFAULT : 0;
+}
+
 int stack_pkvm_machine_check(struct sim *s, char *msg, size_t len)
 {
 	struct stack_pkvm_host *ph = stack_pkvm_host_of(s);
