@@ -483,6 +483,17 @@ static void op_host_kexec(struct sim_call *c)
 {
 	struct host *h = host_get(sim_call_sim(c));
 
+	/*
+	 * With protected KVM the host can neither kexec nor hibernate: the
+	 * hypervisor at EL2 cannot be handed to a new kernel (A. Elisei,
+	 * "Documentation: admin-guide: Document side effects when pKVM is
+	 * enabled", kvmarm, Oct 2021).  A kdump kernel would also read memory
+	 * the host does not own.
+	 */
+	if (stack_pkvm_host_of(sim_call_sim(c))) {
+		put_errno(c, EOPNOTSUPP);
+		return;
+	}
 	host_kexec(h, sim_call_agent(c), sim_arg_enum(c, "kind", 0) == 1);
 	sim_call_result(c, "OK");
 	sim_call_field_u64(c, "dropped", h->k.last_dropped);
