@@ -801,6 +801,7 @@ static int dma_domain(struct stack_pkvm_host *ph, struct sim_who *who)
 		return -1;
 	stack_pkvm_set_iommu_ops(ph->pk, &ops);
 	iommu_set_vm_tables(ph->io, dma_table_of, ph);
+	iommu_set_modes(ph->io, 1u << IOMMU_MODE_STAGE2);   /* the hypervisor owns the IOMMU */
 	return 0;
 }
 
