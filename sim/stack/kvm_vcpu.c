@@ -21,7 +21,7 @@
  * to the loaded program (its payload), and both programs' tohost words
  * are watched, so each has its own console channel and either may exit.
  */
-#define _GNU_SOURCE   /* strerrorname_np, open_memstream */
+#define _GNU_SOURCE   /* open_memstream */
 #include "sim/stack/stack_int.h"
 #include "sim/stack/pkvm_host.h"   /* pKVM hook */
 
@@ -56,25 +56,6 @@ struct stack_kvm_cpu {
 	size_t outlen, outdone;
 	FILE *outf;
 };
-
-static void put_errno(struct sim_call *c, int err)
-{
-	const char *n = strerrorname_np(err);
-
-	sim_call_result(c, "ERROR(%s)", n ? n : "EINVAL");
-}
-
-static struct stack_vm *kvm_vm_of(struct sim_call *c)
-{
-	struct stack_vm *v = stack_vm_find(stack_get(sim_call_sim(c)),
-					   (unsigned)sim_arg_u64(c, "vm", 0));
-
-	if (!v || !v->kvm || !v->run) {
-		put_errno(c, ENOENT);
-		return NULL;
-	}
-	return v;
-}
 
 static struct stack_kvm_cpu *kcpu(struct stack_vm *v)
 {
@@ -263,7 +244,7 @@ static int vmm_copy_check(struct sim_call *c, struct stack_vm *v, struct cpu_elf
 			if (page_of(v, g, true, &spa) ||
 			    stack_pkvm_vmm_access(v, sim_call_agent(c), spa, true)) {   /* pKVM hook */
 				cpu_elf_free(elf);
-				put_errno(c, EFAULT);
+				stack_put_errno(c, EFAULT);
 				sim_call_field_hex(c, "gpa", g);
 				sim_advance(sim_call_agent(c), v->st->lat.ioctl);
 				return -1;
@@ -282,7 +263,7 @@ static int vmm_copy_check(struct sim_call *c, struct stack_vm *v, struct cpu_elf
  */
 void stack_op_vm_load(struct sim_call *c)
 {
-	struct stack_vm *v = kvm_vm_of(c);
+	struct stack_vm *v = stack_kvm_vm_of(c);
 	struct cpu_elf *elf = NULL;
 	struct sim_err err;
 	uint64_t lo = UINT64_MAX, hi = 0, pages = 0;
@@ -324,7 +305,7 @@ void stack_op_vm_load(struct sim_call *c)
 				n = sg->memsz - off;
 			if (page_of(v, gpa, true, &spa)) {
 				cpu_elf_free(elf);
-				put_errno(c, ENOMEM);
+				stack_put_errno(c, ENOMEM);
 				return;
 			}
 			if (off < sg->filesz) {
@@ -417,7 +398,7 @@ void stack_kvm_image(struct stack_vm *v, uint64_t *base, uint64_t *size)
 
 void stack_op_vm_boot(struct sim_call *c)
 {
-	struct stack_vm *v = kvm_vm_of(c);
+	struct stack_vm *v = stack_kvm_vm_of(c);
 	uint64_t gpa = sim_arg_u64(c, "gpa", 0), spa;
 	const char *cmd = sim_arg_str(c, "cmdline", "");
 	struct stack_kvm_cpu *k;
@@ -448,7 +429,7 @@ void stack_op_vm_boot(struct sim_call *c)
 		return;
 	}
 	if (stack_pkvm_vmm_access(v, sim_call_agent(c), spa, true)) {   /* pKVM hook */
-		put_errno(c, EFAULT);   /* the VMM's store faults: the guest owns the page */
+		stack_put_errno(c, EFAULT);   /* the VMM's store faults: the guest owns the page */
 		sim_advance(sim_call_agent(c), v->st->lat.ioctl);
 		return;
 	}
@@ -716,7 +697,7 @@ static void vcpu_run(struct sim_call *c, struct stack_vm *v, unsigned idx)
 		return;
 	k = v->run->cpu;
 	if (!vc->created) {
-		put_errno(c, ENOENT);
+		stack_put_errno(c, ENOENT);
 		return;
 	}
 	if (v->run->killed) {
@@ -724,7 +705,7 @@ static void vcpu_run(struct sim_call *c, struct stack_vm *v, unsigned idx)
 		return;
 	}
 	if (k && k->running[idx]) {
-		put_errno(c, EBUSY);   /* another thread is in KVM_RUN on this vCPU */
+		stack_put_errno(c, EBUSY);   /* another thread is in KVM_RUN on this vCPU */
 		return;
 	}
 	if (v->kvm->type == STACK_KVM_VM_SNP && vc->ap_request) {
@@ -738,13 +719,13 @@ static void vcpu_run(struct sim_call *c, struct stack_vm *v, unsigned idx)
 	if (vc->power_off || !k || !entry_img(k)->loaded ||
 	    (v->kvm->type == STACK_KVM_VM_SNP &&
 	     (!v->snp || stack_snp_gstate(v->snp) != STACK_SNP_GSTATE_RUNNING || !vc->vmsa_spa))) {
-		put_errno(c, EINVAL);
+		stack_put_errno(c, EINVAL);
 		return;
 	}
 	if (platform(c, v, k))
 		return;
 	if (idx >= k->nharts) {
-		put_errno(c, EINVAL);   /* created after the platform was built */
+		stack_put_errno(c, EINVAL);   /* created after the platform was built */
 		return;
 	}
 	h = cpu_vm_hart(k->cpu, idx);
@@ -820,7 +801,7 @@ static void vcpu_run(struct sim_call *c, struct stack_vm *v, unsigned idx)
 
 void stack_op_vcpu_run(struct sim_call *c)
 {
-	struct stack_vm *v = kvm_vm_of(c);
+	struct stack_vm *v = stack_kvm_vm_of(c);
 
 	/* the line is held (setup, the end); vcpu_run lets go while the guest runs */
 	if (v)

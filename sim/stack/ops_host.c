@@ -25,7 +25,6 @@
  * without a VMM (the VM stops), a dead daemon refuses every VM's later
  * request (ERROR(ESRCH), counted in vmN.host.denied).
  */
-#define _GNU_SOURCE   /* strerrorname_np */
 #include "sim/stack/host.h"
 #include "sim/stack/pkvm_host.h"
 
@@ -39,13 +38,6 @@
 
 static const char *const by_choices[] = { "kernel", "vmm", "daemon", NULL };
 static const char *const kind_choices[] = { "kexec", "kdump", NULL };
-
-static void put_errno(struct sim_call *c, int err)
-{
-	const char *n = strerrorname_np(err);
-
-	sim_call_result(c, "ERROR(%s)", n ? n : "EINVAL");
-}
 
 /* The process of writer @by for VM @vm. */
 static unsigned proc_of(enum host_writer by, unsigned vm)
@@ -144,13 +136,13 @@ static bool req_get(struct sim_call *c, struct hreq *r)
 		return false;
 	}
 	if (r->h->panicked) {
-		put_errno(c, EHOSTDOWN);
+		stack_put_errno(c, EHOSTDOWN);
 		return false;
 	}
 	if (r->by_gpa) {
 		r->v = stack_vm_find(stack_get(s), (unsigned)sim_arg_u64(c, "vm", 0));
 		if (!r->v || !r->v->kvm || host_vm_gone(r->h, r->v)) {
-			put_errno(c, ENOENT);
+			stack_put_errno(c, ENOENT);
 			return false;
 		}
 		r->hv = host_vm(r->h, r->v);
@@ -161,7 +153,7 @@ static bool req_get(struct sim_call *c, struct hreq *r)
 		r->h->w[r->by].failed++;
 		if (r->hv)
 			r->hv->ctr.denied++;
-		put_errno(c, ESRCH);
+		stack_put_errno(c, ESRCH);
 		return false;
 	}
 	return true;
@@ -312,18 +304,18 @@ static bool pkvm_host_access(struct sim_call *c, const struct hreq *r, bool writ
 		if (n > r->len - done)
 			n = r->len - done;
 		if (r->by_gpa && !stack_kvm_gfn_to_slot(r->v, at >> 12)) {
-			put_errno(c, EFAULT);
+			stack_put_errno(c, EFAULT);
 			return true;
 		}
 		if (r->by_gpa && stack_kvm_backing(r->v, at, true, &at)) {
-			put_errno(c, ENOMEM);
+			stack_put_errno(c, ENOMEM);
 			return true;
 		}
 		rc = stack_pkvm_machine_access(s, &who, at, write, by, &res, &cycles);
 		sim_advance(a, cycles + who.mem_cycles);
 		cycles = 0;
 		if (rc) {
-			put_errno(c, -rc);
+			stack_put_errno(c, -rc);
 			return true;
 		}
 		if (res.result == STACK_PKVM_ACC_SIGSEGV) {
@@ -397,7 +389,7 @@ static void op_host_write(struct sim_call *c)
 		if (r.by_gpa)
 			rc = resolve(&x, r.v, at, &x.spa);
 		if (rc) {
-			put_errno(c, -rc);
+			stack_put_errno(c, -rc);
 			stack_check_after(c);
 			return;
 		}
@@ -417,7 +409,7 @@ static void op_host_write(struct sim_call *c)
 			return;
 		}
 		if (rc) {
-			put_errno(c, ELOOP);
+			stack_put_errno(c, ELOOP);
 			stack_check_after(c);
 			return;
 		}
@@ -458,7 +450,7 @@ static void op_host_read(struct sim_call *c)
 		if (r.by_gpa)
 			rc = resolve(&x, r.v, at, &spa);
 		if (rc) {
-			put_errno(c, -rc);
+			stack_put_errno(c, -rc);
 			return;
 		}
 		/* reads are not RMP-checked (APM Table 15-39): an assigned page gives ciphertext */
@@ -491,7 +483,7 @@ static void op_host_kexec(struct sim_call *c)
 	 * the host does not own.
 	 */
 	if (stack_pkvm_host_of(sim_call_sim(c))) {
-		put_errno(c, EOPNOTSUPP);
+		stack_put_errno(c, EOPNOTSUPP);
 		return;
 	}
 	host_kexec(h, sim_call_agent(c), sim_arg_enum(c, "kind", 0) == 1);

@@ -299,6 +299,10 @@ enum stack_kvm_rc stack_kvm_handle(struct stack_vm *v, unsigned vcpu, struct sim
 int stack_check(struct stack *st, char *msg, size_t len);
 /* With stack.check=1: check after op @c; a violation stops the script at its line. */
 void stack_check_after(struct sim_call *c);
+/* A line's result ERROR(ENAME) for errno @err (either sign; an unknown one: EINVAL). */
+void stack_put_errno(struct sim_call *c, int err);
+/* The KVM VM (with its run state) that a line's vm= names, or NULL after ERROR(ENOENT). */
+struct stack_vm *stack_kvm_vm_of(struct sim_call *c);
 /* ops_guest.c */
 extern const struct sim_op stack_guest_ops[];
 /* kvm_vcpu.c: guest programs on KVM VMs (`vm load`, `vcpu run`) */
