@@ -123,9 +123,12 @@ enum op {
 	M_ACC_UACCESS,      /* host write by copy_to_user-style accessor */
 	M_GACC_NP,          /* vm[0] writes G1 */
 	M_GACC_P,           /* vm[1] writes G1 */
+	M_TEARDOWN_NP,      /* __pkvm_teardown_vm of vm[0] */
+	M_TEARDOWN_P,       /* ... of vm[1] */
+	M_FINALIZE_P,       /* __pkvm_finalize_teardown_vm of vm[1] */
 	M_OPS,
 	/* set-up only */
-	S_SHARE_GUEST_G1, S_SHARE_GUEST_G2, S_DONATE_GUEST_G1, S_TEARDOWN_NP, S_TEARDOWN_P,
+	S_SHARE_GUEST_G1, S_SHARE_GUEST_G2, S_DONATE_GUEST_G1,
 };
 
 static const char *const op_names[M_OPS] = {
@@ -133,6 +136,7 @@ static const char *const op_names[M_OPS] = {
 	"hyp_unpin", "host_use_dma", "host_unuse_dma", "host_share_guest", "host_unshare_guest",
 	"host_donate_guest", "MEM_SHARE", "MEM_UNSHARE", "MEM_RELINQUISH", "host_reclaim",
 	"access_kernel", "access_user", "access_uaccess", "guest_access_np", "guest_access_p",
+	"teardown_np", "teardown_p", "finalize_p",
 };
 
 /* What kind of outcome an operation has. */
@@ -236,8 +240,9 @@ static void run_op(struct env *e, enum op op, struct outcome *o)
 	case S_SHARE_GUEST_G1:  o->rc = stack_pkvm_host_share_guest(pk, w, P, G1, 1, e->vm[0], rw, c); break;
 	case S_SHARE_GUEST_G2:  o->rc = stack_pkvm_host_share_guest(pk, w, P, G2, 1, e->vm[0], rw, c); break;
 	case S_DONATE_GUEST_G1: o->rc = stack_pkvm_host_donate_guest(pk, w, P, G1, e->vm[1], c); break;
-	case S_TEARDOWN_NP:     o->rc = stack_pkvm_vm_teardown(pk, w, e->vm[0], c); break;
-	case S_TEARDOWN_P:      o->rc = stack_pkvm_vm_teardown(pk, w, e->vm[1], c); break;
+	case M_TEARDOWN_NP:     o->rc = stack_pkvm_vm_teardown(pk, w, e->vm[0], c); break;
+	case M_TEARDOWN_P:      o->rc = stack_pkvm_vm_teardown(pk, w, e->vm[1], c); break;
+	case M_FINALIZE_P:      o->rc = stack_pkvm_vm_finalize(pk, w, e->vm[1], c); break;
 	case M_OPS:             cr_assert_fail("no such operation");
 	}
 }
@@ -350,7 +355,7 @@ static void assert_full(struct env *e, enum xid xi, const char *what)
 /* ------------------------------------------------------------------ */
 
 enum st {
-	ST_HOST, ST_DMA, ST_HYPS, ST_HYPP, ST_HYPS_DMA, ST_HYP, ST_NP1, ST_NP2, ST_NP1_DMA,
+	ST_HOST, ST_MAPPED, ST_DMA, ST_HYPS, ST_HYPP, ST_HYPS_DMA, ST_HYP, ST_NP1, ST_NP2, ST_NP1_DMA,
 	ST_GUEST, ST_GSH, ST_GSH_DMA, ST_RELINQ, ST_DEAD, ST_DEAD_GSH, ST_DEAD_GSH_DMA,
 	ST_NP_DEAD, ST_RECLAIMED,
 	ST_COUNT
@@ -362,8 +367,10 @@ static const struct state {
 	enum op setup[MAX_SETUP];
 	unsigned n;
 	enum xid x;             /* P's full state after the set-up */
+	unsigned dead;          /* VMs torn down by it: bit i = vm[i] */
 } states[ST_COUNT] = {
 	[ST_HOST]      = { "host", { 0 }, 0, X_HOST },
+	[ST_MAPPED]    = { "host_mapped_2m", { M_ACC_KERNEL }, 1, X_HOST },
 	[ST_DMA]       = { "host+dma", { M_USE_DMA }, 1, X_DMA },
 	[ST_HYPS]      = { "hyp_shared", { M_SHARE_HYP }, 1, X_HYPS },
 	[ST_HYPP]      = { "hyp_pinned", { M_SHARE_HYP, M_PIN }, 2, X_HYPP },
@@ -376,12 +383,13 @@ static const struct state {
 	[ST_GSH]       = { "guest_shared", { S_DONATE_GUEST_G1, M_G_SHARE }, 2, X_GS },
 	[ST_GSH_DMA]   = { "guest_shared+dma", { S_DONATE_GUEST_G1, M_G_SHARE, M_USE_DMA }, 3, X_GS_DMA },
 	[ST_RELINQ]    = { "relinquished", { S_DONATE_GUEST_G1, M_G_RELINQUISH }, 2, X_HOST },
-	[ST_DEAD]      = { "dead_guest_owned", { S_DONATE_GUEST_G1, S_TEARDOWN_P }, 2, X_G1 },
-	[ST_DEAD_GSH]  = { "dead_guest_shared", { S_DONATE_GUEST_G1, M_G_SHARE, S_TEARDOWN_P }, 3, X_GS },
+	[ST_DEAD]      = { "dead_guest_owned", { S_DONATE_GUEST_G1, M_TEARDOWN_P }, 2, X_G1, 2 },
+	[ST_DEAD_GSH]  = { "dead_guest_shared", { S_DONATE_GUEST_G1, M_G_SHARE, M_TEARDOWN_P }, 3, X_GS,
+			   2 },
 	[ST_DEAD_GSH_DMA] = { "dead_guest_shared+dma",
-			      { S_DONATE_GUEST_G1, M_G_SHARE, M_USE_DMA, S_TEARDOWN_P }, 4, X_GS_DMA },
-	[ST_NP_DEAD]   = { "np_vm_dead", { S_SHARE_GUEST_G1, S_TEARDOWN_NP }, 2, X_HOST },
-	[ST_RECLAIMED] = { "reclaimed", { S_DONATE_GUEST_G1, S_TEARDOWN_P, M_RECLAIM }, 3, X_HOST },
+			      { S_DONATE_GUEST_G1, M_G_SHARE, M_USE_DMA, M_TEARDOWN_P }, 4, X_GS_DMA, 2 },
+	[ST_NP_DEAD]   = { "np_vm_dead", { S_SHARE_GUEST_G1, M_TEARDOWN_NP }, 2, X_HOST, 1 },
+	[ST_RECLAIMED] = { "reclaimed", { S_DONATE_GUEST_G1, M_TEARDOWN_P, M_RECLAIM }, 3, X_HOST, 2 },
 };
 
 /* ------------------------------------------------------------------ */
@@ -436,6 +444,32 @@ static const struct row rows[] = {
 	ACC_OK(HOST, M2),
 	R(HOST, GACC_NP, TRANS, SAME),
 	R(HOST, GACC_P, TRANS, SAME),
+	R(HOST, TEARDOWN_NP, 0, SAME),
+	R(HOST, TEARDOWN_P, 0, SAME),
+	R(HOST, FINALIZE_P, -EINVAL, SAME),
+
+	/* host-owned, mapped by a 2M block (a host access): every change breaks the block first */
+	R(MAPPED, SHARE_HYP, 0, X_HYPS),
+	R(MAPPED, UNSHARE_HYP, -EPERM, SAME),
+	R(MAPPED, DONATE_HYP, 0, X_HYP),
+	R(MAPPED, HYP_DONATE_HOST, -EPERM, SAME),
+	R(MAPPED, PIN, -EPERM, SAME),
+	R(MAPPED, UNPIN, -EINVAL, SAME),
+	R(MAPPED, USE_DMA, 0, X_DMA),
+	R(MAPPED, UNUSE_DMA, -EINVAL, SAME),
+	R(MAPPED, SHARE_GUEST, 0, X_NP_G3),
+	R(MAPPED, UNSHARE_GUEST, -ENOENT, SAME),
+	R(MAPPED, DONATE_GUEST, 0, X_G3),
+	R(MAPPED, G_SHARE, -EFAULT, SAME),
+	R(MAPPED, G_UNSHARE, -EFAULT, SAME),
+	R(MAPPED, G_RELINQUISH, 0, SAME),
+	R(MAPPED, RECLAIM, -EPERM, SAME),
+	ACC_OK(MAPPED, 0),
+	R(MAPPED, GACC_NP, TRANS, SAME),
+	R(MAPPED, GACC_P, TRANS, SAME),
+	R(MAPPED, TEARDOWN_NP, 0, SAME),
+	R(MAPPED, TEARDOWN_P, 0, SAME),
+	R(MAPPED, FINALIZE_P, -EINVAL, SAME),
 
 	/* host-owned with a DMA reference */
 	R(DMA, SHARE_HYP, 0, X_HYPS_DMA),         /* sharing keeps the host's access */
@@ -456,6 +490,9 @@ static const struct row rows[] = {
 	ACC_OK(DMA, M2),
 	R(DMA, GACC_NP, TRANS, SAME),
 	R(DMA, GACC_P, TRANS, SAME),
+	R(DMA, TEARDOWN_NP, 0, SAME),
+	R(DMA, TEARDOWN_P, 0, SAME),
+	R(DMA, FINALIZE_P, -EINVAL, SAME),
 
 	/* shared with the hyp (mapped 4K by the share) */
 	R(HYPS, SHARE_HYP, -EPERM, SAME),
@@ -476,6 +513,9 @@ static const struct row rows[] = {
 	ACC_OK(HYPS, 0),
 	R(HYPS, GACC_NP, TRANS, SAME),
 	R(HYPS, GACC_P, TRANS, SAME),
+	R(HYPS, TEARDOWN_NP, 0, SAME),
+	R(HYPS, TEARDOWN_P, 0, SAME),
+	R(HYPS, FINALIZE_P, -EINVAL, SAME),
 
 	/* shared with the hyp and pinned */
 	R(HYPP, SHARE_HYP, -EPERM, SAME),
@@ -496,6 +536,9 @@ static const struct row rows[] = {
 	ACC_OK(HYPP, 0),
 	R(HYPP, GACC_NP, TRANS, SAME),
 	R(HYPP, GACC_P, TRANS, SAME),
+	R(HYPP, TEARDOWN_NP, 0, SAME),
+	R(HYPP, TEARDOWN_P, 0, SAME),
+	R(HYPP, FINALIZE_P, -EINVAL, SAME),
 
 	/* shared with the hyp, with a DMA reference */
 	R(HYPS_DMA, SHARE_HYP, -EPERM, SAME),
@@ -516,6 +559,9 @@ static const struct row rows[] = {
 	ACC_OK(HYPS_DMA, 0),
 	R(HYPS_DMA, GACC_NP, TRANS, SAME),
 	R(HYPS_DMA, GACC_P, TRANS, SAME),
+	R(HYPS_DMA, TEARDOWN_NP, 0, SAME),
+	R(HYPS_DMA, TEARDOWN_P, 0, SAME),
+	R(HYPS_DMA, FINALIZE_P, -EINVAL, SAME),
 
 	/* donated to the hyp */
 	R(HYP, SHARE_HYP, -EPERM, SAME),
@@ -536,6 +582,9 @@ static const struct row rows[] = {
 	ACC_DENIED(HYP),
 	R(HYP, GACC_NP, TRANS, SAME),
 	R(HYP, GACC_P, TRANS, SAME),
+	R(HYP, TEARDOWN_NP, 0, SAME),
+	R(HYP, TEARDOWN_P, 0, SAME),
+	R(HYP, FINALIZE_P, -EINVAL, SAME),
 
 	/* shared with the non-protected VM at G1 */
 	R(NP1, SHARE_HYP, -EPERM, SAME),
@@ -556,6 +605,9 @@ static const struct row rows[] = {
 	ACC_OK(NP1, 0),
 	R(NP1, GACC_NP, 0, SAME),
 	R(NP1, GACC_P, TRANS, SAME),
+	R(NP1, TEARDOWN_NP, 0, X_HOST),           /* the share ends with the VM */
+	R(NP1, TEARDOWN_P, 0, SAME),
+	R(NP1, FINALIZE_P, -EINVAL, SAME),
 
 	/* shared with the non-protected VM twice (G1, G2) */
 	R(NP2, SHARE_HYP, -EPERM, SAME),
@@ -576,6 +628,9 @@ static const struct row rows[] = {
 	ACC_OK(NP2, 0),
 	R(NP2, GACC_NP, 0, SAME),
 	R(NP2, GACC_P, TRANS, SAME),
+	R(NP2, TEARDOWN_NP, 0, X_HOST),
+	R(NP2, TEARDOWN_P, 0, SAME),
+	R(NP2, FINALIZE_P, -EINVAL, SAME),
 
 	/* shared with the non-protected VM, with a DMA reference */
 	R(NP1_DMA, SHARE_HYP, -EPERM, SAME),
@@ -597,6 +652,9 @@ static const struct row rows[] = {
 	ACC_OK(NP1_DMA, 0),
 	R(NP1_DMA, GACC_NP, 0, SAME),
 	R(NP1_DMA, GACC_P, TRANS, SAME),
+	R(NP1_DMA, TEARDOWN_NP, 0, X_DMA),        /* the share ends; the DMA mapping stays */
+	R(NP1_DMA, TEARDOWN_P, 0, SAME),
+	R(NP1_DMA, FINALIZE_P, -EINVAL, SAME),
 
 	/* donated to the protected VM at G1 */
 	R(GUEST, SHARE_HYP, -EPERM, SAME),
@@ -617,6 +675,9 @@ static const struct row rows[] = {
 	ACC_DENIED(GUEST),
 	R(GUEST, GACC_NP, TRANS, SAME),
 	R(GUEST, GACC_P, 0, SAME),
+	R(GUEST, TEARDOWN_NP, 0, SAME),
+	R(GUEST, TEARDOWN_P, 0, SAME),            /* the page waits for reclaim */
+	R(GUEST, FINALIZE_P, -EINVAL, SAME),      /* not dying */
 
 	/* donated, then shared back by the guest (host shared_borrowed) */
 	R(GSH, SHARE_HYP, -EPERM, SAME),          /* the host cannot lend what it borrows */
@@ -637,6 +698,9 @@ static const struct row rows[] = {
 	ACC_OK(GSH, 0),
 	R(GSH, GACC_NP, TRANS, SAME),
 	R(GSH, GACC_P, 0, SAME),
+	R(GSH, TEARDOWN_NP, 0, SAME),
+	R(GSH, TEARDOWN_P, 0, SAME),              /* the page waits for reclaim */
+	R(GSH, FINALIZE_P, -EINVAL, SAME),
 
 	/* shared back, with a host DMA reference */
 	R(GSH_DMA, SHARE_HYP, -EPERM, SAME),
@@ -657,6 +721,9 @@ static const struct row rows[] = {
 	ACC_OK(GSH_DMA, 0),
 	R(GSH_DMA, GACC_NP, TRANS, SAME),
 	R(GSH_DMA, GACC_P, 0, SAME),
+	R(GSH_DMA, TEARDOWN_NP, 0, SAME),
+	R(GSH_DMA, TEARDOWN_P, 0, SAME),
+	R(GSH_DMA, FINALIZE_P, -EINVAL, SAME),
 
 	/* relinquished by the guest: the host's again, unmapped at 4K (the donation split the table) */
 	R(RELINQ, SHARE_HYP, 0, X_HYPS),
@@ -677,6 +744,9 @@ static const struct row rows[] = {
 	ACC_OK(RELINQ, K4),
 	R(RELINQ, GACC_NP, TRANS, SAME),
 	R(RELINQ, GACC_P, TRANS, SAME),
+	R(RELINQ, TEARDOWN_NP, 0, SAME),
+	R(RELINQ, TEARDOWN_P, 0, SAME),
+	R(RELINQ, FINALIZE_P, -EINVAL, SAME),
 
 	/* guest-owned, the protected VM torn down (before reclaim) */
 	R(DEAD, SHARE_HYP, -EPERM, SAME),
@@ -697,6 +767,9 @@ static const struct row rows[] = {
 	ACC_DENIED(DEAD),                         /* still the guest's until reclaimed */
 	R(DEAD, GACC_NP, TRANS, SAME),
 	R(DEAD, GACC_P, GONE, SAME),
+	R(DEAD, TEARDOWN_NP, 0, SAME),
+	R(DEAD, TEARDOWN_P, -EINVAL, SAME),       /* already dying */
+	R(DEAD, FINALIZE_P, -EBUSY, SAME),        /* a page to reclaim */
 
 	/* shared back, the protected VM torn down */
 	R(DEAD_GSH, SHARE_HYP, -EPERM, SAME),
@@ -717,6 +790,9 @@ static const struct row rows[] = {
 	ACC_OK(DEAD_GSH, 0),
 	R(DEAD_GSH, GACC_NP, TRANS, SAME),
 	R(DEAD_GSH, GACC_P, GONE, SAME),
+	R(DEAD_GSH, TEARDOWN_NP, 0, SAME),
+	R(DEAD_GSH, TEARDOWN_P, -EINVAL, SAME),
+	R(DEAD_GSH, FINALIZE_P, -EBUSY, SAME),
 
 	/* shared back with a DMA reference, the protected VM torn down */
 	R(DEAD_GSH_DMA, SHARE_HYP, -EPERM, SAME),
@@ -737,6 +813,9 @@ static const struct row rows[] = {
 	ACC_OK(DEAD_GSH_DMA, 0),
 	R(DEAD_GSH_DMA, GACC_NP, TRANS, SAME),
 	R(DEAD_GSH_DMA, GACC_P, GONE, SAME),
+	R(DEAD_GSH_DMA, TEARDOWN_NP, 0, SAME),
+	R(DEAD_GSH_DMA, TEARDOWN_P, -EINVAL, SAME),
+	R(DEAD_GSH_DMA, FINALIZE_P, -EBUSY, SAME),
 
 	/* shared with the non-protected VM, which was torn down: the share ended (mapped 4K, owned) */
 	R(NP_DEAD, SHARE_HYP, 0, X_HYPS),
@@ -757,6 +836,9 @@ static const struct row rows[] = {
 	ACC_OK(NP_DEAD, 0),
 	R(NP_DEAD, GACC_NP, GONE, SAME),
 	R(NP_DEAD, GACC_P, TRANS, SAME),
+	R(NP_DEAD, TEARDOWN_NP, -EINVAL, SAME),   /* already dying */
+	R(NP_DEAD, TEARDOWN_P, 0, SAME),
+	R(NP_DEAD, FINALIZE_P, -EINVAL, SAME),
 
 	/* reclaimed from the dead protected VM: the host's, unmapped at 4K */
 	R(RECLAIMED, SHARE_HYP, 0, X_HYPS),
@@ -777,6 +859,9 @@ static const struct row rows[] = {
 	ACC_OK(RECLAIMED, K4),
 	R(RECLAIMED, GACC_NP, TRANS, SAME),
 	R(RECLAIMED, GACC_P, GONE, SAME),
+	R(RECLAIMED, TEARDOWN_NP, 0, SAME),
+	R(RECLAIMED, TEARDOWN_P, -EINVAL, SAME),
+	R(RECLAIMED, FINALIZE_P, 0, SAME),        /* nothing left to reclaim: freed */
 };
 
 #define NROWS (sizeof(rows) / sizeof(rows[0]))
@@ -803,6 +888,63 @@ static void take_snap(struct env *e, struct snap *s)
 	s->dma_allowed = stack_pkvm_dma_allowed(e->pk, (uint64_t)P << 12);
 }
 
+/*
+ * Fill the TLBs with what each party may use now, changing nothing the
+ * rows expect: every watched GFN of both VMs read, and P read by the host
+ * if its stage 2 already maps it (a lazy map would change the state).
+ * A transition that forgets a TLBI then shows in probe().
+ */
+static void warm(struct env *e)
+{
+	struct stack_pkvm_acc_res a;
+	struct stack_pkvm_page p;
+	uint64_t pa;
+
+	for (int v = 0; v < 2; v++)
+		for (int j = 0; j < 3; j++)
+			(void)stack_pkvm_guest_access(e->pk, &e->who, e->vm[v], watched[j] << 12, false,
+						      &pa, NULL);
+	cr_assert_eq(stack_pkvm_page(e->pk, P, &p), 0);
+	if (p.host_mapped) {
+		cr_assert_eq(stack_pkvm_host_access(e->pk, &e->who, (uint64_t)P << 12, false,
+						    STACK_PKVM_BY_KERNEL, &a, NULL), 0);
+		cr_assert_eq(a.result, STACK_PKVM_ACC_OK);
+	}
+}
+
+/*
+ * After the row: what each party can actually reach agrees with the
+ * state: the host gets through to P exactly when it owns or shares it, a
+ * VM reaches P at a watched GFN exactly when its stage 2 holds it there,
+ * and a dying VM runs nothing.
+ */
+static void probe(struct env *e, enum xid xi, unsigned dead, const char *what)
+{
+	const struct full *x = &xs[xi];
+	struct stack_pkvm_acc_res a;
+
+	cr_assert_eq(stack_pkvm_host_access(e->pk, &e->who, (uint64_t)P << 12, false,
+					    STACK_PKVM_BY_UACCESS, &a, NULL), 0);
+	cr_assert_eq(a.result == STACK_PKVM_ACC_OK, x->host != NOP, "%s: host access after: %s",
+		     what, stack_pkvm_access_names[a.result]);
+	for (int v = 0; v < 2; v++)
+		for (int j = 0; j < 3; j++) {
+			uint64_t pa = 0;
+			int f = stack_pkvm_guest_access(e->pk, &e->who, e->vm[v], watched[j] << 12, false,
+							&pa, NULL);
+
+			if (dead & (1u << v))
+				cr_assert_eq(f, -EINVAL, "%s: dying vm%d ran: %d", what, v, f);
+			else if (x->g[v][j] != NOP)
+				cr_assert(f == S2_FAULT_NONE && pa == (uint64_t)P << 12,
+					  "%s: vm%d gfn 0x%llx: fault %d pa 0x%llx", what, v,
+					  (unsigned long long)watched[j], f, (unsigned long long)pa);
+			else
+				cr_assert_eq(f, S2_FAULT_TRANSLATION, "%s: vm%d gfn 0x%llx: fault %d", what,
+					     v, (unsigned long long)watched[j], f);
+		}
+}
+
 static void reach(struct env *e, enum st st)
 {
 	const struct state *s = &states[st];
@@ -818,6 +960,7 @@ static void reach(struct env *e, enum st st)
 	}
 	snprintf(what, sizeof(what), "state %s", s->name);
 	assert_full(e, s->x, what);
+	warm(e);
 }
 
 ParameterizedTestParameters(pkvm_matrix, rows)
@@ -839,6 +982,7 @@ ParameterizedTest(unsigned *ri, pkvm_matrix, rows)
 	struct snap s0, s1;
 	struct outcome o;
 	uint64_t data0;
+	unsigned dead;
 	char what[128];
 	struct env e;
 
@@ -924,6 +1068,13 @@ ParameterizedTest(unsigned *ri, pkvm_matrix, rows)
 				     (unsigned long long)o.gpa);
 		break;
 	}
+
+	dead = states[r->st].dead;
+	if (!r->rc && r->op == M_TEARDOWN_NP)
+		dead |= 1;
+	if (!r->rc && (r->op == M_TEARDOWN_P || r->op == M_FINALIZE_P))
+		dead |= 2;
+	probe(&e, r->x == SAME ? states[r->st].x : r->x, dead, what);
 	env_free(&e);
 }
 
