@@ -24,8 +24,8 @@
  * from each VM at its companion GFN.
  *
  * Each row gives the outcome (errno; for a guest call the errno behind
- * INVALID_PARAMETER, -EFAULT for a call forwarded to the host, GONE for
- * a dying VM; for an access its result and the lazy map size) and the
+ * INVALID_PARAMETER, FWD for a call forwarded to the host, GONE for a
+ * dying VM; for an access its result and the lazy map size) and the
  * full state of P afterwards for every party (host, hyp, guest states,
  * owner id, VM and GFN holding it, share count, pins, DMA references,
  * the IOMMU map) with both VMs' stage 2 at the three watched GFNs.  The
@@ -160,6 +160,8 @@ static enum kind op_kind(enum op op)
 
 /* GONE: stack_pkvm_guest_hvc / _guest_access itself refuses (-EINVAL): the VM is dying. */
 #define GONE 1000
+/* FWD: a guest call forwarded to the host (-EFAULT: the IPA is to be faulted in; R0-R3 kept). */
+#define FWD  1001
 
 struct outcome {
 	int rc;                           /* the row's rc encoding (see the header) */
@@ -184,7 +186,7 @@ static void guest_call(struct env *e, uint32_t fn, uint64_t gfn, struct outcome 
 		return;
 	}
 	if (o->hvc.exit_to_host) {
-		o->rc = -EFAULT;
+		o->rc = FWD;
 		return;
 	}
 	o->rc = o->regs[0] == STACK_PKVM_SMCCC_SUCCESS ? 0 : o->hvc.err;
@@ -437,7 +439,12 @@ static const struct row rows[] = {
 	R(HOST, SHARE_GUEST, 0, X_NP_G3),
 	R(HOST, UNSHARE_GUEST, -ENOENT, SAME),
 	R(HOST, DONATE_GUEST, 0, X_G3),
-	R(HOST, G_SHARE, -EFAULT, SAME),          /* G1 unmapped: to the host to fault it in */
+	R(HOST, G_SHARE, FWD, SAME),              /* G1 unmapped: to the host to fault it in */
+	/*
+	 * pKVM's pkvm_memunshare_call: every error of __pkvm_guest_unshare_host,
+	 * -EFAULT for an unmapped IPA included, is INVALID_PARAMETER to the guest;
+	 * only MEM_SHARE sends an unmapped IPA to the host to fault in.
+	 */
 	R(HOST, G_UNSHARE, -EFAULT, SAME),
 	R(HOST, G_RELINQUISH, 0, SAME),           /* nothing mapped: a no-op */
 	R(HOST, RECLAIM, -EPERM, SAME),
@@ -460,7 +467,7 @@ static const struct row rows[] = {
 	R(MAPPED, SHARE_GUEST, 0, X_NP_G3),
 	R(MAPPED, UNSHARE_GUEST, -ENOENT, SAME),
 	R(MAPPED, DONATE_GUEST, 0, X_G3),
-	R(MAPPED, G_SHARE, -EFAULT, SAME),
+	R(MAPPED, G_SHARE, FWD, SAME),
 	R(MAPPED, G_UNSHARE, -EFAULT, SAME),
 	R(MAPPED, G_RELINQUISH, 0, SAME),
 	R(MAPPED, RECLAIM, -EPERM, SAME),
@@ -483,7 +490,7 @@ static const struct row rows[] = {
 	R(DMA, SHARE_GUEST, -EPERM, SAME),        /* docs/pkvm.md choice: Android's -EPERM */
 	R(DMA, UNSHARE_GUEST, -ENOENT, SAME),
 	R(DMA, DONATE_GUEST, -EBUSY, SAME),       /* §6.3: refcount must be 0 */
-	R(DMA, G_SHARE, -EFAULT, SAME),
+	R(DMA, G_SHARE, FWD, SAME),
 	R(DMA, G_UNSHARE, -EFAULT, SAME),
 	R(DMA, G_RELINQUISH, 0, SAME),
 	R(DMA, RECLAIM, -EPERM, SAME),
@@ -506,7 +513,7 @@ static const struct row rows[] = {
 	R(HYPS, SHARE_GUEST, -EPERM, SAME),       /* shared_owned with no guest share */
 	R(HYPS, UNSHARE_GUEST, -ENOENT, SAME),
 	R(HYPS, DONATE_GUEST, -EPERM, SAME),
-	R(HYPS, G_SHARE, -EFAULT, SAME),
+	R(HYPS, G_SHARE, FWD, SAME),
 	R(HYPS, G_UNSHARE, -EFAULT, SAME),
 	R(HYPS, G_RELINQUISH, 0, SAME),
 	R(HYPS, RECLAIM, -EPERM, SAME),
@@ -529,7 +536,7 @@ static const struct row rows[] = {
 	R(HYPP, SHARE_GUEST, -EPERM, SAME),
 	R(HYPP, UNSHARE_GUEST, -ENOENT, SAME),
 	R(HYPP, DONATE_GUEST, -EPERM, SAME),
-	R(HYPP, G_SHARE, -EFAULT, SAME),
+	R(HYPP, G_SHARE, FWD, SAME),
 	R(HYPP, G_UNSHARE, -EFAULT, SAME),
 	R(HYPP, G_RELINQUISH, 0, SAME),
 	R(HYPP, RECLAIM, -EPERM, SAME),
@@ -552,7 +559,7 @@ static const struct row rows[] = {
 	R(HYPS_DMA, SHARE_GUEST, -EPERM, SAME),
 	R(HYPS_DMA, UNSHARE_GUEST, -ENOENT, SAME),
 	R(HYPS_DMA, DONATE_GUEST, -EPERM, SAME),
-	R(HYPS_DMA, G_SHARE, -EFAULT, SAME),
+	R(HYPS_DMA, G_SHARE, FWD, SAME),
 	R(HYPS_DMA, G_UNSHARE, -EFAULT, SAME),
 	R(HYPS_DMA, G_RELINQUISH, 0, SAME),
 	R(HYPS_DMA, RECLAIM, -EPERM, SAME),
@@ -575,7 +582,7 @@ static const struct row rows[] = {
 	R(HYP, SHARE_GUEST, -EPERM, SAME),
 	R(HYP, UNSHARE_GUEST, -ENOENT, SAME),
 	R(HYP, DONATE_GUEST, -EPERM, SAME),
-	R(HYP, G_SHARE, -EFAULT, SAME),
+	R(HYP, G_SHARE, FWD, SAME),
 	R(HYP, G_UNSHARE, -EFAULT, SAME),
 	R(HYP, G_RELINQUISH, 0, SAME),
 	R(HYP, RECLAIM, -EPERM, SAME),
@@ -598,7 +605,7 @@ static const struct row rows[] = {
 	R(NP1, SHARE_GUEST, 0, X_NP1_G3),         /* a second borrower: count 2 */
 	R(NP1, UNSHARE_GUEST, 0, X_HOST),
 	R(NP1, DONATE_GUEST, -EPERM, SAME),
-	R(NP1, G_SHARE, -EFAULT, SAME),
+	R(NP1, G_SHARE, FWD, SAME),
 	R(NP1, G_UNSHARE, -EFAULT, SAME),
 	R(NP1, G_RELINQUISH, 0, SAME),
 	R(NP1, RECLAIM, -EPERM, SAME),
@@ -621,7 +628,7 @@ static const struct row rows[] = {
 	R(NP2, SHARE_GUEST, 0, X_NP2_G3),
 	R(NP2, UNSHARE_GUEST, 0, X_NP_G2),        /* count 2 => 1: still shared_owned */
 	R(NP2, DONATE_GUEST, -EPERM, SAME),
-	R(NP2, G_SHARE, -EFAULT, SAME),
+	R(NP2, G_SHARE, FWD, SAME),
 	R(NP2, G_UNSHARE, -EFAULT, SAME),
 	R(NP2, G_RELINQUISH, 0, SAME),
 	R(NP2, RECLAIM, -EPERM, SAME),
@@ -645,7 +652,7 @@ static const struct row rows[] = {
 	R(NP1_DMA, SHARE_GUEST, 0, X_NP1_DMA_G3),
 	R(NP1_DMA, UNSHARE_GUEST, 0, X_DMA),
 	R(NP1_DMA, DONATE_GUEST, -EPERM, SAME),
-	R(NP1_DMA, G_SHARE, -EFAULT, SAME),
+	R(NP1_DMA, G_SHARE, FWD, SAME),
 	R(NP1_DMA, G_UNSHARE, -EFAULT, SAME),
 	R(NP1_DMA, G_RELINQUISH, 0, SAME),
 	R(NP1_DMA, RECLAIM, -EPERM, SAME),
@@ -737,7 +744,7 @@ static const struct row rows[] = {
 	R(RELINQ, SHARE_GUEST, 0, X_NP_G3),
 	R(RELINQ, UNSHARE_GUEST, -ENOENT, SAME),
 	R(RELINQ, DONATE_GUEST, 0, X_G3),
-	R(RELINQ, G_SHARE, -EFAULT, SAME),
+	R(RELINQ, G_SHARE, FWD, SAME),
 	R(RELINQ, G_UNSHARE, -EFAULT, SAME),
 	R(RELINQ, G_RELINQUISH, 0, SAME),         /* again: nothing mapped, a no-op */
 	R(RELINQ, RECLAIM, -EPERM, SAME),
@@ -829,7 +836,7 @@ static const struct row rows[] = {
 	R(NP_DEAD, SHARE_GUEST, -EINVAL, SAME),   /* a dying VM */
 	R(NP_DEAD, UNSHARE_GUEST, -EINVAL, SAME),
 	R(NP_DEAD, DONATE_GUEST, 0, X_G3),
-	R(NP_DEAD, G_SHARE, -EFAULT, SAME),
+	R(NP_DEAD, G_SHARE, FWD, SAME),
 	R(NP_DEAD, G_UNSHARE, -EFAULT, SAME),
 	R(NP_DEAD, G_RELINQUISH, 0, SAME),
 	R(NP_DEAD, RECLAIM, -EPERM, SAME),        /* never the VM's page */
@@ -1037,7 +1044,7 @@ ParameterizedTest(unsigned *ri, pkvm_matrix, rows)
 		if (r->rc == GONE) {
 			cr_assert(c->guest_hvc == before.guest_hvc && c->guest_exits == before.guest_exits,
 				  "%s: a dying VM's call reached EL2", what);
-		} else if (r->rc == -EFAULT) {
+		} else if (r->rc == FWD) {
 			/* forwarded: registers untouched, the IPA to fault in */
 			cr_assert_eq(c->guest_exits, before.guest_exits + 1, "%s", what);
 			cr_assert_eq(o.hvc.fault_ipa, (uint64_t)G1 << 12, "%s", what);
