@@ -723,7 +723,12 @@ static const struct row rows[] = {
 	R(GSH_DMA, DONATE_GUEST, -EPERM, SAME),
 	R(GSH_DMA, G_SHARE, -EPERM, SAME),
 	R(GSH_DMA, G_UNSHARE, -EBUSY, SAME),      /* §6.3: fails while DMA-mapped */
-	R(GSH_DMA, G_RELINQUISH, -EBUSY, SAME),   /* docs/pkvm.md: the DMA reference before the state */
+	/*
+	 * Android's relinquish_walker checks the guest state first (-EPERM: only an
+	 * owned page can be given back); §6.3's -EBUSY is for a reference on an
+	 * owned page, which host-only DMA references cannot make.
+	 */
+	R(GSH_DMA, G_RELINQUISH, -EPERM, SAME),
 	R(GSH_DMA, RECLAIM, -EPERM, SAME),
 	ACC_OK(GSH_DMA, 0),
 	R(GSH_DMA, GACC_NP, TRANS, SAME),

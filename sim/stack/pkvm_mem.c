@@ -1425,7 +1425,9 @@ static int guest_unshare_page(struct pkvm_op *op, struct pkvm_vm *vm, uint64_t i
  * __pkvm_guest_relinquish_to_host:
  *   Initiator (guest): OWNED  => NOPAGE (poisoned, unmapped)
  *   Completer (host):  NOPAGE => OWNED (mapped again on its next fault)
- * Nothing mapped: a no-op (*pa = 0).
+ * Nothing mapped: a no-op (*pa = 0).  The state is checked first, as
+ * Android's relinquish_walker does: a page the guest does not own is
+ * -EPERM whatever references it has.
  */
 static int guest_relinquish_page(struct pkvm_op *op, struct pkvm_vm *vm, uint64_t ipa,
 				 uint64_t *out_pa)
@@ -1438,6 +1440,8 @@ static int guest_relinquish_page(struct pkvm_op *op, struct pkvm_vm *vm, uint64_
 	*out_pa = 0;
 	if (s2_get_leaf(vm->pgt, op->who, ipa, &raw, &level, &pte) != S2_OK)
 		return 0;
+	if (pte_state(&pte, false) != STACK_PKVM_OWNED)
+		return -EPERM;
 	if (level != 3)
 		return -E2BIG;
 	pa = pte.addr;
@@ -1445,8 +1449,6 @@ static int guest_relinquish_page(struct pkvm_op *op, struct pkvm_vm *vm, uint64_
 		return -EPERM;
 	if (check_unreferenced(pk, pa, PAGE))
 		return -EBUSY;
-	if (pte_state(&pte, false) != STACK_PKVM_OWNED)
-		return -EPERM;
 	poison(op, pa);
 	guest_unmap(op, vm, ipa, PAGE);
 	host_set_owner(op, pa, PAGE, STACK_PKVM_ID_HOST);
