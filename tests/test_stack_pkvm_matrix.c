@@ -4,24 +4,25 @@
  * of pkvm_mem.h applied to one host page P in every state it can reach,
  * one row per (state, operation), no pair left out (issue #14).
  *
- * States: each is reached from a fresh environment (a non-protected VM
- * and a protected VM, nothing else) by a fixed sequence of real calls:
- * host-owned, with a DMA reference, shared with the hyp (pinned or not,
- * with a DMA reference), donated to the hyp, shared with the
- * non-protected VM once / twice / with a DMA reference, donated to the
- * protected VM, shared back by it (MEM_SHARE; also with a DMA
- * reference), relinquished by it, and after the teardown of the VM
- * holding it (guest-owned, shared back, shared back with DMA; the
- * non-protected VM's teardown; after reclaim).
+ * States (19): each is reached from a fresh environment (a non-protected
+ * VM and a protected VM, nothing else) by a fixed sequence of real calls:
+ * host-owned (untouched, or mapped by a 2M block after a host access),
+ * with a DMA reference, shared with the hyp (pinned or not, with a DMA
+ * reference), donated to the hyp, shared with the non-protected VM once
+ * / twice / with a DMA reference, donated to the protected VM, shared
+ * back by it (MEM_SHARE; also with a DMA reference), relinquished by it,
+ * and after the teardown of the VM holding it (guest-owned, shared back,
+ * shared back with DMA; the non-protected VM's teardown; after reclaim).
  *
- * Operations: host_share_hyp, host_unshare_hyp, host_donate_hyp,
+ * Operations (23): host_share_hyp, host_unshare_hyp, host_donate_hyp,
  * hyp_donate_host, hyp_pin, hyp_unpin, host_use_dma, host_unuse_dma,
  * host_share_guest (P at a fresh GFN of the non-protected VM),
  * host_unshare_guest (its companion GFN), host_donate_guest (P at a fresh
  * GFN of the protected VM), the protected guest's MEM_SHARE / MEM_UNSHARE
  * / MEM_RELINQUISH of its companion GFN, host_reclaim_page, a host access
- * by the kernel, user space and a uaccess helper, and a guest access
- * from each VM at its companion GFN.
+ * by the kernel, user space and a uaccess helper, a guest access from
+ * each VM at its companion GFN, the teardown of either VM and the
+ * protected VM's finalize.  19 x 23 = 437 rows.
  *
  * Each row gives the outcome (errno; for a guest call the errno behind
  * INVALID_PARAMETER, FWD for a call forwarded to the host, GONE for a
@@ -34,7 +35,9 @@
  * them).  After every row: the invariant checker; a refused operation
  * must leave everything the model reports about P exactly as it was
  * (compared with a snapshot); the hypercall counters move as the call's
- * kind says; the page's contents are zeroed exactly when the row poisons.
+ * kind says; the page's contents are zeroed exactly when the row poisons;
+ * the TLBs are warmed before the operation and what every party can
+ * actually reach is probed after it (a missing TLBI shows there).
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -338,6 +341,11 @@ static void assert_full(struct env *e, enum xid xi, const char *what)
 			  "%s: guest gfn 0x%llx %s, want gfn 0x%llx %s", what,
 			  (unsigned long long)p.gfn, stack_pkvm_state_names[p.guest],
 			  (unsigned long long)x->gfn, stack_pkvm_state_names[tstate[x->guest]]);
+	/* the pages each VM holds for reclaim: P alone, by the VM holding it */
+	for (int v = 0; v < 2; v++)
+		cr_assert_eq(stack_pkvm_vm_pages(e->pk, e->vm[v]), (uint64_t)(x->vm == v),
+			     "%s: vm%d holds %llu pages", what, v,
+			     (unsigned long long)stack_pkvm_vm_pages(e->pk, e->vm[v]));
 	for (int v = 0; v < 2; v++)
 		for (int j = 0; j < 3; j++) {
 			uint64_t pa = 0;
@@ -888,6 +896,7 @@ struct snap {
 	enum stack_pkvm_state g[2][3];
 	uint64_t gpa[2][3];
 	bool dma_allowed;
+	uint64_t pool, memcache[2], vm_pages[2];   /* table pages left; pages each VM holds */
 };
 
 static void take_snap(struct env *e, struct snap *s)
@@ -898,6 +907,11 @@ static void take_snap(struct env *e, struct snap *s)
 		for (int j = 0; j < 3; j++)
 			s->g[v][j] = stack_pkvm_guest_state(e->pk, e->vm[v], watched[j], &s->gpa[v][j]);
 	s->dma_allowed = stack_pkvm_dma_allowed(e->pk, (uint64_t)P << 12);
+	s->pool = stack_pkvm_pool_free(e->pk);
+	for (int v = 0; v < 2; v++) {
+		s->memcache[v] = stack_pkvm_vm_memcache(e->pk, e->vm[v]);
+		s->vm_pages[v] = stack_pkvm_vm_pages(e->pk, e->vm[v]);
+	}
 }
 
 /*
@@ -1011,8 +1025,15 @@ ParameterizedTest(unsigned *ri, pkvm_matrix, rows)
 	check(&e, what);
 	assert_full(&e, r->x == SAME ? states[r->st].x : r->x, what);
 
-	/* a refusal (or a no-op) changes nothing the model reports */
+	/* a refusal (or a no-op) changes nothing the model reports, table pages included */
 	take_snap(&e, &s1);
+	if (r->rc)
+		cr_assert(s0.pool == s1.pool && !memcmp(s0.memcache, s1.memcache, sizeof(s0.memcache)) &&
+			  !memcmp(s0.vm_pages, s1.vm_pages, sizeof(s0.vm_pages)),
+			  "%s: refused, yet table pages or VM pages changed", what);
+	s1.pool = s0.pool;     /* a success may take table pages (a lazy map) or free a VM */
+	memcpy(s1.memcache, s0.memcache, sizeof(s0.memcache));
+	memcpy(s1.vm_pages, s0.vm_pages, sizeof(s0.vm_pages));
 	if (r->x == SAME && k != K_HOST_ACC)
 		cr_assert(!memcmp(&s0, &s1, sizeof(s0)), "%s: refused, yet P's state changed", what);
 	if (k == K_HOST_ACC) {
@@ -1040,6 +1061,10 @@ ParameterizedTest(unsigned *ri, pkvm_matrix, rows)
 	case K_HVC:              /* a host hypercall: counted, its refusal counted */
 		cr_assert_eq(c->hvc, before.hvc + 1, "%s", what);
 		cr_assert_eq(c->hvc_err, before.hvc_err + (r->rc != 0), "%s", what);
+		/* only a successful finalize frees a VM */
+		cr_assert_eq(stack_pkvm_vm_exists(e.pk, e.vm[1]), r->op != M_FINALIZE_P || r->rc != 0,
+			     "%s", what);
+		cr_assert(stack_pkvm_vm_exists(e.pk, e.vm[0]), "%s", what);
 		break;
 	case K_HYP:              /* hypervisor-internal: no hypercall */
 		cr_assert_eq(c->hvc, before.hvc, "%s", what);
