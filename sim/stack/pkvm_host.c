@@ -321,14 +321,13 @@ int stack_pkvm_guest_call(struct stack_vm *v, struct sim_who *who, uint64_t regs
 			return 0;
 		}
 		r->host_exits++;
-		if (!p->protected_vm || (in[0] != STACK_PKVM_SMCCC_MEM_SHARE &&
-					 in[0] != STACK_PKVM_SMCCC_MEM_UNSHARE)) {
+		if (!p->protected_vm || in[0] != STACK_PKVM_SMCCC_MEM_SHARE) {
 			/* not pKVM's (a non-protected VM, an unknown call): KVM's SMCCC handler */
 			*cycles += ph->st->lat.kvm_exit;
 			regs[0] = r->r0 = STACK_PKVM_SMCCC_NOT_SUPPORTED;
 			return 0;
 		}
-		/* -EFAULT: the page is not mapped in the guest yet; the host faults it in */
+		/* MEM_SHARE's -EFAULT: the page is not mapped in the guest yet; the host faults it in */
 		rc = host_fault_in(ph, v, p, who, res.fault_ipa, cycles);
 		if (rc) {
 			r->err = rc;
