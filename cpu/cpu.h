@@ -145,6 +145,8 @@ enum cpu_reply_action {
 struct cpu_reply {
 	enum cpu_reply_action action;
 	uint64_t ret;        /* SKIP after HYPERCALL: a0; after VMGEXIT: the new GHCB MSR */
+	unsigned nmore;      /* SKIP after HYPERCALL: also a1.. a(nmore) = more[] (SMCCC R1-R3) */
+	uint64_t more[3];
 	bool cr_allow;       /* SKIP after CR_WRITE: perform the write */
 	uint64_t inject_cause;
 	uint64_t inject_tval;
@@ -183,7 +185,7 @@ enum cpu_mode { CPU_MODE_FAST, CPU_MODE_DETAILED };
 struct s2_pgt;
 
 /*
- * A write-watched word of guest RAM (HTIF tohost): stores to it go the
+ * A write-watched word of guest RAM (HTIF tohost): stores to its page go the
  * slow way and, once stored, call @fn with the word's value when it is
  * non-zero (inside the storing hart's instruction, at no cost).  The
  * host device may stop the VM (cpu_vcpu_kick every hart).
@@ -241,7 +243,15 @@ struct cpu_dev_ops {
 int cpu_vm_add_device(struct cpu_vm *vm, uint64_t base, uint64_t size,
 		      const struct cpu_dev_ops *ops, void *arg);
 
-/* Watch guest RAM word @gpa (8 bytes) with @fn; 0 or -1 when @gpa is outside the RAM window. */
+/*
+ * Watch the 8-byte guest RAM word at system physical address @spa with @fn
+ * (an HTIF tohost: one per program in guest memory, e.g. a protected VM's
+ * firmware and its payload).  Watching a word again replaces its @fn and
+ * @arg.  0, or -1: @spa not 8-byte aligned, or CPU_MAX_BELLS words watched.
+ */
+#define CPU_MAX_BELLS 4
+int cpu_vm_watch(struct cpu_vm *vm, uint64_t spa, cpu_doorbell_fn fn, void *arg);
+/* cpu_vm_watch of guest RAM word @gpa; -1 also when @gpa is outside the RAM window. */
 int cpu_vm_set_doorbell(struct cpu_vm *vm, uint64_t gpa, cpu_doorbell_fn fn, void *arg);
 
 unsigned cpu_vm_nharts(const struct cpu_vm *vm);

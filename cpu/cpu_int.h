@@ -296,11 +296,13 @@ struct cpu_vm {
 	struct cpu_lat lat;
 	uint64_t batch;            /* instructions per sim_advance (cpu.batch) */
 	unsigned line_shift;       /* log2 of the cache line size */
-	/* the doorbell word (HTIF tohost), cpu_vm_set_doorbell */
-	bool has_bell;
-	uint64_t bell_spa;         /* SPA of the watched word */
-	cpu_doorbell_fn bell_fn;
-	void *bell_arg;
+	/* the doorbell words (HTIF tohost of each program), cpu_vm_watch */
+	unsigned nbell;
+	struct cpu_bell {
+		uint64_t spa;      /* SPA of the watched word */
+		cpu_doorbell_fn fn;
+		void *arg;
+	} bell[CPU_MAX_BELLS];
 	struct cpu_bus_dev {       /* the platform bus (cpu_vm_add_device) */
 		uint64_t base, size;
 		const struct cpu_dev_ops *ops;

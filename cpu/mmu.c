@@ -91,11 +91,12 @@ void rv_phys_write(struct cpu_hart *h, uint64_t spa, unsigned len, uint64_t val)
 		memcpy(f + (spa & 0xfff), &val, len);
 	else
 		sim_mem_poke(vm->mem, spa, &val, len);
-	if (RV_UNLIKELY(vm->has_bell) && spa < vm->bell_spa + 8 && spa + len > vm->bell_spa) {
-		uint64_t t = sim_mem_peek64(vm->mem, vm->bell_spa);
+	for (unsigned i = 0; RV_UNLIKELY(i < vm->nbell); i++) {
+		const struct cpu_bell *b = &vm->bell[i];
+		uint64_t t;
 
-		if (t)
-			vm->bell_fn(vm->bell_arg, h, t);
+		if (spa < b->spa + 8 && spa + len > b->spa && (t = sim_mem_peek64(vm->mem, b->spa)))
+			b->fn(b->arg, h, t);
 	}
 }
 
@@ -158,8 +159,9 @@ int rv_translate(struct cpu_hart *h, uint64_t va, enum s2_access acc, struct rv_
 	if (st)
 		return st;
 	xl->ram = true;
-	if (vm->has_bell && (xl->spa & ~0xfffull) == (vm->bell_spa & ~0xfffull))
-		xl->tohost_page = true;
+	for (unsigned i = 0; i < vm->nbell; i++)
+		if ((xl->spa & ~0xfffull) == (vm->bell[i].spa & ~0xfffull))
+			xl->tohost_page = true;
 	return 0;
 }
 

@@ -285,17 +285,30 @@ int cpu_vm_add_device(struct cpu_vm *vm, uint64_t base, uint64_t size,
 	return 0;
 }
 
+int cpu_vm_watch(struct cpu_vm *vm, uint64_t spa, cpu_doorbell_fn fn, void *arg)
+{
+	unsigned i;
+
+	if (spa & 7)
+		return -1;
+	for (i = 0; i < vm->nbell && vm->bell[i].spa != spa; i++)
+		;
+	if (i == CPU_MAX_BELLS)
+		return -1;
+	if (i == vm->nbell)
+		vm->nbell++;
+	vm->bell[i] = (struct cpu_bell){ .spa = spa, .fn = fn, .arg = arg };
+	return 0;
+}
+
 int cpu_vm_set_doorbell(struct cpu_vm *vm, uint64_t gpa, cpu_doorbell_fn fn, void *arg)
 {
 	uint64_t spa;
 
 	if (cpu_vm_gpa_to_spa(vm, gpa, &spa) || cpu_vm_gpa_to_spa(vm, gpa + 7, &spa))
 		return -1;
-	cpu_vm_gpa_to_spa(vm, gpa, &vm->bell_spa);
-	vm->has_bell = true;
-	vm->bell_fn = fn;
-	vm->bell_arg = arg;
-	return 0;
+	cpu_vm_gpa_to_spa(vm, gpa, &spa);
+	return cpu_vm_watch(vm, spa, fn, arg);
 }
 
 int cpu_vm_gpa_to_spa(const struct cpu_vm *vm, uint64_t gpa, uint64_t *spa)

@@ -112,6 +112,8 @@ static void apply_reply(struct cpu_hart *h, const struct cpu_reply *r)
 		h->pc = e->pc + e->len;
 		if (e->reason == CPU_EXIT_HYPERCALL) {
 			h->x[10] = r->ret;
+			for (unsigned i = 0; i < r->nmore && i < 3; i++)
+				h->x[11 + i] = r->more[i];
 		} else if (e->reason == CPU_EXIT_VMGEXIT) {
 			h->ghcb = r->ret;
 			h->x[10] = r->ret;

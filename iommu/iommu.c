@@ -241,6 +241,7 @@ struct iommu *iommu_new(struct sim_mem *m, const struct iommu_config *cfg, struc
 		sim_fatal("iommu: out of memory");
 	io->mem = m;
 	io->cfg = *cfg;
+	io->modes = (1u << IOMMU_MODE_COUNT) - 1;
 	io->dte = calloc(cfg->devices, sizeof(*io->dte));
 	if (!io->dte)
 		sim_fatal("iommu: out of memory");
@@ -301,6 +302,11 @@ void iommu_set_vm_tables(struct iommu *io, iommu_vm_table_fn fn, void *arg)
 {
 	io->vm_table = fn;
 	io->vm_table_arg = arg;
+}
+
+void iommu_set_modes(struct iommu *io, unsigned mask)
+{
+	io->modes = mask;
 }
 
 void iommu_set_rmp(struct iommu *io, struct rmp *rmp)
@@ -451,6 +457,8 @@ int iommu_attach(struct iommu *io, const struct sim_who *who, uint32_t dev,
 	d = &io->dte[dev];
 	if (d->valid)
 		return IOMMU_ERR_ATTACHED;
+	if ((unsigned)mode < IOMMU_MODE_COUNT && !(io->modes >> mode & 1))
+		return IOMMU_ERR_MODE;
 	switch (mode) {
 	case IOMMU_MODE_SNP:
 		/* The root comes from the pool and is zeroed: a host store. */

@@ -175,6 +175,14 @@ typedef struct s2_pgt *(*iommu_vm_table_fn)(void *arg, unsigned vm);
 void iommu_set_vm_tables(struct iommu *io, iommu_vm_table_fn fn, void *arg);
 
 /*
+ * The modes iommu_attach accepts, a bit (1u << mode) each; all by default.
+ * The software that owns the IOMMU narrows them: under pKVM the hypervisor
+ * programs the device table, and the host's devices only get stage2 on its
+ * tables (no passthrough, no table of the host's own).
+ */
+void iommu_set_modes(struct iommu *io, unsigned mask);
+
+/*
  * Where the driver takes IO table pages: the host's page allocator.
  * @alloc returns a 4K page (S2_NO_PAGE when none is left) that must not
  * be RMP-assigned (the allocator guarantees it; the driver's zeroing
@@ -219,8 +227,9 @@ const char *iommu_mode_name(enum iommu_mode m);
  * attached).  @vm is recorded as the owner (-1: host).
  * *@cycles (may be NULL) gets the cost (lat.iommu.attach + table memory).
  * Return: IOMMU_OK, IOMMU_ERR_NODEV, IOMMU_ERR_ATTACHED, IOMMU_ERR_NOVM
- * (stage2 without @s2), IOMMU_ERR_INVAL (bad mode), IOMMU_ERR_NOMEM,
- * IOMMU_ERR_RMP (snp: the root page the pool would hand out is assigned).
+ * (stage2 without @s2), IOMMU_ERR_INVAL (bad mode), IOMMU_ERR_MODE (a mode
+ * iommu_set_modes leaves out), IOMMU_ERR_NOMEM, IOMMU_ERR_RMP (snp: the
+ * root page the pool would hand out is assigned).
  */
 int iommu_attach(struct iommu *io, const struct sim_who *who, uint32_t dev,
 		 enum iommu_mode mode, int vm, struct s2_pgt *s2, uint64_t *cycles);

@@ -49,6 +49,7 @@ struct iommu {
 	struct iommu_config cfg;
 	struct rmp *rmp;              /* NULL: no RMP checks */
 	iommu_vm_table_fn vm_table;   /* VM number -> nested table (iommu_set_vm_tables) */
+	unsigned modes;               /* the modes attach accepts (iommu_set_modes) */
 	void *vm_table_arg;
 	struct iommu_dte *dte;        /* cfg.devices entries */
 	struct iommu_pool pool;

@@ -269,6 +269,22 @@ const char *sim_cfg_origin(const struct sim *s, const char *key)
 	return cfg_must(s, key)->where;
 }
 
+char *sim_cfg_path(const struct sim *s, const char *key)
+{
+	const struct cfg_ent *e = cfg_must(s, key);
+	const char *v = e->text ? e->text : "", *colon;
+	char *file, *path;
+
+	/* where = "FILE:LINE" for a value read from a file ("--set" has no line) */
+	colon = e->origin == CFG_USER && e->where ? strrchr(e->where, ':') : NULL;
+	if (!colon || !colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1))
+		return sim_xstrdup(v);
+	file = sim_xprintf("%.*s", (int)(colon - e->where), e->where);
+	path = sim_path_beside(file, v);
+	free(file);
+	return path;
+}
+
 int sim_cfg_error(const struct sim *s, const char *key, struct sim_err *err,
 		  const char *fmt, ...)
 {

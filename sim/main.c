@@ -368,16 +368,6 @@ static FILE *open_input(const char *path)
 /* ------------------------------------------------------------------ */
 
 /* mkdir -p.  Return 0, or -1 with errno. */
-/* @rel relative to the directory of @base, unless absolute. Caller frees. */
-static char *path_beside(const char *base, const char *rel)
-{
-	const char *slash = strrchr(base, '/');
-
-	if (rel[0] == '/' || !slash)
-		return sim_xprintf("%s", rel);
-	return sim_xprintf("%.*s/%s", (int)(slash - base), base, rel);
-}
-
 /* "out/<scenario file name without its extension>" */
 static char *default_out(const char *scenario)
 {
@@ -480,7 +470,7 @@ static int cmd_run(const struct sim_cli *cl)
 	if (sim_cfg_str(s, "workload.script")[0]) {
 		char q[SIM_QUOTE_MAX];
 
-		wl = path_beside(scenario, sim_cfg_str(s, "workload.script"));
+		wl = sim_path_beside(scenario, sim_cfg_str(s, "workload.script"));
 		wlf = open_input(wl);
 		if (!wlf) {
 			sim_cfg_error(s, "workload.script", &err, "cannot read %s: %s",

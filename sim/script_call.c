@@ -132,6 +132,11 @@ const char *sim_arg_str(const struct sim_call *c, const char *key, const char *d
 	return a ? a->text : def;
 }
 
+char *sim_arg_path(const struct sim_call *c, const char *key, const char *def)
+{
+	return sim_path_beside(c->sc->name, sim_arg_str(c, key, def));
+}
+
 unsigned sim_arg_enum(const struct sim_call *c, const char *key, unsigned def)
 {
 	const struct script_arg *a = call_arg(c, key);

@@ -93,6 +93,13 @@ uint64_t sim_cfg_u64(const struct sim *s, const char *key);   /* U64, SIZE, BOOL
 bool sim_cfg_bool(const struct sim *s, const char *key);
 const char *sim_cfg_str(const struct sim *s, const char *key); /* any type, as resolved text */
 unsigned sim_cfg_enum(const struct sim *s, const char *key);   /* index into .choices */
+/*
+ * String key @key as a file path: a relative path set in a scenario file
+ * (or a script's `machine` line) is taken beside that file, as
+ * workload.script is; from --set, the profile or the default, as it is
+ * (relative to the working directory).  Returns a string to free().
+ */
+char *sim_cfg_path(const struct sim *s, const char *key);
 
 /*
  * Set one key from text, validating it.  @file/@line name the source for
@@ -1116,6 +1123,8 @@ bool sim_arg_has(const struct sim_call *c, const char *key);
 uint64_t sim_arg_u64(const struct sim_call *c, const char *key, uint64_t def);
 bool sim_arg_bool(const struct sim_call *c, const char *key, bool def);
 const char *sim_arg_str(const struct sim_call *c, const char *key, const char *def); /* any, raw text */
+/* A STR argument as a file path: a relative path is taken beside the script's file. Free it. */
+char *sim_arg_path(const struct sim_call *c, const char *key, const char *def);
 unsigned sim_arg_enum(const struct sim_call *c, const char *key, unsigned def);
 
 /*
@@ -1347,6 +1356,8 @@ void *sim_xrealloc(void *p, size_t n);
 void *sim_xcalloc(size_t n, size_t size);
 char *sim_xstrdup(const char *s);
 char *sim_xprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* @rel taken beside file @base (in @base's directory) unless absolute or @base has no '/'. */
+char *sim_path_beside(const char *base, const char *rel);
 
 /* The protsim version string. */
 const char *sim_version(void);

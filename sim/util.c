@@ -33,6 +33,15 @@ char *sim_xstrdup(const char *s)
 	return memcpy(sim_xrealloc(NULL, n), s, n);
 }
 
+char *sim_path_beside(const char *base, const char *rel)
+{
+	const char *slash = strrchr(base, '/');
+
+	if (rel[0] == '/' || !slash)
+		return sim_xstrdup(rel);
+	return sim_xprintf("%.*s/%s", (int)(slash - base), base, rel);
+}
+
 char *sim_xprintf(const char *fmt, ...)
 {
 	va_list ap;

@@ -548,6 +548,56 @@ Test(config, load_file)
 	sim_free(s);
 }
 
+/* sim_cfg_path: a relative path from a file is beside that file; else as it is. */
+struct path_case {
+	const char *file;    /* load_text's name (NULL: --set) */
+	int line;            /* ... its line is line 1 of the text */
+	const char *value;
+	const char *want;
+};
+
+static const struct path_case path_cases[] = {
+	{ "dir/sub/a.ini", 1, "fw.elf", "dir/sub/fw.elf" },
+	{ "dir/sub/a.ini", 1, "../../b/fw.elf", "dir/sub/../../b/fw.elf" },
+	{ "dir/sub/a.ini", 1, "/abs/fw.elf", "/abs/fw.elf" },
+	{ "a.ini", 1, "fw.elf", "fw.elf" },                /* a file in the working directory */
+	{ "/etc/x.ini", 1, "fw.elf", "/etc/fw.elf" },
+	{ "my:dir/a.ini", 1, "fw.elf", "my:dir/fw.elf" },   /* a ':' in the directory */
+	{ NULL, 0, "fw.elf", "fw.elf" },                   /* --set: the working directory */
+	{ NULL, 0, "", "" },
+};
+
+Test(config, path_beside_the_file_that_set_it)
+{
+	for (size_t i = 0; i < sizeof(path_cases) / sizeof(path_cases[0]); i++) {
+		const struct path_case *c = &path_cases[i];
+		struct sim *s = tsim();
+		struct sim_err err;
+		char *text = sim_xprintf("tst.name = %s\n", c->value), *got;
+
+		if (c->file)
+			cr_assert_eq(sim_cfg_load_text(s, c->file, text, &err), 0, "%s", err.msg);
+		else
+			cr_assert_eq(sim_cfg_set(s, "tst.name", c->value, "--set", 0, &err), 0, "%s",
+				     err.msg);
+		got = sim_cfg_path(s, "tst.name");
+		cr_assert_str_eq(got, c->want, "case %zu (%s, %s)", i, c->file ? c->file : "--set",
+				 c->value);
+		free(got);
+		free(text);
+		sim_free(s);
+	}
+	/* the default (no file): as it is */
+	{
+		struct sim *s = tsim();
+		char *got = sim_cfg_path(s, "tst.name");
+
+		cr_assert_str_eq(got, "");
+		free(got);
+		sim_free(s);
+	}
+}
+
 Test(config, load_file_errors)
 {
 	struct sim *s = tsim();

@@ -1182,6 +1182,58 @@ Test(cpu, pvalidate_outside_snp_is_illegal)
 	tvm_free(&t);
 }
 
+/* Watched words (two programs' tohost): each rings its own callback, once per non-zero store. */
+struct bell_log {
+	unsigned rings;
+	uint64_t last;
+};
+
+static void bell_ring(void *arg, struct cpu_hart *h, uint64_t value)
+{
+	struct bell_log *l = arg;
+
+	(void)h;
+	l->rings++;
+	l->last = value;
+}
+
+Test(cpu, watched_words_ring_their_own_callbacks)
+{
+	struct tvm t;
+	struct bell_log a = { 0 }, b = { 0 }, other = { 0 };
+	uint64_t spa_a, spa_b, spa;
+	/* sd x1,0(x2); sd x0,0(x2); sd x3,0(x4); sw x1,4(x4); sd x1,8(x4) */
+	uint32_t code[] = { SD(1, 0, 2), SD(0, 0, 2), SD(3, 0, 4), SW(1, 4, 4), SD(1, 8, 4) };
+
+	tvm_new(&t, NULL);
+	cr_assert(!cpu_vm_gpa_to_spa(t.vm, RAM + 0x1000, &spa_a));
+	cr_assert(!cpu_vm_gpa_to_spa(t.vm, RAM + 0x3000, &spa_b));
+	cr_assert_eq(cpu_vm_watch(t.vm, spa_a, bell_ring, &other), 0);
+	cr_assert_eq(cpu_vm_watch(t.vm, spa_b, bell_ring, &b), 0);
+	cr_assert_eq(cpu_vm_watch(t.vm, spa_a, bell_ring, &a), 0, "watching again replaces");
+	cr_assert_eq(cpu_vm_watch(t.vm, spa_a + 4, bell_ring, &a), -1, "not 8-byte aligned");
+	cr_assert_eq(cpu_vm_set_doorbell(t.vm, RAM - 8, bell_ring, &a), -1, "outside the RAM window");
+	cr_assert(!cpu_vm_gpa_to_spa(t.vm, RAM + 0x5000, &spa));
+	cr_assert_eq(cpu_vm_set_doorbell(t.vm, RAM + 0x5000, bell_ring, &other), 0);
+	cr_assert_eq(cpu_vm_watch(t.vm, spa + 8, bell_ring, &other), 0);
+	cr_assert_eq(cpu_vm_watch(t.vm, spa + 16, bell_ring, &other), -1, "CPU_MAX_BELLS words");
+	tvm_code(&t, RAM, code, 5);
+	t.h->pc = RAM;
+	cpu_hart_set_reg(t.h, 1, 0x11);
+	cpu_hart_set_reg(t.h, 2, RAM + 0x1000);
+	cpu_hart_set_reg(t.h, 3, 0x33);
+	cpu_hart_set_reg(t.h, 4, RAM + 0x3000);
+	tvm_run(&t, 5);
+	cr_assert_eq(a.rings, 1, "a store of 0 does not ring");
+	cr_assert_eq(a.last, 0x11);
+	/* b: the sd of 0x33, then the sw into its upper half (the word is 0x11_00000033) */
+	cr_assert_eq(b.rings, 2);
+	cr_assert_eq(b.last, 0x1100000033ull);
+	cr_assert_eq(other.rings, 0, "the next word and the replaced callback stay quiet");
+	cr_assert_eq(cpu_hart_pc(t.h), RAM + 20);
+	tvm_free(&t);
+}
+
 /* HTIF: putchar (device 1), the syscall proxy's write (device 0), exit. */
 Test(cpu, htif_console_syscall_and_exit)
 {

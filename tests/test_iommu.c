@@ -890,6 +890,29 @@ Test(iommu, latency_passthrough_and_management, .init = setup, .fini = teardown)
 /* Device table management                                             */
 /* ------------------------------------------------------------------ */
 
+/* iommu_set_modes: a mode left out is refused before anything changes; the others still attach. */
+Test(iommu, attach_modes_narrowed, .init = setup, .fini = teardown)
+{
+	enum iommu_mode mode;
+	uint64_t cycles = 7;
+	int rc;
+
+	iommu_set_modes(io, 1u << IOMMU_MODE_STAGE2);
+	cr_assert_eq(iommu_attach(io, &WHO, 4, IOMMU_MODE_SNP, -1, NULL, &cycles), IOMMU_ERR_MODE);
+	cr_assert_eq(cycles, 0, "a refused attach costs nothing");
+	cr_assert_eq(iommu_attach(io, &WHO, 4, IOMMU_MODE_PASSTHROUGH, -1, NULL, NULL), IOMMU_ERR_MODE);
+	cr_assert_not(iommu_dev_info(io, 4, NULL, NULL, NULL), "still detached");
+	vm_s2 = s2_pgt_new(s2_fmt(S2_FMT_ARM64), 4, m, S2_NO_PAGE, &t_mm, NULL, NULL, &rc);
+	cr_assert(vm_s2, "s2_pgt_new: %d", rc);
+	cr_assert_eq(iommu_attach(io, &WHO, 4, IOMMU_MODE_STAGE2, 1, vm_s2, NULL), IOMMU_OK);
+	cr_assert(iommu_dev_info(io, 4, &mode, NULL, NULL));
+	cr_assert_eq(mode, IOMMU_MODE_STAGE2);
+	cr_assert_eq(iommu_attach(io, &WHO, 4, IOMMU_MODE_SNP, -1, NULL, NULL), IOMMU_ERR_ATTACHED,
+		     "an attached device is refused as before");
+	iommu_set_modes(io, (1u << IOMMU_MODE_COUNT) - 1);
+	cr_assert_eq(iommu_attach(io, &WHO, 5, IOMMU_MODE_PASSTHROUGH, -1, NULL, NULL), IOMMU_OK);
+}
+
 Test(iommu, attach_detach_states, .init = setup, .fini = teardown)
 {
 	enum iommu_mode mode;

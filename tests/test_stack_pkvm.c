@@ -239,7 +239,8 @@ static struct seq seqs[] = {
 		{ OP_G_SHARE, 0, G1, 0, 1, -EPERM, P_GSHARED(G1, 0), P_HOST, { { NOP, NOP }, { SO, NOP } } },
 		{ OP_USE_DMA, PA_, 0, 0, 0, 0, P_GSHARED(G1, 1), P_HOST, { { NOP, NOP }, { SO, NOP } } },
 		{ OP_G_UNSHARE, 0, G1, 0, 1, -EBUSY, P_GSHARED(G1, 1), P_HOST, { { NOP, NOP }, { SO, NOP } } },
-		{ OP_G_RELINQUISH, 0, G1, 0, 1, -EBUSY, P_GSHARED(G1, 1), P_HOST, { { NOP, NOP }, { SO, NOP } } },
+		/* not owned: -EPERM before any reference is looked at (Android's relinquish_walker) */
+		{ OP_G_RELINQUISH, 0, G1, 0, 1, -EPERM, P_GSHARED(G1, 1), P_HOST, { { NOP, NOP }, { SO, NOP } } },
 		{ OP_UNUSE_DMA, PA_, 0, 0, 0, 0, P_GSHARED(G1, 0), P_HOST, { { NOP, NOP }, { SO, NOP } } },
 		{ OP_G_RELINQUISH, 0, G1, 0, 1, -EPERM, P_GSHARED(G1, 0), P_HOST, { { NOP, NOP }, { SO, NOP } } },
 		{ OP_G_UNSHARE, 0, G1, 0, 1, 0, P_GUEST(G1), P_HOST, { { NOP, NOP }, { OWN, NOP } } },

@@ -17,15 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *beside(const char *base, const char *rel)
-{
-	const char *slash = strrchr(base, '/');
-
-	if (rel[0] == '/' || !slash)
-		return sim_xprintf("%s", rel);
-	return sim_xprintf("%.*s/%s", (int)(slash - base), base, rel);
-}
-
 int stack_run_heki(struct sim *s, const char *scenario, const char *out_dir, struct sim_err *err)
 {
 	static const char *const design[] = { "none", "kvm", "vmm", "vtl" };
@@ -38,7 +29,7 @@ int stack_run_heki(struct sim *s, const char *scenario, const char *out_dir, str
 
 	if (!sim_cfg_str(s, "heki.elf")[0])
 		return 0;
-	path = beside(scenario, sim_cfg_str(s, "heki.elf"));
+	path = sim_path_beside(scenario, sim_cfg_str(s, "heki.elf"));
 	if (strpbrk(path, " \t\"#")) {
 		free(path);
 		return sim_cfg_error(s, "heki.elf", err, "a path without spaces, quotes or '#'");

@@ -14,8 +14,14 @@
  * tohost/fromhost words and write() buffers through the nested mapping
  * (untimed, a device's view of memory, as the minimal host's HTIF); its
  * output is printed before the result line, one `console:` line each.
+ *
+ * A VM may hold two programs: the one `vm load` wrote, and a firmware the
+ * host kernel put into guest memory itself (pKVM's protected-VM firmware,
+ * pkvm_host.c).  The vCPUs enter the firmware when there is one; it jumps
+ * to the loaded program (its payload), and both programs' tohost words
+ * are watched, so each has its own console channel and either may exit.
  */
-#define _GNU_SOURCE   /* strerrorname_np, open_memstream */
+#define _GNU_SOURCE   /* open_memstream */
 #include "sim/stack/stack_int.h"
 #include "sim/stack/pkvm_host.h"   /* pKVM hook */
 
@@ -35,37 +41,21 @@ struct stack_kvm_cpu {
 	struct cpu_budget budget[STACK_KVM_MAX_VCPUS];   /* each `vcpu run`'s max_insns */
 	bool running[STACK_KVM_MAX_VCPUS];               /* in KVM_RUN (a `vcpu run` line) */
 	unsigned nrunning;
-	bool loaded;
-	uint64_t entry;
-	uint64_t image_base, image_size; /* the pages `vm load` wrote */
-	bool has_tohost;
-	uint64_t tohost, fromhost;       /* GPAs */
-	struct stack_htif htif;
+	struct stack_kvm_img {
+		bool loaded;
+		uint64_t entry;
+		uint64_t base, size;     /* the pages the program occupies */
+		bool has_tohost;
+		uint64_t tohost, fromhost;   /* GPAs */
+		struct stack_htif htif;  /* its console channel (built with the platform) */
+		struct stack_vm *v;
+	} prog, fw;                      /* `vm load`'s; the host kernel's firmware (pKVM) */
 	bool exited;                     /* the program asked to exit (HTIF) */
 	int code;
 	char *out;                       /* console output not printed yet (any vCPU's) */
 	size_t outlen, outdone;
 	FILE *outf;
 };
-
-static void put_errno(struct sim_call *c, int err)
-{
-	const char *n = strerrorname_np(err);
-
-	sim_call_result(c, "ERROR(%s)", n ? n : "EINVAL");
-}
-
-static struct stack_vm *kvm_vm_of(struct sim_call *c)
-{
-	struct stack_vm *v = stack_vm_find(stack_get(sim_call_sim(c)),
-					   (unsigned)sim_arg_u64(c, "vm", 0));
-
-	if (!v || !v->kvm || !v->run) {
-		put_errno(c, ENOENT);
-		return NULL;
-	}
-	return v;
-}
 
 static struct stack_kvm_cpu *kcpu(struct stack_vm *v)
 {
@@ -137,22 +127,24 @@ void stack_kvm_cpu_cr_intercepts(struct stack_vm *v)
 }
 
 /*
- * A program the host kernel put into guest memory itself (pKVM: the
- * protected-VM firmware copied into its slot, pkvm_host.c): what `vm
- * load` records, without the copy.
+ * The firmware the host kernel put into guest memory itself (pKVM: the
+ * protected-VM firmware copied into its slot, pkvm_host.c): the program
+ * the vCPUs enter, before the one `vm load` wrote (its payload).
  */
-void stack_kvm_set_program(struct stack_vm *v, uint64_t entry, uint64_t base, uint64_t size,
-			   bool has_tohost, uint64_t tohost, uint64_t fromhost)
+void stack_kvm_set_firmware(struct stack_vm *v, uint64_t entry, uint64_t base, uint64_t size,
+			    bool has_tohost, uint64_t tohost, uint64_t fromhost)
 {
 	struct stack_kvm_cpu *k = kcpu(v);
 
-	k->loaded = true;
-	k->entry = entry;
-	k->image_base = base;
-	k->image_size = size;
-	k->has_tohost = has_tohost;
-	k->tohost = tohost;
-	k->fromhost = fromhost;
+	k->fw = (struct stack_kvm_img){ .loaded = true, .entry = entry, .base = base, .size = size,
+					.has_tohost = has_tohost, .tohost = tohost,
+					.fromhost = fromhost };
+}
+
+/* The program the vCPUs enter: the firmware if the host put one in, else `vm load`'s. */
+static struct stack_kvm_img *entry_img(struct stack_kvm_cpu *k)
+{
+	return k->fw.loaded ? &k->fw : &k->prog;
 }
 
 void stack_kvm_cpu_tlbi(struct stack_vm *v, enum cpu_tlbi what)
@@ -234,6 +226,35 @@ static void htif_exit(void *arg, int code)
 /* ------------------------------------------------------------------ */
 
 /*
+ * On a pKVM host the VMM writes guest memory through its own mapping: each
+ * page of the program a user store through the host stage 2, all of them
+ * checked before any is written.  A page the host no longer owns (donated
+ * to the guest: the copy comes after the guest ran) faults: the load fails
+ * with ERROR(EFAULT) and gpa= the first such page, nothing written.  0 to
+ * go on; -1 when the result is set (the ELF freed).
+ */
+static int vmm_copy_check(struct sim_call *c, struct stack_vm *v, struct cpu_elf *elf)
+{
+	for (unsigned i = 0; i < elf->nseg; i++) {
+		const struct cpu_elf_seg *sg = &elf->seg[i];
+
+		for (uint64_t g = sg->paddr & ~(PAGE_4K - 1); g < sg->paddr + sg->memsz; g += PAGE_4K) {
+			uint64_t spa;
+
+			if (page_of(v, g, true, &spa) ||
+			    stack_pkvm_vmm_access(v, sim_call_agent(c), spa, true)) {   /* pKVM hook */
+				cpu_elf_free(elf);
+				stack_put_errno(c, EFAULT);
+				sim_call_field_hex(c, "gpa", g);
+				sim_advance(sim_call_agent(c), v->st->lat.ioctl);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+/*
  * The VMM copies the program into guest memory, as QEMU's loader does
  * before the launch: each page of each segment goes to the page behind
  * its GPA (a private GFN of a guest_memfd slot: the file's page, not
@@ -242,15 +263,20 @@ static void htif_exit(void *arg, int code)
  */
 void stack_op_vm_load(struct sim_call *c)
 {
-	struct stack_vm *v = kvm_vm_of(c);
+	struct stack_vm *v = stack_kvm_vm_of(c);
 	struct cpu_elf *elf = NULL;
 	struct sim_err err;
 	uint64_t lo = UINT64_MAX, hi = 0, pages = 0;
 	struct stack_kvm_cpu *k;
+	char *path;
+	int rc;
 
 	if (!v)
 		return;
-	if (cpu_elf_open(sim_arg_str(c, "elf", ""), 0, SIM_PA_LIMIT, &elf, &err)) {
+	path = sim_arg_path(c, "elf", "");
+	rc = cpu_elf_open(path, 0, SIM_PA_LIMIT, &elf, &err);
+	free(path);
+	if (rc) {
 		sim_call_bad_arg(c, "elf", "%s", err.msg);
 		return;
 	}
@@ -266,6 +292,8 @@ void stack_op_vm_load(struct sim_call *c)
 			}
 		}
 	}
+	if (vmm_copy_check(c, v, elf))
+		return;
 	for (unsigned i = 0; i < elf->nseg; i++) {
 		const struct cpu_elf_seg *sg = &elf->seg[i];
 
@@ -277,7 +305,7 @@ void stack_op_vm_load(struct sim_call *c)
 				n = sg->memsz - off;
 			if (page_of(v, gpa, true, &spa)) {
 				cpu_elf_free(elf);
-				put_errno(c, ENOMEM);
+				stack_put_errno(c, ENOMEM);
 				return;
 			}
 			if (off < sg->filesz) {
@@ -298,18 +326,15 @@ void stack_op_vm_load(struct sim_call *c)
 			hi = sg->paddr + sg->memsz;
 	}
 	k = kcpu(v);
-	k->loaded = true;
-	k->entry = elf->entry;
-	k->image_base = lo & ~(PAGE_4K - 1);
-	k->image_size = ((hi + PAGE_4K - 1) & ~(PAGE_4K - 1)) - k->image_base;
-	k->has_tohost = elf->has_tohost;
-	k->tohost = elf->tohost;
-	k->fromhost = elf->has_fromhost ? elf->fromhost : 0;
 	lo &= ~(PAGE_4K - 1);
 	hi = (hi + PAGE_4K - 1) & ~(PAGE_4K - 1);
+	k->prog = (struct stack_kvm_img){ .loaded = true, .entry = elf->entry, .base = lo,
+					  .size = hi - lo, .has_tohost = elf->has_tohost,
+					  .tohost = elf->tohost,
+					  .fromhost = elf->has_fromhost ? elf->fromhost : 0 };
 	cpu_elf_free(elf);
 	sim_call_result(c, "OK");
-	sim_call_field_hex(c, "entry", k->entry);
+	sim_call_field_hex(c, "entry", k->prog.entry);
 	sim_call_field_hex(c, "base", lo);
 	sim_call_field_hex(c, "size", hi - lo);
 	/* the copy: one page clear's worth of memory traffic per page */
@@ -367,13 +392,13 @@ void stack_kvm_image(struct stack_vm *v, uint64_t *base, uint64_t *size)
 {
 	struct stack_kvm_cpu *k = v->run ? v->run->cpu : NULL;
 
-	*base = k && k->loaded ? k->image_base : 0;
-	*size = k && k->loaded ? k->image_size : 0;
+	*base = k && k->prog.loaded ? k->prog.base : 0;
+	*size = k && k->prog.loaded ? k->prog.size : 0;
 }
 
 void stack_op_vm_boot(struct sim_call *c)
 {
-	struct stack_vm *v = kvm_vm_of(c);
+	struct stack_vm *v = stack_kvm_vm_of(c);
 	uint64_t gpa = sim_arg_u64(c, "gpa", 0), spa;
 	const char *cmd = sim_arg_str(c, "cmdline", "");
 	struct stack_kvm_cpu *k;
@@ -385,7 +410,7 @@ void stack_op_vm_boot(struct sim_call *c)
 	if (!v)
 		return;
 	k = v->run->cpu;
-	if (!k || !k->loaded) {
+	if (!k || !k->prog.loaded) {
 		sim_call_bad_arg(c, "vm", "VM %u has no program: `vm load` first", v->id);
 		return;
 	}
@@ -393,7 +418,7 @@ void stack_op_vm_boot(struct sim_call *c)
 		sim_call_bad_arg(c, "cmdline", "at most %d bytes", BOOT_CMDLINE - 1);
 		return;
 	}
-	if (gpa < k->image_base + k->image_size && k->image_base < gpa + PAGE_4K) {
+	if (gpa < k->prog.base + k->prog.size && k->prog.base < gpa + PAGE_4K) {
 		sim_call_bad_arg(c, "gpa", "0x%llx is inside the program's image",
 				 (unsigned long long)gpa);
 		return;
@@ -403,8 +428,13 @@ void stack_op_vm_boot(struct sim_call *c)
 				 (unsigned long long)gpa, v->id);
 		return;
 	}
+	if (stack_pkvm_vmm_access(v, sim_call_agent(c), spa, true)) {   /* pKVM hook */
+		stack_put_errno(c, EFAULT);   /* the VMM's store faults: the guest owns the page */
+		sim_advance(sim_call_agent(c), v->st->lat.ioctl);
+		return;
+	}
 	/* the reserved ranges, sorted */
-	res[nres++] = (struct boot_range){ k->image_base, k->image_size, R_RESERVED, 0 };
+	res[nres++] = (struct boot_range){ k->prog.base, k->prog.size, R_RESERVED, 0 };
 	res[nres++] = (struct boot_range){ gpa, PAGE_4K, R_RESERVED, 0 };
 	if (res[1].gpa < res[0].gpa) {
 		struct boot_range t = res[0];
@@ -468,6 +498,7 @@ void stack_op_vm_boot(struct sim_call *c)
 /* The guest platform, at the first run: harts for the vCPUs created so far. */
 static int platform(struct sim_call *c, struct stack_vm *v, struct stack_kvm_cpu *k)
 {
+	struct stack_kvm_img *run = entry_img(k);
 	struct cpu_vm_cfg cfg = { 0 };
 	struct sim_err err;
 	uint64_t tspa;
@@ -475,7 +506,7 @@ static int platform(struct sim_call *c, struct stack_vm *v, struct stack_kvm_cpu
 
 	if (k->cpu)
 		return 0;
-	if (!k->has_tohost || page_of(v, k->tohost & ~(PAGE_4K - 1), true, &tspa)) {
+	if (!run->has_tohost || page_of(v, run->tohost & ~(PAGE_4K - 1), true, &tspa)) {
 		sim_call_bad_arg(c, "vm", "the program has no tohost word in guest memory (HTIF)");
 		return -1;
 	}
@@ -486,7 +517,7 @@ static int platform(struct sim_call *c, struct stack_vm *v, struct stack_kvm_cpu
 	cfg.type = v->asid ? CPU_VM_SNP : CPU_VM_NPT;
 	cfg.nharts = k->nharts;
 	/* the RAM window is the tohost page: the doorbell's (stage 2 serves the rest) */
-	cfg.mem_base = k->tohost & ~(PAGE_4K - 1);
+	cfg.mem_base = run->tohost & ~(PAGE_4K - 1);
 	cfg.mem_size = PAGE_4K;
 	cfg.spa_base = tspa;
 	cfg.npt = v->s2;
@@ -500,13 +531,6 @@ static int platform(struct sim_call *c, struct stack_vm *v, struct stack_kvm_cpu
 		sim_call_bad_arg(c, "vm", "%s", err.msg);
 		return -1;
 	}
-	k->htif.mem = v->st->mem;
-	k->htif.gpa_to_spa = htif_gpa_to_spa;
-	k->htif.exit = htif_exit;
-	k->htif.arg = v;
-	k->htif.max_len = 1ull << 20;
-	k->htif.fromhost = k->fromhost;
-	k->htif.tohost_spa = tspa | (k->tohost & (PAGE_4K - 1));
 	for (unsigned i = 0; i < k->nharts; i++) {
 		struct cpu_hart *h = cpu_vm_hart(k->cpu, i);
 
@@ -517,7 +541,7 @@ static int platform(struct sim_call *c, struct stack_vm *v, struct stack_kvm_cpu
 		k->vmcb[i].vmsa_spa = v->run->vcpu[i].vmsa_spa;
 		k->vmcb[i].vmsa_gpa = v->run->vcpu[i].vmsa_gpa;
 		k->vmcb[i].budget = &k->budget[i];
-		cpu_hart_set_pc(h, k->entry);
+		cpu_hart_set_pc(h, run->entry);
 		cpu_hart_set_reg(h, 10, i);   /* a0: hart id */
 	}
 	stack_kvm_cpu_cr_intercepts(v);   /* heki.h */
@@ -526,13 +550,44 @@ static int platform(struct sim_call *c, struct stack_vm *v, struct stack_kvm_cpu
 
 static void tohost_bell(void *arg, struct cpu_hart *h, uint64_t val)
 {
-	struct stack_vm *v = arg;
+	struct stack_kvm_img *img = arg;
+	struct stack_vm *v = img->v;
 
-	stack_htif_tohost(&v->run->cpu->htif, val);
+	stack_htif_tohost(&img->htif, val);
 	if (v->run->cpu->exited)   /* the program is over: every vCPU leaves guest mode */
 		for (unsigned i = 0; i < v->run->cpu->nharts; i++)
 			cpu_vcpu_kick(NULL, cpu_vm_hart(v->run->cpu->cpu, i));
 	(void)h;
+}
+
+/*
+ * The console channel of program @img (the firmware or `vm load`'s): its
+ * tohost word watched on the platform, its HTIF built the first time.
+ * 0, or -1 (the word is in no memslot: the run fails).
+ */
+static int watch_program(struct sim_call *c, struct stack_vm *v, struct stack_kvm_cpu *k,
+			 struct stack_kvm_img *img)
+{
+	uint64_t spa;
+
+	if (!img->loaded || !img->has_tohost)
+		return 0;
+	if (!img->htif.mem) {
+		if (page_of(v, img->tohost & ~(PAGE_4K - 1), true, &spa)) {
+			sim_call_bad_arg(c, "vm", "the program at 0x%llx has its tohost word in no memslot",
+					 (unsigned long long)img->base);
+			return -1;
+		}
+		img->v = v;
+		img->htif = (struct stack_htif){ .mem = v->st->mem, .gpa_to_spa = htif_gpa_to_spa,
+						 .exit = htif_exit, .arg = v, .max_len = 1ull << 20,
+						 .fromhost = img->fromhost,
+						 .tohost_spa = spa | (img->tohost & (PAGE_4K - 1)) };
+	}
+	img->htif.console = k->outf;
+	if (cpu_vm_watch(k->cpu, img->htif.tohost_spa, tohost_bell, img))
+		sim_fatal("stack: vcpu run: a tohost word not watched");
+	return 0;
 }
 
 /* The host's outcome of one exit: re-enter, or stop with @why. */
@@ -634,13 +689,15 @@ static void vcpu_run(struct sim_call *c, struct stack_vm *v, unsigned idx)
 	unsigned same = 0;
 	const char *why = NULL;
 	struct cpu_exit e;
+	bool first;
 
+	vc = &v->run->vcpu[idx];
+	first = !vc->ran;
 	if (stack_pkvm_op_vcpu_run(c))   /* pKVM hook: KVM_RUN's checks on a pKVM VM */
 		return;
-	vc = &v->run->vcpu[idx];
 	k = v->run->cpu;
 	if (!vc->created) {
-		put_errno(c, ENOENT);
+		stack_put_errno(c, ENOENT);
 		return;
 	}
 	if (v->run->killed) {
@@ -648,7 +705,7 @@ static void vcpu_run(struct sim_call *c, struct stack_vm *v, unsigned idx)
 		return;
 	}
 	if (k && k->running[idx]) {
-		put_errno(c, EBUSY);   /* another thread is in KVM_RUN on this vCPU */
+		stack_put_errno(c, EBUSY);   /* another thread is in KVM_RUN on this vCPU */
 		return;
 	}
 	if (v->kvm->type == STACK_KVM_VM_SNP && vc->ap_request) {
@@ -659,16 +716,16 @@ static void vcpu_run(struct sim_call *c, struct stack_vm *v, unsigned idx)
 		(void)stack_kvm_ap_update(v, idx, &who, false, &cyc);
 		sim_advance(a, cyc + who.mem_cycles);
 	}
-	if (vc->power_off || !k || !k->loaded ||
+	if (vc->power_off || !k || !entry_img(k)->loaded ||
 	    (v->kvm->type == STACK_KVM_VM_SNP &&
 	     (!v->snp || stack_snp_gstate(v->snp) != STACK_SNP_GSTATE_RUNNING || !vc->vmsa_spa))) {
-		put_errno(c, EINVAL);
+		stack_put_errno(c, EINVAL);
 		return;
 	}
 	if (platform(c, v, k))
 		return;
 	if (idx >= k->nharts) {
-		put_errno(c, EINVAL);   /* created after the platform was built */
+		stack_put_errno(c, EINVAL);   /* created after the platform was built */
 		return;
 	}
 	h = cpu_vm_hart(k->cpu, idx);
@@ -676,17 +733,15 @@ static void vcpu_run(struct sim_call *c, struct stack_vm *v, unsigned idx)
 	k->vmcb[idx].vmsa_gpa = vc->vmsa_gpa;
 	cpu_hart_bind(h, a);
 	stack_pkvm_vcpu_regs(v, idx, h);   /* pKVM hook: the primary's reset state, CPU_ON's entry */
-	if (cpu_vm_set_doorbell(k->cpu, k->tohost, tohost_bell, v))
-		sim_fatal("stack: vcpu run: the tohost window");
-	if (sim_arg_has(c, "boot") && !vc->ran)
+	if (!k->outf)
+		k->outf = open_memstream(&k->out, &k->outlen);
+	if (watch_program(c, v, k, &k->fw) || watch_program(c, v, k, &k->prog))
+		return;
+	if (sim_arg_has(c, "boot") && first)
 		cpu_hart_set_reg(h, 11, sim_arg_u64(c, "boot", 0));   /* a1: the boot parameters */
 	vc->ran = true;
 	sim_call_field_hex(c, "entry_pc", cpu_hart_pc(h));
 	sim_call_field_hex(c, "entry_sp", cpu_hart_reg(h, 2));
-	if (!k->outf) {
-		k->outf = open_memstream(&k->out, &k->outlen);
-		k->htif.console = k->outf;
-	}
 	k->budget[idx].max = sim_arg_u64(c, "max_insns", STACK_EXEC_MAX_INSNS);
 	k->budget[idx].used = 0;
 	insns0 = cpu_hart_insns(h);
@@ -746,7 +801,7 @@ static void vcpu_run(struct sim_call *c, struct stack_vm *v, unsigned idx)
 
 void stack_op_vcpu_run(struct sim_call *c)
 {
-	struct stack_vm *v = kvm_vm_of(c);
+	struct stack_vm *v = stack_kvm_vm_of(c);
 
 	/* the line is held (setup, the end); vcpu_run lets go while the guest runs */
 	if (v)

@@ -25,7 +25,6 @@
  * bound to the VM that created it, and upstream has no way to move it,
  * so the source's teardown would take the private memory with it).
  */
-#define _GNU_SOURCE   /* strerrorname_np */
 #include "sim/stack/host.h"
 
 #include <errno.h>
@@ -34,10 +33,8 @@
 
 static void put_rc(struct sim_call *c, int rc)
 {
-	const char *n = strerrorname_np(-rc);
-
 	if (rc)
-		sim_call_result(c, "ERROR(%s)", n ? n : "EINVAL");
+		stack_put_errno(c, rc);
 	else
 		sim_call_result(c, "OK");
 }

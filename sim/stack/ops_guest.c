@@ -27,7 +27,6 @@
  * set_memory_encrypted/decrypted).  Every action reports exits= and
  * user_exits=.
  */
-#define _GNU_SOURCE   /* strerrorname_np */
 #include "sim/stack/stack_int.h"
 #include "sim/stack/pkvm_host.h"   /* pKVM hook */
 
@@ -688,25 +687,6 @@ static int convert(struct gact *g, uint64_t gpa, uint64_t size, unsigned op, boo
 /* The operations                                                      */
 /* ------------------------------------------------------------------ */
 
-static void put_errno(struct sim_call *c, int err)
-{
-	const char *n = strerrorname_np(err);
-
-	sim_call_result(c, "ERROR(%s)", n ? n : "EINVAL");
-}
-
-/* The KVM VM of vm=, or NULL with ERROR(ENOENT). */
-static struct stack_vm *kvm_vm_of(struct sim_call *c)
-{
-	struct stack_vm *v = stack_vm_find(stack_get(sim_call_sim(c)), (unsigned)sim_arg_u64(c, "vm", 0));
-
-	if (!v || !v->kvm || !v->run) {
-		put_errno(c, ENOENT);
-		return NULL;
-	}
-	return v;
-}
-
 /*
  * Start a guest action: the VM must run (SNP: its launch finished, as
  * KVM_RUN wants), the vCPU exist and not be powered off; then VMRUN.
@@ -717,7 +697,7 @@ static bool gact_begin(struct sim_call *c, struct gact *g)
 	g->c = c;
 	g->a = sim_call_agent(c);
 	g->st = stack_get(sim_call_sim(c));
-	g->v = kvm_vm_of(c);
+	g->v = stack_kvm_vm_of(c);
 	if (!g->v)
 		return false;
 	g->k = (unsigned)sim_arg_u64(c, "vcpu", 0);
@@ -727,17 +707,17 @@ static bool gact_begin(struct sim_call *c, struct gact *g)
 		return false;
 	}
 	if (!g->vc->created) {
-		put_errno(c, ENOENT);
+		stack_put_errno(c, ENOENT);
 		return false;
 	}
 	if (stack_kvm_vcpu_running(g->v, (int)g->k)) {
-		put_errno(c, EBUSY);   /* its thread is in KVM_RUN on another agent */
+		stack_put_errno(c, EBUSY);   /* its thread is in KVM_RUN on another agent */
 		return false;
 	}
 	if (g->vc->power_off ||
 	    (g->v->kvm->type == STACK_KVM_VM_SNP &&
 	     (!g->v->snp || stack_snp_gstate(g->v->snp) != STACK_SNP_GSTATE_RUNNING || !g->vc->vmsa_spa))) {
-		put_errno(c, EINVAL);
+		stack_put_errno(c, EINVAL);
 		return false;
 	}
 	if (g->v->kvm->type == STACK_KVM_VM_SNP && g->vc->ap_request) {
@@ -748,7 +728,7 @@ static bool gact_begin(struct sim_call *c, struct gact *g)
 
 		charge(g, cyc + who.mem_cycles);
 		if (!runnable) {
-			put_errno(c, EINVAL);   /* no VMSA: not runnable */
+			stack_put_errno(c, EINVAL);   /* no VMSA: not runnable */
 			stack_check_after(c);
 			return false;
 		}
@@ -1052,13 +1032,13 @@ static void op_guest_cr_write(struct sim_call *c)
 
 static void op_vcpu_create(struct sim_call *c)
 {
-	struct stack_vm *v = kvm_vm_of(c);
+	struct stack_vm *v = stack_kvm_vm_of(c);
 	unsigned k = (unsigned)sim_arg_u64(c, "vcpu", 0);
 
 	if (!v)
 		return;
 	if (v->run->vcpu[k].created) {
-		put_errno(c, EEXIST);
+		stack_put_errno(c, EEXIST);
 		return;
 	}
 	v->run->vcpu[k].created = true;
@@ -1073,13 +1053,13 @@ static void op_vcpu_create(struct sim_call *c)
 /* The vCPU of vm= and vcpu=, or NULL with ERROR(ENOENT). */
 static struct stack_kvm_vcpu *vcpu_of(struct sim_call *c, struct stack_vm **vp)
 {
-	struct stack_vm *v = kvm_vm_of(c);
+	struct stack_vm *v = stack_kvm_vm_of(c);
 	unsigned k = (unsigned)sim_arg_u64(c, "vcpu", 0);
 
 	if (!v)
 		return NULL;
 	if (!v->run->vcpu[k].created) {
-		put_errno(c, ENOENT);
+		stack_put_errno(c, ENOENT);
 		return NULL;
 	}
 	*vp = v;
@@ -1156,13 +1136,13 @@ static void op_vm_cap(struct sim_call *c)
 
 	if (stack_pkvm_op_vm_cap(c))   /* pKVM hook: cap=protected_vm on a pKVM machine */
 		return;
-	v = kvm_vm_of(c);
+	v = stack_kvm_vm_of(c);
 	if (!v)
 		return;
 	sim_advance(sim_call_agent(c), v->st->lat.ioctl);
 	if (cap == 2 || cap == 3) {   /* heki.h */
 		if (stack_heki_enable_cap(v, cap == 3, sim_arg_u64(c, "arg0", 0))) {
-			put_errno(c, EINVAL);
+			stack_put_errno(c, EINVAL);
 			return;
 		}
 		sim_call_result(c, "OK");
@@ -1172,11 +1152,11 @@ static void op_vm_cap(struct sim_call *c)
 		return;
 	}
 	if (cap != 0) {
-		put_errno(c, EINVAL);
+		stack_put_errno(c, EINVAL);
 		return;
 	}
 	if (sim_arg_u64(c, "arg0", 0) & ~(1ull << STACK_KVM_HC_MAP_GPA_RANGE)) {
-		put_errno(c, EINVAL);
+		stack_put_errno(c, EINVAL);
 		return;
 	}
 	v->run->hc_exit_mask = sim_arg_u64(c, "arg0", 0);

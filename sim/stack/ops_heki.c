@@ -13,7 +13,6 @@
  * `guest cr_write`, `vm cap cap=heki_configure|heki_denial` and `vcpu
  * reset` (ops_guest.c).
  */
-#define _GNU_SOURCE   /* strerrorname_np */
 #include "sim/stack/stack_int.h"
 
 #include <errno.h>
@@ -77,25 +76,6 @@ static int heki_attach(struct sim *s, struct sim_err *err)
 	return 0;
 }
 
-static void put_errno(struct sim_call *c, int err)
-{
-	const char *n = strerrorname_np(err);
-
-	sim_call_result(c, "ERROR(%s)", n ? n : "EINVAL");
-}
-
-static struct stack_vm *kvm_vm_of(struct sim_call *c)
-{
-	struct stack_vm *v = stack_vm_find(stack_get(sim_call_sim(c)),
-					   (unsigned)sim_arg_u64(c, "vm", 0));
-
-	if (!v || !v->kvm || !v->run) {
-		put_errno(c, ENOENT);
-		return NULL;
-	}
-	return v;
-}
-
 /* cr= of a line: 0 or 4, else a bad argument (-1). */
 static int cr_arg(struct sim_call *c)
 {
@@ -125,7 +105,7 @@ static void done(struct sim_call *c, struct stack_vm *v, int rc)
 {
 	sim_advance(sim_call_agent(c), v->st->lat.ioctl);
 	if (rc) {
-		put_errno(c, -rc);
+		stack_put_errno(c, -rc);
 		return;
 	}
 	sim_call_result(c, "OK");
@@ -140,7 +120,7 @@ static void done(struct sim_call *c, struct stack_vm *v, int rc)
  */
 static void op_vm_cr_filter(struct sim_call *c)
 {
-	struct stack_vm *v = kvm_vm_of(c);
+	struct stack_vm *v = stack_kvm_vm_of(c);
 	int cr = cr_arg(c);
 	uint64_t mask = sim_arg_u64(c, "mask", 0);
 
@@ -153,7 +133,7 @@ static void op_vm_cr_filter(struct sim_call *c)
 
 static void op_vtl_enable(struct sim_call *c)
 {
-	struct stack_vm *v = kvm_vm_of(c);
+	struct stack_vm *v = stack_kvm_vm_of(c);
 
 	if (v)
 		done(c, v, stack_vtl_enable(v));
@@ -161,7 +141,7 @@ static void op_vtl_enable(struct sim_call *c)
 
 static void op_vtl_intercept(struct sim_call *c)
 {
-	struct stack_vm *v = kvm_vm_of(c);
+	struct stack_vm *v = stack_kvm_vm_of(c);
 	int cr = cr_arg(c);
 	uint64_t mask = sim_arg_u64(c, "mask", 0);
 
@@ -172,7 +152,7 @@ static void op_vtl_intercept(struct sim_call *c)
 
 static void op_vtl_protect(struct sim_call *c)
 {
-	struct stack_vm *v = kvm_vm_of(c);
+	struct stack_vm *v = stack_kvm_vm_of(c);
 	uint64_t gpa = sim_arg_u64(c, "gpa", 0), size = sim_arg_u64(c, "size", 0);
 	unsigned perms = (unsigned)sim_arg_u64(c, "perms", 0);
 
@@ -203,7 +183,7 @@ static int hexval(char ch)
 
 static void op_vtl_allow(struct sim_call *c)
 {
-	struct stack_vm *v = kvm_vm_of(c);
+	struct stack_vm *v = stack_kvm_vm_of(c);
 	const char *hex = sim_arg_str(c, "sha256", "");
 	uint8_t sha[32];
 

@@ -25,7 +25,6 @@
  * without a VMM (the VM stops), a dead daemon refuses every VM's later
  * request (ERROR(ESRCH), counted in vmN.host.denied).
  */
-#define _GNU_SOURCE   /* strerrorname_np */
 #include "sim/stack/host.h"
 #include "sim/stack/pkvm_host.h"
 
@@ -39,13 +38,6 @@
 
 static const char *const by_choices[] = { "kernel", "vmm", "daemon", NULL };
 static const char *const kind_choices[] = { "kexec", "kdump", NULL };
-
-static void put_errno(struct sim_call *c, int err)
-{
-	const char *n = strerrorname_np(err);
-
-	sim_call_result(c, "ERROR(%s)", n ? n : "EINVAL");
-}
 
 /* The process of writer @by for VM @vm. */
 static unsigned proc_of(enum host_writer by, unsigned vm)
@@ -144,13 +136,13 @@ static bool req_get(struct sim_call *c, struct hreq *r)
 		return false;
 	}
 	if (r->h->panicked) {
-		put_errno(c, EHOSTDOWN);
+		stack_put_errno(c, EHOSTDOWN);
 		return false;
 	}
 	if (r->by_gpa) {
 		r->v = stack_vm_find(stack_get(s), (unsigned)sim_arg_u64(c, "vm", 0));
 		if (!r->v || !r->v->kvm || host_vm_gone(r->h, r->v)) {
-			put_errno(c, ENOENT);
+			stack_put_errno(c, ENOENT);
 			return false;
 		}
 		r->hv = host_vm(r->h, r->v);
@@ -161,7 +153,7 @@ static bool req_get(struct sim_call *c, struct hreq *r)
 		r->h->w[r->by].failed++;
 		if (r->hv)
 			r->hv->ctr.denied++;
-		put_errno(c, ESRCH);
+		stack_put_errno(c, ESRCH);
 		return false;
 	}
 	return true;
@@ -280,22 +272,27 @@ int stack_host_vmm_store(struct stack_vm *v, struct sim_agent *a, uint64_t gpa, 
 }
 
 /*
- * `host write/read pa=` on a `machine host=pkvm` machine: the host
- * kernel's access through the host stage 2 as pKVM programs it
- * (stack_pkvm_machine_access: a translation fault traps to EL2, which maps
- * a page the host owns or injects an abort, an oops for a kernel access).
- * Each 4K piece is checked before it is done; the first refusal stops the
- * access (nothing more written).  Return false when the machine is not a
- * pKVM host (the SNP path goes on).
+ * `host write/read` on a `machine host=pkvm` machine: the host's access
+ * through the host stage 2 as pKVM programs it (stack_pkvm_machine_access:
+ * a translation fault traps to EL2, which maps a page the host owns or
+ * injects an abort).  `pa=` is the kernel's access to that page; `gpa=`
+ * goes to the page behind the GPA in the VMM's mapping (the memslot's
+ * backing) and is the kernel's access (by=kernel) or a user access of the
+ * VMM or the daemon.  An injected abort is an oops for the kernel, SIGSEGV
+ * for a user process (which dies of it, as of SIGBUS on SNP).  Each 4K
+ * piece is checked before it is done; the first refusal stops the access
+ * (nothing more written).  Return false when the machine is not a pKVM
+ * host (the SNP path goes on).
  */
-static bool pkvm_pa_access(struct sim_call *c, const struct hreq *r, bool write)
+static bool pkvm_host_access(struct sim_call *c, const struct hreq *r, bool write)
 {
 	struct sim *s = sim_call_sim(c);
 	struct sim_agent *a = sim_call_agent(c);
+	enum stack_pkvm_by by = r->by == HOST_BY_KERNEL ? STACK_PKVM_BY_KERNEL : STACK_PKVM_BY_USER;
 	uint64_t done = 0, value = 0, cycles = 0;
 	uint8_t buf[SZ_4K];
 
-	if (r->by_gpa || !stack_pkvm_host_of(s))
+	if (!stack_pkvm_host_of(s))
 		return false;
 	memset(buf, write ? (int)sim_arg_u64(c, "fill", 0xff) : 0, sizeof(buf));
 	while (done < r->len) {
@@ -306,11 +303,28 @@ static bool pkvm_pa_access(struct sim_call *c, const struct hreq *r, bool write)
 
 		if (n > r->len - done)
 			n = r->len - done;
-		rc = stack_pkvm_machine_access(s, &who, at, write, STACK_PKVM_BY_KERNEL, &res, &cycles);
+		if (r->by_gpa && !stack_kvm_gfn_to_slot(r->v, at >> 12)) {
+			stack_put_errno(c, EFAULT);
+			return true;
+		}
+		if (r->by_gpa && stack_kvm_backing(r->v, at, true, &at)) {
+			stack_put_errno(c, ENOMEM);
+			return true;
+		}
+		rc = stack_pkvm_machine_access(s, &who, at, write, by, &res, &cycles);
 		sim_advance(a, cycles + who.mem_cycles);
 		cycles = 0;
 		if (rc) {
-			put_errno(c, -rc);
+			stack_put_errno(c, -rc);
+			return true;
+		}
+		if (res.result == STACK_PKVM_ACC_SIGSEGV) {
+			struct host_ctx x = { .h = r->h, .a = a, .by = r->by };
+
+			proc_dies(&x, r->v, r->hv);
+			sim_call_result(c, "SIGSEGV");
+			sim_call_field_hex(c, "spa", res.far);
+			stack_check_after(c);
 			return true;
 		}
 		if (res.result != STACK_PKVM_ACC_OK) {
@@ -321,6 +335,7 @@ static bool pkvm_pa_access(struct sim_call *c, const struct hreq *r, bool write)
 			sim_call_result(c, "OOPS");
 			sim_call_field_hex(c, "spa", res.far);
 			sim_call_field_u64(c, "panic", r->h->panicked);
+			stack_check_after(c);
 			return true;
 		}
 		if (write)
@@ -329,13 +344,16 @@ static bool pkvm_pa_access(struct sim_call *c, const struct hreq *r, bool write)
 			sim_mem_peek(sim_mem(s), at, &value, n < 8 ? n : 8);
 		done += n;
 	}
+	r->h->w[r->by].bytes += r->len;
 	sim_call_result(c, "OK");
 	if (write) {
 		sim_call_field_u64(c, "converted", 0);
 		sim_call_field_u64(c, "killed", 0);
 	} else {
+		sim_call_field_u64(c, "ciphertext", 0);
 		sim_call_field_hex(c, "value", value);
 	}
+	stack_check_after(c);
 	return true;
 }
 
@@ -348,8 +366,8 @@ static void op_host_write(struct sim_call *c)
 
 	if (!req_get(c, &r))
 		return;
-	/* a pKVM machine: `pa=` goes through the host stage 2 (pkvm_pa_access) */
-	if (pkvm_pa_access(c, &r, true))
+	/* a pKVM machine: through the host stage 2 (pkvm_host_access) */
+	if (pkvm_host_access(c, &r, true))
 		return;
 	memset(&x, 0, sizeof(x));
 	x.h = r.h;
@@ -371,7 +389,7 @@ static void op_host_write(struct sim_call *c)
 		if (r.by_gpa)
 			rc = resolve(&x, r.v, at, &x.spa);
 		if (rc) {
-			put_errno(c, -rc);
+			stack_put_errno(c, -rc);
 			stack_check_after(c);
 			return;
 		}
@@ -391,7 +409,7 @@ static void op_host_write(struct sim_call *c)
 			return;
 		}
 		if (rc) {
-			put_errno(c, ELOOP);
+			stack_put_errno(c, ELOOP);
 			stack_check_after(c);
 			return;
 		}
@@ -413,7 +431,7 @@ static void op_host_read(struct sim_call *c)
 
 	if (!req_get(c, &r))
 		return;
-	if (pkvm_pa_access(c, &r, false))
+	if (pkvm_host_access(c, &r, false))
 		return;
 	memset(&x, 0, sizeof(x));
 	x.h = r.h;
@@ -432,7 +450,7 @@ static void op_host_read(struct sim_call *c)
 		if (r.by_gpa)
 			rc = resolve(&x, r.v, at, &spa);
 		if (rc) {
-			put_errno(c, -rc);
+			stack_put_errno(c, -rc);
 			return;
 		}
 		/* reads are not RMP-checked (APM Table 15-39): an assigned page gives ciphertext */
@@ -457,6 +475,17 @@ static void op_host_kexec(struct sim_call *c)
 {
 	struct host *h = host_get(sim_call_sim(c));
 
+	/*
+	 * With protected KVM the host can neither kexec nor hibernate: the
+	 * hypervisor at EL2 cannot be handed to a new kernel (A. Elisei,
+	 * "Documentation: admin-guide: Document side effects when pKVM is
+	 * enabled", kvmarm, Oct 2021).  A kdump kernel would also read memory
+	 * the host does not own.
+	 */
+	if (stack_pkvm_host_of(sim_call_sim(c))) {
+		stack_put_errno(c, EOPNOTSUPP);
+		return;
+	}
 	host_kexec(h, sim_call_agent(c), sim_arg_enum(c, "kind", 0) == 1);
 	sim_call_result(c, "OK");
 	sim_call_field_u64(c, "dropped", h->k.last_dropped);

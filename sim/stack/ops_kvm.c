@@ -21,7 +21,6 @@
  * checks are timed and charged to it.  The models are kvm_mem.c (memslots,
  * attributes), gmem.c (guest_memfd) and asid.c (SNP ASIDs).
  */
-#define _GNU_SOURCE   /* strerrorname_np */
 #include "sim/stack/stack_int.h"
 #include "sim/stack/pkvm_host.h"   /* pKVM hook */
 
@@ -42,13 +41,10 @@ static struct sim_who who_of_call(struct sim_call *c)
 /* OK, or ERROR(ENAME) for a negative errno @rc; charge @cycles and the memory cycles. */
 static void finish(struct sim_call *c, int rc, const struct sim_who *who, uint64_t cycles)
 {
-	if (rc < 0) {
-		const char *n = strerrorname_np(-rc);
-
-		sim_call_result(c, "ERROR(%s)", n ? n : "EINVAL");
-	} else {
+	if (rc < 0)
+		stack_put_errno(c, rc);
+	else
 		sim_call_result(c, "OK");
-	}
 	sim_advance(sim_call_agent(c), cycles + (who ? who->mem_cycles : 0));
 	stack_check_after(c);
 }

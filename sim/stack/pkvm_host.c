@@ -38,8 +38,9 @@ static const struct sim_cfg_key pkvm_keys[] = {
 	  "stage-2 root, the rest its memcache); as many again each time the memcache runs short" },
 	{ "pkvm.firmware", SIM_CFG_STR, 0, 0, "", NULL,
 	  "host=pkvm: the protected-VM firmware (an RV64 ELF, e.g. build/guest/pvmfw.elf from `make "
-	  "guest`) that `vm cap cap=protected_vm` copies into the VM's firmware memslot; empty: none "
-	  "(the capability then refuses to enable, -EINVAL)" },
+	  "guest`) that `vm cap cap=protected_vm` copies into the VM's firmware memslot; a relative "
+	  "path set in a file is taken beside that file; empty: none (the capability then refuses "
+	  "to enable, -EINVAL)" },
 	{ "lat.pkvm.hvc", SIM_CFG_U64, 0, 100000000, NULL, NULL,
 	  "pKVM: a host hypercall (HVC, dispatch, component locks, return), cycles" },
 	{ "lat.pkvm.guest_hvc", SIM_CFG_U64, 0, 100000000, NULL, NULL,
@@ -320,14 +321,13 @@ int stack_pkvm_guest_call(struct stack_vm *v, struct sim_who *who, uint64_t regs
 			return 0;
 		}
 		r->host_exits++;
-		if (!p->protected_vm || (in[0] != STACK_PKVM_SMCCC_MEM_SHARE &&
-					 in[0] != STACK_PKVM_SMCCC_MEM_UNSHARE)) {
+		if (!p->protected_vm || in[0] != STACK_PKVM_SMCCC_MEM_SHARE) {
 			/* not pKVM's (a non-protected VM, an unknown call): KVM's SMCCC handler */
 			*cycles += ph->st->lat.kvm_exit;
 			regs[0] = r->r0 = STACK_PKVM_SMCCC_NOT_SUPPORTED;
 			return 0;
 		}
-		/* -EFAULT: the page is not mapped in the guest yet; the host faults it in */
+		/* MEM_SHARE's -EFAULT: the page is not mapped in the guest yet; the host faults it in */
 		rc = host_fault_in(ph, v, p, who, res.fault_ipa, cycles);
 		if (rc) {
 			r->err = rc;
@@ -507,8 +507,8 @@ int stack_pkvm_enable_protected(struct stack_vm *v, struct sim_who *who, uint64_
 	 * position-independent: 0x80000000).
 	 */
 	if (p->fw_base == ph->fw_link)
-		stack_kvm_set_program(v, ph->fw_entry, p->fw_base, ph->fw_size, ph->fw_tohost != 0,
-				      ph->fw_tohost, ph->fw_fromhost);
+		stack_kvm_set_firmware(v, ph->fw_entry, p->fw_base, ph->fw_size, ph->fw_tohost != 0,
+				       ph->fw_tohost, ph->fw_fromhost);
 	return 0;
 }
 
@@ -650,8 +650,9 @@ bool stack_pkvm_vcpu_exit(struct stack_vm *v, unsigned idx, struct cpu_hart *h,
 		}
 		r->action = CPU_REPLY_SKIP;
 		r->ret = regs[0];
+		r->nmore = 3;   /* R1-R3 too: the state VMRUN restores next (a1-a3) */
 		for (unsigned i = 1; i < 4; i++)
-			cpu_hart_set_reg(h, 10 + i, regs[i]);
+			r->more[i - 1] = regs[i];
 	}
 	/* the hypervisor's TLBIs (charged in the call) reach the harts' cached translations */
 	stack_kvm_cpu_tlbi(v, CPU_TLBI_ALL);
@@ -672,6 +673,23 @@ int stack_pkvm_machine_access(struct sim *s, struct sim_who *who, uint64_t pa, b
 	if (!ph)
 		return -ENODEV;
 	return stack_pkvm_host_access(ph->pk, who, pa, write, by, res, cycles);
+}
+
+int stack_pkvm_vmm_access(struct stack_vm *v, struct sim_agent *a, uint64_t spa, bool write)
+{
+	struct stack_pkvm_host *ph = ph_of_vm(v);
+	struct sim_who who = { .now = a ? sim_now(a) : 0, .agent = a ? sim_agent_id(a) : -1 };
+	struct stack_pkvm_acc_res res;
+	uint64_t cyc = 0;
+	int rc;
+
+	if (!ph || !pvm_of(v))
+		return 0;
+	rc = stack_pkvm_host_access(ph->pk, &who, spa & ~(SIM_PAGE_SIZE - 1), write,
+				    STACK_PKVM_BY_USER, &res, &cyc);
+	if (a)
+		sim_advance(a, cyc + who.mem_cycles);
+	return rc || res.result != STACK_PKVM_ACC_OK ? -EFAULT : 0;
 }
 
 int stack_pkvm_machine_check(struct sim *s, char *msg, size_t len)
@@ -782,6 +800,7 @@ static int dma_domain(struct stack_pkvm_host *ph, struct sim_who *who)
 		return -1;
 	stack_pkvm_set_iommu_ops(ph->pk, &ops);
 	iommu_set_vm_tables(ph->io, dma_table_of, ph);
+	iommu_set_modes(ph->io, 1u << IOMMU_MODE_STAGE2);   /* the hypervisor owns the IOMMU */
 	return 0;
 }
 
@@ -835,6 +854,8 @@ static int pkvm_attach(struct sim *s, struct sim_err *err)
 	struct stack_pkvm_cfg cfg;
 	struct sim_who who = { .now = 0, .agent = -1 };
 	uint64_t size = sim_cfg_u64(s, "pkvm.pool_size");
+	char *path;
+	int rc;
 
 	if (sim_cfg_enum(s, "machine.host") != 1)
 		return 0;   /* host=kvm: no hypervisor at EL2 */
@@ -866,7 +887,10 @@ static int pkvm_attach(struct sim *s, struct sim_err *err)
 			ph->pool_base = pa;
 	}
 	ph->pool_size = size;
-	if (load_firmware(ph, sim_cfg_str(s, "pkvm.firmware"), err)) {
+	path = sim_cfg_path(s, "pkvm.firmware");
+	rc = load_firmware(ph, path, err);
+	free(path);
+	if (rc) {
 		for (uint64_t o = 0; o < size; o += SIM_SZ_2M)
 			stack_palloc_put(st->pool, ph->pool_base + o, true);
 		free(ph);

@@ -53,6 +53,16 @@ int stack_pkvm_machine_access(struct sim *s, struct sim_who *who, uint64_t pa, b
 /* ---- hooks (each: "pKVM hook" at its call site) ---- */
 
 /*
+ * The VMM of @v touches guest memory at host physical @spa through its own
+ * mapping (loading a program, its devices' reads and writes): on a pKVM
+ * VM a user access through the host stage 2 of agent @a (NULL: untimed),
+ * its cycles charged to @a.  0: it goes through (or @v is not a pKVM VM);
+ * -EFAULT: the host does not own or share the page (the VMM would take
+ * SIGSEGV), nothing is accessed.
+ */
+int stack_pkvm_vmm_access(struct stack_vm *v, struct sim_agent *a, uint64_t spa, bool write);
+
+/*
  * vm create on a pKVM machine: @v (just created, with its KVM memory) gets
  * its hypervisor VM (__pkvm_init_vm: metadata donated from the host page
  * allocator); protected when @protected_vm.  0 or the hypervisor's errno.

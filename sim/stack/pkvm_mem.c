@@ -1425,7 +1425,9 @@ static int guest_unshare_page(struct pkvm_op *op, struct pkvm_vm *vm, uint64_t i
  * __pkvm_guest_relinquish_to_host:
  *   Initiator (guest): OWNED  => NOPAGE (poisoned, unmapped)
  *   Completer (host):  NOPAGE => OWNED (mapped again on its next fault)
- * Nothing mapped: a no-op (*pa = 0).
+ * Nothing mapped: a no-op (*pa = 0).  The state is checked first, as
+ * Android's relinquish_walker does: a page the guest does not own is
+ * -EPERM whatever references it has.
  */
 static int guest_relinquish_page(struct pkvm_op *op, struct pkvm_vm *vm, uint64_t ipa,
 				 uint64_t *out_pa)
@@ -1438,6 +1440,8 @@ static int guest_relinquish_page(struct pkvm_op *op, struct pkvm_vm *vm, uint64_
 	*out_pa = 0;
 	if (s2_get_leaf(vm->pgt, op->who, ipa, &raw, &level, &pte) != S2_OK)
 		return 0;
+	if (pte_state(&pte, false) != STACK_PKVM_OWNED)
+		return -EPERM;
 	if (level != 3)
 		return -E2BIG;
 	pa = pte.addr;
@@ -1445,8 +1449,6 @@ static int guest_relinquish_page(struct pkvm_op *op, struct pkvm_vm *vm, uint64_
 		return -EPERM;
 	if (check_unreferenced(pk, pa, PAGE))
 		return -EBUSY;
-	if (pte_state(&pte, false) != STACK_PKVM_OWNED)
-		return -EPERM;
 	poison(op, pa);
 	guest_unmap(op, vm, ipa, PAGE);
 	host_set_owner(op, pa, PAGE, STACK_PKVM_ID_HOST);
@@ -1461,9 +1463,15 @@ static int guest_relinquish_page(struct pkvm_op *op, struct pkvm_vm *vm, uint64_
 
 typedef int (*page_fn)(struct pkvm_op *op, struct pkvm_vm *vm, uint64_t ipa, uint64_t *fault);
 
-/* MEM_SHARE / MEM_UNSHARE: one page, or a range of at most 512 (guest_range). */
+/*
+ * MEM_SHARE / MEM_UNSHARE: one page, or a range of at most 512 (guest_range).
+ * @fault_in: an unmapped first page goes to the host to be faulted in
+ * (pkvm_memshare_call); without it -EFAULT is INVALID_PARAMETER like any
+ * other error (pkvm_memunshare_call: the guest cannot unshare what it
+ * does not have, and the host must not donate it a page for that).
+ */
 static void guest_range_call(struct pkvm_op *op, struct pkvm_vm *vm, uint64_t regs[4],
-			     page_fn fn, struct stack_pkvm_hvc_res *res)
+			     page_fn fn, bool fault_in, struct stack_pkvm_hvc_res *res)
 {
 	uint64_t ipa = regs[1], n = regs[2], done = 0;
 	int rc = 0;
@@ -1489,15 +1497,17 @@ static void guest_range_call(struct pkvm_op *op, struct pkvm_vm *vm, uint64_t re
 			break;
 	}
 	if (done) {
+		res->fault_ipa = 0;
 		regs[0] = STACK_PKVM_SMCCC_SUCCESS;
 		regs[1] = op->pk->cfg.guest_range ? done : 0;
 		regs[2] = regs[3] = 0;
 		return;
 	}
-	if (rc == -EFAULT) {
+	if (rc == -EFAULT && fault_in) {
 		res->exit_to_host = true;
 		return;
 	}
+	res->fault_ipa = 0;
 	res->err = rc;
 inval:
 	if (!res->err)
@@ -1536,13 +1546,13 @@ static void hvc_meminfo(struct pkvm_op *op, struct pkvm_vm *vm, uint64_t regs[4]
 static void hvc_share(struct pkvm_op *op, struct pkvm_vm *vm, uint64_t regs[4],
 		      struct stack_pkvm_hvc_res *res)
 {
-	guest_range_call(op, vm, regs, guest_share_page, res);
+	guest_range_call(op, vm, regs, guest_share_page, true, res);
 }
 
 static void hvc_unshare(struct pkvm_op *op, struct pkvm_vm *vm, uint64_t regs[4],
 			struct stack_pkvm_hvc_res *res)
 {
-	guest_range_call(op, vm, regs, guest_unshare_page, res);
+	guest_range_call(op, vm, regs, guest_unshare_page, false, res);
 }
 
 static void hvc_relinquish(struct pkvm_op *op, struct pkvm_vm *vm, uint64_t regs[4],

@@ -377,8 +377,9 @@ struct s2_pgt *stack_pkvm_vm_pgt(struct stack_pkvm *pk, uint32_t handle);
 /* What a guest hypercall came to. */
 struct stack_pkvm_hvc_res {
 	bool exit_to_host;   /* forwarded to the host (regs unchanged): a non-protected VM, an
-				unknown function, or -EFAULT (the page at fault_ipa is not mapped
-				in the guest: the host faults it in, the guest retries) */
+				unknown function, or a MEM_SHARE whose first page is not mapped
+				in the guest (-EFAULT at fault_ipa: the host faults it in, the
+				guest retries) */
 	uint64_t fault_ipa;  /* -EFAULT: the IPA to fault in */
 	uint64_t pa;         /* MEM_RELINQUISH: the page given back (0: none was mapped) */
 	int err;             /* the hypervisor's errno behind an INVALID_PARAMETER (0: none) */
@@ -393,7 +394,9 @@ struct stack_pkvm_hvc_res {
  *     guest_range; else must be 0 and means 1), R3 = 0.  At most 512
  *     granules are done per call, stopping at the first that fails; R0 =
  *     SUCCESS and R1 = granules done, or INVALID_PARAMETER when the first
- *     fails (-EPERM a state, -EBUSY a DMA reference or pin on unshare).
+ *     fails (-EPERM a state, -EBUSY a DMA reference or pin on unshare,
+ *     -EFAULT an unmapped page on unshare; an unmapped first page of a
+ *     MEM_SHARE is forwarded instead, see exit_to_host).
  *   MEM_RELINQUISH: R1 = IPA, R2 = R3 = 0.  Nothing mapped: R0 = SUCCESS
  *     (a no-op); guest OWNED page: poisoned, unmapped, back to the host
  *     (R0 = SUCCESS); -EPERM (not OWNED), -EBUSY (DMA) => INVALID_PARAMETER.

@@ -21,15 +21,6 @@
 
 #define RUN_AUTO_BASE (16ull << 20)
 
-static char *beside(const char *base, const char *rel)
-{
-	const char *slash = strrchr(base, '/');
-
-	if (rel[0] == '/' || !slash)
-		return sim_xprintf("%s", rel);
-	return sim_xprintf("%.*s/%s", (int)(slash - base), base, rel);
-}
-
 static uint64_t key_of(const struct sim *s, const char *prefix, const char *what)
 {
 	char k[32];
@@ -62,7 +53,7 @@ int stack_run_snp(struct sim *s, const char *scenario, const char *out_dir, stru
 
 	if (!sim_cfg_str(s, "kvm.elf")[0])
 		return 0;
-	path = beside(scenario, sim_cfg_str(s, "kvm.elf"));
+	path = sim_path_beside(scenario, sim_cfg_str(s, "kvm.elf"));
 	if (strpbrk(path, " \t\"#")) {
 		free(path);
 		return sim_cfg_error(s, "kvm.elf", err, "a path without spaces, quotes or '#'");
@@ -145,7 +136,7 @@ int stack_run_vms_start(struct sim *s, const char *scenario, const char *out_dir
 			continue;
 		r->prefix = sim_xprintf("%s", prefix);
 		r->vcpu_prefix = sim_xprintf("%s.", prefix);
-		r->elf = beside(scenario, sim_cfg_str(s, k));
+		r->elf = sim_path_beside(scenario, sim_cfg_str(s, k));
 		r->console_path = sim_xprintf("%s/%s.console", out_dir, prefix);
 		r->console = fopen(r->console_path, "w");
 		if (!r->console)

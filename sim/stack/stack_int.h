@@ -210,7 +210,6 @@ struct stack {
 	struct stack_run_vm run[STACK_RUN_VMS];   /* the scenario's VMs (run.c) */
 #define STACK_MAX_FDS 1024
 	struct stack_gmem *fd[STACK_MAX_FDS];     /* the guest_memfd files the script named (ops_kvm.c) */
-	uint64_t flows;                  /* timeline flow ids handed out */
 	/* SNP: the ASIDs and mirrors (asid.c), the firmware (snp_fw.c) */
 	struct stack_asids *asids;
 	struct sim_stat_group *asid_stats;     /* its stack.asid.* */
@@ -300,6 +299,10 @@ enum stack_kvm_rc stack_kvm_handle(struct stack_vm *v, unsigned vcpu, struct sim
 int stack_check(struct stack *st, char *msg, size_t len);
 /* With stack.check=1: check after op @c; a violation stops the script at its line. */
 void stack_check_after(struct sim_call *c);
+/* A line's result ERROR(ENAME) for errno @err (either sign; an unknown one: EINVAL). */
+void stack_put_errno(struct sim_call *c, int err);
+/* The KVM VM (with its run state) that a line's vm= names, or NULL after ERROR(ENOENT). */
+struct stack_vm *stack_kvm_vm_of(struct sim_call *c);
 /* ops_guest.c */
 extern const struct sim_op stack_guest_ops[];
 /* kvm_vcpu.c: guest programs on KVM VMs (`vm load`, `vcpu run`) */
@@ -317,9 +320,9 @@ void stack_kvm_cpu_reap(struct stack *st);
 void stack_kvm_cpu_tlbi(struct stack_vm *v, enum cpu_tlbi what);
 /* heki.h: program every hart's CR0/CR4 intercepts from stack_heki_intercept(). */
 void stack_kvm_cpu_cr_intercepts(struct stack_vm *v);
-/* A program the host put into @v's memory itself (pKVM's firmware): what `vm load` records. */
-void stack_kvm_set_program(struct stack_vm *v, uint64_t entry, uint64_t base, uint64_t size,
-			   bool has_tohost, uint64_t tohost, uint64_t fromhost);
+/* A firmware the host put into @v's memory itself (pKVM): the vCPUs enter it, not `vm load`'s. */
+void stack_kvm_set_firmware(struct stack_vm *v, uint64_t entry, uint64_t base, uint64_t size,
+			    bool has_tohost, uint64_t tohost, uint64_t fromhost);
 /* The pages `vm load` wrote into @v (0, 0: none). */
 void stack_kvm_image(struct stack_vm *v, uint64_t *base, uint64_t *size);
 /* The pc and sp of vCPU @vcpu's hart, when the VM runs a program; else false. */

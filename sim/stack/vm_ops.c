@@ -19,10 +19,31 @@
  * (stack_table_writes_ok, vm.c), and a refusal prints the host-write fault
  * token with nothing written.
  */
+#define _GNU_SOURCE   /* strerrorname_np */
 #include "sim/stack/stack_int.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+
+void stack_put_errno(struct sim_call *c, int err)
+{
+	const char *n = strerrorname_np(err < 0 ? -err : err);
+
+	sim_call_result(c, "ERROR(%s)", n ? n : "EINVAL");
+}
+
+struct stack_vm *stack_kvm_vm_of(struct sim_call *c)
+{
+	struct stack_vm *v = stack_vm_find(stack_get(sim_call_sim(c)),
+					   (unsigned)sim_arg_u64(c, "vm", 0));
+
+	if (!v || !v->kvm || !v->run) {
+		stack_put_errno(c, ENOENT);
+		return NULL;
+	}
+	return v;
+}
 
 static const char *const s2_fmt_choices[] = { "arm64", "npt", "ept", NULL };
 static const char *const s1_fmt_choices[] = { "x86_64", "sv39", "sv48", NULL };

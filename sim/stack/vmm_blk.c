@@ -11,7 +11,9 @@
  * The VMM reads and writes the rings and buffers through its own mapping
  * of guest memory (the memslots' shared backing); a buffer in a private
  * page is refused (the request completes with IOERR), as the VMM cannot
- * read private memory.  With vmm.io_thread=1 (default) the VMM's I/O
+ * read private memory; on a pKVM VM each page is a user access through the
+ * host stage 2, and one the host neither owns nor shares (donated to a
+ * protected guest) is refused the same way.  With vmm.io_thread=1 (default) the VMM's I/O
  * thread serves the queue, as QEMU's iothread does: an agent of its own
  * (vmN.io), which the vCPU thread wakes at the notify (an eventfd write,
  * lat.stack.signal) before the guest resumes at once; the thread serves
@@ -22,6 +24,7 @@
  */
 #include "sim/stack/stack_int.h"
 #include "sim/stack/host.h"
+#include "sim/stack/pkvm_host.h"   /* pKVM hook */
 
 #include <errno.h>
 #include <stdlib.h>
@@ -58,6 +61,8 @@ static int vmm_rw(struct stack_vm *v, uint64_t gpa, void *buf, size_t len, bool 
 			n = len;
 		if (stack_kvm_get_memory_attributes(v, gpa >> 12) || stack_kvm_backing(v, gpa, true, &spa))
 			return -EFAULT;   /* private memory, or none */
+		if (stack_pkvm_vmm_access(v, v->run->blk->agent, spa, write))   /* pKVM hook */
+			return -EFAULT;   /* a page the host does not own or share */
 		if (write) {
 			/* a user store: RMP-checked, a fault is the host.rmp_fault strategy's */
 			int rc = v->run->blk->agent ?

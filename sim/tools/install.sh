@@ -49,7 +49,7 @@ for f in workloads/scenarios/*.ini workloads/scenarios/*.ps; do
 	[ -f "$f" ] && put 644 "$f" "share/protsim/scenarios/$(basename "$f")"
 done
 # The scenarios name the tree's guest programs; installed, they are in ../guest.
-for f in "$root"/share/protsim/scenarios/*.ini; do
+for f in "$root"/share/protsim/scenarios/*.ini "$root"/share/protsim/scenarios/*.ps; do
 	sed -i 's|\.\./\.\./build/guest/|../guest/|' "$f"
 done
 for f in README.md docs/*.md; do

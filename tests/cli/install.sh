@@ -1,6 +1,7 @@
 #!/bin/sh
 # make install / uninstall into a temporary prefix: the installed default
-# scenario runs, the installed guest programs run, the SDK example builds
+# scenario and the pKVM one (firmware and payload installed) run, the
+# installed guest programs run, the SDK example builds
 # out of tree against the installed SDK and runs, the man page renders, the
 # docs' example is the installed one, and uninstall removes every file.
 # Run from the repository root: PROTSIM=build/protsim sh tests/cli/install.sh
@@ -23,6 +24,13 @@ I=$T/prefix
 	> "$T/run.log" 2>&1 || fail "installed default scenario: $(tail -5 "$T/run.log")"
 grep -q 'passed' "$T/run.log" || fail "installed default scenario did not pass: $(cat "$T/run.log")"
 [ -f "$T/out/stats.json" ] || fail "no stats.json"
+
+# The installed pKVM scenario: its firmware (in the .ini) and its payload (in the .ps) are the
+# installed guest programs, found beside the installed scenario from any directory.
+(cd "$T" && "$I/bin/protsim" run "$I/share/protsim/scenarios/pkvm-share.ini" --out "$T/pk") \
+	> "$T/pk.log" 2>&1 || fail "installed pkvm-share.ini: $(tail -5 "$T/pk.log")"
+grep -q 'console: payload: done, 0 unexpected' "$T/pk/workload.log" ||
+	fail "installed pkvm-share.ini: the payload did not run: $(tail -5 "$T/pk/workload.log")"
 
 # A prebuilt guest program.
 "$I/bin/protsim" exec "$I/share/protsim/guest/hello.elf" > "$T/hello.log" 2>&1 ||

@@ -1,5 +1,6 @@
 # guest.mk - RV64 guest programs (included by the top Makefile).
-#   make guest  ->  $(BUILD)/guest/{hello,compute,compute_small,smp,pvalidate,crwrite}.elf
+#   make guest  ->  $(BUILD)/guest/{hello,compute,compute_small,smp,pvalidate,crwrite,
+#                   heki_attack,heki_kexec,pvm_payload}.elf
 #                   and the SNP guest kernel library's programs {boot,virtio,pvmfw}.elf
 # riscv64-unknown-elf-gcc + picolibc (stdio), our own crt and flat linker
 # script (workloads/guest/link.ld); -misa-spec=2.2 so that I includes Zicsr/
@@ -21,7 +22,7 @@ GUEST_LDFLAGS := $(GUEST_SDK_LDFLAGS) -T $(GUEST_SRC)/link.ld
 GUEST_LIB    := $(GUEST_OUT)/crt.o $(GUEST_OUT)/trap.o $(GUEST_OUT)/htif.o
 # The SDK's library: everything but the start-up object.
 GUEST_SDK_LIB := $(GUEST_OUT)/libprotsim-guest.a
-GUEST_PROGS  := hello compute compute_small smp pvalidate crwrite heki_attack heki_kexec
+GUEST_PROGS  := hello compute compute_small smp pvalidate crwrite heki_attack heki_kexec pvm_payload
 GUEST_ELFS   := $(patsubst %,$(GUEST_OUT)/%.elf,$(GUEST_PROGS))
 # The SNP guest kernel library (lib/snp.c ...: docs/guest-kernel.md), linked
 # as objects into the programs built on it.
@@ -72,6 +73,10 @@ GUEST_SNP_CRT := $(GUEST_OUT)/crt_snp.o $(GUEST_OUT)/trap.o $(GUEST_OUT)/htif.o
 $(GUEST_SNP_ELFS): $(GUEST_OUT)/%.elf: $(GUEST_OUT)/%.o $(GUEST_SNP_CRT) $(GUEST_SNP_LIB) \
                    $(GUEST_SRC)/link.ld
 	$(GUEST_CC) $(GUEST_LDFLAGS) $(GUEST_SNP_CRT) $< $(GUEST_SNP_LIB) -o $@
+
+# the protected-VM firmware sits in its own memslot below the payload's RAM
+# (crosvm's AARCH64_PROTECTED_VM_FW_START: 2 MiB below 0x80000000; docs/pkvm.md)
+$(GUEST_OUT)/pvmfw.elf: GUEST_LDFLAGS += -Wl,--defsym=PROTSIM_RAM_BASE=0x7fe00000
 
 .PRECIOUS: $(GUEST_OUT)/%.o
 # the CR-protection programs share heki_guest.h (docs/cr-protection.md)
