@@ -45,17 +45,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sim/stack/stack_int.h"
-#include "sim/stack/pkvm_mem.h"
-#include "tests/test_rmp_util.h"
-
-#define HMEM_BASE 0x1000000ull          /* host memory: 16 MiB at 16 MiB */
-#define HMEM_SIZE 0x1000000ull
-#define POOL_BASE 0x1E00000ull          /* hyp pool: 256 pages */
-#define POOL_PGS  256u
-#define META_NP   0x1D00u               /* VM metadata pages (PFNs) */
-#define META_P    0x1D10u
-#define META_N    8u
+#include "tests/test_pkvm_env.h"
 
 #define P    0x1010u                    /* the page (its 2M block untouched by the set-up) */
 #define G1   0x80u                      /* the companion GFN */
@@ -65,47 +55,11 @@
 
 static const uint64_t watched[3] = { G1, G2, G3 };
 
-struct env {
-	struct sim *s;
-	struct stack_pkvm *pk;
-	struct sim_who who;
-	uint32_t vm[2];                 /* [0] non-protected, [1] protected */
-	uint64_t cycles;
-};
-
-static void env_new(struct env *e)
+/* The environment (test_pkvm_env.h), with P's contents set. */
+static void matrix_env(struct env *e)
 {
-	struct sim_err err = { "" };
-	struct stack_pkvm_cfg cfg;
-
-	memset(e, 0, sizeof(*e));
-	e->s = sim_new(stack_modules);
-	cr_assert_eq(sim_cfg_set(e->s, "machine.mem", "64m", "test", 0, &err), 0, "%s", err.msg);
-	cr_assert_eq(sim_start(e->s, &err), 0, "%s", err.msg);
-	stack_pkvm_cfg_default(&cfg);
-	cfg.mem_base = HMEM_BASE;
-	cfg.mem_size = HMEM_SIZE;
-	cfg.pool_base = POOL_BASE;
-	cfg.pool_pages = POOL_PGS;
-	e->who = who_at(0, 0);
-	e->pk = stack_pkvm_new(e->s, sim_mem(e->s), s2_ctx_get(e->s), &cfg, &e->who, &err);
-	cr_assert_not_null(e->pk, "%s", err.msg);
-	cr_assert_eq(stack_pkvm_vm_create(e->pk, &e->who, false, META_NP, META_N, &e->vm[0], NULL), 0);
-	cr_assert_eq(stack_pkvm_vm_create(e->pk, &e->who, true, META_P, META_N, &e->vm[1], NULL), 0);
+	env_new(e);
 	sim_mem_poke64(sim_mem(e->s), (uint64_t)P << 12, PATTERN);
-}
-
-static void env_free(struct env *e)
-{
-	stack_pkvm_free(e->pk);
-	sim_free(e->s);
-}
-
-static void check(struct env *e, const char *what)
-{
-	char msg[256] = "";
-
-	cr_assert_eq(stack_pkvm_check(e->pk, msg, sizeof(msg)), 0, "%s: %s", what, msg);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1013,7 +967,7 @@ ParameterizedTest(unsigned *ri, pkvm_matrix, rows)
 	struct env e;
 
 	snprintf(what, sizeof(what), "row %u: %s / %s", *ri, states[r->st].name, op_names[r->op]);
-	env_new(&e);
+	matrix_env(&e);
 	reach(&e, r->st);
 	c = stack_pkvm_stats(e.pk);
 	before = *c;
